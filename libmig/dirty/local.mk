@@ -1,0 +1,1 @@
+# libmig/dirty: dirty bitmaps and compacted dirty-set encoding.

@@ -1,0 +1,83 @@
+/*
+ * error.c: thread-local last error of libmig (see mig_error.h).
+ * Must never allocate memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mig_error.h"
+
+static _Thread_local char last_message[1024];
+static _Thread_local int last_code;
+
+static int error_vset(int code, int errnoval, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
+
+    if (errnoval && n >= 0 && (size_t)n < sizeof(last_message)) {
+        char buf[128];
+        const char *s = strerror_r(errnoval, buf, sizeof(buf));
+
+        snprintf(last_message + n, sizeof(last_message) - n, ": %s", s);
+    }
+    last_code = code;
+    return code;
+}
+
+int mig_error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_vset(code, 0, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int mig_error_set_errno(int code, int errnoval, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_vset(code, errnoval, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *mig_error_last(void)
+{
+    return last_message;
+}
+
+int mig_error_last_code(void)
+{
+    return last_code;
+}
+
+void mig_error_clear(void)
+{
+    last_message[0] = '\0';
+    last_code = MIG_OK;
+}
+
+const char *mig_error_name(int code)
+{
+    switch (code) {
+    case MIG_OK:         return "OK";
+    case MIG_EINVAL:     return "EINVAL";
+    case MIG_ENOMEM:     return "ENOMEM";
+    case MIG_EIO:        return "EIO";
+    case MIG_EFORMAT:    return "EFORMAT";
+    case MIG_ETRUNC:     return "ETRUNC";
+    case MIG_ELIMIT:     return "ELIMIT";
+    case MIG_EUNSUPP:    return "EUNSUPP";
+    case MIG_ECANCELLED: return "ECANCELLED";
+    case MIG_ECOMPAT:    return "ECOMPAT";
+    case MIG_ECORRUPT:   return "ECORRUPT";
+    }
+    return "EUNKNOWN";
+}

@@ -1,0 +1,15 @@
+/*
+ * libmig.h: public umbrella header of the xenmig migration engine.
+ *
+ * Rooms (see DESIGN.md): stream (Xen stream codecs), dirty (dirty sets),
+ * and later trace, precopy, xfer and the backends.  Each room has its own
+ * header, included from here.  Logging goes through Xen's xentoollog
+ * (xentoollog_logger *), so libmig logs exactly like libxc and libxl.
+ */
+#ifndef XENMIG_LIBMIG_H
+#define XENMIG_LIBMIG_H
+
+#include "mig_error.h"
+
+
+#endif /* XENMIG_LIBMIG_H */

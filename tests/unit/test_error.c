@@ -1,0 +1,65 @@
+/* test_error.c: the thread-local last error of libmig. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "mig_error.h"
+
+START_TEST(test_set_returns_code_and_formats)
+{
+    mig_error_clear();
+    ck_assert_int_eq(mig_error_last_code(), MIG_OK);
+    ck_assert_str_eq(mig_error_last(), "");
+    ck_assert_int_eq(mig_error_set(MIG_EFORMAT, "record %u at offset %u", 3u, 64u), MIG_EFORMAT);
+    ck_assert_str_eq(mig_error_last(), "record 3 at offset 64");
+    ck_assert_int_eq(mig_error_last_code(), MIG_EFORMAT);
+    ck_assert_str_eq(mig_error_name(MIG_EFORMAT), "EFORMAT");
+}
+END_TEST
+
+START_TEST(test_errno_appended)
+{
+    mig_error_set_errno(MIG_EIO, ENOENT, "open '%s'", "x.img");
+    ck_assert_str_eq(mig_error_last(), "open 'x.img': No such file or directory");
+}
+END_TEST
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    return (void *)(strcmp(mig_error_last(), "") == 0 ? (void *)1 : NULL);
+}
+
+START_TEST(test_thread_local)
+{
+    pthread_t t;
+    void *res;
+
+    mig_error_set(MIG_EINVAL, "main thread");
+    ck_assert_int_eq(pthread_create(&t, NULL, other_thread, NULL), 0);
+    ck_assert_int_eq(pthread_join(t, &res), 0);
+    ck_assert_ptr_nonnull(res);
+    ck_assert_str_eq(mig_error_last(), "main thread");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("error");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_set_returns_code_and_formats);
+    tcase_add_test(tc, test_errno_appended);
+    tcase_add_test(tc, test_thread_local);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * subcommands.h: the xl-ext command table and the exit codes every
+ * subcommand uses.  One file per subcommand (cmd_*.c), as in
+ * wireguard-tools; the table itself is in cmdtable.c, kept in the style of
+ * xl's xl_cmdtable.c so that `xl-ext help` output is stable.
+ */
+#ifndef XENMIG_XL_EXT_SUBCOMMANDS_H
+#define XENMIG_XL_EXT_SUBCOMMANDS_H
+
+#include <stdio.h>
+
+/* Exit codes: stable, documented in README.md ("Exit codes"). */
+enum xl_ext_exit {
+    XL_EXT_EXIT_OK          = 0, /* success */
+    XL_EXT_EXIT_FAILURE     = 1, /* the operation failed at run time */
+    XL_EXT_EXIT_USAGE       = 2, /* bad command line: unknown option, missing argument */
+    XL_EXT_EXIT_BAD_INPUT   = 3, /* malformed input file, stream or config */
+    XL_EXT_EXIT_INCOMPATIBLE = 4, /* host/destination cannot run the domain */
+    XL_EXT_EXIT_NO_XEN      = 5, /* needs a Xen host and none is reachable */
+    XL_EXT_EXIT_CANCELLED   = 6, /* interrupted or cancelled; nothing was lost */
+};
+
+struct xl_ext_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+    const char *summary;                 /* one line for `xl-ext help` */
+    const char *usage;                   /* argument synopsis */
+    const char *options;                 /* option help, one per line */
+};
+
+extern const struct xl_ext_cmd xl_ext_cmds[];
+extern const unsigned int xl_ext_cmds_count;
+
+/* Program name for error messages ("xl-ext"). */
+extern const char *xl_ext_prog;
+
+/* Print "Usage: xl-ext NAME USAGE" and the options of NAME to f. */
+void xl_ext_print_usage(FILE *f, const char *name);
+
+/* Subcommands (one file each). */
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif /* XENMIG_XL_EXT_SUBCOMMANDS_H */
