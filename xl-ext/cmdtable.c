@@ -15,6 +15,12 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "Print the xenmig version",
       "",
       "" },
+
+    /* -- stream room commands -- */
+
+    /* -- cpuid-policy room commands -- */
+
+    /* -- migration room commands -- */
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);

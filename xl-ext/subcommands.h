@@ -41,4 +41,10 @@ void xl_ext_print_usage(FILE *f, const char *name);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
+/* -- stream room -- */
+
+/* -- cpuid-policy room -- */
+
+/* -- migration room -- */
+
 #endif /* XENMIG_XL_EXT_SUBCOMMANDS_H */
