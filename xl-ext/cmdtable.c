@@ -20,6 +20,8 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
 
     /* -- cpuid-policy room commands -- */
 
+    /* -- vGPU room commands -- */
+
     /* -- migration room commands -- */
 };
 

@@ -45,6 +45,8 @@ int cmd_version(int argc, char **argv);
 
 /* -- cpuid-policy room -- */
 
+/* -- vGPU room -- */
+
 /* -- migration room -- */
 
 #endif /* XENMIG_XL_EXT_SUBCOMMANDS_H */

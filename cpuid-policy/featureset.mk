@@ -1,0 +1,1 @@
+# CPU featureset room sources.

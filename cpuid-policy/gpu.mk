@@ -1,0 +1,1 @@
+# vGPU and domain-config room sources.

@@ -1,0 +1,1 @@
+# xl-ext subcommands of the vGPU room.
