@@ -33,6 +33,7 @@ struct options {
     uint32_t vcpus;
     uint64_t seed;
     int xenstore_data;
+    int pattern;          /* low-entropy page contents (compress well) */
     const char *output;
 };
 
@@ -162,6 +163,9 @@ static int write_memory(struct mig_stream_writer *w, const struct options *o, ui
                 continue;
             if (pfn % 7 == 3)
                 memset(page, 0, MIG_STREAM_PAGE_SIZE);      /* zero pages happen */
+            else if (o->pattern)
+                for (unsigned int i = 0; i < MIG_STREAM_PAGE_SIZE; i += 8)
+                    memcpy(page + i, &pfn, 8);
             else
                 fill(page, MIG_STREAM_PAGE_SIZE, state);
             iov[data].iov_base = page;
@@ -347,9 +351,12 @@ static int write_xl(struct mig_stream_writer *w, const struct options *o, uint64
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: mkstream [--format xl|libxl|libxc] [--guest hvm|pv] [--pages N]\n"
-               "                [--vcpus N] [--seed N] [--no-xenstore-data] OUTPUT|-\n"
+               "                [--vcpus N] [--seed N] [--pattern] [--no-xenstore-data]\n"
+               "                OUTPUT|-\n"
                "Write a synthetic Xen 4.17 save image (default: xl save file of an\n"
-               "HVM guest with 1024 pages, 2 vcpus, seed 1).\n");
+               "HVM guest with 1024 pages, 2 vcpus, seed 1, random page contents).\n"
+               "--pattern fills pages with their pfn instead (small when compressed);\n"
+               "--no-xenstore-data leaves out EMULATOR_XENSTORE_DATA.\n");
 }
 
 static int parse_number(const char *text, const char *what, uint64_t max, uint64_t *out)
@@ -377,10 +384,11 @@ int main(int argc, char **argv)
         { "vcpus", required_argument, NULL, 'v' },
         { "seed", required_argument, NULL, 's' },
         { "no-xenstore-data", no_argument, NULL, 'X' },
+        { "pattern", no_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct options o = { MIG_STREAM_FORMAT_XL_SAVE, 1, 1024, 2, 1, 1, NULL };
+    struct options o = { MIG_STREAM_FORMAT_XL_SAVE, 1, 1024, 2, 1, 1, 0, NULL };
     struct mig_stream_writer *w = NULL;
     uint64_t value, state;
     int opt, fd, rc;
@@ -408,8 +416,8 @@ int main(int argc, char **argv)
             o.hvm = !strcmp(optarg, "hvm");
             break;
         case 'p':
-            if (parse_number(optarg, "page count", 0xffffffffull, &value) || value < 16) {
-                fprintf(stderr, "mkstream: --pages needs 16 or more\n");
+            if (parse_number(optarg, "page count", 0xffffffffull, &value) || value < 1) {
+                fprintf(stderr, "mkstream: --pages needs 1 or more\n");
                 return 2;
             }
             o.pages = value;
@@ -426,6 +434,9 @@ int main(int argc, char **argv)
             break;
         case 'X':
             o.xenstore_data = 0;
+            break;
+        case 'P':
+            o.pattern = 1;
             break;
         case 'h':
             usage(stdout);
