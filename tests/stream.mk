@@ -21,3 +21,4 @@ fuzz_fuzz_stream_reader_LDFLAGS = $(XENMIG_LDFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_stream_reader_LDADD = ../libmig/libmig.a $(XENTOOLLOG_LIBS) $(PTHREAD_LIBS)
 endif
 EXTRA_DIST += fuzz/fuzz_stream_reader.c fuzz/corpus/stream_reader
+EXTRA_DIST += stream/bench-reader.sh

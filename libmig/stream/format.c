@@ -233,9 +233,21 @@ static int expect_empty(const struct mig_stream_record *rec)
     return 0;
 }
 
+/* A 32-bit reserved word of the body (at byte offset at) must be zero. */
+static int expect_reserved_zero(const struct mig_stream_record *rec, uint32_t at)
+{
+    uint32_t value = le32_load(rec->body + at);
+
+    if (value)
+        return stream_item_error(MIG_EFORMAT, rec, "reserved word at body offset %" PRIu32
+                                 " is 0x%08" PRIx32 ", must be zero", at, value);
+    return 0;
+}
+
 static int expect_array(const struct mig_stream_record *rec, uint32_t header,
                         uint32_t element, const char *what, uint32_t *count)
 {
+    *count = 0;
     if (rec->length < header || (rec->length - header) % element)
         return stream_item_error(MIG_EFORMAT, rec,
                                  "body is %" PRIu32 " bytes: expected %" PRIu32
@@ -248,18 +260,18 @@ static int expect_array(const struct mig_stream_record *rec, uint32_t header,
 static int decode_page_data(const struct mig_stream_record *rec, struct mig_stream_body *body)
 {
     const uint8_t *b = rec->body;
-    uint32_t count, reserved, data_pages = 0;
+    uint32_t count, data_pages = 0;
     uint64_t expected;
+    int rc;
 
     if (rec->length < 8)
         return stream_item_error(MIG_EFORMAT, rec,
                                  "body is %" PRIu32 " bytes, shorter than the 8-byte "
                                  "count/reserved header", rec->length);
     count = le32_load(b);
-    reserved = le32_load(b + 4);
-    if (reserved)
-        return stream_item_error(MIG_EFORMAT, rec,
-                                 "reserved word is 0x%08" PRIx32 ", must be zero", reserved);
+    rc = expect_reserved_zero(rec, 4);
+    if (rc)
+        return rc;
     if (count == 0)
         return stream_item_error(MIG_EFORMAT, rec, "count is 0: a PAGE_DATA record "
                                  "carries at least one pfn");
@@ -357,9 +369,9 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
         if (rec->length < 8)
             return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32 " bytes, "
                                      "shorter than the 8-byte vcpu header", rec->length);
-        if (le32_load(b + 4))
-            return stream_item_error(MIG_EFORMAT, rec, "reserved word is 0x%08" PRIx32
-                                     ", must be zero", le32_load(b + 4));
+        rc = expect_reserved_zero(rec, 4);
+        if (rc)
+            return rc;
         body->u.vcpu.vcpu_id = le32_load(b);
         body->u.vcpu.context_length = rec->length - 8;
         body->u.vcpu.context = rec->length > 8 ? b + 8 : NULL;
@@ -377,9 +389,9 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
         if (rec->length != 24)
             return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32
                                      " bytes, must be 24", rec->length);
-        if (le32_load(b + 20))
-            return stream_item_error(MIG_EFORMAT, rec, "reserved word is 0x%08" PRIx32
-                                     ", must be zero", le32_load(b + 20));
+        rc = expect_reserved_zero(rec, 20);
+        if (rc)
+            return rc;
         body->u.tsc_info.mode = le32_load(b);
         body->u.tsc_info.khz = le32_load(b + 4);
         body->u.tsc_info.nsec = le64_load(b + 8);
@@ -403,9 +415,9 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
             return stream_item_error(MIG_EFORMAT, rec,
                                      "count %" PRIu32 " but the body holds %" PRIu32
                                      " entries", le32_load(b), count);
-        if (le32_load(b + 4))
-            return stream_item_error(MIG_EFORMAT, rec, "reserved word is 0x%08" PRIx32
-                                     ", must be zero", le32_load(b + 4));
+        rc = expect_reserved_zero(rec, 4);
+        if (rc)
+            return rc;
         body->u.hvm_params.count = count;
         body->u.hvm_params.entries = count ? b + 8 : NULL;
         return 0;

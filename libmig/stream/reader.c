@@ -206,6 +206,12 @@ static void begin_item(struct mig_stream_reader *r, struct mig_stream_record *re
     rec->offset = r->offset - r->head_have;
 }
 
+static int refuse_big_endian(const struct mig_stream_record *rec)
+{
+    return stream_item_error(MIG_EUNSUPP, rec, "the stream is big-endian; only "
+                             "little-endian (x86) streams are supported");
+}
+
 static int read_xl_header(struct mig_stream_reader *r, struct mig_stream_record *rec)
 {
     struct mig_stream_xl_header *xl = &rec->xl;
@@ -223,8 +229,7 @@ static int read_xl_header(struct mig_stream_reader *r, struct mig_stream_record 
                                  "domain, xl format\\n \\0 \\r\": not an xl save file");
     byteorder = le32_load(r->head + 32);
     if (byteorder == 0x04030201u)
-        return stream_item_error(MIG_EUNSUPP, rec, "the save file is big-endian; only "
-                                 "little-endian (x86) files are supported");
+        return refuse_big_endian(rec);
     if (byteorder != MIG_STREAM_XL_BYTEORDER)
         return stream_item_error(MIG_EFORMAT, rec, "byte-order word is 0x%08" PRIx32
                                  ", expected 0x01020304", byteorder);
@@ -286,8 +291,7 @@ static int read_libxl_header(struct mig_stream_reader *r, struct mig_stream_reco
                                  ": only version %u is supported", rec->libxl.version,
                                  MIG_STREAM_LIBXL_VERSION);
     if (options & MIG_STREAM_LIBXL_OPT_BIG_ENDIAN)
-        return stream_item_error(MIG_EUNSUPP, rec, "the stream is big-endian; only "
-                                 "little-endian (x86) streams are supported");
+        return refuse_big_endian(rec);
     if (options & ~(uint32_t)(MIG_STREAM_LIBXL_OPT_BIG_ENDIAN | MIG_STREAM_LIBXL_OPT_LEGACY))
         return stream_item_error(MIG_EFORMAT, rec, "reserved option bits 0x%08" PRIx32
                                  " are set", options & ~3u);
@@ -326,8 +330,7 @@ static int read_image_header(struct mig_stream_reader *r, struct mig_stream_reco
                                  "(2 and 3 are; version 1 streams need "
                                  "convert-legacy-stream)", rec->image.version);
     if (rec->image.options & MIG_STREAM_IHDR_OPT_BIG_ENDIAN)
-        return stream_item_error(MIG_EUNSUPP, rec, "the stream is big-endian; only "
-                                 "little-endian (x86) streams are supported");
+        return refuse_big_endian(rec);
     if (rec->image.options & ~MIG_STREAM_IHDR_OPT_BIG_ENDIAN)
         return stream_item_error(MIG_EFORMAT, rec, "reserved option bits 0x%04x are set",
                                  rec->image.options & ~MIG_STREAM_IHDR_OPT_BIG_ENDIAN);
