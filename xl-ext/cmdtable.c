@@ -17,6 +17,13 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "" },
 
     /* -- stream room commands -- */
+    { "stream-dump", cmd_stream_dump,
+      "List the headers and records of an xl save file or a libxl/libxc migration stream",
+      "[--json] [--pages] [--rewrite OUT] FILE|-",
+      "  --json           one JSON object per line (items, then totals)\n"
+      "  --pages          also list every pfn and its page type\n"
+      "  --rewrite OUT    write every item again through libmig's writer to OUT\n"
+      "                   (cmp FILE OUT shows the codec round-trips the input)\n" },
 
     /* -- cpuid-policy room commands -- */
 

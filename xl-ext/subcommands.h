@@ -42,6 +42,7 @@ int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 /* -- stream room -- */
+int cmd_stream_dump(int argc, char **argv);
 
 /* -- cpuid-policy room -- */
 
