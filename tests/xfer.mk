@@ -1,0 +1,10 @@
+# tests of the xfer room.
+check_PROGRAMS += unit/test_xfer
+unit_test_xfer_SOURCES = unit/test_xfer.c
+unit_test_xfer_LDADD = $(LIBMIG_TEST_LIBS)
+TESTS += unit/test_xfer
+
+# Benchmark (not a test): scripts/bench-streams runs it.
+noinst_PROGRAMS += bench/xfer-bench
+bench_xfer_bench_SOURCES = bench/xfer-bench.c
+bench_xfer_bench_LDADD = $(LIBMIG_TEST_LIBS)
