@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -119,22 +120,35 @@ static int wait_readable(int fd, int timeout_ms, const char *what)
     return 0;
 }
 
-/* Read exactly len bytes; EOF before that is MIG_ETRUNC. */
+/* Make blocking reads on fd give up after timeout_ms (0 = never). */
+static int set_read_timeout(int fd, int timeout_ms)
+{
+    struct timeval tv = { .tv_sec = timeout_ms / 1000,
+                          .tv_usec = (timeout_ms % 1000) * 1000 };
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot set a read timeout");
+    return 0;
+}
+
+/*
+ * Read exactly len bytes; EOF before that is MIG_ETRUNC.  The stall limit
+ * is the socket's SO_RCVTIMEO (set_read_timeout), so a read costs one
+ * system call, not a poll and a read.
+ */
 static int read_exact(int fd, void *buf, size_t len, int timeout_ms,
                       const char *what)
 {
     uint8_t *p = buf;
-    int rc;
 
     while (len) {
-        ssize_t n;
+        ssize_t n = recv(fd, p, len, MSG_WAITALL);
 
-        rc = wait_readable(fd, timeout_ms, what);
-        if (rc)
-            return rc;
-        n = recv(fd, p, len, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
+                                 "raise the timeout or check the link", what, timeout_ms);
         if (n < 0)
             return mig_error_set_errno(MIG_EIO, errno, "%s: read", what);
         if (n == 0)
@@ -253,6 +267,11 @@ static int connect_one(const char *host, const char *port,
     if (fd < 0) {
         rc = mig_error_set_errno(MIG_EIO, err, "cannot connect to %s port %s",
                                  host, port);
+        goto out;
+    }
+    rc = set_read_timeout(fd, opts->timeout_ms);
+    if (rc) {
+        close(fd);
         goto out;
     }
     if (opts->max_rate_per_stream) {
@@ -768,6 +787,9 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
             rc = mig_error_set_errno(MIG_EIO, errno, "accept");
             goto out;
         }
+        rc = set_read_timeout(fd, l->opts.timeout_ms);
+        if (rc)
+            goto out;
         rc = read_exact(fd, hello, sizeof(hello), l->opts.timeout_ms, "stream handshake");
         if (rc)
             goto out;
