@@ -8,3 +8,8 @@ TESTS += unit/test_xfer
 noinst_PROGRAMS += bench/xfer-bench
 bench_xfer_bench_SOURCES = bench/xfer-bench.c
 bench_xfer_bench_LDADD = $(LIBMIG_TEST_LIBS)
+
+check_PROGRAMS += unit/test_precopy
+unit_test_precopy_SOURCES = unit/test_precopy.c
+unit_test_precopy_LDADD = $(LIBMIG_TEST_LIBS)
+TESTS += unit/test_precopy
