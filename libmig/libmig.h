@@ -10,6 +10,7 @@
 #define XENMIG_LIBMIG_H
 
 #include "mig_error.h"
+#include "mig_dirty.h"
 
 
 #endif /* XENMIG_LIBMIG_H */
