@@ -13,3 +13,8 @@ check_PROGRAMS += unit/test_precopy
 unit_test_precopy_SOURCES = unit/test_precopy.c
 unit_test_precopy_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_precopy
+
+check_PROGRAMS += unit/test_migrate
+unit_test_migrate_SOURCES = unit/test_migrate.c unit/mem_backend.c unit/mem_backend.h
+unit_test_migrate_LDADD = $(LIBMIG_TEST_LIBS)
+TESTS += unit/test_migrate
