@@ -99,6 +99,16 @@ int mig_dirty_bitmap_harvest(struct mig_dirty_bitmap *src,
                              uint64_t *harvested);
 
 /*
+ * As mig_dirty_bitmap_harvest(), for the pfns [start, start + count) only
+ * (bits outside the range stay in src, untouched).  Returns MIG_EINVAL when
+ * the sizes differ or the range does not fit.
+ */
+int mig_dirty_bitmap_harvest_range(struct mig_dirty_bitmap *src,
+                                   struct mig_dirty_bitmap *dst,
+                                   uint64_t start, uint64_t count,
+                                   uint64_t *harvested);
+
+/*
  * dst |= src.  Returns 0, or MIG_EINVAL when the sizes differ.  Not
  * thread-safe for dst; src is only read.
  */

@@ -24,3 +24,9 @@ fuzz_fuzz_dirty_decode_SOURCES = fuzz/fuzz_dirty_decode.c
 fuzz_fuzz_dirty_decode_LDADD = ../libmig/libmig.a $(XENTOOLLOG_LIBS) $(XXHASH_LIBS) $(PTHREAD_LIBS)
 fuzz_fuzz_dirty_decode_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 endif
+
+# the simulated guest (libmig/backend/sim)
+check_PROGRAMS += unit/test_sim
+unit_test_sim_SOURCES = unit/test_sim.c
+unit_test_sim_LDADD = $(LIBMIG_TEST_LIBS)
+TESTS += unit/test_sim

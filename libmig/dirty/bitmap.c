@@ -231,6 +231,46 @@ int mig_dirty_bitmap_harvest(struct mig_dirty_bitmap *src,
     return MIG_OK;
 }
 
+int mig_dirty_bitmap_harvest_range(struct mig_dirty_bitmap *src,
+                                   struct mig_dirty_bitmap *dst,
+                                   uint64_t start, uint64_t count,
+                                   uint64_t *harvested)
+{
+    uint64_t total = 0, word, mask, end, w, first_word, last_word;
+
+    if (src->nr_pfns != dst->nr_pfns)
+        return size_mismatch("dirty harvest", src, dst);
+    if (start > src->nr_pfns || count > src->nr_pfns - start)
+        return mig_error_set(MIG_EINVAL,
+                             "harvest range [%" PRIu64 ", +%" PRIu64 ") does "
+                             "not fit in the dirty bitmap of %" PRIu64 " pfns",
+                             start, count, src->nr_pfns);
+    if (count) {
+        end = start + count;
+        first_word = start / DIRTY_BITS_PER_WORD;
+        last_word = (end - 1) / DIRTY_BITS_PER_WORD;
+        for (w = first_word; w <= last_word; w++) {
+            mask = ~UINT64_C(0);
+            if (w == first_word)
+                mask &= ~UINT64_C(0) << (start % DIRTY_BITS_PER_WORD);
+            if (w == last_word)
+                mask &= ~UINT64_C(0) >> (DIRTY_BITS_PER_WORD - 1 -
+                                         (end - 1) % DIRTY_BITS_PER_WORD);
+            if (!(__atomic_load_n(&src->words[w], __ATOMIC_RELAXED) & mask))
+                continue;
+            word = mask == ~UINT64_C(0)
+                   ? __atomic_exchange_n(&src->words[w], 0, __ATOMIC_ACQ_REL)
+                   : __atomic_fetch_and(&src->words[w], ~mask,
+                                        __ATOMIC_ACQ_REL) & mask;
+            dst->words[w] |= word;
+            total += (uint64_t)__builtin_popcountll(word);
+        }
+    }
+    if (harvested)
+        *harvested = total;
+    return MIG_OK;
+}
+
 int mig_dirty_bitmap_merge(struct mig_dirty_bitmap *dst,
                            const struct mig_dirty_bitmap *src)
 {
