@@ -78,11 +78,12 @@ struct mig_migrate_options {
     const char *data_host;              /* where the destination listens */
     mig_progress_fn progress;           /* may be NULL */
     void *progress_payload;
+    unsigned int inject_fault;          /* tests: MIG_XFER_FAULT_* on the source */
 };
 #define MIG_MIGRATE_OPTIONS_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
-      0, 30000, true, "127.0.0.1", NULL, NULL }
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0 }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {

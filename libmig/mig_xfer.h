@@ -89,9 +89,20 @@ struct mig_xfer_options {
     uint64_t max_rate_per_stream;  /* bytes/s through SO_MAX_PACING_RATE; 0 = none */
     unsigned int batch_pages;      /* pages per PAGES frame (1..MIG_XFER_MAX_BATCH) */
     int timeout_ms;                /* connect/accept/read stall limit; 0 = none */
+    /*
+     * Fault injection for tests (sender only; MIG_XFER_FAULT_*): once the
+     * last stream has sent fault_after_pages pages, corrupt the next page
+     * after hashing it, or cut that stream's connection.
+     */
+    unsigned int fault;
+    uint64_t fault_after_pages;
 };
+#define MIG_XFER_FAULT_NONE         0
+#define MIG_XFER_FAULT_CORRUPT_PAGE 1
+#define MIG_XFER_FAULT_CUT_STREAM   2
 #define MIG_XFER_OPTIONS_VERSION 1
-#define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000 }
+#define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
+                                MIG_XFER_FAULT_NONE, 0 }
 
 /* Counters of one end; all are totals over every stream. */
 struct mig_xfer_stats {

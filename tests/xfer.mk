@@ -18,3 +18,6 @@ check_PROGRAMS += unit/test_migrate
 unit_test_migrate_SOURCES = unit/test_migrate.c unit/mem_backend.c unit/mem_backend.h
 unit_test_migrate_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_migrate
+
+TESTS += sim/migrate-sim.sh
+EXTRA_DIST += sim/migrate-sim.sh

@@ -13,6 +13,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -27,13 +29,14 @@
 
 #include "migrate_common.h"
 #include "mig_sim_backend.h"
+#include "mig_xfer.h"
 #include "subcommands.h"
 
 enum {
     OPT_DEBUG = 0x100, OPT_LIVE, OPT_STREAMS, OPT_TRACING, OPT_MAX_DOWNTIME,
     OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
-    OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_HELP,
+    OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -54,14 +57,20 @@ static const struct option long_options[] = {
     { "sim-rate",          required_argument, NULL, OPT_SIM_RATE },
     { "sim-working-set",   required_argument, NULL, OPT_SIM_WORKING_SET },
     { "no-verify",         no_argument,       NULL, OPT_NO_VERIFY },
+    { "inject-fault",      required_argument, NULL, OPT_INJECT_FAULT },
     { "help",              no_argument,       NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
 
-static int usage_error(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "%s migrate: ", xl_ext_prog);
-    fprintf(stderr, fmt, arg);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\nRun '%s help migrate' for the options.\n", xl_ext_prog);
     return XL_EXT_EXIT_USAGE;
 }
@@ -234,6 +243,16 @@ int cmd_migrate(int argc, char **argv)
                 break;
             case OPT_NO_VERIFY:
                 opts.verify_memory = false;
+                break;
+            case OPT_INJECT_FAULT:
+                /* Testing only (README "Fault tests"): break the data path. */
+                if (!strcmp(optarg, "corrupt-page"))
+                    opts.inject_fault = MIG_XFER_FAULT_CORRUPT_PAGE;
+                else if (!strcmp(optarg, "cut-stream"))
+                    opts.inject_fault = MIG_XFER_FAULT_CUT_STREAM;
+                else
+                    return usage_error("--inject-fault '%s': use corrupt-page or "
+                                       "cut-stream", optarg);
                 break;
             }
         }

@@ -163,7 +163,8 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
     rc = mig_xfer_listen(opts->data_host, "0", &(struct mig_xfer_options)
-                         { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, opts->timeout_ms },
+                         { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, opts->timeout_ms,
+                           MIG_XFER_FAULT_NONE, 0 },
                          log, &listener);
     if (rc)
         goto out;

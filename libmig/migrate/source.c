@@ -144,6 +144,8 @@ static int handshake(struct source *s)
         xo.streams = s->opts->streams;
         xo.max_rate_per_stream = s->opts->max_rate_per_stream;
         xo.timeout_ms = s->opts->timeout_ms;
+        xo.fault = s->opts->inject_fault;
+        xo.fault_after_pages = s->nr_pfns / 4;
         rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, id, s->log,
                                      &s->sender);
     }

@@ -216,6 +216,8 @@ struct mig_xfer_sender {
     int *fds;
     uint64_t *seq;          /* next frame sequence number per stream */
     bool *closed;           /* DONE or ABORT sent */
+    uint64_t fault_pages;   /* pages the last stream sent (fault injection) */
+    bool fault_done;
 };
 
 static int send_frame(struct mig_xfer_sender *s, unsigned int index,
@@ -435,6 +437,14 @@ static int send_stream_epoch(struct send_job *job)
         }
         if (!n)
             continue;
+        if (s->opts.fault && !s->fault_done && job->index == s->count - 1 &&
+            (s->fault_pages += n) >= s->opts.fault_after_pages) {
+            s->fault_done = true;
+            if (s->opts.fault == MIG_XFER_FAULT_CORRUPT_PAGE && n_data)
+                data[100] ^= 0x01;          /* after hashing: a wire corruption */
+            else if (s->opts.fault == MIG_XFER_FAULT_CUT_STREAM)
+                shutdown(s->fds[job->index], SHUT_RDWR);
+        }
         put32(desc, job->epoch);
         put32(desc + 4, n);
         body[0].iov_base = desc;
