@@ -11,6 +11,12 @@
 
 #include "mig_error.h"
 #include "mig_stream.h"
-
+#include "mig_dirty.h"
+#include "mig_xfer.h"
+#include "mig_precopy.h"
+#include "mig_backend.h"
+#include "mig_migrate.h"
+#include "mig_sim.h"
+#include "mig_sim_backend.h"
 
 #endif /* XENMIG_LIBMIG_H */

@@ -1,1 +1,32 @@
-# tests of the dirty room.
+# tests of the dirty room: dirty bitmaps, compacted encoding, simulated guest.
+check_PROGRAMS += unit/test_dirty_bitmap unit/test_dirty_compact
+unit_test_dirty_bitmap_SOURCES = unit/test_dirty_bitmap.c unit/dirty_testutil.h
+unit_test_dirty_bitmap_LDADD = $(LIBMIG_TEST_LIBS)
+unit_test_dirty_compact_SOURCES = unit/test_dirty_compact.c unit/dirty_testutil.h
+unit_test_dirty_compact_LDADD = $(LIBMIG_TEST_LIBS)
+TESTS += unit/test_dirty_bitmap unit/test_dirty_compact
+
+# Benchmarks: built with the tree, never run by make check.
+# Run: make -C build/tests bench-dirty
+noinst_PROGRAMS += bench/dirty-bench
+bench_dirty_bench_SOURCES = bench/dirty-bench.c unit/dirty_testutil.h
+bench_dirty_bench_LDADD = ../libmig/libmig.a $(XENTOOLLOG_LIBS) $(XXHASH_LIBS) $(PTHREAD_LIBS)
+
+.PHONY: bench-dirty
+bench-dirty: bench/dirty-bench$(EXEEXT)
+	./bench/dirty-bench$(EXEEXT)
+
+EXTRA_DIST += fuzz/corpus/dirty_decode
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += fuzz/fuzz_dirty_decode
+fuzz_fuzz_dirty_decode_SOURCES = fuzz/fuzz_dirty_decode.c
+fuzz_fuzz_dirty_decode_LDADD = ../libmig/libmig.a $(XENTOOLLOG_LIBS) $(XXHASH_LIBS) $(PTHREAD_LIBS)
+fuzz_fuzz_dirty_decode_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+endif
+
+# the simulated guest (libmig/backend/sim)
+check_PROGRAMS += unit/test_sim
+unit_test_sim_SOURCES = unit/test_sim.c
+unit_test_sim_LDADD = $(LIBMIG_TEST_LIBS)
+TESTS += unit/test_sim

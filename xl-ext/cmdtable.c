@@ -30,6 +30,48 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
     /* -- vGPU room commands -- */
 
     /* -- migration room commands -- */
+    { "migrate", cmd_migrate,
+      "Migrate a domain (or with --sim a simulated guest) to another host",
+      "[options] <Domain> <host>   |   --sim [options] <host>",
+      "-h                  Print this help.\n"
+      "-C <config>         Send <config> instead of config file from creation.\n"
+      "-s <sshcommand>     Use <sshcommand> instead of ssh.  String will be passed\n"
+      "                    to sh. If empty, run <host> instead of ssh <host> xl-ext\n"
+      "                    migrate-receive [-d -e]\n"
+      "-e                  Do not wait in the background (on <host>) for the death\n"
+      "                    of the domain.\n"
+      "--debug             Print huge (!) amount of debug during the migration process.\n"
+      "-p                  Do not unpause domain after migrating it.\n"
+      "-D                  Preserve the domain id\n"
+      "--streams N         Parallel data streams, 1-64 (default 2).\n"
+      "--tracing MODE      Dirty tracing: loose (default, no global pause per\n"
+      "                    harvest) or stop (pause all vCPUs per harvest, as Xen).\n"
+      "--max-downtime MS   Downtime target in milliseconds (default 300).\n"
+      "--policy P          downtime (default: decide rounds from measured dirty and\n"
+      "                    link rates) or xen-default (5 rounds or < 50 dirty pages).\n"
+      "--on-no-convergence force|abort\n"
+      "                    When the target cannot be met: switch over anyway\n"
+      "                    (default) or give up with the guest running at the source.\n"
+      "--bandwidth RATE    Cap the total rate (bytes/s, K/M/G = 1000s), split over\n"
+      "                    the streams with TCP pacing.\n"
+      "--timeout MS        Give up when the peer is silent this long (default 30000).\n"
+      "--json              One JSON event per line instead of the progress line.\n"
+      "--no-verify         Skip the full-memory hash comparison at switchover.\n"
+      "--sim               Migrate a simulated guest (no Xen needed).\n"
+      "--sim-memory SIZE   Its memory (default 1G).\n"
+      "--sim-vcpus N       Its writer threads (default 2).\n"
+      "--sim-pattern P     uniform (default), hot, sequential or idle.\n"
+      "--sim-rate N        Writes per second per vCPU (default: as fast as it can).\n"
+      "--sim-working-set SIZE  Pages the hot pattern writes (default 64M).\n" },
+    { "migrate-receive", cmd_migrate_receive,
+      "Receive a migrating domain (run by migrate through ssh or sh)",
+      "[options]",
+      "-e -d -p -F -r -t -T  As xl migrate-receive.\n"
+      "--sim               Receive a simulated guest into this process.\n"
+      "--data-listen ADDR  Address to accept the data streams on.\n"
+      "--timeout MS        Give up when the source is silent this long.\n"
+      "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory).\n"
+      "--json              JSON summary on stderr.\n" },
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);

@@ -49,5 +49,7 @@ int cmd_stream_dump(int argc, char **argv);
 /* -- vGPU room -- */
 
 /* -- migration room -- */
+int cmd_migrate(int argc, char **argv);
+int cmd_migrate_receive(int argc, char **argv);
 
 #endif /* XENMIG_XL_EXT_SUBCOMMANDS_H */

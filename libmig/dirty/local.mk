@@ -1,1 +1,6 @@
 # libmig/dirty: dirty bitmaps and compacted dirty-set encoding.
+libmig_a_SOURCES += \
+	mig_dirty.h \
+	dirty/dirty_private.h \
+	dirty/bitmap.c \
+	dirty/compact.c

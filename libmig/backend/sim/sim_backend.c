@@ -1,0 +1,277 @@
+/*
+ * sim_backend.c: the simulated guest (mig_sim.h) behind the engine's
+ * backend table (mig_backend.h), source and destination side.
+ *
+ * Source: a running mig_sim_guest whose writes are tracked by the kernel
+ * (userfaultfd write-protect); harvests map to mig_sim_guest_harvest in
+ * STOP or LOOSE mode.  Destination: plain anonymous memory of the size the
+ * source announces, hashed the same way (xxh3-64 over all of it).
+ * This file must never track writes itself: that is the kernel's job.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <xxhash.h>
+
+#include "mig_sim_backend.h"
+
+/* ---- source ----------------------------------------------------------- */
+
+static uint64_t src_nr_pfns(void *b)
+{
+    return mig_sim_guest_nr_pfns(((struct mig_sim_source *)b)->guest);
+}
+
+static int src_prepare(void *b, uint64_t nr_pfns)
+{
+    return mig_error_set(MIG_EINVAL, "a source guest cannot receive a migration");
+}
+
+static int src_read_page(void *b, uint64_t pfn, void *buf)
+{
+    const void *data;
+    size_t len;
+    int rc = mig_sim_guest_page(((struct mig_sim_source *)b)->guest, pfn, &data, &len);
+
+    if (!rc)
+        memcpy(buf, data, len);
+    return rc;
+}
+
+static int src_write_page(void *b, uint64_t pfn, const void *data)
+{
+    return mig_error_set(MIG_EINVAL, "a source guest cannot receive pages");
+}
+
+static int src_log_dirty_enable(void *b)
+{
+    struct mig_sim_source *s = b;
+    struct mig_sim_harvest_options ho = MIG_SIM_HARVEST_OPTIONS_INIT;
+    struct mig_dirty_bitmap *scratch = NULL;
+    int rc;
+
+    /* Tracking is always armed in a sim guest: drop what it saw so far. */
+    rc = mig_dirty_bitmap_create(mig_sim_guest_nr_pfns(s->guest), &scratch);
+    if (!rc)
+        rc = mig_sim_guest_harvest(s->guest, &ho, scratch, NULL);
+    mig_dirty_bitmap_free(scratch);
+    return rc;
+}
+
+static int src_log_dirty_disable(void *b)
+{
+    return 0;
+}
+
+static int src_harvest(void *b, enum mig_trace_mode mode, struct mig_dirty_bitmap *dst,
+                       struct mig_harvest_stats *stats)
+{
+    struct mig_sim_source *s = b;
+    struct mig_sim_harvest_options ho = MIG_SIM_HARVEST_OPTIONS_INIT;
+    struct mig_sim_harvest_stats hs = { 0 };
+    int rc;
+
+    ho.mode = mode == MIG_TRACE_STOP ? MIG_SIM_HARVEST_STOP : MIG_SIM_HARVEST_LOOSE;
+    if (s->loose_chunk_pfns)
+        ho.chunk_pfns = s->loose_chunk_pfns;
+    rc = mig_sim_guest_harvest(s->guest, &ho, dst, &hs);
+    if (rc)
+        return rc;
+    stats->pages = hs.dirty_pfns;
+    stats->pause_seconds = hs.paused_ns / 1e9;
+    s->harvests++;
+    s->harvest_paused_ns += hs.paused_ns;
+    return 0;
+}
+
+static int src_pause(void *b)
+{
+    return mig_sim_guest_pause(((struct mig_sim_source *)b)->guest);
+}
+
+static int src_resume(void *b)
+{
+    return mig_sim_guest_resume(((struct mig_sim_source *)b)->guest);
+}
+
+/* The "device state" of a sim guest: its size and vCPU count, as text. */
+static int src_save_state(void *b, void **state_out, size_t *len_out)
+{
+    struct mig_sim_source *s = b;
+    char *text = NULL;
+    int n = asprintf(&text, "xenmig-sim-state v1 nr_pfns=%" PRIu64 " vcpus=%u\n",
+                     mig_sim_guest_nr_pfns(s->guest), s->nr_vcpus);
+
+    if (n < 0)
+        return mig_error_set(MIG_ENOMEM, "out of memory for the device state");
+    *state_out = text;
+    *len_out = (size_t)n;
+    return 0;
+}
+
+static int src_restore_state(void *b, const void *state, size_t len)
+{
+    return mig_error_set(MIG_EINVAL, "a source guest cannot restore state");
+}
+
+static int src_memory_hash(void *b, uint64_t *hash_out)
+{
+    return mig_sim_guest_hash(((struct mig_sim_source *)b)->guest, hash_out);
+}
+
+static int src_release(void *b)
+{
+    struct mig_sim_source *s = b;
+
+    s->released = true;
+    return mig_sim_guest_stop(s->guest);
+}
+
+const struct mig_backend_ops mig_sim_source_ops = {
+    .name = "sim",
+    .nr_pfns = src_nr_pfns,
+    .prepare = src_prepare,
+    .read_page = src_read_page,
+    .write_page = src_write_page,
+    .log_dirty_enable = src_log_dirty_enable,
+    .log_dirty_disable = src_log_dirty_disable,
+    .harvest = src_harvest,
+    .pause = src_pause,
+    .resume = src_resume,
+    .save_state = src_save_state,
+    .restore_state = src_restore_state,
+    .memory_hash = src_memory_hash,
+    .release = src_release,
+};
+
+/* ---- destination -------------------------------------------------------- */
+
+static uint64_t dst_nr_pfns(void *b)
+{
+    return ((struct mig_sim_destination *)b)->nr_pfns;
+}
+
+static int dst_prepare(void *b, uint64_t nr_pfns)
+{
+    struct mig_sim_destination *d = b;
+    size_t bytes = (size_t)nr_pfns * MIG_SIM_PAGE_SIZE;
+    void *mem;
+
+    if (d->memory)
+        return mig_error_set(MIG_EINVAL, "destination already prepared");
+    if (d->max_bytes && bytes > d->max_bytes)
+        return mig_error_set(MIG_ENOMEM, "destination out of memory: the guest "
+                             "needs %zu MiB, this host allows %zu MiB",
+                             bytes >> 20, d->max_bytes >> 20);
+    mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return mig_error_set_errno(MIG_ENOMEM, errno, "destination out of memory: "
+                                   "cannot map %zu MiB for the guest", bytes >> 20);
+    d->memory = mem;
+    d->nr_pfns = nr_pfns;
+    return 0;
+}
+
+static int dst_read_page(void *b, uint64_t pfn, void *buf)
+{
+    struct mig_sim_destination *d = b;
+
+    memcpy(buf, d->memory + pfn * MIG_SIM_PAGE_SIZE, MIG_SIM_PAGE_SIZE);
+    return 0;
+}
+
+static int dst_write_page(void *b, uint64_t pfn, const void *data)
+{
+    struct mig_sim_destination *d = b;
+    uint8_t *page = d->memory + pfn * MIG_SIM_PAGE_SIZE;
+
+    if (data)
+        memcpy(page, data, MIG_SIM_PAGE_SIZE);
+    else
+        memset(page, 0, MIG_SIM_PAGE_SIZE);
+    return 0;
+}
+
+static int dst_no_tracking(void *b)
+{
+    return 0;
+}
+
+static int dst_harvest(void *b, enum mig_trace_mode mode, struct mig_dirty_bitmap *dst,
+                       struct mig_harvest_stats *stats)
+{
+    return mig_error_set(MIG_EINVAL, "a destination guest is not tracked");
+}
+
+static int dst_pause(void *b)
+{
+    ((struct mig_sim_destination *)b)->running = false;
+    return 0;
+}
+
+static int dst_resume(void *b)
+{
+    ((struct mig_sim_destination *)b)->running = true;
+    return 0;
+}
+
+static int dst_save_state(void *b, void **state_out, size_t *len_out)
+{
+    return mig_error_set(MIG_EINVAL, "a destination guest has no state to send");
+}
+
+static int dst_restore_state(void *b, const void *state, size_t len)
+{
+    struct mig_sim_destination *d = b;
+    char expect[96];
+    int n = snprintf(expect, sizeof(expect), "xenmig-sim-state v1 nr_pfns=%" PRIu64 " ",
+                     d->nr_pfns);
+
+    if (len < (size_t)n || memcmp(state, expect, (size_t)n))
+        return mig_error_set(MIG_EFORMAT, "device state does not describe a sim guest "
+                             "of %" PRIu64 " pfns: '%.*s'", d->nr_pfns,
+                             (int)(len > 80 ? 80 : len), (const char *)state);
+    return 0;
+}
+
+static int dst_memory_hash(void *b, uint64_t *hash_out)
+{
+    struct mig_sim_destination *d = b;
+
+    *hash_out = XXH3_64bits(d->memory, (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE);
+    return 0;
+}
+
+static int dst_release(void *b)
+{
+    return 0;
+}
+
+const struct mig_backend_ops mig_sim_destination_ops = {
+    .name = "sim-destination",
+    .nr_pfns = dst_nr_pfns,
+    .prepare = dst_prepare,
+    .read_page = dst_read_page,
+    .write_page = dst_write_page,
+    .log_dirty_enable = dst_no_tracking,
+    .log_dirty_disable = dst_no_tracking,
+    .harvest = dst_harvest,
+    .pause = dst_pause,
+    .resume = dst_resume,
+    .save_state = dst_save_state,
+    .restore_state = dst_restore_state,
+    .memory_hash = dst_memory_hash,
+    .release = dst_release,
+};
+
+void mig_sim_destination_dispose(struct mig_sim_destination *d)
+{
+    if (d->memory)
+        munmap(d->memory, (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE);
+    d->memory = NULL;
+}

@@ -1,0 +1,87 @@
+/*
+ * mig_backend.h: what the migration engine needs from "where guest memory
+ * lives".  A backend is the only code that knows that: backend/sim (a
+ * simulated guest in this process) and backend/xen (a real domain through
+ * libxenctrl/libxenforeignmemory/libxl).  The engine drives every backend
+ * through this table and never knows which one it has.
+ *
+ * Threading: read_page/write_page are called concurrently from the stream
+ * threads (never twice for one pfn at once); every other operation is
+ * called from the engine's thread only.
+ */
+#ifndef XENMIG_MIG_BACKEND_H
+#define XENMIG_MIG_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mig_error.h"
+
+struct mig_dirty_bitmap;
+
+enum mig_trace_mode {
+    MIG_TRACE_STOP = 0,    /* every harvest pauses all vCPUs (Xen 4.17 CLEAN) */
+    MIG_TRACE_LOOSE = 1,   /* harvest range by range, no global pause */
+};
+
+/* What one harvest cost the guest. */
+struct mig_harvest_stats {
+    uint64_t pages;             /* dirty pages harvested */
+    double pause_seconds;       /* time all vCPUs were paused for it */
+    double stall_seconds;       /* vCPU stall added up over vCPUs */
+    double max_stall_seconds;   /* longest single vCPU stall */
+};
+
+struct mig_backend_ops {
+    const char *name;
+
+    /* Number of pfns of the guest (pfns 0 .. n-1). */
+    uint64_t (*nr_pfns)(void *backend);
+
+    /*
+     * Destination: make room for a guest of nr_pfns pages (called once,
+     * before any write_page).  MIG_ENOMEM if it cannot.
+     */
+    int (*prepare)(void *backend, uint64_t nr_pfns);
+
+    /* Source: copy pfn's current content into buf (page size bytes). */
+    int (*read_page)(void *backend, uint64_t pfn, void *buf);
+
+    /* Destination: store a page; data NULL means all zero. */
+    int (*write_page)(void *backend, uint64_t pfn, const void *data);
+
+    /* Source: start tracking writes; every page counts as clean after. */
+    int (*log_dirty_enable)(void *backend);
+    int (*log_dirty_disable)(void *backend);
+
+    /*
+     * Source: OR the pages written since the last harvest (or enable) into
+     * dst and re-arm tracking for them, the way mode says.  Must not lose
+     * a write that races with it: a page written during the harvest is
+     * either in dst or dirty for the next one.
+     */
+    int (*harvest)(void *backend, enum mig_trace_mode mode,
+                   struct mig_dirty_bitmap *dst, struct mig_harvest_stats *stats);
+
+    /* Stop / restart every vCPU (switchover, and resume after failure). */
+    int (*pause)(void *backend);
+    int (*resume)(void *backend);
+
+    /*
+     * Source: the device and CPU state of the paused guest, as a blob
+     * (*state_out malloc'ed, owned by the caller).  Destination: apply it.
+     */
+    int (*save_state)(void *backend, void **state_out, size_t *len_out);
+    int (*restore_state)(void *backend, const void *state, size_t len);
+
+    /* xxh3-64 over all guest memory (paused guest); for verification. */
+    int (*memory_hash)(void *backend, uint64_t *hash_out);
+
+    /*
+     * Source after a successful switchover: the guest now runs on the
+     * destination; release it here (never called on failure).
+     */
+    int (*release)(void *backend);
+};
+
+#endif /* XENMIG_MIG_BACKEND_H */

@@ -1,0 +1,130 @@
+/*
+ * mig_migrate.h: one live migration, source and destination side.
+ *
+ * The source drives a backend (mig_backend.h) through pre-copy rounds
+ * chosen by the convergence policy (mig_precopy.h), moving pages over N
+ * data streams (mig_xfer.h), then pauses the guest, sends the rest and the
+ * device state, and only releases its copy once the destination has
+ * verified everything and resumed the guest.  Any failure before the
+ * destination is cleared to resume leaves the guest running at the
+ * source: never two running copies, never none.
+ *
+ * Control channel (the fds given, e.g. a pipe to `xl-ext migrate-receive`
+ * or ssh's stdin/stdout, as xl migrate uses): one JSON object per line,
+ * with a "msg" member; binary device state follows a "state" line:
+ *
+ *   source -> dest  {"msg":"hello","version":1,"id":HEX,"nr_pfns":N,
+ *                    "streams":N,"page_size":4096,"tracing":"loose"}
+ *   dest -> source  {"msg":"ready","port":P}  or  {"msg":"refuse","error":S}
+ *   ... N data connections to port P carry the pages (mig_xfer.h) ...
+ *   source -> dest  {"msg":"state","length":L} then L bytes of state
+ *   source -> dest  {"msg":"switchover","epochs":E,"memory_hash":HEX}
+ *   dest -> source  {"msg":"received","memory_hash":HEX} or {"msg":"failed",...}
+ *   source -> dest  {"msg":"go"}  (cleared to resume)  or {"msg":"abort",...}
+ *   dest -> source  {"msg":"resumed"} or {"msg":"failed","error":S}
+ *
+ * This file's functions must never exit the process or leave the guest
+ * paused on an error path.
+ */
+#ifndef XENMIG_MIG_MIGRATE_H
+#define XENMIG_MIG_MIGRATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mig_backend.h"
+#include "mig_error.h"
+#include "mig_precopy.h"
+
+struct xentoollog_logger;
+
+enum mig_phase {
+    MIG_PHASE_CONNECT = 0,
+    MIG_PHASE_PRECOPY = 1,
+    MIG_PHASE_SWITCHOVER = 2,
+    MIG_PHASE_DONE = 3,
+};
+
+/* Progress of the source, passed to the progress callback. */
+struct mig_progress {
+    enum mig_phase phase;
+    unsigned int round;             /* pre-copy round just finished */
+    uint64_t pages_sent;            /* so far, all rounds */
+    uint64_t pages_remaining;       /* dirty now */
+    uint64_t bytes_sent;
+    double dirty_rate;              /* pages/s */
+    double link_rate;               /* bytes/s */
+    double expected_downtime_ms;
+    double elapsed;                 /* seconds since start */
+    const char *decision;           /* the policy's reason, static text */
+};
+
+/*
+ * Called after each round and at each phase change.  Return 0 to go on;
+ * non-zero cancels the migration (MIG_ECANCELLED; the guest resumes at the
+ * source).  Called on the engine's thread.
+ */
+typedef int (*mig_progress_fn)(const struct mig_progress *progress, void *payload);
+
+/* Versioned options: initialise with MIG_MIGRATE_OPTIONS_INIT. */
+struct mig_migrate_options {
+    unsigned int version;               /* MIG_MIGRATE_OPTIONS_VERSION */
+    unsigned int streams;               /* data connections, 1..64 */
+    enum mig_trace_mode tracing;
+    struct mig_precopy_options policy;
+    uint64_t max_rate_per_stream;       /* bytes/s, 0 = none (--bandwidth / N) */
+    int timeout_ms;                     /* control and data stall limit */
+    bool verify_memory;                 /* compare full-memory hashes at the end */
+    const char *data_host;              /* where the destination listens */
+    mig_progress_fn progress;           /* may be NULL */
+    void *progress_payload;
+    unsigned int inject_fault;          /* tests: MIG_XFER_FAULT_* on the source */
+};
+#define MIG_MIGRATE_OPTIONS_VERSION 1
+#define MIG_MIGRATE_OPTIONS_INIT \
+    { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0 }
+
+/* Outcome of one migration (either side fills what it knows). */
+struct mig_migrate_result {
+    bool succeeded;
+    bool forced;                   /* switched over above the downtime target */
+    double total_seconds;
+    double downtime_seconds;       /* source: pause until destination resumed */
+    unsigned int rounds;           /* pre-copy rounds, final one excluded */
+    uint64_t pages_sent;
+    uint64_t bytes_sent;
+    uint64_t zero_pages;
+    uint64_t unchanged_pages;      /* skipped: unchanged since last sent */
+    double harvest_pause_seconds;  /* guest fully paused for harvests */
+    double vcpu_stall_seconds;     /* vCPU stall from harvests, summed */
+    double vcpu_stall_max_seconds;
+    uint64_t memory_hash;          /* verified full-memory hash, if any */
+    char reason[160];              /* the policy's last reason */
+};
+
+/*
+ * Migrate the guest behind (ops, backend) to the destination reached over
+ * the control fds.  *result (caller-owned) is filled also on failure.
+ * Returns 0 when the destination has resumed the guest (the source copy is
+ * then released), else a MIG_E* code with the guest running at the source.
+ */
+int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
+                     int control_in, int control_out,
+                     const struct mig_migrate_options *opts,
+                     struct xentoollog_logger *log,
+                     struct mig_migrate_result *result);
+
+/*
+ * Destination side: accept one migration from the control fds into
+ * (ops, backend), listening for the data streams on opts->data_host.
+ * Returns 0 once the guest runs here; on failure the guest was never
+ * resumed here.  *result is filled.
+ */
+int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
+                        int control_in, int control_out,
+                        const struct mig_migrate_options *opts,
+                        struct xentoollog_logger *log,
+                        struct mig_migrate_result *result);
+
+#endif /* XENMIG_MIG_MIGRATE_H */

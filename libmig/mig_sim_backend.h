@@ -1,0 +1,42 @@
+/*
+ * mig_sim_backend.h: the simulated guest (mig_sim.h) as a migration backend
+ * (mig_backend.h), so `xl-ext migrate --sim` runs the very engine that
+ * migrates Xen domains.
+ */
+#ifndef XENMIG_MIG_SIM_BACKEND_H
+#define XENMIG_MIG_SIM_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mig_backend.h"
+#include "mig_sim.h"
+
+/* Source side: a running sim guest, owned by the caller. */
+struct mig_sim_source {
+    struct mig_sim_guest *guest;   /* not owned */
+    unsigned int nr_vcpus;
+    uint64_t loose_chunk_pfns;     /* 0: the sim default */
+    /* filled by the backend */
+    bool released;
+    unsigned int harvests;
+    uint64_t harvest_paused_ns;
+};
+
+/* Destination side: memory mapped by prepare(), unmapped by dispose. */
+struct mig_sim_destination {
+    size_t max_bytes;              /* refuse larger guests; 0 = no limit */
+    /* filled by the backend */
+    uint8_t *memory;
+    uint64_t nr_pfns;
+    bool running;
+};
+
+extern const struct mig_backend_ops mig_sim_source_ops;
+extern const struct mig_backend_ops mig_sim_destination_ops;
+
+/* Unmap a destination's memory (the struct itself is the caller's). */
+void mig_sim_destination_dispose(struct mig_sim_destination *d);
+
+#endif /* XENMIG_MIG_SIM_BACKEND_H */

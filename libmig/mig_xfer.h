@@ -1,0 +1,221 @@
+/*
+ * mig_xfer.h: N parallel data streams of one migration (libmig/xfer).
+ *
+ * A migration moves guest pages over N TCP connections ("streams"), each
+ * driven by its own thread.  The pfn space is partitioned over the streams
+ * by a fixed rule (mig_xfer_stream_of_pfn), so a given pfn always travels
+ * on the same stream and pages of one pfn can never overtake each other.
+ * Every page carries its xxh3-64 hash; all-zero pages carry no data; pages
+ * whose hash equals the one last sent for that pfn are not resent.  An
+ * epoch (one pre-copy round, or the final stop-and-copy) ends with an
+ * EPOCH_END frame on every stream that carries the count and a digest of
+ * what that stream sent, so the receiver can prove that nothing was lost.
+ *
+ * Wire format, version 1 (all integers little-endian)
+ * ====================================================
+ *
+ * HELLO, first bytes the sender writes on each connection (48 bytes):
+ *
+ *   | off | size | field                                          |
+ *   |-----|------|------------------------------------------------|
+ *   |   0 |    8 | magic "XMIGDAT1"                               |
+ *   |   8 |    4 | version (1)                                    |
+ *   |  12 |    4 | stream index, 0 .. count-1                     |
+ *   |  16 |    4 | stream count N, 1 .. MIG_XFER_MAX_STREAMS      |
+ *   |  20 |    4 | page size in bytes (4096)                      |
+ *   |  24 |    8 | flags (0; all bits reserved)                   |
+ *   |  32 |   16 | migration id (same on every stream of one run) |
+ *
+ * HELLO_REPLY, the receiver's answer (16 bytes): magic "XMIGACK1", u32
+ * status (0 = accepted, else a MIG_E* code negated), u32 version.  A
+ * receiver refuses a wrong magic, version, page size, count, a repeated
+ * index or a migration id that differs from the first stream's.
+ *
+ * Then frames, each a 16-byte header and a body:
+ *
+ *   | off | size | field                                          |
+ *   |-----|------|------------------------------------------------|
+ *   |   0 |    4 | type                                           |
+ *   |   4 |    4 | body length, at most MIG_XFER_MAX_FRAME        |
+ *   |   8 |    8 | sequence number: 0 for the first frame of the  |
+ *   |     |      | stream, then +1 per frame                      |
+ *
+ *   type 1 PAGES: u32 epoch, u32 count (1 .. MIG_XFER_MAX_BATCH), then
+ *     count descriptors {u64 pfn | flags, u64 xxh3 of the page}, then
+ *     the page data of every descriptor without the ZERO flag, in order.
+ *     Flags: bit 63 ZERO (page is all zero, no data follows).  Bits 0..51
+ *     are the pfn, which must belong to this stream.
+ *   type 2 EPOCH_END: u32 epoch, u32 zero, u64 number of descriptors this
+ *     stream sent in the epoch, u64 digest: xxh3-64 chained over the
+ *     (pfn, hash) pairs in sending order (see mig_xfer.c).
+ *   type 3 DONE: empty body; the last frame of a stream.
+ *   type 4 ABORT: u32 code, u32 zero, then a message (no NUL); the
+ *     sender gave up; the receiver fails with that message.
+ *
+ * Any other type, a wrong sequence number, a length over the limit, a
+ * pfn of another stream, a hash that does not match the data, or an
+ * EPOCH_END whose count or digest differs from what arrived is an error
+ * that names the stream, frame and byte offset.
+ */
+#ifndef XENMIG_MIG_XFER_H
+#define XENMIG_MIG_XFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mig_error.h"
+
+struct xentoollog_logger;
+
+#define MIG_XFER_VERSION      1
+#define MIG_XFER_MAX_STREAMS  64
+#define MIG_XFER_MAX_BATCH    512          /* pages per PAGES frame */
+#define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (4096 + 16) + 8)
+#define MIG_XFER_PAGE_SIZE    4096
+#define MIG_XFER_PFN_MASK     ((UINT64_C(1) << 52) - 1)
+#define MIG_XFER_FLAG_ZERO    (UINT64_C(1) << 63)
+#define MIG_XFER_CHUNK_SHIFT  9           /* 512 pfns per partition chunk */
+
+/* The stream that carries pfn: (pfn >> MIG_XFER_CHUNK_SHIFT) % count. */
+static inline unsigned int mig_xfer_stream_of_pfn(uint64_t pfn, unsigned int count)
+{
+    return (unsigned int)((pfn >> MIG_XFER_CHUNK_SHIFT) % count);
+}
+
+/* Options of both ends.  Versioned: initialise with MIG_XFER_OPTIONS_INIT. */
+struct mig_xfer_options {
+    unsigned int version;          /* MIG_XFER_OPTIONS_VERSION */
+    unsigned int streams;          /* sender: N connections (1..64) */
+    uint64_t max_rate_per_stream;  /* bytes/s through SO_MAX_PACING_RATE; 0 = none */
+    unsigned int batch_pages;      /* pages per PAGES frame (1..MIG_XFER_MAX_BATCH) */
+    int timeout_ms;                /* connect/accept/read stall limit; 0 = none */
+    /*
+     * Fault injection for tests (sender only; MIG_XFER_FAULT_*): once the
+     * last stream has sent fault_after_pages pages, corrupt the next page
+     * after hashing it, or cut that stream's connection.
+     */
+    unsigned int fault;
+    uint64_t fault_after_pages;
+};
+#define MIG_XFER_FAULT_NONE         0
+#define MIG_XFER_FAULT_CORRUPT_PAGE 1
+#define MIG_XFER_FAULT_CUT_STREAM   2
+#define MIG_XFER_OPTIONS_VERSION 1
+#define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
+                                MIG_XFER_FAULT_NONE, 0 }
+
+/* Counters of one end; all are totals over every stream. */
+struct mig_xfer_stats {
+    uint64_t pages;            /* descriptors sent or received */
+    uint64_t zero_pages;       /* of which all-zero (no data on the wire) */
+    uint64_t unchanged_pages;  /* sender: skipped because hash == last sent */
+    uint64_t bytes;            /* bytes on the wire, headers included */
+    uint64_t frames;
+    uint64_t epochs;           /* epochs completed on every stream */
+};
+
+/*
+ * Sender side.
+ *
+ * read_page(arg, pfn, buf): fill buf (page size bytes) with the current
+ * content of pfn, return 0 or a MIG_E* code.  Called concurrently from the
+ * N stream threads (never twice for the same pfn at the same time).
+ */
+typedef int (*mig_xfer_read_page_fn)(void *arg, uint64_t pfn, void *buf);
+
+struct mig_xfer_sender;
+
+/*
+ * Connect opts->streams connections to host:port and handshake each.
+ * id is the 16-byte migration id.  On success *sender_out is a new handle
+ * owned by the caller (release with mig_xfer_sender_close).  On failure
+ * *sender_out is NULL and every connection made is closed.
+ * log may be NULL.
+ */
+int mig_xfer_sender_connect(const char *host, const char *port,
+                            const struct mig_xfer_options *opts,
+                            const uint8_t id[16],
+                            struct xentoollog_logger *log,
+                            struct mig_xfer_sender **sender_out);
+
+/*
+ * Send one epoch: the pages pfns[0..count-1] (any order, no duplicates),
+ * each stream thread sending the pfns that belong to it, then EPOCH_END on
+ * every stream.  last_hash, if not NULL, is an array indexed by pfn
+ * (caller-owned, at least max pfn + 1 entries, 0 = never sent): a page
+ * whose hash equals last_hash[pfn] is skipped, and last_hash is updated
+ * for every page sent.  Statistics are added to *stats (may be NULL).
+ * Returns 0, or the first error of any stream (the sender is then broken:
+ * call mig_xfer_sender_abort and close).
+ */
+int mig_xfer_sender_send_epoch(struct mig_xfer_sender *sender, uint32_t epoch,
+                               const uint64_t *pfns, size_t count,
+                               mig_xfer_read_page_fn read_page, void *arg,
+                               uint64_t *last_hash,
+                               struct mig_xfer_stats *stats);
+
+/* Send DONE on every stream (ends the migration's data). */
+int mig_xfer_sender_finish(struct mig_xfer_sender *sender);
+
+/* Send ABORT with a message on every stream still open; best effort. */
+void mig_xfer_sender_abort(struct mig_xfer_sender *sender, int code,
+                           const char *message);
+
+/*
+ * Close a sender.  Test hook: mig_xfer_sender_fd() gives stream i's
+ * socket so fault tests can cut one connection.
+ */
+void mig_xfer_sender_close(struct mig_xfer_sender *sender);
+int mig_xfer_sender_fd(const struct mig_xfer_sender *sender, unsigned int index);
+
+/*
+ * Receiver side.
+ *
+ * write_page(arg, pfn, data, epoch): store a verified page; data is NULL
+ * for an all-zero page; the buffer is only valid during the call.  Called
+ * concurrently from the N stream threads (never for the same pfn at once).
+ * epoch_done(arg, epoch): every stream has completed epoch (may be NULL).
+ * Either callback returns 0 or a MIG_E* code that aborts the receive.
+ */
+typedef int (*mig_xfer_write_page_fn)(void *arg, uint64_t pfn,
+                                      const void *data, uint32_t epoch);
+typedef int (*mig_xfer_epoch_done_fn)(void *arg, uint32_t epoch);
+
+struct mig_xfer_listener;
+struct mig_xfer_receiver;
+
+/*
+ * Listen on host:port (port "0" picks a free one; read it back with
+ * mig_xfer_listener_port).  *listener_out is owned by the caller
+ * (mig_xfer_listener_close); NULL on failure.
+ */
+int mig_xfer_listen(const char *host, const char *port,
+                    const struct mig_xfer_options *opts,
+                    struct xentoollog_logger *log,
+                    struct mig_xfer_listener **listener_out);
+unsigned int mig_xfer_listener_port(const struct mig_xfer_listener *listener);
+void mig_xfer_listener_close(struct mig_xfer_listener *listener);
+
+/*
+ * Accept the N streams of one migration (N is taken from the first HELLO;
+ * connections with a bad HELLO are refused and closed).  *receiver_out is
+ * owned by the caller (mig_xfer_receiver_close); NULL on failure.
+ */
+int mig_xfer_accept(struct mig_xfer_listener *listener,
+                    struct mig_xfer_receiver **receiver_out);
+
+/*
+ * Receive until every stream has sent DONE, verifying every frame; one
+ * thread per stream.  Returns 0 only if every stream ended with DONE and
+ * every epoch's count and digest matched on every stream.  Stats are
+ * written to *stats (may be NULL).  id_out (may be NULL) receives the
+ * migration id.
+ */
+int mig_xfer_receive(struct mig_xfer_receiver *receiver,
+                     mig_xfer_write_page_fn write_page,
+                     mig_xfer_epoch_done_fn epoch_done, void *arg,
+                     struct mig_xfer_stats *stats, uint8_t id_out[16]);
+
+void mig_xfer_receiver_close(struct mig_xfer_receiver *receiver);
+
+#endif /* XENMIG_MIG_XFER_H */

@@ -1,0 +1,52 @@
+/*
+ * control.h: the control channel of a migration (internal to libmig).
+ * One JSON object per line (json-c), at most CONTROL_MAX_LINE bytes, plus
+ * raw byte blocks whose length a preceding line announced.  Never trusts a
+ * peer's length or JSON.
+ */
+#ifndef XENMIG_MIGRATE_CONTROL_H
+#define XENMIG_MIGRATE_CONTROL_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#define CONTROL_MAX_LINE (64 * 1024)
+#define CONTROL_MAX_BLOCK (64 * 1024 * 1024)
+
+struct control {
+    int in, out;
+    int timeout_ms;
+    char *buf;          /* bytes read but not consumed */
+    size_t len;
+};
+
+/* Set up c over the fds (not owned: never closed here). */
+int control_init(struct control *c, int in, int out, int timeout_ms);
+void control_dispose(struct control *c);
+
+/* Send msg (not consumed) as one line. */
+int control_send(struct control *c, json_object *msg);
+
+/* Send {"msg": type} plus, if error is not NULL, "error": error. */
+int control_send_simple(struct control *c, const char *type, const char *error);
+
+/*
+ * Receive one message; *msg_out is a new reference owned by the caller
+ * (json_object_put).  If expect is not NULL and the message's "msg" is
+ * neither expect nor "failed"/"refuse"/"abort", MIG_EFORMAT names both.
+ * A "failed"/"refuse"/"abort" message is returned as MIG_ECOMPAT (refuse)
+ * or MIG_ECANCELLED with the peer's error text in the message.
+ */
+int control_recv(struct control *c, const char *expect, json_object **msg_out);
+
+int control_send_block(struct control *c, const void *data, size_t len);
+int control_recv_block(struct control *c, void *data, size_t len);
+
+/* 64-bit values travel as 16 hex digits (JSON numbers are doubles). */
+void control_hex64(char out[17], unsigned long long value);
+int control_get_hex64(json_object *msg, const char *key, unsigned long long *value);
+int control_get_uint(json_object *msg, const char *key, unsigned long long max,
+                     unsigned long long *value);
+
+#endif /* XENMIG_MIGRATE_CONTROL_H */

@@ -1,0 +1,291 @@
+/*
+ * destination.c: the receiving side of a live migration
+ * (mig_migrate_receive).  Accepts the N data streams, stores verified
+ * pages through the backend, checks the final dirty set against what
+ * arrived in the last epoch, applies the device state, reports its memory
+ * hash, and resumes the guest only when the source says "go".
+ * It must never resume the guest before "go".
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xentoollog.h>
+
+#include "control.h"
+#include "mig_dirty.h"
+#include "mig_migrate.h"
+#include "mig_xfer.h"
+
+/* A guest larger than this (2^36 pages = 256 TiB) is refused. */
+#define MAX_GUEST_PFNS (UINT64_C(1) << 36)
+
+struct destination {
+    const struct mig_backend_ops *ops;
+    void *be;
+    uint64_t nr_pfns;
+    uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
+};
+
+static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
+{
+    struct destination *d = arg;
+
+    if (pfn >= d->nr_pfns)
+        return mig_error_set(MIG_EFORMAT, "page for pfn %#" PRIx64 " beyond the "
+                             "guest's %" PRIu64 " pfns", pfn, d->nr_pfns);
+    d->received_epoch[pfn] = epoch + 1;
+    return d->ops->write_page(d->be, pfn, data);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Check the compacted final dirty set against the pages of the last epoch. */
+static int check_final_set(struct destination *d, const void *compact, size_t len,
+                           uint32_t final_epoch, uint64_t final_pages,
+                           uint64_t final_sent)
+{
+    struct mig_dirty_bitmap *set = NULL;
+    uint64_t arrived = 0;
+    int rc;
+
+    uint64_t encoded_pfns;
+
+    rc = mig_dirty_compact_peek_nr_pfns(compact, len, &encoded_pfns);
+    if (rc)
+        goto out;
+    if (encoded_pfns != d->nr_pfns) {
+        rc = mig_error_set(MIG_EFORMAT, "final dirty set covers %" PRIu64 " pfns, "
+                           "the guest has %" PRIu64, encoded_pfns, d->nr_pfns);
+        goto out;
+    }
+    rc = mig_dirty_bitmap_create(d->nr_pfns, &set);
+    if (!rc)
+        rc = mig_dirty_compact_decode(compact, len, set);
+    if (rc)
+        goto out;
+    if (mig_dirty_bitmap_count(set) != final_pages) {
+        rc = mig_error_set(MIG_ECORRUPT, "final dirty set has %" PRIu64 " pages, "
+                           "the source announced %" PRIu64,
+                           mig_dirty_bitmap_count(set), final_pages);
+        goto out;
+    }
+    for (uint64_t pfn = 0; pfn < d->nr_pfns; pfn++) {
+        if (d->received_epoch[pfn] != final_epoch + 1)
+            continue;
+        if (!mig_dirty_bitmap_test(set, pfn)) {
+            rc = mig_error_set(MIG_ECORRUPT, "pfn %#" PRIx64 " arrived in the final "
+                               "epoch but is not in the final dirty set", pfn);
+            goto out;
+        }
+        arrived++;
+    }
+    if (arrived != final_sent) {
+        rc = mig_error_set(MIG_ECORRUPT, "%" PRIu64 " pages of the final dirty set "
+                           "arrived, the source sent %" PRIu64, arrived, final_sent);
+        goto out;
+    }
+    rc = 0;
+out:
+    mig_dirty_bitmap_free(set);
+    return rc;
+}
+
+int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
+                        int control_in, int control_out,
+                        const struct mig_migrate_options *opts,
+                        struct xentoollog_logger *log,
+                        struct mig_migrate_result *result)
+{
+    struct destination d = { .ops = ops, .be = backend };
+    struct control c;
+    struct mig_xfer_listener *listener = NULL;
+    struct mig_xfer_receiver *receiver = NULL;
+    struct mig_xfer_stats st = { 0 };
+    json_object *m = NULL;
+    void *state = NULL, *compact = NULL;
+    unsigned long long v, state_len, compact_len, final_pages, final_sent, epochs;
+    bool control_up = false, go = false;
+    double start = now(), go_at = 0;
+    char hex[17];
+    int rc;
+
+    memset(result, 0, sizeof(*result));
+    if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
+                             "initialise them with MIG_MIGRATE_OPTIONS_INIT",
+                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION);
+    rc = control_init(&c, control_in, control_out, opts->timeout_ms);
+    if (rc)
+        return rc;
+    control_up = true;
+
+    rc = control_recv(&c, "hello", &m);
+    if (rc)
+        goto out;
+    rc = control_get_uint(m, "version", 1000, &v);
+    if (!rc && v != 1)
+        rc = mig_error_set(MIG_ECOMPAT, "the source speaks migration protocol "
+                           "version %llu, this destination speaks 1: use the same "
+                           "xenmig version on both hosts", v);
+    if (!rc)
+        rc = control_get_uint(m, "page_size", 1 << 30, &v);
+    if (!rc && v != MIG_XFER_PAGE_SIZE)
+        rc = mig_error_set(MIG_ECOMPAT, "page size %llu is not supported", v);
+    if (!rc)
+        rc = control_get_uint(m, "nr_pfns", MAX_GUEST_PFNS, &v);
+    if (!rc && !v)
+        rc = mig_error_set(MIG_EFORMAT, "the source announced a guest of 0 pages");
+    if (rc)
+        goto out;
+    d.nr_pfns = v;
+    json_object_put(m);
+    m = NULL;
+
+    d.received_epoch = calloc(d.nr_pfns, sizeof(*d.received_epoch));
+    if (!d.received_epoch) {
+        rc = mig_error_set(MIG_ENOMEM, "destination out of memory for the "
+                           "bookkeeping of %" PRIu64 " pages", d.nr_pfns);
+        goto out;
+    }
+    rc = ops->prepare(backend, d.nr_pfns);
+    if (rc)
+        goto out;
+    rc = mig_xfer_listen(opts->data_host, "0", &(struct mig_xfer_options)
+                         { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, opts->timeout_ms,
+                           MIG_XFER_FAULT_NONE, 0 },
+                         log, &listener);
+    if (rc)
+        goto out;
+    m = json_object_new_object();
+    json_object_object_add(m, "msg", json_object_new_string("ready"));
+    json_object_object_add(m, "port", json_object_new_int(
+        (int)mig_xfer_listener_port(listener)));
+    rc = control_send(&c, m);
+    json_object_put(m);
+    m = NULL;
+    if (rc)
+        goto out;
+
+    rc = mig_xfer_accept(listener, &receiver);
+    if (rc)
+        goto out;
+    rc = mig_xfer_receive(receiver, write_page, NULL, &d, &st, NULL);
+    result->pages_sent = st.pages;
+    result->bytes_sent = st.bytes;
+    result->zero_pages = st.zero_pages;
+    if (rc)
+        goto out;
+
+    rc = control_recv(&c, "state", &m);
+    if (!rc)
+        rc = control_get_uint(m, "length", CONTROL_MAX_BLOCK, &state_len);
+    if (!rc)
+        rc = control_get_uint(m, "dirty_set_length",
+                              mig_dirty_compact_bound(d.nr_pfns), &compact_len);
+    if (!rc)
+        rc = control_get_uint(m, "final_pages", d.nr_pfns, &final_pages);
+    if (!rc)
+        rc = control_get_uint(m, "final_sent", d.nr_pfns, &final_sent);
+    if (rc)
+        goto out;
+    json_object_put(m);
+    m = NULL;
+    state = malloc(state_len ? state_len : 1);
+    compact = malloc(compact_len ? compact_len : 1);
+    if (!state || !compact) {
+        rc = mig_error_set(MIG_ENOMEM, "destination out of memory for the device state");
+        goto out;
+    }
+    rc = control_recv_block(&c, state, state_len);
+    if (!rc)
+        rc = control_recv_block(&c, compact, compact_len);
+    if (!rc)
+        rc = control_recv(&c, "switchover", &m);
+    if (!rc)
+        rc = control_get_uint(m, "epochs", UINT32_MAX, &epochs);
+    if (rc)
+        goto out;
+    if (epochs != st.epochs || !epochs) {
+        rc = mig_error_set(MIG_ECORRUPT, "the source sent %llu epochs, %" PRIu64
+                           " were completed here", epochs, st.epochs);
+        goto out;
+    }
+    rc = check_final_set(&d, compact, compact_len, (uint32_t)(epochs - 1),
+                         final_pages, final_sent);
+    if (rc)
+        goto out;
+    rc = ops->restore_state(backend, state, state_len);
+    if (rc)
+        goto out;
+    json_object_put(m);
+    m = json_object_new_object();
+    json_object_object_add(m, "msg", json_object_new_string("received"));
+    if (opts->verify_memory) {
+        uint64_t hash;
+
+        rc = ops->memory_hash(backend, &hash);
+        if (rc)
+            goto out;
+        result->memory_hash = hash;
+        control_hex64(hex, hash);
+        json_object_object_add(m, "memory_hash", json_object_new_string(hex));
+    }
+    rc = control_send(&c, m);
+    json_object_put(m);
+    m = NULL;
+    if (rc)
+        goto out;
+
+    /* Wait to be cleared; "abort" comes back as an error. */
+    rc = control_recv(&c, "go", &m);
+    if (rc)
+        goto out;
+    go = true;
+    go_at = now();
+    rc = ops->resume(backend);
+    if (rc)
+        goto out;
+    rc = control_send_simple(&c, "resumed", NULL);
+    if (rc)
+        goto out;
+    result->downtime_seconds = now() - go_at;
+    result->succeeded = true;
+    result->rounds = (unsigned int)(epochs - 1);
+    rc = 0;
+out:
+    if (rc && control_up) {
+        char message[1024];
+        int code = rc;
+
+        snprintf(message, sizeof(message), "%s", mig_error_last());
+        (void)control_send_simple(&c, !d.nr_pfns || !listener ? "refuse" : "failed",
+                                  message);
+        if (log)
+            xtl_log(log, XTL_ERROR, -1, "migrate-receive", "%s%s", message,
+                    go ? "" : " (the guest was not resumed here)");
+        mig_error_set(code, "%s", message);
+    }
+    result->total_seconds = now() - start;
+    if (m)
+        json_object_put(m);
+    mig_xfer_receiver_close(receiver);
+    mig_xfer_listener_close(listener);
+    free(d.received_epoch);
+    free(state);
+    free(compact);
+    if (control_up)
+        control_dispose(&c);
+    return rc;
+}

@@ -1,0 +1,438 @@
+/*
+ * source.c: the sending side of a live migration (mig_migrate_send).
+ *
+ * Rounds: epoch 0 sends every pfn; each later epoch sends what the last
+ * harvest found dirty; the convergence policy decides when to switch
+ * over.  Switchover: pause, final harvest, last epoch, device state,
+ * compacted final dirty set, memory hash; the destination verifies and
+ * resumes; only then is the source copy released.  Every failure path
+ * before the destination's "resumed" resumes the guest here.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <errno.h>
+#include <sys/random.h>
+
+#include <xentoollog.h>
+
+#include "control.h"
+#include "mig_dirty.h"
+#include "mig_migrate.h"
+#include "mig_xfer.h"
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct source {
+    const struct mig_backend_ops *ops;
+    void *be;
+    const struct mig_migrate_options *opts;
+    xentoollog_logger *log;
+    struct mig_migrate_result *result;
+    struct control control;
+    struct mig_xfer_sender *sender;
+    struct mig_precopy *policy;
+    struct mig_dirty_bitmap *dirty;      /* to send next */
+    uint64_t *last_hash;                 /* per pfn, last hash sent */
+    uint64_t *pfns;                      /* scratch list */
+    uint64_t nr_pfns;
+    uint32_t epoch;                      /* next epoch number */
+    double start;
+    struct mig_progress progress;
+};
+
+static int read_page(void *arg, uint64_t pfn, void *buf)
+{
+    struct source *s = arg;
+
+    return s->ops->read_page(s->be, pfn, buf);
+}
+
+static int report(struct source *s, enum mig_phase phase)
+{
+    s->progress.phase = phase;
+    s->progress.elapsed = now() - s->start;
+    if (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload))
+        return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller "
+                             "during %s; the guest keeps running at the source",
+                             phase == MIG_PHASE_PRECOPY ? "pre-copy" : "set-up");
+    return 0;
+}
+
+static void account_harvest(struct source *s, const struct mig_harvest_stats *h)
+{
+    s->result->harvest_pause_seconds += h->pause_seconds;
+    s->result->vcpu_stall_seconds += h->stall_seconds;
+    if (h->max_stall_seconds > s->result->vcpu_stall_max_seconds)
+        s->result->vcpu_stall_max_seconds = h->max_stall_seconds;
+}
+
+/* Send the pfns set in s->dirty as one epoch, then clear it. */
+static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_bytes)
+{
+    struct mig_xfer_stats st = { 0 };
+    size_t n = 0;
+    int rc;
+
+    for (uint64_t p = mig_dirty_bitmap_next_set(s->dirty, 0); p < s->nr_pfns;
+         p = mig_dirty_bitmap_next_set(s->dirty, p + 1))
+        s->pfns[n++] = p;
+    rc = mig_xfer_sender_send_epoch(s->sender, s->epoch++, s->pfns, n, read_page, s,
+                                    s->last_hash, &st);
+    if (rc)
+        return rc;
+    mig_dirty_bitmap_clear_all(s->dirty);
+    s->result->pages_sent += st.pages;
+    s->result->bytes_sent += st.bytes;
+    s->result->zero_pages += st.zero_pages;
+    s->result->unchanged_pages += st.unchanged_pages;
+    s->progress.pages_sent += st.pages;
+    s->progress.bytes_sent += st.bytes;
+    *sent_pages = st.pages;
+    *sent_bytes = st.bytes;
+    return 0;
+}
+
+static int handshake(struct source *s)
+{
+    json_object *m = json_object_new_object(), *reply = NULL;
+    unsigned long long port;
+    uint8_t id[16];
+    char hex[33], portstr[8];
+    int rc;
+
+    if (!m)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot draw a migration id");
+        goto out;
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    json_object_object_add(m, "msg", json_object_new_string("hello"));
+    json_object_object_add(m, "version", json_object_new_int(1));
+    json_object_object_add(m, "id", json_object_new_string(hex));
+    json_object_object_add(m, "nr_pfns", json_object_new_int64((int64_t)s->nr_pfns));
+    json_object_object_add(m, "streams", json_object_new_int((int)s->opts->streams));
+    json_object_object_add(m, "page_size", json_object_new_int(MIG_XFER_PAGE_SIZE));
+    json_object_object_add(m, "tracing", json_object_new_string(
+        s->opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
+    rc = control_send(&s->control, m);
+    if (rc)
+        goto out;
+    rc = control_recv(&s->control, "ready", &reply);
+    if (rc)
+        goto out;
+    rc = control_get_uint(reply, "port", 65535, &port);
+    if (rc)
+        goto out;
+    snprintf(portstr, sizeof(portstr), "%llu", port);
+    {
+        struct mig_xfer_options xo = MIG_XFER_OPTIONS_INIT;
+
+        xo.streams = s->opts->streams;
+        xo.max_rate_per_stream = s->opts->max_rate_per_stream;
+        xo.timeout_ms = s->opts->timeout_ms;
+        xo.fault = s->opts->inject_fault;
+        xo.fault_after_pages = s->nr_pfns / 4;
+        rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, id, s->log,
+                                     &s->sender);
+    }
+out:
+    json_object_put(m);
+    if (reply)
+        json_object_put(reply);
+    return rc;
+}
+
+struct hash_job {
+    struct source *s;
+    uint64_t hash;
+    int rc;
+    char message[256];
+};
+
+static void *hash_thread(void *arg)
+{
+    struct hash_job *j = arg;
+
+    j->rc = j->s->ops->memory_hash(j->s->be, &j->hash);
+    if (j->rc)
+        snprintf(j->message, sizeof(j->message), "%s", mig_error_last());
+    return NULL;
+}
+
+/*
+ * The guest is paused: send the rest and hand over.  *cleared is set once
+ * the destination was told to resume (from then on the source must not
+ * resume on its own).
+ */
+static int switchover(struct source *s, bool *cleared)
+{
+    struct mig_harvest_stats h = { 0 };
+    struct hash_job hj = { .s = s };
+    pthread_t hash_tid;
+    bool hashing = false;
+    void *state = NULL, *compact = NULL;
+    size_t state_len = 0, compact_len = 0;
+    uint64_t pages, bytes, final_count;
+    json_object *m = NULL, *reply = NULL;
+    unsigned long long remote_hash;
+    char hex[17];
+    int rc;
+
+    rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
+    if (rc)
+        goto out;
+    account_harvest(s, &h);
+    final_count = mig_dirty_bitmap_count(s->dirty);
+    rc = mig_dirty_compact_encode(s->dirty, &compact, &compact_len);
+    if (rc)
+        goto out;
+    if (s->opts->verify_memory) {
+        /* Memory is frozen now: hash it while the last pages travel. */
+        if (pthread_create(&hash_tid, NULL, hash_thread, &hj)) {
+            rc = mig_error_set(MIG_ENOMEM, "cannot start the hashing thread");
+            goto out;
+        }
+        hashing = true;
+    }
+    rc = send_dirty(s, &pages, &bytes);
+    if (!rc)
+        rc = mig_xfer_sender_finish(s->sender);
+    if (hashing) {
+        pthread_join(hash_tid, NULL);
+        hashing = false;
+        if (!rc && hj.rc)
+            rc = mig_error_set(hj.rc, "%s", hj.message);
+    }
+    if (rc)
+        goto out;
+    s->result->memory_hash = hj.hash;
+
+    rc = s->ops->save_state(s->be, &state, &state_len);
+    if (rc)
+        goto out;
+    m = json_object_new_object();
+    json_object_object_add(m, "msg", json_object_new_string("state"));
+    json_object_object_add(m, "length", json_object_new_int64((int64_t)state_len));
+    json_object_object_add(m, "dirty_set_length", json_object_new_int64((int64_t)compact_len));
+    json_object_object_add(m, "final_pages", json_object_new_int64((int64_t)final_count));
+    json_object_object_add(m, "final_sent", json_object_new_int64((int64_t)pages));
+    rc = control_send(&s->control, m);
+    if (!rc)
+        rc = control_send_block(&s->control, state, state_len);
+    if (!rc)
+        rc = control_send_block(&s->control, compact, compact_len);
+    json_object_put(m);
+    m = json_object_new_object();
+    json_object_object_add(m, "msg", json_object_new_string("switchover"));
+    json_object_object_add(m, "epochs", json_object_new_int((int)s->epoch));
+    control_hex64(hex, hj.hash);
+    json_object_object_add(m, "memory_hash", json_object_new_string(
+        s->opts->verify_memory ? hex : ""));
+    if (!rc)
+        rc = control_send(&s->control, m);
+    if (rc)
+        goto out;
+
+    rc = control_recv(&s->control, "received", &reply);
+    if (rc)
+        goto out;
+    if (s->opts->verify_memory) {
+        rc = control_get_hex64(reply, "memory_hash", &remote_hash);
+        if (rc)
+            goto out;
+        if (remote_hash != hj.hash) {
+            rc = mig_error_set(MIG_ECORRUPT, "destination memory differs from the "
+                               "source (hash %016llx, source %016llx): not resuming "
+                               "there", remote_hash, (unsigned long long)hj.hash);
+            (void)control_send_simple(&s->control, "abort", mig_error_last());
+            goto out;
+        }
+    }
+    json_object_put(reply);
+    reply = NULL;
+
+    /* Point of no return: the destination may resume from here on. */
+    *cleared = true;
+    rc = control_send_simple(&s->control, "go", NULL);
+    if (!rc)
+        rc = control_recv(&s->control, "resumed", &reply);
+out:
+    if (hashing)
+        pthread_join(hash_tid, NULL);
+    if (m)
+        json_object_put(m);
+    if (reply)
+        json_object_put(reply);
+    free(state);
+    free(compact);
+    return rc;
+}
+
+int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
+                     int control_in, int control_out,
+                     const struct mig_migrate_options *opts,
+                     struct xentoollog_logger *log,
+                     struct mig_migrate_result *result)
+{
+    struct source s = { .ops = ops, .be = backend, .opts = opts, .log = log,
+                        .result = result };
+    bool logging = false, paused = false, cleared = false, control_up = false;
+    double paused_at = 0, round_start, last_harvest;
+    uint64_t pages, bytes;
+    enum mig_precopy_decision decision;
+    int rc;
+
+    memset(result, 0, sizeof(*result));
+    s.start = now();
+    if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
+                             "initialise them with MIG_MIGRATE_OPTIONS_INIT",
+                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION);
+    s.nr_pfns = ops->nr_pfns(backend);
+    rc = control_init(&s.control, control_in, control_out, opts->timeout_ms);
+    if (rc)
+        goto out;
+    control_up = true;
+    rc = mig_precopy_new(&opts->policy, &s.policy);
+    if (rc)
+        goto out;
+    rc = mig_dirty_bitmap_create(s.nr_pfns, &s.dirty);
+    if (rc)
+        goto out;
+    s.last_hash = calloc(s.nr_pfns, sizeof(*s.last_hash));
+    s.pfns = malloc(s.nr_pfns * sizeof(*s.pfns));
+    if (!s.last_hash || !s.pfns) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " pfns", s.nr_pfns);
+        goto out;
+    }
+    rc = report(&s, MIG_PHASE_CONNECT);
+    if (rc)
+        goto out;
+    rc = handshake(&s);
+    if (rc)
+        goto out;
+
+    /* Round 0: everything.  Tracking starts first so nothing slips by. */
+    rc = ops->log_dirty_enable(backend);
+    if (rc)
+        goto out;
+    logging = true;
+    mig_dirty_bitmap_set_range(s.dirty, 0, s.nr_pfns);
+    last_harvest = now();
+    for (;;) {
+        struct mig_precopy_round round = { 0 };
+        struct mig_precopy_estimate est;
+        struct mig_harvest_stats h = { 0 };
+        double t;
+
+        round_start = now();
+        rc = send_dirty(&s, &pages, &bytes);
+        if (rc)
+            goto out;
+        rc = ops->harvest(backend, opts->tracing, s.dirty, &h);
+        if (rc)
+            goto out;
+        account_harvest(&s, &h);
+        t = now();
+        round.iteration = result->rounds;
+        round.pages_sent = pages;
+        round.bytes_sent = bytes;
+        round.seconds = t - round_start;
+        round.dirty_pages = mig_dirty_bitmap_count(s.dirty);
+        round.dirty_window = t - last_harvest;
+        last_harvest = t;
+        decision = mig_precopy_decide(s.policy, &round, &est);
+        result->rounds++;
+        snprintf(result->reason, sizeof(result->reason), "%s", est.reason);
+        s.progress.round = round.iteration;
+        s.progress.pages_remaining = round.dirty_pages;
+        s.progress.dirty_rate = est.dirty_rate;
+        s.progress.link_rate = est.link_rate;
+        s.progress.expected_downtime_ms = est.expected_downtime_ms;
+        s.progress.decision = est.reason;
+        rc = report(&s, MIG_PHASE_PRECOPY);
+        if (rc)
+            goto out;
+        if (decision == MIG_PRECOPY_GIVE_UP) {
+            rc = mig_error_set(MIG_ECANCELLED, "migration given up after %u rounds: "
+                               "%s; the guest keeps running at the source (raise "
+                               "--max-downtime or use a faster link)",
+                               result->rounds, est.reason);
+            goto out;
+        }
+        if (decision == MIG_PRECOPY_STOP_AND_COPY) {
+            result->forced = est.expected_downtime_ms > opts->policy.max_downtime_ms;
+            break;
+        }
+    }
+
+    rc = ops->pause(backend);
+    if (rc)
+        goto out;
+    paused = true;
+    paused_at = now();
+    rc = report(&s, MIG_PHASE_SWITCHOVER);
+    if (rc)
+        goto out;
+    rc = switchover(&s, &cleared);
+    if (rc)
+        goto out;
+    result->downtime_seconds = now() - paused_at;
+    (void)ops->log_dirty_disable(backend);
+    logging = false;
+    rc = ops->release(backend);
+    if (rc)
+        goto out;
+    result->succeeded = true;
+    (void)report(&s, MIG_PHASE_DONE);
+    rc = 0;
+out:
+    if (rc) {
+        char message[1024];
+        int code = rc;
+
+        /* Keep the first error; the clean-up below may overwrite it. */
+        snprintf(message, sizeof(message), "%s", mig_error_last());
+        if (s.sender && !cleared)
+            mig_xfer_sender_abort(s.sender, rc, message);
+        if (control_up && !cleared)
+            (void)control_send_simple(&s.control, "abort", message);
+        if (logging)
+            (void)ops->log_dirty_disable(backend);
+        if (paused && !cleared && ops->resume(backend))
+            snprintf(message + strlen(message), sizeof(message) - strlen(message),
+                     "; AND the guest could not be resumed at the source: %s",
+                     mig_error_last());
+        else if (paused && cleared)
+            snprintf(message + strlen(message), sizeof(message) - strlen(message),
+                     "; the destination was cleared to resume but did not confirm: "
+                     "the guest is left paused here; check the destination before "
+                     "resuming it");
+        if (log)
+            xtl_log(log, XTL_ERROR, -1, "migrate", "%s", message);
+        mig_error_set(code, "%s", message);
+    }
+    result->total_seconds = now() - s.start;
+    mig_xfer_sender_close(s.sender);
+    mig_precopy_free(s.policy);
+    mig_dirty_bitmap_free(s.dirty);
+    free(s.last_hash);
+    free(s.pfns);
+    if (control_up)
+        control_dispose(&s.control);
+    return rc;
+}

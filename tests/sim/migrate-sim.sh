@@ -1,0 +1,80 @@
+#!/bin/sh
+# migrate-sim.sh: end-to-end `xl-ext migrate --sim` runs, source and
+# destination in separate processes over real pipes and loopback streams.
+# Each success asserts that the destination verified its memory against the
+# source's at pause (the two hashes printed are equal); each fault asserts a
+# clear error, the exit code, and that the guest kept running at the source.
+set -u
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+n=0 fail=0
+ok() { n=$((n+1)); echo "ok $n - $1"; }
+not_ok() { n=$((n+1)); echo "not ok $n - $1"; fail=1; sed 's/^/# /' "$t/out" "$t/err" | tail -n 20; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+
+# Can this machine run a simulated guest (userfaultfd write-protect)?
+if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify localhost \
+        >"$t/out" 2>"$t/err"; then
+    if grep -q "userfaultfd\|not supported\|EUNSUPP" "$t/err"; then
+        echo "no userfaultfd write-protection here: $(head -n 1 "$t/err")" >&2
+        exit 77
+    fi
+fi
+
+echo "1..32"
+migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
+rc() { cat "$t/rc"; }
+src_hash() { sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
+dst_hash() { sed -n 's/.*memory verified (hash \([0-9a-f]*\)).*/\1/p' "$t/err"; }
+
+for mode in loose stop; do
+    for streams in 1 3; do
+        what="$mode tracing, $streams stream(s)"
+        migrate --sim-memory 32M --sim-pattern hot --sim-working-set 4M --sim-rate 20000 \
+            --tracing "$mode" --streams "$streams" --max-downtime 2000 localhost
+        check "$what: exit 0" '[ "$(rc)" = 0 ]'
+        check "$what: result=ok" 'grep -q "^xl-ext migrate: result=ok .*streams=$streams tracing=$mode" "$t/out"'
+        check "$what: destination memory equals source memory at pause" \
+            '[ -n "$(src_hash)" ] && [ "$(src_hash)" = "$(dst_hash)" ]'
+        check "$what: more than one round" 'grep -q "rounds=[1-9]" "$t/out"'
+    done
+done
+
+migrate --sim-memory 32M --sim-pattern idle --json localhost
+check "--json: every stdout line is a JSON event" \
+    'grep -v "^xl-ext migrate:" "$t/out" | python3 -c "import sys,json; [json.loads(l) for l in sys.stdin]"'
+check "--json: a summary event with result ok" 'grep -q "\"event\": *\"summary\".*\"result\": *\"ok\"" "$t/out"'
+
+migrate --sim-memory 32M --sim-pattern idle --policy xen-default localhost
+check "--policy xen-default: converges on an idle guest" '[ "$(rc)" = 0 ] && [ "$(src_hash)" = "$(dst_hash)" ]'
+
+# Faults: the guest must keep running at the source.
+running() { grep -q "the guest keeps running at the source (vCPU 0 writes: \([0-9]*\) -> \([0-9]*\))" "$t/err" &&
+            sed -n 's/.*vCPU 0 writes: \([0-9]*\) -> \([0-9]*\)).*/\1 \2/p' "$t/err" | { read a b; [ "$b" -gt "$a" ]; }; }
+
+migrate --sim-memory 64M --bandwidth 2M -s "" \
+    "exec timeout -s KILL 1 '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1"
+check "receiver killed mid-stream: exit 1" '[ "$(rc)" = 1 ]'
+check "receiver killed: clear error" 'grep -q "migration failed: .*\(closed\|reset\|Broken pipe\|lost\)" "$t/err"'
+check "receiver killed: guest keeps running at the source" 'running'
+
+migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault cut-stream localhost
+check "one stream cut: exit 1" '[ "$(rc)" = 1 ]'
+check "one stream cut: error names the stream" 'grep -q "migration failed: .*stream" "$t/err"'
+check "one stream cut: guest keeps running at the source" 'running'
+
+migrate --sim-memory 32M --sim-rate 1000 --streams 2 --inject-fault corrupt-page localhost
+check "corrupted page: exit 1" '[ "$(rc)" = 1 ]'
+check "corrupted page: error says so" 'grep -q "arrived corrupted" "$t/err"'
+check "corrupted page: guest keeps running at the source" 'running'
+
+migrate --sim-memory 64M --sim-rate 1000 -s "" \
+    "exec '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 --sim-max-memory 16M"
+check "destination out of memory: refused, exit 4" '[ "$(rc)" = 4 ]'
+check "destination out of memory: error quotes sizes" 'grep -q "destination out of memory: the guest needs 64 MiB, this host allows 16 MiB" "$t/err"'
+
+migrate --sim-memory 32M --tracing bogus localhost
+check "bad --tracing: exit 2 quoting the value" '[ "$(rc)" = 2 ] && grep -q "bogus" "$t/err"'
+migrate --sim-memory lots localhost
+check "bad --sim-memory: exit 2 quoting the value" '[ "$(rc)" = 2 ] && grep -q "lots" "$t/err"'
+exit $fail

@@ -1,0 +1,173 @@
+/* mem_backend.c: test double of a migration backend (see mem_backend.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "mem_backend.h"
+#include "mig_dirty.h"
+
+static uint64_t mb_nr_pfns(void *b)
+{
+    return ((struct mem_backend *)b)->nr_pfns;
+}
+
+static int mb_prepare(void *b, uint64_t nr_pfns)
+{
+    struct mem_backend *m = b;
+
+    if (m->fail_prepare)
+        return mig_error_set(m->fail_prepare, "destination has no room for %llu pages",
+                             (unsigned long long)nr_pfns);
+    m->nr_pfns = nr_pfns;
+    m->memory = calloc(nr_pfns, 4096);
+    return m->memory ? 0 : mig_error_set(MIG_ENOMEM, "no memory");
+}
+
+static int mb_read_page(void *b, uint64_t pfn, void *buf)
+{
+    memcpy(buf, ((struct mem_backend *)b)->memory + pfn * 4096, 4096);
+    return 0;
+}
+
+static int mb_write_page(void *b, uint64_t pfn, const void *data)
+{
+    struct mem_backend *m = b;
+
+    if (data)
+        memcpy(m->memory + pfn * 4096, data, 4096);
+    else
+        memset(m->memory + pfn * 4096, 0, 4096);
+    return 0;
+}
+
+static int mb_log_dirty_enable(void *b)
+{
+    struct mem_backend *m = b;
+
+    m->logging = true;
+    mig_dirty_bitmap_clear_all(m->tracked);
+    return 0;
+}
+
+static int mb_log_dirty_disable(void *b)
+{
+    ((struct mem_backend *)b)->logging = false;
+    return 0;
+}
+
+static int mb_harvest(void *b, enum mig_trace_mode mode, struct mig_dirty_bitmap *dst,
+                      struct mig_harvest_stats *st)
+{
+    struct mem_backend *m = b;
+    uint64_t n = 0;
+    int rc;
+
+    if (m->guest_writes && !m->paused)
+        m->guest_writes(m, m->guest_writes_arg);
+    rc = mig_dirty_bitmap_harvest(m->tracked, dst, &n);
+
+    m->harvests++;
+    st->pages = n;
+    return rc;
+}
+
+static int mb_pause(void *b)
+{
+    struct mem_backend *m = b;
+
+    m->paused = true;
+    m->pauses++;
+    return 0;
+}
+
+static int mb_resume(void *b)
+{
+    struct mem_backend *m = b;
+
+    m->paused = false;
+    m->resumes++;
+    return 0;
+}
+
+static int mb_save_state(void *b, void **state, size_t *len)
+{
+    struct mem_backend *m = b;
+
+    *state = malloc(sizeof(m->state));
+    if (!*state)
+        return mig_error_set(MIG_ENOMEM, "no memory");
+    memcpy(*state, m->state, sizeof(m->state));
+    *len = sizeof(m->state);
+    return 0;
+}
+
+static int mb_restore_state(void *b, const void *state, size_t len)
+{
+    struct mem_backend *m = b;
+
+    if (len != sizeof(m->state))
+        return mig_error_set(MIG_EFORMAT, "state of %zu bytes", len);
+    memcpy(m->state, state, len);
+    return 0;
+}
+
+static int mb_memory_hash(void *b, uint64_t *hash)
+{
+    struct mem_backend *m = b;
+
+    *hash = XXH3_64bits(m->memory, m->nr_pfns * 4096) ^ m->hash_xor;
+    return 0;
+}
+
+static int mb_release(void *b)
+{
+    ((struct mem_backend *)b)->released = true;
+    return 0;
+}
+
+const struct mig_backend_ops mem_backend_ops = {
+    .name = "mem",
+    .nr_pfns = mb_nr_pfns,
+    .prepare = mb_prepare,
+    .read_page = mb_read_page,
+    .write_page = mb_write_page,
+    .log_dirty_enable = mb_log_dirty_enable,
+    .log_dirty_disable = mb_log_dirty_disable,
+    .harvest = mb_harvest,
+    .pause = mb_pause,
+    .resume = mb_resume,
+    .save_state = mb_save_state,
+    .restore_state = mb_restore_state,
+    .memory_hash = mb_memory_hash,
+    .release = mb_release,
+};
+
+void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)
+{
+    memset(m, 0, sizeof(*m));
+    if (!source)
+        return;
+    m->nr_pfns = nr_pfns;
+    m->memory = calloc(nr_pfns, 4096);
+    for (uint64_t p = 0; p < nr_pfns; p++)
+        if (p % 5)                       /* every 5th page stays zero */
+            memset(m->memory + p * 4096, (int)(p * 7 + 1), 4096);
+    mig_dirty_bitmap_create(nr_pfns, &m->tracked);
+    strcpy(m->state, "vcpu0: rip=ffffffff81000000");
+}
+
+void mem_backend_dispose(struct mem_backend *m)
+{
+    free(m->memory);
+    mig_dirty_bitmap_free(m->tracked);
+}
+
+void mem_backend_write(struct mem_backend *m, uint64_t pfn, uint8_t value)
+{
+    m->memory[pfn * 4096 + (pfn % 4096)] = value;
+    if (m->logging)
+        mig_dirty_bitmap_set_atomic(m->tracked, pfn);
+}

@@ -1,0 +1,41 @@
+/*
+ * mem_backend.h: a test double of mig_backend_ops over plain memory.
+ * Writes are made through mem_backend_write(), which marks the page dirty
+ * (software tracking): the engine's logic is tested, not the kernel's
+ * tracking (that is backend/sim's job and has its own tests).
+ */
+#ifndef XENMIG_TEST_MEM_BACKEND_H
+#define XENMIG_TEST_MEM_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mig_backend.h"
+
+struct mig_dirty_bitmap;
+
+struct mem_backend {
+    uint8_t *memory;
+    uint64_t nr_pfns;
+    struct mig_dirty_bitmap *tracked;
+    bool logging, paused, released, resumed_after_pause;
+    unsigned int pauses, resumes, harvests;
+    int fail_prepare;            /* destination: prepare returns this */
+    uint64_t hash_xor;           /* destination: corrupt the reported hash */
+    char state[64];              /* "device state" */
+    /* The running guest's writes of a round: called at each harvest
+     * while the guest is not paused. */
+    void (*guest_writes)(struct mem_backend *m, void *arg);
+    void *guest_writes_arg;
+};
+
+extern const struct mig_backend_ops mem_backend_ops;
+
+/* A source with nr_pfns pages of patterned content, or an empty destination. */
+void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source);
+void mem_backend_dispose(struct mem_backend *m);
+
+/* Guest write: change one byte of pfn and mark it dirty. */
+void mem_backend_write(struct mem_backend *m, uint64_t pfn, uint8_t value);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * test_xfer.c: the N-stream data transfer (libmig/xfer) over real loopback
+ * TCP: round trips at N = 1 and 3 with zero and unchanged pages, and the
+ * receiver's refusal of corrupted, replayed, truncated, cut and stalled
+ * streams.  Frames for the fault cases are built here independently from
+ * the wire spec in mig_xfer.h, so the spec is checked, not just the code.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <xxhash.h>
+
+#include "mig_xfer.h"
+
+#define PAGES 3000
+
+struct memory {
+    uint8_t *bytes;
+    size_t pages;
+};
+
+static int read_page(void *arg, uint64_t pfn, void *buf)
+{
+    struct memory *m = arg;
+
+    if (pfn >= m->pages)
+        return mig_error_set(MIG_EINVAL, "pfn %llu out of range", (unsigned long long)pfn);
+    memcpy(buf, m->bytes + pfn * 4096, 4096);
+    return 0;
+}
+
+struct receiver_side {
+    struct mig_xfer_listener *listener;
+    struct memory dest;
+    unsigned int epochs_seen;
+    int rc;
+    char message[512];
+    struct mig_xfer_stats stats;
+};
+
+static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
+{
+    struct receiver_side *rs = arg;
+
+    (void)epoch;
+    if (pfn >= rs->dest.pages)
+        return mig_error_set(MIG_EINVAL, "pfn out of range");
+    if (data)
+        memcpy(rs->dest.bytes + pfn * 4096, data, 4096);
+    else
+        memset(rs->dest.bytes + pfn * 4096, 0, 4096);
+    return 0;
+}
+
+static int epoch_done(void *arg, uint32_t epoch)
+{
+    struct receiver_side *rs = arg;
+
+    ck_assert_uint_eq(epoch, rs->epochs_seen);
+    rs->epochs_seen++;
+    return 0;
+}
+
+static void *receiver_main(void *arg)
+{
+    struct receiver_side *rs = arg;
+    struct mig_xfer_receiver *r = NULL;
+
+    rs->rc = mig_xfer_accept(rs->listener, &r);
+    if (!rs->rc)
+        rs->rc = mig_xfer_receive(r, write_page, epoch_done, rs, &rs->stats, NULL);
+    if (rs->rc)
+        snprintf(rs->message, sizeof(rs->message), "%s", mig_error_last());
+    mig_xfer_receiver_close(r);
+    return NULL;
+}
+
+static void start_receiver(struct receiver_side *rs, pthread_t *t, int timeout_ms)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+
+    memset(rs, 0, sizeof(*rs));
+    opts.timeout_ms = timeout_ms;
+    ck_assert_int_eq(mig_xfer_listen("127.0.0.1", "0", &opts, NULL, &rs->listener), 0);
+    rs->dest.pages = PAGES;
+    rs->dest.bytes = calloc(PAGES, 4096);
+    ck_assert_ptr_nonnull(rs->dest.bytes);
+    ck_assert_int_eq(pthread_create(t, NULL, receiver_main, rs), 0);
+}
+
+static void fill_memory(struct memory *m, unsigned int seed)
+{
+    m->pages = PAGES;
+    m->bytes = calloc(PAGES, 4096);
+    ck_assert_ptr_nonnull(m->bytes);
+    srand(seed);
+    for (size_t p = 0; p < PAGES; p++) {
+        if (p % 7 == 3)
+            continue;                      /* every 7th page stays zero */
+        for (size_t i = 0; i < 4096; i += 64)
+            m->bytes[p * 4096 + i] = (uint8_t)(rand() | 1);
+    }
+}
+
+static void round_trip(unsigned int streams)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct receiver_side rs;
+    struct mig_xfer_sender *s = NULL;
+    struct mig_xfer_stats st = { 0 };
+    struct memory src;
+    uint64_t *pfns, *last_hash;
+    uint8_t id[16] = { 1, 2, 3 };
+    char port[16];
+    pthread_t t;
+    size_t zeros = 0, dirty = 0;
+
+    fill_memory(&src, streams);
+    start_receiver(&rs, &t, 10000);
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
+    opts.streams = streams;
+    opts.batch_pages = 100;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
+
+    pfns = malloc(PAGES * sizeof(*pfns));
+    last_hash = calloc(PAGES, sizeof(*last_hash));
+    for (size_t p = 0; p < PAGES; p++) {
+        pfns[p] = PAGES - 1 - p;            /* any order is allowed */
+        zeros += (p % 7 == 3);
+    }
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 0, pfns, PAGES, read_page, &src,
+                                                last_hash, &st), 0);
+    ck_assert_uint_eq(st.pages, PAGES);
+    ck_assert_uint_eq(st.zero_pages, zeros);
+    ck_assert_uint_eq(st.unchanged_pages, 0);
+
+    /* Round 2: every 3rd page offered again, only every 6th really changed. */
+    for (size_t p = 0; p < PAGES; p += 3) {
+        pfns[dirty++] = p;
+        if (p % 6 == 0)
+            src.bytes[p * 4096 + 17] ^= 0x5a;
+    }
+    memset(&st, 0, sizeof(st));
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 1, pfns, dirty, read_page, &src,
+                                                last_hash, &st), 0);
+    ck_assert_uint_eq(st.pages + st.unchanged_pages, dirty);
+    ck_assert_uint_eq(st.pages, (PAGES + 5) / 6);
+    ck_assert_int_eq(mig_xfer_sender_finish(s), 0);
+    mig_xfer_sender_close(s);
+
+    pthread_join(t, NULL);
+    ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
+    ck_assert_uint_eq(rs.epochs_seen, 2);
+    ck_assert_uint_eq(rs.stats.epochs, 2);
+    ck_assert_uint_eq(rs.stats.pages, PAGES + (PAGES + 5) / 6);
+    ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+    free(src.bytes);
+    free(pfns);
+    free(last_hash);
+}
+
+START_TEST(test_round_trip_one_stream)
+{
+    round_trip(1);
+}
+END_TEST
+
+START_TEST(test_round_trip_three_streams)
+{
+    round_trip(3);
+}
+END_TEST
+
+START_TEST(test_partition_is_fixed)
+{
+    ck_assert_uint_eq(mig_xfer_stream_of_pfn(0, 3), 0);
+    ck_assert_uint_eq(mig_xfer_stream_of_pfn(511, 3), 0);
+    ck_assert_uint_eq(mig_xfer_stream_of_pfn(512, 3), 1);
+    ck_assert_uint_eq(mig_xfer_stream_of_pfn(3 * 512, 3), 0);
+}
+END_TEST
+
+START_TEST(test_bad_options_rejected)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_sender *s = (void *)1;
+    uint8_t id[16] = { 0 };
+
+    opts.streams = 65;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", "1", &opts, id, NULL, &s),
+                     MIG_EINVAL);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "stream count 65"));
+    opts.streams = 1;
+    opts.version = 99;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", "1", &opts, id, NULL, &s),
+                     MIG_EINVAL);
+}
+END_TEST
+
+/* ---- a hand-made sender, built from the spec ------------------------ */
+
+static void le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void le64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+
+static int raw_connect(unsigned int port, uint32_t version, uint32_t count)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    uint8_t hello[48] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' }, reply[16];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    le32(hello + 8, version);
+    le32(hello + 12, 0);
+    le32(hello + 16, count);
+    le32(hello + 20, 4096);
+    ck_assert_int_eq(write(fd, hello, sizeof(hello)), sizeof(hello));
+    ck_assert_int_eq(read(fd, reply, sizeof(reply)), sizeof(reply));
+    return fd;
+}
+
+static void raw_frame(int fd, uint32_t type, uint64_t seq, const void *body, uint32_t len)
+{
+    uint8_t hdr[16];
+
+    le32(hdr, type);
+    le32(hdr + 4, len);
+    le64(hdr + 8, seq);
+    ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
+    if (len)
+        ck_assert_int_eq(write(fd, body, len), (ssize_t)len);
+}
+
+/* A one-page PAGES frame for pfn 5 with a chosen claimed hash. */
+static uint32_t one_page_frame(uint8_t *buf, uint32_t epoch, uint64_t claimed)
+{
+    le32(buf, epoch);
+    le32(buf + 4, 1);
+    le64(buf + 8, 5);
+    le64(buf + 16, claimed);
+    memset(buf + 24, 0xab, 4096);
+    return 24 + 4096;
+}
+
+static struct receiver_side *fault_receiver(pthread_t *t, int timeout_ms)
+{
+    struct receiver_side *rs = malloc(sizeof(*rs));
+
+    start_receiver(rs, t, timeout_ms);
+    return rs;
+}
+
+static void expect_failure(struct receiver_side *rs, pthread_t t, int code, const char *text)
+{
+    pthread_join(t, NULL);
+    ck_assert_msg(rs->rc == code, "expected %s, got %s: %s", mig_error_name(code),
+                  mig_error_name(rs->rc), rs->message);
+    ck_assert_msg(strstr(rs->message, text), "message '%s' lacks '%s'", rs->message, text);
+    mig_xfer_listener_close(rs->listener);
+    free(rs->dest.bytes);
+    free(rs);
+}
+
+START_TEST(test_corrupted_page_refused)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    uint8_t *buf = malloc(8192);
+    uint32_t len = one_page_frame(buf, 0, 0x1234);      /* wrong hash */
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+
+    raw_frame(fd, 1, 0, buf, len);
+    expect_failure(rs, t, MIG_ECORRUPT, "pfn 0x5 arrived corrupted");
+    close(fd);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_replayed_frame_refused)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    uint8_t *buf = malloc(8192);
+    uint32_t len = one_page_frame(buf, 0, 0);
+    int fd;
+
+    le64(buf + 16, XXH3_64bits(buf + 24, 4096));
+    fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    raw_frame(fd, 1, 0, buf, len);
+    raw_frame(fd, 1, 0, buf, len);                        /* replay */
+    expect_failure(rs, t, MIG_EFORMAT, "sequence 0, expected 1");
+    close(fd);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_epoch_count_mismatch_refused)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    uint8_t *buf = malloc(8192), end[24];
+    uint32_t len = one_page_frame(buf, 0, 0);
+    int fd;
+
+    le64(buf + 16, XXH3_64bits(buf + 24, 4096));
+    fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    raw_frame(fd, 1, 0, buf, len);
+    le32(end, 0);
+    le32(end + 4, 0);
+    le64(end + 8, 2);                                     /* claims 2 pages */
+    le64(end + 16, 0);
+    raw_frame(fd, 2, 1, end, sizeof(end));
+    expect_failure(rs, t, MIG_ECORRUPT, "sender sent 2 pages, 1 arrived");
+    close(fd);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_oversized_frame_refused)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    uint8_t hdr[16];
+
+    le32(hdr, 1);
+    le32(hdr + 4, 0x7fffffff);
+    le64(hdr + 8, 0);
+    ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
+    expect_failure(rs, t, MIG_ELIMIT, "exceeds");
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_truncated_stream_refused)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    uint8_t *buf = malloc(8192);
+    uint32_t len = one_page_frame(buf, 0, 0);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    uint8_t hdr[16];
+
+    le32(hdr, 1);
+    le32(hdr + 4, len);
+    le64(hdr + 8, 0);
+    ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
+    ck_assert_int_eq(write(fd, buf, 100), 100);          /* then the link dies */
+    close(fd);
+    expect_failure(rs, t, MIG_ETRUNC, "closed by peer");
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_version_mismatch_refused)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 2, 1);
+
+    expect_failure(rs, t, MIG_ECOMPAT, "data stream version 2");
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_cut_stream_fails_whole_receive)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_sender *s = NULL;
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    struct memory src;
+    uint64_t pfns[600];
+    uint8_t id[16] = { 9 };
+    char port[16];
+
+    fill_memory(&src, 7);
+    for (int i = 0; i < 600; i++)
+        pfns[i] = (uint64_t)i;
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs->listener));
+    opts.streams = 2;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 0, pfns, 600, read_page, &src,
+                                                NULL, NULL), 0);
+    /* Stream 1 dies; stream 0 finishes normally. */
+    shutdown(mig_xfer_sender_fd(s, 1), SHUT_RDWR);
+    (void)mig_xfer_sender_finish(s);
+    expect_failure(rs, t, MIG_ETRUNC, "stream 1: connection lost");
+    mig_xfer_sender_close(s);
+    free(src.bytes);
+}
+END_TEST
+
+START_TEST(test_stalled_stream_times_out)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 300);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+
+    /* Connected and greeted, then silent. */
+    expect_failure(rs, t, MIG_EIO, "no data for 300 ms");
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_sender_sees_refusal)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_sender *s = NULL;
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 2);
+    uint8_t id[16] = { 7 };
+    char port[16];
+
+    /* A second migration's stream joins the first one's accept. */
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs->listener));
+    opts.streams = 2;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s),
+                     MIG_ECOMPAT);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "refused by the receiver"));
+    expect_failure(rs, t, MIG_ECOMPAT, "belongs to another migration");
+    close(fd);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("xfer");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_partition_is_fixed);
+    tcase_add_test(tc, test_bad_options_rejected);
+    tcase_add_test(tc, test_round_trip_one_stream);
+    tcase_add_test(tc, test_round_trip_three_streams);
+    tcase_add_test(tc, test_corrupted_page_refused);
+    tcase_add_test(tc, test_replayed_frame_refused);
+    tcase_add_test(tc, test_epoch_count_mismatch_refused);
+    tcase_add_test(tc, test_oversized_frame_refused);
+    tcase_add_test(tc, test_truncated_stream_refused);
+    tcase_add_test(tc, test_version_mismatch_refused);
+    tcase_add_test(tc, test_cut_stream_fails_whole_receive);
+    tcase_add_test(tc, test_stalled_stream_times_out);
+    tcase_add_test(tc, test_sender_sees_refusal);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

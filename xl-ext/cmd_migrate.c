@@ -1,0 +1,406 @@
+/*
+ * cmd_migrate.c: `xl-ext migrate`, the source side of a live migration.
+ *
+ * Keeps every option of `xl migrate` (-C -s -e -p -D -F --debug --live)
+ * and its way of reaching the destination: the receiver is started as
+ * `ssh HOST xl-ext migrate-receive ...` (or `sh -c HOST` with -s ""), and
+ * its stdin/stdout are the control channel.  New options are long-only.
+ * With --sim the guest is a simulated one in this process (backend/sim)
+ * and the destination keeps its copy in the receiver process; without
+ * --sim the command is handed to xl unchanged until the Xen backend lands,
+ * and refuses the new options rather than ignoring them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xentoollog.h>
+
+#include "migrate_common.h"
+#include "mig_sim_backend.h"
+#include "mig_xfer.h"
+#include "subcommands.h"
+
+enum {
+    OPT_DEBUG = 0x100, OPT_LIVE, OPT_STREAMS, OPT_TRACING, OPT_MAX_DOWNTIME,
+    OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
+    OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
+    OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_HELP,
+};
+
+static const struct option long_options[] = {
+    { "debug",             no_argument,       NULL, OPT_DEBUG },
+    { "live",              no_argument,       NULL, OPT_LIVE },
+    { "streams",           required_argument, NULL, OPT_STREAMS },
+    { "tracing",           required_argument, NULL, OPT_TRACING },
+    { "max-downtime",      required_argument, NULL, OPT_MAX_DOWNTIME },
+    { "bandwidth",         required_argument, NULL, OPT_BANDWIDTH },
+    { "json",              no_argument,       NULL, OPT_JSON },
+    { "policy",            required_argument, NULL, OPT_POLICY },
+    { "on-no-convergence", required_argument, NULL, OPT_ON_NO_CONVERGENCE },
+    { "timeout",           required_argument, NULL, OPT_TIMEOUT },
+    { "sim",               no_argument,       NULL, OPT_SIM },
+    { "sim-memory",        required_argument, NULL, OPT_SIM_MEMORY },
+    { "sim-vcpus",         required_argument, NULL, OPT_SIM_VCPUS },
+    { "sim-pattern",       required_argument, NULL, OPT_SIM_PATTERN },
+    { "sim-rate",          required_argument, NULL, OPT_SIM_RATE },
+    { "sim-working-set",   required_argument, NULL, OPT_SIM_WORKING_SET },
+    { "no-verify",         no_argument,       NULL, OPT_NO_VERIFY },
+    { "inject-fault",      required_argument, NULL, OPT_INJECT_FAULT },
+    { "help",              no_argument,       NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s migrate: ", xl_ext_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun '%s help migrate' for the options.\n", xl_ext_prog);
+    return XL_EXT_EXIT_USAGE;
+}
+
+/* Start `sh -c rune` with pipes on its stdin and stdout (as xl does). */
+static int spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *from_child)
+{
+    int in[2], out[2];
+
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
+        fprintf(stderr, "%s migrate: cannot create pipes: %s\n", xl_ext_prog,
+                strerror(errno));
+        return -1;
+    }
+    *pid = fork();
+    if (*pid < 0) {
+        fprintf(stderr, "%s migrate: cannot fork: %s\n", xl_ext_prog, strerror(errno));
+        return -1;
+    }
+    if (*pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        execl("/bin/sh", "sh", "-c", rune, (char *)NULL);
+        fprintf(stderr, "%s migrate: cannot run /bin/sh: %s\n", xl_ext_prog,
+                strerror(errno));
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    *to_child = in[1];
+    *from_child = out[0];
+    return 0;
+}
+
+static int exit_code_of(int rc)
+{
+    switch (rc) {
+    case 0:              return XL_EXT_EXIT_OK;
+    case MIG_EINVAL:     return XL_EXT_EXIT_USAGE;
+    case MIG_ECOMPAT:    return XL_EXT_EXIT_INCOMPATIBLE;
+    case MIG_ECANCELLED: return XL_EXT_EXIT_CANCELLED;
+    default:             return XL_EXT_EXIT_FAILURE;
+    }
+}
+
+static bool is_local(const char *host)
+{
+    return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    struct mig_migrate_options opts = MIG_MIGRATE_OPTIONS_INIT;
+    struct mig_sim_options sim = MIG_SIM_OPTIONS_INIT;
+    struct mig_migrate_result result;
+    struct migrate_output out = { .out = stdout };
+    struct mig_sim_guest *guest = NULL;
+    struct mig_sim_source source = { 0 };
+    xentoollog_logger_stdiostream *logger = NULL;
+    const char *ssh_command = NULL, *host, *new_option = NULL;
+    char *rune = NULL, self[4096], error[1024] = "";
+    bool use_sim = false, debug = false;
+    unsigned long long n;
+    uint64_t bandwidth = 0;
+    pid_t child = -1;
+    int to_child = -1, from_child = -1, opt, rc, exit_code;
+    ssize_t len;
+
+    opts.policy.max_downtime_ms = 300;
+    sim.memory_bytes = UINT64_C(1) << 30;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "FC:s:epDh", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'C': case 'F': case 'e': case 'p': case 'D': case OPT_LIVE:
+            break;                       /* xl's meaning; see the Xen backend */
+        case 's':
+            ssh_command = optarg;
+            break;
+        case OPT_DEBUG:
+            debug = true;
+            break;
+        case 'h': case OPT_HELP:
+            xl_ext_print_usage(stdout, "migrate");
+            return XL_EXT_EXIT_OK;
+        case OPT_SIM:
+            use_sim = true;
+            break;
+        default:
+            if (opt == '?')
+                return usage_error("%s", "bad option (see above)");
+            new_option = argv[optind - 1];
+            switch (opt) {
+            case OPT_STREAMS:
+                if (xl_ext_parse_uint("--streams", optarg, 1, 64, &n))
+                    return XL_EXT_EXIT_USAGE;
+                opts.streams = (unsigned int)n;
+                break;
+            case OPT_TRACING:
+                if (!strcmp(optarg, "loose"))
+                    opts.tracing = MIG_TRACE_LOOSE;
+                else if (!strcmp(optarg, "stop"))
+                    opts.tracing = MIG_TRACE_STOP;
+                else
+                    return usage_error("--tracing '%s': use 'loose' or 'stop'", optarg);
+                break;
+            case OPT_MAX_DOWNTIME:
+                if (xl_ext_parse_uint("--max-downtime", optarg, 1, 3600000, &n))
+                    return XL_EXT_EXIT_USAGE;
+                opts.policy.max_downtime_ms = (unsigned int)n;
+                break;
+            case OPT_BANDWIDTH:
+                if (xl_ext_parse_rate("--bandwidth", optarg, &bandwidth))
+                    return XL_EXT_EXIT_USAGE;
+                break;
+            case OPT_JSON:
+                out.json = true;
+                break;
+            case OPT_POLICY:
+                if (!strcmp(optarg, "downtime"))
+                    opts.policy.kind = MIG_PRECOPY_DOWNTIME;
+                else if (!strcmp(optarg, "xen-default"))
+                    opts.policy.kind = MIG_PRECOPY_XEN_DEFAULT;
+                else
+                    return usage_error("--policy '%s': use 'downtime' or 'xen-default'",
+                                       optarg);
+                break;
+            case OPT_ON_NO_CONVERGENCE:
+                if (!strcmp(optarg, "force"))
+                    opts.policy.on_no_convergence = MIG_PRECOPY_FORCE;
+                else if (!strcmp(optarg, "abort"))
+                    opts.policy.on_no_convergence = MIG_PRECOPY_ABORT;
+                else
+                    return usage_error("--on-no-convergence '%s': use 'force' or 'abort'",
+                                       optarg);
+                break;
+            case OPT_TIMEOUT:
+                if (xl_ext_parse_uint("--timeout", optarg, 100, 3600000, &n))
+                    return XL_EXT_EXIT_USAGE;
+                opts.timeout_ms = (int)n;
+                break;
+            case OPT_SIM_MEMORY:
+                if (xl_ext_parse_size("--sim-memory", optarg, &sim.memory_bytes))
+                    return XL_EXT_EXIT_USAGE;
+                break;
+            case OPT_SIM_VCPUS:
+                if (xl_ext_parse_uint("--sim-vcpus", optarg, 1, MIG_SIM_MAX_VCPUS, &n))
+                    return XL_EXT_EXIT_USAGE;
+                sim.nr_vcpus = (unsigned int)n;
+                break;
+            case OPT_SIM_PATTERN:
+                if (!strcmp(optarg, "uniform"))
+                    sim.pattern = MIG_SIM_PATTERN_UNIFORM;
+                else if (!strcmp(optarg, "hot"))
+                    sim.pattern = MIG_SIM_PATTERN_HOT_SET;
+                else if (!strcmp(optarg, "sequential"))
+                    sim.pattern = MIG_SIM_PATTERN_SEQUENTIAL;
+                else if (!strcmp(optarg, "idle"))
+                    sim.pattern = MIG_SIM_PATTERN_IDLE;
+                else
+                    return usage_error("--sim-pattern '%s': use uniform, hot, "
+                                       "sequential or idle", optarg);
+                break;
+            case OPT_SIM_RATE:
+                if (xl_ext_parse_rate("--sim-rate", optarg, &sim.writes_per_second))
+                    return XL_EXT_EXIT_USAGE;
+                break;
+            case OPT_SIM_WORKING_SET:
+                if (xl_ext_parse_size("--sim-working-set", optarg, &sim.working_set_bytes))
+                    return XL_EXT_EXIT_USAGE;
+                break;
+            case OPT_NO_VERIFY:
+                opts.verify_memory = false;
+                break;
+            case OPT_INJECT_FAULT:
+                /* Testing only (README "Fault tests"): break the data path. */
+                if (!strcmp(optarg, "corrupt-page"))
+                    opts.inject_fault = MIG_XFER_FAULT_CORRUPT_PAGE;
+                else if (!strcmp(optarg, "cut-stream"))
+                    opts.inject_fault = MIG_XFER_FAULT_CUT_STREAM;
+                else
+                    return usage_error("--inject-fault '%s': use corrupt-page or "
+                                       "cut-stream", optarg);
+                break;
+            }
+        }
+    }
+
+    if (!use_sim) {
+        /* Real domains: the Xen backend is a later step; until then, xl. */
+        if (new_option) {
+            fprintf(stderr, "%s migrate: '%s' needs xenmig's Xen backend, which this "
+                    "build does not have yet; use --sim for the simulated guest, or "
+                    "drop the xenmig options to run stock 'xl migrate'\n",
+                    xl_ext_prog, new_option);
+            return XL_EXT_EXIT_USAGE;
+        }
+        argv[0] = "migrate";
+        {
+            char **xl_argv = calloc((size_t)argc + 2, sizeof(*xl_argv));
+
+            if (!xl_argv)
+                return XL_EXT_EXIT_FAILURE;
+            xl_argv[0] = "xl";
+            memcpy(xl_argv + 1, argv, (size_t)argc * sizeof(*argv));
+            execvp("xl", xl_argv);
+            fprintf(stderr, "%s migrate: cannot run xl (%s): install xen-utils-4.17 "
+                    "on a Xen host, or use --sim\n", xl_ext_prog, strerror(errno));
+            free(xl_argv);
+            return XL_EXT_EXIT_NO_XEN;
+        }
+    }
+
+    if (argc - optind < 1 || argc - optind > 2)
+        return usage_error("%s", "needs HOST (with --sim: [DOMAIN-LABEL] HOST)");
+    host = argv[argc - 1];
+    if (bandwidth)
+        opts.max_rate_per_stream = bandwidth / opts.streams;
+    opts.policy.page_size = MIG_SIM_PAGE_SIZE;
+    out.tty = !out.json && isatty(fileno(stdout));
+
+    len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len <= 0) {
+        fprintf(stderr, "%s migrate: cannot find my own binary: %s\n", xl_ext_prog,
+                strerror(errno));
+        return XL_EXT_EXIT_FAILURE;
+    }
+    self[len] = '\0';
+    if (ssh_command && !ssh_command[0])
+        rc = asprintf(&rune, "%s", host);
+    else if (!ssh_command && is_local(host))
+        rc = asprintf(&rune, "exec '%s' migrate-receive --sim --data-listen 127.0.0.1"
+                      " --timeout %d", self, opts.timeout_ms);
+    else
+        rc = asprintf(&rune, "exec %s %s xl-ext migrate-receive --sim --data-listen '::'"
+                      " --timeout %d", ssh_command ? ssh_command : "ssh", host,
+                      opts.timeout_ms);
+    if (rc < 0) {
+        rune = NULL;
+        exit_code = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    opts.data_host = is_local(host) || (ssh_command && !ssh_command[0]) ? "127.0.0.1" : host;
+
+    logger = xtl_createlogger_stdiostream(stderr, debug ? XTL_DEBUG : XTL_ERROR, 0);
+    sim.logger = (xentoollog_logger *)logger;
+    rc = mig_sim_guest_create(&sim, &guest);
+    if (rc) {
+        fprintf(stderr, "%s migrate: cannot create the simulated guest: %s\n",
+                xl_ext_prog, mig_error_last());
+        exit_code = rc == MIG_EINVAL ? XL_EXT_EXIT_USAGE : XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    source.guest = guest;
+    source.nr_vcpus = sim.nr_vcpus;
+    rc = mig_sim_guest_start(guest);
+    if (rc) {
+        fprintf(stderr, "%s migrate: cannot start the simulated guest: %s\n",
+                xl_ext_prog, mig_error_last());
+        exit_code = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    if (!out.json)
+        fprintf(out.out, "migrating simulated guest (%llu MiB, %u vCPUs, tracker %s) "
+                "to %s: %u stream(s), %s tracing, target downtime %u ms\n",
+                (unsigned long long)(sim.memory_bytes >> 20), sim.nr_vcpus,
+                mig_sim_guest_tracker_name(guest), host, opts.streams,
+                opts.tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
+                opts.policy.max_downtime_ms);
+
+    signal(SIGPIPE, SIG_IGN);
+    if (spawn_receiver(rune, &child, &to_child, &from_child)) {
+        exit_code = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    opts.progress = migrate_output_progress;
+    opts.progress_payload = &out;
+    rc = mig_migrate_send(&mig_sim_source_ops, &source, from_child, to_child, &opts,
+                          (xentoollog_logger *)logger, &result);
+    if (rc)
+        snprintf(error, sizeof(error), "%s", mig_error_last());
+    exit_code = exit_code_of(rc);
+
+    {
+        double stall_total = 0, stall_max = 0;
+
+        for (unsigned int v = 0; v < sim.nr_vcpus; v++) {
+            struct mig_sim_vcpu_stats vs;
+
+            if (mig_sim_guest_vcpu_stats(guest, v, &vs))
+                continue;
+            stall_total += vs.stall_total_ns / 1e9;
+            if (vs.stall_max_ns / 1e9 > stall_max)
+                stall_max = vs.stall_max_ns / 1e9;
+        }
+        migrate_output_summary(&out, "migrate", rc, &result, &opts, stall_total,
+                               stall_max, rc ? error : NULL);
+    }
+    if (rc) {
+        struct mig_sim_vcpu_stats before, after;
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+        fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
+        /* Show that the guest still runs here: its writers make progress. */
+        if (!mig_sim_guest_vcpu_stats(guest, 0, &before)) {
+            nanosleep(&ts, NULL);
+            mig_sim_guest_vcpu_stats(guest, 0, &after);
+            fprintf(stderr, "%s migrate: the guest keeps running at the source "
+                    "(vCPU 0 writes: %llu -> %llu)\n", xl_ext_prog,
+                    (unsigned long long)before.writes, (unsigned long long)after.writes);
+        }
+    }
+out:
+    if (to_child >= 0)
+        close(to_child);
+    if (from_child >= 0)
+        close(from_child);
+    if (child > 0) {
+        int status;
+
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (exit_code == XL_EXT_EXIT_OK && !(WIFEXITED(status) && !WEXITSTATUS(status))) {
+            fprintf(stderr, "%s migrate: the receiver exited with status %d after "
+                    "a successful migration\n", xl_ext_prog,
+                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+    }
+    mig_sim_guest_destroy(guest);
+    if (logger)
+        xtl_logger_destroy((xentoollog_logger *)logger);
+    free(rune);
+    return exit_code;
+}

@@ -1,0 +1,185 @@
+/*
+ * migrate_common.c: option parsing helpers and progress/summary output of
+ * the migrate commands (see migrate_common.h).  Output formats are stable:
+ * scripts grep the summary line and parse the JSON events.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "migrate_common.h"
+#include "subcommands.h"
+
+static int parse_scaled(const char *option, const char *text, uint64_t unit,
+                        uint64_t *value, const char *what)
+{
+    char *end;
+    unsigned long long n;
+    uint64_t mult = 1;
+
+    errno = 0;
+    n = strtoull(text, &end, 10);
+    if (end == text || errno || text[0] == '-')
+        goto bad;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': mult = unit; end++; break;
+    case 'm': case 'M': mult = unit * unit; end++; break;
+    case 'g': case 'G': mult = unit * unit * unit; end++; break;
+    case 't': case 'T': mult = unit * unit * unit * unit; end++; break;
+    default: goto bad;
+    }
+    if (*end == 'i' || *end == 'B' || *end == 'b')
+        end += (end[0] == 'i' && (end[1] == 'B' || end[1] == 'b')) ? 2 : 1;
+    if (*end || (mult > 1 && n > UINT64_MAX / mult))
+        goto bad;
+    *value = n * mult;
+    return 0;
+bad:
+    fprintf(stderr, "%s %s: '%s' is not %s (examples: 512M, 1G, 4096)\n",
+            xl_ext_prog, option, text, what);
+    return -1;
+}
+
+int xl_ext_parse_size(const char *option, const char *text, uint64_t *bytes)
+{
+    return parse_scaled(option, text, 1024, bytes, "a size in bytes");
+}
+
+int xl_ext_parse_rate(const char *option, const char *text, uint64_t *bytes_per_s)
+{
+    return parse_scaled(option, text, 1000, bytes_per_s, "a rate in bytes/s");
+}
+
+int xl_ext_parse_uint(const char *option, const char *text, unsigned long long min,
+                      unsigned long long max, unsigned long long *value)
+{
+    char *end;
+    unsigned long long n;
+
+    errno = 0;
+    n = strtoull(text, &end, 10);
+    if (end == text || *end || errno || text[0] == '-' || n < min || n > max) {
+        fprintf(stderr, "%s %s: '%s' is not a whole number from %llu to %llu\n",
+                xl_ext_prog, option, text, min, max);
+        return -1;
+    }
+    *value = n;
+    return 0;
+}
+
+static const char *phase_name(enum mig_phase phase)
+{
+    switch (phase) {
+    case MIG_PHASE_CONNECT:    return "connect";
+    case MIG_PHASE_PRECOPY:    return "precopy";
+    case MIG_PHASE_SWITCHOVER: return "switchover";
+    case MIG_PHASE_DONE:       return "done";
+    }
+    return "unknown";
+}
+
+static void emit_json(FILE *f, json_object *o)
+{
+    fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    fflush(f);
+    json_object_put(o);
+}
+
+int migrate_output_progress(const struct mig_progress *p, void *payload)
+{
+    struct migrate_output *o = payload;
+
+    if (o->json) {
+        json_object *e = json_object_new_object();
+
+        json_object_object_add(e, "event", json_object_new_string(phase_name(p->phase)));
+        json_object_object_add(e, "elapsed_s", json_object_new_double(p->elapsed));
+        if (p->phase == MIG_PHASE_PRECOPY) {
+            json_object_object_add(e, "round", json_object_new_int((int)p->round));
+            json_object_object_add(e, "pages_sent", json_object_new_int64((int64_t)p->pages_sent));
+            json_object_object_add(e, "pages_remaining",
+                                   json_object_new_int64((int64_t)p->pages_remaining));
+            json_object_object_add(e, "bytes_sent", json_object_new_int64((int64_t)p->bytes_sent));
+            json_object_object_add(e, "dirty_pages_per_s", json_object_new_double(p->dirty_rate));
+            json_object_object_add(e, "link_mb_per_s", json_object_new_double(p->link_rate / 1e6));
+            json_object_object_add(e, "expected_downtime_ms",
+                                   json_object_new_double(p->expected_downtime_ms));
+            json_object_object_add(e, "decision", json_object_new_string(p->decision));
+        }
+        emit_json(o->out, e);
+        return 0;
+    }
+    if (p->phase != MIG_PHASE_PRECOPY) {
+        if (o->tty && p->phase == MIG_PHASE_SWITCHOVER)
+            fprintf(o->out, "\rswitchover: guest paused, sending the rest%-40s", "");
+        fflush(o->out);
+        return 0;
+    }
+    fprintf(o->out, "%sround %u: sent %" PRIu64 " pages (%.1f MB), remaining %" PRIu64
+            ", dirty %.0f pages/s, %.1f MB/s, expected downtime %.0f ms%s",
+            o->tty ? "\r" : "", p->round, p->pages_sent, p->bytes_sent / 1e6,
+            p->pages_remaining, p->dirty_rate, p->link_rate / 1e6,
+            p->expected_downtime_ms, o->tty ? "   " : "\n");
+    o->line_open = o->tty;
+    fflush(o->out);
+    return 0;
+}
+
+void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
+                            const struct mig_migrate_result *r,
+                            const struct mig_migrate_options *opts,
+                            double stall_total_s, double stall_max_s,
+                            const char *error)
+{
+    const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") : "ok";
+
+    if (o->line_open)
+        fputc('\n', o->out);
+    o->line_open = false;
+    if (o->json) {
+        json_object *e = json_object_new_object();
+
+        json_object_object_add(e, "event", json_object_new_string("summary"));
+        json_object_object_add(e, "side", json_object_new_string(side));
+        json_object_object_add(e, "result", json_object_new_string(result));
+        json_object_object_add(e, "total_s", json_object_new_double(r->total_seconds));
+        json_object_object_add(e, "downtime_ms", json_object_new_double(r->downtime_seconds * 1e3));
+        json_object_object_add(e, "target_downtime_ms",
+                               json_object_new_int((int)opts->policy.max_downtime_ms));
+        json_object_object_add(e, "rounds", json_object_new_int((int)r->rounds));
+        json_object_object_add(e, "bytes_sent", json_object_new_int64((int64_t)r->bytes_sent));
+        json_object_object_add(e, "pages_sent", json_object_new_int64((int64_t)r->pages_sent));
+        json_object_object_add(e, "zero_pages", json_object_new_int64((int64_t)r->zero_pages));
+        json_object_object_add(e, "unchanged_pages",
+                               json_object_new_int64((int64_t)r->unchanged_pages));
+        json_object_object_add(e, "harvest_pause_ms",
+                               json_object_new_double(r->harvest_pause_seconds * 1e3));
+        json_object_object_add(e, "vcpu_stall_total_ms", json_object_new_double(stall_total_s * 1e3));
+        json_object_object_add(e, "vcpu_stall_max_ms", json_object_new_double(stall_max_s * 1e3));
+        json_object_object_add(e, "streams", json_object_new_int((int)opts->streams));
+        json_object_object_add(e, "tracing", json_object_new_string(
+            opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
+        json_object_object_add(e, "forced", json_object_new_boolean(r->forced));
+        json_object_object_add(e, "reason", json_object_new_string(r->reason));
+        if (error)
+            json_object_object_add(e, "error", json_object_new_string(error));
+        emit_json(o->out, e);
+    }
+    fprintf(o->out, "xl-ext %s: result=%s total=%.3fs downtime=%.1fms target=%ums "
+            "rounds=%u bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64
+            " unchanged=%" PRIu64 " harvest_pause=%.1fms stall_total=%.1fms "
+            "stall_max=%.1fms streams=%u tracing=%s memory_hash=%016llx%s\n",
+            side, result, r->total_seconds, r->downtime_seconds * 1e3,
+            opts->policy.max_downtime_ms, r->rounds, r->bytes_sent, r->pages_sent,
+            r->zero_pages, r->unchanged_pages, r->harvest_pause_seconds * 1e3,
+            stall_total_s * 1e3, stall_max_s * 1e3, opts->streams,
+            opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
+            (unsigned long long)r->memory_hash, r->forced ? " forced=yes" : "");
+    fflush(o->out);
+}

@@ -1,0 +1,50 @@
+/*
+ * migrate_common.h: what `xl-ext migrate` and `xl-ext migrate-receive`
+ * share: option values parsed from the command line, the simulated guest
+ * options, and progress / summary output (TTY line, JSON events, the
+ * final greppable summary).
+ */
+#ifndef XENMIG_XL_EXT_MIGRATE_COMMON_H
+#define XENMIG_XL_EXT_MIGRATE_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mig_migrate.h"
+
+/*
+ * Parse a size such as "512M", "1G", "4096" (bytes) into *bytes.  Returns
+ * 0, or prints "xl-ext OPTION: ..." quoting text and returns -1.
+ */
+int xl_ext_parse_size(const char *option, const char *text, uint64_t *bytes);
+
+/* Parse an unsigned integer in [min, max]; same error convention. */
+int xl_ext_parse_uint(const char *option, const char *text, unsigned long long min,
+                      unsigned long long max, unsigned long long *value);
+
+/* Parse a rate such as "100M" (bytes/s, suffixes K M G as powers of 1000). */
+int xl_ext_parse_rate(const char *option, const char *text, uint64_t *bytes_per_s);
+
+/* How progress is shown. */
+struct migrate_output {
+    FILE *out;          /* progress and summary */
+    bool json;          /* one JSON event per line */
+    bool tty;           /* redraw one progress line */
+    bool line_open;     /* a TTY progress line is on screen */
+};
+
+/* Progress callback for mig_migrate_send (payload: struct migrate_output). */
+int migrate_output_progress(const struct mig_progress *p, void *payload);
+
+/*
+ * The final summary: one JSON event with --json, and always one line
+ * "xl-ext migrate: result=ok total=... downtime=..." that scripts grep.
+ */
+void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
+                            const struct mig_migrate_result *r,
+                            const struct mig_migrate_options *opts,
+                            double stall_total_s, double stall_max_s,
+                            const char *error);
+
+#endif /* XENMIG_XL_EXT_MIGRATE_COMMON_H */
