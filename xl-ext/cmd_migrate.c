@@ -116,6 +116,28 @@ static int exit_code_of(int rc)
     }
 }
 
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Writes done so far by every vCPU of the simulated guest. */
+static double guest_writes(struct mig_sim_guest *guest, unsigned int vcpus)
+{
+    double total = 0;
+
+    for (unsigned int v = 0; v < vcpus; v++) {
+        struct mig_sim_vcpu_stats vs;
+
+        if (!mig_sim_guest_vcpu_stats(guest, v, &vs))
+            total += (double)vs.writes;
+    }
+    return total;
+}
+
 static bool is_local(const char *host)
 {
     return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
@@ -135,6 +157,7 @@ int cmd_migrate(int argc, char **argv)
     bool use_sim = false, debug = false;
     unsigned long long n;
     uint64_t bandwidth = 0;
+    double writes_before = 0, t_before = 0, rate_before = 0, rate_during = 0;
     pid_t child = -1;
     int to_child = -1, from_child = -1, opt, rc, exit_code;
     ssize_t len;
@@ -340,6 +363,19 @@ int cmd_migrate(int argc, char **argv)
                 opts.tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
                 opts.policy.max_downtime_ms);
 
+    /* The guest's own pace before migrating: the reference for the dip. */
+    writes_before = guest_writes(guest, sim.nr_vcpus);
+    t_before = monotonic_seconds();
+    {
+        struct timespec ts = { 0, 250 * 1000 * 1000 };
+
+        nanosleep(&ts, NULL);
+    }
+    rate_before = (guest_writes(guest, sim.nr_vcpus) - writes_before) /
+                  (monotonic_seconds() - t_before);
+    writes_before = guest_writes(guest, sim.nr_vcpus);
+    t_before = monotonic_seconds();
+
     signal(SIGPIPE, SIG_IGN);
     if (spawn_receiver(rune, &child, &to_child, &from_child)) {
         exit_code = XL_EXT_EXIT_FAILURE;
@@ -352,6 +388,8 @@ int cmd_migrate(int argc, char **argv)
     if (rc)
         snprintf(error, sizeof(error), "%s", mig_error_last());
     exit_code = exit_code_of(rc);
+    rate_during = (guest_writes(guest, sim.nr_vcpus) - writes_before) /
+                  (monotonic_seconds() - t_before);
 
     {
         double stall_total = 0, stall_max = 0;
@@ -367,6 +405,7 @@ int cmd_migrate(int argc, char **argv)
         }
         migrate_output_summary(&out, "migrate", rc, &result, &opts, stall_total,
                                stall_max, rc ? error : NULL);
+        migrate_output_guest_rate(&out, rate_before, rate_during);
     }
     if (rc) {
         struct mig_sim_vcpu_stats before, after;

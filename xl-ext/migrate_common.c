@@ -183,3 +183,21 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             (unsigned long long)r->memory_hash, r->forced ? " forced=yes" : "");
     fflush(o->out);
 }
+
+void migrate_output_guest_rate(struct migrate_output *o, double before, double during)
+{
+    double ratio = before > 0 ? during / before : 0;
+
+    if (o->json) {
+        json_object *e = json_object_new_object();
+
+        json_object_object_add(e, "event", json_object_new_string("guest"));
+        json_object_object_add(e, "writes_per_s_before", json_object_new_double(before));
+        json_object_object_add(e, "writes_per_s_during", json_object_new_double(during));
+        json_object_object_add(e, "ratio", json_object_new_double(ratio));
+        emit_json(o->out, e);
+    }
+    fprintf(o->out, "xl-ext migrate: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
+            before, during, ratio);
+    fflush(o->out);
+}

@@ -47,4 +47,11 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                             double stall_total_s, double stall_max_s,
                             const char *error);
 
+/*
+ * The guest's write rate before and during the migration (writes/s), so
+ * the cost of dirty tracking is visible: "xl-ext migrate: guest writes
+ * before=... during=... ratio=..." and a JSON "guest" event.
+ */
+void migrate_output_guest_rate(struct migrate_output *o, double before, double during);
+
 #endif /* XENMIG_XL_EXT_MIGRATE_COMMON_H */
