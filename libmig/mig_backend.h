@@ -74,7 +74,12 @@ struct mig_backend_ops {
     int (*save_state)(void *backend, void **state_out, size_t *len_out);
     int (*restore_state)(void *backend, const void *state, size_t len);
 
-    /* xxh3-64 over all guest memory (paused guest); for verification. */
+    /*
+     * Source: the memory digest of the paused guest (mig_memory_digest in
+     * mig_migrate.h: xxh3-64 over the array of every page's xxh3-64, pfn
+     * order), read from guest memory itself, never from bookkeeping, so a
+     * write the tracking missed shows up as a mismatch.
+     */
     int (*memory_hash)(void *backend, uint64_t *hash_out);
 
     /*

@@ -104,6 +104,15 @@ struct mig_migrate_result {
 };
 
 /*
+ * The memory digest both sides compare at switchover: xxh3-64 over the
+ * array page_hashes[0..nr_pfns-1] (each the xxh3-64 of one 4 KiB page,
+ * stored little-endian).  A digest of page hashes lets the destination
+ * keep its part up to date as pages arrive, so verification adds almost
+ * nothing to the downtime there.
+ */
+uint64_t mig_memory_digest(const uint64_t *page_hashes, uint64_t nr_pfns);
+
+/*
  * Migrate the guest behind (ops, backend) to the destination reached over
  * the control fds.  *result (caller-owned) is filled also on failure.
  * Returns 0 when the destination has resumed the guest (the source copy is

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <xentoollog.h>
+#include <xxhash.h>
 
 #include "control.h"
 #include "mig_dirty.h"
@@ -30,6 +31,7 @@ struct destination {
     void *be;
     uint64_t nr_pfns;
     uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
+    uint64_t *page_hash;        /* per pfn: xxh3 of the page as stored here */
 };
 
 static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
@@ -39,8 +41,19 @@ static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
     if (pfn >= d->nr_pfns)
         return mig_error_set(MIG_EFORMAT, "page for pfn %#" PRIx64 " beyond the "
                              "guest's %" PRIu64 " pfns", pfn, d->nr_pfns);
+    static _Thread_local uint8_t stored[MIG_XFER_PAGE_SIZE];
+    int rc;
+
     d->received_epoch[pfn] = epoch + 1;
-    return d->ops->write_page(d->be, pfn, data);
+    rc = d->ops->write_page(d->be, pfn, data);
+    if (rc)
+        return rc;
+    /* Read the page back: the digest is of what is stored, not of what came. */
+    rc = d->ops->read_page(d->be, pfn, stored);
+    if (rc)
+        return rc;
+    d->page_hash[pfn] = XXH3_64bits(stored, sizeof(stored));
+    return 0;
 }
 
 static double now(void)
@@ -154,7 +167,8 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     m = NULL;
 
     d.received_epoch = calloc(d.nr_pfns, sizeof(*d.received_epoch));
-    if (!d.received_epoch) {
+    d.page_hash = calloc(d.nr_pfns, sizeof(*d.page_hash));
+    if (!d.received_epoch || !d.page_hash) {
         rc = mig_error_set(MIG_ENOMEM, "destination out of memory for the "
                            "bookkeeping of %" PRIu64 " pages", d.nr_pfns);
         goto out;
@@ -233,11 +247,8 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     m = json_object_new_object();
     json_object_object_add(m, "msg", json_object_new_string("received"));
     if (opts->verify_memory) {
-        uint64_t hash;
+        uint64_t hash = mig_memory_digest(d.page_hash, d.nr_pfns);
 
-        rc = ops->memory_hash(backend, &hash);
-        if (rc)
-            goto out;
         result->memory_hash = hash;
         control_hex64(hex, hash);
         json_object_object_add(m, "memory_hash", json_object_new_string(hex));
@@ -283,6 +294,7 @@ out:
     mig_xfer_receiver_close(receiver);
     mig_xfer_listener_close(listener);
     free(d.received_epoch);
+    free(d.page_hash);
     free(state);
     free(compact);
     if (control_up)

@@ -8,6 +8,7 @@
 
 #include "mem_backend.h"
 #include "mig_dirty.h"
+#include "mig_migrate.h"
 
 static uint64_t mb_nr_pfns(void *b)
 {
@@ -40,6 +41,8 @@ static int mb_write_page(void *b, uint64_t pfn, const void *data)
         memcpy(m->memory + pfn * 4096, data, 4096);
     else
         memset(m->memory + pfn * 4096, 0, 4096);
+    if (m->corrupt_writes && pfn == 7)
+        m->memory[pfn * 4096 + 9] ^= 0x40;      /* a faulty store */
     return 0;
 }
 
@@ -118,7 +121,14 @@ static int mb_memory_hash(void *b, uint64_t *hash)
 {
     struct mem_backend *m = b;
 
-    *hash = XXH3_64bits(m->memory, m->nr_pfns * 4096) ^ m->hash_xor;
+    uint64_t *hashes = malloc(m->nr_pfns * sizeof(*hashes));
+
+    if (!hashes)
+        return mig_error_set(MIG_ENOMEM, "no memory");
+    for (uint64_t p = 0; p < m->nr_pfns; p++)
+        hashes[p] = XXH3_64bits(m->memory + p * 4096, 4096);
+    *hash = mig_memory_digest(hashes, m->nr_pfns);
+    free(hashes);
     return 0;
 }
 

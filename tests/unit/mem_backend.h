@@ -21,7 +21,7 @@ struct mem_backend {
     bool logging, paused, released, resumed_after_pause;
     unsigned int pauses, resumes, harvests;
     int fail_prepare;            /* destination: prepare returns this */
-    uint64_t hash_xor;           /* destination: corrupt the reported hash */
+    bool corrupt_writes;         /* destination: store pfn 7 wrongly */
     char state[64];              /* "device state" */
     /* The running guest's writes of a round: called at each harvest
      * while the guest is not paused. */

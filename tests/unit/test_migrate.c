@@ -245,7 +245,7 @@ START_TEST(test_memory_mismatch_not_resumed)
 
     setup(&r, 100);
     r.opts.policy.max_downtime_ms = 5000;
-    r.dst.be.hash_xor = 1;                  /* the destination's copy differs */
+    r.dst.be.corrupt_writes = true;         /* the destination's copy differs */
     migrate(&r, 2);
     ck_assert_int_eq(r.rc, MIG_ECORRUPT);
     ck_assert_ptr_nonnull(strstr(r.message, "destination memory differs"));

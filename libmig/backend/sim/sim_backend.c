@@ -18,7 +18,23 @@
 
 #include <xxhash.h>
 
+#include "mig_migrate.h"
 #include "mig_sim_backend.h"
+
+/* The memory digest (mig_memory_digest) of nr_pfns contiguous pages. */
+static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns, uint64_t *digest)
+{
+    uint64_t *hashes = malloc(nr_pfns * sizeof(*hashes));
+
+    if (!hashes)
+        return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
+                             nr_pfns);
+    for (uint64_t p = 0; p < nr_pfns; p++)
+        hashes[p] = XXH3_64bits(memory + p * MIG_SIM_PAGE_SIZE, MIG_SIM_PAGE_SIZE);
+    *digest = mig_memory_digest(hashes, nr_pfns);
+    free(hashes);
+    return 0;
+}
 
 /* ---- source ----------------------------------------------------------- */
 
@@ -121,7 +137,16 @@ static int src_restore_state(void *b, const void *state, size_t len)
 
 static int src_memory_hash(void *b, uint64_t *hash_out)
 {
-    return mig_sim_guest_hash(((struct mig_sim_source *)b)->guest, hash_out);
+    struct mig_sim_guest *guest = ((struct mig_sim_source *)b)->guest;
+    const void *base;
+    size_t len;
+    int rc;
+
+    /* Called by the engine on the paused guest only (mig_backend.h). */
+    rc = mig_sim_guest_page(guest, 0, &base, &len);
+    if (!rc)
+        rc = digest_of_pages(base, mig_sim_guest_nr_pfns(guest), hash_out);
+    return rc;
 }
 
 static int src_release(void *b)
@@ -243,8 +268,7 @@ static int dst_memory_hash(void *b, uint64_t *hash_out)
 {
     struct mig_sim_destination *d = b;
 
-    *hash_out = XXH3_64bits(d->memory, (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE);
-    return 0;
+    return digest_of_pages(d->memory, d->nr_pfns, hash_out);
 }
 
 static int dst_release(void *b)
