@@ -44,6 +44,7 @@ int cmd_version(int argc, char **argv);
 /* -- stream room -- */
 
 /* -- cpuid-policy room -- */
+int cmd_cpuid_policy(int argc, char **argv);
 
 /* -- vGPU room -- */
 
