@@ -10,7 +10,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,32 +239,12 @@ int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
 
 int cpuid_cluster_write_file(const struct cpuid_cluster *c, const char *path)
 {
-    char *text = NULL, tmp[4096];
-    FILE *f = NULL;
-    int rc;
+    char *text = NULL;
+    int rc = cpuid_cluster_to_json(c, &text);
 
-    rc = cpuid_cluster_to_json(c, &text);
     if (rc)
         return rc;
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-        rc = mig_error_set(MIG_EINVAL, "path '%.100s...' is too long", path);
-        goto out;
-    }
-    f = fopen(tmp, "w");
-    if (!f || fputs(text, f) == EOF || fclose(f)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot write '%s'", tmp);
-        f = NULL;
-        goto out;
-    }
-    f = NULL;
-    if (rename(tmp, path)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot rename '%s' to '%s'", tmp, path);
-        goto out;
-    }
-    rc = 0;
- out:
-    if (f)
-        fclose(f);
+    rc = cpuid_write_text_file(path, text);
     free(text);
     return rc;
 }
@@ -286,24 +265,14 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
                         struct cpuid_cluster **out)
 {
     struct cpuid_cluster *c = NULL;
-    json_tokener *tok = NULL;
     json_object *root = NULL, *members, *pinned, *version;
     const char *name, *vendor, *baseline;
     size_t n;
     int rc;
 
-    if (len > CPUID_MAX_FILE_SIZE)
-        return mig_error_set(MIG_ELIMIT, "%s: larger than %u bytes", origin, CPUID_MAX_FILE_SIZE);
-    tok = json_tokener_new();
-    if (!tok)
-        return mig_error_set(MIG_ENOMEM, "out of memory");
-    root = json_tokener_parse_ex(tok, text, (int)len);
-    if (!root || !json_object_is_type(root, json_type_object)) {
-        rc = mig_error_set(MIG_EFORMAT, "%s: not a JSON object (offset %zu: %s)", origin,
-                           json_tokener_get_parse_end(tok),
-                           json_tokener_error_desc(json_tokener_get_error(tok)));
-        goto out;
-    }
+    rc = cpuid_parse_json_object(text, len, origin, (void **)&root);
+    if (rc)
+        return rc;
     if (!json_object_object_get_ex(root, "schema_version", &version) ||
         !json_object_is_type(version, json_type_int) || json_object_get_int64(version) != 1) {
         rc = mig_error_set(MIG_EFORMAT, "%s: \"schema_version\" must be 1: is this a cluster "
@@ -382,7 +351,6 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
     rc = 0;
  out:
     json_object_put(root);
-    json_tokener_free(tok);
     cpuid_cluster_free(c);
     return rc;
 }

@@ -32,6 +32,16 @@ int cpuid_next_line(const char **cursor, const char *end, const char **line,
  */
 int cpuid_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Parse a JSON document of len bytes that must be one object; origin names
+ * it in errors (offset and json-c's reason).  *out (a json_object *) is
+ * released by the caller with json_object_put().
+ */
+int cpuid_parse_json_object(const char *text, size_t len, const char *origin, void **out);
+
+/* Write text to path through path.tmp and a rename: never a partial file. */
+int cpuid_write_text_file(const char *path, const char *text);
+
 /* strdup that records MIG_ENOMEM; NULL on failure. */
 char *cpuid_strdup(const char *s);
 

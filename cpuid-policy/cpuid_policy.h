@@ -301,6 +301,8 @@ void *cpuid_host_json(struct cpuid_host *host);
 
 /* Serialise (pretty JSON, newline-terminated).  *out is malloc'ed, caller frees. */
 int cpuid_host_to_json(const struct cpuid_host *host, char **out);
+/* Write the JSON to path (through path.tmp and a rename). */
+int cpuid_host_write_file(const struct cpuid_host *host, const char *path);
 
 /* ------------------------------------------------------------------ */
 /* Clusters                                                             */

@@ -98,52 +98,6 @@ static int get_uint(json_object *obj, const char *key, const char *origin, unsig
     return 0;
 }
 
-/* Parse a JSON document of len bytes into *out (json_object_put() it). */
-static int parse_json_text(const char *text, size_t len, const char *origin, json_object **out)
-{
-    json_tokener *tok;
-    json_object *obj;
-    int rc;
-
-    if (len > CPUID_MAX_FILE_SIZE)
-        return mig_error_set(MIG_ELIMIT, "%s: %zu bytes is larger than %u: not a cpuid-policy "
-                             "file", origin, len, CPUID_MAX_FILE_SIZE);
-    tok = json_tokener_new();
-    if (!tok)
-        return mig_error_set(MIG_ENOMEM, "out of memory parsing %s", origin);
-    obj = json_tokener_parse_ex(tok, text, (int)len);
-    if (!obj) {
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-
-        if (jerr == json_tokener_continue)
-            rc = mig_error_set(MIG_ETRUNC, "%s: the JSON ends early (after %zu bytes)", origin,
-                               len);
-        else
-            rc = mig_error_set(MIG_EFORMAT, "%s: not JSON at offset %zu: %s", origin,
-                               json_tokener_get_parse_end(tok),
-                               json_tokener_error_desc(jerr));
-        goto out;
-    }
-    if (json_tokener_get_parse_end(tok) < len &&
-        strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") !=
-        len - json_tokener_get_parse_end(tok)) {
-        json_object_put(obj);
-        rc = mig_error_set(MIG_EFORMAT, "%s: text after the JSON object at offset %zu",
-                           origin, json_tokener_get_parse_end(tok));
-        goto out;
-    }
-    if (!json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
-        rc = mig_error_set(MIG_EFORMAT, "%s: the document must be a JSON object", origin);
-        goto out;
-    }
-    *out = obj;
-    rc = 0;
- out:
-    json_tokener_free(tok);
-    return rc;
-}
-
 int cpuid_host_parse(const char *text, size_t len, const char *origin,
                      struct cpuid_host **out)
 {
@@ -153,7 +107,7 @@ int cpuid_host_parse(const char *text, size_t len, const char *origin,
     int64_t schema;
     int rc;
 
-    rc = parse_json_text(text, len, origin, &root);
+    rc = cpuid_parse_json_object(text, len, origin, (void **)&root);
     if (rc)
         return rc;
     host = calloc(1, sizeof(*host));
@@ -247,6 +201,18 @@ int cpuid_host_read_file(const char *path, struct cpuid_host **out)
     if (rc)
         return rc;
     rc = cpuid_host_parse(text, len, path, out);
+    free(text);
+    return rc;
+}
+
+int cpuid_host_write_file(const struct cpuid_host *host, const char *path)
+{
+    char *text;
+    int rc = cpuid_host_to_json(host, &text);
+
+    if (rc)
+        return rc;
+    rc = cpuid_write_text_file(path, text);
     free(text);
     return rc;
 }

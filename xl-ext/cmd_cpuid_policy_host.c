@@ -10,7 +10,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,27 +18,6 @@
 #include "cmd_cpuid_policy.h"
 #include "mig_error.h"
 #include "subcommands.h"
-
-static int write_text(const char *path, const char *text)
-{
-    char tmp[4096];
-    FILE *f;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-        return mig_error_set(MIG_EINVAL, "output path is too long");
-    f = fopen(tmp, "w");
-    if (!f)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot create '%s'", tmp);
-    if (fputs(text, f) == EOF) {
-        fclose(f);
-        return mig_error_set_errno(MIG_EIO, errno, "cannot write '%s'", tmp);
-    }
-    if (fclose(f))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot write '%s'", tmp);
-    if (rename(tmp, path))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot rename '%s' to '%s'", tmp, path);
-    return 0;
-}
 
 int cmd_cpuid_policy_host_dump(int argc, char **argv)
 {
@@ -73,9 +51,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
 
     /* -- vGPU room: add the host's "gpu" object to cpuid_host_json(host) here -- */
 
-    rc = cpuid_host_to_json(host, &json);
-    if (!rc && output)
-        rc = write_text(output, json);
+    rc = output ? cpuid_host_write_file(host, output) : cpuid_host_to_json(host, &json);
     if (rc) {
         ret = cpuid_cli_fail("host-dump", rc);
         goto out;
