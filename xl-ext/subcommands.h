@@ -45,6 +45,7 @@ int cmd_version(int argc, char **argv);
 int cmd_stream_dump(int argc, char **argv);
 
 /* -- cpuid-policy room -- */
+int cmd_cpuid_policy(int argc, char **argv);
 
 /* -- vGPU room -- */
 

@@ -1,0 +1,369 @@
+/*
+ * cluster.c: cluster baselines and the cluster file (members, baseline,
+ * optional pinned level).
+ *
+ * Rules (XAPI-style levelling, stated in README): the baseline is the
+ * intersection of the members' HVM max featuresets, or a pinned named
+ * level; all members share one vendor; a host lacking any baseline feature
+ * is refused with the list of what it lacks.  This file must never lower a
+ * baseline silently when a host is added, and never print.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cpuid_internal.h"
+#include "cpuid_policy.h"
+#include "mig_error.h"
+
+#define MAX_MEMBERS 4096
+#define MAX_NAME 255
+
+struct cluster_member {
+    char *hostname;
+    struct cpuid_featureset features;
+};
+
+struct cpuid_cluster {
+    char *name;
+    enum cpuid_vendor vendor;
+    struct cpuid_featureset baseline;
+    char *pinned_level;
+    struct cluster_member *members;
+    unsigned int count;
+};
+
+int cpuid_cluster_baseline(struct cpuid_host *const *hosts, unsigned int n,
+                           enum cpuid_host_policy which,
+                           struct cpuid_featureset *baseline_out,
+                           enum cpuid_vendor *vendor_out)
+{
+    struct cpuid_featureset baseline;
+    enum cpuid_vendor vendor;
+
+    if (n == 0)
+        return mig_error_set(MIG_EINVAL, "a cluster baseline needs at least one host file");
+    baseline = *cpuid_host_featureset(hosts[0], which);
+    vendor = cpuid_host_vendor(hosts[0]);
+    for (unsigned int i = 1; i < n; i++) {
+        if (cpuid_host_vendor(hosts[i]) != vendor)
+            return mig_error_set(MIG_ECOMPAT,
+                                 "vendor mix: '%s' is %s but '%s' is %s; a cluster has one "
+                                 "vendor (guests see the vendor and Xen does not migrate "
+                                 "across vendors): split the hosts into one cluster per vendor",
+                                 cpuid_host_hostname(hosts[0]), cpuid_vendor_name(vendor),
+                                 cpuid_host_hostname(hosts[i]),
+                                 cpuid_vendor_name(cpuid_host_vendor(hosts[i])));
+        cpuid_featureset_intersect(&baseline, &baseline, cpuid_host_featureset(hosts[i], which));
+    }
+    cpuid_featureset_close(&baseline);
+    *baseline_out = baseline;
+    *vendor_out = vendor;
+    return 0;
+}
+
+int cpuid_cluster_new(const char *name, struct cpuid_cluster **out)
+{
+    struct cpuid_cluster *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    if (!name || !*name || strlen(name) > MAX_NAME) {
+        free(c);
+        return mig_error_set(MIG_EINVAL, "a cluster name needs 1 to %d characters", MAX_NAME);
+    }
+    c->name = cpuid_strdup(name);
+    c->members = calloc(MAX_MEMBERS, sizeof(*c->members));
+    if (!c->name || !c->members) {
+        cpuid_cluster_free(c);
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    }
+    *out = c;
+    return 0;
+}
+
+void cpuid_cluster_free(struct cpuid_cluster *c)
+{
+    if (!c)
+        return;
+    for (unsigned int i = 0; c->members && i < c->count; i++)
+        free(c->members[i].hostname);
+    free(c->members);
+    free(c->name);
+    free(c->pinned_level);
+    free(c);
+}
+
+int cpuid_cluster_pin_level(struct cpuid_cluster *c, const struct cpuid_level *level,
+                            struct cpuid_featureset *missing)
+{
+    char *name;
+
+    if (level->vendor != CPUID_VENDOR_UNKNOWN && c->count && level->vendor != c->vendor)
+        return mig_error_set(MIG_ECOMPAT, "level '%s' is for %s hosts but cluster '%s' is %s",
+                             level->name, cpuid_vendor_name(level->vendor), c->name,
+                             cpuid_vendor_name(c->vendor));
+    for (unsigned int i = 0; i < c->count; i++)
+        if (!cpuid_featureset_is_subset(&level->features, &c->members[i].features)) {
+            struct cpuid_featureset lack;
+
+            cpuid_featureset_subtract(&lack, &level->features, &c->members[i].features);
+            if (missing)
+                *missing = lack;
+            return mig_error_set(MIG_ECOMPAT, "member '%s' lacks %u feature(s) of level '%s': "
+                                 "pin a lower level or remove the host",
+                                 c->members[i].hostname, cpuid_featureset_count(&lack),
+                                 level->name);
+        }
+    name = cpuid_strdup(level->name);
+    if (!name)
+        return MIG_ENOMEM;
+    free(c->pinned_level);
+    c->pinned_level = name;
+    c->baseline = level->features;
+    if (!c->count && level->vendor != CPUID_VENDOR_UNKNOWN)
+        c->vendor = level->vendor;
+    return 0;
+}
+
+int cpuid_cluster_add(struct cpuid_cluster *c, const struct cpuid_host *host,
+                      struct cpuid_featureset *missing)
+{
+    const struct cpuid_featureset *fs = cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX);
+    const char *hostname = cpuid_host_hostname(host);
+    struct cluster_member *slot = NULL;
+    char *copy;
+
+    if (c->count || c->pinned_level) {
+        if (c->vendor != CPUID_VENDOR_UNKNOWN && cpuid_host_vendor(host) != c->vendor)
+            return mig_error_set(MIG_ECOMPAT, "host '%s' is %s but cluster '%s' is %s: a "
+                                 "cluster has one vendor", hostname,
+                                 cpuid_vendor_name(cpuid_host_vendor(host)), c->name,
+                                 cpuid_vendor_name(c->vendor));
+        if (!cpuid_featureset_is_subset(&c->baseline, fs)) {
+            struct cpuid_featureset lack;
+
+            cpuid_featureset_subtract(&lack, &c->baseline, fs);
+            if (missing)
+                *missing = lack;
+            return mig_error_set(MIG_ECOMPAT, "host '%s' lacks %u feature(s) of cluster '%s' "
+                                 "baseline: domains levelled to the cluster could not run "
+                                 "there", hostname, cpuid_featureset_count(&lack), c->name);
+        }
+    }
+    for (unsigned int i = 0; i < c->count; i++)
+        if (!strcmp(c->members[i].hostname, hostname))
+            slot = &c->members[i];
+    if (!slot) {
+        if (c->count == MAX_MEMBERS)
+            return mig_error_set(MIG_ELIMIT, "cluster '%s' has %u members, the most allowed",
+                                 c->name, MAX_MEMBERS);
+        copy = cpuid_strdup(hostname);
+        if (!copy)
+            return MIG_ENOMEM;
+        slot = &c->members[c->count++];
+        slot->hostname = copy;
+    }
+    slot->features = *fs;
+    if (c->count == 1 && !c->pinned_level) {
+        c->baseline = *fs;
+        cpuid_featureset_close(&c->baseline);
+    }
+    if (c->vendor == CPUID_VENDOR_UNKNOWN)
+        c->vendor = cpuid_host_vendor(host);
+    return 0;
+}
+
+const char *cpuid_cluster_name(const struct cpuid_cluster *c) { return c->name; }
+enum cpuid_vendor cpuid_cluster_vendor(const struct cpuid_cluster *c) { return c->vendor; }
+const char *cpuid_cluster_pinned_level(const struct cpuid_cluster *c) { return c->pinned_level; }
+unsigned int cpuid_cluster_member_count(const struct cpuid_cluster *c) { return c->count; }
+
+const struct cpuid_featureset *cpuid_cluster_baseline_features(const struct cpuid_cluster *c)
+{
+    return &c->baseline;
+}
+
+const char *cpuid_cluster_member_name(const struct cpuid_cluster *c, unsigned int i)
+{
+    return i < c->count ? c->members[i].hostname : NULL;
+}
+
+const struct cpuid_featureset *cpuid_cluster_member_features(const struct cpuid_cluster *c,
+                                                             unsigned int i)
+{
+    return i < c->count ? &c->members[i].features : NULL;
+}
+
+int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
+{
+    json_object *root = json_object_new_object(), *members = json_object_new_array();
+    char hex[CPUID_FEATURESET_HEX_LEN];
+    int rc;
+
+    if (!root || !members) {
+        json_object_put(members);
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    json_object_object_add(root, "schema_version", json_object_new_int(1));
+    json_object_object_add(root, "name", json_object_new_string(c->name));
+    json_object_object_add(root, "vendor", json_object_new_string(cpuid_vendor_name(c->vendor)));
+    cpuid_featureset_format_hex(&c->baseline, hex);
+    json_object_object_add(root, "baseline", json_object_new_string(hex));
+    json_object_object_add(root, "pinned_level",
+                           c->pinned_level ? json_object_new_string(c->pinned_level) : NULL);
+    for (unsigned int i = 0; i < c->count; i++) {
+        json_object *m = json_object_new_object();
+
+        cpuid_featureset_format_hex(&c->members[i].features, hex);
+        json_object_object_add(m, "hostname", json_object_new_string(c->members[i].hostname));
+        json_object_object_add(m, "features", json_object_new_string(hex));
+        json_object_array_add(members, m);
+    }
+    json_object_object_add(root, "members", members);
+    if (asprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                             JSON_C_TO_STRING_SPACED)) < 0) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = 0;
+ out:
+    json_object_put(root);
+    return rc;
+}
+
+int cpuid_cluster_write_file(const struct cpuid_cluster *c, const char *path)
+{
+    char *text = NULL;
+    int rc = cpuid_cluster_to_json(c, &text);
+
+    if (rc)
+        return rc;
+    rc = cpuid_write_text_file(path, text);
+    free(text);
+    return rc;
+}
+
+static int json_string_field(json_object *obj, const char *key, const char *origin,
+                             const char **out)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+        return mig_error_set(MIG_EFORMAT, "%s: \"%s\" (string) is missing: see README "
+                             "\"Cluster file format\"", origin, key);
+    *out = json_object_get_string(v);
+    return 0;
+}
+
+int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
+                        struct cpuid_cluster **out)
+{
+    struct cpuid_cluster *c = NULL;
+    json_object *root = NULL, *members, *pinned, *version;
+    const char *name, *vendor, *baseline;
+    size_t n;
+    int rc;
+
+    rc = cpuid_parse_json_object(text, len, origin, (void **)&root);
+    if (rc)
+        return rc;
+    if (!json_object_object_get_ex(root, "schema_version", &version) ||
+        !json_object_is_type(version, json_type_int) || json_object_get_int64(version) != 1) {
+        rc = mig_error_set(MIG_EFORMAT, "%s: \"schema_version\" must be 1: is this a cluster "
+                           "file from 'xl-ext cpuid-policy cluster add'?", origin);
+        goto out;
+    }
+    if ((rc = json_string_field(root, "name", origin, &name)) ||
+        (rc = json_string_field(root, "vendor", origin, &vendor)) ||
+        (rc = json_string_field(root, "baseline", origin, &baseline)))
+        goto out;
+    rc = cpuid_cluster_new(name, &c);
+    if (rc) {
+        rc = cpuid_error_prefix("%s", origin);
+        goto out;
+    }
+    c->vendor = cpuid_vendor_parse(vendor);
+    rc = cpuid_featureset_parse_hex(baseline, 0, &c->baseline);
+    if (rc) {
+        rc = cpuid_error_prefix("%s: \"baseline\"", origin);
+        goto out;
+    }
+    if (json_object_object_get_ex(root, "pinned_level", &pinned) && pinned) {
+        if (!json_object_is_type(pinned, json_type_string)) {
+            rc = mig_error_set(MIG_EFORMAT, "%s: \"pinned_level\" must be a string or null",
+                               origin);
+            goto out;
+        }
+        c->pinned_level = cpuid_strdup(json_object_get_string(pinned));
+        if (!c->pinned_level) {
+            rc = MIG_ENOMEM;
+            goto out;
+        }
+    }
+    if (!json_object_object_get_ex(root, "members", &members) ||
+        !json_object_is_type(members, json_type_array)) {
+        rc = mig_error_set(MIG_EFORMAT, "%s: \"members\" (array) is missing", origin);
+        goto out;
+    }
+    n = json_object_array_length(members);
+    if (n > MAX_MEMBERS) {
+        rc = mig_error_set(MIG_ELIMIT, "%s: %zu members, more than %u", origin, n, MAX_MEMBERS);
+        goto out;
+    }
+    if (n && c->vendor == CPUID_VENDOR_UNKNOWN) {
+        rc = mig_error_set(MIG_EFORMAT, "%s: \"vendor\" \"%.40s\" is not intel, amd or hygon",
+                           origin, vendor);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *m = json_object_array_get_idx(members, i);
+        const char *hostname, *features;
+        char where[64];
+
+        snprintf(where, sizeof(where), "%s: member %zu", origin, i);
+        if (!m || !json_object_is_type(m, json_type_object)) {
+            rc = mig_error_set(MIG_EFORMAT, "%s is not an object", where);
+            goto out;
+        }
+        if ((rc = json_string_field(m, "hostname", where, &hostname)) ||
+            (rc = json_string_field(m, "features", where, &features)))
+            goto out;
+        c->members[i].hostname = cpuid_strdup(hostname);
+        if (!c->members[i].hostname) {
+            rc = MIG_ENOMEM;
+            goto out;
+        }
+        c->count++;
+        rc = cpuid_featureset_parse_hex(features, 0, &c->members[i].features);
+        if (rc) {
+            rc = cpuid_error_prefix("%s: member '%.64s'", origin, hostname);
+            goto out;
+        }
+    }
+    *out = c;
+    c = NULL;
+    rc = 0;
+ out:
+    json_object_put(root);
+    cpuid_cluster_free(c);
+    return rc;
+}
+
+int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out)
+{
+    char *text;
+    size_t len;
+    int rc = cpuid_read_text_file(path, &text, &len);
+
+    if (rc)
+        return rc;
+    rc = cpuid_cluster_parse(text, len, path, out);
+    free(text);
+    return rc;
+}

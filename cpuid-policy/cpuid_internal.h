@@ -1,0 +1,48 @@
+/*
+ * cpuid_internal.h: helpers shared by the cpuid-policy sources, not part of
+ * the public API (cpuid_policy.h).  Never include it from outside
+ * cpuid-policy/.
+ */
+#ifndef XENMIG_CPUID_INTERNAL_H
+#define XENMIG_CPUID_INTERNAL_H
+
+#include <stddef.h>
+
+/* Largest input file any cpuid-policy reader accepts. */
+#define CPUID_MAX_FILE_SIZE (4u << 20)
+
+/*
+ * Read the whole file at path, NUL-terminated, into *out (malloc'ed,
+ * caller frees) and its length into *len.  Refuses files over
+ * CPUID_MAX_FILE_SIZE and files containing a NUL byte.
+ */
+int cpuid_read_text_file(const char *path, char **out, size_t *len);
+
+/*
+ * Next line of a text buffer: *line points at it, *line_len is its length
+ * without the newline and trailing white space; *cursor advances.  Returns
+ * 0 at the end of the buffer.
+ */
+int cpuid_next_line(const char **cursor, const char *end, const char **line,
+                    size_t *line_len);
+
+/*
+ * Put "PREFIX: " (printf-style) before the current last error message,
+ * keeping its code, which it returns.
+ */
+int cpuid_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parse a JSON document of len bytes that must be one object; origin names
+ * it in errors (offset and json-c's reason).  *out (a json_object *) is
+ * released by the caller with json_object_put().
+ */
+int cpuid_parse_json_object(const char *text, size_t len, const char *origin, void **out);
+
+/* Write text to path through path.tmp and a rename: never a partial file. */
+int cpuid_write_text_file(const char *path, const char *text);
+
+/* strdup that records MIG_ENOMEM; NULL on failure. */
+char *cpuid_strdup(const char *s);
+
+#endif /* XENMIG_CPUID_INTERNAL_H */

@@ -1,0 +1,325 @@
+/*
+ * levels.c: named CPU levels, read at run time from data files
+ * (cpuid-policy/data/levels/NAME.level, installed to pkgdatadir/levels), so
+ * adding a level needs no rebuild.
+ *
+ * File format (one "key: value" per line, '#' starts a comment):
+ *   name: x86-64-v3          must match the file name
+ *   family: x86-64           ordering family ("x86-64", "intel", "amd"...)
+ *   rank: 3                  order in the family, higher = newer
+ *   vendor: any|intel|amd|hygon
+ *   source: ...              where the facts come from (required)
+ *   features: NAME...        repeatable; Xen feature names, closed under
+ *                            Xen's dependencies
+ * This file must never accept a level without a source, nor one whose
+ * features are not closed.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cpuid_internal.h"
+#include "cpuid_policy.h"
+#include "mig_error.h"
+
+#define MAX_LEVELS 256
+#define MAX_FEATURE_TEXT 8192
+
+struct level_entry {
+    struct cpuid_level level;
+    char *name, *family, *source;
+};
+
+struct cpuid_level_set {
+    struct level_entry *entries;
+    unsigned int count;
+};
+
+const char *cpuid_levels_default_dir(void)
+{
+    const char *env = getenv("XENMIG_CPUID_LEVELS_DIR");
+
+    if (env && *env)
+        return env;
+    if (access(XENMIG_DATADIR "/levels", R_OK | X_OK) == 0)
+        return XENMIG_DATADIR "/levels";
+    return XENMIG_SRCDATADIR "/levels";
+}
+
+static void entry_clear(struct level_entry *e)
+{
+    free(e->name);
+    free(e->family);
+    free(e->source);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Copy value (len bytes) into *field, refusing a second definition. */
+static int set_field(char **field, const char *key, const char *value, size_t len,
+                     const char *path, unsigned int lineno)
+{
+    if (*field)
+        return mig_error_set(MIG_EFORMAT, "%s:%u: '%s' given twice: keep one", path,
+                             lineno, key);
+    *field = strndup(value, len);
+    if (!*field)
+        return mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
+    return 0;
+}
+
+static int parse_level(const char *path, const char *text, size_t text_len,
+                       const char *expected_name, struct level_entry *e)
+{
+    const char *cursor = text, *end = text + text_len, *line;
+    char *features = NULL, *vendor = NULL;
+    size_t line_len, features_len = 0;
+    unsigned int lineno = 0, features_line = 0;
+    long rank = -1;
+    int rc;
+
+    memset(e, 0, sizeof(*e));
+    features = calloc(1, MAX_FEATURE_TEXT);
+    if (!features) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
+        goto out;
+    }
+    while (cpuid_next_line(&cursor, end, &line, &line_len)) {
+        const char *colon, *value;
+        size_t key_len, value_len;
+
+        lineno++;
+        while (line_len && (*line == ' ' || *line == '\t')) {
+            line++;
+            line_len--;
+        }
+        if (line_len == 0 || *line == '#')
+            continue;
+        colon = memchr(line, ':', line_len);
+        if (!colon) {
+            rc = mig_error_set(MIG_EFORMAT, "%s:%u: \"%.*s\" is not 'key: value'", path,
+                               lineno, (int)(line_len > 80 ? 80 : line_len), line);
+            goto out;
+        }
+        key_len = (size_t)(colon - line);
+        value = colon + 1;
+        value_len = line_len - key_len - 1;
+        while (value_len && (*value == ' ' || *value == '\t')) {
+            value++;
+            value_len--;
+        }
+#define KEY_IS(k) (key_len == strlen(k) && !strncmp(line, k, key_len))
+        if (KEY_IS("name"))
+            rc = set_field(&e->name, "name", value, value_len, path, lineno);
+        else if (KEY_IS("family"))
+            rc = set_field(&e->family, "family", value, value_len, path, lineno);
+        else if (KEY_IS("source"))
+            rc = set_field(&e->source, "source", value, value_len, path, lineno);
+        else if (KEY_IS("vendor"))
+            rc = set_field(&vendor, "vendor", value, value_len, path, lineno);
+        else if (KEY_IS("rank")) {
+            char buf[16], *endp;
+
+            if (value_len == 0 || value_len >= sizeof(buf)) {
+                rc = mig_error_set(MIG_EFORMAT, "%s:%u: rank \"%.*s\" is not a number "
+                                   "from 1 to 1000", path, lineno, (int)(value_len > 20 ? 20 :
+                                   value_len), value);
+                goto out;
+            }
+            memcpy(buf, value, value_len);
+            buf[value_len] = '\0';
+            rank = strtol(buf, &endp, 10);
+            if (*endp || rank < 1 || rank > 1000) {
+                rc = mig_error_set(MIG_EFORMAT, "%s:%u: rank \"%s\" is not a number from "
+                                   "1 to 1000", path, lineno, buf);
+                goto out;
+            }
+            rc = 0;
+        } else if (KEY_IS("features")) {
+            if (features_len + value_len + 2 > MAX_FEATURE_TEXT) {
+                rc = mig_error_set(MIG_ELIMIT, "%s:%u: more than %u characters of "
+                                   "features", path, lineno, MAX_FEATURE_TEXT);
+                goto out;
+            }
+            features[features_len++] = ' ';
+            memcpy(features + features_len, value, value_len);
+            features_len += value_len;
+            features[features_len] = '\0';
+            if (!features_line)
+                features_line = lineno;
+            rc = 0;
+        } else {
+            rc = mig_error_set(MIG_EFORMAT, "%s:%u: unknown key \"%.*s\": keys are name, "
+                               "family, rank, vendor, source, features", path, lineno,
+                               (int)(key_len > 40 ? 40 : key_len), line);
+        }
+#undef KEY_IS
+        if (rc)
+            goto out;
+    }
+    if (!e->name || !e->family || !e->source || !vendor || rank < 0 || !features_line) {
+        rc = mig_error_set(MIG_EFORMAT, "%s: missing key (%s): every level needs name, "
+                           "family, rank, vendor, source and features", path,
+                           !e->name ? "name" : !e->family ? "family" : !e->source ? "source" :
+                           !vendor ? "vendor" : rank < 0 ? "rank" : "features");
+        goto out;
+    }
+    if (expected_name && strcmp(e->name, expected_name)) {
+        rc = mig_error_set(MIG_EFORMAT, "%s: name '%s' does not match the file name: "
+                           "rename the file to %s.level", path, e->name, e->name);
+        goto out;
+    }
+    if (!strcmp(vendor, "any"))
+        e->level.vendor = CPUID_VENDOR_UNKNOWN;
+    else if ((e->level.vendor = cpuid_vendor_parse(vendor)) == CPUID_VENDOR_UNKNOWN) {
+        rc = mig_error_set(MIG_EFORMAT, "%s: vendor '%s' is not any, intel, amd or hygon",
+                           path, vendor);
+        goto out;
+    }
+    rc = cpuid_featureset_parse_names(features, &e->level.features);
+    if (rc) {
+        rc = cpuid_error_prefix("%s:%u", path, features_line);
+        goto out;
+    }
+    e->level.name = e->name;
+    e->level.family = e->family;
+    e->level.source = e->source;
+    e->level.rank = (unsigned int)rank;
+    rc = 0;
+ out:
+    if (rc)
+        entry_clear(e);
+    free(features);
+    free(vendor);
+    return rc;
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+    const struct level_entry *x = a, *y = b;
+    int c = strcmp(x->family, y->family);
+
+    if (c)
+        return c;
+    return x->level.rank < y->level.rank ? -1 : x->level.rank > y->level.rank;
+}
+
+int cpuid_level_set_load(const char *dir, struct cpuid_level_set **out)
+{
+    struct cpuid_level_set *set = NULL;
+    struct dirent *de;
+    DIR *d = NULL;
+    char *text = NULL, path[4096];
+    int rc;
+
+    if (!dir)
+        dir = cpuid_levels_default_dir();
+    set = calloc(1, sizeof(*set));
+    if (set)
+        set->entries = calloc(MAX_LEVELS, sizeof(*set->entries));
+    if (!set || !set->entries) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory loading levels");
+        goto out;
+    }
+    d = opendir(dir);
+    if (!d) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open the levels directory '%s' "
+                                 "(set XENMIG_CPUID_LEVELS_DIR to the data/levels directory)",
+                                 dir);
+        goto out;
+    }
+    while ((de = readdir(d))) {
+        size_t nlen = strlen(de->d_name), text_len;
+        char stem[256];
+
+        if (nlen <= 6 || strcmp(de->d_name + nlen - 6, ".level") || nlen - 6 >= sizeof(stem))
+            continue;
+        if (set->count == MAX_LEVELS) {
+            rc = mig_error_set(MIG_ELIMIT, "more than %u levels in '%s'", MAX_LEVELS, dir);
+            goto out;
+        }
+        memcpy(stem, de->d_name, nlen - 6);
+        stem[nlen - 6] = '\0';
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        rc = cpuid_read_text_file(path, &text, &text_len);
+        if (rc)
+            goto out;
+        rc = parse_level(path, text, text_len, stem, &set->entries[set->count]);
+        free(text);
+        text = NULL;
+        if (rc)
+            goto out;
+        set->count++;
+    }
+    if (set->count == 0) {
+        rc = mig_error_set(MIG_EFORMAT, "no *.level file in '%s'", dir);
+        goto out;
+    }
+    qsort(set->entries, set->count, sizeof(*set->entries), compare_entries);
+    *out = set;
+    set = NULL;
+    rc = 0;
+ out:
+    if (d)
+        closedir(d);
+    free(text);
+    cpuid_level_set_free(set);
+    return rc;
+}
+
+void cpuid_level_set_free(struct cpuid_level_set *set)
+{
+    if (!set)
+        return;
+    for (unsigned int i = 0; set->entries && i < set->count; i++)
+        entry_clear(&set->entries[i]);
+    free(set->entries);
+    free(set);
+}
+
+unsigned int cpuid_level_set_count(const struct cpuid_level_set *set)
+{
+    return set ? set->count : 0;
+}
+
+const struct cpuid_level *cpuid_level_set_get(const struct cpuid_level_set *set,
+                                              unsigned int index)
+{
+    return set && index < set->count ? &set->entries[index].level : NULL;
+}
+
+const struct cpuid_level *cpuid_level_set_find(const struct cpuid_level_set *set,
+                                               const char *name)
+{
+    for (unsigned int i = 0; set && name && i < set->count; i++)
+        if (!strcasecmp(set->entries[i].level.name, name))
+            return &set->entries[i].level;
+    return NULL;
+}
+
+const struct cpuid_level *cpuid_level_set_highest(const struct cpuid_level_set *set,
+                                                  const char *family,
+                                                  enum cpuid_vendor vendor,
+                                                  const struct cpuid_featureset *fs)
+{
+    const struct cpuid_level *best = NULL;
+
+    for (unsigned int i = 0; set && i < set->count; i++) {
+        const struct cpuid_level *l = &set->entries[i].level;
+
+        if (strcmp(l->family, family))
+            continue;
+        if (l->vendor != CPUID_VENDOR_UNKNOWN && l->vendor != vendor)
+            continue;
+        if (!cpuid_featureset_is_subset(&l->features, fs))
+            continue;
+        if (!best || l->rank > best->rank)
+            best = l;
+    }
+    return best;
+}

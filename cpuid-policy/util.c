@@ -1,0 +1,163 @@
+/*
+ * util.c: file and line helpers of cpuid-policy (cpuid_internal.h).
+ * Must never trust a file's size: everything is bounded by
+ * CPUID_MAX_FILE_SIZE; must never leave a partial file behind.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cpuid_internal.h"
+#include "mig_error.h"
+
+int cpuid_read_text_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t got = 0;
+    int rc;
+
+    if (!f)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot open '%s'", path);
+    buf = malloc(CPUID_MAX_FILE_SIZE + 1);
+    if (!buf) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
+        goto out;
+    }
+    got = fread(buf, 1, CPUID_MAX_FILE_SIZE + 1, f);
+    if (ferror(f)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read '%s'", path);
+        goto out;
+    }
+    if (got > CPUID_MAX_FILE_SIZE) {
+        rc = mig_error_set(MIG_ELIMIT, "'%s' is larger than %u bytes: not a cpuid-policy file",
+                           path, CPUID_MAX_FILE_SIZE);
+        goto out;
+    }
+    if (memchr(buf, '\0', got)) {
+        rc = mig_error_set(MIG_EFORMAT, "'%s' contains a NUL byte at offset %zu: not a text file",
+                           path, (size_t)((char *)memchr(buf, '\0', got) - buf));
+        goto out;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    buf = NULL;
+    rc = 0;
+ out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+int cpuid_next_line(const char **cursor, const char *end, const char **line,
+                    size_t *line_len)
+{
+    const char *p = *cursor, *nl;
+    size_t len;
+
+    if (p >= end)
+        return 0;
+    nl = memchr(p, '\n', (size_t)(end - p));
+    len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    *cursor = nl ? nl + 1 : end;
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+        len--;
+    *line = p;
+    *line_len = len;
+    return 1;
+}
+
+char *cpuid_strdup(const char *s)
+{
+    char *copy = strdup(s ? s : "");
+
+    if (!copy)
+        mig_error_set(MIG_ENOMEM, "out of memory");
+    return copy;
+}
+
+int cpuid_error_prefix(const char *fmt, ...)
+{
+    char saved[1024], prefix[512];
+    int code = mig_error_last_code();
+    va_list ap;
+
+    snprintf(saved, sizeof(saved), "%s", mig_error_last());
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    return mig_error_set(code, "%s: %s", prefix, saved);
+}
+
+int cpuid_parse_json_object(const char *text, size_t len, const char *origin, void **out)
+{
+    json_tokener *tok;
+    json_object *obj;
+    int rc;
+
+    if (len > CPUID_MAX_FILE_SIZE)
+        return mig_error_set(MIG_ELIMIT, "%s: %zu bytes is larger than %u: not a cpuid-policy "
+                             "file", origin, len, CPUID_MAX_FILE_SIZE);
+    tok = json_tokener_new();
+    if (!tok)
+        return mig_error_set(MIG_ENOMEM, "out of memory parsing %s", origin);
+    obj = json_tokener_parse_ex(tok, text, (int)len);
+    if (!obj) {
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+
+        if (jerr == json_tokener_continue)
+            rc = mig_error_set(MIG_ETRUNC, "%s: the JSON ends early (after %zu bytes)", origin,
+                               len);
+        else
+            rc = mig_error_set(MIG_EFORMAT, "%s: not JSON at offset %zu: %s", origin,
+                               json_tokener_get_parse_end(tok),
+                               json_tokener_error_desc(jerr));
+        goto out;
+    }
+    if (json_tokener_get_parse_end(tok) < len &&
+        strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") !=
+        len - json_tokener_get_parse_end(tok)) {
+        json_object_put(obj);
+        rc = mig_error_set(MIG_EFORMAT, "%s: text after the JSON object at offset %zu",
+                           origin, json_tokener_get_parse_end(tok));
+        goto out;
+    }
+    if (!json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        rc = mig_error_set(MIG_EFORMAT, "%s: the document must be a JSON object", origin);
+        goto out;
+    }
+    *out = obj;
+    rc = 0;
+ out:
+    json_tokener_free(tok);
+    return rc;
+}
+
+int cpuid_write_text_file(const char *path, const char *text)
+{
+    char tmp[4096];
+    FILE *f;
+
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return mig_error_set(MIG_EINVAL, "path '%.100s...' is too long", path);
+    f = fopen(tmp, "w");
+    if (!f)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot create '%s'", tmp);
+    if (fputs(text, f) == EOF) {
+        fclose(f);
+        return mig_error_set_errno(MIG_EIO, errno, "cannot write '%s'", tmp);
+    }
+    if (fclose(f))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot write '%s'", tmp);
+    if (rename(tmp, path))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot rename '%s' to '%s'", tmp, path);
+    return 0;
+}

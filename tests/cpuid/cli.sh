@@ -1,0 +1,115 @@
+#!/bin/sh
+# cli.sh: `xl-ext cpuid-policy` end to end on host files made from real
+# CPUs of the corpus: cluster baseline, vendor mix, cluster add refusing a
+# weaker host, pin, check (0/4/3/2/5), report in three formats, host-dump,
+# and bad input quoted with exit 3.
+export XENMIG_CPUID_LEVELS_DIR="$XENMIG_SRCDIR/cpuid-policy/data/levels"
+export XENMIG_CPUID_CORPUS="$XENMIG_SRCDIR/cpuid-policy/data/cpus/corpus.txt"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+n=0; fail=0
+t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
+run() { "$XL_EXT" cpuid-policy "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?; }
+echo "1..44"
+
+for cpu in "Intel Xeon Gold 6148:skx" "Intel Xeon E5-2630 v3:hsw" \
+           "Intel Ice Lake Server:icx" "AMD EPYC 7502 32-Core:rome"; do
+    "$XL_EXT" cpuid-policy corpus --host-json "${cpu%:*}" > "$tmp/${cpu#*:}.json"
+done
+t "corpus writes host files" '[ -s "$tmp/skx.json" ] && grep -q "\"vendor\": \"amd\"" "$tmp/rome.json"'
+
+run cluster baseline "$tmp/skx.json" "$tmp/hsw.json" "$tmp/icx.json"
+t "cluster baseline exits 0" '[ $rc -eq 0 ]'
+t "Skylake-SP + Haswell + Ice Lake level to Haswell" 'grep -qx "highest-levels: x86-64-v3, intel-haswell" "$tmp/out"'
+t "the baseline keeps avx2" 'grep -qx "feature: avx2" "$tmp/out"'
+t "the baseline drops avx512f" '! grep -qx "feature: avx512f" "$tmp/out"'
+run cluster baseline --json "$tmp/skx.json" "$tmp/icx.json"
+t "cluster baseline --json" '[ $rc -eq 0 ] && grep -q "\"highest_levels\": \"x86-64-v4, intel-skylake-server\"" "$tmp/out"'
+
+run cluster baseline "$tmp/skx.json" "$tmp/rome.json"
+t "a vendor mix exits 4" '[ $rc -eq 4 ]'
+t "and names both hosts" 'grep -q "vendor mix: .Intel Xeon Gold 6148. is intel but .AMD EPYC 7502 32-Core. is amd" "$tmp/err"'
+
+run cluster add "$tmp/c.json" "$tmp/skx.json"
+t "cluster add creates the cluster" '[ $rc -eq 0 ] && [ -s "$tmp/c.json" ]'
+cp "$tmp/c.json" "$tmp/c.before"
+run cluster add "$tmp/c.json" "$tmp/hsw.json"
+t "adding a weaker host exits 4" '[ $rc -eq 4 ]'
+t "and lists what it lacks" 'grep -qx "missing: avx512f" "$tmp/out" && grep -qx "missing: avx512vl" "$tmp/out"'
+t "the message names the host" 'grep -q "host .Intel Xeon E5-2630 v3. lacks" "$tmp/err"'
+t "the cluster file is unchanged" 'cmp -s "$tmp/c.json" "$tmp/c.before"'
+run cluster add "$tmp/c.json" "$tmp/rome.json"
+t "adding another vendor exits 4" '[ $rc -eq 4 ] && grep -q "a cluster has one vendor" "$tmp/err"'
+run cluster pin "$tmp/c.json" x86-64-v3
+t "pinning to x86-64-v3" '[ $rc -eq 0 ]'
+run cluster add "$tmp/c.json" "$tmp/hsw.json"
+t "now the Haswell host fits" '[ $rc -eq 0 ]'
+run cluster show "$tmp/c.json"
+t "cluster show" '[ $rc -eq 0 ] && grep -qx "members: 2" "$tmp/out" && grep -qx "pinned-level: x86-64-v3" "$tmp/out"'
+run cluster pin "$tmp/c.json" x86-64-v4
+t "pinning above a member exits 4" '[ $rc -eq 4 ] && grep -qx "missing: avx512f" "$tmp/out"'
+run cluster pin "$tmp/c.json" x86-64-v9
+t "pinning an unknown level exits 3" '[ $rc -eq 3 ] && grep -q "x86-64-v9" "$tmp/err"'
+
+printf 'name = "db"\ntype = "hvm"\ncpuid_baseline = "x86-64-v4"\n' > "$tmp/db.cfg"
+printf 'name = "web"\ntype = "pvh"\ncpuid_baseline = "cluster"\n' > "$tmp/web.cfg"
+printf 'name = "legacy"\ncpuid_baseline = "intel-pentium4"\n' > "$tmp/bad.cfg"
+printf 'name = "free"\n' > "$tmp/free.cfg"
+run check "$tmp/db.cfg" --host "$tmp/hsw.json"
+t "check: x86-64-v4 on Haswell exits 4" '[ $rc -eq 4 ]'
+t "with exactly the five AVX-512 features" '[ "$(grep -c "^missing: " "$tmp/out")" -eq 5 ] && grep -qx "missing: avx512bw" "$tmp/out"'
+t "and a summary" 'grep -q "lacks 5 of the 31 features of domain .db. baseline .x86-64-v4." "$tmp/err"'
+run check "$tmp/db.cfg" --host "$tmp/icx.json"
+t "check: x86-64-v4 on Ice Lake exits 0" '[ $rc -eq 0 ] && grep -q "^compatible: " "$tmp/out"'
+run check "$tmp/web.cfg" --host "$tmp/hsw.json" --cluster "$tmp/c.json"
+t "check: the cluster baseline on a member exits 0" '[ $rc -eq 0 ]'
+run check "$tmp/web.cfg" --host "$tmp/hsw.json"
+t "check: baseline cluster without --cluster exits 3" '[ $rc -eq 3 ] && grep -q -- "--cluster" "$tmp/err"'
+run check "$tmp/bad.cfg" --host "$tmp/hsw.json"
+t "check: an unknown baseline exits 3 quoting it" '[ $rc -eq 3 ] && grep -q "intel-pentium4" "$tmp/err"'
+run check "$tmp/free.cfg" --host "$tmp/hsw.json"
+t "check: no baseline is compatible" '[ $rc -eq 0 ] && grep -q "no cpuid_baseline" "$tmp/out"'
+run check "$tmp/db.cfg"
+t "check without --host exits 2" '[ $rc -eq 2 ]'
+run check "$tmp/db.cfg" --host "$tmp/skx.json" --baseline amd-zen2
+t "check --baseline overrides the config" '[ $rc -eq 4 ] && grep -qx "missing: clzero" "$tmp/out"'
+if [ ! -e /proc/xen ]; then
+    run check no-such-domain --host "$tmp/hsw.json"
+    t "check of a domain name without Xen exits 5" '[ $rc -eq 5 ]'
+else
+    t "check of a domain name without Xen (skipped: this is a Xen host) # SKIP" 'true'
+fi
+
+run report --cluster "$tmp/c.json" --host "$tmp/icx.json" "$tmp/db.cfg" "$tmp/web.cfg" "$tmp/free.cfg"
+t "report exits 0" '[ $rc -eq 0 ]'
+t "report: db fits Ice Lake and Skylake-SP, not Haswell" 'grep -E "^db +hvm +x86-64-v4 +yes +yes +no \(5\)" "$tmp/out" >/dev/null'
+t "report: each host has its highest level" 'grep -E "^Intel Ice Lake Server +intel +x86-64-v4, intel-icelake-server" "$tmp/out" >/dev/null'
+run report --csv --cluster "$tmp/c.json" "$tmp/db.cfg" "$tmp/web.cfg"
+t "report --csv has one row per domain and host" '[ $rc -eq 0 ] && [ "$(grep -c "^check," "$tmp/out")" -eq 4 ]'
+t "report --csv marks db on Haswell incompatible" 'grep -q "^check,db,hvm,x86-64-v4,Intel Xeon E5-2630 v3,no,5," "$tmp/out"'
+run report --json --cluster "$tmp/c.json" "$tmp/db.cfg"
+if command -v python3 >/dev/null; then
+    t "report --json is JSON with the missing features" 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); h=d[\"domains\"][0][\"hosts\"]; assert any(\"avx512f\" in x[\"missing\"] for x in h)" "$tmp/out"'
+else
+    t "report --json (skipped: no python3) # SKIP" 'true'
+fi
+run report "$tmp/db.cfg"
+t "report without hosts exits 2" '[ $rc -eq 2 ]'
+
+run host-dump -o "$tmp/me.json"
+t "host-dump -o writes a host file" '[ $rc -eq 0 ] && grep -q "\"schema_version\": 1" "$tmp/me.json"'
+run cluster baseline "$tmp/me.json"
+t "and it reads back" '[ $rc -eq 0 ] && grep -q "^highest-levels: x86-64-v" "$tmp/out"'
+
+run decode "sse4_2,avx513f"
+t "an unknown feature exits 3 quoting the input" '[ $rc -eq 3 ] && grep -qF "unknown feature '"'"'avx513f'"'"' in \"sse4_2,avx513f\"" "$tmp/err"'
+sed 's/"host": "[0-9a-f:]*"/"host": "1:2:3"/' "$tmp/skx.json" > "$tmp/short.json"
+run cluster baseline "$tmp/short.json"
+t "a wrong word count exits 3 quoting it" '[ $rc -eq 3 ] && grep -q "\"1:2:3\" has 3 words" "$tmp/err" && grep -q "short.json" "$tmp/err"'
+printf '{"schema_version": 1, "hostname": ' > "$tmp/cut.json"
+run cluster baseline "$tmp/cut.json"
+t "a truncated host file exits 3" '[ $rc -eq 3 ] && grep -q "cut.json" "$tmp/err"'
+run frobnicate
+t "an unknown subcommand exits 2" '[ $rc -eq 2 ] && grep -q "frobnicate" "$tmp/err"'
+run decode --libxl "host,avx=0" --host "$tmp/skx.json"
+t "decode of a cpuid= string drops avx dependents" '[ $rc -eq 0 ] && ! grep -q "avx2" "$tmp/out" && grep -q "sse4-2" "$tmp/out"'
+exit $fail

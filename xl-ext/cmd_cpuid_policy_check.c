@@ -1,0 +1,373 @@
+/*
+ * cmd_cpuid_policy_check.c: the domain side of `xl-ext cpuid-policy`:
+ *   check DOMAIN|CFG --host HOST.json [--cluster CLUSTER.json] [--baseline NAME]
+ *       the migration pre-flight: 0 compatible, 4 with one "missing: NAME"
+ *       line per absent feature, 3 bad input, 2 usage, 5 no Xen.
+ *   report [--csv|--json] [--cluster CLUSTER.json] [--host HOST.json]... CFG...
+ *       domains x hosts, each host's highest level, the cluster's baseline.
+ * The GPU level (vGPU room) joins both at the marked places.  This file
+ * must never call a domain compatible when its baseline cannot be read.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cmd_cpuid_policy.h"
+#include "mig_error.h"
+#include "subcommands.h"
+
+#define MAX_REPORT_ITEMS 1024
+
+static const char *const policy_names[CPUID_HOST_POLICY_COUNT] = { "host", "pv_max", "hvm_max" };
+
+/* A domain as the check sees it: name, type, baseline name, features. */
+struct domain_need {
+    char name[256];
+    char *type, *baseline;
+    struct cpuid_featureset required;
+};
+
+static void domain_need_clear(struct domain_need *d)
+{
+    free(d->type);
+    free(d->baseline);
+    d->type = d->baseline = NULL;
+}
+
+/* Read CFG and resolve its baseline (override wins).  d->baseline NULL: none. */
+static int domain_need_read(const char *cfg, const char *override,
+                            const struct cpuid_level_set *levels,
+                            const struct cpuid_cluster *cluster, struct domain_need *d)
+{
+    const char *base = strrchr(cfg, '/') ? strrchr(cfg, '/') + 1 : cfg;
+    const char *dot = strrchr(base, '.');
+    int rc;
+
+    memset(d, 0, sizeof(*d));
+    snprintf(d->name, sizeof(d->name), "%.*s", (int)(dot && dot != base ? dot - base :
+             (long)strlen(base)), base);
+    rc = cpuid_domain_config_read(cfg, &d->baseline, &d->type);
+    if (rc)
+        return rc;
+    if (override) {
+        free(d->baseline);
+        d->baseline = strdup(override);
+        if (!d->baseline)
+            return mig_error_set(MIG_ENOMEM, "out of memory");
+    }
+    if (!d->baseline)
+        return 0;
+    return cpuid_baseline_resolve(d->baseline, levels, cluster, cfg, &d->required);
+}
+
+int cmd_cpuid_policy_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "host", required_argument, NULL, 'H' },
+        { "cluster", required_argument, NULL, 'c' },
+        { "baseline", required_argument, NULL, 'b' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *host_path = NULL, *cluster_path = NULL, *override = NULL, *target;
+    struct cpuid_level_set *levels = NULL;
+    struct cpuid_cluster *cluster = NULL;
+    struct cpuid_host *host = NULL;
+    struct domain_need d = { .type = NULL };
+    struct cpuid_featureset missing;
+    enum cpuid_host_policy which;
+    int c, rc, ret;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': host_path = optarg; break;
+        case 'c': cluster_path = optarg; break;
+        case 'b': override = optarg; break;
+        default: return cpuid_cli_usage("check", "unknown option");
+        }
+    }
+    if (argc - optind != 1 || !host_path)
+        return cpuid_cli_usage("check", "give DOMAIN|CFG and --host HOST.json");
+    target = argv[optind];
+    if (access(target, F_OK) != 0) {
+        if (access("/proc/xen", F_OK) != 0) {
+            fprintf(stderr, "%s cpuid-policy check: '%s' is not a file and this is not a Xen "
+                    "host, so no domain of that name: give the domain's xl.cfg\n",
+                    xl_ext_prog, target);
+            return XL_EXT_EXIT_NO_XEN;
+        }
+        fprintf(stderr, "%s cpuid-policy check: reading running domain '%s' needs its saved "
+                "libxl config, which this build does not read yet: give the domain's xl.cfg\n",
+                xl_ext_prog, target);
+        return XL_EXT_EXIT_FAILURE;
+    }
+    rc = cpuid_level_set_load(NULL, &levels);
+    if (!rc && cluster_path)
+        rc = cpuid_cluster_read_file(cluster_path, &cluster);
+    if (!rc)
+        rc = cpuid_host_read_file(host_path, &host);
+    if (!rc)
+        rc = domain_need_read(target, override, levels, cluster, &d);
+    if (rc) {
+        ret = cpuid_cli_fail("check", rc);
+        goto out;
+    }
+    which = cpuid_host_policy_for_type(d.type);
+
+    /* -- vGPU room: check the domain's gpu_baseline against the host's "gpu" here -- */
+
+    if (!d.baseline) {
+        printf("compatible: domain '%s' has no cpuid_baseline (it gets host '%s' default "
+               "policy; nothing is levelled)\n", d.name, cpuid_host_hostname(host));
+        ret = XL_EXT_EXIT_OK;
+        goto out;
+    }
+    rc = cpuid_policy_check(&d.required, cpuid_host_featureset(host, which), &missing);
+    if (rc == MIG_ECOMPAT) {
+        cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
+        fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s' (%s) lacks %u of the "
+                "%u features of domain '%s' baseline '%s'\n", xl_ext_prog,
+                cpuid_host_hostname(host), policy_names[which], cpuid_featureset_count(&missing),
+                cpuid_featureset_count(&d.required), d.name, d.baseline);
+        ret = XL_EXT_EXIT_INCOMPATIBLE;
+        goto out;
+    }
+    printf("compatible: host '%s' (%s) has all %u features of domain '%s' baseline '%s'\n",
+           cpuid_host_hostname(host), policy_names[which], cpuid_featureset_count(&d.required),
+           d.name, d.baseline);
+    ret = XL_EXT_EXIT_OK;
+ out:
+    domain_need_clear(&d);
+    cpuid_host_free(host);
+    cpuid_cluster_free(cluster);
+    cpuid_level_set_free(levels);
+    return ret;
+}
+
+/* A host column of the report: from a host file or a cluster member. */
+struct report_host {
+    const char *name;
+    enum cpuid_vendor vendor;
+    const struct cpuid_featureset *pv, *hvm;
+    char highest[128];
+};
+
+int cmd_cpuid_policy_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "csv", no_argument, NULL, 'C' },
+        { "json", no_argument, NULL, 'J' },
+        { "cluster", required_argument, NULL, 'c' },
+        { "host", required_argument, NULL, 'H' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct cpuid_host *host_files[MAX_REPORT_ITEMS] = { NULL };
+    struct report_host *hosts = NULL;
+    struct domain_need *domains = NULL;
+    struct cpuid_level_set *levels = NULL;
+    struct cpuid_cluster *cluster = NULL;
+    const char *cluster_path = NULL;
+    unsigned int nr_files = 0, nr_hosts = 0, nr_domains = 0;
+    json_object *jroot = NULL, *jhosts = NULL, *jdomains = NULL;
+    char cluster_highest[128] = "-";
+    int format = 0, c, rc, ret;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'C': case 'J': format = c; break;
+        case 'c': cluster_path = optarg; break;
+        case 'H':
+            if (nr_files == MAX_REPORT_ITEMS)
+                return cpuid_cli_usage("report", "more than %d hosts", MAX_REPORT_ITEMS);
+            rc = cpuid_host_read_file(optarg, &host_files[nr_files]);
+            if (rc) {
+                ret = cpuid_cli_fail("report", rc);
+                goto out;
+            }
+            nr_files++;
+            break;
+        default:
+            ret = cpuid_cli_usage("report", "unknown option");
+            goto out;
+        }
+    }
+    if (argc - optind > MAX_REPORT_ITEMS) {
+        ret = cpuid_cli_usage("report", "more than %d domains", MAX_REPORT_ITEMS);
+        goto out;
+    }
+    rc = cpuid_level_set_load(NULL, &levels);
+    if (!rc && cluster_path)
+        rc = cpuid_cluster_read_file(cluster_path, &cluster);
+    if (rc) {
+        ret = cpuid_cli_fail("report", rc);
+        goto out;
+    }
+    if (!nr_files && !cluster) {
+        ret = cpuid_cli_usage("report", "give --cluster CLUSTER.json and/or --host HOST.json");
+        goto out;
+    }
+    hosts = calloc(MAX_REPORT_ITEMS * 2, sizeof(*hosts));
+    domains = calloc((size_t)(argc - optind) + 1, sizeof(*domains));
+    if (!hosts || !domains) {
+        ret = cpuid_cli_fail("report", mig_error_set(MIG_ENOMEM, "out of memory"));
+        goto out;
+    }
+    for (unsigned int i = 0; i < nr_files; i++, nr_hosts++) {
+        hosts[nr_hosts].name = cpuid_host_hostname(host_files[i]);
+        hosts[nr_hosts].vendor = cpuid_host_vendor(host_files[i]);
+        hosts[nr_hosts].pv = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_PV_MAX);
+        hosts[nr_hosts].hvm = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_HVM_MAX);
+    }
+    for (unsigned int i = 0; cluster && i < cpuid_cluster_member_count(cluster); i++) {
+        bool dup = false;
+
+        for (unsigned int j = 0; j < nr_files; j++)
+            dup |= !strcmp(hosts[j].name, cpuid_cluster_member_name(cluster, i));
+        if (dup)
+            continue;
+        hosts[nr_hosts].name = cpuid_cluster_member_name(cluster, i);
+        hosts[nr_hosts].vendor = cpuid_cluster_vendor(cluster);
+        /* A cluster file records the HVM max policy only. */
+        hosts[nr_hosts].pv = hosts[nr_hosts].hvm = cpuid_cluster_member_features(cluster, i);
+        nr_hosts++;
+    }
+    for (unsigned int i = 0; i < nr_hosts; i++)
+        cpuid_cli_highest_levels(levels, hosts[i].vendor, hosts[i].hvm, hosts[i].highest,
+                                 sizeof(hosts[i].highest));
+    if (cluster)
+        cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
+                                 cpuid_cluster_baseline_features(cluster), cluster_highest,
+                                 sizeof(cluster_highest));
+    for (int i = optind; i < argc; i++, nr_domains++) {
+        rc = domain_need_read(argv[i], NULL, levels, cluster, &domains[nr_domains]);
+        if (rc) {
+            nr_domains++;
+            ret = cpuid_cli_fail("report", rc);
+            goto out;
+        }
+    }
+
+    /* -- vGPU room: add each host's GPU level and each domain's gpu_baseline here -- */
+
+    if (format == 'J') {
+        jroot = json_object_new_object();
+        jhosts = json_object_new_array();
+        jdomains = json_object_new_array();
+        if (cluster) {
+            json_object *jc = json_object_new_object();
+            char hex[CPUID_FEATURESET_HEX_LEN];
+
+            cpuid_featureset_format_hex(cpuid_cluster_baseline_features(cluster), hex);
+            json_object_object_add(jc, "name", json_object_new_string(cpuid_cluster_name(cluster)));
+            json_object_object_add(jc, "baseline", json_object_new_string(hex));
+            json_object_object_add(jc, "pinned_level", cpuid_cluster_pinned_level(cluster) ?
+                                   json_object_new_string(cpuid_cluster_pinned_level(cluster)) :
+                                   NULL);
+            json_object_object_add(jc, "highest_levels", json_object_new_string(cluster_highest));
+            json_object_object_add(jroot, "cluster", jc);
+        }
+        for (unsigned int h = 0; h < nr_hosts; h++) {
+            json_object *jh = json_object_new_object();
+
+            json_object_object_add(jh, "name", json_object_new_string(hosts[h].name));
+            json_object_object_add(jh, "vendor",
+                                   json_object_new_string(cpuid_vendor_name(hosts[h].vendor)));
+            json_object_object_add(jh, "highest_levels", json_object_new_string(hosts[h].highest));
+            json_object_array_add(jhosts, jh);
+        }
+        json_object_object_add(jroot, "hosts", jhosts);
+        json_object_object_add(jroot, "domains", jdomains);
+    } else if (format == 'C') {
+        printf("record,name,type,baseline,host,compatible,missing,highest_levels\n");
+        if (cluster)
+            printf("cluster,%s,,%s,,,,\"%s\"\n", cpuid_cluster_name(cluster),
+                   cpuid_cluster_pinned_level(cluster) ? cpuid_cluster_pinned_level(cluster) :
+                   "intersection", cluster_highest);
+        for (unsigned int h = 0; h < nr_hosts; h++)
+            printf("host,%s,,,,,,\"%s\"\n", hosts[h].name, hosts[h].highest);
+    } else {
+        if (cluster)
+            printf("cluster %s: baseline %s (%u features), highest levels: %s\n\n",
+                   cpuid_cluster_name(cluster), cpuid_cluster_pinned_level(cluster) ?
+                   cpuid_cluster_pinned_level(cluster) : "intersection of members",
+                   cpuid_featureset_count(cpuid_cluster_baseline_features(cluster)),
+                   cluster_highest);
+        printf("%-20s %-7s %s\n", "HOST", "VENDOR", "HIGHEST LEVELS");
+        for (unsigned int h = 0; h < nr_hosts; h++)
+            printf("%-20s %-7s %s\n", hosts[h].name, cpuid_vendor_name(hosts[h].vendor),
+                   hosts[h].highest);
+        printf("\n%-20s %-4s %-22s", "DOMAIN", "TYPE", "BASELINE");
+        for (unsigned int h = 0; h < nr_hosts; h++)
+            printf(" %-12.12s", hosts[h].name);
+        printf("\n");
+    }
+    for (unsigned int i = 0; i < nr_domains; i++) {
+        struct domain_need *d = &domains[i];
+        json_object *jd = NULL, *jchecks = NULL;
+
+        if (format == 'J') {
+            jd = json_object_new_object();
+            jchecks = json_object_new_array();
+            json_object_object_add(jd, "name", json_object_new_string(d->name));
+            json_object_object_add(jd, "type", json_object_new_string(d->type));
+            json_object_object_add(jd, "baseline", d->baseline ?
+                                   json_object_new_string(d->baseline) : NULL);
+        } else if (format != 'C') {
+            printf("%-20s %-4s %-22s", d->name, d->type, d->baseline ? d->baseline : "-");
+        }
+        for (unsigned int h = 0; h < nr_hosts; h++) {
+            struct cpuid_featureset missing = { { 0 } };
+            const struct cpuid_featureset *fs = !strcmp(d->type, "pv") ? hosts[h].pv
+                                                                        : hosts[h].hvm;
+            bool ok = !d->baseline || !cpuid_policy_check(&d->required, fs, &missing);
+            unsigned int n = cpuid_featureset_count(&missing);
+
+            if (format == 'J') {
+                json_object *jc = json_object_new_object();
+                json_object *jm = cpuid_cli_json_feature_array(&missing);
+
+                json_object_object_add(jc, "host", json_object_new_string(hosts[h].name));
+                json_object_object_add(jc, "compatible", json_object_new_boolean(ok));
+                json_object_object_add(jc, "missing", jm);
+                json_object_array_add(jchecks, jc);
+            } else if (format == 'C') {
+                printf("check,%s,%s,%s,%s,%s,%u,\n", d->name, d->type,
+                       d->baseline ? d->baseline : "", hosts[h].name, ok ? "yes" : "no", n);
+            } else {
+                char cell[32];
+
+                snprintf(cell, sizeof(cell), ok ? "yes" : "no (%u)", n);
+                printf(" %-12s", cell);
+            }
+        }
+        if (format == 'J') {
+            json_object_object_add(jd, "hosts", jchecks);
+            json_object_array_add(jdomains, jd);
+        } else if (format != 'C') {
+            printf("\n");
+        }
+    }
+    if (format == 'J')
+        printf("%s\n", json_object_to_json_string_ext(jroot, JSON_C_TO_STRING_PRETTY |
+                                                      JSON_C_TO_STRING_SPACED));
+    ret = XL_EXT_EXIT_OK;
+ out:
+    json_object_put(jroot);
+    for (unsigned int i = 0; domains && i < nr_domains; i++)
+        domain_need_clear(&domains[i]);
+    free(domains);
+    free(hosts);
+    for (unsigned int i = 0; i < nr_files; i++)
+        cpuid_host_free(host_files[i]);
+    cpuid_cluster_free(cluster);
+    cpuid_level_set_free(levels);
+    return ret;
+}

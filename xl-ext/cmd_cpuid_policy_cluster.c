@@ -1,0 +1,281 @@
+/*
+ * cmd_cpuid_policy_cluster.c: `xl-ext cpuid-policy cluster ...`:
+ *   cluster baseline [--policy P] [--json] HOST.json...
+ *   cluster add CLUSTER.json HOST.json [--name NAME]
+ *   cluster pin CLUSTER.json LEVEL
+ *   cluster show CLUSTER.json
+ * The rules (one vendor; a host must have the whole baseline) live in
+ * libcpuidpolicy; this file only reads files, prints and picks exit codes.
+ * It must never rewrite a cluster file after a refusal.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cmd_cpuid_policy.h"
+#include "mig_error.h"
+#include "subcommands.h"
+
+#define MAX_HOST_FILES 1024
+
+static int parse_policy(const char *s, enum cpuid_host_policy *out)
+{
+    if (!strcmp(s, "host"))
+        *out = CPUID_HOST_POLICY_HOST;
+    else if (!strcmp(s, "pv_max") || !strcmp(s, "pv"))
+        *out = CPUID_HOST_POLICY_PV_MAX;
+    else if (!strcmp(s, "hvm_max") || !strcmp(s, "hvm"))
+        *out = CPUID_HOST_POLICY_HVM_MAX;
+    else
+        return -1;
+    return 0;
+}
+
+static int cluster_baseline(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "policy", required_argument, NULL, 'p' },
+        { "json", no_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
+    };
+    enum cpuid_host_policy which = CPUID_HOST_POLICY_HVM_MAX;
+    struct cpuid_host **hosts = NULL;
+    struct cpuid_level_set *levels = NULL;
+    struct cpuid_featureset baseline;
+    enum cpuid_vendor vendor;
+    unsigned int n = 0;
+    bool json = false;
+    char hex[CPUID_FEATURESET_HEX_LEN], highest[128];
+    int c, rc, ret;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = true;
+        else if (c == 'p' && !parse_policy(optarg, &which))
+            continue;
+        else
+            return cpuid_cli_usage("cluster baseline", c == 'p' ? "--policy must be host, "
+                                   "pv_max or hvm_max" : "unknown option");
+    }
+    if (optind == argc)
+        return cpuid_cli_usage("cluster baseline", "give at least one HOST.json");
+    if (argc - optind > MAX_HOST_FILES)
+        return cpuid_cli_usage("cluster baseline", "more than %d host files", MAX_HOST_FILES);
+    hosts = calloc((size_t)(argc - optind), sizeof(*hosts));
+    if (!hosts) {
+        ret = cpuid_cli_fail("cluster baseline", mig_error_set(MIG_ENOMEM, "out of memory"));
+        goto out;
+    }
+    for (int i = optind; i < argc; i++, n++) {
+        rc = cpuid_host_read_file(argv[i], &hosts[n]);
+        if (rc) {
+            ret = cpuid_cli_fail("cluster baseline", rc);
+            goto out;
+        }
+    }
+    rc = cpuid_cluster_baseline(hosts, n, which, &baseline, &vendor);
+    if (!rc)
+        rc = cpuid_level_set_load(NULL, &levels);
+    if (rc) {
+        ret = cpuid_cli_fail("cluster baseline", rc);
+        goto out;
+    }
+    cpuid_featureset_format_hex(&baseline, hex);
+    cpuid_cli_highest_levels(levels, vendor, &baseline, highest, sizeof(highest));
+    if (json) {
+        json_object *root = json_object_new_object(), *names = json_object_new_array();
+        json_object *feats = cpuid_cli_json_feature_array(&baseline);
+
+        for (unsigned int i = 0; i < n; i++)
+            json_object_array_add(names, json_object_new_string(cpuid_host_hostname(hosts[i])));
+        json_object_object_add(root, "hosts", names);
+        json_object_object_add(root, "vendor", json_object_new_string(cpuid_vendor_name(vendor)));
+        json_object_object_add(root, "baseline", json_object_new_string(hex));
+        json_object_object_add(root, "features", feats);
+        json_object_object_add(root, "highest_levels", json_object_new_string(highest));
+        printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                      JSON_C_TO_STRING_SPACED));
+        json_object_put(root);
+    } else {
+        printf("hosts: %u\nvendor: %s\nbaseline: %s\nfeature-count: %u\nhighest-levels: %s\n",
+               n, cpuid_vendor_name(vendor), hex, cpuid_featureset_count(&baseline), highest);
+        cpuid_cli_print_feature_lines(stdout, &baseline, "feature: ");
+    }
+    ret = XL_EXT_EXIT_OK;
+ out:
+    for (unsigned int i = 0; hosts && i < n; i++)
+        cpuid_host_free(hosts[i]);
+    free(hosts);
+    cpuid_level_set_free(levels);
+    return ret;
+}
+
+/* Open CLUSTER.json, or a new cluster named `name` when the file is absent. */
+static int open_cluster(const char *path, const char *name, bool create,
+                        struct cpuid_cluster **out)
+{
+    char stem[256];
+    const char *base, *dot;
+
+    if (access(path, F_OK) == 0 || !create)
+        return cpuid_cluster_read_file(path, out);
+    if (!name) {
+        base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        dot = strrchr(base, '.');
+        snprintf(stem, sizeof(stem), "%.*s", (int)(dot && dot != base ? dot - base :
+                 (long)strlen(base)), base);
+        name = stem;
+    }
+    return cpuid_cluster_new(name, out);
+}
+
+static int cluster_add(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "name", required_argument, NULL, 'n' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct cpuid_cluster *cluster = NULL;
+    struct cpuid_host *host = NULL;
+    struct cpuid_featureset missing;
+    const char *name = NULL;
+    int c, rc, ret;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'n')
+            return cpuid_cli_usage("cluster add", "unknown option");
+        name = optarg;
+    }
+    if (argc - optind != 2)
+        return cpuid_cli_usage("cluster add", "give CLUSTER.json HOST.json");
+    rc = open_cluster(argv[optind], name, true, &cluster);
+    if (!rc)
+        rc = cpuid_host_read_file(argv[optind + 1], &host);
+    if (rc) {
+        ret = cpuid_cli_fail("cluster add", rc);
+        goto out;
+    }
+    rc = cpuid_cluster_add(cluster, host, &missing);
+    if (rc == MIG_ECOMPAT && !cpuid_featureset_is_empty(&missing)) {
+        cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
+        ret = cpuid_cli_fail("cluster add", rc);
+        goto out;
+    }
+    if (!rc)
+        rc = cpuid_cluster_write_file(cluster, argv[optind]);
+    if (rc) {
+        ret = cpuid_cli_fail("cluster add", rc);
+        goto out;
+    }
+    printf("added '%s' to cluster '%s' (%u member(s))\n", cpuid_host_hostname(host),
+           cpuid_cluster_name(cluster), cpuid_cluster_member_count(cluster));
+    ret = XL_EXT_EXIT_OK;
+ out:
+    cpuid_host_free(host);
+    cpuid_cluster_free(cluster);
+    return ret;
+}
+
+static int cluster_pin(int argc, char **argv)
+{
+    struct cpuid_cluster *cluster = NULL;
+    struct cpuid_level_set *levels = NULL;
+    const struct cpuid_level *level;
+    struct cpuid_featureset missing = { { 0 } };
+    int rc, ret;
+
+    if (argc != 3)
+        return cpuid_cli_usage("cluster pin", "give CLUSTER.json LEVEL");
+    rc = cpuid_cluster_read_file(argv[1], &cluster);
+    if (!rc)
+        rc = cpuid_level_set_load(NULL, &levels);
+    if (rc) {
+        ret = cpuid_cli_fail("cluster pin", rc);
+        goto out;
+    }
+    level = cpuid_level_set_find(levels, argv[2]);
+    if (!level) {
+        fprintf(stderr, "%s cpuid-policy cluster pin: unknown level '%s': run '%s "
+                "cpuid-policy levels' for the list\n", xl_ext_prog, argv[2], xl_ext_prog);
+        ret = XL_EXT_EXIT_BAD_INPUT;
+        goto out;
+    }
+    rc = cpuid_cluster_pin_level(cluster, level, &missing);
+    if (rc == MIG_ECOMPAT)
+        cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
+    if (!rc)
+        rc = cpuid_cluster_write_file(cluster, argv[1]);
+    if (rc) {
+        ret = cpuid_cli_fail("cluster pin", rc);
+        goto out;
+    }
+    printf("cluster '%s' pinned to '%s'\n", cpuid_cluster_name(cluster), level->name);
+    ret = XL_EXT_EXIT_OK;
+ out:
+    cpuid_level_set_free(levels);
+    cpuid_cluster_free(cluster);
+    return ret;
+}
+
+static int cluster_show(int argc, char **argv)
+{
+    struct cpuid_cluster *cluster = NULL;
+    struct cpuid_level_set *levels = NULL;
+    char hex[CPUID_FEATURESET_HEX_LEN], highest[128];
+    int rc, ret;
+
+    if (argc != 2)
+        return cpuid_cli_usage("cluster show", "give CLUSTER.json");
+    rc = cpuid_cluster_read_file(argv[1], &cluster);
+    if (!rc)
+        rc = cpuid_level_set_load(NULL, &levels);
+    if (rc) {
+        ret = cpuid_cli_fail("cluster show", rc);
+        goto out;
+    }
+    cpuid_featureset_format_hex(cpuid_cluster_baseline_features(cluster), hex);
+    cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
+                             cpuid_cluster_baseline_features(cluster), highest, sizeof(highest));
+    printf("cluster: %s\nvendor: %s\npinned-level: %s\nbaseline: %s\nfeature-count: %u\n"
+           "highest-levels: %s\nmembers: %u\n", cpuid_cluster_name(cluster),
+           cpuid_vendor_name(cpuid_cluster_vendor(cluster)),
+           cpuid_cluster_pinned_level(cluster) ? cpuid_cluster_pinned_level(cluster) : "-",
+           hex, cpuid_featureset_count(cpuid_cluster_baseline_features(cluster)), highest,
+           cpuid_cluster_member_count(cluster));
+    for (unsigned int i = 0; i < cpuid_cluster_member_count(cluster); i++) {
+        cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
+                                 cpuid_cluster_member_features(cluster, i), highest,
+                                 sizeof(highest));
+        printf("member: %s (highest: %s)\n", cpuid_cluster_member_name(cluster, i), highest);
+    }
+    ret = XL_EXT_EXIT_OK;
+ out:
+    cpuid_level_set_free(levels);
+    cpuid_cluster_free(cluster);
+    return ret;
+}
+
+int cmd_cpuid_policy_cluster(int argc, char **argv)
+{
+    if (argc < 2)
+        return cpuid_cli_usage("cluster", "give baseline, add, pin or show");
+    if (!strcmp(argv[1], "baseline"))
+        return cluster_baseline(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "add"))
+        return cluster_add(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "pin"))
+        return cluster_pin(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "show"))
+        return cluster_show(argc - 1, argv + 1);
+    return cpuid_cli_usage("cluster", "unknown cluster subcommand '%s'", argv[1]);
+}
