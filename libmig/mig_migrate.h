@@ -18,8 +18,9 @@
  *   dest -> source  {"msg":"ready","port":P}  or  {"msg":"refuse","error":S}
  *   ... N data connections to port P carry the pages (mig_xfer.h) ...
  *   source -> dest  {"msg":"state","length":L} then L bytes of state
- *   source -> dest  {"msg":"switchover","epochs":E,"memory_hash":HEX}
+ *   source -> dest  {"msg":"switchover","epochs":E}
  *   dest -> source  {"msg":"received","memory_hash":HEX} or {"msg":"failed",...}
+ *                   (HEX: mig_memory_digest of the pages as stored there)
  *   source -> dest  {"msg":"go"}  (cleared to resume)  or {"msg":"abort",...}
  *   dest -> source  {"msg":"resumed"} or {"msg":"failed","error":S}
  *
@@ -99,7 +100,10 @@ struct mig_migrate_result {
     double harvest_pause_seconds;  /* guest fully paused for harvests */
     double vcpu_stall_seconds;     /* vCPU stall from harvests, summed */
     double vcpu_stall_max_seconds;
-    uint64_t memory_hash;          /* verified full-memory hash, if any */
+    uint64_t memory_hash;          /* memory digest: source: of its own memory at
+                                      pause (or of what it sent, --no-verify);
+                                      destination: of what it stored */
+    bool memory_verified;          /* source memory at pause matched it */
     char reason[160];              /* the policy's last reason */
 };
 

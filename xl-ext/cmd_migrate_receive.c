@@ -102,8 +102,8 @@ int cmd_migrate_receive(int argc, char **argv)
     migrate_output_summary(&out, "migrate-receive", rc, &result, &opts, 0, 0,
                            rc ? mig_error_last() : NULL);
     if (!rc)
-        fprintf(stderr, "%s migrate-receive: guest resumed here, memory verified "
-                "(hash %016llx)\n", xl_ext_prog, (unsigned long long)result.memory_hash);
+        fprintf(stderr, "%s migrate-receive: guest resumed here, memory digest "
+                "%016llx\n", xl_ext_prog, (unsigned long long)result.memory_hash);
     mig_sim_destination_dispose(&dest);
     xtl_logger_destroy((xentoollog_logger *)logger);
     return rc ? (rc == MIG_ENOMEM ? XL_EXT_EXIT_FAILURE : XL_EXT_EXIT_FAILURE)

@@ -143,7 +143,9 @@ int control_recv(struct control *c, const char *expect, json_object **msg_out)
         const char *text = json_object_object_get_ex(m, "error", &err)
             ? json_object_get_string(err) : "(no reason given)";
 
-        rc = mig_error_set(!strcmp(t, "refuse") ? MIG_ECOMPAT : MIG_ECANCELLED,
+        /* refuse: pre-flight said no; abort: the source gave up; failed: error. */
+        rc = mig_error_set(!strcmp(t, "refuse") ? MIG_ECOMPAT
+                           : !strcmp(t, "abort") ? MIG_ECANCELLED : MIG_EIO,
                            "the peer reports '%s': %s", t, text);
         goto out;
     }

@@ -35,8 +35,8 @@ int control_send_simple(struct control *c, const char *type, const char *error);
  * Receive one message; *msg_out is a new reference owned by the caller
  * (json_object_put).  If expect is not NULL and the message's "msg" is
  * neither expect nor "failed"/"refuse"/"abort", MIG_EFORMAT names both.
- * A "failed"/"refuse"/"abort" message is returned as MIG_ECOMPAT (refuse)
- * or MIG_ECANCELLED with the peer's error text in the message.
+ * A "refuse" message is returned as MIG_ECOMPAT, "abort" as MIG_ECANCELLED
+ * and "failed" as MIG_EIO, each with the peer's error text in the message.
  */
 int control_recv(struct control *c, const char *expect, json_object **msg_out);
 

@@ -246,13 +246,9 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     json_object_put(m);
     m = json_object_new_object();
     json_object_object_add(m, "msg", json_object_new_string("received"));
-    if (opts->verify_memory) {
-        uint64_t hash = mig_memory_digest(d.page_hash, d.nr_pfns);
-
-        result->memory_hash = hash;
-        control_hex64(hex, hash);
-        json_object_object_add(m, "memory_hash", json_object_new_string(hex));
-    }
+    result->memory_hash = mig_memory_digest(d.page_hash, d.nr_pfns);
+    control_hex64(hex, result->memory_hash);
+    json_object_object_add(m, "memory_hash", json_object_new_string(hex));
     rc = control_send(&c, m);
     json_object_put(m);
     m = NULL;

@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +48,7 @@ struct source {
     uint64_t nr_pfns;
     uint32_t epoch;                      /* next epoch number */
     double start;
+    double paused_at;
     struct mig_progress progress;
 };
 
@@ -156,40 +156,26 @@ out:
     return rc;
 }
 
-struct hash_job {
-    struct source *s;
-    uint64_t hash;
-    int rc;
-    char message[256];
-};
-
-static void *hash_thread(void *arg)
-{
-    struct hash_job *j = arg;
-
-    j->rc = j->s->ops->memory_hash(j->s->be, &j->hash);
-    if (j->rc)
-        snprintf(j->message, sizeof(j->message), "%s", mig_error_last());
-    return NULL;
-}
-
 /*
  * The guest is paused: send the rest and hand over.  *cleared is set once
  * the destination was told to resume (from then on the source must not
  * resume on its own).
+ *
+ * Verification has two levels.  Before "go", in the downtime: the digest
+ * of the page hashes the source sent must equal the digest of what the
+ * destination stored (every page arrived and was stored intact).  After
+ * "resumed", outside the downtime, while this copy is still paused: the
+ * digest of the source's actual memory must equal the destination's too,
+ * which proves that dirty tracking missed no write.
  */
 static int switchover(struct source *s, bool *cleared)
 {
     struct mig_harvest_stats h = { 0 };
-    struct hash_job hj = { .s = s };
-    pthread_t hash_tid;
-    bool hashing = false;
     void *state = NULL, *compact = NULL;
     size_t state_len = 0, compact_len = 0;
-    uint64_t pages, bytes, final_count;
+    uint64_t pages, bytes, final_count, sent_digest, memory_digest;
     json_object *m = NULL, *reply = NULL;
-    unsigned long long remote_hash;
-    char hex[17];
+    unsigned long long remote_digest = 0;
     int rc;
 
     rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
@@ -200,26 +186,12 @@ static int switchover(struct source *s, bool *cleared)
     rc = mig_dirty_compact_encode(s->dirty, &compact, &compact_len);
     if (rc)
         goto out;
-    if (s->opts->verify_memory) {
-        /* Memory is frozen now: hash it while the last pages travel. */
-        if (pthread_create(&hash_tid, NULL, hash_thread, &hj)) {
-            rc = mig_error_set(MIG_ENOMEM, "cannot start the hashing thread");
-            goto out;
-        }
-        hashing = true;
-    }
     rc = send_dirty(s, &pages, &bytes);
     if (!rc)
         rc = mig_xfer_sender_finish(s->sender);
-    if (hashing) {
-        pthread_join(hash_tid, NULL);
-        hashing = false;
-        if (!rc && hj.rc)
-            rc = mig_error_set(hj.rc, "%s", hj.message);
-    }
     if (rc)
         goto out;
-    s->result->memory_hash = hj.hash;
+    sent_digest = mig_memory_digest(s->last_hash, s->nr_pfns);
 
     rc = s->ops->save_state(s->be, &state, &state_len);
     if (rc)
@@ -239,9 +211,6 @@ static int switchover(struct source *s, bool *cleared)
     m = json_object_new_object();
     json_object_object_add(m, "msg", json_object_new_string("switchover"));
     json_object_object_add(m, "epochs", json_object_new_int((int)s->epoch));
-    control_hex64(hex, hj.hash);
-    json_object_object_add(m, "memory_hash", json_object_new_string(
-        s->opts->verify_memory ? hex : ""));
     if (!rc)
         rc = control_send(&s->control, m);
     if (rc)
@@ -250,17 +219,15 @@ static int switchover(struct source *s, bool *cleared)
     rc = control_recv(&s->control, "received", &reply);
     if (rc)
         goto out;
-    if (s->opts->verify_memory) {
-        rc = control_get_hex64(reply, "memory_hash", &remote_hash);
-        if (rc)
-            goto out;
-        if (remote_hash != hj.hash) {
-            rc = mig_error_set(MIG_ECORRUPT, "destination memory differs from the "
-                               "source (hash %016llx, source %016llx): not resuming "
-                               "there", remote_hash, (unsigned long long)hj.hash);
-            (void)control_send_simple(&s->control, "abort", mig_error_last());
-            goto out;
-        }
+    rc = control_get_hex64(reply, "memory_hash", &remote_digest);
+    if (rc)
+        goto out;
+    if (remote_digest != sent_digest) {
+        rc = mig_error_set(MIG_ECORRUPT, "destination memory differs from what was "
+                           "sent (digest %016llx, sent %016llx): not resuming there",
+                           remote_digest, (unsigned long long)sent_digest);
+        (void)control_send_simple(&s->control, "abort", mig_error_last());
+        goto out;
     }
     json_object_put(reply);
     reply = NULL;
@@ -270,9 +237,27 @@ static int switchover(struct source *s, bool *cleared)
     rc = control_send_simple(&s->control, "go", NULL);
     if (!rc)
         rc = control_recv(&s->control, "resumed", &reply);
+    if (rc)
+        goto out;
+    s->result->downtime_seconds = now() - s->paused_at;
+    s->result->memory_hash = sent_digest;
+
+    if (s->opts->verify_memory) {
+        rc = s->ops->memory_hash(s->be, &memory_digest);
+        if (rc)
+            goto out;
+        s->result->memory_hash = memory_digest;
+        if (memory_digest != remote_digest) {
+            rc = mig_error_set(MIG_ECORRUPT, "verification after switchover failed: "
+                               "the source's memory at pause (digest %016llx) differs "
+                               "from the destination's (%016llx): dirty tracking missed "
+                               "a write; the guest runs at the destination",
+                               (unsigned long long)memory_digest, remote_digest);
+            goto out;
+        }
+        s->result->memory_verified = true;
+    }
 out:
-    if (hashing)
-        pthread_join(hash_tid, NULL);
     if (m)
         json_object_put(m);
     if (reply)
@@ -291,7 +276,7 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
     struct source s = { .ops = ops, .be = backend, .opts = opts, .log = log,
                         .result = result };
     bool logging = false, paused = false, cleared = false, control_up = false;
-    double paused_at = 0, round_start, last_harvest;
+    double round_start, last_harvest;
     uint64_t pages, bytes;
     enum mig_precopy_decision decision;
     int rc;
@@ -339,15 +324,23 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
         struct mig_harvest_stats h = { 0 };
         double t;
 
+        double sent_at;
+
         round_start = now();
         rc = send_dirty(&s, &pages, &bytes);
         if (rc)
             goto out;
+        sent_at = now();
         rc = ops->harvest(backend, opts->tracing, s.dirty, &h);
         if (rc)
             goto out;
         account_harvest(&s, &h);
         t = now();
+        if (log)
+            xtl_log(log, XTL_DEBUG, -1, "migrate", "round %u: sent %" PRIu64 " pages "
+                    "in %.1f ms, harvested %" PRIu64 " in %.1f ms (paused %.1f ms)",
+                    result->rounds, pages, (sent_at - round_start) * 1e3, h.pages,
+                    (t - sent_at) * 1e3, h.pause_seconds * 1e3);
         round.iteration = result->rounds;
         round.pages_sent = pages;
         round.bytes_sent = bytes;
@@ -384,14 +377,22 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
     paused = true;
-    paused_at = now();
+    s.paused_at = now();
     rc = report(&s, MIG_PHASE_SWITCHOVER);
     if (rc)
         goto out;
     rc = switchover(&s, &cleared);
+    if (rc && cleared && result->downtime_seconds > 0) {
+        /* Resumed there; only the late verification failed: release here. */
+        (void)ops->log_dirty_disable(backend);
+        logging = false;
+        (void)ops->release(backend);
+        paused = false;
+        result->succeeded = true;
+        goto out;
+    }
     if (rc)
         goto out;
-    result->downtime_seconds = now() - paused_at;
     (void)ops->log_dirty_disable(backend);
     logging = false;
     rc = ops->release(backend);

@@ -25,7 +25,7 @@ echo "1..32"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 src_hash() { sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
-dst_hash() { sed -n 's/.*memory verified (hash \([0-9a-f]*\)).*/\1/p' "$t/err"; }
+dst_hash() { sed -n 's/.*memory digest \([0-9a-f]*\)$/\1/p' "$t/err"; }
 
 for mode in loose stop; do
     for streams in 1 3; do
@@ -33,7 +33,7 @@ for mode in loose stop; do
         migrate --sim-memory 32M --sim-pattern hot --sim-working-set 4M --sim-rate 20000 \
             --tracing "$mode" --streams "$streams" --max-downtime 2000 localhost
         check "$what: exit 0" '[ "$(rc)" = 0 ]'
-        check "$what: result=ok" 'grep -q "^xl-ext migrate: result=ok .*streams=$streams tracing=$mode" "$t/out"'
+        check "$what: result=ok, verified" 'grep -q "^xl-ext migrate: result=ok .*streams=$streams tracing=$mode .*verified=yes" "$t/out"'
         check "$what: destination memory equals source memory at pause" \
             '[ -n "$(src_hash)" ] && [ "$(src_hash)" = "$(dst_hash)" ]'
         check "$what: more than one round" 'grep -q "rounds=[1-9]" "$t/out"'
