@@ -46,6 +46,7 @@ int cmd_version(int argc, char **argv);
 /* -- cpuid-policy room -- */
 
 /* -- vGPU room -- */
+int cmd_gpu_probe(int argc, char **argv);
 
 /* -- migration room -- */
 
