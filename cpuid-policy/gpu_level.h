@@ -142,7 +142,9 @@ int gpu_capability_from_facts(const gpu_level_table *table,
 int gpu_gl_version_parse(const char *version, int *major_out, int *minor_out);
 
 /*
- * Can `host` run a domain that requires `requirement`?  Returns 0 if so,
+ * Can `host` run a domain that requires `requirement`?  Both must come
+ * from the same level table (graphics levels compare by table index; a
+ * host dump from elsewhere is re-derived from its facts first).  Returns 0 if so,
  * MIG_ECOMPAT if not, with every shortfall in the message, e.g.
  * "GPU baseline 'd3d11.0-gl4.1,cuda-9.0' not met: needs cuda-9.0, host has
  * cuda-8.6 (NVIDIA A10)".  When `shortfall` is not NULL the same text

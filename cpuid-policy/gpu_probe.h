@@ -90,7 +90,9 @@ struct gpu_probe_options {
  * crashing or hanging driver (or a driver's leaks) cannot take the caller
  * with it; a child that dies or times out gives GPU_SOURCE_ERROR with the
  * reason.  The probe never initialises a device beyond what NVML's and
- * EGL's own queries do.
+ * EGL's own queries do.  The child is forked: in a threaded caller, probe
+ * before starting threads where possible (the child only runs dlopen and
+ * driver code, then _exits).  Takes about 0.3 s with Mesa's llvmpipe.
  *
  * Returns 0 whenever *facts_out is filled (also when there is no GPU);
  * MIG_EINVAL for a bad options version, MIG_EIO if no child could be

@@ -198,6 +198,44 @@ START_TEST(test_cluster_is_the_minimum_of_its_hosts)
 }
 END_TEST
 
+/* The GL version -> graphics level map the README documents. */
+static const struct gl_mapping {
+    const char *version;
+    const char *extensions;
+    const char *level;
+} gl_mappings[] = {
+    { "3.2 Mesa 9.0",      "",                          "none" },
+    { "3.3 (Core Profile)", "",                         "d3d10.0-gl3.3" },
+    { "3.3 (Core Profile)", "GL_ARB_texture_cube_map_array GL_ARB_sample_shading "
+                            "GL_ARB_draw_buffers_blend GL_ARB_texture_gather", "d3d10.1-gl3.3" },
+    { "3.3 (Core Profile)", "GL_ARB_texture_cube_map_array_x GL_ARB_sample_shading "
+                            "GL_ARB_draw_buffers_blend GL_ARB_texture_gather", "d3d10.0-gl3.3" },
+    { "4.0 Mesa",          "",                          "d3d10.1-gl3.3" },
+    { "4.2.0 NVIDIA",      "",                          "d3d11.0-gl4.1" },
+    { "4.4 (Core Profile)", "",                         "d3d11.0-gl4.3" },
+    { "4.5.0",             "",                          "d3d11.0-gl4.5" },
+    { "4.6",               "",                          "d3d12-gl4.6" },
+    { "5.0 future",        "",                          "d3d12-gl4.6" },
+};
+
+START_TEST(test_gl_version_to_level)
+{
+    const struct gl_mapping *m = &gl_mappings[_i];
+    struct gpu_facts *facts = malloc(sizeof(*facts));
+    struct gpu_capability cap;
+
+    ck_assert_ptr_nonnull(facts);
+    gpu_facts_init(facts);
+    facts->gl_status = GPU_SOURCE_OK;
+    snprintf(facts->gl_version, sizeof(facts->gl_version), "%s", m->version);
+    snprintf(facts->gl_extensions, sizeof(facts->gl_extensions), "%s", m->extensions);
+    ck_assert_int_eq(gpu_capability_from_facts(levels, facts, &cap), 0);
+    ck_assert_msg(!strcmp(cap.graphics_name, m->level), "GL '%s' (%s): %s, expected %s",
+                  m->version, m->extensions, cap.graphics_name, m->level);
+    free(facts);
+}
+END_TEST
+
 START_TEST(test_gl_version_strings)
 {
     int major, minor;
@@ -317,6 +355,7 @@ int main(void)
     tcase_add_test(tc, test_compute_order_is_major_then_minor);
     tcase_add_test(tc, test_cluster_is_the_minimum_of_its_hosts);
     tcase_add_test(tc, test_gl_version_strings);
+    tcase_add_loop_test(tc, test_gl_version_to_level, 0, sizeof(gl_mappings) / sizeof(gl_mappings[0]));
     tcase_add_loop_test(tc, test_bad_level_files, 0, sizeof(bad_tables) / sizeof(bad_tables[0]));
     tcase_add_test(tc, test_level_file_limits);
     tcase_add_test(tc, test_new_level_needs_no_rebuild);
