@@ -236,33 +236,16 @@ int domain_config_read_file(const char *path,
                             const struct domain_config_read_options *options,
                             struct domain_config_keys **keys_out)
 {
-    FILE *f = NULL;
-    char *buf = NULL;
+    char *text;
     size_t length;
     int rc;
 
     *keys_out = NULL;
-    f = fopen(path, "r");
-    if (!f) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open domain config '%s'", path);
-        goto out;
-    }
-    buf = malloc(DOMAIN_CONFIG_MAX + 1);
-    if (!buf) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
-        goto out;
-    }
-    length = fread(buf, 1, DOMAIN_CONFIG_MAX + 1, f);
-    if (ferror(f)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read domain config '%s'", path);
-        goto out;
-    }
-    rc = domain_config_read_blob(buf, length, path, options, keys_out);
-
-out:
-    free(buf);
-    if (f)
-        fclose(f);
+    rc = gpu_read_text_file(path, DOMAIN_CONFIG_MAX, "domain config", &text, &length);
+    if (rc)
+        return rc;
+    rc = domain_config_read_blob(text, length, path, options, keys_out);
+    free(text);
     return rc;
 }
 

@@ -187,4 +187,15 @@ int gpu_host_to_json(const struct gpu_facts *facts,
  */
 void gpu_text_quote(const char *text, size_t length, char *buf, size_t size);
 
+/*
+ * Read the whole file at `path` (at most `limit` bytes) for a parser.
+ * `what` names it in messages ("domain config").  On success *text_out is
+ * a new NUL-terminated buffer owned by the caller (free()) holding
+ * *length_out bytes (which may include NUL bytes of the file).  Returns 0,
+ * MIG_EIO (cannot open/read, errno text appended), MIG_ELIMIT (larger than
+ * limit), MIG_ENOMEM.
+ */
+int gpu_read_text_file(const char *path, size_t limit, const char *what,
+                       char **text_out, size_t *length_out);
+
 #endif /* XENMIG_GPU_LEVEL_H */

@@ -966,3 +966,18 @@ out:
         json_tokener_free(tokener);
     return rc;
 }
+
+int gpu_facts_read_file(const char *path, struct gpu_facts *facts_out)
+{
+    char *text;
+    size_t length;
+    int rc;
+
+    gpu_facts_init(facts_out);
+    rc = gpu_read_text_file(path, FACTS_JSON_TEXT_MAX, "GPU facts file", &text, &length);
+    if (rc)
+        return rc;
+    rc = gpu_facts_from_json_text(text, length, path, facts_out);
+    free(text);
+    return rc;
+}

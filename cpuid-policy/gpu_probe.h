@@ -132,4 +132,10 @@ int gpu_facts_from_json(const json_object *json, const char *origin,
 int gpu_facts_from_json_text(const char *text, size_t length, const char *origin,
                              struct gpu_facts *facts_out);
 
+/*
+ * As gpu_facts_from_json_text(), from the file at `path` (a recorded probe
+ * or a host's dump; at most 1 MiB).  Also MIG_EIO when it cannot be read.
+ */
+int gpu_facts_read_file(const char *path, struct gpu_facts *facts_out);
+
 #endif /* XENMIG_GPU_PROBE_H */

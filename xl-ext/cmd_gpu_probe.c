@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,38 +18,6 @@
 #include "gpu_probe.h"
 #include "mig_error.h"
 #include "subcommands.h"
-
-#define FACTS_FILE_MAX (1024 * 1024)
-
-static int read_facts_file(const char *path, struct gpu_facts *facts)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t length;
-    int rc;
-
-    if (!f) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open facts file '%s'", path);
-        goto out;
-    }
-    buf = malloc(FACTS_FILE_MAX + 1);
-    if (!buf) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
-        goto out;
-    }
-    length = fread(buf, 1, FACTS_FILE_MAX + 1, f);
-    if (ferror(f)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read facts file '%s'", path);
-        goto out;
-    }
-    rc = gpu_facts_from_json_text(buf, length, path, facts);
-
-out:
-    free(buf);
-    if (f)
-        fclose(f);
-    return rc;
-}
 
 static void print_human(const struct gpu_facts *facts, const struct gpu_capability *cap,
                         const char *source)
@@ -144,7 +111,7 @@ int cmd_gpu_probe(int argc, char **argv)
         goto out;
     }
     if (facts_path) {
-        if (read_facts_file(facts_path, facts)) {
+        if (gpu_facts_read_file(facts_path, facts)) {
             fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
             rc = XL_EXT_EXIT_BAD_INPUT;
             goto out;

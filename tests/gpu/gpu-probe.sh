@@ -34,7 +34,7 @@ check "A10 shortfall quoted" 4 "needs cuda-9.0, host has cuda-8.6 (NVIDIA A10)" 
 check "no GPU is level none, exit 0" 0 "baseline  none" -- --facts "$facts/no-gpu.json"
 check "llvmpipe GL 4.5" 0 "graphics  d3d11.0-gl4.5" -- --facts "$facts/mesa-llvmpipe-gl4.5.json"
 check "unknown level is bad input" 3 "unknown GPU level 'cuda-9.5'" -- --require cuda-9.5
-check "missing facts file is bad input" 3 "cannot open facts file" -- --facts /nonexistent/facts.json
+check "missing facts file is bad input" 3 "cannot open GPU facts file" -- --facts /nonexistent/facts.json
 check "unknown option is usage" 2 "Usage: xl-ext gpu-probe" -- --frobnicate
 check "JSON carries levels" 0 '"compute":"cuda-8.0"' -- --json --facts "$facts/nvidia-a100.json"
 

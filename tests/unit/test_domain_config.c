@@ -258,10 +258,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("domain_config");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_read_real_configs, 0, sizeof(good_configs) / sizeof(good_configs[0]));
@@ -273,10 +270,5 @@ int main(void)
     tcase_add_test(tc, test_set_duplicate_assignments_last_wins);
     tcase_add_loop_test(tc, test_set_refuses_what_it_cannot_do_safely, 0,
                         sizeof(bad_sets) / sizeof(bad_sets[0]));
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite("domain_config", tc);
 }

@@ -69,4 +69,32 @@ static inline void test_recorded_facts(const char *name, struct gpu_facts *facts
     free(text);
 }
 
+/* The levels `levels` derives from recorded facts tests/gpu/facts/NAME. */
+static inline void test_recorded_capability(const gpu_level_table *levels, const char *name,
+                                            struct gpu_capability *cap)
+{
+    struct gpu_facts *facts = malloc(sizeof(*facts));
+
+    ck_assert_ptr_nonnull(facts);
+    test_recorded_facts(name, facts);
+    ck_assert_msg(gpu_capability_from_facts(levels, facts, cap) == 0, "%s: %s", name,
+                  mig_error_last());
+    free(facts);
+}
+
+/* Run one suite of one test case with TAP output; the exit status of main(). */
+static inline int test_run_suite(const char *name, TCase *tc)
+{
+    Suite *s = suite_create(name);
+    SRunner *sr;
+    int failed;
+
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+
 #endif /* XENMIG_TEST_GPU_HELPERS_H */

@@ -112,24 +112,13 @@ START_TEST(test_overlong_baseline)
 }
 END_TEST
 
-/* A capability from recorded facts. */
-static void capability_of(const char *facts_file, struct gpu_capability *cap)
-{
-    struct gpu_facts *facts = malloc(sizeof(*facts));
-
-    ck_assert_ptr_nonnull(facts);
-    test_recorded_facts(facts_file, facts);
-    ck_assert_msg(gpu_capability_from_facts(levels, facts, cap) == 0, "%s", mig_error_last());
-    free(facts);
-}
-
 START_TEST(test_shortfall_names_exactly_what_is_missing)
 {
     struct gpu_requirement req;
     struct gpu_capability a10;
     char shortfall[512];
 
-    capability_of("nvidia-a10.json", &a10);
+    test_recorded_capability(levels, "nvidia-a10.json", &a10);
     ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-9.0", &req), 0);
     ck_assert_int_eq(gpu_capability_check(&req, &a10, shortfall, sizeof(shortfall)), MIG_ECOMPAT);
     ck_assert_str_eq(shortfall, "needs cuda-9.0, host has cuda-8.6 (NVIDIA A10)");
@@ -149,7 +138,7 @@ START_TEST(test_shortfall_lists_both_axes)
     struct gpu_capability none;
     char shortfall[512];
 
-    capability_of("no-gpu.json", &none);
+    test_recorded_capability(levels, "no-gpu.json", &none);
     ck_assert_int_eq(gpu_requirement_parse(levels, "d3d10.0-gl3.3,cuda-7.5", &req), 0);
     ck_assert_int_eq(gpu_capability_check(&req, &none, shortfall, sizeof(shortfall)), MIG_ECOMPAT);
     ck_assert_ptr_nonnull(strstr(shortfall, "needs d3d10.0-gl3.3, host has none (no OpenGL: "));
@@ -166,8 +155,8 @@ START_TEST(test_compute_order_is_major_then_minor)
     struct gpu_requirement req;
     struct gpu_capability h100, t4;
 
-    capability_of("nvidia-h100.json", &h100);
-    capability_of("nvidia-t4.json", &t4);
+    test_recorded_capability(levels, "nvidia-h100.json", &h100);
+    test_recorded_capability(levels, "nvidia-t4.json", &t4);
     /* 9.0 >= 8.6 although 0 < 6, and 7.5 < 8.0 although 5 > 0 */
     ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-8.6", &req), 0);
     ck_assert_int_eq(gpu_capability_check(&req, &h100, NULL, 0), 0);
@@ -184,9 +173,9 @@ START_TEST(test_cluster_is_the_minimum_of_its_hosts)
     struct gpu_capability h100, a10, llvmpipe, cluster;
     char baseline[GPU_BASELINE_TEXT_MAX];
 
-    capability_of("nvidia-h100.json", &h100);
-    capability_of("nvidia-a10.json", &a10);
-    capability_of("mesa-llvmpipe-gl4.5.json", &llvmpipe);
+    test_recorded_capability(levels, "nvidia-h100.json", &h100);
+    test_recorded_capability(levels, "nvidia-a10.json", &a10);
+    test_recorded_capability(levels, "mesa-llvmpipe-gl4.5.json", &llvmpipe);
     gpu_capability_intersect(&h100, &a10, &cluster);
     gpu_capability_format_baseline(&cluster, baseline, sizeof(baseline));
     ck_assert_str_eq(baseline, "d3d12-gl4.6,cuda-8.6");
@@ -339,10 +328,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("gpu_level");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_shipped_order_is_the_issue_order);
@@ -360,10 +346,5 @@ int main(void)
     tcase_add_test(tc, test_level_file_limits);
     tcase_add_test(tc, test_new_level_needs_no_rebuild);
     tcase_add_test(tc, test_default_table_from_environment);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite("gpu_level", tc);
 }

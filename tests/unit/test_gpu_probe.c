@@ -54,8 +54,7 @@ START_TEST(test_levels_from_recorded_facts)
     const struct recorded_host *host = &recorded_hosts[_i];
     struct gpu_capability cap;
 
-    test_recorded_facts(host->file, facts);
-    ck_assert_msg(gpu_capability_from_facts(levels, facts, &cap) == 0, "%s", mig_error_last());
+    test_recorded_capability(levels, host->file, &cap);
     ck_assert_msg(!strcmp(cap.graphics_name, host->graphics), "%s: graphics %s, expected %s",
                   host->file, cap.graphics_name, host->graphics);
     ck_assert_msg(!strcmp(cap.compute_name, host->compute), "%s: compute %s, expected %s",
@@ -290,10 +289,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("gpu_probe");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
     int hosts = (int)(sizeof(recorded_hosts) / sizeof(recorded_hosts[0]));
 
     tcase_set_timeout(tc, 30);
@@ -312,10 +308,5 @@ int main(void)
     tcase_add_test(tc, test_probe_missing_library_is_absent);
     tcase_add_test(tc, test_probe_options_version_checked);
     tcase_add_test(tc, test_probe_this_host_is_coherent);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_run_suite("gpu_probe", tc);
 }
