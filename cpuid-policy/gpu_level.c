@@ -534,18 +534,26 @@ static void append_part(char *buf, size_t size, const char *part)
         snprintf(buf + used, size - used, "%s%s", used ? "," : "", part);
 }
 
-void gpu_requirement_format(const struct gpu_requirement *requirement,
-                            char *buf, size_t size)
+/* "GRAPHICS,COMPUTE", either part only when set, or "none". */
+static void format_levels(int graphics_level, const char *graphics_name, int compute_major,
+                          const char *compute_name, char *buf, size_t size)
 {
     if (!size)
         return;
     buf[0] = '\0';
-    if (requirement->graphics_level >= 0)
-        append_part(buf, size, requirement->graphics_name);
-    if (requirement->compute_major >= 0)
-        append_part(buf, size, requirement->compute_name);
+    if (graphics_level >= 0)
+        append_part(buf, size, graphics_name);
+    if (compute_major >= 0)
+        append_part(buf, size, compute_name);
     if (!buf[0])
         snprintf(buf, size, "none");
+}
+
+void gpu_requirement_format(const struct gpu_requirement *requirement,
+                            char *buf, size_t size)
+{
+    format_levels(requirement->graphics_level, requirement->graphics_name,
+                  requirement->compute_major, requirement->compute_name, buf, size);
 }
 
 int gpu_gl_version_parse(const char *version, int *major_out, int *minor_out)
@@ -728,15 +736,8 @@ void gpu_capability_intersect(const struct gpu_capability *a,
 void gpu_capability_format_baseline(const struct gpu_capability *capability,
                                     char *buf, size_t size)
 {
-    if (!size)
-        return;
-    buf[0] = '\0';
-    if (capability->graphics_level >= 0)
-        append_part(buf, size, capability->graphics_name);
-    if (capability->compute_major >= 0)
-        append_part(buf, size, capability->compute_name);
-    if (!buf[0])
-        snprintf(buf, size, "none");
+    format_levels(capability->graphics_level, capability->graphics_name,
+                  capability->compute_major, capability->compute_name, buf, size);
 }
 
 int gpu_host_to_json(const struct gpu_facts *facts,

@@ -660,30 +660,26 @@ int gpu_probe_collect(const struct gpu_probe_options *options,
 
 /* ------------------------------------------------------------------ JSON */
 
-static int add_string(json_object *obj, const char *key, const char *value)
+/* Add value (a new reference, may be NULL after a failed allocation) as key. */
+static int add_member(json_object *obj, const char *key, json_object *value)
 {
-    json_object *s = json_object_new_string(value);
-
-    if (!s)
+    if (!value)
         return -1;
-    if (json_object_object_add(obj, key, s)) {
-        json_object_put(s);
+    if (json_object_object_add(obj, key, value)) {
+        json_object_put(value);
         return -1;
     }
     return 0;
 }
 
+static int add_string(json_object *obj, const char *key, const char *value)
+{
+    return add_member(obj, key, json_object_new_string(value));
+}
+
 static int add_int(json_object *obj, const char *key, int value)
 {
-    json_object *v = json_object_new_int(value);
-
-    if (!v)
-        return -1;
-    if (json_object_object_add(obj, key, v)) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
+    return add_member(obj, key, json_object_new_int(value));
 }
 
 int gpu_facts_to_json(const struct gpu_facts *facts, json_object **json_out)
