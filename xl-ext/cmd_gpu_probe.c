@@ -2,6 +2,8 @@
  * cmd_gpu_probe.c: `xl-ext gpu-probe`, the GPU facts and levels of this
  * host (or of recorded facts), optionally checked against a gpu_baseline.
  *
+ * With --config, the requirement is the gpu_baseline of a domain's xl.cfg:
+ * the check `xl-ext create` makes before starting it.
  * A host without a GPU is not an error: it prints level "none" and exits 0.
  * This file only parses options and prints; probing, deriving and checking
  * live in cpuid-policy (gpu_probe.h, gpu_level.h).  It must never change
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain_config.h"
 #include "gpu_level.h"
 #include "gpu_probe.h"
 #include "mig_error.h"
@@ -59,11 +62,13 @@ int cmd_gpu_probe(int argc, char **argv)
         { "levels",     required_argument, NULL, 'l' },
         { "facts",      required_argument, NULL, 'f' },
         { "require",    required_argument, NULL, 'r' },
+        { "config",     required_argument, NULL, 'c' },
         { "in-process", no_argument,       NULL, 'i' },
         { NULL, 0, NULL, 0 },
     };
     struct gpu_probe_options probe_options = GPU_PROBE_OPTIONS_INIT;
-    const char *levels_path = NULL, *facts_path = NULL, *require = NULL;
+    const char *levels_path = NULL, *facts_path = NULL, *require = NULL, *config_path = NULL;
+    struct domain_config_keys *keys = NULL;
     struct gpu_requirement requirement;
     struct gpu_capability capability;
     struct gpu_facts *facts = NULL;
@@ -79,6 +84,7 @@ int cmd_gpu_probe(int argc, char **argv)
         case 'l': levels_path = optarg; break;
         case 'f': facts_path = optarg; break;
         case 'r': require = optarg; break;
+        case 'c': config_path = optarg; break;
         case 'i': probe_options.in_process = 1; break;
         default:
             xl_ext_print_usage(stderr, "gpu-probe");
@@ -99,10 +105,27 @@ int cmd_gpu_probe(int argc, char **argv)
                                                               : XL_EXT_EXIT_BAD_INPUT;
         goto out;
     }
+    if (require && config_path) {
+        fprintf(stderr, "%s gpu-probe: give --require or --config, not both\n", xl_ext_prog);
+        rc = XL_EXT_EXIT_USAGE;
+        goto out;
+    }
     if (require && gpu_requirement_parse(table, require, &requirement)) {
         fprintf(stderr, "%s gpu-probe: --require: %s\n", xl_ext_prog, mig_error_last());
         rc = XL_EXT_EXIT_BAD_INPUT;
         goto out;
+    }
+    if (config_path) {
+        struct domain_config_read_options read_options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
+
+        read_options.gpu_levels = table;
+        if (domain_config_read_file(config_path, &read_options, &keys)) {
+            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+            rc = XL_EXT_EXIT_BAD_INPUT;
+            goto out;
+        }
+        requirement = keys->gpu_requirement;
+        require = keys->gpu_baseline ? keys->gpu_baseline : "none";
     }
     facts = malloc(sizeof(*facts));
     if (!facts) {
@@ -164,6 +187,7 @@ int cmd_gpu_probe(int argc, char **argv)
 
 out:
     json_object_put(json);
+    domain_config_keys_free(keys);
     free(facts);
     gpu_level_table_free(table);
     return rc;

@@ -9,7 +9,7 @@ levels="$XENMIG_SRCDIR/cpuid-policy/data/gpu-levels"
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 n=0 failed=0
-echo "1..12"
+echo "1..16"
 
 # check NAME EXPECTED-RC GREP-PATTERN-IN-STDOUT+STDERR -- ARGS...
 check() {
@@ -36,6 +36,14 @@ check "llvmpipe GL 4.5" 0 "graphics  d3d11.0-gl4.5" -- --facts "$facts/mesa-llvm
 check "unknown level is bad input" 3 "unknown GPU level 'cuda-9.5'" -- --require cuda-9.5
 check "missing facts file is bad input" 3 "cannot open GPU facts file" -- --facts /nonexistent/facts.json
 check "unknown option is usage" 2 "Usage: xl-ext gpu-probe" -- --frobnicate
+configs="$XENMIG_SRCDIR/tests/gpu/configs"
+check "domain config met (HVM, d3d11.0-gl4.1,cuda-8.0 on H100)" 0 "Requirement d3d11.0-gl4.1,cuda-8.0: met" -- \
+    --facts "$facts/nvidia-h100.json" --config "$configs/hvm.cfg"
+check "domain config not met on T4" 4 "needs cuda-8.0, host has cuda-7.5 (Tesla T4)" -- \
+    --facts "$facts/nvidia-t4.json" --config "$configs/hvm.cfg"
+check "config parse error has file and line" 3 "bad-quoting.cfg:3: config parsing error" -- \
+    --facts "$facts/no-gpu.json" --config "$configs/bad-quoting.cfg"
+check "--require and --config together is usage" 2 "not both" -- --require none --config "$configs/hvm.cfg"
 check "JSON carries levels" 0 '"compute":"cuda-8.0"' -- --json --facts "$facts/nvidia-a100.json"
 
 # --json output is what --facts reads back
