@@ -500,7 +500,7 @@ static int collect_in_child(enum probe_source source, const struct gpu_probe_opt
     struct gpu_facts *result = NULL;
     struct timespec start;
     size_t got = 0;
-    int fds[2] = { -1, -1 }, status, rc;
+    int fds[2] = { -1, -1 }, status = 0, rc;
     pid_t pid;
     char why[128];
 
@@ -567,8 +567,12 @@ static int collect_in_child(enum probe_source source, const struct gpu_probe_opt
     }
     if (got < sizeof(*result) && elapsed_ms(&start) >= (long)timeout_ms)
         kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = 0;     /* SIGCHLD ignored by the caller: no status to read */
+            break;
+        }
+    }
 
     if (got == sizeof(*result)) {
         if (source == PROBE_NVML) {
