@@ -101,7 +101,8 @@ struct gpu_requirement {
 int gpu_requirement_parse(const gpu_level_table *table, const char *text,
                           struct gpu_requirement *requirement_out);
 
-/* Format a requirement as a baseline string ("d3d11.0-gl4.1,cuda-8.0", "none") into buf. */
+/* Format a requirement as a baseline string ("d3d11.0-gl4.1,cuda-8.0",
+ * "none") into the caller's buf of `size` bytes (cut to fit, NUL-terminated). */
 void gpu_requirement_format(const struct gpu_requirement *requirement,
                             char *buf, size_t size);
 
@@ -119,7 +120,8 @@ struct gpu_capability {
 };
 
 /*
- * Derive the levels a host reaches from its raw facts (pure):
+ * Derive the levels a host reaches from its raw facts (pure) into
+ * *capability_out (caller's storage, fully overwritten):
  *   compute  the highest compute capability among the NVIDIA devices (a
  *            domain is given one device; the best one decides whether any
  *            device can serve it); "none" when NVML found no device.
@@ -136,7 +138,8 @@ int gpu_capability_from_facts(const gpu_level_table *table,
 
 /*
  * Parse a GL_VERSION string ("4.5 (Compatibility Profile) Mesa 22.3.6",
- * "4.6.0 NVIDIA 535.129.03") into major/minor.  Returns 0, or MIG_EFORMAT
+ * "4.6.0 NVIDIA 535.129.03") into *major_out / *minor_out (caller's ints,
+ * set only on success).  Returns 0, or MIG_EFORMAT
  * (quoting it) when it is not "MAJOR.MINOR..." or is OpenGL ES.
  */
 int gpu_gl_version_parse(const char *version, int *major_out, int *minor_out);
@@ -156,7 +159,7 @@ int gpu_capability_check(const struct gpu_requirement *requirement,
 
 /*
  * The level a group of hosts shares (cluster join): for each axis the
- * lower of `a` and `b`.  *out may alias a or b.
+ * lower of `a` and `b`, written to the caller's *out, which may alias a or b.
  */
 void gpu_capability_intersect(const struct gpu_capability *a,
                               const struct gpu_capability *b,
@@ -164,7 +167,8 @@ void gpu_capability_intersect(const struct gpu_capability *a,
 
 /*
  * The host's levels as a gpu_baseline string a domain could require
- * ("d3d12-gl4.6,cuda-9.0", "cuda-8.0", "none") into buf.
+ * ("d3d12-gl4.6,cuda-9.0", "cuda-8.0", "none") into the caller's buf of
+ * `size` bytes (cut to fit, NUL-terminated).
  */
 void gpu_capability_format_baseline(const struct gpu_capability *capability,
                                     char *buf, size_t size);
