@@ -140,6 +140,39 @@ static int get_string_key(struct parsed_config *parsed, const char *origin, cons
     return 0;
 }
 
+/* `type`, else legacy `builder`, else "pv": what xl builds. */
+static int get_domain_type(struct parsed_config *parsed, const char *origin, char **type_out)
+{
+    char *type = NULL, *builder = NULL, quoted[64];
+    int rc;
+
+    *type_out = NULL;
+    if ((rc = get_string_key(parsed, origin, "type", &type)) ||
+        (rc = get_string_key(parsed, origin, "builder", &builder)))
+        goto out;
+    if (!type) {
+        type = strdup(builder && !strcmp(builder, "hvm") ? "hvm" : "pv");
+        if (!type) {
+            rc = mig_error_set(MIG_ENOMEM, "%s: out of memory", origin);
+            goto out;
+        }
+    }
+    if (strcmp(type, "pv") && strcmp(type, "pvh") && strcmp(type, "hvm")) {
+        gpu_text_quote(type, strnlen(type, 40), quoted, sizeof(quoted));
+        rc = mig_error_set(MIG_EINVAL, "%s: type '%s' is not a domain type: write type = \"pv\", "
+                           "\"pvh\" or \"hvm\"", origin, quoted);
+        goto out;
+    }
+    *type_out = type;
+    type = NULL;
+    rc = 0;
+
+out:
+    free(type);
+    free(builder);
+    return rc;
+}
+
 static int check_cpuid_baseline(const char *origin, const char *value)
 {
     char quoted[CPUID_BASELINE_NAME_MAX * 4 + 8];
@@ -191,6 +224,9 @@ int domain_config_read_blob(const void *data, size_t length, const char *origin,
         rc = mig_error_set(MIG_ENOMEM, "%s: out of memory", origin);
         goto out;
     }
+    rc = get_domain_type(&parsed, origin, &keys->type);
+    if (rc)
+        goto out;
     if ((rc = get_string_key(&parsed, origin, "name", &keys->name)) ||
         (rc = get_string_key(&parsed, origin, "cpuid_baseline", &keys->cpuid_baseline)) ||
         (rc = get_string_key(&parsed, origin, "gpu_baseline", &keys->gpu_baseline)))
@@ -254,6 +290,7 @@ void domain_config_keys_free(struct domain_config_keys *keys)
     if (!keys)
         return;
     free(keys->name);
+    free(keys->type);
     free(keys->cpuid_baseline);
     free(keys->gpu_baseline);
     free(keys);

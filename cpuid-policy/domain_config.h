@@ -3,6 +3,7 @@
  * libxlutil (the parser stock xl uses), and written back into config text.
  *
  *   name            = "web1"                 the domain's name (xl's key)
+ *   type            = "hvm"                  pv, pvh or hvm (xl's key; CPUID policy choice)
  *   cpuid_baseline  = "x86-64-v3"            a named CPU level, or "cluster"
  *   gpu_baseline    = "d3d11.0-gl4.1,cuda-8.0"  see gpu_level.h
  *
@@ -13,6 +14,10 @@
  * XL_MANDATORY_FLAG_JSON), not xl.cfg text, and carries no baseline keys;
  * the reader recognises such a blob and says so (MIG_EUNSUPP) instead of
  * reporting "no baseline".
+ *
+ * It also returns `type` as cpuid-policy's cpuid_domain_config_read() does
+ * (pv/pvh/hvm, same defaults), so that reader can become a thin wrapper:
+ * baseline = keys->cpuid_baseline, type = keys->type.
  *
  * Users: `xl-ext create` (read + gpu_capability_check), migration
  * pre-flight (read the blob), and the recording of a resolved baseline
@@ -29,9 +34,11 @@
 #define DOMAIN_CONFIG_VALUE_MAX   4096          /* a value set by _set_string */
 #define CPUID_BASELINE_NAME_MAX   64            /* cpuid_baseline, incl. NUL */
 
-/* The xenmig keys of one config.  Every string is NULL when the key is absent. */
+/* The xenmig keys of one config.  Strings are NULL when the key is absent. */
 struct domain_config_keys {
     char *name;                 /* "name" */
+    char *type;                 /* never NULL: "pv", "pvh" or "hvm", from `type`, else
+                                 * the legacy `builder = "hvm"`, else "pv" (as xl does) */
     char *cpuid_baseline;       /* checked to be a plausible level name only */
     char *gpu_baseline;         /* validated against the GPU level table */
     struct gpu_requirement gpu_requirement; /* parsed gpu_baseline; "none" when absent */
@@ -59,6 +66,7 @@ struct domain_config_read_options {
  *   MIG_EFORMAT  libxlutil cannot parse it: its own report, with file and
  *                line ("web1.cfg:7: config parsing error near `x': ...")
  *   MIG_EINVAL   a key has a bad value: a list where a string belongs, a
+ *                type other than pv/pvh/hvm, a
  *                cpuid_baseline that is not a level name, an unknown GPU
  *                level (the message quotes it and lists the valid levels)
  *   MIG_EUNSUPP  the text is libxl JSON, not xl.cfg (see above)

@@ -41,14 +41,17 @@ static const char *config_path(const char *name)
 static const struct good_config {
     const char *file;
     const char *name;
+    const char *type;
     const char *cpuid_baseline;   /* NULL: absent */
     const char *gpu_baseline;
     const char *gpu_formatted;    /* the parsed requirement, formatted */
 } good_configs[] = {
-    { "pv.cfg",      "web1",      "x86-64-v3",     NULL,                      "none" },
-    { "pvh.cfg",     "build-pvh", "cluster",       "none",                    "none" },
-    { "hvm.cfg",     "cad-ws",    "intel-skylake", "d3d11.0-gl4.1,cuda-8.0",  "d3d11.0-gl4.1,cuda-8.0" },
-    { "no-keys.cfg", "legacy",    NULL,            NULL,                      "none" },
+    { "pv.cfg",      "web1",      "pv",  "x86-64-v3",     NULL,                      "none" },
+    { "pvh.cfg",     "build-pvh", "pvh", "cluster",       "none",                    "none" },
+    { "hvm.cfg",     "cad-ws",    "hvm", "intel-skylake", "d3d11.0-gl4.1,cuda-8.0",  "d3d11.0-gl4.1,cuda-8.0" },
+    { "no-keys.cfg", "legacy",    "hvm", NULL,            NULL,                      "none" },
+    { "builder-hvm.cfg", "old-win", "hvm", NULL,          "d3d10.0-gl3.3",           "d3d10.0-gl3.3" },
+    { "builder-generic.cfg", "old-pv", "pv", "amd-zen2",  NULL,                      "none" },
 };
 
 static void assert_same(const char *got, const char *expected, const char *what)
@@ -69,6 +72,7 @@ START_TEST(test_read_real_configs)
     ck_assert_msg(domain_config_read_file(config_path(c->file), &options, &keys) == 0, "%s",
                   mig_error_last());
     assert_same(keys->name, c->name, "name");
+    assert_same(keys->type, c->type, "type");
     assert_same(keys->cpuid_baseline, c->cpuid_baseline, "cpuid_baseline");
     assert_same(keys->gpu_baseline, c->gpu_baseline, "gpu_baseline");
     gpu_requirement_format(&keys->gpu_requirement, formatted, sizeof(formatted));
@@ -90,6 +94,7 @@ static const struct bad_config {
                                         "\"x86-64-v3\"" } },
     { "save-config-libxl.json", MIG_EUNSUPP, { "save-config-libxl.json: this config is libxl JSON",
                                                "no cpuid_baseline or gpu_baseline" } },
+    { "bad-type.cfg", MIG_EINVAL, { "bad-type.cfg: type 'hvm-pv' is not a domain type", "\"pvh\"" } },
     { "does-not-exist.cfg", MIG_EIO, { "cannot open domain config", "does-not-exist.cfg", "No such file" } },
 };
 
