@@ -783,3 +783,48 @@ out:
     json_object_put(root);
     return rc;
 }
+
+int gpu_host_json_capability(const json_object *host_json, const gpu_level_table *table,
+                             const char *origin, struct gpu_capability *capability_out)
+{
+    struct gpu_facts *facts = malloc(sizeof(*facts));
+    json_object *gpu, *facts_json;
+    int rc;
+
+    if (!facts) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory reading GPU facts");
+        goto out;
+    }
+    if (!origin)
+        origin = "(host)";
+    gpu_facts_init(facts);
+    if (!json_object_is_type(host_json, json_type_object) ||
+        !json_object_object_get_ex(host_json, "gpu", &gpu)) {
+        snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
+                 "%.200s has no \"gpu\" object (dumped without the GPU probe)", origin);
+        memcpy(facts->gl_reason, facts->nvml_reason, sizeof(facts->gl_reason));
+    } else {
+        if (!json_object_is_type(gpu, json_type_object)) {
+            rc = mig_error_set(MIG_EFORMAT, "%s: \"gpu\" must be an object", origin);
+            goto out;
+        }
+        if (!json_object_object_get_ex(gpu, "facts", &facts_json)) {
+            rc = mig_error_set(MIG_EFORMAT, "%s: gpu.facts is missing: dump the host again", origin);
+            goto out;
+        }
+        rc = gpu_facts_from_json(facts_json, origin, facts);
+        if (rc)
+            goto out;
+    }
+    rc = gpu_capability_from_facts(table, facts, capability_out);
+    if (rc) {
+        char message[512];
+
+        snprintf(message, sizeof(message), "%s", mig_error_last());
+        rc = mig_error_set(rc, "%s: %s", origin, message);
+    }
+
+out:
+    free(facts);
+    return rc;
+}

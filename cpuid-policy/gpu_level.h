@@ -32,7 +32,8 @@
  *   report      gpu_capability_format_baseline
  *
  * Nothing here touches a device or the file system, except
- * gpu_level_table_load() which reads the levels file.
+ * gpu_level_table_load() which reads the levels file, and
+ * gpu_host_json_add() which runs the probe (implemented in gpu_probe.c).
  */
 #ifndef XENMIG_GPU_LEVEL_H
 #define XENMIG_GPU_LEVEL_H
@@ -183,6 +184,27 @@ void gpu_capability_format_baseline(const struct gpu_capability *capability,
 int gpu_host_to_json(const struct gpu_facts *facts,
                      const struct gpu_capability *capability,
                      json_object **json_out);
+
+/*
+ * For host-dump: probe this host (gpu_probe_collect with `options`, NULL
+ * for defaults), derive its levels with `table`, and set the result as the
+ * "gpu" member of the host JSON object `host_json` (replacing any).  The
+ * object stays owned by the caller.  Returns 0, or an error of
+ * gpu_probe_collect / MIG_ENOMEM.  A host without a GPU gets levels "none".
+ */
+int gpu_host_json_add(json_object *host_json, const gpu_level_table *table,
+                      const struct gpu_probe_options *options);
+
+/*
+ * For check / cluster add / report: the capability of a host from its host
+ * JSON (as gpu_host_json_add left it, possibly from another machine): its
+ * "gpu" facts re-derived with `table` into *capability_out (caller's
+ * storage).  A host JSON without "gpu" (dumped before GPU probing) gives
+ * levels "none" with that reason, not an error.  Returns 0, or MIG_EFORMAT
+ * quoting the bad member, with `origin` (the file) in the message.
+ */
+int gpu_host_json_capability(const json_object *host_json, const gpu_level_table *table,
+                             const char *origin, struct gpu_capability *capability_out);
 
 /*
  * Copy `length` bytes of untrusted text into buf (size bytes, always

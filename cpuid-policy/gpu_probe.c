@@ -981,3 +981,38 @@ int gpu_facts_read_file(const char *path, struct gpu_facts *facts_out)
     free(text);
     return rc;
 }
+
+/* Declared in gpu_level.h: the probe half of host-dump. */
+int gpu_host_json_add(json_object *host_json, const gpu_level_table *table,
+                      const struct gpu_probe_options *options)
+{
+    struct gpu_facts *facts = malloc(sizeof(*facts));
+    struct gpu_capability capability;
+    json_object *gpu = NULL;
+    int rc;
+
+    if (!facts) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory probing the GPU");
+        goto out;
+    }
+    rc = gpu_probe_collect(options, facts);
+    if (rc)
+        goto out;
+    rc = gpu_capability_from_facts(table, facts, &capability);
+    if (rc)
+        goto out;
+    rc = gpu_host_to_json(facts, &capability, &gpu);
+    if (rc)
+        goto out;
+    if (json_object_object_add(host_json, "gpu", gpu)) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory adding the GPU object");
+        goto out;
+    }
+    gpu = NULL;
+    rc = 0;
+
+out:
+    json_object_put(gpu);
+    free(facts);
+    return rc;
+}

@@ -271,6 +271,52 @@ START_TEST(test_probe_options_version_checked)
 }
 END_TEST
 
+START_TEST(test_host_json_add_then_read_back)
+{
+    struct gpu_probe_options options = GPU_PROBE_OPTIONS_INIT;
+    json_object *host = json_object_new_object(), *copy = NULL;
+    struct gpu_capability cap;
+    char path[4096];
+    const char *text;
+
+    ck_assert_ptr_nonnull(host);
+    json_object_object_add(host, "hostname", json_object_new_string("node7"));
+    options.nvml_library = fake_nvml_path(path, sizeof(path));
+    options.skip_gl = 1;
+    setenv("FAKE_NVML_DEVICES", "NVIDIA A100-SXM4-80GB:8.0", 1);
+    unsetenv("FAKE_NVML_FAIL");
+    ck_assert_msg(gpu_host_json_add(host, levels, &options) == 0, "%s", mig_error_last());
+
+    /* as another machine reads it: through text */
+    text = json_object_to_json_string(host);
+    copy = json_tokener_parse(text);
+    ck_assert_ptr_nonnull(copy);
+    ck_assert_msg(gpu_host_json_capability(copy, levels, "node7.json", &cap) == 0, "%s",
+                  mig_error_last());
+    ck_assert_str_eq(cap.compute_name, "cuda-8.0");
+    ck_assert_str_eq(cap.compute_detail, "NVIDIA A100-SXM4-80GB");
+    ck_assert_str_eq(cap.graphics_name, "none");
+    json_object_put(copy);
+    json_object_put(host);
+}
+END_TEST
+
+START_TEST(test_host_json_without_gpu)
+{
+    json_object *host = json_tokener_parse("{\"hostname\": \"old\"}");
+    json_object *bad = json_tokener_parse("{\"gpu\": {\"levels\": {}}}");
+    struct gpu_capability cap;
+
+    ck_assert_int_eq(gpu_host_json_capability(host, levels, "old.json", &cap), 0);
+    ck_assert_str_eq(cap.compute_name, "none");
+    ck_assert_ptr_nonnull(strstr(cap.compute_detail, "old.json has no \"gpu\" object"));
+    ck_assert_int_eq(gpu_host_json_capability(bad, levels, "bad.json", &cap), MIG_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "bad.json: gpu.facts is missing"));
+    json_object_put(host);
+    json_object_put(bad);
+}
+END_TEST
+
 /* The real probe of this host: whatever it finds, the facts must be coherent. */
 START_TEST(test_probe_this_host_is_coherent)
 {
@@ -308,5 +354,7 @@ int main(void)
     tcase_add_test(tc, test_probe_missing_library_is_absent);
     tcase_add_test(tc, test_probe_options_version_checked);
     tcase_add_test(tc, test_probe_this_host_is_coherent);
+    tcase_add_test(tc, test_host_json_add_then_read_back);
+    tcase_add_test(tc, test_host_json_without_gpu);
     return test_run_suite("gpu_probe", tc);
 }
