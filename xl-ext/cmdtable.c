@@ -48,6 +48,15 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "                                      domains x hosts table, highest levels\n" },
 
     /* -- vGPU room commands -- */
+    { "gpu-probe", cmd_gpu_probe,
+      "Print this host's GPU facts and levels; check them against a gpu_baseline",
+      "[--json] [--levels FILE] [--facts FILE] [--require BASELINE | --config CFG]",
+      "  --json             print the facts and levels as JSON (the host-dump GPU object)\n"
+      "  --levels FILE      GPU levels file (default: installed gpu-levels)\n"
+      "  --facts FILE       derive levels from recorded facts (JSON) instead of probing\n"
+      "  --require BASELINE exit 4 unless the host meets it (\"d3d11.0-gl4.1,cuda-8.0\")\n"
+      "  --config CFG       exit 4 unless the host meets the gpu_baseline of xl.cfg CFG\n"
+      "  --in-process       probe without a child process (debugging drivers)\n" },
 
     /* -- migration room commands -- */
     { "migrate", cmd_migrate,

@@ -48,6 +48,7 @@ int cmd_stream_dump(int argc, char **argv);
 int cmd_cpuid_policy(int argc, char **argv);
 
 /* -- vGPU room -- */
+int cmd_gpu_probe(int argc, char **argv);
 
 /* -- migration room -- */
 int cmd_migrate(int argc, char **argv);

@@ -1,0 +1,469 @@
+/*
+ * domain_config.c: read cpuid_baseline, gpu_baseline and name from xl.cfg
+ * text with libxlutil, and set a string key in config text (see
+ * domain_config.h).
+ *
+ * libxlutil prints its parse errors to a FILE*: we hand it a memory stream
+ * and turn what it wrote into the mig_error message.  This file must never
+ * print anything itself, never exit, and never hand libxlutil more than
+ * DOMAIN_CONFIG_MAX bytes.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxlutil.h>
+
+#include "domain_config.h"
+#include "mig_error.h"
+
+#define KEY_NAME_MAX 64
+
+/* A parsed config and the memory stream libxlutil reports into. */
+struct parsed_config {
+    XLU_Config *config;
+    FILE *report;
+    char *report_text;
+    size_t report_length;
+};
+
+static void parsed_config_close(struct parsed_config *parsed)
+{
+    if (parsed->config)
+        xlu_cfg_destroy(parsed->config);   /* uses report: destroy first */
+    if (parsed->report)
+        fclose(parsed->report);
+    free(parsed->report_text);
+    memset(parsed, 0, sizeof(*parsed));
+}
+
+/* libxlutil's report, trimmed to its last line break, for a message. */
+static const char *report_of(struct parsed_config *parsed)
+{
+    size_t n;
+
+    fflush(parsed->report);
+    if (!parsed->report_text)
+        return "";
+    n = strnlen(parsed->report_text, parsed->report_length);
+    while (n && (parsed->report_text[n - 1] == '\n' || parsed->report_text[n - 1] == ' '))
+        parsed->report_text[--n] = '\0';
+    return parsed->report_text;
+}
+
+static int looks_like_json(const char *data, size_t length)
+{
+    for (size_t i = 0; i < length; i++) {
+        if (data[i] == '{')
+            return 1;
+        if (!isspace((unsigned char)data[i]))
+            return 0;
+    }
+    return 0;
+}
+
+static int parse_config(const char *data, size_t length, const char *origin,
+                        struct parsed_config *parsed)
+{
+    int rc, xlu_rc;
+
+    memset(parsed, 0, sizeof(*parsed));
+    if (length > DOMAIN_CONFIG_MAX) {
+        rc = mig_error_set(MIG_ELIMIT, "%s: config is %zu bytes, more than the %d an xl.cfg may have here",
+                           origin, length, DOMAIN_CONFIG_MAX);
+        goto out;
+    }
+    if (looks_like_json(data, length)) {
+        rc = mig_error_set(MIG_EUNSUPP, "%s: this config is libxl JSON (what stock xl save/migrate "
+                           "store), not xl.cfg text: it carries no cpuid_baseline or gpu_baseline; "
+                           "give the domain's xl.cfg instead", origin);
+        goto out;
+    }
+    if (memchr(data, '\0', length)) {
+        /* libxlutil 4.17 asserts (aborts) on a NUL inside a quoted string */
+        rc = mig_error_set(MIG_EFORMAT, "%s: NUL byte at offset %zu: not xl.cfg text", origin,
+                           (size_t)((const char *)memchr(data, '\0', length) - data));
+        goto out;
+    }
+    parsed->report = open_memstream(&parsed->report_text, &parsed->report_length);
+    if (!parsed->report) {
+        rc = mig_error_set_errno(MIG_ENOMEM, errno, "%s: cannot open a report stream", origin);
+        goto out;
+    }
+    parsed->config = xlu_cfg_init(parsed->report, origin);
+    if (!parsed->config) {
+        rc = mig_error_set(MIG_ENOMEM, "%s: out of memory starting libxlutil", origin);
+        goto out;
+    }
+    xlu_rc = xlu_cfg_readdata(parsed->config, data, (int)length);
+    if (xlu_rc) {
+        const char *report = report_of(parsed);
+
+        if (report[0])
+            rc = mig_error_set(MIG_EFORMAT, "%s (fix the config: xl.cfg syntax is KEY = VALUE, "
+                               "strings quoted, lists in [ ])", report);
+        else
+            rc = mig_error_set_errno(MIG_EFORMAT, xlu_rc, "%s: libxlutil cannot parse the config",
+                                     origin);
+        goto out;
+    }
+    rc = 0;
+
+out:
+    if (rc)
+        parsed_config_close(parsed);
+    return rc;
+}
+
+/* Get string key into *value_out (malloc'd, NULL when absent). */
+static int get_string_key(struct parsed_config *parsed, const char *origin, const char *key,
+                          char **value_out)
+{
+    const char *value = NULL;
+    int xlu_rc = xlu_cfg_get_string(parsed->config, key, &value, 1);
+
+    *value_out = NULL;
+    if (xlu_rc == ESRCH)
+        return 0;
+    if (xlu_rc == EINVAL)
+        return mig_error_set(MIG_EINVAL, "%s: %s must be a string (%s = \"...\"), not a list",
+                             origin, key, key);
+    if (xlu_rc)
+        return mig_error_set_errno(MIG_EINVAL, xlu_rc, "%s: cannot read %s", origin, key);
+    *value_out = strdup(value);
+    if (!*value_out)
+        return mig_error_set(MIG_ENOMEM, "%s: out of memory", origin);
+    return 0;
+}
+
+/* `type`, else legacy `builder`, else "pv": what xl builds. */
+static int get_domain_type(struct parsed_config *parsed, const char *origin, char **type_out)
+{
+    char *type = NULL, *builder = NULL, quoted[64];
+    int rc;
+
+    *type_out = NULL;
+    if ((rc = get_string_key(parsed, origin, "type", &type)) ||
+        (rc = get_string_key(parsed, origin, "builder", &builder)))
+        goto out;
+    if (!type) {
+        type = strdup(builder && !strcmp(builder, "hvm") ? "hvm" : "pv");
+        if (!type) {
+            rc = mig_error_set(MIG_ENOMEM, "%s: out of memory", origin);
+            goto out;
+        }
+    }
+    if (strcmp(type, "pv") && strcmp(type, "pvh") && strcmp(type, "hvm")) {
+        gpu_text_quote(type, strnlen(type, 40), quoted, sizeof(quoted));
+        rc = mig_error_set(MIG_EINVAL, "%s: type '%s' is not a domain type: write type = \"pv\", "
+                           "\"pvh\" or \"hvm\"", origin, quoted);
+        goto out;
+    }
+    *type_out = type;
+    type = NULL;
+    rc = 0;
+
+out:
+    free(type);
+    free(builder);
+    return rc;
+}
+
+static int check_cpuid_baseline(const char *origin, const char *value)
+{
+    char quoted[CPUID_BASELINE_NAME_MAX * 4 + 8];
+    size_t length = strnlen(value, CPUID_BASELINE_NAME_MAX);
+    int ok = length > 0 && length < CPUID_BASELINE_NAME_MAX;
+
+    for (size_t i = 0; ok && i < length; i++)
+        ok = isalnum((unsigned char)value[i]) || value[i] == '-' || value[i] == '_' ||
+             value[i] == '.';
+    if (ok)
+        return 0;
+    gpu_text_quote(value, length, quoted, sizeof(quoted));
+    return mig_error_set(MIG_EINVAL, "%s: cpuid_baseline '%s%s' is not a CPU level name: write a "
+                         "name such as \"x86-64-v3\", \"intel-skylake\", \"amd-zen2\" or \"cluster\" "
+                         "(letters, digits, '.', '-', '_'; at most %d characters)", origin, quoted,
+                         length >= CPUID_BASELINE_NAME_MAX ? "..." : "", CPUID_BASELINE_NAME_MAX - 1);
+}
+
+int domain_config_read_blob(const void *data, size_t length, const char *origin,
+                            const struct domain_config_read_options *options,
+                            struct domain_config_keys **keys_out)
+{
+    static const struct domain_config_read_options defaults = DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct domain_config_keys *keys = NULL;
+    struct parsed_config parsed = { 0 };
+    gpu_level_table *own_levels = NULL;
+    const gpu_level_table *levels;
+    const char *text = data;
+    int rc;
+
+    *keys_out = NULL;
+    if (!origin)
+        origin = "(config)";
+    if (!options)
+        options = &defaults;
+    if (options->version != DOMAIN_CONFIG_READ_OPTIONS_VERSION) {
+        rc = mig_error_set(MIG_EINVAL, "struct domain_config_read_options version %u, expected %u: "
+                           "initialise it with DOMAIN_CONFIG_READ_OPTIONS_INIT",
+                           options->version, DOMAIN_CONFIG_READ_OPTIONS_VERSION);
+        goto out;
+    }
+    while (length && text[length - 1] == '\0')
+        length--;
+    rc = parse_config(text, length, origin, &parsed);
+    if (rc)
+        goto out;
+    keys = calloc(1, sizeof(*keys));
+    if (!keys) {
+        rc = mig_error_set(MIG_ENOMEM, "%s: out of memory", origin);
+        goto out;
+    }
+    rc = get_domain_type(&parsed, origin, &keys->type);
+    if (rc)
+        goto out;
+    if ((rc = get_string_key(&parsed, origin, "name", &keys->name)) ||
+        (rc = get_string_key(&parsed, origin, "cpuid_baseline", &keys->cpuid_baseline)) ||
+        (rc = get_string_key(&parsed, origin, "gpu_baseline", &keys->gpu_baseline)))
+        goto out;
+    if (keys->cpuid_baseline) {
+        rc = check_cpuid_baseline(origin, keys->cpuid_baseline);
+        if (rc)
+            goto out;
+    }
+    keys->gpu_requirement.graphics_level = -1;
+    keys->gpu_requirement.compute_major = keys->gpu_requirement.compute_minor = -1;
+    snprintf(keys->gpu_requirement.graphics_name, sizeof(keys->gpu_requirement.graphics_name), "none");
+    snprintf(keys->gpu_requirement.compute_name, sizeof(keys->gpu_requirement.compute_name), "none");
+    if (keys->gpu_baseline) {
+        levels = options->gpu_levels;
+        if (!levels) {
+            rc = gpu_level_table_load(NULL, &own_levels);
+            if (rc)
+                goto out;
+            levels = own_levels;
+        }
+        rc = gpu_requirement_parse(levels, keys->gpu_baseline, &keys->gpu_requirement);
+        if (rc) {
+            char message[1024];
+
+            snprintf(message, sizeof(message), "%s", mig_error_last());
+            rc = mig_error_set(rc, "%s: %s", origin, message);
+            goto out;
+        }
+    }
+    *keys_out = keys;
+    keys = NULL;
+    rc = 0;
+
+out:
+    gpu_level_table_free(own_levels);
+    domain_config_keys_free(keys);
+    parsed_config_close(&parsed);
+    return rc;
+}
+
+int domain_config_read_file(const char *path,
+                            const struct domain_config_read_options *options,
+                            struct domain_config_keys **keys_out)
+{
+    char *text;
+    size_t length;
+    int rc;
+
+    *keys_out = NULL;
+    rc = gpu_read_text_file(path, DOMAIN_CONFIG_MAX, "domain config", &text, &length);
+    if (rc)
+        return rc;
+    rc = domain_config_read_blob(text, length, path, options, keys_out);
+    free(text);
+    return rc;
+}
+
+void domain_config_keys_free(struct domain_config_keys *keys)
+{
+    if (!keys)
+        return;
+    free(keys->name);
+    free(keys->type);
+    free(keys->cpuid_baseline);
+    free(keys->gpu_baseline);
+    free(keys);
+}
+
+/* ------------------------------------------------------------ writing */
+
+static int valid_key(const char *key)
+{
+    size_t length = strnlen(key, KEY_NAME_MAX);
+
+    if (!length || length >= KEY_NAME_MAX || !(islower((unsigned char)key[0]) || key[0] == '_'))
+        return 0;
+    for (size_t i = 0; i < length; i++)
+        if (!islower((unsigned char)key[i]) && !isdigit((unsigned char)key[i]) && key[i] != '_')
+            return 0;
+    return 1;
+}
+
+/*
+ * Does the line [line, line + length) assign `key`?  If so, check that it
+ * is one string assignment and give the offset of a trailing comment
+ * (or length).  Returns 1 (assigns, simple), 0 (does not assign), -1
+ * (assigns, but not in a form we rewrite).
+ */
+static int line_assigns(const char *line, size_t length, const char *key, size_t *comment_at)
+{
+    size_t key_length = strlen(key), i = 0;
+    char quote;
+
+    while (i < length && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (length - i < key_length || memcmp(line + i, key, key_length))
+        return 0;
+    i += key_length;
+    if (i < length && (isalnum((unsigned char)line[i]) || line[i] == '_'))
+        return 0;                       /* a longer key with our key as prefix */
+    while (i < length && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i + 1 < length && line[i] == '+' && line[i + 1] == '=')
+        return -1;
+    if (i >= length || line[i] != '=')
+        return 0;
+    i++;
+    while (i < length && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i >= length || (line[i] != '"' && line[i] != '\''))
+        return -1;
+    quote = line[i++];
+    while (i < length && line[i] != quote) {
+        if (line[i] == '\\')
+            return -1;
+        i++;
+    }
+    if (i >= length)
+        return -1;
+    i++;
+    while (i < length && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        i++;
+    if (i < length && line[i] == ';')
+        i++;
+    while (i < length && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        i++;
+    if (i < length && line[i] != '#')
+        return -1;
+    *comment_at = i;
+    return 1;
+}
+
+int domain_config_set_string(const char *text, size_t length, const char *key,
+                             const char *value, char **text_out)
+{
+    struct parsed_config parsed = { 0 };
+    size_t value_length, match_start = 0, match_end = 0, comment_at = 0, size, used = 0;
+    char quoted[256], *result = NULL;
+    const char *read_back = NULL;
+    int matched = 0, rc;
+
+    *text_out = NULL;
+    gpu_text_quote(key, strnlen(key, KEY_NAME_MAX + 1), quoted, sizeof(quoted));
+    if (!valid_key(key)) {
+        rc = mig_error_set(MIG_EINVAL, "config key '%s' is not a key name ([a-z_][a-z0-9_]*, "
+                           "at most %d characters)", quoted, KEY_NAME_MAX - 1);
+        goto out;
+    }
+    value_length = strnlen(value, DOMAIN_CONFIG_VALUE_MAX);
+    for (size_t i = 0; i < value_length; i++) {
+        if (value[i] < 0x20 || value[i] > 0x7e || value[i] == '"' || value[i] == '\\') {
+            gpu_text_quote(value, value_length < 60 ? value_length : 60, quoted, sizeof(quoted));
+            rc = mig_error_set(MIG_EINVAL, "value '%s' for %s has a character that cannot go in an "
+                               "xl.cfg string (byte %zu): use printable ASCII without '\"' or '\\'",
+                               quoted, key, i);
+            goto out;
+        }
+    }
+    if (value_length >= DOMAIN_CONFIG_VALUE_MAX) {
+        rc = mig_error_set(MIG_ELIMIT, "value for %s is longer than %d characters", key,
+                           DOMAIN_CONFIG_VALUE_MAX - 1);
+        goto out;
+    }
+    while (length && text[length - 1] == '\0')    /* as xl writes a config blob */
+        length--;
+    rc = parse_config(text, length, "(config)", &parsed);
+    if (rc)
+        goto out;
+    parsed_config_close(&parsed);
+
+    for (size_t start = 0, lineno = 1; start < length; lineno++) {
+        const char *newline = memchr(text + start, '\n', length - start);
+        size_t end = newline ? (size_t)(newline - text) : length, at = 0;
+        int assigns = line_assigns(text + start, end - start, key, &at);
+
+        if (assigns < 0) {
+            gpu_text_quote(text + start, end - start < 80 ? end - start : 80, quoted, sizeof(quoted));
+            rc = mig_error_set(MIG_EUNSUPP, "(config):%zu: '%s' assigns %s in a form xl-ext does not "
+                               "rewrite (one `%s = \"...\"` per line): fix that line by hand",
+                               lineno, quoted, key, key);
+            goto out;
+        }
+        if (assigns) {
+            matched = 1;
+            match_start = start;
+            match_end = end;
+            comment_at = start + at;
+        }
+        start = end + 1;
+    }
+
+    size = length + strlen(key) + value_length + 16;
+    result = malloc(size);
+    if (!result) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory setting %s", key);
+        goto out;
+    }
+    if (matched) {
+        size_t indent = 0;
+
+        while (text[match_start + indent] == ' ' || text[match_start + indent] == '\t')
+            indent++;
+        memcpy(result, text, match_start + indent);
+        used = match_start + indent;
+        used += (size_t)snprintf(result + used, size - used, "%s = \"%s\"", key, value);
+        if (comment_at < match_end) {
+            result[used++] = ' ';
+            memcpy(result + used, text + comment_at, match_end - comment_at);
+            used += match_end - comment_at;
+        }
+        memcpy(result + used, text + match_end, length - match_end);
+        used += length - match_end;
+    } else {
+        memcpy(result, text, length);
+        used = length;
+        if (length && text[length - 1] != '\n')
+            result[used++] = '\n';
+        used += (size_t)snprintf(result + used, size - used, "%s = \"%s\"\n", key, value);
+    }
+    result[used] = '\0';
+
+    /* The result must parse and read back as value. */
+    rc = parse_config(result, used, "(updated config)", &parsed);
+    if (rc)
+        goto out;
+    if (xlu_cfg_get_string(parsed.config, key, &read_back, 1) || strcmp(read_back, value)) {
+        rc = mig_error_set(MIG_EUNSUPP, "setting %s did not take: libxlutil reads another "
+                           "assignment of it (several on one line?); fix the config by hand", key);
+        goto out;
+    }
+    *text_out = result;
+    result = NULL;
+    rc = 0;
+
+out:
+    parsed_config_close(&parsed);
+    free(result);
+    return rc;
+}

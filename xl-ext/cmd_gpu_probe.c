@@ -1,0 +1,194 @@
+/*
+ * cmd_gpu_probe.c: `xl-ext gpu-probe`, the GPU facts and levels of this
+ * host (or of recorded facts), optionally checked against a gpu_baseline.
+ *
+ * With --config, the requirement is the gpu_baseline of a domain's xl.cfg:
+ * the check `xl-ext create` makes before starting it.
+ * A host without a GPU is not an error: it prints level "none" and exits 0.
+ * This file only parses options and prints; probing, deriving and checking
+ * live in cpuid-policy (gpu_probe.h, gpu_level.h).  It must never change
+ * any GPU state.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain_config.h"
+#include "gpu_level.h"
+#include "gpu_probe.h"
+#include "mig_error.h"
+#include "subcommands.h"
+
+static void print_human(const struct gpu_facts *facts, const struct gpu_capability *cap,
+                        const char *source)
+{
+    char baseline[GPU_BASELINE_TEXT_MAX];
+
+    printf("GPU facts (%s)\n", source);
+    printf("  NVIDIA (NVML):  %s", gpu_source_status_name(facts->nvml_status));
+    if (facts->nvml_status == GPU_SOURCE_OK)
+        printf(", driver %s, %u device(s)\n", facts->driver_version[0] ? facts->driver_version : "?",
+               facts->device_count);
+    else
+        printf(": %s\n", facts->nvml_reason);
+    for (unsigned int i = 0; i < facts->devices_recorded && i < GPU_PROBE_MAX_DEVICES; i++) {
+        const struct gpu_device_facts *d = &facts->devices[i];
+
+        if (d->compute_major >= 0)
+            printf("    gpu%u  %s  compute capability %d.%d\n", i, d->name, d->compute_major,
+                   d->compute_minor);
+        else
+            printf("    gpu%u  %s  compute capability unknown\n", i, d->name);
+    }
+    printf("  OpenGL (EGL):   %s", gpu_source_status_name(facts->gl_status));
+    if (facts->gl_status == GPU_SOURCE_OK)
+        printf(", %s; %s; %s\n", facts->gl_version, facts->gl_renderer, facts->gl_vendor);
+    else
+        printf(": %s\n", facts->gl_reason);
+    gpu_capability_format_baseline(cap, baseline, sizeof(baseline));
+    printf("Levels\n");
+    printf("  graphics  %-16s %s\n", cap->graphics_name, cap->graphics_detail);
+    printf("  compute   %-16s %s\n", cap->compute_name, cap->compute_detail);
+    printf("  baseline  %s\n", baseline);
+}
+
+int cmd_gpu_probe(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "json",       no_argument,       NULL, 'j' },
+        { "levels",     required_argument, NULL, 'l' },
+        { "facts",      required_argument, NULL, 'f' },
+        { "require",    required_argument, NULL, 'r' },
+        { "config",     required_argument, NULL, 'c' },
+        { "in-process", no_argument,       NULL, 'i' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct gpu_probe_options probe_options = GPU_PROBE_OPTIONS_INIT;
+    const char *levels_path = NULL, *facts_path = NULL, *require = NULL, *config_path = NULL;
+    struct domain_config_keys *keys = NULL;
+    struct gpu_requirement requirement;
+    struct gpu_capability capability;
+    struct gpu_facts *facts = NULL;
+    gpu_level_table *table = NULL;
+    json_object *json = NULL;
+    char shortfall[512] = "";
+    int json_output = 0, opt, rc, met = 1;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': json_output = 1; break;
+        case 'l': levels_path = optarg; break;
+        case 'f': facts_path = optarg; break;
+        case 'r': require = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'i': probe_options.in_process = 1; break;
+        default:
+            xl_ext_print_usage(stderr, "gpu-probe");
+            rc = XL_EXT_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "%s gpu-probe: unexpected argument '%s'\n", xl_ext_prog, argv[optind]);
+        xl_ext_print_usage(stderr, "gpu-probe");
+        rc = XL_EXT_EXIT_USAGE;
+        goto out;
+    }
+
+    if (gpu_level_table_load(levels_path, &table)) {
+        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+        rc = mig_error_last_code() == MIG_EIO && !levels_path ? XL_EXT_EXIT_FAILURE
+                                                              : XL_EXT_EXIT_BAD_INPUT;
+        goto out;
+    }
+    if (require && config_path) {
+        fprintf(stderr, "%s gpu-probe: give --require or --config, not both\n", xl_ext_prog);
+        rc = XL_EXT_EXIT_USAGE;
+        goto out;
+    }
+    if (require && gpu_requirement_parse(table, require, &requirement)) {
+        fprintf(stderr, "%s gpu-probe: --require: %s\n", xl_ext_prog, mig_error_last());
+        rc = XL_EXT_EXIT_BAD_INPUT;
+        goto out;
+    }
+    if (config_path) {
+        struct domain_config_read_options read_options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
+
+        read_options.gpu_levels = table;
+        if (domain_config_read_file(config_path, &read_options, &keys)) {
+            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+            rc = XL_EXT_EXIT_BAD_INPUT;
+            goto out;
+        }
+        requirement = keys->gpu_requirement;
+        require = keys->gpu_baseline ? keys->gpu_baseline : "none";
+    }
+    facts = malloc(sizeof(*facts));
+    if (!facts) {
+        fprintf(stderr, "%s gpu-probe: out of memory\n", xl_ext_prog);
+        rc = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    if (facts_path) {
+        if (gpu_facts_read_file(facts_path, facts)) {
+            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+            rc = XL_EXT_EXIT_BAD_INPUT;
+            goto out;
+        }
+    } else if (gpu_probe_collect(&probe_options, facts)) {
+        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+        rc = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    if (gpu_capability_from_facts(table, facts, &capability)) {
+        fprintf(stderr, "%s gpu-probe: %s%s%s\n", xl_ext_prog, facts_path ? facts_path : "",
+                facts_path ? ": " : "", mig_error_last());
+        rc = facts_path ? XL_EXT_EXIT_BAD_INPUT : XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    if (require)
+        met = gpu_capability_check(&requirement, &capability, shortfall, sizeof(shortfall)) == 0;
+
+    if (json_output) {
+        if (gpu_host_to_json(facts, &capability, &json)) {
+            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+            rc = XL_EXT_EXIT_FAILURE;
+            goto out;
+        }
+        json_object_object_add(json, "source", json_object_new_string(facts_path ? facts_path : "probe"));
+        if (require) {
+            json_object *check = json_object_new_object();
+            char baseline[GPU_BASELINE_TEXT_MAX];
+
+            gpu_requirement_format(&requirement, baseline, sizeof(baseline));
+            json_object_object_add(check, "baseline", json_object_new_string(baseline));
+            json_object_object_add(check, "met", json_object_new_boolean(met));
+            json_object_object_add(check, "shortfall", json_object_new_string(shortfall));
+            json_object_object_add(json, "requirement", check);
+        }
+        printf("%s\n", json_object_to_json_string_ext(json, JSON_C_TO_STRING_PRETTY |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+    } else {
+        print_human(facts, &capability, facts_path ? facts_path : "probe of this host");
+        if (require) {
+            char baseline[GPU_BASELINE_TEXT_MAX];
+
+            gpu_requirement_format(&requirement, baseline, sizeof(baseline));
+            printf("Requirement %s: %s%s\n", baseline, met ? "met" : "NOT met: ", shortfall);
+        }
+    }
+    if (!met)
+        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+    rc = met ? XL_EXT_EXIT_OK : XL_EXT_EXIT_INCOMPATIBLE;
+
+out:
+    json_object_put(json);
+    domain_config_keys_free(keys);
+    free(facts);
+    gpu_level_table_free(table);
+    return rc;
+}
