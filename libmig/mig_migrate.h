@@ -14,7 +14,8 @@
  * with a "msg" member; binary device state follows a "state" line:
  *
  *   source -> dest  {"msg":"hello","version":1,"id":HEX,"nr_pfns":N,
- *                    "streams":N,"page_size":4096,"tracing":"loose"}
+ *                    "streams":N,"page_size":4096,"tracing":"loose",
+ *                    "key":HEX64}   (fresh AES-256-GCM key; absent = plain)
  *   dest -> source  {"msg":"ready","port":P}  or  {"msg":"refuse","error":S}
  *   ... N data connections to port P carry the pages (mig_xfer.h) ...
  *   source -> dest  {"msg":"state","length":L} then L bytes of state
@@ -80,11 +81,13 @@ struct mig_migrate_options {
     mig_progress_fn progress;           /* may be NULL */
     void *progress_payload;
     unsigned int inject_fault;          /* tests: MIG_XFER_FAULT_* on the source */
+    bool encrypt;                       /* AES-256-GCM data streams (default);
+                                           false only when asked for */
 };
 #define MIG_MIGRATE_OPTIONS_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
-      0, 30000, true, "127.0.0.1", NULL, NULL, 0 }
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {

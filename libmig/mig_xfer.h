@@ -96,13 +96,21 @@ struct mig_xfer_options {
      */
     unsigned int fault;
     uint64_t fault_after_pages;
+    /*
+     * The 32-byte per-migration key (AES-256-GCM), or NULL for plain
+     * streams, which only an explicit request should give.  Sender: frames
+     * are sealed.  Receiver: only sealed streams whose HELLO proves the key
+     * are accepted.  The bytes are copied; the caller keeps ownership.
+     */
+    const uint8_t *key;
 };
 #define MIG_XFER_FAULT_NONE         0
 #define MIG_XFER_FAULT_CORRUPT_PAGE 1
 #define MIG_XFER_FAULT_CUT_STREAM   2
 #define MIG_XFER_OPTIONS_VERSION 1
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
-                                MIG_XFER_FAULT_NONE, 0 }
+                                MIG_XFER_FAULT_NONE, 0, NULL }
+#define MIG_XFER_KEY_SIZE 32
 
 /* Counters of one end; all are totals over every stream. */
 struct mig_xfer_stats {

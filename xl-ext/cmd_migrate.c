@@ -36,7 +36,7 @@ enum {
     OPT_DEBUG = 0x100, OPT_LIVE, OPT_STREAMS, OPT_TRACING, OPT_MAX_DOWNTIME,
     OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
-    OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_HELP,
+    OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -58,6 +58,7 @@ static const struct option long_options[] = {
     { "sim-working-set",   required_argument, NULL, OPT_SIM_WORKING_SET },
     { "no-verify",         no_argument,       NULL, OPT_NO_VERIFY },
     { "inject-fault",      required_argument, NULL, OPT_INJECT_FAULT },
+    { "no-encrypt",        no_argument,       NULL, OPT_NO_ENCRYPT },
     { "help",              no_argument,       NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -266,6 +267,9 @@ int cmd_migrate(int argc, char **argv)
                 break;
             case OPT_NO_VERIFY:
                 opts.verify_memory = false;
+                break;
+            case OPT_NO_ENCRYPT:
+                opts.encrypt = false;
                 break;
             case OPT_INJECT_FAULT:
                 /* Testing only (README "Fault tests"): break the data path. */

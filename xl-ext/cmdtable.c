@@ -86,6 +86,8 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--timeout MS        Give up when the peer is silent this long (default 30000).\n"
       "--json              One JSON event per line instead of the progress line.\n"
       "--no-verify         Skip the full-memory hash comparison at switchover.\n"
+      "--no-encrypt        Plain data streams (default: AES-256-GCM with a fresh\n"
+      "                    key per migration, agreed over the control channel).\n"
       "--sim               Migrate a simulated guest (no Xen needed).\n"
       "--sim-memory SIZE   Its memory (default 1G).\n"
       "--sim-vcpus N       Its writer threads (default 2).\n"

@@ -166,6 +166,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
         json_object_object_add(e, "tracing", json_object_new_string(
             opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
         json_object_object_add(e, "forced", json_object_new_boolean(r->forced));
+        json_object_object_add(e, "encrypted", json_object_new_boolean(opts->encrypt));
         json_object_object_add(e, "memory_verified", json_object_new_boolean(r->memory_verified));
         json_object_object_add(e, "reason", json_object_new_string(r->reason));
         if (error)
@@ -175,13 +176,14 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     fprintf(o->out, "xl-ext %s: result=%s total=%.3fs downtime=%.1fms target=%ums "
             "rounds=%u bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64
             " unchanged=%" PRIu64 " harvest_pause=%.1fms stall_total=%.1fms "
-            "stall_max=%.1fms streams=%u tracing=%s memory_hash=%016llx verified=%s%s\n",
+            "stall_max=%.1fms streams=%u tracing=%s encrypted=%s memory_hash=%016llx "
+            "verified=%s%s\n",
             side, result, r->total_seconds, r->downtime_seconds * 1e3,
             opts->policy.max_downtime_ms, r->rounds, r->bytes_sent, r->pages_sent,
             r->zero_pages, r->unchanged_pages, r->harvest_pause_seconds * 1e3,
             stall_total_s * 1e3, stall_max_s * 1e3, opts->streams,
             opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
-            (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
+            opts->encrypt ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             r->forced ? " forced=yes" : "");
     fflush(o->out);
 }

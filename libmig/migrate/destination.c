@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <xentoollog.h>
 #include <xxhash.h>
 
@@ -129,7 +130,8 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     json_object *m = NULL;
     void *state = NULL, *compact = NULL;
     unsigned long long v, state_len, compact_len, final_pages, final_sent, epochs;
-    bool control_up = false, go = false;
+    bool control_up = false, go = false, sealed = false;
+    uint8_t key[MIG_XFER_KEY_SIZE];
     double start = now(), go_at = 0;
     char hex[17];
     int rc;
@@ -163,6 +165,30 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
     d.nr_pfns = v;
+    {
+        json_object *k;
+
+        if (json_object_object_get_ex(m, "key", &k)) {
+            const char *keyhex = json_object_get_string(k);
+
+            if (!json_object_is_type(k, json_type_string) ||
+                strlen(keyhex) != 2 * MIG_XFER_KEY_SIZE) {
+                rc = mig_error_set(MIG_EFORMAT, "the source's data key is not %d hex "
+                                   "digits", 2 * MIG_XFER_KEY_SIZE);
+                goto out;
+            }
+            for (int i = 0; i < MIG_XFER_KEY_SIZE; i++) {
+                unsigned int byte;
+
+                if (sscanf(keyhex + 2 * i, "%2x", &byte) != 1) {
+                    rc = mig_error_set(MIG_EFORMAT, "the source's data key is not hex");
+                    goto out;
+                }
+                key[i] = (uint8_t)byte;
+            }
+            sealed = true;
+        }
+    }
     json_object_put(m);
     m = NULL;
 
@@ -178,8 +204,9 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
         goto out;
     rc = mig_xfer_listen(opts->data_host, "0", &(struct mig_xfer_options)
                          { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, opts->timeout_ms,
-                           MIG_XFER_FAULT_NONE, 0 },
+                           MIG_XFER_FAULT_NONE, 0, sealed ? key : NULL },
                          log, &listener);
+    OPENSSL_cleanse(key, sizeof(key));
     if (rc)
         goto out;
     m = json_object_new_object();

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
 #include <xentoollog.h>
 
 #include "control.h"
@@ -108,8 +109,8 @@ static int handshake(struct source *s)
 {
     json_object *m = json_object_new_object(), *reply = NULL;
     unsigned long long port;
-    uint8_t id[16];
-    char hex[33], portstr[8];
+    uint8_t id[16], key[MIG_XFER_KEY_SIZE];
+    char hex[33], keyhex[2 * MIG_XFER_KEY_SIZE + 1], portstr[8];
     int rc;
 
     if (!m)
@@ -128,6 +129,16 @@ static int handshake(struct source *s)
     json_object_object_add(m, "page_size", json_object_new_int(MIG_XFER_PAGE_SIZE));
     json_object_object_add(m, "tracing", json_object_new_string(
         s->opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
+    if (s->opts->encrypt) {
+        /* A fresh key per migration, over the (ssh or local) control channel. */
+        if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot draw a migration key");
+            goto out;
+        }
+        for (size_t i = 0; i < sizeof(key); i++)
+            snprintf(keyhex + 2 * i, 3, "%02x", key[i]);
+        json_object_object_add(m, "key", json_object_new_string(keyhex));
+    }
     rc = control_send(&s->control, m);
     if (rc)
         goto out;
@@ -145,11 +156,14 @@ static int handshake(struct source *s)
         xo.max_rate_per_stream = s->opts->max_rate_per_stream;
         xo.timeout_ms = s->opts->timeout_ms;
         xo.fault = s->opts->inject_fault;
+        xo.key = s->opts->encrypt ? key : NULL;
         xo.fault_after_pages = s->nr_pfns / 4;
         rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, id, s->log,
                                      &s->sender);
     }
 out:
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(keyhex, sizeof(keyhex));
     json_object_put(m);
     if (reply)
         json_object_put(reply);

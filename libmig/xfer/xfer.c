@@ -25,12 +25,15 @@
 
 #include <xentoollog.h>
 #include <xxhash.h>
+#include <openssl/crypto.h>
 
 #include "mig_xfer.h"
+#include "seal.h"
 
 #define HELLO_SIZE       48
 #define HELLO_REPLY_SIZE 16
 #define FRAME_HEADER     16
+#define HELLO_FLAG_SEALED 1       /* frames are AES-256-GCM sealed */
 
 enum frame_type {
     FRAME_PAGES     = 1,
@@ -149,6 +152,9 @@ static int read_exact(int fd, void *buf, size_t len, int timeout_ms,
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
                                  "raise the timeout or check the link", what, timeout_ms);
+        if (n < 0 && errno == ECONNRESET)
+            return mig_error_set(MIG_ETRUNC, "%s: connection reset by peer with %zu "
+                                 "bytes still expected", what, len);
         if (n < 0)
             return mig_error_set_errno(MIG_EIO, errno, "%s: read", what);
         if (n == 0)
@@ -218,27 +224,39 @@ struct mig_xfer_sender {
     bool *closed;           /* DONE or ABORT sent */
     uint64_t fault_pages;   /* pages the last stream sent (fault injection) */
     bool fault_done;
+    struct seal *seals;     /* per stream, NULL when plain */
 };
 
 static int send_frame(struct mig_xfer_sender *s, unsigned int index,
                       uint32_t type, struct iovec *body, int body_cnt)
 {
-    uint8_t hdr[FRAME_HEADER];
-    struct iovec iov[4];
-    size_t len = 0;
+    uint8_t hdr[FRAME_HEADER], tag[SEAL_TAG_SIZE];
+    struct iovec iov[5];
+    size_t len = s->seals ? SEAL_TAG_SIZE : 0;
+    uint64_t seq = s->seq[index]++;
+    int n = 1, rc;
     char what[48];
 
     for (int i = 0; i < body_cnt; i++)
         len += body[i].iov_len;
     put32(hdr, type);
     put32(hdr + 4, (uint32_t)len);
-    put64(hdr + 8, s->seq[index]++);
+    put64(hdr + 8, seq);
     iov[0].iov_base = hdr;
     iov[0].iov_len = sizeof(hdr);
     for (int i = 0; i < body_cnt; i++)
-        iov[1 + i] = body[i];
+        iov[n++] = body[i];
+    if (s->seals) {
+        /* The body is encrypted in place; the header is authenticated. */
+        rc = seal_encrypt(&s->seals[index], index, seq, hdr, sizeof(hdr), body,
+                          body_cnt, tag);
+        if (rc)
+            return rc;
+        iov[n].iov_base = tag;
+        iov[n++].iov_len = sizeof(tag);
+    }
     snprintf(what, sizeof(what), "stream %u", index);
-    return write_all_iov(s->fds[index], iov, 1 + body_cnt, what);
+    return write_all_iov(s->fds[index], iov, n, what);
 }
 
 static int connect_one(const char *host, const char *port,
@@ -324,6 +342,18 @@ int mig_xfer_sender_connect(const char *host, const char *port,
     }
     for (unsigned int i = 0; i < s->count; i++)
         s->fds[i] = -1;
+    if (opts->key) {
+        s->seals = calloc(s->count, sizeof(*s->seals));
+        if (!s->seals) {
+            rc = mig_error_set(MIG_ENOMEM, "out of memory for %u ciphers", s->count);
+            goto out;
+        }
+        for (unsigned int i = 0; i < s->count; i++) {
+            rc = seal_init(&s->seals[i], opts->key);
+            if (rc)
+                goto out;
+        }
+    }
 
     for (unsigned int i = 0; i < s->count; i++) {
         uint8_t hello[HELLO_SIZE], reply[HELLO_REPLY_SIZE];
@@ -338,13 +368,27 @@ int mig_xfer_sender_connect(const char *host, const char *port,
         put32(hello + 12, i);
         put32(hello + 16, s->count);
         put32(hello + 20, MIG_XFER_PAGE_SIZE);
-        put64(hello + 24, 0);
+        put64(hello + 24, s->seals ? HELLO_FLAG_SEALED : 0);
         memcpy(hello + 32, id, 16);
         snprintf(what, sizeof(what), "stream %u handshake", i);
         rc = write_all(s->fds[i], hello, sizeof(hello), what);
+        if (!rc && s->seals) {
+            /* Proof of key: a tag over the HELLO, before any frame. */
+            uint8_t tag[SEAL_TAG_SIZE];
+
+            rc = seal_encrypt(&s->seals[i], i, SEAL_HELLO_SEQ, hello, sizeof(hello),
+                              NULL, 0, tag);
+            if (!rc)
+                rc = write_all(s->fds[i], tag, sizeof(tag), what);
+        }
         if (rc)
             goto out;
         rc = read_exact(s->fds[i], reply, sizeof(reply), opts->timeout_ms, what);
+        if (rc == MIG_ETRUNC)
+            rc = mig_error_set(MIG_ECOMPAT, "%s: the receiver dropped the connection "
+                               "without an answer: it does not accept this migration's "
+                               "key (or %s)", what, s->seals ? "is not a xenmig receiver"
+                               : "requires encryption");
         if (rc)
             goto out;
         if (memcmp(reply, reply_magic, 8)) {
@@ -595,6 +639,7 @@ void mig_xfer_sender_abort(struct mig_xfer_sender *s, int code, const char *mess
 {
     for (unsigned int i = 0; i < s->count; i++) {
         uint8_t head[8];
+        char text[1024];
         struct iovec body[2];
 
         if (s->closed[i] || s->fds[i] < 0)
@@ -603,8 +648,9 @@ void mig_xfer_sender_abort(struct mig_xfer_sender *s, int code, const char *mess
         put32(head + 4, 0);
         body[0].iov_base = head;
         body[0].iov_len = sizeof(head);
-        body[1].iov_base = (void *)message;
-        body[1].iov_len = strnlen(message, 1024);
+        body[1].iov_len = strnlen(message, sizeof(text));
+        memcpy(text, message, body[1].iov_len);   /* encrypted in place */
+        body[1].iov_base = text;
         (void)send_frame(s, i, FRAME_ABORT, body, 2);
         s->closed[i] = true;
     }
@@ -622,6 +668,10 @@ void mig_xfer_sender_close(struct mig_xfer_sender *s)
     for (unsigned int i = 0; s->fds && i < s->count; i++)
         if (s->fds[i] >= 0)
             close(s->fds[i]);
+    if (s->seals)
+        for (unsigned int i = 0; i < s->count; i++)
+            seal_dispose(&s->seals[i]);
+    free(s->seals);
     free(s->fds);
     free(s->seq);
     free(s->closed);
@@ -631,14 +681,16 @@ void mig_xfer_sender_close(struct mig_xfer_sender *s)
 /* ---- receiver -------------------------------------------------------- */
 
 struct mig_xfer_listener {
-    struct mig_xfer_options opts;
+    struct mig_xfer_options opts;   /* opts.key points at key below, or NULL */
     xentoollog_logger *log;
     int fd;
     unsigned int port;
+    uint8_t key[SEAL_KEY_SIZE];
 };
 
 struct mig_xfer_receiver {
-    struct mig_xfer_options opts;
+    struct mig_xfer_options opts;   /* opts.key points at key below, or NULL */
+    uint8_t key[SEAL_KEY_SIZE];
     xentoollog_logger *log;
     unsigned int count;
     int *fds;               /* by stream index */
@@ -683,6 +735,10 @@ int mig_xfer_listen(const char *host, const char *port,
         goto out;
     }
     l->opts = *opts;
+    if (opts->key) {
+        memcpy(l->key, opts->key, SEAL_KEY_SIZE);
+        l->opts.key = l->key;
+    }
     l->log = log;
     l->fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l->fd < 0) {
@@ -726,6 +782,7 @@ void mig_xfer_listener_close(struct mig_xfer_listener *l)
     if (!l)
         return;
     close(l->fd);
+    OPENSSL_cleanse(l->key, sizeof(l->key));
     free(l);
 }
 
@@ -743,10 +800,17 @@ static int check_hello(struct mig_xfer_receiver *r, const uint8_t *hello,
         return mig_error_set(MIG_ECOMPAT, "connection %u: data stream version %u, "
                              "this receiver speaks %d: upgrade the older side",
                              accepted, version, MIG_XFER_VERSION);
-    if (page != MIG_XFER_PAGE_SIZE || get64(hello + 24))
+    if (page != MIG_XFER_PAGE_SIZE || (get64(hello + 24) & ~(uint64_t)HELLO_FLAG_SEALED))
         return mig_error_set(MIG_ECOMPAT, "connection %u: page size %u / flags "
                              "%#llx not supported", accepted, page,
                              (unsigned long long)get64(hello + 24));
+    if (r->opts.key && !(get64(hello + 24) & HELLO_FLAG_SEALED))
+        return mig_error_set(MIG_ECOMPAT, "connection %u: a plain (unencrypted) data "
+                             "stream, but this receiver requires encryption",
+                             accepted);
+    if (!r->opts.key && (get64(hello + 24) & HELLO_FLAG_SEALED))
+        return mig_error_set(MIG_ECOMPAT, "connection %u: an encrypted data stream, "
+                             "but this receiver was given no key", accepted);
     if (count < 1 || count > MIG_XFER_MAX_STREAMS)
         return mig_error_set(MIG_EFORMAT, "connection %u: stream count %u out of "
                              "range 1..%d", accepted, count, MIG_XFER_MAX_STREAMS);
@@ -765,6 +829,34 @@ static int check_hello(struct mig_xfer_receiver *r, const uint8_t *hello,
     return 0;
 }
 
+/*
+ * Read the 16-byte proof that follows a sealed HELLO and check it: a GCM
+ * tag over the HELLO under the migration key.  0, or an error that says
+ * the peer does not know the key.
+ */
+static int prove_key(struct mig_xfer_receiver *r, int fd, const uint8_t *hello)
+{
+    struct seal seal = { 0 };
+    uint8_t tag[SEAL_TAG_SIZE];
+    uint32_t index = get32(hello + 12);
+    int rc;
+
+    if (memcmp(hello, hello_magic, 8) || !(get64(hello + 24) & HELLO_FLAG_SEALED))
+        return mig_error_set(MIG_ECOMPAT, "a plain or foreign connection to a receiver "
+                             "that requires encryption");
+    rc = read_exact(fd, tag, sizeof(tag), r->opts.timeout_ms, "stream key proof");
+    if (rc)
+        return rc;
+    rc = seal_init(&seal, r->opts.key);
+    if (!rc)
+        rc = seal_decrypt(&seal, index, SEAL_HELLO_SEQ, hello, HELLO_SIZE, NULL, 0, tag);
+    seal_dispose(&seal);
+    if (rc == MIG_ECORRUPT)
+        rc = mig_error_set(MIG_ECOMPAT, "stream %u does not prove knowledge of the "
+                           "migration key (wrong key or not the source)", index);
+    return rc;
+}
+
 int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **receiver_out)
 {
     struct mig_xfer_receiver *r = NULL;
@@ -776,6 +868,10 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
     if (!r)
         return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
     r->opts = l->opts;
+    if (l->opts.key) {
+        memcpy(r->key, l->key, SEAL_KEY_SIZE);
+        r->opts.key = r->key;
+    }
     r->log = l->log;
     r->fds = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->fds));
     if (!r->fds) {
@@ -801,6 +897,22 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
         if (rc)
             goto out;
         rc = read_exact(fd, hello, sizeof(hello), l->opts.timeout_ms, "stream handshake");
+        if (!rc && r->opts.key) {
+            rc = prove_key(r, fd, hello);
+            if (rc) {
+                /*
+                 * A connection that cannot prove it knows the key never gets
+                 * further, and cannot disturb the migration either: drop it
+                 * and keep waiting for the real streams.
+                 */
+                if (r->log)
+                    xtl_log(r->log, XTL_WARN, -1, "xfer", "dropped a connection: %s",
+                            mig_error_last());
+                close(fd);
+                fd = -1;
+                continue;
+            }
+        }
         if (rc)
             goto out;
         hello_rc = check_hello(r, hello, accepted);
@@ -819,7 +931,7 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
         r->fds[get32(hello + 12)] = fd;
         fd = -1;
         accepted++;
-    } while (accepted < r->count);
+    } while (!accepted || accepted < r->count);   /* count is known from the first */
 
     if (r->log)
         xtl_log(r->log, XTL_INFO, -1, "xfer", "accepted %u stream(s)", r->count);
@@ -877,14 +989,21 @@ static int receive_stream(struct recv_job *job)
     int64_t epoch = -1;          /* epoch in progress on this stream */
     int64_t last_ended = -1;
     uint8_t *body = NULL;
+    struct seal seal = { 0 };
+    uint32_t max_len = MIG_XFER_MAX_FRAME + (r->opts.key ? SEAL_TAG_SIZE : 0);
     char what[64];
     int rc;
 
     snprintf(what, sizeof(what), "stream %u", idx);
-    body = malloc(MIG_XFER_MAX_FRAME);
+    body = malloc(max_len);
     if (!body) {
         rc = mig_error_set(MIG_ENOMEM, "%s: out of memory", what);
         goto out;
+    }
+    if (r->opts.key) {
+        rc = seal_init(&seal, r->opts.key);
+        if (rc)
+            goto out;
     }
 
     for (;;) {
@@ -910,11 +1029,11 @@ static int receive_stream(struct recv_job *job)
                                (unsigned long long)frame_seq, (unsigned long long)seq);
             goto out;
         }
-        if (len > MIG_XFER_MAX_FRAME) {
+        if (len > max_len || (r->opts.key && len < SEAL_TAG_SIZE)) {
             rc = mig_error_set(MIG_ELIMIT, "%s frame %llu at offset %llu: length %u "
-                               "exceeds the %d-byte limit", what,
+                               "is outside 0..%u", what,
                                (unsigned long long)seq, (unsigned long long)frame_off,
-                               len, MIG_XFER_MAX_FRAME);
+                               len, max_len);
             goto out;
         }
         rc = read_exact(r->fds[idx], body, len, r->opts.timeout_ms, what);
@@ -924,6 +1043,20 @@ static int receive_stream(struct recv_job *job)
         seq++;
         job->stats.frames++;
         job->stats.bytes += FRAME_HEADER + len;
+        if (r->opts.key) {
+            /* Nothing of a frame is looked at before it is proven authentic. */
+            len -= SEAL_TAG_SIZE;
+            rc = seal_decrypt(&seal, idx, frame_seq, hdr, sizeof(hdr), body, len,
+                              body + len);
+            if (rc == MIG_ECORRUPT)
+                rc = mig_error_set(MIG_ECORRUPT, "%s frame %llu at offset %llu fails "
+                                   "authentication: tampered, replayed from another "
+                                   "stream, or sealed with another key", what,
+                                   (unsigned long long)frame_seq,
+                                   (unsigned long long)frame_off);
+            if (rc)
+                goto out;
+        }
 
         switch (type) {
         case FRAME_PAGES: {
@@ -1087,6 +1220,7 @@ static int receive_stream(struct recv_job *job)
         }
     }
 out:
+    seal_dispose(&seal);
     free(body);
     return rc;
 }
@@ -1184,5 +1318,6 @@ void mig_xfer_receiver_close(struct mig_xfer_receiver *r)
         if (r->fds[i] >= 0)
             close(r->fds[i]);
     free(r->fds);
+    OPENSSL_cleanse(r->key, sizeof(r->key));
     free(r);
 }

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <xxhash.h>
 
 #include "mig_xfer.h"
+#include "xfer/seal.h"
 
 #define PAGES 3000
 
@@ -84,17 +86,24 @@ static void *receiver_main(void *arg)
     return NULL;
 }
 
-static void start_receiver(struct receiver_side *rs, pthread_t *t, int timeout_ms)
+static void start_receiver_key(struct receiver_side *rs, pthread_t *t, int timeout_ms,
+                               const uint8_t *key)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
 
     memset(rs, 0, sizeof(*rs));
     opts.timeout_ms = timeout_ms;
+    opts.key = key;
     ck_assert_int_eq(mig_xfer_listen("127.0.0.1", "0", &opts, NULL, &rs->listener), 0);
     rs->dest.pages = PAGES;
     rs->dest.bytes = calloc(PAGES, 4096);
     ck_assert_ptr_nonnull(rs->dest.bytes);
     ck_assert_int_eq(pthread_create(t, NULL, receiver_main, rs), 0);
+}
+
+static void start_receiver(struct receiver_side *rs, pthread_t *t, int timeout_ms)
+{
+    start_receiver_key(rs, t, timeout_ms, NULL);
 }
 
 static void fill_memory(struct memory *m, unsigned int seed)
@@ -111,7 +120,10 @@ static void fill_memory(struct memory *m, unsigned int seed)
     }
 }
 
-static void round_trip(unsigned int streams)
+static const uint8_t key_a[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+static const uint8_t key_b[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 11 };
+
+static void round_trip_key(unsigned int streams, const uint8_t *key)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
     struct receiver_side rs;
@@ -125,10 +137,11 @@ static void round_trip(unsigned int streams)
     size_t zeros = 0, dirty = 0;
 
     fill_memory(&src, streams);
-    start_receiver(&rs, &t, 10000);
+    start_receiver_key(&rs, &t, 10000, key);
     snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
     opts.streams = streams;
     opts.batch_pages = 100;
+    opts.key = key;
     ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
 
     pfns = malloc(PAGES * sizeof(*pfns));
@@ -169,6 +182,48 @@ static void round_trip(unsigned int streams)
     free(pfns);
     free(last_hash);
 }
+
+static void round_trip(unsigned int streams)
+{
+    round_trip_key(streams, NULL);
+}
+
+START_TEST(test_round_trip_encrypted)
+{
+    round_trip_key(3, key_a);
+}
+END_TEST
+
+/* A sender with another key: its connections never get past the HELLO. */
+START_TEST(test_wrong_key_dropped)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_sender *s = NULL;
+    pthread_t t;
+    struct receiver_side rs;
+    uint8_t id[16] = { 5 };
+    char port[16];
+    int rc;
+
+    start_receiver_key(&rs, &t, 800, key_a);
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
+    opts.key = key_b;
+    rc = mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s);
+    ck_assert_msg(rc == MIG_ECOMPAT, "wrong key: %s", mig_error_last());
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "does not accept this migration's key"));
+    /* And a plain sender is dropped the same way. */
+    opts.key = NULL;
+    rc = mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s);
+    ck_assert_msg(rc == MIG_ECOMPAT, "plain: %s", mig_error_last());
+    pthread_join(t, NULL);
+    /* The receiver accepted nothing and timed out waiting for real streams. */
+    ck_assert_int_eq(rs.rc, MIG_EIO);
+    ck_assert_ptr_nonnull(strstr(rs.message, "waiting for data streams"));
+    ck_assert_uint_eq(rs.stats.pages, 0);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+}
+END_TEST
 
 START_TEST(test_round_trip_one_stream)
 {
@@ -339,7 +394,7 @@ START_TEST(test_oversized_frame_refused)
     le32(hdr + 4, 0x7fffffff);
     le64(hdr + 8, 0);
     ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
-    expect_failure(rs, t, MIG_ELIMIT, "exceeds");
+    expect_failure(rs, t, MIG_ELIMIT, "is outside");
     close(fd);
 }
 END_TEST
@@ -437,6 +492,93 @@ START_TEST(test_sender_sees_refusal)
 }
 END_TEST
 
+/* A hand-made sealed stream 0 of 1: HELLO + proof of key_a, then frames. */
+static int raw_connect_sealed(unsigned int port, struct seal *seal)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    uint8_t hello[48] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' }, reply[16], tag[16];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    le32(hello + 8, 1);
+    le32(hello + 12, 0);
+    le32(hello + 16, 1);
+    le32(hello + 20, 4096);
+    le64(hello + 24, 1);                       /* sealed */
+    ck_assert_int_eq(seal_init(seal, key_a), 0);
+    ck_assert_int_eq(seal_encrypt(seal, 0, SEAL_HELLO_SEQ, hello, sizeof(hello), NULL, 0,
+                                  tag), 0);
+    ck_assert_int_eq(write(fd, hello, sizeof(hello)), sizeof(hello));
+    ck_assert_int_eq(write(fd, tag, sizeof(tag)), sizeof(tag));
+    ck_assert_int_eq(read(fd, reply, sizeof(reply)), sizeof(reply));
+    ck_assert_uint_eq(reply[8], 0);            /* accepted */
+    return fd;
+}
+
+/* Seal one PAGES frame as stream `nonce_stream`, optionally flip a byte. */
+static void sealed_frame(int fd, struct seal *seal, uint32_t nonce_stream, uint64_t seq,
+                         bool tamper)
+{
+    uint8_t *buf = malloc(16 + 8192 + 16);
+    uint32_t len = one_page_frame(buf + 16, 0, 0);
+    struct iovec body = { buf + 16, len };
+
+    le64(buf + 16 + 16, XXH3_64bits(buf + 16 + 24, 4096));
+    le32(buf, 1);
+    le32(buf + 4, len + 16);
+    le64(buf + 8, seq);
+    ck_assert_int_eq(seal_encrypt(seal, nonce_stream, seq, buf, 16, &body, 1,
+                                  buf + 16 + len), 0);
+    if (tamper)
+        buf[16 + 40] ^= 0x20;
+    ck_assert_int_eq(write(fd, buf, 16 + len + 16), (ssize_t)(16 + len + 16));
+    free(buf);
+}
+
+START_TEST(test_tampered_sealed_frame_refused)
+{
+    pthread_t t;
+    struct receiver_side rs;
+    struct seal seal;
+    int fd;
+
+    start_receiver_key(&rs, &t, 5000, key_a);
+    fd = raw_connect_sealed(mig_xfer_listener_port(rs.listener), &seal);
+    sealed_frame(fd, &seal, 0, 0, true);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(rs.rc, MIG_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(rs.message, "frame 0 at offset 0 fails authentication"));
+    ck_assert_uint_eq(rs.stats.pages, 0);      /* nothing reached guest memory */
+    seal_dispose(&seal);
+    close(fd);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+}
+END_TEST
+
+START_TEST(test_cross_stream_frame_refused)
+{
+    pthread_t t;
+    struct receiver_side rs;
+    struct seal seal;
+    int fd;
+
+    start_receiver_key(&rs, &t, 5000, key_a);
+    fd = raw_connect_sealed(mig_xfer_listener_port(rs.listener), &seal);
+    sealed_frame(fd, &seal, 0, 0, false);      /* a good frame first */
+    sealed_frame(fd, &seal, 1, 1, false);      /* then one sealed for stream 1 */
+    pthread_join(t, NULL);
+    ck_assert_int_eq(rs.rc, MIG_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(rs.message, "frame 1 at offset"));
+    ck_assert_ptr_nonnull(strstr(rs.message, "fails authentication"));
+    seal_dispose(&seal);
+    close(fd);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("xfer");
@@ -449,6 +591,10 @@ int main(void)
     tcase_add_test(tc, test_bad_options_rejected);
     tcase_add_test(tc, test_round_trip_one_stream);
     tcase_add_test(tc, test_round_trip_three_streams);
+    tcase_add_test(tc, test_round_trip_encrypted);
+    tcase_add_test(tc, test_wrong_key_dropped);
+    tcase_add_test(tc, test_tampered_sealed_frame_refused);
+    tcase_add_test(tc, test_cross_stream_frame_refused);
     tcase_add_test(tc, test_corrupted_page_refused);
     tcase_add_test(tc, test_replayed_frame_refused);
     tcase_add_test(tc, test_epoch_count_mismatch_refused);
