@@ -80,10 +80,12 @@ struct mig_migrate_options {
     const char *data_host;              /* where the destination listens */
     mig_progress_fn progress;           /* may be NULL */
     void *progress_payload;
-    unsigned int inject_fault;          /* tests: MIG_XFER_FAULT_* on the source */
+    unsigned int inject_fault;          /* tests: MIG_XFER_FAULT_* on the source,
+                                           or MIG_MIGRATE_FAULT_VERSION */
     bool encrypt;                       /* AES-256-GCM data streams (default);
                                            false only when asked for */
 };
+#define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
 #define MIG_MIGRATE_OPTIONS_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
@@ -108,6 +110,10 @@ struct mig_migrate_result {
                                       destination: of what it stored */
     bool memory_verified;          /* source memory at pause matched it */
     char reason[160];              /* the policy's last reason */
+    /* as agreed in the handshake (the destination learns them there) */
+    unsigned int streams;
+    bool encrypted;
+    enum mig_trace_mode tracing;
 };
 
 /*

@@ -91,8 +91,13 @@ struct mig_xfer_options {
     int timeout_ms;                /* connect/accept/read stall limit; 0 = none */
     /*
      * Fault injection for tests (sender only; MIG_XFER_FAULT_*): once the
-     * last stream has sent fault_after_pages pages, corrupt the next page
-     * after hashing it, or cut that stream's connection.
+     * last stream has sent fault_after_pages pages, on that stream:
+     * CORRUPT_PAGE flips a bit of a page after hashing it (a hash mismatch),
+     * CUT_STREAM shuts the connection, TAMPER_FRAME flips a bit of a sealed
+     * frame on the wire, REPLAY_FRAME sends the previous frame again,
+     * TRUNCATE sends half a frame and closes, STALL stops sending for
+     * fault_stall_ms; WRONG_KEY (at connect time, every stream) proves and
+     * seals with another key than the one the receiver was given.
      */
     unsigned int fault;
     uint64_t fault_after_pages;
@@ -103,13 +108,25 @@ struct mig_xfer_options {
      * are accepted.  The bytes are copied; the caller keeps ownership.
      */
     const uint8_t *key;
+    unsigned int fault_stall_ms;    /* STALL: how long */
+    /*
+     * Receiver: while waiting for the streams, stop with MIG_ECANCELLED as
+     * soon as this fd becomes readable or hangs up (the control channel: the
+     * source gave up).  -1: none.
+     */
+    int cancel_fd;
 };
 #define MIG_XFER_FAULT_NONE         0
 #define MIG_XFER_FAULT_CORRUPT_PAGE 1
 #define MIG_XFER_FAULT_CUT_STREAM   2
+#define MIG_XFER_FAULT_TAMPER_FRAME 3
+#define MIG_XFER_FAULT_REPLAY_FRAME 4
+#define MIG_XFER_FAULT_TRUNCATE     5
+#define MIG_XFER_FAULT_STALL        6
+#define MIG_XFER_FAULT_WRONG_KEY    7
 #define MIG_XFER_OPTIONS_VERSION 1
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
-                                MIG_XFER_FAULT_NONE, 0, NULL }
+                                MIG_XFER_FAULT_NONE, 0, NULL, 0, -1 }
 #define MIG_XFER_KEY_SIZE 32
 
 /* Counters of one end; all are totals over every stream. */

@@ -19,5 +19,5 @@ unit_test_migrate_SOURCES = unit/test_migrate.c unit/mem_backend.c unit/mem_back
 unit_test_migrate_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_migrate
 
-TESTS += sim/migrate-sim.sh
-EXTRA_DIST += sim/migrate-sim.sh
+TESTS += sim/migrate-sim.sh sim/fault-matrix.sh
+EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh

@@ -272,14 +272,29 @@ int cmd_migrate(int argc, char **argv)
                 opts.encrypt = false;
                 break;
             case OPT_INJECT_FAULT:
-                /* Testing only (README "Fault tests"): break the data path. */
-                if (!strcmp(optarg, "corrupt-page"))
-                    opts.inject_fault = MIG_XFER_FAULT_CORRUPT_PAGE;
-                else if (!strcmp(optarg, "cut-stream"))
-                    opts.inject_fault = MIG_XFER_FAULT_CUT_STREAM;
-                else
-                    return usage_error("--inject-fault '%s': use corrupt-page or "
-                                       "cut-stream", optarg);
+                /* Testing only (README "Fault matrix"): break the data path. */
+                {
+                    static const struct { const char *name; unsigned int fault; } faults[] = {
+                        { "corrupt-page", MIG_XFER_FAULT_CORRUPT_PAGE },
+                        { "cut-stream",   MIG_XFER_FAULT_CUT_STREAM },
+                        { "tamper-frame", MIG_XFER_FAULT_TAMPER_FRAME },
+                        { "replay-frame", MIG_XFER_FAULT_REPLAY_FRAME },
+                        { "truncate",     MIG_XFER_FAULT_TRUNCATE },
+                        { "stall",        MIG_XFER_FAULT_STALL },
+                        { "wrong-key",    MIG_XFER_FAULT_WRONG_KEY },
+                        { "version",      MIG_MIGRATE_FAULT_VERSION },
+                    };
+                    unsigned int f;
+
+                    for (f = 0; f < sizeof(faults) / sizeof(faults[0]); f++)
+                        if (!strcmp(optarg, faults[f].name))
+                            break;
+                    if (f == sizeof(faults) / sizeof(faults[0]))
+                        return usage_error("--inject-fault '%s': use corrupt-page, "
+                                           "cut-stream, tamper-frame, replay-frame, "
+                                           "truncate, stall, wrong-key or version", optarg);
+                    opts.inject_fault = faults[f].fault;
+                }
                 break;
             }
         }

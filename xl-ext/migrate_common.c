@@ -162,11 +162,11 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                                json_object_new_double(r->harvest_pause_seconds * 1e3));
         json_object_object_add(e, "vcpu_stall_total_ms", json_object_new_double(stall_total_s * 1e3));
         json_object_object_add(e, "vcpu_stall_max_ms", json_object_new_double(stall_max_s * 1e3));
-        json_object_object_add(e, "streams", json_object_new_int((int)opts->streams));
+        json_object_object_add(e, "streams", json_object_new_int((int)r->streams));
         json_object_object_add(e, "tracing", json_object_new_string(
-            opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
+            r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
         json_object_object_add(e, "forced", json_object_new_boolean(r->forced));
-        json_object_object_add(e, "encrypted", json_object_new_boolean(opts->encrypt));
+        json_object_object_add(e, "encrypted", json_object_new_boolean(r->encrypted));
         json_object_object_add(e, "memory_verified", json_object_new_boolean(r->memory_verified));
         json_object_object_add(e, "reason", json_object_new_string(r->reason));
         if (error)
@@ -181,9 +181,9 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             side, result, r->total_seconds, r->downtime_seconds * 1e3,
             opts->policy.max_downtime_ms, r->rounds, r->bytes_sent, r->pages_sent,
             r->zero_pages, r->unchanged_pages, r->harvest_pause_seconds * 1e3,
-            stall_total_s * 1e3, stall_max_s * 1e3, opts->streams,
-            opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
-            opts->encrypt ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
+            stall_total_s * 1e3, stall_max_s * 1e3, r->streams,
+            r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
+            r->encrypted ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             r->forced ? " forced=yes" : "");
     fflush(o->out);
 }

@@ -130,6 +130,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     json_object *m = NULL;
     void *state = NULL, *compact = NULL;
     unsigned long long v, state_len, compact_len, final_pages, final_sent, epochs;
+    struct mig_xfer_options xo = MIG_XFER_OPTIONS_INIT;
     bool control_up = false, go = false, sealed = false;
     uint8_t key[MIG_XFER_KEY_SIZE];
     double start = now(), go_at = 0;
@@ -165,6 +166,14 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
     d.nr_pfns = v;
+    if (!control_get_uint(m, "streams", MIG_XFER_MAX_STREAMS, &v))
+        result->streams = (unsigned int)v;
+    {
+        json_object *tr;
+
+        result->tracing = json_object_object_get_ex(m, "tracing", &tr) &&
+            !strcmp(json_object_get_string(tr), "stop") ? MIG_TRACE_STOP : MIG_TRACE_LOOSE;
+    }
     {
         json_object *k;
 
@@ -187,6 +196,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
                 key[i] = (uint8_t)byte;
             }
             sealed = true;
+            result->encrypted = true;
         }
     }
     json_object_put(m);
@@ -202,10 +212,10 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     rc = ops->prepare(backend, d.nr_pfns);
     if (rc)
         goto out;
-    rc = mig_xfer_listen(opts->data_host, "0", &(struct mig_xfer_options)
-                         { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, opts->timeout_ms,
-                           MIG_XFER_FAULT_NONE, 0, sealed ? key : NULL },
-                         log, &listener);
+    xo.timeout_ms = opts->timeout_ms;
+    xo.key = sealed ? key : NULL;
+    xo.cancel_fd = control_in;
+    rc = mig_xfer_listen(opts->data_host, "0", &xo, log, &listener);
     OPENSSL_cleanse(key, sizeof(key));
     if (rc)
         goto out;

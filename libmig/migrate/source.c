@@ -122,7 +122,8 @@ static int handshake(struct source *s)
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", id[i]);
     json_object_object_add(m, "msg", json_object_new_string("hello"));
-    json_object_object_add(m, "version", json_object_new_int(1));
+    json_object_object_add(m, "version", json_object_new_int(
+        s->opts->inject_fault == MIG_MIGRATE_FAULT_VERSION ? 99 : 1));
     json_object_object_add(m, "id", json_object_new_string(hex));
     json_object_object_add(m, "nr_pfns", json_object_new_int64((int64_t)s->nr_pfns));
     json_object_object_add(m, "streams", json_object_new_int((int)s->opts->streams));
@@ -155,7 +156,8 @@ static int handshake(struct source *s)
         xo.streams = s->opts->streams;
         xo.max_rate_per_stream = s->opts->max_rate_per_stream;
         xo.timeout_ms = s->opts->timeout_ms;
-        xo.fault = s->opts->inject_fault;
+        xo.fault = s->opts->inject_fault < MIG_MIGRATE_FAULT_VERSION ? s->opts->inject_fault : 0;
+        xo.fault_stall_ms = (unsigned int)s->opts->timeout_ms + 2000;
         xo.key = s->opts->encrypt ? key : NULL;
         xo.fault_after_pages = s->nr_pfns / 4;
         rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, id, s->log,
@@ -297,6 +299,11 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
 
     memset(result, 0, sizeof(*result));
     s.start = now();
+    if (opts && opts->version == MIG_MIGRATE_OPTIONS_VERSION) {
+        result->streams = opts->streams;
+        result->encrypted = opts->encrypt;
+        result->tracing = opts->tracing;
+    }
     if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
         return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
                              "initialise them with MIG_MIGRATE_OPTIONS_INIT",
@@ -422,6 +429,19 @@ out:
 
         /* Keep the first error; the clean-up below may overwrite it. */
         snprintf(message, sizeof(message), "%s", mig_error_last());
+        if (s.sender && !cleared && (rc == MIG_EIO || rc == MIG_ETRUNC)) {
+            /* A data stream broke: the destination usually says why. */
+            json_object *why = NULL;
+
+            s.control.timeout_ms = 1000;
+            if (control_recv(&s.control, NULL, &why) == MIG_EIO &&
+                strstr(mig_error_last(), "'failed'"))
+                snprintf(message + strlen(message), sizeof(message) - strlen(message),
+                         "; the destination reports: %s",
+                         strstr(mig_error_last(), "'failed': ") + 10);
+            if (why)
+                json_object_put(why);
+        }
         if (s.sender && !cleared)
             mig_xfer_sender_abort(s.sender, rc, message);
         if (control_up && !cleared)

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xentoollog.h>
@@ -120,6 +121,32 @@ static int wait_readable(int fd, int timeout_ms, const char *what)
     if (n == 0)
         return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
                              "raise the timeout or check the link", what, timeout_ms);
+    return 0;
+}
+
+/*
+ * As wait_readable, but MIG_ECANCELLED as soon as cancel_fd (if >= 0) is
+ * readable or hung up.
+ */
+static int wait_readable_or_cancel(int fd, int cancel_fd, int timeout_ms, const char *what)
+{
+    struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+                             { .fd = cancel_fd, .events = POLLIN } };
+    int n;
+
+    if (cancel_fd < 0)
+        return wait_readable(fd, timeout_ms, what);
+    do {
+        n = poll(pfd, 2, timeout_ms > 0 ? timeout_ms : -1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return mig_error_set_errno(MIG_EIO, errno, "%s: poll", what);
+    if (n == 0)
+        return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
+                             "raise the timeout or check the link", what, timeout_ms);
+    if (pfd[1].revents)
+        return mig_error_set(MIG_ECANCELLED, "%s: the source gave up (control "
+                             "channel)", what);
     return 0;
 }
 
@@ -224,8 +251,48 @@ struct mig_xfer_sender {
     bool *closed;           /* DONE or ABORT sent */
     uint64_t fault_pages;   /* pages the last stream sent (fault injection) */
     bool fault_done;
+    int wire_fault;         /* a MIG_XFER_FAULT_* to apply to the next frame */
     struct seal *seals;     /* per stream, NULL when plain */
 };
+
+/* Test faults on the wire (mig_xfer_options.fault); never used otherwise. */
+static int send_frame_faulty(struct mig_xfer_sender *s, unsigned int index,
+                             struct iovec *iov, int n, const char *what)
+{
+    int fault = s->wire_fault, rc;
+    size_t total = 0, off = 0;
+    uint8_t *frame;
+
+    s->wire_fault = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    frame = malloc(total);
+    if (!frame)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        memcpy(frame + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    switch (fault) {
+    case MIG_XFER_FAULT_TAMPER_FRAME:
+        frame[total - SEAL_TAG_SIZE - 1] ^= 0x04;
+        rc = write_all(s->fds[index], frame, total, what);
+        break;
+    case MIG_XFER_FAULT_REPLAY_FRAME:
+        rc = write_all(s->fds[index], frame, total, what);
+        if (!rc)
+            rc = write_all(s->fds[index], frame, total, what);
+        break;
+    case MIG_XFER_FAULT_TRUNCATE:
+        rc = write_all(s->fds[index], frame, total / 2, what);
+        shutdown(s->fds[index], SHUT_RDWR);
+        break;
+    default:
+        rc = write_all(s->fds[index], frame, total, what);
+    }
+    free(frame);
+    return rc;
+}
 
 static int send_frame(struct mig_xfer_sender *s, unsigned int index,
                       uint32_t type, struct iovec *body, int body_cnt)
@@ -256,6 +323,8 @@ static int send_frame(struct mig_xfer_sender *s, unsigned int index,
         iov[n++].iov_len = sizeof(tag);
     }
     snprintf(what, sizeof(what), "stream %u", index);
+    if (s->wire_fault && index == s->count - 1)
+        return send_frame_faulty(s, index, iov, n, what);
     return write_all_iov(s->fds[index], iov, n, what);
 }
 
@@ -349,7 +418,13 @@ int mig_xfer_sender_connect(const char *host, const char *port,
             goto out;
         }
         for (unsigned int i = 0; i < s->count; i++) {
-            rc = seal_init(&s->seals[i], opts->key);
+            uint8_t key[SEAL_KEY_SIZE];
+
+            memcpy(key, opts->key, sizeof(key));
+            if (opts->fault == MIG_XFER_FAULT_WRONG_KEY)
+                key[0] ^= 0x80;                 /* test fault: not the agreed key */
+            rc = seal_init(&s->seals[i], key);
+            OPENSSL_cleanse(key, sizeof(key));
             if (rc)
                 goto out;
         }
@@ -484,10 +559,24 @@ static int send_stream_epoch(struct send_job *job)
         if (s->opts.fault && !s->fault_done && job->index == s->count - 1 &&
             (s->fault_pages += n) >= s->opts.fault_after_pages) {
             s->fault_done = true;
-            if (s->opts.fault == MIG_XFER_FAULT_CORRUPT_PAGE && n_data)
-                data[100] ^= 0x01;          /* after hashing: a wire corruption */
-            else if (s->opts.fault == MIG_XFER_FAULT_CUT_STREAM)
+            switch (s->opts.fault) {
+            case MIG_XFER_FAULT_CORRUPT_PAGE:
+                if (n_data)
+                    data[100] ^= 0x01;      /* after hashing: a wire corruption */
+                break;
+            case MIG_XFER_FAULT_CUT_STREAM:
                 shutdown(s->fds[job->index], SHUT_RDWR);
+                break;
+            case MIG_XFER_FAULT_STALL: {
+                struct timespec ts = { s->opts.fault_stall_ms / 1000,
+                                       (long)(s->opts.fault_stall_ms % 1000) * 1000000 };
+
+                nanosleep(&ts, NULL);
+                break;
+            }
+            default:
+                s->wire_fault = (int)s->opts.fault;
+            }
         }
         put32(desc, job->epoch);
         put32(desc + 4, n);
@@ -885,7 +974,8 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
         uint8_t hello[HELLO_SIZE], reply[HELLO_REPLY_SIZE];
         int hello_rc;
 
-        rc = wait_readable(l->fd, l->opts.timeout_ms, "waiting for data streams");
+        rc = wait_readable_or_cancel(l->fd, l->opts.cancel_fd, l->opts.timeout_ms,
+                                     "waiting for data streams");
         if (rc)
             goto out;
         fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);

@@ -21,7 +21,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify loca
     fi
 fi
 
-echo "1..32"
+echo "1..21"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 src_hash() { sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
@@ -47,31 +47,6 @@ check "--json: a summary event with result ok" 'grep -q "\"event\": *\"summary\"
 
 migrate --sim-memory 32M --sim-pattern idle --policy xen-default localhost
 check "--policy xen-default: converges on an idle guest" '[ "$(rc)" = 0 ] && [ "$(src_hash)" = "$(dst_hash)" ]'
-
-# Faults: the guest must keep running at the source.
-running() { grep -q "the guest keeps running at the source (vCPU 0 writes: \([0-9]*\) -> \([0-9]*\))" "$t/err" &&
-            sed -n 's/.*vCPU 0 writes: \([0-9]*\) -> \([0-9]*\)).*/\1 \2/p' "$t/err" | { read a b; [ "$b" -gt "$a" ]; }; }
-
-migrate --sim-memory 64M --bandwidth 2M -s "" \
-    "exec timeout -s KILL 1 '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1"
-check "receiver killed mid-stream: exit 1" '[ "$(rc)" = 1 ]'
-check "receiver killed: clear error" 'grep -q "migration failed: .*\(closed\|reset\|Broken pipe\|lost\)" "$t/err"'
-check "receiver killed: guest keeps running at the source" 'running'
-
-migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault cut-stream localhost
-check "one stream cut: exit 1" '[ "$(rc)" = 1 ]'
-check "one stream cut: error names the stream" 'grep -q "migration failed: .*stream" "$t/err"'
-check "one stream cut: guest keeps running at the source" 'running'
-
-migrate --sim-memory 32M --sim-rate 1000 --streams 2 --inject-fault corrupt-page localhost
-check "corrupted page: exit 1" '[ "$(rc)" = 1 ]'
-check "corrupted page: error says so" 'grep -q "arrived corrupted" "$t/err"'
-check "corrupted page: guest keeps running at the source" 'running'
-
-migrate --sim-memory 64M --sim-rate 1000 -s "" \
-    "exec '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 --sim-max-memory 16M"
-check "destination out of memory: refused, exit 4" '[ "$(rc)" = 4 ]'
-check "destination out of memory: error quotes sizes" 'grep -q "destination out of memory: the guest needs 64 MiB, this host allows 16 MiB" "$t/err"'
 
 migrate --sim-memory 32M --tracing bogus localhost
 check "bad --tracing: exit 2 quoting the value" '[ "$(rc)" = 2 ] && grep -q "bogus" "$t/err"'

@@ -1,0 +1,95 @@
+#!/bin/sh
+# fault-matrix.sh: every fault of the README's fault matrix on the sim
+# backend.  Each case asserts a clear error, the documented exit code, and
+# that the guest runs exactly once afterwards: at the source (its vCPUs
+# still make progress there) and never resumed by the receiver.
+set -u
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+n=0 fail=0
+check() {
+    n=$((n+1))
+    if eval "$2"; then echo "ok $n - $1"; else
+        echo "not ok $n - $1"; fail=1; sed 's/^/# /' "$t/out" "$t/err" | tail -n 15
+    fi
+}
+if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle localhost >"$t/out" 2>"$t/err"; then
+    if grep -q "userfaultfd\|not supported" "$t/err"; then
+        echo "no userfaultfd write-protection here: $(head -n 1 "$t/err")" >&2
+        exit 77
+    fi
+fi
+echo "1..42"
+
+migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
+rc() { cat "$t/rc"; }
+receiver() { printf '%s' "exec '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 $*"; }
+# The guest still runs at the source: its write counter moved after the failure.
+at_source() {
+    sed -n 's/.*the guest keeps running at the source (vCPU 0 writes: \([0-9]*\) -> \([0-9]*\)).*/\1 \2/p' "$t/err" |
+        { read -r a b && [ "$b" -gt "$a" ]; }
+}
+# The receiver failed and never resumed the guest.
+not_resumed() {
+    grep -q "^xl-ext migrate-receive: result=\(failed\|cancelled\)" "$t/err" &&
+        grep -q "the guest was not resumed here" "$t/err" &&
+        ! grep -q "guest resumed here" "$t/err"
+}
+case_() {   # name, expected exit, error pattern
+    expect=$2 pattern=$3
+    check "$1: exit $2" '[ "$(rc)" = "$expect" ]'
+    check "$1: clear error" 'grep -q "migration failed: .*$pattern" "$t/err"'
+    check "$1: guest runs at the source" 'at_source'
+    check "$1: the receiver did not resume it" 'not_resumed'
+}
+
+migrate --sim-memory 64M --bandwidth 2M -s "" "exec timeout -s KILL 1 $(receiver)"
+check "receiver killed: exit 1" '[ "$(rc)" = 1 ]'
+check "receiver killed: clear error" 'grep -q "migration failed: .*\(closed\|reset\|Broken pipe\|lost\)" "$t/err"'
+check "receiver killed: guest runs at the source" 'at_source'
+
+migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault cut-stream localhost
+case_ "one stream cut" 1 "stream 2"
+
+migrate --sim-memory 32M --sim-rate 1000 --timeout 1500 --inject-fault stall \
+    -s "" "$(receiver --timeout 1000)"
+case_ "one stream stalled" 1 "no data for 1000 ms"
+
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault tamper-frame localhost
+case_ "frame tampered" 1 "fails authentication"
+
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault replay-frame localhost
+case_ "frame replayed" 1 "replayed, reordered or lost frame"
+
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault truncate localhost
+case_ "stream truncated" 1 "\(connection lost\|closed by peer\|reset by peer\)"
+
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault corrupt-page localhost
+case_ "page hash mismatch" 1 "arrived corrupted"
+
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault wrong-key localhost
+case_ "wrong key" 4 "does not accept this migration's key"
+
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault version localhost
+case_ "version mismatch" 4 "protocol version 99"
+
+migrate --sim-memory 64M --sim-rate 1000 -s "" "$(receiver --sim-max-memory 16M)"
+case_ "destination out of memory" 4 "destination out of memory: the guest needs 64 MiB, this host allows 16 MiB"
+
+# The sender is killed: the receiver must notice and never resume the guest
+# (a simulated guest lives in the sender's process and dies with it; a Xen
+# domain would stay paused or running at the source).
+"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M localhost >"$t/out" 2>"$t/err" &
+pid=$!
+sleep 1
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+echo $? >"$t/rc"
+i=0
+while ! grep -q "^xl-ext migrate-receive: result=" "$t/err" && [ $i -lt 100 ]; do
+    sleep 0.1; i=$((i+1))
+done
+check "sender killed: it died by SIGKILL" '[ "$(rc)" = 137 ]'
+check "sender killed: the receiver did not resume it" 'not_resumed'
+check "sender killed: the receiver says why" 'grep -q "migrate-receive: error: .*\(closed\|lost\|reset\)" "$t/err"'
+exit $fail
