@@ -1,0 +1,206 @@
+/*
+ * sim-trace-bench.c: loose against stop dirty tracing on the simulated
+ * guest, same workload, one run.  For each mode: a baseline window with no
+ * harvests, then a window with a harvest every period; it prints the vCPU
+ * stalls (parked by the tracer + slow writes, total and max over vCPUs)
+ * and the writer throughput with and without harvests (the dip), and the
+ * stop/loose ratios.  A benchmark, not a test: never run by make check.
+ *
+ * Usage: sim-trace-bench [MEMORY_MIB [VCPUS [SECONDS [PERIOD_MS [CHUNK]]]]]
+ *        defaults 1024 2 1 20 512 (CHUNK: pfns per loose-harvest chunk).  Exits 77 without userfaultfd-wp.
+ * Run:   make -C build/tests bench-sim-trace
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "mig_dirty.h"
+#include "mig_error.h"
+#include "mig_sim.h"
+
+struct result {
+    uint64_t harvests, harvest_ns, dirty_pfns;
+    uint64_t stall_total_ns, stall_max_ns, pauses, slow_writes;
+    uint64_t parked_total_ns, parked_max_ns, slow_total_ns, slow_max_ns;
+    double baseline_rate, harvesting_rate;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t deadline)
+{
+    uint64_t now = now_ns();
+    struct timespec ts;
+
+    if (now >= deadline)
+        return;
+    ts.tv_sec = (time_t)((deadline - now) / 1000000000u);
+    ts.tv_nsec = (long)((deadline - now) % 1000000000u);
+    nanosleep(&ts, NULL);
+}
+
+static void totals(struct mig_sim_guest *guest, unsigned nr_vcpus,
+                   uint64_t *writes, struct result *r, int add)
+{
+    struct mig_sim_vcpu_stats s;
+    unsigned v;
+    int sign = add ? 1 : -1;
+
+    *writes = 0;
+    for (v = 0; v < nr_vcpus; v++) {
+        mig_sim_guest_vcpu_stats(guest, v, &s);
+        *writes += s.writes;
+        if (!r)
+            continue;
+        r->stall_total_ns += (uint64_t)sign * s.stall_total_ns;
+        r->parked_total_ns += (uint64_t)sign * s.pause_total_ns;
+        r->slow_total_ns += (uint64_t)sign * s.slow_write_total_ns;
+        r->pauses += (uint64_t)sign * s.pause_count;
+        r->slow_writes += (uint64_t)sign * s.slow_write_count;
+        if (!add)
+            continue;
+        /* maxima are over the whole run (the baseline has no pauses) */
+        if (s.stall_max_ns > r->stall_max_ns)
+            r->stall_max_ns = s.stall_max_ns;
+        if (s.pause_max_ns > r->parked_max_ns)
+            r->parked_max_ns = s.pause_max_ns;
+        if (s.slow_write_max_ns > r->slow_max_ns)
+            r->slow_max_ns = s.slow_write_max_ns;
+    }
+}
+
+static uint64_t chunk_pfns = 512;
+
+static int run_mode(const struct mig_sim_options *options,
+                    enum mig_sim_harvest_mode mode, double seconds,
+                    uint64_t period_ns, struct result *r, const char **tracker)
+{
+    struct mig_sim_harvest_options harvest = MIG_SIM_HARVEST_OPTIONS_INIT;
+    struct mig_sim_harvest_stats stats;
+    struct mig_sim_guest *guest;
+    struct mig_dirty_bitmap *dirty;
+    uint64_t window = (uint64_t)(seconds * 1e9), start, end, next, w0, w1, w2;
+    int rc;
+
+    rc = mig_sim_guest_create(options, &guest);
+    if (rc)
+        return rc;
+    *tracker = mig_sim_guest_tracker_name(guest);
+    rc = mig_dirty_bitmap_create(mig_sim_guest_nr_pfns(guest), &dirty);
+    if (rc)
+        goto out;
+    harvest.mode = mode;
+    harvest.chunk_pfns = chunk_pfns;
+    mig_sim_guest_start(guest);
+    sleep_until(now_ns() + 200000000u);                     /* warm up */
+    /* first harvest arms against the warm-up writes; not measured */
+    mig_sim_guest_harvest(guest, &harvest, dirty, NULL);
+
+    totals(guest, options->nr_vcpus, &w0, NULL, 0);
+    start = now_ns();
+    sleep_until(start + window);
+    end = now_ns();
+    totals(guest, options->nr_vcpus, &w1, r, 0);
+    r->baseline_rate = (double)(w1 - w0) * 1e9 / (double)(end - start);
+
+    start = now_ns();
+    for (next = start; next < start + window; next += period_ns) {
+        sleep_until(next);
+        mig_dirty_bitmap_clear_all(dirty);
+        rc = mig_sim_guest_harvest(guest, &harvest, dirty, &stats);
+        if (rc)
+            goto out;
+        r->harvests++;
+        r->harvest_ns += stats.duration_ns;
+        r->dirty_pfns += stats.dirty_pfns;
+    }
+    end = now_ns();
+    totals(guest, options->nr_vcpus, &w2, r, 1);
+    r->harvesting_rate = (double)(w2 - w1) * 1e9 / (double)(end - start);
+    mig_sim_guest_stop(guest);
+    rc = MIG_OK;
+ out:
+    mig_dirty_bitmap_free(dirty);
+    mig_sim_guest_destroy(guest);
+    return rc;
+}
+
+static void print_row(const char *name, const struct result *r)
+{
+    printf("%-6s %8" PRIu64 " %10.3f %10" PRIu64 " | %9.2f %8.2f %9.2f %8.2f "
+           "%9.2f %8.2f | %10.0f %10.0f %6.1f%%\n", name, r->harvests,
+           r->harvests ? (double)r->harvest_ns / (double)r->harvests / 1e6 : 0,
+           r->harvests ? r->dirty_pfns / r->harvests : 0,
+           (double)r->stall_total_ns / 1e6, (double)r->stall_max_ns / 1e6,
+           (double)r->parked_total_ns / 1e6, (double)r->parked_max_ns / 1e6,
+           (double)r->slow_total_ns / 1e6, (double)r->slow_max_ns / 1e6,
+           r->baseline_rate, r->harvesting_rate,
+           100.0 * (1.0 - r->harvesting_rate / r->baseline_rate));
+}
+
+int main(int argc, char **argv)
+{
+    struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
+    struct result loose = { 0 }, stop = { 0 };
+    double seconds = argc > 3 ? atof(argv[3]) : 1.0;
+    uint64_t period_ms = argc > 4 ? strtoull(argv[4], NULL, 10) : 20;
+    const char *tracker = "?";
+    int rc;
+
+    options.memory_bytes = (argc > 1 ? strtoull(argv[1], NULL, 10) : 1024) << 20;
+    options.nr_vcpus = argc > 2 ? (unsigned)atoi(argv[2]) : 2;
+    options.pattern = MIG_SIM_PATTERN_UNIFORM;
+    if (argc > 5)
+        chunk_pfns = strtoull(argv[5], NULL, 10);
+    if (seconds <= 0 || period_ms == 0 || chunk_pfns == 0) {
+        fprintf(stderr, "sim-trace-bench: SECONDS, PERIOD_MS and CHUNK must "
+                "be positive\n");
+        return 2;
+    }
+    rc = run_mode(&options, MIG_SIM_HARVEST_LOOSE, seconds,
+                  period_ms * 1000000u, &loose, &tracker);
+    if (!rc)
+        rc = run_mode(&options, MIG_SIM_HARVEST_STOP, seconds,
+                      period_ms * 1000000u, &stop, &tracker);
+    if (rc) {
+        fprintf(stderr, "sim-trace-bench: %s\n", mig_error_last());
+        return rc == MIG_EUNSUPP ? 77 : 1;
+    }
+    printf("sim-trace-bench: %" PRIu64 " MiB guest, %u vCPUs writing uniformly "
+           "at full speed, tracker %s, a harvest every %" PRIu64 " ms for "
+           "%.1f s per mode, loose chunks of %" PRIu64 " pfns\n",
+           options.memory_bytes >> 20, options.nr_vcpus, tracker, period_ms,
+           seconds, chunk_pfns);
+    printf("%-6s %8s %10s %10s | %9s %8s %9s %8s %9s %8s | %10s %10s %7s\n",
+           "mode", "harvests", "harvest ms", "dirty/harv", "stall ms",
+           "max ms", "parked ms", "max ms", "slow ms", "max ms", "writes/s",
+           "harvesting", "dip");
+    print_row("loose", &loose);
+    print_row("stop", &stop);
+    printf("stop/loose: stall total x%.2f, stall max x%.2f, parked "
+           "%.2f ms vs %.2f ms; throughput dip "
+           "%.1f%% (stop) vs %.1f%% (loose)\n",
+           (double)stop.stall_total_ns / (double)(loose.stall_total_ns
+                                                  ? loose.stall_total_ns : 1),
+           (double)stop.stall_max_ns / (double)(loose.stall_max_ns
+                                                ? loose.stall_max_ns : 1),
+           (double)stop.parked_total_ns / 1e6,
+           (double)loose.parked_total_ns / 1e6,
+           100.0 * (1.0 - stop.harvesting_rate / stop.baseline_rate),
+           100.0 * (1.0 - loose.harvesting_rate / loose.baseline_rate));
+    printf("stall = parked (by the tracer) + slow (writes slower than %"
+           PRIu64 " us: write faults, and preemption on a busy host), "
+           "summed over vCPUs or the largest single one (max); dip = "
+           "1 - writes/s while harvesting / writes/s without\n",
+           options.slow_write_ns / 1000);
+    return 0;
+}
