@@ -132,7 +132,7 @@ struct mig_sim_harvest_options {
     }
 
 struct mig_sim_harvest_stats {
-    uint64_t dirty_pfns;     /* pfns this harvest added to dst */
+    uint64_t dirty_pfns;     /* pfns this harvest reported (and re-armed) */
     uint64_t chunks;         /* ranges scanned (1 for STOP) */
     uint64_t duration_ns;    /* wall time of the harvest */
     uint64_t paused_ns;      /* time the vCPUs were parked (0 for LOOSE) */
@@ -143,9 +143,10 @@ struct mig_sim_harvest_stats {
  * dst (OR: dst accumulates; clear it for a fresh set) and re-arm them.
  * dst must have mig_sim_guest_nr_pfns() pfns.  A page's content read after
  * its pfn was harvested includes every write reported by this harvest;
- * later writes are reported by a later harvest.  stats may be NULL; it is
- * filled by the caller-owned struct.  Errors: MIG_EINVAL (bad options or
- * dst size), MIG_EIO (the kernel refused a scan or re-protection).
+ * later writes are reported by a later harvest.  If stats is not NULL the
+ * caller-owned *stats is filled on success.  Errors: MIG_EINVAL (bad
+ * options or dst size), MIG_EIO (the kernel refused a scan or
+ * re-protection; pfns reported before the failure are already in dst).
  */
 int mig_sim_guest_harvest(struct mig_sim_guest *guest,
                           const struct mig_sim_harvest_options *options,
