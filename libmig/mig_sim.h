@@ -122,13 +122,13 @@ int mig_sim_guest_resume(struct mig_sim_guest *guest);
 struct mig_sim_harvest_options {
     unsigned version;                /* MIG_SIM_HARVEST_OPTIONS_VERSION */
     enum mig_sim_harvest_mode mode;  /* default LOOSE */
-    uint64_t chunk_pfns;             /* LOOSE: pfns per chunk; default 512 */
+    uint64_t chunk_pfns;             /* LOOSE: pfns per chunk; default 4096 */
 };
 #define MIG_SIM_HARVEST_OPTIONS_VERSION 1
 #define MIG_SIM_HARVEST_OPTIONS_INIT {                          \
         .version = MIG_SIM_HARVEST_OPTIONS_VERSION,             \
         .mode = MIG_SIM_HARVEST_LOOSE,                          \
-        .chunk_pfns = 512,                                      \
+        .chunk_pfns = 4096,                                     \
     }
 
 struct mig_sim_harvest_stats {

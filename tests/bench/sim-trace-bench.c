@@ -6,8 +6,9 @@
  * and the writer throughput with and without harvests (the dip), and the
  * stop/loose ratios.  A benchmark, not a test: never run by make check.
  *
- * Usage: sim-trace-bench [MEMORY_MIB [VCPUS [SECONDS [PERIOD_MS [CHUNK]]]]]
- *        defaults 1024 2 1 20 512 (CHUNK: pfns per loose-harvest chunk).  Exits 77 without userfaultfd-wp.
+ * Usage: sim-trace-bench [MIB [VCPUS [SECONDS [PERIOD_MS [CHUNK [RATE]]]]]]
+ *        defaults 1024 2 1 20 4096 0 (CHUNK: pfns per loose-harvest chunk;
+ *        RATE: writes per second per vCPU, 0 = as fast as it can).  Exits 77 without userfaultfd-wp.
  * Run:   make -C build/tests bench-sim-trace
  */
 #include "config.h"
@@ -78,7 +79,7 @@ static void totals(struct mig_sim_guest *guest, unsigned nr_vcpus,
     }
 }
 
-static uint64_t chunk_pfns = 512;
+static uint64_t chunk_pfns = 4096;
 
 static int run_mode(const struct mig_sim_options *options,
                     enum mig_sim_harvest_mode mode, double seconds,
@@ -136,7 +137,7 @@ static int run_mode(const struct mig_sim_options *options,
 
 static void print_row(const char *name, const struct result *r)
 {
-    printf("%-6s %8" PRIu64 " %10.3f %10" PRIu64 " | %9.2f %8.2f %9.2f %8.2f "
+    printf("%-8s %8" PRIu64 " %10.3f %10" PRIu64 " | %9.2f %8.2f %9.2f %8.2f "
            "%9.2f %8.2f | %10.0f %10.0f %6.1f%%\n", name, r->harvests,
            r->harvests ? (double)r->harvest_ns / (double)r->harvests / 1e6 : 0,
            r->harvests ? r->dirty_pfns / r->harvests : 0,
@@ -147,48 +148,121 @@ static void print_row(const char *name, const struct result *r)
            100.0 * (1.0 - r->harvesting_rate / r->baseline_rate));
 }
 
+#define ROUNDS 3
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Field-wise median of ROUNDS results. */
+static void median(const struct result *rounds, struct result *out)
+{
+    uint64_t u[ROUNDS];
+    double d[ROUNDS];
+    int i;
+
+#define MEDIAN_U64(field) do {                                          \
+        for (i = 0; i < ROUNDS; i++)                                    \
+            u[i] = rounds[i].field;                                     \
+        qsort(u, ROUNDS, sizeof(u[0]), compare_u64);                    \
+        out->field = u[ROUNDS / 2];                                     \
+    } while (0)
+#define MEDIAN_DOUBLE(field) do {                                       \
+        for (i = 0; i < ROUNDS; i++)                                    \
+            d[i] = rounds[i].field;                                     \
+        qsort(d, ROUNDS, sizeof(d[0]), compare_double);                 \
+        out->field = d[ROUNDS / 2];                                     \
+    } while (0)
+    MEDIAN_U64(harvests);
+    MEDIAN_U64(harvest_ns);
+    MEDIAN_U64(dirty_pfns);
+    MEDIAN_U64(stall_total_ns);
+    MEDIAN_U64(stall_max_ns);
+    MEDIAN_U64(pauses);
+    MEDIAN_U64(slow_writes);
+    MEDIAN_U64(parked_total_ns);
+    MEDIAN_U64(parked_max_ns);
+    MEDIAN_U64(slow_total_ns);
+    MEDIAN_U64(slow_max_ns);
+    MEDIAN_DOUBLE(baseline_rate);
+    MEDIAN_DOUBLE(harvesting_rate);
+#undef MEDIAN_U64
+#undef MEDIAN_DOUBLE
+}
+
 int main(int argc, char **argv)
 {
     struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
-    struct result loose = { 0 }, stop = { 0 };
+    struct result loose_rounds[ROUNDS] = { { 0 } }, stop_rounds[ROUNDS] = { { 0 } };
+    struct result loose, stop;
     double seconds = argc > 3 ? atof(argv[3]) : 1.0;
     uint64_t period_ms = argc > 4 ? strtoull(argv[4], NULL, 10) : 20;
     const char *tracker = "?";
-    int rc;
+    char rate_text[64], name[32];
+    int rc = MIG_OK, r;
 
     options.memory_bytes = (argc > 1 ? strtoull(argv[1], NULL, 10) : 1024) << 20;
     options.nr_vcpus = argc > 2 ? (unsigned)atoi(argv[2]) : 2;
     options.pattern = MIG_SIM_PATTERN_UNIFORM;
     if (argc > 5)
         chunk_pfns = strtoull(argv[5], NULL, 10);
+    if (argc > 6)
+        options.writes_per_second = strtoull(argv[6], NULL, 10);
     if (seconds <= 0 || period_ms == 0 || chunk_pfns == 0) {
         fprintf(stderr, "sim-trace-bench: SECONDS, PERIOD_MS and CHUNK must "
                 "be positive\n");
         return 2;
     }
-    rc = run_mode(&options, MIG_SIM_HARVEST_LOOSE, seconds,
-                  period_ms * 1000000u, &loose, &tracker);
-    if (!rc)
+    if (options.writes_per_second)
+        snprintf(rate_text, sizeof(rate_text), "%" PRIu64 " writes/s each",
+                 options.writes_per_second);
+    else
+        snprintf(rate_text, sizeof(rate_text), "full speed");
+    printf("sim-trace-bench: %" PRIu64 " MiB guest, %u vCPUs writing uniformly "
+           "at %s, a harvest every %" PRIu64 " ms for %.1f s per mode, "
+           "loose chunks of %" PRIu64 " pfns; loose and stop alternate, %d "
+           "rounds, then the medians\n",
+           options.memory_bytes >> 20, options.nr_vcpus, rate_text,
+           period_ms, seconds, chunk_pfns, ROUNDS);
+    printf("%-8s %8s %10s %10s | %9s %8s %9s %8s %9s %8s | %10s %10s %7s\n",
+           "mode", "harvests", "harvest ms", "dirty/harv", "stall ms",
+           "max ms", "parked ms", "max ms", "slow ms", "max ms", "writes/s",
+           "harvesting", "dip");
+    for (r = 0; r < ROUNDS && !rc; r++) {
+        rc = run_mode(&options, MIG_SIM_HARVEST_LOOSE, seconds,
+                      period_ms * 1000000u, &loose_rounds[r], &tracker);
+        if (rc)
+            break;
+        snprintf(name, sizeof(name), "loose#%d", r + 1);
+        print_row(name, &loose_rounds[r]);
         rc = run_mode(&options, MIG_SIM_HARVEST_STOP, seconds,
-                      period_ms * 1000000u, &stop, &tracker);
+                      period_ms * 1000000u, &stop_rounds[r], &tracker);
+        if (rc)
+            break;
+        snprintf(name, sizeof(name), "stop#%d", r + 1);
+        print_row(name, &stop_rounds[r]);
+    }
     if (rc) {
         fprintf(stderr, "sim-trace-bench: %s\n", mig_error_last());
         return rc == MIG_EUNSUPP ? 77 : 1;
     }
-    printf("sim-trace-bench: %" PRIu64 " MiB guest, %u vCPUs writing uniformly "
-           "at full speed, tracker %s, a harvest every %" PRIu64 " ms for "
-           "%.1f s per mode, loose chunks of %" PRIu64 " pfns\n",
-           options.memory_bytes >> 20, options.nr_vcpus, tracker, period_ms,
-           seconds, chunk_pfns);
-    printf("%-6s %8s %10s %10s | %9s %8s %9s %8s %9s %8s | %10s %10s %7s\n",
-           "mode", "harvests", "harvest ms", "dirty/harv", "stall ms",
-           "max ms", "parked ms", "max ms", "slow ms", "max ms", "writes/s",
-           "harvesting", "dip");
+    median(loose_rounds, &loose);
+    median(stop_rounds, &stop);
     print_row("loose", &loose);
     print_row("stop", &stop);
-    printf("stop/loose: stall total x%.2f, stall max x%.2f, parked "
-           "%.2f ms vs %.2f ms; throughput dip "
-           "%.1f%% (stop) vs %.1f%% (loose)\n",
+    printf("tracker %s; medians, stop/loose: stall total x%.2f, stall max "
+           "x%.2f, parked %.2f ms vs %.2f ms; throughput dip %.1f%% (stop) "
+           "vs %.1f%% (loose)\n", tracker,
            (double)stop.stall_total_ns / (double)(loose.stall_total_ns
                                                   ? loose.stall_total_ns : 1),
            (double)stop.stall_max_ns / (double)(loose.stall_max_ns
