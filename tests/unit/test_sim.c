@@ -101,13 +101,18 @@ static void wait_for_writes(struct mig_sim_guest *guest)
 }
 
 /*
- * _i / 4 picks the tracker; of _i % 4, bit 0 is the mode (loose, stop) and
- * bit 1 the pattern (uniform, hot set).
+ * _i / 6 picks the tracker; of _i % 6, bit 0 is the mode (loose, stop)
+ * and the rest the write pattern.
  */
+static const enum mig_sim_pattern race_patterns[] = {
+    MIG_SIM_PATTERN_UNIFORM, MIG_SIM_PATTERN_HOT_SET,
+    MIG_SIM_PATTERN_SEQUENTIAL,
+};
+
 START_TEST(test_no_write_lost)
 {
-    enum mig_sim_tracker tracker = all_trackers[_i / 4];
-    int variant = _i % 4;
+    enum mig_sim_tracker tracker = all_trackers[_i / 6];
+    int variant = _i % 6;
     struct mig_sim_harvest_options harvest = MIG_SIM_HARVEST_OPTIONS_INIT;
     struct mig_sim_harvest_stats stats;
     struct mig_sim_vcpu_stats vcpu_stats;
@@ -117,8 +122,7 @@ START_TEST(test_no_write_lost)
     uint8_t *shadow;
     unsigned round;
 
-    guest = new_guest(tracker, (variant & 2) ? MIG_SIM_PATTERN_HOT_SET
-                                             : MIG_SIM_PATTERN_UNIFORM, 100000);
+    guest = new_guest(tracker, race_patterns[variant / 2], 100000);
     harvest.mode = (variant & 1) ? MIG_SIM_HARVEST_STOP : MIG_SIM_HARVEST_LOOSE;
     harvest.chunk_pfns = 64;          /* many chunks: many interleavings */
     ck_assert_int_eq(mig_dirty_bitmap_create(mig_sim_guest_nr_pfns(guest),
@@ -349,7 +353,7 @@ int main(void)
             continue;
         tc = tcase_create(all_tracker_names[t]);
         tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, test_no_write_lost, 4 * t, 4 * t + 4);
+        tcase_add_loop_test(tc, test_no_write_lost, 6 * t, 6 * t + 6);
         tcase_add_loop_test(tc, test_stop_stalls_every_vcpu_loose_none, t,
                             t + 1);
         tcase_add_loop_test(tc, test_reports_exactly_the_written_pages, t,
