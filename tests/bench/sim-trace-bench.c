@@ -27,6 +27,7 @@ struct result {
     uint64_t stall_total_ns, stall_max_ns, pauses, slow_writes;
     uint64_t parked_total_ns, parked_max_ns, slow_total_ns, slow_max_ns;
     double baseline_rate, harvesting_rate;
+    double dip;              /* 1 - harvesting_rate / baseline_rate */
 };
 
 static uint64_t now_ns(void)
@@ -127,6 +128,7 @@ static int run_mode(const struct mig_sim_options *options,
     end = now_ns();
     totals(guest, options->nr_vcpus, &w2, r, 1);
     r->harvesting_rate = (double)(w2 - w1) * 1e9 / (double)(end - start);
+    r->dip = 1.0 - r->harvesting_rate / r->baseline_rate;
     mig_sim_guest_stop(guest);
     rc = MIG_OK;
  out:
@@ -144,8 +146,7 @@ static void print_row(const char *name, const struct result *r)
            (double)r->stall_total_ns / 1e6, (double)r->stall_max_ns / 1e6,
            (double)r->parked_total_ns / 1e6, (double)r->parked_max_ns / 1e6,
            (double)r->slow_total_ns / 1e6, (double)r->slow_max_ns / 1e6,
-           r->baseline_rate, r->harvesting_rate,
-           100.0 * (1.0 - r->harvesting_rate / r->baseline_rate));
+           r->baseline_rate, r->harvesting_rate, 100.0 * r->dip);
 }
 
 #define ROUNDS 3
@@ -196,6 +197,7 @@ static void median(const struct result *rounds, struct result *out)
     MEDIAN_U64(slow_max_ns);
     MEDIAN_DOUBLE(baseline_rate);
     MEDIAN_DOUBLE(harvesting_rate);
+    MEDIAN_DOUBLE(dip);
 #undef MEDIAN_U64
 #undef MEDIAN_DOUBLE
 }
@@ -269,12 +271,12 @@ int main(int argc, char **argv)
                                                 ? loose.stall_max_ns : 1),
            (double)stop.parked_total_ns / 1e6,
            (double)loose.parked_total_ns / 1e6,
-           100.0 * (1.0 - stop.harvesting_rate / stop.baseline_rate),
-           100.0 * (1.0 - loose.harvesting_rate / loose.baseline_rate));
+           100.0 * stop.dip, 100.0 * loose.dip);
     printf("stall = parked (by the tracer) + slow (writes slower than %"
            PRIu64 " us: write faults, and preemption on a busy host), "
            "summed over vCPUs or the largest single one (max); dip = "
-           "1 - writes/s while harvesting / writes/s without\n",
+           "1 - writes/s while harvesting / writes/s without, per round; "
+           "the median row takes each column's median on its own\n",
            options.slow_write_ns / 1000);
     return 0;
 }
