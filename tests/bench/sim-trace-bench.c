@@ -151,13 +151,6 @@ static void print_row(const char *name, const struct result *r)
 
 #define ROUNDS 3
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -165,53 +158,49 @@ static int compare_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Field-wise median of ROUNDS results. */
+/* Field-wise median of ROUNDS results (counters fit a double exactly). */
 static void median(const struct result *rounds, struct result *out)
 {
-    uint64_t u[ROUNDS];
-    double d[ROUNDS];
+    double values[ROUNDS];
     int i;
 
-#define MEDIAN_U64(field) do {                                          \
+#define MEDIAN(field) do {                                              \
         for (i = 0; i < ROUNDS; i++)                                    \
-            u[i] = rounds[i].field;                                     \
-        qsort(u, ROUNDS, sizeof(u[0]), compare_u64);                    \
-        out->field = u[ROUNDS / 2];                                     \
+            values[i] = (double)rounds[i].field;                        \
+        qsort(values, ROUNDS, sizeof(values[0]), compare_double);       \
+        out->field = values[ROUNDS / 2];                                \
     } while (0)
-#define MEDIAN_DOUBLE(field) do {                                       \
-        for (i = 0; i < ROUNDS; i++)                                    \
-            d[i] = rounds[i].field;                                     \
-        qsort(d, ROUNDS, sizeof(d[0]), compare_double);                 \
-        out->field = d[ROUNDS / 2];                                     \
-    } while (0)
-    MEDIAN_U64(harvests);
-    MEDIAN_U64(harvest_ns);
-    MEDIAN_U64(dirty_pfns);
-    MEDIAN_U64(stall_total_ns);
-    MEDIAN_U64(stall_max_ns);
-    MEDIAN_U64(pauses);
-    MEDIAN_U64(slow_writes);
-    MEDIAN_U64(parked_total_ns);
-    MEDIAN_U64(parked_max_ns);
-    MEDIAN_U64(slow_total_ns);
-    MEDIAN_U64(slow_max_ns);
-    MEDIAN_DOUBLE(baseline_rate);
-    MEDIAN_DOUBLE(harvesting_rate);
-    MEDIAN_DOUBLE(dip);
-#undef MEDIAN_U64
-#undef MEDIAN_DOUBLE
+    MEDIAN(harvests);
+    MEDIAN(harvest_ns);
+    MEDIAN(dirty_pfns);
+    MEDIAN(stall_total_ns);
+    MEDIAN(stall_max_ns);
+    MEDIAN(pauses);
+    MEDIAN(slow_writes);
+    MEDIAN(parked_total_ns);
+    MEDIAN(parked_max_ns);
+    MEDIAN(slow_total_ns);
+    MEDIAN(slow_max_ns);
+    MEDIAN(baseline_rate);
+    MEDIAN(harvesting_rate);
+    MEDIAN(dip);
+#undef MEDIAN
 }
 
 int main(int argc, char **argv)
 {
     struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
-    struct result loose_rounds[ROUNDS] = { { 0 } }, stop_rounds[ROUNDS] = { { 0 } };
+    static const enum mig_sim_harvest_mode modes[2] = {
+        MIG_SIM_HARVEST_LOOSE, MIG_SIM_HARVEST_STOP,
+    };
+    static const char *const mode_names[2] = { "loose", "stop" };
+    struct result rounds[2][ROUNDS] = { { { 0 } } };
     struct result loose, stop;
     double seconds = argc > 3 ? atof(argv[3]) : 1.0;
     uint64_t period_ms = argc > 4 ? strtoull(argv[4], NULL, 10) : 20;
     const char *tracker = "?";
     char rate_text[64], name[32];
-    int rc = MIG_OK, r;
+    int rc = MIG_OK, r, m;
 
     options.memory_bytes = (argc > 1 ? strtoull(argv[1], NULL, 10) : 1024) << 20;
     options.nr_vcpus = argc > 2 ? (unsigned)atoi(argv[2]) : 2;
@@ -240,26 +229,22 @@ int main(int argc, char **argv)
            "mode", "harvests", "harvest ms", "dirty/harv", "stall ms",
            "max ms", "parked ms", "max ms", "slow ms", "max ms", "writes/s",
            "harvesting", "dip");
+    /* alternate the modes so that both see the same host load */
     for (r = 0; r < ROUNDS && !rc; r++) {
-        rc = run_mode(&options, MIG_SIM_HARVEST_LOOSE, seconds,
-                      period_ms * 1000000u, &loose_rounds[r], &tracker);
-        if (rc)
-            break;
-        snprintf(name, sizeof(name), "loose#%d", r + 1);
-        print_row(name, &loose_rounds[r]);
-        rc = run_mode(&options, MIG_SIM_HARVEST_STOP, seconds,
-                      period_ms * 1000000u, &stop_rounds[r], &tracker);
-        if (rc)
-            break;
-        snprintf(name, sizeof(name), "stop#%d", r + 1);
-        print_row(name, &stop_rounds[r]);
+        for (m = 0; m < 2 && !rc; m++) {
+            rc = run_mode(&options, modes[m], seconds, period_ms * 1000000u,
+                          &rounds[m][r], &tracker);
+            snprintf(name, sizeof(name), "%s#%d", mode_names[m], r + 1);
+            if (!rc)
+                print_row(name, &rounds[m][r]);
+        }
     }
     if (rc) {
         fprintf(stderr, "sim-trace-bench: %s\n", mig_error_last());
         return rc == MIG_EUNSUPP ? 77 : 1;
     }
-    median(loose_rounds, &loose);
-    median(stop_rounds, &stop);
+    median(rounds[0], &loose);
+    median(rounds[1], &stop);
     print_row("loose", &loose);
     print_row("stop", &stop);
     printf("tracker %s; medians, stop/loose: stall total x%.2f, stall max "
