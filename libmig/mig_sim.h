@@ -122,17 +122,17 @@ int mig_sim_guest_resume(struct mig_sim_guest *guest);
 struct mig_sim_harvest_options {
     unsigned version;                /* MIG_SIM_HARVEST_OPTIONS_VERSION */
     enum mig_sim_harvest_mode mode;  /* default LOOSE */
-    uint64_t chunk_pfns;             /* LOOSE: pfns per chunk; default 512 */
+    uint64_t chunk_pfns;             /* LOOSE: pfns per chunk; default 4096 */
 };
 #define MIG_SIM_HARVEST_OPTIONS_VERSION 1
 #define MIG_SIM_HARVEST_OPTIONS_INIT {                          \
         .version = MIG_SIM_HARVEST_OPTIONS_VERSION,             \
         .mode = MIG_SIM_HARVEST_LOOSE,                          \
-        .chunk_pfns = 512,                                      \
+        .chunk_pfns = 4096,                                     \
     }
 
 struct mig_sim_harvest_stats {
-    uint64_t dirty_pfns;     /* pfns this harvest added to dst */
+    uint64_t dirty_pfns;     /* pfns this harvest reported (and re-armed) */
     uint64_t chunks;         /* ranges scanned (1 for STOP) */
     uint64_t duration_ns;    /* wall time of the harvest */
     uint64_t paused_ns;      /* time the vCPUs were parked (0 for LOOSE) */
@@ -143,9 +143,10 @@ struct mig_sim_harvest_stats {
  * dst (OR: dst accumulates; clear it for a fresh set) and re-arm them.
  * dst must have mig_sim_guest_nr_pfns() pfns.  A page's content read after
  * its pfn was harvested includes every write reported by this harvest;
- * later writes are reported by a later harvest.  stats may be NULL; it is
- * filled by the caller-owned struct.  Errors: MIG_EINVAL (bad options or
- * dst size), MIG_EIO (the kernel refused a scan or re-protection).
+ * later writes are reported by a later harvest.  If stats is not NULL the
+ * caller-owned *stats is filled on success.  Errors: MIG_EINVAL (bad
+ * options or dst size), MIG_EIO (the kernel refused a scan or
+ * re-protection; pfns reported before the failure are already in dst).
  */
 int mig_sim_guest_harvest(struct mig_sim_guest *guest,
                           const struct mig_sim_harvest_options *options,

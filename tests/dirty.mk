@@ -30,3 +30,11 @@ check_PROGRAMS += unit/test_sim
 unit_test_sim_SOURCES = unit/test_sim.c
 unit_test_sim_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_sim
+
+noinst_PROGRAMS += bench/sim-trace-bench
+bench_sim_trace_bench_SOURCES = bench/sim-trace-bench.c
+bench_sim_trace_bench_LDADD = ../libmig/libmig.a $(XENTOOLLOG_LIBS) $(XXHASH_LIBS) $(PTHREAD_LIBS)
+
+.PHONY: bench-sim-trace
+bench-sim-trace: bench/sim-trace-bench$(EXEEXT)
+	./bench/sim-trace-bench$(EXEEXT)

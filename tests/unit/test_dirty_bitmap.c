@@ -205,6 +205,46 @@ START_TEST(test_merge_and_harvest_single_thread)
 }
 END_TEST
 
+/* A ranged harvest moves exactly the bits inside the range. */
+START_TEST(test_harvest_range_moves_only_the_range)
+{
+    uint64_t n = 1000 + 37 * (uint64_t)_i, seed = 11 + (uint64_t)_i;
+    uint64_t round, start, count, pfn, harvested, moved;
+    struct mig_dirty_bitmap *src = new_bitmap(n), *dst = new_bitmap(n);
+    struct mig_dirty_bitmap *before = new_bitmap(n), *wrong = new_bitmap(n + 1);
+
+    ck_assert_int_eq(mig_dirty_bitmap_harvest_range(src, dst, n - 5, 6, NULL),
+                     MIG_EINVAL);
+    ck_assert_int_eq(mig_dirty_bitmap_harvest_range(src, wrong, 0, 1, NULL),
+                     MIG_EINVAL);
+    for (round = 0; round < 50; round++) {
+        mig_dirty_bitmap_clear_all(src);
+        mig_dirty_bitmap_clear_all(dst);
+        mig_dirty_bitmap_clear_all(before);
+        test_fill_random(src, 300000, &seed);
+        mig_dirty_bitmap_merge(before, src);
+        start = test_rand_below(&seed, n);
+        count = test_rand_below(&seed, n - start + 1);
+        ck_assert_int_eq(mig_dirty_bitmap_harvest_range(src, dst, start, count,
+                                                        &harvested), MIG_OK);
+        moved = 0;
+        for (pfn = 0; pfn < n; pfn++) {
+            int inside = pfn >= start && pfn < start + count;
+            int was = mig_dirty_bitmap_test(before, pfn);
+
+            ck_assert_int_eq(mig_dirty_bitmap_test(dst, pfn), inside && was);
+            ck_assert_int_eq(mig_dirty_bitmap_test(src, pfn), !inside && was);
+            moved += inside && was;
+        }
+        ck_assert_uint_eq(harvested, moved);
+    }
+    mig_dirty_bitmap_free(src);
+    mig_dirty_bitmap_free(dst);
+    mig_dirty_bitmap_free(before);
+    mig_dirty_bitmap_free(wrong);
+}
+END_TEST
+
 /*
  * Writers set disjoint pfns (writer t owns pfn % NR_WRITERS == t), each
  * once, several passes over a shared word range so they contend on the
@@ -316,6 +356,7 @@ int main(void)
     tcase_add_test(tc, test_out_of_range_rejected);
     tcase_add_loop_test(tc, test_matches_reference_model, 0, 8);
     tcase_add_test(tc, test_merge_and_harvest_single_thread);
+    tcase_add_loop_test(tc, test_harvest_range_moves_only_the_range, 0, 4);
     tcase_add_test(tc, test_concurrent_harvest_loses_nothing);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -25,10 +25,10 @@
 static const enum mig_sim_tracker all_trackers[] = {
     MIG_SIM_TRACKER_PAGEMAP_SCAN, MIG_SIM_TRACKER_UFFD_SYNC,
 };
+/* Check test-case names: CK_RUN_CASE=pagemap-scan runs one tracker only
+ * (valgrind, which serialises threads, cannot run uffd-sync's blocking
+ * faults) */
 static const char *const all_tracker_names[] = { "pagemap-scan", "uffd-sync" };
-/* the trackers that work on this kernel; tests loop over these only */
-static enum mig_sim_tracker trackers[2];
-static int nr_trackers;
 
 /* Create a guest with a tracker that main() found working. */
 static struct mig_sim_guest *new_guest(enum mig_sim_tracker tracker,
@@ -101,13 +101,18 @@ static void wait_for_writes(struct mig_sim_guest *guest)
 }
 
 /*
- * _i % nr_trackers picks the tracker; of _i / nr_trackers, bit 0 is the
- * mode (loose, stop) and bit 1 the pattern (uniform, hot set).
+ * _i / 6 picks the tracker; of _i % 6, bit 0 is the mode (loose, stop)
+ * and the rest the write pattern.
  */
+static const enum mig_sim_pattern race_patterns[] = {
+    MIG_SIM_PATTERN_UNIFORM, MIG_SIM_PATTERN_HOT_SET,
+    MIG_SIM_PATTERN_SEQUENTIAL,
+};
+
 START_TEST(test_no_write_lost)
 {
-    enum mig_sim_tracker tracker = trackers[_i % nr_trackers];
-    int variant = _i / nr_trackers;
+    enum mig_sim_tracker tracker = all_trackers[_i / 6];
+    int variant = _i % 6;
     struct mig_sim_harvest_options harvest = MIG_SIM_HARVEST_OPTIONS_INIT;
     struct mig_sim_harvest_stats stats;
     struct mig_sim_vcpu_stats vcpu_stats;
@@ -117,8 +122,7 @@ START_TEST(test_no_write_lost)
     uint8_t *shadow;
     unsigned round;
 
-    guest = new_guest(tracker, (variant & 2) ? MIG_SIM_PATTERN_HOT_SET
-                                             : MIG_SIM_PATTERN_UNIFORM, 100000);
+    guest = new_guest(tracker, race_patterns[variant / 2], 100000);
     harvest.mode = (variant & 1) ? MIG_SIM_HARVEST_STOP : MIG_SIM_HARVEST_LOOSE;
     harvest.chunk_pfns = 64;          /* many chunks: many interleavings */
     ck_assert_int_eq(mig_dirty_bitmap_create(mig_sim_guest_nr_pfns(guest),
@@ -199,7 +203,7 @@ START_TEST(test_stop_stalls_every_vcpu_loose_none)
     uint64_t before[2], after[2], total_before, total_after, stop_total;
     unsigned round, v;
 
-    guest = new_guest(trackers[_i], MIG_SIM_PATTERN_UNIFORM, 50000);
+    guest = new_guest(all_trackers[_i], MIG_SIM_PATTERN_UNIFORM, 50000);
     ck_assert_int_eq(mig_dirty_bitmap_create(mig_sim_guest_nr_pfns(guest),
                                              &harvested), MIG_OK);
     ck_assert_int_eq(mig_sim_guest_start(guest), MIG_OK);
@@ -241,7 +245,7 @@ START_TEST(test_reports_exactly_the_written_pages)
     const void *data;
     size_t length;
 
-    guest = new_guest(trackers[_i], MIG_SIM_PATTERN_IDLE, 0);
+    guest = new_guest(all_trackers[_i], MIG_SIM_PATTERN_IDLE, 0);
     n = mig_sim_guest_nr_pfns(guest);
     ck_assert_int_eq(mig_dirty_bitmap_create(n, &harvested), MIG_OK);
     ck_assert_int_eq(mig_dirty_bitmap_create(n, &expected), MIG_OK);
@@ -319,36 +323,44 @@ int main(void)
 {
     struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
     struct mig_sim_guest *guest;
-    Suite *s = suite_create("sim");
-    TCase *tc = tcase_create("core");
+    int available[2], t, nr_trackers = 0, failed;
+    Suite *s;
+    TCase *tc;
     SRunner *sr;
-    unsigned t;
-    int failed;
 
-    /* which trackers work on this kernel */
+    /* run the tests of each tracker that works on this kernel */
     options.memory_bytes = 1 << 20;
     for (t = 0; t < 2; t++) {
         options.tracker = all_trackers[t];
-        if (mig_sim_guest_create(&options, &guest) == MIG_OK) {
-            trackers[nr_trackers++] = all_trackers[t];
-            mig_sim_guest_destroy(guest);
-        } else {
+        available[t] = mig_sim_guest_create(&options, &guest) == MIG_OK;
+        if (!available[t]) {
             /* TAP comment: the tests of this tracker are not run */
             printf("# tracker %s unavailable, its tests not run: %s\n",
                    all_tracker_names[t], mig_error_last());
+            continue;
         }
+        mig_sim_guest_destroy(guest);
+        nr_trackers++;
     }
     if (nr_trackers == 0) {
         fprintf(stderr, "no userfaultfd write-protection here: %s\n",
                 mig_error_last());
         return 77;
     }
-    tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, test_no_write_lost, 0, 4 * nr_trackers);
-    tcase_add_loop_test(tc, test_stop_stalls_every_vcpu_loose_none, 0,
-                        nr_trackers);
-    tcase_add_loop_test(tc, test_reports_exactly_the_written_pages, 0,
-                        nr_trackers);
+    s = suite_create("sim");
+    for (t = 0; t < 2; t++) {
+        if (!available[t])
+            continue;
+        tc = tcase_create(all_tracker_names[t]);
+        tcase_set_timeout(tc, 300);
+        tcase_add_loop_test(tc, test_no_write_lost, 6 * t, 6 * t + 6);
+        tcase_add_loop_test(tc, test_stop_stalls_every_vcpu_loose_none, t,
+                            t + 1);
+        tcase_add_loop_test(tc, test_reports_exactly_the_written_pages, t,
+                            t + 1);
+        suite_add_tcase(s, tc);
+    }
+    tc = tcase_create("arguments");
     tcase_add_test(tc, test_bad_arguments);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -341,18 +341,22 @@ int mig_sim_guest_pause(struct mig_sim_guest *guest)
 
 int mig_sim_guest_resume(struct mig_sim_guest *guest)
 {
-    int rc = MIG_OK;
+    int rc;
 
     pthread_mutex_lock(&guest->lock);
     if (guest->pause_depth == 0) {
         rc = mig_error_set(MIG_EINVAL, "sim guest: resume without a pause");
-    } else if (--guest->pause_depth == 0) {
+        goto out;
+    }
+    if (--guest->pause_depth == 0) {
         __atomic_store_n(&guest->pause_requested, 0, __ATOMIC_RELEASE);
         account_parked(guest);
         guest->nr_parked = 0;
         guest->resume_generation++;
         pthread_cond_broadcast(&guest->resume_cond);
     }
+    rc = MIG_OK;
+ out:
     pthread_mutex_unlock(&guest->lock);
     return rc;
 }

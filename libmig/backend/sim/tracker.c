@@ -85,8 +85,13 @@ static int open_userfaultfd(void)
     fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (fd >= 0)
         return fd;
-    /* vm.unprivileged_userfaultfd=0 and no CAP_SYS_PTRACE: the device
-     * node may still be permitted */
+    /* vm.unprivileged_userfaultfd=0 and no CAP_SYS_PTRACE: faults from
+     * user mode only are still allowed, and all the vCPU writes are */
+    fd = (int)syscall(SYS_userfaultfd,
+                      O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd >= 0)
+        return fd;
+    /* the device node may still be permitted */
     dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
     if (dev < 0)
         return -1;
@@ -125,9 +130,9 @@ static int arm_userfaultfd(struct mig_sim_guest *guest, uint64_t features,
 
     if (fd < 0) {
         mig_error_set_errno(MIG_EUNSUPP, errno, "%s tracker: neither the "
-                            "userfaultfd syscall nor /dev/userfaultfd is "
-                            "usable (check vm.unprivileged_userfaultfd or run "
-                            "as root)", tracker);
+                            "userfaultfd syscall (even user-mode-only) nor "
+                            "/dev/userfaultfd is usable (check "
+                            "vm.unprivileged_userfaultfd or run as root)", tracker);
         return -1;
     }
     if (ioctl(fd, UFFDIO_API, &api)) {
