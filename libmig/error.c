@@ -14,6 +14,7 @@
 static _Thread_local char last_message[1024];
 static _Thread_local int last_code;
 
+__attribute__((format(printf, 3, 0)))
 static int error_vset(int code, int errnoval, const char *fmt, va_list ap)
 {
     int n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
