@@ -37,6 +37,7 @@ not_resumed() {
 }
 case_() {   # name, expected exit, error pattern
     expect=$2 pattern=$3
+    echo "# $1: exit $(rc): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
     check "$1: exit $2" '[ "$(rc)" = "$expect" ]'
     check "$1: clear error" 'grep -q "migration failed: .*$pattern" "$t/err"'
     check "$1: guest runs at the source" 'at_source'
