@@ -230,6 +230,18 @@ int mig_xfer_accept(struct mig_xfer_listener *listener,
                     struct mig_xfer_receiver **receiver_out);
 
 /*
+ * As mig_xfer_accept, over connections made elsewhere (a test's socket
+ * pairs, a fuzz target, streams forwarded by another transport): each fd
+ * is handshaken in turn.  The fds are consumed in every case: owned by
+ * *receiver_out on success, closed on failure.  Connections that cannot
+ * prove the key are dropped; all the others must make up the streams.
+ */
+int mig_xfer_receiver_adopt(const int *fds, unsigned int nr_fds,
+                            const struct mig_xfer_options *opts,
+                            struct xentoollog_logger *log,
+                            struct mig_xfer_receiver **receiver_out);
+
+/*
  * Receive until every stream has sent DONE, verifying every frame; one
  * thread per stream.  Returns 0 only if every stream ended with DONE and
  * every epoch's count and digest matched on every stream.  Stats are

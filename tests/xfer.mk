@@ -21,3 +21,16 @@ TESTS += unit/test_migrate
 
 TESTS += sim/migrate-sim.sh sim/fault-matrix.sh
 EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh
+
+if ENABLE_FUZZING
+# libFuzzer targets of the data-stream receiver and the control channel.
+noinst_PROGRAMS += fuzz/fuzz_xfer_frames fuzz/fuzz_control_lines
+fuzz_fuzz_xfer_frames_SOURCES = fuzz/fuzz_xfer_frames.c
+fuzz_fuzz_xfer_frames_LDFLAGS = $(XENMIG_LDFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_xfer_frames_LDADD = $(LIBMIG_TEST_LIBS)
+fuzz_fuzz_control_lines_SOURCES = fuzz/fuzz_control_lines.c
+fuzz_fuzz_control_lines_LDFLAGS = $(XENMIG_LDFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_control_lines_LDADD = $(LIBMIG_TEST_LIBS)
+endif
+EXTRA_DIST += fuzz/fuzz_xfer_frames.c fuzz/fuzz_control_lines.c \
+	fuzz/corpus/xfer_frames fuzz/corpus/control_lines

@@ -946,33 +946,97 @@ static int prove_key(struct mig_xfer_receiver *r, int fd, const uint8_t *hello)
     return rc;
 }
 
+static int receiver_new(const struct mig_xfer_options *opts, const uint8_t *key,
+                        xentoollog_logger *log, struct mig_xfer_receiver **out)
+{
+    struct mig_xfer_receiver *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
+    r->opts = *opts;
+    if (key) {
+        memcpy(r->key, key, SEAL_KEY_SIZE);
+        r->opts.key = r->key;
+    }
+    r->log = log;
+    r->fds = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->fds));
+    if (!r->fds) {
+        free(r);
+        return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
+    }
+    for (int i = 0; i < MIG_XFER_MAX_STREAMS; i++)
+        r->fds[i] = -1;
+    *out = r;
+    return 0;
+}
+
+#define CONNECTION_DROPPED 1
+
+/*
+ * Handshake one new connection (fd is consumed in every case): 0 when it
+ * joined the receiver as its stream, CONNECTION_DROPPED when it could not
+ * prove the key (ignored, as if it never came), or an error that fails the
+ * whole accept.
+ */
+static int accept_connection(struct mig_xfer_receiver *r, int fd, unsigned int *accepted)
+{
+    uint8_t hello[HELLO_SIZE], reply[HELLO_REPLY_SIZE];
+    int hello_rc, rc;
+
+    rc = set_read_timeout(fd, r->opts.timeout_ms);
+    if (!rc)
+        rc = read_exact(fd, hello, sizeof(hello), r->opts.timeout_ms, "stream handshake");
+    if (r->opts.key) {
+        if (!rc)
+            rc = prove_key(r, fd, hello);
+        if (rc) {
+            /*
+             * A connection that cannot prove it knows the key never gets
+             * further, and cannot disturb the migration either: drop it
+             * and keep waiting for the real streams.
+             */
+            if (r->log)
+                xtl_log(r->log, XTL_WARN, -1, "xfer", "dropped a connection: %s",
+                        mig_error_last());
+            close(fd);
+            return CONNECTION_DROPPED;
+        }
+    }
+    if (rc)
+        goto fail;
+    hello_rc = check_hello(r, hello, *accepted);
+    memcpy(reply, reply_magic, 8);
+    put32(reply + 8, (uint32_t)-hello_rc);
+    put32(reply + 12, MIG_XFER_VERSION);
+    rc = write_all(fd, reply, sizeof(reply), "stream handshake reply");
+    if (!rc)
+        rc = hello_rc;
+    if (rc)
+        goto fail;
+    if (!*accepted) {
+        r->count = get32(hello + 16);
+        memcpy(r->id, hello + 32, 16);
+    }
+    r->fds[get32(hello + 12)] = fd;
+    (*accepted)++;
+    return 0;
+fail:
+    close(fd);
+    return rc;
+}
+
 int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **receiver_out)
 {
     struct mig_xfer_receiver *r = NULL;
     unsigned int accepted = 0;
-    int fd = -1, rc;
+    int rc;
 
     *receiver_out = NULL;
-    r = calloc(1, sizeof(*r));
-    if (!r)
-        return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
-    r->opts = l->opts;
-    if (l->opts.key) {
-        memcpy(r->key, l->key, SEAL_KEY_SIZE);
-        r->opts.key = r->key;
-    }
-    r->log = l->log;
-    r->fds = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->fds));
-    if (!r->fds) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
-        goto out;
-    }
-    for (int i = 0; i < MIG_XFER_MAX_STREAMS; i++)
-        r->fds[i] = -1;
-
+    rc = receiver_new(&l->opts, l->opts.key ? l->key : NULL, l->log, &r);
+    if (rc)
+        return rc;
     do {
-        uint8_t hello[HELLO_SIZE], reply[HELLO_REPLY_SIZE];
-        int hello_rc;
+        int fd;
 
         rc = wait_readable_or_cancel(l->fd, l->opts.cancel_fd, l->opts.timeout_ms,
                                      "waiting for data streams");
@@ -983,44 +1047,9 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
             rc = mig_error_set_errno(MIG_EIO, errno, "accept");
             goto out;
         }
-        rc = set_read_timeout(fd, l->opts.timeout_ms);
-        if (rc)
+        rc = accept_connection(r, fd, &accepted);
+        if (rc < 0)
             goto out;
-        rc = read_exact(fd, hello, sizeof(hello), l->opts.timeout_ms, "stream handshake");
-        if (!rc && r->opts.key) {
-            rc = prove_key(r, fd, hello);
-            if (rc) {
-                /*
-                 * A connection that cannot prove it knows the key never gets
-                 * further, and cannot disturb the migration either: drop it
-                 * and keep waiting for the real streams.
-                 */
-                if (r->log)
-                    xtl_log(r->log, XTL_WARN, -1, "xfer", "dropped a connection: %s",
-                            mig_error_last());
-                close(fd);
-                fd = -1;
-                continue;
-            }
-        }
-        if (rc)
-            goto out;
-        hello_rc = check_hello(r, hello, accepted);
-        memcpy(reply, reply_magic, 8);
-        put32(reply + 8, (uint32_t)-hello_rc);
-        put32(reply + 12, MIG_XFER_VERSION);
-        rc = write_all(fd, reply, sizeof(reply), "stream handshake reply");
-        if (!rc)
-            rc = hello_rc;
-        if (rc)
-            goto out;
-        if (!accepted) {
-            r->count = get32(hello + 16);
-            memcpy(r->id, hello + 32, 16);
-        }
-        r->fds[get32(hello + 12)] = fd;
-        fd = -1;
-        accepted++;
     } while (!accepted || accepted < r->count);   /* count is known from the first */
 
     if (r->log)
@@ -1029,8 +1058,44 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
     r = NULL;
     rc = 0;
 out:
-    if (fd >= 0)
-        close(fd);
+    if (r)
+        mig_xfer_receiver_close(r);
+    return rc;
+}
+
+int mig_xfer_receiver_adopt(const int *fds, unsigned int nr_fds,
+                            const struct mig_xfer_options *opts,
+                            struct xentoollog_logger *log,
+                            struct mig_xfer_receiver **receiver_out)
+{
+    struct mig_xfer_receiver *r = NULL;
+    unsigned int accepted = 0, i = 0;
+    int rc;
+
+    *receiver_out = NULL;
+    rc = check_options(opts, false);
+    if (!rc)
+        rc = receiver_new(opts, opts->key, log, &r);
+    if (rc)
+        goto out;
+    for (; i < nr_fds; i++) {
+        rc = accept_connection(r, fds[i], &accepted);
+        if (rc < 0) {
+            i++;
+            goto out;
+        }
+    }
+    if (!accepted || accepted != r->count) {
+        rc = mig_error_set(MIG_EFORMAT, "%u of the streams proved themselves, the "
+                           "first announced %u", accepted, r->count);
+        goto out;
+    }
+    *receiver_out = r;
+    r = NULL;
+    rc = 0;
+out:
+    for (; i < nr_fds; i++)
+        close(fds[i]);
     if (r)
         mig_xfer_receiver_close(r);
     return rc;
