@@ -310,19 +310,7 @@ int cmd_migrate(int argc, char **argv)
             return XL_EXT_EXIT_USAGE;
         }
         argv[0] = "migrate";
-        {
-            char **xl_argv = calloc((size_t)argc + 2, sizeof(*xl_argv));
-
-            if (!xl_argv)
-                return XL_EXT_EXIT_FAILURE;
-            xl_argv[0] = "xl";
-            memcpy(xl_argv + 1, argv, (size_t)argc * sizeof(*argv));
-            execvp("xl", xl_argv);
-            fprintf(stderr, "%s migrate: cannot run xl (%s): install xen-utils-4.17 "
-                    "on a Xen host, or use --sim\n", xl_ext_prog, strerror(errno));
-            free(xl_argv);
-            return XL_EXT_EXIT_NO_XEN;
-        }
+        return xl_ext_exec_xl(argc, argv);
     }
 
     if (argc - optind < 1 || argc - optind > 2)

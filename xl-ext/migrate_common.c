@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -71,6 +72,21 @@ int xl_ext_parse_uint(const char *option, const char *text, unsigned long long m
     }
     *value = n;
     return 0;
+}
+
+int xl_ext_exec_xl(int argc, char **argv)
+{
+    char **xl_argv = calloc((size_t)argc + 2, sizeof(*xl_argv));
+
+    if (!xl_argv)
+        return XL_EXT_EXIT_FAILURE;
+    xl_argv[0] = "xl";
+    memcpy(xl_argv + 1, argv, (size_t)argc * sizeof(*argv));
+    execvp("xl", xl_argv);
+    fprintf(stderr, "%s %s: cannot run xl (%s): install xen-utils-4.17 on a Xen host, "
+            "or use --sim\n", xl_ext_prog, argv[0], strerror(errno));
+    free(xl_argv);
+    return XL_EXT_EXIT_NO_XEN;
 }
 
 static const char *phase_name(enum mig_phase phase)

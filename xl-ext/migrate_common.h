@@ -26,6 +26,12 @@ int xl_ext_parse_uint(const char *option, const char *text, unsigned long long m
 /* Parse a rate such as "100M" (bytes/s, suffixes K M G as powers of 1000). */
 int xl_ext_parse_rate(const char *option, const char *text, uint64_t *bytes_per_s);
 
+/*
+ * Run `xl ARGV...` in place of this process (argv[0] is xl's subcommand);
+ * returns only if xl cannot be run, with XL_EXT_EXIT_NO_XEN and a message.
+ */
+int xl_ext_exec_xl(int argc, char **argv);
+
 /* How progress is shown. */
 struct migrate_output {
     FILE *out;          /* progress and summary */
