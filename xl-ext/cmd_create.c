@@ -431,7 +431,8 @@ int cmd_create(int argc, char **argv)
         rc = read_config(cfg, argv + first_override, argc - first_override, s.gpu_levels,
                          &s.keys);
     if (rc) {
-        ret = create_fail(rc);
+        /* An unreadable CFG is bad input too (as for gpu-probe --config). */
+        ret = rc == MIG_EIO ? (create_fail(rc), XL_EXT_EXIT_BAD_INPUT) : create_fail(rc);
         goto out;
     }
 
