@@ -14,7 +14,18 @@
 #include <string.h>
 
 #include "cluster_gpu.h"
+#include "cpuid_internal.h"
 #include "mig_error.h"
+
+/* A level stored in the cluster file does not parse: MIG_EFORMAT, the parser's reason kept. */
+static int bad_record(const struct cpuid_cluster *cluster, const char *what)
+{
+    char message[1024];
+
+    cpuid_error_prefix("cluster '%s': %s is not valid", cpuid_cluster_name(cluster), what);
+    snprintf(message, sizeof(message), "%s", mig_error_last());
+    return mig_error_set(MIG_EFORMAT, "%s", message);
+}
 
 int cpuid_gpu_capability_from_baseline(const gpu_level_table *table, const char *baseline,
                                        const char *what, struct gpu_capability *capability_out)
@@ -56,8 +67,7 @@ int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const gpu_level
         return 0;
     rc = gpu_requirement_parse(table, level, &requirement);
     if (rc)
-        return mig_error_set(MIG_EFORMAT, "cluster '%s': its gpu_baseline is not valid: %s",
-                             cpuid_cluster_name(cluster), mig_error_last());
+        return bad_record(cluster, "its gpu_baseline");
     rc = gpu_capability_check(&requirement, host, lack, sizeof(lack));
     if (rc != MIG_ECOMPAT)
         return rc;
@@ -88,8 +98,7 @@ int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const gpu_level_tabl
     snprintf(what, sizeof(what), "cluster '%.64s'", cpuid_cluster_name(cluster));
     rc = cpuid_gpu_capability_from_baseline(table, recorded, what, &level);
     if (rc)
-        return mig_error_set(MIG_EFORMAT, "cluster '%s': its gpu_baseline is not valid: %s",
-                             cpuid_cluster_name(cluster), mig_error_last());
+        return bad_record(cluster, "its gpu_baseline");
     gpu_capability_intersect(&level, host, &level);
     gpu_capability_format_baseline(&level, text, sizeof(text));
     return cpuid_cluster_set_gpu_baseline(cluster, text, false);
@@ -117,10 +126,10 @@ int cpuid_cluster_gpu_pin(struct cpuid_cluster *cluster, const gpu_level_table *
             continue;
         snprintf(what, sizeof(what), "member '%.64s'", name);
         rc = cpuid_gpu_capability_from_baseline(table, levels, what, &member);
-        if (rc)
-            return mig_error_set(MIG_EFORMAT, "cluster '%s': member '%s' has an invalid "
-                                 "gpu_baseline: %s", cpuid_cluster_name(cluster), name,
-                                 mig_error_last());
+        if (rc) {
+            snprintf(what, sizeof(what), "member '%.64s' gpu_baseline", name);
+            return bad_record(cluster, what);
+        }
         if (gpu_capability_check(&requirement, &member, lack, sizeof(lack)) == MIG_ECOMPAT) {
             if (shortfall && shortfall_size)
                 snprintf(shortfall, shortfall_size, "%s", lack);

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "cluster_gpu.h"
 #include "cmd_cpuid_policy.h"
 #include "domain_config.h"
+#include "domain_record.h"
 #include "gpu_level.h"
 #include "mig_error.h"
 #include "subcommands.h"
@@ -89,6 +91,73 @@ static int domain_need_read(const char *cfg, const char *override,
     return cpuid_baseline_resolve(d->baseline, levels, cluster, cfg, &d->required);
 }
 
+/*
+ * A running domain by name (on Xen): the baselines `xl-ext create` recorded
+ * in xenstore (domain_record.h); without a recorded featureset, the
+ * domain's own policy (less what Xen controls) is what it needs.
+ */
+static int domain_need_read_running(const char *name, const char *override,
+                                    const struct cpuid_level_set *levels,
+                                    const struct cpuid_cluster *cluster,
+                                    const gpu_level_table *gpu_levels, struct domain_need *d)
+{
+    struct xs_handle *xs = xs_open(0);
+    char *recorded = NULL;
+    long domid;
+    int rc;
+
+    memset(d, 0, sizeof(*d));
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    if (!xs)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot open xenstore to find domain "
+                                   "'%s'", name);
+    domid = domain_record_find_domid(xs, name);
+    if (domid < 0) {
+        rc = mig_error_set(MIG_EINVAL, "'%s' is neither a file nor a running domain", name);
+        goto out;
+    }
+    d->type = strdup(domain_record_type(xs, domid));
+    d->baseline = override ? strdup(override) : domain_record_read(xs, domid, "cpuid_baseline");
+    d->gpu_baseline = domain_record_read(xs, domid, "gpu_baseline");
+    if (!d->type || (override && !d->baseline)) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (d->gpu_baseline) {
+        rc = gpu_requirement_parse(gpu_levels, d->gpu_baseline, &d->gpu_required);
+        if (rc)
+            goto out;
+    }
+    recorded = override ? NULL : domain_record_read(xs, domid, "cpuid_featureset");
+    if (override) {
+        rc = cpuid_baseline_resolve(d->baseline, levels, cluster, name, &d->required);
+    } else if (recorded) {
+        rc = cpuid_featureset_parse_hex(recorded, 0, &d->required);
+        if (rc) {
+            char reason[512];
+
+            snprintf(reason, sizeof(reason), "%s", mig_error_last());
+            rc = mig_error_set(rc, "domain '%s': xenstore xenmig/cpuid_featureset: %s", name,
+                               reason);
+        }
+    } else {
+        /* Nothing recorded: the policy the domain sees is what it needs. */
+        rc = cpuid_domain_policy_read(NULL, (uint32_t)domid, &d->required);
+        if (!rc) {
+            cpuid_domain_policy_excess(&d->required, &(struct cpuid_featureset){ { 0 } }, NULL,
+                                       &d->required, NULL);
+            free(d->baseline);
+            d->baseline = strdup("its running policy (no recorded baseline)");
+            if (!d->baseline)
+                rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        }
+    }
+ out:
+    free(recorded);
+    xs_close(xs);
+    return rc;
+}
+
 int cmd_cpuid_policy_check(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -107,6 +176,7 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     gpu_level_table *gpu_levels = NULL;
     struct gpu_capability gpu;
     char gpu_shortfall[256] = "", gpu_message[512] = "";
+    bool running;
     int c, rc, gpu_rc = 0, ret;
 
     optind = 1;
@@ -121,17 +191,12 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     if (argc - optind != 1 || !host_path)
         return cpuid_cli_usage("check", "give DOMAIN|CFG and --host HOST.json");
     target = argv[optind];
-    if (access(target, F_OK) != 0) {
-        if (access("/proc/xen", F_OK) != 0) {
-            fprintf(stderr, "%s cpuid-policy check: '%s' is not a file and this is not a Xen "
-                    "host, so no domain of that name: give the domain's xl.cfg\n",
-                    xl_ext_prog, target);
-            return XL_EXT_EXIT_NO_XEN;
-        }
-        fprintf(stderr, "%s cpuid-policy check: reading running domain '%s' needs its saved "
-                "libxl config, which this build does not read yet: give the domain's xl.cfg\n",
+    running = access(target, F_OK) != 0;
+    if (running && access("/proc/xen", F_OK) != 0) {
+        fprintf(stderr, "%s cpuid-policy check: '%s' is not a file and this is not a Xen "
+                "host, so no domain of that name: give the domain's xl.cfg\n",
                 xl_ext_prog, target);
-        return XL_EXT_EXIT_FAILURE;
+        return XL_EXT_EXIT_NO_XEN;
     }
     rc = cpuid_level_set_load(NULL, &levels);
     if (!rc)
@@ -140,7 +205,9 @@ int cmd_cpuid_policy_check(int argc, char **argv)
         rc = cpuid_cluster_read_file(cluster_path, &cluster);
     if (!rc)
         rc = cpuid_host_read_file(host_path, &host);
-    if (!rc)
+    if (!rc && running)
+        rc = domain_need_read_running(target, override, levels, cluster, gpu_levels, &d);
+    else if (!rc)
         rc = domain_need_read(target, override, levels, cluster, gpu_levels, &d);
     if (!rc && d.gpu_baseline)
         rc = gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);

@@ -27,9 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <xenstore.h>
-
 #include "cmd_cpuid_policy.h"
+#include "domain_record.h"
 #include "domain_config.h"
 #include "gpu_level.h"
 #include "mig_error.h"
@@ -188,44 +187,6 @@ static int read_config(const char *cfg, char **overrides, int nr_overrides,
     return rc;
 }
 
-/* The domid of the domain named `name`, from xenstore; -1 (message set) if none. */
-static long find_domid(struct xs_handle *xs, const char *name)
-{
-    unsigned int count = 0;
-    char **ids = xs_directory(xs, XBT_NULL, "/local/domain", &count);
-    long found = -1;
-
-    for (unsigned int i = 0; ids && i < count && found < 0; i++) {
-        char path[64], *value, *end;
-        unsigned int length;
-
-        snprintf(path, sizeof(path), "/local/domain/%.16s/name", ids[i]);
-        value = xs_read(xs, XBT_NULL, path, &length);
-        if (value && !strcmp(value, name)) {
-            long id = strtol(ids[i], &end, 10);
-
-            if (!*end && id >= 0)
-                found = id;
-        }
-        free(value);
-    }
-    free(ids);
-    if (found < 0)
-        mig_error_set(MIG_EIO, "no domain named '%s' in xenstore after xl create", name);
-    return found;
-}
-
-/* Write /local/domain/DOMID/xenmig/KEY = value. */
-static int write_record(struct xs_handle *xs, long domid, const char *key, const char *value)
-{
-    char path[96];
-
-    snprintf(path, sizeof(path), "/local/domain/%ld/xenmig/%s", domid, key);
-    if (!xs_write(xs, XBT_NULL, path, value, (unsigned int)strlen(value)))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot write xenstore %s", path);
-    return 0;
-}
-
 /*
  * After xl create: read the domain's policy back; destroy it (exit 1) if
  * it exceeds the baseline; record the baselines in xenstore.
@@ -245,7 +206,7 @@ static int verify_and_record(struct create_state *s)
                 keys->name, strerror(errno), keys->name);
         return XL_EXT_EXIT_FAILURE;
     }
-    domid = find_domid(xs, keys->name);
+    domid = domain_record_find_domid(xs, keys->name);
     if (domid < 0) {
         ret = create_fail(MIG_EIO);
         goto out;
@@ -279,16 +240,16 @@ static int verify_and_record(struct create_state *s)
         if (!cpuid_featureset_is_empty(&controlled))
             cpuid_cli_print_feature_lines(stdout, &controlled, "xen-controlled: ");
         cpuid_featureset_format_hex(&s->baseline, hex);
-        rc = write_record(xs, domid, "cpuid_baseline", keys->cpuid_baseline);
+        rc = domain_record_write(xs, domid, "cpuid_baseline", keys->cpuid_baseline);
         if (!rc)
-            rc = write_record(xs, domid, "cpuid_featureset", hex);
+            rc = domain_record_write(xs, domid, "cpuid_featureset", hex);
         if (rc) {
             ret = create_fail(rc);
             goto out;
         }
     }
     if (keys->gpu_baseline) {
-        rc = write_record(xs, domid, "gpu_baseline", keys->gpu_baseline);
+        rc = domain_record_write(xs, domid, "gpu_baseline", keys->gpu_baseline);
         if (rc) {
             ret = create_fail(rc);
             goto out;
