@@ -6,14 +6,14 @@ CPUID_TEST_LIBS = ../cpuid-policy/libcpuidpolicy.a ../libmig/libmig.a $(JSONC_LI
 check_PROGRAMS += unit/test_cpuid_featureset unit/test_cpuid_corpus
 unit_test_cpuid_featureset_SOURCES = unit/test_cpuid_featureset.c
 unit_test_cpuid_featureset_LDADD = $(CPUID_TEST_LIBS)
-unit_test_cpuid_corpus_SOURCES = unit/test_cpuid_corpus.c
+unit_test_cpuid_corpus_SOURCES = unit/test_cpuid_corpus.c unit/test_cpuid_helpers.h
 unit_test_cpuid_corpus_LDADD = $(CPUID_TEST_LIBS)
 TESTS += unit/test_cpuid_featureset unit/test_cpuid_corpus
 
 # The cpuid= mask of xl-ext create, checked with libxenlight's own parser;
 # the GPU level of clusters.
 check_PROGRAMS += unit/test_cpuid_libxl_mask
-unit_test_cpuid_libxl_mask_SOURCES = unit/test_cpuid_libxl_mask.c
+unit_test_cpuid_libxl_mask_SOURCES = unit/test_cpuid_libxl_mask.c unit/test_cpuid_helpers.h
 unit_test_cpuid_libxl_mask_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(XENLIGHT_CFLAGS)
 unit_test_cpuid_libxl_mask_LDADD = $(CPUID_TEST_LIBS)
 TESTS += unit/test_cpuid_libxl_mask

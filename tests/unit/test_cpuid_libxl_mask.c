@@ -20,6 +20,7 @@
 #include "cluster_gpu.h"
 #include "cpuid_policy.h"
 #include "mig_error.h"
+#include "test_cpuid_helpers.h"
 
 static struct cpuid_corpus *corpus;
 static struct cpuid_level_set *levels;
@@ -27,17 +28,7 @@ static gpu_level_table *gpu_levels;
 
 static void setup(void)
 {
-    const char *src = getenv("XENMIG_SRCDIR");
-    char path[4096];
-
-    if (src) {
-        snprintf(path, sizeof(path), "%s/cpuid-policy/data/levels", src);
-        setenv("XENMIG_CPUID_LEVELS_DIR", path, 1);
-        snprintf(path, sizeof(path), "%s/cpuid-policy/data/cpus/corpus.txt", src);
-        setenv("XENMIG_CPUID_CORPUS", path, 1);
-        snprintf(path, sizeof(path), "%s/cpuid-policy/data/gpu-levels", src);
-        setenv("XENMIG_GPU_LEVELS", path, 1);
-    }
+    cpuid_test_use_source_data();
     ck_assert_int_eq(cpuid_corpus_load(cpuid_corpus_default_path(), &corpus), 0);
     ck_assert_int_eq(cpuid_level_set_load(NULL, &levels), 0);
     ck_assert_int_eq(gpu_level_table_load(NULL, &gpu_levels), 0);
@@ -259,14 +250,7 @@ static struct gpu_capability gpu_of(const char *facts_name)
 
 static struct cpuid_host *host_named(const char *name)
 {
-    const struct cpuid_corpus_cpu *c = cpuid_corpus_find(corpus, "Intel Xeon Gold 6148");
-    struct cpuid_featureset p[CPUID_HOST_POLICY_COUNT] = { c->features, c->features,
-                                                           c->features };
-    struct cpuid_host *h;
-
-    ck_assert_int_eq(cpuid_host_new(name, "native-cpuid", c->vendor, c->family, c->model,
-                                    c->stepping, p, &h), 0);
-    return h;
+    return cpuid_test_host_of(corpus, "Intel Xeon Gold 6148", name);
 }
 
 START_TEST(test_cluster_gpu_level_is_the_minimum_and_refuses)
