@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 struct cluster_member {
     char *hostname;
     struct cpuid_featureset features;
+    char *gpu_baseline;         /* the member's GPU levels, NULL: not recorded */
 };
 
 struct cpuid_cluster {
@@ -33,6 +35,8 @@ struct cpuid_cluster {
     enum cpuid_vendor vendor;
     struct cpuid_featureset baseline;
     char *pinned_level;
+    char *gpu_baseline;         /* NULL: no GPU level recorded */
+    bool gpu_pinned;
     struct cluster_member *members;
     unsigned int count;
 };
@@ -90,11 +94,14 @@ void cpuid_cluster_free(struct cpuid_cluster *c)
 {
     if (!c)
         return;
-    for (unsigned int i = 0; c->members && i < c->count; i++)
+    for (unsigned int i = 0; c->members && i < c->count; i++) {
         free(c->members[i].hostname);
+        free(c->members[i].gpu_baseline);
+    }
     free(c->members);
     free(c->name);
     free(c->pinned_level);
+    free(c->gpu_baseline);
     free(c);
 }
 
@@ -199,6 +206,51 @@ const struct cpuid_featureset *cpuid_cluster_member_features(const struct cpuid_
     return i < c->count ? &c->members[i].features : NULL;
 }
 
+const char *cpuid_cluster_gpu_baseline(const struct cpuid_cluster *c, bool *pinned)
+{
+    if (pinned)
+        *pinned = c->gpu_pinned;
+    return c->gpu_baseline;
+}
+
+const char *cpuid_cluster_member_gpu_baseline(const struct cpuid_cluster *c, unsigned int i)
+{
+    return i < c->count ? c->members[i].gpu_baseline : NULL;
+}
+
+/* Replace *slot with a copy of value (NULL clears it). */
+static int replace_string(char **slot, const char *value)
+{
+    char *copy = NULL;
+
+    if (value) {
+        copy = cpuid_strdup(value);
+        if (!copy)
+            return MIG_ENOMEM;
+    }
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int cpuid_cluster_set_gpu_baseline(struct cpuid_cluster *c, const char *baseline, bool pinned)
+{
+    int rc = replace_string(&c->gpu_baseline, baseline);
+
+    if (!rc)
+        c->gpu_pinned = baseline && pinned;
+    return rc;
+}
+
+int cpuid_cluster_set_member_gpu_baseline(struct cpuid_cluster *c, const char *hostname,
+                                          const char *baseline)
+{
+    for (unsigned int i = 0; i < c->count; i++)
+        if (!strcmp(c->members[i].hostname, hostname))
+            return replace_string(&c->members[i].gpu_baseline, baseline);
+    return mig_error_set(MIG_EINVAL, "cluster '%s' has no member '%.64s'", c->name, hostname);
+}
+
 int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
 {
     json_object *root = json_object_new_object(), *members = json_object_new_array();
@@ -217,12 +269,19 @@ int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
     json_object_object_add(root, "baseline", json_object_new_string(hex));
     json_object_object_add(root, "pinned_level",
                            c->pinned_level ? json_object_new_string(c->pinned_level) : NULL);
+    if (c->gpu_baseline) {
+        json_object_object_add(root, "gpu_baseline", json_object_new_string(c->gpu_baseline));
+        json_object_object_add(root, "gpu_pinned", json_object_new_boolean(c->gpu_pinned));
+    }
     for (unsigned int i = 0; i < c->count; i++) {
         json_object *m = json_object_new_object();
 
         cpuid_featureset_format_hex(&c->members[i].features, hex);
         json_object_object_add(m, "hostname", json_object_new_string(c->members[i].hostname));
         json_object_object_add(m, "features", json_object_new_string(hex));
+        if (c->members[i].gpu_baseline)
+            json_object_object_add(m, "gpu_baseline",
+                                   json_object_new_string(c->members[i].gpu_baseline));
         json_object_array_add(members, m);
     }
     json_object_object_add(root, "members", members);
@@ -259,6 +318,22 @@ static int json_string_field(json_object *obj, const char *key, const char *orig
                              "\"Cluster file format\"", origin, key);
     *out = json_object_get_string(v);
     return 0;
+}
+
+/* An optional string member (absent or null: *out stays NULL), copied. */
+static int optional_string_field(json_object *obj, const char *key, const char *origin,
+                                 char **out)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(obj, key, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+        json_object_get_string_len(v) >= 128)
+        return mig_error_set(MIG_EFORMAT, "%s: \"%s\" must be a GPU baseline string of 1 to "
+                             "127 characters or null", origin, key);
+    *out = cpuid_strdup(json_object_get_string(v));
+    return *out ? 0 : MIG_ENOMEM;
 }
 
 int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
@@ -306,6 +381,16 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
             goto out;
         }
     }
+    rc = optional_string_field(root, "gpu_baseline", origin, &c->gpu_baseline);
+    if (rc)
+        goto out;
+    if (json_object_object_get_ex(root, "gpu_pinned", &pinned) && pinned) {
+        if (!json_object_is_type(pinned, json_type_boolean)) {
+            rc = mig_error_set(MIG_EFORMAT, "%s: \"gpu_pinned\" must be true or false", origin);
+            goto out;
+        }
+        c->gpu_pinned = c->gpu_baseline && json_object_get_boolean(pinned);
+    }
     if (!json_object_object_get_ex(root, "members", &members) ||
         !json_object_is_type(members, json_type_array)) {
         rc = mig_error_set(MIG_EFORMAT, "%s: \"members\" (array) is missing", origin);
@@ -340,6 +425,9 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
             goto out;
         }
         c->count++;
+        rc = optional_string_field(m, "gpu_baseline", where, &c->members[i].gpu_baseline);
+        if (rc)
+            goto out;
         rc = cpuid_featureset_parse_hex(features, 0, &c->members[i].features);
         if (rc) {
             rc = cpuid_error_prefix("%s: member '%.64s'", origin, hostname);

@@ -133,7 +133,9 @@ int cpuid_featureset_parse_names(const char *text, struct cpuid_featureset *out)
  * leading "host" starts from *host (required then; without "host" the
  * start is the empty set); NAME=0 clears the feature and its dependents,
  * NAME=1 sets it; libxl's per-bit 'x'/'k'/'s' and raw leaf syntax are
- * refused (MIG_EUNSUPP).  The result is closed.
+ * refused (MIG_EUNSUPP).  Names as libxl 4.17 reads them: "clfsh" is the
+ * CLFLUSH feature, "clflush" (libxl's line-size field) is refused.  The
+ * result is closed.
  */
 int cpuid_featureset_parse_libxl(const char *text, const struct cpuid_featureset *host,
                                  struct cpuid_featureset *out);
@@ -227,6 +229,11 @@ unsigned int cpuid_level_set_count(const struct cpuid_level_set *set);
 /* Levels sorted by family, then rank; owned by the set. */
 const struct cpuid_level *cpuid_level_set_get(const struct cpuid_level_set *set,
                                               unsigned int index);
+/*
+ * The bits named levels constrain: the union of every level's features
+ * (a level never constrains a bit outside it: README "Named levels").
+ */
+void cpuid_level_set_universe(const struct cpuid_level_set *set, struct cpuid_featureset *out);
 /* By name (case-insensitive); NULL if unknown.  Owned by the set. */
 const struct cpuid_level *cpuid_level_set_find(const struct cpuid_level_set *set,
                                                const char *name);
@@ -362,16 +369,35 @@ const char *cpuid_cluster_member_name(const struct cpuid_cluster *cluster, unsig
 const struct cpuid_featureset *cpuid_cluster_member_features(const struct cpuid_cluster *cluster,
                                                              unsigned int i);
 
+/*
+ * The cluster's GPU level (a gpu_baseline string, gpu_level.h), NULL when
+ * the file records none (a cluster made before GPU levels).  *pinned (may
+ * be NULL) says whether it was pinned rather than the minimum over members.
+ * The rules live in cluster_gpu.h; these only store.  Strings are owned by
+ * the cluster.
+ */
+const char *cpuid_cluster_gpu_baseline(const struct cpuid_cluster *cluster, bool *pinned);
+/* Member i's GPU levels as a baseline string, NULL if not recorded. */
+const char *cpuid_cluster_member_gpu_baseline(const struct cpuid_cluster *cluster,
+                                              unsigned int i);
+/* Set (copy) or clear (NULL) the cluster's GPU level. */
+int cpuid_cluster_set_gpu_baseline(struct cpuid_cluster *cluster, const char *baseline,
+                                   bool pinned);
+/* Set (copy) the GPU levels of member `hostname`; MIG_EINVAL if no such member. */
+int cpuid_cluster_set_member_gpu_baseline(struct cpuid_cluster *cluster, const char *hostname,
+                                          const char *baseline);
+
 /* ------------------------------------------------------------------ */
 /* Domains                                                              */
 /* ------------------------------------------------------------------ */
 
 /*
  * What a domain needs, from its xl.cfg: `cpuid_baseline = "NAME"` and its
- * type.  This simple key reader is the hook the lead switches to the vGPU
- * room's libxlutil-based domain_config reader; keep its contract.
- * *baseline_out / *type_out are malloc'ed (caller frees); *baseline_out is
- * NULL when the key is absent, *type_out is "pv", "pvh" or "hvm".
+ * type, read with libxlutil (a thin wrapper over domain_config_read_file()
+ * of domain_config.h, which also validates gpu_baseline; use that one for
+ * the GPU key and the name).  *baseline_out / *type_out are malloc'ed
+ * (caller frees); *baseline_out is NULL when the key is absent, *type_out
+ * is "pv", "pvh" or "hvm".  Errors as domain_config_read_file().
  */
 int cpuid_domain_config_read(const char *path, char **baseline_out, char **type_out);
 
@@ -394,6 +420,51 @@ int cpuid_policy_check(const struct cpuid_featureset *required,
 
 /* Policy of a host that a domain of `type` ("pv", "pvh", "hvm") gets. */
 enum cpuid_host_policy cpuid_host_policy_for_type(const char *type);
+
+/* ------------------------------------------------------------------ */
+/* Enforcing a baseline on a Xen host (libxl_mask.c)                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Whether Xen marks feature bit `index` special ('!' in cpufeatureset.h):
+ * Xen decides its value in a guest and may override the toolstack's.
+ */
+bool cpuid_feature_is_xen_controlled(unsigned int index);
+
+/*
+ * The libxl cpuid= string that masks `host` (the host's policy for the
+ * domain's type) down to `baseline`: "host" followed by ",NAME=0" for
+ * every feature of host & ~baseline & constrained (constrained NULL: every
+ * bit; for a named level pass cpuid_level_set_universe()), in bit order, with the names libxl
+ * 4.17 (>= 4.17.2) gives those bits (README "xl-ext create").  When a bit
+ * to mask has no libxl name, fails with MIG_EUNSUPP listing the bits
+ * (never drops one).  On success *out is malloc'ed, the caller frees it.
+ */
+int cpuid_libxl_mask_string(const struct cpuid_featureset *host,
+                            const struct cpuid_featureset *baseline,
+                            const struct cpuid_featureset *constrained, char **out);
+
+/*
+ * Compare a running domain's policy with its baseline: *excess_out (may
+ * be NULL) = the features of domain & ~baseline & constrained (NULL: every
+ * bit) that the toolstack controls; *xen_controlled_out (may be NULL) = those Xen controls itself
+ * (cpuid_feature_is_xen_controlled), which never count as excess.  Returns
+ * 0 if there is no excess, else MIG_ECOMPAT counting them.
+ */
+int cpuid_domain_policy_excess(const struct cpuid_featureset *domain,
+                               const struct cpuid_featureset *baseline,
+                               const struct cpuid_featureset *constrained,
+                               struct cpuid_featureset *excess_out,
+                               struct cpuid_featureset *xen_controlled_out);
+
+/*
+ * The CPU policy of running domain `domid` as a featureset
+ * (xc_cpu_policy_get_domain, serialised, mapped as the host policies are).
+ * Needs a Xen host: MIG_EIO when libxenctrl cannot be opened or the domain
+ * cannot be read (the message says which).  logger may be NULL.
+ */
+int cpuid_domain_policy_read(struct xentoollog_logger *logger, uint32_t domid,
+                             struct cpuid_featureset *out);
 
 /* ------------------------------------------------------------------ */
 /* Corpus of real CPUs (cpuid-policy/data/cpus/corpus.txt)              */

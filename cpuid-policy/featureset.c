@@ -410,7 +410,18 @@ int cpuid_featureset_parse_libxl(const char *text, const struct cpuid_featureset
                                    p, quote_input(text, qbuf));
                 goto out;
             }
-            rc = resolve_token(p, name_len, text, &index);
+            /* libxl's own table: "clflush" is leaf 1 EBX's line-size field there, and
+             * the CLFLUSH feature bit is "clfsh". */
+            if (name_len == 7 && !strncmp(p, "clflush", 7)) {
+                rc = mig_error_set(MIG_EUNSUPP, "in libxl's cpuid= syntax 'clflush' of \"%s\" "
+                                   "is the CLFLUSH line size field, not the feature: write "
+                                   "clfsh for the feature", quote_input(text, qbuf));
+                goto out;
+            }
+            if (name_len == 5 && !strncmp(p, "clfsh", 5))
+                rc = resolve_token("clflush", 7, text, &index);
+            else
+                rc = resolve_token(p, name_len, text, &index);
             if (rc)
                 goto out;
             if (len - name_len == 2 && eq[1] == '1') {

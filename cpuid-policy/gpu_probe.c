@@ -536,11 +536,13 @@ static int collect_in_child(enum probe_source source, const struct gpu_probe_opt
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
-                _exit(1);
+                break;
             p += n;
             left -= (size_t)n;
         }
-        _exit(0);
+        /* freed so that memory checkers see no leak in the child either */
+        free(result);
+        _exit(left ? 1 : 0);
     }
 
     close(fds[1]);

@@ -345,9 +345,13 @@ static void identity_from_leaves(const struct cpuid_leaf_value *leaves, unsigned
     }
 }
 
-/* Xen's system policy `index` as a featureset; also its leaves for identity. */
-static int read_xen_policy(xc_interface *xch, unsigned int index, struct cpuid_featureset *fs,
-                           struct cpuid_leaf_value *ident, unsigned int *ident_count)
+/*
+ * Xen's system policy `index` (or with `domain`, the policy of domain
+ * `index`) as a featureset; also its leaves for identity.
+ */
+static int read_xen_policy(xc_interface *xch, bool domain, unsigned int index,
+                           struct cpuid_featureset *fs, struct cpuid_leaf_value *ident,
+                           unsigned int *ident_count)
 {
     xc_cpu_policy_t *policy = xc_cpu_policy_init();
     xen_cpuid_leaf_t *xleaves = calloc(MAX_XEN_LEAVES, sizeof(*xleaves));
@@ -361,8 +365,10 @@ static int read_xen_policy(xc_interface *xch, unsigned int index, struct cpuid_f
         rc = mig_error_set(MIG_ENOMEM, "out of memory reading Xen's CPU policy");
         goto out;
     }
-    if (xc_cpu_policy_get_system(xch, index, policy)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "xc_cpu_policy_get_system(%u) failed", index);
+    if (domain ? xc_cpu_policy_get_domain(xch, index, policy) :
+        xc_cpu_policy_get_system(xch, index, policy)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "%s(%u) failed", domain ?
+                                 "xc_cpu_policy_get_domain" : "xc_cpu_policy_get_system", index);
         goto out;
     }
     if (xc_cpu_policy_serialise(xch, policy, xleaves, &nr_leaves, xmsrs, &nr_msrs)) {
@@ -420,7 +426,8 @@ int cpuid_host_probe(struct xentoollog_logger *logger, struct cpuid_host **out)
         };
 
         for (unsigned int i = 0; i < CPUID_HOST_POLICY_COUNT; i++) {
-            rc = read_xen_policy(xch, index[i], &policies[i], i == 0 ? leaves : NULL, &count);
+            rc = read_xen_policy(xch, false, index[i], &policies[i], i == 0 ? leaves : NULL,
+                                 &count);
             if (rc)
                 goto out;
         }
@@ -441,5 +448,21 @@ int cpuid_host_probe(struct xentoollog_logger *logger, struct cpuid_host **out)
  out:
     if (xch)
         xc_interface_close(xch);
+    return rc;
+}
+
+int cpuid_domain_policy_read(struct xentoollog_logger *logger, uint32_t domid,
+                             struct cpuid_featureset *out)
+{
+    xc_interface *xch = NULL;
+    int rc;
+
+    if (access("/proc/xen", F_OK) == 0)
+        xch = xc_interface_open((xentoollog_logger *)logger, NULL, 0);
+    if (!xch)
+        return mig_error_set(MIG_EIO, "reading domain %u's CPU policy needs a Xen host "
+                             "(/proc/xen and xc_interface_open)", domid);
+    rc = read_xen_policy(xch, true, domid, out, NULL, NULL);
+    xc_interface_close(xch);
     return rc;
 }

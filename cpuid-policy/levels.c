@@ -323,3 +323,13 @@ const struct cpuid_level *cpuid_level_set_highest(const struct cpuid_level_set *
     }
     return best;
 }
+
+void cpuid_level_set_universe(const struct cpuid_level_set *set, struct cpuid_featureset *out)
+{
+    struct cpuid_featureset all = { { 0 } };
+
+    for (unsigned int i = 0; i < cpuid_level_set_count(set); i++)
+        for (unsigned int w = 0; w < CPUID_FEATURESET_WORDS; w++)
+            all.words[w] |= cpuid_level_set_get(set, i)->features.words[w];
+    *out = all;
+}

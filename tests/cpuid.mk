@@ -1,16 +1,25 @@
 # tests of the cpuid room.
 CPUID_TEST_LIBS = ../cpuid-policy/libcpuidpolicy.a ../libmig/libmig.a $(JSONC_LIBS) \
+	$(XLUTIL_LIBS) $(XENLIGHT_LIBS) \
 	$(XENGUEST_LIBS) $(XENCTRL_LIBS) $(XENTOOLLOG_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += unit/test_cpuid_featureset unit/test_cpuid_corpus
 unit_test_cpuid_featureset_SOURCES = unit/test_cpuid_featureset.c
 unit_test_cpuid_featureset_LDADD = $(CPUID_TEST_LIBS)
-unit_test_cpuid_corpus_SOURCES = unit/test_cpuid_corpus.c
+unit_test_cpuid_corpus_SOURCES = unit/test_cpuid_corpus.c unit/test_cpuid_helpers.h
 unit_test_cpuid_corpus_LDADD = $(CPUID_TEST_LIBS)
 TESTS += unit/test_cpuid_featureset unit/test_cpuid_corpus
 
-TESTS += cpuid/cli.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh
-EXTRA_DIST += cpuid/cli.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh \
+# The cpuid= mask of xl-ext create, checked with libxenlight's own parser;
+# the GPU level of clusters.
+check_PROGRAMS += unit/test_cpuid_libxl_mask
+unit_test_cpuid_libxl_mask_SOURCES = unit/test_cpuid_libxl_mask.c unit/test_cpuid_helpers.h
+unit_test_cpuid_libxl_mask_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(XENLIGHT_CFLAGS)
+unit_test_cpuid_libxl_mask_LDADD = $(CPUID_TEST_LIBS)
+TESTS += unit/test_cpuid_libxl_mask
+
+TESTS += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh
+EXTRA_DIST += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh \
 	cpuid/data/lab-run5-xen-cpuid-p.txt \
 	fuzz/corpus/cpuid_names fuzz/corpus/cpuid_hex fuzz/corpus/cpuid_libxl \
 	fuzz/corpus/cpuid_host_json
@@ -19,6 +28,7 @@ if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_cpuid_names fuzz/fuzz_cpuid_hex fuzz/fuzz_cpuid_libxl \
 	fuzz/fuzz_cpuid_host_json
 CPUID_FUZZ_LIBS = ../cpuid-policy/libcpuidpolicy.a ../libmig/libmig.a $(JSONC_LIBS) \
+	$(XLUTIL_LIBS) $(XENLIGHT_LIBS) \
 	$(XENGUEST_LIBS) $(XENCTRL_LIBS) $(XENTOOLLOG_LIBS)
 fuzz_fuzz_cpuid_names_SOURCES = fuzz/fuzz_cpuid_names.c
 fuzz_fuzz_cpuid_names_LDADD = $(CPUID_FUZZ_LIBS)

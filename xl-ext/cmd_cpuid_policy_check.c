@@ -5,11 +5,14 @@
  *       line per absent feature, 3 bad input, 2 usage, 5 no Xen.
  *   report [--csv|--json] [--cluster CLUSTER.json] [--host HOST.json]... CFG...
  *       domains x hosts, each host's highest level, the cluster's baseline.
- * The GPU level (vGPU room) joins both at the marked places.  This file
- * must never call a domain compatible when its baseline cannot be read.
+ * Both also check the domain's gpu_baseline against each host's GPU levels
+ * (gpu_level.h); a shortfall on either side makes the domain incompatible,
+ * and both are listed.  This file must never call a domain compatible when
+ * a baseline cannot be read or a host's GPU level is unknown.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,7 +22,11 @@
 
 #include <json-c/json.h>
 
+#include "cluster_gpu.h"
 #include "cmd_cpuid_policy.h"
+#include "domain_config.h"
+#include "domain_record.h"
+#include "gpu_level.h"
 #include "mig_error.h"
 #include "subcommands.h"
 
@@ -27,44 +34,128 @@
 
 static const char *const policy_names[CPUID_HOST_POLICY_COUNT] = { "host", "pv_max", "hvm_max" };
 
-/* A domain as the check sees it: name, type, baseline name, features. */
+/* A domain as the check sees it: name, type, baselines, features. */
 struct domain_need {
     char name[256];
     char *type, *baseline;
     struct cpuid_featureset required;
+    char *gpu_baseline;                 /* NULL: no GPU need */
+    struct gpu_requirement gpu_required;
 };
 
 static void domain_need_clear(struct domain_need *d)
 {
     free(d->type);
     free(d->baseline);
-    d->type = d->baseline = NULL;
+    free(d->gpu_baseline);
+    d->type = d->baseline = d->gpu_baseline = NULL;
 }
 
-/* Read CFG and resolve its baseline (override wins).  d->baseline NULL: none. */
+/*
+ * Read CFG with libxlutil and resolve its baselines (override wins for the
+ * CPU one).  d->baseline / d->gpu_baseline NULL: none.
+ */
 static int domain_need_read(const char *cfg, const char *override,
                             const struct cpuid_level_set *levels,
-                            const struct cpuid_cluster *cluster, struct domain_need *d)
+                            const struct cpuid_cluster *cluster,
+                            const gpu_level_table *gpu_levels, struct domain_need *d)
 {
+    struct domain_config_read_options options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct domain_config_keys *keys = NULL;
     const char *base = strrchr(cfg, '/') ? strrchr(cfg, '/') + 1 : cfg;
     const char *dot = strrchr(base, '.');
     int rc;
 
     memset(d, 0, sizeof(*d));
-    snprintf(d->name, sizeof(d->name), "%.*s", (int)(dot && dot != base ? dot - base :
-             (long)strlen(base)), base);
-    rc = cpuid_domain_config_read(cfg, &d->baseline, &d->type);
+    options.gpu_levels = gpu_levels;
+    rc = domain_config_read_file(cfg, &options, &keys);
     if (rc)
         return rc;
-    if (override) {
-        free(d->baseline);
-        d->baseline = strdup(override);
-        if (!d->baseline)
-            return mig_error_set(MIG_ENOMEM, "out of memory");
-    }
+    if (keys->name)
+        snprintf(d->name, sizeof(d->name), "%s", keys->name);
+    else
+        snprintf(d->name, sizeof(d->name), "%.*s", (int)(dot && dot != base ? dot - base :
+                 (long)strlen(base)), base);
+    d->type = keys->type;
+    d->baseline = override ? strdup(override) : keys->cpuid_baseline;
+    d->gpu_baseline = keys->gpu_baseline;
+    d->gpu_required = keys->gpu_requirement;
+    keys->type = keys->gpu_baseline = NULL;
+    if (!override)
+        keys->cpuid_baseline = NULL;
+    domain_config_keys_free(keys);
+    if (override && !d->baseline)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
     if (!d->baseline)
         return 0;
     return cpuid_baseline_resolve(d->baseline, levels, cluster, cfg, &d->required);
+}
+
+/*
+ * A running domain by name (on Xen): the baselines `xl-ext create` recorded
+ * in xenstore (domain_record.h); without a recorded featureset, the
+ * domain's own policy (less what Xen controls) is what it needs.
+ */
+static int domain_need_read_running(const char *name, const char *override,
+                                    const struct cpuid_level_set *levels,
+                                    const struct cpuid_cluster *cluster,
+                                    const gpu_level_table *gpu_levels, struct domain_need *d)
+{
+    struct xs_handle *xs = xs_open(0);
+    char *recorded = NULL;
+    long domid;
+    int rc;
+
+    memset(d, 0, sizeof(*d));
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    if (!xs)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot open xenstore to find domain "
+                                   "'%s'", name);
+    domid = domain_record_find_domid(xs, name);
+    if (domid < 0) {
+        rc = mig_error_set(MIG_EINVAL, "'%s' is neither a file nor a running domain", name);
+        goto out;
+    }
+    d->type = strdup(domain_record_type(xs, domid));
+    d->baseline = override ? strdup(override) : domain_record_read(xs, domid, "cpuid_baseline");
+    d->gpu_baseline = domain_record_read(xs, domid, "gpu_baseline");
+    if (!d->type || (override && !d->baseline)) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (d->gpu_baseline) {
+        rc = gpu_requirement_parse(gpu_levels, d->gpu_baseline, &d->gpu_required);
+        if (rc)
+            goto out;
+    }
+    recorded = override ? NULL : domain_record_read(xs, domid, "cpuid_featureset");
+    if (override) {
+        rc = cpuid_baseline_resolve(d->baseline, levels, cluster, name, &d->required);
+    } else if (recorded) {
+        rc = cpuid_featureset_parse_hex(recorded, 0, &d->required);
+        if (rc) {
+            char reason[512];
+
+            snprintf(reason, sizeof(reason), "%s", mig_error_last());
+            rc = mig_error_set(rc, "domain '%s': xenstore xenmig/cpuid_featureset: %s", name,
+                               reason);
+        }
+    } else {
+        /* Nothing recorded: the policy the domain sees is what it needs. */
+        rc = cpuid_domain_policy_read(NULL, (uint32_t)domid, &d->required);
+        if (!rc) {
+            cpuid_domain_policy_excess(&d->required, &(struct cpuid_featureset){ { 0 } }, NULL,
+                                       &d->required, NULL);
+            free(d->baseline);
+            d->baseline = strdup("its running policy (no recorded baseline)");
+            if (!d->baseline)
+                rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        }
+    }
+ out:
+    free(recorded);
+    xs_close(xs);
+    return rc;
 }
 
 int cmd_cpuid_policy_check(int argc, char **argv)
@@ -82,7 +173,11 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     struct domain_need d = { .type = NULL };
     struct cpuid_featureset missing;
     enum cpuid_host_policy which;
-    int c, rc, ret;
+    gpu_level_table *gpu_levels = NULL;
+    struct gpu_capability gpu;
+    char gpu_shortfall[256] = "", gpu_message[512] = "";
+    bool running;
+    int c, rc, gpu_rc = 0, ret;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -96,47 +191,65 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     if (argc - optind != 1 || !host_path)
         return cpuid_cli_usage("check", "give DOMAIN|CFG and --host HOST.json");
     target = argv[optind];
-    if (access(target, F_OK) != 0) {
-        if (access("/proc/xen", F_OK) != 0) {
-            fprintf(stderr, "%s cpuid-policy check: '%s' is not a file and this is not a Xen "
-                    "host, so no domain of that name: give the domain's xl.cfg\n",
-                    xl_ext_prog, target);
-            return XL_EXT_EXIT_NO_XEN;
-        }
-        fprintf(stderr, "%s cpuid-policy check: reading running domain '%s' needs its saved "
-                "libxl config, which this build does not read yet: give the domain's xl.cfg\n",
+    running = access(target, F_OK) != 0;
+    if (running && access("/proc/xen", F_OK) != 0) {
+        fprintf(stderr, "%s cpuid-policy check: '%s' is not a file and this is not a Xen "
+                "host, so no domain of that name: give the domain's xl.cfg\n",
                 xl_ext_prog, target);
-        return XL_EXT_EXIT_FAILURE;
+        return XL_EXT_EXIT_NO_XEN;
     }
     rc = cpuid_level_set_load(NULL, &levels);
+    if (!rc)
+        rc = gpu_level_table_load(NULL, &gpu_levels);
     if (!rc && cluster_path)
         rc = cpuid_cluster_read_file(cluster_path, &cluster);
     if (!rc)
         rc = cpuid_host_read_file(host_path, &host);
-    if (!rc)
-        rc = domain_need_read(target, override, levels, cluster, &d);
+    if (!rc && running)
+        rc = domain_need_read_running(target, override, levels, cluster, gpu_levels, &d);
+    else if (!rc)
+        rc = domain_need_read(target, override, levels, cluster, gpu_levels, &d);
+    if (!rc && d.gpu_baseline)
+        rc = gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
     if (rc) {
         ret = cpuid_cli_fail("check", rc);
         goto out;
     }
     which = cpuid_host_policy_for_type(d.type);
 
-    /* -- vGPU room: check the domain's gpu_baseline against the host's "gpu" here -- */
-
+    /* Both checks run before anything is printed, so one run lists both shortfalls. */
+    if (d.gpu_baseline) {
+        gpu_rc = gpu_capability_check(&d.gpu_required, &gpu, gpu_shortfall,
+                                      sizeof(gpu_shortfall));
+        if (gpu_rc == MIG_ECOMPAT)
+            snprintf(gpu_message, sizeof(gpu_message), "%s", mig_error_last());
+    }
+    rc = d.baseline ? cpuid_policy_check(&d.required, cpuid_host_featureset(host, which),
+                                         &missing) : 0;
+    if (rc == MIG_ECOMPAT || gpu_rc == MIG_ECOMPAT) {
+        if (rc == MIG_ECOMPAT) {
+            cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
+            fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s' (%s) lacks %u of "
+                    "the %u features of domain '%s' baseline '%s'\n", xl_ext_prog,
+                    cpuid_host_hostname(host), policy_names[which],
+                    cpuid_featureset_count(&missing), cpuid_featureset_count(&d.required),
+                    d.name, d.baseline);
+        }
+        if (gpu_rc == MIG_ECOMPAT) {
+            printf("gpu: %s\n", gpu_shortfall);
+            fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s': domain '%s' %s\n",
+                    xl_ext_prog, cpuid_host_hostname(host), d.name, gpu_message);
+        }
+        ret = XL_EXT_EXIT_INCOMPATIBLE;
+        goto out;
+    }
+    if (d.gpu_baseline)
+        printf("compatible: host '%s' meets domain '%s' gpu_baseline '%s'\n",
+               cpuid_host_hostname(host), d.name, d.gpu_baseline);
     if (!d.baseline) {
         printf("compatible: domain '%s' has no cpuid_baseline (it gets host '%s' default "
                "policy; nothing is levelled)\n", d.name, cpuid_host_hostname(host));
         ret = XL_EXT_EXIT_OK;
-        goto out;
-    }
-    rc = cpuid_policy_check(&d.required, cpuid_host_featureset(host, which), &missing);
-    if (rc == MIG_ECOMPAT) {
-        cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
-        fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s' (%s) lacks %u of the "
-                "%u features of domain '%s' baseline '%s'\n", xl_ext_prog,
-                cpuid_host_hostname(host), policy_names[which], cpuid_featureset_count(&missing),
-                cpuid_featureset_count(&d.required), d.name, d.baseline);
-        ret = XL_EXT_EXIT_INCOMPATIBLE;
         goto out;
     }
     printf("compatible: host '%s' (%s) has all %u features of domain '%s' baseline '%s'\n",
@@ -148,6 +261,7 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     cpuid_host_free(host);
     cpuid_cluster_free(cluster);
     cpuid_level_set_free(levels);
+    gpu_level_table_free(gpu_levels);
     return ret;
 }
 
@@ -157,7 +271,24 @@ struct report_host {
     enum cpuid_vendor vendor;
     const struct cpuid_featureset *pv, *hvm;
     char highest[128];
+    bool gpu_known;                 /* false: a cluster member with no recorded GPU level */
+    struct gpu_capability gpu;
+    char gpu_levels[GPU_BASELINE_TEXT_MAX];
 };
+
+/* Does host h meet the domain's gpu_baseline?  1 yes, 0 no (shortfall written), -1 unknown. */
+static int report_gpu_meets(const struct domain_need *d, const struct report_host *h,
+                            char *shortfall, size_t size)
+{
+    shortfall[0] = '\0';
+    if (!d->gpu_baseline)
+        return 1;
+    if (!h->gpu_known) {
+        snprintf(shortfall, size, "GPU level of host '%s' not recorded", h->name);
+        return -1;
+    }
+    return gpu_capability_check(&d->gpu_required, &h->gpu, shortfall, size) ? 0 : 1;
+}
 
 int cmd_cpuid_policy_report(int argc, char **argv)
 {
@@ -176,6 +307,7 @@ int cmd_cpuid_policy_report(int argc, char **argv)
     const char *cluster_path = NULL;
     unsigned int nr_files = 0, nr_hosts = 0, nr_domains = 0;
     json_object *jroot = NULL, *jhosts = NULL, *jdomains = NULL;
+    gpu_level_table *gpu_levels = NULL;
     char cluster_highest[128] = "-";
     int format = 0, c, rc, ret;
 
@@ -204,6 +336,8 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         goto out;
     }
     rc = cpuid_level_set_load(NULL, &levels);
+    if (!rc)
+        rc = gpu_level_table_load(NULL, &gpu_levels);
     if (!rc && cluster_path)
         rc = cpuid_cluster_read_file(cluster_path, &cluster);
     if (rc) {
@@ -225,6 +359,13 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         hosts[nr_hosts].vendor = cpuid_host_vendor(host_files[i]);
         hosts[nr_hosts].pv = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_PV_MAX);
         hosts[nr_hosts].hvm = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_HVM_MAX);
+        rc = gpu_host_json_capability(cpuid_host_json(host_files[i]), gpu_levels,
+                                      hosts[nr_hosts].name, &hosts[nr_hosts].gpu);
+        if (rc) {
+            ret = cpuid_cli_fail("report", rc);
+            goto out;
+        }
+        hosts[nr_hosts].gpu_known = true;
     }
     for (unsigned int i = 0; cluster && i < cpuid_cluster_member_count(cluster); i++) {
         bool dup = false;
@@ -237,25 +378,40 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         hosts[nr_hosts].vendor = cpuid_cluster_vendor(cluster);
         /* A cluster file records the HVM max policy only. */
         hosts[nr_hosts].pv = hosts[nr_hosts].hvm = cpuid_cluster_member_features(cluster, i);
+        if (cpuid_cluster_member_gpu_baseline(cluster, i)) {
+            rc = cpuid_gpu_capability_from_baseline(gpu_levels,
+                                                    cpuid_cluster_member_gpu_baseline(cluster, i),
+                                                    hosts[nr_hosts].name, &hosts[nr_hosts].gpu);
+            if (rc) {
+                ret = cpuid_cli_fail("report", rc);
+                goto out;
+            }
+            hosts[nr_hosts].gpu_known = true;
+        }
         nr_hosts++;
     }
-    for (unsigned int i = 0; i < nr_hosts; i++)
+    for (unsigned int i = 0; i < nr_hosts; i++) {
         cpuid_cli_highest_levels(levels, hosts[i].vendor, hosts[i].hvm, hosts[i].highest,
                                  sizeof(hosts[i].highest));
+        if (hosts[i].gpu_known)
+            gpu_capability_format_baseline(&hosts[i].gpu, hosts[i].gpu_levels,
+                                           sizeof(hosts[i].gpu_levels));
+        else
+            snprintf(hosts[i].gpu_levels, sizeof(hosts[i].gpu_levels), "-");
+    }
     if (cluster)
         cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
                                  cpuid_cluster_baseline_features(cluster), cluster_highest,
                                  sizeof(cluster_highest));
     for (int i = optind; i < argc; i++, nr_domains++) {
-        rc = domain_need_read(argv[i], NULL, levels, cluster, &domains[nr_domains]);
+        rc = domain_need_read(argv[i], NULL, levels, cluster, gpu_levels,
+                              &domains[nr_domains]);
         if (rc) {
             nr_domains++;
             ret = cpuid_cli_fail("report", rc);
             goto out;
         }
     }
-
-    /* -- vGPU room: add each host's GPU level and each domain's gpu_baseline here -- */
 
     if (format == 'J') {
         jroot = json_object_new_object();
@@ -272,6 +428,10 @@ int cmd_cpuid_policy_report(int argc, char **argv)
                                    json_object_new_string(cpuid_cluster_pinned_level(cluster)) :
                                    NULL);
             json_object_object_add(jc, "highest_levels", json_object_new_string(cluster_highest));
+            json_object_object_add(jc, "gpu_baseline", cpuid_cluster_gpu_baseline(cluster, NULL) ?
+                                   json_object_new_string(cpuid_cluster_gpu_baseline(cluster,
+                                                                                     NULL)) :
+                                   NULL);
             json_object_object_add(jroot, "cluster", jc);
         }
         for (unsigned int h = 0; h < nr_hosts; h++) {
@@ -281,18 +441,23 @@ int cmd_cpuid_policy_report(int argc, char **argv)
             json_object_object_add(jh, "vendor",
                                    json_object_new_string(cpuid_vendor_name(hosts[h].vendor)));
             json_object_object_add(jh, "highest_levels", json_object_new_string(hosts[h].highest));
+            json_object_object_add(jh, "gpu_levels", hosts[h].gpu_known ?
+                                   json_object_new_string(hosts[h].gpu_levels) : NULL);
             json_object_array_add(jhosts, jh);
         }
         json_object_object_add(jroot, "hosts", jhosts);
         json_object_object_add(jroot, "domains", jdomains);
     } else if (format == 'C') {
-        printf("record,name,type,baseline,host,compatible,missing,highest_levels\n");
+        printf("record,name,type,baseline,host,compatible,missing,highest_levels,"
+               "gpu_baseline,gpu_compatible,gpu_shortfall\n");
         if (cluster)
-            printf("cluster,%s,,%s,,,,\"%s\"\n", cpuid_cluster_name(cluster),
+            printf("cluster,%s,,%s,,,,\"%s\",\"%s\",,\n", cpuid_cluster_name(cluster),
                    cpuid_cluster_pinned_level(cluster) ? cpuid_cluster_pinned_level(cluster) :
-                   "intersection", cluster_highest);
+                   "intersection", cluster_highest, cpuid_cluster_gpu_baseline(cluster, NULL) ?
+                   cpuid_cluster_gpu_baseline(cluster, NULL) : "");
         for (unsigned int h = 0; h < nr_hosts; h++)
-            printf("host,%s,,,,,,\"%s\"\n", hosts[h].name, hosts[h].highest);
+            printf("host,%s,,,,,,\"%s\",\"%s\",,\n", hosts[h].name, hosts[h].highest,
+                   hosts[h].gpu_known ? hosts[h].gpu_levels : "");
     } else {
         if (cluster)
             printf("cluster %s: baseline %s (%u features), highest levels: %s\n\n",
@@ -300,11 +465,11 @@ int cmd_cpuid_policy_report(int argc, char **argv)
                    cpuid_cluster_pinned_level(cluster) : "intersection of members",
                    cpuid_featureset_count(cpuid_cluster_baseline_features(cluster)),
                    cluster_highest);
-        printf("%-20s %-7s %s\n", "HOST", "VENDOR", "HIGHEST LEVELS");
+        printf("%-20s %-7s %-38s %s\n", "HOST", "VENDOR", "HIGHEST LEVELS", "GPU LEVELS");
         for (unsigned int h = 0; h < nr_hosts; h++)
-            printf("%-20s %-7s %s\n", hosts[h].name, cpuid_vendor_name(hosts[h].vendor),
-                   hosts[h].highest);
-        printf("\n%-20s %-4s %-22s", "DOMAIN", "TYPE", "BASELINE");
+            printf("%-20s %-7s %-38s %s\n", hosts[h].name, cpuid_vendor_name(hosts[h].vendor),
+                   hosts[h].highest, hosts[h].gpu_levels);
+        printf("\n%-20s %-4s %-22s %-22s", "DOMAIN", "TYPE", "BASELINE", "GPU BASELINE");
         for (unsigned int h = 0; h < nr_hosts; h++)
             printf(" %-12.12s", hosts[h].name);
         printf("\n");
@@ -320,15 +485,21 @@ int cmd_cpuid_policy_report(int argc, char **argv)
             json_object_object_add(jd, "type", json_object_new_string(d->type));
             json_object_object_add(jd, "baseline", d->baseline ?
                                    json_object_new_string(d->baseline) : NULL);
+            json_object_object_add(jd, "gpu_baseline", d->gpu_baseline ?
+                                   json_object_new_string(d->gpu_baseline) : NULL);
         } else if (format != 'C') {
-            printf("%-20s %-4s %-22s", d->name, d->type, d->baseline ? d->baseline : "-");
+            printf("%-20s %-4s %-22s %-22s", d->name, d->type, d->baseline ? d->baseline : "-",
+                   d->gpu_baseline ? d->gpu_baseline : "-");
         }
         for (unsigned int h = 0; h < nr_hosts; h++) {
             struct cpuid_featureset missing = { { 0 } };
             const struct cpuid_featureset *fs = !strcmp(d->type, "pv") ? hosts[h].pv
                                                                         : hosts[h].hvm;
-            bool ok = !d->baseline || !cpuid_policy_check(&d->required, fs, &missing);
+            bool cpu_ok = !d->baseline || !cpuid_policy_check(&d->required, fs, &missing);
             unsigned int n = cpuid_featureset_count(&missing);
+            char shortfall[256];
+            int gpu_ok = report_gpu_meets(d, &hosts[h], shortfall, sizeof(shortfall));
+            bool ok = cpu_ok && gpu_ok == 1;
 
             if (format == 'J') {
                 json_object *jc = json_object_new_object();
@@ -337,14 +508,26 @@ int cmd_cpuid_policy_report(int argc, char **argv)
                 json_object_object_add(jc, "host", json_object_new_string(hosts[h].name));
                 json_object_object_add(jc, "compatible", json_object_new_boolean(ok));
                 json_object_object_add(jc, "missing", jm);
+                json_object_object_add(jc, "gpu_compatible", gpu_ok < 0 ? NULL :
+                                       json_object_new_boolean(gpu_ok));
+                json_object_object_add(jc, "gpu_shortfall", json_object_new_string(shortfall));
                 json_object_array_add(jchecks, jc);
             } else if (format == 'C') {
-                printf("check,%s,%s,%s,%s,%s,%u,\n", d->name, d->type,
-                       d->baseline ? d->baseline : "", hosts[h].name, ok ? "yes" : "no", n);
+                printf("check,%s,%s,%s,%s,%s,%u,,\"%s\",%s,\"%s\"\n", d->name, d->type,
+                       d->baseline ? d->baseline : "", hosts[h].name, ok ? "yes" : "no", n,
+                       d->gpu_baseline ? d->gpu_baseline : "",
+                       gpu_ok < 0 ? "unknown" : gpu_ok ? "yes" : "no", shortfall);
             } else {
                 char cell[32];
 
-                snprintf(cell, sizeof(cell), ok ? "yes" : "no (%u)", n);
+                if (ok)
+                    snprintf(cell, sizeof(cell), "yes");
+                else if (cpu_ok)
+                    snprintf(cell, sizeof(cell), gpu_ok < 0 ? "no (gpu?)" : "no (gpu)");
+                else if (gpu_ok == 1)
+                    snprintf(cell, sizeof(cell), "no (%u)", n);
+                else
+                    snprintf(cell, sizeof(cell), "no (%u+gpu)", n);
                 printf(" %-12s", cell);
             }
         }
@@ -369,5 +552,6 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         cpuid_host_free(host_files[i]);
     cpuid_cluster_free(cluster);
     cpuid_level_set_free(levels);
+    gpu_level_table_free(gpu_levels);
     return ret;
 }

@@ -3,9 +3,10 @@
  *   cluster baseline [--policy P] [--json] HOST.json...
  *   cluster add CLUSTER.json HOST.json [--name NAME]
  *   cluster pin CLUSTER.json LEVEL
+ *   cluster pin-gpu CLUSTER.json GPU-BASELINE
  *   cluster show CLUSTER.json
- * The rules (one vendor; a host must have the whole baseline) live in
- * libcpuidpolicy; this file only reads files, prints and picks exit codes.
+ * The rules (one vendor; a host must have the whole baseline and meet the
+ * cluster's GPU level) live in libcpuidpolicy (cluster_gpu.h for the GPU); this file only reads files, prints and picks exit codes.
  * It must never rewrite a cluster file after a refusal.
  */
 #include "config.h"
@@ -20,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "cluster_gpu.h"
 #include "cmd_cpuid_policy.h"
 #include "mig_error.h"
 #include "subcommands.h"
@@ -146,9 +148,12 @@ static int cluster_add(int argc, char **argv)
     };
     struct cpuid_cluster *cluster = NULL;
     struct cpuid_host *host = NULL;
-    struct cpuid_featureset missing;
-    const char *name = NULL;
-    int c, rc, ret;
+    gpu_level_table *gpu_levels = NULL;
+    struct gpu_capability gpu;
+    struct cpuid_featureset missing = { { 0 } };
+    const char *name = NULL, *host_path;
+    char gpu_shortfall[256] = "", gpu_message[512] = "";
+    int c, rc, gpu_rc, ret;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -158,19 +163,42 @@ static int cluster_add(int argc, char **argv)
     }
     if (argc - optind != 2)
         return cpuid_cli_usage("cluster add", "give CLUSTER.json HOST.json");
+    host_path = argv[optind + 1];
     rc = open_cluster(argv[optind], name, true, &cluster);
     if (!rc)
-        rc = cpuid_host_read_file(argv[optind + 1], &host);
+        rc = cpuid_host_read_file(host_path, &host);
+    if (!rc)
+        rc = gpu_level_table_load(NULL, &gpu_levels);
+    if (!rc)
+        rc = gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
     if (rc) {
         ret = cpuid_cli_fail("cluster add", rc);
         goto out;
     }
+    /* Both sides are checked before either refusal is printed: one run lists both. */
+    gpu_rc = cpuid_cluster_gpu_check(cluster, gpu_levels, cpuid_host_hostname(host), &gpu,
+                                     gpu_shortfall, sizeof(gpu_shortfall));
+    if (gpu_rc) {
+        snprintf(gpu_message, sizeof(gpu_message), "%s", mig_error_last());
+        if (gpu_rc != MIG_ECOMPAT) {
+            ret = cpuid_cli_fail("cluster add", gpu_rc);
+            goto out;
+        }
+    }
     rc = cpuid_cluster_add(cluster, host, &missing);
-    if (rc == MIG_ECOMPAT && !cpuid_featureset_is_empty(&missing)) {
+    if (rc == MIG_ECOMPAT || gpu_rc) {
         cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
-        ret = cpuid_cli_fail("cluster add", rc);
+        if (gpu_rc)
+            printf("gpu: %s\n", gpu_shortfall);
+        if (rc)
+            fprintf(stderr, "%s cpuid-policy cluster add: %s\n", xl_ext_prog, mig_error_last());
+        if (gpu_rc)
+            fprintf(stderr, "%s cpuid-policy cluster add: %s\n", xl_ext_prog, gpu_message);
+        ret = rc && rc != MIG_ECOMPAT ? cpuid_cli_exit_code(rc) : XL_EXT_EXIT_INCOMPATIBLE;
         goto out;
     }
+    if (!rc)
+        rc = cpuid_cluster_gpu_record(cluster, gpu_levels, cpuid_host_hostname(host), &gpu);
     if (!rc)
         rc = cpuid_cluster_write_file(cluster, argv[optind]);
     if (rc) {
@@ -181,7 +209,40 @@ static int cluster_add(int argc, char **argv)
            cpuid_cluster_name(cluster), cpuid_cluster_member_count(cluster));
     ret = XL_EXT_EXIT_OK;
  out:
+    gpu_level_table_free(gpu_levels);
     cpuid_host_free(host);
+    cpuid_cluster_free(cluster);
+    return ret;
+}
+
+/* cluster pin-gpu CLUSTER.json BASELINE: pin the cluster's GPU level. */
+static int cluster_pin_gpu(int argc, char **argv)
+{
+    struct cpuid_cluster *cluster = NULL;
+    gpu_level_table *gpu_levels = NULL;
+    char shortfall[256];
+    int rc, ret;
+
+    if (argc != 3)
+        return cpuid_cli_usage("cluster pin-gpu", "give CLUSTER.json GPU-BASELINE");
+    rc = cpuid_cluster_read_file(argv[1], &cluster);
+    if (!rc)
+        rc = gpu_level_table_load(NULL, &gpu_levels);
+    if (!rc)
+        rc = cpuid_cluster_gpu_pin(cluster, gpu_levels, argv[2], shortfall, sizeof(shortfall));
+    if (rc == MIG_ECOMPAT)
+        printf("gpu: %s\n", shortfall);
+    if (!rc)
+        rc = cpuid_cluster_write_file(cluster, argv[1]);
+    if (rc) {
+        ret = cpuid_cli_fail("cluster pin-gpu", rc);
+        goto out;
+    }
+    printf("cluster '%s' GPU level pinned to '%s'\n", cpuid_cluster_name(cluster),
+           cpuid_cluster_gpu_baseline(cluster, NULL));
+    ret = XL_EXT_EXIT_OK;
+ out:
+    gpu_level_table_free(gpu_levels);
     cpuid_cluster_free(cluster);
     return ret;
 }
@@ -232,6 +293,8 @@ static int cluster_show(int argc, char **argv)
     struct cpuid_cluster *cluster = NULL;
     struct cpuid_level_set *levels = NULL;
     char hex[CPUID_FEATURESET_HEX_LEN], highest[128];
+    const char *gpu_level;
+    bool gpu_pinned;
     int rc, ret;
 
     if (argc != 2)
@@ -246,17 +309,22 @@ static int cluster_show(int argc, char **argv)
     cpuid_featureset_format_hex(cpuid_cluster_baseline_features(cluster), hex);
     cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
                              cpuid_cluster_baseline_features(cluster), highest, sizeof(highest));
+    gpu_level = cpuid_cluster_gpu_baseline(cluster, &gpu_pinned);
     printf("cluster: %s\nvendor: %s\npinned-level: %s\nbaseline: %s\nfeature-count: %u\n"
-           "highest-levels: %s\nmembers: %u\n", cpuid_cluster_name(cluster),
+           "highest-levels: %s\ngpu-baseline: %s%s\nmembers: %u\n", cpuid_cluster_name(cluster),
            cpuid_vendor_name(cpuid_cluster_vendor(cluster)),
            cpuid_cluster_pinned_level(cluster) ? cpuid_cluster_pinned_level(cluster) : "-",
            hex, cpuid_featureset_count(cpuid_cluster_baseline_features(cluster)), highest,
+           gpu_level ? gpu_level : "- (not recorded)",
+           gpu_level ? (gpu_pinned ? " (pinned)" : " (minimum of members)") : "",
            cpuid_cluster_member_count(cluster));
     for (unsigned int i = 0; i < cpuid_cluster_member_count(cluster); i++) {
         cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
                                  cpuid_cluster_member_features(cluster, i), highest,
                                  sizeof(highest));
-        printf("member: %s (highest: %s)\n", cpuid_cluster_member_name(cluster, i), highest);
+        printf("member: %s (highest: %s; gpu: %s)\n", cpuid_cluster_member_name(cluster, i),
+               highest, cpuid_cluster_member_gpu_baseline(cluster, i) ?
+               cpuid_cluster_member_gpu_baseline(cluster, i) : "-");
     }
     ret = XL_EXT_EXIT_OK;
  out:
@@ -268,7 +336,7 @@ static int cluster_show(int argc, char **argv)
 int cmd_cpuid_policy_cluster(int argc, char **argv)
 {
     if (argc < 2)
-        return cpuid_cli_usage("cluster", "give baseline, add, pin or show");
+        return cpuid_cli_usage("cluster", "give baseline, add, pin, pin-gpu or show");
     if (!strcmp(argv[1], "baseline"))
         return cluster_baseline(argc - 1, argv + 1);
     if (!strcmp(argv[1], "add"))
@@ -277,5 +345,7 @@ int cmd_cpuid_policy_cluster(int argc, char **argv)
         return cluster_pin(argc - 1, argv + 1);
     if (!strcmp(argv[1], "show"))
         return cluster_show(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "pin-gpu"))
+        return cluster_pin_gpu(argc - 1, argv + 1);
     return cpuid_cli_usage("cluster", "unknown cluster subcommand '%s'", argv[1]);
 }

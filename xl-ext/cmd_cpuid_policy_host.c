@@ -4,8 +4,8 @@
  *
  * On a Xen host the policies come from libxenguest ("source": "xen");
  * elsewhere from the CPU's own CPUID ("source": "native-cpuid"), and the
- * command says so on stderr.  The vGPU room adds its "gpu" object here (see
- * the marked place).  This file must never write a partial file: it writes
+ * command says so on stderr.  The host's GPU facts and levels go into its
+ * "gpu" object (gpu_level.h).  This file must never write a partial file: it writes
  * FILE.tmp and renames it.
  */
 #include "config.h"
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cmd_cpuid_policy.h"
+#include "gpu_level.h"
 #include "mig_error.h"
 #include "subcommands.h"
 
@@ -26,6 +27,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct cpuid_host *host = NULL;
+    gpu_level_table *gpu_levels = NULL;
     const char *output = NULL;
     char *json = NULL;
     int c, rc, ret;
@@ -49,7 +51,14 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
                 "xc_interface_open): featuresets are this CPU's own CPUID, labelled "
                 "\"native-cpuid\"\n", xl_ext_prog);
 
-    /* -- vGPU room: add the host's "gpu" object to cpuid_host_json(host) here -- */
+    /* The GPU levels join the CPU policies: the "gpu" object (gpu_level.h). */
+    rc = gpu_level_table_load(NULL, &gpu_levels);
+    if (!rc)
+        rc = gpu_host_json_add(cpuid_host_json(host), gpu_levels, NULL);
+    if (rc) {
+        ret = cpuid_cli_fail("host-dump", rc);
+        goto out;
+    }
 
     rc = output ? cpuid_host_write_file(host, output) : cpuid_host_to_json(host, &json);
     if (rc) {
@@ -61,6 +70,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
     ret = XL_EXT_EXIT_OK;
  out:
     free(json);
+    gpu_level_table_free(gpu_levels);
     cpuid_host_free(host);
     return ret;
 }

@@ -45,7 +45,20 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "  check DOMAIN|CFG --host HOST.json [--cluster CLUSTER.json] [--baseline NAME]\n"
       "                                      0 compatible, 4 missing features (listed)\n"
       "  report [--csv|--json] [--cluster CLUSTER.json] [--host HOST.json]... CFG...\n"
-      "                                      domains x hosts table, highest levels\n" },
+      "                                      domains x hosts table, highest levels\n"
+      "  cluster pin-gpu CLUSTER.json GPU-BASELINE\n"
+      "                                      pin the cluster's GPU level\n"
+      "  (host-dump, check, cluster and report include the GPU levels)\n" },
+    { "create", cmd_create,
+      "Create a domain as xl create, levelled to its cpuid_baseline / gpu_baseline",
+      "[xl create options] [--dry-run] [--host HOST.json] [--cluster FILE] CFG [KEY=VALUE...]",
+      "  -p -F -V -c -e -q -f FILE   as xl create (passed on)\n"
+      "  --dry-run          check and print the xl command instead of running it\n"
+      "  --host HOST.json   with --dry-run: the host description to check against\n"
+      "                     (default: probe this host)\n"
+      "  --cluster FILE     cluster file for cpuid_baseline = \"cluster\"\n"
+      "                     (default /etc/xenmig/cluster.json)\n"
+      "  exit 4 lists \"missing: FEATURE\" and \"gpu: ...\" lines; 5 without Xen\n" },
 
     /* -- vGPU room commands -- */
     { "gpu-probe", cmd_gpu_probe,

@@ -46,6 +46,7 @@ int cmd_stream_dump(int argc, char **argv);
 
 /* -- cpuid-policy room -- */
 int cmd_cpuid_policy(int argc, char **argv);
+int cmd_create(int argc, char **argv);
 
 /* -- vGPU room -- */
 int cmd_gpu_probe(int argc, char **argv);

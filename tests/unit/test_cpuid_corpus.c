@@ -14,21 +14,14 @@
 
 #include "cpuid_policy.h"
 #include "mig_error.h"
+#include "test_cpuid_helpers.h"
 
 static struct cpuid_corpus *corpus;
 static struct cpuid_level_set *levels;
 
 static void setup(void)
 {
-    const char *src = getenv("XENMIG_SRCDIR");
-    char path[4096];
-
-    if (src) {
-        snprintf(path, sizeof(path), "%s/cpuid-policy/data/levels", src);
-        setenv("XENMIG_CPUID_LEVELS_DIR", path, 1);
-        snprintf(path, sizeof(path), "%s/cpuid-policy/data/cpus/corpus.txt", src);
-        setenv("XENMIG_CPUID_CORPUS", path, 1);
-    }
+    cpuid_test_use_source_data();
     ck_assert_int_eq(cpuid_corpus_load(cpuid_corpus_default_path(), &corpus), 0);
     ck_assert_int_eq(cpuid_level_set_load(NULL, &levels), 0);
 }
@@ -49,14 +42,7 @@ static const struct cpuid_corpus_cpu *cpu(const char *name)
 
 static struct cpuid_host *host_of(const char *name)
 {
-    const struct cpuid_corpus_cpu *c = cpu(name);
-    struct cpuid_featureset p[CPUID_HOST_POLICY_COUNT] = { c->features, c->features,
-                                                           c->features };
-    struct cpuid_host *h;
-
-    ck_assert_int_eq(cpuid_host_new(c->name, "native-cpuid", c->vendor, c->family, c->model,
-                                    c->stepping, p, &h), 0);
-    return h;
+    return cpuid_test_host_of(corpus, name, NULL);
 }
 
 static const char *highest(const char *family, enum cpuid_vendor vendor,
@@ -452,7 +438,7 @@ START_TEST(test_domain_config_and_resolve)
     ck_assert_str_eq(type, "hvm");
     free(type);
     ck_assert_int_eq(cpuid_domain_config_read(p3, &baseline, &type), MIG_EFORMAT);
-    ck_assert_ptr_nonnull(strstr(mig_error_last(), ":1: unterminated"));
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), ":1: config parsing error"));
     ck_assert_int_eq(cpuid_baseline_resolve("cluster", levels, NULL, "x.cfg", &fs), MIG_EINVAL);
     ck_assert_int_eq(cpuid_baseline_resolve("intel-pentium", levels, NULL, "x.cfg", &fs),
                      MIG_EINVAL);

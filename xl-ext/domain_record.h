@@ -1,0 +1,28 @@
+/*
+ * domain_record.h: where `xl-ext create` records a domain's baselines and
+ * where `cpuid-policy check DOMAIN` reads them: xenstore keys under
+ * /local/domain/DOMID/xenmig/ (cpuid_baseline, cpuid_featureset,
+ * gpu_baseline), plus the lookup of a domain by name.  Used only by the
+ * cpuid-policy room's commands; needs a Xen host (libxenstore).
+ */
+#ifndef XENMIG_DOMAIN_RECORD_H
+#define XENMIG_DOMAIN_RECORD_H
+
+#include <xenstore.h>
+
+/* The domid of the domain named `name`; -1 with mig_error_last() set if none. */
+long domain_record_find_domid(struct xs_handle *xs, const char *name);
+
+/* Write /local/domain/DOMID/xenmig/KEY = value: 0 or MIG_EIO (message set). */
+int domain_record_write(struct xs_handle *xs, long domid, const char *key, const char *value);
+
+/*
+ * Read /local/domain/DOMID/xenmig/KEY: a malloc'ed NUL-terminated string
+ * the caller frees, or NULL when absent (or longer than 4 KiB: refused).
+ */
+char *domain_record_read(struct xs_handle *xs, long domid, const char *key);
+
+/* The domain's type as libxl records it ("pv", "pvh", "hvm"); "hvm" if unknown. */
+const char *domain_record_type(struct xs_handle *xs, long domid);
+
+#endif /* XENMIG_DOMAIN_RECORD_H */
