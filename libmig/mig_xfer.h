@@ -46,8 +46,9 @@
  *     Flags: bit 63 ZERO (page is all zero, no data follows).  Bits 0..51
  *     are the pfn, which must belong to this stream.
  *   type 2 EPOCH_END: u32 epoch, u32 zero, u64 number of descriptors this
- *     stream sent in the epoch, u64 digest: xxh3-64 chained over the
- *     (pfn, hash) pairs in sending order (see mig_xfer.c).
+ *     stream sent in the epoch, u64 digest: starting from the epoch
+ *     number, for each PAGES frame of the epoch in order, digest =
+ *     xxh3-64 of the frame's descriptor array seeded with digest.
  *   type 3 DONE: empty body; the last frame of a stream.
  *   type 4 ABORT: u32 code, u32 zero, then a message (no NUL); the
  *     sender gave up; the receiver fails with that message.

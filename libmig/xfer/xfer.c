@@ -78,14 +78,14 @@ static uint64_t get64(const uint8_t *p)
     return v;
 }
 
-/* Chain one (descriptor, hash) pair into an epoch digest. */
-static uint64_t digest_add(uint64_t digest, uint64_t desc, uint64_t hash)
+/*
+ * Chain one PAGES frame into an epoch digest: xxh3-64 of its descriptor
+ * array (count x {pfn|flags, hash}, as on the wire), seeded with the digest
+ * so far.  One call per frame, not per page.
+ */
+static uint64_t digest_add(uint64_t digest, const uint8_t *descriptors, unsigned int count)
 {
-    uint8_t pair[16];
-
-    put64(pair, desc);
-    put64(pair + 8, hash);
-    return XXH3_64bits_withSeed(pair, sizeof(pair), digest);
+    return XXH3_64bits_withSeed(descriptors, (size_t)count * 16, digest);
 }
 
 static uint64_t zero_page_hash(void)
@@ -551,11 +551,11 @@ static int send_stream_epoch(struct send_job *job)
                 n_data++;
             put64(desc + 8 + (size_t)n * 16, word);
             put64(desc + 8 + (size_t)n * 16 + 8, hash);
-            digest = digest_add(digest, word, hash);
             n++;
         }
         if (!n)
             continue;
+        digest = digest_add(digest, desc + 8, n);
         if (s->opts.fault && !s->fault_done && job->index == s->count - 1 &&
             (s->fault_pages += n) >= s->opts.fault_after_pages) {
             s->fault_done = true;
@@ -1305,10 +1305,10 @@ static int receive_stream(struct recv_job *job)
                 rc = r->write_page(r->arg, pfn, data, (uint32_t)epoch);
                 if (rc)
                     goto out;
-                digest = digest_add(digest, word, hash);
                 in_epoch++;
                 job->stats.pages++;
             }
+            digest = digest_add(digest, body + 8, n);
             break;
         }
         case FRAME_EPOCH_END: {

@@ -250,9 +250,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "xfer-bench: out of memory for a %u MiB guest\n", memory_mib);
         return 1;
     }
-    srand(1);
-    for (size_t i = 0; i < guest_pages * 4096 / sizeof(int); i++)
-        ((int *)guest)[i] = rand();
+    {
+        uint64_t x = 0x9e3779b97f4a7c15u;      /* xorshift: random, incompressible */
+
+        for (size_t i = 0; i < guest_pages * 4096 / sizeof(uint64_t); i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((uint64_t *)guest)[i] = x;
+        }
+    }
     for (size_t p = 0; p < guest_pages; p++)
         pfns[p] = p;
 
