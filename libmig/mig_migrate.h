@@ -102,7 +102,8 @@ struct mig_migrate_result {
     uint64_t bytes_sent;
     uint64_t zero_pages;
     uint64_t unchanged_pages;      /* skipped: unchanged since last sent */
-    double harvest_pause_seconds;  /* guest fully paused for harvests */
+    double harvest_pause_seconds;  /* guest fully paused for pre-copy harvests
+                                      (the switchover's is in the downtime) */
     double vcpu_stall_seconds;     /* vCPU stall from harvests, summed */
     double vcpu_stall_max_seconds;
     uint64_t memory_hash;          /* memory digest: source: of its own memory at

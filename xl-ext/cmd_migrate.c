@@ -139,6 +139,42 @@ static double guest_writes(struct mig_sim_guest *guest, unsigned int vcpus)
     return total;
 }
 
+/* vCPU stall so far (pauses and slow writes), summed and the longest. */
+static void vcpu_stall(struct mig_sim_guest *guest, unsigned int vcpus,
+                       double *total, double *max)
+{
+    *total = *max = 0;
+    for (unsigned int v = 0; v < vcpus; v++) {
+        struct mig_sim_vcpu_stats vs;
+
+        if (mig_sim_guest_vcpu_stats(guest, v, &vs))
+            continue;
+        *total += vs.stall_total_ns / 1e9;
+        if (vs.stall_max_ns / 1e9 > *max)
+            *max = vs.stall_max_ns / 1e9;
+    }
+}
+
+/* Progress output, plus a snapshot of the stall when the switchover starts. */
+struct stall_watch {
+    struct migrate_output *out;
+    struct mig_sim_guest *guest;
+    unsigned int vcpus;
+    bool taken;
+    double total, max;
+};
+
+static int watch_progress(const struct mig_progress *p, void *payload)
+{
+    struct stall_watch *w = payload;
+
+    if (p->phase == MIG_PHASE_SWITCHOVER && !w->taken) {
+        vcpu_stall(w->guest, w->vcpus, &w->total, &w->max);
+        w->taken = true;
+    }
+    return migrate_output_progress(p, w->out);
+}
+
 static bool is_local(const char *host)
 {
     return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
@@ -159,6 +195,7 @@ int cmd_migrate(int argc, char **argv)
     unsigned long long n;
     uint64_t bandwidth = 0;
     double writes_before = 0, t_before = 0, rate_before = 0, rate_during = 0;
+    struct stall_watch stall_watch = { 0 };
     pid_t child = -1;
     int to_child = -1, from_child = -1, opt, rc, exit_code;
     ssize_t len;
@@ -388,8 +425,11 @@ int cmd_migrate(int argc, char **argv)
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    opts.progress = migrate_output_progress;
-    opts.progress_payload = &out;
+    stall_watch.out = &out;
+    stall_watch.guest = guest;
+    stall_watch.vcpus = sim.nr_vcpus;
+    opts.progress = watch_progress;
+    opts.progress_payload = &stall_watch;
     rc = mig_migrate_send(&mig_sim_source_ops, &source, from_child, to_child, &opts,
                           (xentoollog_logger *)logger, &result);
     if (rc)
@@ -399,16 +439,14 @@ int cmd_migrate(int argc, char **argv)
                   (monotonic_seconds() - t_before);
 
     {
-        double stall_total = 0, stall_max = 0;
+        double stall_total, stall_max;
 
-        for (unsigned int v = 0; v < sim.nr_vcpus; v++) {
-            struct mig_sim_vcpu_stats vs;
-
-            if (mig_sim_guest_vcpu_stats(guest, v, &vs))
-                continue;
-            stall_total += vs.stall_total_ns / 1e9;
-            if (vs.stall_max_ns / 1e9 > stall_max)
-                stall_max = vs.stall_max_ns / 1e9;
+        /* Pre-copy stall: up to the switchover (its pause is the downtime). */
+        if (stall_watch.taken) {
+            stall_total = stall_watch.total;
+            stall_max = stall_watch.max;
+        } else {
+            vcpu_stall(guest, sim.nr_vcpus, &stall_total, &stall_max);
         }
         migrate_output_summary(&out, "migrate", rc, &result, &opts, stall_total,
                                stall_max, rc ? error : NULL);

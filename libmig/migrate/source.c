@@ -194,10 +194,11 @@ static int switchover(struct source *s, bool *cleared)
     unsigned long long remote_digest = 0;
     int rc;
 
+    /* The guest is paused already: this harvest's cost is downtime, not
+     * a pre-copy harvest pause, so it is not added to those counters. */
     rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
     if (rc)
         goto out;
-    account_harvest(s, &h);
     final_count = mig_dirty_bitmap_count(s->dirty);
     rc = mig_dirty_compact_encode(s->dirty, &compact, &compact_len);
     if (rc)
