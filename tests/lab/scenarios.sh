@@ -10,6 +10,11 @@
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on
 #   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
+#   net ADDRESS            two-host mode: bring up eth0 (the emulated network
+#                          between the two lab hosts) with ADDRESS/24
+#   peer NAME ROLE PEER_ADDRESS TYPE MEM   two-host mode: ROLE sender creates
+#                          an idle guest and migrates it to PEER_ADDRESS;
+#                          ROLE receiver takes it in and checks it continues
 # Every scenario prints exactly one line on the console
 #   LAB-RESULT name=N status=pass|fail|skip retries=R total_s=T downtime_ms=D
 #              boot_before=B boot_after=B tool=xl|xl-ext ... reason=TEXT
@@ -324,6 +329,86 @@ run_guest() {  # TYPE MEM WORKLOAD OP...
     echo "LAB-MARK guest $guest end uptime=$(cut -d' ' -f1 /proc/uptime)"
 }
 
+setup_net() {  # ADDRESS: only the emulated network inside QEMU, never the real host's
+    net_address=$1
+    if ip link set eth0 up && ip addr add "$1/24" dev eth0; then
+        echo "LAB-MARK net eth0=$1"
+    else
+        echo "LAB-WARN could not configure eth0 with $1"
+    fi
+}
+
+# run_peer NAME ROLE PEER_ADDRESS TYPE MEM: one side of a two-host migration.
+# The receiver answers "ready" on port 8001 while it listens on 8002, so the
+# sender never spends the one-shot migration listener on a probe.
+run_peer() {
+    name=$1 role=$2 peer=$3 type=$4 memory=$5 workload_name=idle
+    guest=lab-$type-$memory-idle
+    rm -f "$console_logs"/*.log
+    case "$role" in
+    sender)
+        write_config "$guest" "$type" "$memory" ""
+        if ! op_create; then
+            evidence "$name-send"
+            result "$name-send" fail retries=0 tool=xl type=$type mem=$memory reason="xl create failed: $(tail -n 1 "$work/command.out")"
+            return 0
+        fi
+        heartbeat_wait 150 any 60
+        deadline=$(( $(cut -d. -f1 /proc/uptime) + 600 ))
+        until timeout 5 socat -u "TCP:$peer:8001,connect-timeout=3" - 2>/dev/null | grep -q ready; do
+            if [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; then
+                evidence "$name-send"
+                result "$name-send" fail retries=0 tool=xl type=$type mem=$memory reason="the receiver $peer never answered on port 8001 within 600 s"
+                destroy_guest "$guest"
+                return 0
+            fi
+            sleep 1
+        done
+        set -- $(heartbeat_newest)
+        boot_before=${2:-none}
+        start=$(now)
+        timeout 600 xl migrate -s "" "$guest" "socat - TCP:$peer:8002" > "$work/command.out" 2>&1
+        rc=$?
+        total=$(elapsed "$start" "$(now)")
+        if [ $rc = 0 ]; then
+            result "$name-send" pass retries=0 tool=xl type=$type mem=$memory boot_before=$boot_before total_s=$total reason=
+        else
+            evidence "$name-send"
+            result "$name-send" fail retries=0 tool=xl type=$type mem=$memory boot_before=$boot_before total_s=$total reason="xl migrate to $peer failed (rc=$rc): $(tail -n 1 "$work/command.out")"
+        fi
+        destroy_guest "$guest"
+        ;;
+    receiver)
+        socat "TCP-LISTEN:8001,bind=$net_address,fork,reuseaddr" SYSTEM:"echo ready" > /dev/null 2>&1 &
+        ready=$!
+        timeout 900 socat "TCP-LISTEN:8002,bind=$net_address,reuseaddr" EXEC:"xl migrate-receive" > "$work/command.out" 2>&1
+        rc=$?
+        kill "$ready" 2>/dev/null
+        wait "$ready" 2>/dev/null
+        reason=""
+        [ $rc = 0 ] || reason="xl migrate-receive failed (rc=$rc): $(tail -n 1 "$work/command.out")"
+        if [ $rc = 0 ] && ! heartbeat_wait 150 any 60; then
+            rc=1 reason="the migrated guest sent no heartbeats here within 60 s"
+        fi
+        set -- $(heartbeat_newest)
+        boot_after=${2:-none} seq_end=${1:--1}
+        if [ $rc = 0 ] && ! timeout 20 xl domid "$guest" > /dev/null 2>&1; then
+            rc=1 reason="domain $guest is not here after the migration"
+        fi
+        if [ $rc = 0 ]; then
+            # every heartbeat here came after the move: its largest gap is the downtime
+            result "$name-receive" pass retries=0 tool=xl type=$type mem=$memory boot_after=$boot_after \
+                downtime_ms=$(heartbeat_gap_ms -1 "$seq_end" "$boot_after") reason=
+        else
+            evidence "$name-receive"
+            result "$name-receive" fail retries=0 tool=xl type=$type mem=$memory boot_after=$boot_after reason="$reason"
+        fi
+        destroy_guest "$guest"
+        ;;
+    *) result "$name" fail reason="bad peer role '$role' in the plan: use sender or receiver" ;;
+    esac
+}
+
 check_xl_ext() {
     if timeout 60 xl-ext help > "$work/command.out" 2>&1 && grep -q version "$work/command.out"; then
         result dom0-xl-ext-runs pass retries=0 tool=xl-ext reason=
@@ -347,6 +432,8 @@ while read -r kind rest <&3; do
         *) echo "LAB-WARN unknown option '$rest' in the plan" ;;
         esac ;;
     check-xl-ext) check_xl_ext ;;
+    net) setup_net $rest ;;
+    peer) run_peer $rest ;;
     guest) run_guest $rest ;;
     *) result "plan-$kind" fail reason="unknown plan line '$kind $rest': expected guest, option or check-xl-ext" ;;
     esac
