@@ -24,7 +24,7 @@ cat > "$dir/serial.log" <<'LOG'
 [   40.00] LAB-LOG-BEGIN pv-128-idle-migrate-tcp
 [   40.01] --- guest console marker-line-from-evidence
 [   40.02] LAB-LOG-END pv-128-idle-migrate-tcp
-[   40.03] LAB-RESULT name=pv-128-idle-migrate-tcp status=fail retries=0 tool=xl type=pv mem=128 boot_before=2d6c46e7 boot_after=none total_s=none downtime_ms=none reason=xl migrate-tcp failed (rc=1): # broken pipe
+[   40.03] LAB-RESULT name=pv-128-idle-migrate-tcp status=fail retries=0 tool=xl type=pv mem=128 boot_before=2d6c46e7 boot_after=none total_s=none downtime_ms=none reason=migrate-tcp with xl failed (rc=1): # broken pipe
 [   40.04] LAB-RESULT name=pv-128-idle-xenmig-migrate-pipe status=skip retries=0 tool=xl-ext reason=hook off
 [   41.00] last-console-line-before-the-crash
 LOG
@@ -33,7 +33,7 @@ rc=$?
 t "exit status 1 when a scenario failed" '[ $rc -eq 1 ]'
 t "TAP plan counts every planned scenario" 'grep -qx "1\.\.6" "$dir/tap"'
 t "a pass carries total, downtime and retries" 'grep -q "^ok 3 - pv-128-idle-migrate-pipe (total 2.76 s, downtime 425.9 ms, retries 1)$" "$dir/tap"'
-t "the failure quotes its reason" 'grep -q "^not ok 4 - pv-128-idle-migrate-tcp: xl migrate-tcp failed (rc=1): \\\\# broken pipe" "$dir/tap"'
+t "the failure quotes its reason" 'grep -q "^not ok 4 - pv-128-idle-migrate-tcp: migrate-tcp with xl failed (rc=1): \\\\# broken pipe" "$dir/tap"'
 t "the failure carries its evidence and the console tail" 'grep -q "^# --- guest console marker-line-from-evidence" "$dir/tap" && grep -q "^# .*last-console-line-before-the-crash" "$dir/tap"'
 t "the hook is a skip, not a pass" 'grep -q "^ok 5 - pv-128-idle-xenmig-migrate-pipe # SKIP hook off" "$dir/tap"'
 t "a planned scenario without a result fails" 'grep -q "^not ok 6 - pv-512-dirty16-create: no result" "$dir/tap"'

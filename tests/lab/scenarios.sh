@@ -57,10 +57,15 @@ heartbeat_newest() {
         END { if (best >= 0) print best, best_boot }'
 }
 
-# heartbeat_wait MIN_SEQ BOOT TIMEOUT_S: 0 once BOOT reported a seq > MIN_SEQ
+# heartbeat_wait MIN_SEQ BOOT TIMEOUT_S: 0 once BOOT reported a seq > MIN_SEQ;
+# 1 on timeout, or at once when the guest says its workload died (OOM)
 heartbeat_wait() {
     deadline=$(( $(cut -d. -f1 /proc/uptime) + $3 ))
     while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
+        if cat "$console_logs"/*.log 2>/dev/null | grep -q "GUEST heartbeat exited"; then
+            echo "the guest's heartbeat workload died: $(cat "$console_logs"/*.log | grep -m1 "GUEST heartbeat exited")" >> "$work/command.out"
+            return 1
+        fi
         set -- "$1" "$2" "$3" $(heartbeat_newest)
         if [ -n "${4:-}" ] && [ "$4" -gt "$1" ] && { [ "$2" = any ] || [ "$5" = "$2" ]; }; then
             return 0
@@ -145,7 +150,7 @@ EOF
 op_create() {
     start=$(now)
     timeout 300 xl create "$work/$guest.cfg" > "$work/command.out" 2>&1 || return 1
-    heartbeat_wait -1 any 300 || { echo "no heartbeat within 300 s of xl create" >> "$work/command.out"; return 1; }
+    heartbeat_wait -1 any 300 || { echo "no heartbeat after xl create (waited up to 300 s)" >> "$work/command.out"; return 1; }
     op_total=$(elapsed "$start" "$(now)")
     op_extra=""
 }
@@ -244,7 +249,7 @@ run_op() {
         *) echo "unknown operation '$op' in the plan" > "$work/command.out"; false ;;
         esac
         rc=$?
-        [ $rc = 0 ] || reason="$tool $op failed (rc=$rc): $(tail -n 1 "$work/command.out" | tr -s ' \t' '  ')"
+        [ $rc = 0 ] || reason="$op with $tool failed (rc=$rc): $(tail -n 1 "$work/command.out" | tr -s ' \t' '  ')"
 
         # the guest continues: the same boot reports ~0.3 s of new ticks
         set -- $(heartbeat_newest)
