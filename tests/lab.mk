@@ -11,10 +11,12 @@ EXTRA_DIST += lab/heartbeat-gap.sh lab/report-selftest.sh lab/build-artefacts.sh
 	lab/serial-watch.py lab/report.py lab/two-host.sh
 
 # make check-lab: boot Xen 4.17 under QEMU and run the lab's scenarios
-# (installs the lab's Debian packages as root). LAB_FLAGS picks scenarios,
-# e.g. make check-lab LAB_FLAGS="--quick --require" (what CI runs).
+# (installs the lab's Debian packages as root). LAB_FLAGS picks scenarios:
+# the default is the reliable PV set CI runs; LAB_FLAGS=--full adds
+# dirtying, 512 MiB and PVH guests (PVH flaky under TCG, retried once),
+# --two-host and --capture-streams more; CI adds --require.
 # Exit 77 from scripts/lab (no QEMU/Xen here) is reported as a skip.
-LAB_FLAGS =
+LAB_FLAGS = --quick
 check-lab:
 	cd $(top_builddir) && $(MAKE) $(AM_MAKEFLAGS) all
 	@rc=0; $(SHELL) $(top_srcdir)/scripts/lab --build-dir $(abs_top_builddir) $(LAB_FLAGS) || rc=$$?; \

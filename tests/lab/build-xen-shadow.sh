@@ -22,7 +22,9 @@ set -eu
 cache_dir=${1:?usage: build-xen-shadow.sh CACHE_DIR WORK_DIR}
 work_dir=${2:?usage: build-xen-shadow.sh CACHE_DIR WORK_DIR}
 config_change='CONFIG_SHADOW_PAGING=y'
-config_key=$(printf '%s' "$config_change" | sha256sum | cut -c1-8)
+# xl info shows at most 15 characters of the extra version: keep it short
+vendor_version=-lab-shadow
+config_key=$(printf '%s %s' "$config_change" "$vendor_version" | sha256sum | cut -c1-8)
 
 log() { echo "build-xen-shadow: $*" >&2; }
 
@@ -81,7 +83,7 @@ sed -i 's/^# CONFIG_SHADOW_PAGING is not set$/CONFIG_SHADOW_PAGING=y/' .config
 grep -qx 'CONFIG_SHADOW_PAGING=y' .config || echo 'CONFIG_SHADOW_PAGING=y' >> .config
 log "building the hypervisor (nice, -j2; about a minute on 2 cores)"
 nice -n 10 make -s olddefconfig >&2
-nice -n 10 make -s -j2 XEN_VENDORVERSION=-xenmig-shadow >"$src_dir/build.log" 2>&1 \
+nice -n 10 make -s -j2 XEN_VENDORVERSION="$vendor_version" >"$src_dir/build.log" 2>&1 \
     || { tail -n 30 "$src_dir/build.log" >&2; log "the hypervisor build failed; full log: $src_dir/build.log"; exit 1; }
 grep -qx 'CONFIG_SHADOW_PAGING=y' .config \
     || { log "olddefconfig dropped CONFIG_SHADOW_PAGING; see $src_dir/tree/xen/.config"; exit 1; }

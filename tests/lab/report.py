@@ -184,8 +184,11 @@ def main():
         for key in ("tool", "type", "mem", "workload", "transport", "save_s", "restore_s",
                     "save_bytes", "boot_before", "boot_after"):
             if key in fields:
-                value = number(fields[key]) if key in ("mem", "save_s", "restore_s", "save_bytes") \
-                    else fields[key]
+                value = fields[key]
+                if key in ("save_s", "restore_s"):
+                    value = number(value)
+                elif key in ("mem", "save_bytes"):
+                    value = int(number(value) or 0)
                 entry[key] = value
         scenarios_json.append(entry)
     suite.set("tests", str(len(ordered)))
