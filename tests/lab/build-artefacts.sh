@@ -120,14 +120,6 @@ while read -r module; do
     esac
 done < "$root/lib/modules/load-order"
 
-# GRUB for Xen (PV and PVH images), when scripts/lab fetched it: the
-# smallest real guests, for captured streams small enough for the corpus
-if [ -n "${LAB_GRUB_XEN_DIR:-}" ]; then
-    for image in grub-x86_64-xen.bin grub-i386-xen_pvh.bin; do
-        need "$LAB_GRUB_XEN_DIR/$image" grub-xen-host
-        cp "$LAB_GRUB_XEN_DIR/$image" "$root/guest/$image"
-    done
-fi
 cp "$out_dir/vmlinuz" "$root/guest/vmlinuz"
 cp "$out_dir/domU-initrd.gz" "$root/guest/initrd.gz"
 echo 'autoballoon="off"' > "$root/etc/xen/xl.conf"

@@ -5,10 +5,7 @@
 # PLAN has one line per guest (blank lines and # comments ignored):
 #   guest TYPE MEM_MIB WORKLOAD OP...
 #     TYPE      pv | pvh
-#     WORKLOAD  idle | dirty:RATE_MIB_PER_S:WORKING_SET_MIB | grub
-#               (grub: Debian's GRUB for Xen sitting at its prompt instead
-#               of Linux: the smallest real guest, for small captured streams;
-#               only its capture-save runs, without heartbeats)
+#     WORKLOAD  idle | dirty:RATE_MIB_PER_S:WORKING_SET_MIB
 #     OP        create save-restore migrate-pipe migrate-tcp capture-save
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on
@@ -308,73 +305,9 @@ run_op() {
     fi
 }
 
-# capture_grub_guest TYPE MEM: boot GRUB (no Linux) and save it, still
-# running, into RESULTS/streams/lab-TYPE-grub-MEMm.xl-save
-capture_grub_guest() {
-    type=$1 memory=$2
-    guest=lab-$type-$memory-grub
-    name=$type-$memory-grub-capture-save
-    case "$type" in
-    pv) image=/guest/grub-x86_64-xen.bin ;;
-    *) image=/guest/grub-i386-xen_pvh.bin ;;
-    esac
-    if [ ! -r "$image" ]; then
-        result "$name" fail retries=0 tool=xl type=$type mem=$memory workload=grub reason="$image is not in the initramfs: scripts/lab --capture-streams fetches grub-xen-host"
-        return 0
-    fi
-    cat > "$work/$guest.cfg" <<EOF
-name = "$guest"
-type = "$type"
-kernel = "$image"
-memory = $memory
-maxmem = $memory
-vcpus = 1
-on_crash = "destroy"
-on_reboot = "destroy"
-EOF
-    rm -f "$console_logs"/*.log
-    mkdir -p "$results/streams"
-    file=$results/streams/lab-$type-grub-${memory}m.xl-save
-    reason=""
-    if ! timeout 120 xl create "$work/$guest.cfg" > "$work/command.out" 2>&1; then
-        reason="xl create of the GRUB guest failed: $(tail -n 1 "$work/command.out")"
-    else
-        # GRUB is settled once it shows its prompt (no disk, no config)
-        tries=0
-        until cat "$console_logs"/*.log 2>/dev/null | grep -q "grub>"; do
-            tries=$((tries + 1))
-            [ $tries -gt 240 ] && break
-            sleep 0.5
-        done
-        if [ $tries -gt 240 ]; then
-            reason="GRUB showed no grub> prompt within 120 s"
-        else
-            start=$(now)
-            if ! timeout 120 xl save -c "$guest" "$file" > "$work/command.out" 2>&1; then
-                reason="xl save -c of the GRUB guest failed: $(tail -n 1 "$work/command.out")"
-                rm -f "$file"
-            elif ! timeout 20 xl domid "$guest" > /dev/null 2>&1; then
-                reason="the GRUB guest is gone after xl save -c"
-            fi
-        fi
-    fi
-    if [ -z "$reason" ]; then
-        result "$name" pass retries=0 tool=xl type=$type mem=$memory workload=grub \
-            total_s=$(elapsed "$start" "$(now)") save_bytes=$(wc -c < "$file") reason=
-    else
-        evidence "$name"
-        result "$name" fail retries=0 tool=xl type=$type mem=$memory workload=grub reason="$reason"
-    fi
-    destroy_guest "$guest"
-}
-
 run_guest() {  # TYPE MEM WORKLOAD OP...
     type=$1 memory=$2 workload=$3
     shift 3
-    if [ "$workload" = grub ]; then
-        capture_grub_guest "$type" "$memory"
-        return 0
-    fi
     case "$workload" in
     idle) workload_name=idle extra="" ;;
     dirty:*:*)
