@@ -225,6 +225,13 @@ run_op() {
                 reason="hook off: xl-ext migrate is not implemented yet (enable with scripts/lab --xenmig-migrate)"
             return 0
         fi
+        # xl-ext hands commands it does not own to xl: without this check
+        # the hook would time stock xl and call it ours
+        if ! timeout 30 xl-ext help migrate > /dev/null 2>&1; then
+            result "$name" fail retries=0 tool=xl-ext type=$type mem=$memory workload=$workload_name \
+                reason="xl-ext does not own 'migrate' yet (xl-ext help migrate fails), so it would run stock xl"
+            return 0
+        fi
         tool=xl-ext ;;
     esac
     if [ "$guest_alive" != 1 ] && [ "$op" != create ]; then
