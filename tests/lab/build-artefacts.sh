@@ -1,0 +1,132 @@
+#!/bin/bash
+# build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR: build what the lab boots,
+# into OUT_DIR (large files; never inside the repository):
+#   OUT_DIR/vmlinuz          Debian kernel, used for dom0 and for the domU
+#   OUT_DIR/lab-guest        tests/lab/lab-guest.c, static (runs in domU and dom0)
+#   OUT_DIR/domU-initrd.gz   busybox + lab-guest + tests/lab/domU-init
+#   OUT_DIR/dom0-base.cpio.gz  busybox, the Xen 4.17 tools and the libraries
+#                            they load, socat, Xen and virtio kernel modules,
+#                            the guest kernel and initramfs, tests/lab/dom0-init
+#                            and scenarios.sh, and this project's freshly built
+#                            binaries from BUILD_DIR (xl-ext) with their libraries
+# scripts/lab appends a small cpio with the run's plan to dom0-base.cpio.gz
+# (the kernel unpacks concatenated archives).
+# Must never write outside OUT_DIR; must fail loudly (naming the missing
+# file and the package that provides it) rather than build a partial image.
+set -eu
+
+source_dir=${1:?usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR}
+build_dir=${2:?usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR}
+out_dir=${3:?usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR}
+lab_dir=$source_dir/tests/lab
+xen_bin=/usr/lib/xen-4.17/bin
+
+fail() { echo "build-artefacts: $*" >&2; exit 1; }
+need() {  # FILE PACKAGE
+    [ -e "$1" ] || fail "$1 is missing: install the Debian package $2 (scripts/install-deps --lab)"
+}
+
+build_dir=$(cd "$build_dir" && pwd) || fail "build directory '$build_dir' does not exist: run scripts/build"
+
+kernel_version=$(ls /lib/modules 2>/dev/null | sort -V | tail -n 1)
+[ -n "$kernel_version" ] || fail "no kernel modules under /lib/modules: install linux-image-amd64"
+need "/boot/vmlinuz-$kernel_version" linux-image-amd64
+need /bin/busybox busybox-static
+need "$xen_bin/xl" xen-utils-4.17
+need /usr/bin/socat socat
+need "$build_dir/xl-ext/xl-ext" "(none: build the project first, scripts/build)"
+need "$build_dir/config.h" "(none: configure the project first, scripts/build)"
+if ldd /bin/busybox >/dev/null 2>&1; then
+    fail "/bin/busybox is dynamically linked: install busybox-static (it replaces busybox)"
+fi
+
+mkdir -p "$out_dir"
+staging=$(mktemp -d "$out_dir/staging.XXXXXX")
+trap 'rm -rf "$staging"' EXIT
+
+cp "/boot/vmlinuz-$kernel_version" "$out_dir/vmlinuz"
+cc -std=c11 -O2 -static -Wall -Wextra -Werror -I"$build_dir" \
+    -o "$out_dir/lab-guest" "$lab_dir/lab-guest.c" \
+    || fail "could not build $lab_dir/lab-guest.c statically (needs libc6-dev)"
+
+# ------------------------------------------------------------------ domU
+guest_root=$staging/domU
+mkdir -p "$guest_root"/{bin,proc,sys,dev}
+cp /bin/busybox "$guest_root/bin/busybox"
+cp "$out_dir/lab-guest" "$guest_root/bin/lab-guest"
+install -m 755 "$lab_dir/domU-init" "$guest_root/init"
+(cd "$guest_root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out_dir/domU-initrd.gz"
+
+# ------------------------------------------------------------------ dom0
+root=$staging/dom0
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,run,tmp,root,etc/xen,guest,lab,results,lib/modules} \
+         "$root"/var/{lib/xen,lib/xenstored,log/xen/console,run} "$root$xen_bin"
+cp /bin/busybox "$root/bin/busybox"
+
+copy_with_libraries() {  # FILE...: copy each file and every library ldd lists for it
+    local file library
+    for file in "$@"; do
+        need "$file" "(see scripts/install-deps --lab)"
+        mkdir -p "$root$(dirname "$file")"
+        cp -L "$file" "$root$file"
+        { ldd "$file" 2>/dev/null || true; } | awk '/=>/ { print $3 } /^\t\// { print $1 }' |
+        while read -r library; do
+            [ -n "$library" ] && [ -e "$library" ] || continue
+            mkdir -p "$root$(dirname "$library")"
+            [ -e "$root$library" ] || cp -L "$library" "$root$library"
+        done
+    done
+}
+
+copy_with_libraries "$xen_bin"/{xl,xenstored,xenconsoled,libxl-save-helper,xen-init-dom0,xen-cpuid} \
+    /usr/bin/xenstore /usr/bin/socat \
+    /lib/x86_64-linux-gnu/libgcc_s.so.1   # glibc dlopens it for pthread_cancel; ldd does not list it
+for command in read write ls list rm exists; do
+    ln -sf xenstore "$root/usr/bin/xenstore-$command"
+done
+for command in xl xenstored xenconsoled xen-init-dom0 xen-cpuid; do
+    ln -sf "$xen_bin/$command" "$root/usr/sbin/$command"
+done
+
+# this project's binaries, as built (sanitizer runtimes come along via ldd)
+mkdir -p "$root/usr/local/bin"
+cp "$build_dir/xl-ext/xl-ext" "$root/usr/local/bin/xl-ext"
+copy_with_libraries "$build_dir/xl-ext/xl-ext"
+rm -rf "$root${build_dir:?}"
+ln -sf /usr/local/bin/xl-ext "$root/usr/bin/xl-ext"
+cp "$out_dir/lab-guest" "$root/usr/bin/lab-guest"
+
+# kernel modules with their dependencies, dependencies first
+resolve_modules() {  # MODULE...: print a load order
+    local module dependency
+    for module in "$@"; do
+        case " $seen_modules " in *" $module "*) continue ;; esac
+        for dependency in $(modinfo -k "$kernel_version" -F depends "$module" | tr ',' ' '); do
+            resolve_modules "$dependency"
+        done
+        seen_modules="$seen_modules $module"
+        echo "$module"
+    done
+}
+seen_modules=""
+resolve_modules xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc virtio_pci virtio_blk virtio_net \
+    > "$root/lib/modules/load-order"
+while read -r module; do
+    file=$(modinfo -k "$kernel_version" -F filename "$module") || fail "kernel module $module not found for $kernel_version"
+    case "$file" in
+    *.ko) cp "$file" "$root/lib/modules/$module.ko" ;;
+    *.ko.xz) xz -dc "$file" > "$root/lib/modules/$module.ko" ;;
+    *) fail "kernel module $module has an unexpected file name '$file'" ;;
+    esac
+done < "$root/lib/modules/load-order"
+
+cp "$out_dir/vmlinuz" "$root/guest/vmlinuz"
+cp "$out_dir/domU-initrd.gz" "$root/guest/initrd.gz"
+echo 'autoballoon="off"' > "$root/etc/xen/xl.conf"
+echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+echo "root:x:0:" > "$root/etc/group"
+echo lab-dom0 > "$root/etc/hostname"
+install -m 755 "$lab_dir/dom0-init" "$root/init"
+install -m 755 "$lab_dir/scenarios.sh" "$root/lab/scenarios.sh"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out_dir/dom0-base.cpio.gz"
+echo "build-artefacts: dom0 $(du -h "$out_dir/dom0-base.cpio.gz" | cut -f1), domU $(du -h "$out_dir/domU-initrd.gz" | cut -f1) in $out_dir" >&2

@@ -1,0 +1,62 @@
+#!/bin/sh
+# The lab's report generator (tests/lab/report.py) on a recorded console:
+# passes, a skip, a failure with its evidence, and a scenario of the plan
+# that never reported must come out right in TAP, JUnit XML and JSON.
+report=${XENMIG_SRCDIR:-..}/tests/lab/report.py
+command -v python3 >/dev/null || { echo "python3 is not installed" >&2; exit 77; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+n=0 fail=0
+t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
+cat > "$dir/plan" <<'PLAN'
+# a plan as scripts/lab writes it
+option xenmig_migrate=0
+check-xl-ext
+guest pv 128 idle create migrate-pipe migrate-tcp xenmig-migrate-pipe
+guest pv 512 dirty:16:256 create
+PLAN
+cat > "$dir/serial.log" <<'LOG'
+[    0.40] (XEN) Xen version 4.17.5
+[    9.53] LAB-MARK dom0-ready uptime=5.29
+[   10.29] LAB-RESULT name=dom0-xl-ext-runs status=pass retries=0 tool=xl-ext reason=
+[   30.00] LAB-RESULT name=pv-128-idle-create status=pass retries=0 tool=xl type=pv mem=128 workload=idle boot_before=2d6c46e7 boot_after=2d6c46e7 total_s=18.573 downtime_ms=none reason=
+[   34.00] LAB-RESULT name=pv-128-idle-migrate-pipe status=pass retries=1 tool=xl type=pv mem=128 workload=idle boot_before=2d6c46e7 boot_after=2d6c46e7 total_s=2.759 downtime_ms=425.9 transport=pipe reason=
+[   40.00] LAB-LOG-BEGIN pv-128-idle-migrate-tcp
+[   40.01] --- guest console marker-line-from-evidence
+[   40.02] LAB-LOG-END pv-128-idle-migrate-tcp
+[   40.03] LAB-RESULT name=pv-128-idle-migrate-tcp status=fail retries=0 tool=xl type=pv mem=128 boot_before=2d6c46e7 boot_after=none total_s=none downtime_ms=none reason=migrate-tcp with xl failed (rc=1): # broken pipe
+[   40.04] LAB-RESULT name=pv-128-idle-xenmig-migrate-pipe status=skip retries=0 tool=xl-ext reason=hook off
+[   41.00] last-console-line-before-the-crash
+LOG
+python3 "$report" --plan "$dir/plan" --results "$dir" single="$dir/serial.log" > "$dir/tap" 2> "$dir/err"
+rc=$?
+t "exit status 1 when a scenario failed" '[ $rc -eq 1 ]'
+t "TAP plan counts every planned scenario" 'grep -qx "1\.\.6" "$dir/tap"'
+t "a pass carries total, downtime and retries" 'grep -q "^ok 3 - pv-128-idle-migrate-pipe (total 2.76 s, downtime 425.9 ms, retries 1)$" "$dir/tap"'
+t "the failure quotes its reason" 'grep -q "^not ok 4 - pv-128-idle-migrate-tcp: migrate-tcp with xl failed (rc=1): \\\\# broken pipe" "$dir/tap"'
+t "the failure carries its evidence and the console tail" 'grep -q "^# --- guest console marker-line-from-evidence" "$dir/tap" && grep -q "^# .*last-console-line-before-the-crash" "$dir/tap"'
+t "the hook is a skip, not a pass" 'grep -q "^ok 5 - pv-128-idle-xenmig-migrate-pipe # SKIP hook off" "$dir/tap"'
+t "a planned scenario without a result fails" 'grep -q "^not ok 6 - pv-512-dirty16-create: no result" "$dir/tap"'
+t "JUnit: 6 tests, 2 failures, 1 skipped" 'python3 -c "
+import sys, xml.etree.ElementTree as E
+s = E.parse(sys.argv[1]).getroot()
+assert (s.get(\"tests\"), s.get(\"failures\"), s.get(\"skipped\")) == (\"6\", \"2\", \"1\"), s.attrib
+f = [c for c in s if c.find(\"failure\") is not None]
+assert \"last-console-line-before-the-crash\" in f[0].find(\"failure\").text
+" "$dir/junit.xml"'
+t "JSON: downtime, retries and boot time" 'python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+by = {s[\"name\"]: s for s in d[\"scenarios\"]}
+assert by[\"pv-128-idle-migrate-pipe\"][\"downtime_ms\"] == 425.9
+assert by[\"pv-128-idle-migrate-pipe\"][\"retries\"] == 1
+assert by[\"pv-128-idle-create\"][\"downtime_ms\"] is None
+assert d[\"boots\"][\"single\"][\"dom0_ready_s\"] == 9.53
+" "$dir/timings.json"'
+t "baseline: only passed stock xl migrations" 'python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [s[\"name\"] for s in d[\"scenarios\"]] == [\"pv-128-idle-migrate-pipe\"], d[\"scenarios\"]
+" "$dir/baseline-xl.json"'
+echo "1..$n"
+exit $fail

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""report.py --plan PLAN --results DIR HOST=SERIAL_LOG [HOST=SERIAL_LOG...]
+
+Turns the serial console logs of one lab run into its results:
+  stdout                TAP: one test per scenario the plan asked for
+  DIR/junit.xml         the same as JUnit XML (failures carry the console)
+  DIR/timings.json      boot time, host facts and every scenario's numbers
+  DIR/baseline-xl.json  the stock `xl` save/restore and migration numbers of
+                        this boot: what the project's own migration is
+                        compared against
+Exit status: 0 when every scenario passed or was skipped, 1 otherwise.
+
+Scenario results are the LAB-RESULT lines that tests/lab/scenarios.sh
+prints.  A scenario the plan asked for that has no LAB-RESULT line (QEMU
+timed out, dom0 crashed) is a failure carrying the console tail: this
+program must never count a scenario as passed that did not report a pass."""
+import argparse
+import json
+import re
+import sys
+import xml.etree.ElementTree as ElementTree
+
+STAMP = re.compile(r"^\[\s*([0-9.]+)\] ?(.*)$")
+CONSOLE_TAIL_LINES = 60
+
+
+def expected_scenarios(plan_path):
+    """Scenario names the plan asks for, in order (mirrors scenarios.sh)."""
+    names = []
+    with open(plan_path) as plan:
+        for line in plan:
+            words = line.split()
+            if not words or words[0].startswith("#"):
+                continue
+            if words[0] == "check-xl-ext":
+                names.append("dom0-xl-ext-runs")
+            elif words[0] == "guest" and len(words) >= 5:
+                guest_type, memory, workload = words[1], words[2], words[3]
+                if workload.startswith("dirty:"):
+                    workload = "dirty" + workload.split(":")[1]
+                for operation in words[4:]:
+                    names.append("%s-%s-%s-%s" % (guest_type, memory, workload, operation))
+            elif words[0] == "peer" and len(words) >= 2:
+                names.append(words[1])
+    return names
+
+
+def parse_result(text):
+    """'name=a status=pass k=v ... reason=free text' -> dict."""
+    fields = {}
+    head, _, reason = text.partition(" reason=")
+    if head.startswith("reason="):
+        head, reason = "", head[len("reason="):]
+    for word in head.split():
+        key, sep, value = word.partition("=")
+        if sep:
+            fields[key] = value
+    fields["reason"] = reason.strip()
+    return fields
+
+
+def number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_log(host, path):
+    """Returns (results, evidence, marks, lines) of one serial log."""
+    results, evidence, marks, lines = [], {}, {}, []
+    collecting = None
+    try:
+        with open(path, errors="replace") as log:
+            raw_lines = log.read().splitlines()
+    except OSError as error:
+        raw_lines = ["[    0.00] (report.py: cannot read %s: %s)" % (path, error)]
+    for raw in raw_lines:
+        match = STAMP.match(raw)
+        stamp, line = (float(match.group(1)), match.group(2)) if match else (None, raw)
+        lines.append(raw)
+        position = line.find("LAB-")
+        lab = line[position:] if position >= 0 else None
+        if collecting is not None:
+            if lab and lab.startswith("LAB-LOG-END"):
+                collecting = None
+            else:
+                evidence.setdefault(collecting, []).append(line)
+            continue
+        if not lab:
+            continue
+        if lab.startswith("LAB-RESULT "):
+            fields = parse_result(lab[len("LAB-RESULT "):])
+            fields["host"] = host
+            results.append(fields)
+        elif lab.startswith("LAB-LOG-BEGIN "):
+            collecting = lab.split(None, 1)[1].strip()
+        elif lab.startswith("LAB-MARK dom0-ready") and stamp is not None:
+            marks["dom0_ready_s"] = stamp
+        elif lab.startswith("LAB-HOST "):
+            marks["xen"] = dict(word.split("=", 1) for word in lab[9:].split() if "=" in word)
+        elif lab.startswith("LAB-DONE") and stamp is not None:
+            marks["done_s"] = stamp
+    if lines:
+        match = STAMP.match(lines[-1])
+        if match:
+            marks["last_line_s"] = float(match.group(1))
+    return results, evidence, marks, lines
+
+
+def tap_escape(text):
+    return text.replace("#", "\\#").replace("\n", " ")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--plan", required=True)
+    parser.add_argument("--results", required=True)
+    parser.add_argument("--extra-json", help="JSON object merged into timings.json (run facts)")
+    parser.add_argument("logs", nargs="+", metavar="HOST=SERIAL_LOG")
+    arguments = parser.parse_args()
+
+    expected = expected_scenarios(arguments.plan)
+    results, evidence, boots, console_tails = {}, {}, {}, {}
+    for item in arguments.logs:
+        host, _, path = item.partition("=")
+        host_results, host_evidence, marks, lines = read_log(host, path)
+        boots[host] = marks
+        console_tails[host] = lines[-CONSOLE_TAIL_LINES:]
+        evidence.update(host_evidence)
+        for fields in host_results:
+            results[fields.get("name", "?")] = fields
+
+    ordered = [name for name in expected]
+    ordered += [name for name in results if name not in expected]
+    tap = ["1..%d" % len(ordered)]
+    suite = ElementTree.Element("testsuite", name="xenmig-lab")
+    scenarios_json = []
+    failures = skipped = 0
+    for index, name in enumerate(ordered, 1):
+        fields = results.get(name)
+        if fields is None:
+            fields = {"name": name, "status": "fail", "host": "?",
+                      "reason": "no result: the scenario did not finish (QEMU stopped, "
+                                "timed out or dom0 crashed); see the console log"}
+        status = fields.get("status", "fail")
+        if name not in expected:
+            status = "fail"
+            fields["reason"] = "unexpected scenario not in the plan: %s" % fields.get("reason", "")
+        if status not in ("pass", "skip"):
+            status = "fail"
+        total = number(fields.get("total_s"))
+        downtime = number(fields.get("downtime_ms"))
+        case = ElementTree.SubElement(suite, "testcase", classname="lab." + fields.get("host", "?"),
+                                      name=name, time="%.3f" % (total or 0.0))
+        if status == "pass":
+            detail = []
+            if total is not None:
+                detail.append("total %.2f s" % total)
+            if downtime is not None:
+                detail.append("downtime %.1f ms" % downtime)
+            detail.append("retries %s" % fields.get("retries", "0"))
+            tap.append("ok %d - %s (%s)" % (index, name, ", ".join(detail)))
+        elif status == "skip":
+            skipped += 1
+            tap.append("ok %d - %s # SKIP %s" % (index, name, tap_escape(fields.get("reason", ""))))
+            ElementTree.SubElement(case, "skipped", message=fields.get("reason", ""))
+        else:
+            failures += 1
+            tap.append("not ok %d - %s: %s" % (index, name, tap_escape(fields.get("reason", ""))))
+            host = fields.get("host", "?")
+            console = evidence.get(name, []) + ["--- serial console of %s (last %d lines)"
+                                                % (host, CONSOLE_TAIL_LINES)]
+            for tail_host, tail in console_tails.items():
+                if host in ("?", tail_host):
+                    console += tail
+            tap.extend("# " + line for line in console)
+            failure = ElementTree.SubElement(case, "failure", message=fields.get("reason", ""))
+            failure.text = "\n".join(console)
+            ElementTree.SubElement(case, "system-out").text = "\n".join(console)
+        entry = {"name": name, "status": status, "host": fields.get("host"),
+                 "retries": int(number(fields.get("retries")) or 0),
+                 "total_s": total, "downtime_ms": downtime, "reason": fields.get("reason") or None}
+        for key in ("tool", "type", "mem", "workload", "transport", "save_s", "restore_s",
+                    "save_bytes", "boot_before", "boot_after"):
+            if key in fields:
+                value = fields[key]
+                if key in ("save_s", "restore_s"):
+                    value = number(value)
+                elif key in ("mem", "save_bytes"):
+                    value = int(number(value) or 0)
+                entry[key] = value
+        scenarios_json.append(entry)
+    suite.set("tests", str(len(ordered)))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    suite.set("errors", "0")
+
+    print("\n".join(tap))
+    ElementTree.ElementTree(suite).write(arguments.results + "/junit.xml",
+                                         encoding="utf-8", xml_declaration=True)
+    timings = {"boots": boots, "scenarios": scenarios_json}
+    if arguments.extra_json:
+        timings["run"] = json.loads(arguments.extra_json)
+    with open(arguments.results + "/timings.json", "w") as out:
+        json.dump(timings, out, indent=2)
+        out.write("\n")
+    baseline = [entry for entry in scenarios_json
+                if entry.get("tool") == "xl" and entry["status"] == "pass"
+                and re.search(r"-(migrate-pipe|migrate-tcp|save-restore|two-host-migrate)$",
+                              entry["name"])]
+    with open(arguments.results + "/baseline-xl.json", "w") as out:
+        json.dump({"what": "stock xl numbers measured in this boot (total_s: wall time of the "
+                           "xl command in dom0; downtime_ms: largest heartbeat gap the guest saw)",
+                   "boots": boots, "scenarios": baseline}, out, indent=2)
+        out.write("\n")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

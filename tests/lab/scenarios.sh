@@ -1,0 +1,454 @@
+#!/bin/sh
+# scenarios.sh PLAN RESULTS_DIR: the lab's scenario runner, run by dom0's
+# /init inside the emulated Xen host (busybox sh).
+#
+# PLAN has one line per guest (blank lines and # comments ignored):
+#   guest TYPE MEM_MIB WORKLOAD OP...
+#     TYPE      pv | pvh
+#     WORKLOAD  idle | dirty:RATE_MIB_PER_S:WORKING_SET_MIB
+#     OP        create save-restore migrate-pipe migrate-tcp capture-save
+#               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
+#   option NAME=VALUE      xenmig_migrate=1 switches the hook on
+#   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
+#   net ADDRESS            two-host mode: bring up eth0 (the emulated network
+#                          between the two lab hosts) with ADDRESS/24
+#   peer NAME ROLE PEER_ADDRESS TYPE MEM   two-host mode: ROLE sender creates
+#                          an idle guest and migrates it to PEER_ADDRESS;
+#                          ROLE receiver takes it in and checks it continues
+# Every scenario prints exactly one line on the console
+#   LAB-RESULT name=N status=pass|fail|skip retries=R total_s=T downtime_ms=D
+#              boot_before=B boot_after=B tool=xl|xl-ext ... reason=TEXT
+# and, when it failed, the evidence between LAB-LOG-BEGIN N / LAB-LOG-END N.
+# scripts/lab turns these lines into TAP, JUnit XML and JSON.
+#
+# Downtime is guest-observed: the guest's heartbeat (tests/lab/lab-guest.c)
+# reports the largest gap between its 2 ms ticks on CLOCK_BOOTTIME; the
+# downtime of an operation is the largest gap reported after it began.
+#
+# Must never report a scenario as passed that did not run, and must never
+# wait without a bound (every xl call runs under timeout).
+export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin
+plan=${1:?usage: scenarios.sh PLAN RESULTS_DIR}
+results=${2:?usage: scenarios.sh PLAN RESULTS_DIR}
+console_logs=/var/log/xen/console
+work=/tmp/lab-work
+mkdir -p "$work" "$results"
+xenmig_migrate=0
+tcp_port=8002
+failures=0
+
+now() { /usr/bin/lab-guest now; }
+elapsed() { echo "$1 $2" | awk '{ printf "%.3f", $2 - $1 }'; }
+
+# newest heartbeat of the guest as "SEQ BOOT", from every console log (the
+# log file name changes across a migration: NAME--incoming)
+heartbeat_newest() {
+    cat "$console_logs"/*.log 2>/dev/null | awk '
+        $1 == "HB" {
+            boot = ""; seq = -1
+            for (i = 2; i <= NF; i++) {
+                split($i, kv, "=")
+                if (kv[1] == "boot") boot = kv[2]
+                if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
+            }
+            if (boot != "" && seq > best) { best = seq; best_boot = boot }
+        }
+        BEGIN { best = -1 }
+        END { if (best >= 0) print best, best_boot }'
+}
+
+# heartbeat_wait MIN_SEQ BOOT TIMEOUT_S: 0 once BOOT reported a seq > MIN_SEQ;
+# 1 on timeout, or at once when the guest says its workload died (OOM)
+heartbeat_wait() {
+    deadline=$(( $(cut -d. -f1 /proc/uptime) + $3 ))
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
+        if cat "$console_logs"/*.log 2>/dev/null | grep -q "GUEST heartbeat exited"; then
+            echo "the guest's heartbeat workload died: $(cat "$console_logs"/*.log | grep -m1 "GUEST heartbeat exited")" >> "$work/command.out"
+            return 1
+        fi
+        set -- "$1" "$2" "$3" $(heartbeat_newest)
+        if [ -n "${4:-}" ] && [ "$4" -gt "$1" ] && { [ "$2" = any ] || [ "$5" = "$2" ]; }; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# largest gap_max_us of BOOT's heartbeats with FROM_SEQ < seq <= TO_SEQ, in ms
+heartbeat_gap_ms() {
+    cat "$console_logs"/*.log 2>/dev/null | awk -v from="$1" -v to="$2" -v want="$3" '
+        $1 == "HB" {
+            boot = ""; seq = -1; gap = -1
+            for (i = 2; i <= NF; i++) {
+                split($i, kv, "=")
+                if (kv[1] == "boot") boot = kv[2]
+                if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
+                if (kv[1] == "gap_max_us" && kv[2] ~ /^[0-9]+$/) gap = kv[2] + 0
+            }
+            if (boot == want && seq > from && seq <= to && gap > best) best = gap
+        }
+        BEGIN { best = -1 }
+        END { if (best >= 0) printf "%.1f", best / 1000; else print "none" }'
+}
+
+# boot ids other than BOOT seen in the logs (a guest that rebooted)
+heartbeat_other_boots() {
+    cat "$console_logs"/*.log 2>/dev/null | sed -n 's/^HB boot=\([0-9a-z_]*\) .*/\1/p' | sort -u | grep -v -x "$1" | tr '\n' ' '
+}
+
+result() {  # NAME STATUS KEY=VALUE... (reason=... last)
+    name=$1 status=$2
+    shift 2
+    echo "LAB-RESULT name=$name status=$status $*"
+    [ "$status" = fail ] && failures=$((failures + 1))
+    return 0
+}
+
+evidence() {  # NAME: what a failure report carries
+    echo "LAB-LOG-BEGIN $1"
+    echo "--- command output"
+    tail -n 40 "$work/command.out" 2>/dev/null
+    echo "--- xl list"
+    timeout 20 xl list 2>&1
+    for log in "$console_logs"/*.log; do
+        [ -f "$log" ] || continue
+        echo "--- guest console $log (last 25 lines)"
+        tail -n 25 "$log"
+    done
+    echo "--- xl dmesg (last 30 lines)"
+    timeout 20 xl dmesg 2>&1 | tail -n 30
+    echo "LAB-LOG-END $1"
+}
+
+destroy_guest() {  # NAME: remove every copy a failed operation may have left
+    for suffix in "" --incoming --migratedaway; do
+        timeout 60 xl destroy "$1$suffix" >/dev/null 2>&1
+    done
+    return 0
+}
+
+write_config() {  # NAME TYPE MEM EXTRA
+    cat > "$work/$1.cfg" <<EOF
+name = "$1"
+type = "$2"
+kernel = "/guest/vmlinuz"
+ramdisk = "/guest/initrd.gz"
+extra = "console=hvc0 quiet loglevel=3 $4"
+memory = $3
+maxmem = $3
+vcpus = 1
+on_crash = "destroy"
+on_reboot = "destroy"
+EOF
+}
+
+# ---------------------------------------------------------------- operations
+# Each op_* returns 0 on success and sets op_total (seconds) and op_extra
+# (more KEY=VALUE words); the command's output is in $work/command.out.
+
+op_create() {
+    start=$(now)
+    timeout 300 xl create "$work/$guest.cfg" > "$work/command.out" 2>&1 || return 1
+    heartbeat_wait -1 any 300 || { echo "no heartbeat after xl create (waited up to 300 s)" >> "$work/command.out"; return 1; }
+    op_total=$(elapsed "$start" "$(now)")
+    op_extra=""
+}
+
+op_save_restore() {
+    file=$work/$guest.save
+    start=$(now)
+    timeout 300 xl save "$guest" "$file" > "$work/command.out" 2>&1 || return 1
+    middle=$(now)
+    size=$(wc -c < "$file")
+    timeout 300 xl restore "$file" >> "$work/command.out" 2>&1 || { rm -f "$file"; return 1; }
+    end=$(now)
+    rm -f "$file"
+    op_total=$(elapsed "$start" "$end")
+    op_extra="save_s=$(elapsed "$start" "$middle") restore_s=$(elapsed "$middle" "$end") save_bytes=$size"
+}
+
+op_migrate() {  # TOOL TRANSPORT
+    tool=$1
+    start=$(now)
+    case "$2" in
+    pipe)
+        timeout 600 "$tool" migrate -s "" "$guest" "$tool migrate-receive" > "$work/command.out" 2>&1 || return 1
+        ;;
+    tcp)
+        tcp_port=$((tcp_port + 1))
+        socat "TCP-LISTEN:$tcp_port,bind=127.0.0.1,reuseaddr" EXEC:"$tool migrate-receive" \
+            > "$work/receiver.out" 2>&1 &
+        receiver=$!
+        # the listener is up once the port answers; bounded wait
+        tries=0
+        until grep -q ":$(printf '%04X' "$tcp_port") 00000000:0000 0A" /proc/net/tcp 2>/dev/null; do
+            tries=$((tries + 1))
+            [ $tries -gt 50 ] && break
+            sleep 0.1
+        done
+        start=$(now)
+        timeout 600 "$tool" migrate -s "" "$guest" "socat - TCP:127.0.0.1:$tcp_port" > "$work/command.out" 2>&1
+        rc=$?
+        kill "$receiver" 2>/dev/null
+        wait "$receiver" 2>/dev/null
+        cat "$work/receiver.out" >> "$work/command.out"
+        [ $rc = 0 ] || return 1
+        ;;
+    esac
+    op_total=$(elapsed "$start" "$(now)")
+    op_extra="transport=$2"
+}
+
+op_capture_save() {
+    mkdir -p "$results/streams"
+    file=$results/streams/lab-$type-${memory}m.xl-save
+    start=$(now)
+    # -c: checkpoint, the guest keeps running
+    timeout 300 xl save -c "$guest" "$file" > "$work/command.out" 2>&1 || { rm -f "$file"; return 1; }
+    op_total=$(elapsed "$start" "$(now)")
+    op_extra="save_bytes=$(wc -c < "$file")"
+}
+
+# ---------------------------------------------------------------- driver
+
+# run_op OP: one scenario for the current guest, with checks and one retry
+# where the guest type allows it (PVH under TCG triple-faults now and then).
+run_op() {
+    op=$1
+    name=$type-$memory-$workload_name-$op
+    tool=xl
+    case "$op" in
+    xenmig-*)
+        if [ "$xenmig_migrate" != 1 ]; then
+            result "$name" skip retries=0 tool=xl-ext type=$type mem=$memory workload=$workload_name \
+                reason="hook off: xl-ext migrate is not implemented yet (enable with scripts/lab --xenmig-migrate)"
+            return 0
+        fi
+        # xl-ext hands commands it does not own to xl: without this check
+        # the hook would time stock xl and call it ours
+        if ! timeout 30 xl-ext help migrate > /dev/null 2>&1; then
+            result "$name" fail retries=0 tool=xl-ext type=$type mem=$memory workload=$workload_name \
+                reason="xl-ext does not own 'migrate' yet (xl-ext help migrate fails), so it would run stock xl"
+            return 0
+        fi
+        tool=xl-ext ;;
+    esac
+    if [ "$guest_alive" != 1 ] && [ "$op" != create ]; then
+        result "$name" fail retries=0 tool=$tool type=$type mem=$memory workload=$workload_name \
+            reason="not run: the guest of this group is not running (an earlier step failed)"
+        return 0
+    fi
+
+    attempt=0
+    while :; do
+        set -- $(heartbeat_newest)
+        seq_before=${1:--1} boot_before=${2:-none}
+        op_total="" op_extra="" reason=""
+        case "$op" in
+        create) op_create ;;
+        save-restore) op_save_restore ;;
+        migrate-pipe) op_migrate xl pipe ;;
+        migrate-tcp) op_migrate xl tcp ;;
+        xenmig-migrate-pipe) op_migrate xl-ext pipe ;;
+        xenmig-migrate-tcp) op_migrate xl-ext tcp ;;
+        capture-save) op_capture_save ;;
+        *) echo "unknown operation '$op' in the plan" > "$work/command.out"; false ;;
+        esac
+        rc=$?
+        [ $rc = 0 ] || reason="$op with $tool failed (rc=$rc): $(tail -n 1 "$work/command.out" | tr -s ' \t' '  ')"
+
+        # the guest continues: the same boot reports ~0.3 s of new ticks
+        set -- $(heartbeat_newest)
+        seq_after=${1:--1}
+        if [ $rc = 0 ]; then
+            if [ "$op" = create ]; then
+                boot_before=${2:-none}
+            fi
+            if ! heartbeat_wait $((seq_after + 150)) "$boot_before" 60; then
+                rc=1
+                reason="guest did not continue: no new heartbeat of boot $boot_before within 60 s (newest: $(heartbeat_newest))"
+            fi
+        fi
+        set -- $(heartbeat_newest)
+        boot_after=${2:-none} seq_end=${1:--1}
+        others=$(heartbeat_other_boots "$boot_before")
+        if [ $rc = 0 ] && [ -n "$others" ]; then
+            rc=1
+            reason="guest rebooted: heartbeats of another boot id ($others) appeared"
+        fi
+        if [ $rc = 0 ] && ! timeout 20 xl domid "$guest" > /dev/null 2>&1; then
+            rc=1
+            reason="domain $guest is gone after $op"
+        fi
+        if [ $rc = 0 ] || [ $attempt -ge "$retries_allowed" ]; then
+            break
+        fi
+        echo "LAB-MARK retry $name after: $reason"
+        evidence "$name-attempt-$attempt"
+        attempt=$((attempt + 1))
+        destroy_guest "$guest"
+        rm -f "$console_logs"/*.log
+        if [ "$op" != create ]; then
+            if ! op_create || ! heartbeat_wait 150 any 60; then
+                reason="retry impossible: the guest could not be re-created"
+                break
+            fi
+        fi
+    done
+
+    downtime=none
+    if [ "$op" != create ] && [ $rc = 0 ]; then
+        downtime=$(heartbeat_gap_ms "$seq_before" "$seq_end" "$boot_before")
+    fi
+    common="retries=$attempt tool=$tool type=$type mem=$memory workload=$workload_name boot_before=$boot_before boot_after=$boot_after"
+    if [ $rc = 0 ]; then
+        guest_alive=1
+        result "$name" pass $common total_s=$op_total downtime_ms=$downtime $op_extra reason=
+    else
+        guest_alive=0
+        evidence "$name"
+        result "$name" fail $common total_s=${op_total:-none} downtime_ms=none reason="$reason"
+    fi
+}
+
+run_guest() {  # TYPE MEM WORKLOAD OP...
+    type=$1 memory=$2 workload=$3
+    shift 3
+    case "$workload" in
+    idle) workload_name=idle extra="" ;;
+    dirty:*:*)
+        rate=$(echo "$workload" | cut -d: -f2) set_size=$(echo "$workload" | cut -d: -f3)
+        workload_name=dirty$rate
+        extra="lab.dirty_rate=$rate lab.working_set=$set_size" ;;
+    *) result "$type-$memory-$workload" fail reason="bad workload '$workload' in the plan: use idle or dirty:RATE:SET"; return ;;
+    esac
+    case "$type" in
+    pvh) retries_allowed=1 ;;
+    *) retries_allowed=0 ;;
+    esac
+    # capture guests zero freed pages, so the saved image compresses well
+    case " $* " in *" capture-save "*) extra="$extra init_on_free=1" ;; esac
+    guest=lab-$type-$memory-$workload_name
+    write_config "$guest" "$type" "$memory" "$extra"
+    rm -f "$console_logs"/*.log
+    echo "LAB-MARK guest $guest begin uptime=$(cut -d' ' -f1 /proc/uptime)"
+    guest_alive=0
+    for op in "$@"; do
+        run_op "$op"
+    done
+    destroy_guest "$guest"
+    echo "LAB-MARK guest $guest end uptime=$(cut -d' ' -f1 /proc/uptime)"
+}
+
+setup_net() {  # ADDRESS: only the emulated network inside QEMU, never the real host's
+    net_address=$1
+    if ip link set eth0 up && ip addr add "$1/24" dev eth0; then
+        echo "LAB-MARK net eth0=$1"
+    else
+        echo "LAB-WARN could not configure eth0 with $1"
+    fi
+}
+
+# run_peer NAME ROLE PEER_ADDRESS TYPE MEM: one side of a two-host migration.
+# The receiver answers "ready" on port 8001 while it listens on 8002, so the
+# sender never spends the one-shot migration listener on a probe.
+run_peer() {
+    name=$1 role=$2 peer=$3 type=$4 memory=$5 workload_name=idle
+    guest=lab-$type-$memory-idle
+    rm -f "$console_logs"/*.log
+    case "$role" in
+    sender)
+        write_config "$guest" "$type" "$memory" ""
+        if ! op_create; then
+            evidence "$name-send"
+            result "$name-send" fail retries=0 tool=xl type=$type mem=$memory reason="xl create failed: $(tail -n 1 "$work/command.out")"
+            return 0
+        fi
+        heartbeat_wait 150 any 60
+        deadline=$(( $(cut -d. -f1 /proc/uptime) + 600 ))
+        until timeout 5 socat -u "TCP:$peer:8001,connect-timeout=3" - 2>/dev/null | grep -q ready; do
+            if [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; then
+                evidence "$name-send"
+                result "$name-send" fail retries=0 tool=xl type=$type mem=$memory reason="the receiver $peer never answered on port 8001 within 600 s"
+                destroy_guest "$guest"
+                return 0
+            fi
+            sleep 1
+        done
+        set -- $(heartbeat_newest)
+        boot_before=${2:-none}
+        start=$(now)
+        timeout 600 xl migrate -s "" "$guest" "socat - TCP:$peer:8002" > "$work/command.out" 2>&1
+        rc=$?
+        total=$(elapsed "$start" "$(now)")
+        if [ $rc = 0 ]; then
+            result "$name-send" pass retries=0 tool=xl type=$type mem=$memory boot_before=$boot_before total_s=$total reason=
+        else
+            evidence "$name-send"
+            result "$name-send" fail retries=0 tool=xl type=$type mem=$memory boot_before=$boot_before total_s=$total reason="xl migrate to $peer failed (rc=$rc): $(tail -n 1 "$work/command.out")"
+        fi
+        destroy_guest "$guest"
+        ;;
+    receiver)
+        socat "TCP-LISTEN:8001,bind=$net_address,fork,reuseaddr" SYSTEM:"echo ready" > /dev/null 2>&1 &
+        ready=$!
+        timeout 900 socat "TCP-LISTEN:8002,bind=$net_address,reuseaddr" EXEC:"xl migrate-receive" > "$work/command.out" 2>&1
+        rc=$?
+        kill "$ready" 2>/dev/null
+        wait "$ready" 2>/dev/null
+        reason=""
+        [ $rc = 0 ] || reason="xl migrate-receive failed (rc=$rc): $(tail -n 1 "$work/command.out")"
+        if [ $rc = 0 ] && ! heartbeat_wait 150 any 60; then
+            rc=1 reason="the migrated guest sent no heartbeats here within 60 s"
+        fi
+        set -- $(heartbeat_newest)
+        boot_after=${2:-none} seq_end=${1:--1}
+        if [ $rc = 0 ] && ! timeout 20 xl domid "$guest" > /dev/null 2>&1; then
+            rc=1 reason="domain $guest is not here after the migration"
+        fi
+        if [ $rc = 0 ]; then
+            # every heartbeat here came after the move: its largest gap is the downtime
+            result "$name-receive" pass retries=0 tool=xl type=$type mem=$memory boot_after=$boot_after \
+                downtime_ms=$(heartbeat_gap_ms -1 "$seq_end" "$boot_after") reason=
+        else
+            evidence "$name-receive"
+            result "$name-receive" fail retries=0 tool=xl type=$type mem=$memory boot_after=$boot_after reason="$reason"
+        fi
+        destroy_guest "$guest"
+        ;;
+    *) result "$name" fail reason="bad peer role '$role' in the plan: use sender or receiver" ;;
+    esac
+}
+
+check_xl_ext() {
+    if timeout 60 xl-ext help > "$work/command.out" 2>&1 && grep -q version "$work/command.out"; then
+        result dom0-xl-ext-runs pass retries=0 tool=xl-ext reason=
+    else
+        evidence dom0-xl-ext-runs
+        result dom0-xl-ext-runs fail retries=0 tool=xl-ext reason="xl-ext help failed inside dom0: $(tail -n 1 "$work/command.out")"
+    fi
+}
+
+if [ ! -r "$plan" ]; then
+    result plan fail reason="no plan at '$plan': the initramfs was built without one"
+    exit 1
+fi
+# the plan is read on fd 3 so that no command of a scenario can eat it
+while read -r kind rest <&3; do
+    case "$kind" in
+    ''|'#'*) ;;
+    option)
+        case "$rest" in
+        xenmig_migrate=*) xenmig_migrate=${rest#xenmig_migrate=} ;;
+        *) echo "LAB-WARN unknown option '$rest' in the plan" ;;
+        esac ;;
+    check-xl-ext) check_xl_ext ;;
+    net) setup_net $rest ;;
+    peer) run_peer $rest ;;
+    guest) run_guest $rest ;;
+    *) result "plan-$kind" fail reason="unknown plan line '$kind $rest': expected guest, option or check-xl-ext" ;;
+    esac
+done 3< "$plan"
+echo "LAB-MARK failures=$failures"
+[ $failures = 0 ]
