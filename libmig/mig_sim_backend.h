@@ -27,6 +27,13 @@ struct mig_sim_source {
 /* Destination side: memory mapped by prepare(), unmapped by dispose. */
 struct mig_sim_destination {
     size_t max_bytes;              /* refuse larger guests; 0 = no limit */
+    /*
+     * Save instead of run: write the received guest to this file (format
+     * in sim_backend.c) before the source is asked to let go; the guest
+     * then runs nowhere.  A write error (a full disk) fails the migration
+     * and the guest keeps running at the source.  NULL: run it here.
+     */
+    const char *save_path;
     /* filled by the backend */
     uint8_t *memory;
     uint64_t nr_pfns;

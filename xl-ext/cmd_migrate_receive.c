@@ -23,7 +23,7 @@
 #include "subcommands.h"
 
 enum { OPT_SIM = 0x100, OPT_DATA_LISTEN, OPT_TIMEOUT, OPT_SIM_MAX_MEMORY, OPT_JSON,
-       OPT_HELP };
+       OPT_SAVE, OPT_HELP };
 
 static const struct option long_options[] = {
     { "sim",            no_argument,       NULL, OPT_SIM },
@@ -31,6 +31,7 @@ static const struct option long_options[] = {
     { "timeout",        required_argument, NULL, OPT_TIMEOUT },
     { "sim-max-memory", required_argument, NULL, OPT_SIM_MAX_MEMORY },
     { "json",           no_argument,       NULL, OPT_JSON },
+    { "save",           required_argument, NULL, OPT_SAVE },
     { "help",           no_argument,       NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -70,6 +71,9 @@ int cmd_migrate_receive(int argc, char **argv)
         case OPT_JSON:
             out.json = true;
             break;
+        case OPT_SAVE:
+            dest.save_path = optarg;
+            break;
         case 'h': case OPT_HELP:
             xl_ext_print_usage(stderr, "migrate-receive");
             return XL_EXT_EXIT_OK;
@@ -89,7 +93,11 @@ int cmd_migrate_receive(int argc, char **argv)
                              (xentoollog_logger *)logger, &result);
     migrate_output_summary(&out, "migrate-receive", rc, &result, &opts, 0, 0,
                            rc ? mig_error_last() : NULL);
-    if (!rc)
+    if (!rc && dest.save_path)
+        fprintf(stderr, "%s migrate-receive: guest saved to '%s', memory digest "
+                "%016llx\n", xl_ext_prog, dest.save_path,
+                (unsigned long long)result.memory_hash);
+    else if (!rc)
         fprintf(stderr, "%s migrate-receive: guest resumed here, memory digest "
                 "%016llx\n", xl_ext_prog, (unsigned long long)result.memory_hash);
     mig_sim_destination_dispose(&dest);

@@ -115,7 +115,18 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--data-listen ADDR  Address to accept the data streams on.\n"
       "--timeout MS        Give up when the source is silent this long.\n"
       "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory).\n"
+      "--save FILE         Write the received simulated guest to FILE instead\n"
+      "                    of running it (used by save --sim).\n"
       "--json              JSON summary on stderr.\n" },
+    { "save", cmd_save,
+      "Save a domain (or with --sim, live, a simulated guest) to a file",
+      "[options] <Domain> <CheckpointFile>   |   --sim [options] <File>",
+      "Without --sim: xl save, unchanged.\n"
+      "--sim [migrate's --sim and stream options]\n"
+      "                    Save a simulated guest while it runs: its memory is\n"
+      "                    copied live, the file is written and flushed before the\n"
+      "                    guest is let go; if it cannot be written (a full disk)\n"
+      "                    the guest keeps running.\n" },
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);

@@ -54,5 +54,6 @@ int cmd_gpu_probe(int argc, char **argv);
 /* -- migration room -- */
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
+int cmd_save(int argc, char **argv);
 
 #endif /* XENMIG_XL_EXT_SUBCOMMANDS_H */

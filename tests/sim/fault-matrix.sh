@@ -19,7 +19,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle localhost >"$t/o
         exit 77
     fi
 fi
-echo "1..42"
+echo "1..46"
 
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
@@ -76,6 +76,11 @@ case_ "version mismatch" 4 "protocol version 99"
 
 migrate --sim-memory 64M --sim-rate 1000 -s "" "$(receiver --sim-max-memory 16M)"
 case_ "destination out of memory" 4 "destination out of memory: the guest needs 64 MiB, this host allows 16 MiB"
+
+# save to a full disk: /dev/full answers every write with ENOSPC.
+"$XL_EXT" save --sim --sim-memory 32M --sim-rate 1000 /dev/full >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+case_ "destination disk full for save" 1 "cannot write the save file '/dev/full': No space left on device"
 
 # The sender is killed: the receiver must notice and never resume the guest
 # (a simulated guest lives in the sender's process and dies with it; a Xen

@@ -14,7 +14,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -241,13 +243,66 @@ static int dst_pause(void *b)
 
 static int dst_resume(void *b)
 {
-    ((struct mig_sim_destination *)b)->running = true;
+    struct mig_sim_destination *d = b;
+
+    d->running = !d->save_path;     /* a saved guest runs nowhere */
     return 0;
 }
 
 static int dst_save_state(void *b, void **state_out, size_t *len_out)
 {
     return mig_error_set(MIG_EINVAL, "a destination guest has no state to send");
+}
+
+/*
+ * The save file of a simulated guest (little-endian):
+ *   16 bytes "XENMIG-SIM-SAVE1", u64 nr_pfns, u64 state length,
+ *   the state, then nr_pfns pages of 4096 bytes in pfn order.
+ */
+static int write_all_fd(int fd, const void *data, size_t len, const char *path)
+{
+    const uint8_t *p = data;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return mig_error_set_errno(MIG_EIO, errno, "cannot write the save file '%s'",
+                                       path);
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int write_save_file(struct mig_sim_destination *d, const void *state, size_t len)
+{
+    uint8_t head[32] = "XENMIG-SIM-SAVE1";
+    int fd, rc;
+
+    for (int i = 0; i < 8; i++) {
+        head[16 + i] = (uint8_t)(d->nr_pfns >> (8 * i));
+        head[24 + i] = (uint8_t)((uint64_t)len >> (8 * i));
+    }
+    fd = open(d->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot create the save file '%s'",
+                                   d->save_path);
+    rc = write_all_fd(fd, head, sizeof(head), d->save_path);
+    if (!rc)
+        rc = write_all_fd(fd, state, len, d->save_path);
+    if (!rc)
+        rc = write_all_fd(fd, d->memory, (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE,
+                          d->save_path);
+    if (!rc && fsync(fd) && errno != EINVAL && errno != EROFS)
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot flush the save file '%s'",
+                                 d->save_path);
+    if (close(fd) && !rc)
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot close the save file '%s'",
+                                 d->save_path);
+    return rc;
 }
 
 static int dst_restore_state(void *b, const void *state, size_t len)
@@ -261,7 +316,7 @@ static int dst_restore_state(void *b, const void *state, size_t len)
         return mig_error_set(MIG_EFORMAT, "device state does not describe a sim guest "
                              "of %" PRIu64 " pfns: '%.*s'", d->nr_pfns,
                              (int)(len > 80 ? 80 : len), (const char *)state);
-    return 0;
+    return d->save_path ? write_save_file(d, state, len) : 0;
 }
 
 static int dst_memory_hash(void *b, uint64_t *hash_out)
