@@ -128,5 +128,10 @@ echo "root:x:0:" > "$root/etc/group"
 echo lab-dom0 > "$root/etc/hostname"
 install -m 755 "$lab_dir/dom0-init" "$root/init"
 install -m 755 "$lab_dir/scenarios.sh" "$root/lab/scenarios.sh"
+# xl-ext create's CPUID/GPU level data, and its lab scenario
+install -m 755 "$lab_dir/scenarios/create-baseline.sh" "$root/lab/create-baseline.sh"
+mkdir -p "$root/lab/data"
+cp -r "$source_dir/cpuid-policy/data/levels" "$source_dir/cpuid-policy/data/gpu-levels" \
+    "$source_dir/cpuid-policy/data/cpus" "$root/lab/data/"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out_dir/dom0-base.cpio.gz"
 echo "build-artefacts: dom0 $(du -h "$out_dir/dom0-base.cpio.gz" | cut -f1), domU $(du -h "$out_dir/domU-initrd.gz" | cut -f1) in $out_dir" >&2

@@ -34,6 +34,8 @@ def expected_scenarios(plan_path):
                 continue
             if words[0] == "check-xl-ext":
                 names.append("dom0-xl-ext-runs")
+            elif words[0] == "check-create-baseline":
+                names.append("xl-ext-create-baseline")
             elif words[0] == "guest" and len(words) >= 5:
                 guest_type, memory, workload = words[1], words[2], words[3]
                 if workload.startswith("dirty:"):

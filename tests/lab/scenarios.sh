@@ -10,6 +10,7 @@
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on
 #   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
+#   check-create-baseline  xl-ext create with CPUID baselines (met and not met)
 #   net ADDRESS            two-host mode: bring up eth0 (the emulated network
 #                          between the two lab hosts) with ADDRESS/24
 #   peer NAME ROLE PEER_ADDRESS TYPE MEM   two-host mode: ROLE sender creates
@@ -421,6 +422,29 @@ run_peer() {
     esac
 }
 
+# xl-ext create with a CPUID baseline on this real Xen host
+# (tests/lab/scenarios/create-baseline.sh, TAP): one result for the set.
+check_create_baseline() {
+    name=xl-ext-create-baseline guest=lab-pv-128-create
+    write_config "$guest" pv 128 ""
+    export XENMIG_CPUID_LEVELS_DIR=/lab/data/levels XENMIG_GPU_LEVELS=/lab/data/gpu-levels \
+        XENMIG_CPUID_CORPUS=/lab/data/cpus/corpus.txt
+    start=$(now)
+    timeout 300 sh /lab/create-baseline.sh "$work/$guest.cfg" > "$work/command.out" 2>&1
+    rc=$?
+    total=$(elapsed "$start" "$(now)")
+    sed 's/^/LAB-MARK create-baseline: /' "$work/command.out"
+    if [ $rc = 0 ] && grep -q '^ok ' "$work/command.out" && ! grep -q '^not ok' "$work/command.out" &&
+       ! grep -q '# SKIP' "$work/command.out"; then
+        result "$name" pass retries=0 tool=xl-ext type=pv mem=128 total_s=$total reason=
+    else
+        evidence "$name"
+        result "$name" fail retries=0 tool=xl-ext type=pv mem=128 total_s=$total \
+            reason="$(grep -m 1 '^not ok\|SKIP' "$work/command.out" || echo "rc=$rc")"
+    fi
+    destroy_guest "$guest"
+}
+
 check_xl_ext() {
     if timeout 60 xl-ext help > "$work/command.out" 2>&1 && grep -q version "$work/command.out"; then
         result dom0-xl-ext-runs pass retries=0 tool=xl-ext reason=
@@ -444,6 +468,7 @@ while read -r kind rest <&3; do
         *) echo "LAB-WARN unknown option '$rest' in the plan" ;;
         esac ;;
     check-xl-ext) check_xl_ext ;;
+    check-create-baseline) check_create_baseline ;;
     net) setup_net $rest ;;
     peer) run_peer $rest ;;
     guest) run_guest $rest ;;
