@@ -92,6 +92,38 @@ static int domain_need_read(const char *cfg, const char *override,
 }
 
 /*
+ * The running domain's own policy against its recorded baseline (after a
+ * restore or migration, this is what shows the levelling survived):
+ * "domain policy: within ..." on stdout, or "exceeds: FEATURE" lines and
+ * MIG_ECORRUPT.  A named level constrains only the bits levels list.
+ */
+static int report_running_within(const char *name, uint32_t domid,
+                                 const struct domain_need *d,
+                                 const struct cpuid_level_set *levels)
+{
+    struct cpuid_featureset running, excess, constrained;
+    bool named = d->baseline && cpuid_level_set_find(levels, d->baseline);
+    int rc;
+
+    rc = cpuid_domain_policy_read(NULL, domid, &running);
+    if (rc)
+        return rc;
+    cpuid_level_set_universe(levels, &constrained);
+    rc = cpuid_domain_policy_excess(&running, &d->required, named ? &constrained : NULL,
+                                    &excess, NULL);
+    if (rc == MIG_ECOMPAT) {
+        cpuid_cli_print_feature_lines(stdout, &excess, "exceeds: ");
+        return mig_error_set(MIG_ECORRUPT, "domain '%s' (%u) runs with %u features beyond "
+                             "its recorded baseline '%s'", name, domid,
+                             cpuid_featureset_count(&excess), d->baseline);
+    }
+    if (!rc)
+        printf("domain policy: '%s' (%u) runs within its recorded baseline '%s'\n", name,
+               domid, d->baseline);
+    return rc;
+}
+
+/*
  * A running domain by name (on Xen): the baselines `xl-ext create` recorded
  * in xenstore (domain_record.h); without a recorded featureset, the
  * domain's own policy (less what Xen controls) is what it needs.
@@ -140,6 +172,8 @@ static int domain_need_read_running(const char *name, const char *override,
             rc = mig_error_set(rc, "domain '%s': xenstore xenmig/cpuid_featureset: %s", name,
                                reason);
         }
+        if (!rc)
+            rc = report_running_within(name, (uint32_t)domid, d, levels);
     } else {
         /* Nothing recorded: the policy the domain sees is what it needs. */
         rc = cpuid_domain_policy_read(NULL, (uint32_t)domid, &d->required);

@@ -6,6 +6,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,22 @@
 #include "mig_error.h"
 
 #define MAX_RECORD 4096
+
+/* mkdir -p for the record directory (path ends with '/'). */
+static int mkdir_p(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) && errno != EEXIST) {
+            *p = '/';
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
 
 long domain_record_find_domid(struct xs_handle *xs, const char *name)
 {
@@ -41,13 +60,62 @@ long domain_record_find_domid(struct xs_handle *xs, const char *name)
     return found;
 }
 
+/*
+ * The domain's UUID (from /local/domain/DOMID/vm = "/vm/UUID") into uuid;
+ * false when xenstore does not say, or says something that is not one.
+ */
+static bool domain_uuid(struct xs_handle *xs, long domid, char uuid[37])
+{
+    char path[64], *value, *u;
+    unsigned int length = 0;
+    bool ok = false;
+
+    snprintf(path, sizeof(path), "/local/domain/%ld/vm", domid);
+    value = xs_read(xs, XBT_NULL, path, &length);
+    if (value && length < 128) {
+        u = strrchr(value, '/');
+        u = u ? u + 1 : value;
+        if (strlen(u) == 36 && strspn(u, "0123456789abcdefABCDEF-") == 36) {
+            memcpy(uuid, u, 37);
+            ok = true;
+        }
+    }
+    free(value);
+    return ok;
+}
+
+/* STATE_DIR/domain-UUID/KEY, the record that outlives the domid. */
+static void record_file(char *buf, size_t size, const char *uuid, const char *key)
+{
+    const char *dir = getenv("XENMIG_STATE_DIR");
+
+    snprintf(buf, size, "%s/domain-%s/%s", dir && *dir ? dir : XENMIG_STATE_DIR, uuid, key);
+}
+
 int domain_record_write(struct xs_handle *xs, long domid, const char *key, const char *value)
 {
-    char path[96];
+    char path[4096], uuid[37], tmp[4200];
+    FILE *f;
 
     snprintf(path, sizeof(path), "/local/domain/%ld/xenmig/%s", domid, key);
     if (!xs_write(xs, XBT_NULL, path, value, (unsigned int)strlen(value)))
         return mig_error_set_errno(MIG_EIO, errno, "cannot write xenstore %s", path);
+    /* And on disk by UUID: xl save/restore keeps the UUID, not the domid. */
+    if (!domain_uuid(xs, domid, uuid))
+        return mig_error_set(MIG_EIO, "domain %ld has no UUID in xenstore", domid);
+    record_file(path, sizeof(path), uuid, "");
+    if (mkdir_p(path))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot create %s", path);
+    record_file(path, sizeof(path), uuid, key);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    f = fopen(tmp, "w");
+    if (!f || fputs(value, f) < 0 || fclose(f) || rename(tmp, path)) {
+        int err = errno;
+
+        if (f)
+            unlink(tmp);
+        return mig_error_set_errno(MIG_EIO, err, "cannot write %s", path);
+    }
     return 0;
 }
 
@@ -61,6 +129,24 @@ char *domain_record_read(struct xs_handle *xs, long domid, const char *key)
     if (value && (length > MAX_RECORD || strlen(value) != length)) {
         free(value);
         return NULL;
+    }
+    if (!value) {
+        /* After xl save/restore (a new domid): the record kept by UUID. */
+        char uuid[37], file[4096];
+        FILE *f;
+
+        if (!domain_uuid(xs, domid, uuid))
+            return NULL;
+        record_file(file, sizeof(file), uuid, key);
+        f = fopen(file, "r");
+        if (!f)
+            return NULL;
+        value = calloc(1, MAX_RECORD + 1);
+        if (value && fread(value, 1, MAX_RECORD + 1, f) > MAX_RECORD) {
+            free(value);
+            value = NULL;
+        }
+        fclose(f);
     }
     return value;
 }

@@ -2,7 +2,10 @@
  * domain_record.h: where `xl-ext create` records a domain's baselines and
  * where `cpuid-policy check DOMAIN` reads them: xenstore keys under
  * /local/domain/DOMID/xenmig/ (cpuid_baseline, cpuid_featureset,
- * gpu_baseline), plus the lookup of a domain by name.  Used only by the
+ * gpu_baseline), and the same keys as files under
+ * XENMIG_STATE_DIR/domain-UUID/ (default /var/lib/xenmig; the environment
+ * variable XENMIG_STATE_DIR overrides it), which outlive the domid: xl
+ * save/restore keeps a domain's UUID.  Plus the lookup of a domain by name.  Used only by the
  * cpuid-policy room's commands; needs a Xen host (libxenstore).
  */
 #ifndef XENMIG_DOMAIN_RECORD_H
@@ -13,12 +16,16 @@
 /* The domid of the domain named `name`; -1 with mig_error_last() set if none. */
 long domain_record_find_domid(struct xs_handle *xs, const char *name);
 
-/* Write /local/domain/DOMID/xenmig/KEY = value: 0 or MIG_EIO (message set). */
+/*
+ * Write /local/domain/DOMID/xenmig/KEY = value and the file record by the
+ * domain's UUID: 0 or MIG_EIO (message set).
+ */
 int domain_record_write(struct xs_handle *xs, long domid, const char *key, const char *value);
 
 /*
- * Read /local/domain/DOMID/xenmig/KEY: a malloc'ed NUL-terminated string
- * the caller frees, or NULL when absent (or longer than 4 KiB: refused).
+ * Read /local/domain/DOMID/xenmig/KEY, or else the file record of the
+ * domain's UUID: a malloc'ed NUL-terminated string the caller frees, or
+ * NULL when absent (or longer than 4 KiB: refused).
  */
 char *domain_record_read(struct xs_handle *xs, long domid, const char *key);
 

@@ -5,7 +5,10 @@
 #      domain starts, its policy read back has nothing beyond the baseline
 #      beyond what Xen itself controls, and xenstore holds
 #      /local/domain/DOMID/xenmig/{cpuid_baseline,cpuid_featureset};
-#   2. with x86-64-v3, which the lab's qemu64 CPU cannot meet: exit 4 with
+#   2. after stock xl save + xl restore (new domid, same UUID): check by name
+#      finds the recorded baseline and the domain's policy still within it;
+#      and the same after a stock xl live migration;
+#   3. with x86-64-v3, which the lab's qemu64 CPU cannot meet: exit 4 with
 #      "missing: avx2" among the missing features, and no domain started.
 # GUEST.cfg is any bootable guest config; its name is replaced by
 # xenmig-create-<pid> through a KEY=VALUE override, so a running guest of
@@ -24,10 +27,10 @@ t() {
         echo "not ok $n - $1"; sed 's/^/# /' "$out" "$err"; fail=1
     fi
 }
-echo "1..8"
+echo "1..15"
 if [ ! -e /proc/xen ] || ! command -v xl >/dev/null || ! command -v xl-ext >/dev/null; then
     echo "# needs dom0 with xl and xl-ext on PATH"
-    i=0; while [ $i -lt 8 ]; do i=$((i + 1)); echo "ok $i # SKIP not a Xen dom0"; done
+    i=0; while [ $i -lt 15 ]; do i=$((i + 1)); echo "ok $i # SKIP not a Xen dom0"; done
     exit 0
 fi
 
@@ -49,6 +52,32 @@ has_all() {
 }
 got=$(xl-ext cpuid-policy decode --hex "$fs" 2>/dev/null | sed -n 's/^names: //p')
 t "and its featureset, which decodes to the level" '[ -n "$fs" ] && has_all "$want" "$got"'
+# Save and restore with stock xl: a new domid, the same UUID.  The record
+# kept by UUID names the baseline again, and the restored domain still runs
+# within it (its levelled policy travelled inside the save file).
+host_json=$(mktemp)
+xl-ext cpuid-policy host-dump -o "$host_json" 2>/dev/null
+timeout 120 xl save "$name" /tmp/xenmig-create.save >"$out" 2>"$err" &&
+    timeout 120 xl restore /tmp/xenmig-create.save >>"$out" 2>>"$err"
+rc=$?
+rm -f /tmp/xenmig-create.save
+t "xl save + xl restore of the levelled domain" '[ $rc -eq 0 ] && [ "$(xl domid "$name" 2>/dev/null)" != "$domid" ]'
+xl-ext cpuid-policy check "$name" --host "$host_json" >"$out" 2>"$err"
+rc=$?
+t "after restore, check names the recorded baseline" '[ $rc -eq 0 ] && grep -q "baseline .x86-64-v1." "$out"'
+t "and the restored domain runs within it" 'grep -q "^domain policy: .$name. ([0-9]*) runs within its recorded baseline .x86-64-v1." "$out"'
+t "nothing beyond the baseline after restore" '! grep -q "^exceeds: " "$out"'
+# Live migration with stock xl (to this host: the lab has one): the policy
+# travels in the stream's CPUID record, the UUID stays.
+before=$(xl domid "$name" 2>/dev/null)
+timeout 300 xl migrate -s "" "$name" "xl migrate-receive" >"$out" 2>"$err"
+rc=$?
+t "xl migrate of the levelled domain" '[ $rc -eq 0 ] && [ "$(xl domid "$name" 2>/dev/null)" != "$before" ]'
+xl-ext cpuid-policy check "$name" --host "$host_json" >"$out" 2>"$err"
+rc=$?
+t "after migration, check names the recorded baseline" '[ $rc -eq 0 ] && grep -q "baseline .x86-64-v1." "$out"'
+t "and the migrated domain runs within it" 'grep -q "^domain policy: .$name. ([0-9]*) runs within its recorded baseline .x86-64-v1." "$out" && ! grep -q "^exceeds: " "$out"'
+rm -f "$host_json"
 xl destroy "$name" >/dev/null 2>&1
 
 xl-ext create "$cfg" "name=\"$name\"" 'cpuid_baseline="x86-64-v3"' >"$out" 2>"$err"
