@@ -31,7 +31,7 @@ at_source() {
 }
 # The receiver failed and never resumed the guest.
 not_resumed() {
-    grep -q "^xl-ext migrate-receive: result=\(failed\|cancelled\)" "$t/err" &&
+    grep -q "xl-ext migrate-receive: result=\(failed\|cancelled\)" "$t/err" &&
         grep -q "the guest was not resumed here" "$t/err" &&
         ! grep -q "guest resumed here" "$t/err"
 }
@@ -92,7 +92,7 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null
 echo $? >"$t/rc"
 i=0
-while ! grep -q "^xl-ext migrate-receive: result=" "$t/err" && [ $i -lt 100 ]; do
+while ! grep -q "xl-ext migrate-receive: result=" "$t/err" && [ $i -lt 100 ]; do
     sleep 0.1; i=$((i+1))
 done
 check "sender killed: it died by SIGKILL" '[ "$(rc)" = 137 ]'
