@@ -108,42 +108,31 @@ static bool page_is_zero(const uint8_t *page)
 /* ---- socket I/O ------------------------------------------------------ */
 
 /* Wait until fd is readable, at most timeout_ms (0 = forever). */
-static int wait_readable(int fd, int timeout_ms, const char *what)
+/* The error of a peer silent for timeout_ms (a read timeout or a poll). */
+static int peer_stalled(const char *what, int timeout_ms)
 {
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    int n;
-
-    do {
-        n = poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : -1);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return mig_error_set_errno(MIG_EIO, errno, "%s: poll", what);
-    if (n == 0)
-        return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
-                             "raise the timeout or check the link", what, timeout_ms);
-    return 0;
+    return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
+                         "raise the timeout or check the link", what, timeout_ms);
 }
 
 /*
- * As wait_readable, but MIG_ECANCELLED as soon as cancel_fd (if >= 0) is
- * readable or hung up.
+ * Wait until fd is readable, at most timeout_ms (0 = forever); when
+ * cancel_fd (>= 0; poll ignores -1) becomes readable or hangs up first,
+ * MIG_ECANCELLED.
  */
-static int wait_readable_or_cancel(int fd, int cancel_fd, int timeout_ms, const char *what)
+static int wait_readable(int fd, int cancel_fd, int timeout_ms, const char *what)
 {
     struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
                              { .fd = cancel_fd, .events = POLLIN } };
     int n;
 
-    if (cancel_fd < 0)
-        return wait_readable(fd, timeout_ms, what);
     do {
         n = poll(pfd, 2, timeout_ms > 0 ? timeout_ms : -1);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return mig_error_set_errno(MIG_EIO, errno, "%s: poll", what);
     if (n == 0)
-        return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
-                             "raise the timeout or check the link", what, timeout_ms);
+        return peer_stalled(what, timeout_ms);
     if (pfd[1].revents)
         return mig_error_set(MIG_ECANCELLED, "%s: the source gave up (control "
                              "channel)", what);
@@ -177,8 +166,7 @@ static int read_exact(int fd, void *buf, size_t len, int timeout_ms,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
-                                 "raise the timeout or check the link", what, timeout_ms);
+            return peer_stalled(what, timeout_ms);
         if (n < 0 && errno == ECONNRESET)
             return mig_error_set(MIG_ETRUNC, "%s: connection reset by peer with %zu "
                                  "bytes still expected", what, len);
@@ -1038,7 +1026,7 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
     do {
         int fd;
 
-        rc = wait_readable_or_cancel(l->fd, l->opts.cancel_fd, l->opts.timeout_ms,
+        rc = wait_readable(l->fd, l->opts.cancel_fd, l->opts.timeout_ms,
                                      "waiting for data streams");
         if (rc)
             goto out;
