@@ -79,6 +79,7 @@ const char *mig_error_name(int code)
     case MIG_ECANCELLED: return "ECANCELLED";
     case MIG_ECOMPAT:    return "ECOMPAT";
     case MIG_ECORRUPT:   return "ECORRUPT";
+    case MIG_EABSENT:    return "EABSENT";
     }
     return "EUNKNOWN";
 }

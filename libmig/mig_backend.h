@@ -33,18 +33,27 @@ struct mig_harvest_stats {
 };
 
 struct mig_backend_ops {
+    /*
+     * "family" or "family-role" ("sim", "sim-destination", "xen"): a
+     * destination only takes a guest of its own family.
+     */
     const char *name;
 
     /* Number of pfns of the guest (pfns 0 .. n-1). */
     uint64_t (*nr_pfns)(void *backend);
 
     /*
-     * Destination: make room for a guest of nr_pfns pages (called once,
-     * before any write_page).  MIG_ENOMEM if it cannot.
+     * Destination (optional): make room for a guest of nr_pfns pages
+     * (called once, before any write_page).  MIG_ENOMEM if it cannot.
      */
     int (*prepare)(void *backend, uint64_t nr_pfns);
 
-    /* Source: copy pfn's current content into buf (page size bytes). */
+    /*
+     * Source: copy pfn's current content into buf (page size bytes), or
+     * return MIG_EABSENT when pfn holds no memory (a hole: nothing is sent).
+     * Destination (optional, NULL = none): read a stored page back, so the
+     * digest is of what is stored; without it, of what arrived.
+     */
     int (*read_page)(void *backend, uint64_t pfn, void *buf);
 
     /* Destination: store a page; data NULL means all zero. */
@@ -87,6 +96,23 @@ struct mig_backend_ops {
      * destination; release it here (never called on failure).
      */
     int (*release)(void *backend);
+
+    /*
+     * Optional (NULL: none).  Source: OR the pfns that hold memory into dst;
+     * round 0 sends these (without it: every pfn).
+     */
+    int (*populated)(void *backend, struct mig_dirty_bitmap *dst);
+
+    /*
+     * Optional.  Source: what the destination needs before any page (the
+     * xen backend: the pre-flight facts and the head of the restore
+     * stream); *blob_out malloc'ed, owned by the caller.  Destination:
+     * accept it, or refuse with MIG_ECOMPAT and a message naming what is
+     * missing, before any data connection is accepted.  A destination
+     * without accept_prologue refuses a source that sends one.
+     */
+    int (*prologue)(void *backend, void **blob_out, size_t *len_out);
+    int (*accept_prologue)(void *backend, const void *blob, size_t len);
 };
 
 #endif /* XENMIG_MIG_BACKEND_H */

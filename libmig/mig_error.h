@@ -23,6 +23,7 @@ enum mig_error_code {
     MIG_ECANCELLED = -8, /* a progress callback asked to stop */
     MIG_ECOMPAT   = -9,  /* incompatible peer, host or baseline */
     MIG_ECORRUPT  = -10, /* hash or integrity check failed */
+    MIG_EABSENT   = -11, /* backend: no memory at this pfn (a hole) */
 };
 
 /*

@@ -15,8 +15,13 @@
  *
  *   source -> dest  {"msg":"hello","version":1,"id":HEX,"nr_pfns":N,
  *                    "streams":N,"page_size":4096,"tracing":"loose",
+ *                    "backend":"sim"|"xen","prologue_length":L,
  *                    "key":HEX64}   (fresh AES-256-GCM key; absent = plain)
+ *                   then L bytes of prologue (the backend's pre-flight
+ *                   facts and restore-stream head) when prologue_length is set
  *   dest -> source  {"msg":"ready","port":P}  or  {"msg":"refuse","error":S}
+ *                   (refuse: wrong version or backend, or the prologue's
+ *                   pre-flight failed; no page has been sent)
  *   ... N data connections to port P carry the pages (mig_xfer.h) ...
  *   source -> dest  {"msg":"state","length":L} then L bytes of state
  *   source -> dest  {"msg":"switchover","epochs":E}

@@ -144,7 +144,8 @@ struct mig_xfer_stats {
  * Sender side.
  *
  * read_page(arg, pfn, buf): fill buf (page size bytes) with the current
- * content of pfn, return 0 or a MIG_E* code.  Called concurrently from the
+ * content of pfn, return 0, MIG_EABSENT (no memory there: the pfn is
+ * skipped, not sent) or another MIG_E* code.  Called concurrently from the
  * N stream threads (never twice for the same pfn at the same time).
  */
 typedef int (*mig_xfer_read_page_fn)(void *arg, uint64_t pfn, void *buf);

@@ -49,6 +49,16 @@ static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
     rc = d->ops->write_page(d->be, pfn, data);
     if (rc)
         return rc;
+    if (!d->ops->read_page) {
+        /* Nothing to read back (a stream): the digest is of what arrived. */
+        if (data)
+            d->page_hash[pfn] = XXH3_64bits(data, MIG_XFER_PAGE_SIZE);
+        else {
+            memset(stored, 0, sizeof(stored));
+            d->page_hash[pfn] = XXH3_64bits(stored, sizeof(stored));
+        }
+        return 0;
+    }
     /* Read the page back: the digest is of what is stored, not of what came. */
     rc = d->ops->read_page(d->be, pfn, stored);
     if (rc)
@@ -199,6 +209,45 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
             result->encrypted = true;
         }
     }
+    {
+        json_object *b;
+        const char *source_backend = json_object_object_get_ex(m, "backend", &b) ?
+                                     json_object_get_string(b) : "sim";
+
+        size_t family = strcspn(ops->name, "-");
+
+        if (strlen(source_backend) != family ||
+            strncmp(source_backend, ops->name, family)) {
+            rc = mig_error_set(MIG_ECOMPAT, "the source migrates a '%s' guest, this "
+                               "destination receives '%.*s' guests: run xl-ext "
+                               "migrate-receive with the matching backend",
+                               source_backend, (int)family, ops->name);
+            goto out;
+        }
+    }
+    if (json_object_object_get_ex(m, "prologue_length", NULL)) {
+        void *prologue;
+
+        rc = control_get_uint(m, "prologue_length", CONTROL_MAX_BLOCK, &v);
+        if (rc)
+            goto out;
+        prologue = malloc(v ? v : 1);
+
+        if (!prologue) {
+            rc = mig_error_set(MIG_ENOMEM, "destination out of memory for a "
+                               "prologue of %llu bytes", v);
+            goto out;
+        }
+        rc = control_recv_block(&c, prologue, v);
+        if (!rc && !ops->accept_prologue)
+            rc = mig_error_set(MIG_ECOMPAT, "the source sent a prologue this '%s' "
+                               "destination cannot take", ops->name);
+        if (!rc)
+            rc = ops->accept_prologue(backend, prologue, v);
+        free(prologue);
+        if (rc)
+            goto out;
+    }
     json_object_put(m);
     m = NULL;
 
@@ -209,7 +258,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
                            "bookkeeping of %" PRIu64 " pages", d.nr_pfns);
         goto out;
     }
-    rc = ops->prepare(backend, d.nr_pfns);
+    rc = ops->prepare ? ops->prepare(backend, d.nr_pfns) : 0;
     if (rc)
         goto out;
     xo.timeout_ms = opts->timeout_ms;

@@ -108,6 +108,8 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
 static int handshake(struct source *s)
 {
     json_object *m = json_object_new_object(), *reply = NULL;
+    void *prologue = NULL;
+    size_t prologue_len = 0;
     unsigned long long port;
     uint8_t id[16], key[MIG_XFER_KEY_SIZE];
     char hex[33], keyhex[2 * MIG_XFER_KEY_SIZE + 1], portstr[8];
@@ -140,9 +142,22 @@ static int handshake(struct source *s)
             snprintf(keyhex + 2 * i, 3, "%02x", key[i]);
         json_object_object_add(m, "key", json_object_new_string(keyhex));
     }
+    /* The backend family: a name up to its first '-' ("sim", "xen"). */
+    json_object_object_add(m, "backend", json_object_new_string_len(
+        s->ops->name, (int)strcspn(s->ops->name, "-")));
+    if (s->ops->prologue) {
+        rc = s->ops->prologue(s->be, &prologue, &prologue_len);
+        if (rc)
+            goto out;
+        json_object_object_add(m, "prologue_length",
+                               json_object_new_int64((int64_t)prologue_len));
+    }
     rc = control_send(&s->control, m);
+    if (!rc && prologue)
+        rc = control_send_block(&s->control, prologue, prologue_len);
     if (rc)
         goto out;
+    /* The destination checks the prologue (pre-flight) before "ready". */
     rc = control_recv(&s->control, "ready", &reply);
     if (rc)
         goto out;
@@ -166,6 +181,7 @@ static int handshake(struct source *s)
 out:
     OPENSSL_cleanse(key, sizeof(key));
     OPENSSL_cleanse(keyhex, sizeof(keyhex));
+    free(prologue);
     json_object_put(m);
     if (reply)
         json_object_put(reply);
@@ -338,7 +354,12 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
     logging = true;
-    mig_dirty_bitmap_set_range(s.dirty, 0, s.nr_pfns);
+    if (ops->populated)
+        rc = ops->populated(backend, s.dirty);
+    else
+        mig_dirty_bitmap_set_range(s.dirty, 0, s.nr_pfns);
+    if (rc)
+        goto out;
     last_harvest = now();
     for (;;) {
         struct mig_precopy_round round = { 0 };

@@ -521,6 +521,8 @@ static int send_stream_epoch(struct send_job *job)
             uint64_t hash, word = pfn;
 
             rc = job->read_page(job->arg, pfn, page);
+            if (rc == MIG_EABSENT)
+                continue;           /* a hole: nothing to send */
             if (rc)
                 goto out;
             /* One pass: hash, and scan for zeros only on a zero-page hash. */
