@@ -74,9 +74,15 @@ struct mig_xen_source_options {
     unsigned int version;          /* MIG_XEN_SOURCE_OPTIONS_VERSION */
     unsigned int streams;          /* sender threads (a mapping handle each) */
     const char *config_file;       /* xl migrate -C: config to send, or NULL */
+    /*
+     * Members added to the prologue's metadata: JSON object members
+     * without the braces ("\"features\":\"...\",\"cpuid_baseline\":...";
+     * xl-ext fills them from cpuid-policy), or NULL.
+     */
+    const char *metadata_extra;
 };
 #define MIG_XEN_SOURCE_OPTIONS_VERSION 1
-#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, 1, NULL }
+#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, 1, NULL, NULL }
 
 /*
  * Open the domain named (or numbered) domain for migration.  Refuses

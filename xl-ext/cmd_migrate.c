@@ -7,8 +7,9 @@
  * its stdin/stdout are the control channel.  New options are long-only.
  * With --sim the guest is a simulated one in this process (backend/sim)
  * and the destination keeps its copy in the receiver process; without
- * --sim the command is handed to xl unchanged until the Xen backend lands,
- * and refuses the new options rather than ignoring them.
+ * --sim a real domain is migrated by the xenmig engine (migrate_xen_source.c),
+ * or by stock xl with --engine xl (or for a domain type the engine does not
+ * take, when no xenmig option was given).
  */
 #include "config.h"
 
@@ -28,6 +29,7 @@
 #include <xentoollog.h>
 
 #include "migrate_common.h"
+#include "migrate_xen_source.h"
 #include "mig_sim_backend.h"
 #include "mig_xfer.h"
 #include "subcommands.h"
@@ -37,6 +39,7 @@ enum {
     OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
+    OPT_ENGINE,
 };
 
 static const struct option long_options[] = {
@@ -60,6 +63,7 @@ static const struct option long_options[] = {
     { "inject-fault",      required_argument, NULL, OPT_INJECT_FAULT },
     { "no-encrypt",        no_argument,       NULL, OPT_NO_ENCRYPT },
     { "help",              no_argument,       NULL, OPT_HELP },
+    { "engine",            required_argument, NULL, OPT_ENGINE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -74,47 +78,6 @@ static int usage_error(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nRun '%s help migrate' for the options.\n", xl_ext_prog);
     return XL_EXT_EXIT_USAGE;
-}
-
-/* Start `sh -c rune` with pipes on its stdin and stdout (as xl does). */
-static int spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *from_child)
-{
-    int in[2], out[2];
-
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
-        fprintf(stderr, "%s migrate: cannot create pipes: %s\n", xl_ext_prog,
-                strerror(errno));
-        return -1;
-    }
-    *pid = fork();
-    if (*pid < 0) {
-        fprintf(stderr, "%s migrate: cannot fork: %s\n", xl_ext_prog, strerror(errno));
-        return -1;
-    }
-    if (*pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        execl("/bin/sh", "sh", "-c", rune, (char *)NULL);
-        fprintf(stderr, "%s migrate: cannot run /bin/sh: %s\n", xl_ext_prog,
-                strerror(errno));
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    *to_child = in[1];
-    *from_child = out[0];
-    return 0;
-}
-
-static int exit_code_of(int rc)
-{
-    switch (rc) {
-    case 0:              return XL_EXT_EXIT_OK;
-    case MIG_EINVAL:     return XL_EXT_EXIT_USAGE;
-    case MIG_ECOMPAT:    return XL_EXT_EXIT_INCOMPATIBLE;
-    case MIG_ECANCELLED: return XL_EXT_EXIT_CANCELLED;
-    default:             return XL_EXT_EXIT_FAILURE;
-    }
 }
 
 static double monotonic_seconds(void)
@@ -175,11 +138,6 @@ static int watch_progress(const struct mig_progress *p, void *payload)
     return migrate_output_progress(p, w->out);
 }
 
-static bool is_local(const char *host)
-{
-    return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
-}
-
 int cmd_migrate(int argc, char **argv)
 {
     struct mig_migrate_options opts = MIG_MIGRATE_OPTIONS_INIT;
@@ -191,7 +149,8 @@ int cmd_migrate(int argc, char **argv)
     xentoollog_logger_stdiostream *logger = NULL;
     const char *ssh_command = NULL, *host, *new_option = NULL;
     char *rune = NULL, self[4096], error[1024] = "";
-    bool use_sim = false, debug = false;
+    bool use_sim = false, debug = false, pause_after = false, engine_xl = false;
+    const char *config_file = NULL;
     unsigned long long n;
     uint64_t bandwidth = 0;
     double writes_before = 0, t_before = 0, rate_before = 0, rate_during = 0;
@@ -205,8 +164,20 @@ int cmd_migrate(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "FC:s:epDh", long_options, NULL)) != -1) {
         switch (opt) {
-        case 'C': case 'F': case 'e': case 'p': case 'D': case OPT_LIVE:
-            break;                       /* xl's meaning; see the Xen backend */
+        case 'C':
+            config_file = optarg;
+            break;
+        case 'p':
+            pause_after = true;
+            break;
+        case 'F': case 'e': case 'D': case OPT_LIVE:
+            break;                       /* xl's meaning; nothing to do here */
+        case OPT_ENGINE:
+            if (!strcmp(optarg, "xl"))
+                engine_xl = true;
+            else if (strcmp(optarg, "xenmig"))
+                return usage_error("--engine '%s': use 'xenmig' or 'xl'", optarg);
+            break;
         case 's':
             ssh_command = optarg;
             break;
@@ -338,14 +309,41 @@ int cmd_migrate(int argc, char **argv)
     }
 
     if (!use_sim) {
-        /* Real domains: the Xen backend is a later step; until then, xl. */
-        if (new_option) {
-            fprintf(stderr, "%s migrate: '%s' needs xenmig's Xen backend, which this "
-                    "build does not have yet; use --sim for the simulated guest, or "
-                    "drop the xenmig options to run stock 'xl migrate'\n",
-                    xl_ext_prog, new_option);
-            return XL_EXT_EXIT_USAGE;
+        /* Real domains: the xenmig engine (Xen backend), or stock xl. */
+        struct migrate_xen_params xp = {
+            .opts = &opts, .out = &out, .ssh_command = ssh_command,
+            .config_file = config_file, .new_option = new_option,
+            .pause_after = pause_after, .debug = debug, .self = self,
+        };
+
+        if (engine_xl) {
+            if (new_option) {
+                fprintf(stderr, "%s migrate: '%s' is a xenmig option; --engine xl runs "
+                        "stock 'xl migrate', which does not have it\n", xl_ext_prog,
+                        new_option);
+                return XL_EXT_EXIT_USAGE;
+            }
+            goto exec_xl;
         }
+        if (argc - optind != 2)
+            return usage_error("%s", "needs DOMAIN HOST");
+        xp.domain = argv[optind];
+        xp.host = argv[optind + 1];
+        if (bandwidth)
+            opts.max_rate_per_stream = bandwidth / opts.streams;
+        out.tty = !out.json && isatty(fileno(stdout));
+        len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (len <= 0) {
+            fprintf(stderr, "%s migrate: cannot find my own binary: %s\n", xl_ext_prog,
+                    strerror(errno));
+            return XL_EXT_EXIT_FAILURE;
+        }
+        self[len] = '\0';
+        signal(SIGPIPE, SIG_IGN);
+        exit_code = migrate_xen_source_run(&xp);
+        if (exit_code >= 0)
+            return exit_code;
+exec_xl:
         argv[0] = "migrate";
         return xl_ext_exec_xl(argc, argv);
     }
@@ -367,7 +365,7 @@ int cmd_migrate(int argc, char **argv)
     self[len] = '\0';
     if (ssh_command && !ssh_command[0])
         rc = asprintf(&rune, "%s", host);
-    else if (!ssh_command && is_local(host))
+    else if (!ssh_command && migrate_host_is_local(host))
         rc = asprintf(&rune, "exec '%s' migrate-receive --sim --data-listen 127.0.0.1"
                       " --timeout %d", self, opts.timeout_ms);
     else
@@ -379,7 +377,7 @@ int cmd_migrate(int argc, char **argv)
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    opts.data_host = is_local(host) || (ssh_command && !ssh_command[0]) ? "127.0.0.1" : host;
+    opts.data_host = migrate_host_is_local(host) || (ssh_command && !ssh_command[0]) ? "127.0.0.1" : host;
 
     logger = xtl_createlogger_stdiostream(stderr, debug ? XTL_DEBUG : XTL_ERROR, 0);
     sim.logger = (xentoollog_logger *)logger;
@@ -421,7 +419,7 @@ int cmd_migrate(int argc, char **argv)
     t_before = monotonic_seconds();
 
     signal(SIGPIPE, SIG_IGN);
-    if (spawn_receiver(rune, &child, &to_child, &from_child)) {
+    if (migrate_spawn_receiver(rune, &child, &to_child, &from_child)) {
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
@@ -434,7 +432,7 @@ int cmd_migrate(int argc, char **argv)
                           (xentoollog_logger *)logger, &result);
     if (rc)
         snprintf(error, sizeof(error), "%s", mig_error_last());
-    exit_code = exit_code_of(rc);
+    exit_code = migrate_exit_code_of(rc);
     rate_during = (guest_writes(guest, sim.nr_vcpus) - writes_before) /
                   (monotonic_seconds() - t_before);
 

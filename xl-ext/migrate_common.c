@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,4 +221,50 @@ void migrate_output_guest_rate(struct migrate_output *o, double before, double d
     fprintf(o->out, "xl-ext migrate: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
             before, during, ratio);
     fflush(o->out);
+}
+
+/* Start `sh -c rune` with pipes on its stdin and stdout (as xl does). */
+int migrate_spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *from_child)
+{
+    int in[2], out[2];
+
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
+        fprintf(stderr, "%s migrate: cannot create pipes: %s\n", xl_ext_prog,
+                strerror(errno));
+        return -1;
+    }
+    *pid = fork();
+    if (*pid < 0) {
+        fprintf(stderr, "%s migrate: cannot fork: %s\n", xl_ext_prog, strerror(errno));
+        return -1;
+    }
+    if (*pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        execl("/bin/sh", "sh", "-c", rune, (char *)NULL);
+        fprintf(stderr, "%s migrate: cannot run /bin/sh: %s\n", xl_ext_prog,
+                strerror(errno));
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    *to_child = in[1];
+    *from_child = out[0];
+    return 0;
+}
+
+int migrate_exit_code_of(int rc)
+{
+    switch (rc) {
+    case 0:              return XL_EXT_EXIT_OK;
+    case MIG_EINVAL:     return XL_EXT_EXIT_USAGE;
+    case MIG_ECOMPAT:    return XL_EXT_EXIT_INCOMPATIBLE;
+    case MIG_ECANCELLED: return XL_EXT_EXIT_CANCELLED;
+    default:             return XL_EXT_EXIT_FAILURE;
+    }
+}
+
+bool migrate_host_is_local(const char *host)
+{
+    return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "mig_migrate.h"
 
@@ -59,5 +60,16 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
  * before=... during=... ratio=..." and a JSON "guest" event.
  */
 void migrate_output_guest_rate(struct migrate_output *o, double before, double during);
+
+/*
+ * Start `sh -c rune` with pipes on its stdin and stdout, as xl does: *pid
+ * is the child, *to_child / *from_child are owned by the caller.  Prints
+ * the reason and returns -1 on failure.
+ */
+int migrate_spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *from_child);
+/* The XL_EXT_EXIT_* code of a MIG_E* result. */
+int migrate_exit_code_of(int rc);
+/* localhost, 127.0.0.1 or ::1 */
+bool migrate_host_is_local(const char *host);
 
 #endif /* XENMIG_XL_EXT_MIGRATE_COMMON_H */

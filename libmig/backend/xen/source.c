@@ -1,1 +1,723 @@
+/*
+ * source.c: the Xen backend's source side (mig_xen.h): a running PVH
+ * domain migrated by the xenmig engine.
+ *
+ *  - pages: each sender thread maps guest frames through its own
+ *    libxenforeignmemory handle, a window of consecutive pfns at a time
+ *    while it reads sequentially, one frame when it jumps;
+ *  - log-dirty: XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY / CLEAN through
+ *    libxenctrl; "stop" is Xen 4.17's CLEAN (the domain is paused for the
+ *    whole bitmap); "loose" uses the ranged no-pause op where this Xen has
+ *    it (ranged.h) and falls back to CLEAN, once, with a log line, where
+ *    it does not;
+ *  - suspend and resume through libxl (libxl_domain_suspend_only,
+ *    libxl_domain_resume with suspend_cancel), destroy only in release()
+ *    (after the destination said it runs the guest);
+ *  - the stream's head and tail (source_stream.c) for Xen's stock restore.
+ *
+ * Must never destroy the domain except in release(), and never leave it
+ * suspended on an error path (the engine calls resume()).
+ */
 #include "config.h"
+
+/* Xen's public headers need GNU C (anonymous unions, __align8__). */
+#undef __STRICT_ANSI__
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <libxl.h>
+#include <libxl_utils.h>
+#include <xenctrl.h>
+#include <xenforeignmemory.h>
+#include <xentoollog.h>
+#include <xxhash.h>
+
+#include "mig_dirty.h"
+#include "mig_migrate.h"
+#include "mig_xen.h"
+#include "ranged.h"
+#include "xen_private.h"
+
+#define PAGE_SIZE_BYTES 4096u
+#define WINDOW_PAGES    64u       /* frames mapped at once while sequential */
+#define PROBE_PAGES     1024u     /* frames probed at once by populated() */
+#define RANGED_CHUNK    (64u * 1024u)  /* pfns per ranged harvest call */
+
+/* One sender thread's mapping handle and window. */
+struct map_slot {
+    struct mig_xen_source *src;
+    xenforeignmemory_handle *fmem;
+    bool in_use;
+    uint8_t *window;           /* mapped frames, or NULL */
+    uint64_t first;            /* pfn of window[0] */
+    unsigned int count;
+    int err[WINDOW_PAGES];
+    uint64_t last_pfn;         /* last pfn read, for the sequential guess */
+};
+
+struct mig_xen_source {
+    xentoollog_logger *log;
+    xc_interface *xch;
+    libxl_ctx *ctx;
+    uint32_t domid;
+    char name[128];
+    char uuid[LIBXL_UUID_FMTLEN + 1];
+    uint64_t nr_pfns;
+    struct mig_xen_source_options opts;
+
+    pthread_mutex_t lock;      /* slots */
+    pthread_key_t slot_key;
+    bool key_made;
+    struct map_slot *slots;
+    unsigned int nr_slots;
+    xenforeignmemory_handle *fmem;  /* the engine thread's own */
+
+    xc_hypercall_buffer_t bitmap_hbuf;   /* the dirty bitmap Xen writes */
+    unsigned long *bitmap;
+    size_t bitmap_pages;
+    bool logdirty;
+    bool suspended;
+    int ranged;                /* -1 unknown, 0 absent, 1 present */
+    bool told_fallback;
+    uint64_t store_pfn, console_pfn;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void slot_unmap(struct map_slot *slot)
+{
+    if (slot->window)
+        xenforeignmemory_unmap(slot->fmem, slot->window, slot->count);
+    slot->window = NULL;
+    slot->count = 0;
+}
+
+/* Thread exit: give the slot back (its handle stays open for reuse). */
+static void slot_release(void *arg)
+{
+    struct map_slot *slot = arg;
+    struct mig_xen_source *src = slot->src;
+
+    slot_unmap(slot);
+    pthread_mutex_lock(&src->lock);
+    slot->in_use = false;
+    pthread_mutex_unlock(&src->lock);
+}
+
+static struct map_slot *slot_get(struct mig_xen_source *src)
+{
+    struct map_slot *slot = pthread_getspecific(src->slot_key);
+
+    if (slot)
+        return slot;
+    pthread_mutex_lock(&src->lock);
+    for (unsigned int i = 0; i < src->nr_slots; i++) {
+        if (!src->slots[i].in_use) {
+            slot = &src->slots[i];
+            slot->in_use = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&src->lock);
+    if (!slot) {
+        mig_error_set(MIG_ELIMIT, "more sender threads than the %u mapping handles "
+                      "opened for domain %u", src->nr_slots, src->domid);
+        return NULL;
+    }
+    slot->last_pfn = UINT64_MAX - 1;
+    pthread_setspecific(src->slot_key, slot);
+    return slot;
+}
+
+static uint64_t src_nr_pfns(void *backend)
+{
+    return ((struct mig_xen_source *)backend)->nr_pfns;
+}
+
+static int src_read_page(void *backend, uint64_t pfn, void *buf)
+{
+    struct mig_xen_source *src = backend;
+    struct map_slot *slot = slot_get(src);
+    xen_pfn_t pfns[WINDOW_PAGES];
+    unsigned int count;
+
+    if (!slot)
+        return mig_error_last_code();
+    if (pfn >= src->nr_pfns)
+        return mig_error_set(MIG_EINVAL, "pfn %#" PRIx64 " is beyond domain %u's %"
+                             PRIu64 " pfns", pfn, src->domid, src->nr_pfns);
+    if (!slot->window || pfn < slot->first || pfn >= slot->first + slot->count) {
+        slot_unmap(slot);
+        count = pfn == slot->last_pfn + 1 ? WINDOW_PAGES : 1;
+        if (count > src->nr_pfns - pfn)
+            count = (unsigned int)(src->nr_pfns - pfn);
+        for (unsigned int i = 0; i < count; i++)
+            pfns[i] = pfn + i;
+        slot->window = xenforeignmemory_map(slot->fmem, src->domid, PROT_READ, count,
+                                            pfns, slot->err);
+        if (!slot->window)
+            return mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of domain "
+                                       "%u at pfn %#" PRIx64, count, src->domid, pfn);
+        slot->first = pfn;
+        slot->count = count;
+    }
+    slot->last_pfn = pfn;
+    if (slot->err[pfn - slot->first])
+        return MIG_EABSENT;
+    memcpy(buf, slot->window + (pfn - slot->first) * PAGE_SIZE_BYTES, PAGE_SIZE_BYTES);
+    return 0;
+}
+
+/* Which pfns hold memory: probe by mapping PROBE_PAGES frames at a time. */
+static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
+{
+    struct mig_xen_source *src = backend;
+    xen_pfn_t *pfns = malloc(PROBE_PAGES * sizeof(*pfns));
+    int *err = malloc(PROBE_PAGES * sizeof(*err));
+    uint64_t found = 0;
+    int rc;
+
+    if (!pfns || !err) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for a probe batch");
+        goto out;
+    }
+    for (uint64_t base = 0; base < src->nr_pfns; base += PROBE_PAGES) {
+        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
+                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
+        void *map;
+
+        for (unsigned int i = 0; i < n; i++)
+            pfns[i] = base + i;
+        map = xenforeignmemory_map(src->fmem, src->domid, PROT_READ, n, pfns, err);
+        if (!map) {
+            if (errno == EINVAL || errno == ENOENT || errno == EFAULT)
+                continue;           /* the whole batch is a hole */
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot probe domain %u's frames "
+                                     "at pfn %#" PRIx64, src->domid, base);
+            goto out;
+        }
+        for (unsigned int i = 0; i < n; i++) {
+            if (!err[i]) {
+                mig_dirty_bitmap_set(dst, base + i);
+                found++;
+            }
+        }
+        xenforeignmemory_unmap(src->fmem, map, n);
+    }
+    if (!found) {
+        rc = mig_error_set(MIG_EIO, "domain %u has no mappable memory", src->domid);
+        goto out;
+    }
+    if (src->log)
+        xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: %" PRIu64 " of %" PRIu64
+                " pfns hold memory", src->domid, found, src->nr_pfns);
+    rc = 0;
+out:
+    free(pfns);
+    free(err);
+    return rc;
+}
+
+static int src_log_dirty_enable(void *backend)
+{
+    struct mig_xen_source *src = backend;
+
+    if (xc_shadow_control(src->xch, src->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY,
+                          NULL, 0))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot enable log-dirty mode for "
+                                   "domain %u (a PV guest needs a Xen with shadow "
+                                   "paging; is another migration running?)", src->domid);
+    src->logdirty = true;
+    return 0;
+}
+
+static int src_log_dirty_disable(void *backend)
+{
+    struct mig_xen_source *src = backend;
+
+    if (!src->logdirty)
+        return 0;
+    src->logdirty = false;
+    if (xc_shadow_control(src->xch, src->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot disable log-dirty mode for "
+                                   "domain %u", src->domid);
+    return 0;
+}
+
+/* OR the hypercall bitmap's bits [0, count) into dst at pfn first. */
+static uint64_t merge_bitmap(struct mig_xen_source *src, struct mig_dirty_bitmap *dst,
+                             uint64_t first, uint64_t count)
+{
+    const unsigned long *bits = src->bitmap;
+    const unsigned int per = 8 * sizeof(unsigned long);
+    uint64_t n = 0;
+
+    for (uint64_t w = 0; w < (count + per - 1) / per; w++) {
+        unsigned long word = bits[w];
+
+        while (word) {
+            unsigned int b = (unsigned int)__builtin_ctzl(word);
+            uint64_t i = w * per + b;
+
+            word &= word - 1;
+            if (i < count) {
+                mig_dirty_bitmap_set(dst, first + i);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+static int harvest_clean(struct mig_xen_source *src, struct mig_dirty_bitmap *dst,
+                         struct mig_harvest_stats *stats)
+{
+    xc_shadow_op_stats_t st;
+    double t0 = now(), t1;
+    /* Final harvest: Xen also marks the frames it has mapped (vCPU info...). */
+    unsigned int mode = src->suspended ? XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0;
+
+    memset(src->bitmap, 0, src->bitmap_pages * XC_PAGE_SIZE);
+    if (xc_logdirty_control(src->xch, src->domid, XEN_DOMCTL_SHADOW_OP_CLEAN,
+                            &src->bitmap_hbuf, src->nr_pfns, mode, &st) !=
+        (long long)src->nr_pfns && errno)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot harvest domain %u's dirty "
+                                   "log", src->domid);
+    t1 = now();
+    stats->pages = merge_bitmap(src, dst, 0, src->nr_pfns);
+    /* Xen pauses the domain for the whole CLEAN: its wall time bounds the pause. */
+    stats->pause_seconds = t1 - t0;
+    stats->stall_seconds = stats->pause_seconds;
+    stats->max_stall_seconds = stats->pause_seconds;
+    return 0;
+}
+
+static int harvest_ranged(struct mig_xen_source *src, struct mig_dirty_bitmap *dst,
+                          struct mig_harvest_stats *stats)
+{
+    double longest = 0, total = 0;
+    int rc;
+
+    stats->pages = 0;
+    for (uint64_t first = 0; first < src->nr_pfns; first += RANGED_CHUNK) {
+        uint32_t count = src->nr_pfns - first < RANGED_CHUNK ?
+                         (uint32_t)(src->nr_pfns - first) : RANGED_CHUNK;
+        double seconds = 0;
+
+        memset(src->bitmap, 0, (count + 7) / 8);
+        rc = xen_ranged_clean(src->xch, src->domid, first, count,
+                              &src->bitmap_hbuf, &seconds);
+        if (rc)
+            return rc;
+        stats->pages += merge_bitmap(src, dst, first, count);
+        total += seconds;
+        if (seconds > longest)
+            longest = seconds;
+    }
+    /* No domain-wide pause: a vCPU only waits on the p2m lock of one chunk. */
+    stats->pause_seconds = 0;
+    stats->stall_seconds = total;
+    stats->max_stall_seconds = longest;
+    return 0;
+}
+
+static int src_harvest(void *backend, enum mig_trace_mode mode,
+                       struct mig_dirty_bitmap *dst, struct mig_harvest_stats *stats)
+{
+    struct mig_xen_source *src = backend;
+    int rc;
+
+    if (mode == MIG_TRACE_LOOSE && !src->suspended) {
+        if (src->ranged < 0)
+            src->ranged = xen_ranged_supported(src->xch, src->domid) ? 1 : 0;
+        if (src->ranged)
+            return harvest_ranged(src, dst, stats);
+        if (!src->told_fallback && src->log)
+            xtl_log(src->log, XTL_WARN, -1, "xen", "this Xen has no ranged no-pause "
+                    "log-dirty harvest (the xenmig lab patch): loose tracing falls "
+                    "back to Xen's CLEAN, which pauses the domain per harvest");
+        src->told_fallback = true;
+    }
+    rc = harvest_clean(src, dst, stats);
+    if (rc)
+        return rc;
+    if (src->suspended) {
+        /* Rings dom0 writes through its own mappings are not in the log. */
+        if (src->store_pfn && src->store_pfn < src->nr_pfns)
+            mig_dirty_bitmap_set(dst, src->store_pfn);
+        if (src->console_pfn && src->console_pfn < src->nr_pfns)
+            mig_dirty_bitmap_set(dst, src->console_pfn);
+    }
+    return 0;
+}
+
+static int src_pause(void *backend)
+{
+    struct mig_xen_source *src = backend;
+    int rc = libxl_domain_suspend_only(src->ctx, src->domid, NULL);
+
+    if (rc)
+        return mig_error_set(MIG_EIO, "libxl could not suspend domain %u (libxl error "
+                             "%d): is it running with PV suspend support?",
+                             src->domid, rc);
+    src->suspended = true;
+    return 0;
+}
+
+static int src_resume(void *backend)
+{
+    struct mig_xen_source *src = backend;
+    int rc = libxl_domain_resume(src->ctx, src->domid, 1, NULL);
+
+    if (rc)
+        return mig_error_set(MIG_EIO, "libxl could not resume domain %u (libxl error "
+                             "%d): resume it by hand with 'xl unpause' after checking "
+                             "it", src->domid, rc);
+    src->suspended = false;
+    return 0;
+}
+
+static int src_save_state(void *backend, void **state_out, size_t *len_out)
+{
+    struct mig_xen_source *src = backend;
+
+    return xen_stream_tail(src->xch, src->domid, state_out, len_out);
+}
+
+static int src_restore_state(void *backend, const void *state, size_t len)
+{
+    (void)backend; (void)state; (void)len;
+    return mig_error_set(MIG_EUNSUPP, "a Xen source cannot restore state");
+}
+
+static int src_prepare(void *backend, uint64_t nr_pfns)
+{
+    (void)backend; (void)nr_pfns;
+    return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive a guest");
+}
+
+static int src_write_page(void *backend, uint64_t pfn, const void *data)
+{
+    (void)backend; (void)pfn; (void)data;
+    return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive pages");
+}
+
+/* Digest of the suspended domain's memory, read from the domain itself. */
+static int src_memory_hash(void *backend, uint64_t *hash_out)
+{
+    struct mig_xen_source *src = backend;
+    uint64_t *hashes = calloc(src->nr_pfns, sizeof(*hashes));
+    xen_pfn_t pfns[PROBE_PAGES];
+    int err[PROBE_PAGES];
+    int rc;
+
+    if (!hashes)
+        return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
+                             src->nr_pfns);
+    for (uint64_t base = 0; base < src->nr_pfns; base += PROBE_PAGES) {
+        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
+                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
+        uint8_t *map;
+
+        for (unsigned int i = 0; i < n; i++)
+            pfns[i] = base + i;
+        map = xenforeignmemory_map(src->fmem, src->domid, PROT_READ, n, pfns, err);
+        if (!map)
+            continue;               /* a hole: hashes stay 0, as never sent */
+        for (unsigned int i = 0; i < n; i++)
+            if (!err[i])
+                hashes[base + i] = XXH3_64bits(map + (size_t)i * PAGE_SIZE_BYTES,
+                                               PAGE_SIZE_BYTES);
+        xenforeignmemory_unmap(src->fmem, map, n);
+    }
+    *hash_out = mig_memory_digest(hashes, src->nr_pfns);
+    rc = 0;
+    free(hashes);
+    return rc;
+}
+
+static int src_release(void *backend)
+{
+    struct mig_xen_source *src = backend;
+    int rc = libxl_domain_destroy(src->ctx, src->domid, NULL);
+
+    if (rc)
+        return mig_error_set(MIG_EIO, "the guest runs at the destination but domain %u "
+                             "could not be destroyed here (libxl error %d): destroy "
+                             "it with 'xl destroy %u'", src->domid, rc, src->domid);
+    src->suspended = false;
+    return 0;
+}
+
+static int json_escape(char *out, size_t size, const char *in)
+{
+    size_t o = 0;
+
+    for (; *in; in++) {
+        unsigned char ch = (unsigned char)*in;
+        int n = ch == '"' || ch == '\\' ? snprintf(out + o, size - o, "\\%c", ch) :
+                ch < 0x20 ? snprintf(out + o, size - o, "\\u%04x", ch) :
+                snprintf(out + o, size - o, "%c", ch);
+
+        if (n < 0 || (size_t)n >= size - o)
+            return -1;
+        o += (size_t)n;
+    }
+    return 0;
+}
+
+static int src_prologue(void *backend, void **blob_out, size_t *len_out)
+{
+    struct mig_xen_source *src = backend;
+    libxl_domain_config d_config;
+    char *config = NULL, *meta = NULL, name[300];
+    void *head = NULL;
+    size_t head_len = 0, meta_size;
+    int rc;
+
+    *blob_out = NULL;
+    *len_out = 0;
+    libxl_domain_config_init(&d_config);
+    if (src->opts.config_file) {
+        FILE *f = fopen(src->opts.config_file, "r");
+        long size;
+
+        if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+            rc = mig_error_set_errno(MIG_EINVAL, errno, "cannot read the config file "
+                                     "'%s' given with -C", src->opts.config_file);
+            if (f)
+                fclose(f);
+            goto out;
+        }
+        config = calloc(1, (size_t)size + 1);
+        if (!config || fread(config, 1, (size_t)size, f) != (size_t)size) {
+            rc = mig_error_set(MIG_EIO, "cannot read the config file '%s' given with -C",
+                               src->opts.config_file);
+            fclose(f);
+            goto out;
+        }
+        fclose(f);
+        rc = mig_error_set(MIG_EUNSUPP, "-C with the xenmig engine is not supported "
+                           "yet: run without -C (the domain's own configuration is "
+                           "sent) or use stock 'xl migrate -C'");
+        goto out;
+    }
+    rc = libxl_retrieve_domain_configuration(src->ctx, src->domid, &d_config, NULL);
+    if (rc) {
+        rc = mig_error_set(MIG_EIO, "libxl has no stored configuration for domain %u "
+                           "(error %d): give one with -C", src->domid, rc);
+        goto out;
+    }
+    config = libxl_domain_config_to_json(src->ctx, &d_config);
+    if (!config) {
+        rc = mig_error_set(MIG_ENOMEM, "cannot turn domain %u's configuration into "
+                           "JSON", src->domid);
+        goto out;
+    }
+    rc = xen_stream_head(src->xch, src->domid, config, &head, &head_len);
+    if (rc)
+        goto out;
+    if (json_escape(name, sizeof(name), src->name)) {
+        rc = mig_error_set(MIG_ELIMIT, "domain name '%s' is too long", src->name);
+        goto out;
+    }
+    meta_size = strlen(name) + 256 + (src->opts.metadata_extra ?
+                                      strlen(src->opts.metadata_extra) : 0);
+    meta = malloc(meta_size);
+    if (!meta) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for the prologue");
+        goto out;
+    }
+    snprintf(meta, meta_size, "{\"domain\":\"%s\",\"uuid\":\"%s\",\"type\":\"pvh\","
+             "\"xen_version\":\"%d.%d\"%s%s}", name, src->uuid,
+             xc_version(src->xch, XENVER_version, NULL) >> 16,
+             xc_version(src->xch, XENVER_version, NULL) & 0xffff,
+             src->opts.metadata_extra && *src->opts.metadata_extra ? "," : "",
+             src->opts.metadata_extra ? src->opts.metadata_extra : "");
+    rc = mig_xen_prologue_build(meta, head, head_len, blob_out, len_out);
+out:
+    libxl_domain_config_dispose(&d_config);
+    free(config);
+    free(meta);
+    free(head);
+    return rc;
+}
+
+const struct mig_backend_ops mig_xen_source_ops = {
+    .name = "xen",
+    .nr_pfns = src_nr_pfns,
+    .prepare = src_prepare,
+    .read_page = src_read_page,
+    .write_page = src_write_page,
+    .log_dirty_enable = src_log_dirty_enable,
+    .log_dirty_disable = src_log_dirty_disable,
+    .harvest = src_harvest,
+    .pause = src_pause,
+    .resume = src_resume,
+    .save_state = src_save_state,
+    .restore_state = src_restore_state,
+    .memory_hash = src_memory_hash,
+    .release = src_release,
+    .populated = src_populated,
+    .prologue = src_prologue,
+};
+
+int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
+                        const struct mig_xen_source_options *opts,
+                        struct mig_xen_source **src_out)
+{
+    struct mig_xen_source *src = NULL;
+    libxl_dominfo info;
+    xen_pfn_t max_gpfn;
+    uint32_t domid;
+    char *name = NULL;
+    int rc;
+
+    *src_out = NULL;
+    libxl_dominfo_init(&info);
+    if (!opts || opts->version != MIG_XEN_SOURCE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "xen source options version %u is not %u: "
+                             "initialise them with MIG_XEN_SOURCE_OPTIONS_INIT",
+                             opts ? opts->version : 0, MIG_XEN_SOURCE_OPTIONS_VERSION);
+    src = calloc(1, sizeof(*src));
+    if (!src)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    src->log = log;
+    src->opts = *opts;
+    src->ranged = -1;
+    pthread_mutex_init(&src->lock, NULL);
+    src->xch = xc_interface_open(log, log, 0);
+    if (!src->xch) {
+        rc = mig_error_set_errno(MIG_EUNSUPP, errno, "cannot open Xen's control "
+                                 "interface: is this a Xen dom0, and are you root?");
+        goto out;
+    }
+    if (libxl_ctx_alloc(&src->ctx, LIBXL_VERSION, 0, log)) {
+        rc = mig_error_set(MIG_EUNSUPP, "cannot open libxl: is this a Xen dom0?");
+        goto out;
+    }
+    if (libxl_domain_qualifier_to_domid(src->ctx, domain, &domid)) {
+        rc = mig_error_set(MIG_EINVAL, "no domain '%s' here: give a name or id that "
+                           "'xl list' shows", domain);
+        goto out;
+    }
+    src->domid = domid;
+    if (!domid) {
+        rc = mig_error_set(MIG_EINVAL, "domain 0 cannot be migrated");
+        goto out;
+    }
+    if (libxl_domain_info(src->ctx, &info, domid)) {
+        rc = mig_error_set(MIG_EINVAL, "no domain '%s' here: give a name or id that "
+                           "'xl list' shows", domain);
+        goto out;
+    }
+    if (info.domain_type != LIBXL_DOMAIN_TYPE_PVH) {
+        rc = mig_error_set(MIG_EUNSUPP, "domain '%s' is %s: the xenmig engine migrates "
+                           "PVH domains for now; use stock 'xl migrate' (or xl-ext "
+                           "migrate --engine xl) for it", domain,
+                           info.domain_type == LIBXL_DOMAIN_TYPE_PV ? "PV" : "HVM");
+        goto out;
+    }
+    if (info.paused || info.shutdown || info.dying) {
+        rc = mig_error_set(MIG_EINVAL, "domain '%s' is not running (paused, shut down "
+                           "or dying): start or unpause it first", domain);
+        goto out;
+    }
+    name = libxl_domid_to_name(src->ctx, domid);
+    snprintf(src->name, sizeof(src->name), "%s", name ? name : domain);
+    snprintf(src->uuid, sizeof(src->uuid), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(info.uuid));
+    if (xc_domain_maximum_gpfn(src->xch, domid, &max_gpfn) < 0) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's highest "
+                                 "pfn", domid);
+        goto out;
+    }
+    src->nr_pfns = (uint64_t)max_gpfn + 1;
+    if (xc_hvm_param_get(src->xch, domid, HVM_PARAM_STORE_PFN, &src->store_pfn))
+        src->store_pfn = 0;
+    if (xc_hvm_param_get(src->xch, domid, HVM_PARAM_CONSOLE_PFN, &src->console_pfn))
+        src->console_pfn = 0;
+
+    src->bitmap_pages = (size_t)((src->nr_pfns + 8 * XC_PAGE_SIZE - 1) / (8 * XC_PAGE_SIZE));
+    src->bitmap = xc__hypercall_buffer_alloc_pages(src->xch, &src->bitmap_hbuf,
+                                                   (int)src->bitmap_pages);
+    if (!src->bitmap) {
+        rc = mig_error_set(MIG_ENOMEM, "cannot allocate a dirty bitmap of %zu pages",
+                           src->bitmap_pages);
+        goto out;
+    }
+    src->fmem = xenforeignmemory_open(log, 0);
+    src->nr_slots = opts->streams ? opts->streams : 1;
+    src->slots = calloc(src->nr_slots, sizeof(*src->slots));
+    if (!src->fmem || !src->slots) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open foreign memory mapping");
+        goto out;
+    }
+    for (unsigned int i = 0; i < src->nr_slots; i++) {
+        src->slots[i].src = src;
+        src->slots[i].fmem = xenforeignmemory_open(log, 0);
+        if (!src->slots[i].fmem) {
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot open foreign memory "
+                                     "mapping %u", i);
+            goto out;
+        }
+    }
+    if (pthread_key_create(&src->slot_key, slot_release)) {
+        rc = mig_error_set(MIG_ENOMEM, "cannot create a thread key");
+        goto out;
+    }
+    src->key_made = true;
+    *src_out = src;
+    src = NULL;
+    rc = 0;
+out:
+    free(name);
+    libxl_dominfo_dispose(&info);
+    mig_xen_source_close(src);
+    return rc;
+}
+
+uint32_t mig_xen_source_domid(const struct mig_xen_source *src)
+{
+    return src->domid;
+}
+
+void mig_xen_source_close(struct mig_xen_source *src)
+{
+    if (!src)
+        return;
+    if (src->logdirty)
+        (void)src_log_dirty_disable(src);
+    for (unsigned int i = 0; src->slots && i < src->nr_slots; i++) {
+        slot_unmap(&src->slots[i]);
+        if (src->slots[i].fmem)
+            xenforeignmemory_close(src->slots[i].fmem);
+    }
+    free(src->slots);
+    if (src->fmem)
+        xenforeignmemory_close(src->fmem);
+    if (src->key_made)
+        pthread_key_delete(src->slot_key);
+    if (src->bitmap)
+        xc__hypercall_buffer_free_pages(src->xch, &src->bitmap_hbuf,
+                                        (int)src->bitmap_pages);
+    if (src->ctx)
+        libxl_ctx_free(src->ctx);
+    if (src->xch)
+        xc_interface_close(src->xch);
+    pthread_mutex_destroy(&src->lock);
+    free(src);
+}

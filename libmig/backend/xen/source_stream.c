@@ -1,1 +1,233 @@
+/*
+ * source_stream.c: the records of a PVH/HVM domain's migration stream that
+ * are not pages: the head (headers, CPUID/MSR policy) and the tail (TSC,
+ * HVM context, HVM params, the two END records), built with the codec's
+ * writer so that the destination can hand them to Xen's stock restore.
+ * The record set and order are those of Xen 4.17's libxc for an HVM
+ * guest (docs/specs/libxc-migration-stream.pandoc).
+ *
+ * Must never pause, resume or modify the domain: it only reads.
+ */
 #include "config.h"
+
+/* Xen's public headers need GNU C (anonymous unions, __align8__). */
+#undef __STRICT_ANSI__
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenctrl.h>
+#include <xenguest.h>
+#include <xen/hvm/params.h>
+
+#include "mig_error.h"
+#include "mig_stream.h"
+#include "xen_private.h"
+
+/* Hand the writer's buffer over to the caller. */
+static int take_buffer(struct mig_stream_writer *w, void **out, size_t *len_out)
+{
+    const uint8_t *data;
+    size_t size;
+    int rc;
+
+    rc = mig_stream_writer_buffer(w, &data, &size);
+    if (rc)
+        return rc;
+    *out = malloc(size ? size : 1);
+    if (!*out)
+        return mig_error_set(MIG_ENOMEM, "out of memory for %zu stream bytes", size);
+    memcpy(*out, data, size);
+    *len_out = size;
+    return 0;
+}
+
+static int write_cpu_policy(struct mig_stream_writer *w, xc_interface *xch,
+                            uint32_t domid)
+{
+    xc_cpu_policy_t *policy = NULL;
+    xen_cpuid_leaf_t *leaves = NULL;
+    xen_msr_entry_t *msrs = NULL;
+    uint32_t nr_leaves, nr_msrs;
+    int rc;
+
+    if (xc_cpu_policy_get_size(xch, &nr_leaves, &nr_msrs)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot get the CPU policy size from Xen");
+        goto out;
+    }
+    leaves = calloc(nr_leaves ? nr_leaves : 1, sizeof(*leaves));
+    msrs = calloc(nr_msrs ? nr_msrs : 1, sizeof(*msrs));
+    policy = xc_cpu_policy_init();
+    if (!leaves || !msrs || !policy) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for a CPU policy");
+        goto out;
+    }
+    if (xc_cpu_policy_get_domain(xch, domid, policy) ||
+        xc_cpu_policy_serialise(xch, policy, leaves, &nr_leaves, msrs, &nr_msrs)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's CPU policy",
+                                 domid);
+        goto out;
+    }
+    rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_CPUID_POLICY,
+                                 leaves, nr_leaves * (uint32_t)sizeof(*leaves));
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_MSR_POLICY,
+                                     msrs, nr_msrs * (uint32_t)sizeof(*msrs));
+out:
+    xc_cpu_policy_destroy(policy);
+    free(leaves);
+    free(msrs);
+    return rc;
+}
+
+int xen_stream_head(xc_interface *xch, uint32_t domid, const char *config_json,
+                    void **out, size_t *len_out)
+{
+    struct mig_stream_writer *w = NULL;
+    struct mig_stream_xl_header xl = {
+        .mandatory_flags = MIG_STREAM_XL_FLAG_JSON | MIG_STREAM_XL_FLAG_STREAMV2,
+        .config = (const uint8_t *)config_json,
+        .config_length = (uint32_t)strlen(config_json) + 1,
+    };
+    struct mig_stream_libxl_header libxl = { .version = MIG_STREAM_LIBXL_VERSION };
+    struct mig_stream_image_header image = { .version = MIG_STREAM_IHDR_VERSION };
+    struct mig_stream_domain_header domain = {
+        .type = MIG_STREAM_DOMAIN_X86_HVM, .page_shift = MIG_STREAM_PAGE_SHIFT,
+    };
+    int version = xc_version(xch, XENVER_version, NULL);
+    int rc;
+
+    *out = NULL;
+    *len_out = 0;
+    if (version < 0)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read Xen's version");
+    domain.xen_major = (uint32_t)version >> 16;
+    domain.xen_minor = (uint32_t)version & 0xffff;
+    rc = mig_stream_writer_open_buffer(&w, NULL);
+    if (!rc)
+        rc = mig_stream_write_xl_header(w, &xl);
+    if (!rc)
+        rc = mig_stream_write_libxl_header(w, &libxl);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXL, MIG_LIBXL_LIBXC_CONTEXT,
+                                     NULL, 0);
+    if (!rc)
+        rc = mig_stream_write_image_header(w, &image);
+    if (!rc)
+        rc = mig_stream_write_domain_header(w, &domain);
+    if (!rc)
+        rc = write_cpu_policy(w, xch, domid);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_STATIC_DATA_END,
+                                     NULL, 0);
+    if (!rc)
+        rc = take_buffer(w, out, len_out);
+    mig_stream_writer_close(w);
+    return rc;
+}
+
+/* The HVM params libxc 4.17 saves (only the non-zero ones are sent). */
+static const uint32_t saved_params[] = {
+    HVM_PARAM_STORE_PFN, HVM_PARAM_IOREQ_PFN, HVM_PARAM_BUFIOREQ_PFN,
+    HVM_PARAM_PAGING_RING_PFN, HVM_PARAM_MONITOR_RING_PFN, HVM_PARAM_SHARING_RING_PFN,
+    HVM_PARAM_VM86_TSS_SIZED, HVM_PARAM_CONSOLE_PFN, HVM_PARAM_ACPI_IOPORTS_LOCATION,
+    HVM_PARAM_VIRIDIAN, HVM_PARAM_IDENT_PT, HVM_PARAM_VM_GENERATION_ID_ADDR,
+    HVM_PARAM_IOREQ_SERVER_PFN, HVM_PARAM_NR_IOREQ_SERVER_PAGES,
+    HVM_PARAM_X87_FIP_WIDTH, HVM_PARAM_MCA_CAP,
+};
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int write_hvm_params(struct mig_stream_writer *w, xc_interface *xch,
+                            uint32_t domid)
+{
+    uint8_t body[8 + sizeof(saved_params) / sizeof(saved_params[0]) * 16];
+    uint32_t count = 0;
+
+    for (size_t i = 0; i < sizeof(saved_params) / sizeof(saved_params[0]); i++) {
+        uint64_t value;
+
+        if (xc_hvm_param_get(xch, domid, saved_params[i], &value))
+            return mig_error_set_errno(MIG_EIO, errno, "cannot read HVM param %u of "
+                                       "domain %u", saved_params[i], domid);
+        if (!value)
+            continue;
+        put_u64(body + 8 + count * 16, saved_params[i]);
+        put_u64(body + 8 + count * 16 + 8, value);
+        count++;
+    }
+    if (!count)
+        return 0;
+    put_u32(body, count);
+    put_u32(body + 4, 0);
+    return mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_HVM_PARAMS,
+                                   body, 8 + count * 16);
+}
+
+int xen_stream_tail(xc_interface *xch, uint32_t domid, void **out, size_t *len_out)
+{
+    struct mig_stream_writer *w = NULL;
+    uint32_t tsc_mode, khz, incarnation;
+    uint64_t nsec;
+    uint8_t tsc[24];
+    uint8_t *context = NULL;
+    int size, rc;
+
+    *out = NULL;
+    *len_out = 0;
+    if (xc_domain_get_tsc_info(xch, domid, &tsc_mode, &nsec, &khz, &incarnation))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's TSC info",
+                                   domid);
+    put_u32(tsc, tsc_mode);
+    put_u32(tsc + 4, khz);
+    put_u64(tsc + 8, nsec);
+    put_u32(tsc + 16, incarnation);
+    put_u32(tsc + 20, 0);
+    size = xc_domain_hvm_getcontext(xch, domid, NULL, 0);
+    if (size <= 0) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot size domain %u's HVM context",
+                                 domid);
+        goto out;
+    }
+    context = malloc((size_t)size);
+    if (!context) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for %d bytes of HVM context", size);
+        goto out;
+    }
+    size = xc_domain_hvm_getcontext(xch, domid, context, (uint32_t)size);
+    if (size <= 0) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's HVM context",
+                                 domid);
+        goto out;
+    }
+    rc = mig_stream_writer_open_buffer(&w, NULL);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_TSC_INFO,
+                                     tsc, sizeof(tsc));
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_HVM_CONTEXT,
+                                     context, (uint32_t)size);
+    if (!rc)
+        rc = write_hvm_params(w, xch, domid);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_END, NULL, 0);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXL, MIG_LIBXL_END, NULL, 0);
+    if (!rc)
+        rc = take_buffer(w, out, len_out);
+out:
+    mig_stream_writer_close(w);
+    free(context);
+    return rc;
+}

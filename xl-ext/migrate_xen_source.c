@@ -1,0 +1,187 @@
+/*
+ * migrate_xen_source.c: `xl-ext migrate` of a real domain with the xenmig
+ * engine (libmig/backend/xen).  Starts the receiver the way xl does
+ * (`ssh HOST xl-ext migrate-receive --xen ...`, `sh -c HOST` with -s ""),
+ * sends the domain's CPUID needs and recorded baselines with it (the
+ * destination's pre-flight), and prints the engine's summary.
+ *
+ * A domain the engine does not migrate (PV, HVM with a device model) is
+ * handed to stock `xl migrate` when no xenmig option was given, with a
+ * note on stderr; with xenmig options it is refused.  Must never leave
+ * the domain paused: the engine resumes it on every failure before the
+ * destination was cleared.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+#include <xentoollog.h>
+
+#include "cpuid_policy.h"
+#include "domain_record.h"
+#include "migrate_common.h"
+#include "migrate_xen_source.h"
+#include "mig_xen.h"
+#include "subcommands.h"
+
+/*
+ * Metadata members for the destination's pre-flight: the featureset the
+ * domain needs (recorded by xl-ext create, else its running policy less
+ * what Xen controls) and the recorded baseline names.  *out malloc'ed.
+ */
+static int domain_needs_json(const char *domain, char **out)
+{
+    struct xs_handle *xs = xs_open(0);
+    struct cpuid_featureset need;
+    char hex[CPUID_FEATURESET_HEX_LEN];
+    char *baseline = NULL, *gpu = NULL, *recorded = NULL;
+    long domid;
+    int rc;
+
+    *out = NULL;
+    if (!xs)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot open xenstore");
+    domid = domain_record_find_domid(xs, domain);
+    if (domid < 0)
+        domid = strtol(domain, NULL, 10);
+    baseline = domain_record_read(xs, domid, "cpuid_baseline");
+    gpu = domain_record_read(xs, domid, "gpu_baseline");
+    recorded = domain_record_read(xs, domid, "cpuid_featureset");
+    if (recorded) {
+        rc = cpuid_featureset_parse_hex(recorded, 0, &need);
+    } else {
+        rc = cpuid_domain_policy_read(NULL, (uint32_t)domid, &need);
+        if (!rc)
+            cpuid_domain_policy_excess(&need, &(struct cpuid_featureset){ { 0 } }, NULL,
+                                       &need, NULL);
+    }
+    if (rc)
+        goto out;
+    cpuid_featureset_format_hex(&need, hex);
+    /* Baseline names are level or cluster names: [A-Za-z0-9._-], no quoting. */
+    if (asprintf(out, "\"features\":\"%s\"%s%s%s%s%s%s", hex,
+                 baseline ? ",\"cpuid_baseline\":\"" : "", baseline ? baseline : "",
+                 baseline ? "\"" : "", gpu ? ",\"gpu_baseline\":\"" : "", gpu ? gpu : "",
+                 gpu ? "\"" : "") < 0) {
+        *out = NULL;
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (const char *p = baseline ? baseline : ""; *p; p++)
+        if (*p == '"' || *p == '\\')
+            rc = mig_error_set(MIG_EINVAL, "recorded baseline '%s' is not a name", baseline);
+    rc = 0;
+out:
+    free(baseline);
+    free(gpu);
+    free(recorded);
+    xs_close(xs);
+    return rc;
+}
+
+int migrate_xen_source_run(const struct migrate_xen_params *p)
+{
+    struct mig_xen_source_options so = MIG_XEN_SOURCE_OPTIONS_INIT;
+    struct mig_migrate_options opts = *p->opts;
+    struct mig_migrate_result result;
+    struct mig_xen_source *src = NULL;
+    xentoollog_logger_stdiostream *logger = NULL;
+    char *rune = NULL, *needs = NULL, error[1024] = "";
+    pid_t child = -1;
+    int to_child = -1, from_child = -1, rc, exit_code;
+
+    logger = xtl_createlogger_stdiostream(stderr, p->debug ? XTL_DEBUG : XTL_ERROR, 0);
+    /* Needs first (xenstore only); their failure only counts for a PVH domain. */
+    rc = domain_needs_json(p->domain, &needs);
+    if (rc)
+        snprintf(error, sizeof(error), "%s", mig_error_last());
+    so.streams = opts.streams;
+    so.config_file = p->config_file;
+    so.metadata_extra = needs;
+    rc = mig_xen_source_open((xentoollog_logger *)logger, p->domain, &so, &src);
+    if (rc == MIG_EUNSUPP && !p->new_option && strstr(mig_error_last(), "PVH domains")) {
+        fprintf(stderr, "%s migrate: %s\n%s migrate: handing it to stock 'xl migrate'\n",
+                xl_ext_prog, mig_error_last(), xl_ext_prog);
+        xtl_logger_destroy((xentoollog_logger *)logger);
+        free(needs);
+        return -1;                     /* the caller execs xl */
+    }
+    if (rc) {
+        fprintf(stderr, "%s migrate: %s\n", xl_ext_prog, mig_error_last());
+        exit_code = rc == MIG_EUNSUPP && strstr(mig_error_last(), "dom0") ?
+                    XL_EXT_EXIT_NO_XEN :
+                    rc == MIG_EINVAL || rc == MIG_EUNSUPP ? XL_EXT_EXIT_BAD_INPUT :
+                    XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    if (!needs) {
+        fprintf(stderr, "%s migrate: cannot read domain '%s''s CPUID needs for the "
+                "destination's pre-flight: %s\n", xl_ext_prog, p->domain, error);
+        exit_code = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    error[0] = '\0';
+
+    if (p->ssh_command && !p->ssh_command[0])
+        rc = asprintf(&rune, "%s", p->host);
+    else if (!p->ssh_command && migrate_host_is_local(p->host))
+        rc = asprintf(&rune, "exec '%s' migrate-receive --xen --data-listen 127.0.0.1 "
+                      "--timeout %d%s%s", p->self, opts.timeout_ms,
+                      p->pause_after ? " -p" : "", p->debug ? " --debug" : "");
+    else
+        rc = asprintf(&rune, "exec %s %s xl-ext migrate-receive --xen --data-listen '::' "
+                      "--timeout %d%s%s", p->ssh_command ? p->ssh_command : "ssh", p->host,
+                      opts.timeout_ms, p->pause_after ? " -p" : "",
+                      p->debug ? " --debug" : "");
+    if (rc < 0) {
+        rune = NULL;
+        exit_code = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    opts.data_host = migrate_host_is_local(p->host) ||
+                     (p->ssh_command && !p->ssh_command[0]) ? "127.0.0.1" : p->host;
+    opts.policy.page_size = 4096;
+    if (!p->out->json)
+        fprintf(p->out->out, "migrating domain %s (%u) to %s: %u stream(s), %s tracing, "
+                "target downtime %u ms\n", p->domain, mig_xen_source_domid(src), p->host,
+                opts.streams, opts.tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
+                opts.policy.max_downtime_ms);
+    if (migrate_spawn_receiver(rune, &child, &to_child, &from_child)) {
+        exit_code = XL_EXT_EXIT_FAILURE;
+        goto out;
+    }
+    opts.progress = migrate_output_progress;
+    opts.progress_payload = p->out;
+    rc = mig_migrate_send(&mig_xen_source_ops, src, from_child, to_child, &opts,
+                          (xentoollog_logger *)logger, &result);
+    if (rc)
+        snprintf(error, sizeof(error), "%s", mig_error_last());
+    exit_code = migrate_exit_code_of(rc);
+    migrate_output_summary(p->out, "migrate", rc, &result, &opts, result.vcpu_stall_seconds,
+                           result.vcpu_stall_max_seconds, rc ? error : NULL);
+    if (rc)
+        fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
+out:
+    if (to_child >= 0)
+        close(to_child);
+    if (from_child >= 0)
+        close(from_child);
+    if (child > 0) {
+        int status;
+
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    mig_xen_source_close(src);
+    if (logger)
+        xtl_logger_destroy((xentoollog_logger *)logger);
+    free(rune);
+    free(needs);
+    return exit_code;
+}
