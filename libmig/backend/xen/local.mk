@@ -6,3 +6,4 @@ libmig_a_SOURCES += mig_xen.h
 # -- xen source room --
 libmig_a_SOURCES += backend/xen/source.c backend/xen/source_stream.c backend/xen/xen_private.h
 # -- xen destination room --
+libmig_a_SOURCES += backend/xen/prologue.c backend/xen/destination.c
