@@ -19,11 +19,13 @@
 #include <xentoollog.h>
 
 #include "migrate_common.h"
+#include "migrate_xen.h"
 #include "mig_sim_backend.h"
+#include "mig_xen.h"
 #include "subcommands.h"
 
 enum { OPT_SIM = 0x100, OPT_DATA_LISTEN, OPT_TIMEOUT, OPT_SIM_MAX_MEMORY, OPT_JSON,
-       OPT_SAVE, OPT_HELP };
+       OPT_SAVE, OPT_HELP, OPT_XEN, OPT_CAPTURE, OPT_HOST_JSON };
 
 static const struct option long_options[] = {
     { "sim",            no_argument,       NULL, OPT_SIM },
@@ -33,8 +35,51 @@ static const struct option long_options[] = {
     { "json",           no_argument,       NULL, OPT_JSON },
     { "save",           required_argument, NULL, OPT_SAVE },
     { "help",           no_argument,       NULL, OPT_HELP },
+    { "xen",            no_argument,       NULL, OPT_XEN },
+    { "capture",        required_argument, NULL, OPT_CAPTURE },
+    { "host-json",      required_argument, NULL, OPT_HOST_JSON },
+    { "debug",          no_argument,       NULL, 'd' },
     { NULL, 0, NULL, 0 },
 };
+
+/*
+ * --xen: receive into Xen's stock `xl migrate-receive` ($XENMIG_XL or
+ * "xl"), after the pre-flight check of the domain's features.
+ */
+static int receive_xen(struct mig_migrate_options *opts, struct migrate_output *out,
+                       struct mig_xen_dest_options *xen_opts, const char *host_json)
+{
+    struct migrate_xen_preflight preflight = { .host_json = host_json };
+    struct mig_migrate_result result;
+    struct mig_xen_dest *dest = NULL;
+    xentoollog_logger_stdiostream *logger;
+    int rc;
+
+    if (!preflight.host_json)
+        preflight.host_json = getenv("XENMIG_HOST_JSON");
+    if (getenv("XENMIG_XL") && *getenv("XENMIG_XL"))
+        xen_opts->xl = getenv("XENMIG_XL");
+    xen_opts->preflight = migrate_xen_preflight;
+    xen_opts->preflight_arg = &preflight;
+    logger = xtl_createlogger_stdiostream(stderr, xen_opts->debug ? XTL_DEBUG : XTL_ERROR, 0);
+    rc = mig_xen_dest_open((xentoollog_logger *)logger, xen_opts, &dest);
+    if (!rc)
+        rc = mig_migrate_receive(&mig_xen_dest_ops, dest, 0, 1, opts,
+                                 (xentoollog_logger *)logger, &result);
+    else
+        memset(&result, 0, sizeof(result));
+    migrate_output_summary(out, "migrate-receive", rc, &result, opts, 0, 0,
+                           rc ? mig_error_last() : NULL);
+    if (!rc) {
+        fprintf(stderr, "%s migrate-receive: xl migrate-receive restored the domain, memory "
+                "digest %016llx\n", xl_ext_prog, (unsigned long long)result.memory_hash);
+        migrate_xen_record_baselines(mig_xen_dest_metadata(dest));
+    }
+    mig_xen_dest_close(dest);
+    xtl_logger_destroy((xentoollog_logger *)logger);
+    return !rc ? XL_EXT_EXIT_OK : rc == MIG_ECOMPAT ? XL_EXT_EXIT_INCOMPATIBLE
+                                                    : XL_EXT_EXIT_FAILURE;
+}
 
 int cmd_migrate_receive(int argc, char **argv)
 {
@@ -43,7 +88,9 @@ int cmd_migrate_receive(int argc, char **argv)
     struct mig_sim_destination dest = { 0 };
     struct migrate_output out = { .out = stderr };
     xentoollog_logger_stdiostream *logger = NULL;
-    bool use_sim = false;
+    struct mig_xen_dest_options xen_opts = MIG_XEN_DEST_OPTIONS_INIT;
+    const char *host_json = NULL;
+    bool use_sim = false, use_xen = false;
     unsigned long long n;
     uint64_t max_memory = 0;
     int opt, rc;
@@ -51,8 +98,23 @@ int cmd_migrate_receive(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "Fedrpt:Th", long_options, NULL)) != -1) {
         switch (opt) {
-        case 'F': case 'e': case 'd': case 'r': case 'p': case 't': case 'T':
-            break;                     /* xl's meaning; used by the Xen backend */
+        case 'd':
+            xen_opts.debug = true;     /* xl's meaning, passed on with --xen */
+            break;
+        case 'p':
+            xen_opts.pause_after = true;
+            break;
+        case 'F': case 'e': case 'r': case 't': case 'T':
+            break;                     /* xl's meaning */
+        case OPT_XEN:
+            use_xen = true;
+            break;
+        case OPT_CAPTURE:
+            xen_opts.capture_path = optarg;
+            break;
+        case OPT_HOST_JSON:
+            host_json = optarg;
+            break;
         case OPT_SIM:
             use_sim = true;
             break;
@@ -83,10 +145,19 @@ int cmd_migrate_receive(int argc, char **argv)
             return XL_EXT_EXIT_USAGE;
         }
     }
-    if (!use_sim)
-        return xl_ext_exec_xl(argc, argv);
-
+    if (use_sim && use_xen) {
+        fprintf(stderr, "%s migrate-receive: --sim and --xen exclude each other\n",
+                xl_ext_prog);
+        return XL_EXT_EXIT_USAGE;
+    }
     signal(SIGPIPE, SIG_IGN);
+    if (use_xen)
+        return receive_xen(&opts, &out, &xen_opts, host_json);
+    if (!use_sim) {
+        signal(SIGPIPE, SIG_DFL);
+        return xl_ext_exec_xl(argc, argv);
+    }
+
     dest.max_bytes = max_memory;
     logger = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
     rc = mig_migrate_receive(&mig_sim_destination_ops, &dest, 0, 1, &opts,

@@ -112,6 +112,11 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "[options]",
       "-e -d -p -F -r -t -T  As xl migrate-receive.\n"
       "--sim               Receive a simulated guest into this process.\n"
+      "--xen               Receive a Xen domain: Xen's xl migrate-receive ($XENMIG_XL)\n"
+      "                    restores it from the merged stream, after a CPUID check.\n"
+      "--capture FILE      (--xen) Also write the merged xl stream to FILE.\n"
+      "--host-json FILE    (--xen) Check against this host description instead of\n"
+      "                    probing ($XENMIG_HOST_JSON).\n"
       "--data-listen ADDR  Address to accept the data streams on.\n"
       "--timeout MS        Give up when the source is silent this long.\n"
       "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory).\n"

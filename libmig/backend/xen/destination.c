@@ -1,0 +1,742 @@
+#include "config.h"
+/*
+ * destination.c: the Xen backend's destination (mig_xen.h).  No domain is
+ * built here: the stream head from the prologue, the pages of the N data
+ * streams (as libxc PAGE_DATA records) and the tail from the state block
+ * are merged into one standard xl migration stream and written to Xen's
+ * stock `xl migrate-receive`, whose migration handshake is spoken here
+ * (banner, "ready to unpause", the go message, the report byte).
+ *
+ * It must never tell xl to unpause before the engine's resume (that is,
+ * before the source said "go"), never leave the receiver behind (close
+ * ends it, with a time limit, and reaps it), and never die of SIGPIPE when
+ * the receiver dies: a write to a dead receiver is an error saying so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xentoollog.h>
+
+#include "mig_stream.h"
+#include "mig_xen.h"
+
+extern char **environ;
+
+/* xl's migration handshake (tools/xl/xl_migrate.c, Xen 4.17). */
+static const char xl_banner[] = "xl migration receiver ready, send binary domain data.\n";
+static const char xl_ready[] = "domain received, ready to unpause";      /* + NUL */
+static const char xl_go[] = "domain is yours, you are cleared to unpause"; /* + NUL */
+static const char xl_report[] = "my copy unpause results are as follows";  /* + NUL, rc */
+
+/* Time limits for the receiver's answers. */
+#define BANNER_TIMEOUT_MS   30000     /* xl starts and greets */
+#define READY_TIMEOUT_MS    600000    /* xl finishes the restore after the tail */
+#define REPORT_TIMEOUT_MS   120000    /* xl unpauses (or destroys) the domain */
+#define EXIT_WAIT_MS        30000     /* xl destroys its copy and exits */
+#define TERM_WAIT_MS        5000      /* after SIGTERM, before SIGKILL */
+
+#define BATCH_PAGES   MIG_STREAM_PAGE_DATA_MAX_PFNS
+#define SEEN_SLOTS    (2 * BATCH_PAGES)      /* open addressing, power of two */
+#define SEEN_EMPTY    UINT64_MAX
+
+/* One receiver thread's pages not yet written: one PAGE_DATA record. */
+struct page_batch {
+    struct page_batch *next;         /* in the destination's registry */
+    uint32_t count;
+    uint64_t words[BATCH_PAGES];     /* pfn | NOTAB type (0) */
+    struct iovec pages[BATCH_PAGES];
+    uint8_t *data;                   /* BATCH_PAGES pages */
+    uint64_t seen[SEEN_SLOTS];       /* pfns in the batch (a second copy flushes) */
+};
+
+struct mig_xen_dest {
+    xentoollog_logger *log;
+    uint64_t id;                     /* tells thread caches of two destinations apart */
+    char *xl;
+    bool pause_after, debug;
+    int (*preflight)(void *arg, const char *meta_json);
+    void *preflight_arg;
+    char *meta;                      /* accepted prologue's metadata */
+    uint64_t nr_pfns;
+
+    pid_t child;                     /* xl migrate-receive, -1 when none */
+    int to_child, from_child, capture_fd;
+    struct mig_stream_writer *child_writer, *capture_writer;
+    pthread_mutex_t write_lock;      /* one record at a time into the stream */
+    atomic_bool broken;              /* a write failed: the stream is dead */
+    bool go_sent;
+
+    pthread_mutex_t batches_lock;
+    struct page_batch *batches;
+};
+
+static atomic_uint_fast64_t next_dest_id = 1;
+
+/* This thread's batch for the destination with that id (0: none). */
+static _Thread_local struct {
+    uint64_t dest_id;
+    struct page_batch *batch;
+} thread_batch;
+
+static const uint8_t zero_page[MIG_STREAM_PAGE_SIZE];
+
+static void dest_log(struct mig_xen_dest *d, xentoollog_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void dest_log(struct mig_xen_dest *d, xentoollog_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!d->log)
+        return;
+    va_start(ap, fmt);
+    xtl_logv(d->log, level, -1, "xen-destination", fmt, ap);
+    va_end(ap);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Printable rendering of bytes the receiver sent, for error messages. */
+static void quote_bytes(char *out, size_t out_size, const uint8_t *bytes, size_t len)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 5 < out_size; i++) {
+        if (bytes[i] >= 0x20 && bytes[i] < 0x7f && bytes[i] != '"' && bytes[i] != '\\')
+            out[o++] = (char)bytes[i];
+        else
+            o += (size_t)snprintf(out + o, out_size - o, "\\x%02x", bytes[i]);
+    }
+    out[o] = '\0';
+}
+
+/*
+ * Read exactly len bytes from the receiver within timeout_ms.  Returns the
+ * bytes read (less than len at EOF), or -1 with the error set.
+ */
+static ssize_t read_with_limit(struct mig_xen_dest *d, void *buf, size_t len,
+                               int timeout_ms, const char *what)
+{
+    double deadline = now_ms() + timeout_ms;
+    size_t got = 0;
+
+    while (got < len) {
+        struct pollfd pfd = { .fd = d->from_child, .events = POLLIN };
+        double left = deadline - now_ms();
+        ssize_t n;
+        int ready;
+
+        if (left <= 0) {
+            mig_error_set(MIG_EIO, "xl migrate-receive (pid %ld) did not send %s within "
+                          "%d s: it hangs; its messages above may say why",
+                          (long)d->child, what, timeout_ms / 1000);
+            return -1;
+        }
+        ready = poll(&pfd, 1, (int)left + 1);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready < 0) {
+            mig_error_set_errno(MIG_EIO, errno, "waiting for xl migrate-receive's %s", what);
+            return -1;
+        }
+        if (!ready)
+            continue;
+        n = read(d->from_child, (uint8_t *)buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            mig_error_set_errno(MIG_EIO, errno, "reading xl migrate-receive's %s", what);
+            return -1;
+        }
+        if (!n)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* Expect exactly the message (len bytes, a NUL included where xl sends one). */
+static int expect_message(struct mig_xen_dest *d, const char *message, size_t len,
+                          int timeout_ms, const char *what)
+{
+    uint8_t buf[128];
+    char shown[4 * sizeof(buf) + 1];
+    ssize_t got = read_with_limit(d, buf, len, timeout_ms, what);
+
+    if (got < 0)
+        return mig_error_last_code();
+    if ((size_t)got == len && !memcmp(buf, message, len))
+        return 0;
+    quote_bytes(shown, sizeof(shown), buf, (size_t)got);
+    if ((size_t)got < len)
+        return mig_error_set(MIG_EIO, "xl migrate-receive (pid %ld) closed its output "
+                             "instead of sending its %s (it sent \"%s\"): it failed; "
+                             "its messages above say why", (long)d->child, what, shown);
+    return mig_error_set(MIG_EFORMAT, "xl migrate-receive (pid %ld) sent \"%s\" instead "
+                         "of its %s: is '%s' Xen 4.17's xl?", (long)d->child, shown, what,
+                         d->xl);
+}
+
+/*
+ * Writes to the receiver block SIGPIPE in the calling thread; a SIGPIPE
+ * raised by a failed write is consumed before the mask is restored, so
+ * the process never dies of it (the write fails with EPIPE instead).
+ */
+struct sigpipe_guard {
+    sigset_t old;
+    bool was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+    sigset_t set, pending;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pending);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g, bool failed)
+{
+    if (failed && !g->was_pending) {
+        static const struct timespec zero = { 0, 0 };
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return mig_error_set_errno(MIG_EIO, errno, "write");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Say that the receiver's stream broke; keeps the cause in the message. */
+static int stream_broken(struct mig_xen_dest *d, int rc, const char *what)
+{
+    char cause[512];
+
+    atomic_store(&d->broken, true);
+    snprintf(cause, sizeof(cause), "%s", mig_error_last());
+    return mig_error_set(rc, "writing %s to xl migrate-receive (pid %ld) failed (%s): it "
+                         "has stopped reading; its messages above say why", what,
+                         (long)d->child, cause);
+}
+
+/* Raw bytes (stream head, tail, handshake) to the receiver and the capture. */
+static int send_bytes(struct mig_xen_dest *d, const void *buf, size_t len, bool capture,
+                      const char *what)
+{
+    struct sigpipe_guard g;
+    int rc;
+
+    if (atomic_load(&d->broken))
+        return mig_error_set(MIG_EIO, "the stream to xl migrate-receive (pid %ld) broke "
+                             "earlier: not writing %s", (long)d->child, what);
+    pthread_mutex_lock(&d->write_lock);
+    sigpipe_block(&g);
+    rc = write_all(d->to_child, buf, len);
+    sigpipe_restore(&g, rc != 0);
+    if (rc)
+        rc = stream_broken(d, rc, what);
+    else if (capture && d->capture_fd >= 0) {
+        rc = write_all(d->capture_fd, buf, len);
+        if (rc)
+            rc = mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
+    }
+    pthread_mutex_unlock(&d->write_lock);
+    return rc;
+}
+
+/* Write a batch as one PAGE_DATA record and empty it. */
+static int flush_batch(struct mig_xen_dest *d, struct page_batch *b)
+{
+    struct sigpipe_guard g;
+    int rc;
+
+    if (!b->count)
+        return 0;
+    if (atomic_load(&d->broken))
+        return mig_error_set(MIG_EIO, "the stream to xl migrate-receive (pid %ld) broke "
+                             "earlier: not writing pages", (long)d->child);
+    pthread_mutex_lock(&d->write_lock);
+    sigpipe_block(&g);
+    rc = mig_stream_write_page_data(d->child_writer, b->words, b->count, b->pages,
+                                    b->count);
+    sigpipe_restore(&g, rc != 0);
+    if (rc)
+        rc = stream_broken(d, rc, "a PAGE_DATA record");
+    else if (d->capture_writer) {
+        rc = mig_stream_write_page_data(d->capture_writer, b->words, b->count, b->pages,
+                                        b->count);
+        if (rc)
+            rc = mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
+    }
+    pthread_mutex_unlock(&d->write_lock);
+    b->count = 0;
+    memset(b->seen, 0xff, sizeof(b->seen));
+    return rc;
+}
+
+/* Is pfn in the batch already?  Adds it if not. */
+static bool batch_seen(struct page_batch *b, uint64_t pfn)
+{
+    uint64_t slot = (pfn * UINT64_C(0x9e3779b97f4a7c15)) >> 53;   /* 11 bits */
+
+    for (;; slot = (slot + 1) & (SEEN_SLOTS - 1)) {
+        if (b->seen[slot] == pfn)
+            return true;
+        if (b->seen[slot] == SEEN_EMPTY) {
+            b->seen[slot] = pfn;
+            return false;
+        }
+    }
+}
+
+static struct page_batch *this_thread_batch(struct mig_xen_dest *d)
+{
+    struct page_batch *b;
+
+    if (thread_batch.dest_id == d->id)
+        return thread_batch.batch;
+    b = calloc(1, sizeof(*b));
+    if (b)
+        b->data = malloc((size_t)BATCH_PAGES * MIG_STREAM_PAGE_SIZE);
+    if (!b || !b->data) {
+        free(b);
+        mig_error_set(MIG_ENOMEM, "out of memory for a batch of %u pages",
+                      BATCH_PAGES);
+        return NULL;
+    }
+    memset(b->seen, 0xff, sizeof(b->seen));
+    pthread_mutex_lock(&d->batches_lock);
+    b->next = d->batches;
+    d->batches = b;
+    pthread_mutex_unlock(&d->batches_lock);
+    thread_batch.dest_id = d->id;
+    thread_batch.batch = b;
+    return b;
+}
+
+static int flush_all_batches(struct mig_xen_dest *d)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&d->batches_lock);
+    for (struct page_batch *b = d->batches; b && !rc; b = b->next)
+        rc = flush_batch(d, b);
+    pthread_mutex_unlock(&d->batches_lock);
+    return rc;
+}
+
+/* ---- the receiver process ---- */
+
+static int start_receiver(struct mig_xen_dest *d)
+{
+    int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    const char *argv[6];
+    sigset_t none, pipe_only;
+    unsigned int argc = 0;
+    pid_t pid;
+    int rc, err;
+
+    argv[argc++] = d->xl;
+    argv[argc++] = "migrate-receive";
+    if (d->pause_after)
+        argv[argc++] = "-p";
+    if (d->debug)
+        argv[argc++] = "-d";
+    argv[argc] = NULL;
+
+    if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "creating pipes for xl migrate-receive");
+        goto out;
+    }
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+    posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &pipe_only);   /* we ignore it; xl need not */
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    err = posix_spawnp(&pid, d->xl, &actions, &attr, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (err) {
+        rc = mig_error_set_errno(MIG_EUNSUPP, err, "cannot run '%s migrate-receive': is "
+                                 "Xen's xl installed on this host?", d->xl);
+        goto out;
+    }
+    d->child = pid;
+    d->to_child = in_pipe[1];
+    d->from_child = out_pipe[0];
+    in_pipe[1] = out_pipe[0] = -1;
+    rc = mig_stream_writer_open_fd(&d->child_writer, d->to_child, d->log);
+    if (rc)
+        goto out;
+    dest_log(d, XTL_INFO, "started '%s migrate-receive%s%s' (pid %ld)", d->xl,
+             d->pause_after ? " -p" : "", d->debug ? " -d" : "", (long)pid);
+    rc = 0;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (in_pipe[i] >= 0)
+            close(in_pipe[i]);
+        if (out_pipe[i] >= 0)
+            close(out_pipe[i]);
+    }
+    return rc;
+}
+
+/* Wait up to ms for the receiver to exit; true once reaped. */
+static bool reap_within(struct mig_xen_dest *d, int ms, int *status)
+{
+    double deadline = now_ms() + ms;
+
+    for (;;) {
+        pid_t r = waitpid(d->child, status, WNOHANG);
+
+        if (r == d->child || (r < 0 && errno == ECHILD))
+            return true;
+        if (now_ms() >= deadline)
+            return false;
+        usleep(20000);
+    }
+}
+
+static void end_receiver(struct mig_xen_dest *d)
+{
+    int status = 0;
+
+    if (d->to_child >= 0) {
+        close(d->to_child);    /* before go: xl sees EOF and destroys its copy */
+        d->to_child = -1;
+    }
+    if (d->child <= 0)
+        return;
+    if (!reap_within(d, EXIT_WAIT_MS, &status)) {
+        dest_log(d, XTL_ERROR, "xl migrate-receive (pid %ld) did not exit within %d s: "
+                 "terminating it%s", (long)d->child, EXIT_WAIT_MS / 1000,
+                 d->go_sent ? "" : "; an incoming copy NAME--incoming may be left: "
+                 "remove it with xl destroy");
+        kill(d->child, SIGTERM);
+        if (!reap_within(d, TERM_WAIT_MS, &status)) {
+            kill(d->child, SIGKILL);
+            while (waitpid(d->child, &status, 0) < 0 && errno == EINTR)
+                ;
+        }
+    } else if (!d->go_sent)
+        dest_log(d, XTL_INFO, "xl migrate-receive (pid %ld) ended without being "
+                 "cleared to unpause (status %d)", (long)d->child, status);
+    d->child = -1;
+}
+
+/* ---- backend operations ---- */
+
+static int xd_accept_prologue(void *backend, const void *blob, size_t len)
+{
+    struct mig_xen_dest *d = backend;
+    const void *head;
+    size_t head_len;
+    int rc;
+
+    if (d->meta || d->child > 0)
+        return mig_error_set(MIG_EINVAL, "a second prologue for one Xen destination");
+    rc = mig_xen_prologue_parse(blob, len, &d->meta, &head, &head_len);
+    if (rc)
+        return rc;
+    if (d->preflight) {
+        rc = d->preflight(d->preflight_arg, d->meta);
+        if (rc)
+            return rc;        /* MIG_ECOMPAT and its message pass through */
+    }
+    rc = start_receiver(d);
+    if (!rc)
+        rc = expect_message(d, xl_banner, sizeof(xl_banner) - 1, BANNER_TIMEOUT_MS,
+                            "banner");
+    if (!rc)
+        rc = send_bytes(d, head, head_len, true, "the stream head");
+    return rc;
+}
+
+static uint64_t xd_nr_pfns(void *backend)
+{
+    return ((struct mig_xen_dest *)backend)->nr_pfns;
+}
+
+static int xd_prepare(void *backend, uint64_t nr_pfns)
+{
+    struct mig_xen_dest *d = backend;
+
+    if (d->child <= 0)
+        return mig_error_set(MIG_ECOMPAT, "the source sent no Xen prologue: it is not a "
+                             "xenmig Xen source (or an older version)");
+    d->nr_pfns = nr_pfns;
+    return 0;
+}
+
+static int xd_write_page(void *backend, uint64_t pfn, const void *data)
+{
+    struct mig_xen_dest *d = backend;
+    struct page_batch *b = this_thread_batch(d);
+    int rc;
+
+    if (!b)
+        return mig_error_last_code();
+    if (pfn > MIG_STREAM_PFN_MASK)
+        return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " is beyond the stream's 52 "
+                             "bits", pfn);
+    if (batch_seen(b, pfn)) {
+        /* An older copy of this pfn is in the batch: it goes out first. */
+        rc = flush_batch(d, b);
+        if (rc)
+            return rc;
+        batch_seen(b, pfn);
+    }
+    uint8_t *page = b->data + (size_t)b->count * MIG_STREAM_PAGE_SIZE;
+
+    if (data) {
+        memcpy(page, data, MIG_STREAM_PAGE_SIZE);
+        b->pages[b->count] = (struct iovec){ page, MIG_STREAM_PAGE_SIZE };
+    } else
+        b->pages[b->count] = (struct iovec){ (void *)zero_page, MIG_STREAM_PAGE_SIZE };
+    b->words[b->count] = pfn | (uint64_t)MIG_STREAM_PAGE_NOTAB << MIG_STREAM_PFN_TYPE_SHIFT;
+    b->count++;
+    return b->count == BATCH_PAGES ? flush_batch(d, b) : 0;
+}
+
+static int xd_restore_state(void *backend, const void *state, size_t len)
+{
+    struct mig_xen_dest *d = backend;
+    int rc;
+
+    if (d->child <= 0)
+        return mig_error_set(MIG_EINVAL, "no xl migrate-receive to restore into");
+    if (!len)
+        return mig_error_set(MIG_EFORMAT, "the source's stream tail is empty: it must "
+                             "end with the libxc and libxl END records");
+    rc = flush_all_batches(d);
+    if (!rc)
+        rc = send_bytes(d, state, len, true, "the stream tail");
+    if (!rc)
+        rc = expect_message(d, xl_ready, sizeof(xl_ready), READY_TIMEOUT_MS,
+                            "\"domain received, ready to unpause\"");
+    return rc;
+}
+
+static int xd_resume(void *backend)
+{
+    struct mig_xen_dest *d = backend;
+    uint8_t code;
+    ssize_t got;
+    int rc;
+
+    if (d->child <= 0)
+        return mig_error_set(MIG_EINVAL, "no xl migrate-receive to clear to unpause");
+    d->go_sent = true;
+    rc = send_bytes(d, xl_go, sizeof(xl_go), false, "the go message");
+    if (!rc)
+        rc = expect_message(d, xl_report, sizeof(xl_report), REPORT_TIMEOUT_MS,
+                            "unpause report");
+    if (rc)
+        return rc;
+    got = read_with_limit(d, &code, 1, REPORT_TIMEOUT_MS, "unpause result code");
+    if (got < 0)
+        return mig_error_last_code();
+    if (got == 0)
+        return mig_error_set(MIG_EIO, "xl migrate-receive (pid %ld) closed its output "
+                             "before its unpause result code: its messages above say "
+                             "why", (long)d->child);
+    if (code)
+        return mig_error_set(MIG_EIO, "xl migrate-receive failed to start the domain "
+                             "(code %u, libxl error -%u); it destroys its copy",
+                             code, code);
+    dest_log(d, XTL_INFO, "xl migrate-receive started the domain");
+    return 0;
+}
+
+static int xd_unsupported(const char *what)
+{
+    return mig_error_set(MIG_EUNSUPP, "the Xen destination does not %s", what);
+}
+
+static int xd_log_dirty(void *backend)
+{
+    (void)backend;
+    return xd_unsupported("track dirty pages");
+}
+
+static int xd_harvest(void *backend, enum mig_trace_mode mode, struct mig_dirty_bitmap *dst,
+                      struct mig_harvest_stats *stats)
+{
+    (void)backend, (void)mode, (void)dst, (void)stats;
+    return xd_unsupported("harvest dirty pages");
+}
+
+static int xd_pause(void *backend)
+{
+    (void)backend;
+    return xd_unsupported("pause a domain (xl migrate-receive owns it)");
+}
+
+static int xd_save_state(void *backend, void **state_out, size_t *len_out)
+{
+    (void)backend;
+    *state_out = NULL;
+    *len_out = 0;
+    return xd_unsupported("save state");
+}
+
+static int xd_memory_hash(void *backend, uint64_t *hash_out)
+{
+    (void)backend;
+    *hash_out = 0;
+    return xd_unsupported("read guest memory back");
+}
+
+static int xd_release(void *backend)
+{
+    (void)backend;
+    return xd_unsupported("release a domain");
+}
+
+const struct mig_backend_ops mig_xen_dest_ops = {
+    .name = "xen-destination",
+    .nr_pfns = xd_nr_pfns,
+    .prepare = xd_prepare,
+    .read_page = NULL,             /* the engine digests what arrived */
+    .write_page = xd_write_page,
+    .log_dirty_enable = xd_log_dirty,
+    .log_dirty_disable = xd_log_dirty,
+    .harvest = xd_harvest,
+    .pause = xd_pause,
+    .resume = xd_resume,
+    .save_state = xd_save_state,
+    .restore_state = xd_restore_state,
+    .memory_hash = xd_memory_hash,
+    .release = xd_release,
+    .accept_prologue = xd_accept_prologue,
+};
+
+int mig_xen_dest_open(struct xentoollog_logger *log,
+                      const struct mig_xen_dest_options *opts,
+                      struct mig_xen_dest **dest_out)
+{
+    struct mig_xen_dest *d;
+    int rc;
+
+    *dest_out = NULL;
+    if (!opts || opts->version != MIG_XEN_DEST_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "Xen destination options version %u is not %u: "
+                             "initialise them with MIG_XEN_DEST_OPTIONS_INIT",
+                             opts ? opts->version : 0, MIG_XEN_DEST_OPTIONS_VERSION);
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return mig_error_set(MIG_ENOMEM, "out of memory for a Xen destination");
+    d->log = log;
+    d->id = atomic_fetch_add(&next_dest_id, 1);
+    d->child = -1;
+    d->to_child = d->from_child = d->capture_fd = -1;
+    d->pause_after = opts->pause_after;
+    d->debug = opts->debug;
+    d->preflight = opts->preflight;
+    d->preflight_arg = opts->preflight_arg;
+    pthread_mutex_init(&d->write_lock, NULL);
+    pthread_mutex_init(&d->batches_lock, NULL);
+    d->xl = strdup(opts->xl && *opts->xl ? opts->xl : "xl");
+    if (!d->xl) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for a Xen destination");
+        goto out;
+    }
+    if (opts->capture_path) {
+        d->capture_fd = open(opts->capture_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                             0644);
+        if (d->capture_fd < 0) {
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot create the stream capture "
+                                     "'%s'", opts->capture_path);
+            goto out;
+        }
+        rc = mig_stream_writer_open_fd(&d->capture_writer, d->capture_fd, log);
+        if (rc)
+            goto out;
+    }
+    *dest_out = d;
+    rc = 0;
+out:
+    if (rc)
+        mig_xen_dest_close(d);
+    return rc;
+}
+
+const char *mig_xen_dest_metadata(const struct mig_xen_dest *dest)
+{
+    return dest ? dest->meta : NULL;
+}
+
+void mig_xen_dest_close(struct mig_xen_dest *d)
+{
+    if (!d)
+        return;
+    end_receiver(d);
+    if (d->from_child >= 0)
+        close(d->from_child);
+    mig_stream_writer_close(d->child_writer);
+    mig_stream_writer_close(d->capture_writer);
+    if (d->capture_fd >= 0)
+        close(d->capture_fd);
+    while (d->batches) {
+        struct page_batch *b = d->batches;
+
+        d->batches = b->next;
+        free(b->data);
+        free(b);
+    }
+    pthread_mutex_destroy(&d->write_lock);
+    pthread_mutex_destroy(&d->batches_lock);
+    free(d->meta);
+    free(d->xl);
+    free(d);
+}
