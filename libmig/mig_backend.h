@@ -72,7 +72,11 @@ struct mig_backend_ops {
     int (*harvest)(void *backend, enum mig_trace_mode mode,
                    struct mig_dirty_bitmap *dst, struct mig_harvest_stats *stats);
 
-    /* Stop / restart every vCPU (switchover, and resume after failure). */
+    /*
+     * Stop / restart every vCPU (switchover, and resume after failure).
+     * Destination resume: MIG_EABSENT means it failed AND the copy here is
+     * gone (destroyed), so the source may safely resume its own.
+     */
     int (*pause)(void *backend);
     int (*resume)(void *backend);
 
@@ -113,6 +117,13 @@ struct mig_backend_ops {
      */
     int (*prologue)(void *backend, void **blob_out, size_t *len_out);
     int (*accept_prologue)(void *backend, const void *blob, size_t len);
+
+    /*
+     * Optional.  Source, guest paused: called just before the destination
+     * is cleared to resume (xl's way: rename the domain away so that the
+     * destination can take its name).  resume() undoes it.
+     */
+    int (*handover)(void *backend);
 };
 
 #endif /* XENMIG_MIG_BACKEND_H */

@@ -63,6 +63,16 @@ static int domain_needs_json(const char *domain, char **out)
     }
     if (rc)
         goto out;
+    /*
+     * Only Xen's named features: unnamed bits are mirrors (AMD's copy of
+     * leaf 1 in 0x80000001.edx) that the host's max policy leaves out.
+     */
+    for (unsigned int i = 0; i < CPUID_FEATURESET_BITS; i++) {
+        const struct cpuid_feature_info *f = cpuid_feature_by_index(i);
+
+        if (!f || !f->xen_defined)
+            cpuid_featureset_clear(&need, i);
+    }
     cpuid_featureset_format_hex(&need, hex);
     /* Baseline names are level or cluster names: [A-Za-z0-9._-], no quoting. */
     if (asprintf(out, "\"features\":\"%s\"%s%s%s%s%s%s", hex,

@@ -65,7 +65,7 @@ int cmd_version(int argc, char **argv)
 {
     printf("xl-ext (xenmig) %s\n", PACKAGE_VERSION);
     /* Scripts (the lab's xenmig-migrate hook) read which backends exist. */
-    printf("migration backends: sim\n");
+    printf("migration backends: sim xen\n");
     return XL_EXT_EXIT_OK;
 }
 

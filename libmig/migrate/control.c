@@ -147,6 +147,9 @@ int control_recv(struct control *c, const char *expect, json_object **msg_out)
         rc = mig_error_set(!strcmp(t, "refuse") ? MIG_ECOMPAT
                            : !strcmp(t, "abort") ? MIG_ECANCELLED : MIG_EIO,
                            "the peer reports '%s': %s", t, text);
+        /* The caller may read more of the peer's failure (and frees it). */
+        *msg_out = m;
+        m = NULL;
         goto out;
     }
     if (expect && strcmp(t, expect)) {

@@ -36,7 +36,9 @@ int control_send_simple(struct control *c, const char *type, const char *error);
  * (json_object_put).  If expect is not NULL and the message's "msg" is
  * neither expect nor "failed"/"refuse"/"abort", MIG_EFORMAT names both.
  * A "refuse" message is returned as MIG_ECOMPAT, "abort" as MIG_ECANCELLED
- * and "failed" as MIG_EIO, each with the peer's error text in the message.
+ * and "failed" as MIG_EIO, each with the peer's error text in the message;
+ * *msg_out is then that message (owned by the caller, as on success), so
+ * the caller can read more of it.
  */
 int control_recv(struct control *c, const char *expect, json_object **msg_out);
 

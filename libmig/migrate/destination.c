@@ -348,6 +348,21 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     go = true;
     go_at = now();
     rc = ops->resume(backend);
+    if (rc == MIG_EABSENT) {
+        /* Failed, and nothing runs here: the source may take its guest back. */
+        m = json_object_new_object();
+        json_object_object_add(m, "msg", json_object_new_string("failed"));
+        json_object_object_add(m, "error", json_object_new_string(mig_error_last()));
+        json_object_object_add(m, "source_resumes", json_object_new_boolean(1));
+        (void)control_send(&c, m);
+        rc = MIG_EIO;
+        control_up = false;       /* said already */
+        if (log)
+            xtl_log(log, XTL_ERROR, -1, "migrate-receive", "%s (the guest is not "
+                    "here: the source resumes it)", mig_error_last());
+        control_dispose(&c);
+        goto out;
+    }
     if (rc)
         goto out;
     rc = control_send_simple(&c, "resumed", NULL);

@@ -265,11 +265,26 @@ static int switchover(struct source *s, bool *cleared)
     json_object_put(reply);
     reply = NULL;
 
+    if (s->ops->handover) {
+        rc = s->ops->handover(s->be);
+        if (rc) {
+            (void)control_send_simple(&s->control, "abort", mig_error_last());
+            goto out;
+        }
+    }
     /* Point of no return: the destination may resume from here on. */
     *cleared = true;
     rc = control_send_simple(&s->control, "go", NULL);
     if (!rc)
         rc = control_recv(&s->control, "resumed", &reply);
+    if (rc && reply) {
+        json_object *back;
+
+        /* The destination failed and destroyed its copy (xl's way): ours again. */
+        if (json_object_object_get_ex(reply, "source_resumes", &back) &&
+            json_object_get_boolean(back))
+            *cleared = false;
+    }
     if (rc)
         goto out;
     s->result->downtime_seconds = now() - s->paused_at;

@@ -201,6 +201,36 @@ op_migrate() {  # TOOL TRANSPORT
     op_extra="transport=$2"
 }
 
+# xenmig STREAMS TRACING [capture]: xl-ext migrate with the xenmig engine
+# over a pipe (control) and loopback TCP (data); its summary line goes into
+# the result; with capture, the merged stream the stock receiver got is
+# kept in RESULTS/streams/ and checked here with xl-ext stream-dump.
+op_xenmig() {
+    streams=$1 tracing=$2
+    recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 60000"
+    if [ "${3:-}" = capture ]; then
+        mkdir -p "$results/streams"
+        merged=$results/streams/xenmig-$type-${memory}m-s$streams-$tracing.xl-stream
+        recv="$recv --capture $merged"
+    fi
+    start=$(now)
+    timeout 600 xl-ext migrate --streams "$streams" --tracing "$tracing" --timeout 60000 \
+        -s "" "$guest" "$recv" > "$work/command.out" 2>&1 || return 1
+    op_total=$(elapsed "$start" "$(now)")
+    summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
+    op_extra="streams=$streams tracing=$tracing $(echo "$summary" | tr ' ' '\n' |
+        grep -E '^(downtime|bytes|rounds|harvest_pause|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+    if [ -n "${merged:-}" ]; then
+        if ! xl-ext stream-dump "$merged" > "$work/dump.out" 2>&1; then
+            echo "the merged stream is not valid: $(tail -n 1 "$work/dump.out")" >> "$work/command.out"
+            return 1
+        fi
+        op_extra="$op_extra merged_bytes=$(wc -c < "$merged")"
+        xz -1 -T1 "$merged" 2>/dev/null || gzip -1 "$merged"
+        merged=""
+    fi
+}
+
 op_capture_save() {
     mkdir -p "$results/streams"
     file=$results/streams/lab-$type-${memory}m.xl-save
@@ -251,6 +281,9 @@ run_op() {
         save-restore) op_save_restore ;;
         migrate-pipe) op_migrate xl pipe ;;
         migrate-tcp) op_migrate xl tcp ;;
+        xenmig-s*-*)
+            set -- $(echo "$op" | sed 's/^xenmig-s\([0-9]*\)-\([a-z]*\)\(-capture\)\{0,1\}$/\1 \2 \3/')
+            op_xenmig "$1" "$2" ${3:+capture} ;;
         xenmig-migrate-pipe) op_migrate xl-ext pipe ;;
         xenmig-migrate-tcp) op_migrate xl-ext tcp ;;
         capture-save) op_capture_save ;;

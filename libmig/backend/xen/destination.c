@@ -590,10 +590,19 @@ static int xd_resume(void *backend)
         return mig_error_set(MIG_EIO, "xl migrate-receive (pid %ld) closed its output "
                              "before its unpause result code: its messages above say "
                              "why", (long)d->child);
-    if (code)
-        return mig_error_set(MIG_EIO, "xl migrate-receive failed to start the domain "
-                             "(code %u, libxl error -%u); it destroys its copy",
+    if (code) {
+        /* xl destroys its copy, then grants the sender its domain back. */
+        rc = expect_message(d, xl_go, sizeof(xl_go), REPORT_TIMEOUT_MS,
+                            "permission for the sender to resume");
+        if (rc)
+            return mig_error_set(MIG_EIO, "xl migrate-receive failed to start the domain "
+                                 "(code %u, libxl error -%u) and did not confirm that "
+                                 "its copy is gone: check 'xl list' here before "
+                                 "resuming the source", code, code);
+        return mig_error_set(MIG_EABSENT, "xl migrate-receive failed to start the domain "
+                             "(code %u, libxl error -%u) and destroyed its copy",
                              code, code);
+    }
     dest_log(d, XTL_INFO, "xl migrate-receive started the domain");
     return 0;
 }

@@ -86,6 +86,7 @@ struct mig_xen_source {
     bool logdirty;
     bool suspended;
     int ranged;                /* -1 unknown, 0 absent, 1 present */
+    bool renamed;              /* NAME--migratedaway (handover) */
     bool told_fallback;
     uint64_t store_pfn, console_pfn;
 };
@@ -381,13 +382,42 @@ static int src_pause(void *backend)
 static int src_resume(void *backend)
 {
     struct mig_xen_source *src = backend;
-    int rc = libxl_domain_resume(src->ctx, src->domid, 1, NULL);
+    int rc;
+
+    if (src->renamed) {
+        char away[sizeof(src->name) + 16];
+
+        snprintf(away, sizeof(away), "%s--migratedaway", src->name);
+        rc = libxl_domain_rename(src->ctx, src->domid, away, src->name);
+        if (rc && src->log)
+            xtl_log(src->log, XTL_ERROR, -1, "xen", "cannot rename domain %u back to "
+                    "'%s' (libxl error %d): rename it by hand", src->domid,
+                    src->name, rc);
+        src->renamed = false;
+    }
+    rc = libxl_domain_resume(src->ctx, src->domid, 1, NULL);
 
     if (rc)
         return mig_error_set(MIG_EIO, "libxl could not resume domain %u (libxl error "
                              "%d): resume it by hand with 'xl unpause' after checking "
                              "it", src->domid, rc);
     src->suspended = false;
+    return 0;
+}
+
+/* xl's convention: the source steps aside so the destination can take the name. */
+static int src_handover(void *backend)
+{
+    struct mig_xen_source *src = backend;
+    char away[sizeof(src->name) + 16];
+    int rc;
+
+    snprintf(away, sizeof(away), "%s--migratedaway", src->name);
+    rc = libxl_domain_rename(src->ctx, src->domid, src->name, away);
+    if (rc)
+        return mig_error_set(MIG_EIO, "cannot rename domain %u from '%s' to '%s' "
+                             "(libxl error %d)", src->domid, src->name, away, rc);
+    src->renamed = true;
     return 0;
 }
 
@@ -574,6 +604,7 @@ const struct mig_backend_ops mig_xen_source_ops = {
     .release = src_release,
     .populated = src_populated,
     .prologue = src_prologue,
+    .handover = src_handover,
 };
 
 int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
@@ -581,6 +612,8 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
                         struct mig_xen_source **src_out)
 {
     struct mig_xen_source *src = NULL;
+    libxl_domain_config d_config;
+    libxl_domain_type type;
     libxl_dominfo info;
     xen_pfn_t max_gpfn;
     uint32_t domid;
@@ -625,11 +658,21 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
                            "'xl list' shows", domain);
         goto out;
     }
-    if (info.domain_type != LIBXL_DOMAIN_TYPE_PVH) {
+    /* Xen reports PVH as HVM; the configuration says which it is. */
+    libxl_domain_config_init(&d_config);
+    if (libxl_retrieve_domain_configuration(src->ctx, domid, &d_config, NULL)) {
+        libxl_domain_config_dispose(&d_config);
+        rc = mig_error_set(MIG_EIO, "libxl has no stored configuration for domain '%s': "
+                           "was it created with xl?", domain);
+        goto out;
+    }
+    type = d_config.c_info.type;
+    libxl_domain_config_dispose(&d_config);
+    if (type != LIBXL_DOMAIN_TYPE_PVH) {
         rc = mig_error_set(MIG_EUNSUPP, "domain '%s' is %s: the xenmig engine migrates "
                            "PVH domains for now; use stock 'xl migrate' (or xl-ext "
                            "migrate --engine xl) for it", domain,
-                           info.domain_type == LIBXL_DOMAIN_TYPE_PV ? "PV" : "HVM");
+                           type == LIBXL_DOMAIN_TYPE_PV ? "PV" : "HVM");
         goto out;
     }
     if (info.paused || info.shutdown || info.dying) {
