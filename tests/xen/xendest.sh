@@ -35,7 +35,7 @@ run() {
 }
 receiver() { echo "$XL_EXT" migrate-receive --xen --timeout 20000; }
 
-echo "1..21"
+echo "1..23"
 "$DOUBLE" --extract "$LAB" "$tmp/head" "$tmp/tail" >"$tmp/extract.out" 2>&1
 t "the head and tail are cut from the real PVH capture" \
     '[ -s "$tmp/head" ] && [ -s "$tmp/tail" ] || { show "$tmp/extract.out"; false; }'
@@ -58,6 +58,14 @@ if [ -x "$VERIFY" ] && PYTHONPATH="$XEN_PYTHONPATH" /usr/bin/python3 -c 'import 
 else
     skip "verify-stream-v2 (xen-utils-4.17) not installed"
 fi
+
+# 1b. baselines in the metadata are recorded for the new domain (best
+# effort: without Xen here, or without that domain, a warning, not a failure)
+run baseline --baseline x86-64-v2 -- $(receiver)
+t "a baseline to record never fails a migration that succeeded" \
+    'grep -q "^receiver: exit=0$" "$tmp/baseline.out" && grep -q "^source: rc=0 " "$tmp/baseline.out" || { show "$tmp/baseline.out" "$tmp/baseline.err"; false; }'
+t "when it cannot be recorded, the receiver warns naming the domain" \
+    'grep -q "warning: .*baselines of .lab-pvh. are not recorded here" "$tmp/baseline.err" || { show "$tmp/baseline.err"; false; }'
 
 # 2. pre-flight: a Core 2 host lacks avx2 and sse4_2
 run refuse --feature-names "sse4_2,avx2" -- $(receiver) --host-json "$CORE2"
