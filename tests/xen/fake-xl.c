@@ -8,7 +8,9 @@
  *
  * Every step is appended to $FAKE_XL_LOG (one line each) so that tests
  * can tell what it saw and in which order.  Knobs for failure tests:
- *   FAKE_XL_RC=N          result byte after go (default 0: started)
+ *   FAKE_XL_RC=N          result byte after go (default 0: started); not 0:
+ *                         then the go message back, as xl does once it
+ *                         destroyed its copy
  *   FAKE_XL_BANNER=TEXT   send TEXT instead of the banner
  *   FAKE_XL_EXIT_AFTER=N  exit (status 1) after reading N stream items
  * It must never pass a stream its reader refuses.
@@ -150,6 +152,12 @@ int main(int argc, char **argv)
     if (write_all(report, sizeof(report)) || write_all(&code, 1))
         return 1;
     note("reported %u", code);
+    if (code) {
+        /* xl then destroys its copy and gives the sender its domain back. */
+        note("destroyed the copy");
+        if (write_all(go, sizeof(go)))
+            return 1;
+    }
     if (read_up_to(message, 1) != 0)
         note("unexpected input after go");
     return 0;
