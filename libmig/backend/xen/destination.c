@@ -415,7 +415,7 @@ static int start_receiver(struct mig_xen_dest *d)
     d->to_child = in_pipe[1];
     d->from_child = out_pipe[0];
     in_pipe[1] = out_pipe[0] = -1;
-    rc = mig_stream_writer_open_fd(&d->child_writer, d->to_child, d->log);
+    rc = mig_stream_writer_open_fd(&d->child_writer, d->to_child, NULL);   /* errors: ours */
     if (rc)
         goto out;
     dest_log(d, XTL_INFO, "started '%s migrate-receive%s%s' (pid %ld)", d->xl,
@@ -708,7 +708,7 @@ int mig_xen_dest_open(struct xentoollog_logger *log,
                                      "'%s'", opts->capture_path);
             goto out;
         }
-        rc = mig_stream_writer_open_fd(&d->capture_writer, d->capture_fd, log);
+        rc = mig_stream_writer_open_fd(&d->capture_writer, d->capture_fd, NULL);
         if (rc)
             goto out;
     }

@@ -76,9 +76,14 @@ int mig_xen_prologue_parse(const void *blob, size_t len, char **meta_out,
                              blob ? len : 0, PROLOGUE_FIXED);
     if (memcmp(p, MIG_XEN_PROLOGUE_MAGIC, 8)) {
         char shown[8 * 4 + 1];
+        size_t o = 0;
 
         for (unsigned int i = 0; i < 8; i++)
-            snprintf(shown + 4 * i, 5, "\\x%02x", p[i]);
+            if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+                shown[o++] = (char)p[i];
+            else
+                o += (size_t)snprintf(shown + o, sizeof(shown) - o, "\\x%02x", p[i]);
+        shown[o] = '\0';
         return mig_error_set(MIG_EFORMAT, "Xen prologue starts with \"%s\", not \"%s\": "
                              "the source speaks another prologue version; use the same "
                              "xenmig version on both hosts", shown,

@@ -1,0 +1,108 @@
+#!/bin/sh
+# End to end, without Xen: a source double (the memory test double dressed
+# as a Xen source whose prologue head and state tail are cut from the real
+# PVH capture lab-pvh-96m) migrates to `xl-ext migrate-receive --xen`, which
+# feeds tests/xen/fake-xl (a stand-in for xl migrate-receive that validates
+# the stream with libmig's reader and speaks xl's handshake).  Asserts the
+# merged stream (--capture) is the head, pages equal to the source's, the
+# tail, and passes Xen's verify-stream-v2 when installed; the go message
+# reaches xl only when the source says go; a pre-flight refusal exits 4
+# naming the missing features and never starts xl; xl's failures fail the
+# migration with a clear error and never kill the receiver with SIGPIPE.
+# Exit 77 (SKIP) without xz.
+B="$XENMIG_BUILDDIR/tests/xen"
+DOUBLE="$B/xen-source-double"
+LAB="$XENMIG_SRCDIR/tests/data/streams/lab-pvh-96m.xl-save.xz"
+CORE2="$XENMIG_SRCDIR/tests/fuzz/corpus/cpuid_host_json/core2.json"
+VERIFY=${VERIFY_STREAM_V2:-/usr/lib/xen-4.17/bin/verify-stream-v2}
+XEN_PYTHONPATH=${XEN_PYTHONPATH:-/usr/lib/xen-4.17/lib/python}
+if ! command -v xz >/dev/null; then
+    echo "xz not found: install xz-utils" >&2
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0; fail=0
+t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
+skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
+show() { sed 's/^/# /' "$@"; }
+XENMIG_XL="$B/fake-xl"; export XENMIG_XL
+# run NAME [double options] -- [receiver options]: out in $tmp/NAME.{out,err,log}
+run() {
+    name=$1; shift
+    FAKE_XL_LOG="$tmp/$name.log" "$DOUBLE" --head "$tmp/head" --tail "$tmp/tail" "$@" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err"
+}
+receiver() { echo "$XL_EXT" migrate-receive --xen --timeout 20000; }
+
+echo "1..23"
+"$DOUBLE" --extract "$LAB" "$tmp/head" "$tmp/tail" >"$tmp/extract.out" 2>&1
+t "the head and tail are cut from the real PVH capture" \
+    '[ -s "$tmp/head" ] && [ -s "$tmp/tail" ] || { show "$tmp/extract.out"; false; }'
+
+# 1. a successful migration over 3 streams with dirtying rounds
+run ok --pfns 4096 --streams 3 --dirty 600 --check "$tmp/ok.xl" -- \
+    $(receiver) --capture "$tmp/ok.xl" --host-json "$CORE2" -p
+t "the migration succeeds" 'grep -q "^source: rc=0 " "$tmp/ok.out" || { show "$tmp/ok.out" "$tmp/ok.err"; false; }'
+t "the receiver exits 0" 'grep -q "^receiver: exit=0$" "$tmp/ok.out"'
+t "the source released its guest" 'grep -q "^source: released=1" "$tmp/ok.out"'
+t "the captured stream is head + the source's pages + tail (libmig's reader)" \
+    'grep -q "^check: ok: .* all 4096 pfns equal" "$tmp/ok.out" || { show "$tmp/ok.out"; false; }'
+t "pages were sent more than once (dirty rounds) and still end equal" \
+    'pages=$(sed -n "s/^check: ok: .* records, \([0-9]*\) pages.*/\1/p" "$tmp/ok.out"); [ "${pages:-0}" -gt 4096 ]'
+t "xl got -p and saw banner, stream, ready, go, report in order" \
+    '[ "$(tr "\n" "|" <"$tmp/ok.log" | sed "s/stream ok: [^|]*/stream ok/")" = "args migrate-receive -p|banner|stream ok|ready|go|reported 0|" ] || { show "$tmp/ok.log"; false; }'
+if [ -x "$VERIFY" ] && PYTHONPATH="$XEN_PYTHONPATH" /usr/bin/python3 -c 'import xen.migration.libxc' 2>/dev/null; then
+    t "Xen's verify-stream-v2 accepts the captured stream" \
+        'PYTHONPATH="$XEN_PYTHONPATH" "$VERIFY" -q -f xl -i "$tmp/ok.xl" 2>"$tmp/verify.err" || { show "$tmp/verify.err"; false; }'
+else
+    skip "verify-stream-v2 (xen-utils-4.17) not installed"
+fi
+
+# 1b. baselines in the metadata are recorded for the new domain (best
+# effort: without Xen here, or without that domain, a warning, not a failure)
+run baseline --baseline x86-64-v2 -- $(receiver)
+t "a baseline to record never fails a migration that succeeded" \
+    'grep -q "^receiver: exit=0$" "$tmp/baseline.out" && grep -q "^source: rc=0 " "$tmp/baseline.out" || { show "$tmp/baseline.out" "$tmp/baseline.err"; false; }'
+t "when it cannot be recorded, the receiver warns naming the domain" \
+    'grep -q "warning: .*baselines of .lab-pvh. are not recorded here" "$tmp/baseline.err" || { show "$tmp/baseline.err"; false; }'
+
+# 2. pre-flight: a Core 2 host lacks avx2 and sse4_2
+run refuse --feature-names "sse4_2,avx2" -- $(receiver) --host-json "$CORE2"
+t "a missing feature refuses: receiver exit 4" 'grep -q "^receiver: exit=4$" "$tmp/refuse.out" || { show "$tmp/refuse.out" "$tmp/refuse.err"; false; }'
+t "the message names the host, the domain and the missing features" \
+    'grep -q "destination Intel Core 2 Duo E6850 cannot run domain lab-pvh: missing features: sse4-2, avx2" "$tmp/refuse.err" || { show "$tmp/refuse.err"; false; }'
+t "the source failed and keeps its guest" \
+    'grep -q "^source: rc=-9 .*missing features" "$tmp/refuse.out" && grep -q "^source: released=0 paused=0" "$tmp/refuse.out"'
+t "xl was never started" '[ ! -e "$tmp/refuse.log" ]'
+XENMIG_HOST_JSON="$CORE2" run refuse-env --feature-names avx2 -- $(receiver)
+t "\$XENMIG_HOST_JSON names the host too" 'grep -q "^receiver: exit=4$" "$tmp/refuse-env.out" && [ ! -e "$tmp/refuse-env.log" ]'
+
+# 3. go only when the source says go
+run cancel --cancel-at-switchover --dirty 50 -- $(receiver)
+t "a source that gives up at switchover fails the migration" \
+    'grep -q "^source: rc=-8 " "$tmp/cancel.out" || { show "$tmp/cancel.out" "$tmp/cancel.err"; false; }'
+t "xl never got go and the receiver exits 1" \
+    '! grep -q "^go$" "$tmp/cancel.log" && grep -q "^receiver: exit=1$" "$tmp/cancel.out" || { show "$tmp/cancel.log"; false; }'
+run direct --direct-no-go "$XENMIG_XL" --pfns 3000
+t "closed after the whole stream but before resume: xl got ready, never go, and ended" \
+    'grep -q "^direct: restore_state rc=0 " "$tmp/direct.out" && grep -q "^direct: closed$" "$tmp/direct.out" &&
+     grep -q "^stream ok: .* 3000 pages$" "$tmp/direct.log" && grep -q "^ready$" "$tmp/direct.log" &&
+     grep -q "^no go: input closed$" "$tmp/direct.log" && ! grep -q "^go$" "$tmp/direct.log" ||
+     { show "$tmp/direct.out" "$tmp/direct.log"; false; }'
+
+# 4. xl cannot start the domain: nonzero result byte
+FAKE_XL_RC=3 run xlfail -- $(receiver)
+t "xl's result code 3 fails the migration" 'grep -q "^source: rc=-[0-9]* .*failed to start the domain (code 3" "$tmp/xlfail.out" || { show "$tmp/xlfail.out" "$tmp/xlfail.err"; false; }'
+t "the receiver exits 1 and says so" 'grep -q "^receiver: exit=1$" "$tmp/xlfail.out" && grep -q "failed to start the domain (code 3" "$tmp/xlfail.err"'
+
+# 5. xl dies in the middle of the stream: an error, not SIGPIPE
+FAKE_XL_EXIT_AFTER=11 run xldies --pfns 8192 -- $(receiver)
+t "xl dying mid-stream fails the migration and the receiver exits 1 (not killed)" \
+    'grep -q "^receiver: exit=1$" "$tmp/xldies.out" && ! grep -q "^source: rc=0 " "$tmp/xldies.out" || { show "$tmp/xldies.out" "$tmp/xldies.err"; false; }'
+t "the error says xl stopped reading" 'grep -q "stopped reading\|closed its output" "$tmp/xldies.err" || { show "$tmp/xldies.err"; false; }'
+
+# 6. not xl at all: a wrong banner is quoted
+FAKE_XL_BANNER="hello from sh" run banner -- $(receiver)
+t "a wrong banner is refused, quoting it" 'grep -qF "(it sent \"hello from sh\")" "$tmp/banner.err" || { show "$tmp/banner.err"; false; }'
+exit $fail
