@@ -39,7 +39,7 @@ enum {
     OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
-    OPT_ENGINE,
+    OPT_ENGINE, OPT_DATA_HOST,
 };
 
 static const struct option long_options[] = {
@@ -64,6 +64,7 @@ static const struct option long_options[] = {
     { "no-encrypt",        no_argument,       NULL, OPT_NO_ENCRYPT },
     { "help",              no_argument,       NULL, OPT_HELP },
     { "engine",            required_argument, NULL, OPT_ENGINE },
+    { "data-host",         required_argument, NULL, OPT_DATA_HOST },
     { NULL, 0, NULL, 0 },
 };
 
@@ -150,7 +151,7 @@ int cmd_migrate(int argc, char **argv)
     const char *ssh_command = NULL, *host, *new_option = NULL;
     char *rune = NULL, self[4096], error[1024] = "";
     bool use_sim = false, debug = false, pause_after = false, engine_xl = false;
-    const char *config_file = NULL;
+    const char *config_file = NULL, *data_host = NULL;
     unsigned long long n;
     uint64_t bandwidth = 0;
     double writes_before = 0, t_before = 0, rate_before = 0, rate_during = 0;
@@ -273,6 +274,9 @@ int cmd_migrate(int argc, char **argv)
                 if (xl_ext_parse_size("--sim-working-set", optarg, &sim.working_set_bytes))
                     return XL_EXT_EXIT_USAGE;
                 break;
+            case OPT_DATA_HOST:
+                data_host = optarg;
+                break;
             case OPT_NO_VERIFY:
                 opts.verify_memory = false;
                 break;
@@ -314,6 +318,7 @@ int cmd_migrate(int argc, char **argv)
             .opts = &opts, .out = &out, .ssh_command = ssh_command,
             .config_file = config_file, .new_option = new_option,
             .pause_after = pause_after, .debug = debug, .self = self,
+            .data_host = data_host,
         };
 
         if (engine_xl) {

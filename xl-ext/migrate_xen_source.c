@@ -154,7 +154,8 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    opts.data_host = migrate_host_is_local(p->host) ||
+    opts.data_host = p->data_host ? p->data_host :
+                     migrate_host_is_local(p->host) ||
                      (p->ssh_command && !p->ssh_command[0]) ? "127.0.0.1" : p->host;
     opts.policy.page_size = 4096;
     if (!p->out->json)

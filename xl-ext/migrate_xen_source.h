@@ -19,6 +19,8 @@ struct migrate_xen_params {
     const char *config_file;     /* -C, or NULL */
     const char *new_option;      /* the first xenmig-only option given, or NULL */
     const char *self;            /* this binary, for a local receiver */
+    const char *data_host;       /* --data-host: where the data streams go, or NULL
+                                    (HOST; 127.0.0.1 for localhost and -s "") */
     bool pause_after;            /* -p */
     bool debug;
 };

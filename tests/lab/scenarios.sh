@@ -210,7 +210,8 @@ op_xenmig() {
     recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 60000"
     if [ "${3:-}" = capture ]; then
         mkdir -p "$results/streams"
-        merged=$results/streams/xenmig-$type-${memory}m-s$streams-$tracing.xl-stream
+        # .xl-save: the host compresses it and runs verify-stream-v2 on it
+        merged=$results/streams/xenmig-$type-${memory}m-s$streams-$tracing.xl-save
         recv="$recv --capture $merged"
     fi
     start=$(now)
@@ -226,7 +227,6 @@ op_xenmig() {
             return 1
         fi
         op_extra="$op_extra merged_bytes=$(wc -c < "$merged")"
-        xz -1 -T1 "$merged" 2>/dev/null || gzip -1 "$merged"
         merged=""
     fi
 }
