@@ -207,19 +207,30 @@ op_migrate() {  # TOOL TRANSPORT
 # kept in RESULTS/streams/ and checked here with xl-ext stream-dump.
 op_xenmig() {
     streams=$1 tracing=$2
+    shift 2
     recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 60000"
-    if [ "${3:-}" = capture ]; then
-        mkdir -p "$results/streams"
-        # .xl-save: the host compresses it and runs verify-stream-v2 on it
-        merged=$results/streams/xenmig-$type-${memory}m-s$streams-$tracing.xl-save
-        recv="$recv --capture $merged"
-    fi
+    options="" merged=""
+    for flag in "$@"; do
+        case "$flag" in
+        plain) options="$options --no-encrypt" ;;
+        capture)
+            mkdir -p "$results/streams"
+            # .xl-save: the host compresses it and runs verify-stream-v2 on it
+            merged=$results/streams/xenmig-$type-${memory}m-s$streams-$tracing.xl-save
+            recv="$recv --capture $merged" ;;
+        esac
+    done
     start=$(now)
     timeout 600 xl-ext migrate --streams "$streams" --tracing "$tracing" --timeout 60000 \
-        -s "" "$guest" "$recv" > "$work/command.out" 2>&1 || return 1
+        $options -s "" "$guest" "$recv" > "$work/command.out" 2>&1
+    rc=$?
+    # the engine's rounds, for the record
+    grep -E '^(round [0-9]+:|switchover)' "$work/command.out" | tr '\r' '\n' | grep -v '^$' |
+        head -n 12 | sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
+    [ $rc = 0 ] || return 1
     op_total=$(elapsed "$start" "$(now)")
     summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
-    op_extra="streams=$streams tracing=$tracing $(echo "$summary" | tr ' ' '\n' |
+    op_extra="streams=$streams tracing=$tracing encrypted=$(case "$options" in *no-encrypt*) echo no ;; *) echo yes ;; esac) $(echo "$summary" | tr ' ' '\n' |
         grep -E '^(downtime|bytes|rounds|harvest_pause|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
     if [ -n "${merged:-}" ]; then
         if ! xl-ext stream-dump "$merged" > "$work/dump.out" 2>&1; then
@@ -229,6 +240,72 @@ op_xenmig() {
         op_extra="$op_extra merged_bytes=$(wc -c < "$merged")"
         merged=""
     fi
+}
+
+# exactly_once: the guest exists once here, no half-migrated copy is left
+# (xl's --incoming on the receiving side, --migratedaway on the sending one)
+exactly_once() {
+    tries=0
+    while :; do
+        names=$(timeout 20 xl list 2>/dev/null | awk 'NR > 1 { print $1 }')
+        count=$(echo "$names" | grep -c "^$guest\$")
+        leftovers=$(echo "$names" | grep -E -- "^$guest--(incoming|migratedaway)\$" | tr '\n' ' ')
+        [ "$count" = 1 ] && [ -z "$leftovers" ] && return 0
+        tries=$((tries + 1))
+        if [ $tries -ge 20 ]; then     # xl destroys its incoming copy on its own
+            echo "after the failed migration: $count domain(s) named $guest, leftovers: ${leftovers:-none}" >> "$work/command.out"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
+# xenmig-fault-KIND: a migration that must fail with the guest running here,
+# exactly once.  receiver-killed: kill -9 the receiver mid-transfer;
+# cut-stream: one data connection is shut down mid-transfer; preflight: the
+# destination's host lacks the guest's CPU features (a host description
+# with an empty HVM max policy), so nothing is sent.
+op_xenmig_fault() {
+    recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 20000"
+    extra=""
+    case "$1" in
+    cut-stream) extra="--inject-fault cut-stream" ;;
+    preflight)
+        zero=00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000
+        printf '{"schema_version":1,"hostname":"lab-poor-host","source":"xen","vendor":"amd","family":15,"model":6,"stepping":1,"featuresets":{"host":"%s","pv_max":"%s","hvm_max":"%s"}}\n' \
+            "$zero" "$zero" "$zero" > "$work/poor-host.json"
+        recv="$recv --host-json $work/poor-host.json" ;;
+    esac
+    start=$(now)
+    timeout 600 xl-ext migrate --streams 2 --timeout 20000 $extra -s "" "$guest" "$recv" \
+        > "$work/command.out" 2>&1 &
+    migrator=$!
+    if [ "$1" = receiver-killed ]; then
+        # once pages flow (the stock receiver has started), kill ours
+        tries=0
+        until pgrep -f "xl migrate-receive" > /dev/null 2>&1 || [ $tries -ge 100 ]; do
+            tries=$((tries + 1))
+            sleep 0.1
+        done
+        sleep 1
+        pkill -9 -f "migrate-receive --xen" 2>/dev/null
+    fi
+    wait "$migrator"
+    rc=$?
+    op_total=$(elapsed "$start" "$(now)")
+    op_extra="fault=$1 migrate_rc=$rc"
+    if [ $rc = 0 ]; then
+        echo "xl-ext migrate succeeded although the $1 fault should have stopped it" >> "$work/command.out"
+        return 1
+    fi
+    if [ "$1" = preflight ]; then
+        if [ $rc != 4 ] || ! grep -q "cannot run domain $guest: missing features: " "$work/command.out"; then
+            echo "pre-flight: expected exit 4 naming the missing features, got rc=$rc" >> "$work/command.out"
+            return 1
+        fi
+        op_extra="$op_extra missing=$(grep -o 'missing features: [a-z0-9_, -]*' "$work/command.out" | head -n 1 | cut -c19- | cut -d, -f1-3 | tr -d ' ')"
+    fi
+    exactly_once
 }
 
 op_capture_save() {
@@ -282,8 +359,11 @@ run_op() {
         migrate-pipe) op_migrate xl pipe ;;
         migrate-tcp) op_migrate xl tcp ;;
         xenmig-s*-*)
-            set -- $(echo "$op" | sed 's/^xenmig-s\([0-9]*\)-\([a-z]*\)\(-capture\)\{0,1\}$/\1 \2 \3/')
-            op_xenmig "$1" "$2" ${3:+capture} ;;
+            # xenmig-s<N>-<stop|loose>[-plain][-capture]
+            streams=$(echo "$op" | sed 's/^xenmig-s\([0-9]*\)-.*/\1/')
+            tracing=$(echo "$op" | cut -d- -f3)
+            op_xenmig "$streams" "$tracing" $(echo "$op" | cut -d- -f4- | tr '-' ' ') ;;
+        xenmig-fault-*) op_xenmig_fault "${op#xenmig-fault-}" ;;
         xenmig-migrate-pipe) op_migrate xl-ext pipe ;;
         xenmig-migrate-tcp) op_migrate xl-ext tcp ;;
         capture-save) op_capture_save ;;
