@@ -6,3 +6,5 @@ libmig_a_SOURCES += mig_xen.h
 # -- xen source room --
 libmig_a_SOURCES += backend/xen/source.c backend/xen/source_stream.c backend/xen/xen_private.h
 # -- xen destination room --
+# -- ranged room --
+libmig_a_SOURCES += backend/xen/ranged.c backend/xen/ranged.h
