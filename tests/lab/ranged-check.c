@@ -23,6 +23,7 @@
  *   RANGED-RESULT round=R ranged_calls=N chunk_pfns=C call_ms_min=...
  *       call_ms_median=... call_ms_max=... sweep_ms=... stock_clean_ms=...
  *       changed_pages=... reported_pages=... lost_writes=...
+ *   RANGED-RESULT round=R calls_ms=T0,T1,...   (each call, in pfn order)
  *   RANGED-RESULT summary ... status=pass|fail
  * Exit: 0 pass, 1 fail (a lost write, no page changed so nothing was
  * proven, an op failed), 2 usage, 77 this Xen or guest has no ranged op.
@@ -322,6 +323,11 @@ int main(int argc, char **argv)
                (unsigned long long)sweep.dirty, stock_ms[round], (unsigned long long)stock_dirty,
                (unsigned long long)changed, (unsigned long long)reported_changed,
                (unsigned long long)lost);
+        /* each call of the round's harvesting sweep, in pfn order */
+        printf("RANGED-RESULT round=%u calls_ms=", round);
+        for (pfn = 0; pfn < sweep.calls; pfn++)
+            printf("%s%.1f", pfn ? "," : "", sweep.call_seconds[pfn] * 1e3);
+        printf("\n");
         fflush(stdout);
         changed_total += changed;
         lost_total += lost;
@@ -337,10 +343,10 @@ int main(int argc, char **argv)
         failed = 1;
     }
     printf("RANGED-RESULT summary domid=%u rounds=%lu chunk_pfns=%lu ranged_call_ms_median=%.3f "
-           "stock_clean_ms_median=%.3f stock_over_ranged_call=%.1f changed_pages=%llu "
+           "stock_clean_ms_median=%.3f ranged_call_over_stock_clean=%.2f changed_pages=%llu "
            "lost_writes=%llu status=%s\n",
            domid, rounds, chunk, median_ms[rounds / 2], stock_ms[rounds / 2],
-           median_ms[rounds / 2] > 0 ? stock_ms[rounds / 2] / median_ms[rounds / 2] : 0.0,
+           stock_ms[rounds / 2] > 0 ? median_ms[rounds / 2] / stock_ms[rounds / 2] : 0.0,
            (unsigned long long)changed_total, (unsigned long long)lost_total,
            failed ? "fail" : "pass");
     rc = failed ? 1 : 0;
