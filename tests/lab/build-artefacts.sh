@@ -3,6 +3,7 @@
 # into OUT_DIR (large files; never inside the repository):
 #   OUT_DIR/vmlinuz          Debian kernel, used for dom0 and for the domU
 #   OUT_DIR/lab-guest        tests/lab/lab-guest.c, static (runs in domU and dom0)
+#   OUT_DIR/ranged-check     tests/lab/ranged-check.c (dom0, /usr/bin)
 #   OUT_DIR/domU-initrd.gz   busybox + lab-guest + tests/lab/domU-init
 #   OUT_DIR/dom0-base.cpio.gz  busybox, the Xen 4.17 tools and the libraries
 #                            they load, socat, Xen and virtio kernel modules,
@@ -48,6 +49,13 @@ cp "/boot/vmlinuz-$kernel_version" "$out_dir/vmlinuz"
 cc -std=c11 -O2 -static -Wall -Wextra -Werror -I"$build_dir" \
     -o "$out_dir/lab-guest" "$lab_dir/lab-guest.c" \
     || fail "could not build $lab_dir/lab-guest.c statically (needs libc6-dev)"
+# dom0's proof of the ranged log-dirty op, with the project's own ranged.c
+cc -std=c11 -O2 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Werror \
+    -I"$build_dir" -I"$source_dir/libmig" -I"$source_dir/libmig/backend/xen" \
+    -o "$out_dir/ranged-check" "$lab_dir/ranged-check.c" \
+    "$source_dir/libmig/backend/xen/ranged.c" "$source_dir/libmig/error.c" \
+    -lxenctrl -lxenforeignmemory \
+    || fail "could not build $lab_dir/ranged-check.c (needs libxen-dev)"
 
 # ------------------------------------------------------------------ domU
 guest_root=$staging/domU
@@ -95,6 +103,9 @@ copy_with_libraries "$build_dir/xl-ext/xl-ext"
 rm -rf "$root${build_dir:?}"
 ln -sf /usr/local/bin/xl-ext "$root/usr/bin/xl-ext"
 cp "$out_dir/lab-guest" "$root/usr/bin/lab-guest"
+copy_with_libraries "$out_dir/ranged-check"
+rm -rf "$root${out_dir:?}"
+cp "$out_dir/ranged-check" "$root/usr/bin/ranged-check"
 
 # kernel modules with their dependencies, dependencies first
 resolve_modules() {  # MODULE...: print a load order

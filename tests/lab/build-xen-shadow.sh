@@ -8,13 +8,19 @@
 # hypervisor ("Failed to enable logdirty: 95"). PVH guests use HAP and do not
 # need this.
 #
+# It also applies every tests/lab/patches/xen-4.17-*.patch (patch -p1, in
+# name order): xen-4.17-ranged-logdirty.patch adds the ranged log-dirty op
+# XEN_DOMCTL_SHADOW_OP_CLEAN_RANGE (40) that libmig/backend/xen/ranged.c
+# uses; a patch that does not apply fails the build loudly.
+#
 # The cache key is the Debian source version plus a hash of the config
-# change, so a new Debian upload or a new option rebuilds once. The newest
+# change and of the patches, so a new Debian upload, a new option or a
+# changed patch rebuilds once. The newest
 # source version the mirror actually serves is used (the security archive
 # lists 4.17.7 but answers 404 for its files; 4.17.5 from bookworm main
 # works with the 4.17.7 tools: same 4.17 hypercall ABI).
 #
-# Needs: a deb-src entry (scripts/lab adds one), dpkg-dev, gcc, make, flex,
+# Needs: a deb-src entry (scripts/lab adds one), dpkg-dev, gcc, make, patch, flex,
 # bison. Must never write outside CACHE_DIR and WORK_DIR; progress goes to
 # stderr, only the resulting path to stdout.
 set -eu
@@ -24,7 +30,11 @@ work_dir=${2:?usage: build-xen-shadow.sh CACHE_DIR WORK_DIR}
 config_change='CONFIG_SHADOW_PAGING=y'
 # xl info shows at most 15 characters of the extra version: keep it short
 vendor_version=-lab-shadow
-config_key=$(printf '%s %s' "$config_change" "$vendor_version" | sha256sum | cut -c1-8)
+patch_dir=$(cd "$(dirname "$0")" && pwd)/patches
+patches=$(ls "$patch_dir"/xen-4.17-*.patch 2>/dev/null | sort || true)
+# shellcheck disable=SC2086
+config_key=$( { printf '%s %s' "$config_change" "$vendor_version"; [ -z "$patches" ] || cat $patches; } \
+    | sha256sum | cut -c1-8)
 
 log() { echo "build-xen-shadow: $*" >&2; }
 
@@ -72,6 +82,12 @@ fi
 log "unpacking xen $chosen with Debian's patches"
 (cd "$src_dir" && dpkg-source --no-check -x xen_"$chosen".dsc tree >&2 2>/dev/null) \
     || { log "dpkg-source could not unpack xen_$chosen.dsc in $src_dir"; exit 1; }
+
+for patch in $patches; do
+    log "applying $(basename "$patch")"
+    patch -p1 -s -N -d "$src_dir/tree" < "$patch" >&2 \
+        || { log "$patch does not apply to xen $chosen; fix the patch (the stock build is unaffected without it)"; exit 1; }
+done
 
 cd "$src_dir/tree/xen"
 if [ ! -r /boot/xen-4.17-amd64.config ]; then

@@ -7,6 +7,8 @@
 #     TYPE      pv | pvh
 #     WORKLOAD  idle | dirty:RATE_MIB_PER_S:WORKING_SET_MIB
 #     OP        create save-restore migrate-pipe migrate-tcp capture-save
+#               ranged-check   (PVH: the ranged log-dirty op of the lab's
+#                              patched Xen, tests/lab/ranged-check.c)
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on
 #   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
@@ -318,6 +320,26 @@ op_capture_save() {
     op_extra="save_bytes=$(wc -c < "$file")"
 }
 
+# ranged-check: enable log-dirty, harvest with the patched Xen's ranged op
+# and with stock CLEAN, prove no write is lost, disable log-dirty; its
+# RANGED-RESULT lines go to the console as they are
+op_ranged_check() {
+    domid=$(timeout 20 xl domid "$guest" 2>"$work/command.out") || return 1
+    start=$(now)
+    timeout 300 ranged-check "$domid" 3 > "$work/ranged.out" 2>> "$work/command.out"
+    rc=$?
+    cat "$work/ranged.out"
+    cat "$work/ranged.out" >> "$work/command.out"
+    op_total=$(elapsed "$start" "$(now)")
+    summary=$(grep -m 1 '^RANGED-RESULT summary' "$work/ranged.out")
+    op_extra=$(for word in $summary; do
+        case "$word" in
+        ranged_call_ms_median=*|stock_clean_ms_median=*|lost_writes=*|changed_pages=*) printf '%s ' "$word" ;;
+        esac
+    done)
+    [ $rc = 0 ] && [ -n "$summary" ]
+}
+
 # ---------------------------------------------------------------- driver
 
 # run_op OP: one scenario for the current guest, with checks and one retry
@@ -367,6 +389,7 @@ run_op() {
         xenmig-migrate-pipe) op_migrate xl-ext pipe ;;
         xenmig-migrate-tcp) op_migrate xl-ext tcp ;;
         capture-save) op_capture_save ;;
+        ranged-check) op_ranged_check ;;
         *) echo "unknown operation '$op' in the plan" > "$work/command.out"; false ;;
         esac
         rc=$?

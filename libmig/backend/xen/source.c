@@ -87,6 +87,7 @@ struct mig_xen_source {
     bool suspended;
     int ranged;                /* -1 unknown, 0 absent, 1 present */
     bool renamed;              /* NAME--migratedaway (handover) */
+    struct mig_dirty_bitmap *memory;  /* pfns that held memory at round 0 */
     bool told_fallback;
     uint64_t store_pfn, console_pfn;
 };
@@ -223,6 +224,11 @@ static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
         rc = mig_error_set(MIG_EIO, "domain %u has no mappable memory", src->domid);
         goto out;
     }
+    /* Kept: the ranged harvest skips the chunks that hold no memory. */
+    mig_dirty_bitmap_free(src->memory);
+    src->memory = NULL;
+    if (!mig_dirty_bitmap_create(src->nr_pfns, &src->memory))
+        (void)mig_dirty_bitmap_merge(src->memory, dst);
     if (src->log)
         xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: %" PRIu64 " of %" PRIu64
                 " pfns hold memory", src->domid, found, src->nr_pfns);
@@ -319,6 +325,13 @@ static int harvest_ranged(struct mig_xen_source *src, struct mig_dirty_bitmap *d
                          (uint32_t)(src->nr_pfns - first) : RANGED_CHUNK;
         double seconds = 0;
 
+        /*
+         * A chunk without memory at round 0 is left to the final CLEAN: the
+         * ranged op only clears the log bits of the ranges it harvests.
+         */
+        if (src->memory && mig_dirty_bitmap_next_set(src->memory, first) >= first + count)
+            continue;
+
         memset(src->bitmap, 0, (count + 7) / 8);
         rc = xen_ranged_clean(src->xch, src->domid, first, count,
                               &src->bitmap_hbuf, &seconds);
@@ -344,7 +357,7 @@ static int src_harvest(void *backend, enum mig_trace_mode mode,
 
     if (mode == MIG_TRACE_LOOSE && !src->suspended) {
         if (src->ranged < 0)
-            src->ranged = xen_ranged_supported(src->xch, src->domid) ? 1 : 0;
+            src->ranged = xen_ranged_supported(src->xch, src->domid) == 0;
         if (src->ranged)
             return harvest_ranged(src, dst, stats);
         if (!src->told_fallback && src->log)
@@ -750,6 +763,7 @@ void mig_xen_source_close(struct mig_xen_source *src)
             xenforeignmemory_close(src->slots[i].fmem);
     }
     free(src->slots);
+    mig_dirty_bitmap_free(src->memory);
     if (src->fmem)
         xenforeignmemory_close(src->fmem);
     if (src->key_made)
