@@ -116,6 +116,15 @@ struct mig_migrate_result {
                                       destination: of what it stored */
     bool memory_verified;          /* source memory at pause matched it */
     char reason[160];              /* the policy's last reason */
+    /*
+     * Source: where the downtime went, in seconds: stopping the guest
+     * (pause), the final harvest, the last epoch, reading the device state,
+     * the destination taking over (state sent until "received"), and its
+     * resume ("go" until "resumed").
+     */
+    struct {
+        double pause, harvest, send, state, destination, resume;
+    } downtime_parts;
     /* as agreed in the handshake (the destination learns them there) */
     unsigned int streams;
     bool encrypted;

@@ -202,6 +202,12 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
             r->encrypted ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             r->forced ? " forced=yes" : "");
+    if (!strcmp(side, "migrate") && r->downtime_seconds > 0)
+        fprintf(o->out, "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "
+                "send=%.1f state=%.1f destination=%.1f resume=%.1f\n",
+                r->downtime_parts.pause * 1e3, r->downtime_parts.harvest * 1e3,
+                r->downtime_parts.send * 1e3, r->downtime_parts.state * 1e3,
+                r->downtime_parts.destination * 1e3, r->downtime_parts.resume * 1e3);
     fflush(o->out);
 }
 

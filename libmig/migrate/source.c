@@ -212,9 +212,13 @@ static int switchover(struct source *s, bool *cleared)
 
     /* The guest is paused already: this harvest's cost is downtime, not
      * a pre-copy harvest pause, so it is not added to those counters. */
+    double t = now();
+
     rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
     if (rc)
         goto out;
+    s->result->downtime_parts.harvest = now() - t;
+    t = now();
     final_count = mig_dirty_bitmap_count(s->dirty);
     rc = mig_dirty_compact_encode(s->dirty, &compact, &compact_len);
     if (rc)
@@ -225,10 +229,14 @@ static int switchover(struct source *s, bool *cleared)
     if (rc)
         goto out;
     sent_digest = mig_memory_digest(s->last_hash, s->nr_pfns);
+    s->result->downtime_parts.send = now() - t;
+    t = now();
 
     rc = s->ops->save_state(s->be, &state, &state_len);
     if (rc)
         goto out;
+    s->result->downtime_parts.state = now() - t;
+    t = now();
     m = json_object_new_object();
     json_object_object_add(m, "msg", json_object_new_string("state"));
     json_object_object_add(m, "length", json_object_new_int64((int64_t)state_len));
@@ -252,6 +260,7 @@ static int switchover(struct source *s, bool *cleared)
     rc = control_recv(&s->control, "received", &reply);
     if (rc)
         goto out;
+    s->result->downtime_parts.destination = now() - t;
     rc = control_get_hex64(reply, "memory_hash", &remote_digest);
     if (rc)
         goto out;
@@ -273,6 +282,7 @@ static int switchover(struct source *s, bool *cleared)
         }
     }
     /* Point of no return: the destination may resume from here on. */
+    t = now();
     *cleared = true;
     rc = control_send_simple(&s->control, "go", NULL);
     if (!rc)
@@ -288,6 +298,7 @@ static int switchover(struct source *s, bool *cleared)
     if (rc)
         goto out;
     s->result->downtime_seconds = now() - s->paused_at;
+    s->result->downtime_parts.resume = now() - t;
     s->result->memory_hash = sent_digest;
 
     if (s->opts->verify_memory) {
@@ -431,11 +442,12 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
         }
     }
 
+    s.paused_at = now();
     rc = ops->pause(backend);
     if (rc)
         goto out;
     paused = true;
-    s.paused_at = now();
+    result->downtime_parts.pause = now() - s.paused_at;
     rc = report(&s, MIG_PHASE_SWITCHOVER);
     if (rc)
         goto out;

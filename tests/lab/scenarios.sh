@@ -227,7 +227,7 @@ op_xenmig() {
         $options -s "" "$guest" "$recv" > "$work/command.out" 2>&1
     rc=$?
     # the engine's rounds, for the record
-    grep -E '^(round [0-9]+:|switchover)' "$work/command.out" | tr '\r' '\n' | grep -v '^$' |
+    grep -E '^(round [0-9]+:|switchover|xl-ext migrate: downtime parts)' "$work/command.out" | tr '\r' '\n' | grep -v '^$' |
         head -n 12 | sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
     [ $rc = 0 ] || return 1
     op_total=$(elapsed "$start" "$(now)")
