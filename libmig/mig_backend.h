@@ -124,6 +124,16 @@ struct mig_backend_ops {
      * destination can take its name).  resume() undoes it.
      */
     int (*handover)(void *backend);
+
+    /*
+     * Optional.  Destination: every stream has delivered one epoch and
+     * waits for the next (the source does not send it before it hears
+     * back); push its pages all the way (the xen backend: flush the
+     * batches and wait until xl has read them), so that the source's link
+     * rate is what the destination applies and nothing is queued at the
+     * switchover.
+     */
+    int (*epoch_applied)(void *backend);
 };
 
 #endif /* XENMIG_MIG_BACKEND_H */

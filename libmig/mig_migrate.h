@@ -23,6 +23,8 @@
  *                   (refuse: wrong version or backend, or the prologue's
  *                   pre-flight failed; no page has been sent)
  *   ... N data connections to port P carry the pages (mig_xfer.h) ...
+ *   dest -> source  {"msg":"applied","epoch":E}  after every epoch (hello's
+ *                   "acks":true): the source sends no more pages before it
  *   source -> dest  {"msg":"state","length":L} then L bytes of state
  *   source -> dest  {"msg":"switchover","epochs":E}
  *   dest -> source  {"msg":"received","memory_hash":HEX} or {"msg":"failed",...}

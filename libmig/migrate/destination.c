@@ -30,6 +30,7 @@
 struct destination {
     const struct mig_backend_ops *ops;
     void *be;
+    struct control *control;    /* "applied" acknowledgements, or NULL */
     uint64_t nr_pfns;
     uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
     uint64_t *page_hash;        /* per pfn: xxh3 of the page as stored here */
@@ -65,6 +66,28 @@ static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
         return rc;
     d->page_hash[pfn] = XXH3_64bits(stored, sizeof(stored));
     return 0;
+}
+
+/* Every stream finished an epoch: apply it, then tell the source. */
+static int epoch_done(void *arg, uint32_t epoch)
+{
+    struct destination *d = arg;
+    json_object *m;
+    int rc;
+
+    if (d->ops->epoch_applied) {
+        rc = d->ops->epoch_applied(d->be);
+        if (rc)
+            return rc;
+    }
+    m = json_object_new_object();
+    if (!m)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    json_object_object_add(m, "msg", json_object_new_string("applied"));
+    json_object_object_add(m, "epoch", json_object_new_int64(epoch));
+    rc = control_send(d->control, m);
+    json_object_put(m);
+    return rc;
 }
 
 static double now(void)
@@ -225,6 +248,13 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
             goto out;
         }
     }
+    {
+        json_object *a;
+
+        /* The source waits for "applied" after each epoch. */
+        if (json_object_object_get_ex(m, "acks", &a) && json_object_get_boolean(a))
+            d.control = &c;
+    }
     if (json_object_object_get_ex(m, "prologue_length", NULL)) {
         void *prologue;
 
@@ -281,7 +311,8 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     rc = mig_xfer_accept(listener, &receiver);
     if (rc)
         goto out;
-    rc = mig_xfer_receive(receiver, write_page, NULL, &d, &st, NULL);
+    rc = mig_xfer_receive(receiver, write_page, d.control ? epoch_done : NULL, &d, &st,
+                          NULL);
     result->pages_sent = st.pages;
     result->bytes_sent = st.bytes;
     result->zero_pages = st.zero_pages;

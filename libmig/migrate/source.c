@@ -89,10 +89,27 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
     for (uint64_t p = mig_dirty_bitmap_next_set(s->dirty, 0); p < s->nr_pfns;
          p = mig_dirty_bitmap_next_set(s->dirty, p + 1))
         s->pfns[n++] = p;
-    rc = mig_xfer_sender_send_epoch(s->sender, s->epoch++, s->pfns, n, read_page, s,
+    rc = mig_xfer_sender_send_epoch(s->sender, s->epoch, s->pfns, n, read_page, s,
                                     s->last_hash, &st);
     if (rc)
         return rc;
+    /* The destination applied it: nothing of it is queued there any more. */
+    {
+        json_object *ack = NULL;
+        unsigned long long epoch = 0;
+
+        rc = control_recv(&s->control, "applied", &ack);
+        if (!rc)
+            rc = control_get_uint(ack, "epoch", UINT32_MAX, &epoch);
+        if (!rc && epoch != s->epoch)
+            rc = mig_error_set(MIG_EFORMAT, "the destination applied epoch %llu, "
+                               "epoch %u was due", epoch, s->epoch);
+        if (ack)
+            json_object_put(ack);
+        if (rc)
+            return rc;
+    }
+    s->epoch++;
     mig_dirty_bitmap_clear_all(s->dirty);
     s->result->pages_sent += st.pages;
     s->result->bytes_sent += st.bytes;
@@ -143,6 +160,7 @@ static int handshake(struct source *s)
         json_object_object_add(m, "key", json_object_new_string(keyhex));
     }
     /* The backend family: a name up to its first '-' ("sim", "xen"). */
+    json_object_object_add(m, "acks", json_object_new_boolean(1));
     json_object_object_add(m, "backend", json_object_new_string_len(
         s->ops->name, (int)strcspn(s->ops->name, "-")));
     if (s->ops->prologue) {

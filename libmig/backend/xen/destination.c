@@ -28,6 +28,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <xentoollog.h>
@@ -368,6 +369,31 @@ static int flush_all_batches(struct mig_xen_dest *d)
     return rc;
 }
 
+/*
+ * Between epochs (no receiver thread is appending): write every batch out
+ * and wait until xl has read the pipe dry, so nothing is queued here when
+ * the source measures its link rate or stops the guest.
+ */
+static int xd_epoch_applied(void *backend)
+{
+    struct mig_xen_dest *d = backend;
+    double deadline = now_ms() + 600000.0;
+    int rc = flush_all_batches(d), queued;
+
+    while (!rc) {
+        if (ioctl(d->to_child, FIONREAD, &queued) < 0)
+            break;                  /* no way to tell: the flush has to do */
+        if (queued <= 0)
+            break;
+        if (now_ms() > deadline)
+            return mig_error_set(MIG_EIO, "xl migrate-receive (pid %ld) has not read "
+                                 "%d bytes of the stream for 600 s", (long)d->child,
+                                 queued);
+        usleep(1000);
+    }
+    return rc;
+}
+
 /* ---- the receiver process ---- */
 
 static int start_receiver(struct mig_xen_dest *d)
@@ -668,6 +694,7 @@ const struct mig_backend_ops mig_xen_dest_ops = {
     .memory_hash = xd_memory_hash,
     .release = xd_release,
     .accept_prologue = xd_accept_prologue,
+    .epoch_applied = xd_epoch_applied,
 };
 
 int mig_xen_dest_open(struct xentoollog_logger *log,
