@@ -9,6 +9,9 @@ TESTS += lab/heartbeat-gap.sh lab/report-selftest.sh
 EXTRA_DIST += lab/heartbeat-gap.sh lab/report-selftest.sh lab/build-artefacts.sh \
 	lab/build-xen-shadow.sh lab/dom0-init lab/domU-init lab/scenarios.sh \
 	lab/serial-watch.py lab/report.py lab/two-host.sh
+# the two-host lab's result combiner on recorded consoles (two-host room)
+TESTS += lab/two-host-selftest.sh
+EXTRA_DIST += lab/two-host-selftest.sh lab/two-host-combine.py
 
 # make check-lab: boot Xen 4.17 under QEMU and run the lab's scenarios
 # (installs the lab's Debian packages as root). LAB_FLAGS picks scenarios:

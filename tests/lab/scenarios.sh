@@ -15,9 +15,13 @@
 #   check-create-baseline  xl-ext create with CPUID baselines (met and not met)
 #   net ADDRESS            two-host mode: bring up eth0 (the emulated network
 #                          between the two lab hosts) with ADDRESS/24
-#   peer NAME ROLE PEER_ADDRESS TYPE MEM   two-host mode: ROLE sender creates
-#                          an idle guest and migrates it to PEER_ADDRESS;
-#                          ROLE receiver takes it in and checks it continues
+#   peer NAME ROLE PEER_ADDRESS TYPE MEM [TOOL [EXPECT]]   two-host mode:
+#                          ROLE sender creates an idle guest and migrates it
+#                          to PEER_ADDRESS with TOOL (xl, the default, or
+#                          xenmig-sN: xl-ext migrate --streams N); ROLE
+#                          receiver takes it in and checks it continues;
+#                          EXPECT refused: the receiver's CPUID pre-flight
+#                          must turn the guest away and it stays put
 # Every scenario prints exactly one line on the console
 #   LAB-RESULT name=N status=pass|fail|skip retries=R total_s=T downtime_ms=D
 #              boot_before=B boot_after=B tool=xl|xl-ext ... reason=TEXT
@@ -487,75 +491,208 @@ setup_net() {  # ADDRESS: only the emulated network inside QEMU, never the real 
     fi
 }
 
-# run_peer NAME ROLE PEER_ADDRESS TYPE MEM: one side of a two-host migration.
-# The receiver answers "ready" on port 8001 while it listens on 8002, so the
-# sender never spends the one-shot migration listener on a probe.
-run_peer() {
-    name=$1 role=$2 peer=$3 type=$4 memory=$5 workload_name=idle
-    guest=lab-$type-$memory-idle
-    rm -f "$console_logs"/*.log
-    case "$role" in
-    sender)
-        write_config "$guest" "$type" "$memory" ""
-        if ! op_create; then
-            evidence "$name-send"
-            result "$name-send" fail retries=0 tool=xl type=$type mem=$memory reason="xl create failed: $(tail -n 1 "$work/command.out")"
+# peer_create: create $guest here for a two-host scenario and wait for its
+# heartbeat; a PVH guest is re-created once (TCG triple-faults now and then).
+# Sets peer_retries; returns 1 when the guest could not be created.
+peer_create() {
+    peer_retries=0
+    while :; do
+        if op_create && heartbeat_wait 150 any 60; then
             return 0
         fi
-        heartbeat_wait 150 any 60
-        deadline=$(( $(cut -d. -f1 /proc/uptime) + 600 ))
-        until timeout 5 socat -u "TCP:$peer:8001,connect-timeout=3" - 2>/dev/null | grep -q ready; do
-            if [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; then
-                evidence "$name-send"
-                result "$name-send" fail retries=0 tool=xl type=$type mem=$memory reason="the receiver $peer never answered on port 8001 within 600 s"
-                destroy_guest "$guest"
-                return 0
-            fi
-            sleep 1
-        done
-        set -- $(heartbeat_newest)
-        boot_before=${2:-none}
-        start=$(now)
-        timeout 600 xl migrate -s "" "$guest" "socat - TCP:$peer:8002" > "$work/command.out" 2>&1
-        rc=$?
-        total=$(elapsed "$start" "$(now)")
-        if [ $rc = 0 ]; then
-            result "$name-send" pass retries=0 tool=xl type=$type mem=$memory boot_before=$boot_before total_s=$total reason=
-        else
-            evidence "$name-send"
-            result "$name-send" fail retries=0 tool=xl type=$type mem=$memory boot_before=$boot_before total_s=$total reason="xl migrate to $peer failed (rc=$rc): $(tail -n 1 "$work/command.out")"
-        fi
+        [ "$type" = pvh ] && [ $peer_retries = 0 ] || return 1
+        echo "LAB-MARK retry $name-send after: xl create failed or the guest sent no heartbeat"
+        evidence "$name-send-attempt-0"
+        peer_retries=1
         destroy_guest "$guest"
-        ;;
-    receiver)
-        socat "TCP-LISTEN:8001,bind=$net_address,fork,reuseaddr" SYSTEM:"echo ready" > /dev/null 2>&1 &
-        ready=$!
-        timeout 900 socat "TCP-LISTEN:8002,bind=$net_address,reuseaddr" EXEC:"xl migrate-receive" > "$work/command.out" 2>&1
-        rc=$?
-        kill "$ready" 2>/dev/null
-        wait "$ready" 2>/dev/null
-        reason=""
-        [ $rc = 0 ] || reason="xl migrate-receive failed (rc=$rc): $(tail -n 1 "$work/command.out")"
-        if [ $rc = 0 ] && ! heartbeat_wait 150 any 60; then
-            rc=1 reason="the migrated guest sent no heartbeats here within 60 s"
-        fi
-        set -- $(heartbeat_newest)
-        boot_after=${2:-none} seq_end=${1:--1}
-        if [ $rc = 0 ] && ! timeout 20 xl domid "$guest" > /dev/null 2>&1; then
-            rc=1 reason="domain $guest is not here after the migration"
-        fi
-        if [ $rc = 0 ]; then
-            # every heartbeat here came after the move: its largest gap is the downtime
-            result "$name-receive" pass retries=0 tool=xl type=$type mem=$memory boot_after=$boot_after \
-                downtime_ms=$(heartbeat_gap_ms -1 "$seq_end" "$boot_after") reason=
-        else
-            evidence "$name-receive"
-            result "$name-receive" fail retries=0 tool=xl type=$type mem=$memory boot_after=$boot_after reason="$reason"
-        fi
-        destroy_guest "$guest"
-        ;;
+        rm -f "$console_logs"/*.log
+    done
+}
+
+# peer_domains: this host's domains that are $guest or a copy of it
+# (NAME--incoming, NAME--migratedaway), each followed by a space
+peer_domains() {
+    timeout 20 xl list 2>/dev/null | awk -v want="$guest" \
+        'NR > 1 && ($1 == want || index($1, want "--") == 1) { printf "%s ", $1 }'
+}
+
+# peer_wait_ready: wait (at most 600 s) until the receiver at $peer answers
+# "ready" on port 8001
+peer_wait_ready() {
+    deadline=$(( $(cut -d. -f1 /proc/uptime) + 600 ))
+    until timeout 5 socat -u "TCP:$peer:8001,connect-timeout=3" - 2>/dev/null | grep -q ready; do
+        [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ] || return 1
+        sleep 1
+    done
+}
+
+# run_peer NAME ROLE PEER_ADDRESS TYPE MEM [TOOL [EXPECT]]: one side of a
+# two-host migration (the other host's plan has the same line with the
+# other ROLE).  TOOL: xl (stock xl migrate, the default) or xenmig-sN
+# (xl-ext migrate --engine xenmig --streams N, its data streams over TCP to
+# PEER_ADDRESS).  EXPECT: moves (default: the receiver runs the guest with
+# the boot id the sender reported) or refused (the receiver's CPUID
+# pre-flight turns the guest away before any page is sent: exit 4 on both
+# sides, the guest continues on the sender, no copy is left on either host).
+# The receiver answers "ready" on port 8001 once it listens on 8002, so the
+# sender never spends the one-shot migration listener on a probe; a sender
+# that cannot migrate still connects to 8002 once, so that the receiver
+# stops waiting and the two hosts' plans stay in step.
+run_peer() {
+    name=$1 role=$2 peer=$3 type=$4 memory=$5 peer_tool=${6:-xl} expect=${7:-moves}
+    workload_name=idle guest=lab-$type-$memory-idle peer_retries=0
+    rm -f "$console_logs"/*.log
+    tool=xl receive_command="xl migrate-receive"
+    case "$peer_tool" in
+    xl) ;;
+    xenmig-s[0-9]*)
+        tool=xl-ext streams=${peer_tool#xenmig-s}
+        receive_command="xl-ext migrate-receive --xen --data-listen $net_address --timeout 60000" ;;
+    *) result "$name-$role" fail retries=0 reason="bad peer tool '$peer_tool' in the plan: use xl or xenmig-sN"; return 0 ;;
+    esac
+    case "$expect" in
+    moves|refused) ;;
+    *) result "$name-$role" fail retries=0 reason="bad peer expectation '$expect' in the plan: use moves or refused"; return 0 ;;
+    esac
+    common="tool=$tool type=$type mem=$memory expect=$expect"
+    problem=""
+    if [ "$tool" = xl-ext ] && ! timeout 30 xl-ext version 2>/dev/null | grep -q '^migration backends:.* xen'; then
+        problem="xl-ext has no Xen migration backend ('xl-ext version'): it would run stock xl"
+    fi
+    case "$role" in
+    sender) peer_send ;;
+    receiver) peer_receive ;;
     *) result "$name" fail reason="bad peer role '$role' in the plan: use sender or receiver" ;;
     esac
+}
+
+peer_send() {
+    if [ -z "$problem" ]; then
+        write_config "$guest" "$type" "$memory" ""
+        peer_create || problem="xl create failed or the guest sent no heartbeat (retries=$peer_retries): $(tail -n 1 "$work/command.out")"
+    fi
+    if ! peer_wait_ready; then
+        evidence "$name-send"
+        result "$name-send" fail retries=$peer_retries $common reason="${problem:+$problem; }the receiver $peer never answered on port 8001 within 600 s"
+        destroy_guest "$guest"
+        return 0
+    fi
+    if [ -n "$problem" ]; then
+        # release the receiver: it sees the connection close at once
+        timeout 10 socat -u /dev/null "TCP:$peer:8002,connect-timeout=3" 2>/dev/null
+        evidence "$name-send"
+        result "$name-send" fail retries=$peer_retries $common reason="$problem"
+        destroy_guest "$guest"
+        return 0
+    fi
+    set -- $(heartbeat_newest)
+    seq_before=${1:--1} boot_before=${2:-none}
+    start=$(now)
+    if [ "$tool" = xl ]; then
+        timeout 600 xl migrate -s "" "$guest" "socat - TCP:$peer:8002" > "$work/command.out" 2>&1
+    else
+        timeout 600 xl-ext migrate --engine xenmig --streams "$streams" --timeout 60000 -s "" \
+            --data-host "$peer" "$guest" "socat - TCP:$peer:8002" > "$work/command.out" 2>&1
+    fi
+    rc=$?
+    total=$(elapsed "$start" "$(now)")
+    tail -n 20 "$work/command.out" | sed 's/^/LAB-MARK sender: /'
+    reason="" extra=""
+    summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
+    if [ -n "$summary" ]; then
+        extra=$(echo "$summary" | tr ' ' '\n' | grep -E '^(downtime|bytes|pages|rounds)=' |
+            sed 's/^/xenmig_/' | tr '\n' ' ')
+    fi
+    if [ "$expect" = moves ]; then
+        if [ $rc != 0 ]; then
+            reason="$tool migrate to $peer failed (rc=$rc): $(tail -n 1 "$work/command.out")"
+        elif [ -n "$(peer_domains)" ]; then
+            reason="the guest is still here after migrating: $(peer_domains)"
+        fi
+        boot_after=moved
+    else
+        # refused: exit 4 with the missing features named, no page sent,
+        # the guest continues here as the one domain of its name
+        missing=$(sed -n 's/.*cannot run domain .*: missing features: //p' "$work/command.out" |
+            head -n 1 | tr -d ' ')
+        if [ $rc != 4 ]; then
+            reason="expected the destination's CPUID pre-flight to refuse (exit 4), got rc=$rc: $(tail -n 1 "$work/command.out")"
+        elif ! echo ",$missing," | grep -q -E ',(ssse3|sse4-1|sse4-2|popcnt),'; then
+            reason="exit 4, but the message names none of ssse3, sse4-1, sse4-2, popcnt (missing: '${missing:-none}')"
+        elif echo " $summary" | grep -q -E ' pages=[1-9]'; then
+            reason="refused only after pages were sent: $summary"
+        elif set -- $(heartbeat_newest) && ! heartbeat_wait $(( ${1:--1} + 150 )) "$boot_before" 60; then
+            reason="the guest did not continue here: no new heartbeat of boot $boot_before within 60 s (newest: $(heartbeat_newest))"
+        elif [ -n "$(heartbeat_other_boots "$boot_before")" ]; then
+            reason="the guest rebooted: heartbeats of another boot id ($(heartbeat_other_boots "$boot_before"))"
+        elif [ "$(peer_domains)" != "$guest " ]; then
+            reason="expected exactly one domain '$guest' here, found: '$(peer_domains)'"
+        fi
+        set -- $(heartbeat_newest)
+        boot_after=${2:-none}
+        extra="$extra missing=${missing:-none} downtime_ms=$(heartbeat_gap_ms "$seq_before" "${1:--1}" "$boot_before")"
+    fi
+    if [ -z "$reason" ]; then
+        result "$name-send" pass retries=$peer_retries $common boot_before=$boot_before boot_after=$boot_after total_s=$total $extra reason=
+    else
+        evidence "$name-send"
+        result "$name-send" fail retries=$peer_retries $common boot_before=$boot_before boot_after=$boot_after total_s=$total $extra reason="$reason"
+    fi
+    destroy_guest "$guest"
+}
+
+peer_receive() {
+    # the receiver's own exit status, whatever socat makes of it
+    printf '%s\necho $? > %s\n' "$receive_command" "$work/receive.rc" > "$work/receive.sh"
+    rm -f "$work/receive.rc"
+    timeout 900 socat "TCP-LISTEN:8002,bind=$net_address,reuseaddr" EXEC:"sh $work/receive.sh" \
+        > "$work/command.out" 2>&1 &
+    listener=$!
+    tries=0
+    until grep -q ":1F42 00000000:0000 0A" /proc/net/tcp 2>/dev/null; do  # 8002 listens
+        tries=$((tries + 1))
+        [ $tries -gt 100 ] && break
+        sleep 0.1
+    done
+    socat "TCP-LISTEN:8001,bind=$net_address,fork,reuseaddr" SYSTEM:"echo ready" > /dev/null 2>&1 &
+    ready=$!
+    wait "$listener"
+    socat_rc=$?
+    kill "$ready" 2>/dev/null
+    wait "$ready" 2>/dev/null
+    rc=$(cat "$work/receive.rc" 2>/dev/null || echo "none(socat-rc=$socat_rc)")
+    tail -n 20 "$work/command.out" | sed 's/^/LAB-MARK receiver: /'
+    reason="" boot_after=none downtime=none
+    if [ -n "$problem" ]; then
+        reason=$problem
+    elif [ "$expect" = moves ]; then
+        if [ "$rc" != 0 ]; then
+            reason="$tool migrate-receive failed (rc=$rc): $(tail -n 1 "$work/command.out")"
+        elif ! heartbeat_wait 150 any 60; then
+            reason="the migrated guest sent no heartbeats here within 60 s"
+        elif [ "$(peer_domains)" != "$guest " ]; then
+            reason="expected exactly one domain '$guest' here after the migration, found: '$(peer_domains)'"
+        fi
+        set -- $(heartbeat_newest)
+        boot_after=${2:-none}
+        # every heartbeat here came after the move: its largest gap is the downtime
+        [ -z "$reason" ] && downtime=$(heartbeat_gap_ms -1 "${1:--1}" "$boot_after")
+    else
+        if [ "$rc" != 4 ]; then
+            reason="expected this host's CPUID pre-flight to refuse the guest (exit 4), got rc=$rc: $(tail -n 1 "$work/command.out")"
+        elif ! grep -q 'missing features:' "$work/command.out"; then
+            reason="exit 4 without naming the missing features: $(tail -n 1 "$work/command.out")"
+        elif [ -n "$(peer_domains)" ]; then
+            reason="the refused guest left domains here: $(peer_domains)"
+        fi
+    fi
+    if [ -z "$reason" ]; then
+        result "$name-receive" pass retries=0 $common receiver_rc=$rc boot_after=$boot_after downtime_ms=$downtime reason=
+    else
+        evidence "$name-receive"
+        result "$name-receive" fail retries=0 $common receiver_rc=$rc boot_after=$boot_after reason="$reason"
+    fi
+    destroy_guest "$guest"
 }
 
 # xl-ext create with a CPUID baseline on this real Xen host
