@@ -33,7 +33,8 @@
  *   dest -> source  {"msg":"resumed"} or {"msg":"failed","error":S}
  *
  * This file's functions must never exit the process or leave the guest
- * paused on an error path.
+ * paused on an error path.  Callers ignore SIGPIPE (a peer that hung up is
+ * then an error, not the end of the process), as xl-ext does.
  */
 #ifndef XENMIG_MIG_MIGRATE_H
 #define XENMIG_MIG_MIGRATE_H

@@ -381,6 +381,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     rc = ops->resume(backend);
     if (rc == MIG_EABSENT) {
         /* Failed, and nothing runs here: the source may take its guest back. */
+        json_object_put(m);
         m = json_object_new_object();
         json_object_object_add(m, "msg", json_object_new_string("failed"));
         json_object_object_add(m, "error", json_object_new_string(mig_error_last()));

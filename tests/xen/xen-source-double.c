@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,9 @@ int main(int argc, char **argv)
         { "direct-no-go", required_argument, NULL, 'D' },
         { NULL, 0, NULL, 0 },
     };
+
+    /* As xl-ext migrate: a receiver that hung up is an error, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
     struct mig_migrate_options opts = MIG_MIGRATE_OPTIONS_INIT;
     struct mig_migrate_result result;
     struct mig_backend_ops ops = mem_backend_ops;

@@ -35,7 +35,7 @@ run() {
 }
 receiver() { echo "$XL_EXT" migrate-receive --xen --timeout 20000; }
 
-echo "1..23"
+echo "1..24"
 "$DOUBLE" --extract "$LAB" "$tmp/head" "$tmp/tail" >"$tmp/extract.out" 2>&1
 t "the head and tail are cut from the real PVH capture" \
     '[ -s "$tmp/head" ] && [ -s "$tmp/tail" ] || { show "$tmp/extract.out"; false; }'
@@ -94,6 +94,8 @@ t "closed after the whole stream but before resume: xl got ready, never go, and 
 # 4. xl cannot start the domain: nonzero result byte
 FAKE_XL_RC=3 run xlfail -- $(receiver)
 t "xl's result code 3 fails the migration" 'grep -q "^source: rc=-[0-9]* .*failed to start the domain (code 3" "$tmp/xlfail.out" || { show "$tmp/xlfail.out" "$tmp/xlfail.err"; false; }'
+t "xl destroyed its copy, so the source resumed its own (paused=0, not released)" \
+    'grep -q "^source: released=0 paused=0" "$tmp/xlfail.out" || { show "$tmp/xlfail.out"; false; }'
 t "the receiver exits 1 and says so" 'grep -q "^receiver: exit=1$" "$tmp/xlfail.out" && grep -q "failed to start the domain (code 3" "$tmp/xlfail.err"'
 
 # 5. xl dies in the middle of the stream: an error, not SIGPIPE
