@@ -135,11 +135,13 @@ struct mig_migrate_result {
 };
 
 /*
- * The memory digest both sides compare at switchover: xxh3-64 over the
- * array page_hashes[0..nr_pfns-1] (each the xxh3-64 of one 4 KiB page,
- * stored little-endian).  A digest of page hashes lets the destination
- * keep its part up to date as pages arrive, so verification adds almost
- * nothing to the downtime there.
+ * The memory digest both sides compare at switchover, over the array
+ * page_hashes[0..nr_pfns-1] (each the xxh3-64 of one 4 KiB page; 0 = no
+ * page there, a hole or never sent): the sum modulo 2^64 of a 64-bit mix
+ * of (pfn, hash) over the non-zero entries, mixed once more with nr_pfns
+ * (digest.c has the exact rule).  A digest of page hashes lets the
+ * destination keep its part up to date as pages arrive, and one scalar
+ * pass keeps it cheap inside the downtime.
  */
 uint64_t mig_memory_digest(const uint64_t *page_hashes, uint64_t nr_pfns);
 

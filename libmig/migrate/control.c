@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -234,4 +235,18 @@ int control_get_uint(json_object *msg, const char *key, unsigned long long max,
                              " is out of range 0..%llu", key, i, max);
     *value = (unsigned long long)i;
     return 0;
+}
+
+void control_trace(const char *side, const char *what)
+{
+    static int enabled = -1;
+    struct timespec ts;
+
+    if (enabled < 0)
+        enabled = getenv("XENMIG_TRACE") != NULL;
+    if (!enabled)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(stderr, "xenmig-trace %s %lld.%03ld %s\n", side,
+            (long long)ts.tv_sec % 100000, ts.tv_nsec / 1000000, what);
 }

@@ -75,6 +75,7 @@ static int epoch_done(void *arg, uint32_t epoch)
     json_object *m;
     int rc;
 
+    control_trace("destination", "epoch arrived; applying");
     if (d->ops->epoch_applied) {
         rc = d->ops->epoch_applied(d->be);
         if (rc)
@@ -319,6 +320,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
 
+    control_trace("destination", "streams done");
     rc = control_recv(&c, "state", &m);
     if (!rc)
         rc = control_get_uint(m, "length", CONTROL_MAX_BLOCK, &state_len);
@@ -353,13 +355,16 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
                            " were completed here", epochs, st.epochs);
         goto out;
     }
+    control_trace("destination", "state arrived; checking the final set");
     rc = check_final_set(&d, compact, compact_len, (uint32_t)(epochs - 1),
                          final_pages, final_sent);
     if (rc)
         goto out;
+    control_trace("destination", "restoring state");
     rc = ops->restore_state(backend, state, state_len);
     if (rc)
         goto out;
+    control_trace("destination", "state restored");
     json_object_put(m);
     m = json_object_new_object();
     json_object_object_add(m, "msg", json_object_new_string("received"));
@@ -378,6 +383,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
         goto out;
     go = true;
     go_at = now();
+    control_trace("destination", "go; resuming");
     rc = ops->resume(backend);
     if (rc == MIG_EABSENT) {
         /* Failed, and nothing runs here: the source may take its guest back. */

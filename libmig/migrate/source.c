@@ -93,6 +93,7 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
                                     s->last_hash, &st);
     if (rc)
         return rc;
+    control_trace("source", "epoch sent; waiting for applied");
     /* The destination applied it: nothing of it is queued there any more. */
     {
         json_object *ack = NULL;
@@ -232,6 +233,7 @@ static int switchover(struct source *s, bool *cleared)
      * a pre-copy harvest pause, so it is not added to those counters. */
     double t = now();
 
+    control_trace("source", "paused; final harvest");
     rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
     if (rc)
         goto out;
@@ -241,7 +243,9 @@ static int switchover(struct source *s, bool *cleared)
     rc = mig_dirty_compact_encode(s->dirty, &compact, &compact_len);
     if (rc)
         goto out;
+    control_trace("source", "final epoch");
     rc = send_dirty(s, &pages, &bytes);
+    control_trace("source", "final epoch applied");
     if (!rc)
         rc = mig_xfer_sender_finish(s->sender);
     if (rc)
@@ -250,9 +254,11 @@ static int switchover(struct source *s, bool *cleared)
     s->result->downtime_parts.send = now() - t;
     t = now();
 
+    control_trace("source", "digest done; reading state");
     rc = s->ops->save_state(s->be, &state, &state_len);
     if (rc)
         goto out;
+    control_trace("source", "state read; sending it");
     s->result->downtime_parts.state = now() - t;
     t = now();
     m = json_object_new_object();
@@ -279,6 +285,7 @@ static int switchover(struct source *s, bool *cleared)
     if (rc)
         goto out;
     s->result->downtime_parts.destination = now() - t;
+    control_trace("source", "received");
     rc = control_get_hex64(reply, "memory_hash", &remote_digest);
     if (rc)
         goto out;
@@ -317,6 +324,7 @@ static int switchover(struct source *s, bool *cleared)
         goto out;
     s->result->downtime_seconds = now() - s->paused_at;
     s->result->downtime_parts.resume = now() - t;
+    control_trace("source", "resumed there");
     s->result->memory_hash = sent_digest;
 
     if (s->opts->verify_memory) {
@@ -461,6 +469,7 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
     }
 
     s.paused_at = now();
+    control_trace("source", "pausing");
     rc = ops->pause(backend);
     if (rc)
         goto out;

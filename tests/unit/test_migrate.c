@@ -165,6 +165,28 @@ static void successful_migration(unsigned int streams)
     teardown(&r);
 }
 
+START_TEST(test_memory_digest_sees_moves_and_changes)
+{
+    uint64_t a[64] = { 0 }, b[64];
+
+    for (int i = 0; i < 64; i += 3)
+        a[i] = 0x1234567890abcdefULL * (uint64_t)(i + 1);
+    memcpy(b, a, sizeof(a));
+    ck_assert_uint_eq(mig_memory_digest(a, 64), mig_memory_digest(b, 64));
+    b[3] ^= 1;                                  /* one page differs */
+    ck_assert_uint_ne(mig_memory_digest(a, 64), mig_memory_digest(b, 64));
+    memcpy(b, a, sizeof(a));
+    b[4] = b[3];                                /* a page at the wrong pfn */
+    b[3] = 0;
+    ck_assert_uint_ne(mig_memory_digest(a, 64), mig_memory_digest(b, 64));
+    memcpy(b, a, sizeof(a));
+    b[5] = 42;                                  /* an extra page */
+    ck_assert_uint_ne(mig_memory_digest(a, 64), mig_memory_digest(b, 64));
+    /* The same pages in a larger guest are another guest. */
+    ck_assert_uint_ne(mig_memory_digest(a, 64), mig_memory_digest(a, 63));
+}
+END_TEST
+
 START_TEST(test_migrate_one_stream)
 {
     successful_migration(1);
@@ -291,6 +313,7 @@ int main(void)
     int failed;
 
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_memory_digest_sees_moves_and_changes);
     tcase_add_test(tc, test_migrate_one_stream);
     tcase_add_test(tc, test_migrate_three_streams);
     tcase_add_test(tc, test_unchanged_pages_not_resent);
