@@ -89,7 +89,7 @@ struct mig_backend_ops {
 
     /*
      * Source: the memory digest of the paused guest (mig_memory_digest in
-     * mig_migrate.h: xxh3-64 over the array of every page's xxh3-64, pfn
+     * mig_migrate.h: a digest over every page's mig_page_hash, pfn
      * order), read from guest memory itself, never from bookkeeping, so a
      * write the tracking missed shows up as a mismatch.
      */

@@ -5,13 +5,15 @@
  * driven by its own thread.  The pfn space is partitioned over the streams
  * by a fixed rule (mig_xfer_stream_of_pfn), so a given pfn always travels
  * on the same stream and pages of one pfn can never overtake each other.
- * Every page carries its xxh3-64 hash; all-zero pages carry no data; pages
+ * Every page carries its hash (mig_page_hash: xxh64, seed 0); all-zero pages carry no data; pages
  * whose hash equals the one last sent for that pfn are not resent.  An
  * epoch (one pre-copy round, or the final stop-and-copy) ends with an
  * EPOCH_END frame on every stream that carries the count and a digest of
  * what that stream sent, so the receiver can prove that nothing was lost.
  *
- * Wire format, version 1 (all integers little-endian)
+ * Wire format, version 2 (all integers little-endian; version 1 hashed
+ * pages with xxh3-64, which costs a TCG-emulated lab host several times
+ * more than the scalar xxh64)
  * ====================================================
  *
  * HELLO, first bytes the sender writes on each connection (48 bytes):
@@ -41,7 +43,7 @@
  *   |     |      | stream, then +1 per frame                      |
  *
  *   type 1 PAGES: u32 epoch, u32 count (1 .. MIG_XFER_MAX_BATCH), then
- *     count descriptors {u64 pfn | flags, u64 xxh3 of the page}, then
+ *     count descriptors {u64 pfn | flags, u64 mig_page_hash of the page}, then
  *     the page data of every descriptor without the ZERO flag, in order.
  *     Flags: bit 63 ZERO (page is all zero, no data follows).  Bits 0..51
  *     are the pfn, which must belong to this stream.
@@ -64,11 +66,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <xxhash.h>
+
 #include "mig_error.h"
 
 struct xentoollog_logger;
 
-#define MIG_XFER_VERSION      1
+#define MIG_XFER_VERSION      2
 #define MIG_XFER_MAX_STREAMS  64
 #define MIG_XFER_MAX_BATCH    512          /* pages per PAGES frame */
 #define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (4096 + 16) + 8)
@@ -76,6 +80,15 @@ struct xentoollog_logger;
 #define MIG_XFER_PFN_MASK     ((UINT64_C(1) << 52) - 1)
 #define MIG_XFER_FLAG_ZERO    (UINT64_C(1) << 63)
 #define MIG_XFER_CHUNK_SHIFT  9           /* 512 pfns per partition chunk */
+
+/*
+ * The hash of one page everywhere in xenmig (descriptors, last-sent
+ * table, memory digests): xxh64 with seed 0.
+ */
+static inline uint64_t mig_page_hash(const void *page)
+{
+    return XXH64(page, MIG_XFER_PAGE_SIZE, 0);
+}
 
 /* The stream that carries pfn: (pfn >> MIG_XFER_CHUNK_SHIFT) % count. */
 static inline unsigned int mig_xfer_stream_of_pfn(uint64_t pfn, unsigned int count)

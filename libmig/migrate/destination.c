@@ -53,10 +53,10 @@ static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
     if (!d->ops->read_page) {
         /* Nothing to read back (a stream): the digest is of what arrived. */
         if (data)
-            d->page_hash[pfn] = XXH3_64bits(data, MIG_XFER_PAGE_SIZE);
+            d->page_hash[pfn] = mig_page_hash(data);
         else {
             memset(stored, 0, sizeof(stored));
-            d->page_hash[pfn] = XXH3_64bits(stored, sizeof(stored));
+            d->page_hash[pfn] = mig_page_hash(stored);
         }
         return 0;
     }
@@ -64,7 +64,7 @@ static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
     rc = d->ops->read_page(d->be, pfn, stored);
     if (rc)
         return rc;
-    d->page_hash[pfn] = XXH3_64bits(stored, sizeof(stored));
+    d->page_hash[pfn] = mig_page_hash(stored);
     return 0;
 }
 

@@ -92,7 +92,7 @@ static uint64_t zero_page_hash(void)
 {
     static const uint8_t zero[MIG_XFER_PAGE_SIZE];
 
-    return XXH3_64bits(zero, sizeof(zero));
+    return mig_page_hash(zero);
 }
 
 static bool page_is_zero(const uint8_t *page)
@@ -526,7 +526,7 @@ static int send_stream_epoch(struct send_job *job)
             if (rc)
                 goto out;
             /* One pass: hash, and scan for zeros only on a zero-page hash. */
-            hash = XXH3_64bits(page, MIG_XFER_PAGE_SIZE);
+            hash = mig_page_hash(page);
             if (hash == zero_hash && page_is_zero(page))
                 word |= MIG_XFER_FLAG_ZERO;
             if (job->last_hash && job->last_hash[pfn] == hash) {
@@ -1279,7 +1279,7 @@ static int receive_stream(struct recv_job *job)
                 } else {
                     data = body + data_off;
                     data_off += MIG_XFER_PAGE_SIZE;
-                    actual = XXH3_64bits(data, MIG_XFER_PAGE_SIZE);
+                    actual = mig_page_hash(data);
                 }
                 if (actual != hash) {
                     rc = mig_error_set(MIG_ECORRUPT, "%s PAGES frame %llu at offset "

@@ -9,6 +9,7 @@
 #include "mem_backend.h"
 #include "mig_dirty.h"
 #include "mig_migrate.h"
+#include "mig_xfer.h"
 
 static uint64_t mb_nr_pfns(void *b)
 {
@@ -126,7 +127,7 @@ static int mb_memory_hash(void *b, uint64_t *hash)
     if (!hashes)
         return mig_error_set(MIG_ENOMEM, "no memory");
     for (uint64_t p = 0; p < m->nr_pfns; p++)
-        hashes[p] = XXH3_64bits(m->memory + p * 4096, 4096);
+        hashes[p] = mig_page_hash(m->memory + p * 4096);
     *hash = mig_memory_digest(hashes, m->nr_pfns);
     free(hashes);
     return 0;

@@ -334,7 +334,7 @@ START_TEST(test_corrupted_page_refused)
     struct receiver_side *rs = fault_receiver(&t, 5000);
     uint8_t *buf = malloc(8192);
     uint32_t len = one_page_frame(buf, 0, 0x1234);      /* wrong hash */
-    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
 
     raw_frame(fd, 1, 0, buf, len);
     expect_failure(rs, t, MIG_ECORRUPT, "pfn 0x5 arrived corrupted");
@@ -351,8 +351,8 @@ START_TEST(test_replayed_frame_refused)
     uint32_t len = one_page_frame(buf, 0, 0);
     int fd;
 
-    le64(buf + 16, XXH3_64bits(buf + 24, 4096));
-    fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    le64(buf + 16, mig_page_hash(buf + 24));
+    fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
     raw_frame(fd, 1, 0, buf, len);
     raw_frame(fd, 1, 0, buf, len);                        /* replay */
     expect_failure(rs, t, MIG_EFORMAT, "sequence 0, expected 1");
@@ -369,8 +369,8 @@ START_TEST(test_epoch_count_mismatch_refused)
     uint32_t len = one_page_frame(buf, 0, 0);
     int fd;
 
-    le64(buf + 16, XXH3_64bits(buf + 24, 4096));
-    fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    le64(buf + 16, mig_page_hash(buf + 24));
+    fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
     raw_frame(fd, 1, 0, buf, len);
     le32(end, 0);
     le32(end + 4, 0);
@@ -387,7 +387,7 @@ START_TEST(test_oversized_frame_refused)
 {
     pthread_t t;
     struct receiver_side *rs = fault_receiver(&t, 5000);
-    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
     uint8_t hdr[16];
 
     le32(hdr, 1);
@@ -405,7 +405,7 @@ START_TEST(test_truncated_stream_refused)
     struct receiver_side *rs = fault_receiver(&t, 5000);
     uint8_t *buf = malloc(8192);
     uint32_t len = one_page_frame(buf, 0, 0);
-    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
     uint8_t hdr[16];
 
     le32(hdr, 1);
@@ -423,9 +423,9 @@ START_TEST(test_version_mismatch_refused)
 {
     pthread_t t;
     struct receiver_side *rs = fault_receiver(&t, 5000);
-    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 2, 1);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION + 1, 1);
 
-    expect_failure(rs, t, MIG_ECOMPAT, "data stream version 2");
+    expect_failure(rs, t, MIG_ECOMPAT, "data stream version 3");
     close(fd);
 }
 END_TEST
@@ -462,7 +462,7 @@ START_TEST(test_stalled_stream_times_out)
 {
     pthread_t t;
     struct receiver_side *rs = fault_receiver(&t, 300);
-    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 1);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
 
     /* Connected and greeted, then silent. */
     expect_failure(rs, t, MIG_EIO, "no data for 300 ms");
@@ -476,7 +476,7 @@ START_TEST(test_sender_sees_refusal)
     struct mig_xfer_sender *s = NULL;
     pthread_t t;
     struct receiver_side *rs = fault_receiver(&t, 5000);
-    int fd = raw_connect(mig_xfer_listener_port(rs->listener), 1, 2);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 2);
     uint8_t id[16] = { 7 };
     char port[16];
 
@@ -501,7 +501,7 @@ static int raw_connect_sealed(unsigned int port, struct seal *seal)
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    le32(hello + 8, 1);
+    le32(hello + 8, MIG_XFER_VERSION);
     le32(hello + 12, 0);
     le32(hello + 16, 1);
     le32(hello + 20, 4096);
@@ -524,7 +524,7 @@ static void sealed_frame(int fd, struct seal *seal, uint32_t nonce_stream, uint6
     uint32_t len = one_page_frame(buf + 16, 0, 0);
     struct iovec body = { buf + 16, len };
 
-    le64(buf + 16 + 16, XXH3_64bits(buf + 16 + 24, 4096));
+    le64(buf + 16 + 16, mig_page_hash(buf + 16 + 24));
     le32(buf, 1);
     le32(buf + 4, len + 16);
     le64(buf + 8, seq);

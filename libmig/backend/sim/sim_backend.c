@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "mig_migrate.h"
+#include "mig_xfer.h"
 #include "mig_sim_backend.h"
 
 /* The memory digest (mig_memory_digest) of nr_pfns contiguous pages. */
@@ -32,7 +33,7 @@ static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns, uint64_t *di
         return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
                              nr_pfns);
     for (uint64_t p = 0; p < nr_pfns; p++)
-        hashes[p] = XXH3_64bits(memory + p * MIG_SIM_PAGE_SIZE, MIG_SIM_PAGE_SIZE);
+        hashes[p] = mig_page_hash(memory + p * MIG_SIM_PAGE_SIZE);
     *digest = mig_memory_digest(hashes, nr_pfns);
     free(hashes);
     return 0;

@@ -42,6 +42,7 @@
 
 #include "mig_dirty.h"
 #include "mig_migrate.h"
+#include "mig_xfer.h"
 #include "mig_xen.h"
 #include "ranged.h"
 #include "xen_private.h"
@@ -483,8 +484,7 @@ static int src_memory_hash(void *backend, uint64_t *hash_out)
             continue;               /* a hole: hashes stay 0, as never sent */
         for (unsigned int i = 0; i < n; i++)
             if (!err[i])
-                hashes[base + i] = XXH3_64bits(map + (size_t)i * PAGE_SIZE_BYTES,
-                                               PAGE_SIZE_BYTES);
+                hashes[base + i] = mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES);
         xenforeignmemory_unmap(src->fmem, map, n);
     }
     *hash_out = mig_memory_digest(hashes, src->nr_pfns);
