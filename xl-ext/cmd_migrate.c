@@ -470,20 +470,12 @@ exec_xl:
         }
     }
 out:
-    if (to_child >= 0)
-        close(to_child);
-    if (from_child >= 0)
-        close(from_child);
-    if (child > 0) {
-        int status;
+    {
+        int status = migrate_reap_receiver(to_child, from_child, child);
 
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-            ;
-        if (exit_code == XL_EXT_EXIT_OK && !(WIFEXITED(status) && !WEXITSTATUS(status))) {
+        if (status > 0 && exit_code == XL_EXT_EXIT_OK)
             fprintf(stderr, "%s migrate: the receiver exited with status %d after "
-                    "a successful migration\n", xl_ext_prog,
-                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        }
+                    "a successful migration\n", xl_ext_prog, status);
     }
     mig_sim_guest_destroy(guest);
     if (logger)

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -273,4 +274,19 @@ int migrate_exit_code_of(int rc)
 bool migrate_host_is_local(const char *host)
 {
     return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
+}
+
+int migrate_reap_receiver(int to_child, int from_child, pid_t child)
+{
+    int status = 0;
+
+    if (to_child >= 0)
+        close(to_child);
+    if (from_child >= 0)
+        close(from_child);
+    if (child <= 0)
+        return -1;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

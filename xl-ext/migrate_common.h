@@ -67,6 +67,11 @@ void migrate_output_guest_rate(struct migrate_output *o, double before, double d
  * the reason and returns -1 on failure.
  */
 int migrate_spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *from_child);
+/*
+ * Close both pipes to the receiver (either may be -1) and wait for it:
+ * its exit status (128 + signal if killed), or -1 when there is no child.
+ */
+int migrate_reap_receiver(int to_child, int from_child, pid_t child);
 /* The XL_EXT_EXIT_* code of a MIG_E* result. */
 int migrate_exit_code_of(int rc);
 /* localhost, 127.0.0.1 or ::1 */

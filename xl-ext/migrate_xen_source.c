@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -179,16 +178,7 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
     if (rc)
         fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
 out:
-    if (to_child >= 0)
-        close(to_child);
-    if (from_child >= 0)
-        close(from_child);
-    if (child > 0) {
-        int status;
-
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-            ;
-    }
+    (void)migrate_reap_receiver(to_child, from_child, child);
     mig_xen_source_close(src);
     if (logger)
         xtl_logger_destroy((xentoollog_logger *)logger);

@@ -185,13 +185,20 @@ static int src_read_page(void *backend, uint64_t pfn, void *buf)
     return 0;
 }
 
-/* Which pfns hold memory: probe by mapping PROBE_PAGES frames at a time. */
-static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
+/*
+ * Map the guest PROBE_PAGES frames at a time and hand each batch to visit
+ * (map: the frames, err: per frame, 0 = mapped); a batch that is a hole as
+ * a whole is skipped, as are batches with no memory at round 0 once that
+ * is known (skip_holes).
+ */
+typedef void (*batch_visit_fn)(void *arg, uint64_t base, unsigned int n,
+                               const uint8_t *map, const int *err);
+
+static int for_each_batch(struct mig_xen_source *src, bool skip_holes,
+                          batch_visit_fn visit, void *arg)
 {
-    struct mig_xen_source *src = backend;
     xen_pfn_t *pfns = malloc(PROBE_PAGES * sizeof(*pfns));
     int *err = malloc(PROBE_PAGES * sizeof(*err));
-    uint64_t found = 0;
     int rc;
 
     if (!pfns || !err) {
@@ -201,43 +208,70 @@ static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
     for (uint64_t base = 0; base < src->nr_pfns; base += PROBE_PAGES) {
         unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
                          (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
-        void *map;
+        uint8_t *map;
 
+        if (skip_holes && src->memory &&
+            mig_dirty_bitmap_next_set(src->memory, base) >= base + n)
+            continue;
         for (unsigned int i = 0; i < n; i++)
             pfns[i] = base + i;
         map = xenforeignmemory_map(src->fmem, src->domid, PROT_READ, n, pfns, err);
         if (!map) {
             if (errno == EINVAL || errno == ENOENT || errno == EFAULT)
                 continue;           /* the whole batch is a hole */
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot probe domain %u's frames "
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot map domain %u's frames "
                                      "at pfn %#" PRIx64, src->domid, base);
             goto out;
         }
-        for (unsigned int i = 0; i < n; i++) {
-            if (!err[i]) {
-                mig_dirty_bitmap_set(dst, base + i);
-                found++;
-            }
-        }
+        visit(arg, base, n, map, err);
         xenforeignmemory_unmap(src->fmem, map, n);
     }
-    if (!found) {
-        rc = mig_error_set(MIG_EIO, "domain %u has no mappable memory", src->domid);
-        goto out;
-    }
-    /* Kept: the ranged harvest skips the chunks that hold no memory. */
-    mig_dirty_bitmap_free(src->memory);
-    src->memory = NULL;
-    if (!mig_dirty_bitmap_create(src->nr_pfns, &src->memory))
-        (void)mig_dirty_bitmap_merge(src->memory, dst);
-    if (src->log)
-        xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: %" PRIu64 " of %" PRIu64
-                " pfns hold memory", src->domid, found, src->nr_pfns);
     rc = 0;
 out:
     free(pfns);
     free(err);
     return rc;
+}
+
+struct populated_visit {
+    struct mig_dirty_bitmap *dst;
+    uint64_t found;
+};
+
+static void mark_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
+                        const int *err)
+{
+    struct populated_visit *v = arg;
+
+    (void)map;
+    for (unsigned int i = 0; i < n; i++) {
+        if (!err[i]) {
+            mig_dirty_bitmap_set(v->dst, base + i);
+            v->found++;
+        }
+    }
+}
+
+/* Which pfns hold memory: the frames that can be mapped. */
+static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
+{
+    struct mig_xen_source *src = backend;
+    struct populated_visit v = { .dst = dst };
+    int rc = for_each_batch(src, false, mark_mapped, &v);
+
+    if (rc)
+        return rc;
+    if (!v.found)
+        return mig_error_set(MIG_EIO, "domain %u has no mappable memory", src->domid);
+    if (src->log)
+        xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: %" PRIu64 " of %" PRIu64
+                " pfns hold memory", src->domid, v.found, src->nr_pfns);
+    /* Kept: the ranged harvest and the memory hash skip what holds none. */
+    mig_dirty_bitmap_free(src->memory);
+    src->memory = NULL;
+    if (!mig_dirty_bitmap_create(src->nr_pfns, &src->memory))
+        (void)mig_dirty_bitmap_merge(src->memory, dst);
+    return 0;
 }
 
 static int src_log_dirty_enable(void *backend)
@@ -460,35 +494,34 @@ static int src_write_page(void *backend, uint64_t pfn, const void *data)
     return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive pages");
 }
 
-/* Digest of the suspended domain's memory, read from the domain itself. */
+static void hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
+                        const int *err)
+{
+    uint64_t *hashes = arg;
+
+    for (unsigned int i = 0; i < n; i++)
+        if (!err[i])
+            hashes[base + i] = mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES);
+}
+
+/*
+ * Digest of the suspended domain's memory, read from the domain itself
+ * (holes hash as 0, as never sent).  Batches without memory at round 0 are
+ * skipped: a page populated since then is in the log, so it was sent and
+ * its absence here shows up as a mismatch.
+ */
 static int src_memory_hash(void *backend, uint64_t *hash_out)
 {
     struct mig_xen_source *src = backend;
     uint64_t *hashes = calloc(src->nr_pfns, sizeof(*hashes));
-    xen_pfn_t pfns[PROBE_PAGES];
-    int err[PROBE_PAGES];
     int rc;
 
     if (!hashes)
         return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
                              src->nr_pfns);
-    for (uint64_t base = 0; base < src->nr_pfns; base += PROBE_PAGES) {
-        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
-                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
-        uint8_t *map;
-
-        for (unsigned int i = 0; i < n; i++)
-            pfns[i] = base + i;
-        map = xenforeignmemory_map(src->fmem, src->domid, PROT_READ, n, pfns, err);
-        if (!map)
-            continue;               /* a hole: hashes stay 0, as never sent */
-        for (unsigned int i = 0; i < n; i++)
-            if (!err[i])
-                hashes[base + i] = mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES);
-        xenforeignmemory_unmap(src->fmem, map, n);
-    }
-    *hash_out = mig_memory_digest(hashes, src->nr_pfns);
-    rc = 0;
+    rc = for_each_batch(src, true, hash_mapped, hashes);
+    if (!rc)
+        *hash_out = mig_memory_digest(hashes, src->nr_pfns);
     free(hashes);
     return rc;
 }
