@@ -36,8 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned long long v;
         int rc = control_recv(&c, NULL, &m);
 
-        if (rc == MIG_ETRUNC || rc == MIG_EIO || rc == MIG_ELIMIT)
+        if (rc == MIG_ETRUNC || rc == MIG_EIO || rc == MIG_ELIMIT) {
+            if (m)                  /* a peer's "failed" comes back too */
+                json_object_put(m);
             break;
+        }
         if (!m)
             continue;
         (void)control_get_uint(m, "length", 1 << 20, &v);
