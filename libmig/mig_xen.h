@@ -73,16 +73,18 @@ struct mig_xen_source;
 struct mig_xen_source_options {
     unsigned int version;          /* MIG_XEN_SOURCE_OPTIONS_VERSION */
     unsigned int streams;          /* sender threads (a mapping handle each) */
-    const char *config_file;       /* xl migrate -C: config to send, or NULL */
+    const char *config_file;       /* xl migrate -C: config file to send as it
+                                      is (xl's format), or NULL: the domain's own */
     /*
      * Members added to the prologue's metadata: JSON object members
      * without the braces ("\"features\":\"...\",\"cpuid_baseline\":...";
      * xl-ext fills them from cpuid-policy), or NULL.
      */
     const char *metadata_extra;
+    bool preserve_domid;           /* xl migrate -D */
 };
 #define MIG_XEN_SOURCE_OPTIONS_VERSION 1
-#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, 1, NULL, NULL }
+#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, 1, NULL, NULL, false }
 
 /*
  * Open the domain named (or numbered) domain for migration.  Refuses
@@ -118,10 +120,12 @@ struct mig_xen_dest_options {
     int (*preflight)(void *arg, const char *meta_json);
     void *preflight_arg;
     const char *capture_path;      /* also write the merged stream here, or NULL */
+    bool no_monitor;               /* xl migrate -e: xl exits once the domain
+                                      runs (no background monitor) */
 };
 #define MIG_XEN_DEST_OPTIONS_VERSION 1
 #define MIG_XEN_DEST_OPTIONS_INIT { MIG_XEN_DEST_OPTIONS_VERSION, "xl", false, \
-                                    false, NULL, NULL, NULL }
+                                    false, NULL, NULL, NULL, false }
 
 int mig_xen_dest_open(struct xentoollog_logger *log,
                       const struct mig_xen_dest_options *opts,

@@ -151,6 +151,7 @@ int cmd_migrate(int argc, char **argv)
     const char *ssh_command = NULL, *host, *new_option = NULL;
     char *rune = NULL, self[4096], error[1024] = "";
     bool use_sim = false, debug = false, pause_after = false, engine_xl = false;
+    bool preserve_domid = false, no_monitor = false;
     const char *config_file = NULL, *data_host = NULL;
     unsigned long long n;
     uint64_t bandwidth = 0;
@@ -171,7 +172,13 @@ int cmd_migrate(int argc, char **argv)
         case 'p':
             pause_after = true;
             break;
-        case 'F': case 'e': case 'D': case OPT_LIVE:
+        case 'D':
+            preserve_domid = true;
+            break;
+        case 'e':
+            no_monitor = true;
+            break;
+        case 'F': case OPT_LIVE:
             break;                       /* xl's meaning; nothing to do here */
         case OPT_ENGINE:
             if (!strcmp(optarg, "xl"))
@@ -318,7 +325,8 @@ int cmd_migrate(int argc, char **argv)
             .opts = &opts, .out = &out, .ssh_command = ssh_command,
             .config_file = config_file, .new_option = new_option,
             .pause_after = pause_after, .debug = debug, .self = self,
-            .data_host = data_host,
+            .data_host = data_host, .preserve_domid = preserve_domid,
+            .no_monitor = no_monitor,
         };
 
         if (engine_xl) {

@@ -104,7 +104,10 @@ int cmd_migrate_receive(int argc, char **argv)
         case 'p':
             xen_opts.pause_after = true;
             break;
-        case 'F': case 'e': case 'r': case 't': case 'T':
+        case 'e':
+            xen_opts.no_monitor = true;  /* passed on to xl with --xen */
+            break;
+        case 'F': case 'r': case 't': case 'T':
             break;                     /* xl's meaning */
         case OPT_XEN:
             use_xen = true;

@@ -112,6 +112,7 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
         snprintf(error, sizeof(error), "%s", mig_error_last());
     so.streams = opts.streams;
     so.config_file = p->config_file;
+    so.preserve_domid = p->preserve_domid;
     so.metadata_extra = needs;
     rc = mig_xen_source_open((xentoollog_logger *)logger, p->domain, &so, &src);
     if (rc == MIG_EUNSUPP && !p->new_option && strstr(mig_error_last(), "PVH domains")) {
@@ -141,13 +142,14 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
         rc = asprintf(&rune, "%s", p->host);
     else if (!p->ssh_command && migrate_host_is_local(p->host))
         rc = asprintf(&rune, "exec '%s' migrate-receive --xen --data-listen 127.0.0.1 "
-                      "--timeout %d%s%s", p->self, opts.timeout_ms,
-                      p->pause_after ? " -p" : "", p->debug ? " --debug" : "");
+                      "--timeout %d%s%s%s", p->self, opts.timeout_ms,
+                      p->pause_after ? " -p" : "", p->debug ? " -d" : "",
+                      p->no_monitor ? " -e" : "");
     else
         rc = asprintf(&rune, "exec %s %s xl-ext migrate-receive --xen --data-listen '::' "
-                      "--timeout %d%s%s", p->ssh_command ? p->ssh_command : "ssh", p->host,
+                      "--timeout %d%s%s%s", p->ssh_command ? p->ssh_command : "ssh", p->host,
                       opts.timeout_ms, p->pause_after ? " -p" : "",
-                      p->debug ? " --debug" : "");
+                      p->debug ? " -d" : "", p->no_monitor ? " -e" : "");
     if (rc < 0) {
         rune = NULL;
         exit_code = XL_EXT_EXIT_FAILURE;

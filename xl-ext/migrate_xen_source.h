@@ -22,6 +22,8 @@ struct migrate_xen_params {
     const char *data_host;       /* --data-host: where the data streams go, or NULL
                                     (HOST; 127.0.0.1 for localhost and -s "") */
     bool pause_after;            /* -p */
+    bool preserve_domid;         /* -D */
+    bool no_monitor;             /* -e */
     bool debug;
 };
 

@@ -69,7 +69,7 @@ struct mig_xen_dest {
     xentoollog_logger *log;
     uint64_t id;                     /* tells thread caches of two destinations apart */
     char *xl;
-    bool pause_after, debug;
+    bool pause_after, debug, no_monitor;
     int (*preflight)(void *arg, const char *meta_json);
     void *preflight_arg;
     char *meta;                      /* accepted prologue's metadata */
@@ -401,7 +401,7 @@ static int start_receiver(struct mig_xen_dest *d)
     int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
-    const char *argv[6];
+    const char *argv[8];
     sigset_t none, pipe_only;
     unsigned int argc = 0;
     pid_t pid;
@@ -413,6 +413,8 @@ static int start_receiver(struct mig_xen_dest *d)
         argv[argc++] = "-p";
     if (d->debug)
         argv[argc++] = "-d";
+    if (d->no_monitor)
+        argv[argc++] = "-e";
     argv[argc] = NULL;
 
     if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC)) {
@@ -717,6 +719,7 @@ int mig_xen_dest_open(struct xentoollog_logger *log,
     d->child = -1;
     d->to_child = d->from_child = d->capture_fd = -1;
     d->pause_after = opts->pause_after;
+    d->no_monitor = opts->no_monitor;
     d->debug = opts->debug;
     d->preflight = opts->preflight;
     d->preflight_arg = opts->preflight_arg;

@@ -42,6 +42,7 @@
 
 #include "mig_dirty.h"
 #include "mig_migrate.h"
+#include "mig_stream.h"
 #include "mig_xfer.h"
 #include "mig_xen.h"
 #include "ranged.h"
@@ -569,12 +570,17 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
     *len_out = 0;
     libxl_domain_config_init(&d_config);
     if (src->opts.config_file) {
+        /* xl migrate -C: the file as it is; the receiving xl parses it. */
         FILE *f = fopen(src->opts.config_file, "r");
-        long size;
+        long size = -1;
 
-        if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        if (f && !fseek(f, 0, SEEK_END))
+            size = ftell(f);
+        if (!f || size <= 0 || size > (long)MIG_STREAM_XL_OPTIONAL_DATA_MAX / 2 ||
+            fseek(f, 0, SEEK_SET)) {
             rc = mig_error_set_errno(MIG_EINVAL, errno, "cannot read the config file "
-                                     "'%s' given with -C", src->opts.config_file);
+                                     "'%s' given with -C (or it is empty or too big)",
+                                     src->opts.config_file);
             if (f)
                 fclose(f);
             goto out;
@@ -587,24 +593,26 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
             goto out;
         }
         fclose(f);
-        rc = mig_error_set(MIG_EUNSUPP, "-C with the xenmig engine is not supported "
-                           "yet: run without -C (the domain's own configuration is "
-                           "sent) or use stock 'xl migrate -C'");
-        goto out;
+        rc = xen_stream_head(src->xch, src->domid, config, (uint32_t)size, false,
+                             &head, &head_len);
+    } else {
+        rc = libxl_retrieve_domain_configuration(src->ctx, src->domid, &d_config, NULL);
+        if (rc) {
+            rc = mig_error_set(MIG_EIO, "libxl has no stored configuration for domain "
+                               "%u (error %d): give one with -C", src->domid, rc);
+            goto out;
+        }
+        /* xl migrate -D keeps the domain id; else the destination picks one. */
+        d_config.c_info.domid = src->opts.preserve_domid ? src->domid : 0;
+        config = libxl_domain_config_to_json(src->ctx, &d_config);
+        if (!config) {
+            rc = mig_error_set(MIG_ENOMEM, "cannot turn domain %u's configuration into "
+                               "JSON", src->domid);
+            goto out;
+        }
+        rc = xen_stream_head(src->xch, src->domid, config, (uint32_t)strlen(config) + 1,
+                             true, &head, &head_len);
     }
-    rc = libxl_retrieve_domain_configuration(src->ctx, src->domid, &d_config, NULL);
-    if (rc) {
-        rc = mig_error_set(MIG_EIO, "libxl has no stored configuration for domain %u "
-                           "(error %d): give one with -C", src->domid, rc);
-        goto out;
-    }
-    config = libxl_domain_config_to_json(src->ctx, &d_config);
-    if (!config) {
-        rc = mig_error_set(MIG_ENOMEM, "cannot turn domain %u's configuration into "
-                           "JSON", src->domid);
-        goto out;
-    }
-    rc = xen_stream_head(src->xch, src->domid, config, &head, &head_len);
     if (rc)
         goto out;
     if (json_escape(name, sizeof(name), src->name)) {

@@ -81,14 +81,14 @@ out:
     return rc;
 }
 
-int xen_stream_head(xc_interface *xch, uint32_t domid, const char *config_json,
-                    void **out, size_t *len_out)
+int xen_stream_head(xc_interface *xch, uint32_t domid, const void *config,
+                    uint32_t config_len, bool json, void **out, size_t *len_out)
 {
     struct mig_stream_writer *w = NULL;
     struct mig_stream_xl_header xl = {
-        .mandatory_flags = MIG_STREAM_XL_FLAG_JSON | MIG_STREAM_XL_FLAG_STREAMV2,
-        .config = (const uint8_t *)config_json,
-        .config_length = (uint32_t)strlen(config_json) + 1,
+        .mandatory_flags = MIG_STREAM_XL_FLAG_STREAMV2 | (json ? MIG_STREAM_XL_FLAG_JSON : 0),
+        .config = config,
+        .config_length = config_len,
     };
     struct mig_stream_libxl_header libxl = { .version = MIG_STREAM_LIBXL_VERSION };
     struct mig_stream_image_header image = { .version = MIG_STREAM_IHDR_VERSION };
