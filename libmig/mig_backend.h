@@ -134,6 +134,13 @@ struct mig_backend_ops {
      * switchover.
      */
     int (*epoch_applied)(void *backend);
+
+    /*
+     * Optional.  Source, from a stream thread: the pfns (ascending) that
+     * this thread reads next with read_page; a backend may map them at
+     * once.  read_page must still work for any pfn.
+     */
+    int (*prefetch)(void *backend, const uint64_t *pfns, size_t count);
 };
 
 #endif /* XENMIG_MIG_BACKEND_H */

@@ -194,6 +194,16 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *sender, uint32_t epoch,
                                uint64_t *last_hash,
                                struct mig_xfer_stats *stats);
 
+/*
+ * Optional: before reading each batch, a stream thread calls
+ * prefetch(arg, pfns, count) with the pfns it reads next, in that order
+ * (read_page follows for each; a batch may run past them when pages are
+ * skipped).  Lets a backend map a whole batch at once.  Returns 0 or a
+ * MIG_E* code that fails the epoch.
+ */
+typedef int (*mig_xfer_prefetch_fn)(void *arg, const uint64_t *pfns, size_t count);
+void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *sender, mig_xfer_prefetch_fn fn);
+
 /* Send DONE on every stream (ends the migration's data). */
 int mig_xfer_sender_finish(struct mig_xfer_sender *sender);
 

@@ -60,6 +60,13 @@ static int read_page(void *arg, uint64_t pfn, void *buf)
     return s->ops->read_page(s->be, pfn, buf);
 }
 
+static int prefetch(void *arg, const uint64_t *pfns, size_t count)
+{
+    struct source *s = arg;
+
+    return s->ops->prefetch(s->be, pfns, count);
+}
+
 static int report(struct source *s, enum mig_phase phase)
 {
     s->progress.phase = phase;
@@ -196,6 +203,8 @@ static int handshake(struct source *s)
         xo.fault_after_pages = s->nr_pfns / 4;
         rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, id, s->log,
                                      &s->sender);
+        if (!rc && s->ops->prefetch)
+            mig_xfer_sender_set_prefetch(s->sender, prefetch);
     }
 out:
     OPENSSL_cleanse(key, sizeof(key));

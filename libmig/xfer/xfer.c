@@ -241,7 +241,13 @@ struct mig_xfer_sender {
     bool fault_done;
     int wire_fault;         /* a MIG_XFER_FAULT_* to apply to the next frame */
     struct seal *seals;     /* per stream, NULL when plain */
+    mig_xfer_prefetch_fn prefetch;  /* or NULL */
 };
+
+void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *s, mig_xfer_prefetch_fn fn)
+{
+    s->prefetch = fn;
+}
 
 /* Test faults on the wire (mig_xfer_options.fault); never used otherwise. */
 static int send_frame_faulty(struct mig_xfer_sender *s, unsigned int index,
@@ -514,6 +520,13 @@ static int send_stream_epoch(struct send_job *job)
     while (i < job->count) {
         unsigned int n = 0, n_data = 0;
         struct iovec body[2];
+
+        if (s->prefetch) {
+            rc = s->prefetch(job->arg, job->pfns + i,
+                             job->count - i < batch ? job->count - i : batch);
+            if (rc)
+                goto out;
+        }
 
         while (n < batch && i < job->count) {
             uint64_t pfn = job->pfns[i++];

@@ -156,6 +156,40 @@ const struct mig_backend_ops mem_backend_ops = {
     .release = mb_release,
 };
 
+static int mb_prefetch(void *backend, const uint64_t *pfns, size_t count)
+{
+    struct mem_backend *m = backend;
+
+    for (size_t i = 0; i < count; i++) {
+        if (i && pfns[i] <= pfns[i - 1])
+            m->prefetch_disorder++;
+        if (pfns[i] >= m->nr_pfns)
+            return mig_error_set(MIG_EINVAL, "prefetch of pfn %llu beyond the guest",
+                                 (unsigned long long)pfns[i]);
+    }
+    m->prefetched += count;
+    return 0;
+}
+
+const struct mig_backend_ops mem_backend_prefetch_ops = {
+    .name = "mem",
+    .nr_pfns = mb_nr_pfns,
+    .prepare = mb_prepare,
+    .read_page = mb_read_page,
+    .write_page = mb_write_page,
+    .log_dirty_enable = mb_log_dirty_enable,
+    .log_dirty_disable = mb_log_dirty_disable,
+    .harvest = mb_harvest,
+    .pause = mb_pause,
+    .resume = mb_resume,
+    .save_state = mb_save_state,
+    .restore_state = mb_restore_state,
+    .memory_hash = mb_memory_hash,
+    .release = mb_release,
+    .prefetch = mb_prefetch,
+};
+
+
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)
 {
     memset(m, 0, sizeof(*m));

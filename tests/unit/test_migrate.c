@@ -85,6 +85,7 @@ struct run {
     struct dirtier w;
     int rc;
     char message[1024];
+    const struct mig_backend_ops *src_ops;   /* NULL: mem_backend_ops */
 };
 
 static void migrate(struct run *r, unsigned int streams)
@@ -102,7 +103,7 @@ static void migrate(struct run *r, unsigned int streams)
     r->opts.progress_payload = &r->w;
     r->src.guest_writes = guest_writes;
     r->src.guest_writes_arg = &r->w;
-    r->rc = mig_migrate_send(&mem_backend_ops, &r->src, to_src[1], to_dest[0],
+    r->rc = mig_migrate_send(r->src_ops ? r->src_ops : &mem_backend_ops, &r->src, to_src[1], to_dest[0],
                              &r->opts, NULL, &r->result);
     if (r->rc)
         snprintf(r->message, sizeof(r->message), "%s", mig_error_last());
@@ -164,6 +165,23 @@ static void successful_migration(unsigned int streams)
     ck_assert_uint_eq(r.result.pages_sent, r.dst.result.pages_sent);
     teardown(&r);
 }
+
+START_TEST(test_prefetch_announces_what_is_read)
+{
+    struct run r;
+
+    setup(&r, 600);
+    r.src_ops = &mem_backend_prefetch_ops;
+    r.opts.policy.max_downtime_ms = 5000;
+    migrate(&r, 3);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
+    /* Every page read was announced first, in ascending order per batch. */
+    ck_assert_uint_ge(r.src.prefetched, PFNS);
+    ck_assert_uint_eq(r.src.prefetch_disorder, 0);
+    teardown(&r);
+}
+END_TEST
 
 START_TEST(test_memory_digest_sees_moves_and_changes)
 {
@@ -314,6 +332,7 @@ int main(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_memory_digest_sees_moves_and_changes);
+    tcase_add_test(tc, test_prefetch_announces_what_is_read);
     tcase_add_test(tc, test_migrate_one_stream);
     tcase_add_test(tc, test_migrate_three_streams);
     tcase_add_test(tc, test_unchanged_pages_not_resent);

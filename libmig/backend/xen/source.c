@@ -59,9 +59,10 @@ struct map_slot {
     xenforeignmemory_handle *fmem;
     bool in_use;
     uint8_t *window;           /* mapped frames, or NULL */
-    uint64_t first;            /* pfn of window[0] */
     unsigned int count;
-    int err[WINDOW_PAGES];
+    xen_pfn_t pfns[MIG_XFER_MAX_BATCH];  /* what window maps, ascending */
+    int err[MIG_XFER_MAX_BATCH];
+    unsigned int cursor;       /* where the next read is expected */
     uint64_t last_pfn;         /* last pfn read, for the sequential guess */
 };
 
@@ -152,37 +153,94 @@ static uint64_t src_nr_pfns(void *backend)
     return ((struct mig_xen_source *)backend)->nr_pfns;
 }
 
+/* Map exactly pfns[0..count) (ascending) into the slot's window. */
+static int slot_map(struct mig_xen_source *src, struct map_slot *slot,
+                    const xen_pfn_t *pfns, unsigned int count)
+{
+    slot_unmap(slot);
+    if (pfns != slot->pfns)
+        memcpy(slot->pfns, pfns, count * sizeof(*pfns));
+    slot->window = xenforeignmemory_map(slot->fmem, src->domid, PROT_READ, count,
+                                        slot->pfns, slot->err);
+    if (!slot->window)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of domain "
+                                   "%u at pfn %#" PRIx64, count, src->domid,
+                                   (uint64_t)slot->pfns[0]);
+    slot->count = count;
+    slot->cursor = 0;
+    return 0;
+}
+
+/* Index of pfn in the slot's window, or -1. */
+static int slot_find(struct map_slot *slot, uint64_t pfn)
+{
+    unsigned int lo = 0, hi = slot->count;
+
+    if (!slot->window)
+        return -1;
+    if (slot->cursor < slot->count && slot->pfns[slot->cursor] == pfn)
+        return (int)slot->cursor;
+    while (lo < hi) {
+        unsigned int mid = lo + (hi - lo) / 2;
+
+        if (slot->pfns[mid] < pfn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < slot->count && slot->pfns[lo] == pfn ? (int)lo : -1;
+}
+
+static int src_prefetch(void *backend, const uint64_t *pfns, size_t count)
+{
+    struct mig_xen_source *src = backend;
+    struct map_slot *slot = slot_get(src);
+    xen_pfn_t list[MIG_XFER_MAX_BATCH];
+
+    if (!slot)
+        return mig_error_last_code();
+    if (count > MIG_XFER_MAX_BATCH)
+        count = MIG_XFER_MAX_BATCH;
+    for (size_t i = 0; i < count; i++) {
+        if (pfns[i] >= src->nr_pfns)
+            return mig_error_set(MIG_EINVAL, "pfn %#" PRIx64 " is beyond domain %u's %"
+                                 PRIu64 " pfns", pfns[i], src->domid, src->nr_pfns);
+        list[i] = pfns[i];
+    }
+    return count ? slot_map(src, slot, list, (unsigned int)count) : 0;
+}
+
 static int src_read_page(void *backend, uint64_t pfn, void *buf)
 {
     struct mig_xen_source *src = backend;
     struct map_slot *slot = slot_get(src);
-    xen_pfn_t pfns[WINDOW_PAGES];
-    unsigned int count;
+    int at;
 
     if (!slot)
         return mig_error_last_code();
     if (pfn >= src->nr_pfns)
         return mig_error_set(MIG_EINVAL, "pfn %#" PRIx64 " is beyond domain %u's %"
                              PRIu64 " pfns", pfn, src->domid, src->nr_pfns);
-    if (!slot->window || pfn < slot->first || pfn >= slot->first + slot->count) {
-        slot_unmap(slot);
-        count = pfn == slot->last_pfn + 1 ? WINDOW_PAGES : 1;
+    at = slot_find(slot, pfn);
+    if (at < 0) {
+        /* Not prefetched: a window while reading in order, else one frame. */
+        unsigned int count = pfn == slot->last_pfn + 1 ? WINDOW_PAGES : 1;
+        int rc;
+
         if (count > src->nr_pfns - pfn)
             count = (unsigned int)(src->nr_pfns - pfn);
         for (unsigned int i = 0; i < count; i++)
-            pfns[i] = pfn + i;
-        slot->window = xenforeignmemory_map(slot->fmem, src->domid, PROT_READ, count,
-                                            pfns, slot->err);
-        if (!slot->window)
-            return mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of domain "
-                                       "%u at pfn %#" PRIx64, count, src->domid, pfn);
-        slot->first = pfn;
-        slot->count = count;
+            slot->pfns[i] = pfn + i;
+        rc = slot_map(src, slot, slot->pfns, count);
+        if (rc)
+            return rc;
+        at = 0;
     }
+    slot->cursor = (unsigned int)at + 1;
     slot->last_pfn = pfn;
-    if (slot->err[pfn - slot->first])
+    if (slot->err[at])
         return MIG_EABSENT;
-    memcpy(buf, slot->window + (pfn - slot->first) * PAGE_SIZE_BYTES, PAGE_SIZE_BYTES);
+    memcpy(buf, slot->window + (size_t)at * PAGE_SIZE_BYTES, PAGE_SIZE_BYTES);
     return 0;
 }
 
@@ -659,6 +717,7 @@ const struct mig_backend_ops mig_xen_source_ops = {
     .populated = src_populated,
     .prologue = src_prologue,
     .handover = src_handover,
+    .prefetch = src_prefetch,
 };
 
 int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
