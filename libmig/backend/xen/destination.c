@@ -396,6 +396,28 @@ static int xd_epoch_applied(void *backend)
 
 /* ---- the receiver process ---- */
 
+/* Whether program (a path, or a name looked up in $PATH) can be executed. */
+static bool find_program(const char *program)
+{
+    const char *path = getenv("PATH");
+    char candidate[4096];
+
+    if (strchr(program, '/'))
+        return access(program, X_OK) == 0;
+    for (const char *p = path ? path : "/usr/bin:/bin"; ; ) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+
+        if (snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)len,
+                     len ? p : ".", program) < (int)sizeof(candidate) &&
+            access(candidate, X_OK) == 0)
+            return true;
+        if (!colon)
+            return false;
+        p = colon + 1;
+    }
+}
+
 static int start_receiver(struct mig_xen_dest *d)
 {
     int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
@@ -407,6 +429,16 @@ static int start_receiver(struct mig_xen_dest *d)
     pid_t pid;
     int rc, err;
 
+    /*
+     * Find xl first: posix_spawnp's own report of a missing program is not
+     * reliable everywhere (under valgrind the child just exits 127).
+     */
+    if (!find_program(d->xl)) {
+        rc = mig_error_set(MIG_EUNSUPP, "cannot run '%s migrate-receive': '%s' is not "
+                           "an executable here or on $PATH; is Xen's xl installed on "
+                           "this host?", d->xl, d->xl);
+        return rc;
+    }
     argv[argc++] = d->xl;
     argv[argc++] = "migrate-receive";
     if (d->pause_after)
