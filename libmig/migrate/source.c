@@ -200,7 +200,8 @@ static int handshake(struct source *s)
         xo.fault = s->opts->inject_fault < MIG_MIGRATE_FAULT_VERSION ? s->opts->inject_fault : 0;
         xo.fault_stall_ms = (unsigned int)s->opts->timeout_ms + 2000;
         xo.key = s->opts->encrypt ? key : NULL;
-        xo.fault_after_pages = s->nr_pfns / 4;
+        /* Mid-transfer, also for a guest whose pfn space is mostly holes. */
+        xo.fault_after_pages = s->nr_pfns / 4 < 2048 ? s->nr_pfns / 4 : 2048;
         rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, id, s->log,
                                      &s->sender);
         if (!rc && s->ops->prefetch)
