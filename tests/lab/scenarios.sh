@@ -284,19 +284,25 @@ op_xenmig_fault() {
             "$zero" "$zero" "$zero" > "$work/poor-host.json"
         recv="$recv --host-json $work/poor-host.json" ;;
     esac
+    rm -f "$work/receiver.pid"
     start=$(now)
-    timeout 600 xl-ext migrate --streams 2 --timeout 20000 $extra -s "" "$guest" "$recv" \
-        > "$work/command.out" 2>&1 &
+    # the receiver notes its pid (sh execs it, so the pid stays)
+    timeout 600 xl-ext migrate --streams 2 --timeout 20000 $extra -s "" "$guest" \
+        "echo \$\$ > $work/receiver.pid; exec $recv" > "$work/command.out" 2>&1 &
     migrator=$!
     if [ "$1" = receiver-killed ]; then
-        # once pages flow (the stock receiver has started), kill ours
+        # once pages flow (xl has created the incoming domain), kill ours
         tries=0
-        until pgrep -f "xl migrate-receive" > /dev/null 2>&1 || [ $tries -ge 100 ]; do
+        until timeout 10 xl list 2>/dev/null | grep -q -- "^$guest--incoming " || [ $tries -ge 200 ]; do
             tries=$((tries + 1))
             sleep 0.1
         done
         sleep 1
-        pkill -9 -f "migrate-receive --xen" 2>/dev/null
+        if [ -s "$work/receiver.pid" ]; then
+            kill -9 "$(cat "$work/receiver.pid")" 2>/dev/null
+        else
+            echo "the receiver never started (no pid file)" >> "$work/command.out"
+        fi
     fi
     wait "$migrator"
     rc=$?
