@@ -519,12 +519,15 @@ out:
             /* A data stream broke: the destination usually says why. */
             json_object *why = NULL;
 
+            json_object *type, *text;
+
             s.control.timeout_ms = 1000;
-            if (control_recv(&s.control, NULL, &why) == MIG_EIO &&
-                strstr(mig_error_last(), "'failed'"))
+            if (control_recv(&s.control, NULL, &why) == MIG_EIO && why &&
+                json_object_object_get_ex(why, "msg", &type) &&
+                !strcmp(json_object_get_string(type), "failed") &&
+                json_object_object_get_ex(why, "error", &text))
                 snprintf(message + strlen(message), sizeof(message) - strlen(message),
-                         "; the destination reports: %s",
-                         strstr(mig_error_last(), "'failed': ") + 10);
+                         "; the destination reports: %s", json_object_get_string(text));
             if (why)
                 json_object_put(why);
         }
