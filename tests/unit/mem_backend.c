@@ -139,23 +139,6 @@ static int mb_release(void *b)
     return 0;
 }
 
-const struct mig_backend_ops mem_backend_ops = {
-    .name = "mem",
-    .nr_pfns = mb_nr_pfns,
-    .prepare = mb_prepare,
-    .read_page = mb_read_page,
-    .write_page = mb_write_page,
-    .log_dirty_enable = mb_log_dirty_enable,
-    .log_dirty_disable = mb_log_dirty_disable,
-    .harvest = mb_harvest,
-    .pause = mb_pause,
-    .resume = mb_resume,
-    .save_state = mb_save_state,
-    .restore_state = mb_restore_state,
-    .memory_hash = mb_memory_hash,
-    .release = mb_release,
-};
-
 static int mb_prefetch(void *backend, const uint64_t *pfns, size_t count)
 {
     struct mem_backend *m = backend;
@@ -171,7 +154,7 @@ static int mb_prefetch(void *backend, const uint64_t *pfns, size_t count)
     return 0;
 }
 
-const struct mig_backend_ops mem_backend_prefetch_ops = {
+const struct mig_backend_ops mem_backend_ops = {
     .name = "mem",
     .nr_pfns = mb_nr_pfns,
     .prepare = mb_prepare,
@@ -188,7 +171,6 @@ const struct mig_backend_ops mem_backend_prefetch_ops = {
     .release = mb_release,
     .prefetch = mb_prefetch,
 };
-
 
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)
 {

@@ -27,14 +27,13 @@ struct mem_backend {
      * while the guest is not paused. */
     void (*guest_writes)(struct mem_backend *m, void *arg);
     void *guest_writes_arg;
-    /* prefetch (mem_backend_prefetch_ops): pfns announced, and any that
+    /* prefetch: pfns announced, and any that
      * came out of order within one call */
     _Atomic unsigned long prefetched, prefetch_disorder;
 };
 
+/* Its prefetch op only counts what it is told (prefetched, prefetch_disorder). */
 extern const struct mig_backend_ops mem_backend_ops;
-/* The same with a prefetch op that counts what it is told. */
-extern const struct mig_backend_ops mem_backend_prefetch_ops;
 
 /* A source with nr_pfns pages of patterned content, or an empty destination. */
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source);

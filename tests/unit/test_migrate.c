@@ -85,7 +85,6 @@ struct run {
     struct dirtier w;
     int rc;
     char message[1024];
-    const struct mig_backend_ops *src_ops;   /* NULL: mem_backend_ops */
 };
 
 static void migrate(struct run *r, unsigned int streams)
@@ -103,7 +102,7 @@ static void migrate(struct run *r, unsigned int streams)
     r->opts.progress_payload = &r->w;
     r->src.guest_writes = guest_writes;
     r->src.guest_writes_arg = &r->w;
-    r->rc = mig_migrate_send(r->src_ops ? r->src_ops : &mem_backend_ops, &r->src, to_src[1], to_dest[0],
+    r->rc = mig_migrate_send(&mem_backend_ops, &r->src, to_src[1], to_dest[0],
                              &r->opts, NULL, &r->result);
     if (r->rc)
         snprintf(r->message, sizeof(r->message), "%s", mig_error_last());
@@ -171,7 +170,6 @@ START_TEST(test_prefetch_announces_what_is_read)
     struct run r;
 
     setup(&r, 600);
-    r.src_ops = &mem_backend_prefetch_ops;
     r.opts.policy.max_downtime_ms = 5000;
     migrate(&r, 3);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
