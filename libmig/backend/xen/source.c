@@ -1,10 +1,12 @@
 /*
- * source.c: the Xen backend's source side (mig_xen.h): a running PVH
- * domain migrated by the xenmig engine.
+ * source.c: the Xen backend's source side (mig_xen.h): a running PVH or
+ * 64-bit PV domain migrated by the xenmig engine.
  *
  *  - pages: each sender thread maps guest frames through its own
  *    libxenforeignmemory handle, a window of consecutive pfns at a time
- *    while it reads sequentially, one frame when it jumps;
+ *    while it reads sequentially, one frame when it jumps; a PV guest's
+ *    frames are mapped by mfn through its p2m, with their page types,
+ *    page tables normalised (source_pv.c);
  *  - log-dirty: XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY / CLEAN through
  *    libxenctrl; "stop" is Xen 4.17's CLEAN (the domain is paused for the
  *    whole bitmap); "loose" uses the ranged no-pause op where this Xen has
@@ -45,6 +47,7 @@
 #include "mig_stream.h"
 #include "mig_xfer.h"
 #include "mig_xen.h"
+#include "pv_tables.h"
 #include "ranged.h"
 #include "xen_private.h"
 
@@ -59,8 +62,12 @@ struct map_slot {
     xenforeignmemory_handle *fmem;
     bool in_use;
     uint8_t *window;           /* mapped frames, or NULL */
-    unsigned int count;
+    unsigned int mapped;       /* pages in window */
+    unsigned int count;        /* pfns the window stands for */
     xen_pfn_t pfns[MIG_XFER_MAX_BATCH];  /* what window maps, ascending */
+    int place[MIG_XFER_MAX_BATCH];       /* pfns[i]'s page in window, -1: none */
+    unsigned int types[MIG_XFER_MAX_BATCH];  /* PV page types (HVM: 0) */
+    xen_pfn_t frames[MIG_XFER_MAX_BATCH];    /* scratch: what is mapped */
     int err[MIG_XFER_MAX_BATCH];
     unsigned int cursor;       /* where the next read is expected */
     uint64_t last_pfn;         /* last pfn read, for the sequential guess */
@@ -93,6 +100,7 @@ struct mig_xen_source {
     struct mig_dirty_bitmap *memory;  /* pfns that held memory at round 0 */
     bool told_fallback;
     uint64_t store_pfn, console_pfn;
+    struct xen_pv_memory *pv;  /* a PV domain's memory, else NULL */
 };
 
 static double now(void)
@@ -106,8 +114,9 @@ static double now(void)
 static void slot_unmap(struct map_slot *slot)
 {
     if (slot->window)
-        xenforeignmemory_unmap(slot->fmem, slot->window, slot->count);
+        xenforeignmemory_unmap(slot->fmem, slot->window, slot->mapped);
     slot->window = NULL;
+    slot->mapped = 0;
     slot->count = 0;
 }
 
@@ -153,19 +162,103 @@ static uint64_t src_nr_pfns(void *backend)
     return ((struct mig_xen_source *)backend)->nr_pfns;
 }
 
+/*
+ * Map the frames of pfns[0..n) read-only into *map_out (*mapped_out pages;
+ * NULL and 0 when none holds memory): a PVH guest's by pfn, a PV guest's by
+ * the mfn its p2m names, only those whose type carries data.  place[i] is
+ * the page of the mapping that holds pfns[i], or -1 (a hole); types[i]
+ * its PV page type (PVH: 0).  frames and err are scratch of n entries.
+ */
+static int map_guest_frames(struct mig_xen_source *src, xenforeignmemory_handle *fmem,
+                            const xen_pfn_t *pfns, unsigned int n, xen_pfn_t *frames,
+                            int *err, int *place, unsigned int *types, void **map_out,
+                            unsigned int *mapped_out)
+{
+    unsigned int k = 0, m = 0;
+    uint8_t *map;
+    int rc;
+
+    *map_out = NULL;
+    *mapped_out = 0;
+    if (!src->pv) {
+        map = xenforeignmemory_map(fmem, src->domid, PROT_READ, n, (xen_pfn_t *)pfns, err);
+        if (!map) {
+            if (errno == EINVAL || errno == ENOENT || errno == EFAULT) {
+                for (unsigned int i = 0; i < n; i++)
+                    place[i] = -1;     /* the whole batch is a hole */
+                return 0;
+            }
+            return mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of domain %u "
+                                       "at pfn %#" PRIx64, n, src->domid,
+                                       (uint64_t)pfns[0]);
+        }
+        for (unsigned int i = 0; i < n; i++) {
+            place[i] = err[i] ? -1 : (int)i;
+            types[i] = 0;
+        }
+        *map_out = map;
+        *mapped_out = n;
+        return 0;
+    }
+    /* PV: the p2m's mfns, their types, then only what carries data. */
+    for (unsigned int i = 0; i < n; i++) {
+        uint64_t mfn = xen_pv_pfn_to_mfn(src->pv, pfns[i]);
+
+        place[i] = -1;
+        types[i] = MIG_STREAM_PAGE_XTAB;
+        if (mfn != PV_INVALID_FRAME) {
+            place[i] = (int)k;
+            frames[k++] = mfn;
+        }
+    }
+    if (!k)
+        return 0;
+    rc = xen_pv_page_types(src->pv, frames, k, (unsigned int *)err);
+    if (rc)
+        return rc;
+    for (unsigned int i = 0; i < n; i++) {
+        unsigned int type;
+
+        if (place[i] < 0)
+            continue;
+        type = (unsigned int)err[place[i]];
+        types[i] = type;
+        if (type == MIG_STREAM_PAGE_XTAB || type == MIG_STREAM_PAGE_XALLOC || type == MIG_STREAM_PAGE_BROKEN) {
+            place[i] = -1;
+            continue;
+        }
+        frames[m] = frames[place[i]];
+        place[i] = (int)m++;
+    }
+    if (!m)
+        return 0;
+    map = xenforeignmemory_map(fmem, src->domid, PROT_READ, m, frames, err);
+    if (!map)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of PV domain %u "
+                                   "from pfn %#" PRIx64, m, src->domid, (uint64_t)pfns[0]);
+    for (unsigned int i = 0; i < n; i++)
+        if (place[i] >= 0 && err[place[i]])
+            place[i] = -1;
+    *map_out = map;
+    *mapped_out = m;
+    return 0;
+}
+
 /* Map exactly pfns[0..count) (ascending) into the slot's window. */
 static int slot_map(struct mig_xen_source *src, struct map_slot *slot,
                     const xen_pfn_t *pfns, unsigned int count)
 {
+    void *map;
+    int rc;
+
     slot_unmap(slot);
     if (pfns != slot->pfns)
         memcpy(slot->pfns, pfns, count * sizeof(*pfns));
-    slot->window = xenforeignmemory_map(slot->fmem, src->domid, PROT_READ, count,
-                                        slot->pfns, slot->err);
-    if (!slot->window)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of domain "
-                                   "%u at pfn %#" PRIx64, count, src->domid,
-                                   (uint64_t)slot->pfns[0]);
+    rc = map_guest_frames(src, slot->fmem, slot->pfns, count, slot->frames, slot->err,
+                          slot->place, slot->types, &map, &slot->mapped);
+    if (rc)
+        return rc;
+    slot->window = map;
     slot->count = count;
     slot->cursor = 0;
     return 0;
@@ -176,7 +269,7 @@ static int slot_find(struct map_slot *slot, uint64_t pfn)
 {
     unsigned int lo = 0, hi = slot->count;
 
-    if (!slot->window)
+    if (!slot->count)
         return -1;
     if (slot->cursor < slot->count && slot->pfns[slot->cursor] == pfn)
         return (int)slot->cursor;
@@ -210,10 +303,11 @@ static int src_prefetch(void *backend, const uint64_t *pfns, size_t count)
     return count ? slot_map(src, slot, list, (unsigned int)count) : 0;
 }
 
-static int src_read_page(void *backend, uint64_t pfn, void *buf)
+static int src_read_page(void *backend, uint64_t pfn, void *buf, unsigned int *type_out)
 {
     struct mig_xen_source *src = backend;
     struct map_slot *slot = slot_get(src);
+    const uint8_t *mapped;
     int at;
 
     if (!slot)
@@ -238,57 +332,87 @@ static int src_read_page(void *backend, uint64_t pfn, void *buf)
     }
     slot->cursor = (unsigned int)at + 1;
     slot->last_pfn = pfn;
-    if (slot->err[at])
+    if (slot->place[at] < 0)
         return MIG_EABSENT;
-    memcpy(buf, slot->window + (size_t)at * PAGE_SIZE_BYTES, PAGE_SIZE_BYTES);
-    return 0;
+    mapped = slot->window + (size_t)slot->place[at] * PAGE_SIZE_BYTES;
+    if (!src->pv) {
+        memcpy(buf, mapped, PAGE_SIZE_BYTES);
+        return 0;
+    }
+    *type_out = slot->types[at];
+    /* The p2m moved this pfn since the batch was mapped: send it again later. */
+    if (xen_pv_pfn_to_mfn(src->pv, pfn) != slot->frames[slot->place[at]]) {
+        if (src->suspended)
+            return mig_error_set(MIG_EIO, "pfn %#" PRIx64 " of paused domain %u changed "
+                                 "its frame while being read", pfn, src->domid);
+        xen_pv_defer(src->pv, pfn);
+        return MIG_EABSENT;
+    }
+    return xen_pv_prepare_page(src->pv, pfn, slot->types[at], src->suspended, mapped, buf);
+}
+
+/* Until the engine carries page types (main's "Engine: page types"). */
+static int src_read_page_untyped(void *backend, uint64_t pfn, void *buf)
+{
+    unsigned int type = 0;
+
+    return src_read_page(backend, pfn, buf, &type);
 }
 
 /*
  * Map the guest PROBE_PAGES frames at a time and hand each batch to visit
- * (map: the frames, err: per frame, 0 = mapped); a batch that is a hole as
- * a whole is skipped, as are batches with no memory at round 0 once that
- * is known (skip_holes).
+ * (map: the mapped frames; place[i]: pfn base + i's page in map, -1 when
+ * it holds no memory; types[i]: its PV page type); a batch without memory
+ * is skipped, as are batches with no memory at round 0 once that is known
+ * (skip_holes).  A visit's error ends the walk.
  */
-typedef void (*batch_visit_fn)(void *arg, uint64_t base, unsigned int n,
-                               const uint8_t *map, const int *err);
+typedef int (*batch_visit_fn)(void *arg, uint64_t base, unsigned int n,
+                              const uint8_t *map, const int *place,
+                              const unsigned int *types);
 
 static int for_each_batch(struct mig_xen_source *src, bool skip_holes,
                           batch_visit_fn visit, void *arg)
 {
     xen_pfn_t *pfns = malloc(PROBE_PAGES * sizeof(*pfns));
+    xen_pfn_t *frames = malloc(PROBE_PAGES * sizeof(*frames));
     int *err = malloc(PROBE_PAGES * sizeof(*err));
+    int *place = malloc(PROBE_PAGES * sizeof(*place));
+    unsigned int *types = malloc(PROBE_PAGES * sizeof(*types));
     int rc;
 
-    if (!pfns || !err) {
+    if (!pfns || !frames || !err || !place || !types) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory for a probe batch");
         goto out;
     }
     for (uint64_t base = 0; base < src->nr_pfns; base += PROBE_PAGES) {
         unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
                          (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
-        uint8_t *map;
+        unsigned int mapped;
+        void *map;
 
         if (skip_holes && src->memory &&
             mig_dirty_bitmap_next_set(src->memory, base) >= base + n)
             continue;
         for (unsigned int i = 0; i < n; i++)
             pfns[i] = base + i;
-        map = xenforeignmemory_map(src->fmem, src->domid, PROT_READ, n, pfns, err);
-        if (!map) {
-            if (errno == EINVAL || errno == ENOENT || errno == EFAULT)
-                continue;           /* the whole batch is a hole */
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot map domain %u's frames "
-                                     "at pfn %#" PRIx64, src->domid, base);
+        rc = map_guest_frames(src, src->fmem, pfns, n, frames, err, place, types, &map,
+                              &mapped);
+        if (rc)
             goto out;
-        }
-        visit(arg, base, n, map, err);
-        xenforeignmemory_unmap(src->fmem, map, n);
+        if (!map)
+            continue;
+        rc = visit(arg, base, n, map, place, types);
+        xenforeignmemory_unmap(src->fmem, map, mapped);
+        if (rc)
+            goto out;
     }
     rc = 0;
 out:
     free(pfns);
+    free(frames);
     free(err);
+    free(place);
+    free(types);
     return rc;
 }
 
@@ -297,18 +421,20 @@ struct populated_visit {
     uint64_t found;
 };
 
-static void mark_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
-                        const int *err)
+static int mark_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
+                       const int *place, const unsigned int *types)
 {
     struct populated_visit *v = arg;
 
     (void)map;
+    (void)types;
     for (unsigned int i = 0; i < n; i++) {
-        if (!err[i]) {
+        if (place[i] >= 0) {
             mig_dirty_bitmap_set(v->dst, base + i);
             v->found++;
         }
     }
+    return 0;
 }
 
 /* Which pfns hold memory: the frames that can be mapped. */
@@ -463,6 +589,14 @@ static int src_harvest(void *backend, enum mig_trace_mode mode,
     rc = harvest_clean(src, dst, stats);
     if (rc)
         return rc;
+    if (src->pv) {
+        /* Page tables that could not be normalised last round go again. */
+        uint64_t deferred = xen_pv_take_deferred(src->pv, dst);
+
+        if (deferred && src->log)
+            xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: %" PRIu64 " page "
+                    "table(s) deferred to this round", src->domid, deferred);
+    }
     if (src->suspended) {
         /* Rings dom0 writes through its own mappings are not in the log. */
         if (src->store_pfn && src->store_pfn < src->nr_pfns)
@@ -532,6 +666,8 @@ static int src_save_state(void *backend, void **state_out, size_t *len_out)
 {
     struct mig_xen_source *src = backend;
 
+    if (src->pv)
+        return xen_pv_stream_tail(src->xch, src->domid, src->pv, state_out, len_out);
     return xen_stream_tail(src->xch, src->domid, state_out, len_out);
 }
 
@@ -553,14 +689,36 @@ static int src_write_page(void *backend, uint64_t pfn, const void *data)
     return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive pages");
 }
 
-static void hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
-                        const int *err)
-{
-    uint64_t *hashes = arg;
+struct hash_visit {
+    struct mig_xen_source *src;
+    uint64_t *hashes;
+    uint8_t page[PAGE_SIZE_BYTES];
+};
 
-    for (unsigned int i = 0; i < n; i++)
-        if (!err[i])
-            hashes[base + i] = mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES);
+/* The hash of what read_page sends: a PV page table normalised. */
+static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
+                       const int *place, const unsigned int *types)
+{
+    struct hash_visit *v = arg;
+
+    for (unsigned int i = 0; i < n; i++) {
+        const uint8_t *page;
+        int rc;
+
+        if (place[i] < 0)
+            continue;
+        page = map + (size_t)place[i] * PAGE_SIZE_BYTES;
+        if (v->src->pv) {
+            rc = xen_pv_prepare_page(v->src->pv, base + i, types[i], true, page, v->page);
+            if (rc == MIG_EABSENT)
+                continue;
+            if (rc)
+                return rc;
+            page = v->page;
+        }
+        v->hashes[base + i] = mig_page_hash(page);
+    }
+    return 0;
 }
 
 /*
@@ -572,16 +730,23 @@ static void hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t 
 static int src_memory_hash(void *backend, uint64_t *hash_out)
 {
     struct mig_xen_source *src = backend;
+    struct hash_visit *v = calloc(1, sizeof(*v));
     uint64_t *hashes = calloc(src->nr_pfns, sizeof(*hashes));
     int rc;
 
-    if (!hashes)
-        return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
-                             src->nr_pfns);
-    rc = for_each_batch(src, true, hash_mapped, hashes);
+    if (!hashes || !v) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
+                           src->nr_pfns);
+        goto out;
+    }
+    v->src = src;
+    v->hashes = hashes;
+    rc = for_each_batch(src, true, hash_mapped, v);
     if (!rc)
         *hash_out = mig_memory_digest(hashes, src->nr_pfns);
+out:
     free(hashes);
+    free(v);
     return rc;
 }
 
@@ -622,8 +787,15 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
     char *config = NULL, *meta = NULL, name[300];
     void *head = NULL;
     size_t head_len = 0, meta_size;
+    struct xen_pv_head pv_head, *pv = NULL;
     int rc;
 
+    if (src->pv) {
+        pv = &pv_head;
+        pv->guest_width = xen_pv_guest_width(src->pv);
+        pv->max_pfn = xen_pv_nr_pfns(src->pv) - 1;
+        xen_pv_p2m_frame_pfns(src->pv, &pv->p2m_pfns, &pv->p2m_frames);
+    }
     *blob_out = NULL;
     *len_out = 0;
     libxl_domain_config_init(&d_config);
@@ -651,7 +823,7 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
             goto out;
         }
         fclose(f);
-        rc = xen_stream_head(src->xch, src->domid, config, (uint32_t)size, false,
+        rc = xen_stream_head(src->xch, src->domid, config, (uint32_t)size, false, pv,
                              &head, &head_len);
     } else {
         rc = libxl_retrieve_domain_configuration(src->ctx, src->domid, &d_config, NULL);
@@ -669,7 +841,7 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
             goto out;
         }
         rc = xen_stream_head(src->xch, src->domid, config, (uint32_t)strlen(config) + 1,
-                             true, &head, &head_len);
+                             true, pv, &head, &head_len);
     }
     if (rc)
         goto out;
@@ -684,8 +856,8 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
         rc = mig_error_set(MIG_ENOMEM, "out of memory for the prologue");
         goto out;
     }
-    snprintf(meta, meta_size, "{\"domain\":\"%s\",\"uuid\":\"%s\",\"type\":\"pvh\","
-             "\"xen_version\":\"%d.%d\"%s%s}", name, src->uuid,
+    snprintf(meta, meta_size, "{\"domain\":\"%s\",\"uuid\":\"%s\",\"type\":\"%s\","
+             "\"xen_version\":\"%d.%d\"%s%s}", name, src->uuid, src->pv ? "pv" : "pvh",
              xc_version(src->xch, XENVER_version, NULL) >> 16,
              xc_version(src->xch, XENVER_version, NULL) & 0xffff,
              src->opts.metadata_extra && *src->opts.metadata_extra ? "," : "",
@@ -703,7 +875,7 @@ const struct mig_backend_ops mig_xen_source_ops = {
     .name = "xen",
     .nr_pfns = src_nr_pfns,
     .prepare = src_prepare,
-    .read_page = src_read_page,
+    .read_page = src_read_page_untyped,
     .write_page = src_write_page,
     .log_dirty_enable = src_log_dirty_enable,
     .log_dirty_disable = src_log_dirty_disable,
@@ -781,11 +953,10 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
     }
     type = d_config.c_info.type;
     libxl_domain_config_dispose(&d_config);
-    if (type != LIBXL_DOMAIN_TYPE_PVH) {
-        rc = mig_error_set(MIG_EUNSUPP, "domain '%s' is %s: the xenmig engine migrates "
-                           "PVH domains for now; use stock 'xl migrate' (or xl-ext "
-                           "migrate --engine xl) for it", domain,
-                           type == LIBXL_DOMAIN_TYPE_PV ? "PV" : "HVM");
+    if (type != LIBXL_DOMAIN_TYPE_PVH && type != LIBXL_DOMAIN_TYPE_PV) {
+        rc = mig_error_set(MIG_EUNSUPP, "domain '%s' is HVM: the xenmig engine migrates "
+                           "PVH and PV domains; use stock 'xl migrate' (or xl-ext "
+                           "migrate --engine xl) for it", domain);
         goto out;
     }
     if (info.paused || info.shutdown || info.dying) {
@@ -802,9 +973,16 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
         goto out;
     }
     src->nr_pfns = (uint64_t)max_gpfn + 1;
-    if (xc_hvm_param_get(src->xch, domid, HVM_PARAM_STORE_PFN, &src->store_pfn))
+    if (type == LIBXL_DOMAIN_TYPE_PV) {
+        /* A PV guest's pfn space is its p2m. */
+        rc = xen_pv_memory_open(log, src->xch, domid, &src->pv);
+        if (rc)
+            goto out;
+        src->nr_pfns = xen_pv_nr_pfns(src->pv);
+    } else if (xc_hvm_param_get(src->xch, domid, HVM_PARAM_STORE_PFN, &src->store_pfn))
         src->store_pfn = 0;
-    if (xc_hvm_param_get(src->xch, domid, HVM_PARAM_CONSOLE_PFN, &src->console_pfn))
+    if (!src->pv && xc_hvm_param_get(src->xch, domid, HVM_PARAM_CONSOLE_PFN,
+                                     &src->console_pfn))
         src->console_pfn = 0;
 
     src->bitmap_pages = (size_t)((src->nr_pfns + 8 * XC_PAGE_SIZE - 1) / (8 * XC_PAGE_SIZE));
@@ -863,6 +1041,7 @@ void mig_xen_source_close(struct mig_xen_source *src)
             xenforeignmemory_close(src->slots[i].fmem);
     }
     free(src->slots);
+    xen_pv_memory_close(src->pv);
     mig_dirty_bitmap_free(src->memory);
     if (src->fmem)
         xenforeignmemory_close(src->fmem);

@@ -14,6 +14,7 @@
 #undef __STRICT_ANSI__
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +26,7 @@
 #include "mig_stream.h"
 #include "xen_private.h"
 
-/* Hand the writer's buffer over to the caller. */
-static int take_buffer(struct mig_stream_writer *w, void **out, size_t *len_out)
+int xen_stream_take_buffer(struct mig_stream_writer *w, void **out, size_t *len_out)
 {
     const uint8_t *data;
     size_t size;
@@ -43,15 +43,91 @@ static int take_buffer(struct mig_stream_writer *w, void **out, size_t *len_out)
     return 0;
 }
 
-static int write_cpu_policy(struct mig_stream_writer *w, xc_interface *xch,
-                            uint32_t domid)
+int xen_stream_write_head(struct mig_stream_writer *w, const struct xen_stream_head *head)
 {
+    struct mig_stream_xl_header xl = {
+        .mandatory_flags = MIG_STREAM_XL_FLAG_STREAMV2 |
+                           (head->json ? MIG_STREAM_XL_FLAG_JSON : 0),
+        .config = head->config,
+        .config_length = head->config_length,
+    };
+    struct mig_stream_libxl_header libxl = { .version = MIG_STREAM_LIBXL_VERSION };
+    struct mig_stream_image_header image = { .version = MIG_STREAM_IHDR_VERSION };
+    struct mig_stream_domain_header domain = {
+        .type = head->pv ? MIG_STREAM_DOMAIN_X86_PV : MIG_STREAM_DOMAIN_X86_HVM,
+        .page_shift = MIG_STREAM_PAGE_SHIFT,
+        .xen_major = head->xen_major,
+        .xen_minor = head->xen_minor,
+    };
+    int rc;
+
+    rc = mig_stream_write_xl_header(w, &xl);
+    if (!rc)
+        rc = mig_stream_write_libxl_header(w, &libxl);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXL, MIG_LIBXL_LIBXC_CONTEXT,
+                                     NULL, 0);
+    if (!rc)
+        rc = mig_stream_write_image_header(w, &image);
+    if (!rc)
+        rc = mig_stream_write_domain_header(w, &domain);
+    if (!rc && head->pv) {
+        /* PV: the guest's width comes before the policy (Xen 4.17's order). */
+        struct mig_stream_body info = {
+            .layer = MIG_STREAM_LAYER_LIBXC, .type = MIG_LIBXC_X86_PV_INFO,
+            .u.x86_pv_info = { .guest_width = (uint8_t)head->pv->guest_width,
+                               .pt_levels = head->pv->guest_width == 8 ? 4 : 3 },
+        };
+
+        rc = mig_stream_write_body(w, &info);
+    }
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_CPUID_POLICY,
+                                     head->cpuid_leaves, head->cpuid_length);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_MSR_POLICY,
+                                     head->msrs, head->msrs_length);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_STATIC_DATA_END,
+                                     NULL, 0);
+    if (!rc && head->pv) {
+        /* PV: the frames of the guest's p2m, right after the static data. */
+        struct mig_stream_body frames = {
+            .layer = MIG_STREAM_LAYER_LIBXC, .type = MIG_LIBXC_X86_PV_P2M_FRAMES,
+            .u.p2m_frames = { .start_pfn = 0, .end_pfn = (uint32_t)head->pv->max_pfn,
+                              .count = head->pv->p2m_frames,
+                              .frames = head->pv->p2m_pfns },
+        };
+
+        if (head->pv->max_pfn > UINT32_MAX)
+            return mig_error_set(MIG_ELIMIT, "PV guest's max_pfn %#" PRIx64 " does not fit "
+                                 "the X86_PV_P2M_FRAMES record's 32 bits", head->pv->max_pfn);
+        rc = mig_stream_write_body(w, &frames);
+    }
+    return rc;
+}
+
+int xen_stream_head(xc_interface *xch, uint32_t domid, const void *config,
+                    uint32_t config_len, bool json, const struct xen_pv_head *pv,
+                    void **out, size_t *len_out)
+{
+    struct mig_stream_writer *w = NULL;
+    struct xen_stream_head head = {
+        .config = config, .config_length = config_len, .json = json, .pv = pv,
+    };
     xc_cpu_policy_t *policy = NULL;
     xen_cpuid_leaf_t *leaves = NULL;
     xen_msr_entry_t *msrs = NULL;
     uint32_t nr_leaves, nr_msrs;
+    int version = xc_version(xch, XENVER_version, NULL);
     int rc;
 
+    *out = NULL;
+    *len_out = 0;
+    if (version < 0)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read Xen's version");
+    head.xen_major = (uint32_t)version >> 16;
+    head.xen_minor = (uint32_t)version & 0xffff;
     if (xc_cpu_policy_get_size(xch, &nr_leaves, &nr_msrs)) {
         rc = mig_error_set_errno(MIG_EIO, errno, "cannot get the CPU policy size from Xen");
         goto out;
@@ -69,61 +145,20 @@ static int write_cpu_policy(struct mig_stream_writer *w, xc_interface *xch,
                                  domid);
         goto out;
     }
-    rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_CPUID_POLICY,
-                                 leaves, nr_leaves * (uint32_t)sizeof(*leaves));
+    head.cpuid_leaves = leaves;
+    head.cpuid_length = nr_leaves * (uint32_t)sizeof(*leaves);
+    head.msrs = msrs;
+    head.msrs_length = nr_msrs * (uint32_t)sizeof(*msrs);
+    rc = mig_stream_writer_open_buffer(&w, NULL);
     if (!rc)
-        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_MSR_POLICY,
-                                     msrs, nr_msrs * (uint32_t)sizeof(*msrs));
+        rc = xen_stream_write_head(w, &head);
+    if (!rc)
+        rc = xen_stream_take_buffer(w, out, len_out);
 out:
+    mig_stream_writer_close(w);
     xc_cpu_policy_destroy(policy);
     free(leaves);
     free(msrs);
-    return rc;
-}
-
-int xen_stream_head(xc_interface *xch, uint32_t domid, const void *config,
-                    uint32_t config_len, bool json, void **out, size_t *len_out)
-{
-    struct mig_stream_writer *w = NULL;
-    struct mig_stream_xl_header xl = {
-        .mandatory_flags = MIG_STREAM_XL_FLAG_STREAMV2 | (json ? MIG_STREAM_XL_FLAG_JSON : 0),
-        .config = config,
-        .config_length = config_len,
-    };
-    struct mig_stream_libxl_header libxl = { .version = MIG_STREAM_LIBXL_VERSION };
-    struct mig_stream_image_header image = { .version = MIG_STREAM_IHDR_VERSION };
-    struct mig_stream_domain_header domain = {
-        .type = MIG_STREAM_DOMAIN_X86_HVM, .page_shift = MIG_STREAM_PAGE_SHIFT,
-    };
-    int version = xc_version(xch, XENVER_version, NULL);
-    int rc;
-
-    *out = NULL;
-    *len_out = 0;
-    if (version < 0)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot read Xen's version");
-    domain.xen_major = (uint32_t)version >> 16;
-    domain.xen_minor = (uint32_t)version & 0xffff;
-    rc = mig_stream_writer_open_buffer(&w, NULL);
-    if (!rc)
-        rc = mig_stream_write_xl_header(w, &xl);
-    if (!rc)
-        rc = mig_stream_write_libxl_header(w, &libxl);
-    if (!rc)
-        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXL, MIG_LIBXL_LIBXC_CONTEXT,
-                                     NULL, 0);
-    if (!rc)
-        rc = mig_stream_write_image_header(w, &image);
-    if (!rc)
-        rc = mig_stream_write_domain_header(w, &domain);
-    if (!rc)
-        rc = write_cpu_policy(w, xch, domid);
-    if (!rc)
-        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_STATIC_DATA_END,
-                                     NULL, 0);
-    if (!rc)
-        rc = take_buffer(w, out, len_out);
-    mig_stream_writer_close(w);
     return rc;
 }
 
@@ -225,7 +260,7 @@ int xen_stream_tail(xc_interface *xch, uint32_t domid, void **out, size_t *len_o
     if (!rc)
         rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXL, MIG_LIBXL_END, NULL, 0);
     if (!rc)
-        rc = take_buffer(w, out, len_out);
+        rc = xen_stream_take_buffer(w, out, len_out);
 out:
     mig_stream_writer_close(w);
     free(context);
