@@ -210,7 +210,7 @@ static int src_prefetch(void *backend, const uint64_t *pfns, size_t count)
     return count ? slot_map(src, slot, list, (unsigned int)count) : 0;
 }
 
-static int src_read_page(void *backend, uint64_t pfn, void *buf)
+static int src_read_page(void *backend, uint64_t pfn, void *buf, unsigned int *type_out)
 {
     struct mig_xen_source *src = backend;
     struct map_slot *slot = slot_get(src);
@@ -547,7 +547,8 @@ static int src_prepare(void *backend, uint64_t nr_pfns)
     return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive a guest");
 }
 
-static int src_write_page(void *backend, uint64_t pfn, const void *data)
+static int src_write_page(void *backend, uint64_t pfn, const void *data,
+                          unsigned int type)
 {
     (void)backend; (void)pfn; (void)data;
     return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive pages");
