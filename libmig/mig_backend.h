@@ -104,8 +104,9 @@ struct mig_backend_ops {
 
     /*
      * Source: the memory digest of the paused guest (mig_memory_digest in
-     * mig_migrate.h: a digest over every page's mig_page_hash, pfn
-     * order), read from guest memory itself, never from bookkeeping, so a
+     * mig_migrate.h: a digest over every page's mig_page_key (mig_xfer.h)
+     * of its mig_page_hash and type, exactly as read_page would give them
+     * now), read from guest memory itself, never from bookkeeping, so a
      * write the tracking missed shows up as a mismatch.
      */
     int (*memory_hash)(void *backend, uint64_t *hash_out);
