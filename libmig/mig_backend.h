@@ -19,6 +19,14 @@
 
 struct mig_dirty_bitmap;
 
+/*
+ * A page's type: 4 bits the engine carries opaque from the source's
+ * read_page to the destination's write_page, next to the pfn (0 = plain
+ * memory).  The xen backend uses the PAGE_DATA type nibble of Xen's
+ * stream (XEN_DOMCTL_PFINFO_* >> 28: page-table levels of a PV guest).
+ */
+#define MIG_PAGE_TYPE_MAX 15u
+
 enum mig_trace_mode {
     MIG_TRACE_STOP = 0,    /* every harvest pauses all vCPUs (Xen 4.17 CLEAN) */
     MIG_TRACE_LOOSE = 1,   /* harvest range by range, no global pause */
@@ -49,15 +57,22 @@ struct mig_backend_ops {
     int (*prepare)(void *backend, uint64_t nr_pfns);
 
     /*
-     * Source: copy pfn's current content into buf (page size bytes), or
-     * return MIG_EABSENT when pfn holds no memory (a hole: nothing is sent).
-     * Destination (optional, NULL = none): read a stored page back, so the
-     * digest is of what is stored; without it, of what arrived.
+     * Source: copy pfn's current content into buf (page size bytes) and
+     * its type into *type_out (0 .. MIG_PAGE_TYPE_MAX; the caller sets it
+     * to 0 first, so a backend without types leaves it), or return
+     * MIG_EABSENT when pfn holds nothing to send now (a hole: nothing is
+     * sent; a backend that skips a present page must report it dirty at
+     * the next harvest).  Destination (optional, NULL = none): read a
+     * stored page back, so the digest is of what is stored; without it,
+     * of what arrived (*type_out is then ignored).
      */
-    int (*read_page)(void *backend, uint64_t pfn, void *buf);
+    int (*read_page)(void *backend, uint64_t pfn, void *buf, unsigned int *type_out);
 
-    /* Destination: store a page; data NULL means all zero. */
-    int (*write_page)(void *backend, uint64_t pfn, const void *data);
+    /*
+     * Destination: store a page; data NULL means all zero; type is what
+     * the source's read_page gave for it.
+     */
+    int (*write_page)(void *backend, uint64_t pfn, const void *data, unsigned int type);
 
     /* Source: start tracking writes; every page counts as clean after. */
     int (*log_dirty_enable)(void *backend);
@@ -89,8 +104,9 @@ struct mig_backend_ops {
 
     /*
      * Source: the memory digest of the paused guest (mig_memory_digest in
-     * mig_migrate.h: a digest over every page's mig_page_hash, pfn
-     * order), read from guest memory itself, never from bookkeeping, so a
+     * mig_migrate.h: a digest over every page's mig_page_key (mig_xfer.h)
+     * of its mig_page_hash and type, exactly as read_page would give them
+     * now), read from guest memory itself, never from bookkeeping, so a
      * write the tracking missed shows up as a mismatch.
      */
     int (*memory_hash)(void *backend, uint64_t *hash_out);

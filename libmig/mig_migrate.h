@@ -136,8 +136,9 @@ struct mig_migrate_result {
 
 /*
  * The memory digest both sides compare at switchover, over the array
- * page_hashes[0..nr_pfns-1] (each the mig_page_hash of one 4 KiB page; 0 = no
- * page there, a hole or never sent): the sum modulo 2^64 of a 64-bit mix
+ * page_hashes[0..nr_pfns-1] (each the mig_page_key (mig_xfer.h) of one
+ * 4 KiB page's mig_page_hash and type; 0 = no page there, a hole or never
+ * sent): the sum modulo 2^64 of a 64-bit mix
  * of (pfn, hash) over the non-zero entries, mixed once more with nr_pfns
  * (digest.c has the exact rule).  A digest of page hashes lets the
  * destination keep its part up to date as pages arrive, and one scalar

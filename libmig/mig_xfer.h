@@ -45,7 +45,8 @@
  *   type 1 PAGES: u32 epoch, u32 count (1 .. MIG_XFER_MAX_BATCH), then
  *     count descriptors {u64 pfn | flags, u64 mig_page_hash of the page}, then
  *     the page data of every descriptor without the ZERO flag, in order.
- *     Flags: bit 63 ZERO (page is all zero, no data follows).  Bits 0..51
+ *     Flags: bit 63 ZERO (page is all zero, no data follows); bits 52..55
+ *     the page's type (mig_backend.h); bits 56..62 are zero.  Bits 0..51
  *     are the pfn, which must belong to this stream.
  *   type 2 EPOCH_END: u32 epoch, u32 zero, u64 number of descriptors this
  *     stream sent in the epoch, u64 digest: starting from the epoch
@@ -72,13 +73,15 @@
 
 struct xentoollog_logger;
 
-#define MIG_XFER_VERSION      2
+#define MIG_XFER_VERSION      3
 #define MIG_XFER_MAX_STREAMS  64
 #define MIG_XFER_MAX_BATCH    512          /* pages per PAGES frame */
 #define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (4096 + 16) + 8)
 #define MIG_XFER_PAGE_SIZE    4096
 #define MIG_XFER_PFN_MASK     ((UINT64_C(1) << 52) - 1)
 #define MIG_XFER_FLAG_ZERO    (UINT64_C(1) << 63)
+#define MIG_XFER_TYPE_SHIFT   52
+#define MIG_XFER_TYPE_MASK    (UINT64_C(0xf) << MIG_XFER_TYPE_SHIFT)
 #define MIG_XFER_CHUNK_SHIFT  9           /* 512 pfns per partition chunk */
 
 /*
@@ -88,6 +91,16 @@ struct xentoollog_logger;
 static inline uint64_t mig_page_hash(const void *page)
 {
     return XXH64(page, MIG_XFER_PAGE_SIZE, 0);
+}
+
+/*
+ * What a sent page is known by (the last-sent table, memory digests): its
+ * hash, mixed with its type when it has one, so that a page whose type
+ * changed counts as changed.
+ */
+static inline uint64_t mig_page_key(uint64_t hash, unsigned int type)
+{
+    return type ? hash ^ (UINT64_C(0x9e3779b97f4a7c15) * type) : hash;
 }
 
 /* The stream that carries pfn: (pfn >> MIG_XFER_CHUNK_SHIFT) % count. */
@@ -156,12 +169,14 @@ struct mig_xfer_stats {
 /*
  * Sender side.
  *
- * read_page(arg, pfn, buf): fill buf (page size bytes) with the current
- * content of pfn, return 0, MIG_EABSENT (no memory there: the pfn is
- * skipped, not sent) or another MIG_E* code.  Called concurrently from the
- * N stream threads (never twice for the same pfn at the same time).
+ * read_page(arg, pfn, buf, type_out): fill buf (page size bytes) with the
+ * current content of pfn and *type_out (set to 0 before the call) with
+ * its 4-bit type, return 0, MIG_EABSENT (nothing to send there: the pfn
+ * is skipped) or another MIG_E* code.  Called concurrently from the N
+ * stream threads (never twice for the same pfn at the same time).
  */
-typedef int (*mig_xfer_read_page_fn)(void *arg, uint64_t pfn, void *buf);
+typedef int (*mig_xfer_read_page_fn)(void *arg, uint64_t pfn, void *buf,
+                                     unsigned int *type_out);
 
 struct mig_xfer_sender;
 
@@ -183,7 +198,8 @@ int mig_xfer_sender_connect(const char *host, const char *port,
  * each stream thread sending the pfns that belong to it, then EPOCH_END on
  * every stream.  last_hash, if not NULL, is an array indexed by pfn
  * (caller-owned, at least max pfn + 1 entries, 0 = never sent): a page
- * whose hash equals last_hash[pfn] is skipped, and last_hash is updated
+ * whose mig_page_key equals last_hash[pfn] is skipped (a page whose type
+ * changed is resent), and last_hash is updated
  * for every page sent.  Statistics are added to *stats (may be NULL).
  * Returns 0, or the first error of any stream (the sender is then broken:
  * call mig_xfer_sender_abort and close).
@@ -221,14 +237,15 @@ int mig_xfer_sender_fd(const struct mig_xfer_sender *sender, unsigned int index)
 /*
  * Receiver side.
  *
- * write_page(arg, pfn, data, epoch): store a verified page; data is NULL
- * for an all-zero page; the buffer is only valid during the call.  Called
+ * write_page(arg, pfn, data, type, epoch): store a verified page of that
+ * type; data is NULL for an all-zero page; the buffer is only valid
+ * during the call.  Called
  * concurrently from the N stream threads (never for the same pfn at once).
  * epoch_done(arg, epoch): every stream has completed epoch (may be NULL).
  * Either callback returns 0 or a MIG_E* code that aborts the receive.
  */
-typedef int (*mig_xfer_write_page_fn)(void *arg, uint64_t pfn,
-                                      const void *data, uint32_t epoch);
+typedef int (*mig_xfer_write_page_fn)(void *arg, uint64_t pfn, const void *data,
+                                      unsigned int type, uint32_t epoch);
 typedef int (*mig_xfer_epoch_done_fn)(void *arg, uint32_t epoch);
 
 struct mig_xfer_listener;

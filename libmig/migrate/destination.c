@@ -33,10 +33,11 @@ struct destination {
     struct control *control;    /* "applied" acknowledgements, or NULL */
     uint64_t nr_pfns;
     uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
-    uint64_t *page_hash;        /* per pfn: xxh3 of the page as stored here */
+    uint64_t *page_hash;        /* per pfn: mig_page_key of the page as stored here */
 };
 
-static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
+static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int type,
+                      uint32_t epoch)
 {
     struct destination *d = arg;
 
@@ -44,27 +45,28 @@ static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
         return mig_error_set(MIG_EFORMAT, "page for pfn %#" PRIx64 " beyond the "
                              "guest's %" PRIu64 " pfns", pfn, d->nr_pfns);
     static _Thread_local uint8_t stored[MIG_XFER_PAGE_SIZE];
+    unsigned int stored_type = 0;
     int rc;
 
     d->received_epoch[pfn] = epoch + 1;
-    rc = d->ops->write_page(d->be, pfn, data);
+    rc = d->ops->write_page(d->be, pfn, data, type);
     if (rc)
         return rc;
     if (!d->ops->read_page) {
         /* Nothing to read back (a stream): the digest is of what arrived. */
         if (data)
-            d->page_hash[pfn] = mig_page_hash(data);
+            d->page_hash[pfn] = mig_page_key(mig_page_hash(data), type);
         else {
             memset(stored, 0, sizeof(stored));
-            d->page_hash[pfn] = mig_page_hash(stored);
+            d->page_hash[pfn] = mig_page_key(mig_page_hash(stored), type);
         }
         return 0;
     }
     /* Read the page back: the digest is of what is stored, not of what came. */
-    rc = d->ops->read_page(d->be, pfn, stored);
+    rc = d->ops->read_page(d->be, pfn, stored, &stored_type);
     if (rc)
         return rc;
-    d->page_hash[pfn] = mig_page_hash(stored);
+    d->page_hash[pfn] = mig_page_key(mig_page_hash(stored), stored_type);
     return 0;
 }
 

@@ -53,11 +53,11 @@ struct source {
     struct mig_progress progress;
 };
 
-static int read_page(void *arg, uint64_t pfn, void *buf)
+static int read_page(void *arg, uint64_t pfn, void *buf, unsigned int *type_out)
 {
     struct source *s = arg;
 
-    return s->ops->read_page(s->be, pfn, buf);
+    return s->ops->read_page(s->be, pfn, buf, type_out);
 }
 
 static int prefetch(void *arg, const uint64_t *pfns, size_t count)

@@ -532,22 +532,30 @@ static int send_stream_epoch(struct send_job *job)
             uint64_t pfn = job->pfns[i++];
             uint8_t *page = data + (size_t)n_data * MIG_XFER_PAGE_SIZE;
             uint64_t hash, word = pfn;
+            unsigned int type = 0;
 
-            rc = job->read_page(job->arg, pfn, page);
+            rc = job->read_page(job->arg, pfn, page, &type);
             if (rc == MIG_EABSENT)
                 continue;           /* a hole: nothing to send */
             if (rc)
                 goto out;
+            if (type > MIG_XFER_TYPE_MASK >> MIG_XFER_TYPE_SHIFT) {
+                rc = mig_error_set(MIG_EINVAL, "stream %u: the backend gave pfn %#llx "
+                                   "type %u, beyond the 4 bits a type has", job->index,
+                                   (unsigned long long)pfn, type);
+                goto out;
+            }
+            word |= (uint64_t)type << MIG_XFER_TYPE_SHIFT;
             /* One pass: hash, and scan for zeros only on a zero-page hash. */
             hash = mig_page_hash(page);
             if (hash == zero_hash && page_is_zero(page))
                 word |= MIG_XFER_FLAG_ZERO;
-            if (job->last_hash && job->last_hash[pfn] == hash) {
+            if (job->last_hash && job->last_hash[pfn] == mig_page_key(hash, type)) {
                 job->stats.unchanged_pages++;
                 continue;
             }
             if (job->last_hash)
-                job->last_hash[pfn] = hash;
+                job->last_hash[pfn] = mig_page_key(hash, type);
             if (word & MIG_XFER_FLAG_ZERO)
                 job->stats.zero_pages++;
             else
@@ -1275,7 +1283,8 @@ static int receive_stream(struct recv_job *job)
                 const uint8_t *data = NULL;
                 uint64_t actual;
 
-                if ((word & ~(MIG_XFER_PFN_MASK | MIG_XFER_FLAG_ZERO)) ||
+                if ((word & ~(MIG_XFER_PFN_MASK | MIG_XFER_TYPE_MASK |
+                              MIG_XFER_FLAG_ZERO)) ||
                     mig_xfer_stream_of_pfn(pfn, count) != idx) {
                     rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset "
                                        "%llu: descriptor %u (%#llx) names pfn %#llx "
@@ -1305,7 +1314,10 @@ static int receive_stream(struct recv_job *job)
                                        (unsigned long long)hash);
                     goto out;
                 }
-                rc = r->write_page(r->arg, pfn, data, (uint32_t)epoch);
+                rc = r->write_page(r->arg, pfn, data,
+                                   (unsigned int)((word & MIG_XFER_TYPE_MASK) >>
+                                                  MIG_XFER_TYPE_SHIFT),
+                                   (uint32_t)epoch);
                 if (rc)
                     goto out;
                 in_epoch++;

@@ -25,16 +25,20 @@ static int mb_prepare(void *b, uint64_t nr_pfns)
                              (unsigned long long)nr_pfns);
     m->nr_pfns = nr_pfns;
     m->memory = calloc(nr_pfns, 4096);
-    return m->memory ? 0 : mig_error_set(MIG_ENOMEM, "no memory");
+    m->types = calloc(nr_pfns, 1);
+    return m->memory && m->types ? 0 : mig_error_set(MIG_ENOMEM, "no memory");
 }
 
-static int mb_read_page(void *b, uint64_t pfn, void *buf)
+static int mb_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out)
 {
-    memcpy(buf, ((struct mem_backend *)b)->memory + pfn * 4096, 4096);
+    struct mem_backend *m = b;
+
+    memcpy(buf, m->memory + pfn * 4096, 4096);
+    *type_out = m->types[pfn];
     return 0;
 }
 
-static int mb_write_page(void *b, uint64_t pfn, const void *data)
+static int mb_write_page(void *b, uint64_t pfn, const void *data, unsigned int type)
 {
     struct mem_backend *m = b;
 
@@ -42,6 +46,7 @@ static int mb_write_page(void *b, uint64_t pfn, const void *data)
         memcpy(m->memory + pfn * 4096, data, 4096);
     else
         memset(m->memory + pfn * 4096, 0, 4096);
+    m->types[pfn] = (uint8_t)type;
     if (m->corrupt_writes && pfn == 7)
         m->memory[pfn * 4096 + 9] ^= 0x40;      /* a faulty store */
     return 0;
@@ -127,7 +132,7 @@ static int mb_memory_hash(void *b, uint64_t *hash)
     if (!hashes)
         return mig_error_set(MIG_ENOMEM, "no memory");
     for (uint64_t p = 0; p < m->nr_pfns; p++)
-        hashes[p] = mig_page_hash(m->memory + p * 4096);
+        hashes[p] = mig_page_key(mig_page_hash(m->memory + p * 4096), m->types[p]);
     *hash = mig_memory_digest(hashes, m->nr_pfns);
     free(hashes);
     return 0;
@@ -179,6 +184,7 @@ void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)
         return;
     m->nr_pfns = nr_pfns;
     m->memory = calloc(nr_pfns, 4096);
+    m->types = calloc(nr_pfns, 1);
     for (uint64_t p = 0; p < nr_pfns; p++)
         if (p % 5)                       /* every 5th page stays zero */
             memset(m->memory + p * 4096, (int)(p * 7 + 1), 4096);
@@ -189,12 +195,20 @@ void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)
 void mem_backend_dispose(struct mem_backend *m)
 {
     free(m->memory);
+    free(m->types);
     mig_dirty_bitmap_free(m->tracked);
 }
 
 void mem_backend_write(struct mem_backend *m, uint64_t pfn, uint8_t value)
 {
     m->memory[pfn * 4096 + (pfn % 4096)] = value;
+    if (m->logging)
+        mig_dirty_bitmap_set_atomic(m->tracked, pfn);
+}
+
+void mem_backend_set_type(struct mem_backend *m, uint64_t pfn, unsigned int type)
+{
+    m->types[pfn] = (uint8_t)type;
     if (m->logging)
         mig_dirty_bitmap_set_atomic(m->tracked, pfn);
 }

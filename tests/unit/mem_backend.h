@@ -16,6 +16,7 @@ struct mig_dirty_bitmap;
 
 struct mem_backend {
     uint8_t *memory;
+    uint8_t *types;              /* per pfn: the page type (read_page / write_page) */
     uint64_t nr_pfns;
     struct mig_dirty_bitmap *tracked;
     bool logging, paused, released, resumed_after_pause;
@@ -41,5 +42,8 @@ void mem_backend_dispose(struct mem_backend *m);
 
 /* Guest write: change one byte of pfn and mark it dirty. */
 void mem_backend_write(struct mem_backend *m, uint64_t pfn, uint8_t value);
+
+/* Guest change of a page's type (content unchanged); marks it dirty. */
+void mem_backend_set_type(struct mem_backend *m, uint64_t pfn, unsigned int type);
 
 #endif

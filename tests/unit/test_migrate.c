@@ -48,6 +48,7 @@ struct dirtier {
     bool rewrite_same;          /* write the byte already there */
     bool steady;                /* the same number of pages every round */
     bool miss_one;              /* a write dirty tracking does not see */
+    bool retype;                /* round 0: pages change type, not content */
 };
 
 /* The guest's writes during a round (called at each harvest). */
@@ -62,6 +63,9 @@ static void guest_writes(struct mem_backend *m, void *arg)
 
         mem_backend_write(m, pfn, value);
     }
+    if (w->retype && w->rounds_seen == 0)
+        for (uint64_t pfn = 0; pfn < 50; pfn++)   /* zero pages among them */
+            mem_backend_set_type(m, pfn, (unsigned int)(pfn % 4) + 1);
     if (w->miss_one && w->rounds_seen == 0)
         m->memory[99 * 4096 + 5] ^= 0xff;      /* not marked dirty */
     /* Pages dirtied each round shrink, so the policy converges. */
@@ -233,6 +237,25 @@ START_TEST(test_unchanged_pages_not_resent)
 }
 END_TEST
 
+START_TEST(test_page_types_arrive)
+{
+    struct run r;
+
+    setup(&r, 0);
+    for (uint64_t pfn = 0; pfn < PFNS; pfn += 7)
+        r.src.types[pfn] = (uint8_t)(pfn % 16);   /* every type, zero pages too */
+    r.w.retype = true;                             /* then a change of type only */
+    r.opts.policy.max_downtime_ms = 5000;
+    migrate(&r, 3);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
+    ck_assert_int_eq(r.src.types[49], 2);
+    ck_assert_int_eq(memcmp(r.src.types, r.dst.be.types, PFNS), 0);
+    ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
+    teardown(&r);
+}
+END_TEST
+
 START_TEST(test_destination_refuses)
 {
     struct run r;
@@ -334,6 +357,7 @@ int main(void)
     tcase_add_test(tc, test_migrate_one_stream);
     tcase_add_test(tc, test_migrate_three_streams);
     tcase_add_test(tc, test_unchanged_pages_not_resent);
+    tcase_add_test(tc, test_page_types_arrive);
     tcase_add_test(tc, test_destination_refuses);
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);

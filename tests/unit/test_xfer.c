@@ -27,16 +27,18 @@
 
 struct memory {
     uint8_t *bytes;
+    uint8_t types[PAGES];       /* page types: sent, or as they arrived */
     size_t pages;
 };
 
-static int read_page(void *arg, uint64_t pfn, void *buf)
+static int read_page(void *arg, uint64_t pfn, void *buf, unsigned int *type_out)
 {
     struct memory *m = arg;
 
     if (pfn >= m->pages)
         return mig_error_set(MIG_EINVAL, "pfn %llu out of range", (unsigned long long)pfn);
     memcpy(buf, m->bytes + pfn * 4096, 4096);
+    *type_out = m->types[pfn] == 0xee ? 16 : m->types[pfn];    /* 0xee: a bad type */
     return 0;
 }
 
@@ -49,13 +51,15 @@ struct receiver_side {
     struct mig_xfer_stats stats;
 };
 
-static int write_page(void *arg, uint64_t pfn, const void *data, uint32_t epoch)
+static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int type,
+                      uint32_t epoch)
 {
     struct receiver_side *rs = arg;
 
     (void)epoch;
     if (pfn >= rs->dest.pages)
         return mig_error_set(MIG_EINVAL, "pfn out of range");
+    rs->dest.types[pfn] = (uint8_t)type;
     if (data)
         memcpy(rs->dest.bytes + pfn * 4096, data, 4096);
     else
@@ -111,8 +115,11 @@ static void fill_memory(struct memory *m, unsigned int seed)
     m->pages = PAGES;
     m->bytes = calloc(PAGES, 4096);
     ck_assert_ptr_nonnull(m->bytes);
+    memset(m->types, 0, sizeof(m->types));
     srand(seed);
     for (size_t p = 0; p < PAGES; p++) {
+        if (p % 5 == 3)
+            m->types[p] = (uint8_t)(p % 16);   /* zero pages among them */
         if (p % 7 == 3)
             continue;                      /* every 7th page stays zero */
         for (size_t i = 0; i < 4096; i += 64)
@@ -156,17 +163,25 @@ static void round_trip_key(unsigned int streams, const uint8_t *key)
     ck_assert_uint_eq(st.zero_pages, zeros);
     ck_assert_uint_eq(st.unchanged_pages, 0);
 
-    /* Round 2: every 3rd page offered again, only every 6th really changed. */
+    /*
+     * Round 2: every 3rd page offered again, only every 6th really changed;
+     * pages 1, 4 (types only) and 6 (both) change type too.
+     */
     for (size_t p = 0; p < PAGES; p += 3) {
         pfns[dirty++] = p;
         if (p % 6 == 0)
             src.bytes[p * 4096 + 17] ^= 0x5a;
     }
+    pfns[dirty++] = 1;
+    pfns[dirty++] = 4;
+    src.types[1] = 3;
+    src.types[4] = 15;
+    src.types[6] = 1;
     memset(&st, 0, sizeof(st));
     ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 1, pfns, dirty, read_page, &src,
                                                 last_hash, &st), 0);
     ck_assert_uint_eq(st.pages + st.unchanged_pages, dirty);
-    ck_assert_uint_eq(st.pages, (PAGES + 5) / 6);
+    ck_assert_uint_eq(st.pages, (PAGES + 5) / 6 + 2);
     ck_assert_int_eq(mig_xfer_sender_finish(s), 0);
     mig_xfer_sender_close(s);
 
@@ -174,8 +189,9 @@ static void round_trip_key(unsigned int streams, const uint8_t *key)
     ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
     ck_assert_uint_eq(rs.epochs_seen, 2);
     ck_assert_uint_eq(rs.stats.epochs, 2);
-    ck_assert_uint_eq(rs.stats.pages, PAGES + (PAGES + 5) / 6);
+    ck_assert_uint_eq(rs.stats.pages, PAGES + (PAGES + 5) / 6 + 2);
     ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
+    ck_assert_int_eq(memcmp(src.types, rs.dest.types, PAGES), 0);
     mig_xfer_listener_close(rs.listener);
     free(rs.dest.bytes);
     free(src.bytes);
@@ -343,6 +359,54 @@ START_TEST(test_corrupted_page_refused)
 }
 END_TEST
 
+/* Bits 56..62 of a descriptor are reserved: a frame that sets one is refused. */
+START_TEST(test_reserved_descriptor_bits_refused)
+{
+    pthread_t t;
+    struct receiver_side *rs = fault_receiver(&t, 5000);
+    uint8_t *buf = malloc(8192);
+    uint32_t len = one_page_frame(buf, 0, 0);
+    int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
+
+    le64(buf + 8, 5 | UINT64_C(1) << 58);
+    le64(buf + 16, mig_page_hash(buf + 24));
+    raw_frame(fd, 1, 0, buf, len);
+    expect_failure(rs, t, MIG_EFORMAT, "reserved flags");
+    close(fd);
+    free(buf);
+}
+END_TEST
+
+/* A backend type beyond 4 bits fails the epoch at the sender. */
+START_TEST(test_type_beyond_four_bits_refused)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct receiver_side rs;
+    struct mig_xfer_sender *s = NULL;
+    struct memory src;
+    uint64_t pfns[3] = { 0, 1, 2 };
+    uint8_t id[16] = { 4 };
+    char port[16];
+    pthread_t t;
+
+    fill_memory(&src, 1);
+    src.types[2] = 0xee;
+    start_receiver(&rs, &t, 5000);
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 0, pfns, 3, read_page, &src, NULL,
+                                                NULL), MIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "pfn 0x2 type 16"));
+    mig_xfer_sender_abort(s, MIG_EINVAL, "test");
+    mig_xfer_sender_close(s);
+    pthread_join(t, NULL);
+    ck_assert_int_ne(rs.rc, 0);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+    free(src.bytes);
+}
+END_TEST
+
 START_TEST(test_replayed_frame_refused)
 {
     pthread_t t;
@@ -425,7 +489,10 @@ START_TEST(test_version_mismatch_refused)
     struct receiver_side *rs = fault_receiver(&t, 5000);
     int fd = raw_connect(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION + 1, 1);
 
-    expect_failure(rs, t, MIG_ECOMPAT, "data stream version 3");
+    char text[64];
+
+    snprintf(text, sizeof(text), "data stream version %u", MIG_XFER_VERSION + 1);
+    expect_failure(rs, t, MIG_ECOMPAT, text);
     close(fd);
 }
 END_TEST
@@ -597,6 +664,8 @@ int main(void)
     tcase_add_test(tc, test_cross_stream_frame_refused);
     tcase_add_test(tc, test_corrupted_page_refused);
     tcase_add_test(tc, test_replayed_frame_refused);
+    tcase_add_test(tc, test_reserved_descriptor_bits_refused);
+    tcase_add_test(tc, test_type_beyond_four_bits_refused);
     tcase_add_test(tc, test_epoch_count_mismatch_refused);
     tcase_add_test(tc, test_oversized_frame_refused);
     tcase_add_test(tc, test_truncated_stream_refused);

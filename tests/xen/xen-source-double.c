@@ -275,7 +275,7 @@ static void *direct_write_pages(void *arg)
 
     for (uint64_t pfn = w->first; pfn < w->m->nr_pfns && !w->rc; pfn += w->step)
         w->rc = mig_xen_dest_ops.write_page(w->dest, pfn, pfn % 5 ? w->m->memory + pfn * 4096
-                                                                  : NULL);
+                                                                  : NULL, 0);
     return NULL;
 }
 

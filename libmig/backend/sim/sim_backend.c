@@ -51,7 +51,7 @@ static int src_prepare(void *b, uint64_t nr_pfns)
     return mig_error_set(MIG_EINVAL, "a source guest cannot receive a migration");
 }
 
-static int src_read_page(void *b, uint64_t pfn, void *buf)
+static int src_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out)
 {
     const void *data;
     size_t len;
@@ -62,7 +62,7 @@ static int src_read_page(void *b, uint64_t pfn, void *buf)
     return rc;
 }
 
-static int src_write_page(void *b, uint64_t pfn, const void *data)
+static int src_write_page(void *b, uint64_t pfn, const void *data, unsigned int type)
 {
     return mig_error_set(MIG_EINVAL, "a source guest cannot receive pages");
 }
@@ -205,7 +205,7 @@ static int dst_prepare(void *b, uint64_t nr_pfns)
     return 0;
 }
 
-static int dst_read_page(void *b, uint64_t pfn, void *buf)
+static int dst_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out)
 {
     struct mig_sim_destination *d = b;
 
@@ -213,7 +213,7 @@ static int dst_read_page(void *b, uint64_t pfn, void *buf)
     return 0;
 }
 
-static int dst_write_page(void *b, uint64_t pfn, const void *data)
+static int dst_write_page(void *b, uint64_t pfn, const void *data, unsigned int type)
 {
     struct mig_sim_destination *d = b;
     uint8_t *page = d->memory + pfn * MIG_SIM_PAGE_SIZE;

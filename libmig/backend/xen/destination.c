@@ -59,7 +59,7 @@ static const char xl_report[] = "my copy unpause results are as follows";  /* + 
 struct page_batch {
     struct page_batch *next;         /* in the destination's registry */
     uint32_t count;
-    uint64_t words[BATCH_PAGES];     /* pfn | NOTAB type (0) */
+    uint64_t words[BATCH_PAGES];     /* pfn | page type << 60 */
     struct iovec pages[BATCH_PAGES];
     uint8_t *data;                   /* BATCH_PAGES pages */
     uint64_t seen[SEEN_SLOTS];       /* pfns in the batch (a second copy flushes) */
@@ -578,7 +578,7 @@ static int xd_prepare(void *backend, uint64_t nr_pfns)
     return 0;
 }
 
-static int xd_write_page(void *backend, uint64_t pfn, const void *data)
+static int xd_write_page(void *backend, uint64_t pfn, const void *data, unsigned int type)
 {
     struct mig_xen_dest *d = backend;
     struct page_batch *b = this_thread_batch(d);
@@ -589,6 +589,10 @@ static int xd_write_page(void *backend, uint64_t pfn, const void *data)
     if (pfn > MIG_STREAM_PFN_MASK)
         return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " is beyond the stream's 52 "
                              "bits", pfn);
+    if (type >= MIG_STREAM_PAGE_BROKEN)
+        return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " came with page type %#x, a "
+                             "type that carries no data in Xen's stream: the source "
+                             "must not send such a page", pfn, type);
     if (batch_seen(b, pfn)) {
         /* An older copy of this pfn is in the batch: it goes out first. */
         rc = flush_batch(d, b);
@@ -603,7 +607,7 @@ static int xd_write_page(void *backend, uint64_t pfn, const void *data)
         b->pages[b->count] = (struct iovec){ page, MIG_STREAM_PAGE_SIZE };
     } else
         b->pages[b->count] = (struct iovec){ (void *)zero_page, MIG_STREAM_PAGE_SIZE };
-    b->words[b->count] = pfn | (uint64_t)MIG_STREAM_PAGE_NOTAB << MIG_STREAM_PFN_TYPE_SHIFT;
+    b->words[b->count] = pfn | (uint64_t)type << MIG_STREAM_PFN_TYPE_SHIFT;
     b->count++;
     return b->count == BATCH_PAGES ? flush_batch(d, b) : 0;
 }

@@ -683,7 +683,8 @@ static int src_prepare(void *backend, uint64_t nr_pfns)
     return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive a guest");
 }
 
-static int src_write_page(void *backend, uint64_t pfn, const void *data)
+static int src_write_page(void *backend, uint64_t pfn, const void *data,
+                          unsigned int type)
 {
     (void)backend; (void)pfn; (void)data;
     return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive pages");
