@@ -1,8 +1,9 @@
 /*
  * mig_xen.h: the Xen backend (libmig/backend/xen).
  *
- * Source: a running PVH (or HVM without a device model) domain, driven
- * through libxenctrl (log-dirty, pause, HVM context), libxenforeignmemory
+ * Source: a running PVH or 64-bit PV domain, driven through libxenctrl
+ * (log-dirty, pause, HVM context; PV: m2p, page types, vCPU state, its
+ * page tables normalised as Xen's stream wants), libxenforeignmemory
  * (one handle per sender thread, pages mapped in batches) and libxenlight
  * (suspend/resume, the domain's configuration).
  *
@@ -22,17 +23,20 @@
  *   |     16 |    J | metadata, one JSON object (no NUL), below     |
  *   | 16 + J |    H | stream head: the xl migration stream from its |
  *   |        |      | first byte up to and including the libxc      |
- *   |        |      | STATIC_DATA_END record                        |
+ *   |        |      | STATIC_DATA_END record (PV: and the           |
+ *   |        |      | X86_PV_P2M_FRAMES record after it)            |
  *
  * Metadata members: "domain" (name, string), "uuid" (string), "type"
- * ("pvh" or "hvm"), "features" (the domain's running CPUID featureset as
+ * ("pvh", "pv" or "hvm"), "features" (the domain's running CPUID featureset as
  * cpuid_featureset_format_hex writes it), optional "cpuid_baseline" and
  * "gpu_baseline" (the names recorded by `xl-ext create`), "xen_version"
  * ("4.17").  Unknown members are ignored.
  *
  * State (the "state" block of the control protocol): the stream's tail,
  * written after the last PAGE_DATA record: libxc X86_TSC_INFO,
- * HVM_CONTEXT, HVM_PARAMS, END, then libxl END.
+ * HVM_CONTEXT, HVM_PARAMS, END, then libxl END; for a PV domain
+ * X86_TSC_INFO, SHARED_INFO, per online vCPU X86_PV_VCPU_BASIC,
+ * _EXTENDED, _XSAVE, _MSRS, END, then libxl END.
  */
 #ifndef XENMIG_MIG_XEN_H
 #define XENMIG_MIG_XEN_H
@@ -88,8 +92,8 @@ struct mig_xen_source_options {
 
 /*
  * Open the domain named (or numbered) domain for migration.  Refuses
- * (MIG_EUNSUPP, saying what to use instead) a PV domain or an HVM domain
- * with a device model.  *src_out is owned by the caller
+ * (MIG_EUNSUPP, saying "use stock 'xl migrate'") an HVM domain with a
+ * device model or a 32-bit PV domain.  *src_out is owned by the caller
  * (mig_xen_source_close).  MIG_EUNSUPP also when this host has no Xen.
  */
 int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,

@@ -5,7 +5,7 @@
  * sends the domain's CPUID needs and recorded baselines with it (the
  * destination's pre-flight), and prints the engine's summary.
  *
- * A domain the engine does not migrate (PV, HVM with a device model) is
+ * A domain the engine does not migrate (HVM, 32-bit PV) is
  * handed to stock `xl migrate` when no xenmig option was given, with a
  * note on stderr; with xenmig options it is refused.  Must never leave
  * the domain paused: the engine resumes it on every failure before the
@@ -106,7 +106,7 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
     int to_child = -1, from_child = -1, rc, exit_code;
 
     logger = xtl_createlogger_stdiostream(stderr, p->debug ? XTL_DEBUG : XTL_ERROR, 0);
-    /* Needs first (xenstore only); their failure only counts for a PVH domain. */
+    /* Needs first (xenstore only); their failure only counts for a domain we take. */
     rc = domain_needs_json(p->domain, &needs);
     if (rc)
         snprintf(error, sizeof(error), "%s", mig_error_last());
@@ -115,7 +115,7 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
     so.preserve_domid = p->preserve_domid;
     so.metadata_extra = needs;
     rc = mig_xen_source_open((xentoollog_logger *)logger, p->domain, &so, &src);
-    if (rc == MIG_EUNSUPP && !p->new_option && strstr(mig_error_last(), "PVH domains")) {
+    if (rc == MIG_EUNSUPP && !p->new_option && strstr(mig_error_last(), "use stock 'xl migrate'")) {
         fprintf(stderr, "%s migrate: %s\n%s migrate: handing it to stock 'xl migrate'\n",
                 xl_ext_prog, mig_error_last(), xl_ext_prog);
         xtl_logger_destroy((xentoollog_logger *)logger);

@@ -351,14 +351,6 @@ static int src_read_page(void *backend, uint64_t pfn, void *buf, unsigned int *t
     return xen_pv_prepare_page(src->pv, pfn, slot->types[at], src->suspended, mapped, buf);
 }
 
-/* Until the engine carries page types (main's "Engine: page types"). */
-static int src_read_page_untyped(void *backend, uint64_t pfn, void *buf)
-{
-    unsigned int type = 0;
-
-    return src_read_page(backend, pfn, buf, &type);
-}
-
 /*
  * Map the guest PROBE_PAGES frames at a time and hand each batch to visit
  * (map: the mapped frames; place[i]: pfn base + i's page in map, -1 when
@@ -597,6 +589,11 @@ static int src_harvest(void *backend, enum mig_trace_mode mode,
             xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: %" PRIu64 " page "
                     "table(s) deferred to this round", src->domid, deferred);
     }
+    if (src->suspended && src->pv) {
+        rc = xen_pv_ring_pfns(src->pv, &src->store_pfn, &src->console_pfn);
+        if (rc)
+            return rc;
+    }
     if (src->suspended) {
         /* Rings dom0 writes through its own mappings are not in the log. */
         if (src->store_pfn && src->store_pfn < src->nr_pfns)
@@ -717,7 +714,7 @@ static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
                 return rc;
             page = v->page;
         }
-        v->hashes[base + i] = mig_page_hash(page);
+        v->hashes[base + i] = mig_page_key(mig_page_hash(page), types[i]);
     }
     return 0;
 }
@@ -876,7 +873,7 @@ const struct mig_backend_ops mig_xen_source_ops = {
     .name = "xen",
     .nr_pfns = src_nr_pfns,
     .prepare = src_prepare,
-    .read_page = src_read_page_untyped,
+    .read_page = src_read_page,
     .write_page = src_write_page,
     .log_dirty_enable = src_log_dirty_enable,
     .log_dirty_disable = src_log_dirty_disable,

@@ -509,3 +509,30 @@ uint64_t xen_pv_take_deferred(struct xen_pv_memory *pv, struct mig_dirty_bitmap 
     pthread_mutex_unlock(&pv->lock);
     return n;
 }
+
+int xen_pv_ring_pfns(struct xen_pv_memory *pv, uint64_t *store_pfn, uint64_t *console_pfn)
+{
+    vcpu_guest_context_any_t context;
+    xen_pfn_t start_info_mfn;
+    start_info_t *start_info;
+
+    *store_pfn = *console_pfn = PV_INVALID_FRAME;
+    if (xc_vcpu_getcontext(pv->xch, pv->domid, 0, &context))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read vcpu0's context of "
+                                   "domain %u", pv->domid);
+    /* A suspended PV guest names its start info frame in vCPU 0's rdx. */
+    start_info_mfn = context.x64.user_regs.rdx;
+    if (!pv_mfn_to_pfn(&pv->maps, start_info_mfn, NULL))
+        return mig_error_set(MIG_EFORMAT, "domain %u's vcpu0 rdx %#" PRIx64 " is not its "
+                             "start info frame: is it suspended?", pv->domid,
+                             (uint64_t)start_info_mfn);
+    start_info = map_frames(pv, &start_info_mfn, 1, "the start info page");
+    if (!start_info)
+        return mig_error_last_code();
+    if (!pv_mfn_to_pfn(&pv->maps, start_info->store_mfn, store_pfn))
+        *store_pfn = PV_INVALID_FRAME;
+    if (!pv_mfn_to_pfn(&pv->maps, start_info->console.domU.mfn, console_pfn))
+        *console_pfn = PV_INVALID_FRAME;
+    xenforeignmemory_unmap(pv->fmem, start_info, 1);
+    return 0;
+}

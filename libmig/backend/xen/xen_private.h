@@ -146,6 +146,13 @@ void xen_pv_defer(struct xen_pv_memory *pv, uint64_t pfn);
 uint64_t xen_pv_take_deferred(struct xen_pv_memory *pv, struct mig_dirty_bitmap *dst);
 
 /*
+ * The pfns of the xenstore and console rings of the suspended domain (from
+ * its start info page; PV_INVALID_FRAME where the guest has none): dom0
+ * writes them through its own mappings, which the dirty log does not see.
+ */
+int xen_pv_ring_pfns(struct xen_pv_memory *pv, uint64_t *store_pfn, uint64_t *console_pfn);
+
+/*
  * The PV tail of the suspended domain (vCPU state normalised with pv's
  * maps), malloc'ed into *out, owned by the caller.
  */
