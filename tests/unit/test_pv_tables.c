@@ -3,12 +3,14 @@
  * frame registers (libmig/backend/xen/pv_tables.h) against a crafted m2p
  * and p2m: present and non-present entries, Xen's L4 slots, an mfn the
  * guest does not own (deferred while live, an error while paused),
- * superpages, types that are not tables.
+ * superpages, types that are not tables; and the walk from p2m_cr3 to the
+ * frames of a linear p2m list over crafted guest page tables.
  */
 #include "config.h"
 
 #include <check.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mig_error.h"
@@ -181,6 +183,146 @@ START_TEST(test_frames_and_the_two_tables)
 }
 END_TEST
 
+/* ---- the walk to the linear p2m list's frames ---- */
+
+#define GUEST_FRAMES 512u
+#define P2M_VADDR 0xffffc90000000000ull      /* 1 GiB aligned, guest half */
+#define ROOT 100u                            /* L4 */
+#define L3_TABLE 101u
+#define L2_TABLE 102u
+#define L1_REAL 200u                         /* stretch 0 */
+#define L1_FILLER 210u                       /* the guest's "missing" L1 */
+#define LEAF_FILLER 399u
+
+static uint64_t guest[GUEST_FRAMES][512];    /* frame contents by mfn */
+static unsigned int reads;
+
+static int read_fake_table(void *arg, uint64_t mfn, uint64_t *entries)
+{
+    (void)arg;
+    reads++;
+    if (mfn >= GUEST_FRAMES)
+        return mig_error_set(MIG_EIO, "no frame %#llx", (unsigned long long)mfn);
+    memcpy(entries, guest[mfn], sizeof(guest[mfn]));
+    return 0;
+}
+
+static unsigned int index_at(uint64_t vaddr, unsigned int level)
+{
+    return (unsigned int)(vaddr >> (12 + 9 * (level - 1))) & 511;
+}
+
+/*
+ * Three 1 GiB stretches of p2m: the first has two real leaves (300, 301)
+ * and filler after them, the other two name the filler L1 table.
+ */
+static void setup_walk(void)
+{
+    memset(guest, 0, sizeof(guest));
+    reads = 0;
+    guest[ROOT][index_at(P2M_VADDR, 4)] = pte(L3_TABLE, 0x067);
+    guest[L3_TABLE][index_at(P2M_VADDR, 3)] = pte(L2_TABLE, 0x067);
+    guest[L2_TABLE][index_at(P2M_VADDR, 2)] = pte(L1_REAL, 0x067);
+    guest[L2_TABLE][index_at(P2M_VADDR, 2) + 1] = pte(L1_FILLER, 0x067);
+    guest[L2_TABLE][index_at(P2M_VADDR, 2) + 2] = pte(L1_FILLER, 0x067);
+    for (unsigned int i = 0; i < 512; i++) {
+        guest[L1_REAL][i] = pte(i < 2 ? 300 + i : LEAF_FILLER, 0x8000000000000025ull);
+        guest[L1_FILLER][i] = pte(LEAF_FILLER, 0x025);
+    }
+    mig_error_clear();
+}
+
+START_TEST(test_p2m_list_trailing_filler_is_left_out)
+{
+    uint64_t max_pfn = 3ull * 512 * 512 - 1, *leaves = NULL;
+    unsigned int nr = 0;
+
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, P2M_VADDR,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr), 0);
+    ck_assert_uint_eq(max_pfn, 512ull * 512 - 1);
+    ck_assert_uint_eq(nr, 512);
+    ck_assert_uint_eq(leaves[0], 300);
+    ck_assert_uint_eq(leaves[1], 301);
+    ck_assert_uint_eq(leaves[2], LEAF_FILLER);
+    ck_assert_uint_eq(leaves[511], LEAF_FILLER);
+    /* Each table frame is read once while the walk stays in it. */
+    ck_assert_uint_le(reads, 8);
+    free(leaves);
+}
+END_TEST
+
+START_TEST(test_p2m_list_without_filler_is_kept_whole)
+{
+    uint64_t max_pfn = 3ull * 512 * 512 - 1, *leaves = NULL;
+    unsigned int nr = 0;
+
+    /* The third stretch has its own table: no trailing run. */
+    guest[L2_TABLE][index_at(P2M_VADDR, 2) + 2] = pte(L1_REAL, 0x067);
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, P2M_VADDR,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr), 0);
+    ck_assert_uint_eq(max_pfn, 3ull * 512 * 512 - 1);
+    ck_assert_uint_eq(nr, 3 * 512);
+    ck_assert_uint_eq(leaves[1024], 300);
+    ck_assert_uint_eq(leaves[512], LEAF_FILLER);
+    free(leaves);
+
+    /* A list shorter than its first stretch: only its own frames. */
+    max_pfn = 1023;
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, P2M_VADDR,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr), 0);
+    ck_assert_uint_eq(max_pfn, 1023);
+    ck_assert_uint_eq(nr, 2);
+    ck_assert_uint_eq(leaves[1], 301);
+    free(leaves);
+}
+END_TEST
+
+START_TEST(test_p2m_list_bad_entries_are_refused)
+{
+    uint64_t max_pfn = 1023, *leaves = NULL;
+    unsigned int nr = 7;
+
+    guest[L3_TABLE][index_at(P2M_VADDR, 3)] &= ~(uint64_t)PV_PTE_PRESENT;
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, P2M_VADDR,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr),
+                     MIG_EFORMAT);
+    ck_assert_ptr_null(leaves);
+    ck_assert_uint_eq(nr, 0);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "L3["));
+    setup_walk();
+    guest[L1_REAL][1] = pte(GUEST_FRAMES + 5, 0x025);       /* beyond max_mfn */
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, P2M_VADDR,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr),
+                     MIG_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "L1[1]"));
+    setup_walk();
+    guest[L2_TABLE][index_at(P2M_VADDR, 2)] |= PV_PTE_PSE;  /* a 2 MiB mapping */
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, P2M_VADDR,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr),
+                     MIG_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "L2["));
+}
+END_TEST
+
+START_TEST(test_p2m_list_address_ranges_refused)
+{
+    uint64_t max_pfn = 1023, *leaves = NULL;
+    unsigned int nr = 0;
+
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, 0xffff800000001000ull,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr),
+                     MIG_EFORMAT);            /* Xen's own range */
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, 0x0000900000000000ull,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr),
+                     MIG_EFORMAT);            /* not canonical */
+    ck_assert_int_eq(pv_p2m_list_frames(read_fake_table, NULL, ROOT, P2M_VADDR + 8,
+                                        GUEST_FRAMES - 1, &max_pfn, &leaves, &nr),
+                     MIG_EFORMAT);            /* not page aligned */
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "0xffffc90000000008"));
+    ck_assert_uint_eq(reads, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("pv_tables");
@@ -195,6 +337,13 @@ static Suite *suite(void)
     tcase_add_test(tc, test_superpages_refused_above_l1_only);
     tcase_add_test(tc, test_types_that_are_not_tables_are_refused);
     tcase_add_test(tc, test_frames_and_the_two_tables);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("p2m_list");
+    tcase_add_checked_fixture(tc, setup_walk, NULL);
+    tcase_add_test(tc, test_p2m_list_trailing_filler_is_left_out);
+    tcase_add_test(tc, test_p2m_list_without_filler_is_kept_whole);
+    tcase_add_test(tc, test_p2m_list_bad_entries_are_refused);
+    tcase_add_test(tc, test_p2m_list_address_ranges_refused);
     suite_add_tcase(s, tc);
     return s;
 }

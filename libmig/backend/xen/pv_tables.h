@@ -77,4 +77,26 @@ int pv_normalise_table(const struct pv_frame_maps *maps, unsigned int type, bool
 int pv_normalise_frame(const struct pv_frame_maps *maps, const char *what, uint64_t mfn,
                        uint64_t *pfn_out);
 
+/*
+ * Reads the 512 entries of the guest page-table frame mfn into entries;
+ * 0 or a MIG_E* code with the message set.
+ */
+typedef int (*pv_read_table_fn)(void *arg, uint64_t mfn, uint64_t *entries);
+
+/*
+ * The frames of a 64-bit guest's linear p2m list: the list's pages at
+ * p2m_vaddr .. + (*max_pfn / 512 + 1) pages, found by walking the guest's
+ * 4-level page tables from root_mfn (p2m_cr3's frame) with read_table.
+ * A trailing run of 1 GiB stretches whose L2 entries all name the same L1
+ * table is the guest's filler for pfns it does not have: it is left out
+ * and *max_pfn lowered to match.  *leaves_out (malloc'ed, owned by the
+ * caller) gets *nr_leaves_out leaf mfns.  Every frame is checked: present
+ * and at most max_mfn; MIG_EFORMAT naming level, address and entry
+ * otherwise, as for an address range that is not canonical or overlaps
+ * Xen's (0xffff800000000000 - 0xffff87ffffffffff).
+ */
+int pv_p2m_list_frames(pv_read_table_fn read_table, void *arg, uint64_t root_mfn,
+                       uint64_t p2m_vaddr, uint64_t max_mfn, uint64_t *max_pfn,
+                       uint64_t **leaves_out, unsigned int *nr_leaves_out);
+
 #endif /* XENMIG_PV_TABLES_H */

@@ -118,105 +118,46 @@ static int note_leaves(struct xen_pv_memory *pv, const xen_pfn_t *mfns, unsigned
     return 0;
 }
 
-/*
- * The linear p2m list: walk the guest's page tables from p2m_cr3 down to
- * the leaves that back [p2m_vaddr, p2m_vaddr + frames pages).
- */
+/* pv_read_table_fn: one frame of the guest's page tables, mapped and copied. */
+static int read_guest_table(void *arg, uint64_t mfn, uint64_t *entries)
+{
+    struct xen_pv_memory *pv = arg;
+    xen_pfn_t frame = mfn;
+    void *map = map_frames(pv, &frame, 1, "a page table of the p2m list");
+
+    if (!map)
+        return mig_error_last_code();
+    memcpy(entries, map, PV_PAGE);
+    xenforeignmemory_unmap(pv->fmem, map, 1);
+    return 0;
+}
+
+/* The linear p2m list, through the guest's page tables from p2m_cr3. */
 static int map_p2m_list(struct xen_pv_memory *pv, uint64_t p2m_cr3)
 {
-    uint64_t vaddr = pv->shinfo->arch.p2m_vaddr, end, base;
-    unsigned int frames = (unsigned int)(pv->max_pfn / PV_ENTRIES_PER_PAGE + 1);
-    xen_pfn_t *mfns = NULL, *next = NULL;
-    unsigned int nr = 1, first = 0, last = 0;
-    uint64_t *tables = NULL;
+    uint64_t *leaves = NULL;
+    xen_pfn_t *mfns = NULL;
+    unsigned int nr = 0;
     int rc;
 
     pv->p2m_generation = pv->shinfo->arch.p2m_generation;
-    end = vaddr + (uint64_t)frames * PV_PAGE - 1;
-    if (((int64_t)vaddr >> 47) != ((int64_t)vaddr >> 63) ||
-        ((int64_t)end >> 47) != ((int64_t)end >> 63) || end < vaddr ||
-        (vaddr < 0xffff880000000000ull && end >= 0xffff800000000000ull))
-        return mig_error_set(MIG_EFORMAT, "domain %u's p2m list at %#" PRIx64 "-%#" PRIx64
-                             " is not a valid guest address range", pv->domid, vaddr, end);
-    mfns = malloc(sizeof(*mfns));
-    if (!mfns)
-        return mig_error_set(MIG_ENOMEM, "out of memory for the p2m walk");
-    mfns[0] = p2m_cr3 >> 12;
-    base = 0;
-    for (unsigned int level = 4; level >= 1; level--) {
-        unsigned int shift = 12 + 9 * (level - 1);
-        uint64_t mask = 0x0000ffffffffffffull;
-        uint64_t saved = 0;
-        unsigned int saved_at = 0;
-
-        tables = map_frames(pv, mfns, nr, "the p2m's page tables");
-        if (!tables) {
-            rc = mig_error_last_code();
-            goto out;
-        }
-        /* Entries of the mapped tables (one after the other) that cover the list. */
-        first = (unsigned int)(((vaddr - base) & mask) >> shift);
-        last = (unsigned int)(((end - base) & mask) >> shift);
-        if (last - first + 1 > nr * 512u - first) {
-            rc = mig_error_set(MIG_EFORMAT, "domain %u's p2m list walk left its tables "
-                               "at level %u", pv->domid, level);
-            goto out;
-        }
-        next = malloc((last - first + 1) * sizeof(*next));
-        if (!next) {
-            rc = mig_error_set(MIG_ENOMEM, "out of memory for the p2m walk");
-            goto out;
-        }
-        for (unsigned int i = first; i <= last; i++) {
-            uint64_t mfn = (tables[i] & PV_PTE_FRAME_MASK) >> 12;
-
-            if (!(tables[i] & PV_PTE_PRESENT) || !mfn || mfn > pv->max_mfn) {
-                rc = mig_error_set(MIG_EFORMAT, "domain %u's p2m list: level %u entry "
-                                   "%u is %#" PRIx64 ", not a present frame", pv->domid,
-                                   level, i, tables[i]);
-                goto out;
-            }
-            next[i - first] = mfn;
-            if (level == 2 && mfn != saved) {
-                saved = mfn;
-                saved_at = i - first;
-            }
-        }
-        if (level == 2) {
-            /*
-             * A trailing run of entries naming one and the same leaf table
-             * is the guest's "missing" filler, not p2m: leave it out.
-             */
-            uint64_t max_pfn;
-
-            if (saved_at == last - first)
-                saved_at++;
-            max_pfn = ((uint64_t)saved_at << 9) * PV_ENTRIES_PER_PAGE - 1;
-            if (max_pfn < pv->max_pfn) {
-                pv->max_pfn = max_pfn;
-                frames = (unsigned int)(pv->max_pfn / PV_ENTRIES_PER_PAGE + 1);
-                end = vaddr + (uint64_t)frames * PV_PAGE - 1;
-                last = first + saved_at;
-            }
-        }
-        xenforeignmemory_unmap(pv->fmem, tables, nr);
-        tables = NULL;
-        free(mfns);
-        mfns = next;
-        next = NULL;
-        nr = last - first + 1;
-        base = vaddr & ~((1ull << shift) - 1) & mask;
-        if (level == 1)
-            break;
+    rc = pv_p2m_list_frames(read_guest_table, pv, p2m_cr3 >> 12, pv->shinfo->arch.p2m_vaddr,
+                            pv->max_mfn, &pv->max_pfn, &leaves, &nr);
+    if (rc) {
+        rc = mig_error_set(rc, "domain %u: %s", pv->domid, mig_error_last());
+        goto out;
     }
-    if (nr > frames)
-        nr = frames;
+    mfns = malloc(nr * sizeof(*mfns));
+    if (!mfns) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for %u p2m frames", nr);
+        goto out;
+    }
+    for (unsigned int i = 0; i < nr; i++)
+        mfns[i] = leaves[i];
     rc = note_leaves(pv, mfns, nr);
 out:
-    if (tables)
-        xenforeignmemory_unmap(pv->fmem, tables, nr);
+    free(leaves);
     free(mfns);
-    free(next);
     return rc;
 }
 
