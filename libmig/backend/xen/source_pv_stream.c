@@ -132,6 +132,39 @@ static int normalise_vcpu(const struct pv_frame_maps *maps, uint32_t id,
     return 0;
 }
 
+/* A per-vCPU domctl query of cmd; what names it for the message. */
+static int vcpu_domctl(xc_interface *xch, struct xen_domctl *domctl, uint32_t cmd,
+                       uint32_t domid, uint32_t id, const char *what)
+{
+    memset(domctl, 0, sizeof(*domctl));
+    domctl->cmd = cmd;
+    domctl->domain = (domid_t)domid;
+    /* ext_vcpucontext, vcpuextstate and vcpu_msrs all start with the vCPU id. */
+    domctl->u.vcpu_msrs.vcpu = id;
+    if (xc_domctl(xch, domctl))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read vcpu%u's %s of domain %u",
+                                   id, what, domid);
+    return 0;
+}
+
+/*
+ * Run domctl (its handle already set to buffer, size bytes) and copy the
+ * buffer into *copy_out (malloc'ed, owned by the caller).
+ */
+static int fetch_copy(xc_interface *xch, struct xen_domctl *domctl, const void *buffer,
+                      size_t size, void **copy_out, const char *what, uint32_t id,
+                      uint32_t domid)
+{
+    if (xc_domctl(xch, domctl))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read vcpu%u's %s of domain %u",
+                                   id, what, domid);
+    *copy_out = malloc(size);
+    if (!*copy_out)
+        return mig_error_set(MIG_ENOMEM, "out of memory for vcpu%u's %s", id, what);
+    memcpy(*copy_out, buffer, size);
+    return 0;
+}
+
 static int gather_vcpu(xc_interface *xch, uint32_t domid, const struct pv_frame_maps *maps,
                        uint32_t id, struct vcpu_gathered *g, struct xen_pv_vcpu_state *v)
 {
@@ -149,13 +182,10 @@ static int gather_vcpu(xc_interface *xch, uint32_t domid, const struct pv_frame_
     v->basic = &g->basic.x64;
     v->basic_length = sizeof(g->basic.x64);
 
-    memset(&domctl, 0, sizeof(domctl));
-    domctl.cmd = XEN_DOMCTL_get_ext_vcpucontext;
-    domctl.domain = (domid_t)domid;
-    domctl.u.ext_vcpucontext.vcpu = id;
-    if (xc_domctl(xch, &domctl))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot read vcpu%u's extended context "
-                                   "of domain %u", id, domid);
+    rc = vcpu_domctl(xch, &domctl, XEN_DOMCTL_get_ext_vcpucontext, domid, id,
+                     "extended context");
+    if (rc)
+        return rc;
     g->extended = domctl.u.ext_vcpucontext;
     v->extended = &g->extended;
     v->extended_length = domctl.u.ext_vcpucontext.size;
@@ -165,13 +195,9 @@ static int gather_vcpu(xc_interface *xch, uint32_t domid, const struct pv_frame_
                              sizeof(g->extended));
 
     /* xsave: ask for the size first, then the area. */
-    memset(&domctl, 0, sizeof(domctl));
-    domctl.cmd = XEN_DOMCTL_getvcpuextstate;
-    domctl.domain = (domid_t)domid;
-    domctl.u.vcpuextstate.vcpu = id;
-    if (xc_domctl(xch, &domctl))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot read vcpu%u's xsave size of "
-                                   "domain %u", id, domid);
+    rc = vcpu_domctl(xch, &domctl, XEN_DOMCTL_getvcpuextstate, domid, id, "xsave size");
+    if (rc)
+        return rc;
     if (domctl.u.vcpuextstate.xfeature_mask && domctl.u.vcpuextstate.size) {
         uint64_t size = domctl.u.vcpuextstate.size;
 
@@ -180,37 +206,20 @@ static int gather_vcpu(xc_interface *xch, uint32_t domid, const struct pv_frame_
                                  "beyond 1 MiB", id, size);
         buffer = xc_hypercall_buffer_alloc(xch, buffer, size);
         if (!buffer)
-            return mig_error_set(MIG_ENOMEM, "cannot allocate %" PRIu64 " bytes for "
-                                 "vcpu%u's xsave area", size, id);
+            return mig_error_set(MIG_ENOMEM, "out of hypercall memory for vcpu%u", id);
         set_xen_guest_handle(domctl.u.vcpuextstate.buffer, buffer);
-        if (xc_domctl(xch, &domctl)) {
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot read vcpu%u's xsave area of "
-                                     "domain %u", id, domid);
-            xc_hypercall_buffer_free(xch, buffer);
-            return rc;
-        }
-        if (domctl.u.vcpuextstate.size > size) {
-            xc_hypercall_buffer_free(xch, buffer);
-            return mig_error_set(MIG_EFORMAT, "vcpu%u's xsave area grew to %" PRIu64
-                                 " bytes", id, (uint64_t)domctl.u.vcpuextstate.size);
-        }
-        g->xsave = malloc(size);
-        if (g->xsave)
-            memcpy(g->xsave, buffer, domctl.u.vcpuextstate.size);
-        v->xsave = g->xsave;
-        v->xsave_length = (uint32_t)domctl.u.vcpuextstate.size;
+        rc = fetch_copy(xch, &domctl, buffer, size, &g->xsave, "xsave area", id, domid);
         xc_hypercall_buffer_free(xch, buffer);
-        if (!g->xsave)
-            return mig_error_set(MIG_ENOMEM, "out of memory for vcpu%u's xsave area", id);
+        if (rc)
+            return rc;
+        v->xsave = g->xsave;
+        v->xsave_length = (uint32_t)(domctl.u.vcpuextstate.size < size ?
+                                     domctl.u.vcpuextstate.size : size);
     }
 
-    memset(&domctl, 0, sizeof(domctl));
-    domctl.cmd = XEN_DOMCTL_get_vcpu_msrs;
-    domctl.domain = (domid_t)domid;
-    domctl.u.vcpu_msrs.vcpu = id;
-    if (xc_domctl(xch, &domctl))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot count vcpu%u's MSRs of domain "
-                                   "%u", id, domid);
+    rc = vcpu_domctl(xch, &domctl, XEN_DOMCTL_get_vcpu_msrs, domid, id, "MSR count");
+    if (rc)
+        return rc;
     if (domctl.u.vcpu_msrs.msr_count) {
         uint32_t count = domctl.u.vcpu_msrs.msr_count;
         size_t size = count * sizeof(xen_domctl_vcpu_msr_t);
@@ -220,27 +229,16 @@ static int gather_vcpu(xc_interface *xch, uint32_t domid, const struct pv_frame_
                                  id, count);
         buffer = xc_hypercall_buffer_alloc(xch, buffer, size);
         if (!buffer)
-            return mig_error_set(MIG_ENOMEM, "cannot allocate %zu bytes for vcpu%u's "
-                                 "MSRs", size, id);
+            return mig_error_set(MIG_ENOMEM, "out of hypercall memory for vcpu%u", id);
         set_xen_guest_handle(domctl.u.vcpu_msrs.msrs, buffer);
-        if (xc_domctl(xch, &domctl)) {
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot read vcpu%u's MSRs of domain "
-                                     "%u", id, domid);
-            xc_hypercall_buffer_free(xch, buffer);
-            return rc;
-        }
-        if (domctl.u.vcpu_msrs.msr_count > count)
-            domctl.u.vcpu_msrs.msr_count = count;
-        g->msrs = malloc(size);
-        if (g->msrs)
-            memcpy(g->msrs, buffer, domctl.u.vcpu_msrs.msr_count *
-                   sizeof(xen_domctl_vcpu_msr_t));
-        v->msrs = g->msrs;
-        v->msrs_length = domctl.u.vcpu_msrs.msr_count *
-                         (uint32_t)sizeof(xen_domctl_vcpu_msr_t);
+        rc = fetch_copy(xch, &domctl, buffer, size, &g->msrs, "MSRs", id, domid);
         xc_hypercall_buffer_free(xch, buffer);
-        if (!g->msrs)
-            return mig_error_set(MIG_ENOMEM, "out of memory for vcpu%u's MSRs", id);
+        if (rc)
+            return rc;
+        v->msrs = g->msrs;
+        v->msrs_length = (domctl.u.vcpu_msrs.msr_count < count ?
+                          domctl.u.vcpu_msrs.msr_count : count) *
+                         (uint32_t)sizeof(xen_domctl_vcpu_msr_t);
     }
     return 0;
 }
