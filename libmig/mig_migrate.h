@@ -147,6 +147,16 @@ struct mig_migrate_result {
 uint64_t mig_memory_digest(const uint64_t *page_hashes, uint64_t nr_pfns);
 
 /*
+ * The same digest kept up to date page by page: it is
+ * mig_memory_digest_finish(sum, nr_pfns) where sum (mod 2^64) adds
+ * mig_memory_digest_term(pfn, key) for every page (0 for key 0).  A page
+ * whose key changes from old to new adds term(new) - term(old), so an end
+ * can digest as pages come and go instead of in one pass at switchover.
+ */
+uint64_t mig_memory_digest_term(uint64_t pfn, uint64_t key);
+uint64_t mig_memory_digest_finish(uint64_t sum, uint64_t nr_pfns);
+
+/*
  * Migrate the guest behind (ops, backend) to the destination reached over
  * the control fds.  *result (caller-owned) is filled also on failure.
  * Returns 0 when the destination has resumed the guest (the source copy is

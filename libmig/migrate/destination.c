@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,13 @@
 struct destination {
     const struct mig_backend_ops *ops;
     void *be;
-    struct control *control;    /* "applied" acknowledgements, or NULL */
+    struct control *control;    /* "applied" acknowledgements */
     uint64_t nr_pfns;
     uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
     uint64_t *page_hash;        /* per pfn: mig_page_key of the page as stored here */
+    _Atomic uint64_t digest_sum;        /* mig_memory_digest's sum over page_hash */
+    _Atomic uint64_t arrivals;          /* pages of the epoch under way */
+    uint64_t epoch_arrivals;            /* pages of the last epoch completed */
 };
 
 static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int type,
@@ -46,27 +50,33 @@ static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int ty
                              "guest's %" PRIu64 " pfns", pfn, d->nr_pfns);
     static _Thread_local uint8_t stored[MIG_XFER_PAGE_SIZE];
     unsigned int stored_type = 0;
+    uint64_t key;
     int rc;
 
     d->received_epoch[pfn] = epoch + 1;
+    atomic_fetch_add_explicit(&d->arrivals, 1, memory_order_relaxed);
     rc = d->ops->write_page(d->be, pfn, data, type);
     if (rc)
         return rc;
     if (!d->ops->read_page) {
         /* Nothing to read back (a stream): the digest is of what arrived. */
-        if (data)
-            d->page_hash[pfn] = mig_page_key(mig_page_hash(data), type);
-        else {
+        if (!data) {
             memset(stored, 0, sizeof(stored));
-            d->page_hash[pfn] = mig_page_key(mig_page_hash(stored), type);
+            data = stored;
         }
-        return 0;
+        key = mig_page_key(mig_page_hash(data), type);
+    } else {
+        /* Read the page back: the digest is of what is stored, not of what came. */
+        rc = d->ops->read_page(d->be, pfn, stored, &stored_type);
+        if (rc)
+            return rc;
+        key = mig_page_key(mig_page_hash(stored), stored_type);
     }
-    /* Read the page back: the digest is of what is stored, not of what came. */
-    rc = d->ops->read_page(d->be, pfn, stored, &stored_type);
-    if (rc)
-        return rc;
-    d->page_hash[pfn] = mig_page_key(mig_page_hash(stored), stored_type);
+    /* No other thread writes this pfn now; the sum is shared. */
+    atomic_fetch_add_explicit(&d->digest_sum, mig_memory_digest_term(pfn, key) -
+                              mig_memory_digest_term(pfn, d->page_hash[pfn]),
+                              memory_order_relaxed);
+    d->page_hash[pfn] = key;
     return 0;
 }
 
@@ -77,6 +87,8 @@ static int epoch_done(void *arg, uint32_t epoch)
     json_object *m;
     int rc;
 
+    /* The source sends no page of the next epoch before "applied". */
+    d->epoch_arrivals = atomic_exchange(&d->arrivals, 0);
     control_trace("destination", "epoch arrived; applying");
     if (d->ops->epoch_applied) {
         rc = d->ops->epoch_applied(d->be);
@@ -101,7 +113,11 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Check the compacted final dirty set against the pages of the last epoch. */
+/*
+ * Check the compacted final dirty set against the pages of the last epoch:
+ * every page that arrived in it is in the set (counted over the set only:
+ * as many of the set's pfns arrived in it as pages arrived at all).
+ */
 static int check_final_set(struct destination *d, const void *compact, size_t len,
                            uint32_t final_epoch, uint64_t final_pages,
                            uint64_t final_sent)
@@ -131,15 +147,14 @@ static int check_final_set(struct destination *d, const void *compact, size_t le
                            mig_dirty_bitmap_count(set), final_pages);
         goto out;
     }
-    for (uint64_t pfn = 0; pfn < d->nr_pfns; pfn++) {
-        if (d->received_epoch[pfn] != final_epoch + 1)
-            continue;
-        if (!mig_dirty_bitmap_test(set, pfn)) {
-            rc = mig_error_set(MIG_ECORRUPT, "pfn %#" PRIx64 " arrived in the final "
-                               "epoch but is not in the final dirty set", pfn);
-            goto out;
-        }
-        arrived++;
+    for (uint64_t pfn = mig_dirty_bitmap_next_set(set, 0); pfn < d->nr_pfns;
+         pfn = mig_dirty_bitmap_next_set(set, pfn + 1))
+        arrived += d->received_epoch[pfn] == final_epoch + 1;
+    if (arrived != d->epoch_arrivals) {
+        rc = mig_error_set(MIG_ECORRUPT, "%" PRIu64 " pages arrived in the final epoch, "
+                           "only %" PRIu64 " of them are in the final dirty set",
+                           d->epoch_arrivals, arrived);
+        goto out;
     }
     if (arrived != final_sent) {
         rc = mig_error_set(MIG_ECORRUPT, "%" PRIu64 " pages of the final dirty set "
@@ -255,8 +270,13 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
         json_object *a;
 
         /* The source waits for "applied" after each epoch. */
-        if (json_object_object_get_ex(m, "acks", &a) && json_object_get_boolean(a))
-            d.control = &c;
+        if (!json_object_object_get_ex(m, "acks", &a) || !json_object_get_boolean(a)) {
+            rc = mig_error_set(MIG_ECOMPAT, "the source does not wait for each epoch "
+                               "to be applied (no \"acks\" in its hello): it is an "
+                               "older xenmig; upgrade it");
+            goto out;
+        }
+        d.control = &c;
     }
     if (json_object_object_get_ex(m, "prologue_length", NULL)) {
         void *prologue;
@@ -314,7 +334,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     rc = mig_xfer_accept(listener, &receiver);
     if (rc)
         goto out;
-    rc = mig_xfer_receive(receiver, write_page, d.control ? epoch_done : NULL, &d, &st,
+    rc = mig_xfer_receive(receiver, write_page, epoch_done, &d, &st,
                           NULL);
     result->pages_sent = st.pages;
     result->bytes_sent = st.bytes;
@@ -370,7 +390,7 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     json_object_put(m);
     m = json_object_new_object();
     json_object_object_add(m, "msg", json_object_new_string("received"));
-    result->memory_hash = mig_memory_digest(d.page_hash, d.nr_pfns);
+    result->memory_hash = mig_memory_digest_finish(atomic_load(&d.digest_sum), d.nr_pfns);
     control_hex64(hex, result->memory_hash);
     json_object_object_add(m, "memory_hash", json_object_new_string(hex));
     rc = control_send(&c, m);

@@ -6,7 +6,8 @@
  * It runs inside the downtime on both sides, over every pfn of the guest
  * (a PVH guest of 128 MiB spans a million pfns, most of them holes), so
  * it is one scalar pass with no library call per entry: a sum of mixed
- * (pfn, hash) pairs.  It detects a lost, extra or misplaced page with
+ * (pfn, hash) pairs; being a sum, the engine keeps it up to date as pages
+ * are sent and arrive, and needs no pass at all at switchover.  It detects a lost, extra or misplaced page with
  * probability 1 - 2^-64 per error; it is not a MAC (the data streams
  * carry their own authentication).
  */
@@ -25,12 +26,27 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* One page's share of the sum (0 for no page). */
+static inline uint64_t term(uint64_t pfn, uint64_t key)
+{
+    return key ? mix64(key ^ mix64(pfn + UINT64_C(0x9e3779b97f4a7c15))) : 0;
+}
+
+uint64_t mig_memory_digest_term(uint64_t pfn, uint64_t key)
+{
+    return term(pfn, key);
+}
+
+uint64_t mig_memory_digest_finish(uint64_t sum, uint64_t nr_pfns)
+{
+    return mix64(sum ^ nr_pfns);
+}
+
 uint64_t mig_memory_digest(const uint64_t *page_hashes, uint64_t nr_pfns)
 {
     uint64_t sum = 0;
 
     for (uint64_t pfn = 0; pfn < nr_pfns; pfn++)
-        if (page_hashes[pfn])
-            sum += mix64(page_hashes[pfn] ^ mix64(pfn + UINT64_C(0x9e3779b97f4a7c15)));
-    return mix64(sum ^ nr_pfns);
+        sum += term(pfn, page_hashes[pfn]);
+    return mig_memory_digest_finish(sum, nr_pfns);
 }

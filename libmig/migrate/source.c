@@ -44,7 +44,8 @@ struct source {
     struct mig_xfer_sender *sender;
     struct mig_precopy *policy;
     struct mig_dirty_bitmap *dirty;      /* to send next */
-    uint64_t *last_hash;                 /* per pfn, last hash sent */
+    uint64_t *last_hash;                 /* per pfn, mig_page_key last sent */
+    uint64_t sent_sum;                   /* digest sum over last_hash */
     uint64_t *pfns;                      /* scratch list */
     uint64_t nr_pfns;
     uint32_t epoch;                      /* next epoch number */
@@ -96,8 +97,13 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
     for (uint64_t p = mig_dirty_bitmap_next_set(s->dirty, 0); p < s->nr_pfns;
          p = mig_dirty_bitmap_next_set(s->dirty, p + 1))
         s->pfns[n++] = p;
+    /* Keep the digest of what was sent: only this epoch's pfns can change. */
+    for (size_t i = 0; i < n; i++)
+        s->sent_sum -= mig_memory_digest_term(s->pfns[i], s->last_hash[s->pfns[i]]);
     rc = mig_xfer_sender_send_epoch(s->sender, s->epoch, s->pfns, n, read_page, s,
                                     s->last_hash, &st);
+    for (size_t i = 0; i < n; i++)
+        s->sent_sum += mig_memory_digest_term(s->pfns[i], s->last_hash[s->pfns[i]]);
     if (rc)
         return rc;
     control_trace("source", "epoch sent; waiting for applied");
@@ -260,7 +266,7 @@ static int switchover(struct source *s, bool *cleared)
         rc = mig_xfer_sender_finish(s->sender);
     if (rc)
         goto out;
-    sent_digest = mig_memory_digest(s->last_hash, s->nr_pfns);
+    sent_digest = mig_memory_digest_finish(s->sent_sum, s->nr_pfns);
     s->result->downtime_parts.send = now() - t;
     t = now();
 

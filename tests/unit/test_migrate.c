@@ -18,6 +18,7 @@
 
 #include "mem_backend.h"
 #include "mig_migrate.h"
+#include "mig_xfer.h"
 
 #define PFNS 4096      /* 16 MiB */
 
@@ -207,6 +208,27 @@ START_TEST(test_memory_digest_sees_moves_and_changes)
 }
 END_TEST
 
+/* Kept page by page, the digest is the one-pass digest, at every step. */
+START_TEST(test_memory_digest_kept_up_to_date)
+{
+    uint64_t keys[300] = { 0 }, sum = 0;
+
+    for (unsigned int step = 0; step < 2000; step++) {
+        uint64_t pfn = (step * 7919u) % 300;
+        uint64_t key = step % 9 ? mig_page_key(0x5bd1e995u * (uint64_t)(step + 1), step % 5)
+                                : 0;            /* some pages leave again */
+
+        sum += mig_memory_digest_term(pfn, key) - mig_memory_digest_term(pfn, keys[pfn]);
+        keys[pfn] = key;
+        if (step % 97 == 0)
+            ck_assert_uint_eq(mig_memory_digest_finish(sum, 300),
+                              mig_memory_digest(keys, 300));
+    }
+    ck_assert_uint_eq(mig_memory_digest_finish(sum, 300), mig_memory_digest(keys, 300));
+    ck_assert_uint_eq(mig_memory_digest_term(5, 0), 0);
+}
+END_TEST
+
 START_TEST(test_migrate_one_stream)
 {
     successful_migration(1);
@@ -353,6 +375,7 @@ int main(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_memory_digest_sees_moves_and_changes);
+    tcase_add_test(tc, test_memory_digest_kept_up_to_date);
     tcase_add_test(tc, test_prefetch_announces_what_is_read);
     tcase_add_test(tc, test_migrate_one_stream);
     tcase_add_test(tc, test_migrate_three_streams);
