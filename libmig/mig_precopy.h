@@ -12,7 +12,10 @@
  *    * page size / link rate + a fixed overhead (device state, pause and
  *    resume).  Stop as soon as it is within the target.  If the guest
  *    dirties memory as fast as the link drains it, or the estimate has
- *    not improved for a few rounds, or max_rounds is reached, the policy
+ *    not improved by 10% for stall_rounds rounds (default 1: a round that
+ *    did not shrink the dirty set means the guest's hot set is as small as
+ *    pre-copy gets it, and more rounds only resend it), or max_rounds is
+ *    reached, the policy
  *    does not converge: it then forces the switchover (longer downtime
  *    than asked, said so in the reason) or aborts, as configured.
  *  MIG_PRECOPY_XEN_DEFAULT: Xen 4.17's libxc policy, for comparison:
@@ -58,7 +61,7 @@ struct mig_precopy_options {
 };
 #define MIG_PRECOPY_OPTIONS_VERSION 1
 #define MIG_PRECOPY_OPTIONS_INIT \
-    { MIG_PRECOPY_OPTIONS_VERSION, MIG_PRECOPY_DOWNTIME, 300, 30, 3, \
+    { MIG_PRECOPY_OPTIONS_VERSION, MIG_PRECOPY_DOWNTIME, 300, 30, 1, \
       MIG_PRECOPY_FORCE, 4096, 20 }
 
 /* What one pre-copy round did, reported by the engine. */
