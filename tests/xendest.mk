@@ -28,3 +28,12 @@ fuzz_fuzz_xen_prologue_LDFLAGS = $(XENMIG_LDFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_xen_prologue_LDADD = ../libmig/libmig.a $(XENTOOLLOG_LIBS) $(PTHREAD_LIBS)
 endif
 EXTRA_DIST += fuzz/fuzz_xen_prologue.c fuzz/corpus/xen_prologue
+
+# The xen source's explanation of a domain that crashed or vanished while
+# being migrated (libmig/backend/xen/source.c); no Xen needed.
+check_PROGRAMS += unit/test_xen_source
+unit_test_xen_source_SOURCES = unit/test_xen_source.c
+unit_test_xen_source_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libmig/backend/xen \
+	$(XENCTRL_CFLAGS) $(XENLIGHT_CFLAGS)
+unit_test_xen_source_LDADD = $(XENDEST_TEST_LIBS)
+TESTS += unit/test_xen_source

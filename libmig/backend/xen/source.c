@@ -502,6 +502,47 @@ static uint64_t merge_bitmap(struct mig_xen_source *src, struct mig_dirty_bitmap
     return n;
 }
 
+bool xen_domain_gone_reason(bool found, bool dying, bool shutdown, int shutdown_reason,
+                            char *why, size_t size)
+{
+    const char *name;
+
+    if (!found)
+        snprintf(why, size, "it no longer exists (it crashed with on_crash=\"destroy\", "
+                 "or was destroyed)");
+    else if (dying)
+        snprintf(why, size, "it is being destroyed");
+    else if (shutdown) {
+        name = libxl_shutdown_reason_to_string(shutdown_reason);
+        if (shutdown_reason == LIBXL_SHUTDOWN_REASON_CRASH)
+            snprintf(why, size, "it crashed (shutdown reason 'crash')");
+        else
+            snprintf(why, size, "it has shut down (shutdown reason '%s')",
+                     name ? name : "unknown");
+    } else
+        return false;
+    return true;
+}
+
+/* Whether the domain went away under us; why as xen_domain_gone_reason(). */
+static bool domain_gone(struct mig_xen_source *src, char *why, size_t size)
+{
+    libxl_dominfo info;
+    bool gone;
+    int rc;
+
+    libxl_dominfo_init(&info);
+    rc = libxl_domain_info(src->ctx, &info, src->domid);
+    if (rc && rc != ERROR_DOMAIN_NOTFOUND) {
+        libxl_dominfo_dispose(&info);
+        return false;               /* cannot tell: the caller's message stands */
+    }
+    gone = xen_domain_gone_reason(rc == 0, info.dying, info.shutdown,
+                                  info.shutdown_reason, why, size);
+    libxl_dominfo_dispose(&info);
+    return gone;
+}
+
 static int harvest_clean(struct mig_xen_source *src, struct mig_dirty_bitmap *dst,
                          struct mig_harvest_stats *stats)
 {
@@ -513,9 +554,17 @@ static int harvest_clean(struct mig_xen_source *src, struct mig_dirty_bitmap *ds
     memset(src->bitmap, 0, src->bitmap_pages * XC_PAGE_SIZE);
     if (xc_logdirty_control(src->xch, src->domid, XEN_DOMCTL_SHADOW_OP_CLEAN,
                             &src->bitmap_hbuf, src->nr_pfns, mode, &st) !=
-        (long long)src->nr_pfns && errno)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot harvest domain %u's dirty "
+        (long long)src->nr_pfns && errno) {
+        int saved = errno;
+        char why[128];
+
+        if (domain_gone(src, why, sizeof(why)))
+            return mig_error_set(MIG_EIO, "cannot harvest domain %u's dirty log: %s "
+                                 "during the migration; 'xl dmesg' says why (e.g. a "
+                                 "triple fault)", src->domid, why);
+        return mig_error_set_errno(MIG_EIO, saved, "cannot harvest domain %u's dirty "
                                    "log", src->domid);
+    }
     t1 = now();
     stats->pages = merge_bitmap(src, dst, 0, src->nr_pfns);
     /* Xen pauses the domain for the whole CLEAN: its wall time bounds the pause. */
@@ -608,7 +657,12 @@ static int src_pause(void *backend)
 {
     struct mig_xen_source *src = backend;
     int rc = libxl_domain_suspend_only(src->ctx, src->domid, NULL);
+    char why[128];
 
+    if (rc && domain_gone(src, why, sizeof(why)))
+        return mig_error_set(MIG_EIO, "domain %u could not be suspended: %s before the "
+                             "switchover; 'xl dmesg' says why (e.g. a triple fault)",
+                             src->domid, why);
     if (rc)
         return mig_error_set(MIG_EIO, "libxl could not suspend domain %u (libxl error "
                              "%d): is it running with PV suspend support?",

@@ -159,4 +159,16 @@ int xen_pv_ring_pfns(struct xen_pv_memory *pv, uint64_t *store_pfn, uint64_t *co
 int xen_pv_stream_tail(xc_interface *xch, uint32_t domid, struct xen_pv_memory *pv,
                        void **out, size_t *len_out);
 
+/*
+ * Why a domain cannot be suspended or harvested any more, from what
+ * libxl_domain_info() said: found false (no such domain now), dying, or
+ * shut down with shutdown_reason (a libxl_shutdown_reason).  Writes a
+ * phrase such as "it crashed (shutdown reason 'crash')" into why (size
+ * bytes, NUL-terminated, truncated if need be) and returns true; returns
+ * false, why untouched, when the domain looks alive (running or paused).
+ * Pure apart from libxl's name table (source.c).
+ */
+bool xen_domain_gone_reason(bool found, bool dying, bool shutdown, int shutdown_reason,
+                            char *why, size_t size);
+
 #endif /* XENMIG_XEN_PRIVATE_H */
