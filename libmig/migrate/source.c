@@ -357,6 +357,7 @@ static int switchover(struct source *s, bool *cleared)
             goto out;
         }
         s->result->memory_verified = true;
+        control_trace("source", "verified");
     }
 out:
     if (m)
@@ -413,15 +414,18 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
     rc = report(&s, MIG_PHASE_CONNECT);
     if (rc)
         goto out;
+    control_trace("source", "connecting");
     rc = handshake(&s);
     if (rc)
         goto out;
+    control_trace("source", "destination ready; enabling log-dirty");
 
     /* Round 0: everything.  Tracking starts first so nothing slips by. */
     rc = ops->log_dirty_enable(backend);
     if (rc)
         goto out;
     logging = true;
+    control_trace("source", "finding the guest's memory");
     if (ops->populated)
         rc = ops->populated(backend, s.dirty);
     else
@@ -429,6 +433,7 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
     last_harvest = now();
+    control_trace("source", "round 0");
     for (;;) {
         struct mig_precopy_round round = { 0 };
         struct mig_precopy_estimate est;

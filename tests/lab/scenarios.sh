@@ -237,7 +237,7 @@ op_xenmig() {
     XENMIG_TRACE=1 timeout 600 xl-ext migrate --streams "$streams" --tracing "$tracing" --timeout 60000 \
         $options -s "" "$guest" "$recv" > "$work/command.out" 2>&1
     rc=$?
-    grep '^xenmig-trace' "$work/command.out" | tail -n 24 |
+    grep '^xenmig-trace' "$work/command.out" | tail -n 40 |
         sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
     # the engine's rounds, for the record
     grep -E '^(round [0-9]+:|switchover|xl-ext migrate: downtime parts)' "$work/command.out" | tr '\r' '\n' | grep -v '^$' |
