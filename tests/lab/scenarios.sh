@@ -164,7 +164,22 @@ EOF
 op_create() {
     start=$(now)
     timeout 300 xl create "$work/$guest.cfg" > "$work/command.out" 2>&1 || return 1
-    heartbeat_wait -1 any 300 || { echo "no heartbeat after xl create (waited up to 300 s)" >> "$work/command.out"; return 1; }
+    # up to 300 s for the first heartbeat, but not for a domain that died
+    # booting (a triple fault destroys it: on_crash = "destroy")
+    waited=0
+    until heartbeat_wait -1 any 10; do
+        # the workload's own death was reported by heartbeat_wait already
+        cat "$console_logs"/*.log 2>/dev/null | grep -q "GUEST heartbeat exited" && return 1
+        waited=$((waited + 10))
+        if ! timeout 20 xl domid "$guest" > /dev/null 2>&1; then
+            echo "domain $guest died before its first heartbeat (after ${waited} s; see xl dmesg)" >> "$work/command.out"
+            return 1
+        fi
+        if [ $waited -ge 300 ]; then
+            echo "no heartbeat after xl create (waited up to 300 s)" >> "$work/command.out"
+            return 1
+        fi
+    done
     op_total=$(elapsed "$start" "$(now)")
     op_extra=""
 }
