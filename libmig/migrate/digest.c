@@ -3,13 +3,14 @@
  * Pure function; must stay bit-for-bit stable across versions, since the
  * two ends of a migration may be built from different trees.
  *
- * It runs inside the downtime on both sides, over every pfn of the guest
- * (a PVH guest of 128 MiB spans a million pfns, most of them holes), so
- * it is one scalar pass with no library call per entry: a sum of mixed
- * (pfn, hash) pairs; being a sum, the engine keeps it up to date as pages
- * are sent and arrive, and needs no pass at all at switchover.  It detects a lost, extra or misplaced page with
- * probability 1 - 2^-64 per error; it is not a MAC (the data streams
- * carry their own authentication).
+ * A sum of mixed (pfn, key) pairs, so that both ends keep it up to date
+ * as pages are sent and arrive (a change of one page is one term out, one
+ * in) and need no pass over the guest at switchover, inside the downtime.
+ * The one-pass form is for a backend's memory_hash (a PVH guest of 128 MiB
+ * spans a million pfns, most of them holes: no library call per entry).
+ * It detects a lost, extra or misplaced page with probability 1 - 2^-64
+ * per error; it is not a MAC (the data streams carry their own
+ * authentication).
  */
 #include "config.h"
 
