@@ -589,7 +589,7 @@ static int xd_write_page(void *backend, uint64_t pfn, const void *data, unsigned
     if (pfn > MIG_STREAM_PFN_MASK)
         return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " is beyond the stream's 52 "
                              "bits", pfn);
-    if (type >= MIG_STREAM_PAGE_BROKEN)
+    if (!mig_stream_page_type_has_data(type))
         return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " came with page type %#x, a "
                              "type that carries no data in Xen's stream: the source "
                              "must not send such a page", pfn, type);

@@ -223,7 +223,7 @@ static int map_guest_frames(struct mig_xen_source *src, xenforeignmemory_handle 
             continue;
         type = (unsigned int)err[place[i]];
         types[i] = type;
-        if (type == MIG_STREAM_PAGE_XTAB || type == MIG_STREAM_PAGE_XALLOC || type == MIG_STREAM_PAGE_BROKEN) {
+        if (!mig_stream_page_type_has_data(type)) {
             place[i] = -1;
             continue;
         }

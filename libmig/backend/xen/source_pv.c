@@ -411,7 +411,7 @@ int xen_pv_prepare_page(struct xen_pv_memory *pv, uint64_t pfn, unsigned int typ
     unsigned int bad;
     int rc;
 
-    if (type == MIG_STREAM_PAGE_XTAB || type == MIG_STREAM_PAGE_XALLOC || type == MIG_STREAM_PAGE_BROKEN)
+    if (!mig_stream_page_type_has_data(type))
         return MIG_EABSENT;
     if (!(type & PV_PAGE_LEVEL_MASK)) {
         memcpy(buf, mapped, PV_PAGE);
