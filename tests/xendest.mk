@@ -3,7 +3,7 @@
 # speaks xl's migration handshake.
 XENDEST_TEST_LIBS = ../cpuid-policy/libcpuidpolicy.a ../libmig/libmig.a $(JSONC_LIBS) \
 	$(XLUTIL_LIBS) $(XENLIGHT_LIBS) $(XENGUEST_LIBS) $(XENCTRL_LIBS) \
-	$(XENFOREIGNMEMORY_LIBS) $(XENTOOLLOG_LIBS) $(XXHASH_LIBS) $(CRYPTO_LIBS) \
+	$(XENFOREIGNMEMORY_LIBS) $(XENSTORE_LIBS) $(XENTOOLLOG_LIBS) $(XXHASH_LIBS) $(CRYPTO_LIBS) \
 	$(CHECK_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += unit/test_xen_prologue

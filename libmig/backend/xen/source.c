@@ -1,6 +1,7 @@
 /*
- * source.c: the Xen backend's source side (mig_xen.h): a running PVH or
- * 64-bit PV domain migrated by the xenmig engine.
+ * source.c: the Xen backend's source side (mig_xen.h): a running PVH,
+ * HVM (with libxl's qemu-xen device model in dom0) or 64-bit PV domain
+ * migrated by the xenmig engine.
  *
  *  - pages: each sender thread maps guest frames through its own
  *    libxenforeignmemory handle, a window of consecutive pfns at a time
@@ -15,6 +16,9 @@
  *  - suspend and resume through libxl (libxl_domain_suspend_only,
  *    libxl_domain_resume with suspend_cancel), destroy only in release()
  *    (after the destination said it runs the guest);
+ *  - an HVM domain's device model (emulator.c): qemu's log-dirty switched
+ *    on and off with Xen's, its state (saved by libxl's suspend) and its
+ *    xenstore physmap sent as libxl's EMULATOR records in the tail;
  *  - the stream's head and tail (source_stream.c) for Xen's stock restore.
  *
  * Must never destroy the domain except in release(), and never leave it
@@ -34,11 +38,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libxl.h>
 #include <libxl_utils.h>
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
+#include <xenstore.h>
 #include <xentoollog.h>
 #include <xxhash.h>
 
@@ -55,6 +61,7 @@
 #define WINDOW_PAGES    64u       /* frames mapped at once while sequential */
 #define PROBE_PAGES     1024u     /* frames probed at once by populated() */
 #define RANGED_CHUNK    (64u * 1024u)  /* pfns per ranged harvest call */
+#define QMP_TIMEOUT_MS  10000     /* the device model's answer to one command */
 
 /* One sender thread's mapping handle and window. */
 struct map_slot {
@@ -101,6 +108,8 @@ struct mig_xen_source {
     bool told_fallback;
     uint64_t store_pfn, console_pfn;
     struct xen_pv_memory *pv;  /* a PV domain's memory, else NULL */
+    bool device_model;         /* HVM: libxl's qemu-xen in dom0 */
+    bool dm_logdirty;          /* qemu's log-dirty is on (we switched it) */
 };
 
 static double now(void)
@@ -451,9 +460,28 @@ static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
     return 0;
 }
 
+/* qemu's part of log-dirty (what it writes to guest memory itself). */
+static int dm_log_dirty(struct mig_xen_source *src, bool enable)
+{
+    char path[108];
+    int rc;
+
+    xen_emulator_qmp_path(src->domid, path, sizeof(path));
+    rc = xen_qmp_execute(path, "xen-set-global-dirty-log",
+                         enable ? "{\"enable\":true}" : "{\"enable\":false}",
+                         QMP_TIMEOUT_MS);
+    if (rc)
+        return mig_error_set(rc, "cannot switch %s the device model's log-dirty mode "
+                             "for domain %u: %s", enable ? "on" : "off", src->domid,
+                             mig_error_last());
+    src->dm_logdirty = enable;
+    return 0;
+}
+
 static int src_log_dirty_enable(void *backend)
 {
     struct mig_xen_source *src = backend;
+    int rc;
 
     if (xc_shadow_control(src->xch, src->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY,
                           NULL, 0))
@@ -461,20 +489,36 @@ static int src_log_dirty_enable(void *backend)
                                    "domain %u (a PV guest needs a Xen with shadow "
                                    "paging; is another migration running?)", src->domid);
     src->logdirty = true;
+    if (src->device_model) {
+        rc = dm_log_dirty(src, true);
+        if (rc) {
+            src->logdirty = false;
+            (void)xc_shadow_control(src->xch, src->domid, XEN_DOMCTL_SHADOW_OP_OFF,
+                                    NULL, 0);
+            return rc;
+        }
+    }
     return 0;
 }
 
 static int src_log_dirty_disable(void *backend)
 {
     struct mig_xen_source *src = backend;
+    int rc = 0;
 
+    if (src->dm_logdirty) {
+        rc = dm_log_dirty(src, false);
+        if (rc && src->log)
+            xtl_log(src->log, XTL_WARN, -1, "xen", "%s", mig_error_last());
+        src->dm_logdirty = false;
+    }
     if (!src->logdirty)
-        return 0;
+        return rc;
     src->logdirty = false;
     if (xc_shadow_control(src->xch, src->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0))
         return mig_error_set_errno(MIG_EIO, errno, "cannot disable log-dirty mode for "
                                    "domain %u", src->domid);
-    return 0;
+    return rc;
 }
 
 /* OR the hypercall bitmap's bits [0, count) into dst at pfn first. */
@@ -688,7 +732,13 @@ static int src_resume(void *backend)
         src->renamed = false;
     }
     rc = libxl_domain_resume(src->ctx, src->domid, 1, NULL);
+    if (src->device_model) {
+        /* qemu runs on; the state libxl's suspend had it save is stale. */
+        char path[64];
 
+        xen_emulator_save_path(src->domid, path, sizeof(path));
+        (void)unlink(path);
+    }
     if (rc)
         return mig_error_set(MIG_EIO, "libxl could not resume domain %u (libxl error "
                              "%d): resume it by hand with 'xl unpause' after checking "
@@ -713,13 +763,50 @@ static int src_handover(void *backend)
     return 0;
 }
 
+/* An HVM tail with what libxl's suspend had qemu save, and qemu's physmap. */
+static int device_model_tail(struct mig_xen_source *src, void **out, size_t *len_out)
+{
+    struct xen_emulator_state emu = { 0 };
+    void *context = NULL, *xenstore = NULL;
+    struct xs_handle *xs = NULL;
+    char path[64];
+    int rc;
+
+    xen_emulator_save_path(src->domid, path, sizeof(path));
+    rc = xen_emulator_read_context(path, &context, &emu.context_length);
+    if (rc)
+        goto out;
+    xs = xs_open(0);
+    if (!xs) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open xenstore for the device "
+                                 "model's physmap");
+        goto out;
+    }
+    rc = xen_emulator_read_xenstore(xs, src->domid, &xenstore, &emu.xenstore_length);
+    if (rc)
+        goto out;
+    emu.context = context;
+    emu.xenstore = xenstore;
+    rc = xen_stream_tail(src->xch, src->domid, &emu, out, len_out);
+    if (!rc)
+        (void)unlink(path);        /* libxl's own save removes it too */
+out:
+    if (xs)
+        xs_close(xs);
+    free(context);
+    free(xenstore);
+    return rc;
+}
+
 static int src_save_state(void *backend, void **state_out, size_t *len_out)
 {
     struct mig_xen_source *src = backend;
 
     if (src->pv)
         return xen_pv_stream_tail(src->xch, src->domid, src->pv, state_out, len_out);
-    return xen_stream_tail(src->xch, src->domid, state_out, len_out);
+    if (src->device_model)
+        return device_model_tail(src, state_out, len_out);
+    return xen_stream_tail(src->xch, src->domid, NULL, state_out, len_out);
 }
 
 static int src_restore_state(void *backend, const void *state, size_t len)
@@ -909,7 +996,8 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
         goto out;
     }
     snprintf(meta, meta_size, "{\"domain\":\"%s\",\"uuid\":\"%s\",\"type\":\"%s\","
-             "\"xen_version\":\"%d.%d\"%s%s}", name, src->uuid, src->pv ? "pv" : "pvh",
+             "\"xen_version\":\"%d.%d\"%s%s}", name, src->uuid,
+             src->pv ? "pv" : src->device_model ? "hvm" : "pvh",
              xc_version(src->xch, XENVER_version, NULL) >> 16,
              xc_version(src->xch, XENVER_version, NULL) & 0xffff,
              src->opts.metadata_extra && *src->opts.metadata_extra ? "," : "",
@@ -1004,11 +1092,22 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
         goto out;
     }
     type = d_config.c_info.type;
+    if (type == LIBXL_DOMAIN_TYPE_HVM) {
+        libxl_defbool stubdom = d_config.b_info.device_model_stubdomain;
+
+        /* qemu-xen in dom0 is what the engine knows (no stub domain, no qemu-trad). */
+        src->device_model = d_config.b_info.device_model_version ==
+                                LIBXL_DEVICE_MODEL_VERSION_QEMU_XEN &&
+                            (libxl_defbool_is_default(stubdom) ||
+                             !libxl_defbool_val(stubdom));
+    }
     libxl_domain_config_dispose(&d_config);
-    if (type != LIBXL_DOMAIN_TYPE_PVH && type != LIBXL_DOMAIN_TYPE_PV) {
-        rc = mig_error_set(MIG_EUNSUPP, "domain '%s' is HVM: the xenmig engine migrates "
-                           "PVH and PV domains; use stock 'xl migrate' (or xl-ext "
-                           "migrate --engine xl) for it", domain);
+    if (type != LIBXL_DOMAIN_TYPE_PVH && type != LIBXL_DOMAIN_TYPE_PV &&
+        !src->device_model) {
+        rc = mig_error_set(MIG_EUNSUPP, "domain '%s' is HVM with a device model the "
+                           "xenmig engine does not drive (a stub domain or "
+                           "qemu-traditional; it drives qemu-xen in dom0); use stock "
+                           "'xl migrate' (or xl-ext migrate --engine xl) for it", domain);
         goto out;
     }
     if (info.paused || info.shutdown || info.dying) {

@@ -1,7 +1,8 @@
 /*
  * source_stream.c: the records of a PVH/HVM domain's migration stream that
  * are not pages: the head (headers, CPUID/MSR policy) and the tail (TSC,
- * HVM context, HVM params, the two END records), built with the codec's
+ * HVM context, HVM params, libxc's END, the device model's records of an
+ * HVM domain, libxl's END), built with the codec's
  * writer so that the destination can hand them to Xen's stock restore.
  * The record set and order are those of Xen 4.17's libxc for an HVM
  * guest (docs/specs/libxc-migration-stream.pandoc).
@@ -184,10 +185,10 @@ static void put_u64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static int write_hvm_params(struct mig_stream_writer *w, xc_interface *xch,
-                            uint32_t domid)
+/* Read the saved params' non-zero values into pairs[] (index, value). */
+static int read_hvm_params(xc_interface *xch, uint32_t domid, uint64_t *pairs,
+                           uint32_t *count_out)
 {
-    uint8_t body[8 + sizeof(saved_params) / sizeof(saved_params[0]) * 16];
     uint32_t count = 0;
 
     for (size_t i = 0; i < sizeof(saved_params) / sizeof(saved_params[0]); i++) {
@@ -198,37 +199,71 @@ static int write_hvm_params(struct mig_stream_writer *w, xc_interface *xch,
                                        "domain %u", saved_params[i], domid);
         if (!value)
             continue;
-        put_u64(body + 8 + count * 16, saved_params[i]);
-        put_u64(body + 8 + count * 16 + 8, value);
+        pairs[2 * count] = saved_params[i];
+        pairs[2 * count + 1] = value;
         count++;
     }
-    if (!count)
-        return 0;
-    put_u32(body, count);
-    put_u32(body + 4, 0);
-    return mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_HVM_PARAMS,
-                                   body, 8 + count * 16);
+    *count_out = count;
+    return 0;
 }
 
-int xen_stream_tail(xc_interface *xch, uint32_t domid, void **out, size_t *len_out)
+int xen_stream_write_hvm_tail(struct mig_stream_writer *w, const struct xen_hvm_tail *tail)
 {
+    uint8_t tsc[24], *params = NULL;
+    size_t params_length = 8 + (size_t)tail->nr_params * 16;
+    int rc;
+
+    put_u32(tsc, tail->tsc_mode);
+    put_u32(tsc + 4, tail->tsc_khz);
+    put_u64(tsc + 8, tail->tsc_nsec);
+    put_u32(tsc + 16, tail->tsc_incarnation);
+    put_u32(tsc + 20, 0);
+    if (tail->nr_params > 4096)
+        return mig_error_set(MIG_ELIMIT, "%u HVM params is more than Xen has",
+                             tail->nr_params);
+    params = malloc(params_length);
+    if (!params)
+        return mig_error_set(MIG_ENOMEM, "out of memory for the HVM params record");
+    put_u32(params, tail->nr_params);
+    put_u32(params + 4, 0);
+    for (uint32_t i = 0; i < tail->nr_params; i++) {
+        put_u64(params + 8 + i * 16, tail->params[2 * i]);
+        put_u64(params + 8 + i * 16 + 8, tail->params[2 * i + 1]);
+    }
+    rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_TSC_INFO,
+                                 tsc, sizeof(tsc));
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_HVM_CONTEXT,
+                                     tail->context, tail->context_length);
+    if (!rc && tail->nr_params)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_HVM_PARAMS,
+                                     params, (uint32_t)params_length);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_END, NULL, 0);
+    /* libxl writes the device model's records after libxc's stream. */
+    if (!rc && tail->emulator)
+        rc = xen_stream_write_emulator(w, tail->emulator);
+    if (!rc)
+        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXL, MIG_LIBXL_END, NULL, 0);
+    free(params);
+    return rc;
+}
+
+int xen_stream_tail(xc_interface *xch, uint32_t domid, const struct xen_emulator_state *emu,
+                    void **out, size_t *len_out)
+{
+    uint64_t params[2 * sizeof(saved_params) / sizeof(saved_params[0])];
+    struct xen_hvm_tail tail = { .params = params, .emulator = emu };
     struct mig_stream_writer *w = NULL;
-    uint32_t tsc_mode, khz, incarnation;
-    uint64_t nsec;
-    uint8_t tsc[24];
     uint8_t *context = NULL;
     int size, rc;
 
     *out = NULL;
     *len_out = 0;
-    if (xc_domain_get_tsc_info(xch, domid, &tsc_mode, &nsec, &khz, &incarnation))
+    if (xc_domain_get_tsc_info(xch, domid, &tail.tsc_mode, &tail.tsc_nsec, &tail.tsc_khz,
+                               &tail.tsc_incarnation))
         return mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's TSC info",
                                    domid);
-    put_u32(tsc, tsc_mode);
-    put_u32(tsc + 4, khz);
-    put_u64(tsc + 8, nsec);
-    put_u32(tsc + 16, incarnation);
-    put_u32(tsc + 20, 0);
     size = xc_domain_hvm_getcontext(xch, domid, NULL, 0);
     if (size <= 0) {
         rc = mig_error_set_errno(MIG_EIO, errno, "cannot size domain %u's HVM context",
@@ -246,19 +281,13 @@ int xen_stream_tail(xc_interface *xch, uint32_t domid, void **out, size_t *len_o
                                  domid);
         goto out;
     }
-    rc = mig_stream_writer_open_buffer(&w, NULL);
+    tail.context = context;
+    tail.context_length = (uint32_t)size;
+    rc = read_hvm_params(xch, domid, params, &tail.nr_params);
     if (!rc)
-        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_TSC_INFO,
-                                     tsc, sizeof(tsc));
+        rc = mig_stream_writer_open_buffer(&w, NULL);
     if (!rc)
-        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_HVM_CONTEXT,
-                                     context, (uint32_t)size);
-    if (!rc)
-        rc = write_hvm_params(w, xch, domid);
-    if (!rc)
-        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_END, NULL, 0);
-    if (!rc)
-        rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXL, MIG_LIBXL_END, NULL, 0);
+        rc = xen_stream_write_hvm_tail(w, &tail);
     if (!rc)
         rc = xen_stream_take_buffer(w, out, len_out);
 out:

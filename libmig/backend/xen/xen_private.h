@@ -55,12 +55,38 @@ int xen_stream_head(xc_interface *xch, uint32_t domid, const void *config,
                     uint32_t config_len, bool json, const struct xen_pv_head *pv,
                     void **out, size_t *len_out);
 
+/* An HVM domain's device model state, as its libxl records carry it. */
+struct xen_emulator_state {
+    const void *xenstore;          /* "key\0value\0"... (libxl's); may be empty */
+    size_t xenstore_length;
+    const void *context;           /* qemu's saved device state, not empty */
+    size_t context_length;
+};
+
+/* Everything a PVH/HVM tail is made of, gathered (pure input of the writer). */
+struct xen_hvm_tail {
+    uint32_t tsc_mode, tsc_khz, tsc_incarnation;
+    uint64_t tsc_nsec;
+    const void *context;           /* HVM_CONTEXT body */
+    uint32_t context_length;
+    const uint64_t *params;        /* pairs (index, value), only non-zero values */
+    uint32_t nr_params;
+    const struct xen_emulator_state *emulator;  /* NULL: no device model (PVH) */
+};
+
 /*
- * Tail of a suspended PVH/HVM domain: X86_TSC_INFO, HVM_CONTEXT,
- * HVM_PARAMS, libxc END, libxl END; malloc'ed into *out, owned by the
- * caller.
+ * Write an HVM tail to w: X86_TSC_INFO, HVM_CONTEXT, HVM_PARAMS (when
+ * any), libxc END, [device model: EMULATOR_XENSTORE_DATA (when any),
+ * EMULATOR_CONTEXT], libxl END: Xen 4.17's order.
  */
-int xen_stream_tail(xc_interface *xch, uint32_t domid, void **out, size_t *len_out);
+int xen_stream_write_hvm_tail(struct mig_stream_writer *w, const struct xen_hvm_tail *tail);
+
+/*
+ * Tail of a suspended PVH/HVM domain (see xen_stream_write_hvm_tail; emu
+ * NULL without a device model); malloc'ed into *out, owned by the caller.
+ */
+int xen_stream_tail(xc_interface *xch, uint32_t domid, const struct xen_emulator_state *emu,
+                    void **out, size_t *len_out);
 
 /* Copy a memory writer's bytes into *out (malloc'ed, owned by the caller). */
 int xen_stream_take_buffer(struct mig_stream_writer *w, void **out, size_t *len_out);
@@ -92,6 +118,48 @@ struct xen_pv_tail {
  * END, libxl END: Xen 4.17's order.
  */
 int xen_pv_stream_write_tail(struct mig_stream_writer *w, const struct xen_pv_tail *tail);
+
+/* ---- An HVM domain's device model, qemu-xen (emulator.c) ---- */
+
+struct xs_handle;
+
+/*
+ * Run one QMP command on the unix socket at path: wait for QEMU's
+ * greeting, send qmp_capabilities, then command with arguments (the text
+ * of a JSON object, or NULL); events are skipped.  0 when QEMU returned;
+ * MIG_EIO quoting QEMU's error description, or naming the socket and what
+ * was awaited (each message is waited for at most timeout_ms); MIG_EFORMAT
+ * for a peer that does not speak QMP.
+ */
+int xen_qmp_execute(const char *path, const char *command, const char *arguments,
+                    int timeout_ms);
+
+/* libxl's paths (Xen 4.17) for domid's device model: QMP socket, saved state. */
+void xen_emulator_qmp_path(uint32_t domid, char *buf, size_t size);
+void xen_emulator_save_path(uint32_t domid, char *buf, size_t size);
+
+/*
+ * The device state libxl's suspend had qemu save in path, read whole into
+ * *out (malloc'ed, owned by the caller; never empty).  The file is left
+ * where it is.
+ */
+int xen_emulator_read_context(const char *path, void **out, size_t *len_out);
+
+/*
+ * qemu's physmap entries of domain domid in xenstore, as libxl's
+ * EMULATOR_XENSTORE_DATA carries them ("physmap/ID/KEY\0value\0" for
+ * start_addr, size and name of each entry).  *out malloc'ed, owned by the
+ * caller; NULL and 0 bytes when qemu has none.
+ */
+int xen_emulator_read_xenstore(struct xs_handle *xs, uint32_t domid, void **out,
+                               size_t *len_out);
+
+/*
+ * Write EMULATOR_XENSTORE_DATA (when emu has any) and EMULATOR_CONTEXT for
+ * qemu-xen (emulator QEMU_UPSTREAM, index 0) to w.
+ */
+int xen_stream_write_emulator(struct mig_stream_writer *w,
+                              const struct xen_emulator_state *emu);
 
 /* ---- PV memory (source_pv.c) ---- */
 
