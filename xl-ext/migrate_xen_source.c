@@ -5,7 +5,8 @@
  * sends the domain's CPUID needs and recorded baselines with it (the
  * destination's pre-flight), and prints the engine's summary.
  *
- * A domain the engine does not migrate (HVM, 32-bit PV) is
+ * A domain the engine does not migrate (HVM with a stub-domain or
+ * qemu-traditional device model, 32-bit PV) is
  * handed to stock `xl migrate` when no xenmig option was given, with a
  * note on stderr; with xenmig options it is refused.  Must never leave
  * the domain paused: the engine resumes it on every failure before the
