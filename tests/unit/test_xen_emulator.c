@@ -132,15 +132,25 @@ static void fake_stop(struct fake *f)
     rmdir(f->dir);
 }
 
+/* One command against a fake in the given mode; f is kept for its log. */
+static int run_against(struct fake *f, enum fake_mode mode, const char *command,
+                       const char *arguments, int timeout_ms)
+{
+    int rc;
+
+    fake_start(f, mode);
+    rc = xen_qmp_execute(f->path, command, arguments, timeout_ms);
+    fake_stop(f);          /* the client closed: the fake's drain ends */
+    return rc;
+}
+
 START_TEST(qmp_sends_capabilities_then_the_command)
 {
     struct fake f;
     const char *caps, *cmd;
 
-    fake_start(&f, FAKE_OK);
-    ck_assert_int_eq(xen_qmp_execute(f.path, "xen-set-global-dirty-log",
-                                     "{\"enable\":true}", 5000), 0);
-    fake_stop(&f);
+    ck_assert_int_eq(run_against(&f, FAKE_OK, "xen-set-global-dirty-log",
+                                 "{\"enable\":true}", 5000), 0);
     caps = strstr(f.received, "\"execute\":\"qmp_capabilities\"");
     cmd = strstr(f.received, "\"execute\":\"xen-set-global-dirty-log\","
                              "\"arguments\":{\"enable\":true}");
@@ -153,9 +163,8 @@ START_TEST(qmp_quotes_qemus_error)
     struct fake f;
     int rc;
 
-    fake_start(&f, FAKE_REFUSE);
-    rc = xen_qmp_execute(f.path, "xen-set-global-dirty-log", "{\"enable\":false}", 5000);
-    fake_stop(&f);
+    rc = run_against(&f, FAKE_REFUSE, "xen-set-global-dirty-log", "{\"enable\":false}",
+                     5000);
     ck_assert_int_eq(rc, MIG_EIO);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "xen-set-global-dirty-log"));
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "dirty log unavailable here"));
@@ -167,9 +176,7 @@ START_TEST(qmp_names_a_closed_socket)
     struct fake f;
     int rc;
 
-    fake_start(&f, FAKE_CLOSE);
-    rc = xen_qmp_execute(f.path, "cont", NULL, 5000);
-    fake_stop(&f);
+    rc = run_against(&f, FAKE_CLOSE, "cont", NULL, 5000);
     ck_assert_int_eq(rc, MIG_EIO);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "closed its QMP socket"));
     ck_assert_ptr_nonnull(strstr(mig_error_last(), f.path));
@@ -181,10 +188,7 @@ START_TEST(qmp_gives_up_on_a_silent_peer)
     struct fake f;
     int rc;
 
-    fake_start(&f, FAKE_SILENT);
-    rc = xen_qmp_execute(f.path, "cont", NULL, 200);
-    /* the client closed: the fake's drain ends */
-    fake_stop(&f);
+    rc = run_against(&f, FAKE_SILENT, "cont", NULL, 200);
     ck_assert_int_eq(rc, MIG_EIO);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "within 200 ms"));
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "qmp_capabilities"));
@@ -196,9 +200,7 @@ START_TEST(qmp_refuses_a_peer_that_is_not_qmp)
     struct fake f;
     int rc;
 
-    fake_start(&f, FAKE_NOT_QMP);
-    rc = xen_qmp_execute(f.path, "cont", NULL, 5000);
-    fake_stop(&f);
+    rc = run_against(&f, FAKE_NOT_QMP, "cont", NULL, 5000);
     ck_assert_int_eq(rc, MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "does not greet like QMP"));
 }
