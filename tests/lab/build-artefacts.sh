@@ -7,6 +7,8 @@
 #   OUT_DIR/domU-initrd.gz   busybox + lab-guest + tests/lab/domU-init
 #   OUT_DIR/dom0-base.cpio.gz  busybox, the Xen 4.17 tools and the libraries
 #                            they load, socat, Xen and virtio kernel modules,
+#                            the HVM device model (qemu-xen) with hvmloader,
+#                            SeaBIOS, linuxboot.bin and a keymap,
 #                            the guest kernel and initramfs, tests/lab/dom0-init
 #                            and scenarios.sh, and this project's freshly built
 #                            binaries from BUILD_DIR (xl-ext) with their libraries
@@ -94,6 +96,26 @@ for command in read write ls list rm exists; do
 done
 for command in xl xenstored xenconsoled xen-init-dom0 xen-cpuid; do
     ln -sf "$xen_bin/$command" "$root/usr/sbin/$command"
+done
+
+# HVM guests: Debian's qemu-xen device model (libxl runs exactly this path
+# for device_model_version="qemu-xen"), hvmloader, the SeaBIOS image libxl
+# hands to hvmloader, and of qemu's data only what the device model opens
+# for the lab's HVM guest (direct kernel boot, no VGA, no NIC):
+# linuxboot.bin (the serial log shows SeaBIOS running it; qemu-xen has no
+# fw_cfg DMA, so linuxboot_dma.bin is never opened), and the en-us keymap
+# (libxl passes "-vnc none", and qemu still loads a keymap and exits
+# without one)
+need /usr/libexec/xen-qemu-system-i386 qemu-system-xen
+need /usr/share/seabios/bios-256k.bin seabios
+need /usr/lib/xen-4.17/boot/hvmloader xen-utils-4.17
+copy_with_libraries /usr/libexec/xen-qemu-system-i386
+mkdir -p "$root/usr/lib/xen-4.17/boot" "$root/usr/share/seabios" "$root/usr/share/qemu/keymaps"
+cp /usr/lib/xen-4.17/boot/hvmloader "$root/usr/lib/xen-4.17/boot/hvmloader"
+cp /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/bios-256k.bin"
+for data in linuxboot.bin keymaps/en-us; do
+    need "/usr/share/qemu/$data" qemu-system-data
+    cp -L "/usr/share/qemu/$data" "$root/usr/share/qemu/$data"
 done
 
 # this project's binaries, as built (sanitizer runtimes come along via ldd)

@@ -4,7 +4,10 @@
 #
 # PLAN has one line per guest (blank lines and # comments ignored):
 #   guest TYPE MEM_MIB WORKLOAD OP...
-#     TYPE      pv | pvh
+#     TYPE      pv | pvh | hvm   (hvm: Debian's qemu-xen device model in
+#               dom0, direct kernel boot, no VGA/serial/disk/NIC; its
+#               heartbeat goes through the PV console hvc0 of a PVHVM
+#               Linux; pvh and hvm are retried once: TCG nested SVM)
 #     WORKLOAD  idle | dirty:RATE_MIB_PER_S:WORKING_SET_MIB
 #     OP        create save-restore migrate-pipe migrate-tcp capture-save
 #               ranged-check   (PVH: the ranged log-dirty op of the lab's
@@ -130,6 +133,12 @@ evidence() {  # NAME: what a failure report carries
         echo "--- guest console $log (last 25 lines)"
         tail -n 25 "$log"
     done
+    # HVM guests: the device model's own log (qemu-xen failing to start)
+    for log in /var/log/xen/qemu-dm-*.log; do
+        [ -f "$log" ] || continue
+        echo "--- device model log $log (last 25 lines)"
+        tail -n 25 "$log"
+    done
     echo "--- xl dmesg (last 30 lines)"
     timeout 20 xl dmesg 2>&1 | tail -n 30
     echo "LAB-LOG-END $1"
@@ -155,6 +164,20 @@ vcpus = 1
 on_crash = "destroy"
 on_reboot = "destroy"
 EOF
+    # HVM: qemu-xen loads the kernel (direct kernel boot through SeaBIOS);
+    # the fewest emulated devices: no VGA, no VNC, no USB, no serial port
+    # (no serial= line); xen-platform-pci stays on (the default): with it
+    # Linux runs as PVHVM and its hvc0 is the PV console xenconsoled logs
+    if [ "$2" = hvm ]; then
+        cat >> "$work/$1.cfg" <<EOF
+device_model_version = "qemu-xen"
+vga = "none"
+vnc = 0
+sdl = 0
+usb = 0
+xen_platform_pci = 1
+EOF
+    fi
 }
 
 # ---------------------------------------------------------------- operations
@@ -539,8 +562,9 @@ run_guest() {  # TYPE MEM WORKLOAD OP...
     *) result "$type-$memory-$workload" fail reason="bad workload '$workload' in the plan: use idle or dirty:RATE:SET"; return ;;
     esac
     case "$type" in
-    pvh) retries_allowed=1 ;;
-    *) retries_allowed=0 ;;
+    pvh|hvm) retries_allowed=1 ;;   # TCG's nested SVM triple-faults now and then
+    pv) retries_allowed=0 ;;
+    *) result "$type-$memory-$workload" fail reason="bad guest type '$type' in the plan: use pv, pvh or hvm"; return ;;
     esac
     # capture guests zero freed pages, so the saved image compresses well
     case " $* " in *" capture-save "*) extra="$extra init_on_free=1" ;; esac
@@ -566,7 +590,8 @@ setup_net() {  # ADDRESS: only the emulated network inside QEMU, never the real 
 }
 
 # peer_create: create $guest here for a two-host scenario and wait for its
-# heartbeat; a PVH guest is re-created once (TCG triple-faults now and then).
+# heartbeat; a PVH or HVM guest is re-created once (TCG triple-faults now
+# and then).
 # Sets peer_retries; returns 1 when the guest could not be created.
 peer_create() {
     peer_retries=0
@@ -574,7 +599,8 @@ peer_create() {
         if op_create && heartbeat_wait 150 any 60; then
             return 0
         fi
-        [ "$type" = pvh ] && [ $peer_retries = 0 ] || return 1
+        case "$type" in pvh|hvm) ;; *) return 1 ;; esac
+        [ $peer_retries = 0 ] || return 1
         echo "LAB-MARK retry $name-send after: xl create failed or the guest sent no heartbeat"
         evidence "$name-send-attempt-0"
         peer_retries=1
