@@ -5,13 +5,23 @@
  * progress callback, so each run is deterministic.  Asserts the
  * destination's memory equals the source's at pause, and that every
  * failure leaves the guest running at the source exactly once.
+ *
+ * A relay thread between the source's control output and the destination's
+ * control input plays a lying source: it moves the "state" message's
+ * final_sent or final_pages by one, keeping the channel's framing, and the
+ * destination must refuse the switchover (MIG_ECORRUPT naming the true and
+ * the announced number) while the guest resumes at the source, once.  The
+ * same relay telling the truth must change nothing.
  */
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,6 +92,196 @@ static int cancel_hook(const struct mig_progress *p, void *payload)
     return p->phase == MIG_PHASE_PRECOPY && (int)p->round == w->cancel_at_round;
 }
 
+/*
+ * A relay between the source's control output and the destination's
+ * control input.  It keeps the channel's framing (control.h): a line, then
+ * the raw bytes that line announces (hello: prologue_length; state: length
+ * plus dirty_set_length), which it forwards untouched.  Every line but
+ * "state" goes through byte for byte; the state line is decoded and
+ * encoded again with final_sent and final_pages moved by the deltas, so
+ * with deltas of 0 it must come out as it went in.  Runs on its own thread
+ * until the source closes its end, then closes the destination's.  Never
+ * calls Check (not the test's thread): it reports through error.
+ */
+struct relay {
+    long long final_sent_delta, final_pages_delta;
+    int from_source, to_destination;    /* not owned */
+    /* What went through; read once the thread has been joined. */
+    unsigned int state_lines;
+    bool state_line_changed;            /* the state line forwarded differs */
+    unsigned long long true_final_sent, true_final_pages;
+    unsigned long long block_bytes;     /* raw bytes after lines, all copied */
+    char error[256];                    /* "" unless the relay went wrong */
+};
+
+#define RELAY_MAX_LINE (64 * 1024)
+
+/* One line into line (without its newline, NUL-terminated): 1, 0 at EOF. */
+static int relay_read_line(struct relay *rl, char *line, size_t *len)
+{
+    *len = 0;
+    for (;;) {
+        char ch;
+        ssize_t n = read(rl->from_source, &ch, 1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (n == 0 && *len)) {
+            snprintf(rl->error, sizeof(rl->error), "reading a line: %s after %zu "
+                     "bytes", n ? strerror(errno) : "end of stream", *len);
+            return -1;
+        }
+        if (n == 0)
+            return 0;
+        if (ch == '\n') {
+            line[*len] = '\0';
+            return 1;
+        }
+        if (*len == RELAY_MAX_LINE - 1) {
+            snprintf(rl->error, sizeof(rl->error), "a line of over %d bytes",
+                     RELAY_MAX_LINE);
+            return -1;
+        }
+        line[(*len)++] = ch;
+    }
+}
+
+static int relay_write(struct relay *rl, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len) {
+        ssize_t n = send(rl->to_destination, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(rl->error, sizeof(rl->error), "writing to the destination: %s",
+                     strerror(errno));
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Copy len raw bytes from the source to the destination, unchanged. */
+static int relay_copy_block(struct relay *rl, unsigned long long len)
+{
+    char chunk[4096];
+
+    while (len) {
+        ssize_t n = read(rl->from_source, chunk,
+                         len < sizeof(chunk) ? (size_t)len : sizeof(chunk));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(rl->error, sizeof(rl->error), "a block ended %llu bytes short: %s",
+                     len, n ? strerror(errno) : "end of stream");
+            return -1;
+        }
+        if (relay_write(rl, chunk, (size_t)n))
+            return -1;
+        rl->block_bytes += (unsigned long long)n;
+        len -= (unsigned long long)n;
+    }
+    return 0;
+}
+
+/* The integer member key of m, which must be there and not negative. */
+static int relay_get_count(struct relay *rl, json_object *m, const char *key,
+                           unsigned long long *value)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(m, key, &v) || !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < 0) {
+        snprintf(rl->error, sizeof(rl->error), "a line without the count '%s'", key);
+        return -1;
+    }
+    *value = (unsigned long long)json_object_get_int64(v);
+    return 0;
+}
+
+/* Rewrite the state line m (length len in line) and forward it. */
+static int relay_forward_state(struct relay *rl, json_object *m, const char *line,
+                               size_t len)
+{
+    const char *text;
+
+    if (relay_get_count(rl, m, "final_sent", &rl->true_final_sent) ||
+        relay_get_count(rl, m, "final_pages", &rl->true_final_pages))
+        return -1;
+    rl->state_lines++;
+    json_object_object_add(m, "final_sent", json_object_new_int64(
+        (long long)rl->true_final_sent + rl->final_sent_delta));
+    json_object_object_add(m, "final_pages", json_object_new_int64(
+        (long long)rl->true_final_pages + rl->final_pages_delta));
+    text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN);
+    rl->state_line_changed = strlen(text) != len || memcmp(text, line, len);
+    if (relay_write(rl, text, strlen(text)) || relay_write(rl, "\n", 1))
+        return -1;
+    return 0;
+}
+
+/* Forward one line and the block it announces. */
+static int relay_forward_message(struct relay *rl, char *line, size_t len)
+{
+    json_object *m = json_tokener_parse(line), *type;
+    unsigned long long block = 0, part;
+    const char *name;
+    int rc;
+
+    if (!m || !json_object_object_get_ex(m, "msg", &type)) {
+        snprintf(rl->error, sizeof(rl->error), "not a control message: '%.80s'", line);
+        rc = -1;
+        goto out;
+    }
+    name = json_object_get_string(type);
+    if (!strcmp(name, "state")) {
+        /* The device state, then the compacted final dirty set. */
+        rc = relay_get_count(rl, m, "length", &block);
+        if (!rc)
+            rc = relay_get_count(rl, m, "dirty_set_length", &part);
+        if (!rc) {
+            block += part;
+            rc = relay_forward_state(rl, m, line, len);
+        }
+    } else {
+        rc = 0;
+        if (!strcmp(name, "hello") && json_object_object_get_ex(m, "prologue_length", NULL))
+            rc = relay_get_count(rl, m, "prologue_length", &block);
+        if (!rc) {
+            line[len] = '\n';           /* this line goes through as it came */
+            rc = relay_write(rl, line, len + 1);
+        }
+    }
+    if (!rc)
+        rc = relay_copy_block(rl, block);
+out:
+    if (m)
+        json_object_put(m);
+    return rc;
+}
+
+static void *relay_main(void *arg)
+{
+    struct relay *rl = arg;
+    char *line = malloc(RELAY_MAX_LINE + 1);
+    size_t len;
+
+    if (!line)
+        snprintf(rl->error, sizeof(rl->error), "out of memory");
+    else
+        while (relay_read_line(rl, line, &len) > 0 && !relay_forward_message(rl, line, len))
+            ;
+    free(line);
+    /* As if the source had closed the destination's control input. */
+    shutdown(rl->to_destination, SHUT_WR);
+    return NULL;
+}
 struct run {
     struct mem_backend src;
     struct dest_side dst;
@@ -92,15 +292,26 @@ struct run {
     char message[1024];
 };
 
-static void migrate(struct run *r, unsigned int streams)
+/*
+ * Run the migration; with relay not NULL, the source's control output
+ * reaches the destination through it (the other direction stays direct).
+ */
+static void migrate_through(struct run *r, unsigned int streams, struct relay *relay)
 {
-    int to_dest[2], to_src[2];
-    pthread_t t;
+    int to_dest[2], to_src[2], relayed[2] = { -1, -1 };
+    pthread_t t, relay_thread;
 
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, to_dest), 0);
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, to_src), 0);
     r->dst.in = to_dest[1];
     r->dst.out = to_src[0];
+    if (relay) {
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, relayed), 0);
+        relay->from_source = to_dest[1];
+        relay->to_destination = relayed[0];
+        r->dst.in = relayed[1];
+        ck_assert_int_eq(pthread_create(&relay_thread, NULL, relay_main, relay), 0);
+    }
     ck_assert_int_eq(pthread_create(&t, NULL, dest_main, &r->dst), 0);
     r->opts.streams = streams;
     r->opts.progress = cancel_hook;
@@ -112,9 +323,20 @@ static void migrate(struct run *r, unsigned int streams)
     if (r->rc)
         snprintf(r->message, sizeof(r->message), "%s", mig_error_last());
     close(to_dest[0]);
+    if (relay)
+        pthread_join(relay_thread, NULL);
     pthread_join(t, NULL);
     close(to_dest[1]);
     close(to_src[1]);
+    if (relay) {
+        close(relayed[0]);
+        close(relayed[1]);
+    }
+}
+
+static void migrate(struct run *r, unsigned int streams)
+{
+    migrate_through(r, streams, NULL);
 }
 
 static void setup(struct run *r, unsigned int dirty_pages)
@@ -366,6 +588,97 @@ START_TEST(test_missed_write_found_after_switchover)
 }
 END_TEST
 
+/*
+ * A migration whose control messages to the destination pass the relay,
+ * which must have seen the one state message of a final epoch with pages.
+ */
+static void migrate_relayed(struct run *r, struct relay *relay)
+{
+    setup(r, 100);
+    r->opts.policy.max_downtime_ms = 5000;
+    migrate_through(r, 2, relay);
+    ck_assert_msg(!relay->error[0], "relay: %s", relay->error);
+    ck_assert_uint_eq(relay->state_lines, 1);
+    /* The final epoch carried pages (the last round's dirty set). */
+    ck_assert_uint_gt(relay->true_final_pages, 0);
+    ck_assert_uint_gt(relay->true_final_sent, 0);
+}
+
+/*
+ * A source whose state message announces one page more than it has
+ * (final_sent, or else final_pages, through the relay): the destination
+ * refuses with MIG_ECORRUPT naming the true and the announced number; the
+ * source fails with that message and resumes the guest, once.
+ */
+static void lying_source_refused(bool lie_about_sent)
+{
+    struct relay relay = { .final_sent_delta = lie_about_sent ? 1 : 0,
+                           .final_pages_delta = lie_about_sent ? 0 : 1 };
+    char expected[256];
+    struct run r;
+
+    migrate_relayed(&r, &relay);
+    ck_assert(relay.state_line_changed);
+    if (lie_about_sent)
+        snprintf(expected, sizeof(expected), "%llu pages of the final dirty set "
+                 "arrived, the source sent %llu", relay.true_final_sent,
+                 relay.true_final_sent + 1);
+    else
+        snprintf(expected, sizeof(expected), "final dirty set has %llu pages, the "
+                 "source announced %llu", relay.true_final_pages,
+                 relay.true_final_pages + 1);
+
+    ck_assert_int_eq(r.dst.rc, MIG_ECORRUPT);
+    ck_assert_msg(strstr(r.dst.message, expected), "destination: '%s', expected '%s'",
+                  r.dst.message, expected);
+    ck_assert(!r.dst.result.succeeded);
+    ck_assert_str_eq(r.dst.be.state, "");       /* refused before the state */
+    /* A destination's "failed" reaches the source as MIG_EIO (control.h). */
+    ck_assert_int_eq(r.rc, MIG_EIO);
+    ck_assert_msg(strstr(r.message, "the peer reports 'failed'") &&
+                  strstr(r.message, expected), "source: '%s'", r.message);
+    ck_assert(!r.result.succeeded);
+    /* Paused for the switchover, then resumed at the source, once. */
+    ck_assert_uint_eq(r.src.pauses, 1);
+    ck_assert_uint_eq(r.src.resumes, 1);
+    assert_running_at_source(&r);
+    teardown(&r);
+}
+
+START_TEST(test_final_sent_lie_refused)
+{
+    lying_source_refused(true);
+}
+END_TEST
+
+START_TEST(test_final_pages_lie_refused)
+{
+    lying_source_refused(false);
+}
+END_TEST
+
+/* The relay telling the truth changes no byte and the migration succeeds. */
+START_TEST(test_truthful_relay_is_transparent)
+{
+    struct relay relay = { 0 };
+    struct run r;
+
+    migrate_relayed(&r, &relay);
+    ck_assert(!relay.state_line_changed);      /* re-encoded byte for byte */
+    /* The state (64 bytes here) and the compacted set went through. */
+    ck_assert_uint_gt(relay.block_bytes, sizeof(r.src.state));
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
+    ck_assert(r.result.succeeded && r.dst.result.succeeded);
+    ck_assert(r.src.released);
+    ck_assert_uint_eq(r.src.resumes, 0);
+    ck_assert_uint_eq(r.dst.be.resumes, 1);
+    ck_assert_str_eq(r.dst.be.state, r.src.state);
+    ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
+    teardown(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("migrate");
@@ -386,6 +699,9 @@ int main(void)
     tcase_add_test(tc, test_cancel_from_progress);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
     tcase_add_test(tc, test_missed_write_found_after_switchover);
+    tcase_add_test(tc, test_final_sent_lie_refused);
+    tcase_add_test(tc, test_final_pages_lie_refused);
+    tcase_add_test(tc, test_truthful_relay_is_transparent);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
