@@ -26,8 +26,9 @@
  */
 #include "config.h"
 
-/* Xen's public headers need GNU C (anonymous unions, __align8__). */
+/* Xen's public headers need GNU C (anonymous unions, __align8__, typeof). */
 #undef __STRICT_ANSI__
+#define typeof __typeof__
 
 #include <errno.h>
 #include <inttypes.h>
@@ -438,12 +439,61 @@ static int mark_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
     return 0;
 }
 
-/* Which pfns hold memory: the frames that can be mapped. */
+/*
+ * PVH/HVM: which gfns hold memory, by Xen's page types (getpageframeinfo3,
+ * as libxc's save asks): no frame is mapped, so the holes of an HVM
+ * guest's 4 GiB pfn space (its special pages sit just below 4 GiB) cost a
+ * type lookup each, not a failed foreign mapping.  Frames Xen owns that
+ * the guest mapped into its physmap (shared info, grant table) come back
+ * XTAB and are not sent, as libxc does not send them.
+ */
+static int probe_by_type(struct mig_xen_source *src, struct populated_visit *v)
+{
+    DECLARE_HYPERCALL_BUFFER(xen_pfn_t, array);
+    int rc = 0;
+
+    array = xc_hypercall_buffer_alloc(src->xch, array, PROBE_PAGES * sizeof(*array));
+    if (!array)
+        return mig_error_set(MIG_ENOMEM, "cannot allocate a hypercall buffer for %u "
+                             "page types", PROBE_PAGES);
+    for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
+        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
+                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
+        struct xen_domctl domctl = {
+            .cmd = XEN_DOMCTL_getpageframeinfo3,
+            .domain = (domid_t)src->domid,
+        };
+
+        for (unsigned int i = 0; i < n; i++)
+            array[i] = base + i;
+        domctl.u.getpageframeinfo3.num = n;
+        set_xen_guest_handle(domctl.u.getpageframeinfo3.array, array);
+        if (xc_domctl(src->xch, &domctl)) {
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot read the page types of "
+                                     "pfns %#" PRIx64 "-%#" PRIx64 " of domain %u", base,
+                                     base + n - 1, src->domid);
+            break;
+        }
+        for (unsigned int i = 0; i < n; i++) {
+            unsigned long type = array[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
+
+            if (type == XEN_DOMCTL_PFINFO_XTAB || type == XEN_DOMCTL_PFINFO_BROKEN)
+                continue;
+            mig_dirty_bitmap_set(v->dst, base + i);
+            v->found++;
+        }
+    }
+    xc_hypercall_buffer_free(src->xch, array);
+    return rc;
+}
+
+/* Which pfns hold memory: PV, the frames that can be mapped; else by type. */
 static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
 {
     struct mig_xen_source *src = backend;
     struct populated_visit v = { .dst = dst };
-    int rc = for_each_batch(src, false, mark_mapped, &v);
+    int rc = src->pv ? for_each_batch(src, false, mark_mapped, &v)
+                     : probe_by_type(src, &v);
 
     if (rc)
         return rc;
