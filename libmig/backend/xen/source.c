@@ -440,50 +440,94 @@ static int mark_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
 }
 
 /*
- * PVH/HVM: which gfns hold memory, by Xen's page types (getpageframeinfo3,
- * as libxc's save asks): no frame is mapped, so the holes of an HVM
- * guest's 4 GiB pfn space (its special pages sit just below 4 GiB) cost a
- * type lookup each, not a failed foreign mapping.  Frames Xen owns that
- * the guest mapped into its physmap (shared info, grant table) come back
- * XTAB and are not sent, as libxc does not send them.
+ * PVH/HVM: which of the n gfns hold memory, by Xen's page types
+ * (getpageframeinfo3, as libxc's save asks) into present[]: no frame is
+ * mapped, so the holes of an HVM guest's 4 GiB pfn space (its special
+ * pages sit just below 4 GiB) cost a type lookup each, not a failed
+ * foreign mapping.  Frames Xen owns that the guest mapped into its physmap
+ * (shared info, grant table) come back XTAB: libxc never sends them (the
+ * guest maps them again when it resumes), nor does this source: round 0,
+ * every harvest and the memory hash all ask here.
  */
-static int probe_by_type(struct mig_xen_source *src, struct populated_visit *v)
+static int hvm_present(struct mig_xen_source *src, const xen_pfn_t *gfns, unsigned int n,
+                       bool *present)
 {
     DECLARE_HYPERCALL_BUFFER(xen_pfn_t, array);
+    struct xen_domctl domctl = {
+        .cmd = XEN_DOMCTL_getpageframeinfo3,
+        .domain = (domid_t)src->domid,
+    };
     int rc = 0;
 
-    array = xc_hypercall_buffer_alloc(src->xch, array, PROBE_PAGES * sizeof(*array));
+    array = xc_hypercall_buffer_alloc(src->xch, array, n * sizeof(*array));
     if (!array)
         return mig_error_set(MIG_ENOMEM, "cannot allocate a hypercall buffer for %u "
-                             "page types", PROBE_PAGES);
+                             "page types", n);
+    memcpy(array, gfns, n * sizeof(*array));
+    domctl.u.getpageframeinfo3.num = n;
+    set_xen_guest_handle(domctl.u.getpageframeinfo3.array, array);
+    if (xc_domctl(src->xch, &domctl))
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read the page types of %u pfns "
+                                 "from %#" PRIx64 " of domain %u", n, (uint64_t)gfns[0],
+                                 src->domid);
+    for (unsigned int i = 0; i < n && !rc; i++) {
+        unsigned long type = array[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
+
+        present[i] = type != XEN_DOMCTL_PFINFO_XTAB && type != XEN_DOMCTL_PFINFO_BROKEN;
+    }
+    xc_hypercall_buffer_free(src->xch, array);
+    return rc;
+}
+
+/* PVH/HVM: gfns base.. (n of them) into gfns[], then hvm_present. */
+static int hvm_present_range(struct mig_xen_source *src, uint64_t base, unsigned int n,
+                             xen_pfn_t *gfns, bool *present)
+{
+    for (unsigned int i = 0; i < n; i++)
+        gfns[i] = base + i;
+    return hvm_present(src, gfns, n, present);
+}
+
+static int probe_by_type(struct mig_xen_source *src, struct populated_visit *v)
+{
+    xen_pfn_t gfns[PROBE_PAGES];
+    bool present[PROBE_PAGES];
+    int rc = 0;
+
     for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
         unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
                          (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
-        struct xen_domctl domctl = {
-            .cmd = XEN_DOMCTL_getpageframeinfo3,
-            .domain = (domid_t)src->domid,
-        };
 
-        for (unsigned int i = 0; i < n; i++)
-            array[i] = base + i;
-        domctl.u.getpageframeinfo3.num = n;
-        set_xen_guest_handle(domctl.u.getpageframeinfo3.array, array);
-        if (xc_domctl(src->xch, &domctl)) {
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot read the page types of "
-                                     "pfns %#" PRIx64 "-%#" PRIx64 " of domain %u", base,
-                                     base + n - 1, src->domid);
-            break;
-        }
-        for (unsigned int i = 0; i < n; i++) {
-            unsigned long type = array[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
-
-            if (type == XEN_DOMCTL_PFINFO_XTAB || type == XEN_DOMCTL_PFINFO_BROKEN)
+        rc = hvm_present_range(src, base, n, gfns, present);
+        for (unsigned int i = 0; i < n && !rc; i++) {
+            if (!present[i])
                 continue;
             mig_dirty_bitmap_set(v->dst, base + i);
             v->found++;
         }
     }
-    xc_hypercall_buffer_free(src->xch, array);
+    return rc;
+}
+
+/* PVH/HVM: drop from a harvested set what holds no memory (Xen's frames). */
+static int drop_absent(struct mig_xen_source *src, struct mig_dirty_bitmap *set)
+{
+    xen_pfn_t gfns[PROBE_PAGES];
+    bool present[PROBE_PAGES];
+    uint64_t pfn = mig_dirty_bitmap_next_set(set, 0);
+    int rc = 0;
+
+    while (pfn < src->nr_pfns && !rc) {
+        unsigned int n = 0;
+
+        for (; pfn < src->nr_pfns && n < PROBE_PAGES;
+             pfn = mig_dirty_bitmap_next_set(set, pfn + 1))
+            gfns[n++] = pfn;
+        rc = hvm_present(src, gfns, n, present);
+        for (unsigned int i = 0; i < n && !rc; i++)
+            if (!present[i])
+                (void)mig_dirty_bitmap_clear(set, gfns[i]);
+    }
     return rc;
 }
 
@@ -713,8 +757,10 @@ static int src_harvest(void *backend, enum mig_trace_mode mode,
     if (mode == MIG_TRACE_LOOSE && !src->suspended) {
         if (src->ranged < 0)
             src->ranged = xen_ranged_supported(src->xch, src->domid) == 0;
-        if (src->ranged)
-            return harvest_ranged(src, dst, stats);
+        if (src->ranged) {
+            rc = harvest_ranged(src, dst, stats);
+            return rc ? rc : drop_absent(src, dst);
+        }
         if (!src->told_fallback && src->log)
             xtl_log(src->log, XTL_WARN, -1, "xen", "this Xen has no ranged no-pause "
                     "log-dirty harvest (the xenmig lab patch): loose tracing falls "
@@ -722,6 +768,8 @@ static int src_harvest(void *backend, enum mig_trace_mode mode,
         src->told_fallback = true;
     }
     rc = harvest_clean(src, dst, stats);
+    if (!rc && !src->pv)
+        rc = drop_absent(src, dst);
     if (rc)
         return rc;
     if (src->pv) {
@@ -884,6 +932,44 @@ struct hash_visit {
     uint8_t page[PAGE_SIZE_BYTES];
 };
 
+/*
+ * PVH/HVM: hash every gfn that holds memory now (by type, as round 0 and
+ * the harvests chose what to send), mapping only those.
+ */
+static int hvm_hash(struct mig_xen_source *src, uint64_t *hashes)
+{
+    xen_pfn_t gfns[PROBE_PAGES];
+    bool present[PROBE_PAGES];
+    int err[PROBE_PAGES];
+    int rc = 0;
+
+    for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
+        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
+                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
+        unsigned int k = 0;
+        uint8_t *map;
+
+        rc = hvm_present_range(src, base, n, gfns, present);
+        for (unsigned int i = 0; i < n && !rc; i++)
+            if (present[i])
+                gfns[k++] = base + i;
+        if (rc || !k)
+            continue;
+        map = xenforeignmemory_map(src->fmem, src->domid, PROT_READ, k, gfns, err);
+        if (!map) {
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of domain %u "
+                                     "from pfn %#" PRIx64 " to hash them", k, src->domid,
+                                     base);
+            break;
+        }
+        for (unsigned int i = 0; i < k; i++)
+            hashes[gfns[i]] = err[i] ? 0 :
+                mig_page_key(mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES), 0);
+        xenforeignmemory_unmap(src->fmem, map, k);
+    }
+    return rc;
+}
+
 /* The hash of what read_page sends: a PV page table normalised. */
 static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
                        const int *place, const unsigned int *types)
@@ -912,9 +998,10 @@ static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
 
 /*
  * Digest of the suspended domain's memory, read from the domain itself
- * (holes hash as 0, as never sent).  Batches without memory at round 0 are
- * skipped: a page populated since then is in the log, so it was sent and
- * its absence here shows up as a mismatch.
+ * (holes hash as 0, as never sent).  PV: batches without memory at round 0
+ * are skipped: a page populated since then is in the log, so it was sent
+ * and its absence here shows up as a mismatch.  PVH/HVM: every gfn that
+ * holds memory now (hvm_hash).
  */
 static int src_memory_hash(void *backend, uint64_t *hash_out)
 {
@@ -930,7 +1017,7 @@ static int src_memory_hash(void *backend, uint64_t *hash_out)
     }
     v->src = src;
     v->hashes = hashes;
-    rc = for_each_batch(src, true, hash_mapped, v);
+    rc = src->pv ? for_each_batch(src, true, hash_mapped, v) : hvm_hash(src, hashes);
     if (!rc)
         *hash_out = mig_memory_digest(hashes, src->nr_pfns);
 out:
