@@ -105,7 +105,7 @@ struct mig_xen_source {
     bool suspended;
     int ranged;                /* -1 unknown, 0 absent, 1 present */
     bool renamed;              /* NAME--migratedaway (handover) */
-    struct mig_dirty_bitmap *memory;  /* pfns that held memory at round 0 */
+    struct mig_dirty_bitmap *memory;  /* held memory at round 0 (PVH/HVM: or was sent since) */
     bool told_fallback;
     uint64_t store_pfn, console_pfn;
     struct xen_pv_memory *pv;  /* a PV domain's memory, else NULL */
@@ -509,8 +509,8 @@ static int probe_by_type(struct mig_xen_source *src, struct populated_visit *v)
     return rc;
 }
 
-/* PVH/HVM: drop from a harvested set what holds no memory (Xen's frames). */
-static int drop_absent(struct mig_xen_source *src, struct mig_dirty_bitmap *set)
+/* PVH/HVM: drop from a set the pfns that hold no memory (Xen's frames). */
+static int drop_absent_pfns(struct mig_xen_source *src, struct mig_dirty_bitmap *set)
 {
     xen_pfn_t gfns[PROBE_PAGES];
     bool present[PROBE_PAGES];
@@ -528,6 +528,20 @@ static int drop_absent(struct mig_xen_source *src, struct mig_dirty_bitmap *set)
             if (!present[i])
                 (void)mig_dirty_bitmap_clear(set, gfns[i]);
     }
+    return rc;
+}
+
+/*
+ * PVH/HVM, a harvested set: drop_absent_pfns, then what stays joins
+ * src->memory (what was sent: the memory hash looks only where something
+ * was).
+ */
+static int drop_absent(struct mig_xen_source *src, struct mig_dirty_bitmap *set)
+{
+    int rc = drop_absent_pfns(src, set);
+
+    if (!rc && src->memory)
+        (void)mig_dirty_bitmap_merge(src->memory, set);
     return rc;
 }
 
@@ -934,7 +948,9 @@ struct hash_visit {
 
 /*
  * PVH/HVM: hash every gfn that holds memory now (by type, as round 0 and
- * the harvests chose what to send), mapping only those.
+ * the harvests chose what to send), mapping only those, in the batches
+ * where something was sent (src->memory: round 0 and every harvest); a
+ * batch never sent from hashes as holes, as the destination has it.
  */
 static int hvm_hash(struct mig_xen_source *src, uint64_t *hashes)
 {
@@ -949,6 +965,8 @@ static int hvm_hash(struct mig_xen_source *src, uint64_t *hashes)
         unsigned int k = 0;
         uint8_t *map;
 
+        if (src->memory && mig_dirty_bitmap_next_set(src->memory, base) >= base + n)
+            continue;
         rc = hvm_present_range(src, base, n, gfns, present);
         for (unsigned int i = 0; i < n && !rc; i++)
             if (present[i])
