@@ -361,6 +361,13 @@ static int src_read_page(void *backend, uint64_t pfn, void *buf, unsigned int *t
     return xen_pv_prepare_page(src->pv, pfn, slot->types[at], src->suspended, mapped, buf);
 }
 
+/* How many pfns the probe batch from base has: PROBE_PAGES, fewer at the end. */
+static unsigned int probe_batch(const struct mig_xen_source *src, uint64_t base)
+{
+    return src->nr_pfns - base < PROBE_PAGES ? (unsigned int)(src->nr_pfns - base)
+                                             : PROBE_PAGES;
+}
+
 /*
  * Map the guest PROBE_PAGES frames at a time and hand each batch to visit
  * (map: the mapped frames; place[i]: pfn base + i's page in map, -1 when
@@ -387,8 +394,7 @@ static int for_each_batch(struct mig_xen_source *src, bool skip_holes,
         goto out;
     }
     for (uint64_t base = 0; base < src->nr_pfns; base += PROBE_PAGES) {
-        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
-                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
+        unsigned int n = probe_batch(src, base);
         unsigned int mapped;
         void *map;
 
@@ -495,8 +501,7 @@ static int probe_by_type(struct mig_xen_source *src, struct populated_visit *v)
     int rc = 0;
 
     for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
-        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
-                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
+        unsigned int n = probe_batch(src, base);
 
         rc = hvm_present_range(src, base, n, gfns, present);
         for (unsigned int i = 0; i < n && !rc; i++) {
@@ -960,8 +965,7 @@ static int hvm_hash(struct mig_xen_source *src, uint64_t *hashes)
     int rc = 0;
 
     for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
-        unsigned int n = src->nr_pfns - base < PROBE_PAGES ?
-                         (unsigned int)(src->nr_pfns - base) : PROBE_PAGES;
+        unsigned int n = probe_batch(src, base);
         unsigned int k = 0;
         uint8_t *map;
 
