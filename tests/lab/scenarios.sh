@@ -54,9 +54,10 @@ work=/tmp/lab-work
 mkdir -p "$work" "$results"
 xenmig_migrate=0
 # PVH/HVM guests keep the host's TSC (no rdtsc emulation after a
-# migration): with xl's default, an emulated rdtsc under TCG's nested SVM
-# triple-faulted about one PVH step in five; with native none of 12 in a
-# boot (see the README).  option tsc_mode=default restores xl's default.
+# migration): with xl's default, triple faults under TCG's nested SVM were
+# often seen right after an emulated rdtsc; with native, one boot passed 12
+# of 12 steps, the next still retried 3 of about 40 (see the README): it
+# helps at best.  option tsc_mode=default restores xl's default.
 tsc_mode=native
 tcp_port=8002
 failures=0
