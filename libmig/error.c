@@ -15,16 +15,23 @@ static _Thread_local char last_message[1024];
 static _Thread_local int last_code;
 
 __attribute__((format(printf, 3, 0)))
+/*
+ * Formatted into a scratch buffer first: a caller may wrap the previous
+ * message (mig_error_set(rc, "context: %s", mig_error_last())), which
+ * vsnprintf must not read while it writes the same buffer.
+ */
 static int error_vset(int code, int errnoval, const char *fmt, va_list ap)
 {
-    int n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
+    char message[sizeof(last_message)];
+    int n = vsnprintf(message, sizeof(message), fmt, ap);
 
-    if (errnoval && n >= 0 && (size_t)n < sizeof(last_message)) {
+    if (errnoval && n >= 0 && (size_t)n < sizeof(message)) {
         char buf[128];
         const char *s = strerror_r(errnoval, buf, sizeof(buf));
 
-        snprintf(last_message + n, sizeof(last_message) - n, ": %s", s);
+        snprintf(message + n, sizeof(message) - n, ": %s", s);
     }
+    memcpy(last_message, message, sizeof(last_message));
     last_code = code;
     return code;
 }

@@ -27,6 +27,19 @@ START_TEST(test_errno_appended)
 }
 END_TEST
 
+/* Wrapping the previous message in more context (the callers' habit). */
+START_TEST(test_wraps_previous_message)
+{
+    mig_error_set_errno(MIG_EIO, ENOSPC, "writing %s", "cap.xl-save");
+    mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
+    ck_assert_str_eq(mig_error_last(), "writing the stream capture: writing cap.xl-save: "
+                     "No space left on device");
+    mig_error_set_errno(MIG_EFORMAT, EINVAL, "record %d: %s", 7, mig_error_last());
+    ck_assert_str_eq(mig_error_last(), "record 7: writing the stream capture: writing "
+                     "cap.xl-save: No space left on device: Invalid argument");
+}
+END_TEST
+
 static void *other_thread(void *arg)
 {
     (void)arg;
@@ -55,6 +68,7 @@ int main(void)
 
     tcase_add_test(tc, test_set_returns_code_and_formats);
     tcase_add_test(tc, test_errno_appended);
+    tcase_add_test(tc, test_wraps_previous_message);
     tcase_add_test(tc, test_thread_local);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
