@@ -22,7 +22,13 @@
 #               hold-SECONDS   the guest just runs (it must still run after)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on;
 #                          tsc_mode=MODE sets xl's tsc_mode of PVH/HVM
-#                          guests (default here: native)
+#                          guests (default here: native);
+#                          link_cap=BYTES_PER_S caps every migration TCP
+#                          connection from then on through TCP pacing
+#                          (SO_MAX_PACING_RATE), a per-connection
+#                          bottleneck: stock's migrate-tcp (its sending
+#                          socat) and each xl-ext data stream (--bandwidth
+#                          N x cap); 0 = none (the default)
 #   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
 #   check-create-baseline  xl-ext create with CPUID baselines (met and not met)
 #   net ADDRESS            two-host mode: bring up eth0 (the emulated network
@@ -60,6 +66,7 @@ xenmig_migrate=0
 # helps at best.  option tsc_mode=default restores xl's default.
 tsc_mode=native
 tcp_port=8002
+link_cap=0
 failures=0
 
 now() { /usr/bin/lab-guest now; }
@@ -252,7 +259,10 @@ op_migrate() {  # TOOL TRANSPORT
             sleep 0.1
         done
         start=$(now)
-        timeout 600 "$tool" migrate -s "" "$guest" "socat - TCP:127.0.0.1:$tcp_port" > "$work/command.out" 2>&1
+        # SOL_SOCKET (1), SO_MAX_PACING_RATE (47): the sending side paces
+        cap=""
+        if [ "$link_cap" != 0 ]; then cap=",setsockopt-int=1:47:$link_cap"; fi
+        timeout 600 "$tool" migrate -s "" "$guest" "socat - TCP:127.0.0.1:$tcp_port$cap" > "$work/command.out" 2>&1
         rc=$?
         kill "$receiver" 2>/dev/null
         wait "$receiver" 2>/dev/null
@@ -262,6 +272,7 @@ op_migrate() {  # TOOL TRANSPORT
     esac
     op_total=$(elapsed "$start" "$(now)")
     op_extra="transport=$2"
+    if [ "$2" = tcp ]; then op_extra="$op_extra link_cap=$link_cap"; fi
 }
 
 # xenmig STREAMS TRACING [capture]: xl-ext migrate with the xenmig engine
@@ -273,6 +284,7 @@ op_xenmig() {
     shift 2
     recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 60000"
     options="" merged=""
+    if [ "$link_cap" != 0 ]; then options="--bandwidth $((streams * link_cap))"; fi
     for flag in "$@"; do
         case "$flag" in
         plain) options="$options --no-encrypt" ;;
@@ -295,7 +307,7 @@ op_xenmig() {
     [ $rc = 0 ] || return 1
     op_total=$(elapsed "$start" "$(now)")
     summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
-    op_extra="streams=$streams tracing=$tracing encrypted=$(case "$options" in *no-encrypt*) echo no ;; *) echo yes ;; esac) $(echo "$summary" | tr ' ' '\n' |
+    op_extra="streams=$streams tracing=$tracing link_cap=$link_cap encrypted=$(case "$options" in *no-encrypt*) echo no ;; *) echo yes ;; esac) $(echo "$summary" | tr ' ' '\n' |
         grep -E '^(downtime|bytes|rounds|harvest_pause|stall_total|stall_max|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
     if [ -n "${merged:-}" ]; then
         if ! xl-ext stream-dump "$merged" > "$work/dump.out" 2>&1; then
@@ -851,6 +863,11 @@ while read -r kind rest <&3; do
         case "$rest" in
         xenmig_migrate=*) xenmig_migrate=${rest#xenmig_migrate=} ;;
         tsc_mode=*) tsc_mode=${rest#tsc_mode=} ;;
+        link_cap=*)
+            link_cap=${rest#link_cap=}
+            case "$link_cap" in
+            ''|*[!0-9]*) echo "LAB-WARN option link_cap='$link_cap' is not bytes/s; no cap"; link_cap=0 ;;
+            esac ;;
         *) echo "LAB-WARN unknown option '$rest' in the plan" ;;
         esac ;;
     check-xl-ext) check_xl_ext ;;
