@@ -118,6 +118,9 @@ struct mig_migrate_result {
                                       pause (or of what it sent, --no-verify);
                                       destination: of what it stored */
     bool memory_verified;          /* source memory at pause matched it */
+    bool verified_before_go;       /* that check ended before the destination
+                                      was cleared (a miss resumes the source);
+                                      else it ended after its resume */
     char reason[160];              /* the policy's last reason */
     /*
      * Source: where the downtime went, in seconds: stopping the guest

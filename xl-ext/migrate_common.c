@@ -186,6 +186,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
         json_object_object_add(e, "forced", json_object_new_boolean(r->forced));
         json_object_object_add(e, "encrypted", json_object_new_boolean(r->encrypted));
         json_object_object_add(e, "memory_verified", json_object_new_boolean(r->memory_verified));
+        json_object_object_add(e, "verified_before_go",
+                               json_object_new_boolean(r->verified_before_go));
         json_object_object_add(e, "reason", json_object_new_string(r->reason));
         if (error)
             json_object_object_add(e, "error", json_object_new_string(error));
@@ -195,13 +197,14 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             "rounds=%u bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64
             " unchanged=%" PRIu64 " harvest_pause=%.1fms stall_total=%.1fms "
             "stall_max=%.1fms streams=%u tracing=%s encrypted=%s memory_hash=%016llx "
-            "verified=%s%s\n",
+            "verified=%s verified_at=%s%s\n",
             side, result, r->total_seconds, r->downtime_seconds * 1e3,
             opts->policy.max_downtime_ms, r->rounds, r->bytes_sent, r->pages_sent,
             r->zero_pages, r->unchanged_pages, r->harvest_pause_seconds * 1e3,
             stall_total_s * 1e3, stall_max_s * 1e3, r->streams,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
             r->encrypted ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
+            !r->memory_verified ? "none" : r->verified_before_go ? "before-go" : "after-resume",
             r->forced ? " forced=yes" : "");
     if (!strcmp(side, "migrate") && r->downtime_seconds > 0)
         fprintf(o->out, "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
@@ -224,26 +226,103 @@ out:
 }
 
 /*
+ * The source's own memory hash (verification), run on a thread of its own
+ * from the moment everything is sent: it overlaps the destination's
+ * restore instead of following the resume.
+ */
+struct verify_job {
+    const struct mig_backend_ops *ops;
+    void *be;
+    pthread_t thread;
+    bool started;
+    atomic_bool done;
+    int rc;
+    uint64_t digest;
+    char message[1024];            /* the thread's error, when rc != 0 */
+};
+
+static void *verify_thread(void *arg)
+{
+    struct verify_job *v = arg;
+
+    v->rc = v->ops->memory_hash(v->be, &v->digest);
+    if (v->rc)
+        snprintf(v->message, sizeof(v->message), "%s", mig_error_last());
+    atomic_store(&v->done, true);
+    return NULL;
+}
+
+static int verify_start(struct source *s, struct verify_job *v)
+{
+    int err;
+
+    v->ops = s->ops;
+    v->be = s->be;
+    atomic_init(&v->done, false);
+    err = pthread_create(&v->thread, NULL, verify_thread, v);
+    if (err)
+        return mig_error_set_errno(MIG_ENOMEM, err, "cannot start the verification "
+                                   "thread");
+    v->started = true;
+    return 0;
+}
+
+/* Waits for the hash; its error, if any, becomes this thread's. */
+static int verify_join(struct verify_job *v)
+{
+    if (!v->started)
+        return 0;
+    pthread_join(v->thread, NULL);
+    v->started = false;
+    if (v->rc)
+        return mig_error_set(v->rc, "verifying the source's memory: %s", v->message);
+    return 0;
+}
+
+/* True (with the error set) when the source's memory differs from the
+ * destination's: dirty tracking missed a write. */
+static bool memory_digest_mismatch(struct source *s, uint64_t memory_digest,
+                                   unsigned long long remote_digest, bool resumed)
+{
+    s->result->memory_hash = memory_digest;
+    if (memory_digest == remote_digest)
+        return false;
+    mig_error_set(MIG_ECORRUPT, "verification failed: the source's memory at pause "
+                  "(digest %016llx) differs from the destination's (%016llx): dirty "
+                  "tracking missed a write; %s", (unsigned long long)memory_digest,
+                  remote_digest, resumed ? "the guest runs at the destination"
+                  : "the destination was stopped and the guest keeps running at the "
+                  "source");
+    return true;
+}
+
+/*
  * The guest is paused: send the rest and hand over.  *cleared is set once
  * the destination was told to resume (from then on the source must not
  * resume on its own).
  *
  * Verification has two levels.  Before "go", in the downtime: the digest
  * of the page hashes the source sent must equal the digest of what the
- * destination stored (every page arrived and was stored intact).  After
- * "resumed", outside the downtime, while this copy is still paused: the
- * digest of the source's actual memory must equal the destination's too,
- * which proves that dirty tracking missed no write.
+ * destination stored (every page arrived and was stored intact).  And the
+ * digest of the source's actual memory (while this copy stays paused)
+ * must equal the destination's too, which proves that dirty tracking
+ * missed no write.  That second hash runs on its own thread while the
+ * destination restores: when it is done by "received", a mismatch still
+ * resumes the guest here; when it is not, the destination is cleared
+ * without waiting for it (it never adds to the downtime) and it is
+ * checked after "resumed", where a mismatch can only be reported.
  */
 static int switchover(struct source *s, bool *cleared)
 {
     struct mig_harvest_stats h = { 0 };
     void *state = NULL, *compact = NULL;
     size_t state_len = 0, compact_len = 0;
-    uint64_t pages, bytes, final_count, sent_digest, memory_digest;
+    uint64_t pages, bytes, final_count, sent_digest;
     json_object *m = NULL, *reply = NULL;
     unsigned long long remote_digest = 0;
-    int rc;
+    struct verify_job verify = { .started = false };
+    bool verify_done = false;
+    int rc, join_rc;
 
     /* The guest is paused already: this harvest's cost is downtime, not
      * a pre-copy harvest pause, so it is not added to those counters. */
@@ -296,6 +375,11 @@ static int switchover(struct source *s, bool *cleared)
         rc = control_send(&s->control, m);
     if (rc)
         goto out;
+    if (s->opts->verify_memory) {
+        rc = verify_start(s, &verify);
+        if (rc)
+            goto out;
+    }
 
     rc = control_recv(&s->control, "received", &reply);
     if (rc)
@@ -314,6 +398,19 @@ static int switchover(struct source *s, bool *cleared)
     }
     json_object_put(reply);
     reply = NULL;
+    if (verify.started && atomic_load(&verify.done)) {
+        /* Done while the destination restored: a miss still stops it. */
+        verify_done = true;
+        rc = verify_join(&verify);
+        if (!rc && memory_digest_mismatch(s, verify.digest, remote_digest, false))
+            rc = MIG_ECORRUPT;
+        if (rc) {
+            (void)control_send_simple(&s->control, "abort", mig_error_last());
+            goto out;
+        }
+        s->result->verified_before_go = true;
+        control_trace("source", "verified before go");
+    }
 
     if (s->ops->handover) {
         rc = s->ops->handover(s->be);
@@ -343,23 +440,25 @@ static int switchover(struct source *s, bool *cleared)
     control_trace("source", "resumed there");
     s->result->memory_hash = sent_digest;
 
-    if (s->opts->verify_memory) {
-        rc = s->ops->memory_hash(s->be, &memory_digest);
+    if (verify.started && !verify_done) {
+        rc = verify_join(&verify);
         if (rc)
             goto out;
-        s->result->memory_hash = memory_digest;
-        if (memory_digest != remote_digest) {
-            rc = mig_error_set(MIG_ECORRUPT, "verification after switchover failed: "
-                               "the source's memory at pause (digest %016llx) differs "
-                               "from the destination's (%016llx): dirty tracking missed "
-                               "a write; the guest runs at the destination",
-                               (unsigned long long)memory_digest, remote_digest);
+        if (memory_digest_mismatch(s, verify.digest, remote_digest, true)) {
+            rc = MIG_ECORRUPT;
             goto out;
         }
+        control_trace("source", "verified after resume");
+    }
+    if (s->opts->verify_memory) {
+        s->result->memory_hash = verify.digest;
         s->result->memory_verified = true;
-        control_trace("source", "verified");
     }
 out:
+    /* On every way out the hash thread has ended before the guest resumes. */
+    join_rc = verify_join(&verify);
+    if (!rc)
+        rc = join_rc;
     if (m)
         json_object_put(m);
     if (reply)

@@ -308,7 +308,7 @@ op_xenmig() {
     op_total=$(elapsed "$start" "$(now)")
     summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
     op_extra="streams=$streams tracing=$tracing link_cap=$link_cap encrypted=$(case "$options" in *no-encrypt*) echo no ;; *) echo yes ;; esac) $(echo "$summary" | tr ' ' '\n' |
-        grep -E '^(downtime|bytes|rounds|harvest_pause|stall_total|stall_max|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+        grep -E '^(downtime|bytes|rounds|harvest_pause|stall_total|stall_max|verified|verified_at)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
     if [ -n "${merged:-}" ]; then
         if ! xl-ext stream-dump "$merged" > "$work/dump.out" 2>&1; then
             echo "the merged stream is not valid: $(tail -n 1 "$work/dump.out")" >> "$work/command.out"

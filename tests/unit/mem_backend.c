@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xxhash.h>
 
@@ -14,6 +15,26 @@
 static uint64_t mb_nr_pfns(void *b)
 {
     return ((struct mem_backend *)b)->nr_pfns;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+    nanosleep(&ts, NULL);
+}
+
+/* The other side's step, when the test orders them (mem_backend.h). */
+static void wait_for_other_side(struct mem_backend *m)
+{
+    for (unsigned int i = 0; m->wait_for && !*m->wait_for && i < 10000; i++)
+        sleep_ms(1);
+}
+
+static void signal_other_side(_Atomic bool *flag)
+{
+    if (flag)
+        *flag = true;
 }
 
 static int mb_prepare(void *b, uint64_t nr_pfns)
@@ -98,6 +119,7 @@ static int mb_resume(void *b)
 
     m->paused = false;
     m->resumes++;
+    signal_other_side(m->resumed_flag);
     return 0;
 }
 
@@ -119,6 +141,10 @@ static int mb_restore_state(void *b, const void *state, size_t len)
 
     if (len != sizeof(m->state))
         return mig_error_set(MIG_EFORMAT, "state of %zu bytes", len);
+    if (m->wait_for) {
+        wait_for_other_side(m);
+        sleep_ms(50);
+    }
     memcpy(m->state, state, len);
     return 0;
 }
@@ -131,10 +157,12 @@ static int mb_memory_hash(void *b, uint64_t *hash)
 
     if (!hashes)
         return mig_error_set(MIG_ENOMEM, "no memory");
+    wait_for_other_side(m);
     for (uint64_t p = 0; p < m->nr_pfns; p++)
         hashes[p] = mig_page_key(mig_page_hash(m->memory + p * 4096), m->types[p]);
     *hash = mig_memory_digest(hashes, m->nr_pfns);
     free(hashes);
+    signal_other_side(m->hashed_flag);
     return 0;
 }
 

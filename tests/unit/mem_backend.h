@@ -28,6 +28,13 @@ struct mem_backend {
      * while the guest is not paused. */
     void (*guest_writes)(struct mem_backend *m, void *arg);
     void *guest_writes_arg;
+    /*
+     * Ordering between the two sides of one migration (NULL: none):
+     * memory_hash (source) and restore_state (destination) first wait, up
+     * to 10 s, until *wait_for is true (restore_state then 50 ms more);
+     * memory_hash sets *hashed_flag when done, resume sets *resumed_flag.
+     */
+    _Atomic bool *wait_for, *hashed_flag, *resumed_flag;
     /* prefetch: pfns announced, and any that
      * came out of order within one call */
     _Atomic unsigned long prefetched, prefetch_disorder;

@@ -567,24 +567,101 @@ START_TEST(test_memory_mismatch_not_resumed)
 }
 END_TEST
 
-START_TEST(test_missed_write_found_after_switchover)
+/*
+ * The source's memory hash finishes while the destination restores (the
+ * destination waits for it): the miss stops the destination before "go",
+ * and the guest keeps running at the source.
+ */
+START_TEST(test_missed_write_stops_before_go)
 {
     struct run r;
+    _Atomic bool hashed = false;
 
     setup(&r, 100);
     r.opts.policy.max_downtime_ms = 5000;
     r.w.miss_one = true;
+    r.src.hashed_flag = &hashed;
+    r.dst.be.wait_for = &hashed;
+    migrate(&r, 2);
+    ck_assert_int_eq(r.rc, MIG_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(r.message, "dirty tracking missed a write"));
+    ck_assert_ptr_nonnull(strstr(r.message, "keeps running at the source"));
+    ck_assert(!r.result.succeeded);
+    ck_assert(!r.result.memory_verified);
+    ck_assert_int_ne(r.dst.rc, 0);
+    ck_assert_uint_eq(r.src.pauses, 1);
+    ck_assert_uint_eq(r.src.resumes, 1);
+    assert_running_at_source(&r);
+    teardown(&r);
+}
+END_TEST
+
+/*
+ * The source's memory hash is still running when the destination is ready
+ * (it waits for the destination's resume here): the destination is cleared
+ * without waiting for it, and the late check reports the miss.
+ */
+START_TEST(test_missed_write_found_after_resume)
+{
+    struct run r;
+    _Atomic bool resumed = false;
+
+    setup(&r, 100);
+    r.opts.policy.max_downtime_ms = 5000;
+    r.w.miss_one = true;
+    r.src.wait_for = &resumed;
+    r.dst.be.resumed_flag = &resumed;
     migrate(&r, 2);
     /* The guest runs at the destination; the late check reports the miss. */
     ck_assert_int_eq(r.rc, MIG_ECORRUPT);
     ck_assert_ptr_nonnull(strstr(r.message, "dirty tracking missed a write"));
+    ck_assert_ptr_nonnull(strstr(r.message, "the guest runs at the destination"));
     ck_assert(r.result.succeeded);
     ck_assert(!r.result.memory_verified);
+    ck_assert(!r.result.verified_before_go);
     ck_assert_int_eq(r.dst.rc, 0);
     ck_assert_uint_eq(r.dst.be.resumes, 1);
     ck_assert(r.src.released);
     ck_assert_uint_eq(r.src.resumes, 0);        /* never two running copies */
     teardown(&r);
+}
+END_TEST
+
+/* Both orders verify a correct migration; the result says which it was. */
+static void verified_migration(bool hash_first)
+{
+    struct run r;
+    _Atomic bool flag = false;
+
+    setup(&r, 100);
+    r.opts.policy.max_downtime_ms = 5000;
+    if (hash_first) {
+        r.src.hashed_flag = &flag;
+        r.dst.be.wait_for = &flag;
+    } else {
+        r.src.wait_for = &flag;
+        r.dst.be.resumed_flag = &flag;
+    }
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert(r.result.succeeded);
+    ck_assert(r.result.memory_verified);
+    ck_assert(r.result.verified_before_go == hash_first);
+    ck_assert_uint_eq(r.result.memory_hash, r.dst.result.memory_hash);
+    ck_assert(r.src.released);
+    ck_assert_uint_eq(r.dst.be.resumes, 1);
+    teardown(&r);
+}
+
+START_TEST(test_verified_before_go)
+{
+    verified_migration(true);
+}
+END_TEST
+
+START_TEST(test_verified_after_resume)
+{
+    verified_migration(false);
 }
 END_TEST
 
@@ -698,7 +775,10 @@ int main(void)
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
-    tcase_add_test(tc, test_missed_write_found_after_switchover);
+    tcase_add_test(tc, test_missed_write_stops_before_go);
+    tcase_add_test(tc, test_missed_write_found_after_resume);
+    tcase_add_test(tc, test_verified_before_go);
+    tcase_add_test(tc, test_verified_after_resume);
     tcase_add_test(tc, test_final_sent_lie_refused);
     tcase_add_test(tc, test_final_pages_lie_refused);
     tcase_add_test(tc, test_truthful_relay_is_transparent);
