@@ -15,6 +15,7 @@
 #undef __STRICT_ANSI__
 
 #include <check.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,11 @@ enum fake_mode {
     FAKE_CLOSE,         /* closes after the greeting */
     FAKE_SILENT,        /* greets, then never answers */
     FAKE_NOT_QMP,       /* greets with something else */
+    FAKE_SAVE,          /* add-fd, xen-save-devices-state (writes the fd), remove-fd */
+    FAKE_SAVE_REFUSE,   /* the same, refusing xen-save-devices-state */
 };
+
+#define FAKE_STATE "qemu device state\n"
 
 struct fake {
     enum fake_mode mode;
@@ -44,6 +49,7 @@ struct fake {
     int listener;
     pthread_t thread;
     char received[4096];       /* every line the client sent */
+    int passed_fd;             /* the first fd the client passed, or -1 */
 };
 
 static void put(int fd, const char *text)
@@ -51,23 +57,66 @@ static void put(int fd, const char *text)
     ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 }
 
-/* Read one line the client sent into f->received; 0 at EOF. */
+/*
+ * Read one line the client sent into f->received; 0 at EOF.  An fd passed
+ * with it (SCM_RIGHTS) is kept in f->passed_fd (the first only).
+ */
 static int take_line(struct fake *f, int fd)
 {
     size_t used = strlen(f->received);
     char c;
 
     for (;;) {
-        ssize_t got = read(fd, &c, 1);
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = control.buf,
+                              .msg_controllen = sizeof(control.buf) };
+        struct cmsghdr *cmsg;
+        ssize_t got = recvmsg(fd, &msg, 0);
 
         if (got <= 0)
             return 0;
+        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
+            if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+                int passed;
+
+                memcpy(&passed, CMSG_DATA(cmsg), sizeof(int));
+                if (f->passed_fd < 0)
+                    f->passed_fd = passed;
+                else
+                    close(passed);
+            }
         if (used + 2 < sizeof(f->received))
             f->received[used++] = c;
         f->received[used] = '\0';
         if (c == '\n')
             return 1;
     }
+}
+
+/* FAKE_SAVE*: after qmp_capabilities, what qemu does for a live save. */
+static void fake_save(struct fake *f, int fd)
+{
+    if (!take_line(f, fd))                       /* add-fd, with the fd */
+        return;
+    put(fd, "{\"return\": {\"fdset-id\": 3, \"fd\": 9}}\r\n");
+    if (!take_line(f, fd))                       /* xen-save-devices-state */
+        return;
+    if (f->mode == FAKE_SAVE_REFUSE) {
+        put(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"An IO error "
+                "has occurred\"}}\r\n");
+    } else {
+        if (f->passed_fd >= 0 && strstr(f->received, "/dev/fdset/3"))
+            (void)!write(f->passed_fd, FAKE_STATE, strlen(FAKE_STATE));
+        put(fd, "{\"return\": {}}\r\n");
+    }
+    if (!take_line(f, fd))                       /* remove-fd */
+        return;
+    put(fd, "{\"return\": {}}\r\n");
 }
 
 static void *fake_serve(void *arg)
@@ -90,6 +139,10 @@ static void *fake_serve(void *arg)
     if (f->mode == FAKE_SILENT)
         goto drain;
     put(fd, "{\"return\": {}}\r\n");
+    if (f->mode == FAKE_SAVE || f->mode == FAKE_SAVE_REFUSE) {
+        fake_save(f, fd);
+        goto drain;
+    }
     if (!take_line(f, fd))
         goto out;
     /* an event may come between a command and its reply */
@@ -113,6 +166,7 @@ static void fake_start(struct fake *f, enum fake_mode mode)
 
     memset(f, 0, sizeof(*f));
     f->mode = mode;
+    f->passed_fd = -1;
     snprintf(f->dir, sizeof(f->dir), "/tmp/xenmig-qmp-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/qmp-libxl-7", f->dir);
@@ -127,6 +181,8 @@ static void fake_start(struct fake *f, enum fake_mode mode)
 static void fake_stop(struct fake *f)
 {
     pthread_join(f->thread, NULL);
+    if (f->passed_fd >= 0)
+        close(f->passed_fd);
     close(f->listener);
     unlink(f->path);
     rmdir(f->dir);
@@ -213,6 +269,75 @@ START_TEST(qmp_names_a_missing_socket)
     ck_assert_int_eq(rc, MIG_EIO);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "/nonexistent/qmp-libxl-9"));
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "is its qemu running"));
+}
+END_TEST
+
+/* The live save: the file goes as an fd, qemu writes it, the fdset goes. */
+static void live_save(enum fake_mode mode, char *received, size_t size, int *rc_out,
+                      char *content, size_t content_size)
+{
+    struct fake f;
+    char path[] = "/tmp/xenmig-qemu-save-XXXXXX";
+    int fd = mkstemp(path);
+    ssize_t got;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "stale", 5), 5);       /* libxl's first save */
+    close(fd);
+    fake_start(&f, mode);
+    *rc_out = xen_emulator_save_live(f.path, path, 5000);
+    fake_stop(&f);
+    snprintf(received, size, "%s", f.received);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    got = read(fd, content, content_size - 1);
+    ck_assert_int_ge(got, 0);
+    content[got] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+START_TEST(live_save_passes_the_file_and_lets_go_of_the_disks)
+{
+    char received[4096], content[64];
+    const char *add, *save, *remove;
+    int rc;
+
+    live_save(FAKE_SAVE, received, sizeof(received), &rc, content, sizeof(content));
+    ck_assert_msg(rc == 0, "%s", mig_error_last());
+    add = strstr(received, "\"execute\":\"add-fd\"");
+    save = strstr(received, "\"execute\":\"xen-save-devices-state\",\"arguments\":"
+                            "{\"filename\":\"/dev/fdset/3\",\"live\":true}");
+    remove = strstr(received, "\"execute\":\"remove-fd\",\"arguments\":{\"fdset-id\":3}");
+    ck_assert_msg(add && save && remove && add < save && save < remove,
+                  "the client sent: %s", received);
+    /* qemu wrote through the fd it was given; libxl's first save is gone */
+    ck_assert_str_eq(content, FAKE_STATE);
+}
+END_TEST
+
+START_TEST(live_save_refused_is_quoted_and_cleaned_up)
+{
+    char received[4096], content[64];
+    int rc;
+
+    live_save(FAKE_SAVE_REFUSE, received, sizeof(received), &rc, content,
+              sizeof(content));
+    ck_assert_int_eq(rc, MIG_EIO);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "xen-save-devices-state"));
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "An IO error has occurred"));
+    ck_assert_msg(strstr(received, "\"execute\":\"remove-fd\""),
+                  "no remove-fd after the refusal: %s", received);
+}
+END_TEST
+
+START_TEST(live_save_names_a_file_it_cannot_open)
+{
+    int rc = xen_emulator_save_live("/nonexistent/qmp-libxl-9",
+                                    "/nonexistent/dir/qemu-save.9", 1000);
+
+    ck_assert_int_eq(rc, MIG_EIO);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "/nonexistent/dir/qemu-save.9"));
 }
 END_TEST
 
@@ -418,6 +543,9 @@ int main(void)
     tcase_add_test(tc, qmp_gives_up_on_a_silent_peer);
     tcase_add_test(tc, qmp_refuses_a_peer_that_is_not_qmp);
     tcase_add_test(tc, qmp_names_a_missing_socket);
+    tcase_add_test(tc, live_save_passes_the_file_and_lets_go_of_the_disks);
+    tcase_add_test(tc, live_save_refused_is_quoted_and_cleaned_up);
+    tcase_add_test(tc, live_save_names_a_file_it_cannot_open);
     tcase_add_test(tc, libxl_paths);
     tcase_add_test(tc, context_is_read_whole);
     tcase_add_test(tc, hvm_tail_carries_the_device_model);

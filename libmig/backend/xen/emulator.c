@@ -11,7 +11,8 @@
  *    the order Xen 4.17's libxl writes them.
  *
  * Must never stop, start or otherwise change the device model beyond the
- * dirty-log switch: libxl's suspend and resume do that.
+ * dirty-log switch and the live save after libxl's suspend (which gives
+ * up its disk images): libxl's suspend and resume do the rest.
  */
 #include "config.h"
 
@@ -133,13 +134,38 @@ static int qmp_receive(struct qmp *q, const char *waiting_for, json_object **msg
     }
 }
 
-static int qmp_send(struct qmp *q, const char *text)
+/*
+ * Send text; with fd >= 0, the fd goes with its first byte (SCM_RIGHTS),
+ * as QEMU wants for add-fd.
+ */
+static int qmp_send(struct qmp *q, const char *text, int fd)
 {
     size_t len = strlen(text), done = 0;
 
     while (done < len) {
-        ssize_t put = send(q->fd, text + done, len - done, MSG_NOSIGNAL);
+        ssize_t put;
 
+        if (fd >= 0 && !done) {
+            union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+            } control;
+            struct iovec iov = { .iov_base = (void *)text, .iov_len = len };
+            struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                                  .msg_control = control.buf,
+                                  .msg_controllen = sizeof(control.buf) };
+            struct cmsghdr *cmsg;
+
+            memset(control.buf, 0, sizeof(control.buf));
+            cmsg = CMSG_FIRSTHDR(&msg);
+            cmsg->cmsg_level = SOL_SOCKET;
+            cmsg->cmsg_type = SCM_RIGHTS;
+            cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+            put = sendmsg(q->fd, &msg, MSG_NOSIGNAL);
+        } else {
+            put = send(q->fd, text + done, len - done, MSG_NOSIGNAL);
+        }
         if (put < 0 && errno == EINTR)
             continue;
         if (put < 0 && (errno == EPIPE || errno == ECONNRESET))
@@ -152,9 +178,15 @@ static int qmp_send(struct qmp *q, const char *text)
     return 0;
 }
 
-/* Send one command; its reply must be a "return" (an "error" is quoted). */
-static int qmp_command(struct qmp *q, const char *command, const char *arguments)
+/*
+ * Send one command (with fd >= 0: passing that fd); its reply must be a
+ * "return" (an "error" is quoted).  With ret not NULL, *ret is the
+ * return value (a new reference owned by the caller) on success.
+ */
+static int qmp_command(struct qmp *q, const char *command, const char *arguments,
+                       int fd, json_object **ret)
 {
+    json_object *value;
     json_object *reply = NULL, *error, *desc;
     char *text = NULL, waiting[160];
     int rc;
@@ -163,12 +195,14 @@ static int qmp_command(struct qmp *q, const char *command, const char *arguments
                  arguments ? ",\"arguments\":" : "", arguments ? arguments : "") < 0)
         return mig_error_set(MIG_ENOMEM, "out of memory for a QMP command");
     snprintf(waiting, sizeof(waiting), "waiting for the reply to %s", command);
-    rc = qmp_send(q, text);
+    rc = qmp_send(q, text, fd);
     if (!rc)
         rc = qmp_receive(q, waiting, &reply);
     if (rc)
         goto out;
-    if (json_object_object_get_ex(reply, "return", NULL)) {
+    if (json_object_object_get_ex(reply, "return", &value)) {
+        if (ret)
+            *ret = json_object_get(value);
         rc = 0;
         goto out;
     }
@@ -186,14 +220,24 @@ out:
     return rc;
 }
 
-int xen_qmp_execute(const char *path, const char *command, const char *arguments,
-                    int timeout_ms)
+static void qmp_close(struct qmp *q)
+{
+    if (!q)
+        return;
+    if (q->fd >= 0)
+        close(q->fd);
+    free(q);
+}
+
+/* Connect, take QEMU's greeting and leave capabilities negotiation. */
+static int qmp_open(const char *path, int timeout_ms, struct qmp **q_out)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     struct qmp *q = NULL;
     json_object *greeting = NULL;
     int rc;
 
+    *q_out = NULL;
     if (strlen(path) >= sizeof(addr.sun_path))
         return mig_error_set(MIG_EINVAL, "QMP socket path '%s' is too long", path);
     q = calloc(1, sizeof(*q));
@@ -221,14 +265,77 @@ int xen_qmp_execute(const char *path, const char *command, const char *arguments
                            json_object_to_json_string(greeting));
         goto out;
     }
-    rc = qmp_command(q, "qmp_capabilities", NULL);
-    if (!rc)
-        rc = qmp_command(q, command, arguments);
+    rc = qmp_command(q, "qmp_capabilities", NULL, -1, NULL);
 out:
     json_object_put(greeting);
-    if (q->fd >= 0)
-        close(q->fd);
-    free(q);
+    if (rc)
+        qmp_close(q);
+    else
+        *q_out = q;
+    return rc;
+}
+
+int xen_qmp_execute(const char *path, const char *command, const char *arguments,
+                    int timeout_ms)
+{
+    struct qmp *q;
+    int rc = qmp_open(path, timeout_ms, &q);
+
+    if (!rc)
+        rc = qmp_command(q, command, arguments, -1, NULL);
+    qmp_close(q);
+    return rc;
+}
+
+/*
+ * Have the stopped device model save its state once more, with live=true:
+ * QEMU then also gives up its disk images (their locks), so that the
+ * destination's qemu can take them (shared storage), as libxl's own
+ * migration does.  libxl_domain_suspend_only saved it with live=false.
+ * The file is handed over as an fd (add-fd), as libxl does, so a qemu
+ * without the right to open it still writes it.
+ */
+int xen_emulator_save_live(const char *qmp_path, const char *save_path, int timeout_ms)
+{
+    struct qmp *q = NULL;
+    json_object *added = NULL, *id;
+    char args[128];
+    long long fdset = -1;
+    int fd, rc;
+
+    fd = open(save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot open %s for the device "
+                                   "model's state", save_path);
+    rc = qmp_open(qmp_path, timeout_ms, &q);
+    if (rc)
+        goto out;
+    rc = qmp_command(q, "add-fd", NULL, fd, &added);
+    if (rc)
+        goto out;
+    if (!json_object_object_get_ex(added, "fdset-id", &id) ||
+        !json_object_is_type(id, json_type_int)) {
+        rc = mig_error_set(MIG_EFORMAT, "the device model answered add-fd on %s "
+                           "without an fdset-id: %s", qmp_path,
+                           json_object_to_json_string(added));
+        goto out;
+    }
+    fdset = json_object_get_int64(id);
+    snprintf(args, sizeof(args), "{\"filename\":\"/dev/fdset/%lld\",\"live\":true}",
+             fdset);
+    rc = qmp_command(q, "xen-save-devices-state", args, -1, NULL);
+out:
+    if (fdset >= 0) {
+        int rc2;
+
+        snprintf(args, sizeof(args), "{\"fdset-id\":%lld}", fdset);
+        rc2 = qmp_command(q, "remove-fd", args, -1, NULL);
+        if (!rc)
+            rc = rc2;
+    }
+    json_object_put(added);
+    qmp_close(q);
+    close(fd);
     return rc;
 }
 

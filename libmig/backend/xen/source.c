@@ -814,6 +814,8 @@ static int src_harvest(void *backend, enum mig_trace_mode mode,
     return 0;
 }
 
+static int src_resume(void *backend);
+
 static int src_pause(void *backend)
 {
     struct mig_xen_source *src = backend;
@@ -829,6 +831,21 @@ static int src_pause(void *backend)
                              "%d): is it running with PV suspend support?",
                              src->domid, rc);
     src->suspended = true;
+    if (src->device_model) {
+        char qmp[108], save[64], message[1024];
+
+        /* libxl's suspend saved qemu's state with live=false: save it again
+         * live, so qemu lets go of its disk images for the destination. */
+        xen_emulator_qmp_path(src->domid, qmp, sizeof(qmp));
+        xen_emulator_save_path(src->domid, save, sizeof(save));
+        rc = xen_emulator_save_live(qmp, save, QMP_TIMEOUT_MS);
+        if (rc) {
+            snprintf(message, sizeof(message), "%s", mig_error_last());
+            (void)src_resume(src);     /* not paused, as far as the engine knows */
+            return mig_error_set(rc, "domain %u: the device model could not save its "
+                                 "state for the migration: %s", src->domid, message);
+        }
+    }
     return 0;
 }
 
