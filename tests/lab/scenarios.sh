@@ -13,7 +13,9 @@
 #               ranged-check   (PVH: the ranged log-dirty op of the lab's
 #                              patched Xen, tests/lab/ranged-check.c)
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
-#               xenmig-sN-stop|loose[-plain][-capture]   xl-ext migrate, N streams
+#               xenmig-sN-stop|loose[-plain][-capture][-noverify]
+#                              xl-ext migrate, N streams (plain:
+#                              --no-encrypt, noverify: --no-verify)
 #               xenmig-again-sN-stop|loose   the same, of a guest (the same
 #                              boot) that xenmig already migrated: after
 #                              a retry re-created the guest, it is
@@ -28,7 +30,12 @@
 #                          (SO_MAX_PACING_RATE), a per-connection
 #                          bottleneck: stock's migrate-tcp (its sending
 #                          socat) and each xl-ext data stream (--bandwidth
-#                          N x cap); 0 = none (the default)
+#                          N x cap); 0 = none (the default);
+#                          disk_mib=N gives HVM guests created from then
+#                          on a raw disk image of N MiB in dom0's /tmp,
+#                          which both ends of a migration open (shared
+#                          storage, as seen by the device model: QEMU
+#                          locks the image); 0 = none (the default)
 #   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
 #   check-create-baseline  xl-ext create with CPUID baselines (met and not met)
 #   net ADDRESS            two-host mode: bring up eth0 (the emulated network
@@ -67,6 +74,7 @@ xenmig_migrate=0
 tsc_mode=native
 tcp_port=8002
 link_cap=0
+disk_mib=0
 failures=0
 
 now() { /usr/bin/lab-guest now; }
@@ -196,6 +204,12 @@ sdl = 0
 usb = 0
 xen_platform_pci = 1
 EOF
+        # option disk_mib=N: a shared raw disk (both qemus open it)
+        if [ "$disk_mib" != 0 ]; then
+            rm -f "$work/$1.disk"
+            dd if=/dev/zero of="$work/$1.disk" bs=1M count=0 seek="$disk_mib" 2>/dev/null
+            echo "disk = [ \"format=raw,vdev=hda,access=rw,target=$work/$1.disk\" ]" >> "$work/$1.cfg"
+        fi
     fi
 }
 
@@ -288,6 +302,7 @@ op_xenmig() {
     for flag in "$@"; do
         case "$flag" in
         plain) options="$options --no-encrypt" ;;
+        noverify) options="$options --no-verify" ;;
         capture)
             mkdir -p "$results/streams"
             # .xl-save: the host compresses it and runs verify-stream-v2 on it
@@ -867,6 +882,11 @@ while read -r kind rest <&3; do
             link_cap=${rest#link_cap=}
             case "$link_cap" in
             ''|*[!0-9]*) echo "LAB-WARN option link_cap='$link_cap' is not bytes/s; no cap"; link_cap=0 ;;
+            esac ;;
+        disk_mib=*)
+            disk_mib=${rest#disk_mib=}
+            case "$disk_mib" in
+            ''|*[!0-9]*) echo "LAB-WARN option disk_mib='$disk_mib' is not MiB; no disk"; disk_mib=0 ;;
             esac ;;
         *) echo "LAB-WARN unknown option '$rest' in the plan" ;;
         esac ;;
