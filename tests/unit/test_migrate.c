@@ -568,6 +568,28 @@ START_TEST(test_memory_mismatch_not_resumed)
 END_TEST
 
 /*
+ * A migration of 100 dirtied pages in which the source's memory hash ends
+ * before the destination is ready (hash_first: the destination's restore
+ * waits for it) or after the destination resumed (the hash waits for
+ * that); flag is the switch the two sides share.
+ */
+static void migrate_ordered(struct run *r, bool miss_one, bool hash_first,
+                            _Atomic bool *flag)
+{
+    setup(r, 100);
+    r->opts.policy.max_downtime_ms = 5000;
+    r->w.miss_one = miss_one;
+    if (hash_first) {
+        r->src.hashed_flag = flag;
+        r->dst.be.wait_for = flag;
+    } else {
+        r->src.wait_for = flag;
+        r->dst.be.resumed_flag = flag;
+    }
+    migrate(r, 2);
+}
+
+/*
  * The source's memory hash finishes while the destination restores (the
  * destination waits for it): the miss stops the destination before "go",
  * and the guest keeps running at the source.
@@ -577,12 +599,7 @@ START_TEST(test_missed_write_stops_before_go)
     struct run r;
     _Atomic bool hashed = false;
 
-    setup(&r, 100);
-    r.opts.policy.max_downtime_ms = 5000;
-    r.w.miss_one = true;
-    r.src.hashed_flag = &hashed;
-    r.dst.be.wait_for = &hashed;
-    migrate(&r, 2);
+    migrate_ordered(&r, true, true, &hashed);
     ck_assert_int_eq(r.rc, MIG_ECORRUPT);
     ck_assert_ptr_nonnull(strstr(r.message, "dirty tracking missed a write"));
     ck_assert_ptr_nonnull(strstr(r.message, "keeps running at the source"));
@@ -606,12 +623,7 @@ START_TEST(test_missed_write_found_after_resume)
     struct run r;
     _Atomic bool resumed = false;
 
-    setup(&r, 100);
-    r.opts.policy.max_downtime_ms = 5000;
-    r.w.miss_one = true;
-    r.src.wait_for = &resumed;
-    r.dst.be.resumed_flag = &resumed;
-    migrate(&r, 2);
+    migrate_ordered(&r, true, false, &resumed);
     /* The guest runs at the destination; the late check reports the miss. */
     ck_assert_int_eq(r.rc, MIG_ECORRUPT);
     ck_assert_ptr_nonnull(strstr(r.message, "dirty tracking missed a write"));
@@ -633,16 +645,7 @@ static void verified_migration(bool hash_first)
     struct run r;
     _Atomic bool flag = false;
 
-    setup(&r, 100);
-    r.opts.policy.max_downtime_ms = 5000;
-    if (hash_first) {
-        r.src.hashed_flag = &flag;
-        r.dst.be.wait_for = &flag;
-    } else {
-        r.src.wait_for = &flag;
-        r.dst.be.resumed_flag = &flag;
-    }
-    migrate(&r, 2);
+    migrate_ordered(&r, false, hash_first, &flag);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     ck_assert(r.result.succeeded);
     ck_assert(r.result.memory_verified);
