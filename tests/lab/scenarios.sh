@@ -204,11 +204,15 @@ sdl = 0
 usb = 0
 xen_platform_pci = 1
 EOF
-        # option disk_mib=N: a shared raw disk (both qemus open it)
+        # option disk_mib=N: a shared raw disk that qemu's emulated IDE
+        # disk keeps open (the guest does not unplug it: the lab's guest
+        # has no blkfront, and an unplugged disk is closed); qdisk: no
+        # hotplug scripts or loop devices in dom0
         if [ "$disk_mib" != 0 ]; then
             rm -f "$work/$1.disk"
             dd if=/dev/zero of="$work/$1.disk" bs=1M count=0 seek="$disk_mib" 2>/dev/null
-            echo "disk = [ \"format=raw,vdev=hda,access=rw,target=$work/$1.disk\" ]" >> "$work/$1.cfg"
+            echo "disk = [ \"format=raw,vdev=hda,access=rw,backendtype=qdisk,target=$work/$1.disk\" ]" >> "$work/$1.cfg"
+            sed -i 's/^extra = "/extra = "xen_emul_unplug=never /' "$work/$1.cfg"
         fi
     fi
 }
