@@ -13,7 +13,7 @@ t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $
 field_max() {  # FIELD: largest value of FIELD=N over the HB lines
     sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$out" | sort -n | tail -n 1
 }
-echo "1..9"
+echo "1..12"
 
 # a 600 ms SIGSTOP in the middle of a 1.6 s run
 "$guest" heartbeat --tick-ms 2 --report-ms 100 --duration-ms 1600 > "$out" 2> "$err" &
@@ -43,4 +43,15 @@ t "dirties about 40 MiB in 1 s (got ${dirtied:-none} MiB)" '[ -n "$dirtied" ] &&
 rc=$?
 t "a bad --tick-ms exits 2" '[ $rc -eq 2 ]'
 t "the error quotes the bad value" 'grep -q "'"'"'0'"'"'" "$err"'
+# count: copies stdin to stdout and writes how many bytes
+count=$(mktemp)
+head -c 300001 /dev/urandom > "$err"
+"$guest" count "$count" < "$err" > "$out"
+rc=$?
+t "count copies its input unchanged and exits 0" '[ $rc -eq 0 ] && cmp -s "$err" "$out"'
+t "count writes the number of bytes (got $(cat "$count"))" '[ "$(cat "$count")" = 300001 ]'
+"$guest" count > "$out" 2> "$err"
+rc=$?
+t "count without FILE exits 2" '[ $rc -eq 2 ]'
+rm -f "$count"
 exit $fail

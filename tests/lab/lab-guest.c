@@ -7,6 +7,9 @@
  *                       [--dirty-mib-per-s R] [--working-set-mib W]
  *                       [--duration-ms D]
  *   lab-guest now       print CLOCK_MONOTONIC in seconds (9 decimals)
+ *   lab-guest count FILE   copy stdin to stdout; at the end write the
+ *                       number of bytes copied to FILE (the lab counts the
+ *                       bytes of stock xl's migration stream with it)
  *
  * heartbeat: wakes every tick (default 2 ms), reads CLOCK_BOOTTIME and
  * keeps, in the guest, the largest gap between consecutive ticks. Every
@@ -66,7 +69,8 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: lab-guest heartbeat [--tick-ms N] [--report-ms N] [--output PATH]\n"
             "                 [--dirty-mib-per-s R] [--working-set-mib W] [--duration-ms D]\n"
-            "       lab-guest now\n");
+            "       lab-guest now\n"
+            "       lab-guest count FILE\n");
 }
 
 /* Parse "VALUE" of OPTION into *out within [min, max]; 0 on success. */
@@ -225,6 +229,56 @@ out:
     return rc;
 }
 
+/*
+ * count: stdin to stdout, then the byte count into path.  Exit 0 at the
+ * end of stdin, 1 when reading, writing or the count file fails (what was
+ * copied so far is still counted).
+ */
+static int run_count(const char *path)
+{
+    static char buf[65536];
+    unsigned long long total = 0;
+    int rc = 0;
+    FILE *f;
+
+    for (;;) {
+        ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
+        ssize_t done = 0;
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            fprintf(stderr, "lab-guest count: reading stdin: %s\n", strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (got == 0)
+            break;
+        while (done < got) {
+            ssize_t put = write(STDOUT_FILENO, buf + done, (size_t)(got - done));
+
+            if (put < 0 && errno == EINTR)
+                continue;
+            if (put < 0) {
+                fprintf(stderr, "lab-guest count: writing stdout: %s\n", strerror(errno));
+                rc = 1;
+                break;
+            }
+            done += put;
+        }
+        total += (unsigned long long)done;
+        if (rc)
+            break;
+    }
+    f = fopen(path, "w");
+    if (!f || fprintf(f, "%llu\n", total) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "lab-guest count: cannot write the count to '%s': %s\n", path,
+                strerror(errno));
+        return 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct heartbeat_options options = {
@@ -238,6 +292,13 @@ int main(int argc, char **argv)
 
         printf("%" PRIu64 ".%09" PRIu64 "\n", now / 1000000000u, now % 1000000000u);
         return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "count") == 0) {
+        if (argc != 3) {
+            usage(stderr);
+            return 2;
+        }
+        return run_count(argv[2]);
     }
     if (argc < 2 || strcmp(argv[1], "heartbeat") != 0) {
         usage(stderr);

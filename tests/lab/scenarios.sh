@@ -266,7 +266,11 @@ op_migrate() {  # TOOL TRANSPORT
         ;;
     tcp)
         tcp_port=$((tcp_port + 1))
-        socat "TCP-LISTEN:$tcp_port,bind=127.0.0.1,reuseaddr" EXEC:"$tool migrate-receive" \
+        # lab-guest count: the bytes of the stream that arrived (stock's
+        # "bytes sent"); one more copy in dom0, cheap next to the link
+        rm -f "$work/stream-bytes"
+        socat "TCP-LISTEN:$tcp_port,bind=127.0.0.1,reuseaddr" \
+            SYSTEM:"lab-guest count $work/stream-bytes | $tool migrate-receive" \
             > "$work/receiver.out" 2>&1 &
         receiver=$!
         # the listener is up once the port answers; bounded wait
@@ -282,6 +286,12 @@ op_migrate() {  # TOOL TRANSPORT
         if [ "$link_cap" != 0 ]; then cap=",setsockopt-int=1:47:$link_cap"; fi
         timeout 600 "$tool" migrate -s "" "$guest" "socat - TCP:127.0.0.1:$tcp_port$cap" > "$work/command.out" 2>&1
         rc=$?
+        # the count is written once the stream's end reached the receiver
+        tries=0
+        while [ ! -s "$work/stream-bytes" ] && [ $tries -lt 30 ]; do
+            tries=$((tries + 1))
+            sleep 0.1
+        done
         kill "$receiver" 2>/dev/null
         wait "$receiver" 2>/dev/null
         cat "$work/receiver.out" >> "$work/command.out"
@@ -290,7 +300,9 @@ op_migrate() {  # TOOL TRANSPORT
     esac
     op_total=$(elapsed "$start" "$(now)")
     op_extra="transport=$2"
-    if [ "$2" = tcp ]; then op_extra="$op_extra link_cap=$link_cap"; fi
+    if [ "$2" = tcp ]; then
+        op_extra="$op_extra link_cap=$link_cap stream_bytes=$(cat "$work/stream-bytes" 2>/dev/null || echo none)"
+    fi
 }
 
 # xenmig STREAMS TRACING [capture]: xl-ext migrate with the xenmig engine
