@@ -321,7 +321,6 @@ static int switchover(struct source *s, bool *cleared)
     json_object *m = NULL, *reply = NULL;
     unsigned long long remote_digest = 0;
     struct verify_job verify = { .started = false };
-    bool verify_done = false;
     int rc, join_rc;
 
     /* The guest is paused already: this harvest's cost is downtime, not
@@ -400,7 +399,6 @@ static int switchover(struct source *s, bool *cleared)
     reply = NULL;
     if (verify.started && atomic_load(&verify.done)) {
         /* Done while the destination restored: a miss still stops it. */
-        verify_done = true;
         rc = verify_join(&verify);
         if (!rc && memory_digest_mismatch(s, verify.digest, remote_digest, false))
             rc = MIG_ECORRUPT;
@@ -440,7 +438,7 @@ static int switchover(struct source *s, bool *cleared)
     control_trace("source", "resumed there");
     s->result->memory_hash = sent_digest;
 
-    if (verify.started && !verify_done) {
+    if (verify.started) {                /* not joined before go */
         rc = verify_join(&verify);
         if (rc)
             goto out;
