@@ -110,6 +110,8 @@ struct mig_xen_source {
     uint64_t store_pfn, console_pfn;
     struct xen_pv_memory *pv;  /* a PV domain's memory, else NULL */
     bool device_model;         /* HVM: libxl's qemu-xen in dom0 */
+    char dm_qmp[108];          /* its libxl QMP socket, */
+    char dm_save[64];          /* and where libxl's suspend has it save its state */
     bool dm_logdirty;          /* qemu's log-dirty is on (we switched it) */
 };
 
@@ -576,11 +578,7 @@ static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
 /* qemu's part of log-dirty (what it writes to guest memory itself). */
 static int dm_log_dirty(struct mig_xen_source *src, bool enable)
 {
-    char path[108];
-    int rc;
-
-    xen_emulator_qmp_path(src->domid, path, sizeof(path));
-    rc = xen_qmp_execute(path, "xen-set-global-dirty-log",
+    int rc = xen_qmp_execute(src->dm_qmp, "xen-set-global-dirty-log",
                          enable ? "{\"enable\":true}" : "{\"enable\":false}",
                          QMP_TIMEOUT_MS);
     if (rc)
@@ -832,13 +830,11 @@ static int src_pause(void *backend)
                              src->domid, rc);
     src->suspended = true;
     if (src->device_model) {
-        char qmp[108], save[64], message[1024];
+        char message[1024];
 
         /* libxl's suspend saved qemu's state with live=false: save it again
          * live, so qemu lets go of its disk images for the destination. */
-        xen_emulator_qmp_path(src->domid, qmp, sizeof(qmp));
-        xen_emulator_save_path(src->domid, save, sizeof(save));
-        rc = xen_emulator_save_live(qmp, save, QMP_TIMEOUT_MS);
+        rc = xen_emulator_save_live(src->dm_qmp, src->dm_save, QMP_TIMEOUT_MS);
         if (rc) {
             snprintf(message, sizeof(message), "%s", mig_error_last());
             (void)src_resume(src);     /* not paused, as far as the engine knows */
@@ -866,13 +862,8 @@ static int src_resume(void *backend)
         src->renamed = false;
     }
     rc = libxl_domain_resume(src->ctx, src->domid, 1, NULL);
-    if (src->device_model) {
-        /* qemu runs on; the state libxl's suspend had it save is stale. */
-        char path[64];
-
-        xen_emulator_save_path(src->domid, path, sizeof(path));
-        (void)unlink(path);
-    }
+    if (src->device_model)     /* qemu runs on; the state it saved is stale */
+        (void)unlink(src->dm_save);
     if (rc)
         return mig_error_set(MIG_EIO, "libxl could not resume domain %u (libxl error "
                              "%d): resume it by hand with 'xl unpause' after checking "
@@ -903,11 +894,9 @@ static int device_model_tail(struct mig_xen_source *src, void **out, size_t *len
     struct xen_emulator_state emu = { 0 };
     void *context = NULL, *xenstore = NULL;
     struct xs_handle *xs = NULL;
-    char path[64];
     int rc;
 
-    xen_emulator_save_path(src->domid, path, sizeof(path));
-    rc = xen_emulator_read_context(path, &context, &emu.context_length);
+    rc = xen_emulator_read_context(src->dm_save, &context, &emu.context_length);
     if (rc)
         goto out;
     xs = xs_open(0);
@@ -923,7 +912,7 @@ static int device_model_tail(struct mig_xen_source *src, void **out, size_t *len
     emu.xenstore = xenstore;
     rc = xen_stream_tail(src->xch, src->domid, &emu, out, len_out);
     if (!rc)
-        (void)unlink(path);        /* libxl's own save removes it too */
+        (void)unlink(src->dm_save);    /* libxl's own save removes it too */
 out:
     if (xs)
         xs_close(xs);
@@ -1276,6 +1265,8 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
                                 LIBXL_DEVICE_MODEL_VERSION_QEMU_XEN &&
                             (libxl_defbool_is_default(stubdom) ||
                              !libxl_defbool_val(stubdom));
+        xen_emulator_qmp_path(src->domid, src->dm_qmp, sizeof(src->dm_qmp));
+        xen_emulator_save_path(src->domid, src->dm_save, sizeof(src->dm_save));
     }
     libxl_domain_config_dispose(&d_config);
     if (type != LIBXL_DOMAIN_TYPE_PVH && type != LIBXL_DOMAIN_TYPE_PV &&
