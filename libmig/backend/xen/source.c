@@ -374,15 +374,14 @@ static unsigned int probe_batch(const struct mig_xen_source *src, uint64_t base)
  * Map the guest PROBE_PAGES frames at a time and hand each batch to visit
  * (map: the mapped frames; place[i]: pfn base + i's page in map, -1 when
  * it holds no memory; types[i]: its PV page type); a batch without memory
- * is skipped, as are batches with no memory at round 0 once that is known
- * (skip_holes).  A visit's error ends the walk.
+ * is skipped, as are batches with no memory at round 0 once that is known.
+ * A visit's error ends the walk.
  */
 typedef int (*batch_visit_fn)(void *arg, uint64_t base, unsigned int n,
                               const uint8_t *map, const int *place,
                               const unsigned int *types);
 
-static int for_each_batch(struct mig_xen_source *src, bool skip_holes,
-                          batch_visit_fn visit, void *arg)
+static int for_each_batch(struct mig_xen_source *src, batch_visit_fn visit, void *arg)
 {
     xen_pfn_t *pfns = malloc(PROBE_PAGES * sizeof(*pfns));
     xen_pfn_t *frames = malloc(PROBE_PAGES * sizeof(*frames));
@@ -400,7 +399,7 @@ static int for_each_batch(struct mig_xen_source *src, bool skip_holes,
         unsigned int mapped;
         void *map;
 
-        if (skip_holes && src->memory &&
+        if (src->memory &&
             mig_dirty_bitmap_next_set(src->memory, base) >= base + n)
             continue;
         for (unsigned int i = 0; i < n; i++)
@@ -430,22 +429,6 @@ struct populated_visit {
     struct mig_dirty_bitmap *dst;
     uint64_t found;
 };
-
-static int mark_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *map,
-                       const int *place, const unsigned int *types)
-{
-    struct populated_visit *v = arg;
-
-    (void)map;
-    (void)types;
-    for (unsigned int i = 0; i < n; i++) {
-        if (place[i] >= 0) {
-            mig_dirty_bitmap_set(v->dst, base + i);
-            v->found++;
-        }
-    }
-    return 0;
-}
 
 /*
  * PVH/HVM: which of the n gfns hold memory, by Xen's page types
@@ -516,6 +499,43 @@ static int probe_by_type(struct mig_xen_source *src, struct populated_visit *v)
     return rc;
 }
 
+/*
+ * PV: which pfns hold memory, by the guest's p2m and Xen's page types of
+ * the frames it names (those of a type that carries data), without
+ * mapping a single frame: a frame that cannot be mapped when it is read
+ * is a hole then (read_page's MIG_EABSENT), as it was here before.
+ */
+static int pv_probe(struct mig_xen_source *src, struct populated_visit *v)
+{
+    xen_pfn_t frames[PROBE_PAGES];
+    uint64_t pfns[PROBE_PAGES];
+    unsigned int types[PROBE_PAGES];
+    int rc = 0;
+
+    for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
+        unsigned int n = probe_batch(src, base), k = 0;
+
+        for (unsigned int i = 0; i < n; i++) {
+            uint64_t mfn = xen_pv_pfn_to_mfn(src->pv, base + i);
+
+            if (mfn == PV_INVALID_FRAME)
+                continue;
+            frames[k] = mfn;
+            pfns[k++] = base + i;
+        }
+        if (!k)
+            continue;
+        rc = xen_pv_page_types(src->pv, frames, k, types);
+        for (unsigned int j = 0; j < k && !rc; j++) {
+            if (!mig_stream_page_type_has_data(types[j]))
+                continue;
+            mig_dirty_bitmap_set(v->dst, pfns[j]);
+            v->found++;
+        }
+    }
+    return rc;
+}
+
 /* PVH/HVM: drop from a set the pfns that hold no memory (Xen's frames). */
 static int drop_absent_pfns(struct mig_xen_source *src, struct mig_dirty_bitmap *set)
 {
@@ -557,8 +577,7 @@ static int src_populated(void *backend, struct mig_dirty_bitmap *dst)
 {
     struct mig_xen_source *src = backend;
     struct populated_visit v = { .dst = dst };
-    int rc = src->pv ? for_each_batch(src, false, mark_mapped, &v)
-                     : probe_by_type(src, &v);
+    int rc = src->pv ? pv_probe(src, &v) : probe_by_type(src, &v);
 
     if (rc)
         return rc;
@@ -1045,7 +1064,7 @@ static int src_memory_hash(void *backend, uint64_t *hash_out)
     }
     v->src = src;
     v->hashes = hashes;
-    rc = src->pv ? for_each_batch(src, true, hash_mapped, v) : hvm_hash(src, hashes);
+    rc = src->pv ? for_each_batch(src, hash_mapped, v) : hvm_hash(src, hashes);
     if (!rc)
         *hash_out = mig_memory_digest(hashes, src->nr_pfns);
 out:
