@@ -6,12 +6,14 @@
  * through this table and never knows which one it has.
  *
  * Threading: read_page/write_page are called concurrently from the stream
- * threads (never twice for one pfn at once); every other operation is
- * called from the engine's thread only.
+ * threads (never twice for one pfn at once); memory_hash from the engine's
+ * verification thread (see there); every other operation is called from
+ * the engine's thread only.
  */
 #ifndef XENMIG_MIG_BACKEND_H
 #define XENMIG_MIG_BACKEND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,8 +110,15 @@ struct mig_backend_ops {
      * of its mig_page_hash and type, exactly as read_page would give them
      * now), read from guest memory itself, never from bookkeeping, so a
      * write the tracking missed shows up as a mismatch.
+     *
+     * The engine calls it on a thread of its own (at the lowest CPU
+     * priority, so it never slows the switchover) while its own thread
+     * only talks to the destination.  cancel (caller-owned, may be NULL):
+     * once it reads true, the hash may stop early and return
+     * MIG_ECANCELLED (the engine sets it when the migration failed and the
+     * guest is to resume).
      */
-    int (*memory_hash)(void *backend, uint64_t *hash_out);
+    int (*memory_hash)(void *backend, const atomic_bool *cancel, uint64_t *hash_out);
 
     /*
      * Source after a successful switchover: the guest now runs on the

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/random.h>
 
@@ -228,14 +229,20 @@ out:
 /*
  * The source's own memory hash (verification), run on a thread of its own
  * from the moment everything is sent: it overlaps the destination's
- * restore instead of following the resume.
+ * restore instead of following the resume.  It runs as SCHED_IDLE, on CPU
+ * time nothing else wants: where the two ends share CPUs (the lab, one
+ * host), hashing at normal priority slowed the destination's restore and
+ * so lengthened the downtime it was meant to stay out of.  A failed
+ * migration cancels it (the guest resumes without waiting for a hash
+ * nobody needs); once the destination has resumed, it is raised back to
+ * normal priority so the source finishes.
  */
 struct verify_job {
     const struct mig_backend_ops *ops;
     void *be;
     pthread_t thread;
     bool started;
-    atomic_bool done;
+    atomic_bool done, cancel;
     int rc;
     uint64_t digest;
     char message[1024];            /* the thread's error, when rc != 0 */
@@ -244,8 +251,11 @@ struct verify_job {
 static void *verify_thread(void *arg)
 {
     struct verify_job *v = arg;
+    struct sched_param idle = { .sched_priority = 0 };
 
-    v->rc = v->ops->memory_hash(v->be, &v->digest);
+    /* Best effort: without it the hash merely competes for the CPUs. */
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+    v->rc = v->ops->memory_hash(v->be, &v->cancel, &v->digest);
     if (v->rc)
         snprintf(v->message, sizeof(v->message), "%s", mig_error_last());
     atomic_store(&v->done, true);
@@ -259,12 +269,33 @@ static int verify_start(struct source *s, struct verify_job *v)
     v->ops = s->ops;
     v->be = s->be;
     atomic_init(&v->done, false);
+    atomic_init(&v->cancel, false);
     err = pthread_create(&v->thread, NULL, verify_thread, v);
     if (err)
         return mig_error_set_errno(MIG_ENOMEM, err, "cannot start the verification "
                                    "thread");
     v->started = true;
     return 0;
+}
+
+/* Raises the hash to normal priority: it is what the source waits for now. */
+static void verify_hurry(struct verify_job *v)
+{
+    struct sched_param normal = { .sched_priority = 0 };
+
+    if (v->started)
+        (void)pthread_setschedparam(v->thread, SCHED_OTHER, &normal);
+}
+
+/* The migration failed: stops the hash early and waits for the thread,
+ * leaving the error that failed it as it is. */
+static void verify_abandon(struct verify_job *v)
+{
+    if (!v->started)
+        return;
+    atomic_store(&v->cancel, true);
+    pthread_join(v->thread, NULL);
+    v->started = false;
 }
 
 /* Waits for the hash; its error, if any, becomes this thread's. */
@@ -321,7 +352,7 @@ static int switchover(struct source *s, bool *cleared)
     json_object *m = NULL, *reply = NULL;
     unsigned long long remote_digest = 0;
     struct verify_job verify = { .started = false };
-    int rc, join_rc;
+    int rc;
 
     /* The guest is paused already: this harvest's cost is downtime, not
      * a pre-copy harvest pause, so it is not added to those counters. */
@@ -439,6 +470,7 @@ static int switchover(struct source *s, bool *cleared)
     s->result->memory_hash = sent_digest;
 
     if (verify.started) {                /* not joined before go */
+        verify_hurry(&verify);
         rc = verify_join(&verify);
         if (rc)
             goto out;
@@ -453,10 +485,12 @@ static int switchover(struct source *s, bool *cleared)
         s->result->memory_verified = true;
     }
 out:
-    /* On every way out the hash thread has ended before the guest resumes. */
-    join_rc = verify_join(&verify);
-    if (!rc)
-        rc = join_rc;
+    /* On every way out the hash thread has ended before the guest resumes;
+     * on a failure it is cut short, as nobody needs its answer. */
+    if (rc)
+        verify_abandon(&verify);
+    else
+        rc = verify_join(&verify);
     if (m)
         json_object_put(m);
     if (reply)

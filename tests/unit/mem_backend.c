@@ -149,7 +149,7 @@ static int mb_restore_state(void *b, const void *state, size_t len)
     return 0;
 }
 
-static int mb_memory_hash(void *b, uint64_t *hash)
+static int mb_memory_hash(void *b, const atomic_bool *cancel, uint64_t *hash)
 {
     struct mem_backend *m = b;
 
@@ -157,7 +157,15 @@ static int mb_memory_hash(void *b, uint64_t *hash)
 
     if (!hashes)
         return mig_error_set(MIG_ENOMEM, "no memory");
-    wait_for_other_side(m);
+    /* As wait_for_other_side, but a cancel ends the wait (and the hash). */
+    for (unsigned int i = 0; m->wait_for && !*m->wait_for && i < 10000; i++) {
+        if (cancel && atomic_load(cancel)) {
+            free(hashes);
+            m->hash_cancelled = true;
+            return mig_error_set(MIG_ECANCELLED, "hash cancelled");
+        }
+        sleep_ms(1);
+    }
     for (uint64_t p = 0; p < m->nr_pfns; p++)
         hashes[p] = mig_page_key(mig_page_hash(m->memory + p * 4096), m->types[p]);
     *hash = mig_memory_digest(hashes, m->nr_pfns);

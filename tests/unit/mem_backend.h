@@ -35,6 +35,8 @@ struct mem_backend {
      * memory_hash sets *hashed_flag when done, resume sets *resumed_flag.
      */
     _Atomic bool *wait_for, *hashed_flag, *resumed_flag;
+    /* memory_hash was cancelled while it waited (set by its thread) */
+    _Atomic bool hash_cancelled;
     /* prefetch: pfns announced, and any that
      * came out of order within one call */
     _Atomic unsigned long prefetched, prefetch_disorder;

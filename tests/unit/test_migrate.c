@@ -568,6 +568,33 @@ START_TEST(test_memory_mismatch_not_resumed)
 END_TEST
 
 /*
+ * A switchover that fails while the source's memory hash still runs (here
+ * it would wait 10 s for a flag nobody sets): the hash is cancelled, the
+ * guest resumes at the source once, and the error is the failure's, not
+ * the cancelled hash's.
+ */
+START_TEST(test_failed_switchover_cancels_hash)
+{
+    struct run r;
+    _Atomic bool never = false;
+
+    setup(&r, 100);
+    r.opts.policy.max_downtime_ms = 5000;
+    r.dst.be.corrupt_writes = true;
+    r.src.wait_for = &never;
+    migrate(&r, 2);
+    ck_assert_int_eq(r.rc, MIG_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(r.message, "destination memory differs"));
+    ck_assert(r.src.hash_cancelled);
+    ck_assert(!r.result.memory_verified);
+    ck_assert_uint_eq(r.src.pauses, 1);
+    ck_assert_uint_eq(r.src.resumes, 1);
+    assert_running_at_source(&r);
+    teardown(&r);
+}
+END_TEST
+
+/*
  * A migration of 100 dirtied pages in which the source's memory hash ends
  * before the destination is ready (hash_first: the destination's restore
  * waits for it) or after the destination resumed (the hash waits for
@@ -778,6 +805,7 @@ int main(void)
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
+    tcase_add_test(tc, test_failed_switchover_cancels_hash);
     tcase_add_test(tc, test_missed_write_stops_before_go);
     tcase_add_test(tc, test_missed_write_found_after_resume);
     tcase_add_test(tc, test_verified_before_go);

@@ -25,15 +25,22 @@
 #include "mig_sim_backend.h"
 
 /* The memory digest (mig_memory_digest) of nr_pfns contiguous pages. */
-static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns, uint64_t *digest)
+static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns,
+                           const atomic_bool *cancel, uint64_t *digest)
 {
     uint64_t *hashes = malloc(nr_pfns * sizeof(*hashes));
 
     if (!hashes)
         return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
                              nr_pfns);
-    for (uint64_t p = 0; p < nr_pfns; p++)
+    for (uint64_t p = 0; p < nr_pfns; p++) {
+        if (p % 1024 == 0 && cancel && atomic_load(cancel)) {
+            free(hashes);
+            return mig_error_set(MIG_ECANCELLED, "memory hash cancelled at page %" PRIu64,
+                                 p);
+        }
         hashes[p] = mig_page_hash(memory + p * MIG_SIM_PAGE_SIZE);
+    }
     *digest = mig_memory_digest(hashes, nr_pfns);
     free(hashes);
     return 0;
@@ -138,7 +145,7 @@ static int src_restore_state(void *b, const void *state, size_t len)
     return mig_error_set(MIG_EINVAL, "a source guest cannot restore state");
 }
 
-static int src_memory_hash(void *b, uint64_t *hash_out)
+static int src_memory_hash(void *b, const atomic_bool *cancel, uint64_t *hash_out)
 {
     struct mig_sim_guest *guest = ((struct mig_sim_source *)b)->guest;
     const void *base;
@@ -148,7 +155,7 @@ static int src_memory_hash(void *b, uint64_t *hash_out)
     /* Called by the engine on the paused guest only (mig_backend.h). */
     rc = mig_sim_guest_page(guest, 0, &base, &len);
     if (!rc)
-        rc = digest_of_pages(base, mig_sim_guest_nr_pfns(guest), hash_out);
+        rc = digest_of_pages(base, mig_sim_guest_nr_pfns(guest), cancel, hash_out);
     return rc;
 }
 
@@ -320,11 +327,11 @@ static int dst_restore_state(void *b, const void *state, size_t len)
     return d->save_path ? write_save_file(d, state, len) : 0;
 }
 
-static int dst_memory_hash(void *b, uint64_t *hash_out)
+static int dst_memory_hash(void *b, const atomic_bool *cancel, uint64_t *hash_out)
 {
     struct mig_sim_destination *d = b;
 
-    return digest_of_pages(d->memory, d->nr_pfns, hash_out);
+    return digest_of_pages(d->memory, d->nr_pfns, cancel, hash_out);
 }
 
 static int dst_release(void *b)

@@ -972,6 +972,7 @@ static int src_write_page(void *backend, uint64_t pfn, const void *data,
 
 struct hash_visit {
     struct mig_xen_source *src;
+    const atomic_bool *cancel;       /* may be NULL */
     uint64_t *hashes;
     uint8_t page[PAGE_SIZE_BYTES];
 };
@@ -982,7 +983,13 @@ struct hash_visit {
  * where something was sent (src->memory: round 0 and every harvest); a
  * batch never sent from hashes as holes, as the destination has it.
  */
-static int hvm_hash(struct mig_xen_source *src, uint64_t *hashes)
+static bool hash_cancelled(const atomic_bool *cancel)
+{
+    return cancel && atomic_load(cancel);
+}
+
+static int hvm_hash(struct mig_xen_source *src, const atomic_bool *cancel,
+                    uint64_t *hashes)
 {
     xen_pfn_t gfns[PROBE_PAGES];
     bool present[PROBE_PAGES];
@@ -994,6 +1001,10 @@ static int hvm_hash(struct mig_xen_source *src, uint64_t *hashes)
         unsigned int k = 0;
         uint8_t *map;
 
+        if (hash_cancelled(cancel)) {
+            rc = mig_error_set(MIG_ECANCELLED, "hash of domain %u cancelled", src->domid);
+            break;
+        }
         if (src->memory && mig_dirty_bitmap_next_set(src->memory, base) >= base + n)
             continue;
         rc = hvm_present_range(src, base, n, gfns, present);
@@ -1023,6 +1034,8 @@ static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
 {
     struct hash_visit *v = arg;
 
+    if (hash_cancelled(v->cancel))
+        return mig_error_set(MIG_ECANCELLED, "hash of domain %u cancelled", v->src->domid);
     for (unsigned int i = 0; i < n; i++) {
         const uint8_t *page;
         int rc;
@@ -1050,7 +1063,7 @@ static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
  * and its absence here shows up as a mismatch.  PVH/HVM: every gfn that
  * holds memory now (hvm_hash).
  */
-static int src_memory_hash(void *backend, uint64_t *hash_out)
+static int src_memory_hash(void *backend, const atomic_bool *cancel, uint64_t *hash_out)
 {
     struct mig_xen_source *src = backend;
     struct hash_visit *v = calloc(1, sizeof(*v));
@@ -1063,8 +1076,9 @@ static int src_memory_hash(void *backend, uint64_t *hash_out)
         goto out;
     }
     v->src = src;
+    v->cancel = cancel;
     v->hashes = hashes;
-    rc = src->pv ? for_each_batch(src, hash_mapped, v) : hvm_hash(src, hashes);
+    rc = src->pv ? for_each_batch(src, hash_mapped, v) : hvm_hash(src, cancel, hashes);
     if (!rc)
         *hash_out = mig_memory_digest(hashes, src->nr_pfns);
 out:
