@@ -140,6 +140,7 @@ static struct {
     unsigned int dirty;           /* pages written per round, halving */
     bool miss_one;                /* one write tracking misses: hashes differ */
     unsigned int round;
+    uint64_t zero_at_start;       /* all-zero pages before round 0 */
 } guest;
 
 static int xs_prologue(void *backend, void **blob_out, size_t *len_out)
@@ -167,6 +168,11 @@ static int xs_save_state(void *backend, void **state_out, size_t *len_out)
 static void guest_writes(struct mem_backend *m, void *arg)
 {
     (void)arg;
+    if (guest.dirty && guest.round == 0) {
+        /* pfn 1 (data at round 0) is zeroed: its zero copy must carry data */
+        memset(m->memory + 4096, 0, 4096);
+        mem_backend_write(m, 1, 0);
+    }
     for (unsigned int i = 0; i < guest.dirty; i++)
         mem_backend_write(m, (guest.round * 131 + i * 7) % m->nr_pfns,
                           (uint8_t)(guest.round + i + 1));
@@ -185,7 +191,7 @@ static int check_capture(const char *path, const struct blob *head, const struct
     struct blob cap;
     uint8_t *got = calloc(m->nr_pfns, 4096);
     bool *seen = calloc(m->nr_pfns, sizeof(*seen));
-    uint64_t records = 0, pages = 0, matched = 0;
+    uint64_t records = 0, pages = 0, matched = 0, alloc_only = 0;
     bool bad_word = false;
     int rc;
 
@@ -204,19 +210,33 @@ static int check_capture(const char *path, const struct blob *head, const struct
         if (rc)
             break;
         records++;
-        for (uint32_t i = 0; i < body.u.page_data.count; i++) {
+        for (uint32_t i = 0, data = 0; i < body.u.page_data.count; i++) {
             uint64_t word = mig_stream_page_data_word(&body, i);
             uint64_t pfn = mig_stream_word_pfn(word);
+            unsigned int type = mig_stream_word_type(word);
 
-            if (mig_stream_word_type(word) != MIG_STREAM_PAGE_NOTAB || pfn >= m->nr_pfns) {
+            if ((type != MIG_STREAM_PAGE_NOTAB && type != MIG_STREAM_PAGE_XALLOC) ||
+                pfn >= m->nr_pfns) {
                 printf("check: FAILED: PAGE_DATA word %#" PRIx64 " (record at offset %"
                        PRIu64 ")\n", word, rec.offset);
                 bad_word = true;
                 break;
             }
-            /* A later copy of a pfn replaces the earlier one, as in libxc. */
-            memcpy(got + pfn * 4096, (const uint8_t *)body.u.page_data.pages + i * 4096,
-                   4096);
+            if (type == MIG_STREAM_PAGE_XALLOC) {
+                /* libxc populates it and Xen zeroes it; were it populated
+                 * already, its old content would stay. */
+                if (seen[pfn]) {
+                    printf("check: FAILED: XALLOC for pfn %" PRIu64 ", written before "
+                           "(record at offset %" PRIu64 "): its old content would stay\n",
+                           pfn, rec.offset);
+                    bad_word = true;
+                    break;
+                }
+                alloc_only++;
+            } else
+                /* A later copy of a pfn replaces the earlier one, as in libxc. */
+                memcpy(got + pfn * 4096,
+                       (const uint8_t *)body.u.page_data.pages + (size_t)data++ * 4096, 4096);
             seen[pfn] = true;
             pages++;
         }
@@ -246,8 +266,9 @@ static int check_capture(const char *path, const struct blob *head, const struct
         }
         matched++;
     }
-    printf("check: ok: %" PRIu64 " PAGE_DATA records, %" PRIu64 " pages, all %" PRIu64
-           " pfns equal to the source's\n", records, pages, matched);
+    printf("check: ok: %" PRIu64 " PAGE_DATA records, %" PRIu64 " pages (%" PRIu64
+           " allocate-only; %" PRIu64 " zero at the start), all %" PRIu64 " pfns equal to "
+           "the source's\n", records, pages, alloc_only, guest.zero_at_start, matched);
     rc = 0;
 out:
     free(cap.data);
@@ -420,6 +441,11 @@ int main(int argc, char **argv)
     ops.save_state = xs_save_state;
     mem_backend_init(&src, pfns, true);
     src.guest_writes = guest_writes;
+    for (uint64_t p = 0; p < pfns; p++) {
+        static const uint8_t zero[4096];
+
+        guest.zero_at_start += !memcmp(src.memory + p * 4096, zero, sizeof(zero));
+    }
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, to_dest) ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, to_src))

@@ -4,8 +4,10 @@
  * built here: the stream head from the prologue, the pages of the N data
  * streams (as libxc PAGE_DATA records) and the tail from the state block
  * are merged into one standard xl migration stream and written to Xen's
- * stock `xl migrate-receive`, whose migration handshake is spoken here
- * (banner, "ready to unpause", the go message, the report byte).
+ * stock `xl migrate-receive` (the first copy of an all-zero page as an
+ * allocate-only XALLOC entry: see written), whose migration handshake is
+ * spoken here (banner, "ready to unpause", the go message, the report
+ * byte).
  *
  * It must never tell xl to unpause before the engine's resume (that is,
  * before the source said "go"), never leave the receiver behind (close
@@ -58,7 +60,8 @@ static const char xl_report[] = "my copy unpause results are as follows";  /* + 
 /* One receiver thread's pages not yet written: one PAGE_DATA record. */
 struct page_batch {
     struct page_batch *next;         /* in the destination's registry */
-    uint32_t count;
+    uint32_t count;                  /* pfns (words) */
+    uint32_t data_count;             /* of which carry data (pages) */
     uint64_t words[BATCH_PAGES];     /* pfn | page type << 60 */
     struct iovec pages[BATCH_PAGES];
     uint8_t *data;                   /* BATCH_PAGES pages */
@@ -84,6 +87,15 @@ struct mig_xen_dest {
 
     pthread_mutex_t batches_lock;
     struct page_batch *batches;
+    /*
+     * One bit per pfn: written to xl's stream before.  The first copy of
+     * an all-zero plain page goes as XALLOC, without data: libxc's restore
+     * populates it and Xen hands out zeroed memory, so the same page
+     * results without xl mapping and copying 4 KiB of zeros.  A later zero
+     * copy must overwrite what an earlier one left, so it carries data.
+     */
+    _Atomic uint64_t *written;
+    atomic_uint_fast64_t alloc_only;   /* pages sent as XALLOC */
 };
 
 static atomic_uint_fast64_t next_dest_id = 1;
@@ -302,18 +314,19 @@ static int flush_batch(struct mig_xen_dest *d, struct page_batch *b)
     pthread_mutex_lock(&d->write_lock);
     sigpipe_block(&g);
     rc = mig_stream_write_page_data(d->child_writer, b->words, b->count, b->pages,
-                                    b->count);
+                                    b->data_count);
     sigpipe_restore(&g, rc != 0);
     if (rc)
         rc = stream_broken(d, rc, "a PAGE_DATA record");
     else if (d->capture_writer) {
         rc = mig_stream_write_page_data(d->capture_writer, b->words, b->count, b->pages,
-                                        b->count);
+                                        b->data_count);
         if (rc)
             rc = mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
     }
     pthread_mutex_unlock(&d->write_lock);
     b->count = 0;
+    b->data_count = 0;
     memset(b->seen, 0xff, sizeof(b->seen));
     return rc;
 }
@@ -574,6 +587,12 @@ static int xd_prepare(void *backend, uint64_t nr_pfns)
     if (d->child <= 0)
         return mig_error_set(MIG_ECOMPAT, "the source sent no Xen prologue: it is not a "
                              "xenmig Xen source (or an older version)");
+    if (d->written)
+        return mig_error_set(MIG_EINVAL, "a second prepare for one Xen destination");
+    d->written = calloc((size_t)(nr_pfns + 63) / 64, sizeof(*d->written));
+    if (!d->written)
+        return mig_error_set(MIG_ENOMEM, "out of memory for the written-page map of %"
+                             PRIu64 " pfns", nr_pfns);
     d->nr_pfns = nr_pfns;
     return 0;
 }
@@ -600,13 +619,19 @@ static int xd_write_page(void *backend, uint64_t pfn, const void *data, unsigned
             return rc;
         batch_seen(b, pfn);
     }
-    uint8_t *page = b->data + (size_t)b->count * MIG_STREAM_PAGE_SIZE;
+    uint8_t *page = b->data + (size_t)b->data_count * MIG_STREAM_PAGE_SIZE;
+    bool first = pfn < d->nr_pfns && d->written &&
+                 !(atomic_fetch_or(&d->written[pfn / 64], UINT64_C(1) << (pfn % 64)) &
+                   (UINT64_C(1) << (pfn % 64)));
 
-    if (data) {
+    if (!data && first && type == MIG_STREAM_PAGE_NOTAB) {
+        type = MIG_STREAM_PAGE_XALLOC;
+        atomic_fetch_add(&d->alloc_only, 1);
+    } else if (data) {
         memcpy(page, data, MIG_STREAM_PAGE_SIZE);
-        b->pages[b->count] = (struct iovec){ page, MIG_STREAM_PAGE_SIZE };
+        b->pages[b->data_count++] = (struct iovec){ page, MIG_STREAM_PAGE_SIZE };
     } else
-        b->pages[b->count] = (struct iovec){ (void *)zero_page, MIG_STREAM_PAGE_SIZE };
+        b->pages[b->data_count++] = (struct iovec){ (void *)zero_page, MIG_STREAM_PAGE_SIZE };
     b->words[b->count] = pfn | (uint64_t)type << MIG_STREAM_PFN_TYPE_SHIFT;
     b->count++;
     return b->count == BATCH_PAGES ? flush_batch(d, b) : 0;
@@ -623,6 +648,8 @@ static int xd_restore_state(void *backend, const void *state, size_t len)
         return mig_error_set(MIG_EFORMAT, "the source's stream tail is empty: it must "
                              "end with the libxc and libxl END records");
     rc = flush_all_batches(d);
+    dest_log(d, XTL_INFO, "%" PRIu64 " all-zero pages went to xl as XALLOC, without data",
+             (uint64_t)atomic_load(&d->alloc_only));
     if (!rc)
         rc = send_bytes(d, state, len, true, "the stream tail");
     if (!rc)
@@ -814,5 +841,6 @@ void mig_xen_dest_close(struct mig_xen_dest *d)
     pthread_mutex_destroy(&d->batches_lock);
     free(d->meta);
     free(d->xl);
+    free((void *)d->written);
     free(d);
 }
