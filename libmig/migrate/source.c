@@ -55,6 +55,8 @@ struct source {
     double start;
     double paused_at;
     struct mig_progress progress;
+    uint8_t id[16];                      /* the migration's, from the handshake */
+    uint8_t key[MIG_XFER_KEY_SIZE];      /* its data key until connected, then 0 */
 };
 
 static int read_page(void *arg, uint64_t pfn, void *buf, unsigned int *type_out)
@@ -139,19 +141,23 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
     return 0;
 }
 
-static int handshake(struct source *s)
+/*
+ * The handshake's first half: "hello" with the prologue.  The destination
+ * starts its receiver and runs the pre-flight while the source gets ready
+ * (handshake_finish waits for its answer).
+ */
+static int handshake_start(struct source *s)
 {
-    json_object *m = json_object_new_object(), *reply = NULL;
+    json_object *m = json_object_new_object();
     void *prologue = NULL;
     size_t prologue_len = 0;
-    unsigned long long port;
-    uint8_t id[16], key[MIG_XFER_KEY_SIZE];
-    char hex[33], keyhex[2 * MIG_XFER_KEY_SIZE + 1], portstr[8];
+    uint8_t *id = s->id, *key = s->key;
+    char hex[33], keyhex[2 * MIG_XFER_KEY_SIZE + 1];
     int rc;
 
     if (!m)
         return mig_error_set(MIG_ENOMEM, "out of memory");
-    if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+    if (getrandom(id, sizeof(s->id), 0) != (ssize_t)sizeof(s->id)) {
         rc = mig_error_set_errno(MIG_EIO, errno, "cannot draw a migration id");
         goto out;
     }
@@ -168,11 +174,11 @@ static int handshake(struct source *s)
         s->opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
     if (s->opts->encrypt) {
         /* A fresh key per migration, over the (ssh or local) control channel. */
-        if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+        if (getrandom(key, sizeof(s->key), 0) != (ssize_t)sizeof(s->key)) {
             rc = mig_error_set_errno(MIG_EIO, errno, "cannot draw a migration key");
             goto out;
         }
-        for (size_t i = 0; i < sizeof(key); i++)
+        for (size_t i = 0; i < sizeof(s->key); i++)
             snprintf(keyhex + 2 * i, 3, "%02x", key[i]);
         json_object_object_add(m, "key", json_object_new_string(keyhex));
     }
@@ -190,8 +196,22 @@ static int handshake(struct source *s)
     rc = control_send(&s->control, m);
     if (!rc && prologue)
         rc = control_send_block(&s->control, prologue, prologue_len);
-    if (rc)
-        goto out;
+out:
+    OPENSSL_cleanse(keyhex, sizeof(keyhex));
+    free(prologue);
+    json_object_put(m);
+    return rc;
+}
+
+/* The second half: the destination's "ready" (its pre-flight passed), and
+ * the data connections. */
+static int handshake_finish(struct source *s)
+{
+    json_object *reply = NULL;
+    unsigned long long port;
+    char portstr[8];
+    int rc;
+
     /* The destination checks the prologue (pre-flight) before "ready". */
     rc = control_recv(&s->control, "ready", &reply);
     if (rc)
@@ -208,19 +228,16 @@ static int handshake(struct source *s)
         xo.timeout_ms = s->opts->timeout_ms;
         xo.fault = s->opts->inject_fault < MIG_MIGRATE_FAULT_VERSION ? s->opts->inject_fault : 0;
         xo.fault_stall_ms = (unsigned int)s->opts->timeout_ms + 2000;
-        xo.key = s->opts->encrypt ? key : NULL;
+        xo.key = s->opts->encrypt ? s->key : NULL;
         /* Mid-transfer, also for a guest whose pfn space is mostly holes. */
         xo.fault_after_pages = s->nr_pfns / 4 < 2048 ? s->nr_pfns / 4 : 2048;
-        rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, id, s->log,
+        rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, s->id, s->log,
                                      &s->sender);
         if (!rc && s->ops->prefetch)
             mig_xfer_sender_set_prefetch(s->sender, prefetch);
     }
 out:
-    OPENSSL_cleanse(key, sizeof(key));
-    OPENSSL_cleanse(keyhex, sizeof(keyhex));
-    free(prologue);
-    json_object_put(m);
+    OPENSSL_cleanse(s->key, sizeof(s->key));
     if (reply)
         json_object_put(reply);
     return rc;
@@ -546,12 +563,16 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
     if (rc)
         goto out;
     control_trace("source", "connecting");
-    rc = handshake(&s);
+    rc = handshake_start(&s);
     if (rc)
         goto out;
-    control_trace("source", "destination ready; enabling log-dirty");
 
-    /* Round 0: everything.  Tracking starts first so nothing slips by. */
+    /*
+     * Round 0: everything.  Tracking starts first so nothing slips by.  Both
+     * happen while the destination starts up and runs its pre-flight: no
+     * page goes out before its "ready".
+     */
+    control_trace("source", "enabling log-dirty");
     rc = ops->log_dirty_enable(backend);
     if (rc)
         goto out;
@@ -563,6 +584,11 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
         mig_dirty_bitmap_set_range(s.dirty, 0, s.nr_pfns);
     if (rc)
         goto out;
+    control_trace("source", "waiting for the destination");
+    rc = handshake_finish(&s);
+    if (rc)
+        goto out;
+    control_trace("source", "destination ready");
     last_harvest = now();
     control_trace("source", "round 0");
     for (;;) {
@@ -692,6 +718,7 @@ out:
             xtl_log(log, XTL_ERROR, -1, "migrate", "%s", message);
         mig_error_set(code, "%s", message);
     }
+    OPENSSL_cleanse(s.key, sizeof(s.key));
     result->total_seconds = now() - s.start;
     mig_xfer_sender_close(s.sender);
     mig_precopy_free(s.policy);

@@ -56,6 +56,7 @@ static int mb_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out
 
     memcpy(buf, m->memory + pfn * 4096, 4096);
     *type_out = m->types[pfn];
+    m->pages_read++;
     return 0;
 }
 
@@ -78,6 +79,7 @@ static int mb_log_dirty_enable(void *b)
     struct mem_backend *m = b;
 
     m->logging = true;
+    m->log_enables++;
     mig_dirty_bitmap_clear_all(m->tracked);
     return 0;
 }

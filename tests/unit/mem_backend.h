@@ -20,7 +20,8 @@ struct mem_backend {
     uint64_t nr_pfns;
     struct mig_dirty_bitmap *tracked;
     bool logging, paused, released, resumed_after_pause;
-    unsigned int pauses, resumes, harvests;
+    unsigned int pauses, resumes, harvests, log_enables;
+    _Atomic unsigned long pages_read;    /* source: read_page calls */
     int fail_prepare;            /* destination: prepare returns this */
     bool corrupt_writes;         /* destination: store pfn 7 wrongly */
     char state[64];              /* "device state" */

@@ -512,6 +512,10 @@ START_TEST(test_destination_refuses)
     ck_assert_int_eq(r.dst.rc, MIG_ENOMEM);
     assert_running_at_source(&r);
     ck_assert_uint_eq(r.src.pauses, 0);
+    /* Tracking started while the destination decided (and stopped again,
+     * assert_running_at_source), but not one page was read for it. */
+    ck_assert_uint_eq(r.src.log_enables, 1);
+    ck_assert_uint_eq(r.src.pages_read, 0);
     teardown(&r);
 }
 END_TEST
