@@ -7,7 +7,7 @@
  *
  * Threading: read_page/write_page are called concurrently from the stream
  * threads (never twice for one pfn at once); memory_hash from the engine's
- * verification thread (see there); every other operation is called from
+ * verification threads (see there); every other operation is called from
  * the engine's thread only.
  */
 #ifndef XENMIG_MIG_BACKEND_H
@@ -105,20 +105,23 @@ struct mig_backend_ops {
     int (*restore_state)(void *backend, const void *state, size_t len);
 
     /*
-     * Source: the memory digest of the paused guest (mig_memory_digest in
-     * mig_migrate.h: a digest over every page's mig_page_key (mig_xfer.h)
-     * of its mig_page_hash and type, exactly as read_page would give them
-     * now), read from guest memory itself, never from bookkeeping, so a
-     * write the tracking missed shows up as a mismatch.
+     * Source: the paused guest's part of the memory digest for pfns
+     * [first, first + count) (mig_memory_digest in mig_migrate.h): into
+     * *sum_out the sum (mod 2^64) of mig_memory_digest_term(pfn, key) over
+     * those pfns, key being the mig_page_key (mig_xfer.h) of the page's
+     * mig_page_hash and type exactly as read_page would give them now (0
+     * for no page), read from guest memory itself, never from bookkeeping,
+     * so a write the tracking missed shows up as a mismatch.
      *
-     * The engine calls it on a thread of its own (at the lowest CPU
-     * priority, so it never slows the switchover) while its own thread
-     * only talks to the destination.  cancel (caller-owned, may be NULL):
-     * once it reads true, the hash may stop early and return
-     * MIG_ECANCELLED (the engine sets it when the migration failed and the
-     * guest is to resume).
+     * The engine calls it from threads of its own (at the lowest CPU
+     * priority, so it never slows the switchover), up to one per stream at
+     * once for disjoint ranges, while its own thread only talks to the
+     * destination.  cancel (caller-owned, may be NULL): once it reads
+     * true, the hash may stop early and return MIG_ECANCELLED (the engine
+     * sets it when the migration failed and the guest is to resume).
      */
-    int (*memory_hash)(void *backend, const atomic_bool *cancel, uint64_t *hash_out);
+    int (*memory_hash)(void *backend, uint64_t first, uint64_t count,
+                       const atomic_bool *cancel, uint64_t *sum_out);
 
     /*
      * Source after a successful switchover: the guest now runs on the

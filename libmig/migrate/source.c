@@ -244,54 +244,103 @@ out:
 }
 
 /*
- * The source's own memory hash (verification), run on a thread of its own
- * from the moment everything is sent: it overlaps the destination's
- * restore instead of following the resume.  It runs as SCHED_IDLE, on CPU
- * time nothing else wants: where the two ends share CPUs (the lab, one
- * host), hashing at normal priority slowed the destination's restore and
- * so lengthened the downtime it was meant to stay out of.  A failed
- * migration cancels it (the guest resumes without waiting for a hash
- * nobody needs); once the destination has resumed, it is raised back to
- * normal priority so the source finishes.
+ * The source's own memory hash (verification), run on threads of its own
+ * (one per data stream, whose mapping handles are free by then, at most
+ * VERIFY_THREADS; each a range of pfns) from the moment everything is
+ * sent: it overlaps the destination's restore instead of following the
+ * resume.  They run as SCHED_IDLE, on CPU time nothing else wants: where
+ * the two ends share CPUs (the lab, one host), hashing at normal priority
+ * slowed the destination's restore and so lengthened the downtime it was
+ * meant to stay out of.  A failed migration cancels them (the guest
+ * resumes without waiting for a hash nobody needs); once the destination
+ * has resumed, they are raised back to normal priority so the source
+ * finishes.
  */
+#define VERIFY_THREADS  8u
+#define VERIFY_ALIGN    1024u           /* pfns: ranges start on these */
+
+struct verify_part {
+    struct verify_job *job;
+    pthread_t thread;
+    uint64_t first, count, sum;
+    int rc;
+    char message[512];             /* its error, when rc != 0 */
+};
+
 struct verify_job {
     const struct mig_backend_ops *ops;
     void *be;
-    pthread_t thread;
+    uint64_t nr_pfns;
+    unsigned int threads;          /* started; 0: none running */
     bool started;
-    atomic_bool done, cancel;
-    int rc;
+    atomic_uint pending;           /* parts not done yet */
+    atomic_bool cancel;
     uint64_t digest;
-    char message[1024];            /* the thread's error, when rc != 0 */
+    struct verify_part part[VERIFY_THREADS];
 };
 
 static void *verify_thread(void *arg)
 {
-    struct verify_job *v = arg;
+    struct verify_part *p = arg;
+    struct verify_job *v = p->job;
     struct sched_param idle = { .sched_priority = 0 };
 
     /* Best effort: without it the hash merely competes for the CPUs. */
     (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
-    v->rc = v->ops->memory_hash(v->be, &v->cancel, &v->digest);
-    if (v->rc)
-        snprintf(v->message, sizeof(v->message), "%s", mig_error_last());
-    atomic_store(&v->done, true);
+    p->rc = v->ops->memory_hash(v->be, p->first, p->count, &v->cancel, &p->sum);
+    if (p->rc)
+        snprintf(p->message, sizeof(p->message), "%s", mig_error_last());
+    atomic_fetch_sub(&v->pending, 1);
     return NULL;
+}
+
+static bool verify_done(struct verify_job *v)
+{
+    return v->started && atomic_load(&v->pending) == 0;
+}
+
+/* Waits for every thread started, without looking at what they found. */
+static void verify_wait(struct verify_job *v)
+{
+    for (unsigned int i = 0; i < v->threads; i++)
+        pthread_join(v->part[i].thread, NULL);
+    v->threads = 0;
+    v->started = false;
 }
 
 static int verify_start(struct source *s, struct verify_job *v)
 {
-    int err;
+    uint64_t chunks = (s->nr_pfns + VERIFY_ALIGN - 1) / VERIFY_ALIGN;
+    unsigned int n = s->opts->streams ? s->opts->streams : 1;
+    uint64_t first = 0;
 
+    if (n > VERIFY_THREADS)
+        n = VERIFY_THREADS;
+    if (n > chunks)
+        n = chunks ? (unsigned int)chunks : 1;
     v->ops = s->ops;
     v->be = s->be;
-    atomic_init(&v->done, false);
+    v->nr_pfns = s->nr_pfns;
+    v->threads = 0;
+    atomic_init(&v->pending, n);
     atomic_init(&v->cancel, false);
-    err = pthread_create(&v->thread, NULL, verify_thread, v);
-    if (err)
-        return mig_error_set_errno(MIG_ENOMEM, err, "cannot start the verification "
-                                   "thread");
     v->started = true;
+    for (unsigned int i = 0; i < n; i++) {
+        struct verify_part *p = &v->part[i];
+        uint64_t end = i + 1 == n ? s->nr_pfns : (chunks * (i + 1) / n) * VERIFY_ALIGN;
+        int err;
+
+        *p = (struct verify_part){ .job = v, .first = first, .count = end - first };
+        first = end;
+        err = pthread_create(&p->thread, NULL, verify_thread, p);
+        if (err) {
+            atomic_store(&v->cancel, true);
+            verify_wait(v);
+            return mig_error_set_errno(MIG_ENOMEM, err, "cannot start verification "
+                                       "thread %u of %u", i + 1, n);
+        }
+        v->threads++;
+    }
     return 0;
 }
 
@@ -300,30 +349,38 @@ static void verify_hurry(struct verify_job *v)
 {
     struct sched_param normal = { .sched_priority = 0 };
 
-    if (v->started)
-        (void)pthread_setschedparam(v->thread, SCHED_OTHER, &normal);
+    for (unsigned int i = 0; i < v->threads; i++)
+        (void)pthread_setschedparam(v->part[i].thread, SCHED_OTHER, &normal);
 }
 
-/* The migration failed: stops the hash early and waits for the thread,
+/* The migration failed: stops the hash early and waits for the threads,
  * leaving the error that failed it as it is. */
 static void verify_abandon(struct verify_job *v)
 {
     if (!v->started)
         return;
     atomic_store(&v->cancel, true);
-    pthread_join(v->thread, NULL);
-    v->started = false;
+    verify_wait(v);
 }
 
-/* Waits for the hash; its error, if any, becomes this thread's. */
+/* Waits for the hash (v->digest); a thread's error becomes this thread's. */
 static int verify_join(struct verify_job *v)
 {
+    unsigned int n = v->threads;
+    uint64_t sum = 0;
+
     if (!v->started)
         return 0;
-    pthread_join(v->thread, NULL);
-    v->started = false;
-    if (v->rc)
-        return mig_error_set(v->rc, "verifying the source's memory: %s", v->message);
+    verify_wait(v);
+    for (unsigned int i = 0; i < n; i++) {
+        if (v->part[i].rc)
+            return mig_error_set(v->part[i].rc, "verifying the source's memory (pfns %#"
+                                 PRIx64 "-%#" PRIx64 "): %s", v->part[i].first,
+                                 v->part[i].first + v->part[i].count - 1,
+                                 v->part[i].message);
+        sum += v->part[i].sum;
+    }
+    v->digest = mig_memory_digest_finish(sum, v->nr_pfns);
     return 0;
 }
 
@@ -368,7 +425,7 @@ static int switchover(struct source *s, bool *cleared)
     uint64_t pages, bytes, final_count, sent_digest;
     json_object *m = NULL, *reply = NULL;
     unsigned long long remote_digest = 0;
-    struct verify_job verify = { .started = false };
+    struct verify_job verify = { .started = false, .threads = 0 };
     int rc;
 
     /* The guest is paused already: this harvest's cost is downtime, not
@@ -445,7 +502,7 @@ static int switchover(struct source *s, bool *cleared)
     }
     json_object_put(reply);
     reply = NULL;
-    if (verify.started && atomic_load(&verify.done)) {
+    if (verify_done(&verify)) {
         /* Done while the destination restored: a miss still stops it. */
         rc = verify_join(&verify);
         if (!rc && memory_digest_mismatch(s, verify.digest, remote_digest, false))

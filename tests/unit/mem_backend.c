@@ -151,28 +151,30 @@ static int mb_restore_state(void *b, const void *state, size_t len)
     return 0;
 }
 
-static int mb_memory_hash(void *b, const atomic_bool *cancel, uint64_t *hash)
+static int mb_memory_hash(void *b, uint64_t first, uint64_t count, const atomic_bool *cancel,
+                          uint64_t *sum)
 {
     struct mem_backend *m = b;
+    uint64_t total = 0;
 
-    uint64_t *hashes = malloc(m->nr_pfns * sizeof(*hashes));
-
-    if (!hashes)
-        return mig_error_set(MIG_ENOMEM, "no memory");
+    if (count > m->nr_pfns || first > m->nr_pfns - count)
+        return mig_error_set(MIG_EINVAL, "pfns beyond the guest");
     /* As wait_for_other_side, but a cancel ends the wait (and the hash). */
     for (unsigned int i = 0; m->wait_for && !*m->wait_for && i < 10000; i++) {
         if (cancel && atomic_load(cancel)) {
-            free(hashes);
             m->hash_cancelled = true;
             return mig_error_set(MIG_ECANCELLED, "hash cancelled");
         }
         sleep_ms(1);
     }
-    for (uint64_t p = 0; p < m->nr_pfns; p++)
-        hashes[p] = mig_page_key(mig_page_hash(m->memory + p * 4096), m->types[p]);
-    *hash = mig_memory_digest(hashes, m->nr_pfns);
-    free(hashes);
-    signal_other_side(m->hashed_flag);
+    for (uint64_t p = first; p < first + count; p++)
+        total += mig_memory_digest_term(p, mig_page_key(mig_page_hash(m->memory + p * 4096),
+                                                         m->types[p]));
+    *sum = total;
+    m->hash_calls++;
+    /* The whole guest hashed, over however many calls: the other side may go. */
+    if (atomic_fetch_add(&m->hashed_pages, count) + count == m->nr_pfns)
+        signal_other_side(m->hashed_flag);
     return 0;
 }
 

@@ -38,6 +38,9 @@ struct mem_backend {
     _Atomic bool *wait_for, *hashed_flag, *resumed_flag;
     /* memory_hash was cancelled while it waited (set by its thread) */
     _Atomic bool hash_cancelled;
+    /* memory_hash: calls that ended well, and the pfns they hashed */
+    _Atomic unsigned int hash_calls;
+    _Atomic uint64_t hashed_pages;
     /* prefetch: pfns announced, and any that
      * came out of order within one call */
     _Atomic unsigned long prefetched, prefetch_disorder;

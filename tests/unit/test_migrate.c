@@ -384,6 +384,9 @@ static void successful_migration(unsigned int streams)
     ck_assert_str_eq(r.dst.be.state, r.src.state);
     ck_assert_uint_eq(r.result.memory_hash, r.dst.result.memory_hash);
     ck_assert(r.result.memory_verified);
+    /* The source's memory was hashed in one range per stream, all of it. */
+    ck_assert_uint_eq(r.src.hash_calls, streams);
+    ck_assert_uint_eq(r.src.hashed_pages, PFNS);
     ck_assert_uint_ge(r.result.rounds, 1);
     /* Every 5th page is zero: the first round skipped their data. */
     ck_assert_uint_ge(r.result.zero_pages, PFNS / 5);

@@ -25,24 +25,19 @@
 #include "mig_sim_backend.h"
 
 /* The memory digest (mig_memory_digest) of nr_pfns contiguous pages. */
-static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns,
-                           const atomic_bool *cancel, uint64_t *digest)
+/* The digest terms of pfns [first, first + count) of memory (mig_backend.h). */
+static int digest_of_pages(const uint8_t *memory, uint64_t first, uint64_t count,
+                           const atomic_bool *cancel, uint64_t *sum_out)
 {
-    uint64_t *hashes = malloc(nr_pfns * sizeof(*hashes));
+    uint64_t sum = 0;
 
-    if (!hashes)
-        return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
-                             nr_pfns);
-    for (uint64_t p = 0; p < nr_pfns; p++) {
-        if (p % 1024 == 0 && cancel && atomic_load(cancel)) {
-            free(hashes);
+    for (uint64_t p = first; p < first + count; p++) {
+        if ((p - first) % 1024 == 0 && cancel && atomic_load(cancel))
             return mig_error_set(MIG_ECANCELLED, "memory hash cancelled at page %" PRIu64,
                                  p);
-        }
-        hashes[p] = mig_page_hash(memory + p * MIG_SIM_PAGE_SIZE);
+        sum += mig_memory_digest_term(p, mig_page_hash(memory + p * MIG_SIM_PAGE_SIZE));
     }
-    *digest = mig_memory_digest(hashes, nr_pfns);
-    free(hashes);
+    *sum_out = sum;
     return 0;
 }
 
@@ -145,17 +140,22 @@ static int src_restore_state(void *b, const void *state, size_t len)
     return mig_error_set(MIG_EINVAL, "a source guest cannot restore state");
 }
 
-static int src_memory_hash(void *b, const atomic_bool *cancel, uint64_t *hash_out)
+static int src_memory_hash(void *b, uint64_t first, uint64_t count,
+                           const atomic_bool *cancel, uint64_t *sum_out)
 {
     struct mig_sim_guest *guest = ((struct mig_sim_source *)b)->guest;
+    uint64_t nr_pfns = mig_sim_guest_nr_pfns(guest);
     const void *base;
     size_t len;
     int rc;
 
+    if (count > nr_pfns || first > nr_pfns - count)
+        return mig_error_set(MIG_EINVAL, "pfns %" PRIu64 "+%" PRIu64 " are beyond the "
+                             "guest's %" PRIu64, first, count, nr_pfns);
     /* Called by the engine on the paused guest only (mig_backend.h). */
     rc = mig_sim_guest_page(guest, 0, &base, &len);
     if (!rc)
-        rc = digest_of_pages(base, mig_sim_guest_nr_pfns(guest), cancel, hash_out);
+        rc = digest_of_pages(base, first, count, cancel, sum_out);
     return rc;
 }
 
@@ -327,11 +327,15 @@ static int dst_restore_state(void *b, const void *state, size_t len)
     return d->save_path ? write_save_file(d, state, len) : 0;
 }
 
-static int dst_memory_hash(void *b, const atomic_bool *cancel, uint64_t *hash_out)
+static int dst_memory_hash(void *b, uint64_t first, uint64_t count,
+                           const atomic_bool *cancel, uint64_t *sum_out)
 {
     struct mig_sim_destination *d = b;
 
-    return digest_of_pages(d->memory, d->nr_pfns, cancel, hash_out);
+    if (count > d->nr_pfns || first > d->nr_pfns - count)
+        return mig_error_set(MIG_EINVAL, "pfns %" PRIu64 "+%" PRIu64 " are beyond the "
+                             "destination's %" PRIu64, first, count, d->nr_pfns);
+    return digest_of_pages(d->memory, first, count, cancel, sum_out);
 }
 
 static int dst_release(void *b)

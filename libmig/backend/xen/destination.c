@@ -730,11 +730,14 @@ static int xd_save_state(void *backend, void **state_out, size_t *len_out)
     return xd_unsupported("save state");
 }
 
-static int xd_memory_hash(void *backend, const atomic_bool *cancel, uint64_t *hash_out)
+static int xd_memory_hash(void *backend, uint64_t first, uint64_t count,
+                          const atomic_bool *cancel, uint64_t *sum_out)
 {
     (void)backend;
+    (void)first;
+    (void)count;
     (void)cancel;
-    *hash_out = 0;
+    *sum_out = 0;
     return xd_unsupported("read guest memory back");
 }
 

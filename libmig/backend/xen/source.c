@@ -371,7 +371,8 @@ static unsigned int probe_batch(const struct mig_xen_source *src, uint64_t base)
 }
 
 /*
- * Map the guest PROBE_PAGES frames at a time and hand each batch to visit
+ * Map pfns [first, end) of the guest through fmem, PROBE_PAGES frames at a
+ * time, and hand each batch to visit
  * (map: the mapped frames; place[i]: pfn base + i's page in map, -1 when
  * it holds no memory; types[i]: its PV page type); a batch without memory
  * is skipped, as are batches with no memory at round 0 once that is known.
@@ -381,7 +382,8 @@ typedef int (*batch_visit_fn)(void *arg, uint64_t base, unsigned int n,
                               const uint8_t *map, const int *place,
                               const unsigned int *types);
 
-static int for_each_batch(struct mig_xen_source *src, batch_visit_fn visit, void *arg)
+static int for_each_batch(struct mig_xen_source *src, xenforeignmemory_handle *fmem,
+                          uint64_t first, uint64_t end, batch_visit_fn visit, void *arg)
 {
     xen_pfn_t *pfns = malloc(PROBE_PAGES * sizeof(*pfns));
     xen_pfn_t *frames = malloc(PROBE_PAGES * sizeof(*frames));
@@ -394,8 +396,8 @@ static int for_each_batch(struct mig_xen_source *src, batch_visit_fn visit, void
         rc = mig_error_set(MIG_ENOMEM, "out of memory for a probe batch");
         goto out;
     }
-    for (uint64_t base = 0; base < src->nr_pfns; base += PROBE_PAGES) {
-        unsigned int n = probe_batch(src, base);
+    for (uint64_t base = first; base < end; base += PROBE_PAGES) {
+        unsigned int n = end - base < PROBE_PAGES ? (unsigned int)(end - base) : PROBE_PAGES;
         unsigned int mapped;
         void *map;
 
@@ -404,14 +406,13 @@ static int for_each_batch(struct mig_xen_source *src, batch_visit_fn visit, void
             continue;
         for (unsigned int i = 0; i < n; i++)
             pfns[i] = base + i;
-        rc = map_guest_frames(src, src->fmem, pfns, n, frames, err, place, types, &map,
-                              &mapped);
+        rc = map_guest_frames(src, fmem, pfns, n, frames, err, place, types, &map, &mapped);
         if (rc)
             goto out;
         if (!map)
             continue;
         rc = visit(arg, base, n, map, place, types);
-        xenforeignmemory_unmap(src->fmem, map, mapped);
+        xenforeignmemory_unmap(fmem, map, mapped);
         if (rc)
             goto out;
     }
@@ -973,31 +974,32 @@ static int src_write_page(void *backend, uint64_t pfn, const void *data,
 struct hash_visit {
     struct mig_xen_source *src;
     const atomic_bool *cancel;       /* may be NULL */
-    uint64_t *hashes;
+    uint64_t sum;                    /* of the digest terms so far */
     uint8_t page[PAGE_SIZE_BYTES];
 };
 
-/*
- * PVH/HVM: hash every gfn that holds memory now (by type, as round 0 and
- * the harvests chose what to send), mapping only those, in the batches
- * where something was sent (src->memory: round 0 and every harvest); a
- * batch never sent from hashes as holes, as the destination has it.
- */
 static bool hash_cancelled(const atomic_bool *cancel)
 {
     return cancel && atomic_load(cancel);
 }
 
-static int hvm_hash(struct mig_xen_source *src, const atomic_bool *cancel,
-                    uint64_t *hashes)
+/*
+ * PVH/HVM: hash every gfn of [first, end) that holds memory now (by type,
+ * as round 0 and the harvests chose what to send), mapping only those
+ * through fmem, in the batches where something was sent (src->memory:
+ * round 0 and every harvest); a batch never sent hashes as holes, as the
+ * destination has it.  The digest terms go into *sum.
+ */
+static int hvm_hash(struct mig_xen_source *src, xenforeignmemory_handle *fmem,
+                    uint64_t first, uint64_t end, const atomic_bool *cancel, uint64_t *sum)
 {
     xen_pfn_t gfns[PROBE_PAGES];
     bool present[PROBE_PAGES];
     int err[PROBE_PAGES];
     int rc = 0;
 
-    for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
-        unsigned int n = probe_batch(src, base);
+    for (uint64_t base = first; base < end && !rc; base += PROBE_PAGES) {
+        unsigned int n = end - base < PROBE_PAGES ? (unsigned int)(end - base) : PROBE_PAGES;
         unsigned int k = 0;
         uint8_t *map;
 
@@ -1013,7 +1015,7 @@ static int hvm_hash(struct mig_xen_source *src, const atomic_bool *cancel,
                 gfns[k++] = base + i;
         if (rc || !k)
             continue;
-        map = xenforeignmemory_map(src->fmem, src->domid, PROT_READ, k, gfns, err);
+        map = xenforeignmemory_map(fmem, src->domid, PROT_READ, k, gfns, err);
         if (!map) {
             rc = mig_error_set_errno(MIG_EIO, errno, "cannot map %u frames of domain %u "
                                      "from pfn %#" PRIx64 " to hash them", k, src->domid,
@@ -1021,9 +1023,10 @@ static int hvm_hash(struct mig_xen_source *src, const atomic_bool *cancel,
             break;
         }
         for (unsigned int i = 0; i < k; i++)
-            hashes[gfns[i]] = err[i] ? 0 :
-                mig_page_key(mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES), 0);
-        xenforeignmemory_unmap(src->fmem, map, k);
+            if (!err[i])
+                *sum += mig_memory_digest_term(gfns[i], mig_page_key(
+                    mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES), 0));
+        xenforeignmemory_unmap(fmem, map, k);
     }
     return rc;
 }
@@ -1051,38 +1054,50 @@ static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
                 return rc;
             page = v->page;
         }
-        v->hashes[base + i] = mig_page_key(mig_page_hash(page), types[i]);
+        v->sum += mig_memory_digest_term(base + i, mig_page_key(mig_page_hash(page),
+                                                                types[i]));
     }
     return 0;
 }
 
 /*
- * Digest of the suspended domain's memory, read from the domain itself
- * (holes hash as 0, as never sent).  PV: batches without memory at round 0
- * are skipped: a page populated since then is in the log, so it was sent
- * and its absence here shows up as a mismatch.  PVH/HVM: every gfn that
- * holds memory now (hvm_hash).
+ * The suspended domain's digest terms of pfns [first, first + count),
+ * read from the domain itself (holes hash as 0, as never sent), through a
+ * mapping handle of this call's own (the engine hashes ranges on several
+ * threads at once).  PV: batches without memory at round 0 are skipped: a
+ * page populated since then is in the log, so it was sent and its absence
+ * here shows up as a mismatch.  PVH/HVM: every gfn that holds memory now
+ * (hvm_hash).
  */
-static int src_memory_hash(void *backend, const atomic_bool *cancel, uint64_t *hash_out)
+static int src_memory_hash(void *backend, uint64_t first, uint64_t count,
+                           const atomic_bool *cancel, uint64_t *sum_out)
 {
     struct mig_xen_source *src = backend;
-    struct hash_visit *v = calloc(1, sizeof(*v));
-    uint64_t *hashes = calloc(src->nr_pfns, sizeof(*hashes));
+    struct hash_visit *v = NULL;
+    xenforeignmemory_handle *fmem = NULL;
     int rc;
 
-    if (!hashes || !v) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " page hashes",
-                           src->nr_pfns);
+    if (count > src->nr_pfns || first > src->nr_pfns - count)
+        return mig_error_set(MIG_EINVAL, "pfns %#" PRIx64 "+%" PRIu64 " are beyond "
+                             "domain %u's %" PRIu64, first, count, src->domid,
+                             src->nr_pfns);
+    v = calloc(1, sizeof(*v));
+    fmem = xenforeignmemory_open(src->log, 0);
+    if (!v || !fmem) {
+        rc = !v ? mig_error_set(MIG_ENOMEM, "out of memory to hash domain %u", src->domid)
+                : mig_error_set_errno(MIG_EIO, errno, "cannot open a mapping handle to "
+                                      "hash domain %u", src->domid);
         goto out;
     }
     v->src = src;
     v->cancel = cancel;
-    v->hashes = hashes;
-    rc = src->pv ? for_each_batch(src, hash_mapped, v) : hvm_hash(src, cancel, hashes);
+    rc = src->pv ? for_each_batch(src, fmem, first, first + count, hash_mapped, v)
+                 : hvm_hash(src, fmem, first, first + count, cancel, &v->sum);
     if (!rc)
-        *hash_out = mig_memory_digest(hashes, src->nr_pfns);
+        *sum_out = v->sum;
 out:
-    free(hashes);
+    if (fmem)
+        xenforeignmemory_close(fmem);
     free(v);
     return rc;
 }
