@@ -245,8 +245,8 @@ out:
 
 /*
  * The source's own memory hash (verification), run on threads of its own
- * (one per data stream, whose mapping handles are free by then, at most
- * VERIFY_THREADS; each a range of pfns) from the moment everything is
+ * (one per data stream, at most VERIFY_THREADS; each a range of pfns, in
+ * which the backend maps what it hashes) from the moment everything is
  * sent: it overlaps the destination's restore instead of following the
  * resume.  They run as SCHED_IDLE, on CPU time nothing else wants: where
  * the two ends share CPUs (the lab, one host), hashing at normal priority

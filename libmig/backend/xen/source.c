@@ -363,11 +363,10 @@ static int src_read_page(void *backend, uint64_t pfn, void *buf, unsigned int *t
     return xen_pv_prepare_page(src->pv, pfn, slot->types[at], src->suspended, mapped, buf);
 }
 
-/* How many pfns the probe batch from base has: PROBE_PAGES, fewer at the end. */
-static unsigned int probe_batch(const struct mig_xen_source *src, uint64_t base)
+/* How many pfns the probe batch from base has: PROBE_PAGES, fewer at end. */
+static unsigned int probe_batch(uint64_t base, uint64_t end)
 {
-    return src->nr_pfns - base < PROBE_PAGES ? (unsigned int)(src->nr_pfns - base)
-                                             : PROBE_PAGES;
+    return end - base < PROBE_PAGES ? (unsigned int)(end - base) : PROBE_PAGES;
 }
 
 /*
@@ -397,7 +396,7 @@ static int for_each_batch(struct mig_xen_source *src, xenforeignmemory_handle *f
         goto out;
     }
     for (uint64_t base = first; base < end; base += PROBE_PAGES) {
-        unsigned int n = end - base < PROBE_PAGES ? (unsigned int)(end - base) : PROBE_PAGES;
+        unsigned int n = probe_batch(base, end);
         unsigned int mapped;
         void *map;
 
@@ -487,7 +486,7 @@ static int probe_by_type(struct mig_xen_source *src, struct populated_visit *v)
     int rc = 0;
 
     for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
-        unsigned int n = probe_batch(src, base);
+        unsigned int n = probe_batch(base, src->nr_pfns);
 
         rc = hvm_present_range(src, base, n, gfns, present);
         for (unsigned int i = 0; i < n && !rc; i++) {
@@ -514,7 +513,7 @@ static int pv_probe(struct mig_xen_source *src, struct populated_visit *v)
     int rc = 0;
 
     for (uint64_t base = 0; base < src->nr_pfns && !rc; base += PROBE_PAGES) {
-        unsigned int n = probe_batch(src, base), k = 0;
+        unsigned int n = probe_batch(base, src->nr_pfns), k = 0;
 
         for (unsigned int i = 0; i < n; i++) {
             uint64_t mfn = xen_pv_pfn_to_mfn(src->pv, base + i);
@@ -999,7 +998,7 @@ static int hvm_hash(struct mig_xen_source *src, xenforeignmemory_handle *fmem,
     int rc = 0;
 
     for (uint64_t base = first; base < end && !rc; base += PROBE_PAGES) {
-        unsigned int n = end - base < PROBE_PAGES ? (unsigned int)(end - base) : PROBE_PAGES;
+        unsigned int n = probe_batch(base, end);
         unsigned int k = 0;
         uint8_t *map;
 
