@@ -78,6 +78,8 @@ static int mb_log_dirty_enable(void *b)
 {
     struct mem_backend *m = b;
 
+    if (m->fail_log_dirty)
+        return mig_error_set(m->fail_log_dirty, "cannot track this guest's writes");
     m->logging = true;
     m->log_enables++;
     mig_dirty_bitmap_clear_all(m->tracked);

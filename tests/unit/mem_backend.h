@@ -23,6 +23,7 @@ struct mem_backend {
     unsigned int pauses, resumes, harvests, log_enables;
     _Atomic unsigned long pages_read;    /* source: read_page calls */
     int fail_prepare;            /* destination: prepare returns this */
+    int fail_log_dirty;          /* source: log_dirty_enable returns this */
     bool corrupt_writes;         /* destination: store pfn 7 wrongly */
     char state[64];              /* "device state" */
     /* The running guest's writes of a round: called at each harvest

@@ -523,6 +523,30 @@ START_TEST(test_destination_refuses)
 }
 END_TEST
 
+/*
+ * Tracking cannot start after hello went out (the destination is starting
+ * up meanwhile): the source fails with that error, nothing is read, and
+ * the destination, waiting for the data connections, learns of it over
+ * the control channel at once instead of timing out.
+ */
+START_TEST(test_tracking_fails_after_hello)
+{
+    struct run r;
+
+    setup(&r, 100);
+    r.src.fail_log_dirty = MIG_EIO;
+    migrate(&r, 2);
+    ck_assert_int_eq(r.rc, MIG_EIO);
+    ck_assert_ptr_nonnull(strstr(r.message, "cannot track this guest's writes"));
+    ck_assert_int_eq(r.dst.rc, MIG_ECANCELLED);
+    ck_assert_uint_eq(r.src.pages_read, 0);
+    ck_assert_uint_eq(r.src.pauses, 0);
+    assert_running_at_source(&r);
+    ck_assert_uint_eq(r.dst.be.resumes, 0);
+    teardown(&r);
+}
+END_TEST
+
 START_TEST(test_policy_gives_up)
 {
     struct run r;
@@ -809,6 +833,7 @@ int main(void)
     tcase_add_test(tc, test_unchanged_pages_not_resent);
     tcase_add_test(tc, test_page_types_arrive);
     tcase_add_test(tc, test_destination_refuses);
+    tcase_add_test(tc, test_tracking_fails_after_hello);
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
