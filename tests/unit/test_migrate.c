@@ -366,6 +366,15 @@ static void assert_running_at_source(struct run *r)
     ck_assert_uint_eq(r->dst.be.resumes, 0);
 }
 
+/* A migration that failed before the first page: never paused, nothing
+ * read, the guest running at the source only. */
+static void assert_failed_before_any_page(struct run *r)
+{
+    assert_running_at_source(r);
+    ck_assert_uint_eq(r->src.pauses, 0);
+    ck_assert_uint_eq(r->src.pages_read, 0);
+}
+
 static void successful_migration(unsigned int streams)
 {
     struct run r;
@@ -513,12 +522,10 @@ START_TEST(test_destination_refuses)
     ck_assert_int_eq(r.rc, MIG_ECOMPAT);
     ck_assert_ptr_nonnull(strstr(r.message, "destination has no room for 4096 pages"));
     ck_assert_int_eq(r.dst.rc, MIG_ENOMEM);
-    assert_running_at_source(&r);
-    ck_assert_uint_eq(r.src.pauses, 0);
+    assert_failed_before_any_page(&r);
     /* Tracking started while the destination decided (and stopped again,
      * assert_running_at_source), but not one page was read for it. */
     ck_assert_uint_eq(r.src.log_enables, 1);
-    ck_assert_uint_eq(r.src.pages_read, 0);
     teardown(&r);
 }
 END_TEST
@@ -539,10 +546,7 @@ START_TEST(test_tracking_fails_after_hello)
     ck_assert_int_eq(r.rc, MIG_EIO);
     ck_assert_ptr_nonnull(strstr(r.message, "cannot track this guest's writes"));
     ck_assert_int_eq(r.dst.rc, MIG_ECANCELLED);
-    ck_assert_uint_eq(r.src.pages_read, 0);
-    ck_assert_uint_eq(r.src.pauses, 0);
-    assert_running_at_source(&r);
-    ck_assert_uint_eq(r.dst.be.resumes, 0);
+    assert_failed_before_any_page(&r);
     teardown(&r);
 }
 END_TEST
