@@ -24,11 +24,16 @@ static void sleep_ms(unsigned int ms)
     nanosleep(&ts, NULL);
 }
 
-/* The other side's step, when the test orders them (mem_backend.h). */
-static void wait_for_other_side(struct mem_backend *m)
+/* The other side's step, when the test orders them (mem_backend.h); false
+ * when cancel (may be NULL) ended the wait first. */
+static bool wait_for_other_side(struct mem_backend *m, const atomic_bool *cancel)
 {
-    for (unsigned int i = 0; m->wait_for && !*m->wait_for && i < 10000; i++)
+    for (unsigned int i = 0; m->wait_for && !*m->wait_for && i < 10000; i++) {
+        if (cancel && atomic_load(cancel))
+            return false;
         sleep_ms(1);
+    }
+    return true;
 }
 
 static void signal_other_side(_Atomic bool *flag)
@@ -146,7 +151,7 @@ static int mb_restore_state(void *b, const void *state, size_t len)
     if (len != sizeof(m->state))
         return mig_error_set(MIG_EFORMAT, "state of %zu bytes", len);
     if (m->wait_for) {
-        wait_for_other_side(m);
+        (void)wait_for_other_side(m, NULL);
         sleep_ms(50);
     }
     memcpy(m->state, state, len);
@@ -161,13 +166,9 @@ static int mb_memory_hash(void *b, uint64_t first, uint64_t count, const atomic_
 
     if (count > m->nr_pfns || first > m->nr_pfns - count)
         return mig_error_set(MIG_EINVAL, "pfns beyond the guest");
-    /* As wait_for_other_side, but a cancel ends the wait (and the hash). */
-    for (unsigned int i = 0; m->wait_for && !*m->wait_for && i < 10000; i++) {
-        if (cancel && atomic_load(cancel)) {
-            m->hash_cancelled = true;
-            return mig_error_set(MIG_ECANCELLED, "hash cancelled");
-        }
-        sleep_ms(1);
+    if (!wait_for_other_side(m, cancel)) {
+        m->hash_cancelled = true;
+        return mig_error_set(MIG_ECANCELLED, "hash cancelled");
     }
     for (uint64_t p = first; p < first + count; p++)
         total += mig_memory_digest_term(p, mig_page_key(mig_page_hash(m->memory + p * 4096),

@@ -25,11 +25,19 @@
 #include "mig_sim_backend.h"
 
 /* The memory digest (mig_memory_digest) of nr_pfns contiguous pages. */
-/* The digest terms of pfns [first, first + count) of memory (mig_backend.h). */
-static int digest_of_pages(const uint8_t *memory, uint64_t first, uint64_t count,
-                           const atomic_bool *cancel, uint64_t *sum_out)
+/*
+ * The digest terms of pfns [first, first + count) of memory, which holds
+ * nr_pfns pages (mig_backend.h); whose names the memory in errors.
+ */
+static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns, const char *whose,
+                           uint64_t first, uint64_t count, const atomic_bool *cancel,
+                           uint64_t *sum_out)
 {
     uint64_t sum = 0;
+
+    if (count > nr_pfns || first > nr_pfns - count)
+        return mig_error_set(MIG_EINVAL, "pfns %" PRIu64 "+%" PRIu64 " are beyond the "
+                             "%s %" PRIu64, first, count, whose, nr_pfns);
 
     for (uint64_t p = first; p < first + count; p++) {
         if ((p - first) % 1024 == 0 && cancel && atomic_load(cancel))
@@ -144,18 +152,15 @@ static int src_memory_hash(void *b, uint64_t first, uint64_t count,
                            const atomic_bool *cancel, uint64_t *sum_out)
 {
     struct mig_sim_guest *guest = ((struct mig_sim_source *)b)->guest;
-    uint64_t nr_pfns = mig_sim_guest_nr_pfns(guest);
     const void *base;
     size_t len;
     int rc;
 
-    if (count > nr_pfns || first > nr_pfns - count)
-        return mig_error_set(MIG_EINVAL, "pfns %" PRIu64 "+%" PRIu64 " are beyond the "
-                             "guest's %" PRIu64, first, count, nr_pfns);
     /* Called by the engine on the paused guest only (mig_backend.h). */
     rc = mig_sim_guest_page(guest, 0, &base, &len);
     if (!rc)
-        rc = digest_of_pages(base, first, count, cancel, sum_out);
+        rc = digest_of_pages(base, mig_sim_guest_nr_pfns(guest), "guest's", first, count,
+                             cancel, sum_out);
     return rc;
 }
 
@@ -332,10 +337,8 @@ static int dst_memory_hash(void *b, uint64_t first, uint64_t count,
 {
     struct mig_sim_destination *d = b;
 
-    if (count > d->nr_pfns || first > d->nr_pfns - count)
-        return mig_error_set(MIG_EINVAL, "pfns %" PRIu64 "+%" PRIu64 " are beyond the "
-                             "destination's %" PRIu64, first, count, d->nr_pfns);
-    return digest_of_pages(d->memory, first, count, cancel, sum_out);
+    return digest_of_pages(d->memory, d->nr_pfns, "destination's", first, count, cancel,
+                           sum_out);
 }
 
 static int dst_release(void *b)
