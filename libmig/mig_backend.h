@@ -147,7 +147,8 @@ struct mig_backend_ops {
     int (*accept_prologue)(void *backend, const void *blob, size_t len);
 
     /*
-     * Optional.  Source, guest paused: called just before the destination
+     * Optional.  Source, guest paused: called once the guest's state is
+     * sent, while the destination restores it, and before the destination
      * is cleared to resume (xl's way: rename the domain away so that the
      * destination can take its name).  resume() undoes it.
      */

@@ -484,6 +484,15 @@ static int switchover(struct source *s, bool *cleared)
         if (rc)
             goto out;
     }
+    /* While the destination restores, not after it: off the downtime. */
+    if (s->ops->handover) {
+        rc = s->ops->handover(s->be);
+        if (rc) {
+            (void)control_send_simple(&s->control, "abort", mig_error_last());
+            goto out;
+        }
+        control_trace("source", "handed over");
+    }
 
     rc = control_recv(&s->control, "received", &reply);
     if (rc)
@@ -515,13 +524,6 @@ static int switchover(struct source *s, bool *cleared)
         control_trace("source", "verified before go");
     }
 
-    if (s->ops->handover) {
-        rc = s->ops->handover(s->be);
-        if (rc) {
-            (void)control_send_simple(&s->control, "abort", mig_error_last());
-            goto out;
-        }
-    }
     /* Point of no return: the destination may resume from here on. */
     t = now();
     *cleared = true;

@@ -127,6 +127,7 @@ static int mb_resume(void *b)
     struct mem_backend *m = b;
 
     m->paused = false;
+    m->handed_over = false;
     m->resumes++;
     signal_other_side(m->resumed_flag);
     return 0;
@@ -152,6 +153,7 @@ static int mb_restore_state(void *b, const void *state, size_t len)
         return mig_error_set(MIG_EFORMAT, "state of %zu bytes", len);
     if (m->wait_for) {
         (void)wait_for_other_side(m, NULL);
+        m->waited_in_vain = !*m->wait_for;
         sleep_ms(50);
     }
     memcpy(m->state, state, len);
@@ -178,6 +180,18 @@ static int mb_memory_hash(void *b, uint64_t first, uint64_t count, const atomic_
     /* The whole guest hashed, over however many calls: the other side may go. */
     if (atomic_fetch_add(&m->hashed_pages, count) + count == m->nr_pfns)
         signal_other_side(m->hashed_flag);
+    return 0;
+}
+
+static int mb_handover(void *b)
+{
+    struct mem_backend *m = b;
+
+    m->handovers++;
+    if (m->fail_handover)
+        return mig_error_set(m->fail_handover, "cannot rename the guest away");
+    m->handed_over = true;
+    signal_other_side(m->handed_flag);
     return 0;
 }
 
@@ -217,6 +231,7 @@ const struct mig_backend_ops mem_backend_ops = {
     .restore_state = mb_restore_state,
     .memory_hash = mb_memory_hash,
     .release = mb_release,
+    .handover = mb_handover,
     .prefetch = mb_prefetch,
 };
 

@@ -37,6 +37,15 @@ struct mem_backend {
      * memory_hash sets *hashed_flag when done, resume sets *resumed_flag.
      */
     _Atomic bool *wait_for, *hashed_flag, *resumed_flag;
+    /* restore_state: the wait for *wait_for ran out (the other side's
+     * step never came while this side waited) */
+    bool waited_in_vain;
+    /* handover (source): calls, the error it returns (0: none), whether
+     * it holds (resume undoes it), and a flag it sets for the other side */
+    unsigned int handovers;
+    int fail_handover;
+    bool handed_over;
+    _Atomic bool *handed_flag;
     /* memory_hash was cancelled while it waited (set by its thread) */
     _Atomic bool hash_cancelled;
     /* memory_hash: calls that ended well, and the pfns they hashed */

@@ -597,6 +597,54 @@ START_TEST(test_memory_mismatch_not_resumed)
     /* Paused for the switchover, then resumed at the source. */
     ck_assert_uint_eq(r.src.pauses, 1);
     ck_assert_uint_eq(r.src.resumes, 1);
+    /* Handed over while the destination restored; the resume undid it. */
+    ck_assert_uint_eq(r.src.handovers, 1);
+    ck_assert(!r.src.handed_over);
+    assert_running_at_source(&r);
+    teardown(&r);
+}
+END_TEST
+
+/*
+ * The source hands over (xl's rename) while the destination restores, not
+ * after: here the destination's restore waits for the handover, and would
+ * wait in vain for 10 s if it came only after "received".
+ */
+START_TEST(test_handover_while_destination_restores)
+{
+    struct run r;
+    _Atomic bool handed = false;
+
+    setup(&r, 100);
+    r.opts.policy.max_downtime_ms = 5000;
+    r.src.handed_flag = &handed;
+    r.dst.be.wait_for = &handed;
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
+    ck_assert(!r.dst.be.waited_in_vain);
+    ck_assert_uint_eq(r.src.handovers, 1);
+    ck_assert(r.src.handed_over && r.src.released);
+    ck_assert_uint_eq(r.dst.be.resumes, 1);
+    teardown(&r);
+}
+END_TEST
+
+/* A failed handover: never cleared, the destination told, the guest back. */
+START_TEST(test_handover_fails)
+{
+    struct run r;
+
+    setup(&r, 100);
+    r.opts.policy.max_downtime_ms = 5000;
+    r.src.fail_handover = MIG_EIO;
+    migrate(&r, 2);
+    ck_assert_int_eq(r.rc, MIG_EIO);
+    ck_assert_ptr_nonnull(strstr(r.message, "cannot rename the guest away"));
+    ck_assert_int_eq(r.dst.rc, MIG_ECANCELLED);
+    ck_assert_ptr_nonnull(strstr(r.dst.message, "cannot rename the guest away"));
+    ck_assert_uint_eq(r.src.pauses, 1);
+    ck_assert_uint_eq(r.src.resumes, 1);
     assert_running_at_source(&r);
     teardown(&r);
 }
@@ -842,6 +890,8 @@ int main(void)
     tcase_add_test(tc, test_cancel_from_progress);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
     tcase_add_test(tc, test_failed_switchover_cancels_hash);
+    tcase_add_test(tc, test_handover_while_destination_restores);
+    tcase_add_test(tc, test_handover_fails);
     tcase_add_test(tc, test_missed_write_stops_before_go);
     tcase_add_test(tc, test_missed_write_found_after_resume);
     tcase_add_test(tc, test_verified_before_go);
