@@ -13,9 +13,10 @@
 #               ranged-check   (PVH: the ranged log-dirty op of the lab's
 #                              patched Xen, tests/lab/ranged-check.c)
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
-#               xenmig-sN-stop|loose[-plain][-capture][-noverify]
+#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor]
 #                              xl-ext migrate, N streams (plain:
-#                              --no-encrypt, noverify: --no-verify)
+#                              --no-encrypt, noverify: --no-verify,
+#                              nomonitor: -e, no xl monitor daemon)
 #               xenmig-again-sN-stop|loose   the same, of a guest (the same
 #                              boot) that xenmig already migrated: after
 #                              a retry re-created the guest, it is
@@ -319,6 +320,7 @@ op_xenmig() {
         case "$flag" in
         plain) options="$options --no-encrypt" ;;
         noverify) options="$options --no-verify" ;;
+        nomonitor) options="$options -e" recv="$recv -e" ;;
         capture)
             mkdir -p "$results/streams"
             # .xl-save: the host compresses it and runs verify-stream-v2 on it
