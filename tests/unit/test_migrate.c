@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mem_backend.h"
+#include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
 
@@ -99,17 +100,23 @@ static int cancel_hook(const struct mig_progress *p, void *payload)
  * plus dirty_set_length), which it forwards untouched.  Every line but
  * "state" goes through byte for byte; the state line is decoded and
  * encoded again with final_sent and final_pages moved by the deltas, so
- * with deltas of 0 it must come out as it went in.  Runs on its own thread
+ * with deltas of 0 it must come out as it went in.  With move_set_bit, the
+ * compacted final dirty set after it is decoded and encoded again with its
+ * lowest pfn moved to the lowest pfn outside it (the same count: a set
+ * that leaves out a page that arrived), and the line's dirty_set_length
+ * follows the new encoding.  Runs on its own thread
  * until the source closes its end, then closes the destination's.  Never
  * calls Check (not the test's thread): it reports through error.
  */
 struct relay {
     long long final_sent_delta, final_pages_delta;
+    bool move_set_bit;
     int from_source, to_destination;    /* not owned */
     /* What went through; read once the thread has been joined. */
     unsigned int state_lines;
     bool state_line_changed;            /* the state line forwarded differs */
     unsigned long long true_final_sent, true_final_pages;
+    unsigned long long moved_from, moved_to;      /* move_set_bit: the pfns */
     unsigned long long block_bytes;     /* raw bytes after lines, all copied */
     char error[256];                    /* "" unless the relay went wrong */
 };
@@ -166,6 +173,69 @@ static int relay_write(struct relay *rl, const void *data, size_t len)
     return 0;
 }
 
+/* Read exactly len bytes from the source into buf. */
+static int relay_read_exact(struct relay *rl, void *buf, size_t len)
+{
+    char *p = buf;
+
+    while (len) {
+        ssize_t n = read(rl->from_source, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(rl->error, sizeof(rl->error), "a block ended %zu bytes short: %s",
+                     len, n ? strerror(errno) : "end of stream");
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Read the compacted final dirty set (len bytes) and put in *out (malloc'ed,
+ * the caller's) the same set with its lowest pfn moved to the lowest pfn
+ * outside it.
+ */
+static int relay_move_set_bit(struct relay *rl, size_t len, void **out, size_t *out_len)
+{
+    struct mig_dirty_bitmap *set = NULL;
+    void *in = malloc(len ? len : 1);
+    uint64_t nr_pfns = 0, pfn;
+    int rc = -1;
+
+    if (!in || relay_read_exact(rl, in, len))
+        goto out;
+    if (mig_dirty_compact_peek_nr_pfns(in, len, &nr_pfns) ||
+        mig_dirty_bitmap_create(nr_pfns, &set) || mig_dirty_compact_decode(in, len, set)) {
+        snprintf(rl->error, sizeof(rl->error), "the final dirty set does not decode: %s",
+                 mig_error_last());
+        goto out;
+    }
+    rl->moved_from = mig_dirty_bitmap_next_set(set, 0);
+    for (pfn = 0; pfn < nr_pfns && mig_dirty_bitmap_test(set, pfn); pfn++)
+        ;
+    rl->moved_to = pfn;
+    if (rl->moved_from >= nr_pfns || pfn >= nr_pfns) {
+        snprintf(rl->error, sizeof(rl->error), "a final dirty set of %llu of %llu pfns "
+                 "has no bit to move", (unsigned long long)mig_dirty_bitmap_count(set),
+                 (unsigned long long)nr_pfns);
+        goto out;
+    }
+    if (mig_dirty_bitmap_clear(set, rl->moved_from) || mig_dirty_bitmap_set(set, pfn) ||
+        mig_dirty_compact_encode(set, out, out_len)) {
+        snprintf(rl->error, sizeof(rl->error), "moving a bit: %s", mig_error_last());
+        goto out;
+    }
+    rc = 0;
+out:
+    mig_dirty_bitmap_free(set);
+    free(in);
+    return rc;
+}
+
 /* Copy len raw bytes from the source to the destination, unchanged. */
 static int relay_copy_block(struct relay *rl, unsigned long long len)
 {
@@ -205,32 +275,63 @@ static int relay_get_count(struct relay *rl, json_object *m, const char *key,
     return 0;
 }
 
-/* Rewrite the state line m (length len in line) and forward it. */
+/*
+ * Rewrite the state line m (length len in line) and forward it with the
+ * device state and the compacted final dirty set that follow it.
+ */
 static int relay_forward_state(struct relay *rl, json_object *m, const char *line,
                                size_t len)
 {
+    unsigned long long state_len, set_len;
+    void *set = NULL;
+    size_t new_set_len = 0;
     const char *text;
+    int rc = -1;
 
     if (relay_get_count(rl, m, "final_sent", &rl->true_final_sent) ||
-        relay_get_count(rl, m, "final_pages", &rl->true_final_pages))
+        relay_get_count(rl, m, "final_pages", &rl->true_final_pages) ||
+        relay_get_count(rl, m, "length", &state_len) ||
+        relay_get_count(rl, m, "dirty_set_length", &set_len))
         return -1;
     rl->state_lines++;
     json_object_object_add(m, "final_sent", json_object_new_int64(
         (long long)rl->true_final_sent + rl->final_sent_delta));
     json_object_object_add(m, "final_pages", json_object_new_int64(
         (long long)rl->true_final_pages + rl->final_pages_delta));
+    if (rl->move_set_bit) {
+        /* The set comes after the state: hold the state back until then. */
+        void *state = malloc(state_len ? state_len : 1);
+
+        if (!state || relay_read_exact(rl, state, state_len) ||
+            relay_move_set_bit(rl, set_len, &set, &new_set_len)) {
+            free(state);
+            goto out;
+        }
+        json_object_object_add(m, "dirty_set_length", json_object_new_int64(
+            (long long)new_set_len));
+        text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN);
+        rl->state_line_changed = true;
+        rc = relay_write(rl, text, strlen(text)) || relay_write(rl, "\n", 1) ||
+             relay_write(rl, state, state_len) || relay_write(rl, set, new_set_len) ? -1 : 0;
+        rl->block_bytes += state_len + new_set_len;
+        free(state);
+        goto out;
+    }
     text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN);
     rl->state_line_changed = strlen(text) != len || memcmp(text, line, len);
     if (relay_write(rl, text, strlen(text)) || relay_write(rl, "\n", 1))
-        return -1;
-    return 0;
+        goto out;
+    rc = relay_copy_block(rl, state_len + set_len);
+out:
+    free(set);
+    return rc;
 }
 
 /* Forward one line and the block it announces. */
 static int relay_forward_message(struct relay *rl, char *line, size_t len)
 {
     json_object *m = json_tokener_parse(line), *type;
-    unsigned long long block = 0, part;
+    unsigned long long block = 0;
     const char *name;
     int rc;
 
@@ -241,22 +342,16 @@ static int relay_forward_message(struct relay *rl, char *line, size_t len)
     }
     name = json_object_get_string(type);
     if (!strcmp(name, "state")) {
-        /* The device state, then the compacted final dirty set. */
-        rc = relay_get_count(rl, m, "length", &block);
-        if (!rc)
-            rc = relay_get_count(rl, m, "dirty_set_length", &part);
-        if (!rc) {
-            block += part;
-            rc = relay_forward_state(rl, m, line, len);
-        }
-    } else {
-        rc = 0;
-        if (!strcmp(name, "hello") && json_object_object_get_ex(m, "prologue_length", NULL))
-            rc = relay_get_count(rl, m, "prologue_length", &block);
-        if (!rc) {
-            line[len] = '\n';           /* this line goes through as it came */
-            rc = relay_write(rl, line, len + 1);
-        }
+        /* The line, the device state, then the compacted final dirty set. */
+        rc = relay_forward_state(rl, m, line, len);
+        goto out;
+    }
+    rc = 0;
+    if (!strcmp(name, "hello") && json_object_object_get_ex(m, "prologue_length", NULL))
+        rc = relay_get_count(rl, m, "prologue_length", &block);
+    if (!rc) {
+        line[len] = '\n';           /* this line goes through as it came */
+        rc = relay_write(rl, line, len + 1);
     }
     if (!rc)
         rc = relay_copy_block(rl, block);
@@ -795,10 +890,32 @@ static void migrate_relayed(struct run *r, struct relay *relay)
 }
 
 /*
+ * The destination refused the switchover with MIG_ECORRUPT and expected in
+ * its message, before restoring any state; the source failed with that
+ * message and resumed the guest, once.
+ */
+static void assert_switchover_refused(struct run *r, const char *expected)
+{
+    ck_assert_int_eq(r->dst.rc, MIG_ECORRUPT);
+    ck_assert_msg(strstr(r->dst.message, expected), "destination: '%s', expected '%s'",
+                  r->dst.message, expected);
+    ck_assert(!r->dst.result.succeeded);
+    ck_assert_str_eq(r->dst.be.state, "");       /* refused before the state */
+    /* A destination's "failed" reaches the source as MIG_EIO (control.h). */
+    ck_assert_int_eq(r->rc, MIG_EIO);
+    ck_assert_msg(strstr(r->message, "the peer reports 'failed'") &&
+                  strstr(r->message, expected), "source: '%s'", r->message);
+    ck_assert(!r->result.succeeded);
+    /* Paused for the switchover, then resumed at the source, once. */
+    ck_assert_uint_eq(r->src.pauses, 1);
+    ck_assert_uint_eq(r->src.resumes, 1);
+    assert_running_at_source(r);
+}
+
+/*
  * A source whose state message announces one page more than it has
  * (final_sent, or else final_pages, through the relay): the destination
- * refuses with MIG_ECORRUPT naming the true and the announced number; the
- * source fails with that message and resumes the guest, once.
+ * refuses, naming the true and the announced number.
  */
 static void lying_source_refused(bool lie_about_sent)
 {
@@ -817,23 +934,32 @@ static void lying_source_refused(bool lie_about_sent)
         snprintf(expected, sizeof(expected), "final dirty set has %llu pages, the "
                  "source announced %llu", relay.true_final_pages,
                  relay.true_final_pages + 1);
-
-    ck_assert_int_eq(r.dst.rc, MIG_ECORRUPT);
-    ck_assert_msg(strstr(r.dst.message, expected), "destination: '%s', expected '%s'",
-                  r.dst.message, expected);
-    ck_assert(!r.dst.result.succeeded);
-    ck_assert_str_eq(r.dst.be.state, "");       /* refused before the state */
-    /* A destination's "failed" reaches the source as MIG_EIO (control.h). */
-    ck_assert_int_eq(r.rc, MIG_EIO);
-    ck_assert_msg(strstr(r.message, "the peer reports 'failed'") &&
-                  strstr(r.message, expected), "source: '%s'", r.message);
-    ck_assert(!r.result.succeeded);
-    /* Paused for the switchover, then resumed at the source, once. */
-    ck_assert_uint_eq(r.src.pauses, 1);
-    ck_assert_uint_eq(r.src.resumes, 1);
-    assert_running_at_source(&r);
+    assert_switchover_refused(&r, expected);
     teardown(&r);
 }
+
+/*
+ * A final dirty set that leaves out a page which arrived in the final
+ * epoch, with the right count (the relay moves its lowest pfn to a pfn
+ * outside it): the destination refuses, counting the page left out.
+ */
+START_TEST(test_final_set_lie_refused)
+{
+    struct relay relay = { .move_set_bit = true };
+    char expected[256];
+    struct run r;
+
+    migrate_relayed(&r, &relay);
+    /* Every page of the set was sent, so the pfn moved out had arrived. */
+    ck_assert_uint_eq(relay.true_final_sent, relay.true_final_pages);
+    ck_assert_uint_ne(relay.moved_from, relay.moved_to);
+    snprintf(expected, sizeof(expected), "%llu pages arrived in the final epoch, only "
+             "%llu of them are in the final dirty set", relay.true_final_sent,
+             relay.true_final_sent - 1);
+    assert_switchover_refused(&r, expected);
+    teardown(&r);
+}
+END_TEST
 
 START_TEST(test_final_sent_lie_refused)
 {
@@ -898,6 +1024,7 @@ int main(void)
     tcase_add_test(tc, test_verified_after_resume);
     tcase_add_test(tc, test_final_sent_lie_refused);
     tcase_add_test(tc, test_final_pages_lie_refused);
+    tcase_add_test(tc, test_final_set_lie_refused);
     tcase_add_test(tc, test_truthful_relay_is_transparent);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
