@@ -133,6 +133,34 @@ heartbeat_gap_ms() {
         END { if (best >= 0) printf "%.1f", best / 1000; else print "none" }'
 }
 
+# per console log: its name, then per boot id the HB lines, lowest and
+# highest seq and how many carry no numeric gap_max_us (for a LAB-WARN when
+# a step's downtime could not be measured)
+heartbeat_census() {
+    for log in "$console_logs"/*.log; do
+        [ -f "$log" ] || continue
+        awk -v file="${log##*/}" '
+            $1 == "HB" {
+                boot = "?"; seq = -1; gap = 0
+                for (i = 2; i <= NF; i++) {
+                    split($i, kv, "=")
+                    if (kv[1] == "boot") boot = kv[2]
+                    if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
+                    if (kv[1] == "gap_max_us" && kv[2] ~ /^[0-9]+$/) gap = 1
+                }
+                n[boot]++
+                if (!(boot in lo) || seq < lo[boot]) lo[boot] = seq
+                if (!(boot in hi) || seq > hi[boot]) hi[boot] = seq
+                if (!gap) nogap[boot]++
+            }
+            END {
+                printf "%s:", file
+                for (b in n) printf " boot=%s lines=%d seq=%d..%d no_gap=%d", b, n[b], lo[b], hi[b], nogap[b] + 0
+                printf ";"
+            }' "$log"
+    done
+}
+
 # boot ids other than BOOT seen in the logs (a guest that rebooted)
 heartbeat_other_boots() {
     cat "$console_logs"/*.log 2>/dev/null | sed -n 's/^HB boot=\([0-9a-z_]*\) .*/\1/p' | sort -u | grep -v -x "$1" | tr '\n' ' '
@@ -594,6 +622,9 @@ run_op() {
     downtime=none
     if [ "$op" != create ] && [ $rc = 0 ]; then
         downtime=$(heartbeat_gap_ms "$seq_before" "$seq_end" "$boot_before")
+        if [ "$downtime" = none ]; then
+            echo "LAB-WARN $name: no heartbeat of boot $boot_before with $seq_before < seq <= $seq_end, so no downtime; console logs: $(heartbeat_census)"
+        fi
     fi
     common="retries=$attempt tool=$tool type=$type mem=$memory workload=$workload_name boot_before=$boot_before boot_after=$boot_after"
     if [ $rc = 0 ]; then
