@@ -13,7 +13,13 @@ Exit status: 0 when every scenario passed or was skipped, 1 otherwise.
 Scenario results are the LAB-RESULT lines that tests/lab/scenarios.sh
 prints.  A scenario the plan asked for that has no LAB-RESULT line (QEMU
 timed out, dom0 crashed) is a failure carrying the console tail: this
-program must never count a scenario as passed that did not report a pass."""
+program must never count a scenario as passed that did not report a pass.
+Of several logs, a later one's result of a scenario replaces an earlier's
+(scripts/lab boots again after a hang); each hang is a TAP comment.
+
+report.py --plan PLAN --results DIR --remaining-plan FILE HOST=SERIAL_LOG...
+writes the plan lines whose scenarios did not all report (exit 0), or exits
+1 when nothing remains."""
 import argparse
 import json
 import re
@@ -24,27 +30,47 @@ STAMP = re.compile(r"^\[\s*([0-9.]+)\] ?(.*)$")
 CONSOLE_TAIL_LINES = 60
 
 
+def line_scenarios(words):
+    """Scenario names one plan line asks for, in order (mirrors scenarios.sh)."""
+    if not words or words[0].startswith("#"):
+        return []
+    if words[0] == "check-xl-ext":
+        return ["dom0-xl-ext-runs"]
+    if words[0] == "check-create-baseline":
+        return ["xl-ext-create-baseline"]
+    if words[0] == "guest" and len(words) >= 5:
+        guest_type, memory, workload = words[1], words[2], words[3]
+        if workload.startswith("dirty:"):
+            workload = "dirty" + workload.split(":")[1]
+        return ["%s-%s-%s-%s" % (guest_type, memory, workload, operation)
+                for operation in words[4:]]
+    if words[0] == "peer" and len(words) >= 2:
+        return [words[1]]
+    return []
+
+
 def expected_scenarios(plan_path):
-    """Scenario names the plan asks for, in order (mirrors scenarios.sh)."""
+    """Scenario names the plan asks for, in order."""
     names = []
     with open(plan_path) as plan:
         for line in plan:
-            words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
-            if words[0] == "check-xl-ext":
-                names.append("dom0-xl-ext-runs")
-            elif words[0] == "check-create-baseline":
-                names.append("xl-ext-create-baseline")
-            elif words[0] == "guest" and len(words) >= 5:
-                guest_type, memory, workload = words[1], words[2], words[3]
-                if workload.startswith("dirty:"):
-                    workload = "dirty" + workload.split(":")[1]
-                for operation in words[4:]:
-                    names.append("%s-%s-%s-%s" % (guest_type, memory, workload, operation))
-            elif words[0] == "peer" and len(words) >= 2:
-                names.append(words[1])
+            names += line_scenarios(line.split())
     return names
+
+
+def remaining_plan(plan_path, results):
+    """The plan without the lines whose scenarios all reported (a guest's
+    line runs again whole: its numbers then come from one boot); options
+    keep their places.  None when every scenario reported."""
+    kept, missing = [], False
+    with open(plan_path) as plan:
+        for line in plan:
+            names = line_scenarios(line.split())
+            if names and all(name in results for name in names):
+                continue
+            missing = missing or bool(names)
+            kept.append(line if line.endswith("\n") else line + "\n")
+    return "".join(kept) if missing else None
 
 
 def parse_result(text):
@@ -103,6 +129,8 @@ def read_log(host, path):
             marks["xen"] = dict(word.split("=", 1) for word in lab[9:].split() if "=" in word)
         elif lab.startswith("LAB-DONE") and stamp is not None:
             marks["done_s"] = stamp
+        elif lab.startswith("LAB-HANG"):
+            marks["hang"] = lab
     if lines:
         match = STAMP.match(lines[-1])
         if match:
@@ -119,6 +147,9 @@ def main():
     parser.add_argument("--plan", required=True)
     parser.add_argument("--results", required=True)
     parser.add_argument("--extra-json", help="JSON object merged into timings.json (run facts)")
+    parser.add_argument("--remaining-plan", metavar="FILE",
+                        help="only write FILE: the plan lines still to run (exit 0), "
+                             "or exit 1 when every scenario reported")
     parser.add_argument("logs", nargs="+", metavar="HOST=SERIAL_LOG")
     arguments = parser.parse_args()
 
@@ -133,9 +164,20 @@ def main():
         for fields in host_results:
             results[fields.get("name", "?")] = fields
 
+    if arguments.remaining_plan:
+        rest = remaining_plan(arguments.plan, results)
+        if rest is None:
+            return 1
+        with open(arguments.remaining_plan, "w") as out:
+            out.write(rest)
+        return 0
+
     ordered = [name for name in expected]
     ordered += [name for name in results if name not in expected]
     tap = ["1..%d" % len(ordered)]
+    # a boot that hung: what did not finish ran again in a later boot
+    tap += ["# %s: %s" % (host, marks["hang"]) for host, marks in boots.items()
+            if "hang" in marks]
     suite = ElementTree.Element("testsuite", name="xenmig-lab")
     scenarios_json = []
     failures = skipped = 0
