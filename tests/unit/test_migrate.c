@@ -470,6 +470,21 @@ static void assert_failed_before_any_page(struct run *r)
     ck_assert_uint_eq(r->src.pages_read, 0);
 }
 
+/* Paused for the switchover, then resumed at the source, once. */
+static void assert_resumed_at_source(struct run *r)
+{
+    ck_assert_uint_eq(r->src.pauses, 1);
+    ck_assert_uint_eq(r->src.resumes, 1);
+    assert_running_at_source(r);
+}
+
+/* 100 pages dirtied a round, and a target slow test machines can meet. */
+static void setup_switchover(struct run *r)
+{
+    setup(r, 100);
+    r->opts.policy.max_downtime_ms = 5000;
+}
+
 static void successful_migration(unsigned int streams)
 {
     struct run r;
@@ -682,20 +697,16 @@ START_TEST(test_memory_mismatch_not_resumed)
 {
     struct run r;
 
-    setup(&r, 100);
-    r.opts.policy.max_downtime_ms = 5000;
+    setup_switchover(&r);
     r.dst.be.corrupt_writes = true;         /* the destination's copy differs */
     migrate(&r, 2);
     ck_assert_int_eq(r.rc, MIG_ECORRUPT);
     ck_assert_ptr_nonnull(strstr(r.message, "destination memory differs"));
     ck_assert_int_eq(r.dst.rc, MIG_ECANCELLED);
-    /* Paused for the switchover, then resumed at the source. */
-    ck_assert_uint_eq(r.src.pauses, 1);
-    ck_assert_uint_eq(r.src.resumes, 1);
+    assert_resumed_at_source(&r);
     /* Handed over while the destination restored; the resume undid it. */
     ck_assert_uint_eq(r.src.handovers, 1);
     ck_assert(!r.src.handed_over);
-    assert_running_at_source(&r);
     teardown(&r);
 }
 END_TEST
@@ -710,8 +721,7 @@ START_TEST(test_handover_while_destination_restores)
     struct run r;
     _Atomic bool handed = false;
 
-    setup(&r, 100);
-    r.opts.policy.max_downtime_ms = 5000;
+    setup_switchover(&r);
     r.src.handed_flag = &handed;
     r.dst.be.wait_for = &handed;
     migrate(&r, 2);
@@ -730,17 +740,14 @@ START_TEST(test_handover_fails)
 {
     struct run r;
 
-    setup(&r, 100);
-    r.opts.policy.max_downtime_ms = 5000;
+    setup_switchover(&r);
     r.src.fail_handover = MIG_EIO;
     migrate(&r, 2);
     ck_assert_int_eq(r.rc, MIG_EIO);
     ck_assert_ptr_nonnull(strstr(r.message, "cannot rename the guest away"));
     ck_assert_int_eq(r.dst.rc, MIG_ECANCELLED);
     ck_assert_ptr_nonnull(strstr(r.dst.message, "cannot rename the guest away"));
-    ck_assert_uint_eq(r.src.pauses, 1);
-    ck_assert_uint_eq(r.src.resumes, 1);
-    assert_running_at_source(&r);
+    assert_resumed_at_source(&r);
     teardown(&r);
 }
 END_TEST
@@ -756,8 +763,7 @@ START_TEST(test_failed_switchover_cancels_hash)
     struct run r;
     _Atomic bool never = false;
 
-    setup(&r, 100);
-    r.opts.policy.max_downtime_ms = 5000;
+    setup_switchover(&r);
     r.dst.be.corrupt_writes = true;
     r.src.wait_for = &never;
     migrate(&r, 2);
@@ -765,9 +771,7 @@ START_TEST(test_failed_switchover_cancels_hash)
     ck_assert_ptr_nonnull(strstr(r.message, "destination memory differs"));
     ck_assert(r.src.hash_cancelled);
     ck_assert(!r.result.memory_verified);
-    ck_assert_uint_eq(r.src.pauses, 1);
-    ck_assert_uint_eq(r.src.resumes, 1);
-    assert_running_at_source(&r);
+    assert_resumed_at_source(&r);
     teardown(&r);
 }
 END_TEST
@@ -781,8 +785,7 @@ END_TEST
 static void migrate_ordered(struct run *r, bool miss_one, bool hash_first,
                             _Atomic bool *flag)
 {
-    setup(r, 100);
-    r->opts.policy.max_downtime_ms = 5000;
+    setup_switchover(r);
     r->w.miss_one = miss_one;
     if (hash_first) {
         r->src.hashed_flag = flag;
@@ -811,9 +814,7 @@ START_TEST(test_missed_write_stops_before_go)
     ck_assert(!r.result.succeeded);
     ck_assert(!r.result.memory_verified);
     ck_assert_int_ne(r.dst.rc, 0);
-    ck_assert_uint_eq(r.src.pauses, 1);
-    ck_assert_uint_eq(r.src.resumes, 1);
-    assert_running_at_source(&r);
+    assert_resumed_at_source(&r);
     teardown(&r);
 }
 END_TEST
@@ -879,8 +880,7 @@ END_TEST
  */
 static void migrate_relayed(struct run *r, struct relay *relay)
 {
-    setup(r, 100);
-    r->opts.policy.max_downtime_ms = 5000;
+    setup_switchover(r);
     migrate_through(r, 2, relay);
     ck_assert_msg(!relay->error[0], "relay: %s", relay->error);
     ck_assert_uint_eq(relay->state_lines, 1);
@@ -906,10 +906,7 @@ static void assert_switchover_refused(struct run *r, const char *expected)
     ck_assert_msg(strstr(r->message, "the peer reports 'failed'") &&
                   strstr(r->message, expected), "source: '%s'", r->message);
     ck_assert(!r->result.succeeded);
-    /* Paused for the switchover, then resumed at the source, once. */
-    ck_assert_uint_eq(r->src.pauses, 1);
-    ck_assert_uint_eq(r->src.resumes, 1);
-    assert_running_at_source(r);
+    assert_resumed_at_source(r);
 }
 
 /*
