@@ -36,7 +36,10 @@
 #                          on a raw disk image of N MiB in dom0's /tmp,
 #                          which both ends of a migration open (shared
 #                          storage, as seen by the device model: QEMU
-#                          locks the image); 0 = none (the default)
+#                          locks the image); 0 = none (the default);
+#                          retries=N lets each PVH/HVM step of guests
+#                          from then on be tried N more times after a
+#                          failure (default 1; PV steps get none)
 #   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
 #   check-create-baseline  xl-ext create with CPUID baselines (met and not met)
 #   net ADDRESS            two-host mode: bring up eth0 (the emulated network
@@ -76,6 +79,7 @@ tsc_mode=native
 tcp_port=8002
 link_cap=0
 disk_mib=0
+hvm_retries=1
 failures=0
 
 now() { /usr/bin/lab-guest now; }
@@ -650,7 +654,7 @@ run_guest() {  # TYPE MEM WORKLOAD OP...
     *) result "$type-$memory-$workload" fail reason="bad workload '$workload' in the plan: use idle or dirty:RATE:SET"; return ;;
     esac
     case "$type" in
-    pvh|hvm) retries_allowed=1 ;;   # TCG's nested SVM triple-faults now and then
+    pvh|hvm) retries_allowed=$hvm_retries ;;   # TCG's nested SVM triple-faults now and then
     pv) retries_allowed=0 ;;
     *) result "$type-$memory-$workload" fail reason="bad guest type '$type' in the plan: use pv, pvh or hvm"; return ;;
     esac
@@ -936,6 +940,11 @@ while read -r kind rest <&3; do
             disk_mib=${rest#disk_mib=}
             case "$disk_mib" in
             ''|*[!0-9]*) echo "LAB-WARN option disk_mib='$disk_mib' is not MiB; no disk"; disk_mib=0 ;;
+            esac ;;
+        retries=*)
+            case "${rest#retries=}" in
+            ''|*[!0-9]*) echo "LAB-WARN option retries='${rest#retries=}' is not a count; keeping $hvm_retries" ;;
+            *) hvm_retries=${rest#retries=} ;;
             esac ;;
         *) echo "LAB-WARN unknown option '$rest' in the plan" ;;
         esac ;;
