@@ -442,6 +442,7 @@ static void setup(struct run *r, unsigned int dirty_pages)
     r->opts = (struct mig_migrate_options)MIG_MIGRATE_OPTIONS_INIT;
     r->opts.timeout_ms = 10000;
     r->dst.opts = r->opts;
+    r->opts.policy.max_downtime_ms = 5000;  /* generous: test machines are slow */
     r->w.pages_per_round = dirty_pages;
     r->w.cancel_at_round = -1;
 }
@@ -478,19 +479,11 @@ static void assert_resumed_at_source(struct run *r)
     assert_running_at_source(r);
 }
 
-/* 100 pages dirtied a round, and a target slow test machines can meet. */
-static void setup_switchover(struct run *r)
-{
-    setup(r, 100);
-    r->opts.policy.max_downtime_ms = 5000;
-}
-
 static void successful_migration(unsigned int streams)
 {
     struct run r;
 
     setup(&r, 600);
-    r.opts.policy.max_downtime_ms = 5000;     /* generous: test machines are slow */
     migrate(&r, streams);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
@@ -519,7 +512,6 @@ START_TEST(test_prefetch_announces_what_is_read)
     struct run r;
 
     setup(&r, 600);
-    r.opts.policy.max_downtime_ms = 5000;
     migrate(&r, 3);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
@@ -592,7 +584,6 @@ START_TEST(test_unchanged_pages_not_resent)
     setup(&r, 256);
     /* Dirty pages without changing them: the same byte written again. */
     r.w.rewrite_same = true;
-    r.opts.policy.max_downtime_ms = 5000;
     migrate(&r, 2);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     /* 256 pages dirtied in round 0 (some zero pages among them), none changed. */
@@ -611,7 +602,6 @@ START_TEST(test_page_types_arrive)
     for (uint64_t pfn = 0; pfn < PFNS; pfn += 7)
         r.src.types[pfn] = (uint8_t)(pfn % 16);   /* every type, zero pages too */
     r.w.retype = true;                             /* then a change of type only */
-    r.opts.policy.max_downtime_ms = 5000;
     migrate(&r, 3);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
@@ -697,7 +687,7 @@ START_TEST(test_memory_mismatch_not_resumed)
 {
     struct run r;
 
-    setup_switchover(&r);
+    setup(&r, 100);
     r.dst.be.corrupt_writes = true;         /* the destination's copy differs */
     migrate(&r, 2);
     ck_assert_int_eq(r.rc, MIG_ECORRUPT);
@@ -721,7 +711,7 @@ START_TEST(test_handover_while_destination_restores)
     struct run r;
     _Atomic bool handed = false;
 
-    setup_switchover(&r);
+    setup(&r, 100);
     r.src.handed_flag = &handed;
     r.dst.be.wait_for = &handed;
     migrate(&r, 2);
@@ -740,7 +730,7 @@ START_TEST(test_handover_fails)
 {
     struct run r;
 
-    setup_switchover(&r);
+    setup(&r, 100);
     r.src.fail_handover = MIG_EIO;
     migrate(&r, 2);
     ck_assert_int_eq(r.rc, MIG_EIO);
@@ -763,7 +753,7 @@ START_TEST(test_failed_switchover_cancels_hash)
     struct run r;
     _Atomic bool never = false;
 
-    setup_switchover(&r);
+    setup(&r, 100);
     r.dst.be.corrupt_writes = true;
     r.src.wait_for = &never;
     migrate(&r, 2);
@@ -785,7 +775,7 @@ END_TEST
 static void migrate_ordered(struct run *r, bool miss_one, bool hash_first,
                             _Atomic bool *flag)
 {
-    setup_switchover(r);
+    setup(r, 100);
     r->w.miss_one = miss_one;
     if (hash_first) {
         r->src.hashed_flag = flag;
@@ -880,7 +870,7 @@ END_TEST
  */
 static void migrate_relayed(struct run *r, struct relay *relay)
 {
-    setup_switchover(r);
+    setup(r, 100);
     migrate_through(r, 2, relay);
     ck_assert_msg(!relay->error[0], "relay: %s", relay->error);
     ck_assert_uint_eq(relay->state_lines, 1);
