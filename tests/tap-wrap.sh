@@ -3,15 +3,25 @@
 # Exit 77 means "cannot run here" (no Xen, no tool): unless the test printed
 # its own plan, report it as a TAP skip with the reason from its last
 # stderr line.  Any other non-zero exit stays an error.
+# Every test runs under scripts/bounded: one that is still running after
+# XENMIG_TEST_TIMEOUT seconds (default 600) is stopped, its threads'
+# backtraces go to its log, and a "Bail out!" line names it.
+srcdir=${XENMIG_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+limit=${XENMIG_TEST_TIMEOUT:-600}
+name=$1
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 case "$1" in
-    *.sh) sh "$@" >"$out" 2>"$err" ;;
-    *) "$@" >"$out" 2>"$err" ;;
+    *.sh) set -- sh "$@" ;;
 esac
+python3 "$srcdir/scripts/bounded" --name "$name" "$limit" "$@" >"$out" 2>"$err"
 rc=$?
 cat "$out"
 cat "$err" >&2
+if [ "$rc" -eq 124 ] && grep -q '^bounded: .* did not finish within' "$err"; then
+    echo "Bail out! $(grep -m1 '^bounded: .* did not finish within' "$err" | cut -c10-) (backtraces in this log)"
+    exit "$rc"
+fi
 if [ "$rc" -eq 77 ]; then
     if ! grep -q '^1\.\.' "$out"; then
         reason=$(tail -n 1 "$err")
