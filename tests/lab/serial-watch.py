@@ -11,7 +11,8 @@ Once dom0 has sent a LAB-ALIVE line (it sends one every 15 s while the
 scenarios run), a console that then stays silent for HANG_S seconds
 (default 180) means Xen or dom0 stopped: it writes a LAB-HANG line to LOG
 and stderr and stops QEMU (scripts/lab may boot again for what did not
-finish).
+finish).  The same silence before any LAB-ALIVE (Xen or dom0 still
+booting) is no hang: it writes one LAB-QUIET line to LOG per silence.
 
 It must never kill any other process than the one in PIDFILE, and never
 stop reading before QEMU's output ends (the pipe must not fill up)."""
@@ -46,7 +47,7 @@ def main():
         sys.stderr.write("serial-watch.py: HANG_S '%s' is not seconds\n" % sys.argv[4])
         return 2
     start = last = time.monotonic()
-    stopped = alive = False
+    stopped = alive = quiet_noted = False
     pending = b""
     fd = sys.stdin.fileno()
     with open(log_path, "w", buffering=1, errors="replace") as log:
@@ -74,6 +75,11 @@ def main():
             ready, _, _ = select.select([fd], [], [], 1.0)
             if not ready:
                 silent = time.monotonic() - last
+                if not alive and not quiet_noted and silent >= hang_s:
+                    # said once per silence, so that a long boot is visible
+                    note("LAB-QUIET the console was silent for %.0f s before dom0's "
+                         "signs of life: Xen is still booting, not a hang" % silent)
+                    quiet_noted = True
                 if alive and not stopped and silent >= hang_s:
                     stamped = note("LAB-HANG the console was silent for %.0f s after dom0's "
                                    "signs of life: Xen or dom0 stopped; stopping QEMU" % silent)
@@ -85,6 +91,7 @@ def main():
             if not chunk:
                 break
             last = time.monotonic()
+            quiet_noted = False
             pending += chunk
             while b"\n" in pending:
                 raw, pending = pending.split(b"\n", 1)
