@@ -66,8 +66,10 @@ struct mig_sim_options {
     uint64_t slow_write_ns;       /* a write taking longer is a stall; 50 us */
     enum mig_sim_tracker tracker; /* default AUTO */
     xentoollog_logger *logger;    /* NULL: no logging */
+    unsigned park_timeout_ms;     /* a pause fails when a vCPU has not
+                                     parked by then; default 20000 */
 };
-#define MIG_SIM_OPTIONS_VERSION 1
+#define MIG_SIM_OPTIONS_VERSION 2
 #define MIG_SIM_OPTIONS_INIT {                                  \
         .version = MIG_SIM_OPTIONS_VERSION,                     \
         .memory_bytes = UINT64_C(1) << 30,                      \
@@ -79,6 +81,7 @@ struct mig_sim_options {
         .slow_write_ns = 50000,                                 \
         .tracker = MIG_SIM_TRACKER_AUTO,                        \
         .logger = NULL,                                         \
+        .park_timeout_ms = 20000,                               \
     }
 
 /*
@@ -112,7 +115,10 @@ int mig_sim_guest_stop(struct mig_sim_guest *guest);
  * Pause parks every running vCPU thread and returns once all are parked;
  * resume lets them go.  Pauses nest: only the outermost pause parks and
  * only the matching resume releases.  Time parked counts as a stall of
- * each vCPU.  resume without pause returns MIG_EINVAL.  Thread-safe against
+ * each vCPU.  resume without pause returns MIG_EINVAL.  A pause that does
+ * not see every vCPU park within park_timeout_ms (a writer stuck in a
+ * fault nobody resolves) is undone
+ * and returns MIG_EIO, naming how many parked.  Thread-safe against
  * the writers; call pause/resume/harvest from one controlling thread.
  */
 int mig_sim_guest_pause(struct mig_sim_guest *guest);

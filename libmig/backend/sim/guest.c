@@ -40,6 +40,16 @@ static void sleep_ns(uint64_t ns)
     nanosleep(&ts, NULL);
 }
 
+static void init_monotonic_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 static uint64_t next_random(uint64_t *state)
 {
     uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
@@ -69,6 +79,11 @@ static uint64_t vcpu_park(struct sim_vcpu *vcpu)
     uint64_t start = sim_now_ns(), generation;
 
     pthread_mutex_lock(&guest->lock);
+    if (!__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE)) {
+        /* the pause was lifted (or undone) before this vCPU got here */
+        pthread_mutex_unlock(&guest->lock);
+        return 0;
+    }
     generation = guest->resume_generation;
     vcpu->parked_since = start;
     guest->nr_parked++;
@@ -174,6 +189,9 @@ static int check_options(const struct mig_sim_options *options)
         return mig_error_set(MIG_EINVAL, "sim guest: memory size %" PRIu64
                              " bytes is not a non-zero multiple of %d",
                              options->memory_bytes, MIG_SIM_PAGE_SIZE);
+    if (options->park_timeout_ms == 0)
+        return mig_error_set(MIG_EINVAL, "sim guest: a park timeout of 0 ms: "
+                             "give at least 1");
     if (options->nr_vcpus == 0 || options->nr_vcpus > MIG_SIM_MAX_VCPUS)
         return mig_error_set(MIG_EINVAL, "sim guest: %u vCPUs: give 1 to %d",
                              options->nr_vcpus, MIG_SIM_MAX_VCPUS);
@@ -208,7 +226,7 @@ int mig_sim_guest_create(const struct mig_sim_options *options,
     guest->tracker.pagemap_fd = -1;
     guest->tracker.stop_pipe[0] = guest->tracker.stop_pipe[1] = -1;
     pthread_mutex_init(&guest->lock, NULL);
-    pthread_cond_init(&guest->parked_cond, NULL);
+    init_monotonic_cond(&guest->parked_cond);
     pthread_cond_init(&guest->resume_cond, NULL);
 
     guest->vcpus = calloc(options->nr_vcpus, sizeof(*guest->vcpus));
@@ -257,8 +275,13 @@ void mig_sim_guest_destroy(struct mig_sim_guest *guest)
     if (!guest)
         return;
     if (guest->running)
-        mig_sim_guest_stop(guest);
+        __atomic_store_n(&guest->stop_requested, 1, __ATOMIC_RELEASE);
+    /* the tracker goes first: closing its uffd wakes a writer blocked in a
+     * write fault that no handler resolves any more, so the join in stop
+     * cannot hang */
     sim_tracker_fini(guest);
+    if (guest->running)
+        mig_sim_guest_stop(guest);
     if (guest->memory)
         munmap(guest->memory, guest->memory_bytes);
     free(guest->vcpus);
@@ -327,16 +350,50 @@ int mig_sim_guest_stop(struct mig_sim_guest *guest)
     return MIG_OK;
 }
 
+/* With guest->lock held: let every parked vCPU go (ends a pause). */
+static void release_parked(struct mig_sim_guest *guest)
+{
+    __atomic_store_n(&guest->pause_requested, 0, __ATOMIC_RELEASE);
+    account_parked(guest);
+    guest->nr_parked = 0;
+    guest->resume_generation++;
+    pthread_cond_broadcast(&guest->resume_cond);
+}
+
 int mig_sim_guest_pause(struct mig_sim_guest *guest)
 {
+    struct timespec deadline;
+    int rc = MIG_OK, waited = 0;
+
+    /* a vCPU that has not parked by then is stuck (in a write fault that
+     * nobody resolves, or starved): the pause fails */
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += guest->options.park_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(guest->options.park_timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
     pthread_mutex_lock(&guest->lock);
     if (guest->pause_depth++ == 0) {
         __atomic_store_n(&guest->pause_requested, 1, __ATOMIC_RELEASE);
-        while (guest->running && guest->nr_parked < guest->options.nr_vcpus)
-            pthread_cond_wait(&guest->parked_cond, &guest->lock);
+        while (guest->running && guest->nr_parked < guest->options.nr_vcpus &&
+               waited != ETIMEDOUT)
+            waited = pthread_cond_timedwait(&guest->parked_cond, &guest->lock,
+                                            &deadline);
+        if (guest->running && guest->nr_parked < guest->options.nr_vcpus) {
+            rc = mig_error_set(MIG_EIO, "sim guest: only %u of %u vCPUs "
+                               "parked within %u ms of a pause request; the "
+                               "others are stuck (in a write fault?): the "
+                               "pause is undone", guest->nr_parked,
+                               guest->options.nr_vcpus,
+                               guest->options.park_timeout_ms);
+            guest->pause_depth--;
+            release_parked(guest);
+        }
     }
     pthread_mutex_unlock(&guest->lock);
-    return MIG_OK;
+    return rc;
 }
 
 int mig_sim_guest_resume(struct mig_sim_guest *guest)
@@ -348,13 +405,8 @@ int mig_sim_guest_resume(struct mig_sim_guest *guest)
         rc = mig_error_set(MIG_EINVAL, "sim guest: resume without a pause");
         goto out;
     }
-    if (--guest->pause_depth == 0) {
-        __atomic_store_n(&guest->pause_requested, 0, __ATOMIC_RELEASE);
-        account_parked(guest);
-        guest->nr_parked = 0;
-        guest->resume_generation++;
-        pthread_cond_broadcast(&guest->resume_cond);
-    }
+    if (--guest->pause_depth == 0)
+        release_parked(guest);
     rc = MIG_OK;
  out:
     pthread_mutex_unlock(&guest->lock);
@@ -386,7 +438,9 @@ int mig_sim_guest_harvest(struct mig_sim_guest *guest,
     }
     switch (options->mode) {
     case MIG_SIM_HARVEST_STOP:
-        mig_sim_guest_pause(guest);
+        rc = mig_sim_guest_pause(guest);
+        if (rc)
+            goto out;
         paused_at = sim_now_ns();
         rc = sim_tracker_harvest_range(guest, 0, guest->nr_pfns, dst,
                                        &local.dirty_pfns);

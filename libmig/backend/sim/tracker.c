@@ -100,6 +100,8 @@ static int open_userfaultfd(void)
     return fd;
 }
 
+#define WRITEPROTECT_TRIES 1000
+
 static int write_protect(int uffd, uint64_t address, uint64_t length,
                          int protect)
 {
@@ -108,8 +110,11 @@ static int write_protect(int uffd, uint64_t address, uint64_t length,
         .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
     };
 
-    while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) {
-        if (errno != EAGAIN)
+    unsigned tries;
+
+    /* EAGAIN: the mm changed under the ioctl; a bounded number of retries */
+    for (tries = 0; ioctl(uffd, UFFDIO_WRITEPROTECT, &wp); tries++) {
+        if (errno != EAGAIN || tries >= WRITEPROTECT_TRIES)
             return -1;
     }
     return 0;
@@ -201,6 +206,14 @@ static int scan_range(struct mig_sim_guest *guest, uint64_t start_pfn,
         }
         if (arg.walk_end >= end)
             break;
+        /* the kernel stops a walk early when the vector is full; a walk
+         * that did not move at all would repeat for ever */
+        if (arg.walk_end <= arg.start)
+            return mig_error_set(MIG_EIO, "sim harvest: PAGEMAP_SCAN made no "
+                                 "progress at pfn %" PRIu64 " (walk end %#"
+                                 PRIx64 "): the tracker is stuck",
+                                 (arg.start - base) / MIG_SIM_PAGE_SIZE,
+                                 (uint64_t)arg.walk_end);
         arg.start = arg.walk_end;
     }
     return MIG_OK;
