@@ -1,6 +1,7 @@
 /* mem_backend.c: test double of a migration backend (see mem_backend.h). */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,29 +18,84 @@ static uint64_t mb_nr_pfns(void *b)
     return ((struct mem_backend *)b)->nr_pfns;
 }
 
-static void sleep_ms(unsigned int ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+/*
+ * One side's wait for the other's step (mem_backend.h): a condition
+ * variable that every flag set here signals.  The engine's cancel flag is
+ * set without it, so a wait that may be cancelled also looks at that flag
+ * every CANCEL_LOOK_MS.
+ */
+#define CANCEL_LOOK_MS 10
 
-    nanosleep(&ts, NULL);
+static pthread_mutex_t side_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t side_cond;
+static pthread_once_t side_once = PTHREAD_ONCE_INIT;
+
+static void side_cond_init(void)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&side_cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static bool earlier(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* CLOCK_MONOTONIC now + ms. */
+static struct timespec monotonic_in(long ms)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
 }
 
 /* The other side's step, when the test orders them (mem_backend.h); false
- * when cancel (may be NULL) ended the wait first. */
+ * when cancel (may be NULL) ended the wait first.  True also when the
+ * bound ran out: *m->wait_for is then still false. */
 static bool wait_for_other_side(struct mem_backend *m, const atomic_bool *cancel)
 {
-    for (unsigned int i = 0; m->wait_for && !*m->wait_for && i < 10000; i++) {
-        if (cancel && atomic_load(cancel))
-            return false;
-        sleep_ms(1);
+    struct timespec deadline, now, until;
+    bool cancelled = false;
+
+    if (!m->wait_for)
+        return true;
+    pthread_once(&side_once, side_cond_init);
+    deadline = monotonic_in(MEM_BACKEND_WAIT_S * 1000L);
+    pthread_mutex_lock(&side_lock);
+    while (!*m->wait_for) {
+        cancelled = cancel && atomic_load(cancel);
+        now = monotonic_in(0);
+        if (cancelled || !earlier(&now, &deadline))
+            break;
+        until = monotonic_in(CANCEL_LOOK_MS);
+        if (!cancel || earlier(&deadline, &until))
+            until = deadline;
+        (void)pthread_cond_timedwait(&side_cond, &side_lock, &until);
     }
-    return true;
+    pthread_mutex_unlock(&side_lock);
+    return !cancelled;
 }
 
 static void signal_other_side(_Atomic bool *flag)
 {
-    if (flag)
-        *flag = true;
+    if (!flag)
+        return;
+    pthread_once(&side_once, side_cond_init);
+    pthread_mutex_lock(&side_lock);
+    *flag = true;
+    pthread_cond_broadcast(&side_cond);
+    pthread_mutex_unlock(&side_lock);
 }
 
 static int mb_prepare(void *b, uint64_t nr_pfns)
@@ -154,9 +210,60 @@ static int mb_restore_state(void *b, const void *state, size_t len)
     if (m->wait_for) {
         (void)wait_for_other_side(m, NULL);
         m->waited_in_vain = !*m->wait_for;
-        sleep_ms(50);
     }
     memcpy(m->state, state, len);
+    return 0;
+}
+
+/*
+ * hashed_flag is set once every pfn was hashed by a thread that has ended
+ * since: the engine's hash thread counts its part as done only after
+ * memory_hash returned, so the flag must wait for the thread's end (a
+ * thread-specific value's destructor), not for the hash.
+ */
+struct hash_part {
+    struct mem_backend *m;
+    uint64_t pages;
+};
+
+static pthread_key_t hash_part_key;
+static pthread_once_t hash_part_once = PTHREAD_ONCE_INIT;
+
+static void hash_thread_ended(void *arg)
+{
+    struct hash_part *part = arg;
+    struct mem_backend *m = part->m;
+
+    if (atomic_fetch_add(&m->ended_hash_pages, part->pages) + part->pages == m->nr_pfns)
+        signal_other_side(m->hashed_flag);
+    free(part);
+}
+
+static void hash_part_key_create(void)
+{
+    if (pthread_key_create(&hash_part_key, hash_thread_ended))
+        abort();
+}
+
+/* This thread hashed count pages: they count for hashed_flag at its end. */
+static int count_at_thread_end(struct mem_backend *m, uint64_t count)
+{
+    struct hash_part *part;
+
+    pthread_once(&hash_part_once, hash_part_key_create);
+    part = pthread_getspecific(hash_part_key);
+    if (part) {
+        part->pages += count;
+        return 0;
+    }
+    part = malloc(sizeof(*part));
+    if (!part)
+        return mig_error_set(MIG_ENOMEM, "no memory");
+    *part = (struct hash_part){ .m = m, .pages = count };
+    if (pthread_setspecific(hash_part_key, part)) {
+        free(part);
+        return mig_error_set(MIG_ENOMEM, "no memory for a thread-specific value");
+    }
     return 0;
 }
 
@@ -172,15 +279,17 @@ static int mb_memory_hash(void *b, uint64_t first, uint64_t count, const atomic_
         m->hash_cancelled = true;
         return mig_error_set(MIG_ECANCELLED, "hash cancelled");
     }
+    if (m->wait_for && !*m->wait_for)
+        m->waited_in_vain = true;
     for (uint64_t p = first; p < first + count; p++)
         total += mig_memory_digest_term(p, mig_page_key(mig_page_hash(m->memory + p * 4096),
                                                          m->types[p]));
     *sum = total;
     m->hash_calls++;
-    /* The whole guest hashed, over however many calls: the other side may go. */
-    if (atomic_fetch_add(&m->hashed_pages, count) + count == m->nr_pfns)
-        signal_other_side(m->hashed_flag);
-    return 0;
+    m->hashed_pages += count;
+    /* The whole guest hashed, over however many threads: once they have
+     * ended, the other side may go. */
+    return m->hashed_flag ? count_at_thread_end(m, count) : 0;
 }
 
 static int mb_handover(void *b)

@@ -32,14 +32,18 @@ struct mem_backend {
     void *guest_writes_arg;
     /*
      * Ordering between the two sides of one migration (NULL: none):
-     * memory_hash (source) and restore_state (destination) first wait, up
-     * to 10 s, until *wait_for is true (restore_state then 50 ms more);
-     * memory_hash sets *hashed_flag when done, resume sets *resumed_flag.
+     * memory_hash (source) and restore_state (destination) first wait
+     * until *wait_for is true, on a condition variable that setting a flag
+     * here signals (a bound of last resort, MEM_BACKEND_WAIT_S, ends a
+     * wait for a step that never comes).  Once the whole guest was hashed
+     * and every thread that hashed it has ended (so the engine has seen
+     * each part finish), *hashed_flag is set: memory_hash must then run on
+     * threads that end, as the engine's do.  resume sets *resumed_flag.
      */
     _Atomic bool *wait_for, *hashed_flag, *resumed_flag;
-    /* restore_state: the wait for *wait_for ran out (the other side's
-     * step never came while this side waited) */
-    bool waited_in_vain;
+    /* memory_hash or restore_state: the wait for *wait_for ran out (the
+     * other side's step never came while this side waited) */
+    _Atomic bool waited_in_vain;
     /* handover (source): calls, the error it returns (0: none), whether
      * it holds (resume undoes it), and a flag it sets for the other side */
     unsigned int handovers;
@@ -51,10 +55,15 @@ struct mem_backend {
     /* memory_hash: calls that ended well, and the pfns they hashed */
     _Atomic unsigned int hash_calls;
     _Atomic uint64_t hashed_pages;
+    /* hashed_flag: pfns hashed by threads that have ended since */
+    _Atomic uint64_t ended_hash_pages;
     /* prefetch: pfns announced, and any that
      * came out of order within one call */
     _Atomic unsigned long prefetched, prefetch_disorder;
 };
+
+/* How long one side waits for the other's step before giving up. */
+#define MEM_BACKEND_WAIT_S 30
 
 /* Its prefetch op only counts what it is told (prefetched, prefetch_disorder). */
 extern const struct mig_backend_ops mem_backend_ops;

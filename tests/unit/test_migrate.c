@@ -440,7 +440,10 @@ static void setup(struct run *r, unsigned int dirty_pages)
     mem_backend_init(&r->src, PFNS, true);
     mem_backend_init(&r->dst.be, 0, false);
     r->opts = (struct mig_migrate_options)MIG_MIGRATE_OPTIONS_INIT;
-    r->opts.timeout_ms = 10000;
+    /* A stall limit of last resort, longer than the test double's own wait
+     * for the other side (MEM_BACKEND_WAIT_S), so that a step that never
+     * comes is reported as such; every case here ends on an event. */
+    r->opts.timeout_ms = 2 * MEM_BACKEND_WAIT_S * 1000;
     r->dst.opts = r->opts;
     r->opts.policy.max_downtime_ms = 5000;  /* generous: test machines are slow */
     r->w.pages_per_round = dirty_pages;
@@ -704,7 +707,7 @@ END_TEST
 /*
  * The source hands over (xl's rename) while the destination restores, not
  * after: here the destination's restore waits for the handover, and would
- * wait in vain for 10 s if it came only after "received".
+ * wait in vain (MEM_BACKEND_WAIT_S) if it came only after "received".
  */
 START_TEST(test_handover_while_destination_restores)
 {
@@ -717,7 +720,8 @@ START_TEST(test_handover_while_destination_restores)
     migrate(&r, 2);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
-    ck_assert(!r.dst.be.waited_in_vain);
+    ck_assert_msg(!r.dst.be.waited_in_vain, "the destination's restore waited %d s in "
+                  "vain for the source's handover", MEM_BACKEND_WAIT_S);
     ck_assert_uint_eq(r.src.handovers, 1);
     ck_assert(r.src.handed_over && r.src.released);
     ck_assert_uint_eq(r.dst.be.resumes, 1);
@@ -744,7 +748,7 @@ END_TEST
 
 /*
  * A switchover that fails while the source's memory hash still runs (here
- * it would wait 10 s for a flag nobody sets): the hash is cancelled, the
+ * it waits for a flag nobody sets, until cancelled): the hash is cancelled, the
  * guest resumes at the source once, and the error is the failure's, not
  * the cancelled hash's.
  */
@@ -769,8 +773,9 @@ END_TEST
 /*
  * A migration of 100 dirtied pages in which the source's memory hash ends
  * before the destination is ready (hash_first: the destination's restore
- * waits for it) or after the destination resumed (the hash waits for
- * that); flag is the switch the two sides share.
+ * waits for it, and for the hash threads to end) or after the destination
+ * resumed (the hash waits for that); flag is the switch the two sides
+ * share.  Neither side may have waited in vain for the other.
  */
 static void migrate_ordered(struct run *r, bool miss_one, bool hash_first,
                             _Atomic bool *flag)
@@ -785,6 +790,10 @@ static void migrate_ordered(struct run *r, bool miss_one, bool hash_first,
         r->dst.be.resumed_flag = flag;
     }
     migrate(r, 2);
+    ck_assert_msg(!r->dst.be.waited_in_vain, "the destination's restore waited %d s in "
+                  "vain for the source's memory hash", MEM_BACKEND_WAIT_S);
+    ck_assert_msg(!r->src.waited_in_vain, "the source's memory hash waited %d s in vain "
+                  "for the destination's resume", MEM_BACKEND_WAIT_S);
 }
 
 /*
@@ -989,7 +998,8 @@ int main(void)
     SRunner *sr;
     int failed;
 
-    tcase_set_timeout(tc, 60);
+    /* Above the engine's stall limit (setup), itself above the double's wait. */
+    tcase_set_timeout(tc, 4 * MEM_BACKEND_WAIT_S);
     tcase_add_test(tc, test_memory_digest_sees_moves_and_changes);
     tcase_add_test(tc, test_memory_digest_kept_up_to_date);
     tcase_add_test(tc, test_prefetch_announces_what_is_read);
