@@ -170,6 +170,15 @@ static const char *fake_nvml_path(char *buf, size_t size)
     return buf;
 }
 
+/*
+ * The probe child's time limit: the hung driver's case is about it (that
+ * child sleeps for an hour, so it runs out whatever the machine's load);
+ * in every other case it is a bound of last resort, as the child answers
+ * or dies long before.
+ */
+#define HUNG_LIMIT_MS 2000
+#define PATIENCE_MS 30000
+
 static void probe_with_fake(int in_process, const char *devices, const char *fail)
 {
     struct gpu_probe_options options = GPU_PROBE_OPTIONS_INIT;
@@ -178,7 +187,7 @@ static void probe_with_fake(int in_process, const char *devices, const char *fai
     options.nvml_library = fake_nvml_path(path, sizeof(path));
     options.skip_gl = 1;
     options.in_process = in_process;
-    options.timeout_ms = 2000;
+    options.timeout_ms = fail && !strcmp(fail, "hang") ? HUNG_LIMIT_MS : PATIENCE_MS;
     setenv("FAKE_NVML_DEVICES", devices, 1);
     setenv("FAKE_NVML_DRIVER", "535.129.03", 1);
     if (fail)
@@ -338,7 +347,9 @@ int main(void)
     TCase *tc = tcase_create("core");
     int hosts = (int)(sizeof(recorded_hosts) / sizeof(recorded_hosts[0]));
 
-    tcase_set_timeout(tc, 30);
+    /* Above a probe's bound of last resort (PATIENCE_MS), and above this
+     * host's own probe: two children of the default 20 s limit each. */
+    tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_levels_from_recorded_facts, 0, hosts);
     tcase_add_test(tc, test_mixed_host_names_the_best_device);
