@@ -24,6 +24,29 @@ echo "1..46"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 receiver() { printf '%s' "exec '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 $*"; }
+# A receiver that writes its pid to FILE first (it is the same process).
+receiver_pid_to() { printf '%s' "echo \$\$ > '$1'; $(receiver)"; }
+# await WHAT CONDITION: until the shell CONDITION holds; after 60 s (a bound
+# of last resort) it gives up, saying what it waited for
+await() {
+    deadline=$(($(date +%s) + 60))
+    until eval "$2"; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "# gave up after 60 s waiting for $1"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+# The established TCP connections of process $1: a receiver's data streams.
+tcp_streams() {
+    for inode in $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p'); do
+        awk -v i="$inode" '$10 == i && $4 == "01"' "/proc/$1/net/tcp" "/proc/$1/net/tcp6" 2>/dev/null
+    done | wc -l
+}
+# The receiver whose pid is in FILE has both its data streams: pages flow
+# (at 2 MB/s for 64 MiB, for half a minute).
+streams_up() { [ -s "$1" ] && [ "$(tcp_streams "$(cat "$1")")" -ge 2 ]; }
 # The guest still runs at the source: its write counter moved after the failure.
 at_source() {
     sed -n 's/.*the guest keeps running at the source (vCPU 0 writes: \([0-9]*\) -> \([0-9]*\)).*/\1 \2/p' "$t/err" |
@@ -44,7 +67,19 @@ case_() {   # name, expected exit, error pattern
     check "$1: the receiver did not resume it" 'not_resumed'
 }
 
-migrate --sim-memory 64M --bandwidth 2M -s "" "exec timeout -s KILL 1 $(receiver)"
+# The receiver is killed once its data streams run (the transfer then has
+# half a minute to go under the 2 MB/s cap).
+"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" "$(receiver_pid_to "$t/receiver.pid")" \
+    >"$t/out" 2>"$t/err" &
+pid=$!
+if await "the receiver's data streams" 'streams_up "$t/receiver.pid"'; then
+    kill -KILL "$(cat "$t/receiver.pid")"
+else
+    kill -KILL "$pid"
+fi
+wait "$pid"
+echo $? >"$t/rc"
+echo "# receiver killed: exit $(rc): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
 check "receiver killed: exit 1" '[ "$(rc)" = 1 ]'
 check "receiver killed: clear error" 'grep -q "migration failed: .*\(closed\|reset\|Broken pipe\|lost\)" "$t/err"'
 check "receiver killed: guest runs at the source" 'at_source'
@@ -52,7 +87,10 @@ check "receiver killed: guest runs at the source" 'at_source'
 migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault cut-stream localhost
 case_ "one stream cut" 1 "stream 2"
 
-migrate --sim-memory 32M --sim-rate 1000 --timeout 1500 --inject-fault stall \
+# The stream stalls for the source's --timeout + 2 s: the receiver's limit
+# of 1 s runs out long before, on the stall; the source's limit is one of
+# last resort (also for the receiver's start).
+migrate --sim-memory 32M --sim-rate 1000 --timeout 20000 --inject-fault stall \
     -s "" "$(receiver --timeout 1000)"
 case_ "one stream stalled" 1 "no data for 1000 ms"
 
@@ -82,19 +120,19 @@ case_ "destination out of memory" 4 "destination out of memory: the guest needs 
 echo $? >"$t/rc"
 case_ "destination disk full for save" 1 "cannot write the save file '/dev/full': No space left on device"
 
-# The sender is killed: the receiver must notice and never resume the guest
-# (a simulated guest lives in the sender's process and dies with it; a Xen
-# domain would stay paused or running at the source).
-"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M localhost >"$t/out" 2>"$t/err" &
+# The sender is killed once the data streams run: the receiver must notice
+# and never resume the guest (a simulated guest lives in the sender's
+# process and dies with it; a Xen domain would stay paused or running at
+# the source).
+rm -f "$t/receiver.pid"
+"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" "$(receiver_pid_to "$t/receiver.pid")" \
+    >"$t/out" 2>"$t/err" &
 pid=$!
-sleep 1
+await "the receiver's data streams" 'streams_up "$t/receiver.pid"'
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 echo $? >"$t/rc"
-i=0
-while ! grep -q "xl-ext migrate-receive: result=" "$t/err" && [ $i -lt 100 ]; do
-    sleep 0.1; i=$((i+1))
-done
+await "the receiver's result line" 'grep -q "xl-ext migrate-receive: result=" "$t/err"'
 check "sender killed: it died by SIGKILL" '[ "$(rc)" = 137 ]'
 check "sender killed: the receiver did not resume it" 'not_resumed'
 check "sender killed: the receiver says why" 'grep -q "migrate-receive: error: .*\(closed\|lost\|reset\)" "$t/err"'
