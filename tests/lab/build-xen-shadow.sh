@@ -97,9 +97,9 @@ fi
 cp /boot/xen-4.17-amd64.config .config
 sed -i 's/^# CONFIG_SHADOW_PAGING is not set$/CONFIG_SHADOW_PAGING=y/' .config
 grep -qx 'CONFIG_SHADOW_PAGING=y' .config || echo 'CONFIG_SHADOW_PAGING=y' >> .config
-log "building the hypervisor (nice, -j2; about a minute on 2 cores)"
-nice -n 10 make -s olddefconfig >&2
-nice -n 10 make -s -j2 XEN_VENDORVERSION="$vendor_version" >"$src_dir/build.log" 2>&1 \
+log "building the hypervisor (nice ${XENMIG_LAB_NICE:-0}, -j2; about a minute on 2 cores)"
+nice -n "${XENMIG_LAB_NICE:-0}" make -s olddefconfig >&2
+nice -n "${XENMIG_LAB_NICE:-0}" make -s -j2 XEN_VENDORVERSION="$vendor_version" >"$src_dir/build.log" 2>&1 \
     || { tail -n 30 "$src_dir/build.log" >&2; log "the hypervisor build failed; full log: $src_dir/build.log"; exit 1; }
 grep -qx 'CONFIG_SHADOW_PAGING=y' .config \
     || { log "olddefconfig dropped CONFIG_SHADOW_PAGING; see $src_dir/tree/xen/.config"; exit 1; }
