@@ -22,18 +22,7 @@ hb_lines() { grep -c '^HB boot=' "$out"; }
 hb_fields() {
     sed -n 's/^HB .* gap_max_us=\([0-9]*\) t_ms=\([0-9]*\) dirtied_mib=\([0-9]*\) .*/\2 \1 \3/p' "$out"
 }
-# await WHAT CONDITION: until the shell CONDITION holds; after 60 s (a bound
-# of last resort) it gives up, saying what it waited for
-await() {
-    deadline=$(($(date +%s) + 60))
-    until eval "$2"; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            echo "# gave up after 60 s waiting for $1"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
+. "${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/testlib.sh"   # await
 stopped() { [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1)" = T ]; }
 echo "1..14"
 

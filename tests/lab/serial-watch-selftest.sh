@@ -30,23 +30,13 @@ stopped_by_watcher() {
     victim=""
     [ "$rc" -eq 143 ]
 }
-# await PATTERN: until the watcher's log has a line matching PATTERN
-await() {
-    i=0
-    while ! grep -q "$1" "$dir/log" 2>/dev/null; do
-        i=$((i+1))
-        if [ $i -ge 600 ]; then
-            echo "# gave up after 60 s waiting for '$1' in the watcher's log" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-}
+. "${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/testlib.sh"   # await
+logged() { grep -q "$1" "$dir/log" 2>/dev/null; }
 
 # signs of life, then silence with the pipe open until the hang is logged
 stand_in
 rm -f "$dir/log"
-{ printf '(XEN) Xen version 4.17\nLAB-ALIVE uptime=1.00\nLAB-RESULT name=a status=pass\n'; await LAB-HANG; } |
+{ printf '(XEN) Xen version 4.17\nLAB-ALIVE uptime=1.00\nLAB-RESULT name=a status=pass\n'; await 'LAB-HANG in the log' 'logged LAB-HANG'; } |
     python3 "$watch" "$dir/log" "$dir/pid" t 2 2> "$dir/err"
 rc=$?
 t "the watcher exits 0 at the end of the console" '[ $rc -eq 0 ]'
@@ -58,7 +48,7 @@ t "LAB-ALIVE is logged, not echoed; LAB-RESULT is echoed" 'grep -q "LAB-ALIVE up
 # the same silence before any sign of life (Xen still booting): no hang
 stand_in
 rm -f "$dir/log"
-{ printf '(XEN) Xen version 4.17\n'; await LAB-QUIET; } |
+{ printf '(XEN) Xen version 4.17\n'; await 'LAB-QUIET in the log' 'logged LAB-QUIET'; } |
     python3 "$watch" "$dir/log" "$dir/pid" t 2 2> "$dir/err"
 t "silence before dom0's signs of life is noted as quiet" 'grep -q "LAB-QUIET the console was silent for [0-9]* s before" "$dir/log"'
 t "silence before dom0's signs of life is not a hang" '! grep -q "LAB-HANG" "$dir/log" && ! stopped_by_watcher'
@@ -75,7 +65,7 @@ t "no hang when the console ended" '! grep -q "LAB-HANG" "$dir/log"'
 # already waiting in the pipe when it first reads) still sees the hang
 stand_in
 rm -f "$dir/log"
-{ printf 'LAB-ALIVE uptime=1.00\n'; await LAB-HANG; } |
+{ printf 'LAB-ALIVE uptime=1.00\n'; await 'LAB-HANG in the log' 'logged LAB-HANG'; } |
     { sleep 3; exec python3 "$watch" "$dir/log" "$dir/pid" t 2 2> "$dir/err"; }
 t "a watcher that starts 3 s late still finds the hang" 'grep -q "LAB-HANG" "$dir/log" && stopped_by_watcher'
 

@@ -26,18 +26,7 @@ rc() { cat "$t/rc"; }
 receiver() { printf '%s' "exec '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 $*"; }
 # A receiver that writes its pid to FILE first (it is the same process).
 receiver_pid_to() { printf '%s' "echo \$\$ > '$1'; $(receiver)"; }
-# await WHAT CONDITION: until the shell CONDITION holds; after 60 s (a bound
-# of last resort) it gives up, saying what it waited for
-await() {
-    deadline=$(($(date +%s) + 60))
-    until eval "$2"; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            echo "# gave up after 60 s waiting for $1"
-            return 1
-        fi
-        sleep 0.1
-    done
-}
+. "${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/testlib.sh"   # await
 # The established TCP connections of process $1: a receiver's data streams.
 tcp_streams() {
     for inode in $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p'); do
