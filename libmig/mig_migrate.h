@@ -165,7 +165,7 @@ uint64_t mig_memory_digest_finish(uint64_t sum, uint64_t nr_pfns);
  * Returns 0 when the destination has resumed the guest (the source copy is
  * then released), else a MIG_E* code with the guest running at the source.
  */
-int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
+int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
                      int control_in, int control_out,
                      const struct mig_migrate_options *opts,
                      struct xentoollog_logger *log,
@@ -177,7 +177,7 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
  * Returns 0 once the guest runs here; on failure the guest was never
  * resumed here.  *result is filled.
  */
-int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
+int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
                         int control_in, int control_out,
                         const struct mig_migrate_options *opts,
                         struct xentoollog_logger *log,

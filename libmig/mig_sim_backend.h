@@ -40,8 +40,8 @@ struct mig_sim_destination {
     bool running;
 };
 
-extern const struct mig_backend_ops mig_sim_source_ops;
-extern const struct mig_backend_ops mig_sim_destination_ops;
+extern const struct mig_source_ops mig_sim_source_ops;
+extern const struct mig_destination_ops mig_sim_destination_ops;
 
 /* Unmap a destination's memory (the struct itself is the caller's). */
 void mig_sim_destination_dispose(struct mig_sim_destination *d);

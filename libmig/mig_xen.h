@@ -12,7 +12,7 @@
  * libxc v3) that is fed to Xen's stock `xl migrate-receive`, with xl's own
  * migration handshake spoken to it.  The restore path stays Xen's own.
  *
- * Prologue (source -> destination before any page; see mig_backend.h),
+ * Prologue (source -> destination before any page; see sys/mig_backend.h),
  * version 1, integers little-endian:
  *
  *   | off    | size | field                                         |
@@ -76,7 +76,6 @@ struct mig_xen_source;
 /* Versioned: initialise with MIG_XEN_SOURCE_OPTIONS_INIT. */
 struct mig_xen_source_options {
     unsigned int version;          /* MIG_XEN_SOURCE_OPTIONS_VERSION */
-    unsigned int streams;          /* sender threads (a mapping handle each) */
     const char *config_file;       /* xl migrate -C: config file to send as it
                                       is (xl's format), or NULL: the domain's own */
     /*
@@ -87,8 +86,9 @@ struct mig_xen_source_options {
     const char *metadata_extra;
     bool preserve_domid;           /* xl migrate -D */
 };
-#define MIG_XEN_SOURCE_OPTIONS_VERSION 1
-#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, 1, NULL, NULL, false }
+/* 2: "streams" went (the engine opens a mapping handle per stream). */
+#define MIG_XEN_SOURCE_OPTIONS_VERSION 2
+#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, NULL, NULL, false }
 
 /*
  * Open the domain named (or numbered) domain for migration.  Refuses
@@ -99,7 +99,7 @@ struct mig_xen_source_options {
 int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
                         const struct mig_xen_source_options *opts,
                         struct mig_xen_source **src_out);
-extern const struct mig_backend_ops mig_xen_source_ops;
+extern const struct mig_source_ops mig_xen_source_ops;
 /* The domain id, and whether the domain was released (destroyed) here. */
 uint32_t mig_xen_source_domid(const struct mig_xen_source *src);
 /* Close; never destroys or pauses the domain itself. */
@@ -134,7 +134,7 @@ struct mig_xen_dest_options {
 int mig_xen_dest_open(struct xentoollog_logger *log,
                       const struct mig_xen_dest_options *opts,
                       struct mig_xen_dest **dest_out);
-extern const struct mig_backend_ops mig_xen_dest_ops;
+extern const struct mig_destination_ops mig_xen_dest_ops;
 /* The metadata JSON of the accepted prologue (borrowed), or NULL. */
 const char *mig_xen_dest_metadata(const struct mig_xen_dest *dest);
 /*

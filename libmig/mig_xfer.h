@@ -46,7 +46,7 @@
  *     count descriptors {u64 pfn | flags, u64 mig_page_hash of the page}, then
  *     the page data of every descriptor without the ZERO flag, in order.
  *     Flags: bit 63 ZERO (page is all zero, no data follows); bits 52..55
- *     the page's type (mig_backend.h); bits 56..62 are zero.  Bits 0..51
+ *     the page's type (sys/mig_backend.h); bits 56..62 are zero.  Bits 0..51
  *     are the pfn, which must belong to this stream.
  *   type 2 EPOCH_END: u32 epoch, u32 zero, u64 number of descriptors this
  *     stream sent in the epoch, u64 digest: starting from the epoch
@@ -169,14 +169,15 @@ struct mig_xfer_stats {
 /*
  * Sender side.
  *
- * read_page(arg, pfn, buf, type_out): fill buf (page size bytes) with the
- * current content of pfn and *type_out (set to 0 before the call) with
+ * read_page(arg, stream, pfn, buf, type_out): stream is the index
+ * (0 .. streams-1) of the connection whose thread calls; fill buf (page
+ * size bytes) with the current content of pfn and *type_out (set to 0 before the call) with
  * its 4-bit type, return 0, MIG_EABSENT (nothing to send there: the pfn
  * is skipped) or another MIG_E* code.  Called concurrently from the N
  * stream threads (never twice for the same pfn at the same time).
  */
-typedef int (*mig_xfer_read_page_fn)(void *arg, uint64_t pfn, void *buf,
-                                     unsigned int *type_out);
+typedef int (*mig_xfer_read_page_fn)(void *arg, unsigned int stream, uint64_t pfn,
+                                     void *buf, unsigned int *type_out);
 
 struct mig_xfer_sender;
 
@@ -211,13 +212,14 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *sender, uint32_t epoch,
                                struct mig_xfer_stats *stats);
 
 /*
- * Optional: before reading each batch, a stream thread calls
- * prefetch(arg, pfns, count) with the pfns it reads next, in that order
+ * Optional: before reading each batch, stream thread number stream calls
+ * prefetch(arg, stream, pfns, count) with the pfns it reads next, in that order
  * (read_page follows for each; a batch may run past them when pages are
  * skipped).  Lets a backend map a whole batch at once.  Returns 0 or a
  * MIG_E* code that fails the epoch.
  */
-typedef int (*mig_xfer_prefetch_fn)(void *arg, const uint64_t *pfns, size_t count);
+typedef int (*mig_xfer_prefetch_fn)(void *arg, unsigned int stream,
+                                    const uint64_t *pfns, size_t count);
 void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *sender, mig_xfer_prefetch_fn fn);
 
 /* Send DONE on every stream (ends the migration's data). */
@@ -237,15 +239,17 @@ int mig_xfer_sender_fd(const struct mig_xfer_sender *sender, unsigned int index)
 /*
  * Receiver side.
  *
- * write_page(arg, pfn, data, type, epoch): store a verified page of that
- * type; data is NULL for an all-zero page; the buffer is only valid
+ * write_page(arg, stream, pfn, data, type, epoch): stream is the index
+ * (0 .. streams-1) of the connection whose thread calls; store a verified
+ * page of that type; data is NULL for an all-zero page; the buffer is only valid
  * during the call.  Called
  * concurrently from the N stream threads (never for the same pfn at once).
  * epoch_done(arg, epoch): every stream has completed epoch (may be NULL).
  * Either callback returns 0 or a MIG_E* code that aborts the receive.
  */
-typedef int (*mig_xfer_write_page_fn)(void *arg, uint64_t pfn, const void *data,
-                                      unsigned int type, uint32_t epoch);
+typedef int (*mig_xfer_write_page_fn)(void *arg, unsigned int stream, uint64_t pfn,
+                                      const void *data, unsigned int type,
+                                      uint32_t epoch);
 typedef int (*mig_xfer_epoch_done_fn)(void *arg, uint32_t epoch);
 
 struct mig_xfer_listener;

@@ -111,7 +111,6 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
     rc = domain_needs_json(p->domain, &needs);
     if (rc)
         snprintf(error, sizeof(error), "%s", mig_error_last());
-    so.streams = opts.streams;
     so.config_file = p->config_file;
     so.preserve_domid = p->preserve_domid;
     so.metadata_extra = needs;

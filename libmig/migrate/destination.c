@@ -24,54 +24,81 @@
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
+#include "sys/mig_backend.h"
 
 /* A guest larger than this (2^36 pages = 256 TiB) is refused. */
 #define MAX_GUEST_PFNS (UINT64_C(1) << 36)
 
 struct destination {
-    const struct mig_backend_ops *ops;
+    const struct mig_destination_ops *ops;
     void *be;
-    struct control *control;    /* "applied" acknowledgements */
+    const struct mig_migrate_options *opts;
+    struct xentoollog_logger *log;
+    struct mig_migrate_result *result;
+    struct control control;
+    bool control_up;
     uint64_t nr_pfns;
+    unsigned int streams;               /* announced in the source's hello */
+    struct mig_stream_ctx *ctx;         /* by stream; priv is the backend's */
+    bool ctx_open;
+    uint8_t *scratch;                   /* a page per stream, to read back into */
+    bool sealed;                        /* the source sent a data key */
+    uint8_t key[MIG_XFER_KEY_SIZE];
+    struct mig_xfer_listener *listener;
+    struct mig_xfer_stats xfer;
     uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
     uint64_t *page_hash;        /* per pfn: mig_page_key of the page as stored here */
     _Atomic uint64_t digest_sum;        /* mig_memory_digest's sum over page_hash */
     _Atomic uint64_t arrivals;          /* pages of the epoch under way */
     uint64_t epoch_arrivals;            /* pages of the last epoch completed */
+    unsigned long long epochs;          /* the source's count at switchover */
+    bool go;                            /* told to resume */
 };
 
-static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int type,
-                      uint32_t epoch)
+/* The key of a page as stored here: read back if the backend can. */
+static int stored_key(struct destination *d, unsigned int stream, uint64_t pfn,
+                      const void *data, unsigned int type, uint64_t *key_out)
+{
+    uint8_t *stored = d->scratch + (size_t)stream * MIG_XFER_PAGE_SIZE;
+    unsigned int stored_type = 0;
+    int rc;
+
+    if (!d->ops->read_page) {
+        /* Nothing to read back (a stream): the digest is of what arrived. */
+        if (!data) {
+            memset(stored, 0, MIG_XFER_PAGE_SIZE);
+            data = stored;
+        }
+        *key_out = mig_page_key(mig_page_hash(data), type);
+        return 0;
+    }
+    /* Read the page back: the digest is of what is stored, not of what came. */
+    rc = d->ops->read_page(d->be, &d->ctx[stream], pfn, stored, &stored_type);
+    if (!rc)
+        *key_out = mig_page_key(mig_page_hash(stored), stored_type);
+    return rc;
+}
+
+static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *data,
+                      unsigned int type, uint32_t epoch)
 {
     struct destination *d = arg;
+    uint64_t key;
+    int rc;
 
     if (pfn >= d->nr_pfns)
         return mig_error_set(MIG_EFORMAT, "page for pfn %#" PRIx64 " beyond the "
                              "guest's %" PRIu64 " pfns", pfn, d->nr_pfns);
-    static _Thread_local uint8_t stored[MIG_XFER_PAGE_SIZE];
-    unsigned int stored_type = 0;
-    uint64_t key;
-    int rc;
-
+    if (stream >= d->streams)
+        return mig_error_set(MIG_EFORMAT, "a page came on stream %u, the source "
+                             "announced %u streams", stream, d->streams);
     d->received_epoch[pfn] = epoch + 1;
     atomic_fetch_add_explicit(&d->arrivals, 1, memory_order_relaxed);
-    rc = d->ops->write_page(d->be, pfn, data, type);
+    rc = d->ops->write_page(d->be, &d->ctx[stream], pfn, data, type);
+    if (!rc)
+        rc = stored_key(d, stream, pfn, data, type, &key);
     if (rc)
         return rc;
-    if (!d->ops->read_page) {
-        /* Nothing to read back (a stream): the digest is of what arrived. */
-        if (!data) {
-            memset(stored, 0, sizeof(stored));
-            data = stored;
-        }
-        key = mig_page_key(mig_page_hash(data), type);
-    } else {
-        /* Read the page back: the digest is of what is stored, not of what came. */
-        rc = d->ops->read_page(d->be, pfn, stored, &stored_type);
-        if (rc)
-            return rc;
-        key = mig_page_key(mig_page_hash(stored), stored_type);
-    }
     /* No other thread writes this pfn now; the sum is shared. */
     atomic_fetch_add_explicit(&d->digest_sum, mig_memory_digest_term(pfn, key) -
                               mig_memory_digest_term(pfn, d->page_hash[pfn]),
@@ -100,7 +127,7 @@ static int epoch_done(void *arg, uint32_t epoch)
         return mig_error_set(MIG_ENOMEM, "out of memory");
     json_object_object_add(m, "msg", json_object_new_string("applied"));
     json_object_object_add(m, "epoch", json_object_new_int64(epoch));
-    rc = control_send(d->control, m);
+    rc = control_send(&d->control, m);
     json_object_put(m);
     return rc;
 }
@@ -167,40 +194,13 @@ out:
     return rc;
 }
 
-int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
-                        int control_in, int control_out,
-                        const struct mig_migrate_options *opts,
-                        struct xentoollog_logger *log,
-                        struct mig_migrate_result *result)
+/* The hello's numbers: protocol version, page size, guest size, streams. */
+static int hello_sizes(struct destination *d, json_object *m)
 {
-    struct destination d = { .ops = ops, .be = backend };
-    struct control c;
-    struct mig_xfer_listener *listener = NULL;
-    struct mig_xfer_receiver *receiver = NULL;
-    struct mig_xfer_stats st = { 0 };
-    json_object *m = NULL;
-    void *state = NULL, *compact = NULL;
-    unsigned long long v, state_len, compact_len, final_pages, final_sent, epochs;
-    struct mig_xfer_options xo = MIG_XFER_OPTIONS_INIT;
-    bool control_up = false, go = false, sealed = false;
-    uint8_t key[MIG_XFER_KEY_SIZE];
-    double start = now(), go_at = 0;
-    char hex[17];
+    unsigned long long v;
+    json_object *tr;
     int rc;
 
-    memset(result, 0, sizeof(*result));
-    if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
-        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
-                             "initialise them with MIG_MIGRATE_OPTIONS_INIT",
-                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION);
-    rc = control_init(&c, control_in, control_out, opts->timeout_ms);
-    if (rc)
-        return rc;
-    control_up = true;
-
-    rc = control_recv(&c, "hello", &m);
-    if (rc)
-        goto out;
     rc = control_get_uint(m, "version", 1000, &v);
     if (!rc && v != 1)
         rc = mig_error_set(MIG_ECOMPAT, "the source speaks migration protocol "
@@ -215,246 +215,361 @@ int mig_migrate_receive(const struct mig_backend_ops *ops, void *backend,
     if (!rc && !v)
         rc = mig_error_set(MIG_EFORMAT, "the source announced a guest of 0 pages");
     if (rc)
-        goto out;
-    d.nr_pfns = v;
-    if (!control_get_uint(m, "streams", MIG_XFER_MAX_STREAMS, &v))
-        result->streams = (unsigned int)v;
-    {
-        json_object *tr;
-
-        result->tracing = json_object_object_get_ex(m, "tracing", &tr) &&
-            !strcmp(json_object_get_string(tr), "stop") ? MIG_TRACE_STOP : MIG_TRACE_LOOSE;
-    }
-    {
-        json_object *k;
-
-        if (json_object_object_get_ex(m, "key", &k)) {
-            const char *keyhex = json_object_get_string(k);
-
-            if (!json_object_is_type(k, json_type_string) ||
-                strlen(keyhex) != 2 * MIG_XFER_KEY_SIZE) {
-                rc = mig_error_set(MIG_EFORMAT, "the source's data key is not %d hex "
-                                   "digits", 2 * MIG_XFER_KEY_SIZE);
-                goto out;
-            }
-            for (int i = 0; i < MIG_XFER_KEY_SIZE; i++) {
-                unsigned int byte;
-
-                if (sscanf(keyhex + 2 * i, "%2x", &byte) != 1) {
-                    rc = mig_error_set(MIG_EFORMAT, "the source's data key is not hex");
-                    goto out;
-                }
-                key[i] = (uint8_t)byte;
-            }
-            sealed = true;
-            result->encrypted = true;
-        }
-    }
-    {
-        json_object *b;
-        const char *source_backend = json_object_object_get_ex(m, "backend", &b) ?
-                                     json_object_get_string(b) : "sim";
-
-        size_t family = strcspn(ops->name, "-");
-
-        if (strlen(source_backend) != family ||
-            strncmp(source_backend, ops->name, family)) {
-            rc = mig_error_set(MIG_ECOMPAT, "the source migrates a '%s' guest, this "
-                               "destination receives '%.*s' guests: run xl-ext "
-                               "migrate-receive with the matching backend",
-                               source_backend, (int)family, ops->name);
-            goto out;
-        }
-    }
-    {
-        json_object *a;
-
-        /* The source waits for "applied" after each epoch. */
-        if (!json_object_object_get_ex(m, "acks", &a) || !json_object_get_boolean(a)) {
-            rc = mig_error_set(MIG_ECOMPAT, "the source does not wait for each epoch "
-                               "to be applied (no \"acks\" in its hello): it is an "
-                               "older xenmig; upgrade it");
-            goto out;
-        }
-        d.control = &c;
-    }
-    if (json_object_object_get_ex(m, "prologue_length", NULL)) {
-        void *prologue;
-
-        rc = control_get_uint(m, "prologue_length", CONTROL_MAX_BLOCK, &v);
-        if (rc)
-            goto out;
-        prologue = malloc(v ? v : 1);
-
-        if (!prologue) {
-            rc = mig_error_set(MIG_ENOMEM, "destination out of memory for a "
-                               "prologue of %llu bytes", v);
-            goto out;
-        }
-        rc = control_recv_block(&c, prologue, v);
-        if (!rc && !ops->accept_prologue)
-            rc = mig_error_set(MIG_ECOMPAT, "the source sent a prologue this '%s' "
-                               "destination cannot take", ops->name);
-        if (!rc)
-            rc = ops->accept_prologue(backend, prologue, v);
-        free(prologue);
-        if (rc)
-            goto out;
-    }
-    json_object_put(m);
-    m = NULL;
-
-    d.received_epoch = calloc(d.nr_pfns, sizeof(*d.received_epoch));
-    d.page_hash = calloc(d.nr_pfns, sizeof(*d.page_hash));
-    if (!d.received_epoch || !d.page_hash) {
-        rc = mig_error_set(MIG_ENOMEM, "destination out of memory for the "
-                           "bookkeeping of %" PRIu64 " pages", d.nr_pfns);
-        goto out;
-    }
-    rc = ops->prepare ? ops->prepare(backend, d.nr_pfns) : 0;
+        return rc;
+    d->nr_pfns = v;
+    rc = control_get_uint(m, "streams", MIG_XFER_MAX_STREAMS, &v);
+    if (!rc && !v)
+        rc = mig_error_set(MIG_EFORMAT, "the source announced 0 data streams");
     if (rc)
-        goto out;
-    xo.timeout_ms = opts->timeout_ms;
-    xo.key = sealed ? key : NULL;
+        return rc;
+    d->streams = (unsigned int)v;
+    d->result->streams = d->streams;
+    d->result->tracing = json_object_object_get_ex(m, "tracing", &tr) &&
+        !strcmp(json_object_get_string(tr), "stop") ? MIG_TRACE_STOP : MIG_TRACE_LOOSE;
+    return 0;
+}
+
+/* The data key, when the source seals its streams. */
+static int hello_key(struct destination *d, json_object *m)
+{
+    json_object *k;
+    const char *keyhex;
+
+    if (!json_object_object_get_ex(m, "key", &k))
+        return 0;
+    keyhex = json_object_get_string(k);
+    if (!json_object_is_type(k, json_type_string) || strlen(keyhex) != 2 * MIG_XFER_KEY_SIZE)
+        return mig_error_set(MIG_EFORMAT, "the source's data key is not %d hex digits",
+                             2 * MIG_XFER_KEY_SIZE);
+    for (int i = 0; i < MIG_XFER_KEY_SIZE; i++) {
+        unsigned int byte;
+
+        if (sscanf(keyhex + 2 * i, "%2x", &byte) != 1)
+            return mig_error_set(MIG_EFORMAT, "the source's data key is not hex");
+        d->key[i] = (uint8_t)byte;
+    }
+    d->sealed = true;
+    d->result->encrypted = true;
+    return 0;
+}
+
+/* The source's backend family must be ours, and it must wait for "applied". */
+static int hello_peer(struct destination *d, json_object *m)
+{
+    json_object *b, *a;
+    const char *source_backend = json_object_object_get_ex(m, "backend", &b) ?
+                                 json_object_get_string(b) : "sim";
+    size_t family = strcspn(d->ops->name, "-");
+
+    if (strlen(source_backend) != family || strncmp(source_backend, d->ops->name, family))
+        return mig_error_set(MIG_ECOMPAT, "the source migrates a '%s' guest, this "
+                             "destination receives '%.*s' guests: run xl-ext "
+                             "migrate-receive with the matching backend",
+                             source_backend, (int)family, d->ops->name);
+    /* The source waits for "applied" after each epoch. */
+    if (!json_object_object_get_ex(m, "acks", &a) || !json_object_get_boolean(a))
+        return mig_error_set(MIG_ECOMPAT, "the source does not wait for each epoch "
+                             "to be applied (no \"acks\" in its hello): it is an "
+                             "older xenmig; upgrade it");
+    return 0;
+}
+
+/* The prologue that follows the hello, if it announced one. */
+static int accept_prologue(struct destination *d, json_object *m)
+{
+    unsigned long long len;
+    void *prologue;
+    int rc;
+
+    if (!json_object_object_get_ex(m, "prologue_length", NULL))
+        return 0;
+    rc = control_get_uint(m, "prologue_length", CONTROL_MAX_BLOCK, &len);
+    if (rc)
+        return rc;
+    prologue = malloc(len ? len : 1);
+    if (!prologue)
+        return mig_error_set(MIG_ENOMEM, "destination out of memory for a "
+                             "prologue of %llu bytes", len);
+    rc = control_recv_block(&d->control, prologue, len);
+    if (!rc && !d->ops->accept_prologue)
+        rc = mig_error_set(MIG_ECOMPAT, "the source sent a prologue this '%s' "
+                           "destination cannot take", d->ops->name);
+    if (!rc)
+        rc = d->ops->accept_prologue(d->be, prologue, len);
+    free(prologue);
+    return rc;
+}
+
+/* "hello" and its prologue: what comes, and whether this end can take it. */
+static int receive_hello(struct destination *d)
+{
+    json_object *m = NULL;
+    int rc;
+
+    rc = control_recv(&d->control, "hello", &m);
+    if (!rc)
+        rc = hello_sizes(d, m);
+    if (!rc)
+        rc = hello_key(d, m);
+    if (!rc)
+        rc = hello_peer(d, m);
+    if (!rc)
+        rc = accept_prologue(d, m);
+    if (m)
+        json_object_put(m);
+    return rc;
+}
+
+/* Bookkeeping, the backend's room and its stream contexts. */
+static int prepare(struct destination *d)
+{
+    int rc;
+
+    d->received_epoch = calloc(d->nr_pfns, sizeof(*d->received_epoch));
+    d->page_hash = calloc(d->nr_pfns, sizeof(*d->page_hash));
+    d->ctx = calloc(d->streams, sizeof(*d->ctx));
+    d->scratch = malloc((size_t)d->streams * MIG_XFER_PAGE_SIZE);
+    if (!d->received_epoch || !d->page_hash || !d->ctx || !d->scratch)
+        return mig_error_set(MIG_ENOMEM, "destination out of memory for the "
+                             "bookkeeping of %" PRIu64 " pages", d->nr_pfns);
+    rc = d->ops->prepare ? d->ops->prepare(d->be, d->nr_pfns) : 0;
+    if (rc)
+        return rc;
+    for (unsigned int i = 0; i < d->streams; i++)
+        d->ctx[i].index = i;
+    if (d->ops->open_streams) {
+        rc = d->ops->open_streams(d->be, d->ctx, d->streams);
+        if (rc)
+            return rc;
+    }
+    d->ctx_open = true;
+    return 0;
+}
+
+/* Listen, say "ready" with the port, then take every page until DONE. */
+static int receive_pages(struct destination *d, int control_in)
+{
+    struct mig_xfer_options xo = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_receiver *receiver = NULL;
+    json_object *m;
+    int rc;
+
+    xo.timeout_ms = d->opts->timeout_ms;
+    xo.key = d->sealed ? d->key : NULL;
     xo.cancel_fd = control_in;
-    rc = mig_xfer_listen(opts->data_host, "0", &xo, log, &listener);
-    OPENSSL_cleanse(key, sizeof(key));
+    rc = mig_xfer_listen(d->opts->data_host, "0", &xo, d->log, &d->listener);
+    OPENSSL_cleanse(d->key, sizeof(d->key));
     if (rc)
-        goto out;
+        return rc;
     m = json_object_new_object();
+    if (!m)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
     json_object_object_add(m, "msg", json_object_new_string("ready"));
     json_object_object_add(m, "port", json_object_new_int(
-        (int)mig_xfer_listener_port(listener)));
-    rc = control_send(&c, m);
+        (int)mig_xfer_listener_port(d->listener)));
+    rc = control_send(&d->control, m);
     json_object_put(m);
+    if (!rc)
+        rc = mig_xfer_accept(d->listener, &receiver);
+    if (!rc)
+        rc = mig_xfer_receive(receiver, write_page, epoch_done, d, &d->xfer, NULL);
+    d->result->pages_sent = d->xfer.pages;
+    d->result->bytes_sent = d->xfer.bytes;
+    d->result->zero_pages = d->xfer.zero_pages;
+    mig_xfer_receiver_close(receiver);
+    return rc;
+}
+
+/* "state" with the device state and the final dirty set, then "switchover". */
+static int receive_state(struct destination *d, void **state, unsigned long long *state_len,
+                         void **compact, unsigned long long *compact_len,
+                         unsigned long long *final_pages, unsigned long long *final_sent)
+{
+    json_object *m = NULL;
+    int rc;
+
+    rc = control_recv(&d->control, "state", &m);
+    if (!rc)
+        rc = control_get_uint(m, "length", CONTROL_MAX_BLOCK, state_len);
+    if (!rc)
+        rc = control_get_uint(m, "dirty_set_length", mig_dirty_compact_bound(d->nr_pfns),
+                              compact_len);
+    if (!rc)
+        rc = control_get_uint(m, "final_pages", d->nr_pfns, final_pages);
+    if (!rc)
+        rc = control_get_uint(m, "final_sent", d->nr_pfns, final_sent);
+    if (m)
+        json_object_put(m);
     m = NULL;
     if (rc)
-        goto out;
+        return rc;
+    *state = malloc(*state_len ? *state_len : 1);
+    *compact = malloc(*compact_len ? *compact_len : 1);
+    if (!*state || !*compact)
+        return mig_error_set(MIG_ENOMEM, "destination out of memory for the device state");
+    rc = control_recv_block(&d->control, *state, *state_len);
+    if (!rc)
+        rc = control_recv_block(&d->control, *compact, *compact_len);
+    if (!rc)
+        rc = control_recv(&d->control, "switchover", &m);
+    if (!rc)
+        rc = control_get_uint(m, "epochs", UINT32_MAX, &d->epochs);
+    if (m)
+        json_object_put(m);
+    if (!rc && (d->epochs != d->xfer.epochs || !d->epochs))
+        rc = mig_error_set(MIG_ECORRUPT, "the source sent %llu epochs, %" PRIu64
+                           " were completed here", d->epochs, d->xfer.epochs);
+    return rc;
+}
 
-    rc = mig_xfer_accept(listener, &receiver);
-    if (rc)
-        goto out;
-    rc = mig_xfer_receive(receiver, write_page, epoch_done, &d, &st,
-                          NULL);
-    result->pages_sent = st.pages;
-    result->bytes_sent = st.bytes;
-    result->zero_pages = st.zero_pages;
-    if (rc)
-        goto out;
+/* The switchover's check and restore, then "received" with our digest. */
+static int restore(struct destination *d)
+{
+    void *state = NULL, *compact = NULL;
+    unsigned long long state_len, compact_len, final_pages, final_sent;
+    json_object *m;
+    char hex[17];
+    int rc;
 
     control_trace("destination", "streams done");
-    rc = control_recv(&c, "state", &m);
-    if (!rc)
-        rc = control_get_uint(m, "length", CONTROL_MAX_BLOCK, &state_len);
-    if (!rc)
-        rc = control_get_uint(m, "dirty_set_length",
-                              mig_dirty_compact_bound(d.nr_pfns), &compact_len);
-    if (!rc)
-        rc = control_get_uint(m, "final_pages", d.nr_pfns, &final_pages);
-    if (!rc)
-        rc = control_get_uint(m, "final_sent", d.nr_pfns, &final_sent);
+    rc = receive_state(d, &state, &state_len, &compact, &compact_len, &final_pages,
+                       &final_sent);
     if (rc)
         goto out;
-    json_object_put(m);
-    m = NULL;
-    state = malloc(state_len ? state_len : 1);
-    compact = malloc(compact_len ? compact_len : 1);
-    if (!state || !compact) {
-        rc = mig_error_set(MIG_ENOMEM, "destination out of memory for the device state");
-        goto out;
-    }
-    rc = control_recv_block(&c, state, state_len);
-    if (!rc)
-        rc = control_recv_block(&c, compact, compact_len);
-    if (!rc)
-        rc = control_recv(&c, "switchover", &m);
-    if (!rc)
-        rc = control_get_uint(m, "epochs", UINT32_MAX, &epochs);
-    if (rc)
-        goto out;
-    if (epochs != st.epochs || !epochs) {
-        rc = mig_error_set(MIG_ECORRUPT, "the source sent %llu epochs, %" PRIu64
-                           " were completed here", epochs, st.epochs);
-        goto out;
-    }
     control_trace("destination", "state arrived; checking the final set");
-    rc = check_final_set(&d, compact, compact_len, (uint32_t)(epochs - 1),
+    rc = check_final_set(d, compact, compact_len, (uint32_t)(d->epochs - 1),
                          final_pages, final_sent);
     if (rc)
         goto out;
     control_trace("destination", "restoring state");
-    rc = ops->restore_state(backend, state, state_len);
+    rc = d->ops->restore_state(d->be, state, state_len);
     if (rc)
         goto out;
     control_trace("destination", "state restored");
-    json_object_put(m);
     m = json_object_new_object();
+    if (!m) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
     json_object_object_add(m, "msg", json_object_new_string("received"));
-    result->memory_hash = mig_memory_digest_finish(atomic_load(&d.digest_sum), d.nr_pfns);
-    control_hex64(hex, result->memory_hash);
+    d->result->memory_hash = mig_memory_digest_finish(atomic_load(&d->digest_sum),
+                                                      d->nr_pfns);
+    control_hex64(hex, d->result->memory_hash);
     json_object_object_add(m, "memory_hash", json_object_new_string(hex));
-    rc = control_send(&c, m);
+    rc = control_send(&d->control, m);
     json_object_put(m);
-    m = NULL;
-    if (rc)
-        goto out;
+out:
+    free(state);
+    free(compact);
+    return rc;
+}
 
-    /* Wait to be cleared; "abort" comes back as an error. */
-    rc = control_recv(&c, "go", &m);
-    if (rc)
-        goto out;
-    go = true;
-    go_at = now();
-    control_trace("destination", "go; resuming");
-    rc = ops->resume(backend);
-    if (rc == MIG_EABSENT) {
-        /* Failed, and nothing runs here: the source may take its guest back. */
-        json_object_put(m);
-        m = json_object_new_object();
+/*
+ * The backend failed to resume and nothing runs here (MIG_EABSENT): say
+ * so, so that the source takes its guest back.
+ */
+static int resume_failed_absent(struct destination *d)
+{
+    json_object *m = json_object_new_object();
+
+    if (m) {
         json_object_object_add(m, "msg", json_object_new_string("failed"));
         json_object_object_add(m, "error", json_object_new_string(mig_error_last()));
         json_object_object_add(m, "source_resumes", json_object_new_boolean(1));
-        (void)control_send(&c, m);
-        rc = MIG_EIO;
-        control_up = false;       /* said already */
-        if (log)
-            xtl_log(log, XTL_ERROR, -1, "migrate-receive", "%s (the guest is not "
-                    "here: the source resumes it)", mig_error_last());
-        control_dispose(&c);
-        goto out;
+        (void)control_send(&d->control, m);
+        json_object_put(m);
     }
-    if (rc)
-        goto out;
-    rc = control_send_simple(&c, "resumed", NULL);
-    if (rc)
-        goto out;
-    result->downtime_seconds = now() - go_at;
-    result->succeeded = true;
-    result->rounds = (unsigned int)(epochs - 1);
-    rc = 0;
-out:
-    if (rc && control_up) {
-        char message[1024];
-        int code = rc;
+    if (d->log)
+        xtl_log(d->log, XTL_ERROR, -1, "migrate-receive", "%s (the guest is not "
+                "here: the source resumes it)", mig_error_last());
+    d->control_up = false;       /* said already */
+    control_dispose(&d->control);
+    return MIG_EIO;
+}
 
-        snprintf(message, sizeof(message), "%s", mig_error_last());
-        (void)control_send_simple(&c, !d.nr_pfns || !listener ? "refuse" : "failed",
-                                  message);
-        if (log)
-            xtl_log(log, XTL_ERROR, -1, "migrate-receive", "%s%s", message,
-                    go ? "" : " (the guest was not resumed here)");
-        mig_error_set(code, "%s", message);
-    }
-    result->total_seconds = now() - start;
+/* Wait to be cleared ("abort" comes back as an error), resume, say so. */
+static int resume_on_go(struct destination *d)
+{
+    json_object *m = NULL;
+    double go_at;
+    int rc;
+
+    rc = control_recv(&d->control, "go", &m);
     if (m)
         json_object_put(m);
-    mig_xfer_receiver_close(receiver);
-    mig_xfer_listener_close(listener);
+    if (rc)
+        return rc;
+    d->go = true;
+    go_at = now();
+    control_trace("destination", "go; resuming");
+    rc = d->ops->resume(d->be);
+    if (rc == MIG_EABSENT)
+        return resume_failed_absent(d);
+    if (!rc)
+        rc = control_send_simple(&d->control, "resumed", NULL);
+    if (rc)
+        return rc;
+    d->result->downtime_seconds = now() - go_at;
+    d->result->succeeded = true;
+    d->result->rounds = (unsigned int)(d->epochs - 1);
+    return 0;
+}
+
+/* A failure the source has not heard of yet: tell it, and log it. */
+static void report_failure(struct destination *d, int rc)
+{
+    char message[1024];
+
+    snprintf(message, sizeof(message), "%s", mig_error_last());
+    (void)control_send_simple(&d->control, !d->nr_pfns || !d->listener ? "refuse"
+                              : "failed", message);
+    if (d->log)
+        xtl_log(d->log, XTL_ERROR, -1, "migrate-receive", "%s%s", message,
+                d->go ? "" : " (the guest was not resumed here)");
+    mig_error_set(rc, "%s", message);
+}
+
+int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
+                        int control_in, int control_out,
+                        const struct mig_migrate_options *opts,
+                        struct xentoollog_logger *log,
+                        struct mig_migrate_result *result)
+{
+    struct destination d = { .ops = ops, .be = backend, .opts = opts, .log = log,
+                             .result = result };
+    double start = now();
+    int rc;
+
+    memset(result, 0, sizeof(*result));
+    if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
+                             "initialise them with MIG_MIGRATE_OPTIONS_INIT",
+                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION);
+    rc = control_init(&d.control, control_in, control_out, opts->timeout_ms);
+    if (rc)
+        return rc;
+    d.control_up = true;
+    rc = receive_hello(&d);
+    if (!rc)
+        rc = prepare(&d);
+    if (!rc)
+        rc = receive_pages(&d, control_in);
+    if (!rc)
+        rc = restore(&d);
+    if (!rc)
+        rc = resume_on_go(&d);
+    if (rc && d.control_up)
+        report_failure(&d, rc);
+    result->total_seconds = now() - start;
+    if (d.ctx_open && ops->close_streams)
+        ops->close_streams(backend, d.ctx, d.streams);
+    OPENSSL_cleanse(d.key, sizeof(d.key));
+    mig_xfer_listener_close(d.listener);
+    free(d.ctx);
+    free(d.scratch);
     free(d.received_epoch);
     free(d.page_hash);
-    free(state);
-    free(compact);
-    if (control_up)
-        control_dispose(&c);
+    if (d.control_up)
+        control_dispose(&d.control);
     return rc;
 }

@@ -28,6 +28,7 @@
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
+#include "sys/mig_backend.h"
 
 static double now(void)
 {
@@ -38,8 +39,12 @@ static double now(void)
 }
 
 struct source {
-    const struct mig_backend_ops *ops;
+    const struct mig_source_ops *ops;
     void *be;
+    struct mig_stream_ctx *ctx;          /* by stream; priv is the backend's */
+    bool ctx_open;
+    bool control_up, logging, paused;
+    bool cleared;                        /* the destination was told "go" */
     const struct mig_migrate_options *opts;
     xentoollog_logger *log;
     struct mig_migrate_result *result;
@@ -59,18 +64,19 @@ struct source {
     uint8_t key[MIG_XFER_KEY_SIZE];      /* its data key until connected, then 0 */
 };
 
-static int read_page(void *arg, uint64_t pfn, void *buf, unsigned int *type_out)
+static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
+                     unsigned int *type_out)
 {
     struct source *s = arg;
 
-    return s->ops->read_page(s->be, pfn, buf, type_out);
+    return s->ops->read_page(s->be, &s->ctx[stream], pfn, buf, type_out);
 }
 
-static int prefetch(void *arg, const uint64_t *pfns, size_t count)
+static int prefetch(void *arg, unsigned int stream, const uint64_t *pfns, size_t count)
 {
     struct source *s = arg;
 
-    return s->ops->prefetch(s->be, pfns, count);
+    return s->ops->prefetch(s->be, &s->ctx[stream], pfns, count);
 }
 
 static int report(struct source *s, enum mig_phase phase)
@@ -268,8 +274,9 @@ struct verify_part {
 };
 
 struct verify_job {
-    const struct mig_backend_ops *ops;
+    const struct mig_source_ops *ops;
     void *be;
+    struct mig_stream_ctx *ctx;    /* part i hashes with stream i's context */
     uint64_t nr_pfns;
     unsigned int threads;          /* started; 0: none running */
     bool started;
@@ -287,7 +294,8 @@ static void *verify_thread(void *arg)
 
     /* Best effort: without it the hash merely competes for the CPUs. */
     (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
-    p->rc = v->ops->memory_hash(v->be, p->first, p->count, &v->cancel, &p->sum);
+    p->rc = v->ops->memory_hash(v->be, &v->ctx[p - v->part], p->first, p->count,
+                                &v->cancel, &p->sum);
     if (p->rc)
         snprintf(p->message, sizeof(p->message), "%s", mig_error_last());
     atomic_fetch_sub(&v->pending, 1);
@@ -320,6 +328,7 @@ static int verify_start(struct source *s, struct verify_job *v)
         n = chunks ? (unsigned int)chunks : 1;
     v->ops = s->ops;
     v->be = s->be;
+    v->ctx = s->ctx;
     v->nr_pfns = s->nr_pfns;
     v->threads = 0;
     atomic_init(&v->pending, n);
@@ -401,8 +410,195 @@ static bool memory_digest_mismatch(struct source *s, uint64_t memory_digest,
     return true;
 }
 
+/* The guest is paused: the last dirty pages, as the final epoch. */
+static int final_epoch(struct source *s, void **compact, size_t *compact_len,
+                       uint64_t *final_count, uint64_t *final_sent)
+{
+    struct mig_harvest_stats h = { 0 };
+    uint64_t bytes;
+    double t = now();
+    int rc;
+
+    /* The guest is paused already: this harvest's cost is downtime, not
+     * a pre-copy harvest pause, so it is not added to those counters. */
+    control_trace("source", "paused; final harvest");
+    rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
+    if (rc)
+        return rc;
+    s->result->downtime_parts.harvest = now() - t;
+    t = now();
+    *final_count = mig_dirty_bitmap_count(s->dirty);
+    rc = mig_dirty_compact_encode(s->dirty, compact, compact_len);
+    if (rc)
+        return rc;
+    control_trace("source", "final epoch");
+    rc = send_dirty(s, final_sent, &bytes);
+    control_trace("source", "final epoch applied");
+    if (!rc)
+        rc = mig_xfer_sender_finish(s->sender);
+    s->result->downtime_parts.send = now() - t;
+    return rc;
+}
+
+/* "state" with the device state and the final dirty set, then "switchover". */
+static int send_state(struct source *s, const void *compact, size_t compact_len,
+                      uint64_t final_count, uint64_t final_sent, double *read_at)
+{
+    void *state = NULL;
+    size_t state_len = 0;
+    json_object *m = NULL;
+    double t = now();
+    int rc;
+
+    control_trace("source", "digest done; reading state");
+    rc = s->ops->save_state(s->be, &state, &state_len);
+    if (rc)
+        goto out;
+    control_trace("source", "state read; sending it");
+    s->result->downtime_parts.state = now() - t;
+    *read_at = now();
+    m = json_object_new_object();
+    if (!m) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    json_object_object_add(m, "msg", json_object_new_string("state"));
+    json_object_object_add(m, "length", json_object_new_int64((int64_t)state_len));
+    json_object_object_add(m, "dirty_set_length", json_object_new_int64((int64_t)compact_len));
+    json_object_object_add(m, "final_pages", json_object_new_int64((int64_t)final_count));
+    json_object_object_add(m, "final_sent", json_object_new_int64((int64_t)final_sent));
+    rc = control_send(&s->control, m);
+    if (!rc)
+        rc = control_send_block(&s->control, state, state_len);
+    if (!rc)
+        rc = control_send_block(&s->control, compact, compact_len);
+    json_object_put(m);
+    m = json_object_new_object();
+    if (!rc && !m)
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+    if (!rc) {
+        json_object_object_add(m, "msg", json_object_new_string("switchover"));
+        json_object_object_add(m, "epochs", json_object_new_int((int)s->epoch));
+        rc = control_send(&s->control, m);
+    }
+out:
+    if (m)
+        json_object_put(m);
+    free(state);
+    return rc;
+}
+
 /*
- * The guest is paused: send the rest and hand over.  *cleared is set once
+ * While the destination restores: the verification hash starts and the
+ * backend hands over; then the destination's "received", whose digest
+ * must be that of what was sent (a mismatch aborts the destination).
+ */
+static int await_received(struct source *s, struct verify_job *verify, double t,
+                          uint64_t sent_digest, unsigned long long *remote_digest)
+{
+    json_object *reply = NULL;
+    int rc;
+
+    if (s->opts->verify_memory) {
+        rc = verify_start(s, verify);
+        if (rc)
+            return rc;
+    }
+    /* While the destination restores, not after it: off the downtime. */
+    if (s->ops->handover) {
+        rc = s->ops->handover(s->be);
+        if (rc) {
+            (void)control_send_simple(&s->control, "abort", mig_error_last());
+            return rc;
+        }
+        control_trace("source", "handed over");
+    }
+    rc = control_recv(&s->control, "received", &reply);
+    if (!rc) {
+        s->result->downtime_parts.destination = now() - t;
+        control_trace("source", "received");
+        rc = control_get_hex64(reply, "memory_hash", remote_digest);
+    }
+    if (reply)
+        json_object_put(reply);
+    if (!rc && *remote_digest != sent_digest) {
+        rc = mig_error_set(MIG_ECORRUPT, "destination memory differs from what was "
+                           "sent (digest %016llx, sent %016llx): not resuming there",
+                           *remote_digest, (unsigned long long)sent_digest);
+        (void)control_send_simple(&s->control, "abort", mig_error_last());
+    }
+    return rc;
+}
+
+/* The hash finished while the destination restored: a miss still stops it. */
+static int verify_before_go(struct source *s, struct verify_job *verify,
+                            unsigned long long remote_digest)
+{
+    int rc;
+
+    if (!verify_done(verify))
+        return 0;
+    rc = verify_join(verify);
+    if (!rc && memory_digest_mismatch(s, verify->digest, remote_digest, false))
+        rc = MIG_ECORRUPT;
+    if (rc) {
+        (void)control_send_simple(&s->control, "abort", mig_error_last());
+        return rc;
+    }
+    s->result->verified_before_go = true;
+    control_trace("source", "verified before go");
+    return 0;
+}
+
+/* Point of no return: "go", then the destination's "resumed". */
+static int clear_destination(struct source *s)
+{
+    json_object *reply = NULL, *back;
+    double t = now();
+    int rc;
+
+    s->cleared = true;
+    rc = control_send_simple(&s->control, "go", NULL);
+    if (!rc)
+        rc = control_recv(&s->control, "resumed", &reply);
+    /* The destination failed and destroyed its copy (xl's way): ours again. */
+    if (rc && reply && json_object_object_get_ex(reply, "source_resumes", &back) &&
+        json_object_get_boolean(back))
+        s->cleared = false;
+    if (reply)
+        json_object_put(reply);
+    if (rc)
+        return rc;
+    s->result->downtime_seconds = now() - s->paused_at;
+    s->result->downtime_parts.resume = now() - t;
+    control_trace("source", "resumed there");
+    return 0;
+}
+
+/* The hash not joined before "go": its answer can only be reported now. */
+static int verify_after_resume(struct source *s, struct verify_job *verify,
+                               unsigned long long remote_digest)
+{
+    int rc;
+
+    if (verify->started) {
+        verify_hurry(verify);
+        rc = verify_join(verify);
+        if (rc)
+            return rc;
+        if (memory_digest_mismatch(s, verify->digest, remote_digest, true))
+            return MIG_ECORRUPT;
+        control_trace("source", "verified after resume");
+    }
+    if (s->opts->verify_memory) {
+        s->result->memory_hash = verify->digest;
+        s->result->memory_verified = true;
+    }
+    return 0;
+}
+
+/*
+ * The guest is paused: send the rest and hand over.  s->cleared is set once
  * the destination was told to resume (from then on the source must not
  * resume on its own).
  *
@@ -417,149 +613,31 @@ static bool memory_digest_mismatch(struct source *s, uint64_t memory_digest,
  * without waiting for it (it never adds to the downtime) and it is
  * checked after "resumed", where a mismatch can only be reported.
  */
-static int switchover(struct source *s, bool *cleared)
+static int switchover(struct source *s)
 {
-    struct mig_harvest_stats h = { 0 };
-    void *state = NULL, *compact = NULL;
-    size_t state_len = 0, compact_len = 0;
-    uint64_t pages, bytes, final_count, sent_digest;
-    json_object *m = NULL, *reply = NULL;
+    void *compact = NULL;
+    size_t compact_len = 0;
+    uint64_t final_count, final_sent, sent_digest;
     unsigned long long remote_digest = 0;
     struct verify_job verify = { .started = false, .threads = 0 };
+    double state_read_at = 0;
     int rc;
 
-    /* The guest is paused already: this harvest's cost is downtime, not
-     * a pre-copy harvest pause, so it is not added to those counters. */
-    double t = now();
-
-    control_trace("source", "paused; final harvest");
-    rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
-    if (rc)
-        goto out;
-    s->result->downtime_parts.harvest = now() - t;
-    t = now();
-    final_count = mig_dirty_bitmap_count(s->dirty);
-    rc = mig_dirty_compact_encode(s->dirty, &compact, &compact_len);
-    if (rc)
-        goto out;
-    control_trace("source", "final epoch");
-    rc = send_dirty(s, &pages, &bytes);
-    control_trace("source", "final epoch applied");
+    rc = final_epoch(s, &compact, &compact_len, &final_count, &final_sent);
     if (!rc)
-        rc = mig_xfer_sender_finish(s->sender);
+        rc = send_state(s, compact, compact_len, final_count, final_sent, &state_read_at);
     if (rc)
         goto out;
     sent_digest = mig_memory_digest_finish(s->sent_sum, s->nr_pfns);
-    s->result->downtime_parts.send = now() - t;
-    t = now();
-
-    control_trace("source", "digest done; reading state");
-    rc = s->ops->save_state(s->be, &state, &state_len);
-    if (rc)
-        goto out;
-    control_trace("source", "state read; sending it");
-    s->result->downtime_parts.state = now() - t;
-    t = now();
-    m = json_object_new_object();
-    json_object_object_add(m, "msg", json_object_new_string("state"));
-    json_object_object_add(m, "length", json_object_new_int64((int64_t)state_len));
-    json_object_object_add(m, "dirty_set_length", json_object_new_int64((int64_t)compact_len));
-    json_object_object_add(m, "final_pages", json_object_new_int64((int64_t)final_count));
-    json_object_object_add(m, "final_sent", json_object_new_int64((int64_t)pages));
-    rc = control_send(&s->control, m);
+    rc = await_received(s, &verify, state_read_at, sent_digest, &remote_digest);
     if (!rc)
-        rc = control_send_block(&s->control, state, state_len);
+        rc = verify_before_go(s, &verify, remote_digest);
     if (!rc)
-        rc = control_send_block(&s->control, compact, compact_len);
-    json_object_put(m);
-    m = json_object_new_object();
-    json_object_object_add(m, "msg", json_object_new_string("switchover"));
-    json_object_object_add(m, "epochs", json_object_new_int((int)s->epoch));
-    if (!rc)
-        rc = control_send(&s->control, m);
+        rc = clear_destination(s);
     if (rc)
         goto out;
-    if (s->opts->verify_memory) {
-        rc = verify_start(s, &verify);
-        if (rc)
-            goto out;
-    }
-    /* While the destination restores, not after it: off the downtime. */
-    if (s->ops->handover) {
-        rc = s->ops->handover(s->be);
-        if (rc) {
-            (void)control_send_simple(&s->control, "abort", mig_error_last());
-            goto out;
-        }
-        control_trace("source", "handed over");
-    }
-
-    rc = control_recv(&s->control, "received", &reply);
-    if (rc)
-        goto out;
-    s->result->downtime_parts.destination = now() - t;
-    control_trace("source", "received");
-    rc = control_get_hex64(reply, "memory_hash", &remote_digest);
-    if (rc)
-        goto out;
-    if (remote_digest != sent_digest) {
-        rc = mig_error_set(MIG_ECORRUPT, "destination memory differs from what was "
-                           "sent (digest %016llx, sent %016llx): not resuming there",
-                           remote_digest, (unsigned long long)sent_digest);
-        (void)control_send_simple(&s->control, "abort", mig_error_last());
-        goto out;
-    }
-    json_object_put(reply);
-    reply = NULL;
-    if (verify_done(&verify)) {
-        /* Done while the destination restored: a miss still stops it. */
-        rc = verify_join(&verify);
-        if (!rc && memory_digest_mismatch(s, verify.digest, remote_digest, false))
-            rc = MIG_ECORRUPT;
-        if (rc) {
-            (void)control_send_simple(&s->control, "abort", mig_error_last());
-            goto out;
-        }
-        s->result->verified_before_go = true;
-        control_trace("source", "verified before go");
-    }
-
-    /* Point of no return: the destination may resume from here on. */
-    t = now();
-    *cleared = true;
-    rc = control_send_simple(&s->control, "go", NULL);
-    if (!rc)
-        rc = control_recv(&s->control, "resumed", &reply);
-    if (rc && reply) {
-        json_object *back;
-
-        /* The destination failed and destroyed its copy (xl's way): ours again. */
-        if (json_object_object_get_ex(reply, "source_resumes", &back) &&
-            json_object_get_boolean(back))
-            *cleared = false;
-    }
-    if (rc)
-        goto out;
-    s->result->downtime_seconds = now() - s->paused_at;
-    s->result->downtime_parts.resume = now() - t;
-    control_trace("source", "resumed there");
     s->result->memory_hash = sent_digest;
-
-    if (verify.started) {                /* not joined before go */
-        verify_hurry(&verify);
-        rc = verify_join(&verify);
-        if (rc)
-            goto out;
-        if (memory_digest_mismatch(s, verify.digest, remote_digest, true)) {
-            rc = MIG_ECORRUPT;
-            goto out;
-        }
-        control_trace("source", "verified after resume");
-    }
-    if (s->opts->verify_memory) {
-        s->result->memory_hash = verify.digest;
-        s->result->memory_verified = true;
-    }
+    rc = verify_after_resume(s, &verify, remote_digest);
 out:
     /* On every way out the hash thread has ended before the guest resumes;
      * on a failure it is cut short, as nobody needs its answer. */
@@ -567,16 +645,209 @@ out:
         verify_abandon(&verify);
     else
         rc = verify_join(&verify);
-    if (m)
-        json_object_put(m);
-    if (reply)
-        json_object_put(reply);
-    free(state);
     free(compact);
     return rc;
 }
 
-int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
+/* One pre-copy round: send what is dirty, harvest, ask the policy. */
+static int precopy_round(struct source *s, double *last_harvest,
+                         enum mig_precopy_decision *decision)
+{
+    struct mig_precopy_round round = { 0 };
+    struct mig_precopy_estimate est;
+    struct mig_harvest_stats h = { 0 };
+    double round_start = now(), sent_at, t;
+    uint64_t pages, bytes;
+    int rc;
+
+    rc = send_dirty(s, &pages, &bytes);
+    if (rc)
+        return rc;
+    sent_at = now();
+    rc = s->ops->harvest(s->be, s->opts->tracing, s->dirty, &h);
+    if (rc)
+        return rc;
+    account_harvest(s, &h);
+    t = now();
+    if (s->log)
+        xtl_log(s->log, XTL_DEBUG, -1, "migrate", "round %u: sent %" PRIu64 " pages "
+                "in %.1f ms, harvested %" PRIu64 " in %.1f ms (paused %.1f ms)",
+                s->result->rounds, pages, (sent_at - round_start) * 1e3, h.pages,
+                (t - sent_at) * 1e3, h.pause_seconds * 1e3);
+    round.iteration = s->result->rounds;
+    round.pages_sent = pages;
+    round.bytes_sent = bytes;
+    round.seconds = t - round_start;
+    round.dirty_pages = mig_dirty_bitmap_count(s->dirty);
+    round.dirty_window = t - *last_harvest;
+    *last_harvest = t;
+    *decision = mig_precopy_decide(s->policy, &round, &est);
+    s->result->rounds++;
+    snprintf(s->result->reason, sizeof(s->result->reason), "%s", est.reason);
+    s->progress.round = round.iteration;
+    s->progress.pages_remaining = round.dirty_pages;
+    s->progress.dirty_rate = est.dirty_rate;
+    s->progress.link_rate = est.link_rate;
+    s->progress.expected_downtime_ms = est.expected_downtime_ms;
+    s->progress.decision = est.reason;
+    rc = report(s, MIG_PHASE_PRECOPY);
+    if (!rc && *decision == MIG_PRECOPY_GIVE_UP)
+        rc = mig_error_set(MIG_ECANCELLED, "migration given up after %u rounds: "
+                           "%s; the guest keeps running at the source (raise "
+                           "--max-downtime or use a faster link)",
+                           s->result->rounds, est.reason);
+    if (!rc && *decision == MIG_PRECOPY_STOP_AND_COPY)
+        s->result->forced = est.expected_downtime_ms > s->opts->policy.max_downtime_ms;
+    return rc;
+}
+
+/* Pre-copy rounds until the policy says stop-and-copy (or gives up). */
+static int precopy(struct source *s)
+{
+    enum mig_precopy_decision decision = MIG_PRECOPY_CONTINUE;
+    double last_harvest = now();
+    int rc = 0;
+
+    control_trace("source", "round 0");
+    while (!rc && decision != MIG_PRECOPY_STOP_AND_COPY)
+        rc = precopy_round(s, &last_harvest, &decision);
+    return rc;
+}
+
+/* The engine's bookkeeping and the backend's stream contexts. */
+static int source_setup(struct source *s, int control_in, int control_out)
+{
+    unsigned int n = s->opts->streams ? s->opts->streams : 1;
+    int rc;
+
+    s->nr_pfns = s->ops->nr_pfns(s->be);
+    rc = control_init(&s->control, control_in, control_out, s->opts->timeout_ms);
+    if (rc)
+        return rc;
+    s->control_up = true;
+    rc = mig_precopy_new(&s->opts->policy, &s->policy);
+    if (!rc)
+        rc = mig_dirty_bitmap_create(s->nr_pfns, &s->dirty);
+    if (rc)
+        return rc;
+    s->last_hash = calloc(s->nr_pfns, sizeof(*s->last_hash));
+    s->pfns = malloc(s->nr_pfns * sizeof(*s->pfns));
+    s->ctx = calloc(n, sizeof(*s->ctx));
+    if (!s->last_hash || !s->pfns || !s->ctx)
+        return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " pfns", s->nr_pfns);
+    for (unsigned int i = 0; i < n; i++)
+        s->ctx[i].index = i;
+    if (s->ops->open_streams) {
+        rc = s->ops->open_streams(s->be, s->ctx, n);
+        if (rc)
+            return rc;
+    }
+    s->ctx_open = true;
+    return 0;
+}
+
+/*
+ * Round 0 sends everything.  Tracking starts first so nothing slips by.
+ * Both happen while the destination starts up and runs its pre-flight: no
+ * page goes out before its "ready".
+ */
+static int start_tracking(struct source *s)
+{
+    int rc;
+
+    control_trace("source", "enabling log-dirty");
+    rc = s->ops->log_dirty_enable(s->be);
+    if (rc)
+        return rc;
+    s->logging = true;
+    control_trace("source", "finding the guest's memory");
+    if (s->ops->populated)
+        return s->ops->populated(s->be, s->dirty);
+    mig_dirty_bitmap_set_range(s->dirty, 0, s->nr_pfns);
+    return 0;
+}
+
+/* Pause, switch over, and release the guest here once it runs there. */
+static int pause_and_switch(struct source *s)
+{
+    int rc;
+
+    s->paused_at = now();
+    control_trace("source", "pausing");
+    rc = s->ops->pause(s->be);
+    if (rc)
+        return rc;
+    s->paused = true;
+    s->result->downtime_parts.pause = now() - s->paused_at;
+    rc = report(s, MIG_PHASE_SWITCHOVER);
+    if (!rc)
+        rc = switchover(s);
+    if (rc && !(s->cleared && s->result->downtime_seconds > 0))
+        return rc;
+    /* Resumed there (also when only the late verification failed): release
+     * here. */
+    (void)s->ops->log_dirty_disable(s->be);
+    s->logging = false;
+    s->paused = false;
+    if (rc) {
+        (void)s->ops->release(s->be);
+        s->result->succeeded = true;
+        return rc;
+    }
+    rc = s->ops->release(s->be);
+    if (rc)
+        return rc;
+    s->result->succeeded = true;
+    (void)report(s, MIG_PHASE_DONE);
+    return 0;
+}
+
+/* A data stream broke: the destination usually says why; add it. */
+static void add_destination_reason(struct source *s, char *message, size_t size)
+{
+    json_object *why = NULL, *type, *text;
+
+    s->control.timeout_ms = 1000;
+    if (control_recv(&s->control, NULL, &why) == MIG_EIO && why &&
+        json_object_object_get_ex(why, "msg", &type) &&
+        !strcmp(json_object_get_string(type), "failed") &&
+        json_object_object_get_ex(why, "error", &text))
+        snprintf(message + strlen(message), size - strlen(message),
+                 "; the destination reports: %s", json_object_get_string(text));
+    if (why)
+        json_object_put(why);
+}
+
+/* The migration failed: tell the destination, resume the guest here. */
+static void fail(struct source *s, int code)
+{
+    char message[1024];
+
+    /* Keep the first error; the clean-up below may overwrite it. */
+    snprintf(message, sizeof(message), "%s", mig_error_last());
+    if (s->sender && !s->cleared && (code == MIG_EIO || code == MIG_ETRUNC))
+        add_destination_reason(s, message, sizeof(message));
+    if (s->sender && !s->cleared)
+        mig_xfer_sender_abort(s->sender, code, message);
+    if (s->control_up && !s->cleared)
+        (void)control_send_simple(&s->control, "abort", message);
+    if (s->logging)
+        (void)s->ops->log_dirty_disable(s->be);
+    if (s->paused && !s->cleared && s->ops->resume(s->be))
+        snprintf(message + strlen(message), sizeof(message) - strlen(message),
+                 "; AND the guest could not be resumed at the source: %s",
+                 mig_error_last());
+    else if (s->paused && s->cleared)
+        snprintf(message + strlen(message), sizeof(message) - strlen(message),
+                 "; the destination was cleared to resume but did not confirm: "
+                 "the guest is left paused here; check the destination before "
+                 "resuming it");
+    if (s->log)
+        xtl_log(s->log, XTL_ERROR, -1, "migrate", "%s", message);
+    mig_error_set(code, "%s", message);
+}
+
+int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
                      int control_in, int control_out,
                      const struct mig_migrate_options *opts,
                      struct xentoollog_logger *log,
@@ -584,207 +855,49 @@ int mig_migrate_send(const struct mig_backend_ops *ops, void *backend,
 {
     struct source s = { .ops = ops, .be = backend, .opts = opts, .log = log,
                         .result = result };
-    bool logging = false, paused = false, cleared = false, control_up = false;
-    double round_start, last_harvest;
-    uint64_t pages, bytes;
-    enum mig_precopy_decision decision;
     int rc;
 
     memset(result, 0, sizeof(*result));
     s.start = now();
-    if (opts && opts->version == MIG_MIGRATE_OPTIONS_VERSION) {
-        result->streams = opts->streams;
-        result->encrypted = opts->encrypt;
-        result->tracing = opts->tracing;
-    }
     if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
         return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
                              "initialise them with MIG_MIGRATE_OPTIONS_INIT",
                              opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION);
-    s.nr_pfns = ops->nr_pfns(backend);
-    rc = control_init(&s.control, control_in, control_out, opts->timeout_ms);
-    if (rc)
-        goto out;
-    control_up = true;
-    rc = mig_precopy_new(&opts->policy, &s.policy);
-    if (rc)
-        goto out;
-    rc = mig_dirty_bitmap_create(s.nr_pfns, &s.dirty);
-    if (rc)
-        goto out;
-    s.last_hash = calloc(s.nr_pfns, sizeof(*s.last_hash));
-    s.pfns = malloc(s.nr_pfns * sizeof(*s.pfns));
-    if (!s.last_hash || !s.pfns) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " pfns", s.nr_pfns);
-        goto out;
+    result->streams = opts->streams;
+    result->encrypted = opts->encrypt;
+    result->tracing = opts->tracing;
+    rc = source_setup(&s, control_in, control_out);
+    if (!rc)
+        rc = report(&s, MIG_PHASE_CONNECT);
+    if (!rc) {
+        control_trace("source", "connecting");
+        rc = handshake_start(&s);
     }
-    rc = report(&s, MIG_PHASE_CONNECT);
-    if (rc)
-        goto out;
-    control_trace("source", "connecting");
-    rc = handshake_start(&s);
-    if (rc)
-        goto out;
-
-    /*
-     * Round 0: everything.  Tracking starts first so nothing slips by.  Both
-     * happen while the destination starts up and runs its pre-flight: no
-     * page goes out before its "ready".
-     */
-    control_trace("source", "enabling log-dirty");
-    rc = ops->log_dirty_enable(backend);
-    if (rc)
-        goto out;
-    logging = true;
-    control_trace("source", "finding the guest's memory");
-    if (ops->populated)
-        rc = ops->populated(backend, s.dirty);
-    else
-        mig_dirty_bitmap_set_range(s.dirty, 0, s.nr_pfns);
-    if (rc)
-        goto out;
-    control_trace("source", "waiting for the destination");
-    rc = handshake_finish(&s);
-    if (rc)
-        goto out;
-    control_trace("source", "destination ready");
-    last_harvest = now();
-    control_trace("source", "round 0");
-    for (;;) {
-        struct mig_precopy_round round = { 0 };
-        struct mig_precopy_estimate est;
-        struct mig_harvest_stats h = { 0 };
-        double t;
-
-        double sent_at;
-
-        round_start = now();
-        rc = send_dirty(&s, &pages, &bytes);
-        if (rc)
-            goto out;
-        sent_at = now();
-        rc = ops->harvest(backend, opts->tracing, s.dirty, &h);
-        if (rc)
-            goto out;
-        account_harvest(&s, &h);
-        t = now();
-        if (log)
-            xtl_log(log, XTL_DEBUG, -1, "migrate", "round %u: sent %" PRIu64 " pages "
-                    "in %.1f ms, harvested %" PRIu64 " in %.1f ms (paused %.1f ms)",
-                    result->rounds, pages, (sent_at - round_start) * 1e3, h.pages,
-                    (t - sent_at) * 1e3, h.pause_seconds * 1e3);
-        round.iteration = result->rounds;
-        round.pages_sent = pages;
-        round.bytes_sent = bytes;
-        round.seconds = t - round_start;
-        round.dirty_pages = mig_dirty_bitmap_count(s.dirty);
-        round.dirty_window = t - last_harvest;
-        last_harvest = t;
-        decision = mig_precopy_decide(s.policy, &round, &est);
-        result->rounds++;
-        snprintf(result->reason, sizeof(result->reason), "%s", est.reason);
-        s.progress.round = round.iteration;
-        s.progress.pages_remaining = round.dirty_pages;
-        s.progress.dirty_rate = est.dirty_rate;
-        s.progress.link_rate = est.link_rate;
-        s.progress.expected_downtime_ms = est.expected_downtime_ms;
-        s.progress.decision = est.reason;
-        rc = report(&s, MIG_PHASE_PRECOPY);
-        if (rc)
-            goto out;
-        if (decision == MIG_PRECOPY_GIVE_UP) {
-            rc = mig_error_set(MIG_ECANCELLED, "migration given up after %u rounds: "
-                               "%s; the guest keeps running at the source (raise "
-                               "--max-downtime or use a faster link)",
-                               result->rounds, est.reason);
-            goto out;
-        }
-        if (decision == MIG_PRECOPY_STOP_AND_COPY) {
-            result->forced = est.expected_downtime_ms > opts->policy.max_downtime_ms;
-            break;
-        }
+    if (!rc)
+        rc = start_tracking(&s);
+    if (!rc) {
+        control_trace("source", "waiting for the destination");
+        rc = handshake_finish(&s);
     }
-
-    s.paused_at = now();
-    control_trace("source", "pausing");
-    rc = ops->pause(backend);
-    if (rc)
-        goto out;
-    paused = true;
-    result->downtime_parts.pause = now() - s.paused_at;
-    rc = report(&s, MIG_PHASE_SWITCHOVER);
-    if (rc)
-        goto out;
-    rc = switchover(&s, &cleared);
-    if (rc && cleared && result->downtime_seconds > 0) {
-        /* Resumed there; only the late verification failed: release here. */
-        (void)ops->log_dirty_disable(backend);
-        logging = false;
-        (void)ops->release(backend);
-        paused = false;
-        result->succeeded = true;
-        goto out;
+    if (!rc) {
+        control_trace("source", "destination ready");
+        rc = precopy(&s);
     }
+    if (!rc)
+        rc = pause_and_switch(&s);
     if (rc)
-        goto out;
-    (void)ops->log_dirty_disable(backend);
-    logging = false;
-    rc = ops->release(backend);
-    if (rc)
-        goto out;
-    result->succeeded = true;
-    (void)report(&s, MIG_PHASE_DONE);
-    rc = 0;
-out:
-    if (rc) {
-        char message[1024];
-        int code = rc;
-
-        /* Keep the first error; the clean-up below may overwrite it. */
-        snprintf(message, sizeof(message), "%s", mig_error_last());
-        if (s.sender && !cleared && (rc == MIG_EIO || rc == MIG_ETRUNC)) {
-            /* A data stream broke: the destination usually says why. */
-            json_object *why = NULL;
-
-            json_object *type, *text;
-
-            s.control.timeout_ms = 1000;
-            if (control_recv(&s.control, NULL, &why) == MIG_EIO && why &&
-                json_object_object_get_ex(why, "msg", &type) &&
-                !strcmp(json_object_get_string(type), "failed") &&
-                json_object_object_get_ex(why, "error", &text))
-                snprintf(message + strlen(message), sizeof(message) - strlen(message),
-                         "; the destination reports: %s", json_object_get_string(text));
-            if (why)
-                json_object_put(why);
-        }
-        if (s.sender && !cleared)
-            mig_xfer_sender_abort(s.sender, rc, message);
-        if (control_up && !cleared)
-            (void)control_send_simple(&s.control, "abort", message);
-        if (logging)
-            (void)ops->log_dirty_disable(backend);
-        if (paused && !cleared && ops->resume(backend))
-            snprintf(message + strlen(message), sizeof(message) - strlen(message),
-                     "; AND the guest could not be resumed at the source: %s",
-                     mig_error_last());
-        else if (paused && cleared)
-            snprintf(message + strlen(message), sizeof(message) - strlen(message),
-                     "; the destination was cleared to resume but did not confirm: "
-                     "the guest is left paused here; check the destination before "
-                     "resuming it");
-        if (log)
-            xtl_log(log, XTL_ERROR, -1, "migrate", "%s", message);
-        mig_error_set(code, "%s", message);
-    }
+        fail(&s, rc);
     OPENSSL_cleanse(s.key, sizeof(s.key));
     result->total_seconds = now() - s.start;
     mig_xfer_sender_close(s.sender);
+    if (s.ctx_open && ops->close_streams)
+        ops->close_streams(backend, s.ctx, opts->streams ? opts->streams : 1);
+    free(s.ctx);
     mig_precopy_free(s.policy);
     mig_dirty_bitmap_free(s.dirty);
     free(s.last_hash);
     free(s.pfns);
-    if (control_up)
+    if (s.control_up)
         control_dispose(&s.control);
     return rc;
 }

@@ -522,7 +522,7 @@ static int send_stream_epoch(struct send_job *job)
         struct iovec body[2];
 
         if (s->prefetch) {
-            rc = s->prefetch(job->arg, job->pfns + i,
+            rc = s->prefetch(job->arg, job->index, job->pfns + i,
                              job->count - i < batch ? job->count - i : batch);
             if (rc)
                 goto out;
@@ -534,7 +534,7 @@ static int send_stream_epoch(struct send_job *job)
             uint64_t hash, word = pfn;
             unsigned int type = 0;
 
-            rc = job->read_page(job->arg, pfn, page, &type);
+            rc = job->read_page(job->arg, job->index, pfn, page, &type);
             if (rc == MIG_EABSENT)
                 continue;           /* a hole: nothing to send */
             if (rc)
@@ -1314,7 +1314,7 @@ static int receive_stream(struct recv_job *job)
                                        (unsigned long long)hash);
                     goto out;
                 }
-                rc = r->write_page(r->arg, pfn, data,
+                rc = r->write_page(r->arg, job->index, pfn, data,
                                    (unsigned int)((word & MIG_XFER_TYPE_MASK) >>
                                                   MIG_XFER_TYPE_SHIFT),
                                    (uint32_t)epoch);

@@ -146,14 +146,15 @@ static double run_raw(unsigned int n)
 
 /* ---- xfer: the same image through libmig/xfer ----------------------- */
 
-static int read_page(void *arg, uint64_t pfn, void *buf, unsigned int *type_out)
+static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
+                     unsigned int *type_out)
 {
     memcpy(buf, guest + pfn * 4096, 4096);
     return 0;
 }
 
-static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int type,
-                      uint32_t epoch)
+static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *data,
+                      unsigned int type, uint32_t epoch)
 {
     if (data)
         memcpy(dest + pfn * 4096, data, 4096);

@@ -16,10 +16,10 @@
 
 static const uint8_t fuzz_key[MIG_XFER_KEY_SIZE] = { 7, 7, 7 };
 
-static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int type,
-                      uint32_t epoch)
+static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *data,
+                      unsigned int type, uint32_t epoch)
 {
-    (void)arg; (void)data; (void)type; (void)epoch;
+    (void)arg; (void)stream; (void)data; (void)type; (void)epoch;
     return pfn < (1u << 20) ? 0 : mig_error_set(MIG_EINVAL, "pfn out of range");
 }
 

@@ -111,9 +111,57 @@ static int mb_prepare(void *b, uint64_t nr_pfns)
     return m->memory && m->types ? 0 : mig_error_set(MIG_ENOMEM, "no memory");
 }
 
-static int mb_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out)
+/*
+ * A stream's context: its priv must be the tag open_streams gave it (a
+ * call with another stream's context, or none, is an error the test sees).
+ */
+static int check_stream(struct mem_backend *m, const struct mig_stream_ctx *st)
+{
+    if (!m->stream_tags || st->index >= m->streams_open ||
+        st->priv != &m->stream_tags[st->index])
+        return mig_error_set(MIG_EINVAL, "called with stream context %u (priv %p), "
+                             "which open_streams did not set up", st->index, st->priv);
+    return 0;
+}
+
+static int mb_open_streams(void *b, struct mig_stream_ctx *streams, unsigned int n)
 {
     struct mem_backend *m = b;
+
+    if (m->stream_tags)
+        return mig_error_set(MIG_EINVAL, "open_streams called twice");
+    m->stream_tags = calloc(n, sizeof(*m->stream_tags));
+    if (!m->stream_tags)
+        return mig_error_set(MIG_ENOMEM, "no memory");
+    for (unsigned int i = 0; i < n; i++) {
+        if (streams[i].index != i || streams[i].priv)
+            return mig_error_set(MIG_EINVAL, "stream context %u came as index %u",
+                                 i, streams[i].index);
+        streams[i].priv = &m->stream_tags[i];
+    }
+    m->streams_open = n;
+    m->streams_opened++;
+    return 0;
+}
+
+static void mb_close_streams(void *b, struct mig_stream_ctx *streams, unsigned int n)
+{
+    struct mem_backend *m = b;
+
+    if (n == m->streams_open && streams[0].priv == m->stream_tags)
+        m->streams_closed++;
+    free(m->stream_tags);
+    m->stream_tags = NULL;
+}
+
+static int mb_read_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, void *buf,
+                        unsigned int *type_out)
+{
+    struct mem_backend *m = b;
+    int rc = check_stream(m, st);
+
+    if (rc)
+        return rc;
 
     memcpy(buf, m->memory + pfn * 4096, 4096);
     *type_out = m->types[pfn];
@@ -121,9 +169,14 @@ static int mb_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out
     return 0;
 }
 
-static int mb_write_page(void *b, uint64_t pfn, const void *data, unsigned int type)
+static int mb_write_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, const void *data,
+                         unsigned int type)
 {
     struct mem_backend *m = b;
+    int rc = check_stream(m, st);
+
+    if (rc)
+        return rc;
 
     if (data)
         memcpy(m->memory + pfn * 4096, data, 4096);
@@ -267,12 +320,15 @@ static int count_at_thread_end(struct mem_backend *m, uint64_t count)
     return 0;
 }
 
-static int mb_memory_hash(void *b, uint64_t first, uint64_t count, const atomic_bool *cancel,
-                          uint64_t *sum)
+static int mb_memory_hash(void *b, struct mig_stream_ctx *st, uint64_t first, uint64_t count,
+                          const atomic_bool *cancel, uint64_t *sum)
 {
     struct mem_backend *m = b;
     uint64_t total = 0;
+    int rc = check_stream(m, st);
 
+    if (rc)
+        return rc;
     if (count > m->nr_pfns || first > m->nr_pfns - count)
         return mig_error_set(MIG_EINVAL, "pfns beyond the guest");
     if (!wait_for_other_side(m, cancel)) {
@@ -310,10 +366,14 @@ static int mb_release(void *b)
     return 0;
 }
 
-static int mb_prefetch(void *backend, const uint64_t *pfns, size_t count)
+static int mb_prefetch(void *backend, struct mig_stream_ctx *st, const uint64_t *pfns,
+                       size_t count)
 {
     struct mem_backend *m = backend;
+    int rc = check_stream(m, st);
 
+    if (rc)
+        return rc;
     for (size_t i = 0; i < count; i++) {
         if (i && pfns[i] <= pfns[i - 1])
             m->prefetch_disorder++;
@@ -325,23 +385,33 @@ static int mb_prefetch(void *backend, const uint64_t *pfns, size_t count)
     return 0;
 }
 
-const struct mig_backend_ops mem_backend_ops = {
+const struct mig_source_ops mem_source_ops = {
     .name = "mem",
     .nr_pfns = mb_nr_pfns,
-    .prepare = mb_prepare,
-    .read_page = mb_read_page,
-    .write_page = mb_write_page,
+    .open_streams = mb_open_streams,
+    .close_streams = mb_close_streams,
     .log_dirty_enable = mb_log_dirty_enable,
     .log_dirty_disable = mb_log_dirty_disable,
     .harvest = mb_harvest,
+    .prefetch = mb_prefetch,
+    .read_page = mb_read_page,
     .pause = mb_pause,
     .resume = mb_resume,
     .save_state = mb_save_state,
-    .restore_state = mb_restore_state,
+    .handover = mb_handover,
     .memory_hash = mb_memory_hash,
     .release = mb_release,
-    .handover = mb_handover,
-    .prefetch = mb_prefetch,
+};
+
+const struct mig_destination_ops mem_destination_ops = {
+    .name = "mem-destination",
+    .prepare = mb_prepare,
+    .open_streams = mb_open_streams,
+    .close_streams = mb_close_streams,
+    .write_page = mb_write_page,
+    .read_page = mb_read_page,
+    .restore_state = mb_restore_state,
+    .resume = mb_resume,
 };
 
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)
@@ -363,6 +433,7 @@ void mem_backend_dispose(struct mem_backend *m)
 {
     free(m->memory);
     free(m->types);
+    free(m->stream_tags);
     mig_dirty_bitmap_free(m->tracked);
 }
 

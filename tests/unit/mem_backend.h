@@ -1,5 +1,6 @@
 /*
- * mem_backend.h: a test double of mig_backend_ops over plain memory.
+ * mem_backend.h: a test double of a backend (sys/mig_backend.h) over plain
+ * memory, with a table for each role.
  * Writes are made through mem_backend_write(), which marks the page dirty
  * (software tracking): the engine's logic is tested, not the kernel's
  * tracking (that is backend/sim's job and has its own tests).
@@ -10,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mig_backend.h"
+#include "sys/mig_backend.h"
 
 struct mig_dirty_bitmap;
 
@@ -60,13 +61,19 @@ struct mem_backend {
     /* prefetch: pfns announced, and any that
      * came out of order within one call */
     _Atomic unsigned long prefetched, prefetch_disorder;
+    /* open_streams: a tag per stream, each context's priv; every page
+     * call checks that its context is one of them */
+    int *stream_tags;
+    unsigned int streams_open;           /* n of the last open_streams */
+    unsigned int streams_opened, streams_closed;   /* calls */
 };
 
 /* How long one side waits for the other's step before giving up. */
 #define MEM_BACKEND_WAIT_S 30
 
 /* Its prefetch op only counts what it is told (prefetched, prefetch_disorder). */
-extern const struct mig_backend_ops mem_backend_ops;
+extern const struct mig_source_ops mem_source_ops;
+extern const struct mig_destination_ops mem_destination_ops;
 
 /* A source with nr_pfns pages of patterned content, or an empty destination. */
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source);

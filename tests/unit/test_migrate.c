@@ -45,7 +45,7 @@ static void *dest_main(void *arg)
 {
     struct dest_side *d = arg;
 
-    d->rc = mig_migrate_receive(&mem_backend_ops, &d->be, d->in, d->out, &d->opts,
+    d->rc = mig_migrate_receive(&mem_destination_ops, &d->be, d->in, d->out, &d->opts,
                                 NULL, &d->result);
     if (d->rc)
         snprintf(d->message, sizeof(d->message), "%s", mig_error_last());
@@ -413,7 +413,7 @@ static void migrate_through(struct run *r, unsigned int streams, struct relay *r
     r->opts.progress_payload = &r->w;
     r->src.guest_writes = guest_writes;
     r->src.guest_writes_arg = &r->w;
-    r->rc = mig_migrate_send(&mem_backend_ops, &r->src, to_src[1], to_dest[0],
+    r->rc = mig_migrate_send(&mem_source_ops, &r->src, to_src[1], to_dest[0],
                              &r->opts, NULL, &r->result);
     if (r->rc)
         snprintf(r->message, sizeof(r->message), "%s", mig_error_last());
@@ -426,6 +426,15 @@ static void migrate_through(struct run *r, unsigned int streams, struct relay *r
     if (relay) {
         close(relayed[0]);
         close(relayed[1]);
+    }
+    /* Every stream context the engine opened it closed again, both ends;
+     * a migration that went through had one per stream. */
+    ck_assert_uint_eq(r->src.streams_opened, r->src.streams_closed);
+    ck_assert_uint_eq(r->dst.be.streams_opened, r->dst.be.streams_closed);
+    if (!r->rc) {
+        ck_assert_uint_eq(r->src.streams_opened, 1);
+        ck_assert_uint_eq(r->src.streams_open, streams);
+        ck_assert_uint_eq(r->dst.be.streams_open, streams);
     }
 }
 

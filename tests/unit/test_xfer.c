@@ -31,15 +31,18 @@
 struct memory {
     uint8_t *bytes;
     uint8_t types[PAGES];       /* page types: sent, or as they arrived */
+    uint8_t stream[PAGES];      /* the stream that read or wrote it last, + 1 */
     size_t pages;
 };
 
-static int read_page(void *arg, uint64_t pfn, void *buf, unsigned int *type_out)
+static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
+                     unsigned int *type_out)
 {
     struct memory *m = arg;
 
     if (pfn >= m->pages)
         return mig_error_set(MIG_EINVAL, "pfn %llu out of range", (unsigned long long)pfn);
+    m->stream[pfn] = (uint8_t)(stream + 1);
     memcpy(buf, m->bytes + pfn * 4096, 4096);
     *type_out = m->types[pfn] == 0xee ? 16 : m->types[pfn];    /* 0xee: a bad type */
     return 0;
@@ -54,14 +57,15 @@ struct receiver_side {
     struct mig_xfer_stats stats;
 };
 
-static int write_page(void *arg, uint64_t pfn, const void *data, unsigned int type,
-                      uint32_t epoch)
+static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *data,
+                      unsigned int type, uint32_t epoch)
 {
     struct receiver_side *rs = arg;
 
     (void)epoch;
     if (pfn >= rs->dest.pages)
         return mig_error_set(MIG_EINVAL, "pfn out of range");
+    rs->dest.stream[pfn] = (uint8_t)(stream + 1);
     rs->dest.types[pfn] = (uint8_t)type;
     if (data)
         memcpy(rs->dest.bytes + pfn * 4096, data, 4096);
@@ -130,6 +134,7 @@ static void fill_memory(struct memory *m, unsigned int seed)
     m->bytes = calloc(PAGES, 4096);
     ck_assert_ptr_nonnull(m->bytes);
     memset(m->types, 0, sizeof(m->types));
+    memset(m->stream, 0, sizeof(m->stream));
     srand(seed);
     for (size_t p = 0; p < PAGES; p++) {
         if (p % 5 == 3)
@@ -206,6 +211,11 @@ static void round_trip_key(unsigned int streams, const uint8_t *key)
     ck_assert_uint_eq(rs.stats.pages, PAGES + (PAGES + 5) / 6 + 2);
     ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
     ck_assert_int_eq(memcmp(src.types, rs.dest.types, PAGES), 0);
+    /* Both ends name the stream that carried a page: the one its pfn maps to. */
+    for (size_t p = 0; p < PAGES; p++) {
+        ck_assert_uint_eq(src.stream[p], mig_xfer_stream_of_pfn(p, streams) + 1);
+        ck_assert_uint_eq(rs.dest.stream[p], src.stream[p]);
+    }
     mig_xfer_listener_close(rs.listener);
     free(rs.dest.bytes);
     free(src.bytes);

@@ -285,6 +285,7 @@ static int cancel_at_switchover(const struct mig_progress *p, void *payload)
 
 struct direct_writer {
     struct mig_xen_dest *dest;
+    struct mig_stream_ctx *ctx;          /* this writer's stream */
     const struct mem_backend *m;
     unsigned int first, step;
     int rc;
@@ -295,8 +296,8 @@ static void *direct_write_pages(void *arg)
     struct direct_writer *w = arg;
 
     for (uint64_t pfn = w->first; pfn < w->m->nr_pfns && !w->rc; pfn += w->step)
-        w->rc = mig_xen_dest_ops.write_page(w->dest, pfn, pfn % 5 ? w->m->memory + pfn * 4096
-                                                                  : NULL, 0);
+        w->rc = mig_xen_dest_ops.write_page(w->dest, w->ctx, pfn,
+                                            pfn % 5 ? w->m->memory + pfn * 4096 : NULL, 0);
     return NULL;
 }
 
@@ -308,6 +309,7 @@ static int direct_no_go(const char *xl, uint64_t pfns)
 {
     struct mig_xen_dest_options opts = MIG_XEN_DEST_OPTIONS_INIT;
     struct direct_writer w[2];
+    struct mig_stream_ctx ctx[2] = { { 0, NULL }, { 1, NULL } };
     struct mig_xen_dest *dest;
     struct mem_backend m;
     pthread_t threads[2];
@@ -320,8 +322,10 @@ static int direct_no_go(const char *xl, uint64_t pfns)
         rc = mig_xen_dest_ops.accept_prologue(dest, guest.prologue, guest.prologue_len);
     if (!rc)
         rc = mig_xen_dest_ops.prepare(dest, pfns);
+    if (!rc)
+        rc = mig_xen_dest_ops.open_streams(dest, ctx, 2);
     for (unsigned int i = 0; !rc && i < 2; i++) {
-        w[i] = (struct direct_writer){ dest, &m, i, 2, 0 };
+        w[i] = (struct direct_writer){ dest, &ctx[i], &m, i, 2, 0 };
         pthread_create(&threads[i], NULL, direct_write_pages, &w[i]);
     }
     for (unsigned int i = 0; !rc && i < 2; i++) {
@@ -359,7 +363,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct mig_migrate_options opts = MIG_MIGRATE_OPTIONS_INIT;
     struct mig_migrate_result result;
-    struct mig_backend_ops ops = mem_backend_ops;
+    struct mig_source_ops ops = mem_source_ops;
     struct cpuid_featureset features;
     struct mem_backend src;
     struct blob head = { 0 };

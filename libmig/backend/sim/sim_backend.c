@@ -1,11 +1,11 @@
 /*
  * sim_backend.c: the simulated guest (mig_sim.h) behind the engine's
- * backend table (mig_backend.h), source and destination side.
+ * backend tables (sys/mig_backend.h), source and destination side.
  *
  * Source: a running mig_sim_guest whose writes are tracked by the kernel
  * (userfaultfd write-protect); harvests map to mig_sim_guest_harvest in
  * STOP or LOOSE mode.  Destination: plain anonymous memory of the size the
- * source announces, hashed the same way (xxh3-64 over all of it).
+ * source announces, hashed the same way (mig_page_hash, per page).
  * This file must never track writes itself: that is the kernel's job.
  */
 #include "config.h"
@@ -23,11 +23,11 @@
 #include "mig_migrate.h"
 #include "mig_xfer.h"
 #include "mig_sim_backend.h"
+#include "sys/mig_backend.h"
 
-/* The memory digest (mig_memory_digest) of nr_pfns contiguous pages. */
 /*
  * The digest terms of pfns [first, first + count) of memory, which holds
- * nr_pfns pages (mig_backend.h); whose names the memory in errors.
+ * nr_pfns pages (sys/mig_backend.h); whose names the memory in errors.
  */
 static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns, const char *whose,
                            uint64_t first, uint64_t count, const atomic_bool *cancel,
@@ -56,12 +56,8 @@ static uint64_t src_nr_pfns(void *b)
     return mig_sim_guest_nr_pfns(((struct mig_sim_source *)b)->guest);
 }
 
-static int src_prepare(void *b, uint64_t nr_pfns)
-{
-    return mig_error_set(MIG_EINVAL, "a source guest cannot receive a migration");
-}
-
-static int src_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out)
+static int src_read_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, void *buf,
+                         unsigned int *type_out)
 {
     const void *data;
     size_t len;
@@ -70,11 +66,6 @@ static int src_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_ou
     if (!rc)
         memcpy(buf, data, len);
     return rc;
-}
-
-static int src_write_page(void *b, uint64_t pfn, const void *data, unsigned int type)
-{
-    return mig_error_set(MIG_EINVAL, "a source guest cannot receive pages");
 }
 
 static int src_log_dirty_enable(void *b)
@@ -143,20 +134,15 @@ static int src_save_state(void *b, void **state_out, size_t *len_out)
     return 0;
 }
 
-static int src_restore_state(void *b, const void *state, size_t len)
-{
-    return mig_error_set(MIG_EINVAL, "a source guest cannot restore state");
-}
-
-static int src_memory_hash(void *b, uint64_t first, uint64_t count,
-                           const atomic_bool *cancel, uint64_t *sum_out)
+static int src_memory_hash(void *b, struct mig_stream_ctx *st, uint64_t first,
+                           uint64_t count, const atomic_bool *cancel, uint64_t *sum_out)
 {
     struct mig_sim_guest *guest = ((struct mig_sim_source *)b)->guest;
     const void *base;
     size_t len;
     int rc;
 
-    /* Called by the engine on the paused guest only (mig_backend.h). */
+    /* Called by the engine on the paused guest only (sys/mig_backend.h). */
     rc = mig_sim_guest_page(guest, 0, &base, &len);
     if (!rc)
         rc = digest_of_pages(base, mig_sim_guest_nr_pfns(guest), "guest's", first, count,
@@ -172,29 +158,21 @@ static int src_release(void *b)
     return mig_sim_guest_stop(s->guest);
 }
 
-const struct mig_backend_ops mig_sim_source_ops = {
+const struct mig_source_ops mig_sim_source_ops = {
     .name = "sim",
     .nr_pfns = src_nr_pfns,
-    .prepare = src_prepare,
-    .read_page = src_read_page,
-    .write_page = src_write_page,
     .log_dirty_enable = src_log_dirty_enable,
     .log_dirty_disable = src_log_dirty_disable,
     .harvest = src_harvest,
+    .read_page = src_read_page,
     .pause = src_pause,
     .resume = src_resume,
     .save_state = src_save_state,
-    .restore_state = src_restore_state,
     .memory_hash = src_memory_hash,
     .release = src_release,
 };
 
 /* ---- destination -------------------------------------------------------- */
-
-static uint64_t dst_nr_pfns(void *b)
-{
-    return ((struct mig_sim_destination *)b)->nr_pfns;
-}
 
 static int dst_prepare(void *b, uint64_t nr_pfns)
 {
@@ -217,7 +195,8 @@ static int dst_prepare(void *b, uint64_t nr_pfns)
     return 0;
 }
 
-static int dst_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_out)
+static int dst_read_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, void *buf,
+                         unsigned int *type_out)
 {
     struct mig_sim_destination *d = b;
 
@@ -225,7 +204,8 @@ static int dst_read_page(void *b, uint64_t pfn, void *buf, unsigned int *type_ou
     return 0;
 }
 
-static int dst_write_page(void *b, uint64_t pfn, const void *data, unsigned int type)
+static int dst_write_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, const void *data,
+                          unsigned int type)
 {
     struct mig_sim_destination *d = b;
     uint8_t *page = d->memory + pfn * MIG_SIM_PAGE_SIZE;
@@ -237,34 +217,12 @@ static int dst_write_page(void *b, uint64_t pfn, const void *data, unsigned int 
     return 0;
 }
 
-static int dst_no_tracking(void *b)
-{
-    return 0;
-}
-
-static int dst_harvest(void *b, enum mig_trace_mode mode, struct mig_dirty_bitmap *dst,
-                       struct mig_harvest_stats *stats)
-{
-    return mig_error_set(MIG_EINVAL, "a destination guest is not tracked");
-}
-
-static int dst_pause(void *b)
-{
-    ((struct mig_sim_destination *)b)->running = false;
-    return 0;
-}
-
 static int dst_resume(void *b)
 {
     struct mig_sim_destination *d = b;
 
     d->running = !d->save_path;     /* a saved guest runs nowhere */
     return 0;
-}
-
-static int dst_save_state(void *b, void **state_out, size_t *len_out)
-{
-    return mig_error_set(MIG_EINVAL, "a destination guest has no state to send");
 }
 
 /*
@@ -332,35 +290,13 @@ static int dst_restore_state(void *b, const void *state, size_t len)
     return d->save_path ? write_save_file(d, state, len) : 0;
 }
 
-static int dst_memory_hash(void *b, uint64_t first, uint64_t count,
-                           const atomic_bool *cancel, uint64_t *sum_out)
-{
-    struct mig_sim_destination *d = b;
-
-    return digest_of_pages(d->memory, d->nr_pfns, "destination's", first, count, cancel,
-                           sum_out);
-}
-
-static int dst_release(void *b)
-{
-    return 0;
-}
-
-const struct mig_backend_ops mig_sim_destination_ops = {
+const struct mig_destination_ops mig_sim_destination_ops = {
     .name = "sim-destination",
-    .nr_pfns = dst_nr_pfns,
     .prepare = dst_prepare,
-    .read_page = dst_read_page,
     .write_page = dst_write_page,
-    .log_dirty_enable = dst_no_tracking,
-    .log_dirty_disable = dst_no_tracking,
-    .harvest = dst_harvest,
-    .pause = dst_pause,
-    .resume = dst_resume,
-    .save_state = dst_save_state,
+    .read_page = dst_read_page,
     .restore_state = dst_restore_state,
-    .memory_hash = dst_memory_hash,
-    .release = dst_release,
+    .resume = dst_resume,
 };
 
 void mig_sim_destination_dispose(struct mig_sim_destination *d)

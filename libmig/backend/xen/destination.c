@@ -37,6 +37,7 @@
 
 #include "mig_stream.h"
 #include "mig_xen.h"
+#include "sys/mig_backend.h"
 
 extern char **environ;
 
@@ -57,7 +58,8 @@ static const char xl_report[] = "my copy unpause results are as follows";  /* + 
 #define SEEN_SLOTS    (2 * BATCH_PAGES)      /* open addressing, power of two */
 #define SEEN_EMPTY    UINT64_MAX
 
-/* One receiver thread's pages not yet written: one PAGE_DATA record. */
+/* One stream's pages not yet written (its context's priv): one PAGE_DATA
+ * record. */
 struct page_batch {
     struct page_batch *next;         /* in the destination's registry */
     uint32_t count;                  /* pfns (words) */
@@ -70,7 +72,6 @@ struct page_batch {
 
 struct mig_xen_dest {
     xentoollog_logger *log;
-    uint64_t id;                     /* tells thread caches of two destinations apart */
     char *xl;
     bool pause_after, debug, no_monitor;
     int (*preflight)(void *arg, const char *meta_json);
@@ -97,14 +98,6 @@ struct mig_xen_dest {
     _Atomic uint64_t *written;
     atomic_uint_fast64_t alloc_only;   /* pages sent as XALLOC */
 };
-
-static atomic_uint_fast64_t next_dest_id = 1;
-
-/* This thread's batch for the destination with that id (0: none). */
-static _Thread_local struct {
-    uint64_t dest_id;
-    struct page_batch *batch;
-} thread_batch;
 
 static const uint8_t zero_page[MIG_STREAM_PAGE_SIZE];
 
@@ -346,29 +339,32 @@ static bool batch_seen(struct page_batch *b, uint64_t pfn)
     }
 }
 
-static struct page_batch *this_thread_batch(struct mig_xen_dest *d)
+/*
+ * A batch per stream, kept in the destination's registry (flushed there at
+ * each epoch's end and before the tail; freed by mig_xen_dest_close).
+ */
+static int xd_open_streams(void *backend, struct mig_stream_ctx *streams, unsigned int n)
 {
-    struct page_batch *b;
+    struct mig_xen_dest *d = backend;
 
-    if (thread_batch.dest_id == d->id)
-        return thread_batch.batch;
-    b = calloc(1, sizeof(*b));
-    if (b)
-        b->data = malloc((size_t)BATCH_PAGES * MIG_STREAM_PAGE_SIZE);
-    if (!b || !b->data) {
-        free(b);
-        mig_error_set(MIG_ENOMEM, "out of memory for a batch of %u pages",
-                      BATCH_PAGES);
-        return NULL;
+    for (unsigned int i = 0; i < n; i++) {
+        struct page_batch *b = calloc(1, sizeof(*b));
+
+        if (b)
+            b->data = malloc((size_t)BATCH_PAGES * MIG_STREAM_PAGE_SIZE);
+        if (!b || !b->data) {
+            free(b);
+            return mig_error_set(MIG_ENOMEM, "out of memory for batch %u of %u (%u "
+                                 "pages each)", i + 1, n, BATCH_PAGES);
+        }
+        memset(b->seen, 0xff, sizeof(b->seen));
+        pthread_mutex_lock(&d->batches_lock);
+        b->next = d->batches;
+        d->batches = b;
+        pthread_mutex_unlock(&d->batches_lock);
+        streams[i].priv = b;
     }
-    memset(b->seen, 0xff, sizeof(b->seen));
-    pthread_mutex_lock(&d->batches_lock);
-    b->next = d->batches;
-    d->batches = b;
-    pthread_mutex_unlock(&d->batches_lock);
-    thread_batch.dest_id = d->id;
-    thread_batch.batch = b;
-    return b;
+    return 0;
 }
 
 static int flush_all_batches(struct mig_xen_dest *d)
@@ -575,11 +571,6 @@ static int xd_accept_prologue(void *backend, const void *blob, size_t len)
     return rc;
 }
 
-static uint64_t xd_nr_pfns(void *backend)
-{
-    return ((struct mig_xen_dest *)backend)->nr_pfns;
-}
-
 static int xd_prepare(void *backend, uint64_t nr_pfns)
 {
     struct mig_xen_dest *d = backend;
@@ -597,14 +588,13 @@ static int xd_prepare(void *backend, uint64_t nr_pfns)
     return 0;
 }
 
-static int xd_write_page(void *backend, uint64_t pfn, const void *data, unsigned int type)
+static int xd_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
+                         const void *data, unsigned int type)
 {
     struct mig_xen_dest *d = backend;
-    struct page_batch *b = this_thread_batch(d);
+    struct page_batch *b = st->priv;
     int rc;
 
-    if (!b)
-        return mig_error_last_code();
     if (pfn > MIG_STREAM_PFN_MASK)
         return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " is beyond the stream's 52 "
                              "bits", pfn);
@@ -698,72 +688,16 @@ static int xd_resume(void *backend)
     return 0;
 }
 
-static int xd_unsupported(const char *what)
-{
-    return mig_error_set(MIG_EUNSUPP, "the Xen destination does not %s", what);
-}
-
-static int xd_log_dirty(void *backend)
-{
-    (void)backend;
-    return xd_unsupported("track dirty pages");
-}
-
-static int xd_harvest(void *backend, enum mig_trace_mode mode, struct mig_dirty_bitmap *dst,
-                      struct mig_harvest_stats *stats)
-{
-    (void)backend, (void)mode, (void)dst, (void)stats;
-    return xd_unsupported("harvest dirty pages");
-}
-
-static int xd_pause(void *backend)
-{
-    (void)backend;
-    return xd_unsupported("pause a domain (xl migrate-receive owns it)");
-}
-
-static int xd_save_state(void *backend, void **state_out, size_t *len_out)
-{
-    (void)backend;
-    *state_out = NULL;
-    *len_out = 0;
-    return xd_unsupported("save state");
-}
-
-static int xd_memory_hash(void *backend, uint64_t first, uint64_t count,
-                          const atomic_bool *cancel, uint64_t *sum_out)
-{
-    (void)backend;
-    (void)first;
-    (void)count;
-    (void)cancel;
-    *sum_out = 0;
-    return xd_unsupported("read guest memory back");
-}
-
-static int xd_release(void *backend)
-{
-    (void)backend;
-    return xd_unsupported("release a domain");
-}
-
-const struct mig_backend_ops mig_xen_dest_ops = {
+const struct mig_destination_ops mig_xen_dest_ops = {
     .name = "xen-destination",
-    .nr_pfns = xd_nr_pfns,
-    .prepare = xd_prepare,
-    .read_page = NULL,             /* the engine digests what arrived */
-    .write_page = xd_write_page,
-    .log_dirty_enable = xd_log_dirty,
-    .log_dirty_disable = xd_log_dirty,
-    .harvest = xd_harvest,
-    .pause = xd_pause,
-    .resume = xd_resume,
-    .save_state = xd_save_state,
-    .restore_state = xd_restore_state,
-    .memory_hash = xd_memory_hash,
-    .release = xd_release,
     .accept_prologue = xd_accept_prologue,
+    .prepare = xd_prepare,
+    .open_streams = xd_open_streams,
+    .write_page = xd_write_page,
+    .read_page = NULL,             /* the engine digests what arrived */
     .epoch_applied = xd_epoch_applied,
+    .restore_state = xd_restore_state,
+    .resume = xd_resume,
 };
 
 int mig_xen_dest_open(struct xentoollog_logger *log,
@@ -782,7 +716,6 @@ int mig_xen_dest_open(struct xentoollog_logger *log,
     if (!d)
         return mig_error_set(MIG_ENOMEM, "out of memory for a Xen destination");
     d->log = log;
-    d->id = atomic_fetch_add(&next_dest_id, 1);
     d->child = -1;
     d->to_child = d->from_child = d->capture_fd = -1;
     d->pause_after = opts->pause_after;

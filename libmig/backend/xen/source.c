@@ -32,7 +32,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +53,7 @@
 #include "mig_stream.h"
 #include "mig_xfer.h"
 #include "mig_xen.h"
+#include "sys/mig_backend.h"
 #include "pv_tables.h"
 #include "ranged.h"
 #include "xen_private.h"
@@ -64,11 +64,9 @@
 #define RANGED_CHUNK    (64u * 1024u)  /* pfns per ranged harvest call */
 #define QMP_TIMEOUT_MS  10000     /* the device model's answer to one command */
 
-/* One sender thread's mapping handle and window. */
+/* One stream's mapping handle and window (its context's priv). */
 struct map_slot {
-    struct mig_xen_source *src;
     xenforeignmemory_handle *fmem;
-    bool in_use;
     uint8_t *window;           /* mapped frames, or NULL */
     unsigned int mapped;       /* pages in window */
     unsigned int count;        /* pfns the window stands for */
@@ -91,11 +89,6 @@ struct mig_xen_source {
     uint64_t nr_pfns;
     struct mig_xen_source_options opts;
 
-    pthread_mutex_t lock;      /* slots */
-    pthread_key_t slot_key;
-    bool key_made;
-    struct map_slot *slots;
-    unsigned int nr_slots;
     xenforeignmemory_handle *fmem;  /* the engine thread's own */
 
     xc_hypercall_buffer_t bitmap_hbuf;   /* the dirty bitmap Xen writes */
@@ -132,41 +125,43 @@ static void slot_unmap(struct map_slot *slot)
     slot->count = 0;
 }
 
-/* Thread exit: give the slot back (its handle stays open for reuse). */
-static void slot_release(void *arg)
+/* A mapping handle per stream: its window is what prefetch maps. */
+static int src_open_streams(void *backend, struct mig_stream_ctx *streams, unsigned int n)
 {
-    struct map_slot *slot = arg;
-    struct mig_xen_source *src = slot->src;
+    struct mig_xen_source *src = backend;
+    struct map_slot *slots = calloc(n, sizeof(*slots));
 
-    slot_unmap(slot);
-    pthread_mutex_lock(&src->lock);
-    slot->in_use = false;
-    pthread_mutex_unlock(&src->lock);
+    if (!slots)
+        return mig_error_set(MIG_ENOMEM, "out of memory for %u mapping windows", n);
+    for (unsigned int i = 0; i < n; i++) {
+        slots[i].last_pfn = UINT64_MAX - 1;
+        slots[i].fmem = xenforeignmemory_open(src->log, 0);
+        if (!slots[i].fmem) {
+            int rc = mig_error_set_errno(MIG_EIO, errno, "cannot open foreign memory "
+                                         "mapping %u of %u for domain %u", i + 1, n,
+                                         src->domid);
+
+            while (i--)
+                xenforeignmemory_close(slots[i].fmem);
+            free(slots);
+            return rc;
+        }
+        streams[i].priv = &slots[i];
+    }
+    return 0;
 }
 
-static struct map_slot *slot_get(struct mig_xen_source *src)
+/* The slots are one array, at stream 0's priv. */
+static void src_close_streams(void *backend, struct mig_stream_ctx *streams, unsigned int n)
 {
-    struct map_slot *slot = pthread_getspecific(src->slot_key);
+    struct map_slot *slots = n ? streams[0].priv : NULL;
 
-    if (slot)
-        return slot;
-    pthread_mutex_lock(&src->lock);
-    for (unsigned int i = 0; i < src->nr_slots; i++) {
-        if (!src->slots[i].in_use) {
-            slot = &src->slots[i];
-            slot->in_use = true;
-            break;
-        }
+    for (unsigned int i = 0; slots && i < n; i++) {
+        slot_unmap(&slots[i]);
+        xenforeignmemory_close(slots[i].fmem);
+        streams[i].priv = NULL;
     }
-    pthread_mutex_unlock(&src->lock);
-    if (!slot) {
-        mig_error_set(MIG_ELIMIT, "more sender threads than the %u mapping handles "
-                      "opened for domain %u", src->nr_slots, src->domid);
-        return NULL;
-    }
-    slot->last_pfn = UINT64_MAX - 1;
-    pthread_setspecific(src->slot_key, slot);
-    return slot;
+    free(slots);
 }
 
 static uint64_t src_nr_pfns(void *backend)
@@ -296,14 +291,13 @@ static int slot_find(struct map_slot *slot, uint64_t pfn)
     return lo < slot->count && slot->pfns[lo] == pfn ? (int)lo : -1;
 }
 
-static int src_prefetch(void *backend, const uint64_t *pfns, size_t count)
+static int src_prefetch(void *backend, struct mig_stream_ctx *st, const uint64_t *pfns,
+                        size_t count)
 {
     struct mig_xen_source *src = backend;
-    struct map_slot *slot = slot_get(src);
+    struct map_slot *slot = st->priv;
     xen_pfn_t list[MIG_XFER_MAX_BATCH];
 
-    if (!slot)
-        return mig_error_last_code();
     if (count > MIG_XFER_MAX_BATCH)
         count = MIG_XFER_MAX_BATCH;
     for (size_t i = 0; i < count; i++) {
@@ -315,15 +309,14 @@ static int src_prefetch(void *backend, const uint64_t *pfns, size_t count)
     return count ? slot_map(src, slot, list, (unsigned int)count) : 0;
 }
 
-static int src_read_page(void *backend, uint64_t pfn, void *buf, unsigned int *type_out)
+static int src_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, void *buf,
+                         unsigned int *type_out)
 {
     struct mig_xen_source *src = backend;
-    struct map_slot *slot = slot_get(src);
+    struct map_slot *slot = st->priv;
     const uint8_t *mapped;
     int at;
 
-    if (!slot)
-        return mig_error_last_code();
     if (pfn >= src->nr_pfns)
         return mig_error_set(MIG_EINVAL, "pfn %#" PRIx64 " is beyond domain %u's %"
                              PRIu64 " pfns", pfn, src->domid, src->nr_pfns);
@@ -951,25 +944,6 @@ static int src_save_state(void *backend, void **state_out, size_t *len_out)
     return xen_stream_tail(src->xch, src->domid, NULL, state_out, len_out);
 }
 
-static int src_restore_state(void *backend, const void *state, size_t len)
-{
-    (void)backend; (void)state; (void)len;
-    return mig_error_set(MIG_EUNSUPP, "a Xen source cannot restore state");
-}
-
-static int src_prepare(void *backend, uint64_t nr_pfns)
-{
-    (void)backend; (void)nr_pfns;
-    return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive a guest");
-}
-
-static int src_write_page(void *backend, uint64_t pfn, const void *data,
-                          unsigned int type)
-{
-    (void)backend; (void)pfn; (void)data;
-    return mig_error_set(MIG_EUNSUPP, "a Xen source cannot receive pages");
-}
-
 struct hash_visit {
     struct mig_xen_source *src;
     const atomic_bool *cancel;       /* may be NULL */
@@ -1061,19 +1035,19 @@ static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
 
 /*
  * The suspended domain's digest terms of pfns [first, first + count),
- * read from the domain itself (holes hash as 0, as never sent), through a
- * mapping handle of this call's own (the engine hashes ranges on several
- * threads at once).  PV: batches without memory at round 0 are skipped: a
+ * read from the domain itself (holes hash as 0, as never sent), through
+ * the mapping handle of the stream st (the engine hashes ranges on several
+ * threads at once, each with a stream of its own).  PV: batches without memory at round 0 are skipped: a
  * page populated since then is in the log, so it was sent and its absence
  * here shows up as a mismatch.  PVH/HVM: every gfn that holds memory now
  * (hvm_hash).
  */
-static int src_memory_hash(void *backend, uint64_t first, uint64_t count,
-                           const atomic_bool *cancel, uint64_t *sum_out)
+static int src_memory_hash(void *backend, struct mig_stream_ctx *st, uint64_t first,
+                           uint64_t count, const atomic_bool *cancel, uint64_t *sum_out)
 {
     struct mig_xen_source *src = backend;
+    struct map_slot *slot = st->priv;
     struct hash_visit *v = NULL;
-    xenforeignmemory_handle *fmem = NULL;
     int rc;
 
     if (count > src->nr_pfns || first > src->nr_pfns - count)
@@ -1081,22 +1055,15 @@ static int src_memory_hash(void *backend, uint64_t first, uint64_t count,
                              "domain %u's %" PRIu64, first, count, src->domid,
                              src->nr_pfns);
     v = calloc(1, sizeof(*v));
-    fmem = xenforeignmemory_open(src->log, 0);
-    if (!v || !fmem) {
-        rc = !v ? mig_error_set(MIG_ENOMEM, "out of memory to hash domain %u", src->domid)
-                : mig_error_set_errno(MIG_EIO, errno, "cannot open a mapping handle to "
-                                      "hash domain %u", src->domid);
-        goto out;
-    }
+    if (!v)
+        return mig_error_set(MIG_ENOMEM, "out of memory to hash domain %u", src->domid);
     v->src = src;
     v->cancel = cancel;
-    rc = src->pv ? for_each_batch(src, fmem, first, first + count, hash_mapped, v)
-                 : hvm_hash(src, fmem, first, first + count, cancel, &v->sum);
+    slot_unmap(slot);
+    rc = src->pv ? for_each_batch(src, slot->fmem, first, first + count, hash_mapped, v)
+                 : hvm_hash(src, slot->fmem, first, first + count, cancel, &v->sum);
     if (!rc)
         *sum_out = v->sum;
-out:
-    if (fmem)
-        xenforeignmemory_close(fmem);
     free(v);
     return rc;
 }
@@ -1223,25 +1190,24 @@ out:
     return rc;
 }
 
-const struct mig_backend_ops mig_xen_source_ops = {
+const struct mig_source_ops mig_xen_source_ops = {
     .name = "xen",
     .nr_pfns = src_nr_pfns,
-    .prepare = src_prepare,
-    .read_page = src_read_page,
-    .write_page = src_write_page,
+    .open_streams = src_open_streams,
+    .close_streams = src_close_streams,
+    .prologue = src_prologue,
+    .populated = src_populated,
     .log_dirty_enable = src_log_dirty_enable,
     .log_dirty_disable = src_log_dirty_disable,
     .harvest = src_harvest,
+    .prefetch = src_prefetch,
+    .read_page = src_read_page,
     .pause = src_pause,
     .resume = src_resume,
     .save_state = src_save_state,
-    .restore_state = src_restore_state,
+    .handover = src_handover,
     .memory_hash = src_memory_hash,
     .release = src_release,
-    .populated = src_populated,
-    .prologue = src_prologue,
-    .handover = src_handover,
-    .prefetch = src_prefetch,
 };
 
 int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
@@ -1269,7 +1235,6 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
     src->log = log;
     src->opts = *opts;
     src->ranged = -1;
-    pthread_mutex_init(&src->lock, NULL);
     src->xch = xc_interface_open(log, log, 0);
     if (!src->xch) {
         rc = mig_error_set_errno(MIG_EUNSUPP, errno, "cannot open Xen's control "
@@ -1359,26 +1324,10 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
         goto out;
     }
     src->fmem = xenforeignmemory_open(log, 0);
-    src->nr_slots = opts->streams ? opts->streams : 1;
-    src->slots = calloc(src->nr_slots, sizeof(*src->slots));
-    if (!src->fmem || !src->slots) {
+    if (!src->fmem) {
         rc = mig_error_set_errno(MIG_EIO, errno, "cannot open foreign memory mapping");
         goto out;
     }
-    for (unsigned int i = 0; i < src->nr_slots; i++) {
-        src->slots[i].src = src;
-        src->slots[i].fmem = xenforeignmemory_open(log, 0);
-        if (!src->slots[i].fmem) {
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot open foreign memory "
-                                     "mapping %u", i);
-            goto out;
-        }
-    }
-    if (pthread_key_create(&src->slot_key, slot_release)) {
-        rc = mig_error_set(MIG_ENOMEM, "cannot create a thread key");
-        goto out;
-    }
-    src->key_made = true;
     *src_out = src;
     src = NULL;
     rc = 0;
@@ -1400,18 +1349,10 @@ void mig_xen_source_close(struct mig_xen_source *src)
         return;
     if (src->logdirty)
         (void)src_log_dirty_disable(src);
-    for (unsigned int i = 0; src->slots && i < src->nr_slots; i++) {
-        slot_unmap(&src->slots[i]);
-        if (src->slots[i].fmem)
-            xenforeignmemory_close(src->slots[i].fmem);
-    }
-    free(src->slots);
     xen_pv_memory_close(src->pv);
     mig_dirty_bitmap_free(src->memory);
     if (src->fmem)
         xenforeignmemory_close(src->fmem);
-    if (src->key_made)
-        pthread_key_delete(src->slot_key);
     if (src->bitmap)
         xc__hypercall_buffer_free_pages(src->xch, &src->bitmap_hbuf,
                                         (int)src->bitmap_pages);
@@ -1419,6 +1360,5 @@ void mig_xen_source_close(struct mig_xen_source *src)
         libxl_ctx_free(src->ctx);
     if (src->xch)
         xc_interface_close(src->xch);
-    pthread_mutex_destroy(&src->lock);
     free(src);
 }
