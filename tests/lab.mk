@@ -3,15 +3,20 @@
 # In `make check` (no Xen needed): the guest heartbeat workload measures a
 # pause it is put through, the report generator turns a recorded serial
 # console into TAP, JUnit XML and JSON (and a hung boot's unfinished plan
-# lines into the next boot's plan), and the serial watcher stops a boot
-# whose console went silent.
+# lines into the next boot's plan), the serial watcher stops a boot whose
+# console went silent, the parser of the console's LAB-RESULT and LAB-JSON
+# lines (labresult.py, which report.py, two-host-combine.py and bench-lab's
+# table read them with) types good lines and quotes malformed ones, and
+# bench-lab's table comes out right from a recorded run (lab/data/bench-lab).
 check_PROGRAMS += lab/lab-guest
 lab_lab_guest_SOURCES = lab/lab-guest.c
-TESTS += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selftest.sh
+TESTS += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selftest.sh \
+	lab/labresult-selftest.sh lab/bench-table-selftest.sh
 EXTRA_DIST += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selftest.sh \
+	lab/labresult-selftest.sh lab/bench-table-selftest.sh lab/data/bench-lab \
 	lab/build-artefacts.sh \
 	lab/build-xen-shadow.sh lab/dom0-init lab/domU-init lab/scenarios.sh \
-	lab/serial-watch.py lab/report.py lab/two-host.sh
+	lab/serial-watch.py lab/report.py lab/labresult.py lab/bench-table.py lab/two-host.sh
 # the two-host lab's result combiner on recorded consoles (two-host room)
 TESTS += lab/two-host-selftest.sh
 EXTRA_DIST += lab/two-host-selftest.sh lab/two-host-combine.py

@@ -109,6 +109,27 @@ static void emit_json(FILE *f, json_object *o)
     json_object_put(o);
 }
 
+/*
+ * The source's downtime split (see mig_migrate_result.downtime_parts), in ms,
+ * as a new JSON object the caller owns: the numbers of the text line
+ * "xl-ext migrate: downtime parts (ms): ...".
+ */
+static json_object *json_downtime_parts(const struct mig_migrate_result *r)
+{
+    json_object *parts = json_object_new_object();
+
+    json_object_object_add(parts, "pause", json_object_new_double(r->downtime_parts.pause * 1e3));
+    json_object_object_add(parts, "harvest",
+                           json_object_new_double(r->downtime_parts.harvest * 1e3));
+    json_object_object_add(parts, "send", json_object_new_double(r->downtime_parts.send * 1e3));
+    json_object_object_add(parts, "state", json_object_new_double(r->downtime_parts.state * 1e3));
+    json_object_object_add(parts, "destination",
+                           json_object_new_double(r->downtime_parts.destination * 1e3));
+    json_object_object_add(parts, "resume",
+                           json_object_new_double(r->downtime_parts.resume * 1e3));
+    return parts;
+}
+
 int migrate_output_progress(const struct mig_progress *p, void *payload)
 {
     struct migrate_output *o = payload;
@@ -156,6 +177,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                             const char *error)
 {
     const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") : "ok";
+    /* the source reached the switchover: it can say where the downtime went */
+    bool has_parts = !strcmp(side, "migrate") && r->downtime_seconds > 0;
 
     if (o->line_open)
         fputc('\n', o->out);
@@ -189,6 +212,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
         json_object_object_add(e, "verified_before_go",
                                json_object_new_boolean(r->verified_before_go));
         json_object_object_add(e, "reason", json_object_new_string(r->reason));
+        if (has_parts)
+            json_object_object_add(e, "downtime_parts_ms", json_downtime_parts(r));
         if (error)
             json_object_object_add(e, "error", json_object_new_string(error));
         emit_json(o->out, e);
@@ -206,7 +231,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             r->encrypted ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             !r->memory_verified ? "none" : r->verified_before_go ? "before-go" : "after-resume",
             r->forced ? " forced=yes" : "");
-    if (!strcmp(side, "migrate") && r->downtime_seconds > 0)
+    if (has_parts)
         fprintf(o->out, "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "
                 "send=%.1f state=%.1f destination=%.1f resume=%.1f\n",
                 r->downtime_parts.pause * 1e3, r->downtime_parts.harvest * 1e3,

@@ -47,6 +47,9 @@ int migrate_output_progress(const struct mig_progress *p, void *payload);
 /*
  * The final summary: one JSON event with --json, and always one line
  * "xl-ext migrate: result=ok total=... downtime=..." that scripts grep.
+ * A source that reached the switchover (side "migrate", downtime > 0) adds
+ * where the downtime went: the line "xl-ext migrate: downtime parts (ms):
+ * ..." and the summary event's "downtime_parts_ms" object.
  */
 void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                             const struct mig_migrate_result *r,

@@ -11,9 +11,11 @@ Turns the serial console logs of one lab run into its results:
 Exit status: 0 when every scenario passed or was skipped, 1 otherwise.
 
 Scenario results are the LAB-RESULT lines that tests/lab/scenarios.sh
-prints.  A scenario the plan asked for that has no LAB-RESULT line (QEMU
-timed out, dom0 crashed) is a failure carrying the console tail: this
-program must never count a scenario as passed that did not report a pass.
+prints (read by tests/lab/labresult.py).  A scenario the plan asked for
+that has no LAB-RESULT line (QEMU timed out, dom0 crashed) is a failure
+carrying the console tail, and so is one whose line is malformed (the
+reason quotes it): this program must never count a scenario as passed that
+did not report a pass.
 Of several logs, a later one's result of a scenario replaces an earlier's
 (scripts/lab boots again after a hang); each hang is a TAP comment.
 
@@ -26,8 +28,11 @@ import re
 import sys
 import xml.etree.ElementTree as ElementTree
 
-STAMP = re.compile(r"^\[\s*([0-9.]+)\] ?(.*)$")
+import labresult
+
 CONSOLE_TAIL_LINES = 60
+NO_RESULT = ("no result: the scenario did not finish (QEMU stopped, timed out or dom0 "
+             "crashed); see the console log")
 
 
 def line_scenarios(words):
@@ -73,73 +78,74 @@ def remaining_plan(plan_path, results):
     return "".join(kept) if missing else None
 
 
-def parse_result(text):
-    """'name=a status=pass k=v ... reason=free text' -> dict."""
-    fields = {}
-    head, _, reason = text.partition(" reason=")
-    if head.startswith("reason="):
-        head, reason = "", head[len("reason="):]
-    for word in head.split():
-        key, sep, value = word.partition("=")
-        if sep:
-            fields[key] = value
-    fields["reason"] = reason.strip()
-    return fields
-
-
-def number(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def unreadable(host, path, line, error):
+    """The failed Result standing for a malformed LAB-RESULT line: of the
+    scenario it names, else of one named after where it is."""
+    name = error.name or "malformed-result-%s-line-%d" % (host, line.number)
+    return labresult.make_result(name, "fail", "%s line %d: %s" % (path, line.number, error))
 
 
 def read_log(host, path):
-    """Returns (results, evidence, marks, lines) of one serial log."""
-    results, evidence, marks, lines = [], {}, {}, []
-    collecting = None
+    """Returns (results, evidence, marks, lines) of one serial log:
+    results as Result, in the log's order."""
+    results, evidence, marks = [], {}, {}
     try:
-        with open(path, errors="replace") as log:
-            raw_lines = log.read().splitlines()
+        log = labresult.read_log(path)
     except OSError as error:
-        raw_lines = ["[    0.00] (report.py: cannot read %s: %s)" % (path, error)]
-    for raw in raw_lines:
-        match = STAMP.match(raw)
-        stamp, line = (float(match.group(1)), match.group(2)) if match else (None, raw)
-        lines.append(raw)
-        position = line.find("LAB-")
-        lab = line[position:] if position >= 0 else None
-        if collecting is not None:
-            if lab and lab.startswith("LAB-LOG-END"):
-                collecting = None
-            else:
-                evidence.setdefault(collecting, []).append(line)
+        log = list(labresult.iter_log(["[    0.00] (report.py: cannot read %s: %s)"
+                                       % (path, error)]))
+    for line in log:
+        lab = line.lab
+        if line.evidence is not None:
+            evidence.setdefault(line.evidence, []).append(line.text)
+        elif not lab:
             continue
-        if not lab:
-            continue
-        if lab.startswith("LAB-RESULT "):
-            fields = parse_result(lab[len("LAB-RESULT "):])
-            fields["host"] = host
-            results.append(fields)
-        elif lab.startswith("LAB-LOG-BEGIN "):
-            collecting = lab.split(None, 1)[1].strip()
-        elif lab.startswith("LAB-MARK dom0-ready") and stamp is not None:
-            marks["dom0_ready_s"] = stamp
+        elif lab.startswith("LAB-RESULT "):
+            try:
+                results.append(labresult.parse_result(lab))
+            except labresult.LabLineError as error:
+                results.append(unreadable(host, path, line, error))
+        elif lab.startswith("LAB-MARK dom0-ready") and line.stamp is not None:
+            marks["dom0_ready_s"] = line.stamp
         elif lab.startswith("LAB-HOST "):
             marks["xen"] = dict(word.split("=", 1) for word in lab[9:].split() if "=" in word)
-        elif lab.startswith("LAB-DONE") and stamp is not None:
-            marks["done_s"] = stamp
+        elif lab.startswith("LAB-DONE") and line.stamp is not None:
+            marks["done_s"] = line.stamp
         elif lab.startswith("LAB-HANG"):
             marks["hang"] = lab
-    if lines:
-        match = STAMP.match(lines[-1])
-        if match:
-            marks["last_line_s"] = float(match.group(1))
-    return results, evidence, marks, lines
+    if log and log[-1].stamp is not None:
+        marks["last_line_s"] = log[-1].stamp
+    return results, evidence, marks, [line.raw for line in log]
 
 
 def tap_escape(text):
     return text.replace("#", "\\#").replace("\n", " ")
+
+
+def failure_console(name, host, evidence, console_tails):
+    """What a failure carries: NAME's evidence, then the console tail of its
+    HOST (of every host when it is "?")."""
+    console = evidence.get(name, []) + ["--- serial console of %s (last %d lines)"
+                                        % (host, CONSOLE_TAIL_LINES)]
+    for tail_host, tail in console_tails.items():
+        if host in ("?", tail_host):
+            console += tail
+    return console
+
+
+def timings_entry(record, status, host, reason):
+    """timings.json's entry of one scenario (its status and reason as reported)."""
+    entry = {"name": record.name, "status": status, "host": host, "retries": record.retries,
+             "total_s": record.total_s, "downtime_ms": record.downtime_ms,
+             "reason": reason or None}
+    for key in ("tool", "type", "mem", "workload", "transport", "save_s", "restore_s",
+                "save_bytes", "boot_before", "boot_after"):
+        if record.raw(key) is not None:
+            value = record.value(key)
+            if key in ("mem", "save_bytes"):
+                value = value or 0
+            entry[key] = value
+    return entry
 
 
 def main():
@@ -161,8 +167,8 @@ def main():
         boots[host] = marks
         console_tails[host] = lines[-CONSOLE_TAIL_LINES:]
         evidence.update(host_evidence)
-        for fields in host_results:
-            results[fields.get("name", "?")] = fields
+        for record in host_results:
+            results[record.name] = (host, record)
 
     if arguments.remaining_plan:
         rest = remaining_plan(arguments.plan, results)
@@ -182,23 +188,16 @@ def main():
     scenarios_json = []
     failures = skipped = 0
     for index, name in enumerate(ordered, 1):
-        fields = results.get(name)
-        if fields is None:
-            fields = {"name": name, "status": "fail", "host": "?",
-                      "reason": "no result: the scenario did not finish (QEMU stopped, "
-                                "timed out or dom0 crashed); see the console log"}
-        status = fields.get("status", "fail")
+        host, record = results.get(name) or ("?", labresult.make_result(name, "fail", NO_RESULT))
+        status, reason = record.status, record.reason
         # the host's own checks of what the scenarios produced (verify-stream-v2
         # on a captured stream) are results too, though no plan line names them
-        host_check = fields.get("host_check") or name.endswith("-verify-stream-v2")
+        host_check = record.raw("host_check") or name.endswith("-verify-stream-v2")
         if name not in expected and not host_check:
             status = "fail"
-            fields["reason"] = "unexpected scenario not in the plan: %s" % fields.get("reason", "")
-        if status not in ("pass", "skip"):
-            status = "fail"
-        total = number(fields.get("total_s"))
-        downtime = number(fields.get("downtime_ms"))
-        case = ElementTree.SubElement(suite, "testcase", classname="lab." + fields.get("host", "?"),
+            reason = "unexpected scenario not in the plan: %s" % reason
+        total, downtime = record.total_s, record.downtime_ms
+        case = ElementTree.SubElement(suite, "testcase", classname="lab." + host,
                                       name=name, time="%.3f" % (total or 0.0))
         if status == "pass":
             detail = []
@@ -206,38 +205,21 @@ def main():
                 detail.append("total %.2f s" % total)
             if downtime is not None:
                 detail.append("downtime %.1f ms" % downtime)
-            detail.append("retries %s" % fields.get("retries", "0"))
+            detail.append("retries %s" % record.raw("retries", "0"))
             tap.append("ok %d - %s (%s)" % (index, name, ", ".join(detail)))
         elif status == "skip":
             skipped += 1
-            tap.append("ok %d - %s # SKIP %s" % (index, name, tap_escape(fields.get("reason", ""))))
-            ElementTree.SubElement(case, "skipped", message=fields.get("reason", ""))
+            tap.append("ok %d - %s # SKIP %s" % (index, name, tap_escape(reason)))
+            ElementTree.SubElement(case, "skipped", message=reason)
         else:
             failures += 1
-            tap.append("not ok %d - %s: %s" % (index, name, tap_escape(fields.get("reason", ""))))
-            host = fields.get("host", "?")
-            console = evidence.get(name, []) + ["--- serial console of %s (last %d lines)"
-                                                % (host, CONSOLE_TAIL_LINES)]
-            for tail_host, tail in console_tails.items():
-                if host in ("?", tail_host):
-                    console += tail
+            tap.append("not ok %d - %s: %s" % (index, name, tap_escape(reason)))
+            console = failure_console(name, host, evidence, console_tails)
             tap.extend("# " + line for line in console)
-            failure = ElementTree.SubElement(case, "failure", message=fields.get("reason", ""))
+            failure = ElementTree.SubElement(case, "failure", message=reason)
             failure.text = "\n".join(console)
             ElementTree.SubElement(case, "system-out").text = "\n".join(console)
-        entry = {"name": name, "status": status, "host": fields.get("host"),
-                 "retries": int(number(fields.get("retries")) or 0),
-                 "total_s": total, "downtime_ms": downtime, "reason": fields.get("reason") or None}
-        for key in ("tool", "type", "mem", "workload", "transport", "save_s", "restore_s",
-                    "save_bytes", "boot_before", "boot_after"):
-            if key in fields:
-                value = fields[key]
-                if key in ("save_s", "restore_s"):
-                    value = number(value)
-                elif key in ("mem", "save_bytes"):
-                    value = int(number(value) or 0)
-                entry[key] = value
-        scenarios_json.append(entry)
+        scenarios_json.append(timings_entry(record, status, host, reason))
     suite.set("tests", str(len(ordered)))
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))

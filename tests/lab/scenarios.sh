@@ -55,7 +55,12 @@
 #   LAB-RESULT name=N status=pass|fail|skip retries=R total_s=T downtime_ms=D
 #              boot_before=B boot_after=B tool=xl|xl-ext ... reason=TEXT
 # and, when it failed, the evidence between LAB-LOG-BEGIN N / LAB-LOG-END N.
-# scripts/lab turns these lines into TAP, JUnit XML and JSON.
+# An xl-ext migration (xenmig-s*, xenmig-again-*) runs with --json and
+# prints its JSON events before its result, one a line:
+#   LAB-JSON name=N {"event":"precopy",...}   (the first 12 progress events)
+#   LAB-JSON name=N {"event":"summary",...}   (always, when xl-ext printed one)
+# scripts/lab turns these lines into TAP, JUnit XML and JSON, scripts/bench-lab
+# into its table (both read them with tests/lab/labresult.py).
 #
 # Downtime is guest-observed: the guest's heartbeat (tests/lab/lab-guest.c)
 # reports the largest gap between its 2 ms ticks on CLOCK_BOOTTIME; the
@@ -338,10 +343,11 @@ op_migrate() {  # TOOL TRANSPORT
     fi
 }
 
-# xenmig STREAMS TRACING [capture]: xl-ext migrate with the xenmig engine
-# over a pipe (control) and loopback TCP (data); its summary line goes into
-# the result; with capture, the merged stream the stock receiver got is
-# kept in RESULTS/streams/ and checked here with xl-ext stream-dump.
+# xenmig STREAMS TRACING [capture]: xl-ext migrate --json with the xenmig
+# engine over a pipe (control) and loopback TCP (data); its summary line
+# goes into the result, its JSON events into LAB-JSON lines of scenario
+# $name; with capture, the merged stream the stock receiver got is kept in
+# RESULTS/streams/ and checked here with xl-ext stream-dump.
 op_xenmig() {
     streams=$1 tracing=$2
     shift 2
@@ -361,14 +367,19 @@ op_xenmig() {
         esac
     done
     start=$(now)
-    XENMIG_TRACE=1 timeout 600 xl-ext migrate --streams "$streams" --tracing "$tracing" --timeout 60000 \
-        $options -s "" "$guest" "$recv" > "$work/command.out" 2>&1
+    XENMIG_TRACE=1 timeout 600 xl-ext migrate --json --streams "$streams" --tracing "$tracing" \
+        --timeout 60000 $options -s "" "$guest" "$recv" > "$work/command.out" 2>&1
     rc=$?
     grep '^xenmig-trace' "$work/command.out" | tail -n 40 |
         sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
-    # the engine's rounds, for the record
-    grep -E '^(round [0-9]+:|switchover|xl-ext migrate: downtime parts)' "$work/command.out" | tr '\r' '\n' | grep -v '^$' |
-        head -n 12 | sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
+    grep '^xl-ext migrate: downtime parts' "$work/command.out" |
+        sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
+    # the engine's rounds and summary, for the record and for bench-lab
+    # (xl-ext's --json events: one object a line, each with "event")
+    grep '^{.*"event":' "$work/command.out" > "$work/events.json"
+    { grep -v '"event":"summary"' "$work/events.json" | head -n 12
+      grep '"event":"summary"' "$work/events.json" | tail -n 1
+    } | sed "s/^/LAB-JSON name=$name /"
     [ $rc = 0 ] || return 1
     op_total=$(elapsed "$start" "$(now)")
     summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)

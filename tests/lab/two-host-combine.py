@@ -11,45 +11,45 @@ receiver runs the boot the sender had; refused: the sender still runs the
 boot it had) and the two hosts' CPUID Host featuresets differ.
 
 Must never count a scenario as passed that a host did not report as
-passed, and must never let a quoted host line pass for one of its own
-LAB- lines (report.py reads them)."""
+passed (a half whose LAB-RESULT line is malformed failed; the reason quotes
+it), and must never let a quoted host line pass for one of its own LAB-
+lines (report.py reads them).  Host lines are read by
+tests/lab/labresult.py."""
 import sys
+
+import labresult
 
 CONSOLE_TAIL_LINES = 40
 
 
 def read(path):
-    """(the LAB- lines of a serial log from their marker on, all its lines)"""
+    """A host's serial log as labresult.LogLine ([] when it cannot be read)."""
     try:
-        with open(path, errors="replace") as log:
-            lines = log.read().splitlines()
+        return labresult.read_log(path)
     except OSError:
-        return [], []
-    return [line[line.find("LAB-"):] for line in lines if "LAB-" in line], lines
+        return []
 
 
-def result(lab, name):
-    """NAME's LAB-RESULT fields in LAB lines, reason= free text; None if absent."""
-    for line in lab:
-        if line.startswith("LAB-RESULT name=%s " % name):
-            head, _, reason = line[len("LAB-RESULT "):].partition(" reason=")
-            fields = dict(word.split("=", 1) for word in head.split() if "=" in word)
-            fields["reason"] = reason
-            return fields
+def result(log, name):
+    """NAME's first LAB-RESULT in LOG as a labresult.Result (a malformed line
+    of NAME: a failed one whose reason quotes it); None if absent."""
+    for line in log:
+        if line.evidence is not None or not (line.lab or "").startswith("LAB-RESULT "):
+            continue
+        try:
+            record = labresult.parse_result(line.lab)
+        except labresult.LabLineError as error:
+            if error.name == name:
+                return labresult.make_result(name, "fail", "line %d: %s" % (line.number, error))
+            continue
+        if record.name == name:
+            return record
     return None
 
 
-def evidence(lines, name):
+def evidence(log, name):
     """The host's own LAB-LOG block of NAME, without its LAB-LOG lines."""
-    block, inside = [], False
-    for line in lines:
-        if "LAB-LOG-BEGIN %s" % name in line and line.rstrip().endswith(" " + name):
-            inside = True
-        elif inside and "LAB-LOG-END" in line:
-            inside = False
-        elif inside:
-            block.append(line)
-    return block
+    return [line.raw for line in log if line.evidence == name]
 
 
 def quoted(lines):
@@ -60,22 +60,22 @@ def quoted(lines):
 def combine(hosts, cpuid, name, sender, guest_type, memory, tool, expect):
     """Prints NAME's evidence (on failure) and its one LAB-RESULT line."""
     receiver = "b" if sender == "a" else "a"
-    send = result(hosts[sender][0], name + "-send")
-    receive = result(hosts[receiver][0], name + "-receive")
+    send = result(hosts[sender], name + "-send")
+    receive = result(hosts[receiver], name + "-receive")
     problems = []
     if expect not in ("moves", "refused"):
         problems.append("unknown expectation '%s' (moves or refused)" % expect)
-    for label, side, fields in ((sender, "send", send), (receiver, "receive", receive)):
-        if not fields:
+    for label, side, record in ((sender, "send", send), (receiver, "receive", receive)):
+        if not record:
             problems.append("host %s reported no %s result" % (label, side))
-        elif fields.get("status") != "pass":
-            problems.append("host %s: %s" % (label, fields.get("reason", "")))
-    if send and receive and expect == "moves" and send.get("boot_before") != receive.get("boot_after"):
+        elif record.status != "pass":
+            problems.append("host %s: %s" % (label, record.reason))
+    if send and receive and expect == "moves" and send.raw("boot_before") != receive.raw("boot_after"):
         problems.append("boot id changed: %s on %s, %s on %s" % (
-            send.get("boot_before"), sender, receive.get("boot_after"), receiver))
-    if send and expect == "refused" and send.get("boot_before") != send.get("boot_after"):
+            send.raw("boot_before"), sender, receive.raw("boot_after"), receiver))
+    if send and expect == "refused" and send.raw("boot_before") != send.raw("boot_after"):
         problems.append("boot id changed on %s: %s before, %s after" % (
-            sender, send.get("boot_before"), send.get("boot_after")))
+            sender, send.raw("boot_before"), send.raw("boot_after")))
     if not cpuid["a"] or not cpuid["b"]:
         problems.append("a host did not report its CPUID featureset")
     elif cpuid["a"] == cpuid["b"]:
@@ -86,34 +86,36 @@ def combine(hosts, cpuid, name, sender, guest_type, memory, tool, expect):
     if problems:
         print("LAB-LOG-BEGIN %s" % name)
         for label, side in ((sender, "send"), (receiver, "receive")):
-            block = evidence(hosts[label][1], "%s-%s" % (name, side))
+            block = evidence(hosts[label], "%s-%s" % (name, side))
             if block:
                 print("--- host %s, %s side: its evidence" % (label, side))
                 print(quoted(block))
         for label in ("a", "b"):
             print("--- serial console of host %s (last %d lines)" % (label, CONSOLE_TAIL_LINES))
-            print(quoted(hosts[label][1][-CONSOLE_TAIL_LINES:]))
+            print(quoted([line.raw for line in hosts[label][-CONSOLE_TAIL_LINES:]]))
         print("LAB-LOG-END %s" % name)
         print("LAB-RESULT name=%s status=fail retries=%s %s reason=%s" % (
-            name, (send or {}).get("retries", 0), common, "; ".join(problems)))
+            name, send.raw("retries", 0) if send else 0, common, "; ".join(problems)))
         return
-    extra = "".join("%s=%s " % (key, send[key]) for key in sorted(send)
+    extra = "".join("%s=%s " % (key, send.fields[key]) for key in sorted(send.fields)
                     if key.startswith("xenmig_") or key == "missing")
     # moves: the largest heartbeat gap on the receiver; refused: on the
     # sender during the attempt (the guest was never paused)
-    downtime = receive.get("downtime_ms") if expect == "moves" else send.get("downtime_ms")
-    boot_after = receive["boot_after"] if expect == "moves" else send["boot_after"]
+    downtime = receive.raw("downtime_ms") if expect == "moves" else send.raw("downtime_ms")
+    boot_after = receive.raw("boot_after") if expect == "moves" else send.raw("boot_after")
     print("LAB-RESULT name=%s status=pass retries=%s %s boot_before=%s boot_after=%s total_s=%s "
-          "downtime_ms=%s %sreason=" % (name, send.get("retries", 0), common, send["boot_before"],
-                                         boot_after, send.get("total_s"), downtime, extra))
+          "downtime_ms=%s %sreason=" % (name, send.raw("retries", 0), common,
+                                         send.raw("boot_before"), boot_after, send.raw("total_s"),
+                                         downtime, extra))
 
 
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: two-host-combine.py SERIAL_A SERIAL_B SCENARIOS")
     hosts = {"a": read(sys.argv[1]), "b": read(sys.argv[2])}
-    cpuid = {label: [line for line in lab if line.startswith("LAB-CPUID Host:")]
-             for label, (lab, _) in hosts.items()}
+    cpuid = {label: [line.lab for line in log if line.evidence is None
+                     and (line.lab or "").startswith("LAB-CPUID Host:")]
+             for label, log in hosts.items()}
     with open(sys.argv[3]) as listing:
         for number, line in enumerate(listing, 1):
             words = line.split()

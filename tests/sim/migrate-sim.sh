@@ -21,7 +21,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify loca
     fi
 fi
 
-echo "1..21"
+echo "1..22"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 src_hash() { sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
@@ -44,6 +44,18 @@ migrate --sim-memory 32M --sim-pattern idle --json localhost
 check "--json: every stdout line is a JSON event" \
     'grep -v "^xl-ext migrate:" "$t/out" | python3 -c "import sys,json; [json.loads(l) for l in sys.stdin]"'
 check "--json: a summary event with result ok" 'grep -q "\"event\": *\"summary\".*\"result\": *\"ok\"" "$t/out"'
+check "--json: the summary's downtime_parts_ms are the text line's parts" 'python3 -c "
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+summary = [json.loads(l) for l in lines if l.startswith(\"{\") and json.loads(l)[\"event\"] == \"summary\"]
+text = [l for l in lines if l.startswith(\"xl-ext migrate: downtime parts (ms): \")]
+assert len(summary) == 1 and len(text) == 1, (summary, text)
+parts = summary[0][\"downtime_parts_ms\"]
+words = dict(w.split(\"=\") for w in text[0].split(\"(ms): \")[1].split())
+assert sorted(parts) == sorted(words), (parts, words)
+for key, value in words.items():
+    assert \"%.1f\" % parts[key] == value, (key, parts[key], value)
+" "$t/out"'
 
 migrate --sim-memory 32M --sim-pattern idle --policy xen-default localhost
 check "--policy xen-default: converges on an idle guest" '[ "$(rc)" = 0 ] && [ "$(src_hash)" = "$(dst_hash)" ]'
