@@ -38,7 +38,7 @@ fi
 # every command of `xl-ext help`, and every cpuid-policy subcommand, has its =item
 missing=""
 for cmd in $("$XL_EXT" help | awk '/^ [^ ]/ { print $1 }'); do
-    grep -q "^=item B<$cmd[> ]" "$pod" || missing="$missing $cmd"
+    grep -q "^=item B<${cmd}[> ]" "$pod" || missing="$missing $cmd"
 done
 subs=$("$XL_EXT" help cpuid-policy | awk '/^  cluster [a-z]/ { print $1 "_" $2; next } /^  [a-z]/ { print $1 }')
 for sub in $subs; do

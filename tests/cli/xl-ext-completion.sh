@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # xl-ext's bash completion (xl-ext/completion/xl-ext): sourced into bash,
 # asked to complete a few command lines against the built xl-ext, with a
 # stand-in `xl` on PATH whose `xl help` and `xl list` are known.
@@ -72,12 +72,14 @@ expect_has() {
     fi
 }
 
-echo "1..18"
+echo "1..20"
 expect "a prefix of owned commands" "migrate migrate-receive" mig
 expect_has "every owned command and xl's own" \
     "help version stream-dump cpuid-policy create gpu-probe migrate migrate-receive save list destroy" ""
 expect "a long option of migrate" "--streams" migrate --str
 expect "the values of --tracing" "loose stop" migrate --tracing ""
+expect "migrate's --policy" "downtime xen-default" migrate --policy ""
+expect "cluster baseline's --policy" "host hvm_max pv_max" cpuid-policy cluster baseline --policy ""
 expect "--option=value" "loose" migrate --tracing = l
 expect "migrate's domain comes from xl list, without dom0" "db2 web1" migrate ""
 expect "an option's value is not the domain" "db2 web1" migrate --streams 4 --max-downtime 100 ""
