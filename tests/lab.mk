@@ -22,7 +22,9 @@ TESTS += lab/two-host-selftest.sh
 EXTRA_DIST += lab/two-host-selftest.sh lab/two-host-combine.py
 
 # make check-lab: boot Xen 4.17 under QEMU and run the lab's scenarios
-# (installs the lab's Debian packages as root). LAB_FLAGS picks scenarios:
+# (installs the lab's Debian packages as root). dom0 gets this project's
+# files from the .deb in BUILD/deb, which scripts/lab builds with
+# scripts/build-deb when it is absent or older than the source. LAB_FLAGS picks scenarios:
 # the default is the reliable PV set CI runs; LAB_FLAGS=--full adds
 # dirtying, 512 MiB and PVH guests (PVH flaky under TCG, retried once),
 # --two-host and --capture-streams more; CI adds --require.

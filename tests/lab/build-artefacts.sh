@@ -1,6 +1,6 @@
 #!/bin/bash
-# build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR: build what the lab boots,
-# into OUT_DIR (large files; never inside the repository):
+# build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR DEB: build what the lab
+# boots, into OUT_DIR (large files; never inside the repository):
 #   OUT_DIR/vmlinuz          Debian kernel, used for dom0 and for the domU
 #   OUT_DIR/lab-guest        tests/lab/lab-guest.c, static (runs in domU and dom0)
 #   OUT_DIR/ranged-check     tests/lab/ranged-check.c (dom0, /usr/bin)
@@ -10,17 +10,25 @@
 #                            the HVM device model (qemu-xen) with hvmloader,
 #                            SeaBIOS, linuxboot.bin and a keymap,
 #                            the guest kernel and initramfs, tests/lab/dom0-init
-#                            and scenarios.sh, and this project's freshly built
-#                            binaries from BUILD_DIR (xl-ext) with their libraries
+#                            and scenarios.sh, and this project's files as the
+#                            xenmig package DEB installs them (dpkg-deb -x: xl-ext
+#                            in /usr/bin, its data in /usr/share/xenmig) with the
+#                            libraries they load
+# BUILD_DIR is a configured build (its config.h); scripts/build-deb makes DEB.
+# dom0 has no dpkg: the .deb's Depends are checked here instead, against
+# this host's packages, whose libraries dom0 gets (the same Xen 4.17
+# libraries as its xl), and the lab fails if they do not meet them.
 # scripts/lab appends a small cpio with the run's plan to dom0-base.cpio.gz
 # (the kernel unpacks concatenated archives).
 # Must never write outside OUT_DIR; must fail loudly (naming the missing
 # file and the package that provides it) rather than build a partial image.
 set -eu
 
-source_dir=${1:?usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR}
-build_dir=${2:?usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR}
-out_dir=${3:?usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR}
+usage="usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR DEB"
+source_dir=${1:?$usage}
+build_dir=${2:?$usage}
+out_dir=${3:?$usage}
+deb=${4:?$usage}
 lab_dir=$source_dir/tests/lab
 xen_bin=/usr/lib/xen-4.17/bin
 
@@ -37,8 +45,11 @@ need "/boot/vmlinuz-$kernel_version" linux-image-amd64
 need /bin/busybox busybox-static
 need "$xen_bin/xl" xen-utils-4.17
 need /usr/bin/socat socat
-need "$build_dir/xl-ext/xl-ext" "(none: build the project first, scripts/build)"
 need "$build_dir/config.h" "(none: configure the project first, scripts/build)"
+need "$deb" "(none: scripts/build-deb makes it)"
+for tool in dpkg-deb:dpkg readelf:binutils; do
+    command -v "${tool%%:*}" >/dev/null || fail "${tool%%:*} is missing: install the Debian package ${tool#*:}"
+done
 if ldd /bin/busybox >/dev/null 2>&1; then
     fail "/bin/busybox is dynamically linked: install busybox-static (it replaces busybox)"
 fi
@@ -73,19 +84,97 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,run,tmp,root,
          "$root"/var/{lib/xen,lib/xenstored,log/xen/console,run} "$root$xen_bin"
 cp /bin/busybox "$root/bin/busybox"
 
+copy_libraries() {  # FILE: copy every library ldd lists for FILE (a program of this host's)
+    local library
+    { ldd "$1" 2>/dev/null || true; } | awk '/=>/ { print $3 } /^\t\// { print $1 }' |
+    while read -r library; do
+        [ -n "$library" ] && [ -e "$library" ] || continue
+        mkdir -p "$root$(dirname "$library")"
+        [ -e "$root$library" ] || cp -L "$library" "$root$library"
+    done
+}
 copy_with_libraries() {  # FILE...: copy each file and every library ldd lists for it
-    local file library
+    local file
     for file in "$@"; do
         need "$file" "(see scripts/install-deps --lab)"
         mkdir -p "$root$(dirname "$file")"
         cp -L "$file" "$root$file"
-        { ldd "$file" 2>/dev/null || true; } | awk '/=>/ { print $3 } /^\t\// { print $1 }' |
-        while read -r library; do
-            [ -n "$library" ] && [ -e "$library" ] || continue
-            mkdir -p "$root$(dirname "$library")"
-            [ -e "$root$library" ] || cp -L "$library" "$root$library"
-        done
+        copy_libraries "$file"
     done
+}
+
+# owner_package FILE: the Debian package that installed FILE on this host
+# (with merged /usr, ldd's /lib/... is dpkg's /usr/lib/... or the reverse)
+owner_package() {
+    local path=$1 other
+    case "$path" in /usr/*) other=${path#/usr} ;; *) other=/usr$path ;; esac
+    { dpkg-query -S "$path" 2>/dev/null || dpkg-query -S "$other" 2>/dev/null || true; } |
+        grep -v '^diversion' | head -n 1 | sed 's|: /.*||; s|:[a-z0-9]*$||'
+}
+
+# install_package DEB: unpack DEB into dom0 as dpkg would install it, and,
+# since dom0 has no dpkg, prove here what dpkg would: every Depends entry
+# is met by the package installed on this host (whose libraries dom0 gets),
+# every Xen library it names is one this host's Xen 4.17 xl loads, and
+# every library its programs load is in dom0, from a package it names.
+install_package() {
+    local deb=$1 unpacked=$staging/package depends entry alternative name op version
+    local installed met file soname path package xl_packages checked=0
+    mkdir -p "$unpacked"
+    dpkg-deb -x "$deb" "$unpacked" || fail "dpkg-deb -x $deb failed"
+    depends=$(dpkg-deb -f "$deb" Depends)
+    [ -n "$depends" ] || fail "$deb has no Depends (built without \${shlibs:Depends}?)"
+    while IFS= read -r entry; do
+        met=""
+        IFS='|' read -ra alternatives <<< "$entry"
+        for alternative in "${alternatives[@]}"; do
+            name=$(echo "$alternative" | awk '{ print $1 }')
+            op=$(echo "$alternative" | sed -n 's/.*(\([<>=]*\) *\([^)]*\)).*/\1/p')
+            version=$(echo "$alternative" | sed -n 's/.*(\([<>=]*\) *\([^)]*\)).*/\2/p')
+            installed=$(dpkg-query -W -f '${Version}' "$name" 2>/dev/null) || continue
+            if [ -z "$op" ] || dpkg --compare-versions "$installed" "$op" "$version"; then
+                met=$name
+                break
+            fi
+        done
+        [ -n "$met" ] || fail "$(basename "$deb") needs '$entry', which this host's packages do not meet" \
+            "(installed: $(dpkg-query -W -f '${Package} ${Version}' "$name" 2>/dev/null || echo none)):" \
+            "dom0 gets this host's libraries, so they would not be those the package was built for"
+    done < <(echo "$depends" | tr ',' '\n' | sed 's/^ *//; /^$/d')
+
+    # the Xen libraries it names are those of this host's Xen 4.17 xl (dom0's)
+    xl_packages=$({ ldd "$xen_bin/xl" 2>/dev/null || true; } | awk '/=>/ { print $3 }' |
+        while read -r path; do owner_package "$path"; done | sort -u | tr '\n' ' ')
+    for name in $(echo "$depends" | tr ',|' '\n\n' | awk '$1 ~ /^libxen/ { print $1 }'); do
+        case " $xl_packages " in
+        *" $name "*) ;;
+        *) fail "$(basename "$deb") depends on $name, which is not among the Xen 4.17 libraries" \
+                "$xen_bin/xl loads here ($xl_packages)" ;;
+        esac
+    done
+
+    while IFS= read -r file; do
+        [ "$(head -c 4 "$file" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+        for soname in $(readelf -d "$file" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
+            path=$(ldd "$file" 2>/dev/null | awk -v soname="$soname" '$1 == soname { print $3 }')
+            [ -n "$path" ] && [ -e "$path" ] ||
+                fail "${file#"$unpacked"} of $(basename "$deb") needs $soname, which this host does not have"
+            package=$(owner_package "$path")
+            case ", $depends" in
+            *[,\|]" $package "*|*[,\|]" $package") ;;
+            *) fail "${file#"$unpacked"} needs $soname from the package '$package'," \
+                    "which $(basename "$deb")'s Depends does not name: $depends" ;;
+            esac
+            checked=$((checked + 1))
+        done
+        copy_libraries "$file"
+        for path in $(ldd "$file" 2>/dev/null | awk '/=>/ { print $3 }'); do
+            [ -e "$root$path" ] || fail "$path (for ${file#"$unpacked"}) did not reach dom0"
+        done
+    done < <(find "$unpacked" -type f)
+    cp -a "$unpacked/." "$root/"
+    echo "build-artefacts: $(basename "$deb") unpacked into dom0: its Depends met by this host's" \
+        "packages, $checked direct library needs checked and copied with their own" >&2
 }
 
 copy_with_libraries "$xen_bin"/{xl,xenstored,xenconsoled,libxl-save-helper,xen-init-dom0,xen-cpuid} \
@@ -118,12 +207,8 @@ for data in linuxboot.bin keymaps/en-us; do
     cp -L "/usr/share/qemu/$data" "$root/usr/share/qemu/$data"
 done
 
-# this project's binaries, as built (sanitizer runtimes come along via ldd)
-mkdir -p "$root/usr/local/bin"
-cp "$build_dir/xl-ext/xl-ext" "$root/usr/local/bin/xl-ext"
-copy_with_libraries "$build_dir/xl-ext/xl-ext"
-rm -rf "$root${build_dir:?}"
-ln -sf /usr/local/bin/xl-ext "$root/usr/bin/xl-ext"
+# this project's files: the package, unpacked where dpkg would install it
+install_package "$deb"
 cp "$out_dir/lab-guest" "$root/usr/bin/lab-guest"
 copy_with_libraries "$out_dir/ranged-check"
 rm -rf "$root${out_dir:?}"
@@ -161,10 +246,13 @@ echo "root:x:0:" > "$root/etc/group"
 echo lab-dom0 > "$root/etc/hostname"
 install -m 755 "$lab_dir/dom0-init" "$root/init"
 install -m 755 "$lab_dir/scenarios.sh" "$root/lab/scenarios.sh"
-# xl-ext create's CPUID/GPU level data, and its lab scenario
+# xl-ext create's lab scenario; the CPUID/GPU level data it names
+# (/lab/data/...) are the package's own
 install -m 755 "$lab_dir/scenarios/create-baseline.sh" "$root/lab/create-baseline.sh"
 mkdir -p "$root/lab/data"
-cp -r "$source_dir/cpuid-policy/data/levels" "$source_dir/cpuid-policy/data/gpu-levels" \
-    "$source_dir/cpuid-policy/data/cpus" "$root/lab/data/"
+for data in levels gpu-levels cpus; do
+    [ -e "$root/usr/share/xenmig/$data" ] || fail "$deb lacks /usr/share/xenmig/$data"
+    ln -s "/usr/share/xenmig/$data" "$root/lab/data/$data"
+done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out_dir/dom0-base.cpio.gz"
 echo "build-artefacts: dom0 $(du -h "$out_dir/dom0-base.cpio.gz" | cut -f1), domU $(du -h "$out_dir/domU-initrd.gz" | cut -f1) in $out_dir" >&2
