@@ -1,9 +1,11 @@
 /*
  * libmig.h: public umbrella header of the xenmig migration engine.
  *
- * Rooms (see DESIGN.md): stream (Xen stream codecs), dirty (dirty sets),
- * and later trace, precopy, xfer and the backends.  Each room has its own
- * header, included from here.  Logging goes through Xen's xentoollog
+ * Rooms (docs/architecture.md): stream (Xen stream codecs), dirty (dirty
+ * sets), precopy (the convergence policy), xfer (the data streams),
+ * migrate (the engine) and the backends (sim, xen).  Each room has its own
+ * header, included from here; backends are written against
+ * sys/mig_backend.h.  Logging goes through Xen's xentoollog
  * (xentoollog_logger *), so libmig logs exactly like libxc and libxl.
  */
 #ifndef XENMIG_LIBMIG_H

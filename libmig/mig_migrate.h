@@ -11,26 +11,16 @@
  *
  * Control channel (the fds given, e.g. a pipe to `xl-ext migrate-receive`
  * or ssh's stdin/stdout, as xl migrate uses): one JSON object per line,
- * with a "msg" member; binary device state follows a "state" line:
- *
- *   source -> dest  {"msg":"hello","version":1,"id":HEX,"nr_pfns":N,
- *                    "streams":N,"page_size":4096,"tracing":"loose",
- *                    "backend":"sim"|"xen","prologue_length":L,
- *                    "key":HEX64}   (fresh AES-256-GCM key; absent = plain)
- *                   then L bytes of prologue (the backend's pre-flight
- *                   facts and restore-stream head) when prologue_length is set
- *   dest -> source  {"msg":"ready","port":P}  or  {"msg":"refuse","error":S}
- *                   (refuse: wrong version or backend, or the prologue's
- *                   pre-flight failed; no page has been sent)
- *   ... N data connections to port P carry the pages (mig_xfer.h) ...
- *   dest -> source  {"msg":"applied","epoch":E}  after every epoch (hello's
- *                   "acks":true): the source sends no more pages before it
- *   source -> dest  {"msg":"state","length":L} then L bytes of state
- *   source -> dest  {"msg":"switchover","epochs":E}
- *   dest -> source  {"msg":"received","memory_hash":HEX} or {"msg":"failed",...}
- *                   (HEX: mig_memory_digest of the pages as stored there)
- *   source -> dest  {"msg":"go"}  (cleared to resume)  or {"msg":"abort",...}
- *   dest -> source  {"msg":"resumed"} or {"msg":"failed","error":S}
+ * with a "msg" member, and byte blocks announced by a line before them.
+ * Protocol version MIG_MIGRATE_PROTOCOL_VERSION; the one specification is
+ * docs/formats.md, "Control channel".  In short: the source's "hello"
+ * (version, id, sizes, streams, tracing, key, acks, backend, prologue),
+ * the destination's "ready" with the data port (or "refuse"), the pages on
+ * the data streams (mig_xfer.h) with an "applied" after every epoch,
+ * "state" (device state and final dirty set), "switchover", the
+ * destination's "received" with its memory digest, "go" (or "abort"), and
+ * "resumed" (or "failed", with "source_resumes" when the destination's copy
+ * is gone).
  *
  * This file's functions must never exit the process or leave the guest
  * paused on an error path.  Callers ignore SIGPIPE (a peer that hung up is
@@ -95,6 +85,9 @@ struct mig_migrate_options {
 };
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
 #define MIG_MIGRATE_OPTIONS_VERSION 1
+
+/* The control protocol's version, in "hello" (docs/formats.md). */
+#define MIG_MIGRATE_PROTOCOL_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
       0, 30000, true, "127.0.0.1", NULL, NULL, 0, true }

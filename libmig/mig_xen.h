@@ -1,11 +1,12 @@
 /*
  * mig_xen.h: the Xen backend (libmig/backend/xen).
  *
- * Source: a running PVH or 64-bit PV domain, driven through libxenctrl
- * (log-dirty, pause, HVM context; PV: m2p, page types, vCPU state, its
- * page tables normalised as Xen's stream wants), libxenforeignmemory
- * (one handle per sender thread, pages mapped in batches) and libxenlight
- * (suspend/resume, the domain's configuration).
+ * Source: a running PVH, HVM (qemu-xen in dom0) or 64-bit PV domain,
+ * driven through libxenctrl (log-dirty, pause, HVM context; PV: m2p, page
+ * types, vCPU state, its page tables normalised as Xen's stream wants),
+ * libxenforeignmemory (one handle per data stream, pages mapped in
+ * batches), libxenlight (suspend/resume, the domain's configuration) and,
+ * for HVM, the device model over QMP.
  *
  * Destination: no domain is built here.  The pages and records are merged
  * into one standard xl migration stream (xl header and config, libxl v2,
@@ -13,7 +14,8 @@
  * migration handshake spoken to it.  The restore path stays Xen's own.
  *
  * Prologue (source -> destination before any page; see sys/mig_backend.h),
- * version 1, integers little-endian:
+ * magic MIG_XEN_PROLOGUE_MAGIC, integers little-endian (docs/formats.md,
+ * "Xen prologue and state", is the specification):
  *
  *   | off    | size | field                                         |
  *   |--------|------|-----------------------------------------------|
@@ -27,14 +29,17 @@
  *   |        |      | X86_PV_P2M_FRAMES record after it)            |
  *
  * Metadata members: "domain" (name, string), "uuid" (string), "type"
- * ("pvh", "pv" or "hvm"), "features" (the domain's running CPUID featureset as
- * cpuid_featureset_format_hex writes it), optional "cpuid_baseline" and
+ * ("pvh", "pv" or "hvm"), "features" (the CPUID featureset the domain
+ * needs, as cpuid_featureset_format_hex writes it: the one recorded at
+ * create when there is one, else the running one), optional "cpuid_baseline" and
  * "gpu_baseline" (the names recorded by `xl-ext create`), "xen_version"
  * ("4.17").  Unknown members are ignored.
  *
  * State (the "state" block of the control protocol): the stream's tail,
  * written after the last PAGE_DATA record: libxc X86_TSC_INFO,
- * HVM_CONTEXT, HVM_PARAMS, END, then libxl END; for a PV domain
+ * HVM_CONTEXT, HVM_PARAMS, END, then libxl END (HVM with a device model:
+ * the libxl EMULATOR_XENSTORE_DATA and EMULATOR_CONTEXT records before
+ * it); for a PV domain
  * X86_TSC_INFO, SHARED_INFO, per online vCPU X86_PV_VCPU_BASIC,
  * _EXTENDED, _XSAVE, _MSRS, END, then libxl END.
  */
@@ -92,8 +97,8 @@ struct mig_xen_source_options {
 
 /*
  * Open the domain named (or numbered) domain for migration.  Refuses
- * (MIG_EUNSUPP, saying "use stock 'xl migrate'") an HVM domain with a
- * device model or a 32-bit PV domain.  *src_out is owned by the caller
+ * (MIG_EUNSUPP, saying "use stock 'xl migrate'") a domain whose device
+ * model is a stub domain or qemu-traditional, and a 32-bit PV domain.  *src_out is owned by the caller
  * (mig_xen_source_close).  MIG_EUNSUPP also when this host has no Xen.
  */
 int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,

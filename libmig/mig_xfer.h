@@ -11,55 +11,22 @@
  * EPOCH_END frame on every stream that carries the count and a digest of
  * what that stream sent, so the receiver can prove that nothing was lost.
  *
- * Wire format, version 2 (all integers little-endian; version 1 hashed
- * pages with xxh3-64, which costs a TCG-emulated lab host several times
- * more than the scalar xxh64)
- * ====================================================
- *
- * HELLO, first bytes the sender writes on each connection (48 bytes):
- *
- *   | off | size | field                                          |
- *   |-----|------|------------------------------------------------|
- *   |   0 |    8 | magic "XMIGDAT1"                               |
- *   |   8 |    4 | version (1)                                    |
- *   |  12 |    4 | stream index, 0 .. count-1                     |
- *   |  16 |    4 | stream count N, 1 .. MIG_XFER_MAX_STREAMS      |
- *   |  20 |    4 | page size in bytes (4096)                      |
- *   |  24 |    8 | flags (0; all bits reserved)                   |
- *   |  32 |   16 | migration id (same on every stream of one run) |
- *
- * HELLO_REPLY, the receiver's answer (16 bytes): magic "XMIGACK1", u32
- * status (0 = accepted, else a MIG_E* code negated), u32 version.  A
- * receiver refuses a wrong magic, version, page size, count, a repeated
- * index or a migration id that differs from the first stream's.
- *
- * Then frames, each a 16-byte header and a body:
- *
- *   | off | size | field                                          |
- *   |-----|------|------------------------------------------------|
- *   |   0 |    4 | type                                           |
- *   |   4 |    4 | body length, at most MIG_XFER_MAX_FRAME        |
- *   |   8 |    8 | sequence number: 0 for the first frame of the  |
- *   |     |      | stream, then +1 per frame                      |
- *
- *   type 1 PAGES: u32 epoch, u32 count (1 .. MIG_XFER_MAX_BATCH), then
- *     count descriptors {u64 pfn | flags, u64 mig_page_hash of the page}, then
- *     the page data of every descriptor without the ZERO flag, in order.
- *     Flags: bit 63 ZERO (page is all zero, no data follows); bits 52..55
- *     the page's type (sys/mig_backend.h); bits 56..62 are zero.  Bits 0..51
- *     are the pfn, which must belong to this stream.
- *   type 2 EPOCH_END: u32 epoch, u32 zero, u64 number of descriptors this
- *     stream sent in the epoch, u64 digest: starting from the epoch
- *     number, for each PAGES frame of the epoch in order, digest =
- *     xxh3-64 of the frame's descriptor array seeded with digest.
- *   type 3 DONE: empty body; the last frame of a stream.
- *   type 4 ABORT: u32 code, u32 zero, then a message (no NUL); the
- *     sender gave up; the receiver fails with that message.
- *
- * Any other type, a wrong sequence number, a length over the limit, a
- * pfn of another stream, a hash that does not match the data, or an
- * EPOCH_END whose count or digest differs from what arrived is an error
- * that names the stream, frame and byte offset.
+ * Wire format: version MIG_XFER_VERSION (3); the one specification is
+ * docs/formats.md, "Data streams" (tests/docs/spec-versions.sh checks that
+ * its version numbers are this header's).  In short, all integers
+ * little-endian: each connection opens with a 48-byte HELLO (magic
+ * "XMIGDAT1", version, stream index and count, page size, flags with bit 0
+ * HELLO_FLAG_SEALED, migration id), followed when sealed by a 16-byte proof
+ * of key, and is answered by a 16-byte HELLO_REPLY ("XMIGACK1", status,
+ * version); a connection that cannot prove the key is dropped without an
+ * answer.  Then frames of a 16-byte header (type, body length, sequence
+ * number) and a body, AES-256-GCM sealed unless the migration is plain:
+ * 1 PAGES (epoch, count, descriptors {pfn | type << 52 | ZERO << 63,
+ * xxh64 hash}, page data), 2 EPOCH_END (epoch, count, an xxh3-64 chain
+ * over the epoch's descriptor arrays), 3 DONE, 4 ABORT (code, message).
+ * A wrong type, sequence number, length, pfn of another stream, hash, or
+ * EPOCH_END count or digest is an error naming the stream, frame and byte
+ * offset.
  */
 #ifndef XENMIG_MIG_XFER_H
 #define XENMIG_MIG_XFER_H

@@ -202,10 +202,10 @@ static int hello_sizes(struct destination *d, json_object *m)
     int rc;
 
     rc = control_get_uint(m, "version", 1000, &v);
-    if (!rc && v != 1)
+    if (!rc && v != MIG_MIGRATE_PROTOCOL_VERSION)
         rc = mig_error_set(MIG_ECOMPAT, "the source speaks migration protocol "
-                           "version %llu, this destination speaks 1: use the same "
-                           "xenmig version on both hosts", v);
+                           "version %llu, this destination speaks %d: use the same "
+                           "xenmig version on both hosts", v, MIG_MIGRATE_PROTOCOL_VERSION);
     if (!rc)
         rc = control_get_uint(m, "page_size", 1 << 30, &v);
     if (!rc && v != MIG_XFER_PAGE_SIZE)

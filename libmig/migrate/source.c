@@ -171,7 +171,7 @@ static int handshake_start(struct source *s)
         snprintf(hex + 2 * i, 3, "%02x", id[i]);
     json_object_object_add(m, "msg", json_object_new_string("hello"));
     json_object_object_add(m, "version", json_object_new_int(
-        s->opts->inject_fault == MIG_MIGRATE_FAULT_VERSION ? 99 : 1));
+        s->opts->inject_fault == MIG_MIGRATE_FAULT_VERSION ? 99 : MIG_MIGRATE_PROTOCOL_VERSION));
     json_object_object_add(m, "id", json_object_new_string(hex));
     json_object_object_add(m, "nr_pfns", json_object_new_int64((int64_t)s->nr_pfns));
     json_object_object_add(m, "streams", json_object_new_int((int)s->opts->streams));

@@ -7,7 +7,7 @@
  * For each N in 1, 2, 4, ... up to --max-streams it moves the same guest
  * image (random pages) twice over TCP loopback: once as plain bytes over N
  * connections with no processing at all ("raw", the ceiling), once through
- * libmig/xfer (framing, per-page xxh3 on both ends, verification, copy
+ * libmig/xfer (framing, per-page xxh64 on both ends, verification, copy
  * into destination memory).  With --cap every connection of both kinds is
  * paced to that rate with SO_MAX_PACING_RATE, which emulates a per-stream
  * bottleneck (one NIC queue, one path); without it the machine's CPUs are
