@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "control.h"
+#include "mig_clock.h"
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
@@ -130,14 +131,6 @@ static int epoch_done(void *arg, uint32_t epoch)
     rc = control_send(&d->control, m);
     json_object_put(m);
     return rc;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
@@ -500,7 +493,7 @@ static int resume_on_go(struct destination *d)
     if (rc)
         return rc;
     d->go = true;
-    go_at = now();
+    go_at = mig_clock_seconds();
     control_trace("destination", "go; resuming");
     rc = d->ops->resume(d->be);
     if (rc == MIG_EABSENT)
@@ -509,7 +502,7 @@ static int resume_on_go(struct destination *d)
         rc = control_send_simple(&d->control, "resumed", NULL);
     if (rc)
         return rc;
-    d->result->downtime_seconds = now() - go_at;
+    d->result->downtime_seconds = mig_clock_seconds() - go_at;
     d->result->succeeded = true;
     d->result->rounds = (unsigned int)(d->epochs - 1);
     return 0;
@@ -537,7 +530,7 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
 {
     struct destination d = { .ops = ops, .be = backend, .opts = opts, .log = log,
                              .result = result };
-    double start = now();
+    double start = mig_clock_seconds();
     int rc;
 
     memset(result, 0, sizeof(*result));
@@ -560,7 +553,7 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
         rc = resume_on_go(&d);
     if (rc && d.control_up)
         report_failure(&d, rc);
-    result->total_seconds = now() - start;
+    result->total_seconds = mig_clock_seconds() - start;
     if (d.ctx_open && ops->close_streams)
         ops->close_streams(backend, d.ctx, d.streams);
     OPENSSL_cleanse(d.key, sizeof(d.key));

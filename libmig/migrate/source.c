@@ -25,18 +25,11 @@
 #include <xentoollog.h>
 
 #include "control.h"
+#include "mig_clock.h"
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
 #include "sys/mig_backend.h"
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct source {
     const struct mig_source_ops *ops;
@@ -82,7 +75,7 @@ static int prefetch(void *arg, unsigned int stream, const uint64_t *pfns, size_t
 static int report(struct source *s, enum mig_phase phase)
 {
     s->progress.phase = phase;
-    s->progress.elapsed = now() - s->start;
+    s->progress.elapsed = mig_clock_seconds() - s->start;
     if (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload))
         return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller "
                              "during %s; the guest keeps running at the source",
@@ -416,7 +409,7 @@ static int final_epoch(struct source *s, void **compact, size_t *compact_len,
 {
     struct mig_harvest_stats h = { 0 };
     uint64_t bytes;
-    double t = now();
+    double t = mig_clock_seconds();
     int rc;
 
     /* The guest is paused already: this harvest's cost is downtime, not
@@ -425,8 +418,8 @@ static int final_epoch(struct source *s, void **compact, size_t *compact_len,
     rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
     if (rc)
         return rc;
-    s->result->downtime_parts.harvest = now() - t;
-    t = now();
+    s->result->downtime_parts.harvest = mig_clock_seconds() - t;
+    t = mig_clock_seconds();
     *final_count = mig_dirty_bitmap_count(s->dirty);
     rc = mig_dirty_compact_encode(s->dirty, compact, compact_len);
     if (rc)
@@ -436,7 +429,7 @@ static int final_epoch(struct source *s, void **compact, size_t *compact_len,
     control_trace("source", "final epoch applied");
     if (!rc)
         rc = mig_xfer_sender_finish(s->sender);
-    s->result->downtime_parts.send = now() - t;
+    s->result->downtime_parts.send = mig_clock_seconds() - t;
     return rc;
 }
 
@@ -447,7 +440,7 @@ static int send_state(struct source *s, const void *compact, size_t compact_len,
     void *state = NULL;
     size_t state_len = 0;
     json_object *m = NULL;
-    double t = now();
+    double t = mig_clock_seconds();
     int rc;
 
     control_trace("source", "digest done; reading state");
@@ -455,8 +448,8 @@ static int send_state(struct source *s, const void *compact, size_t compact_len,
     if (rc)
         goto out;
     control_trace("source", "state read; sending it");
-    s->result->downtime_parts.state = now() - t;
-    *read_at = now();
+    s->result->downtime_parts.state = mig_clock_seconds() - t;
+    *read_at = mig_clock_seconds();
     m = json_object_new_object();
     if (!m) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory");
@@ -515,7 +508,7 @@ static int await_received(struct source *s, struct verify_job *verify, double t,
     }
     rc = control_recv(&s->control, "received", &reply);
     if (!rc) {
-        s->result->downtime_parts.destination = now() - t;
+        s->result->downtime_parts.destination = mig_clock_seconds() - t;
         control_trace("source", "received");
         rc = control_get_hex64(reply, "memory_hash", remote_digest);
     }
@@ -554,7 +547,7 @@ static int verify_before_go(struct source *s, struct verify_job *verify,
 static int clear_destination(struct source *s)
 {
     json_object *reply = NULL, *back;
-    double t = now();
+    double t = mig_clock_seconds();
     int rc;
 
     s->cleared = true;
@@ -569,8 +562,8 @@ static int clear_destination(struct source *s)
         json_object_put(reply);
     if (rc)
         return rc;
-    s->result->downtime_seconds = now() - s->paused_at;
-    s->result->downtime_parts.resume = now() - t;
+    s->result->downtime_seconds = mig_clock_seconds() - s->paused_at;
+    s->result->downtime_parts.resume = mig_clock_seconds() - t;
     control_trace("source", "resumed there");
     return 0;
 }
@@ -656,19 +649,19 @@ static int precopy_round(struct source *s, double *last_harvest,
     struct mig_precopy_round round = { 0 };
     struct mig_precopy_estimate est;
     struct mig_harvest_stats h = { 0 };
-    double round_start = now(), sent_at, t;
+    double round_start = mig_clock_seconds(), sent_at, t;
     uint64_t pages, bytes;
     int rc;
 
     rc = send_dirty(s, &pages, &bytes);
     if (rc)
         return rc;
-    sent_at = now();
+    sent_at = mig_clock_seconds();
     rc = s->ops->harvest(s->be, s->opts->tracing, s->dirty, &h);
     if (rc)
         return rc;
     account_harvest(s, &h);
-    t = now();
+    t = mig_clock_seconds();
     if (s->log)
         xtl_log(s->log, XTL_DEBUG, -1, "migrate", "round %u: sent %" PRIu64 " pages "
                 "in %.1f ms, harvested %" PRIu64 " in %.1f ms (paused %.1f ms)",
@@ -705,7 +698,7 @@ static int precopy_round(struct source *s, double *last_harvest,
 static int precopy(struct source *s)
 {
     enum mig_precopy_decision decision = MIG_PRECOPY_CONTINUE;
-    double last_harvest = now();
+    double last_harvest = mig_clock_seconds();
     int rc = 0;
 
     control_trace("source", "round 0");
@@ -772,13 +765,13 @@ static int pause_and_switch(struct source *s)
 {
     int rc;
 
-    s->paused_at = now();
+    s->paused_at = mig_clock_seconds();
     control_trace("source", "pausing");
     rc = s->ops->pause(s->be);
     if (rc)
         return rc;
     s->paused = true;
-    s->result->downtime_parts.pause = now() - s->paused_at;
+    s->result->downtime_parts.pause = mig_clock_seconds() - s->paused_at;
     rc = report(s, MIG_PHASE_SWITCHOVER);
     if (!rc)
         rc = switchover(s);
@@ -858,7 +851,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     int rc;
 
     memset(result, 0, sizeof(*result));
-    s.start = now();
+    s.start = mig_clock_seconds();
     if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
         return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
                              "initialise them with MIG_MIGRATE_OPTIONS_INIT",
@@ -888,7 +881,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     if (rc)
         fail(&s, rc);
     OPENSSL_cleanse(s.key, sizeof(s.key));
-    result->total_seconds = now() - s.start;
+    result->total_seconds = mig_clock_seconds() - s.start;
     mig_xfer_sender_close(s.sender);
     if (s.ctx_open && ops->close_streams)
         ops->close_streams(backend, s.ctx, opts->streams ? opts->streams : 1);

@@ -16,19 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "mig_clock.h"
 #include "dirty_testutil.h"
 #include "mig_dirty.h"
 #include "mig_error.h"
 
 #define REPEATS 5
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -120,30 +113,30 @@ int main(int argc, char **argv)
         fill(pattern_set, (enum pattern)p, &seed);
         memcpy_s = harvest_s = encode_s = decode_s = 1e9;
         for (r = 0; r < REPEATS; r++) {
-            t = now_seconds();
+            t = mig_clock_seconds();
             memcpy(copy, words, raw_bytes);
-            t = now_seconds() - t;
+            t = mig_clock_seconds() - t;
             memcpy_s = t < memcpy_s ? t : memcpy_s;
 
             mig_dirty_bitmap_clear_all(collected);
             mig_dirty_bitmap_merge(live, pattern_set);
-            t = now_seconds();
+            t = mig_clock_seconds();
             if (mig_dirty_bitmap_harvest(live, collected, &harvested))
                 die("harvest");
-            t = now_seconds() - t;
+            t = mig_clock_seconds() - t;
             harvest_s = t < harvest_s ? t : harvest_s;
 
             free(encoded);
-            t = now_seconds();
+            t = mig_clock_seconds();
             if (mig_dirty_compact_encode(collected, &encoded, &encoded_len))
                 die("encode");
-            t = now_seconds() - t;
+            t = mig_clock_seconds() - t;
             encode_s = t < encode_s ? t : encode_s;
 
-            t = now_seconds();
+            t = mig_clock_seconds();
             if (mig_dirty_compact_decode(encoded, encoded_len, decoded))
                 die("decode");
-            t = now_seconds() - t;
+            t = mig_clock_seconds() - t;
             decode_s = t < decode_s ? t : decode_s;
             if (!mig_dirty_bitmap_equal(decoded, pattern_set)) {
                 fprintf(stderr, "dirty-bench: decoded set differs\n");

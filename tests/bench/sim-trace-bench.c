@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "mig_clock.h"
 #include "mig_dirty.h"
 #include "mig_error.h"
 #include "mig_sim.h"
@@ -30,17 +31,9 @@ struct result {
     double dip;              /* 1 - harvesting_rate / baseline_rate */
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_until(uint64_t deadline)
 {
-    uint64_t now = now_ns();
+    uint64_t now = mig_clock_ns();
     struct timespec ts;
 
     if (now >= deadline)
@@ -103,18 +96,18 @@ static int run_mode(const struct mig_sim_options *options,
     harvest.mode = mode;
     harvest.chunk_pfns = chunk_pfns;
     mig_sim_guest_start(guest);
-    sleep_until(now_ns() + 200000000u);                     /* warm up */
+    sleep_until(mig_clock_ns() + 200000000u);                     /* warm up */
     /* first harvest arms against the warm-up writes; not measured */
     mig_sim_guest_harvest(guest, &harvest, dirty, NULL);
 
     totals(guest, options->nr_vcpus, &w0, NULL, 0);
-    start = now_ns();
+    start = mig_clock_ns();
     sleep_until(start + window);
-    end = now_ns();
+    end = mig_clock_ns();
     totals(guest, options->nr_vcpus, &w1, r, 0);
     r->baseline_rate = (double)(w1 - w0) * 1e9 / (double)(end - start);
 
-    start = now_ns();
+    start = mig_clock_ns();
     for (next = start; next < start + window; next += period_ns) {
         sleep_until(next);
         mig_dirty_bitmap_clear_all(dirty);
@@ -125,7 +118,7 @@ static int run_mode(const struct mig_sim_options *options,
         r->harvest_ns += stats.duration_ns;
         r->dirty_pfns += stats.dirty_pfns;
     }
-    end = now_ns();
+    end = mig_clock_ns();
     totals(guest, options->nr_vcpus, &w2, r, 1);
     r->harvesting_rate = (double)(w2 - w1) * 1e9 / (double)(end - start);
     r->dip = 1.0 - r->harvesting_rate / r->baseline_rate;

@@ -29,19 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mig_clock.h"
 #include "mig_xfer.h"
 
 static size_t guest_pages;
 static uint8_t *guest, *dest;
 static uint64_t cap_bytes;
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -126,7 +119,7 @@ static double run_raw(unsigned int n)
         rx[i].bytes = 0;
         tx[i].bytes = total / n + (i < total % n);
     }
-    t0 = now();
+    t0 = mig_clock_seconds();
     for (unsigned int i = 0; i < n; i++) {
         pthread_create(&rt[i], NULL, raw_recv, &rx[i]);
         pthread_create(&tt[i], NULL, raw_send, &tx[i]);
@@ -135,7 +128,7 @@ static double run_raw(unsigned int n)
         pthread_join(tt[i], NULL);
         pthread_join(rt[i], NULL);
     }
-    t1 = now();
+    t1 = mig_clock_seconds();
     for (unsigned int i = 0; i < n; i++) {
         close(tx[i].fd);
         close(rx[i].fd);
@@ -203,12 +196,12 @@ static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed)
     pthread_create(&t, NULL, xfer_receiver, &x);
     if (mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s))
         die("connect");
-    t0 = now();
+    t0 = mig_clock_seconds();
     if (mig_xfer_sender_send_epoch(s, 0, pfns, guest_pages, read_page, NULL, NULL, NULL) ||
         mig_xfer_sender_finish(s))
         die("send");
     pthread_join(t, NULL);
-    t1 = now();
+    t1 = mig_clock_seconds();
     if (x.rc)
         exit(1);
     if (memcmp(guest, dest, guest_pages * 4096)) {

@@ -67,6 +67,7 @@ cc -std=c11 -O2 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Werror \
     -I"$build_dir" -I"$source_dir/libmig" -I"$source_dir/libmig/backend/xen" \
     -o "$out_dir/ranged-check" "$lab_dir/ranged-check.c" \
     "$source_dir/libmig/backend/xen/ranged.c" "$source_dir/libmig/error.c" \
+    "$source_dir/libmig/clock.c" \
     -lxenctrl -lxenforeignmemory \
     || fail "could not build $lab_dir/ranged-check.c (needs libxen-dev)"
 

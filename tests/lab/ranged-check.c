@@ -43,20 +43,13 @@
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
 
+#include "mig_clock.h"
 #include "mig_error.h"
 #include "ranged.h"
 
 #define PAGE_BYTES 4096u
 #define MAP_BATCH 1024u
 #define MAX_ROUNDS 20u
-
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 static int compare_doubles(const void *a, const void *b)
 {
@@ -119,7 +112,7 @@ static int ranged_sweep(xc_interface *xch, uint32_t domid, uint64_t total, uint3
                         xc_hypercall_buffer_t *buffer, uint8_t *chunk_bits, uint8_t *dirty,
                         struct sweep *sweep)
 {
-    double started = monotonic_seconds();
+    double started = mig_clock_seconds();
     uint64_t first;
 
     memset(sweep, 0, sizeof(*sweep));
@@ -146,7 +139,7 @@ static int ranged_sweep(xc_interface *xch, uint32_t domid, uint64_t total, uint3
             sweep->dirty += (uint64_t)__builtin_popcount(chunk_bits[i]);
         }
     }
-    sweep->sweep_seconds = monotonic_seconds() - started;
+    sweep->sweep_seconds = mig_clock_seconds() - started;
     return 0;
 }
 
@@ -299,14 +292,14 @@ int main(int argc, char **argv)
         }
 
         sleep(1);
-        stock_started = monotonic_seconds();
+        stock_started = mig_clock_seconds();
         if (xc_logdirty_control(xch, domid, XEN_DOMCTL_SHADOW_OP_CLEAN, HYPERCALL_BUFFER(full_bits),
                                 total, 0, NULL) < 0) {
             fprintf(stderr, "ranged-check: stock CLEAN: %s\n", strerror(errno));
             rc = 1;
             goto out;
         }
-        stock_ms[round] = (monotonic_seconds() - stock_started) * 1e3;
+        stock_ms[round] = (mig_clock_seconds() - stock_started) * 1e3;
         for (pfn = 0; pfn < (total + 7) / 8; pfn++)
             stock_dirty += (uint64_t)__builtin_popcount(full_bits[pfn]);
 

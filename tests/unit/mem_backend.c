@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "mem_backend.h"
+#include "mig_clock.h"
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
@@ -32,12 +33,8 @@ static pthread_once_t side_once = PTHREAD_ONCE_INIT;
 
 static void side_cond_init(void)
 {
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&side_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    if (mig_clock_cond_init(&side_cond))
+        abort();
 }
 
 static bool earlier(const struct timespec *a, const struct timespec *b)
@@ -45,18 +42,12 @@ static bool earlier(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* CLOCK_MONOTONIC now + ms. */
+/* The monotonic clock's now + ms (mig_clock.h). */
 static struct timespec monotonic_in(long ms)
 {
     struct timespec t;
 
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
+    mig_clock_deadline(&t, ms);
     return t;
 }
 

@@ -17,18 +17,11 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "mig_clock.h"
 #include "mig_error.h"
 #include "sim_private.h"
 
 #define MAX_SLEEP_NS 1000000     /* writers sleep in slices of at most 1 ms */
-
-uint64_t sim_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_ns(uint64_t ns)
 {
@@ -38,16 +31,6 @@ static void sleep_ns(uint64_t ns)
     };
 
     nanosleep(&ts, NULL);
-}
-
-static void init_monotonic_cond(pthread_cond_t *cond)
-{
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
 }
 
 static uint64_t next_random(uint64_t *state)
@@ -76,7 +59,7 @@ static void add_stat(uint64_t *count, uint64_t *total, uint64_t *max,
 static uint64_t vcpu_park(struct sim_vcpu *vcpu)
 {
     struct mig_sim_guest *guest = vcpu->guest;
-    uint64_t start = sim_now_ns(), generation;
+    uint64_t start = mig_clock_ns(), generation;
 
     pthread_mutex_lock(&guest->lock);
     if (!__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE)) {
@@ -94,13 +77,13 @@ static uint64_t vcpu_park(struct sim_vcpu *vcpu)
            !__atomic_load_n(&guest->stop_requested, __ATOMIC_ACQUIRE))
         pthread_cond_wait(&guest->resume_cond, &guest->lock);
     pthread_mutex_unlock(&guest->lock);
-    return sim_now_ns() - start;
+    return mig_clock_ns() - start;
 }
 
 /* With guest->lock held: close the park of every parked vCPU. */
 static void account_parked(struct mig_sim_guest *guest)
 {
-    uint64_t now = sim_now_ns();
+    uint64_t now = mig_clock_ns();
     struct sim_vcpu *vcpu;
     unsigned i;
 
@@ -141,7 +124,7 @@ static void *vcpu_main(void *opaque)
     uint64_t seq = 0, pfn, value, offset, before, took, paced_from, due, now;
     uint64_t *word;
 
-    paced_from = sim_now_ns();
+    paced_from = mig_clock_ns();
     for (;;) {
         if (__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE))
             paced_from += vcpu_park(vcpu);   /* no catch-up burst after */
@@ -156,18 +139,18 @@ static void *vcpu_main(void *opaque)
         offset = (value >> 32) % (MIG_SIM_PAGE_SIZE / sizeof(uint64_t));
         word = (uint64_t *)(guest->memory + pfn * MIG_SIM_PAGE_SIZE) + offset;
         seq++;
-        before = sim_now_ns();
+        before = mig_clock_ns();
         /* vCPU index + sequence: every write changes the page */
         __atomic_store_n(word, ((uint64_t)vcpu->index << 56) | seq,
                          __ATOMIC_RELAXED);
-        took = sim_now_ns() - before;
+        took = mig_clock_ns() - before;
         __atomic_store_n(&vcpu->writes, seq, __ATOMIC_RELAXED);
         if (took > options->slow_write_ns)
             add_stat(&vcpu->slow_write_count, &vcpu->slow_write_total_ns,
                      &vcpu->slow_write_max_ns, took);
         if (options->writes_per_second) {
             due = paced_from + seq * 1000000000u / options->writes_per_second;
-            while ((now = sim_now_ns()) < due &&
+            while ((now = mig_clock_ns()) < due &&
                    !__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE) &&
                    !__atomic_load_n(&guest->stop_requested, __ATOMIC_ACQUIRE))
                 sleep_ns(due - now < MAX_SLEEP_NS ? due - now : MAX_SLEEP_NS);
@@ -226,7 +209,7 @@ int mig_sim_guest_create(const struct mig_sim_options *options,
     guest->tracker.pagemap_fd = -1;
     guest->tracker.stop_pipe[0] = guest->tracker.stop_pipe[1] = -1;
     pthread_mutex_init(&guest->lock, NULL);
-    init_monotonic_cond(&guest->parked_cond);
+    mig_clock_cond_init(&guest->parked_cond);
     pthread_cond_init(&guest->resume_cond, NULL);
 
     guest->vcpus = calloc(options->nr_vcpus, sizeof(*guest->vcpus));
@@ -367,13 +350,7 @@ int mig_sim_guest_pause(struct mig_sim_guest *guest)
 
     /* a vCPU that has not parked by then is stuck (in a write fault that
      * nobody resolves, or starved): the pause fails */
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += guest->options.park_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(guest->options.park_timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    mig_clock_deadline(&deadline, (long)guest->options.park_timeout_ms);
     pthread_mutex_lock(&guest->lock);
     if (guest->pause_depth++ == 0) {
         __atomic_store_n(&guest->pause_requested, 1, __ATOMIC_RELEASE);
@@ -419,7 +396,7 @@ int mig_sim_guest_harvest(struct mig_sim_guest *guest,
                           struct mig_sim_harvest_stats *stats)
 {
     struct mig_sim_harvest_stats local = { 0 };
-    uint64_t start = sim_now_ns(), paused_at = 0, pfn, count;
+    uint64_t start = mig_clock_ns(), paused_at = 0, pfn, count;
     int rc;
 
     if (!options || options->version != MIG_SIM_HARVEST_OPTIONS_VERSION) {
@@ -441,11 +418,11 @@ int mig_sim_guest_harvest(struct mig_sim_guest *guest,
         rc = mig_sim_guest_pause(guest);
         if (rc)
             goto out;
-        paused_at = sim_now_ns();
+        paused_at = mig_clock_ns();
         rc = sim_tracker_harvest_range(guest, 0, guest->nr_pfns, dst,
                                        &local.dirty_pfns);
         local.chunks = 1;
-        local.paused_ns = sim_now_ns() - paused_at;
+        local.paused_ns = mig_clock_ns() - paused_at;
         mig_sim_guest_resume(guest);
         break;
     case MIG_SIM_HARVEST_LOOSE:
@@ -470,7 +447,7 @@ int mig_sim_guest_harvest(struct mig_sim_guest *guest,
     }
     if (rc)
         goto out;
-    local.duration_ns = sim_now_ns() - start;
+    local.duration_ns = mig_clock_ns() - start;
     if (stats)
         *stats = local;
  out:

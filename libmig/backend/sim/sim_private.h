@@ -61,7 +61,6 @@ struct mig_sim_guest {
     pthread_cond_t resume_cond;       /* pause lifted or stop requested */
 };
 
-uint64_t sim_now_ns(void);
 
 /* tracker.c */
 int sim_tracker_init(struct mig_sim_guest *guest);

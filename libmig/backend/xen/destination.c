@@ -35,6 +35,7 @@
 
 #include <xentoollog.h>
 
+#include "mig_clock.h"
 #include "mig_stream.h"
 #include "mig_xen.h"
 #include "sys/mig_backend.h"
@@ -114,14 +115,6 @@ static void dest_log(struct mig_xen_dest *d, xentoollog_level level, const char 
     va_end(ap);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Printable rendering of bytes the receiver sent, for error messages. */
 static void quote_bytes(char *out, size_t out_size, const uint8_t *bytes, size_t len)
 {
@@ -143,12 +136,12 @@ static void quote_bytes(char *out, size_t out_size, const uint8_t *bytes, size_t
 static ssize_t read_with_limit(struct mig_xen_dest *d, void *buf, size_t len,
                                int timeout_ms, const char *what)
 {
-    double deadline = now_ms() + timeout_ms;
+    double deadline = (double)mig_clock_ms() + timeout_ms;
     size_t got = 0;
 
     while (got < len) {
         struct pollfd pfd = { .fd = d->from_child, .events = POLLIN };
-        double left = deadline - now_ms();
+        double left = deadline - (double)mig_clock_ms();
         ssize_t n;
         int ready;
 
@@ -386,7 +379,7 @@ static int flush_all_batches(struct mig_xen_dest *d)
 static int xd_epoch_applied(void *backend)
 {
     struct mig_xen_dest *d = backend;
-    double deadline = now_ms() + 600000.0;
+    double deadline = (double)mig_clock_ms() + 600000.0;
     int rc = flush_all_batches(d), queued;
 
     while (!rc) {
@@ -394,7 +387,7 @@ static int xd_epoch_applied(void *backend)
             break;                  /* no way to tell: the flush has to do */
         if (queued <= 0)
             break;
-        if (now_ms() > deadline)
+        if ((double)mig_clock_ms() > deadline)
             return mig_error_set(MIG_EIO, "xl migrate-receive (pid %ld) has not read "
                                  "%d bytes of the stream for 600 s", (long)d->child,
                                  queued);
@@ -503,14 +496,14 @@ out:
 /* Wait up to ms for the receiver to exit; true once reaped. */
 static bool reap_within(struct mig_xen_dest *d, int ms, int *status)
 {
-    double deadline = now_ms() + ms;
+    double deadline = (double)mig_clock_ms() + ms;
 
     for (;;) {
         pid_t r = waitpid(d->child, status, WNOHANG);
 
         if (r == d->child || (r < 0 && errno == ECHILD))
             return true;
-        if (now_ms() >= deadline)
+        if ((double)mig_clock_ms() >= deadline)
             return false;
         usleep(20000);
     }

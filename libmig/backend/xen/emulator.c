@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 #include <xenstore.h>
 
+#include "mig_clock.h"
 #include "mig_error.h"
 #include "mig_stream.h"
 #include "xen_private.h"
@@ -52,14 +53,6 @@ struct qmp {
     size_t used;
 };
 
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int qmp_closed(const struct qmp *q, const char *waiting_for)
 {
     return mig_error_set(MIG_EIO, "the device model closed its QMP socket %s while %s: "
@@ -73,7 +66,7 @@ static int qmp_closed(const struct qmp *q, const char *waiting_for)
  */
 static int qmp_receive(struct qmp *q, const char *waiting_for, json_object **msg)
 {
-    long long deadline = monotonic_ms() + q->timeout_ms;
+    long long deadline = mig_clock_ms() + q->timeout_ms;
 
     *msg = NULL;
     for (;;) {
@@ -106,7 +99,7 @@ static int qmp_receive(struct qmp *q, const char *waiting_for, json_object **msg
                                  QMP_LINE_MAX, waiting_for);
 
         struct pollfd p = { .fd = q->fd, .events = POLLIN };
-        long long left = deadline - monotonic_ms();
+        long long left = deadline - mig_clock_ms();
         ssize_t got;
         int ready;
 

@@ -15,23 +15,16 @@
 
 #include <xenctrl.h>
 
+#include "mig_clock.h"
 #include "mig_error.h"
 #include "ranged.h"
-
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 /* One op call; returns 0 or the errno Xen (or libxc) answered. */
 static int ranged_call(xc_interface *xch, uint32_t domid, uint32_t first_pfn,
                        uint32_t count, xc_hypercall_buffer_t *bitmap,
                        double *seconds_out)
 {
-    double started = monotonic_seconds();
+    double started = mig_clock_seconds();
     long long rc;
     int call_errno;
 
@@ -40,7 +33,7 @@ static int ranged_call(xc_interface *xch, uint32_t domid, uint32_t first_pfn,
                              count ? bitmap : NULL, count, first_pfn, NULL);
     call_errno = errno;
     if (seconds_out)
-        *seconds_out = monotonic_seconds() - started;
+        *seconds_out = mig_clock_seconds() - started;
     if (rc >= 0)
         return 0;
     return call_errno ? call_errno : EIO;

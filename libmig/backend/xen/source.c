@@ -48,6 +48,7 @@
 #include <xentoollog.h>
 #include <xxhash.h>
 
+#include "mig_clock.h"
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_stream.h"
@@ -107,14 +108,6 @@ struct mig_xen_source {
     char dm_save[64];          /* and where libxl's suspend has it save its state */
     bool dm_logdirty;          /* qemu's log-dirty is on (we switched it) */
 };
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void slot_unmap(struct map_slot *slot)
 {
@@ -714,7 +707,7 @@ static int harvest_clean(struct mig_xen_source *src, struct mig_dirty_bitmap *ds
                          struct mig_harvest_stats *stats)
 {
     xc_shadow_op_stats_t st;
-    double t0 = now(), t1;
+    double t0 = mig_clock_seconds(), t1;
     /* Final harvest: Xen also marks the frames it has mapped (vCPU info...). */
     unsigned int mode = src->suspended ? XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0;
 
@@ -732,7 +725,7 @@ static int harvest_clean(struct mig_xen_source *src, struct mig_dirty_bitmap *ds
         return mig_error_set_errno(MIG_EIO, saved, "cannot harvest domain %u's dirty "
                                    "log", src->domid);
     }
-    t1 = now();
+    t1 = mig_clock_seconds();
     stats->pages = merge_bitmap(src, dst, 0, src->nr_pfns);
     /* Xen pauses the domain for the whole CLEAN: its wall time bounds the pause. */
     stats->pause_seconds = t1 - t0;
