@@ -1,6 +1,6 @@
 /*
  * cluster_gpu.h: the GPU side of a cluster: its GPU level is the minimum
- * of its members' levels (gpu_capability_intersect), or a pinned
+ * of its members' levels (cpuid_gpu_capability_intersect), or a pinned
  * gpu_baseline, and a host below it is refused, as for CPU features.
  *
  * The level is stored in the cluster file ("gpu_baseline", README "Cluster
@@ -25,8 +25,8 @@
  * naming the cluster.  MIG_EFORMAT if the recorded level is not valid in
  * `table`.  Changes nothing.
  */
-int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const gpu_level_table *table,
-                            const char *hostname, const struct gpu_capability *host,
+int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
+                            const char *hostname, const struct cpuid_gpu_capability *host,
                             char *shortfall, size_t shortfall_size);
 
 /*
@@ -36,8 +36,8 @@ int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const gpu_level
  * or when the file recorded none).  Returns 0, MIG_EINVAL (no such
  * member), MIG_EFORMAT (recorded level invalid in `table`), MIG_ENOMEM.
  */
-int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const gpu_level_table *table,
-                             const char *hostname, const struct gpu_capability *host);
+int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
+                             const char *hostname, const struct cpuid_gpu_capability *host);
 
 /*
  * Pin the cluster's GPU level to `baseline` (a gpu_baseline string, "none"
@@ -45,16 +45,16 @@ int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const gpu_level_tabl
  * member whose level is recorded is below it (*shortfall as above, naming
  * the member's levels); MIG_EINVAL for a baseline the table does not know.
  */
-int cpuid_cluster_gpu_pin(struct cpuid_cluster *cluster, const gpu_level_table *table,
+int cpuid_cluster_gpu_pin(struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
                           const char *baseline, char *shortfall, size_t shortfall_size);
 
 /*
  * The levels a gpu_baseline string stands for, as a capability (graphics
  * and compute parts; the details say `what` they come from, e.g. "cluster
  * 'lab'") in the caller's *capability_out.  MIG_EINVAL as
- * gpu_requirement_parse().
+ * cpuid_gpu_requirement_parse().
  */
-int cpuid_gpu_capability_from_baseline(const gpu_level_table *table, const char *baseline,
-                                       const char *what, struct gpu_capability *capability_out);
+int cpuid_gpu_capability_from_baseline(const cpuid_gpu_level_table *table, const char *baseline,
+                                       const char *what, struct cpuid_gpu_capability *capability_out);
 
 #endif /* XENMIG_CLUSTER_GPU_H */

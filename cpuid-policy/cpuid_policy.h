@@ -393,11 +393,11 @@ int cpuid_cluster_set_member_gpu_baseline(struct cpuid_cluster *cluster, const c
 
 /*
  * What a domain needs, from its xl.cfg: `cpuid_baseline = "NAME"` and its
- * type, read with libxlutil (a thin wrapper over domain_config_read_file()
+ * type, read with libxlutil (a thin wrapper over cpuid_domain_config_read_file()
  * of domain_config.h, which also validates gpu_baseline; use that one for
  * the GPU key and the name).  *baseline_out / *type_out are malloc'ed
  * (caller frees); *baseline_out is NULL when the key is absent, *type_out
- * is "pv", "pvh" or "hvm".  Errors as domain_config_read_file().
+ * is "pv", "pvh" or "hvm".  Errors as cpuid_domain_config_read_file().
  */
 int cpuid_domain_config_read(const char *path, char **baseline_out, char **type_out);
 

@@ -19,16 +19,16 @@
 
 int cpuid_domain_config_read(const char *path, char **baseline_out, char **type_out)
 {
-    struct domain_config_keys *keys = NULL;
+    struct cpuid_domain_config_keys *keys = NULL;
     int rc;
 
-    rc = domain_config_read_file(path, NULL, &keys);
+    rc = cpuid_domain_config_read_file(path, NULL, &keys);
     if (rc)
         return rc;
     *baseline_out = keys->cpuid_baseline;
     *type_out = keys->type;
     keys->cpuid_baseline = keys->type = NULL;
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
     return 0;
 }
 

@@ -6,7 +6,7 @@
  * libxlutil prints its parse errors to a FILE*: we hand it a memory stream
  * and turn what it wrote into the mig_error message.  This file must never
  * print anything itself, never exit, and never hand libxlutil more than
- * DOMAIN_CONFIG_MAX bytes.
+ * CPUID_DOMAIN_CONFIG_MAX bytes.
  */
 #include "config.h"
 
@@ -72,9 +72,9 @@ static int parse_config(const char *data, size_t length, const char *origin,
     int rc, xlu_rc;
 
     memset(parsed, 0, sizeof(*parsed));
-    if (length > DOMAIN_CONFIG_MAX) {
+    if (length > CPUID_DOMAIN_CONFIG_MAX) {
         rc = mig_error_set(MIG_ELIMIT, "%s: config is %zu bytes, more than the %d an xl.cfg may have here",
-                           origin, length, DOMAIN_CONFIG_MAX);
+                           origin, length, CPUID_DOMAIN_CONFIG_MAX);
         goto out;
     }
     if (looks_like_json(data, length)) {
@@ -158,7 +158,7 @@ static int get_domain_type(struct parsed_config *parsed, const char *origin, cha
         }
     }
     if (strcmp(type, "pv") && strcmp(type, "pvh") && strcmp(type, "hvm")) {
-        gpu_text_quote(type, strnlen(type, 40), quoted, sizeof(quoted));
+        cpuid_text_quote(type, strnlen(type, 40), quoted, sizeof(quoted));
         rc = mig_error_set(MIG_EINVAL, "%s: type '%s' is not a domain type: write type = \"pv\", "
                            "\"pvh\" or \"hvm\"", origin, quoted);
         goto out;
@@ -184,22 +184,22 @@ static int check_cpuid_baseline(const char *origin, const char *value)
              value[i] == '.';
     if (ok)
         return 0;
-    gpu_text_quote(value, length, quoted, sizeof(quoted));
+    cpuid_text_quote(value, length, quoted, sizeof(quoted));
     return mig_error_set(MIG_EINVAL, "%s: cpuid_baseline '%s%s' is not a CPU level name: write a "
                          "name such as \"x86-64-v3\", \"intel-skylake\", \"amd-zen2\" or \"cluster\" "
                          "(letters, digits, '.', '-', '_'; at most %d characters)", origin, quoted,
                          length >= CPUID_BASELINE_NAME_MAX ? "..." : "", CPUID_BASELINE_NAME_MAX - 1);
 }
 
-int domain_config_read_blob(const void *data, size_t length, const char *origin,
-                            const struct domain_config_read_options *options,
-                            struct domain_config_keys **keys_out)
+int cpuid_domain_config_read_blob(const void *data, size_t length, const char *origin,
+                            const struct cpuid_domain_config_read_options *options,
+                            struct cpuid_domain_config_keys **keys_out)
 {
-    static const struct domain_config_read_options defaults = DOMAIN_CONFIG_READ_OPTIONS_INIT;
-    struct domain_config_keys *keys = NULL;
+    static const struct cpuid_domain_config_read_options defaults = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct cpuid_domain_config_keys *keys = NULL;
     struct parsed_config parsed = { 0 };
-    gpu_level_table *own_levels = NULL;
-    const gpu_level_table *levels;
+    cpuid_gpu_level_table *own_levels = NULL;
+    const cpuid_gpu_level_table *levels;
     const char *text = data;
     int rc;
 
@@ -208,10 +208,10 @@ int domain_config_read_blob(const void *data, size_t length, const char *origin,
         origin = "(config)";
     if (!options)
         options = &defaults;
-    if (options->version != DOMAIN_CONFIG_READ_OPTIONS_VERSION) {
-        rc = mig_error_set(MIG_EINVAL, "struct domain_config_read_options version %u, expected %u: "
-                           "initialise it with DOMAIN_CONFIG_READ_OPTIONS_INIT",
-                           options->version, DOMAIN_CONFIG_READ_OPTIONS_VERSION);
+    if (options->version != CPUID_DOMAIN_CONFIG_READ_OPTIONS_VERSION) {
+        rc = mig_error_set(MIG_EINVAL, "struct cpuid_domain_config_read_options version %u, expected %u: "
+                           "initialise it with CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT",
+                           options->version, CPUID_DOMAIN_CONFIG_READ_OPTIONS_VERSION);
         goto out;
     }
     while (length && text[length - 1] == '\0')
@@ -243,12 +243,12 @@ int domain_config_read_blob(const void *data, size_t length, const char *origin,
     if (keys->gpu_baseline) {
         levels = options->gpu_levels;
         if (!levels) {
-            rc = gpu_level_table_load(NULL, &own_levels);
+            rc = cpuid_gpu_level_table_load(NULL, &own_levels);
             if (rc)
                 goto out;
             levels = own_levels;
         }
-        rc = gpu_requirement_parse(levels, keys->gpu_baseline, &keys->gpu_requirement);
+        rc = cpuid_gpu_requirement_parse(levels, keys->gpu_baseline, &keys->gpu_requirement);
         if (rc) {
             char message[1024];
 
@@ -262,30 +262,30 @@ int domain_config_read_blob(const void *data, size_t length, const char *origin,
     rc = 0;
 
 out:
-    gpu_level_table_free(own_levels);
-    domain_config_keys_free(keys);
+    cpuid_gpu_level_table_free(own_levels);
+    cpuid_domain_config_keys_free(keys);
     parsed_config_close(&parsed);
     return rc;
 }
 
-int domain_config_read_file(const char *path,
-                            const struct domain_config_read_options *options,
-                            struct domain_config_keys **keys_out)
+int cpuid_domain_config_read_file(const char *path,
+                            const struct cpuid_domain_config_read_options *options,
+                            struct cpuid_domain_config_keys **keys_out)
 {
     char *text;
     size_t length;
     int rc;
 
     *keys_out = NULL;
-    rc = gpu_read_text_file(path, DOMAIN_CONFIG_MAX, "domain config", &text, &length);
+    rc = cpuid_gpu_read_text_file(path, CPUID_DOMAIN_CONFIG_MAX, "domain config", &text, &length);
     if (rc)
         return rc;
-    rc = domain_config_read_blob(text, length, path, options, keys_out);
+    rc = cpuid_domain_config_read_blob(text, length, path, options, keys_out);
     free(text);
     return rc;
 }
 
-void domain_config_keys_free(struct domain_config_keys *keys)
+void cpuid_domain_config_keys_free(struct cpuid_domain_config_keys *keys)
 {
     if (!keys)
         return;
@@ -360,7 +360,7 @@ static int line_assigns(const char *line, size_t length, const char *key, size_t
     return 1;
 }
 
-int domain_config_set_string(const char *text, size_t length, const char *key,
+int cpuid_domain_config_set_string(const char *text, size_t length, const char *key,
                              const char *value, char **text_out)
 {
     struct parsed_config parsed = { 0 };
@@ -370,25 +370,25 @@ int domain_config_set_string(const char *text, size_t length, const char *key,
     int matched = 0, rc;
 
     *text_out = NULL;
-    gpu_text_quote(key, strnlen(key, KEY_NAME_MAX + 1), quoted, sizeof(quoted));
+    cpuid_text_quote(key, strnlen(key, KEY_NAME_MAX + 1), quoted, sizeof(quoted));
     if (!valid_key(key)) {
         rc = mig_error_set(MIG_EINVAL, "config key '%s' is not a key name ([a-z_][a-z0-9_]*, "
                            "at most %d characters)", quoted, KEY_NAME_MAX - 1);
         goto out;
     }
-    value_length = strnlen(value, DOMAIN_CONFIG_VALUE_MAX);
+    value_length = strnlen(value, CPUID_DOMAIN_CONFIG_VALUE_MAX);
     for (size_t i = 0; i < value_length; i++) {
         if (value[i] < 0x20 || value[i] > 0x7e || value[i] == '"' || value[i] == '\\') {
-            gpu_text_quote(value, value_length < 60 ? value_length : 60, quoted, sizeof(quoted));
+            cpuid_text_quote(value, value_length < 60 ? value_length : 60, quoted, sizeof(quoted));
             rc = mig_error_set(MIG_EINVAL, "value '%s' for %s has a character that cannot go in an "
                                "xl.cfg string (byte %zu): use printable ASCII without '\"' or '\\'",
                                quoted, key, i);
             goto out;
         }
     }
-    if (value_length >= DOMAIN_CONFIG_VALUE_MAX) {
+    if (value_length >= CPUID_DOMAIN_CONFIG_VALUE_MAX) {
         rc = mig_error_set(MIG_ELIMIT, "value for %s is longer than %d characters", key,
-                           DOMAIN_CONFIG_VALUE_MAX - 1);
+                           CPUID_DOMAIN_CONFIG_VALUE_MAX - 1);
         goto out;
     }
     while (length && text[length - 1] == '\0')    /* as xl writes a config blob */
@@ -404,7 +404,7 @@ int domain_config_set_string(const char *text, size_t length, const char *key,
         int assigns = line_assigns(text + start, end - start, key, &at);
 
         if (assigns < 0) {
-            gpu_text_quote(text + start, end - start < 80 ? end - start : 80, quoted, sizeof(quoted));
+            cpuid_text_quote(text + start, end - start < 80 ? end - start : 80, quoted, sizeof(quoted));
             rc = mig_error_set(MIG_EUNSUPP, "(config):%zu: '%s' assigns %s in a form xl-ext does not "
                                "rewrite (one `%s = \"...\"` per line): fix that line by hand",
                                lineno, quoted, key, key);

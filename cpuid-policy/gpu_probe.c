@@ -100,25 +100,25 @@ struct egl_api {
 
 /* One EGL attempt's outcome, before the best one is chosen. */
 struct gl_attempt {
-    char version[GPU_PROBE_TEXT_MAX];
-    char renderer[GPU_PROBE_TEXT_MAX];
-    char vendor[GPU_PROBE_TEXT_MAX];
-    char extensions[GPU_PROBE_EXTENSIONS_MAX];
+    char version[CPUID_GPU_PROBE_TEXT_MAX];
+    char renderer[CPUID_GPU_PROBE_TEXT_MAX];
+    char vendor[CPUID_GPU_PROBE_TEXT_MAX];
+    char extensions[CPUID_GPU_PROBE_EXTENSIONS_MAX];
 };
 
-void gpu_facts_init(struct gpu_facts *facts)
+void cpuid_gpu_facts_init(struct cpuid_gpu_facts *facts)
 {
     memset(facts, 0, sizeof(*facts));
-    facts->nvml_status = GPU_SOURCE_ABSENT;
-    facts->gl_status = GPU_SOURCE_ABSENT;
+    facts->nvml_status = CPUID_GPU_SOURCE_ABSENT;
+    facts->gl_status = CPUID_GPU_SOURCE_ABSENT;
 }
 
-const char *gpu_source_status_name(enum gpu_source_status status)
+const char *cpuid_gpu_source_status_name(enum cpuid_gpu_source_status status)
 {
     switch (status) {
-    case GPU_SOURCE_OK:     return "ok";
-    case GPU_SOURCE_ABSENT: return "absent";
-    case GPU_SOURCE_ERROR:  return "error";
+    case CPUID_GPU_SOURCE_OK:     return "ok";
+    case CPUID_GPU_SOURCE_ABSENT: return "absent";
+    case CPUID_GPU_SOURCE_ERROR:  return "error";
     }
     return "error";
 }
@@ -146,7 +146,7 @@ static void copy_word_list(char *dst, size_t size, const char *src)
 
 /* ------------------------------------------------------------------ NVML */
 
-static void collect_nvml(const struct gpu_probe_options *options, struct gpu_facts *facts)
+static void collect_nvml(const struct cpuid_gpu_probe_options *options, struct cpuid_gpu_facts *facts)
 {
     const char *library = options->nvml_library ? options->nvml_library : NVML_DEFAULT_LIBRARY;
     struct nvml_api api;
@@ -157,7 +157,7 @@ static void collect_nvml(const struct gpu_probe_options *options, struct gpu_fac
 
     handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        facts->nvml_status = GPU_SOURCE_ABSENT;
+        facts->nvml_status = CPUID_GPU_SOURCE_ABSENT;
         snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
                  "no NVIDIA driver: %.200s", dlerror());
         return;
@@ -176,7 +176,7 @@ static void collect_nvml(const struct gpu_probe_options *options, struct gpu_fac
         dlsym(handle, "nvmlDeviceGetCudaComputeCapability");
     if (!api.init || !api.shutdown || !api.device_count || !api.device_by_index ||
         !api.device_name || !api.driver_version || !api.compute_capability) {
-        facts->nvml_status = GPU_SOURCE_ERROR;
+        facts->nvml_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
                  "%s lacks an NVML entry point (nvmlInit_v2, nvmlDeviceGetCount_v2, ...): "
                  "driver too old?", library);
@@ -186,7 +186,7 @@ static void collect_nvml(const struct gpu_probe_options *options, struct gpu_fac
 #define NVML_WHY(r) (api.error_string ? api.error_string(r) : "NVML error")
     nrc = api.init();
     if (nrc != NVML_SUCCESS) {
-        facts->nvml_status = GPU_SOURCE_ERROR;
+        facts->nvml_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
                  "nvmlInit_v2 failed (%d): %.150s", nrc, NVML_WHY(nrc));
         goto out;
@@ -202,20 +202,20 @@ static void collect_nvml(const struct gpu_probe_options *options, struct gpu_fac
     }
     nrc = api.device_count(&count);
     if (nrc != NVML_SUCCESS) {
-        facts->nvml_status = GPU_SOURCE_ERROR;
+        facts->nvml_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
                  "nvmlDeviceGetCount_v2 failed (%d): %.150s", nrc, NVML_WHY(nrc));
         goto out;
     }
     if (count == 0) {
-        facts->nvml_status = GPU_SOURCE_ABSENT;
+        facts->nvml_status = CPUID_GPU_SOURCE_ABSENT;
         snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
                  "NVML is loaded but reports no device");
         goto out;
     }
     facts->device_count = count > DEVICE_COUNT_MAX ? DEVICE_COUNT_MAX : count;
-    for (unsigned int i = 0; i < count && facts->devices_recorded < GPU_PROBE_MAX_DEVICES; i++) {
-        struct gpu_device_facts *d = &facts->devices[facts->devices_recorded];
+    for (unsigned int i = 0; i < count && facts->devices_recorded < CPUID_GPU_PROBE_MAX_DEVICES; i++) {
+        struct cpuid_gpu_device_facts *d = &facts->devices[facts->devices_recorded];
         char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE] = "";
         nvml_device device = NULL;
         int major = -1, minor = -1;
@@ -236,7 +236,7 @@ static void collect_nvml(const struct gpu_probe_options *options, struct gpu_fac
         d->compute_minor = minor;
         facts->devices_recorded++;
     }
-    facts->nvml_status = GPU_SOURCE_OK;
+    facts->nvml_status = CPUID_GPU_SOURCE_OK;
     facts->nvml_reason[0] = '\0';
 #undef NVML_WHY
 
@@ -341,26 +341,26 @@ static int gl_better(const struct gl_attempt *attempt, const struct gl_attempt *
 {
     int a_major, a_minor, b_major, b_minor;
 
-    if (gpu_gl_version_parse(attempt->version, &a_major, &a_minor))
+    if (cpuid_gpu_gl_version_parse(attempt->version, &a_major, &a_minor))
         return 0;
-    if (!best->version[0] || gpu_gl_version_parse(best->version, &b_major, &b_minor))
+    if (!best->version[0] || cpuid_gpu_gl_version_parse(best->version, &b_major, &b_minor))
         return 1;
     return a_major > b_major || (a_major == b_major && a_minor > b_minor);
 }
 
-static void collect_gl(const struct gpu_probe_options *options, struct gpu_facts *facts)
+static void collect_gl(const struct cpuid_gpu_probe_options *options, struct cpuid_gpu_facts *facts)
 {
     const char *library = options->egl_library ? options->egl_library : EGL_DEFAULT_LIBRARY;
     struct gl_attempt *best = NULL, *attempt = NULL;
     struct egl_api api;
     const char *client_extensions;
-    char why[GPU_PROBE_REASON_MAX] = "";
+    char why[CPUID_GPU_PROBE_REASON_MAX] = "";
     void *handle;
     int tried = 0;
 
     handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        facts->gl_status = GPU_SOURCE_ABSENT;
+        facts->gl_status = CPUID_GPU_SOURCE_ABSENT;
         snprintf(facts->gl_reason, sizeof(facts->gl_reason),
                  "no EGL library: %.200s", dlerror());
         return;
@@ -387,13 +387,13 @@ static void collect_gl(const struct gpu_probe_options *options, struct gpu_facts
         !api.terminate || !api.bind_api || !api.choose_config || !api.create_context ||
         !api.destroy_context || !api.create_pbuffer || !api.destroy_surface ||
         !api.make_current || !api.get_error) {
-        facts->gl_status = GPU_SOURCE_ERROR;
+        facts->gl_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->gl_reason, sizeof(facts->gl_reason), "%s lacks an EGL 1.4 entry point", library);
         goto out;
     }
     api.gl_get_string = (const unsigned char *(*)(unsigned int))api.get_proc_address("glGetString");
     if (!api.gl_get_string) {
-        facts->gl_status = GPU_SOURCE_ERROR;
+        facts->gl_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->gl_reason, sizeof(facts->gl_reason),
                  "eglGetProcAddress(\"glGetString\") returned NULL");
         goto out;
@@ -401,7 +401,7 @@ static void collect_gl(const struct gpu_probe_options *options, struct gpu_facts
     best = calloc(1, sizeof(*best));
     attempt = calloc(1, sizeof(*attempt));
     if (!best || !attempt) {
-        facts->gl_status = GPU_SOURCE_ERROR;
+        facts->gl_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->gl_reason, sizeof(facts->gl_reason), "out of memory");
         goto out;
     }
@@ -439,14 +439,14 @@ static void collect_gl(const struct gpu_probe_options *options, struct gpu_facts
     }
 
     if (best->version[0]) {
-        facts->gl_status = GPU_SOURCE_OK;
+        facts->gl_status = CPUID_GPU_SOURCE_OK;
         facts->gl_reason[0] = '\0';
         memcpy(facts->gl_version, best->version, sizeof(facts->gl_version));
         memcpy(facts->gl_renderer, best->renderer, sizeof(facts->gl_renderer));
         memcpy(facts->gl_vendor, best->vendor, sizeof(facts->gl_vendor));
         memcpy(facts->gl_extensions, best->extensions, sizeof(facts->gl_extensions));
     } else {
-        facts->gl_status = GPU_SOURCE_ABSENT;
+        facts->gl_status = CPUID_GPU_SOURCE_ABSENT;
         snprintf(facts->gl_reason, sizeof(facts->gl_reason),
                  "no desktop OpenGL context on %d EGL display(s); last: %.150s", tried, why);
     }
@@ -461,8 +461,8 @@ out:
 
 enum probe_source { PROBE_NVML, PROBE_GL };
 
-static void collect_source(enum probe_source source, const struct gpu_probe_options *options,
-                           struct gpu_facts *facts)
+static void collect_source(enum probe_source source, const struct cpuid_gpu_probe_options *options,
+                           struct cpuid_gpu_facts *facts)
 {
     if (source == PROBE_NVML)
         collect_nvml(options, facts);
@@ -478,26 +478,26 @@ static long elapsed_ms(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
 }
 
-static void source_failed(enum probe_source source, struct gpu_facts *facts, const char *why)
+static void source_failed(enum probe_source source, struct cpuid_gpu_facts *facts, const char *why)
 {
     if (source == PROBE_NVML) {
-        facts->nvml_status = GPU_SOURCE_ERROR;
+        facts->nvml_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->nvml_reason, sizeof(facts->nvml_reason), "NVML probe %s", why);
     } else {
-        facts->gl_status = GPU_SOURCE_ERROR;
+        facts->gl_status = CPUID_GPU_SOURCE_ERROR;
         snprintf(facts->gl_reason, sizeof(facts->gl_reason), "EGL probe %s", why);
     }
 }
 
 /*
- * Probe one source in a child: it writes a whole struct gpu_facts to a
+ * Probe one source in a child: it writes a whole struct cpuid_gpu_facts to a
  * pipe and _exits (no atexit handlers: a driver's global state is not
  * torn down in a process that keeps running).
  */
-static int collect_in_child(enum probe_source source, const struct gpu_probe_options *options,
-                            unsigned int timeout_ms, struct gpu_facts *facts)
+static int collect_in_child(enum probe_source source, const struct cpuid_gpu_probe_options *options,
+                            unsigned int timeout_ms, struct cpuid_gpu_facts *facts)
 {
-    struct gpu_facts *result = NULL;
+    struct cpuid_gpu_facts *result = NULL;
     struct timespec start;
     size_t got = 0;
     int fds[2] = { -1, -1 }, status = 0, rc;
@@ -607,9 +607,9 @@ static int collect_in_child(enum probe_source source, const struct gpu_probe_opt
     /* A child's facts are data from another process: keep strings terminated. */
     facts->nvml_reason[sizeof(facts->nvml_reason) - 1] = '\0';
     facts->driver_version[sizeof(facts->driver_version) - 1] = '\0';
-    if (facts->devices_recorded > GPU_PROBE_MAX_DEVICES)
-        facts->devices_recorded = GPU_PROBE_MAX_DEVICES;
-    for (unsigned int i = 0; i < GPU_PROBE_MAX_DEVICES; i++)
+    if (facts->devices_recorded > CPUID_GPU_PROBE_MAX_DEVICES)
+        facts->devices_recorded = CPUID_GPU_PROBE_MAX_DEVICES;
+    for (unsigned int i = 0; i < CPUID_GPU_PROBE_MAX_DEVICES; i++)
         facts->devices[i].name[sizeof(facts->devices[i].name) - 1] = '\0';
     facts->gl_reason[sizeof(facts->gl_reason) - 1] = '\0';
     facts->gl_version[sizeof(facts->gl_version) - 1] = '\0';
@@ -627,20 +627,20 @@ out:
     return rc;
 }
 
-int gpu_probe_collect(const struct gpu_probe_options *options,
-                      struct gpu_facts *facts_out)
+int cpuid_gpu_probe_collect(const struct cpuid_gpu_probe_options *options,
+                      struct cpuid_gpu_facts *facts_out)
 {
-    static const struct gpu_probe_options defaults = GPU_PROBE_OPTIONS_INIT;
+    static const struct cpuid_gpu_probe_options defaults = CPUID_GPU_PROBE_OPTIONS_INIT;
     unsigned int timeout_ms;
     int rc;
 
-    gpu_facts_init(facts_out);
+    cpuid_gpu_facts_init(facts_out);
     if (!options)
         options = &defaults;
-    if (options->version != GPU_PROBE_OPTIONS_VERSION)
-        return mig_error_set(MIG_EINVAL, "struct gpu_probe_options version %u, expected %u: "
-                             "initialise it with GPU_PROBE_OPTIONS_INIT",
-                             options->version, GPU_PROBE_OPTIONS_VERSION);
+    if (options->version != CPUID_GPU_PROBE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "struct cpuid_gpu_probe_options version %u, expected %u: "
+                             "initialise it with CPUID_GPU_PROBE_OPTIONS_INIT",
+                             options->version, CPUID_GPU_PROBE_OPTIONS_VERSION);
     timeout_ms = options->timeout_ms ? options->timeout_ms : PROBE_DEFAULT_TIMEOUT_MS;
 
     if (options->skip_nvml) {
@@ -688,7 +688,7 @@ static int add_int(json_object *obj, const char *key, int value)
     return add_member(obj, key, json_object_new_int(value));
 }
 
-int gpu_facts_to_json(const struct gpu_facts *facts, json_object **json_out)
+int cpuid_gpu_facts_to_json(const struct cpuid_gpu_facts *facts, json_object **json_out)
 {
     json_object *root = json_object_new_object();
     json_object *nvml = json_object_new_object();
@@ -699,13 +699,13 @@ int gpu_facts_to_json(const struct gpu_facts *facts, json_object **json_out)
     *json_out = NULL;
     if (!root || !nvml || !gl || !devices)
         goto nomem;
-    if (add_string(nvml, "status", gpu_source_status_name(facts->nvml_status)) ||
+    if (add_string(nvml, "status", cpuid_gpu_source_status_name(facts->nvml_status)) ||
         add_string(nvml, "reason", facts->nvml_reason) ||
         add_string(nvml, "driver_version", facts->driver_version) ||
         add_int(nvml, "device_count", (int)facts->device_count))
         goto nomem;
-    for (unsigned int i = 0; i < facts->devices_recorded && i < GPU_PROBE_MAX_DEVICES; i++) {
-        const struct gpu_device_facts *d = &facts->devices[i];
+    for (unsigned int i = 0; i < facts->devices_recorded && i < CPUID_GPU_PROBE_MAX_DEVICES; i++) {
+        const struct cpuid_gpu_device_facts *d = &facts->devices[i];
         json_object *device = json_object_new_object();
         char cc[16];
 
@@ -726,7 +726,7 @@ int gpu_facts_to_json(const struct gpu_facts *facts, json_object **json_out)
     if (json_object_object_add(nvml, "devices", devices))
         goto nomem;
     devices = NULL;
-    if (add_string(gl, "status", gpu_source_status_name(facts->gl_status)) ||
+    if (add_string(gl, "status", cpuid_gpu_source_status_name(facts->gl_status)) ||
         add_string(gl, "reason", facts->gl_reason) ||
         add_string(gl, "version", facts->gl_version) ||
         add_string(gl, "renderer", facts->gl_renderer) ||
@@ -777,7 +777,7 @@ static int get_string(const json_object *obj, const char *key, const char *where
 }
 
 static int get_status(const json_object *source, const char *where, const char *origin,
-                      enum gpu_source_status *status)
+                      enum cpuid_gpu_source_status *status)
 {
     char text[16], quoted[64];
     int rc;
@@ -786,13 +786,13 @@ static int get_status(const json_object *source, const char *where, const char *
     if (rc)
         return rc;
     if (!strcmp(text, "ok"))
-        *status = GPU_SOURCE_OK;
+        *status = CPUID_GPU_SOURCE_OK;
     else if (!strcmp(text, "absent"))
-        *status = GPU_SOURCE_ABSENT;
+        *status = CPUID_GPU_SOURCE_ABSENT;
     else if (!strcmp(text, "error"))
-        *status = GPU_SOURCE_ERROR;
+        *status = CPUID_GPU_SOURCE_ERROR;
     else {
-        gpu_text_quote(text, strlen(text), quoted, sizeof(quoted));
+        cpuid_text_quote(text, strlen(text), quoted, sizeof(quoted));
         return mig_error_set(MIG_EFORMAT, "%s: %s.status is '%s': expected \"ok\", \"absent\" or \"error\"",
                              origin, where, quoted);
     }
@@ -819,7 +819,7 @@ static int parse_capability(const char *text, int *major, int *minor)
     return 0;
 }
 
-static int nvml_from_json(const json_object *nvml, const char *origin, struct gpu_facts *facts)
+static int nvml_from_json(const json_object *nvml, const char *origin, struct cpuid_gpu_facts *facts)
 {
     json_object *value, *devices;
     size_t n;
@@ -837,9 +837,9 @@ static int nvml_from_json(const json_object *nvml, const char *origin, struct gp
     if (devices && !json_object_is_type(devices, json_type_array))
         return mig_error_set(MIG_EFORMAT, "%s: nvml.devices must be an array", origin);
     n = devices ? json_object_array_length(devices) : 0;
-    if (n > GPU_PROBE_MAX_DEVICES)
+    if (n > CPUID_GPU_PROBE_MAX_DEVICES)
         return mig_error_set(MIG_EFORMAT, "%s: nvml.devices lists %zu devices, at most %d are recorded",
-                             origin, n, GPU_PROBE_MAX_DEVICES);
+                             origin, n, CPUID_GPU_PROBE_MAX_DEVICES);
     facts->devices_recorded = (unsigned int)n;
     facts->device_count = (unsigned int)n;
     if (json_object_object_get_ex(nvml, "device_count", &value)) {
@@ -855,7 +855,7 @@ static int nvml_from_json(const json_object *nvml, const char *origin, struct gp
     }
     for (size_t i = 0; i < n; i++) {
         json_object *device = json_object_array_get_idx(devices, i);
-        struct gpu_device_facts *d = &facts->devices[i];
+        struct cpuid_gpu_device_facts *d = &facts->devices[i];
         char where[32], cc[16], quoted[64];
 
         snprintf(where, sizeof(where), "nvml.devices[%zu]", i);
@@ -866,7 +866,7 @@ static int nvml_from_json(const json_object *nvml, const char *origin, struct gp
             return rc;
         d->compute_major = d->compute_minor = -1;
         if (cc[0] && parse_capability(cc, &d->compute_major, &d->compute_minor)) {
-            gpu_text_quote(cc, strlen(cc), quoted, sizeof(quoted));
+            cpuid_text_quote(cc, strlen(cc), quoted, sizeof(quoted));
             return mig_error_set(MIG_EFORMAT, "%s: %s.compute_capability '%s' is not MAJOR.MINOR "
                                  "(1-3 digits each, e.g. \"9.0\")", origin, where, quoted);
         }
@@ -874,7 +874,7 @@ static int nvml_from_json(const json_object *nvml, const char *origin, struct gp
     return 0;
 }
 
-static int gl_from_json(const json_object *gl, const char *origin, struct gpu_facts *facts)
+static int gl_from_json(const json_object *gl, const char *origin, struct cpuid_gpu_facts *facts)
 {
     int rc;
 
@@ -888,18 +888,18 @@ static int gl_from_json(const json_object *gl, const char *origin, struct gpu_fa
         (rc = get_string(gl, "extensions", "gl", origin, facts->gl_extensions,
                          sizeof(facts->gl_extensions))))
         return rc;
-    if (facts->gl_status == GPU_SOURCE_OK && !facts->gl_version[0])
+    if (facts->gl_status == CPUID_GPU_SOURCE_OK && !facts->gl_version[0])
         return mig_error_set(MIG_EFORMAT, "%s: gl.status is \"ok\" but gl.version is missing", origin);
     return 0;
 }
 
-int gpu_facts_from_json(const json_object *json, const char *origin,
-                        struct gpu_facts *facts_out)
+int cpuid_gpu_facts_from_json(const json_object *json, const char *origin,
+                        struct cpuid_gpu_facts *facts_out)
 {
     json_object *member;
     int rc;
 
-    gpu_facts_init(facts_out);
+    cpuid_gpu_facts_init(facts_out);
     if (!origin)
         origin = "(GPU facts)";
     if (!json_object_is_type(json, json_type_object))
@@ -917,15 +917,15 @@ int gpu_facts_from_json(const json_object *json, const char *origin,
     return 0;
 }
 
-int gpu_facts_from_json_text(const char *text, size_t length, const char *origin,
-                             struct gpu_facts *facts_out)
+int cpuid_gpu_facts_from_json_text(const char *text, size_t length, const char *origin,
+                             struct cpuid_gpu_facts *facts_out)
 {
     struct json_tokener *tokener = NULL;
     json_object *root = NULL, *facts_json;
     size_t end;
     int rc;
 
-    gpu_facts_init(facts_out);
+    cpuid_gpu_facts_init(facts_out);
     if (!origin)
         origin = "(GPU facts)";
     if (length > FACTS_JSON_TEXT_MAX) {
@@ -958,9 +958,9 @@ int gpu_facts_from_json_text(const char *text, size_t length, const char *origin
     }
     if (json_object_is_type(root, json_type_object) &&
         json_object_object_get_ex(root, "facts", &facts_json))
-        rc = gpu_facts_from_json(facts_json, origin, facts_out);
+        rc = cpuid_gpu_facts_from_json(facts_json, origin, facts_out);
     else
-        rc = gpu_facts_from_json(root, origin, facts_out);
+        rc = cpuid_gpu_facts_from_json(root, origin, facts_out);
 
 out:
     json_object_put(root);
@@ -969,27 +969,27 @@ out:
     return rc;
 }
 
-int gpu_facts_read_file(const char *path, struct gpu_facts *facts_out)
+int cpuid_gpu_facts_read_file(const char *path, struct cpuid_gpu_facts *facts_out)
 {
     char *text;
     size_t length;
     int rc;
 
-    gpu_facts_init(facts_out);
-    rc = gpu_read_text_file(path, FACTS_JSON_TEXT_MAX, "GPU facts file", &text, &length);
+    cpuid_gpu_facts_init(facts_out);
+    rc = cpuid_gpu_read_text_file(path, FACTS_JSON_TEXT_MAX, "GPU facts file", &text, &length);
     if (rc)
         return rc;
-    rc = gpu_facts_from_json_text(text, length, path, facts_out);
+    rc = cpuid_gpu_facts_from_json_text(text, length, path, facts_out);
     free(text);
     return rc;
 }
 
 /* Declared in gpu_level.h: the probe half of host-dump. */
-int gpu_host_json_add(json_object *host_json, const gpu_level_table *table,
-                      const struct gpu_probe_options *options)
+int cpuid_gpu_host_json_add(json_object *host_json, const cpuid_gpu_level_table *table,
+                      const struct cpuid_gpu_probe_options *options)
 {
-    struct gpu_facts *facts = malloc(sizeof(*facts));
-    struct gpu_capability capability;
+    struct cpuid_gpu_facts *facts = malloc(sizeof(*facts));
+    struct cpuid_gpu_capability capability;
     json_object *gpu = NULL;
     int rc;
 
@@ -997,13 +997,13 @@ int gpu_host_json_add(json_object *host_json, const gpu_level_table *table,
         rc = mig_error_set(MIG_ENOMEM, "out of memory probing the GPU");
         goto out;
     }
-    rc = gpu_probe_collect(options, facts);
+    rc = cpuid_gpu_probe_collect(options, facts);
     if (rc)
         goto out;
-    rc = gpu_capability_from_facts(table, facts, &capability);
+    rc = cpuid_gpu_capability_from_facts(table, facts, &capability);
     if (rc)
         goto out;
-    rc = gpu_host_to_json(facts, &capability, &gpu);
+    rc = cpuid_gpu_host_to_json(facts, &capability, &gpu);
     if (rc)
         goto out;
     if (json_object_object_add(host_json, "gpu", gpu)) {

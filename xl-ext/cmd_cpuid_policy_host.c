@@ -27,7 +27,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct cpuid_host *host = NULL;
-    gpu_level_table *gpu_levels = NULL;
+    cpuid_gpu_level_table *gpu_levels = NULL;
     const char *output = NULL;
     char *json = NULL;
     int c, rc, ret;
@@ -52,9 +52,9 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
                 "\"native-cpuid\"\n", xl_ext_prog);
 
     /* The GPU levels join the CPU policies: the "gpu" object (gpu_level.h). */
-    rc = gpu_level_table_load(NULL, &gpu_levels);
+    rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
     if (!rc)
-        rc = gpu_host_json_add(cpuid_host_json(host), gpu_levels, NULL);
+        rc = cpuid_gpu_host_json_add(cpuid_host_json(host), gpu_levels, NULL);
     if (rc) {
         ret = cpuid_cli_fail("host-dump", rc);
         goto out;
@@ -70,7 +70,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
     ret = XL_EXT_EXIT_OK;
  out:
     free(json);
-    gpu_level_table_free(gpu_levels);
+    cpuid_gpu_level_table_free(gpu_levels);
     cpuid_host_free(host);
     return ret;
 }
