@@ -1,6 +1,7 @@
 /*
- * cluster_gpu.c: GPU levels of clusters (cluster_gpu.h): refuse a host
- * below the cluster's level, record the minimum over members, pin.
+ * cluster_gpu.c: GPU levels of clusters (cpuid_policy.h, "Cluster GPU
+ * level"): refuse a host below the cluster's level, record the minimum
+ * over members, pin.
  *
  * The GPU rules themselves (order of levels, what "meets" means) are
  * gpu_level.c's; this file only applies them to the levels stored in a
@@ -13,8 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster_gpu.h"
 #include "cpuid_internal.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 /* A level stored in the cluster file does not parse: MIG_EFORMAT, the parser's reason kept. */

@@ -1,12 +1,16 @@
 /*
- * cpuid_internal.h: helpers shared by the cpuid-policy sources, not part of
+ * cpuid_internal.h: what the cpuid-policy sources share that is not part of
  * the public API (cpuid_policy.h).  Never include it from outside
- * cpuid-policy/.
+ * cpuid-policy/.  Each declaration names the file that defines it.
  */
 #ifndef XENMIG_CPUID_INTERNAL_H
 #define XENMIG_CPUID_INTERNAL_H
 
 #include <stddef.h>
+
+#include "cpuid_policy.h"
+
+/* ------------------------------------------------------ util.c */
 
 /* Largest input file any cpuid-policy reader accepts. */
 #define CPUID_MAX_FILE_SIZE (4u << 20)
@@ -44,5 +48,14 @@ int cpuid_write_text_file(const char *path, const char *text);
 
 /* strdup that records MIG_ENOMEM; NULL on failure. */
 char *cpuid_strdup(const char *s);
+
+/* ------------------------------------------------- gpu_level.c */
+
+/*
+ * Copy `length` bytes of untrusted text into buf (size bytes, always
+ * NUL-terminated) for quoting in a message: printable ASCII is kept, any
+ * other byte and the backslash become \xNN; the copy is cut to fit.
+ */
+void cpuid_text_quote(const char *text, size_t length, char *buf, size_t size);
 
 #endif /* XENMIG_CPUID_INTERNAL_H */

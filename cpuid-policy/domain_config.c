@@ -1,7 +1,7 @@
 /*
  * domain_config.c: read cpuid_baseline, gpu_baseline and name from xl.cfg
  * text with libxlutil, and set a string key in config text (see
- * domain_config.h).
+ * cpuid_policy.h, "Domain config").
  *
  * libxlutil prints its parse errors to a FILE*: we hand it a memory stream
  * and turn what it wrote into the mig_error message.  This file must never
@@ -18,7 +18,8 @@
 
 #include <libxlutil.h>
 
-#include "domain_config.h"
+#include "cpuid_internal.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 #define KEY_NAME_MAX 64

@@ -1,7 +1,7 @@
 /*
  * gpu_level.c: the level table (data file parser), gpu_baseline parsing,
  * deriving a host's levels from raw probe facts, and the host >= domain
- * check (see gpu_level.h).
+ * check (see cpuid_policy.h, "GPU levels").
  *
  * Pure code: it must never touch a GPU, load a driver or read any file but
  * the levels file.  Every input (levels file, baseline strings, facts read
@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gpu_level.h"
+#include <json-c/json.h>
+
+#include "cpuid_internal.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 #define LEVELS_FILE_MAX      (64 * 1024)

@@ -25,8 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gpu_probe.h"
-#include "gpu_level.h"
+#include <json-c/json.h>
+
+#include "cpuid_internal.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 #define NVML_DEFAULT_LIBRARY "libnvidia-ml.so.1"
@@ -984,7 +986,7 @@ int cpuid_gpu_facts_read_file(const char *path, struct cpuid_gpu_facts *facts_ou
     return rc;
 }
 
-/* Declared in gpu_level.h: the probe half of host-dump. */
+/* The probe half of host-dump. */
 int cpuid_gpu_host_json_add(json_object *host_json, const cpuid_gpu_level_table *table,
                       const struct cpuid_gpu_probe_options *options)
 {

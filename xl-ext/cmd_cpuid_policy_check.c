@@ -6,7 +6,7 @@
  *   report [--csv|--json] [--cluster CLUSTER.json] [--host HOST.json]... CFG...
  *       domains x hosts, each host's highest level, the cluster's baseline.
  * Both also check the domain's gpu_baseline against each host's GPU levels
- * (gpu_level.h); a shortfall on either side makes the domain incompatible,
+ * (cpuid_policy.h); a shortfall on either side makes the domain incompatible,
  * and both are listed.  This file must never call a domain compatible when
  * a baseline cannot be read or a host's GPU level is unknown.
  */
@@ -22,11 +22,9 @@
 
 #include <json-c/json.h>
 
-#include "cluster_gpu.h"
 #include "cmd_cpuid_policy.h"
-#include "domain_config.h"
+#include "cpuid_policy.h"
 #include "domain_record.h"
-#include "gpu_level.h"
 #include "mig_error.h"
 #include "subcommands.h"
 

@@ -6,7 +6,7 @@
  *   cluster pin-gpu CLUSTER.json GPU-BASELINE
  *   cluster show CLUSTER.json
  * The rules (one vendor; a host must have the whole baseline and meet the
- * cluster's GPU level) live in libcpuidpolicy (cluster_gpu.h for the GPU); this file only reads files, prints and picks exit codes.
+ * cluster's GPU level) live in libcpuidpolicy (cpuid_policy.h, also for the GPU); this file only reads files, prints and picks exit codes.
  * It must never rewrite a cluster file after a refusal.
  */
 #include "config.h"
@@ -21,8 +21,8 @@
 
 #include <json-c/json.h>
 
-#include "cluster_gpu.h"
 #include "cmd_cpuid_policy.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "subcommands.h"
 

@@ -28,9 +28,8 @@
 #include <unistd.h>
 
 #include "cmd_cpuid_policy.h"
+#include "cpuid_policy.h"
 #include "domain_record.h"
-#include "domain_config.h"
-#include "gpu_level.h"
 #include "mig_error.h"
 #include "subcommands.h"
 

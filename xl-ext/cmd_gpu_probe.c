@@ -6,7 +6,7 @@
  * the check `xl-ext create` makes before starting it.
  * A host without a GPU is not an error: it prints level "none" and exits 0.
  * This file only parses options and prints; probing, deriving and checking
- * live in cpuid-policy (gpu_probe.h, gpu_level.h).  It must never change
+ * live in cpuid-policy (cpuid_policy.h).  It must never change
  * any GPU state.
  */
 #include "config.h"
@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain_config.h"
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include <json-c/json.h>
+
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "subcommands.h"
 

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include <json-c/json.h>
+
+#include "cpuid_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
+#include "cpuid_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
  * string parsed back with the featureset code leaves exactly the baseline
  * of the bits the level constrains.  Also: bits libxl cannot name are
  * refused, the read-back comparison, and the GPU level of clusters
- * (cluster_gpu.h) on recorded facts.
+ * (cpuid_policy.h, "Cluster GPU level") on recorded facts.
  */
 #include "config.h"
 
@@ -17,7 +17,6 @@
 
 #include <libxl.h>
 
-#include "cluster_gpu.h"
 #include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_cpuid_helpers.h"

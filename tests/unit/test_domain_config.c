@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain_config.h"
-#include "gpu_level.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_gpu_helpers.h"
 

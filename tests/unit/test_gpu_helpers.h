@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 /* $XENMIG_SRCDIR/relative into buf. */

@@ -1,6 +1,6 @@
 /*
  * test_gpu_level.c: the GPU level table, gpu_baseline parsing, the
- * host >= requirement check and cluster intersection (gpu_level.h).
+ * host >= requirement check and cluster intersection (cpuid_policy.h, "GPU levels").
  */
 #include "config.h"
 
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_gpu_helpers.h"
 

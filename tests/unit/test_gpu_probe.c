@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include <json-c/json.h>
+
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_gpu_helpers.h"
 
