@@ -447,7 +447,8 @@ int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out)
 {
     char *text;
     size_t len;
-    int rc = cpuid_read_text_file(path, &text, &len);
+    int rc = cpuid_read_text_file(path, "cluster file", CPUID_MAX_FILE_SIZE,
+                                  CPUID_READ_REFUSE_NUL, &text, &len);
 
     if (rc)
         return rc;

@@ -121,7 +121,8 @@ int cpuid_corpus_load(const char *path, struct cpuid_corpus **out)
     struct corpus_entry *cur = NULL;
     int rc;
 
-    rc = cpuid_read_text_file(path, &text, &text_len);
+    rc = cpuid_read_text_file(path, "CPU corpus", CPUID_MAX_FILE_SIZE, CPUID_READ_REFUSE_NUL,
+                              &text, &text_len);
     if (rc)
         return rc;
     corpus = calloc(1, sizeof(*corpus));

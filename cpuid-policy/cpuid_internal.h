@@ -12,15 +12,11 @@
 
 /* ------------------------------------------------------ util.c */
 
-/* Largest input file any cpuid-policy reader accepts. */
-#define CPUID_MAX_FILE_SIZE (4u << 20)
-
 /*
- * Read the whole file at path, NUL-terminated, into *out (malloc'ed,
- * caller frees) and its length into *len.  Refuses files over
- * CPUID_MAX_FILE_SIZE and files containing a NUL byte.
+ * Largest CPU-side input (host, cluster, level and corpus files, JSON
+ * text); those files are read with CPUID_READ_REFUSE_NUL.
  */
-int cpuid_read_text_file(const char *path, char **out, size_t *len);
+#define CPUID_MAX_FILE_SIZE (4u << 20)
 
 /*
  * Next line of a text buffer: *line points at it, *line_len is its length

@@ -517,19 +517,28 @@ const struct cpuid_corpus_cpu *cpuid_corpus_find(const struct cpuid_corpus *corp
                                                  const char *name);
 
 /* ------------------------------------------------------------------ */
-/* Reading a text file (gpu_level.c)                                    */
+/* Reading a text file (util.c)                                         */
 /* ------------------------------------------------------------------ */
 
+/* Flags of cpuid_read_text_file(). */
+#define CPUID_READ_REFUSE_NUL 0x1u  /* a NUL byte in the file is an error */
+
 /*
- * Read the whole file at `path` (at most `limit` bytes) for a parser.
- * `what` names it in messages ("domain config").  On success *text_out is
- * a new NUL-terminated buffer owned by the caller (free()) holding
- * *length_out bytes (which may include NUL bytes of the file).  Returns 0,
- * MIG_EIO (cannot open/read, errno text appended), MIG_ELIMIT (larger than
- * limit), MIG_ENOMEM.
+ * Read the whole file at `path` into memory for a parser: the one reader
+ * of whole text files of the library and of xl-ext.  At most `limit`
+ * bytes; `what` names the file in messages ("domain config", "host
+ * file").
+ *
+ * On success *text_out is a new NUL-terminated buffer owned by the caller
+ * (free()) holding *length_out bytes, which may include NUL bytes of the
+ * file unless `flags` has CPUID_READ_REFUSE_NUL.  On failure *text_out is
+ * NULL and *length_out 0.  Returns 0, or an error whose message names
+ * `what` and quotes `path`: MIG_EIO (cannot open or read it, errno's text
+ * appended), MIG_ELIMIT (larger than `limit`), MIG_EFORMAT (a NUL byte, at
+ * the offset named, with CPUID_READ_REFUSE_NUL), MIG_ENOMEM.
  */
-int cpuid_gpu_read_text_file(const char *path, size_t limit, const char *what,
-                             char **text_out, size_t *length_out);
+int cpuid_read_text_file(const char *path, const char *what, size_t limit, unsigned int flags,
+                         char **text_out, size_t *length_out);
 
 /* ------------------------------------------------------------------ */
 /* GPU facts and the GPU probe (gpu_probe.c)                            */

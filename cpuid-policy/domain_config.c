@@ -278,7 +278,7 @@ int cpuid_domain_config_read_file(const char *path,
     int rc;
 
     *keys_out = NULL;
-    rc = cpuid_gpu_read_text_file(path, CPUID_DOMAIN_CONFIG_MAX, "domain config", &text, &length);
+    rc = cpuid_read_text_file(path, "domain config", CPUID_DOMAIN_CONFIG_MAX, 0, &text, &length);
     if (rc)
         return rc;
     rc = cpuid_domain_config_read_blob(text, length, path, options, keys_out);

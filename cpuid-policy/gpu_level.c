@@ -354,54 +354,13 @@ out:
     return rc;
 }
 
-int cpuid_gpu_read_text_file(const char *path, size_t limit, const char *what,
-                       char **text_out, size_t *length_out)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t length;
-    int rc;
-
-    *text_out = NULL;
-    *length_out = 0;
-    if (!f) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open %s '%s'", what, path);
-        goto out;
-    }
-    buf = malloc(limit + 1);
-    if (!buf) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory reading %s '%s'", what, path);
-        goto out;
-    }
-    length = fread(buf, 1, limit + 1, f);
-    if (ferror(f)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read %s '%s'", what, path);
-        goto out;
-    }
-    if (length > limit) {
-        rc = mig_error_set(MIG_ELIMIT, "%s '%s' is larger than the %zu bytes allowed", what, path, limit);
-        goto out;
-    }
-    buf[length] = '\0';
-    *text_out = buf;
-    *length_out = length;
-    buf = NULL;
-    rc = 0;
-
-out:
-    free(buf);
-    if (f)
-        fclose(f);
-    return rc;
-}
-
 static int read_levels_file(const char *path, cpuid_gpu_level_table **table_out)
 {
     char *text;
     size_t length;
     int rc;
 
-    rc = cpuid_gpu_read_text_file(path, LEVELS_FILE_MAX, "GPU levels file", &text, &length);
+    rc = cpuid_read_text_file(path, "GPU levels file", LEVELS_FILE_MAX, 0, &text, &length);
     if (rc)
         return rc;
     rc = cpuid_gpu_level_table_parse(text, length, path, table_out);

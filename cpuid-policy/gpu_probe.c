@@ -978,7 +978,7 @@ int cpuid_gpu_facts_read_file(const char *path, struct cpuid_gpu_facts *facts_ou
     int rc;
 
     cpuid_gpu_facts_init(facts_out);
-    rc = cpuid_gpu_read_text_file(path, FACTS_JSON_TEXT_MAX, "GPU facts file", &text, &length);
+    rc = cpuid_read_text_file(path, "GPU facts file", FACTS_JSON_TEXT_MAX, 0, &text, &length);
     if (rc)
         return rc;
     rc = cpuid_gpu_facts_from_json_text(text, length, path, facts_out);

@@ -246,7 +246,8 @@ int cpuid_level_set_load(const char *dir, struct cpuid_level_set **out)
         memcpy(stem, de->d_name, nlen - 6);
         stem[nlen - 6] = '\0';
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        rc = cpuid_read_text_file(path, &text, &text_len);
+        rc = cpuid_read_text_file(path, "CPU level file", CPUID_MAX_FILE_SIZE,
+                                  CPUID_READ_REFUSE_NUL, &text, &text_len);
         if (rc)
             goto out;
         rc = parse_level(path, text, text_len, stem, &set->entries[set->count]);

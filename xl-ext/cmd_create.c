@@ -152,7 +152,7 @@ static int read_config(const char *cfg, char **overrides, int nr_overrides,
     int rc;
 
     options.gpu_levels = gpu_levels;
-    rc = cpuid_gpu_read_text_file(cfg, CPUID_DOMAIN_CONFIG_MAX, "domain config", &text, &length);
+    rc = cpuid_read_text_file(cfg, "domain config", CPUID_DOMAIN_CONFIG_MAX, 0, &text, &length);
     if (rc)
         return rc;
     total = length + 1;
