@@ -45,13 +45,42 @@ int cpuid_write_text_file(const char *path, const char *text);
 /* strdup that records MIG_ENOMEM; NULL on failure. */
 char *cpuid_strdup(const char *s);
 
-/* ------------------------------------------------- gpu_level.c */
-
 /*
  * Copy `length` bytes of untrusted text into buf (size bytes, always
  * NUL-terminated) for quoting in a message: printable ASCII is kept, any
  * other byte and the backslash become \xNN; the copy is cut to fit.
  */
 void cpuid_text_quote(const char *text, size_t length, char *buf, size_t size);
+
+/* Copy src (NULL: "") into dst of `size` bytes, cut to fit, NUL-terminated. */
+void cpuid_copy_text(char *dst, size_t size, const char *src);
+
+/* ---------------------------------------------------- gpu_facts.c */
+
+/* Highest device_count the facts hold (NVML's count is capped to it). */
+#define CPUID_GPU_DEVICE_COUNT_MAX 65535
+
+/*
+ * "MAJOR.MINOR" with 1-3 digits each, exactly `length` bytes: 0 with
+ * *major and *minor set, or -1 (*major may then be set already).
+ */
+int cpuid_gpu_parse_major_minor(const char *s, size_t length, int *major, int *minor);
+
+/* Whether `word` is one of the space-separated words of `list` (NULL: none). */
+int cpuid_gpu_word_listed(const char *list, const char *word);
+
+/* ------------------------------------- gpu_probe_nvml.c, gpu_probe_gl.c */
+
+/*
+ * The probe's two sources, run by gpu_probe.c in a child process (or in
+ * process): each fills its own half of *facts (NVML: nvml_*,
+ * driver_version, devices; GL: gl_*) from the library named in options
+ * (or the default), and never fails: a missing library or a failing driver
+ * is a status and a reason in the facts.
+ */
+void cpuid_gpu_probe_nvml(const struct cpuid_gpu_probe_options *options,
+                          struct cpuid_gpu_facts *facts);
+void cpuid_gpu_probe_gl(const struct cpuid_gpu_probe_options *options,
+                        struct cpuid_gpu_facts *facts);
 
 #endif /* XENMIG_CPUID_INTERNAL_H */

@@ -541,21 +541,15 @@ int cpuid_read_text_file(const char *path, const char *what, size_t limit, unsig
                          char **text_out, size_t *length_out);
 
 /* ------------------------------------------------------------------ */
-/* GPU facts and the GPU probe (gpu_probe.c)                            */
+/* GPU facts (gpu_facts.c)                                              */
 /* ------------------------------------------------------------------ */
 
 /*
- * The raw GPU facts of a host, how they are collected, and their JSON form
- * (the "facts" of the "gpu" object of `host-dump`).  Two halves, kept apart
- * so that everything but the collection itself can be tested without a GPU:
- *   - cpuid_gpu_probe_collect() gathers raw facts from the drivers that are
- *     present, loading them at run time with dlopen (no build dependency):
- *     NVIDIA devices through NVML (libnvidia-ml.so.1), the OpenGL version
- *     through EGL (libEGL.so.1).  No GPU or no library is not an error: the
- *     facts then say "absent" with the reason.
- *   - the levels a host reaches are derived from the facts by pure code
- *     (cpuid_gpu_capability_from_facts, "GPU levels" below), which also runs
- *     on facts read back from JSON (recorded probes, other hosts' dumps).
+ * The raw GPU facts of a host and their JSON form (the "facts" of the "gpu"
+ * object of `host-dump`).  Facts come from the probe ("GPU probe" below) or
+ * are read back from JSON (recorded probes, other hosts' dumps); the levels
+ * a host reaches are derived from them by pure code ("GPU levels" below),
+ * so everything but the collection itself can be tested without a GPU.
  *
  * Facts are plain value structs (fixed-size, no pointers), so they can be
  * copied, compared and sent through a pipe.  Every string in them is
@@ -641,6 +635,26 @@ int cpuid_gpu_facts_from_json_text(const char *text, size_t length, const char *
  */
 int cpuid_gpu_facts_read_file(const char *path, struct cpuid_gpu_facts *facts_out);
 
+/*
+ * Parse a GL_VERSION string ("4.5 (Compatibility Profile) Mesa 22.3.6",
+ * "4.6.0 NVIDIA 535.129.03") into *major_out / *minor_out (caller's ints,
+ * set only on success).  Returns 0, or MIG_EFORMAT (quoting it) when it is
+ * not "MAJOR.MINOR..." or is OpenGL ES.
+ */
+int cpuid_gpu_gl_version_parse(const char *version, int *major_out, int *minor_out);
+
+/* ------------------------------------------------------------------ */
+/* GPU probe (gpu_probe.c; sources gpu_probe_nvml.c, gpu_probe_gl.c)    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The probe gathers raw facts from the drivers that are present, loading
+ * them at run time with dlopen (no build dependency): NVIDIA devices
+ * through NVML (libnvidia-ml.so.1), the OpenGL version through EGL
+ * (libEGL.so.1).  No GPU or no library is not an error: the facts then say
+ * "absent" with the reason.
+ */
+
 /* Options of cpuid_gpu_probe_collect(): versioned, initialise with the macro. */
 struct cpuid_gpu_probe_options {
     unsigned int version;
@@ -714,8 +728,7 @@ int cpuid_gpu_probe_collect(const struct cpuid_gpu_probe_options *options,
  *   report      cpuid_gpu_capability_format_baseline
  *
  * Nothing here touches a device or the file system, except
- * cpuid_gpu_level_table_load() which reads the levels file, and
- * cpuid_gpu_host_json_add() which runs the probe.
+ * cpuid_gpu_level_table_load() which reads the levels file.
  */
 
 #define CPUID_GPU_LEVEL_NAME_MAX   32    /* level names incl. NUL ("d3d11.0-gl4.1") */
@@ -816,14 +829,6 @@ int cpuid_gpu_capability_from_facts(const cpuid_gpu_level_table *table,
                                     struct cpuid_gpu_capability *capability_out);
 
 /*
- * Parse a GL_VERSION string ("4.5 (Compatibility Profile) Mesa 22.3.6",
- * "4.6.0 NVIDIA 535.129.03") into *major_out / *minor_out (caller's ints,
- * set only on success).  Returns 0, or MIG_EFORMAT (quoting it) when it is
- * not "MAJOR.MINOR..." or is OpenGL ES.
- */
-int cpuid_gpu_gl_version_parse(const char *version, int *major_out, int *minor_out);
-
-/*
  * Can `host` run a domain that requires `requirement`?  Both must come
  * from the same level table (graphics levels compare by table index; a
  * host dump from elsewhere is re-derived from its facts first).  Returns 0
@@ -853,6 +858,16 @@ void cpuid_gpu_capability_intersect(const struct cpuid_gpu_capability *a,
 void cpuid_gpu_capability_format_baseline(const struct cpuid_gpu_capability *capability,
                                           char *buf, size_t size);
 
+/* ------------------------------------------------------------------ */
+/* The "gpu" object of a host description (gpu_host.c)                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Where the facts, the probe and the levels meet: host-dump writes the
+ * object, check / cluster add / report read it back and re-derive the
+ * levels from its facts with their own table.
+ */
+
 /*
  * The "gpu" object of a host dump (docs/formats.md "GPU object"):
  * {"facts": <cpuid_gpu_facts_to_json>, "levels": {"graphics", "compute",
@@ -871,7 +886,7 @@ int cpuid_gpu_host_to_json(const struct cpuid_gpu_facts *facts,
  * as the "gpu" member of the host JSON object `host_json` (replacing any).
  * The object stays owned by the caller.  Returns 0, or an error of
  * cpuid_gpu_probe_collect / MIG_ENOMEM.  A host without a GPU gets levels
- * "none".  (Defined in gpu_probe.c.)
+ * "none".
  */
 int cpuid_gpu_host_json_add(struct json_object *host_json, const cpuid_gpu_level_table *table,
                             const struct cpuid_gpu_probe_options *options);

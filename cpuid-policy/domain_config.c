@@ -193,8 +193,8 @@ static int check_cpuid_baseline(const char *origin, const char *value)
 }
 
 int cpuid_domain_config_read_blob(const void *data, size_t length, const char *origin,
-                            const struct cpuid_domain_config_read_options *options,
-                            struct cpuid_domain_config_keys **keys_out)
+                                  const struct cpuid_domain_config_read_options *options,
+                                  struct cpuid_domain_config_keys **keys_out)
 {
     static const struct cpuid_domain_config_read_options defaults = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
     struct cpuid_domain_config_keys *keys = NULL;
@@ -270,8 +270,8 @@ out:
 }
 
 int cpuid_domain_config_read_file(const char *path,
-                            const struct cpuid_domain_config_read_options *options,
-                            struct cpuid_domain_config_keys **keys_out)
+                                  const struct cpuid_domain_config_read_options *options,
+                                  struct cpuid_domain_config_keys **keys_out)
 {
     char *text;
     size_t length;
@@ -362,7 +362,7 @@ static int line_assigns(const char *line, size_t length, const char *key, size_t
 }
 
 int cpuid_domain_config_set_string(const char *text, size_t length, const char *key,
-                             const char *value, char **text_out)
+                                   const char *value, char **text_out)
 {
     struct parsed_config parsed = { 0 };
     size_t value_length, match_start = 0, match_end = 0, comment_at = 0, size, used = 0;

@@ -1,22 +1,20 @@
 /*
  * gpu_level.c: the level table (data file parser), gpu_baseline parsing,
- * deriving a host's levels from raw probe facts, and the host >= domain
- * check (see cpuid_policy.h, "GPU levels").
+ * deriving a host's levels from its raw facts (gpu_facts.c), and the
+ * host >= domain check (see cpuid_policy.h, "GPU levels").
  *
- * Pure code: it must never touch a GPU, load a driver or read any file but
- * the levels file.  Every input (levels file, baseline strings, facts read
- * from JSON) is untrusted: bounded lengths, no crash on any byte.
+ * Pure code: it must never touch a GPU, load a driver, read any file but
+ * the levels file, or know where the facts came from (a probe or JSON).
+ * Every input (levels file, baseline strings, facts) is untrusted: bounded
+ * lengths, no crash on any byte.
  */
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <json-c/json.h>
 
 #include "cpuid_internal.h"
 #include "cpuid_policy.h"
@@ -50,47 +48,6 @@ struct cpuid_gpu_level_table {
     unsigned int compute_count;
     struct compute_level compute[COMPUTE_LEVELS_MAX];
 };
-
-void cpuid_text_quote(const char *text, size_t length, char *buf, size_t size)
-{
-    size_t out = 0;
-
-    if (!size)
-        return;
-    for (size_t i = 0; i < length && out + 1 < size; i++) {
-        unsigned char c = (unsigned char)text[i];
-
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            buf[out++] = (char)c;
-        } else {
-            if (out + 5 >= size)
-                break;
-            snprintf(buf + out, size - out, "\\x%02x", c);
-            out += 4;
-        }
-    }
-    buf[out] = '\0';
-}
-
-/* "MAJOR.MINOR" with 1-3 digits each, exactly `length` bytes. */
-static int parse_major_minor(const char *s, size_t length, int *major, int *minor)
-{
-    size_t i = 0, digits;
-    int value;
-
-    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]) && digits <= 3; i++, digits++)
-        value = value * 10 + (s[i] - '0');
-    if (!digits || digits > 3 || i >= length || s[i] != '.')
-        return -1;
-    *major = value;
-    i++;
-    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]) && digits <= 3; i++, digits++)
-        value = value * 10 + (s[i] - '0');
-    if (!digits || digits > 3 || i != length)
-        return -1;
-    *minor = value;
-    return 0;
-}
 
 static int version_compare(int major_a, int minor_a, int major_b, int minor_b)
 {
@@ -173,12 +130,12 @@ static int parse_graphics_line(cpuid_gpu_level_table *table, char **tokens, unsi
 
         cpuid_text_quote(t, strlen(t), quoted, sizeof(quoted));
         if (!strncmp(t, "gl=", 3)) {
-            if (parse_major_minor(t + 3, strlen(t + 3), &level->gl_major, &level->gl_minor))
+            if (cpuid_gpu_parse_major_minor(t + 3, strlen(t + 3), &level->gl_major, &level->gl_minor))
                 return mig_error_set(MIG_EFORMAT, "%s: bad '%s': write gl=MAJOR.MINOR, e.g. gl=4.1",
                                      where, quoted);
             have_gl = 1;
         } else if (!strncmp(t, "ext-core=", 9)) {
-            if (parse_major_minor(t + 9, strlen(t + 9), &level->core_major, &level->core_minor))
+            if (cpuid_gpu_parse_major_minor(t + 9, strlen(t + 9), &level->core_major, &level->core_minor))
                 return mig_error_set(MIG_EFORMAT, "%s: bad '%s': write ext-core=MAJOR.MINOR",
                                      where, quoted);
         } else if (!strncmp(t, "ext=", 4)) {
@@ -235,7 +192,7 @@ static int parse_compute_line(cpuid_gpu_level_table *table, char **tokens, unsig
     cpuid_text_quote(tokens[1], strlen(tokens[1]), quoted, sizeof(quoted));
     level = &table->compute[table->compute_count];
     if (strncmp(tokens[1], "cuda-", 5) || strlen(tokens[1]) >= CPUID_GPU_LEVEL_NAME_MAX ||
-        parse_major_minor(tokens[1] + 5, strlen(tokens[1] + 5), &level->major, &level->minor))
+        cpuid_gpu_parse_major_minor(tokens[1] + 5, strlen(tokens[1] + 5), &level->major, &level->minor))
         return mig_error_set(MIG_EFORMAT, "%s: bad compute level '%s': write cuda-MAJOR.MINOR, e.g. cuda-8.0",
                              where, quoted);
     if (find_compute(table, tokens[1], strlen(tokens[1])) ||
@@ -275,7 +232,7 @@ static int build_names(cpuid_gpu_level_table *table)
 }
 
 int cpuid_gpu_level_table_parse(const char *text, size_t length, const char *origin,
-                          cpuid_gpu_level_table **table_out)
+                                cpuid_gpu_level_table **table_out)
 {
     cpuid_gpu_level_table *table = NULL;
     char *copy = NULL, *line, *next;
@@ -418,7 +375,7 @@ static void requirement_none(struct cpuid_gpu_requirement *req)
 }
 
 int cpuid_gpu_requirement_parse(const cpuid_gpu_level_table *table, const char *text,
-                          struct cpuid_gpu_requirement *requirement_out)
+                                struct cpuid_gpu_requirement *requirement_out)
 {
     char quoted[CPUID_GPU_BASELINE_TEXT_MAX * 4 + 8], part_quoted[CPUID_GPU_BASELINE_TEXT_MAX * 4 + 8];
     const char *p, *end;
@@ -512,41 +469,10 @@ static void format_levels(int graphics_level, const char *graphics_name, int com
 }
 
 void cpuid_gpu_requirement_format(const struct cpuid_gpu_requirement *requirement,
-                            char *buf, size_t size)
+                                  char *buf, size_t size)
 {
     format_levels(requirement->graphics_level, requirement->graphics_name,
                   requirement->compute_major, requirement->compute_name, buf, size);
-}
-
-int cpuid_gpu_gl_version_parse(const char *version, int *major_out, int *minor_out)
-{
-    char quoted[CPUID_GPU_PROBE_TEXT_MAX * 4 + 8];
-    size_t n = 0, length = strnlen(version, CPUID_GPU_PROBE_TEXT_MAX);
-
-    cpuid_text_quote(version, length, quoted, sizeof(quoted));
-    if (!strncmp(version, "OpenGL ES", 9))
-        return mig_error_set(MIG_EFORMAT, "GL_VERSION '%s' is OpenGL ES, not desktop OpenGL", quoted);
-    /* MAJOR.MINOR ends at the first character that is neither digit nor the first '.' */
-    while (n < length && isdigit((unsigned char)version[n]))
-        n++;
-    if (n < length && version[n] == '.') {
-        n++;
-        while (n < length && isdigit((unsigned char)version[n]))
-            n++;
-    }
-    if (parse_major_minor(version, n, major_out, minor_out))
-        return mig_error_set(MIG_EFORMAT, "GL_VERSION '%s' does not start with MAJOR.MINOR", quoted);
-    return 0;
-}
-
-static int has_extension(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-            return 1;
-    return 0;
 }
 
 static int graphics_level_met(const struct graphics_level *level, int major, int minor,
@@ -558,14 +484,14 @@ static int graphics_level_met(const struct graphics_level *level, int major, int
         version_compare(major, minor, level->core_major, level->core_minor) >= 0)
         return 1;
     for (unsigned int i = 0; i < level->extension_count; i++)
-        if (!has_extension(extensions, level->extensions[i]))
+        if (!cpuid_gpu_word_listed(extensions, level->extensions[i]))
             return 0;
     return 1;
 }
 
 int cpuid_gpu_capability_from_facts(const cpuid_gpu_level_table *table,
-                              const struct cpuid_gpu_facts *facts,
-                              struct cpuid_gpu_capability *capability_out)
+                                    const struct cpuid_gpu_facts *facts,
+                                    struct cpuid_gpu_capability *capability_out)
 {
     struct cpuid_gpu_capability *cap = capability_out;
     int rc;
@@ -645,8 +571,8 @@ out:
 }
 
 int cpuid_gpu_capability_check(const struct cpuid_gpu_requirement *requirement,
-                         const struct cpuid_gpu_capability *host,
-                         char *shortfall, size_t shortfall_size)
+                               const struct cpuid_gpu_capability *host,
+                               char *shortfall, size_t shortfall_size)
 {
     char text[2 * (3 * CPUID_GPU_LEVEL_NAME_MAX + CPUID_GPU_LEVEL_DETAIL_MAX + 32)] = "";
     char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
@@ -672,8 +598,8 @@ int cpuid_gpu_capability_check(const struct cpuid_gpu_requirement *requirement,
 }
 
 void cpuid_gpu_capability_intersect(const struct cpuid_gpu_capability *a,
-                              const struct cpuid_gpu_capability *b,
-                              struct cpuid_gpu_capability *out)
+                                    const struct cpuid_gpu_capability *b,
+                                    struct cpuid_gpu_capability *out)
 {
     struct cpuid_gpu_capability result = *a;
 
@@ -696,97 +622,8 @@ void cpuid_gpu_capability_intersect(const struct cpuid_gpu_capability *a,
 }
 
 void cpuid_gpu_capability_format_baseline(const struct cpuid_gpu_capability *capability,
-                                    char *buf, size_t size)
+                                          char *buf, size_t size)
 {
     format_levels(capability->graphics_level, capability->graphics_name,
                   capability->compute_major, capability->compute_name, buf, size);
-}
-
-int cpuid_gpu_host_to_json(const struct cpuid_gpu_facts *facts,
-                     const struct cpuid_gpu_capability *capability,
-                     json_object **json_out)
-{
-    json_object *root = NULL, *facts_json = NULL, *levels = NULL;
-    char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
-    int rc;
-
-    *json_out = NULL;
-    rc = cpuid_gpu_facts_to_json(facts, &facts_json);
-    if (rc)
-        goto out;
-    root = json_object_new_object();
-    levels = json_object_new_object();
-    if (!root || !levels) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory building the GPU JSON");
-        goto out;
-    }
-    cpuid_gpu_capability_format_baseline(capability, baseline, sizeof(baseline));
-    if (json_object_object_add(levels, "graphics", json_object_new_string(capability->graphics_name)) ||
-        json_object_object_add(levels, "compute", json_object_new_string(capability->compute_name)) ||
-        json_object_object_add(levels, "baseline", json_object_new_string(baseline)) ||
-        json_object_object_add(levels, "graphics_detail",
-                               json_object_new_string(capability->graphics_detail)) ||
-        json_object_object_add(levels, "compute_detail",
-                               json_object_new_string(capability->compute_detail))) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory building the GPU JSON");
-        goto out;
-    }
-    json_object_object_add(root, "facts", facts_json);
-    facts_json = NULL;
-    json_object_object_add(root, "levels", levels);
-    levels = NULL;
-    *json_out = root;
-    root = NULL;
-    rc = 0;
-
-out:
-    json_object_put(facts_json);
-    json_object_put(levels);
-    json_object_put(root);
-    return rc;
-}
-
-int cpuid_gpu_host_json_capability(const json_object *host_json, const cpuid_gpu_level_table *table,
-                             const char *origin, struct cpuid_gpu_capability *capability_out)
-{
-    struct cpuid_gpu_facts *facts = malloc(sizeof(*facts));
-    json_object *gpu, *facts_json;
-    int rc;
-
-    if (!facts) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory reading GPU facts");
-        goto out;
-    }
-    if (!origin)
-        origin = "(host)";
-    cpuid_gpu_facts_init(facts);
-    if (!json_object_is_type(host_json, json_type_object) ||
-        !json_object_object_get_ex(host_json, "gpu", &gpu)) {
-        snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
-                 "%.200s has no \"gpu\" object (dumped without the GPU probe)", origin);
-        memcpy(facts->gl_reason, facts->nvml_reason, sizeof(facts->gl_reason));
-    } else {
-        if (!json_object_is_type(gpu, json_type_object)) {
-            rc = mig_error_set(MIG_EFORMAT, "%s: \"gpu\" must be an object", origin);
-            goto out;
-        }
-        if (!json_object_object_get_ex(gpu, "facts", &facts_json)) {
-            rc = mig_error_set(MIG_EFORMAT, "%s: gpu.facts is missing: dump the host again", origin);
-            goto out;
-        }
-        rc = cpuid_gpu_facts_from_json(facts_json, origin, facts);
-        if (rc)
-            goto out;
-    }
-    rc = cpuid_gpu_capability_from_facts(table, facts, capability_out);
-    if (rc) {
-        char message[512];
-
-        snprintf(message, sizeof(message), "%s", mig_error_last());
-        rc = mig_error_set(rc, "%s: %s", origin, message);
-    }
-
-out:
-    free(facts);
-    return rc;
 }

@@ -81,6 +81,32 @@ int cpuid_next_line(const char **cursor, const char *end, const char **line,
     return 1;
 }
 
+void cpuid_text_quote(const char *text, size_t length, char *buf, size_t size)
+{
+    size_t out = 0;
+
+    if (!size)
+        return;
+    for (size_t i = 0; i < length && out + 1 < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            buf[out++] = (char)c;
+        } else {
+            if (out + 5 >= size)
+                break;
+            snprintf(buf + out, size - out, "\\x%02x", c);
+            out += 4;
+        }
+    }
+    buf[out] = '\0';
+}
+
+void cpuid_copy_text(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src ? src : "");
+}
+
 char *cpuid_strdup(const char *s)
 {
     char *copy = strdup(s ? s : "");
