@@ -2,11 +2,12 @@
  * cluster.c: cluster baselines and the cluster file (members, baseline,
  * optional pinned level).
  *
- * Rules (XAPI-style levelling, stated in README): the baseline is the
- * intersection of the members' HVM max featuresets, or a pinned named
- * level; all members share one vendor; a host lacking any baseline feature
- * is refused with the list of what it lacks.  This file must never lower a
- * baseline silently when a host is added, and never print.
+ * Rules (XAPI-style levelling, docs/architecture.md "Vendor rules"): the
+ * baseline is the intersection of the members' HVM max featuresets, or a
+ * pinned named level; all members share one vendor; a host lacking any
+ * baseline feature is refused with the list of what it lacks.  This file
+ * must never lower a baseline silently when a host is added, and never
+ * print.
  */
 #include "config.h"
 
@@ -336,13 +337,90 @@ static int optional_string_field(json_object *obj, const char *key, const char *
     return *out ? 0 : MIG_ENOMEM;
 }
 
+/* The optional "pinned_level", "gpu_baseline" and "gpu_pinned" of a cluster file. */
+static int cluster_parse_pins(json_object *root, const char *origin, struct cpuid_cluster *c)
+{
+    json_object *pinned;
+    int rc;
+
+    if (json_object_object_get_ex(root, "pinned_level", &pinned) && pinned) {
+        if (!json_object_is_type(pinned, json_type_string))
+            return mig_error_set(MIG_EFORMAT, "%s: \"pinned_level\" must be a string or null",
+                                 origin);
+        c->pinned_level = cpuid_strdup(json_object_get_string(pinned));
+        if (!c->pinned_level)
+            return MIG_ENOMEM;
+    }
+    rc = optional_string_field(root, "gpu_baseline", origin, &c->gpu_baseline);
+    if (rc)
+        return rc;
+    if (json_object_object_get_ex(root, "gpu_pinned", &pinned) && pinned) {
+        if (!json_object_is_type(pinned, json_type_boolean))
+            return mig_error_set(MIG_EFORMAT, "%s: \"gpu_pinned\" must be true or false", origin);
+        c->gpu_pinned = c->gpu_baseline && json_object_get_boolean(pinned);
+    }
+    return 0;
+}
+
+/* Member i of the "members" array (counted in c once its hostname is copied). */
+static int cluster_parse_member(json_object *m, size_t i, const char *origin,
+                                struct cpuid_cluster *c)
+{
+    const char *hostname, *features;
+    char where[64];
+    int rc;
+
+    snprintf(where, sizeof(where), "%s: member %zu", origin, i);
+    if (!m || !json_object_is_type(m, json_type_object))
+        return mig_error_set(MIG_EFORMAT, "%s is not an object", where);
+    if ((rc = json_string_field(m, "hostname", where, &hostname)) ||
+        (rc = json_string_field(m, "features", where, &features)))
+        return rc;
+    c->members[i].hostname = cpuid_strdup(hostname);
+    if (!c->members[i].hostname)
+        return MIG_ENOMEM;
+    c->count++;
+    rc = optional_string_field(m, "gpu_baseline", where, &c->members[i].gpu_baseline);
+    if (rc)
+        return rc;
+    rc = cpuid_featureset_parse_hex(features, 0, &c->members[i].features);
+    if (rc)
+        return cpuid_error_prefix("%s: member '%.64s'", origin, hostname);
+    return 0;
+}
+
+/* The "members" array; `vendor` is the file's vendor string, for the message. */
+static int cluster_parse_members(json_object *root, const char *origin, const char *vendor,
+                                 struct cpuid_cluster *c)
+{
+    json_object *members;
+    size_t n;
+    int rc;
+
+    if (!json_object_object_get_ex(root, "members", &members) ||
+        !json_object_is_type(members, json_type_array))
+        return mig_error_set(MIG_EFORMAT, "%s: \"members\" (array) is missing", origin);
+    n = json_object_array_length(members);
+    if (n > MAX_MEMBERS)
+        return mig_error_set(MIG_ELIMIT, "%s: %zu members, more than %u", origin, n,
+                             MAX_MEMBERS);
+    if (n && c->vendor == CPUID_VENDOR_UNKNOWN)
+        return mig_error_set(MIG_EFORMAT, "%s: \"vendor\" \"%.40s\" is not intel, amd or hygon",
+                             origin, vendor);
+    for (size_t i = 0; i < n; i++) {
+        rc = cluster_parse_member(json_object_array_get_idx(members, i), i, origin, c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
                         struct cpuid_cluster **out)
 {
     struct cpuid_cluster *c = NULL;
-    json_object *root = NULL, *members, *pinned, *version;
+    json_object *root = NULL, *version;
     const char *name, *vendor, *baseline;
-    size_t n;
     int rc;
 
     rc = cpuid_parse_json_object(text, len, origin, (void **)&root);
@@ -369,74 +447,14 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
         rc = cpuid_error_prefix("%s: \"baseline\"", origin);
         goto out;
     }
-    if (json_object_object_get_ex(root, "pinned_level", &pinned) && pinned) {
-        if (!json_object_is_type(pinned, json_type_string)) {
-            rc = mig_error_set(MIG_EFORMAT, "%s: \"pinned_level\" must be a string or null",
-                               origin);
-            goto out;
-        }
-        c->pinned_level = cpuid_strdup(json_object_get_string(pinned));
-        if (!c->pinned_level) {
-            rc = MIG_ENOMEM;
-            goto out;
-        }
-    }
-    rc = optional_string_field(root, "gpu_baseline", origin, &c->gpu_baseline);
+    rc = cluster_parse_pins(root, origin, c);
     if (rc)
         goto out;
-    if (json_object_object_get_ex(root, "gpu_pinned", &pinned) && pinned) {
-        if (!json_object_is_type(pinned, json_type_boolean)) {
-            rc = mig_error_set(MIG_EFORMAT, "%s: \"gpu_pinned\" must be true or false", origin);
-            goto out;
-        }
-        c->gpu_pinned = c->gpu_baseline && json_object_get_boolean(pinned);
-    }
-    if (!json_object_object_get_ex(root, "members", &members) ||
-        !json_object_is_type(members, json_type_array)) {
-        rc = mig_error_set(MIG_EFORMAT, "%s: \"members\" (array) is missing", origin);
+    rc = cluster_parse_members(root, origin, vendor, c);
+    if (rc)
         goto out;
-    }
-    n = json_object_array_length(members);
-    if (n > MAX_MEMBERS) {
-        rc = mig_error_set(MIG_ELIMIT, "%s: %zu members, more than %u", origin, n, MAX_MEMBERS);
-        goto out;
-    }
-    if (n && c->vendor == CPUID_VENDOR_UNKNOWN) {
-        rc = mig_error_set(MIG_EFORMAT, "%s: \"vendor\" \"%.40s\" is not intel, amd or hygon",
-                           origin, vendor);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_object *m = json_object_array_get_idx(members, i);
-        const char *hostname, *features;
-        char where[64];
-
-        snprintf(where, sizeof(where), "%s: member %zu", origin, i);
-        if (!m || !json_object_is_type(m, json_type_object)) {
-            rc = mig_error_set(MIG_EFORMAT, "%s is not an object", where);
-            goto out;
-        }
-        if ((rc = json_string_field(m, "hostname", where, &hostname)) ||
-            (rc = json_string_field(m, "features", where, &features)))
-            goto out;
-        c->members[i].hostname = cpuid_strdup(hostname);
-        if (!c->members[i].hostname) {
-            rc = MIG_ENOMEM;
-            goto out;
-        }
-        c->count++;
-        rc = optional_string_field(m, "gpu_baseline", where, &c->members[i].gpu_baseline);
-        if (rc)
-            goto out;
-        rc = cpuid_featureset_parse_hex(features, 0, &c->members[i].features);
-        if (rc) {
-            rc = cpuid_error_prefix("%s: member '%.64s'", origin, hostname);
-            goto out;
-        }
-    }
     *out = c;
     c = NULL;
-    rc = 0;
  out:
     json_object_put(root);
     cpuid_cluster_free(c);
@@ -447,7 +465,8 @@ int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out)
 {
     char *text;
     size_t len;
-    int rc = cpuid_read_text_file(path, &text, &len);
+    int rc = cpuid_read_text_file(path, "cluster file", CPUID_MAX_FILE_SIZE,
+                                  CPUID_READ_REFUSE_NUL, &text, &len);
 
     if (rc)
         return rc;

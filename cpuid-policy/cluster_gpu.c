@@ -1,6 +1,7 @@
 /*
- * cluster_gpu.c: GPU levels of clusters (cluster_gpu.h): refuse a host
- * below the cluster's level, record the minimum over members, pin.
+ * cluster_gpu.c: GPU levels of clusters (cpuid_policy.h, "Cluster GPU
+ * level"): refuse a host below the cluster's level, record the minimum
+ * over members, pin.
  *
  * The GPU rules themselves (order of levels, what "meets" means) are
  * gpu_level.c's; this file only applies them to the levels stored in a
@@ -13,8 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster_gpu.h"
 #include "cpuid_internal.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 /* A level stored in the cluster file does not parse: MIG_EFORMAT, the parser's reason kept. */
@@ -27,14 +28,14 @@ static int bad_record(const struct cpuid_cluster *cluster, const char *what)
     return mig_error_set(MIG_EFORMAT, "%s", message);
 }
 
-int cpuid_gpu_capability_from_baseline(const gpu_level_table *table, const char *baseline,
-                                       const char *what, struct gpu_capability *capability_out)
+int cpuid_gpu_capability_from_baseline(const cpuid_gpu_level_table *table, const char *baseline,
+                                       const char *what, struct cpuid_gpu_capability *capability_out)
 {
-    struct gpu_requirement requirement;
-    struct gpu_capability capability;
+    struct cpuid_gpu_requirement requirement;
+    struct cpuid_gpu_capability capability;
     int rc;
 
-    rc = gpu_requirement_parse(table, baseline, &requirement);
+    rc = cpuid_gpu_requirement_parse(table, baseline, &requirement);
     if (rc)
         return rc;
     memset(&capability, 0, sizeof(capability));
@@ -52,12 +53,12 @@ int cpuid_gpu_capability_from_baseline(const gpu_level_table *table, const char 
     return 0;
 }
 
-int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const gpu_level_table *table,
-                            const char *hostname, const struct gpu_capability *host,
+int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
+                            const char *hostname, const struct cpuid_gpu_capability *host,
                             char *shortfall, size_t shortfall_size)
 {
     const char *level = cpuid_cluster_gpu_baseline(cluster, NULL);
-    struct gpu_requirement requirement;
+    struct cpuid_gpu_requirement requirement;
     char lack[256];
     int rc;
 
@@ -65,10 +66,10 @@ int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const gpu_level
         shortfall[0] = '\0';
     if (!level)
         return 0;
-    rc = gpu_requirement_parse(table, level, &requirement);
+    rc = cpuid_gpu_requirement_parse(table, level, &requirement);
     if (rc)
         return bad_record(cluster, "its gpu_baseline");
-    rc = gpu_capability_check(&requirement, host, lack, sizeof(lack));
+    rc = cpuid_gpu_capability_check(&requirement, host, lack, sizeof(lack));
     if (rc != MIG_ECOMPAT)
         return rc;
     if (shortfall && shortfall_size)
@@ -78,16 +79,16 @@ int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster, const gpu_level
                          hostname, level, cpuid_cluster_name(cluster), lack);
 }
 
-int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const gpu_level_table *table,
-                             const char *hostname, const struct gpu_capability *host)
+int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
+                             const char *hostname, const struct cpuid_gpu_capability *host)
 {
-    struct gpu_capability level;
-    char text[GPU_BASELINE_TEXT_MAX], what[96];
+    struct cpuid_gpu_capability level;
+    char text[CPUID_GPU_BASELINE_TEXT_MAX], what[96];
     bool pinned;
     const char *recorded = cpuid_cluster_gpu_baseline(cluster, &pinned);
     int rc;
 
-    gpu_capability_format_baseline(host, text, sizeof(text));
+    cpuid_gpu_capability_format_baseline(host, text, sizeof(text));
     rc = cpuid_cluster_set_member_gpu_baseline(cluster, hostname, text);
     if (rc || pinned)
         return rc;
@@ -99,22 +100,22 @@ int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const gpu_level_tabl
     rc = cpuid_gpu_capability_from_baseline(table, recorded, what, &level);
     if (rc)
         return bad_record(cluster, "its gpu_baseline");
-    gpu_capability_intersect(&level, host, &level);
-    gpu_capability_format_baseline(&level, text, sizeof(text));
+    cpuid_gpu_capability_intersect(&level, host, &level);
+    cpuid_gpu_capability_format_baseline(&level, text, sizeof(text));
     return cpuid_cluster_set_gpu_baseline(cluster, text, false);
 }
 
-int cpuid_cluster_gpu_pin(struct cpuid_cluster *cluster, const gpu_level_table *table,
+int cpuid_cluster_gpu_pin(struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
                           const char *baseline, char *shortfall, size_t shortfall_size)
 {
-    struct gpu_requirement requirement;
-    struct gpu_capability member;
-    char text[GPU_BASELINE_TEXT_MAX];
+    struct cpuid_gpu_requirement requirement;
+    struct cpuid_gpu_capability member;
+    char text[CPUID_GPU_BASELINE_TEXT_MAX];
     int rc;
 
     if (shortfall && shortfall_size)
         shortfall[0] = '\0';
-    rc = gpu_requirement_parse(table, baseline, &requirement);
+    rc = cpuid_gpu_requirement_parse(table, baseline, &requirement);
     if (rc)
         return rc;
     for (unsigned int i = 0; i < cpuid_cluster_member_count(cluster); i++) {
@@ -130,13 +131,13 @@ int cpuid_cluster_gpu_pin(struct cpuid_cluster *cluster, const gpu_level_table *
             snprintf(what, sizeof(what), "member '%.64s' gpu_baseline", name);
             return bad_record(cluster, what);
         }
-        if (gpu_capability_check(&requirement, &member, lack, sizeof(lack)) == MIG_ECOMPAT) {
+        if (cpuid_gpu_capability_check(&requirement, &member, lack, sizeof(lack)) == MIG_ECOMPAT) {
             if (shortfall && shortfall_size)
                 snprintf(shortfall, shortfall_size, "%s", lack);
             return mig_error_set(MIG_ECOMPAT, "member '%s' is below GPU level '%s' (%s): pin "
                                  "a lower level or remove the host", name, baseline, lack);
         }
     }
-    gpu_requirement_format(&requirement, text, sizeof(text));
+    cpuid_gpu_requirement_format(&requirement, text, sizeof(text));
     return cpuid_cluster_set_gpu_baseline(cluster, text, true);
 }

@@ -110,6 +110,87 @@ static unsigned int split(const char *line, size_t len, const char **tok, size_t
     return i < len ? max + 1 : n;
 }
 
+/* A "[CPU NAME]" line: finish the CPU before it and start a new entry in *cur. */
+static int corpus_start_cpu(struct cpuid_corpus *corpus, struct pending_cpu *pending,
+                            struct corpus_entry **cur, const char *line, size_t line_len,
+                            const char *path, unsigned int lineno)
+{
+    if (line[line_len - 1] != ']' || line_len < 3)
+        return mig_error_set(MIG_EFORMAT, "%s:%u: \"%.*s\" is not [CPU NAME]", path, lineno,
+                             (int)(line_len > 80 ? 80 : line_len), line);
+    if (*cur)
+        finish_cpu(*cur, pending);
+    if (corpus->count == MAX_CPUS)
+        return mig_error_set(MIG_ELIMIT, "%s:%u: more than %u CPUs", path, lineno, MAX_CPUS);
+    *cur = &corpus->entries[corpus->count++];
+    memset(pending, 0, sizeof(*pending));
+    (*cur)->name = strndup(line + 1, line_len - 2);
+    if (!(*cur)->name)
+        return mig_error_set(MIG_ENOMEM, "out of memory loading '%s'", path);
+    return 0;
+}
+
+/* The value of a "source = ..." line (the last one counts). */
+static int corpus_set_source(struct corpus_entry *cur, const char *value, size_t len,
+                             const char *path)
+{
+    free(cur->source);
+    cur->source = strndup(value, len);
+    if (!cur->source)
+        return mig_error_set(MIG_ENOMEM, "out of memory loading '%s'", path);
+    return 0;
+}
+
+/* A "leaf ..." or "msr ..." line of the current CPU; any other line is an error. */
+static int corpus_add_value(struct pending_cpu *pending, const char *line, size_t line_len,
+                            const char *path, unsigned int lineno)
+{
+    const char *tok[7];
+    size_t tok_len[7];
+    unsigned int n = split(line, line_len, tok, tok_len, 6);
+
+    if (n == 6 && tok_len[0] == 4 && !strncmp(tok[0], "leaf", 4) && tok_len[1] == 11 &&
+        tok[1][8] == ':') {
+        struct cpuid_leaf_value v;
+        uint32_t sub;
+
+        if (pending->nr_leaves == MAX_LEAVES)
+            return mig_error_set(MIG_ELIMIT, "%s:%u: more than %u leaves for one CPU", path,
+                                 lineno, MAX_LEAVES);
+        if (parse_hex32(tok[1], 8, &v.leaf) && parse_hex32(tok[1] + 9, 2, &sub) &&
+            parse_hex32(tok[2], tok_len[2], &v.eax) &&
+            parse_hex32(tok[3], tok_len[3], &v.ebx) &&
+            parse_hex32(tok[4], tok_len[4], &v.ecx) &&
+            parse_hex32(tok[5], tok_len[5], &v.edx)) {
+            v.subleaf = sub;
+            pending->leaves[pending->nr_leaves++] = v;
+            return 0;
+        }
+    } else if (n == 4 && tok_len[0] == 3 && !strncmp(tok[0], "msr", 3)) {
+        uint32_t index, lo, hi;
+
+        if (parse_hex32(tok[1], tok_len[1], &index) && index == 0x10a &&
+            parse_hex32(tok[2], tok_len[2], &lo) && parse_hex32(tok[3], tok_len[3], &hi)) {
+            pending->arch_caps = ((uint64_t)hi << 32) | lo;
+            return 0;
+        }
+    }
+    return mig_error_set(MIG_EFORMAT, "%s:%u: \"%.*s\" is not 'leaf LLLLLLLL:SS EAX EBX "
+                         "ECX EDX', 'msr 0000010a LOW HIGH' or 'source = ...'", path, lineno,
+                         (int)(line_len > 80 ? 80 : line_len), line);
+}
+
+/* Every CPU must say where its dump comes from. */
+static int corpus_check_sources(const struct cpuid_corpus *corpus, const char *path)
+{
+    for (unsigned int i = 0; i < corpus->count; i++)
+        if (!corpus->entries[i].source)
+            return mig_error_set(MIG_EFORMAT, "%s: CPU '%s' has no 'source = ' line: every "
+                                 "CPU records where its dump comes from", path,
+                                 corpus->entries[i].name);
+    return 0;
+}
+
 int cpuid_corpus_load(const char *path, struct cpuid_corpus **out)
 {
     struct cpuid_corpus *corpus = NULL;
@@ -121,7 +202,8 @@ int cpuid_corpus_load(const char *path, struct cpuid_corpus **out)
     struct corpus_entry *cur = NULL;
     int rc;
 
-    rc = cpuid_read_text_file(path, &text, &text_len);
+    rc = cpuid_read_text_file(path, "CPU corpus", CPUID_MAX_FILE_SIZE, CPUID_READ_REFUSE_NUL,
+                              &text, &text_len);
     if (rc)
         return rc;
     corpus = calloc(1, sizeof(*corpus));
@@ -135,95 +217,28 @@ int cpuid_corpus_load(const char *path, struct cpuid_corpus **out)
     cursor = text;
     end = text + text_len;
     while (cpuid_next_line(&cursor, end, &line, &line_len)) {
-        const char *tok[7];
-        size_t tok_len[7];
-        unsigned int n;
-
         lineno++;
         if (line_len == 0 || line[0] == '#')
             continue;
-        if (line[0] == '[') {
-            if (line[line_len - 1] != ']' || line_len < 3) {
-                rc = mig_error_set(MIG_EFORMAT, "%s:%u: \"%.*s\" is not [CPU NAME]", path,
-                                   lineno, (int)(line_len > 80 ? 80 : line_len), line);
-                goto out;
-            }
-            if (cur)
-                finish_cpu(cur, pending);
-            if (corpus->count == MAX_CPUS) {
-                rc = mig_error_set(MIG_ELIMIT, "%s:%u: more than %u CPUs", path, lineno,
-                                   MAX_CPUS);
-                goto out;
-            }
-            cur = &corpus->entries[corpus->count++];
-            memset(pending, 0, sizeof(*pending));
-            cur->name = strndup(line + 1, line_len - 2);
-            if (!cur->name) {
-                rc = mig_error_set(MIG_ENOMEM, "out of memory loading '%s'", path);
-                goto out;
-            }
-            continue;
-        }
-        if (!cur) {
+        if (line[0] == '[')
+            rc = corpus_start_cpu(corpus, pending, &cur, line, line_len, path, lineno);
+        else if (!cur)
             rc = mig_error_set(MIG_EFORMAT, "%s:%u: data before the first [CPU NAME]", path,
                                lineno);
+        else if (line_len > 9 && !strncmp(line, "source = ", 9))
+            rc = corpus_set_source(cur, line + 9, line_len - 9, path);
+        else
+            rc = corpus_add_value(pending, line, line_len, path, lineno);
+        if (rc)
             goto out;
-        }
-        if (line_len > 9 && !strncmp(line, "source = ", 9)) {
-            free(cur->source);
-            cur->source = strndup(line + 9, line_len - 9);
-            if (!cur->source) {
-                rc = mig_error_set(MIG_ENOMEM, "out of memory loading '%s'", path);
-                goto out;
-            }
-            continue;
-        }
-        n = split(line, line_len, tok, tok_len, 6);
-        if (n == 6 && tok_len[0] == 4 && !strncmp(tok[0], "leaf", 4) && tok_len[1] == 11 &&
-            tok[1][8] == ':') {
-            struct cpuid_leaf_value v;
-            uint32_t sub;
-
-            if (pending->nr_leaves == MAX_LEAVES) {
-                rc = mig_error_set(MIG_ELIMIT, "%s:%u: more than %u leaves for one CPU",
-                                   path, lineno, MAX_LEAVES);
-                goto out;
-            }
-            if (parse_hex32(tok[1], 8, &v.leaf) && parse_hex32(tok[1] + 9, 2, &sub) &&
-                parse_hex32(tok[2], tok_len[2], &v.eax) &&
-                parse_hex32(tok[3], tok_len[3], &v.ebx) &&
-                parse_hex32(tok[4], tok_len[4], &v.ecx) &&
-                parse_hex32(tok[5], tok_len[5], &v.edx)) {
-                v.subleaf = sub;
-                pending->leaves[pending->nr_leaves++] = v;
-                continue;
-            }
-        } else if (n == 4 && tok_len[0] == 3 && !strncmp(tok[0], "msr", 3)) {
-            uint32_t index, lo, hi;
-
-            if (parse_hex32(tok[1], tok_len[1], &index) && index == 0x10a &&
-                parse_hex32(tok[2], tok_len[2], &lo) && parse_hex32(tok[3], tok_len[3], &hi)) {
-                pending->arch_caps = ((uint64_t)hi << 32) | lo;
-                continue;
-            }
-        }
-        rc = mig_error_set(MIG_EFORMAT, "%s:%u: \"%.*s\" is not 'leaf LLLLLLLL:SS EAX EBX "
-                           "ECX EDX', 'msr 0000010a LOW HIGH' or 'source = ...'", path, lineno,
-                           (int)(line_len > 80 ? 80 : line_len), line);
-        goto out;
     }
     if (cur)
         finish_cpu(cur, pending);
-    for (unsigned int i = 0; i < corpus->count; i++)
-        if (!corpus->entries[i].source) {
-            rc = mig_error_set(MIG_EFORMAT, "%s: CPU '%s' has no 'source = ' line: every "
-                               "CPU records where its dump comes from", path,
-                               corpus->entries[i].name);
-            goto out;
-        }
+    rc = corpus_check_sources(corpus, path);
+    if (rc)
+        goto out;
     *out = corpus;
     corpus = NULL;
-    rc = 0;
  out:
     free(pending);
     free(text);

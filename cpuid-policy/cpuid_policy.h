@@ -1,17 +1,25 @@
 /*
- * cpuid_policy.h: the CPU side of the cpuid-policy library: Xen 4.17
- * featuresets, named baselines, host descriptions, cluster baselines and the
- * domain pre-flight check.
+ * cpuid_policy.h: the one public header of the cpuid-policy library
+ * (libcpuidpolicy.a).  Its users (xl-ext, the tests) include only this;
+ * the library's own files also include cpuid_internal.h.
+ *
+ * The CPU side: Xen 4.17 featuresets, named CPU levels, host descriptions,
+ * cluster baselines, the domain pre-flight check, the libxl mask and the
+ * corpus of real CPUs.  The vGPU side: GPU facts and their probe, GPU
+ * levels, the "gpu" object of a host description, a cluster's GPU level,
+ * and the xenmig keys of a domain's xl.cfg.  Each section names the source
+ * file that defines it.
  *
  * Conventions (libgit2 style, see mig_error.h): every function that can fail
  * returns 0 or a negative MIG_E* code and leaves a message quoting the
  * offending input in mig_error_last().  Out-parameters are written only on
- * success; who frees them is stated above each function.  Nothing here
- * prints; the CLI (xl-ext/cmd_cpuid_policy*.c) does.
+ * success unless the function says otherwise; who owns them is stated above
+ * each function ("caller's storage": the caller passes the memory; "the
+ * caller frees": a new allocation; "owned by X": borrowed, valid while X
+ * lives).  Nothing here prints; the CLI (xl-ext) does.
  *
- * The vGPU side (gpu_level.h, domain_config.h) is a separate room; a host
- * description keeps its "gpu" object and any unknown key untouched so that
- * side can read and write it.
+ * A host description keeps its "gpu" object and any unknown key untouched,
+ * so the vGPU side can read and write it (cpuid_host_json()).
  */
 #ifndef XENMIG_CPUID_POLICY_H
 #define XENMIG_CPUID_POLICY_H
@@ -20,8 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* json-c's object (json_object); the vGPU side reads and writes JSON trees. */
+struct json_object;
+
 /* ------------------------------------------------------------------ */
-/* Featureset model                                                     */
+/* Featureset model (featureset.c, feature_table.c)                     */
 /* ------------------------------------------------------------------ */
 
 /* Words in a Xen 4.17 featureset (FEATURESET_NR_ENTRIES of gen-cpuid.py). */
@@ -175,7 +186,7 @@ void cpuid_featureset_from_leaves(const struct cpuid_leaf_value *leaves, size_t 
                                   uint64_t arch_caps, struct cpuid_featureset *out);
 
 /* ------------------------------------------------------------------ */
-/* CPU identity                                                         */
+/* CPU identity (featureset.c)                                          */
 /* ------------------------------------------------------------------ */
 
 enum cpuid_vendor {
@@ -196,7 +207,7 @@ void cpuid_signature_decode(uint32_t eax, unsigned int *family, unsigned int *mo
                             unsigned int *stepping);
 
 /* ------------------------------------------------------------------ */
-/* Named levels (data files, cpuid-policy/data/levels/NAME.level)       */
+/* Named CPU levels (levels.c; data/levels/NAME.level)                  */
 /* ------------------------------------------------------------------ */
 
 struct cpuid_level {
@@ -231,7 +242,8 @@ const struct cpuid_level *cpuid_level_set_get(const struct cpuid_level_set *set,
                                               unsigned int index);
 /*
  * The bits named levels constrain: the union of every level's features
- * (a level never constrains a bit outside it: README "Named levels").
+ * (a level never constrains a bit outside it: docs/architecture.md
+ * "Named levels").
  */
 void cpuid_level_set_universe(const struct cpuid_level_set *set, struct cpuid_featureset *out);
 /* By name (case-insensitive); NULL if unknown.  Owned by the set. */
@@ -247,7 +259,7 @@ const struct cpuid_level *cpuid_level_set_highest(const struct cpuid_level_set *
                                                   const struct cpuid_featureset *fs);
 
 /* ------------------------------------------------------------------ */
-/* Host descriptions (HOST.json, see README "Host file format")         */
+/* Host descriptions (host.c; docs/formats.md "Host file format")       */
 /* ------------------------------------------------------------------ */
 
 #define CPUID_HOST_SCHEMA_VERSION 1
@@ -312,7 +324,7 @@ int cpuid_host_to_json(const struct cpuid_host *host, char **out);
 int cpuid_host_write_file(const struct cpuid_host *host, const char *path);
 
 /* ------------------------------------------------------------------ */
-/* Clusters                                                             */
+/* Clusters (cluster.c)                                                 */
 /* ------------------------------------------------------------------ */
 
 /*
@@ -332,12 +344,19 @@ struct cpuid_cluster;
 
 /* A new empty cluster named `name`; freed with cpuid_cluster_free(). */
 int cpuid_cluster_new(const char *name, struct cpuid_cluster **out);
-/* Read/write a cluster file (JSON, README "Cluster file format"). */
+/*
+ * Read a cluster file (JSON, docs/formats.md "Cluster file format"), or
+ * parse `len` bytes of its text (`origin` names it in errors).  *out is
+ * freed with cpuid_cluster_free().
+ */
 int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out);
 int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
                         struct cpuid_cluster **out);
+/* Write the cluster to path (through path.tmp and a rename). */
 int cpuid_cluster_write_file(const struct cpuid_cluster *cluster, const char *path);
+/* Serialise (pretty JSON, newline-terminated).  *out is malloc'ed, caller frees. */
 int cpuid_cluster_to_json(const struct cpuid_cluster *cluster, char **out);
+/* Free a cluster; NULL is fine. */
 void cpuid_cluster_free(struct cpuid_cluster *cluster);
 
 /*
@@ -370,11 +389,11 @@ const struct cpuid_featureset *cpuid_cluster_member_features(const struct cpuid_
                                                              unsigned int i);
 
 /*
- * The cluster's GPU level (a gpu_baseline string, gpu_level.h), NULL when
- * the file records none (a cluster made before GPU levels).  *pinned (may
- * be NULL) says whether it was pinned rather than the minimum over members.
- * The rules live in cluster_gpu.h; these only store.  Strings are owned by
- * the cluster.
+ * The cluster's GPU level (a gpu_baseline string, "GPU levels" below),
+ * NULL when the file records none (a cluster made before GPU levels).
+ * *pinned (may be NULL) says whether it was pinned rather than the minimum
+ * over members.  The rules live in "Cluster GPU level" below; these only
+ * store.  Strings are owned by the cluster.
  */
 const char *cpuid_cluster_gpu_baseline(const struct cpuid_cluster *cluster, bool *pinned);
 /* Member i's GPU levels as a baseline string, NULL if not recorded. */
@@ -388,16 +407,16 @@ int cpuid_cluster_set_member_gpu_baseline(struct cpuid_cluster *cluster, const c
                                           const char *baseline);
 
 /* ------------------------------------------------------------------ */
-/* Domains                                                              */
+/* Domains (domain.c)                                                   */
 /* ------------------------------------------------------------------ */
 
 /*
  * What a domain needs, from its xl.cfg: `cpuid_baseline = "NAME"` and its
- * type, read with libxlutil (a thin wrapper over domain_config_read_file()
- * of domain_config.h, which also validates gpu_baseline; use that one for
- * the GPU key and the name).  *baseline_out / *type_out are malloc'ed
+ * type, read with libxlutil (a thin wrapper over
+ * cpuid_domain_config_read_file(), "Domain config" below, which also
+ * validates gpu_baseline; use that one for the GPU key and the name).  *baseline_out / *type_out are malloc'ed
  * (caller frees); *baseline_out is NULL when the key is absent, *type_out
- * is "pv", "pvh" or "hvm".  Errors as domain_config_read_file().
+ * is "pv", "pvh" or "hvm".  Errors as cpuid_domain_config_read_file().
  */
 int cpuid_domain_config_read(const char *path, char **baseline_out, char **type_out);
 
@@ -436,7 +455,7 @@ bool cpuid_feature_is_xen_controlled(unsigned int index);
  * domain's type) down to `baseline`: "host" followed by ",NAME=0" for
  * every feature of host & ~baseline & constrained (constrained NULL: every
  * bit; for a named level pass cpuid_level_set_universe()), in bit order, with the names libxl
- * 4.17 (>= 4.17.2) gives those bits (README "xl-ext create").  When a bit
+ * 4.17 (>= 4.17.2) gives those bits (docs/architecture.md "xl-ext create").  When a bit
  * to mask has no libxl name, fails with MIG_EUNSUPP listing the bits
  * (never drops one).  On success *out is malloc'ed, the caller frees it.
  */
@@ -467,7 +486,7 @@ int cpuid_domain_policy_read(struct xentoollog_logger *logger, uint32_t domid,
                              struct cpuid_featureset *out);
 
 /* ------------------------------------------------------------------ */
-/* Corpus of real CPUs (cpuid-policy/data/cpus/corpus.txt)              */
+/* Corpus of real CPUs (corpus.c; data/cpus/corpus.txt)                 */
 /* ------------------------------------------------------------------ */
 
 struct cpuid_corpus_cpu {
@@ -496,5 +515,561 @@ const struct cpuid_corpus_cpu *cpuid_corpus_get(const struct cpuid_corpus *corpu
 /* By name, case-insensitive; NULL if absent. */
 const struct cpuid_corpus_cpu *cpuid_corpus_find(const struct cpuid_corpus *corpus,
                                                  const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Reading a text file (util.c)                                         */
+/* ------------------------------------------------------------------ */
+
+/* Flags of cpuid_read_text_file(). */
+#define CPUID_READ_REFUSE_NUL 0x1u  /* a NUL byte in the file is an error */
+
+/*
+ * Read the whole file at `path` into memory for a parser: the one reader
+ * of whole text files of the library and of xl-ext.  At most `limit`
+ * bytes; `what` names the file in messages ("domain config", "host
+ * file").
+ *
+ * On success *text_out is a new NUL-terminated buffer owned by the caller
+ * (free()) holding *length_out bytes, which may include NUL bytes of the
+ * file unless `flags` has CPUID_READ_REFUSE_NUL.  On failure *text_out is
+ * NULL and *length_out 0.  Returns 0, or an error whose message names
+ * `what` and quotes `path`: MIG_EIO (cannot open or read it, errno's text
+ * appended), MIG_ELIMIT (larger than `limit`), MIG_EFORMAT (a NUL byte, at
+ * the offset named, with CPUID_READ_REFUSE_NUL), MIG_ENOMEM.
+ */
+int cpuid_read_text_file(const char *path, const char *what, size_t limit, unsigned int flags,
+                         char **text_out, size_t *length_out);
+
+/* ------------------------------------------------------------------ */
+/* GPU facts (gpu_facts.c)                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The raw GPU facts of a host and their JSON form (the "facts" of the "gpu"
+ * object of `host-dump`).  Facts come from the probe ("GPU probe" below) or
+ * are read back from JSON (recorded probes, other hosts' dumps); the levels
+ * a host reaches are derived from them by pure code ("GPU levels" below),
+ * so everything but the collection itself can be tested without a GPU.
+ *
+ * Facts are plain value structs (fixed-size, no pointers), so they can be
+ * copied, compared and sent through a pipe.  Every string in them is
+ * NUL-terminated and truncated to its buffer.
+ */
+
+#define CPUID_GPU_PROBE_MAX_DEVICES   16     /* devices recorded; more are counted only */
+#define CPUID_GPU_PROBE_TEXT_MAX      128    /* names, versions, GL strings */
+#define CPUID_GPU_PROBE_REASON_MAX    256    /* why a source is absent or failed */
+#define CPUID_GPU_PROBE_EXTENSIONS_MAX 32768 /* GL extension list, space separated */
+
+/* State of one source of facts (NVML, EGL/OpenGL). */
+enum cpuid_gpu_source_status {
+    CPUID_GPU_SOURCE_OK     = 0, /* facts collected */
+    CPUID_GPU_SOURCE_ABSENT = 1, /* library, driver or device not present */
+    CPUID_GPU_SOURCE_ERROR  = 2, /* present but failed (reason says how) */
+};
+
+/* One NVIDIA device as NVML reports it. */
+struct cpuid_gpu_device_facts {
+    char name[CPUID_GPU_PROBE_TEXT_MAX];    /* "NVIDIA H100 80GB HBM3" */
+    int compute_major;                      /* CUDA compute capability, -1 unknown */
+    int compute_minor;
+};
+
+struct cpuid_gpu_facts {
+    /* NVIDIA, through NVML */
+    enum cpuid_gpu_source_status nvml_status;
+    char nvml_reason[CPUID_GPU_PROBE_REASON_MAX];   /* "" when OK */
+    char driver_version[CPUID_GPU_PROBE_TEXT_MAX];  /* "535.129.03" */
+    unsigned int device_count;                      /* as NVML counted them */
+    unsigned int devices_recorded;                  /* <= CPUID_GPU_PROBE_MAX_DEVICES */
+    struct cpuid_gpu_device_facts devices[CPUID_GPU_PROBE_MAX_DEVICES];
+
+    /* OpenGL, through EGL (any vendor: NVIDIA, Mesa, ...) */
+    enum cpuid_gpu_source_status gl_status;
+    char gl_reason[CPUID_GPU_PROBE_REASON_MAX];     /* "" when OK */
+    char gl_version[CPUID_GPU_PROBE_TEXT_MAX];      /* GL_VERSION, verbatim */
+    char gl_renderer[CPUID_GPU_PROBE_TEXT_MAX];     /* GL_RENDERER, verbatim */
+    char gl_vendor[CPUID_GPU_PROBE_TEXT_MAX];       /* GL_VENDOR, verbatim */
+    char gl_extensions[CPUID_GPU_PROBE_EXTENSIONS_MAX]; /* space separated; cut at a whole name */
+};
+
+/* Fill *facts (caller's storage) with "nothing known": both sources absent, no reason. */
+void cpuid_gpu_facts_init(struct cpuid_gpu_facts *facts);
+
+/* "ok", "absent" or "error" (static, never freed). */
+const char *cpuid_gpu_source_status_name(enum cpuid_gpu_source_status status);
+
+/*
+ * The JSON form of the facts (docs/formats.md "GPU object"): {"nvml":
+ * {...}, "gl": {...}}.  *json_out is a new reference owned by the caller
+ * (json_object_put).  Returns 0 or MIG_ENOMEM.
+ */
+int cpuid_gpu_facts_to_json(const struct cpuid_gpu_facts *facts, struct json_object **json_out);
+
+/*
+ * Read facts back from their JSON form (a recorded probe, or the "facts"
+ * member of another host's dump) into *facts_out (caller's storage).
+ * Unknown members are ignored; a missing "nvml" or "gl" member means that
+ * source is absent.  Strings longer than their buffers, bad types,
+ * out-of-range compute capabilities or more than
+ * CPUID_GPU_PROBE_MAX_DEVICES devices are errors.  `origin` names the input
+ * in messages ("h100.json").  Returns 0, or MIG_EFORMAT with a message that
+ * quotes the offending member; *facts_out is then unspecified.
+ */
+int cpuid_gpu_facts_from_json(const struct json_object *json, const char *origin,
+                              struct cpuid_gpu_facts *facts_out);
+
+/*
+ * As cpuid_gpu_facts_from_json(), from JSON text of `length` bytes (need
+ * not be NUL-terminated; at most 1 MiB).  The text is either a facts object
+ * or a probe document with the facts under "facts" (what `xl-ext gpu-probe
+ * --json` prints).  MIG_EFORMAT quotes the JSON parser's complaint.
+ */
+int cpuid_gpu_facts_from_json_text(const char *text, size_t length, const char *origin,
+                                   struct cpuid_gpu_facts *facts_out);
+
+/*
+ * As cpuid_gpu_facts_from_json_text(), from the file at `path` (a recorded
+ * probe or a host's dump; at most 1 MiB).  Also MIG_EIO when it cannot be
+ * read.
+ */
+int cpuid_gpu_facts_read_file(const char *path, struct cpuid_gpu_facts *facts_out);
+
+/*
+ * Parse a GL_VERSION string ("4.5 (Compatibility Profile) Mesa 22.3.6",
+ * "4.6.0 NVIDIA 535.129.03") into *major_out / *minor_out (caller's ints,
+ * set only on success).  Returns 0, or MIG_EFORMAT (quoting it) when it is
+ * not "MAJOR.MINOR..." or is OpenGL ES.
+ */
+int cpuid_gpu_gl_version_parse(const char *version, int *major_out, int *minor_out);
+
+/* ------------------------------------------------------------------ */
+/* GPU probe (gpu_probe.c; sources gpu_probe_nvml.c, gpu_probe_gl.c)    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The probe gathers raw facts from the drivers that are present, loading
+ * them at run time with dlopen (no build dependency): NVIDIA devices
+ * through NVML (libnvidia-ml.so.1), the OpenGL version through EGL
+ * (libEGL.so.1).  No GPU or no library is not an error: the facts then say
+ * "absent" with the reason.
+ */
+
+/* Options of cpuid_gpu_probe_collect(): versioned, initialise with the macro. */
+struct cpuid_gpu_probe_options {
+    unsigned int version;
+    const char *nvml_library;  /* NULL: "libnvidia-ml.so.1" (tests pass a fake) */
+    const char *egl_library;   /* NULL: "libEGL.so.1" */
+    int skip_nvml;             /* nonzero: do not look for NVIDIA devices */
+    int skip_gl;               /* nonzero: do not create an EGL context */
+    int in_process;            /* nonzero: probe in this process, not a child */
+    unsigned int timeout_ms;   /* child's time limit; 0 means the default (20 s) */
+};
+#define CPUID_GPU_PROBE_OPTIONS_VERSION 1
+#define CPUID_GPU_PROBE_OPTIONS_INIT { CPUID_GPU_PROBE_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0 }
+
+/*
+ * Collect the raw GPU facts of this host into *facts_out (caller's
+ * storage; about 40 KiB, so prefer the heap in threads with small stacks).
+ * options may be NULL (defaults).
+ *
+ * By default the drivers are loaded in a forked child process that sends
+ * the facts back through a pipe and is killed after the timeout, so a
+ * crashing or hanging driver (or a driver's leaks) cannot take the caller
+ * with it; a child that dies or times out gives CPUID_GPU_SOURCE_ERROR with
+ * the reason.  The probe never initialises a device beyond what NVML's and
+ * EGL's own queries do.  The child is forked: in a threaded caller, probe
+ * before starting threads where possible (the child only runs dlopen and
+ * driver code, then _exits).  Measured here with Mesa llvmpipe: 33 ms per
+ * probe in a child and 33 ms in process (median of 10 runs of xl-ext).
+ *
+ * Returns 0 whenever *facts_out is filled (also when there is no GPU);
+ * MIG_EINVAL for a bad options version, MIG_EIO if no child could be
+ * started (message via mig_error_last()).
+ */
+int cpuid_gpu_probe_collect(const struct cpuid_gpu_probe_options *options,
+                            struct cpuid_gpu_facts *facts_out);
+
+/* ------------------------------------------------------------------ */
+/* GPU levels (gpu_level.c)                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Virtual-GPU capability levels, GPU baselines and the check "can this
+ * host (or cluster) run a domain with this gpu_baseline".
+ *
+ * Two independent axes:
+ *   graphics  d3d10.0-gl3.3 < d3d10.1-gl3.3 < d3d11.0-gl4.1 < ... (the order
+ *             of the lines of the levels file);
+ *   compute   cuda-MAJOR.MINOR, the CUDA compute capability, ordered by
+ *             major then minor (cuda-8.6 < cuda-9.0 < cuda-10.0).
+ * "none" is below every level of either axis.
+ *
+ * A gpu_baseline (xl.cfg key, or a cluster's GPU level) names at most one
+ * level of each axis, comma separated, in either order:
+ *   "d3d11.0-gl4.1"   "cuda-8.0"   "d3d11.0-gl4.1,cuda-8.0"   "none"
+ * A host satisfies it iff its graphics level >= the graphics part and its
+ * compute capability >= the compute part.
+ *
+ * The levels live in a data file (cpuid-policy/data/gpu-levels, installed
+ * to $(pkgdatadir)/gpu-levels; docs/formats.md "GPU levels file"), so
+ * adding a level needs no rebuild.  A host's levels are derived from its
+ * raw facts by pure code, so recorded facts test every rule.
+ *
+ * How the commands use it:
+ *   host-dump   cpuid_gpu_host_json_add (probe, derive, the "gpu" object)
+ *   check / create / migration pre-flight
+ *               cpuid_gpu_requirement_parse(domain's gpu_baseline) +
+ *               cpuid_gpu_capability_check(requirement, host) -> MIG_ECOMPAT
+ *               with the shortfall ("needs cuda-9.0, host has cuda-8.6 (NVIDIA A10)")
+ *   cluster add cpuid_gpu_capability_intersect(cluster, new host) (the
+ *               cluster's GPU level is the minimum of its hosts, as for CPU
+ *               features; "Cluster GPU level" below)
+ *   report      cpuid_gpu_capability_format_baseline
+ *
+ * Nothing here touches a device or the file system, except
+ * cpuid_gpu_level_table_load() which reads the levels file.
+ */
+
+#define CPUID_GPU_LEVEL_NAME_MAX   32    /* level names incl. NUL ("d3d11.0-gl4.1") */
+#define CPUID_GPU_LEVEL_DETAIL_MAX 160   /* "NVIDIA A10", "llvmpipe (LLVM 15.0.6, 256 bits)" */
+#define CPUID_GPU_BASELINE_TEXT_MAX 128  /* a gpu_baseline string, incl. NUL */
+
+/* The level table: opaque, read-only once loaded, safe to share between threads. */
+typedef struct cpuid_gpu_level_table cpuid_gpu_level_table;
+
+/*
+ * Load the level table from `path`, or when path is NULL from the first
+ * that exists of: $XENMIG_GPU_LEVELS, $(pkgdatadir)/gpu-levels, the source
+ * tree's cpuid-policy/data/gpu-levels.  On success *table_out is a new
+ * table owned by the caller (cpuid_gpu_level_table_free).  Returns 0,
+ * MIG_EIO (file unreadable), MIG_EFORMAT (bad line: message quotes it with
+ * file:line), MIG_ELIMIT (file over 64 KiB or too many levels).
+ */
+int cpuid_gpu_level_table_load(const char *path, cpuid_gpu_level_table **table_out);
+
+/*
+ * Parse a level table from text of `length` bytes (need not be
+ * NUL-terminated).  `origin` names it in messages.  Same ownership and
+ * errors as cpuid_gpu_level_table_load().
+ */
+int cpuid_gpu_level_table_parse(const char *text, size_t length, const char *origin,
+                                cpuid_gpu_level_table **table_out);
+
+/* Free a table; NULL is fine. */
+void cpuid_gpu_level_table_free(cpuid_gpu_level_table *table);
+
+/* The file the table came from (or the origin given to _parse); owned by the table. */
+const char *cpuid_gpu_level_table_origin(const cpuid_gpu_level_table *table);
+
+/*
+ * Every valid baseline level name, lowest first, comma separated ("none,
+ * d3d10.0-gl3.3, ..., cuda-3.5, ..."): for error messages and help.  Owned
+ * by the table.
+ */
+const char *cpuid_gpu_level_table_names(const cpuid_gpu_level_table *table);
+
+/* What a domain (or cluster) requires. */
+struct cpuid_gpu_requirement {
+    int graphics_level;                  /* index in the table, -1: no graphics need */
+    char graphics_name[CPUID_GPU_LEVEL_NAME_MAX];  /* "none" when -1 */
+    int compute_major;                   /* -1: no compute need */
+    int compute_minor;
+    char compute_name[CPUID_GPU_LEVEL_NAME_MAX];   /* "cuda-9.0", or "none" */
+};
+
+/*
+ * Parse a gpu_baseline string (syntax above; spaces around the comma are
+ * allowed) into *requirement_out (caller's storage).  Every level named
+ * must be in the table.  Returns 0, or MIG_EINVAL with a message quoting
+ * the input and the bad part and listing the valid levels (two graphics or
+ * two compute parts, "none" combined with a level, unknown names, empty
+ * parts, over-long input).
+ */
+int cpuid_gpu_requirement_parse(const cpuid_gpu_level_table *table, const char *text,
+                                struct cpuid_gpu_requirement *requirement_out);
+
+/*
+ * Format a requirement as a baseline string ("d3d11.0-gl4.1,cuda-8.0",
+ * "none") into the caller's buf of `size` bytes (cut to fit,
+ * NUL-terminated).
+ */
+void cpuid_gpu_requirement_format(const struct cpuid_gpu_requirement *requirement,
+                                  char *buf, size_t size);
+
+/* What a host (or, after intersection, a cluster) offers. */
+struct cpuid_gpu_capability {
+    int graphics_level;                  /* index in the table, -1: none */
+    char graphics_name[CPUID_GPU_LEVEL_NAME_MAX];
+    int gl_major;                        /* -1: no desktop OpenGL */
+    int gl_minor;
+    char graphics_detail[CPUID_GPU_LEVEL_DETAIL_MAX]; /* renderer and GL version, or why none */
+    int compute_major;                   /* -1: no CUDA device */
+    int compute_minor;
+    char compute_name[CPUID_GPU_LEVEL_NAME_MAX];      /* "cuda-9.0" or "none" */
+    char compute_detail[CPUID_GPU_LEVEL_DETAIL_MAX];  /* device name, or why none */
+};
+
+/*
+ * Derive the levels a host reaches from its raw facts (pure) into
+ * *capability_out (caller's storage, fully overwritten):
+ *   compute  the highest compute capability among the NVIDIA devices (a
+ *            domain is given one device; the best one decides whether any
+ *            device can serve it); "none" when NVML found no device.
+ *   graphics the highest table level whose GL version (and extensions, see
+ *            the levels file) the GL_VERSION string reaches; "none" without
+ *            a desktop OpenGL context (OpenGL ES only counts as none).
+ * Always succeeds for facts that cpuid_gpu_facts_from_json accepted or
+ * cpuid_gpu_probe_collect produced; returns 0, or MIG_EFORMAT when a
+ * GL_VERSION that the facts call OK does not start with MAJOR.MINOR
+ * (message quotes it).
+ */
+int cpuid_gpu_capability_from_facts(const cpuid_gpu_level_table *table,
+                                    const struct cpuid_gpu_facts *facts,
+                                    struct cpuid_gpu_capability *capability_out);
+
+/*
+ * Can `host` run a domain that requires `requirement`?  Both must come
+ * from the same level table (graphics levels compare by table index; a
+ * host dump from elsewhere is re-derived from its facts first).  Returns 0
+ * if so, MIG_ECOMPAT if not, with every shortfall in the message, e.g.
+ * "GPU baseline 'd3d11.0-gl4.1,cuda-9.0' not met: needs cuda-9.0, host has
+ * cuda-8.6 (NVIDIA A10)".  When `shortfall` is not NULL the same text
+ * (without the prefix) is written to that caller's buffer of
+ * `shortfall_size` bytes ("" when met).
+ */
+int cpuid_gpu_capability_check(const struct cpuid_gpu_requirement *requirement,
+                               const struct cpuid_gpu_capability *host,
+                               char *shortfall, size_t shortfall_size);
+
+/*
+ * The level a group of hosts shares (cluster join): for each axis the
+ * lower of `a` and `b`, written to the caller's *out, which may alias a or b.
+ */
+void cpuid_gpu_capability_intersect(const struct cpuid_gpu_capability *a,
+                                    const struct cpuid_gpu_capability *b,
+                                    struct cpuid_gpu_capability *out);
+
+/*
+ * The host's levels as a gpu_baseline string a domain could require
+ * ("d3d12-gl4.6,cuda-9.0", "cuda-8.0", "none") into the caller's buf of
+ * `size` bytes (cut to fit, NUL-terminated).
+ */
+void cpuid_gpu_capability_format_baseline(const struct cpuid_gpu_capability *capability,
+                                          char *buf, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* The "gpu" object of a host description (gpu_host.c)                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Where the facts, the probe and the levels meet: host-dump writes the
+ * object, check / cluster add / report read it back and re-derive the
+ * levels from its facts with their own table.
+ */
+
+/*
+ * The "gpu" object of a host dump (docs/formats.md "GPU object"):
+ * {"facts": <cpuid_gpu_facts_to_json>, "levels": {"graphics", "compute",
+ * "baseline", "graphics_detail", "compute_detail"}}.  Readers must
+ * re-derive levels from "facts" with their own table rather than trust
+ * "levels".  *json_out is a new reference owned by the caller
+ * (json_object_put).  Returns 0 or MIG_ENOMEM.
+ */
+int cpuid_gpu_host_to_json(const struct cpuid_gpu_facts *facts,
+                           const struct cpuid_gpu_capability *capability,
+                           struct json_object **json_out);
+
+/*
+ * For host-dump: probe this host (cpuid_gpu_probe_collect with `options`,
+ * NULL for defaults), derive its levels with `table`, and set the result
+ * as the "gpu" member of the host JSON object `host_json` (replacing any).
+ * The object stays owned by the caller.  Returns 0, or an error of
+ * cpuid_gpu_probe_collect / MIG_ENOMEM.  A host without a GPU gets levels
+ * "none".
+ */
+int cpuid_gpu_host_json_add(struct json_object *host_json, const cpuid_gpu_level_table *table,
+                            const struct cpuid_gpu_probe_options *options);
+
+/*
+ * For check / cluster add / report: the capability of a host from its host
+ * JSON (as cpuid_gpu_host_json_add left it, possibly from another
+ * machine): its "gpu" facts re-derived with `table` into *capability_out
+ * (caller's storage).  A host JSON without "gpu" (dumped before GPU
+ * probing) gives levels "none" with that reason, not an error.  Returns 0,
+ * or MIG_EFORMAT quoting the bad member, with `origin` (the file) in the
+ * message.
+ */
+int cpuid_gpu_host_json_capability(const struct json_object *host_json,
+                                   const cpuid_gpu_level_table *table,
+                                   const char *origin,
+                                   struct cpuid_gpu_capability *capability_out);
+
+/* ------------------------------------------------------------------ */
+/* Cluster GPU level (cluster_gpu.c)                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The GPU side of a cluster: its GPU level is the minimum of its members'
+ * levels (cpuid_gpu_capability_intersect), or a pinned gpu_baseline, and a
+ * host below it is refused, as for CPU features.
+ *
+ * The level is stored in the cluster file ("gpu_baseline", docs/formats.md
+ * "Cluster file format"); a cluster file without one (made before GPU
+ * levels) imposes no GPU rule and records none until it is pinned, because
+ * the levels of its existing members are unknown.  Nothing here prints or
+ * touches a file.
+ */
+
+/*
+ * Can a host with GPU levels `host` join `cluster`?  0 if the cluster has
+ * no GPU level or the host meets it; MIG_ECOMPAT if not, with the shortfall
+ * ("needs cuda-9.0, host has cuda-8.6 (NVIDIA A10)") written to the
+ * caller's `shortfall` buffer (may be NULL; "" when met) and the message
+ * naming the cluster.  MIG_EFORMAT if the recorded level is not valid in
+ * `table`.  Changes nothing.
+ */
+int cpuid_cluster_gpu_check(const struct cpuid_cluster *cluster,
+                            const cpuid_gpu_level_table *table, const char *hostname,
+                            const struct cpuid_gpu_capability *host,
+                            char *shortfall, size_t shortfall_size);
+
+/*
+ * After cpuid_cluster_add() of `hostname`: record the member's GPU levels
+ * and lower the cluster's level to the minimum of it and the host's
+ * (the host's own level when it is the only member; unchanged when pinned
+ * or when the file recorded none).  Returns 0, MIG_EINVAL (no such
+ * member), MIG_EFORMAT (recorded level invalid in `table`), MIG_ENOMEM.
+ */
+int cpuid_cluster_gpu_record(struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
+                             const char *hostname, const struct cpuid_gpu_capability *host);
+
+/*
+ * Pin the cluster's GPU level to `baseline` (a gpu_baseline string, "none"
+ * unpins nothing: it pins the lowest level).  Refused with MIG_ECOMPAT if a
+ * member whose level is recorded is below it (*shortfall as above, naming
+ * the member's levels); MIG_EINVAL for a baseline the table does not know.
+ */
+int cpuid_cluster_gpu_pin(struct cpuid_cluster *cluster, const cpuid_gpu_level_table *table,
+                          const char *baseline, char *shortfall, size_t shortfall_size);
+
+/*
+ * The levels a gpu_baseline string stands for, as a capability (graphics
+ * and compute parts; the details say `what` they come from, e.g. "cluster
+ * 'lab'") in the caller's *capability_out.  MIG_EINVAL as
+ * cpuid_gpu_requirement_parse().
+ */
+int cpuid_gpu_capability_from_baseline(const cpuid_gpu_level_table *table, const char *baseline,
+                                       const char *what,
+                                       struct cpuid_gpu_capability *capability_out);
+
+/* ------------------------------------------------------------------ */
+/* Domain config: the xenmig keys of an xl.cfg (domain_config.c)        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The xenmig keys of a domain's xl.cfg, read with libxlutil (the parser
+ * stock xl uses), and written back into config text:
+ *
+ *   name            = "web1"                 the domain's name (xl's key)
+ *   type            = "hvm"                  pv, pvh or hvm (xl's key; CPUID policy choice)
+ *   cpuid_baseline  = "x86-64-v3"            a named CPU level, or "cluster"
+ *   gpu_baseline    = "d3d11.0-gl4.1,cuda-8.0"  see "GPU levels" above
+ *
+ * Stock xl ignores the two baseline keys; xl-ext reads them here.  The
+ * reader works on a file or on an in-memory blob (the config text that
+ * travels with a domain).  Note: the config blob in a stock Xen 4.17 `xl
+ * save` file or migration stream is libxl's JSON (xl writes it with
+ * XL_MANDATORY_FLAG_JSON), not xl.cfg text, and carries no baseline keys;
+ * the reader recognises such a blob and says so (MIG_EUNSUPP) instead of
+ * reporting "no baseline".
+ *
+ * It also returns `type` as cpuid_domain_config_read() does (pv/pvh/hvm,
+ * same defaults): that reader is a thin wrapper over this one.
+ *
+ * Users: `xl-ext create` (read + cpuid_gpu_capability_check), migration
+ * pre-flight (read the blob), and the recording of a resolved baseline
+ * (cpuid_domain_config_set_string, e.g. cpuid_baseline_features = "...").
+ */
+
+#define CPUID_DOMAIN_CONFIG_MAX       (1024 * 1024) /* bytes of config text read */
+#define CPUID_DOMAIN_CONFIG_VALUE_MAX 4096          /* a value set by _set_string */
+#define CPUID_BASELINE_NAME_MAX       64            /* cpuid_baseline, incl. NUL */
+
+/* The xenmig keys of one config.  Strings are NULL when the key is absent. */
+struct cpuid_domain_config_keys {
+    char *name;                 /* "name" */
+    char *type;                 /* never NULL: "pv", "pvh" or "hvm", from `type`, else
+                                 * the legacy `builder = "hvm"`, else "pv" (as xl does) */
+    char *cpuid_baseline;       /* checked to be a plausible level name only */
+    char *gpu_baseline;         /* validated against the GPU level table */
+    struct cpuid_gpu_requirement gpu_requirement; /* parsed gpu_baseline; "none" when absent */
+};
+
+/* Options of the readers: versioned, initialise with the macro. */
+struct cpuid_domain_config_read_options {
+    unsigned int version;
+    /* The GPU levels to validate gpu_baseline against; NULL: the default
+     * table (cpuid_gpu_level_table_load(NULL)) is loaded when the key is present. */
+    const cpuid_gpu_level_table *gpu_levels;
+};
+#define CPUID_DOMAIN_CONFIG_READ_OPTIONS_VERSION 1
+#define CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT { CPUID_DOMAIN_CONFIG_READ_OPTIONS_VERSION, NULL }
+
+/*
+ * Read the xenmig keys of the xl.cfg file at `path` (at most
+ * CPUID_DOMAIN_CONFIG_MAX bytes).  options may be NULL (defaults).
+ *
+ * On success *keys_out is a new struct owned by the caller, freed with
+ * cpuid_domain_config_keys_free(); on failure *keys_out is NULL.  Errors
+ * (message via mig_error_last(), always naming the file):
+ *   MIG_EIO      the file cannot be read
+ *   MIG_ELIMIT   the file is larger than CPUID_DOMAIN_CONFIG_MAX
+ *   MIG_EFORMAT  libxlutil cannot parse it: its own report, with file and
+ *                line ("web1.cfg:7: config parsing error near `x': ...")
+ *   MIG_EINVAL   a key has a bad value: a list where a string belongs, a
+ *                type other than pv/pvh/hvm, a cpuid_baseline that is not
+ *                a level name, an unknown GPU level (the message quotes it
+ *                and lists the valid levels)
+ *   MIG_EUNSUPP  the text is libxl JSON, not xl.cfg (see above)
+ */
+int cpuid_domain_config_read_file(const char *path,
+                                  const struct cpuid_domain_config_read_options *options,
+                                  struct cpuid_domain_config_keys **keys_out);
+
+/*
+ * As cpuid_domain_config_read_file(), from `length` bytes of config text
+ * at `data` (need not be NUL-terminated; trailing NUL bytes, as xl writes
+ * them, are ignored).  `origin` names the blob in messages
+ * ("web1.save:config").
+ */
+int cpuid_domain_config_read_blob(const void *data, size_t length, const char *origin,
+                                  const struct cpuid_domain_config_read_options *options,
+                                  struct cpuid_domain_config_keys **keys_out);
+
+/* Free keys from the readers; NULL is fine. */
+void cpuid_domain_config_keys_free(struct cpuid_domain_config_keys *keys);
+
+/*
+ * Set `key = "value"` in the xl.cfg text of `length` bytes at `text`, for
+ * recording a resolved baseline in the config that travels with a domain.
+ * The last existing assignment of key is replaced in place (its line must
+ * hold that one assignment, optionally followed by ';' and a comment);
+ * otherwise the assignment is appended.  Everything else, comments
+ * included, is kept byte for byte.  The result is re-parsed with libxlutil
+ * and must read back as `value`.
+ *
+ * key: [a-z_][a-z0-9_]*, at most 63 characters.  value: printable ASCII
+ * without '"' or '\', at most CPUID_DOMAIN_CONFIG_VALUE_MAX - 1 characters.
+ *
+ * On success *text_out is a new NUL-terminated string owned by the caller
+ * (free()); on failure it is NULL.  Errors: MIG_EINVAL (bad key or value,
+ * quoted), MIG_EFORMAT (the input does not parse, libxlutil's report),
+ * MIG_EUNSUPP (the key's line holds more than one statement or a
+ * non-string value: the message quotes the line and says to fix it by
+ * hand), MIG_ELIMIT, MIG_ENOMEM.
+ */
+int cpuid_domain_config_set_string(const char *text, size_t length, const char *key,
+                                   const char *value, char **text_out);
 
 #endif /* XENMIG_CPUID_POLICY_H */

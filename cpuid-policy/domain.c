@@ -3,7 +3,7 @@
  * pre-flight).
  *
  * cpuid_domain_config_read() is a thin wrapper over the libxlutil-based
- * reader of domain_config.h (the parser stock xl uses), kept for its small
+ * reader of domain_config.c (the parser stock xl uses), kept for its small
  * contract.  This file must never guess a missing feature as present, and
  * never print.
  */
@@ -14,21 +14,20 @@
 
 #include "cpuid_internal.h"
 #include "cpuid_policy.h"
-#include "domain_config.h"
 #include "mig_error.h"
 
 int cpuid_domain_config_read(const char *path, char **baseline_out, char **type_out)
 {
-    struct domain_config_keys *keys = NULL;
+    struct cpuid_domain_config_keys *keys = NULL;
     int rc;
 
-    rc = domain_config_read_file(path, NULL, &keys);
+    rc = cpuid_domain_config_read_file(path, NULL, &keys);
     if (rc)
         return rc;
     *baseline_out = keys->cpuid_baseline;
     *type_out = keys->type;
     keys->cpuid_baseline = keys->type = NULL;
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
     return 0;
 }
 

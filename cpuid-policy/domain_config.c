@@ -1,24 +1,26 @@
 /*
  * domain_config.c: read cpuid_baseline, gpu_baseline and name from xl.cfg
  * text with libxlutil, and set a string key in config text (see
- * domain_config.h).
+ * cpuid_policy.h, "Domain config").
  *
  * libxlutil prints its parse errors to a FILE*: we hand it a memory stream
  * and turn what it wrote into the mig_error message.  This file must never
  * print anything itself, never exit, and never hand libxlutil more than
- * DOMAIN_CONFIG_MAX bytes.
+ * CPUID_DOMAIN_CONFIG_MAX bytes.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libxlutil.h>
 
-#include "domain_config.h"
+#include "cpuid_internal.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 #define KEY_NAME_MAX 64
@@ -72,9 +74,9 @@ static int parse_config(const char *data, size_t length, const char *origin,
     int rc, xlu_rc;
 
     memset(parsed, 0, sizeof(*parsed));
-    if (length > DOMAIN_CONFIG_MAX) {
+    if (length > CPUID_DOMAIN_CONFIG_MAX) {
         rc = mig_error_set(MIG_ELIMIT, "%s: config is %zu bytes, more than the %d an xl.cfg may have here",
-                           origin, length, DOMAIN_CONFIG_MAX);
+                           origin, length, CPUID_DOMAIN_CONFIG_MAX);
         goto out;
     }
     if (looks_like_json(data, length)) {
@@ -158,7 +160,7 @@ static int get_domain_type(struct parsed_config *parsed, const char *origin, cha
         }
     }
     if (strcmp(type, "pv") && strcmp(type, "pvh") && strcmp(type, "hvm")) {
-        gpu_text_quote(type, strnlen(type, 40), quoted, sizeof(quoted));
+        cpuid_text_quote(type, strnlen(type, 40), quoted, sizeof(quoted));
         rc = mig_error_set(MIG_EINVAL, "%s: type '%s' is not a domain type: write type = \"pv\", "
                            "\"pvh\" or \"hvm\"", origin, quoted);
         goto out;
@@ -184,22 +186,22 @@ static int check_cpuid_baseline(const char *origin, const char *value)
              value[i] == '.';
     if (ok)
         return 0;
-    gpu_text_quote(value, length, quoted, sizeof(quoted));
+    cpuid_text_quote(value, length, quoted, sizeof(quoted));
     return mig_error_set(MIG_EINVAL, "%s: cpuid_baseline '%s%s' is not a CPU level name: write a "
                          "name such as \"x86-64-v3\", \"intel-skylake\", \"amd-zen2\" or \"cluster\" "
                          "(letters, digits, '.', '-', '_'; at most %d characters)", origin, quoted,
                          length >= CPUID_BASELINE_NAME_MAX ? "..." : "", CPUID_BASELINE_NAME_MAX - 1);
 }
 
-int domain_config_read_blob(const void *data, size_t length, const char *origin,
-                            const struct domain_config_read_options *options,
-                            struct domain_config_keys **keys_out)
+int cpuid_domain_config_read_blob(const void *data, size_t length, const char *origin,
+                                  const struct cpuid_domain_config_read_options *options,
+                                  struct cpuid_domain_config_keys **keys_out)
 {
-    static const struct domain_config_read_options defaults = DOMAIN_CONFIG_READ_OPTIONS_INIT;
-    struct domain_config_keys *keys = NULL;
+    static const struct cpuid_domain_config_read_options defaults = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct cpuid_domain_config_keys *keys = NULL;
     struct parsed_config parsed = { 0 };
-    gpu_level_table *own_levels = NULL;
-    const gpu_level_table *levels;
+    cpuid_gpu_level_table *own_levels = NULL;
+    const cpuid_gpu_level_table *levels;
     const char *text = data;
     int rc;
 
@@ -208,10 +210,10 @@ int domain_config_read_blob(const void *data, size_t length, const char *origin,
         origin = "(config)";
     if (!options)
         options = &defaults;
-    if (options->version != DOMAIN_CONFIG_READ_OPTIONS_VERSION) {
-        rc = mig_error_set(MIG_EINVAL, "struct domain_config_read_options version %u, expected %u: "
-                           "initialise it with DOMAIN_CONFIG_READ_OPTIONS_INIT",
-                           options->version, DOMAIN_CONFIG_READ_OPTIONS_VERSION);
+    if (options->version != CPUID_DOMAIN_CONFIG_READ_OPTIONS_VERSION) {
+        rc = mig_error_set(MIG_EINVAL, "struct cpuid_domain_config_read_options version %u, expected %u: "
+                           "initialise it with CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT",
+                           options->version, CPUID_DOMAIN_CONFIG_READ_OPTIONS_VERSION);
         goto out;
     }
     while (length && text[length - 1] == '\0')
@@ -243,12 +245,12 @@ int domain_config_read_blob(const void *data, size_t length, const char *origin,
     if (keys->gpu_baseline) {
         levels = options->gpu_levels;
         if (!levels) {
-            rc = gpu_level_table_load(NULL, &own_levels);
+            rc = cpuid_gpu_level_table_load(NULL, &own_levels);
             if (rc)
                 goto out;
             levels = own_levels;
         }
-        rc = gpu_requirement_parse(levels, keys->gpu_baseline, &keys->gpu_requirement);
+        rc = cpuid_gpu_requirement_parse(levels, keys->gpu_baseline, &keys->gpu_requirement);
         if (rc) {
             char message[1024];
 
@@ -262,30 +264,30 @@ int domain_config_read_blob(const void *data, size_t length, const char *origin,
     rc = 0;
 
 out:
-    gpu_level_table_free(own_levels);
-    domain_config_keys_free(keys);
+    cpuid_gpu_level_table_free(own_levels);
+    cpuid_domain_config_keys_free(keys);
     parsed_config_close(&parsed);
     return rc;
 }
 
-int domain_config_read_file(const char *path,
-                            const struct domain_config_read_options *options,
-                            struct domain_config_keys **keys_out)
+int cpuid_domain_config_read_file(const char *path,
+                                  const struct cpuid_domain_config_read_options *options,
+                                  struct cpuid_domain_config_keys **keys_out)
 {
     char *text;
     size_t length;
     int rc;
 
     *keys_out = NULL;
-    rc = gpu_read_text_file(path, DOMAIN_CONFIG_MAX, "domain config", &text, &length);
+    rc = cpuid_read_text_file(path, "domain config", CPUID_DOMAIN_CONFIG_MAX, 0, &text, &length);
     if (rc)
         return rc;
-    rc = domain_config_read_blob(text, length, path, options, keys_out);
+    rc = cpuid_domain_config_read_blob(text, length, path, options, keys_out);
     free(text);
     return rc;
 }
 
-void domain_config_keys_free(struct domain_config_keys *keys)
+void cpuid_domain_config_keys_free(struct cpuid_domain_config_keys *keys)
 {
     if (!keys)
         return;
@@ -360,86 +362,97 @@ static int line_assigns(const char *line, size_t length, const char *key, size_t
     return 1;
 }
 
-int domain_config_set_string(const char *text, size_t length, const char *key,
-                             const char *value, char **text_out)
+/* The key and value that cpuid_domain_config_set_string() may write; *value_length set. */
+static int check_key_value(const char *key, const char *value, size_t *value_length)
 {
-    struct parsed_config parsed = { 0 };
-    size_t value_length, match_start = 0, match_end = 0, comment_at = 0, size, used = 0;
-    char quoted[256], *result = NULL;
-    const char *read_back = NULL;
-    int matched = 0, rc;
+    char quoted[256];
+    size_t length;
 
-    *text_out = NULL;
-    gpu_text_quote(key, strnlen(key, KEY_NAME_MAX + 1), quoted, sizeof(quoted));
-    if (!valid_key(key)) {
-        rc = mig_error_set(MIG_EINVAL, "config key '%s' is not a key name ([a-z_][a-z0-9_]*, "
-                           "at most %d characters)", quoted, KEY_NAME_MAX - 1);
-        goto out;
-    }
-    value_length = strnlen(value, DOMAIN_CONFIG_VALUE_MAX);
-    for (size_t i = 0; i < value_length; i++) {
+    cpuid_text_quote(key, strnlen(key, KEY_NAME_MAX + 1), quoted, sizeof(quoted));
+    if (!valid_key(key))
+        return mig_error_set(MIG_EINVAL, "config key '%s' is not a key name ([a-z_][a-z0-9_]*, "
+                             "at most %d characters)", quoted, KEY_NAME_MAX - 1);
+    length = strnlen(value, CPUID_DOMAIN_CONFIG_VALUE_MAX);
+    for (size_t i = 0; i < length; i++) {
         if (value[i] < 0x20 || value[i] > 0x7e || value[i] == '"' || value[i] == '\\') {
-            gpu_text_quote(value, value_length < 60 ? value_length : 60, quoted, sizeof(quoted));
-            rc = mig_error_set(MIG_EINVAL, "value '%s' for %s has a character that cannot go in an "
-                               "xl.cfg string (byte %zu): use printable ASCII without '\"' or '\\'",
-                               quoted, key, i);
-            goto out;
+            cpuid_text_quote(value, length < 60 ? length : 60, quoted, sizeof(quoted));
+            return mig_error_set(MIG_EINVAL, "value '%s' for %s has a character that cannot go "
+                                 "in an xl.cfg string (byte %zu): use printable ASCII without "
+                                 "'\"' or '\\'", quoted, key, i);
         }
     }
-    if (value_length >= DOMAIN_CONFIG_VALUE_MAX) {
-        rc = mig_error_set(MIG_ELIMIT, "value for %s is longer than %d characters", key,
-                           DOMAIN_CONFIG_VALUE_MAX - 1);
-        goto out;
-    }
-    while (length && text[length - 1] == '\0')    /* as xl writes a config blob */
-        length--;
-    rc = parse_config(text, length, "(config)", &parsed);
-    if (rc)
-        goto out;
-    parsed_config_close(&parsed);
+    if (length >= CPUID_DOMAIN_CONFIG_VALUE_MAX)
+        return mig_error_set(MIG_ELIMIT, "value for %s is longer than %d characters", key,
+                             CPUID_DOMAIN_CONFIG_VALUE_MAX - 1);
+    *value_length = length;
+    return 0;
+}
 
+/* The last line of a config that assigns a key, as line_assigns() found it. */
+struct assignment {
+    bool found;
+    size_t start, end;          /* the line, without its newline */
+    size_t comment_at;          /* offset of a trailing comment, or end */
+};
+
+/* Find the last assignment of key in text; MIG_EUNSUPP for one we cannot rewrite. */
+static int find_assignment(const char *text, size_t length, const char *key,
+                           struct assignment *found)
+{
+    char quoted[256];
+
+    memset(found, 0, sizeof(*found));
     for (size_t start = 0, lineno = 1; start < length; lineno++) {
         const char *newline = memchr(text + start, '\n', length - start);
         size_t end = newline ? (size_t)(newline - text) : length, at = 0;
         int assigns = line_assigns(text + start, end - start, key, &at);
 
         if (assigns < 0) {
-            gpu_text_quote(text + start, end - start < 80 ? end - start : 80, quoted, sizeof(quoted));
-            rc = mig_error_set(MIG_EUNSUPP, "(config):%zu: '%s' assigns %s in a form xl-ext does not "
-                               "rewrite (one `%s = \"...\"` per line): fix that line by hand",
-                               lineno, quoted, key, key);
-            goto out;
+            cpuid_text_quote(text + start, end - start < 80 ? end - start : 80, quoted,
+                             sizeof(quoted));
+            return mig_error_set(MIG_EUNSUPP, "(config):%zu: '%s' assigns %s in a form xl-ext "
+                                 "does not rewrite (one `%s = \"...\"` per line): fix that line "
+                                 "by hand", lineno, quoted, key, key);
         }
         if (assigns) {
-            matched = 1;
-            match_start = start;
-            match_end = end;
-            comment_at = start + at;
+            found->found = true;
+            found->start = start;
+            found->end = end;
+            found->comment_at = start + at;
         }
         start = end + 1;
     }
+    return 0;
+}
 
-    size = length + strlen(key) + value_length + 16;
-    result = malloc(size);
-    if (!result) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory setting %s", key);
-        goto out;
-    }
-    if (matched) {
+/*
+ * text with `key = "value"` in place of the assignment found, or appended;
+ * a new string of *used bytes the caller frees, NULL when out of memory.
+ */
+static char *rewrite_config(const char *text, size_t length, const char *key,
+                            const char *value, size_t value_length,
+                            const struct assignment *found, size_t *used_out)
+{
+    size_t size = length + strlen(key) + value_length + 16, used;
+    char *result = malloc(size);
+
+    if (!result)
+        return NULL;
+    if (found->found) {
         size_t indent = 0;
 
-        while (text[match_start + indent] == ' ' || text[match_start + indent] == '\t')
+        while (text[found->start + indent] == ' ' || text[found->start + indent] == '\t')
             indent++;
-        memcpy(result, text, match_start + indent);
-        used = match_start + indent;
+        memcpy(result, text, found->start + indent);
+        used = found->start + indent;
         used += (size_t)snprintf(result + used, size - used, "%s = \"%s\"", key, value);
-        if (comment_at < match_end) {
+        if (found->comment_at < found->end) {
             result[used++] = ' ';
-            memcpy(result + used, text + comment_at, match_end - comment_at);
-            used += match_end - comment_at;
+            memcpy(result + used, text + found->comment_at, found->end - found->comment_at);
+            used += found->end - found->comment_at;
         }
-        memcpy(result + used, text + match_end, length - match_end);
-        used += length - match_end;
+        memcpy(result + used, text + found->end, length - found->end);
+        used += length - found->end;
     } else {
         memcpy(result, text, length);
         used = length;
@@ -448,6 +461,38 @@ int domain_config_set_string(const char *text, size_t length, const char *key,
         used += (size_t)snprintf(result + used, size - used, "%s = \"%s\"\n", key, value);
     }
     result[used] = '\0';
+    *used_out = used;
+    return result;
+}
+
+int cpuid_domain_config_set_string(const char *text, size_t length, const char *key,
+                                   const char *value, char **text_out)
+{
+    struct parsed_config parsed = { 0 };
+    struct assignment found;
+    size_t value_length = 0, used = 0;
+    const char *read_back = NULL;
+    char *result = NULL;
+    int rc;
+
+    *text_out = NULL;
+    rc = check_key_value(key, value, &value_length);
+    if (rc)
+        goto out;
+    while (length && text[length - 1] == '\0')    /* as xl writes a config blob */
+        length--;
+    rc = parse_config(text, length, "(config)", &parsed);
+    if (rc)
+        goto out;
+    parsed_config_close(&parsed);
+    rc = find_assignment(text, length, key, &found);
+    if (rc)
+        goto out;
+    result = rewrite_config(text, length, key, value, value_length, &found, &used);
+    if (!result) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory setting %s", key);
+        goto out;
+    }
 
     /* The result must parse and read back as value. */
     rc = parse_config(result, used, "(updated config)", &parsed);

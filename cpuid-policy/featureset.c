@@ -354,6 +354,69 @@ int cpuid_featureset_parse_names(const char *text, struct cpuid_featureset *out)
     return rc;
 }
 
+/*
+ * One NAME=0 / NAME=1 item (len bytes at p) of libxl's cpuid= string
+ * `text`: the bit joins *set or *cleared (the last item for a bit wins).
+ */
+static int libxl_apply_item(const char *p, size_t len, const char *text,
+                            struct cpuid_featureset *set, struct cpuid_featureset *cleared)
+{
+    char qbuf[QUOTE_MAX + 4];
+    const char *eq = memchr(p, '=', len);
+    size_t name_len;
+    unsigned int index;
+    int rc;
+
+    if (!eq)
+        return mig_error_set(MIG_EINVAL, "item '%.*s' of \"%s\" has no '=': write NAME=0 or "
+                             "NAME=1", (int)(len > 64 ? 64 : len), p, quote_input(text, qbuf));
+    name_len = (size_t)(eq - p);
+    if (memchr(p, ':', name_len))
+        return mig_error_set(MIG_EUNSUPP, "raw leaf item '%.*s' of \"%s\" is not supported: "
+                             "use feature names", (int)(len > 64 ? 64 : len), p,
+                             quote_input(text, qbuf));
+    /* libxl's own table: "clflush" is leaf 1 EBX's line-size field there, and
+     * the CLFLUSH feature bit is "clfsh". */
+    if (name_len == 7 && !strncmp(p, "clflush", 7))
+        return mig_error_set(MIG_EUNSUPP, "in libxl's cpuid= syntax 'clflush' of \"%s\" is the "
+                             "CLFLUSH line size field, not the feature: write clfsh for the "
+                             "feature", quote_input(text, qbuf));
+    if (name_len == 5 && !strncmp(p, "clfsh", 5))
+        rc = resolve_token("clflush", 7, text, &index);
+    else
+        rc = resolve_token(p, name_len, text, &index);
+    if (rc)
+        return rc;
+    if (len - name_len == 2 && eq[1] == '1') {
+        cpuid_featureset_set(set, index);
+        cpuid_featureset_clear(cleared, index);
+    } else if (len - name_len == 2 && eq[1] == '0') {
+        cpuid_featureset_set(cleared, index);
+        cpuid_featureset_clear(set, index);
+    } else {
+        return mig_error_set(MIG_EUNSUPP, "value of '%.*s' in \"%s\" is not 0 or 1: libxl's "
+                             "per-bit x/k/s forms are not supported here",
+                             (int)(len > 64 ? 64 : len), p, quote_input(text, qbuf));
+    }
+    return 0;
+}
+
+/* The leading "host" item: start from *host. */
+static int libxl_apply_host(bool first, const struct cpuid_featureset *host, const char *text,
+                            struct cpuid_featureset *fs)
+{
+    char qbuf[QUOTE_MAX + 4];
+
+    if (!first)
+        return mig_error_set(MIG_EINVAL, "'host' must come first in \"%s\"",
+                             quote_input(text, qbuf));
+    if (!host)
+        return mig_error_set(MIG_EINVAL, "\"%s\" starts from 'host' but no host featureset "
+                             "was given: pass --host HOST.json", quote_input(text, qbuf));
+    *fs = *host;
+    return 0;
+}
+
 int cpuid_featureset_parse_libxl(const char *text, const struct cpuid_featureset *host,
                                  struct cpuid_featureset *out)
 {
@@ -364,9 +427,7 @@ int cpuid_featureset_parse_libxl(const char *text, const struct cpuid_featureset
     int rc;
 
     for (;; first = false) {
-        size_t len = 0, name_len;
-        const char *eq;
-        unsigned int index;
+        size_t len = 0;
 
         while (isspace((unsigned char)*p))
             p++;
@@ -377,66 +438,16 @@ int cpuid_featureset_parse_libxl(const char *text, const struct cpuid_featureset
         if (len == 0) {
             if (!*p && !first)
                 break;
-            rc = mig_error_set(MIG_EINVAL, "empty item at offset %zu of \"%s\": write "
-                               "\"host,NAME=0,NAME=1...\"", (size_t)(p - text),
-                               quote_input(text, qbuf));
-            goto out;
+            return mig_error_set(MIG_EINVAL, "empty item at offset %zu of \"%s\": write "
+                                 "\"host,NAME=0,NAME=1...\"", (size_t)(p - text),
+                                 quote_input(text, qbuf));
         }
-        if (len == 4 && !strncmp(p, "host", 4)) {
-            if (!first) {
-                rc = mig_error_set(MIG_EINVAL, "'host' must come first in \"%s\"",
-                                   quote_input(text, qbuf));
-                goto out;
-            }
-            if (!host) {
-                rc = mig_error_set(MIG_EINVAL, "\"%s\" starts from 'host' but no host "
-                                   "featureset was given: pass --host HOST.json",
-                                   quote_input(text, qbuf));
-                goto out;
-            }
-            fs = *host;
-        } else {
-            eq = memchr(p, '=', len);
-            if (!eq) {
-                rc = mig_error_set(MIG_EINVAL, "item '%.*s' of \"%s\" has no '=': write "
-                                   "NAME=0 or NAME=1", (int)(len > 64 ? 64 : len), p,
-                                   quote_input(text, qbuf));
-                goto out;
-            }
-            name_len = (size_t)(eq - p);
-            if (memchr(p, ':', name_len)) {
-                rc = mig_error_set(MIG_EUNSUPP, "raw leaf item '%.*s' of \"%s\" is not "
-                                   "supported: use feature names", (int)(len > 64 ? 64 : len),
-                                   p, quote_input(text, qbuf));
-                goto out;
-            }
-            /* libxl's own table: "clflush" is leaf 1 EBX's line-size field there, and
-             * the CLFLUSH feature bit is "clfsh". */
-            if (name_len == 7 && !strncmp(p, "clflush", 7)) {
-                rc = mig_error_set(MIG_EUNSUPP, "in libxl's cpuid= syntax 'clflush' of \"%s\" "
-                                   "is the CLFLUSH line size field, not the feature: write "
-                                   "clfsh for the feature", quote_input(text, qbuf));
-                goto out;
-            }
-            if (name_len == 5 && !strncmp(p, "clfsh", 5))
-                rc = resolve_token("clflush", 7, text, &index);
-            else
-                rc = resolve_token(p, name_len, text, &index);
-            if (rc)
-                goto out;
-            if (len - name_len == 2 && eq[1] == '1') {
-                cpuid_featureset_set(&set, index);
-                cpuid_featureset_clear(&cleared, index);
-            } else if (len - name_len == 2 && eq[1] == '0') {
-                cpuid_featureset_set(&cleared, index);
-                cpuid_featureset_clear(&set, index);
-            } else {
-                rc = mig_error_set(MIG_EUNSUPP, "value of '%.*s' in \"%s\" is not 0 or 1: "
-                                   "libxl's per-bit x/k/s forms are not supported here",
-                                   (int)(len > 64 ? 64 : len), p, quote_input(text, qbuf));
-                goto out;
-            }
-        }
+        if (len == 4 && !strncmp(p, "host", 4))
+            rc = libxl_apply_host(first, host, text, &fs);
+        else
+            rc = libxl_apply_item(p, len, text, &set, &cleared);
+        if (rc)
+            return rc;
         p += len;
         while (isspace((unsigned char)*p))
             p++;
@@ -452,9 +463,7 @@ int cpuid_featureset_parse_libxl(const char *text, const struct cpuid_featureset
             cpuid_featureset_disable(&fs, i);
     cpuid_featureset_close(&fs);
     *out = fs;
-    rc = 0;
- out:
-    return rc;
+    return 0;
 }
 
 void cpuid_featureset_format_hex(const struct cpuid_featureset *fs,

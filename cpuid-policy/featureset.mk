@@ -1,6 +1,6 @@
 # CPU featureset room sources.
 libcpuidpolicy_a_SOURCES += cpuid_internal.h util.c feature_table.c featureset.c \
-	levels.c corpus.c host.c cluster.c domain.c cluster_gpu.h cluster_gpu.c libxl_mask.c
+	levels.c corpus.c host.c cluster.c domain.c cluster_gpu.c libxl_mask.c
 libcpuidpolicy_a_CPPFLAGS += $(XENCTRL_CFLAGS) $(XENGUEST_CFLAGS)
 
 # Named levels and the corpus of real CPUs: data, installed, read at run time.

@@ -1,22 +1,23 @@
 /*
  * gpu_level.c: the level table (data file parser), gpu_baseline parsing,
- * deriving a host's levels from raw probe facts, and the host >= domain
- * check (see gpu_level.h).
+ * deriving a host's levels from its raw facts (gpu_facts.c), and the
+ * host >= domain check (see cpuid_policy.h, "GPU levels").
  *
- * Pure code: it must never touch a GPU, load a driver or read any file but
- * the levels file.  Every input (levels file, baseline strings, facts read
- * from JSON) is untrusted: bounded lengths, no crash on any byte.
+ * Pure code: it must never touch a GPU, load a driver, read any file but
+ * the levels file, or know where the facts came from (a probe or JSON).
+ * Every input (levels file, baseline strings, facts) is untrusted: bounded
+ * lengths, no crash on any byte.
  */
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "gpu_level.h"
+#include "cpuid_internal.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 #define LEVELS_FILE_MAX      (64 * 1024)
@@ -27,7 +28,7 @@
 #define LEVELS_FILE_NAME     "gpu-levels"
 
 struct graphics_level {
-    char name[GPU_LEVEL_NAME_MAX];
+    char name[CPUID_GPU_LEVEL_NAME_MAX];
     int gl_major, gl_minor;
     int core_major, core_minor;           /* extensions implied from here; -1 never */
     unsigned int extension_count;
@@ -35,11 +36,11 @@ struct graphics_level {
 };
 
 struct compute_level {
-    char name[GPU_LEVEL_NAME_MAX];
+    char name[CPUID_GPU_LEVEL_NAME_MAX];
     int major, minor;
 };
 
-struct gpu_level_table {
+struct cpuid_gpu_level_table {
     char *origin;
     char *names;                          /* "none, d3d10.0-gl3.3, ..." */
     unsigned int graphics_count;
@@ -47,47 +48,6 @@ struct gpu_level_table {
     unsigned int compute_count;
     struct compute_level compute[COMPUTE_LEVELS_MAX];
 };
-
-void gpu_text_quote(const char *text, size_t length, char *buf, size_t size)
-{
-    size_t out = 0;
-
-    if (!size)
-        return;
-    for (size_t i = 0; i < length && out + 1 < size; i++) {
-        unsigned char c = (unsigned char)text[i];
-
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            buf[out++] = (char)c;
-        } else {
-            if (out + 5 >= size)
-                break;
-            snprintf(buf + out, size - out, "\\x%02x", c);
-            out += 4;
-        }
-    }
-    buf[out] = '\0';
-}
-
-/* "MAJOR.MINOR" with 1-3 digits each, exactly `length` bytes. */
-static int parse_major_minor(const char *s, size_t length, int *major, int *minor)
-{
-    size_t i = 0, digits;
-    int value;
-
-    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]) && digits <= 3; i++, digits++)
-        value = value * 10 + (s[i] - '0');
-    if (!digits || digits > 3 || i >= length || s[i] != '.')
-        return -1;
-    *major = value;
-    i++;
-    for (value = 0, digits = 0; i < length && isdigit((unsigned char)s[i]) && digits <= 3; i++, digits++)
-        value = value * 10 + (s[i] - '0');
-    if (!digits || digits > 3 || i != length)
-        return -1;
-    *minor = value;
-    return 0;
-}
 
 static int version_compare(int major_a, int minor_a, int major_b, int minor_b)
 {
@@ -100,7 +60,7 @@ static int version_compare(int major_a, int minor_a, int major_b, int minor_b)
 
 static int valid_level_name(const char *s, size_t length)
 {
-    if (!length || length >= GPU_LEVEL_NAME_MAX)
+    if (!length || length >= CPUID_GPU_LEVEL_NAME_MAX)
         return 0;
     for (size_t i = 0; i < length; i++)
         if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
@@ -116,7 +76,7 @@ static int compute_level_cmp(const void *a, const void *b)
     return version_compare(x->major, x->minor, y->major, y->minor);
 }
 
-static const struct graphics_level *find_graphics(const gpu_level_table *table,
+static const struct graphics_level *find_graphics(const cpuid_gpu_level_table *table,
                                                   const char *name, size_t length,
                                                   int *index)
 {
@@ -129,7 +89,7 @@ static const struct graphics_level *find_graphics(const gpu_level_table *table,
     return NULL;
 }
 
-static const struct compute_level *find_compute(const gpu_level_table *table,
+static const struct compute_level *find_compute(const cpuid_gpu_level_table *table,
                                                 const char *name, size_t length)
 {
     for (unsigned int i = 0; i < table->compute_count; i++)
@@ -140,7 +100,7 @@ static const struct compute_level *find_compute(const gpu_level_table *table,
 }
 
 /* "graphics NAME key=value..." with tokens already split. */
-static int parse_graphics_line(gpu_level_table *table, char **tokens, unsigned int count,
+static int parse_graphics_line(cpuid_gpu_level_table *table, char **tokens, unsigned int count,
                                const char *where)
 {
     struct graphics_level *level;
@@ -151,11 +111,11 @@ static int parse_graphics_line(gpu_level_table *table, char **tokens, unsigned i
         return mig_error_set(MIG_EFORMAT, "%s: 'graphics' needs a level name and gl=MAJOR.MINOR", where);
     if (table->graphics_count >= GRAPHICS_LEVELS_MAX)
         return mig_error_set(MIG_ELIMIT, "%s: more than %d graphics levels", where, GRAPHICS_LEVELS_MAX);
-    gpu_text_quote(tokens[1], strlen(tokens[1]), quoted, sizeof(quoted));
+    cpuid_text_quote(tokens[1], strlen(tokens[1]), quoted, sizeof(quoted));
     if (!valid_level_name(tokens[1], strlen(tokens[1])) || !strcmp(tokens[1], "none"))
         return mig_error_set(MIG_EFORMAT, "%s: bad level name '%s': use lower-case letters, "
                              "digits, '.' and '-', at most %d characters", where, quoted,
-                             GPU_LEVEL_NAME_MAX - 1);
+                             CPUID_GPU_LEVEL_NAME_MAX - 1);
     if (find_graphics(table, tokens[1], strlen(tokens[1]), &dummy) ||
         find_compute(table, tokens[1], strlen(tokens[1])))
         return mig_error_set(MIG_EFORMAT, "%s: level '%s' is defined twice", where, quoted);
@@ -168,14 +128,14 @@ static int parse_graphics_line(gpu_level_table *table, char **tokens, unsigned i
     for (unsigned int i = 2; i < count; i++) {
         const char *t = tokens[i];
 
-        gpu_text_quote(t, strlen(t), quoted, sizeof(quoted));
+        cpuid_text_quote(t, strlen(t), quoted, sizeof(quoted));
         if (!strncmp(t, "gl=", 3)) {
-            if (parse_major_minor(t + 3, strlen(t + 3), &level->gl_major, &level->gl_minor))
+            if (cpuid_gpu_parse_major_minor(t + 3, strlen(t + 3), &level->gl_major, &level->gl_minor))
                 return mig_error_set(MIG_EFORMAT, "%s: bad '%s': write gl=MAJOR.MINOR, e.g. gl=4.1",
                                      where, quoted);
             have_gl = 1;
         } else if (!strncmp(t, "ext-core=", 9)) {
-            if (parse_major_minor(t + 9, strlen(t + 9), &level->core_major, &level->core_minor))
+            if (cpuid_gpu_parse_major_minor(t + 9, strlen(t + 9), &level->core_major, &level->core_minor))
                 return mig_error_set(MIG_EFORMAT, "%s: bad '%s': write ext-core=MAJOR.MINOR",
                                      where, quoted);
         } else if (!strncmp(t, "ext=", 4)) {
@@ -217,7 +177,7 @@ static int parse_graphics_line(gpu_level_table *table, char **tokens, unsigned i
     return 0;
 }
 
-static int parse_compute_line(gpu_level_table *table, char **tokens, unsigned int count,
+static int parse_compute_line(cpuid_gpu_level_table *table, char **tokens, unsigned int count,
                               const char *where)
 {
     struct compute_level *level;
@@ -229,10 +189,10 @@ static int parse_compute_line(gpu_level_table *table, char **tokens, unsigned in
                              where);
     if (table->compute_count >= COMPUTE_LEVELS_MAX)
         return mig_error_set(MIG_ELIMIT, "%s: more than %d compute levels", where, COMPUTE_LEVELS_MAX);
-    gpu_text_quote(tokens[1], strlen(tokens[1]), quoted, sizeof(quoted));
+    cpuid_text_quote(tokens[1], strlen(tokens[1]), quoted, sizeof(quoted));
     level = &table->compute[table->compute_count];
-    if (strncmp(tokens[1], "cuda-", 5) || strlen(tokens[1]) >= GPU_LEVEL_NAME_MAX ||
-        parse_major_minor(tokens[1] + 5, strlen(tokens[1] + 5), &level->major, &level->minor))
+    if (strncmp(tokens[1], "cuda-", 5) || strlen(tokens[1]) >= CPUID_GPU_LEVEL_NAME_MAX ||
+        cpuid_gpu_parse_major_minor(tokens[1] + 5, strlen(tokens[1] + 5), &level->major, &level->minor))
         return mig_error_set(MIG_EFORMAT, "%s: bad compute level '%s': write cuda-MAJOR.MINOR, e.g. cuda-8.0",
                              where, quoted);
     if (find_compute(table, tokens[1], strlen(tokens[1])) ||
@@ -250,7 +210,7 @@ static int parse_compute_line(gpu_level_table *table, char **tokens, unsigned in
     return 0;
 }
 
-static int build_names(gpu_level_table *table)
+static int build_names(cpuid_gpu_level_table *table)
 {
     size_t size = 8;
     char *p;
@@ -271,10 +231,10 @@ static int build_names(gpu_level_table *table)
     return 0;
 }
 
-int gpu_level_table_parse(const char *text, size_t length, const char *origin,
-                          gpu_level_table **table_out)
+int cpuid_gpu_level_table_parse(const char *text, size_t length, const char *origin,
+                                cpuid_gpu_level_table **table_out)
 {
-    gpu_level_table *table = NULL;
+    cpuid_gpu_level_table *table = NULL;
     char *copy = NULL, *line, *next;
     unsigned int lineno = 0;
     int rc;
@@ -330,7 +290,7 @@ int gpu_level_table_parse(const char *text, size_t length, const char *origin,
         } else {
             char quoted[96];
 
-            gpu_text_quote(tokens[0], strlen(tokens[0]), quoted, sizeof(quoted));
+            cpuid_text_quote(tokens[0], strlen(tokens[0]), quoted, sizeof(quoted));
             rc = mig_error_set(MIG_EFORMAT, "%s: unknown line kind '%s': a line starts with "
                                "'graphics' or 'compute'", where, quoted);
         }
@@ -347,66 +307,25 @@ int gpu_level_table_parse(const char *text, size_t length, const char *origin,
 
 out:
     free(copy);
-    gpu_level_table_free(table);
+    cpuid_gpu_level_table_free(table);
     return rc;
 }
 
-int gpu_read_text_file(const char *path, size_t limit, const char *what,
-                       char **text_out, size_t *length_out)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t length;
-    int rc;
-
-    *text_out = NULL;
-    *length_out = 0;
-    if (!f) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open %s '%s'", what, path);
-        goto out;
-    }
-    buf = malloc(limit + 1);
-    if (!buf) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory reading %s '%s'", what, path);
-        goto out;
-    }
-    length = fread(buf, 1, limit + 1, f);
-    if (ferror(f)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read %s '%s'", what, path);
-        goto out;
-    }
-    if (length > limit) {
-        rc = mig_error_set(MIG_ELIMIT, "%s '%s' is larger than the %zu bytes allowed", what, path, limit);
-        goto out;
-    }
-    buf[length] = '\0';
-    *text_out = buf;
-    *length_out = length;
-    buf = NULL;
-    rc = 0;
-
-out:
-    free(buf);
-    if (f)
-        fclose(f);
-    return rc;
-}
-
-static int read_levels_file(const char *path, gpu_level_table **table_out)
+static int read_levels_file(const char *path, cpuid_gpu_level_table **table_out)
 {
     char *text;
     size_t length;
     int rc;
 
-    rc = gpu_read_text_file(path, LEVELS_FILE_MAX, "GPU levels file", &text, &length);
+    rc = cpuid_read_text_file(path, "GPU levels file", LEVELS_FILE_MAX, 0, &text, &length);
     if (rc)
         return rc;
-    rc = gpu_level_table_parse(text, length, path, table_out);
+    rc = cpuid_gpu_level_table_parse(text, length, path, table_out);
     free(text);
     return rc;
 }
 
-int gpu_level_table_load(const char *path, gpu_level_table **table_out)
+int cpuid_gpu_level_table_load(const char *path, cpuid_gpu_level_table **table_out)
 {
     const char *env = getenv("XENMIG_GPU_LEVELS");
     static const char *const dirs[] = { XENMIG_DATADIR, XENMIG_SRCDATADIR };
@@ -427,7 +346,7 @@ int gpu_level_table_load(const char *path, gpu_level_table **table_out)
                          XENMIG_DATADIR, LEVELS_FILE_NAME, XENMIG_SRCDATADIR, LEVELS_FILE_NAME);
 }
 
-void gpu_level_table_free(gpu_level_table *table)
+void cpuid_gpu_level_table_free(cpuid_gpu_level_table *table)
 {
     if (!table)
         return;
@@ -436,17 +355,17 @@ void gpu_level_table_free(gpu_level_table *table)
     free(table);
 }
 
-const char *gpu_level_table_origin(const gpu_level_table *table)
+const char *cpuid_gpu_level_table_origin(const cpuid_gpu_level_table *table)
 {
     return table->origin;
 }
 
-const char *gpu_level_table_names(const gpu_level_table *table)
+const char *cpuid_gpu_level_table_names(const cpuid_gpu_level_table *table)
 {
     return table->names;
 }
 
-static void requirement_none(struct gpu_requirement *req)
+static void requirement_none(struct cpuid_gpu_requirement *req)
 {
     memset(req, 0, sizeof(*req));
     req->graphics_level = -1;
@@ -455,10 +374,10 @@ static void requirement_none(struct gpu_requirement *req)
     snprintf(req->compute_name, sizeof(req->compute_name), "none");
 }
 
-int gpu_requirement_parse(const gpu_level_table *table, const char *text,
-                          struct gpu_requirement *requirement_out)
+int cpuid_gpu_requirement_parse(const cpuid_gpu_level_table *table, const char *text,
+                                struct cpuid_gpu_requirement *requirement_out)
 {
-    char quoted[GPU_BASELINE_TEXT_MAX * 4 + 8], part_quoted[GPU_BASELINE_TEXT_MAX * 4 + 8];
+    char quoted[CPUID_GPU_BASELINE_TEXT_MAX * 4 + 8], part_quoted[CPUID_GPU_BASELINE_TEXT_MAX * 4 + 8];
     const char *p, *end;
     unsigned int parts = 0;
     int saw_none = 0;
@@ -467,12 +386,12 @@ int gpu_requirement_parse(const gpu_level_table *table, const char *text,
     requirement_none(requirement_out);
     if (!text)
         return mig_error_set(MIG_EINVAL, "no gpu_baseline given");
-    length = strnlen(text, GPU_BASELINE_TEXT_MAX);
-    gpu_text_quote(text, length, quoted, sizeof(quoted));
-    if (length >= GPU_BASELINE_TEXT_MAX)
+    length = strnlen(text, CPUID_GPU_BASELINE_TEXT_MAX);
+    cpuid_text_quote(text, length, quoted, sizeof(quoted));
+    if (length >= CPUID_GPU_BASELINE_TEXT_MAX)
         return mig_error_set(MIG_EINVAL, "gpu_baseline '%s...' is longer than %d characters: "
                              "name at most one graphics and one compute level",
-                             quoted, GPU_BASELINE_TEXT_MAX - 1);
+                             quoted, CPUID_GPU_BASELINE_TEXT_MAX - 1);
 
     for (p = text, end = text + length; ; p++) {
         const char *start = p, *stop;
@@ -487,12 +406,12 @@ int gpu_requirement_parse(const gpu_level_table *table, const char *text,
             start++;
         while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
             stop--;
-        gpu_text_quote(start, (size_t)(stop - start), part_quoted, sizeof(part_quoted));
+        cpuid_text_quote(start, (size_t)(stop - start), part_quoted, sizeof(part_quoted));
         parts++;
         if (start == stop) {
             return mig_error_set(MIG_EINVAL, "gpu_baseline '%s': empty level name%s; valid levels: %s",
                                  quoted, parts > 1 ? " after a comma" : "",
-                                 gpu_level_table_names(table));
+                                 cpuid_gpu_level_table_names(table));
         } else if ((size_t)(stop - start) == 4 && !memcmp(start, "none", 4)) {
             saw_none = 1;
         } else if (find_graphics(table, start, (size_t)(stop - start), &index)) {
@@ -515,7 +434,7 @@ int gpu_requirement_parse(const gpu_level_table *table, const char *text,
         } else {
             return mig_error_set(MIG_EINVAL, "gpu_baseline '%s': unknown GPU level '%s'; valid levels "
                                  "(from %s): %s", quoted, part_quoted,
-                                 gpu_level_table_origin(table), gpu_level_table_names(table));
+                                 cpuid_gpu_level_table_origin(table), cpuid_gpu_level_table_names(table));
         }
         if (p == end)
             break;
@@ -549,42 +468,11 @@ static void format_levels(int graphics_level, const char *graphics_name, int com
         snprintf(buf, size, "none");
 }
 
-void gpu_requirement_format(const struct gpu_requirement *requirement,
-                            char *buf, size_t size)
+void cpuid_gpu_requirement_format(const struct cpuid_gpu_requirement *requirement,
+                                  char *buf, size_t size)
 {
     format_levels(requirement->graphics_level, requirement->graphics_name,
                   requirement->compute_major, requirement->compute_name, buf, size);
-}
-
-int gpu_gl_version_parse(const char *version, int *major_out, int *minor_out)
-{
-    char quoted[GPU_PROBE_TEXT_MAX * 4 + 8];
-    size_t n = 0, length = strnlen(version, GPU_PROBE_TEXT_MAX);
-
-    gpu_text_quote(version, length, quoted, sizeof(quoted));
-    if (!strncmp(version, "OpenGL ES", 9))
-        return mig_error_set(MIG_EFORMAT, "GL_VERSION '%s' is OpenGL ES, not desktop OpenGL", quoted);
-    /* MAJOR.MINOR ends at the first character that is neither digit nor the first '.' */
-    while (n < length && isdigit((unsigned char)version[n]))
-        n++;
-    if (n < length && version[n] == '.') {
-        n++;
-        while (n < length && isdigit((unsigned char)version[n]))
-            n++;
-    }
-    if (parse_major_minor(version, n, major_out, minor_out))
-        return mig_error_set(MIG_EFORMAT, "GL_VERSION '%s' does not start with MAJOR.MINOR", quoted);
-    return 0;
-}
-
-static int has_extension(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-            return 1;
-    return 0;
 }
 
 static int graphics_level_met(const struct graphics_level *level, int major, int minor,
@@ -596,16 +484,16 @@ static int graphics_level_met(const struct graphics_level *level, int major, int
         version_compare(major, minor, level->core_major, level->core_minor) >= 0)
         return 1;
     for (unsigned int i = 0; i < level->extension_count; i++)
-        if (!has_extension(extensions, level->extensions[i]))
+        if (!cpuid_gpu_word_listed(extensions, level->extensions[i]))
             return 0;
     return 1;
 }
 
-int gpu_capability_from_facts(const gpu_level_table *table,
-                              const struct gpu_facts *facts,
-                              struct gpu_capability *capability_out)
+int cpuid_gpu_capability_from_facts(const cpuid_gpu_level_table *table,
+                                    const struct cpuid_gpu_facts *facts,
+                                    struct cpuid_gpu_capability *capability_out)
 {
-    struct gpu_capability *cap = capability_out;
+    struct cpuid_gpu_capability *cap = capability_out;
     int rc;
 
     memset(cap, 0, sizeof(*cap));
@@ -616,14 +504,14 @@ int gpu_capability_from_facts(const gpu_level_table *table,
     snprintf(cap->compute_name, sizeof(cap->compute_name), "none");
 
     /* compute: the best NVIDIA device */
-    if (facts->nvml_status == GPU_SOURCE_OK) {
-        const struct gpu_device_facts *best = NULL;
+    if (facts->nvml_status == CPUID_GPU_SOURCE_OK) {
+        const struct cpuid_gpu_device_facts *best = NULL;
         unsigned int recorded = facts->devices_recorded;
 
-        if (recorded > GPU_PROBE_MAX_DEVICES)
-            recorded = GPU_PROBE_MAX_DEVICES;
+        if (recorded > CPUID_GPU_PROBE_MAX_DEVICES)
+            recorded = CPUID_GPU_PROBE_MAX_DEVICES;
         for (unsigned int i = 0; i < recorded; i++) {
-            const struct gpu_device_facts *d = &facts->devices[i];
+            const struct cpuid_gpu_device_facts *d = &facts->devices[i];
 
             if (d->compute_major < 0 || d->compute_minor < 0)
                 continue;
@@ -651,11 +539,11 @@ int gpu_capability_from_facts(const gpu_level_table *table,
     }
 
     /* graphics: the highest level reached without a gap */
-    if (facts->gl_status == GPU_SOURCE_OK && !strncmp(facts->gl_version, "OpenGL ES", 9)) {
+    if (facts->gl_status == CPUID_GPU_SOURCE_OK && !strncmp(facts->gl_version, "OpenGL ES", 9)) {
         snprintf(cap->graphics_detail, sizeof(cap->graphics_detail), "OpenGL ES only: %.70s, %.60s",
                  facts->gl_renderer, facts->gl_version);
-    } else if (facts->gl_status == GPU_SOURCE_OK) {
-        rc = gpu_gl_version_parse(facts->gl_version, &cap->gl_major, &cap->gl_minor);
+    } else if (facts->gl_status == CPUID_GPU_SOURCE_OK) {
+        rc = cpuid_gpu_gl_version_parse(facts->gl_version, &cap->gl_major, &cap->gl_minor);
         if (rc) {
             cap->gl_major = cap->gl_minor = -1;
             goto out;
@@ -682,12 +570,12 @@ out:
     return rc;
 }
 
-int gpu_capability_check(const struct gpu_requirement *requirement,
-                         const struct gpu_capability *host,
-                         char *shortfall, size_t shortfall_size)
+int cpuid_gpu_capability_check(const struct cpuid_gpu_requirement *requirement,
+                               const struct cpuid_gpu_capability *host,
+                               char *shortfall, size_t shortfall_size)
 {
-    char text[2 * (3 * GPU_LEVEL_NAME_MAX + GPU_LEVEL_DETAIL_MAX + 32)] = "";
-    char baseline[GPU_BASELINE_TEXT_MAX];
+    char text[2 * (3 * CPUID_GPU_LEVEL_NAME_MAX + CPUID_GPU_LEVEL_DETAIL_MAX + 32)] = "";
+    char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
     size_t used = 0;
 
     if (requirement->graphics_level >= 0 &&
@@ -705,15 +593,15 @@ int gpu_capability_check(const struct gpu_requirement *requirement,
         snprintf(shortfall, shortfall_size, "%s", text);
     if (!text[0])
         return 0;
-    gpu_requirement_format(requirement, baseline, sizeof(baseline));
+    cpuid_gpu_requirement_format(requirement, baseline, sizeof(baseline));
     return mig_error_set(MIG_ECOMPAT, "GPU baseline '%s' not met: %s", baseline, text);
 }
 
-void gpu_capability_intersect(const struct gpu_capability *a,
-                              const struct gpu_capability *b,
-                              struct gpu_capability *out)
+void cpuid_gpu_capability_intersect(const struct cpuid_gpu_capability *a,
+                                    const struct cpuid_gpu_capability *b,
+                                    struct cpuid_gpu_capability *out)
 {
-    struct gpu_capability result = *a;
+    struct cpuid_gpu_capability result = *a;
 
     if (b->graphics_level < a->graphics_level) {
         result.graphics_level = b->graphics_level;
@@ -733,98 +621,9 @@ void gpu_capability_intersect(const struct gpu_capability *a,
     *out = result;
 }
 
-void gpu_capability_format_baseline(const struct gpu_capability *capability,
-                                    char *buf, size_t size)
+void cpuid_gpu_capability_format_baseline(const struct cpuid_gpu_capability *capability,
+                                          char *buf, size_t size)
 {
     format_levels(capability->graphics_level, capability->graphics_name,
                   capability->compute_major, capability->compute_name, buf, size);
-}
-
-int gpu_host_to_json(const struct gpu_facts *facts,
-                     const struct gpu_capability *capability,
-                     json_object **json_out)
-{
-    json_object *root = NULL, *facts_json = NULL, *levels = NULL;
-    char baseline[GPU_BASELINE_TEXT_MAX];
-    int rc;
-
-    *json_out = NULL;
-    rc = gpu_facts_to_json(facts, &facts_json);
-    if (rc)
-        goto out;
-    root = json_object_new_object();
-    levels = json_object_new_object();
-    if (!root || !levels) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory building the GPU JSON");
-        goto out;
-    }
-    gpu_capability_format_baseline(capability, baseline, sizeof(baseline));
-    if (json_object_object_add(levels, "graphics", json_object_new_string(capability->graphics_name)) ||
-        json_object_object_add(levels, "compute", json_object_new_string(capability->compute_name)) ||
-        json_object_object_add(levels, "baseline", json_object_new_string(baseline)) ||
-        json_object_object_add(levels, "graphics_detail",
-                               json_object_new_string(capability->graphics_detail)) ||
-        json_object_object_add(levels, "compute_detail",
-                               json_object_new_string(capability->compute_detail))) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory building the GPU JSON");
-        goto out;
-    }
-    json_object_object_add(root, "facts", facts_json);
-    facts_json = NULL;
-    json_object_object_add(root, "levels", levels);
-    levels = NULL;
-    *json_out = root;
-    root = NULL;
-    rc = 0;
-
-out:
-    json_object_put(facts_json);
-    json_object_put(levels);
-    json_object_put(root);
-    return rc;
-}
-
-int gpu_host_json_capability(const json_object *host_json, const gpu_level_table *table,
-                             const char *origin, struct gpu_capability *capability_out)
-{
-    struct gpu_facts *facts = malloc(sizeof(*facts));
-    json_object *gpu, *facts_json;
-    int rc;
-
-    if (!facts) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory reading GPU facts");
-        goto out;
-    }
-    if (!origin)
-        origin = "(host)";
-    gpu_facts_init(facts);
-    if (!json_object_is_type(host_json, json_type_object) ||
-        !json_object_object_get_ex(host_json, "gpu", &gpu)) {
-        snprintf(facts->nvml_reason, sizeof(facts->nvml_reason),
-                 "%.200s has no \"gpu\" object (dumped without the GPU probe)", origin);
-        memcpy(facts->gl_reason, facts->nvml_reason, sizeof(facts->gl_reason));
-    } else {
-        if (!json_object_is_type(gpu, json_type_object)) {
-            rc = mig_error_set(MIG_EFORMAT, "%s: \"gpu\" must be an object", origin);
-            goto out;
-        }
-        if (!json_object_object_get_ex(gpu, "facts", &facts_json)) {
-            rc = mig_error_set(MIG_EFORMAT, "%s: gpu.facts is missing: dump the host again", origin);
-            goto out;
-        }
-        rc = gpu_facts_from_json(facts_json, origin, facts);
-        if (rc)
-            goto out;
-    }
-    rc = gpu_capability_from_facts(table, facts, capability_out);
-    if (rc) {
-        char message[512];
-
-        snprintf(message, sizeof(message), "%s", mig_error_last());
-        rc = mig_error_set(rc, "%s: %s", origin, message);
-    }
-
-out:
-    free(facts);
-    return rc;
 }

@@ -196,7 +196,8 @@ int cpuid_host_read_file(const char *path, struct cpuid_host **out)
 {
     char *text;
     size_t len;
-    int rc = cpuid_read_text_file(path, &text, &len);
+    int rc = cpuid_read_text_file(path, "host file", CPUID_MAX_FILE_SIZE, CPUID_READ_REFUSE_NUL,
+                                  &text, &len);
 
     if (rc)
         return rc;

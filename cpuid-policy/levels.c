@@ -73,26 +73,129 @@ static int set_field(char **field, const char *key, const char *value, size_t le
     return 0;
 }
 
+/* What parse_level() gathers from the lines before it checks the level. */
+struct level_draft {
+    char *vendor;
+    char *features;             /* MAX_FEATURE_TEXT bytes: " NAME NAME ..." */
+    size_t features_len;
+    unsigned int features_line; /* the first features line, 0 before it */
+    long rank;                  /* -1 before the rank line */
+};
+
+static int parse_rank(const char *value, size_t value_len, const char *path,
+                      unsigned int lineno, long *rank)
+{
+    char buf[16], *endp;
+
+    if (value_len == 0 || value_len >= sizeof(buf))
+        return mig_error_set(MIG_EFORMAT, "%s:%u: rank \"%.*s\" is not a number from 1 to 1000",
+                             path, lineno, (int)(value_len > 20 ? 20 : value_len), value);
+    memcpy(buf, value, value_len);
+    buf[value_len] = '\0';
+    *rank = strtol(buf, &endp, 10);
+    if (*endp || *rank < 1 || *rank > 1000)
+        return mig_error_set(MIG_EFORMAT, "%s:%u: rank \"%s\" is not a number from 1 to 1000",
+                             path, lineno, buf);
+    return 0;
+}
+
+/* A features line adds its names to the draft's list. */
+static int append_features(struct level_draft *d, const char *value, size_t value_len,
+                           const char *path, unsigned int lineno)
+{
+    if (d->features_len + value_len + 2 > MAX_FEATURE_TEXT)
+        return mig_error_set(MIG_ELIMIT, "%s:%u: more than %u characters of features", path,
+                             lineno, MAX_FEATURE_TEXT);
+    d->features[d->features_len++] = ' ';
+    memcpy(d->features + d->features_len, value, value_len);
+    d->features_len += value_len;
+    d->features[d->features_len] = '\0';
+    if (!d->features_line)
+        d->features_line = lineno;
+    return 0;
+}
+
+/* One "key: value" line (leading blanks, comments and empty lines already skipped). */
+static int parse_level_line(const char *line, size_t line_len, const char *path,
+                            unsigned int lineno, struct level_entry *e, struct level_draft *d)
+{
+    const char *colon = memchr(line, ':', line_len), *value;
+    size_t key_len, value_len;
+
+    if (!colon)
+        return mig_error_set(MIG_EFORMAT, "%s:%u: \"%.*s\" is not 'key: value'", path, lineno,
+                             (int)(line_len > 80 ? 80 : line_len), line);
+    key_len = (size_t)(colon - line);
+    value = colon + 1;
+    value_len = line_len - key_len - 1;
+    while (value_len && (*value == ' ' || *value == '\t')) {
+        value++;
+        value_len--;
+    }
+#define KEY_IS(k) (key_len == strlen(k) && !strncmp(line, k, key_len))
+    if (KEY_IS("name"))
+        return set_field(&e->name, "name", value, value_len, path, lineno);
+    if (KEY_IS("family"))
+        return set_field(&e->family, "family", value, value_len, path, lineno);
+    if (KEY_IS("source"))
+        return set_field(&e->source, "source", value, value_len, path, lineno);
+    if (KEY_IS("vendor"))
+        return set_field(&d->vendor, "vendor", value, value_len, path, lineno);
+    if (KEY_IS("rank"))
+        return parse_rank(value, value_len, path, lineno, &d->rank);
+    if (KEY_IS("features"))
+        return append_features(d, value, value_len, path, lineno);
+#undef KEY_IS
+    return mig_error_set(MIG_EFORMAT, "%s:%u: unknown key \"%.*s\": keys are name, family, "
+                         "rank, vendor, source, features", path, lineno,
+                         (int)(key_len > 40 ? 40 : key_len), line);
+}
+
+/* Every key given: check the level as a whole and complete e->level. */
+static int finish_level(const char *path, const char *expected_name,
+                        const struct level_draft *d, struct level_entry *e)
+{
+    int rc;
+
+    if (!e->name || !e->family || !e->source || !d->vendor || d->rank < 0 || !d->features_line)
+        return mig_error_set(MIG_EFORMAT, "%s: missing key (%s): every level needs name, "
+                             "family, rank, vendor, source and features", path,
+                             !e->name ? "name" : !e->family ? "family" : !e->source ? "source" :
+                             !d->vendor ? "vendor" : d->rank < 0 ? "rank" : "features");
+    if (expected_name && strcmp(e->name, expected_name))
+        return mig_error_set(MIG_EFORMAT, "%s: name '%s' does not match the file name: "
+                             "rename the file to %s.level", path, e->name, e->name);
+    if (!strcmp(d->vendor, "any"))
+        e->level.vendor = CPUID_VENDOR_UNKNOWN;
+    else if ((e->level.vendor = cpuid_vendor_parse(d->vendor)) == CPUID_VENDOR_UNKNOWN)
+        return mig_error_set(MIG_EFORMAT, "%s: vendor '%s' is not any, intel, amd or hygon",
+                             path, d->vendor);
+    rc = cpuid_featureset_parse_names(d->features, &e->level.features);
+    if (rc)
+        return cpuid_error_prefix("%s:%u", path, d->features_line);
+    e->level.name = e->name;
+    e->level.family = e->family;
+    e->level.source = e->source;
+    e->level.rank = (unsigned int)d->rank;
+    return 0;
+}
+
 static int parse_level(const char *path, const char *text, size_t text_len,
                        const char *expected_name, struct level_entry *e)
 {
+    struct level_draft draft = { .rank = -1 };
     const char *cursor = text, *end = text + text_len, *line;
-    char *features = NULL, *vendor = NULL;
-    size_t line_len, features_len = 0;
-    unsigned int lineno = 0, features_line = 0;
-    long rank = -1;
+    size_t line_len;
+    unsigned int lineno = 0;
     int rc;
 
     memset(e, 0, sizeof(*e));
-    features = calloc(1, MAX_FEATURE_TEXT);
-    if (!features) {
+    draft.features = calloc(1, MAX_FEATURE_TEXT);
+    if (!draft.features) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
         goto out;
     }
     while (cpuid_next_line(&cursor, end, &line, &line_len)) {
-        const char *colon, *value;
-        size_t key_len, value_len;
-
         lineno++;
         while (line_len && (*line == ' ' || *line == '\t')) {
             line++;
@@ -100,102 +203,16 @@ static int parse_level(const char *path, const char *text, size_t text_len,
         }
         if (line_len == 0 || *line == '#')
             continue;
-        colon = memchr(line, ':', line_len);
-        if (!colon) {
-            rc = mig_error_set(MIG_EFORMAT, "%s:%u: \"%.*s\" is not 'key: value'", path,
-                               lineno, (int)(line_len > 80 ? 80 : line_len), line);
-            goto out;
-        }
-        key_len = (size_t)(colon - line);
-        value = colon + 1;
-        value_len = line_len - key_len - 1;
-        while (value_len && (*value == ' ' || *value == '\t')) {
-            value++;
-            value_len--;
-        }
-#define KEY_IS(k) (key_len == strlen(k) && !strncmp(line, k, key_len))
-        if (KEY_IS("name"))
-            rc = set_field(&e->name, "name", value, value_len, path, lineno);
-        else if (KEY_IS("family"))
-            rc = set_field(&e->family, "family", value, value_len, path, lineno);
-        else if (KEY_IS("source"))
-            rc = set_field(&e->source, "source", value, value_len, path, lineno);
-        else if (KEY_IS("vendor"))
-            rc = set_field(&vendor, "vendor", value, value_len, path, lineno);
-        else if (KEY_IS("rank")) {
-            char buf[16], *endp;
-
-            if (value_len == 0 || value_len >= sizeof(buf)) {
-                rc = mig_error_set(MIG_EFORMAT, "%s:%u: rank \"%.*s\" is not a number "
-                                   "from 1 to 1000", path, lineno, (int)(value_len > 20 ? 20 :
-                                   value_len), value);
-                goto out;
-            }
-            memcpy(buf, value, value_len);
-            buf[value_len] = '\0';
-            rank = strtol(buf, &endp, 10);
-            if (*endp || rank < 1 || rank > 1000) {
-                rc = mig_error_set(MIG_EFORMAT, "%s:%u: rank \"%s\" is not a number from "
-                                   "1 to 1000", path, lineno, buf);
-                goto out;
-            }
-            rc = 0;
-        } else if (KEY_IS("features")) {
-            if (features_len + value_len + 2 > MAX_FEATURE_TEXT) {
-                rc = mig_error_set(MIG_ELIMIT, "%s:%u: more than %u characters of "
-                                   "features", path, lineno, MAX_FEATURE_TEXT);
-                goto out;
-            }
-            features[features_len++] = ' ';
-            memcpy(features + features_len, value, value_len);
-            features_len += value_len;
-            features[features_len] = '\0';
-            if (!features_line)
-                features_line = lineno;
-            rc = 0;
-        } else {
-            rc = mig_error_set(MIG_EFORMAT, "%s:%u: unknown key \"%.*s\": keys are name, "
-                               "family, rank, vendor, source, features", path, lineno,
-                               (int)(key_len > 40 ? 40 : key_len), line);
-        }
-#undef KEY_IS
+        rc = parse_level_line(line, line_len, path, lineno, e, &draft);
         if (rc)
             goto out;
     }
-    if (!e->name || !e->family || !e->source || !vendor || rank < 0 || !features_line) {
-        rc = mig_error_set(MIG_EFORMAT, "%s: missing key (%s): every level needs name, "
-                           "family, rank, vendor, source and features", path,
-                           !e->name ? "name" : !e->family ? "family" : !e->source ? "source" :
-                           !vendor ? "vendor" : rank < 0 ? "rank" : "features");
-        goto out;
-    }
-    if (expected_name && strcmp(e->name, expected_name)) {
-        rc = mig_error_set(MIG_EFORMAT, "%s: name '%s' does not match the file name: "
-                           "rename the file to %s.level", path, e->name, e->name);
-        goto out;
-    }
-    if (!strcmp(vendor, "any"))
-        e->level.vendor = CPUID_VENDOR_UNKNOWN;
-    else if ((e->level.vendor = cpuid_vendor_parse(vendor)) == CPUID_VENDOR_UNKNOWN) {
-        rc = mig_error_set(MIG_EFORMAT, "%s: vendor '%s' is not any, intel, amd or hygon",
-                           path, vendor);
-        goto out;
-    }
-    rc = cpuid_featureset_parse_names(features, &e->level.features);
-    if (rc) {
-        rc = cpuid_error_prefix("%s:%u", path, features_line);
-        goto out;
-    }
-    e->level.name = e->name;
-    e->level.family = e->family;
-    e->level.source = e->source;
-    e->level.rank = (unsigned int)rank;
-    rc = 0;
+    rc = finish_level(path, expected_name, &draft, e);
  out:
     if (rc)
         entry_clear(e);
-    free(features);
-    free(vendor);
+    free(draft.features);
+    free(draft.vendor);
     return rc;
 }
 
@@ -246,7 +263,8 @@ int cpuid_level_set_load(const char *dir, struct cpuid_level_set **out)
         memcpy(stem, de->d_name, nlen - 6);
         stem[nlen - 6] = '\0';
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        rc = cpuid_read_text_file(path, &text, &text_len);
+        rc = cpuid_read_text_file(path, "CPU level file", CPUID_MAX_FILE_SIZE,
+                                  CPUID_READ_REFUSE_NUL, &text, &text_len);
         if (rc)
             goto out;
         rc = parse_level(path, text, text_len, stem, &set->entries[set->count]);

@@ -1,7 +1,9 @@
 /*
- * util.c: file and line helpers of cpuid-policy (cpuid_internal.h).
- * Must never trust a file's size: everything is bounded by
- * CPUID_MAX_FILE_SIZE; must never leave a partial file behind.
+ * util.c: file and line helpers of cpuid-policy: the library's one reader
+ * of whole text files (cpuid_read_text_file, public: xl-ext reads its files
+ * with it too) and the internal helpers of cpuid_internal.h.  Must never
+ * trust a file's size: every read is bounded by its caller's limit; must
+ * never leave a partial file behind.
  */
 #include "config.h"
 
@@ -16,38 +18,43 @@
 #include "cpuid_internal.h"
 #include "mig_error.h"
 
-int cpuid_read_text_file(const char *path, char **out, size_t *len)
+int cpuid_read_text_file(const char *path, const char *what, size_t limit, unsigned int flags,
+                         char **text_out, size_t *length_out)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
-    size_t got = 0;
+    const char *nul;
+    size_t got;
     int rc;
 
+    *text_out = NULL;
+    *length_out = 0;
     if (!f)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot open '%s'", path);
-    buf = malloc(CPUID_MAX_FILE_SIZE + 1);
+        return mig_error_set_errno(MIG_EIO, errno, "cannot open %s '%s'", what, path);
+    buf = malloc(limit + 1);
     if (!buf) {
-        rc = mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
+        rc = mig_error_set(MIG_ENOMEM, "out of memory reading %s '%s'", what, path);
         goto out;
     }
-    got = fread(buf, 1, CPUID_MAX_FILE_SIZE + 1, f);
+    got = fread(buf, 1, limit + 1, f);
     if (ferror(f)) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read '%s'", path);
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read %s '%s'", what, path);
         goto out;
     }
-    if (got > CPUID_MAX_FILE_SIZE) {
-        rc = mig_error_set(MIG_ELIMIT, "'%s' is larger than %u bytes: not a cpuid-policy file",
-                           path, CPUID_MAX_FILE_SIZE);
+    if (got > limit) {
+        rc = mig_error_set(MIG_ELIMIT, "%s '%s' is larger than the %zu bytes allowed",
+                           what, path, limit);
         goto out;
     }
-    if (memchr(buf, '\0', got)) {
-        rc = mig_error_set(MIG_EFORMAT, "'%s' contains a NUL byte at offset %zu: not a text file",
-                           path, (size_t)((char *)memchr(buf, '\0', got) - buf));
+    nul = (flags & CPUID_READ_REFUSE_NUL) ? memchr(buf, '\0', got) : NULL;
+    if (nul) {
+        rc = mig_error_set(MIG_EFORMAT, "%s '%s' contains a NUL byte at offset %zu: not a "
+                           "text file", what, path, (size_t)(nul - buf));
         goto out;
     }
     buf[got] = '\0';
-    *out = buf;
-    *len = got;
+    *text_out = buf;
+    *length_out = got;
     buf = NULL;
     rc = 0;
  out:
@@ -72,6 +79,32 @@ int cpuid_next_line(const char **cursor, const char *end, const char **line,
     *line = p;
     *line_len = len;
     return 1;
+}
+
+void cpuid_text_quote(const char *text, size_t length, char *buf, size_t size)
+{
+    size_t out = 0;
+
+    if (!size)
+        return;
+    for (size_t i = 0; i < length && out + 1 < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            buf[out++] = (char)c;
+        } else {
+            if (out + 5 >= size)
+                break;
+            snprintf(buf + out, size - out, "\\x%02x", c);
+            out += 4;
+        }
+    }
+    buf[out] = '\0';
+}
+
+void cpuid_copy_text(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src ? src : "");
 }
 
 char *cpuid_strdup(const char *s)

@@ -6,7 +6,7 @@
  *   report [--csv|--json] [--cluster CLUSTER.json] [--host HOST.json]... CFG...
  *       domains x hosts, each host's highest level, the cluster's baseline.
  * Both also check the domain's gpu_baseline against each host's GPU levels
- * (gpu_level.h); a shortfall on either side makes the domain incompatible,
+ * (cpuid_policy.h); a shortfall on either side makes the domain incompatible,
  * and both are listed.  This file must never call a domain compatible when
  * a baseline cannot be read or a host's GPU level is unknown.
  */
@@ -22,11 +22,9 @@
 
 #include <json-c/json.h>
 
-#include "cluster_gpu.h"
 #include "cmd_cpuid_policy.h"
-#include "domain_config.h"
+#include "cpuid_policy.h"
 #include "domain_record.h"
-#include "gpu_level.h"
 #include "mig_error.h"
 #include "subcommands.h"
 
@@ -40,7 +38,7 @@ struct domain_need {
     char *type, *baseline;
     struct cpuid_featureset required;
     char *gpu_baseline;                 /* NULL: no GPU need */
-    struct gpu_requirement gpu_required;
+    struct cpuid_gpu_requirement gpu_required;
 };
 
 static void domain_need_clear(struct domain_need *d)
@@ -58,17 +56,17 @@ static void domain_need_clear(struct domain_need *d)
 static int domain_need_read(const char *cfg, const char *override,
                             const struct cpuid_level_set *levels,
                             const struct cpuid_cluster *cluster,
-                            const gpu_level_table *gpu_levels, struct domain_need *d)
+                            const cpuid_gpu_level_table *gpu_levels, struct domain_need *d)
 {
-    struct domain_config_read_options options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
-    struct domain_config_keys *keys = NULL;
+    struct cpuid_domain_config_read_options options = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct cpuid_domain_config_keys *keys = NULL;
     const char *base = strrchr(cfg, '/') ? strrchr(cfg, '/') + 1 : cfg;
     const char *dot = strrchr(base, '.');
     int rc;
 
     memset(d, 0, sizeof(*d));
     options.gpu_levels = gpu_levels;
-    rc = domain_config_read_file(cfg, &options, &keys);
+    rc = cpuid_domain_config_read_file(cfg, &options, &keys);
     if (rc)
         return rc;
     if (keys->name)
@@ -83,7 +81,7 @@ static int domain_need_read(const char *cfg, const char *override,
     keys->type = keys->gpu_baseline = NULL;
     if (!override)
         keys->cpuid_baseline = NULL;
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
     if (override && !d->baseline)
         return mig_error_set(MIG_ENOMEM, "out of memory");
     if (!d->baseline)
@@ -131,7 +129,7 @@ static int report_running_within(const char *name, uint32_t domid,
 static int domain_need_read_running(const char *name, const char *override,
                                     const struct cpuid_level_set *levels,
                                     const struct cpuid_cluster *cluster,
-                                    const gpu_level_table *gpu_levels, struct domain_need *d)
+                                    const cpuid_gpu_level_table *gpu_levels, struct domain_need *d)
 {
     struct xs_handle *xs = xs_open(0);
     char *recorded = NULL;
@@ -156,7 +154,7 @@ static int domain_need_read_running(const char *name, const char *override,
         goto out;
     }
     if (d->gpu_baseline) {
-        rc = gpu_requirement_parse(gpu_levels, d->gpu_baseline, &d->gpu_required);
+        rc = cpuid_gpu_requirement_parse(gpu_levels, d->gpu_baseline, &d->gpu_required);
         if (rc)
             goto out;
     }
@@ -207,8 +205,8 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     struct domain_need d = { .type = NULL };
     struct cpuid_featureset missing;
     enum cpuid_host_policy which;
-    gpu_level_table *gpu_levels = NULL;
-    struct gpu_capability gpu;
+    cpuid_gpu_level_table *gpu_levels = NULL;
+    struct cpuid_gpu_capability gpu;
     char gpu_shortfall[256] = "", gpu_message[512] = "";
     bool running;
     int c, rc, gpu_rc = 0, ret;
@@ -234,7 +232,7 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     }
     rc = cpuid_level_set_load(NULL, &levels);
     if (!rc)
-        rc = gpu_level_table_load(NULL, &gpu_levels);
+        rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
     if (!rc && cluster_path)
         rc = cpuid_cluster_read_file(cluster_path, &cluster);
     if (!rc)
@@ -244,7 +242,7 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     else if (!rc)
         rc = domain_need_read(target, override, levels, cluster, gpu_levels, &d);
     if (!rc && d.gpu_baseline)
-        rc = gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
+        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
     if (rc) {
         ret = cpuid_cli_fail("check", rc);
         goto out;
@@ -253,7 +251,7 @@ int cmd_cpuid_policy_check(int argc, char **argv)
 
     /* Both checks run before anything is printed, so one run lists both shortfalls. */
     if (d.gpu_baseline) {
-        gpu_rc = gpu_capability_check(&d.gpu_required, &gpu, gpu_shortfall,
+        gpu_rc = cpuid_gpu_capability_check(&d.gpu_required, &gpu, gpu_shortfall,
                                       sizeof(gpu_shortfall));
         if (gpu_rc == MIG_ECOMPAT)
             snprintf(gpu_message, sizeof(gpu_message), "%s", mig_error_last());
@@ -295,7 +293,7 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     cpuid_host_free(host);
     cpuid_cluster_free(cluster);
     cpuid_level_set_free(levels);
-    gpu_level_table_free(gpu_levels);
+    cpuid_gpu_level_table_free(gpu_levels);
     return ret;
 }
 
@@ -306,8 +304,8 @@ struct report_host {
     const struct cpuid_featureset *pv, *hvm;
     char highest[128];
     bool gpu_known;                 /* false: a cluster member with no recorded GPU level */
-    struct gpu_capability gpu;
-    char gpu_levels[GPU_BASELINE_TEXT_MAX];
+    struct cpuid_gpu_capability gpu;
+    char gpu_levels[CPUID_GPU_BASELINE_TEXT_MAX];
 };
 
 /* Does host h meet the domain's gpu_baseline?  1 yes, 0 no (shortfall written), -1 unknown. */
@@ -321,7 +319,7 @@ static int report_gpu_meets(const struct domain_need *d, const struct report_hos
         snprintf(shortfall, size, "GPU level of host '%s' not recorded", h->name);
         return -1;
     }
-    return gpu_capability_check(&d->gpu_required, &h->gpu, shortfall, size) ? 0 : 1;
+    return cpuid_gpu_capability_check(&d->gpu_required, &h->gpu, shortfall, size) ? 0 : 1;
 }
 
 int cmd_cpuid_policy_report(int argc, char **argv)
@@ -341,7 +339,7 @@ int cmd_cpuid_policy_report(int argc, char **argv)
     const char *cluster_path = NULL;
     unsigned int nr_files = 0, nr_hosts = 0, nr_domains = 0;
     json_object *jroot = NULL, *jhosts = NULL, *jdomains = NULL;
-    gpu_level_table *gpu_levels = NULL;
+    cpuid_gpu_level_table *gpu_levels = NULL;
     char cluster_highest[128] = "-";
     int format = 0, c, rc, ret;
 
@@ -371,7 +369,7 @@ int cmd_cpuid_policy_report(int argc, char **argv)
     }
     rc = cpuid_level_set_load(NULL, &levels);
     if (!rc)
-        rc = gpu_level_table_load(NULL, &gpu_levels);
+        rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
     if (!rc && cluster_path)
         rc = cpuid_cluster_read_file(cluster_path, &cluster);
     if (rc) {
@@ -393,7 +391,7 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         hosts[nr_hosts].vendor = cpuid_host_vendor(host_files[i]);
         hosts[nr_hosts].pv = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_PV_MAX);
         hosts[nr_hosts].hvm = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_HVM_MAX);
-        rc = gpu_host_json_capability(cpuid_host_json(host_files[i]), gpu_levels,
+        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host_files[i]), gpu_levels,
                                       hosts[nr_hosts].name, &hosts[nr_hosts].gpu);
         if (rc) {
             ret = cpuid_cli_fail("report", rc);
@@ -428,7 +426,7 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         cpuid_cli_highest_levels(levels, hosts[i].vendor, hosts[i].hvm, hosts[i].highest,
                                  sizeof(hosts[i].highest));
         if (hosts[i].gpu_known)
-            gpu_capability_format_baseline(&hosts[i].gpu, hosts[i].gpu_levels,
+            cpuid_gpu_capability_format_baseline(&hosts[i].gpu, hosts[i].gpu_levels,
                                            sizeof(hosts[i].gpu_levels));
         else
             snprintf(hosts[i].gpu_levels, sizeof(hosts[i].gpu_levels), "-");
@@ -586,6 +584,6 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         cpuid_host_free(host_files[i]);
     cpuid_cluster_free(cluster);
     cpuid_level_set_free(levels);
-    gpu_level_table_free(gpu_levels);
+    cpuid_gpu_level_table_free(gpu_levels);
     return ret;
 }

@@ -6,7 +6,7 @@
  *   cluster pin-gpu CLUSTER.json GPU-BASELINE
  *   cluster show CLUSTER.json
  * The rules (one vendor; a host must have the whole baseline and meet the
- * cluster's GPU level) live in libcpuidpolicy (cluster_gpu.h for the GPU); this file only reads files, prints and picks exit codes.
+ * cluster's GPU level) live in libcpuidpolicy (cpuid_policy.h, also for the GPU); this file only reads files, prints and picks exit codes.
  * It must never rewrite a cluster file after a refusal.
  */
 #include "config.h"
@@ -21,8 +21,8 @@
 
 #include <json-c/json.h>
 
-#include "cluster_gpu.h"
 #include "cmd_cpuid_policy.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "subcommands.h"
 
@@ -148,8 +148,8 @@ static int cluster_add(int argc, char **argv)
     };
     struct cpuid_cluster *cluster = NULL;
     struct cpuid_host *host = NULL;
-    gpu_level_table *gpu_levels = NULL;
-    struct gpu_capability gpu;
+    cpuid_gpu_level_table *gpu_levels = NULL;
+    struct cpuid_gpu_capability gpu;
     struct cpuid_featureset missing = { { 0 } };
     const char *name = NULL, *host_path;
     char gpu_shortfall[256] = "", gpu_message[512] = "";
@@ -168,9 +168,9 @@ static int cluster_add(int argc, char **argv)
     if (!rc)
         rc = cpuid_host_read_file(host_path, &host);
     if (!rc)
-        rc = gpu_level_table_load(NULL, &gpu_levels);
+        rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
     if (!rc)
-        rc = gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
+        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
     if (rc) {
         ret = cpuid_cli_fail("cluster add", rc);
         goto out;
@@ -209,7 +209,7 @@ static int cluster_add(int argc, char **argv)
            cpuid_cluster_name(cluster), cpuid_cluster_member_count(cluster));
     ret = XL_EXT_EXIT_OK;
  out:
-    gpu_level_table_free(gpu_levels);
+    cpuid_gpu_level_table_free(gpu_levels);
     cpuid_host_free(host);
     cpuid_cluster_free(cluster);
     return ret;
@@ -219,7 +219,7 @@ static int cluster_add(int argc, char **argv)
 static int cluster_pin_gpu(int argc, char **argv)
 {
     struct cpuid_cluster *cluster = NULL;
-    gpu_level_table *gpu_levels = NULL;
+    cpuid_gpu_level_table *gpu_levels = NULL;
     char shortfall[256];
     int rc, ret;
 
@@ -227,7 +227,7 @@ static int cluster_pin_gpu(int argc, char **argv)
         return cpuid_cli_usage("cluster pin-gpu", "give CLUSTER.json GPU-BASELINE");
     rc = cpuid_cluster_read_file(argv[1], &cluster);
     if (!rc)
-        rc = gpu_level_table_load(NULL, &gpu_levels);
+        rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
     if (!rc)
         rc = cpuid_cluster_gpu_pin(cluster, gpu_levels, argv[2], shortfall, sizeof(shortfall));
     if (rc == MIG_ECOMPAT)
@@ -242,7 +242,7 @@ static int cluster_pin_gpu(int argc, char **argv)
            cpuid_cluster_gpu_baseline(cluster, NULL));
     ret = XL_EXT_EXIT_OK;
  out:
-    gpu_level_table_free(gpu_levels);
+    cpuid_gpu_level_table_free(gpu_levels);
     cpuid_cluster_free(cluster);
     return ret;
 }

@@ -5,7 +5,7 @@
  * On a Xen host the policies come from libxenguest ("source": "xen");
  * elsewhere from the CPU's own CPUID ("source": "native-cpuid"), and the
  * command says so on stderr.  The host's GPU facts and levels go into its
- * "gpu" object (gpu_level.h).  This file must never write a partial file: it writes
+ * "gpu" object (cpuid_policy.h).  This file must never write a partial file: it writes
  * FILE.tmp and renames it.
  */
 #include "config.h"
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "cmd_cpuid_policy.h"
-#include "gpu_level.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "subcommands.h"
 
@@ -27,7 +27,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct cpuid_host *host = NULL;
-    gpu_level_table *gpu_levels = NULL;
+    cpuid_gpu_level_table *gpu_levels = NULL;
     const char *output = NULL;
     char *json = NULL;
     int c, rc, ret;
@@ -51,10 +51,10 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
                 "xc_interface_open): featuresets are this CPU's own CPUID, labelled "
                 "\"native-cpuid\"\n", xl_ext_prog);
 
-    /* The GPU levels join the CPU policies: the "gpu" object (gpu_level.h). */
-    rc = gpu_level_table_load(NULL, &gpu_levels);
+    /* The GPU levels join the CPU policies: the "gpu" object (cpuid_policy.h). */
+    rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
     if (!rc)
-        rc = gpu_host_json_add(cpuid_host_json(host), gpu_levels, NULL);
+        rc = cpuid_gpu_host_json_add(cpuid_host_json(host), gpu_levels, NULL);
     if (rc) {
         ret = cpuid_cli_fail("host-dump", rc);
         goto out;
@@ -70,7 +70,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
     ret = XL_EXT_EXIT_OK;
  out:
     free(json);
-    gpu_level_table_free(gpu_levels);
+    cpuid_gpu_level_table_free(gpu_levels);
     cpuid_host_free(host);
     return ret;
 }

@@ -28,9 +28,8 @@
 #include <unistd.h>
 
 #include "cmd_cpuid_policy.h"
+#include "cpuid_policy.h"
 #include "domain_record.h"
-#include "domain_config.h"
-#include "gpu_level.h"
 #include "mig_error.h"
 #include "subcommands.h"
 
@@ -43,11 +42,11 @@ struct create_state {
     unsigned int nr_xl_args;
     char *cpuid_assignment;             /* cpuid="..." (owned) */
     char *mask;                         /* host,NAME=0,... (owned) */
-    struct domain_config_keys *keys;
+    struct cpuid_domain_config_keys *keys;
     struct cpuid_host *host;
     struct cpuid_level_set *levels;
     struct cpuid_cluster *cluster;
-    gpu_level_table *gpu_levels;
+    cpuid_gpu_level_table *gpu_levels;
     struct cpuid_featureset baseline;
     struct cpuid_featureset constrained; /* what the baseline constrains */
     bool constrain_all;                 /* cluster/hex baseline: every bit */
@@ -57,11 +56,11 @@ static void create_state_clear(struct create_state *s)
 {
     free(s->cpuid_assignment);
     free(s->mask);
-    domain_config_keys_free(s->keys);
+    cpuid_domain_config_keys_free(s->keys);
     cpuid_host_free(s->host);
     cpuid_level_set_free(s->levels);
     cpuid_cluster_free(s->cluster);
-    gpu_level_table_free(s->gpu_levels);
+    cpuid_gpu_level_table_free(s->gpu_levels);
 }
 
 static int create_fail(int mig_rc)
@@ -145,23 +144,23 @@ static int run_and_wait(const char *const *argv)
 
 /* CFG's text with each KEY=VALUE appended as a line, read with libxlutil. */
 static int read_config(const char *cfg, char **overrides, int nr_overrides,
-                       const gpu_level_table *gpu_levels, struct domain_config_keys **keys)
+                       const cpuid_gpu_level_table *gpu_levels, struct cpuid_domain_config_keys **keys)
 {
-    struct domain_config_read_options options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct cpuid_domain_config_read_options options = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
     char *text = NULL, *all = NULL;
     size_t length, total;
     int rc;
 
     options.gpu_levels = gpu_levels;
-    rc = gpu_read_text_file(cfg, DOMAIN_CONFIG_MAX, "domain config", &text, &length);
+    rc = cpuid_read_text_file(cfg, "domain config", CPUID_DOMAIN_CONFIG_MAX, 0, &text, &length);
     if (rc)
         return rc;
     total = length + 1;
     for (int i = 0; i < nr_overrides; i++)
         total += strlen(overrides[i]) + 1;
-    if (total > DOMAIN_CONFIG_MAX) {
+    if (total > CPUID_DOMAIN_CONFIG_MAX) {
         rc = mig_error_set(MIG_ELIMIT, "%s: with the KEY=VALUE overrides the config is over "
-                           "%d bytes", cfg, DOMAIN_CONFIG_MAX);
+                           "%d bytes", cfg, CPUID_DOMAIN_CONFIG_MAX);
         goto out;
     }
     all = malloc(total + 1);
@@ -180,7 +179,7 @@ static int read_config(const char *cfg, char **overrides, int nr_overrides,
         total += n + 1;
     }
     all[total] = '\0';
-    rc = domain_config_read_blob(all, total, cfg, &options, keys);
+    rc = cpuid_domain_config_read_blob(all, total, cfg, &options, keys);
  out:
     free(text);
     free(all);
@@ -193,7 +192,7 @@ static int read_config(const char *cfg, char **overrides, int nr_overrides,
  */
 static int verify_and_record(struct create_state *s)
 {
-    const struct domain_config_keys *keys = s->keys;
+    const struct cpuid_domain_config_keys *keys = s->keys;
     struct cpuid_featureset actual, excess, controlled;
     struct xs_handle *xs = xs_open(0);
     char hex[CPUID_FEATURESET_HEX_LEN], domid_text[24];
@@ -287,7 +286,7 @@ static void drop_non_xen_bits(struct cpuid_featureset *fs, const char *hostname)
 
 /* This host (probe, or --host FILE) and its GPU levels. */
 static int load_host(struct create_state *s, const char *host_path, bool need_gpu,
-                     struct gpu_capability *gpu)
+                     struct cpuid_gpu_capability *gpu)
 {
     int rc;
 
@@ -296,9 +295,9 @@ static int load_host(struct create_state *s, const char *host_path, bool need_gp
     else
         rc = cpuid_host_probe(NULL, &s->host);
     if (!rc && need_gpu && !host_path)
-        rc = gpu_host_json_add(cpuid_host_json(s->host), s->gpu_levels, NULL);
+        rc = cpuid_gpu_host_json_add(cpuid_host_json(s->host), s->gpu_levels, NULL);
     if (!rc && need_gpu)
-        rc = gpu_host_json_capability(cpuid_host_json(s->host), s->gpu_levels,
+        rc = cpuid_gpu_host_json_capability(cpuid_host_json(s->host), s->gpu_levels,
                                       host_path ? host_path : "this host", gpu);
     return rc;
 }
@@ -324,7 +323,7 @@ int cmd_create(int argc, char **argv)
     struct create_state s;
     const char *host_path = NULL, *cluster_path = NULL, *cfg = NULL, *config_file = NULL;
     struct cpuid_featureset missing = { { 0 } };
-    struct gpu_capability gpu;
+    struct cpuid_gpu_capability gpu;
     char gpu_shortfall[256] = "";
     bool dry_run = false;
     int c, rc, gpu_rc = 0, first_override, status, ret;
@@ -387,7 +386,7 @@ int cmd_create(int argc, char **argv)
         return XL_EXT_EXIT_USAGE;
     }
 
-    rc = gpu_level_table_load(NULL, &s.gpu_levels);
+    rc = cpuid_gpu_level_table_load(NULL, &s.gpu_levels);
     if (!rc)
         rc = read_config(cfg, argv + first_override, argc - first_override, s.gpu_levels,
                          &s.keys);
@@ -449,7 +448,7 @@ int cmd_create(int argc, char **argv)
 
     /* Both checks before any refusal is printed: one run lists both shortfalls. */
     if (s.keys->gpu_baseline)
-        gpu_rc = gpu_capability_check(&s.keys->gpu_requirement, &gpu, gpu_shortfall,
+        gpu_rc = cpuid_gpu_capability_check(&s.keys->gpu_requirement, &gpu, gpu_shortfall,
                                       sizeof(gpu_shortfall));
     rc = s.keys->cpuid_baseline ?
          cpuid_policy_check(&s.baseline, cpuid_host_featureset(s.host,

@@ -6,7 +6,7 @@
  * the check `xl-ext create` makes before starting it.
  * A host without a GPU is not an error: it prints level "none" and exits 0.
  * This file only parses options and prints; probing, deriving and checking
- * live in cpuid-policy (gpu_probe.h, gpu_level.h).  It must never change
+ * live in cpuid-policy (cpuid_policy.h).  It must never change
  * any GPU state.
  */
 #include "config.h"
@@ -16,26 +16,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain_config.h"
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include <json-c/json.h>
+
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "subcommands.h"
 
-static void print_human(const struct gpu_facts *facts, const struct gpu_capability *cap,
+static void print_human(const struct cpuid_gpu_facts *facts, const struct cpuid_gpu_capability *cap,
                         const char *source)
 {
-    char baseline[GPU_BASELINE_TEXT_MAX];
+    char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
 
     printf("GPU facts (%s)\n", source);
-    printf("  NVIDIA (NVML):  %s", gpu_source_status_name(facts->nvml_status));
-    if (facts->nvml_status == GPU_SOURCE_OK)
+    printf("  NVIDIA (NVML):  %s", cpuid_gpu_source_status_name(facts->nvml_status));
+    if (facts->nvml_status == CPUID_GPU_SOURCE_OK)
         printf(", driver %s, %u device(s)\n", facts->driver_version[0] ? facts->driver_version : "?",
                facts->device_count);
     else
         printf(": %s\n", facts->nvml_reason);
-    for (unsigned int i = 0; i < facts->devices_recorded && i < GPU_PROBE_MAX_DEVICES; i++) {
-        const struct gpu_device_facts *d = &facts->devices[i];
+    for (unsigned int i = 0; i < facts->devices_recorded && i < CPUID_GPU_PROBE_MAX_DEVICES; i++) {
+        const struct cpuid_gpu_device_facts *d = &facts->devices[i];
 
         if (d->compute_major >= 0)
             printf("    gpu%u  %s  compute capability %d.%d\n", i, d->name, d->compute_major,
@@ -43,12 +43,12 @@ static void print_human(const struct gpu_facts *facts, const struct gpu_capabili
         else
             printf("    gpu%u  %s  compute capability unknown\n", i, d->name);
     }
-    printf("  OpenGL (EGL):   %s", gpu_source_status_name(facts->gl_status));
-    if (facts->gl_status == GPU_SOURCE_OK)
+    printf("  OpenGL (EGL):   %s", cpuid_gpu_source_status_name(facts->gl_status));
+    if (facts->gl_status == CPUID_GPU_SOURCE_OK)
         printf(", %s; %s; %s\n", facts->gl_version, facts->gl_renderer, facts->gl_vendor);
     else
         printf(": %s\n", facts->gl_reason);
-    gpu_capability_format_baseline(cap, baseline, sizeof(baseline));
+    cpuid_gpu_capability_format_baseline(cap, baseline, sizeof(baseline));
     printf("Levels\n");
     printf("  graphics  %-16s %s\n", cap->graphics_name, cap->graphics_detail);
     printf("  compute   %-16s %s\n", cap->compute_name, cap->compute_detail);
@@ -66,13 +66,13 @@ int cmd_gpu_probe(int argc, char **argv)
         { "in-process", no_argument,       NULL, 'i' },
         { NULL, 0, NULL, 0 },
     };
-    struct gpu_probe_options probe_options = GPU_PROBE_OPTIONS_INIT;
+    struct cpuid_gpu_probe_options probe_options = CPUID_GPU_PROBE_OPTIONS_INIT;
     const char *levels_path = NULL, *facts_path = NULL, *require = NULL, *config_path = NULL;
-    struct domain_config_keys *keys = NULL;
-    struct gpu_requirement requirement;
-    struct gpu_capability capability;
-    struct gpu_facts *facts = NULL;
-    gpu_level_table *table = NULL;
+    struct cpuid_domain_config_keys *keys = NULL;
+    struct cpuid_gpu_requirement requirement;
+    struct cpuid_gpu_capability capability;
+    struct cpuid_gpu_facts *facts = NULL;
+    cpuid_gpu_level_table *table = NULL;
     json_object *json = NULL;
     char shortfall[512] = "";
     int json_output = 0, opt, rc, met = 1;
@@ -99,7 +99,7 @@ int cmd_gpu_probe(int argc, char **argv)
         goto out;
     }
 
-    if (gpu_level_table_load(levels_path, &table)) {
+    if (cpuid_gpu_level_table_load(levels_path, &table)) {
         fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
         rc = mig_error_last_code() == MIG_EIO && !levels_path ? XL_EXT_EXIT_FAILURE
                                                               : XL_EXT_EXIT_BAD_INPUT;
@@ -110,16 +110,16 @@ int cmd_gpu_probe(int argc, char **argv)
         rc = XL_EXT_EXIT_USAGE;
         goto out;
     }
-    if (require && gpu_requirement_parse(table, require, &requirement)) {
+    if (require && cpuid_gpu_requirement_parse(table, require, &requirement)) {
         fprintf(stderr, "%s gpu-probe: --require: %s\n", xl_ext_prog, mig_error_last());
         rc = XL_EXT_EXIT_BAD_INPUT;
         goto out;
     }
     if (config_path) {
-        struct domain_config_read_options read_options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
+        struct cpuid_domain_config_read_options read_options = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
 
         read_options.gpu_levels = table;
-        if (domain_config_read_file(config_path, &read_options, &keys)) {
+        if (cpuid_domain_config_read_file(config_path, &read_options, &keys)) {
             fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
             rc = XL_EXT_EXIT_BAD_INPUT;
             goto out;
@@ -134,27 +134,27 @@ int cmd_gpu_probe(int argc, char **argv)
         goto out;
     }
     if (facts_path) {
-        if (gpu_facts_read_file(facts_path, facts)) {
+        if (cpuid_gpu_facts_read_file(facts_path, facts)) {
             fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
             rc = XL_EXT_EXIT_BAD_INPUT;
             goto out;
         }
-    } else if (gpu_probe_collect(&probe_options, facts)) {
+    } else if (cpuid_gpu_probe_collect(&probe_options, facts)) {
         fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
         rc = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    if (gpu_capability_from_facts(table, facts, &capability)) {
+    if (cpuid_gpu_capability_from_facts(table, facts, &capability)) {
         fprintf(stderr, "%s gpu-probe: %s%s%s\n", xl_ext_prog, facts_path ? facts_path : "",
                 facts_path ? ": " : "", mig_error_last());
         rc = facts_path ? XL_EXT_EXIT_BAD_INPUT : XL_EXT_EXIT_FAILURE;
         goto out;
     }
     if (require)
-        met = gpu_capability_check(&requirement, &capability, shortfall, sizeof(shortfall)) == 0;
+        met = cpuid_gpu_capability_check(&requirement, &capability, shortfall, sizeof(shortfall)) == 0;
 
     if (json_output) {
-        if (gpu_host_to_json(facts, &capability, &json)) {
+        if (cpuid_gpu_host_to_json(facts, &capability, &json)) {
             fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
             rc = XL_EXT_EXIT_FAILURE;
             goto out;
@@ -162,9 +162,9 @@ int cmd_gpu_probe(int argc, char **argv)
         json_object_object_add(json, "source", json_object_new_string(facts_path ? facts_path : "probe"));
         if (require) {
             json_object *check = json_object_new_object();
-            char baseline[GPU_BASELINE_TEXT_MAX];
+            char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
 
-            gpu_requirement_format(&requirement, baseline, sizeof(baseline));
+            cpuid_gpu_requirement_format(&requirement, baseline, sizeof(baseline));
             json_object_object_add(check, "baseline", json_object_new_string(baseline));
             json_object_object_add(check, "met", json_object_new_boolean(met));
             json_object_object_add(check, "shortfall", json_object_new_string(shortfall));
@@ -175,9 +175,9 @@ int cmd_gpu_probe(int argc, char **argv)
     } else {
         print_human(facts, &capability, facts_path ? facts_path : "probe of this host");
         if (require) {
-            char baseline[GPU_BASELINE_TEXT_MAX];
+            char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
 
-            gpu_requirement_format(&requirement, baseline, sizeof(baseline));
+            cpuid_gpu_requirement_format(&requirement, baseline, sizeof(baseline));
             printf("Requirement %s: %s%s\n", baseline, met ? "met" : "NOT met: ", shortfall);
         }
     }
@@ -187,8 +187,8 @@ int cmd_gpu_probe(int argc, char **argv)
 
 out:
     json_object_put(json);
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
     free(facts);
-    gpu_level_table_free(table);
+    cpuid_gpu_level_table_free(table);
     return rc;
 }

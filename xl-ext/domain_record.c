@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpuid_policy.h"
 #include "domain_record.h"
 #include "mig_error.h"
 
@@ -133,20 +134,13 @@ char *domain_record_read(struct xs_handle *xs, long domid, const char *key)
     if (!value) {
         /* After xl save/restore (a new domid): the record kept by UUID. */
         char uuid[37], file[4096];
-        FILE *f;
+        size_t file_length;
 
         if (!domain_uuid(xs, domid, uuid))
             return NULL;
         record_file(file, sizeof(file), uuid, key);
-        f = fopen(file, "r");
-        if (!f)
+        if (cpuid_read_text_file(file, "domain record", MAX_RECORD, 0, &value, &file_length))
             return NULL;
-        value = calloc(1, MAX_RECORD + 1);
-        if (value && fread(value, 1, MAX_RECORD + 1, f) > MAX_RECORD) {
-            free(value);
-            value = NULL;
-        }
-        fclose(f);
     }
     return value;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain_config.h"
+#include "cpuid_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char *__lsan_default_suppressions(void);
@@ -25,22 +25,22 @@ const char *__lsan_default_suppressions(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static gpu_level_table *shipped;
-    struct domain_config_read_options options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
-    struct domain_config_keys *keys = NULL;
+    static cpuid_gpu_level_table *shipped;
+    struct cpuid_domain_config_read_options options = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct cpuid_domain_config_keys *keys = NULL;
     char *updated = NULL;
 
-    if (!shipped && gpu_level_table_load(NULL, &shipped))
+    if (!shipped && cpuid_gpu_level_table_load(NULL, &shipped))
         abort();
     options.gpu_levels = shipped;
-    if (domain_config_read_blob(data, size, "fuzz", &options, &keys) == 0)
-        domain_config_keys_free(keys);
-    if (domain_config_set_string((const char *)data, size, "gpu_baseline", "cuda-9.0", &updated) == 0) {
+    if (cpuid_domain_config_read_blob(data, size, "fuzz", &options, &keys) == 0)
+        cpuid_domain_config_keys_free(keys);
+    if (cpuid_domain_config_set_string((const char *)data, size, "gpu_baseline", "cuda-9.0", &updated) == 0) {
         /* what was set reads back (the reader may still refuse another key) */
-        if (domain_config_read_blob(updated, strlen(updated), "updated", &options, &keys) == 0 &&
+        if (cpuid_domain_config_read_blob(updated, strlen(updated), "updated", &options, &keys) == 0 &&
             (!keys->gpu_baseline || strcmp(keys->gpu_baseline, "cuda-9.0")))
             abort();
-        domain_config_keys_free(keys);
+        cpuid_domain_config_keys_free(keys);
         free(updated);
     }
     return 0;

@@ -9,28 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include <json-c/json.h>
+
+#include "cpuid_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static gpu_level_table *shipped;
-    static struct gpu_facts facts, again;
-    struct gpu_capability capability;
+    static cpuid_gpu_level_table *shipped;
+    static struct cpuid_gpu_facts facts, again;
+    struct cpuid_gpu_capability capability;
     json_object *json = NULL;
     const char *text;
 
-    if (!shipped && gpu_level_table_load(NULL, &shipped))
+    if (!shipped && cpuid_gpu_level_table_load(NULL, &shipped))
         abort();
-    if (gpu_facts_from_json_text((const char *)data, size, "fuzz", &facts))
+    if (cpuid_gpu_facts_from_json_text((const char *)data, size, "fuzz", &facts))
         return 0;
-    gpu_capability_from_facts(shipped, &facts, &capability);
-    if (gpu_facts_to_json(&facts, &json))
+    cpuid_gpu_capability_from_facts(shipped, &facts, &capability);
+    if (cpuid_gpu_facts_to_json(&facts, &json))
         abort();
     text = json_object_to_json_string(json);
-    if (gpu_facts_from_json_text(text, strlen(text), "again", &again) ||
+    if (cpuid_gpu_facts_from_json_text(text, strlen(text), "again", &again) ||
         memcmp(&facts, &again, sizeof(facts)))
         abort();
     json_object_put(json);

@@ -9,39 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
+#include "cpuid_policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static gpu_level_table *shipped;
-    gpu_level_table *table = NULL;
-    struct gpu_requirement requirement;
+    static cpuid_gpu_level_table *shipped;
+    cpuid_gpu_level_table *table = NULL;
+    struct cpuid_gpu_requirement requirement;
     char text[256];
     int major, minor;
 
-    if (!shipped && gpu_level_table_load(NULL, &shipped))
+    if (!shipped && cpuid_gpu_level_table_load(NULL, &shipped))
         abort();
-    if (gpu_level_table_parse((const char *)data, size, "fuzz", &table) == 0) {
-        if (!gpu_level_table_names(table)[0])
+    if (cpuid_gpu_level_table_parse((const char *)data, size, "fuzz", &table) == 0) {
+        if (!cpuid_gpu_level_table_names(table)[0])
             abort();
-        gpu_level_table_free(table);
+        cpuid_gpu_level_table_free(table);
     }
     memcpy(text, data, size < sizeof(text) - 1 ? size : sizeof(text) - 1);
     text[size < sizeof(text) - 1 ? size : sizeof(text) - 1] = '\0';
-    if (gpu_requirement_parse(shipped, text, &requirement) == 0) {
-        char formatted[GPU_BASELINE_TEXT_MAX];
-        struct gpu_requirement again;
+    if (cpuid_gpu_requirement_parse(shipped, text, &requirement) == 0) {
+        char formatted[CPUID_GPU_BASELINE_TEXT_MAX];
+        struct cpuid_gpu_requirement again;
 
         /* a parsed baseline formats to text that parses to the same requirement */
-        gpu_requirement_format(&requirement, formatted, sizeof(formatted));
-        if (gpu_requirement_parse(shipped, formatted, &again) ||
+        cpuid_gpu_requirement_format(&requirement, formatted, sizeof(formatted));
+        if (cpuid_gpu_requirement_parse(shipped, formatted, &again) ||
             again.graphics_level != requirement.graphics_level ||
             again.compute_major != requirement.compute_major ||
             again.compute_minor != requirement.compute_minor)
             abort();
     }
-    gpu_gl_version_parse(text, &major, &minor);
+    cpuid_gpu_gl_version_parse(text, &major, &minor);
     return 0;
 }

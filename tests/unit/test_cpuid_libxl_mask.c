@@ -6,7 +6,7 @@
  * string parsed back with the featureset code leaves exactly the baseline
  * of the bits the level constrains.  Also: bits libxl cannot name are
  * refused, the read-back comparison, and the GPU level of clusters
- * (cluster_gpu.h) on recorded facts.
+ * (cpuid_policy.h, "Cluster GPU level") on recorded facts.
  */
 #include "config.h"
 
@@ -17,28 +17,27 @@
 
 #include <libxl.h>
 
-#include "cluster_gpu.h"
 #include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_cpuid_helpers.h"
 
 static struct cpuid_corpus *corpus;
 static struct cpuid_level_set *levels;
-static gpu_level_table *gpu_levels;
+static cpuid_gpu_level_table *gpu_levels;
 
 static void setup(void)
 {
     cpuid_test_use_source_data();
     ck_assert_int_eq(cpuid_corpus_load(cpuid_corpus_default_path(), &corpus), 0);
     ck_assert_int_eq(cpuid_level_set_load(NULL, &levels), 0);
-    ck_assert_int_eq(gpu_level_table_load(NULL, &gpu_levels), 0);
+    ck_assert_int_eq(cpuid_gpu_level_table_load(NULL, &gpu_levels), 0);
 }
 
 static void teardown(void)
 {
     cpuid_corpus_free(corpus);
     cpuid_level_set_free(levels);
-    gpu_level_table_free(gpu_levels);
+    cpuid_gpu_level_table_free(gpu_levels);
 }
 
 /* The CPU's features as Xen would offer them: only bits Xen 4.17 defines. */
@@ -233,17 +232,17 @@ START_TEST(test_read_back_excess)
 END_TEST
 
 /* A GPU capability from a recorded facts file of tests/gpu/facts. */
-static struct gpu_capability gpu_of(const char *facts_name)
+static struct cpuid_gpu_capability gpu_of(const char *facts_name)
 {
     const char *src = getenv("XENMIG_SRCDIR");
-    struct gpu_facts *facts = malloc(sizeof(*facts));
-    struct gpu_capability capability;
+    struct cpuid_gpu_facts *facts = malloc(sizeof(*facts));
+    struct cpuid_gpu_capability capability;
     char path[4096];
 
     ck_assert_ptr_nonnull(facts);
     snprintf(path, sizeof(path), "%s/tests/gpu/facts/%s.json", src ? src : "../..", facts_name);
-    ck_assert_msg(gpu_facts_read_file(path, facts) == 0, "%s", mig_error_last());
-    ck_assert_int_eq(gpu_capability_from_facts(gpu_levels, facts, &capability), 0);
+    ck_assert_msg(cpuid_gpu_facts_read_file(path, facts) == 0, "%s", mig_error_last());
+    ck_assert_int_eq(cpuid_gpu_capability_from_facts(gpu_levels, facts, &capability), 0);
     free(facts);
     return capability;
 }
@@ -255,8 +254,8 @@ static struct cpuid_host *host_named(const char *name)
 
 START_TEST(test_cluster_gpu_level_is_the_minimum_and_refuses)
 {
-    struct gpu_capability h100 = gpu_of("nvidia-h100"), a100 = gpu_of("nvidia-a100");
-    struct gpu_capability t4 = gpu_of("nvidia-t4");
+    struct cpuid_gpu_capability h100 = gpu_of("nvidia-h100"), a100 = gpu_of("nvidia-a100");
+    struct cpuid_gpu_capability t4 = gpu_of("nvidia-t4");
     struct cpuid_cluster *cluster = NULL, *again = NULL;
     struct cpuid_host *one = host_named("one"), *two = host_named("two");
     char shortfall[256], *json = NULL;
@@ -307,7 +306,7 @@ END_TEST
 
 START_TEST(test_unpinned_cluster_gpu_level_goes_down_only)
 {
-    struct gpu_capability h100 = gpu_of("nvidia-h100"), a10 = gpu_of("nvidia-a10");
+    struct cpuid_gpu_capability h100 = gpu_of("nvidia-h100"), a10 = gpu_of("nvidia-a10");
     struct cpuid_cluster *cluster = NULL;
     struct cpuid_host *one = host_named("one"), *two = host_named("two");
 

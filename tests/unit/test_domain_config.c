@@ -10,13 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain_config.h"
-#include "gpu_level.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_gpu_helpers.h"
 
-static gpu_level_table *levels;
-static struct domain_config_read_options options = DOMAIN_CONFIG_READ_OPTIONS_INIT;
+static cpuid_gpu_level_table *levels;
+static struct cpuid_domain_config_read_options options = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
 
 static void setup(void)
 {
@@ -26,7 +25,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    gpu_level_table_free(levels);
+    cpuid_gpu_level_table_free(levels);
 }
 
 static const char *config_path(const char *name)
@@ -66,18 +65,18 @@ static void assert_same(const char *got, const char *expected, const char *what)
 START_TEST(test_read_real_configs)
 {
     const struct good_config *c = &good_configs[_i];
-    struct domain_config_keys *keys = NULL;
-    char formatted[GPU_BASELINE_TEXT_MAX];
+    struct cpuid_domain_config_keys *keys = NULL;
+    char formatted[CPUID_GPU_BASELINE_TEXT_MAX];
 
-    ck_assert_msg(domain_config_read_file(config_path(c->file), &options, &keys) == 0, "%s",
+    ck_assert_msg(cpuid_domain_config_read_file(config_path(c->file), &options, &keys) == 0, "%s",
                   mig_error_last());
     assert_same(keys->name, c->name, "name");
     assert_same(keys->type, c->type, "type");
     assert_same(keys->cpuid_baseline, c->cpuid_baseline, "cpuid_baseline");
     assert_same(keys->gpu_baseline, c->gpu_baseline, "gpu_baseline");
-    gpu_requirement_format(&keys->gpu_requirement, formatted, sizeof(formatted));
+    cpuid_gpu_requirement_format(&keys->gpu_requirement, formatted, sizeof(formatted));
     ck_assert_str_eq(formatted, c->gpu_formatted);
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
 }
 END_TEST
 
@@ -101,9 +100,9 @@ static const struct bad_config {
 START_TEST(test_bad_configs_are_quoted)
 {
     const struct bad_config *c = &bad_configs[_i];
-    struct domain_config_keys *keys = (struct domain_config_keys *)1;
+    struct cpuid_domain_config_keys *keys = (struct cpuid_domain_config_keys *)1;
 
-    ck_assert_int_eq(domain_config_read_file(config_path(c->file), &options, &keys), c->code);
+    ck_assert_int_eq(cpuid_domain_config_read_file(config_path(c->file), &options, &keys), c->code);
     ck_assert_ptr_null(keys);
     for (int i = 0; i < 3 && c->expect[i]; i++)
         ck_assert_msg(strstr(mig_error_last(), c->expect[i]) != NULL, "%s: no '%s' in: %s",
@@ -115,44 +114,44 @@ START_TEST(test_blob_from_a_save_file)
 {
     /* the blob as it travels: not NUL-terminated, or with xl's trailing NUL */
     static const char blob[] = "name = \"moved\"\ngpu_baseline = \"cuda-9.0\"\n";
-    struct domain_config_keys *keys = NULL;
+    struct cpuid_domain_config_keys *keys = NULL;
 
-    ck_assert_int_eq(domain_config_read_blob(blob, sizeof(blob) - 1, "moved.save:config", &options, &keys), 0);
+    ck_assert_int_eq(cpuid_domain_config_read_blob(blob, sizeof(blob) - 1, "moved.save:config", &options, &keys), 0);
     ck_assert_str_eq(keys->name, "moved");
     ck_assert_str_eq(keys->gpu_baseline, "cuda-9.0");
     ck_assert_int_eq(keys->gpu_requirement.compute_major, 9);
-    domain_config_keys_free(keys);
-    ck_assert_int_eq(domain_config_read_blob(blob, sizeof(blob), "moved.save:config", &options, &keys), 0);
+    cpuid_domain_config_keys_free(keys);
+    ck_assert_int_eq(cpuid_domain_config_read_blob(blob, sizeof(blob), "moved.save:config", &options, &keys), 0);
     ck_assert_str_eq(keys->gpu_baseline, "cuda-9.0");
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
 
     /* a NUL inside the text (libxlutil would abort on it in a string) */
-    ck_assert_int_eq(domain_config_read_blob("name = \"a\0b\"\n", 12, "nul.save:config", &options, &keys),
+    ck_assert_int_eq(cpuid_domain_config_read_blob("name = \"a\0b\"\n", 12, "nul.save:config", &options, &keys),
                      MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "nul.save:config: NUL byte at offset 9"));
 
     /* a cut blob: the error names the blob and the line */
-    ck_assert_int_eq(domain_config_read_blob(blob, 30, "cut.save:config", &options, &keys), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_domain_config_read_blob(blob, 30, "cut.save:config", &options, &keys), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "cut.save:config:2: config parsing error"));
 }
 END_TEST
 
 START_TEST(test_default_levels_and_options_version)
 {
-    struct domain_config_read_options bad = DOMAIN_CONFIG_READ_OPTIONS_INIT;
-    struct domain_config_keys *keys = NULL;
+    struct cpuid_domain_config_read_options bad = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
+    struct cpuid_domain_config_keys *keys = NULL;
     char path[4096];
 
     /* NULL options: the default table is found through XENMIG_GPU_LEVELS */
     setenv("XENMIG_GPU_LEVELS", test_src_path(path, sizeof(path), "cpuid-policy/data/gpu-levels"), 1);
-    ck_assert_msg(domain_config_read_file(config_path("hvm.cfg"), NULL, &keys) == 0, "%s",
+    ck_assert_msg(cpuid_domain_config_read_file(config_path("hvm.cfg"), NULL, &keys) == 0, "%s",
                   mig_error_last());
     ck_assert_str_eq(keys->gpu_requirement.compute_name, "cuda-8.0");
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
     unsetenv("XENMIG_GPU_LEVELS");
 
     bad.version = 7;
-    ck_assert_int_eq(domain_config_read_file(config_path("hvm.cfg"), &bad, &keys), MIG_EINVAL);
+    ck_assert_int_eq(cpuid_domain_config_read_file(config_path("hvm.cfg"), &bad, &keys), MIG_EINVAL);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "version 7"));
 }
 END_TEST
@@ -160,18 +159,18 @@ END_TEST
 /* Set key in text, and read the result back through the reader. */
 static char *set_and_check(const char *text, const char *key, const char *value)
 {
-    struct domain_config_keys *keys = NULL;
+    struct cpuid_domain_config_keys *keys = NULL;
     char *out = NULL;
 
-    ck_assert_msg(domain_config_set_string(text, strlen(text), key, value, &out) == 0, "%s",
+    ck_assert_msg(cpuid_domain_config_set_string(text, strlen(text), key, value, &out) == 0, "%s",
                   mig_error_last());
-    ck_assert_msg(domain_config_read_blob(out, strlen(out), "updated", &options, &keys) == 0, "%s",
+    ck_assert_msg(cpuid_domain_config_read_blob(out, strlen(out), "updated", &options, &keys) == 0, "%s",
                   mig_error_last());
     if (!strcmp(key, "gpu_baseline"))
         assert_same(keys->gpu_baseline, value, key);
     else if (!strcmp(key, "cpuid_baseline"))
         assert_same(keys->cpuid_baseline, value, key);
-    domain_config_keys_free(keys);
+    cpuid_domain_config_keys_free(keys);
     return out;
 }
 
@@ -254,7 +253,7 @@ START_TEST(test_set_refuses_what_it_cannot_do_safely)
     const struct bad_set *b = &bad_sets[_i];
     char *out = (char *)1;
 
-    ck_assert_int_eq(domain_config_set_string(b->text, strlen(b->text), b->key, b->value, &out), b->code);
+    ck_assert_int_eq(cpuid_domain_config_set_string(b->text, strlen(b->text), b->key, b->value, &out), b->code);
     ck_assert_ptr_null(out);
     ck_assert_msg(strstr(mig_error_last(), b->expect) != NULL, "no '%s' in: %s", b->expect,
                   mig_error_last());

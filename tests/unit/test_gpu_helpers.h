@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 
 /* $XENMIG_SRCDIR/relative into buf. */
@@ -46,38 +45,38 @@ static inline char *test_read_file(const char *path, size_t *length_out)
 }
 
 /* The shipped level table (cpuid-policy/data/gpu-levels). */
-static inline gpu_level_table *test_shipped_levels(void)
+static inline cpuid_gpu_level_table *test_shipped_levels(void)
 {
-    gpu_level_table *table = NULL;
+    cpuid_gpu_level_table *table = NULL;
     char path[4096];
 
-    ck_assert_msg(gpu_level_table_load(test_src_path(path, sizeof(path),
+    ck_assert_msg(cpuid_gpu_level_table_load(test_src_path(path, sizeof(path),
                                                      "cpuid-policy/data/gpu-levels"), &table) == 0,
                   "%s", mig_error_last());
     return table;
 }
 
 /* Recorded facts tests/gpu/facts/NAME. */
-static inline void test_recorded_facts(const char *name, struct gpu_facts *facts)
+static inline void test_recorded_facts(const char *name, struct cpuid_gpu_facts *facts)
 {
     char relative[256], path[4096], *text;
     size_t length;
 
     snprintf(relative, sizeof(relative), "tests/gpu/facts/%s", name);
     text = test_read_file(test_src_path(path, sizeof(path), relative), &length);
-    ck_assert_msg(gpu_facts_from_json_text(text, length, name, facts) == 0, "%s", mig_error_last());
+    ck_assert_msg(cpuid_gpu_facts_from_json_text(text, length, name, facts) == 0, "%s", mig_error_last());
     free(text);
 }
 
 /* The levels `levels` derives from recorded facts tests/gpu/facts/NAME. */
-static inline void test_recorded_capability(const gpu_level_table *levels, const char *name,
-                                            struct gpu_capability *cap)
+static inline void test_recorded_capability(const cpuid_gpu_level_table *levels, const char *name,
+                                            struct cpuid_gpu_capability *cap)
 {
-    struct gpu_facts *facts = malloc(sizeof(*facts));
+    struct cpuid_gpu_facts *facts = malloc(sizeof(*facts));
 
     ck_assert_ptr_nonnull(facts);
     test_recorded_facts(name, facts);
-    ck_assert_msg(gpu_capability_from_facts(levels, facts, cap) == 0, "%s: %s", name,
+    ck_assert_msg(cpuid_gpu_capability_from_facts(levels, facts, cap) == 0, "%s: %s", name,
                   mig_error_last());
     free(facts);
 }

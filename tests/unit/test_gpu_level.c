@@ -1,6 +1,6 @@
 /*
  * test_gpu_level.c: the GPU level table, gpu_baseline parsing, the
- * host >= requirement check and cluster intersection (gpu_level.h).
+ * host >= requirement check and cluster intersection (cpuid_policy.h, "GPU levels").
  */
 #include "config.h"
 
@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_gpu_helpers.h"
 
-static gpu_level_table *levels;
+static cpuid_gpu_level_table *levels;
 
 static void setup(void)
 {
@@ -21,51 +21,51 @@ static void setup(void)
 
 static void teardown(void)
 {
-    gpu_level_table_free(levels);
+    cpuid_gpu_level_table_free(levels);
     levels = NULL;
 }
 
 /* The table from a string, or NULL with the error kept for the caller. */
-static int parse_levels(const char *text, gpu_level_table **table)
+static int parse_levels(const char *text, cpuid_gpu_level_table **table)
 {
-    return gpu_level_table_parse(text, strlen(text), "t.levels", table);
+    return cpuid_gpu_level_table_parse(text, strlen(text), "t.levels", table);
 }
 
 START_TEST(test_shipped_order_is_the_issue_order)
 {
-    struct gpu_requirement a, b, c;
+    struct cpuid_gpu_requirement a, b, c;
 
-    ck_assert_int_eq(gpu_requirement_parse(levels, "d3d10.0-gl3.3", &a), 0);
-    ck_assert_int_eq(gpu_requirement_parse(levels, "d3d10.1-gl3.3", &b), 0);
-    ck_assert_int_eq(gpu_requirement_parse(levels, "d3d11.0-gl4.1", &c), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "d3d10.0-gl3.3", &a), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "d3d10.1-gl3.3", &b), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "d3d11.0-gl4.1", &c), 0);
     ck_assert_int_lt(a.graphics_level, b.graphics_level);
     ck_assert_int_lt(b.graphics_level, c.graphics_level);
     ck_assert_int_eq(a.compute_major, -1);
-    ck_assert_ptr_nonnull(strstr(gpu_level_table_names(levels), "none, d3d10.0-gl3.3, d3d10.1-gl3.3, d3d11.0-gl4.1"));
+    ck_assert_ptr_nonnull(strstr(cpuid_gpu_level_table_names(levels), "none, d3d10.0-gl3.3, d3d10.1-gl3.3, d3d11.0-gl4.1"));
     /* compute levels are listed sorted by capability, 9.0 before 10.0 */
-    ck_assert_ptr_nonnull(strstr(gpu_level_table_names(levels), "cuda-9.0, cuda-10.0"));
+    ck_assert_ptr_nonnull(strstr(cpuid_gpu_level_table_names(levels), "cuda-9.0, cuda-10.0"));
 }
 END_TEST
 
 START_TEST(test_requirement_forms)
 {
-    struct gpu_requirement req;
-    char text[GPU_BASELINE_TEXT_MAX];
+    struct cpuid_gpu_requirement req;
+    char text[CPUID_GPU_BASELINE_TEXT_MAX];
 
-    ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-8.0, d3d11.0-gl4.1", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "cuda-8.0, d3d11.0-gl4.1", &req), 0);
     ck_assert_str_eq(req.graphics_name, "d3d11.0-gl4.1");
     ck_assert_int_eq(req.compute_major, 8);
     ck_assert_int_eq(req.compute_minor, 0);
-    gpu_requirement_format(&req, text, sizeof(text));
+    cpuid_gpu_requirement_format(&req, text, sizeof(text));
     ck_assert_str_eq(text, "d3d11.0-gl4.1,cuda-8.0");
 
-    ck_assert_int_eq(gpu_requirement_parse(levels, "none", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "none", &req), 0);
     ck_assert_int_eq(req.graphics_level, -1);
     ck_assert_int_eq(req.compute_major, -1);
-    gpu_requirement_format(&req, text, sizeof(text));
+    cpuid_gpu_requirement_format(&req, text, sizeof(text));
     ck_assert_str_eq(text, "none");
 
-    ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-10.0", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "cuda-10.0", &req), 0);
     ck_assert_int_eq(req.compute_major, 10);
     ck_assert_int_eq(req.graphics_level, -1);
 }
@@ -90,9 +90,9 @@ static const struct bad_baseline {
 START_TEST(test_bad_baseline_is_quoted_with_valid_levels)
 {
     const struct bad_baseline *bad = &bad_baselines[_i];
-    struct gpu_requirement req;
+    struct cpuid_gpu_requirement req;
 
-    ck_assert_int_eq(gpu_requirement_parse(levels, bad->text, &req), MIG_EINVAL);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, bad->text, &req), MIG_EINVAL);
     ck_assert_msg(strstr(mig_error_last(), bad->expect) != NULL, "'%s' gave: %s", bad->text,
                   mig_error_last());
     if (strstr(bad->expect, "unknown") || strstr(bad->expect, "empty"))
@@ -103,85 +103,85 @@ END_TEST
 START_TEST(test_overlong_baseline)
 {
     char text[400];
-    struct gpu_requirement req;
+    struct cpuid_gpu_requirement req;
 
     memset(text, 'a', sizeof(text) - 1);
     text[sizeof(text) - 1] = '\0';
-    ck_assert_int_eq(gpu_requirement_parse(levels, text, &req), MIG_EINVAL);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, text, &req), MIG_EINVAL);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "longer than 127 characters"));
 }
 END_TEST
 
 START_TEST(test_shortfall_names_exactly_what_is_missing)
 {
-    struct gpu_requirement req;
-    struct gpu_capability a10;
+    struct cpuid_gpu_requirement req;
+    struct cpuid_gpu_capability a10;
     char shortfall[512];
 
     test_recorded_capability(levels, "nvidia-a10.json", &a10);
-    ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-9.0", &req), 0);
-    ck_assert_int_eq(gpu_capability_check(&req, &a10, shortfall, sizeof(shortfall)), MIG_ECOMPAT);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "cuda-9.0", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_check(&req, &a10, shortfall, sizeof(shortfall)), MIG_ECOMPAT);
     ck_assert_str_eq(shortfall, "needs cuda-9.0, host has cuda-8.6 (NVIDIA A10)");
     ck_assert_str_eq(mig_error_last(),
                      "GPU baseline 'cuda-9.0' not met: needs cuda-9.0, host has cuda-8.6 (NVIDIA A10)");
 
     /* met: lower compute, and graphics the A10's GL 4.6 reaches */
-    ck_assert_int_eq(gpu_requirement_parse(levels, "d3d11.0-gl4.1,cuda-8.0", &req), 0);
-    ck_assert_int_eq(gpu_capability_check(&req, &a10, shortfall, sizeof(shortfall)), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "d3d11.0-gl4.1,cuda-8.0", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_check(&req, &a10, shortfall, sizeof(shortfall)), 0);
     ck_assert_str_eq(shortfall, "");
 }
 END_TEST
 
 START_TEST(test_shortfall_lists_both_axes)
 {
-    struct gpu_requirement req;
-    struct gpu_capability none;
+    struct cpuid_gpu_requirement req;
+    struct cpuid_gpu_capability none;
     char shortfall[512];
 
     test_recorded_capability(levels, "no-gpu.json", &none);
-    ck_assert_int_eq(gpu_requirement_parse(levels, "d3d10.0-gl3.3,cuda-7.5", &req), 0);
-    ck_assert_int_eq(gpu_capability_check(&req, &none, shortfall, sizeof(shortfall)), MIG_ECOMPAT);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "d3d10.0-gl3.3,cuda-7.5", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_check(&req, &none, shortfall, sizeof(shortfall)), MIG_ECOMPAT);
     ck_assert_ptr_nonnull(strstr(shortfall, "needs d3d10.0-gl3.3, host has none (no OpenGL: "));
     ck_assert_ptr_nonnull(strstr(shortfall, "; needs cuda-7.5, host has none (no NVIDIA GPU: "));
 
     /* "none" asks for nothing: every host meets it */
-    ck_assert_int_eq(gpu_requirement_parse(levels, "none", &req), 0);
-    ck_assert_int_eq(gpu_capability_check(&req, &none, NULL, 0), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "none", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_check(&req, &none, NULL, 0), 0);
 }
 END_TEST
 
 START_TEST(test_compute_order_is_major_then_minor)
 {
-    struct gpu_requirement req;
-    struct gpu_capability h100, t4;
+    struct cpuid_gpu_requirement req;
+    struct cpuid_gpu_capability h100, t4;
 
     test_recorded_capability(levels, "nvidia-h100.json", &h100);
     test_recorded_capability(levels, "nvidia-t4.json", &t4);
     /* 9.0 >= 8.6 although 0 < 6, and 7.5 < 8.0 although 5 > 0 */
-    ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-8.6", &req), 0);
-    ck_assert_int_eq(gpu_capability_check(&req, &h100, NULL, 0), 0);
-    ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-8.0", &req), 0);
-    ck_assert_int_eq(gpu_capability_check(&req, &t4, NULL, 0), MIG_ECOMPAT);
-    ck_assert_int_eq(gpu_requirement_parse(levels, "cuda-10.0", &req), 0);
-    ck_assert_int_eq(gpu_capability_check(&req, &h100, NULL, 0), MIG_ECOMPAT);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "cuda-8.6", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_check(&req, &h100, NULL, 0), 0);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "cuda-8.0", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_check(&req, &t4, NULL, 0), MIG_ECOMPAT);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(levels, "cuda-10.0", &req), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_check(&req, &h100, NULL, 0), MIG_ECOMPAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "host has cuda-9.0 (NVIDIA H100 80GB HBM3)"));
 }
 END_TEST
 
 START_TEST(test_cluster_is_the_minimum_of_its_hosts)
 {
-    struct gpu_capability h100, a10, llvmpipe, cluster;
-    char baseline[GPU_BASELINE_TEXT_MAX];
+    struct cpuid_gpu_capability h100, a10, llvmpipe, cluster;
+    char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
 
     test_recorded_capability(levels, "nvidia-h100.json", &h100);
     test_recorded_capability(levels, "nvidia-a10.json", &a10);
     test_recorded_capability(levels, "mesa-llvmpipe-gl4.5.json", &llvmpipe);
-    gpu_capability_intersect(&h100, &a10, &cluster);
-    gpu_capability_format_baseline(&cluster, baseline, sizeof(baseline));
+    cpuid_gpu_capability_intersect(&h100, &a10, &cluster);
+    cpuid_gpu_capability_format_baseline(&cluster, baseline, sizeof(baseline));
     ck_assert_str_eq(baseline, "d3d12-gl4.6,cuda-8.6");
     ck_assert_str_eq(cluster.compute_detail, "NVIDIA A10");
-    gpu_capability_intersect(&cluster, &llvmpipe, &cluster);   /* aliasing allowed */
-    gpu_capability_format_baseline(&cluster, baseline, sizeof(baseline));
+    cpuid_gpu_capability_intersect(&cluster, &llvmpipe, &cluster);   /* aliasing allowed */
+    cpuid_gpu_capability_format_baseline(&cluster, baseline, sizeof(baseline));
     ck_assert_str_eq(baseline, "d3d11.0-gl4.5");
     ck_assert_int_eq(cluster.compute_major, -1);
 }
@@ -210,15 +210,15 @@ static const struct gl_mapping {
 START_TEST(test_gl_version_to_level)
 {
     const struct gl_mapping *m = &gl_mappings[_i];
-    struct gpu_facts *facts = malloc(sizeof(*facts));
-    struct gpu_capability cap;
+    struct cpuid_gpu_facts *facts = malloc(sizeof(*facts));
+    struct cpuid_gpu_capability cap;
 
     ck_assert_ptr_nonnull(facts);
-    gpu_facts_init(facts);
-    facts->gl_status = GPU_SOURCE_OK;
+    cpuid_gpu_facts_init(facts);
+    facts->gl_status = CPUID_GPU_SOURCE_OK;
     snprintf(facts->gl_version, sizeof(facts->gl_version), "%s", m->version);
     snprintf(facts->gl_extensions, sizeof(facts->gl_extensions), "%s", m->extensions);
-    ck_assert_int_eq(gpu_capability_from_facts(levels, facts, &cap), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_from_facts(levels, facts, &cap), 0);
     ck_assert_msg(!strcmp(cap.graphics_name, m->level), "GL '%s' (%s): %s, expected %s",
                   m->version, m->extensions, cap.graphics_name, m->level);
     free(facts);
@@ -229,19 +229,19 @@ START_TEST(test_gl_version_strings)
 {
     int major, minor;
 
-    ck_assert_int_eq(gpu_gl_version_parse("4.6.0 NVIDIA 535.129.03", &major, &minor), 0);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("4.6.0 NVIDIA 535.129.03", &major, &minor), 0);
     ck_assert_int_eq(major, 4);
     ck_assert_int_eq(minor, 6);
-    ck_assert_int_eq(gpu_gl_version_parse("4.5 (Compatibility Profile) Mesa 22.3.6", &major, &minor), 0);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("4.5 (Compatibility Profile) Mesa 22.3.6", &major, &minor), 0);
     ck_assert_int_eq(minor, 5);
-    ck_assert_int_eq(gpu_gl_version_parse("3.3", &major, &minor), 0);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("3.3", &major, &minor), 0);
     ck_assert_int_eq(major, 3);
-    ck_assert_int_eq(gpu_gl_version_parse("OpenGL ES 3.2 Mesa", &major, &minor), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("OpenGL ES 3.2 Mesa", &major, &minor), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "'OpenGL ES 3.2 Mesa' is OpenGL ES"));
-    ck_assert_int_eq(gpu_gl_version_parse("four point five", &major, &minor), MIG_EFORMAT);
-    ck_assert_int_eq(gpu_gl_version_parse("4", &major, &minor), MIG_EFORMAT);
-    ck_assert_int_eq(gpu_gl_version_parse("4.", &major, &minor), MIG_EFORMAT);
-    ck_assert_int_eq(gpu_gl_version_parse("12345.1", &major, &minor), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("four point five", &major, &minor), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("4", &major, &minor), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("4.", &major, &minor), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_gl_version_parse("12345.1", &major, &minor), MIG_EFORMAT);
 }
 END_TEST
 
@@ -269,7 +269,7 @@ static const struct bad_table {
 START_TEST(test_bad_level_files)
 {
     const struct bad_table *bad = &bad_tables[_i];
-    gpu_level_table *table = (gpu_level_table *)1;
+    cpuid_gpu_level_table *table = (cpuid_gpu_level_table *)1;
 
     ck_assert_int_eq(parse_levels(bad->text, &table), bad->code);
     ck_assert_ptr_null(table);
@@ -279,17 +279,17 @@ END_TEST
 
 START_TEST(test_level_file_limits)
 {
-    gpu_level_table *table = NULL;
+    cpuid_gpu_level_table *table = NULL;
     size_t big = 65 * 1024;
     char *text = malloc(big);
 
     ck_assert_ptr_nonnull(text);
     memset(text, '#', big);
-    ck_assert_int_eq(gpu_level_table_parse(text, big, "big", &table), MIG_ELIMIT);
+    ck_assert_int_eq(cpuid_gpu_level_table_parse(text, big, "big", &table), MIG_ELIMIT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "big: GPU levels file is 66560 bytes"));
-    ck_assert_int_eq(gpu_level_table_parse("compute cuda-8.0\0x", 18, "nul", &table), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_level_table_parse("compute cuda-8.0\0x", 18, "nul", &table), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "NUL byte at offset 16"));
-    ck_assert_int_eq(gpu_level_table_load("/nonexistent/gpu-levels", &table), MIG_EIO);
+    ck_assert_int_eq(cpuid_gpu_level_table_load("/nonexistent/gpu-levels", &table), MIG_EIO);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "'/nonexistent/gpu-levels'"));
     free(text);
 }
@@ -297,31 +297,31 @@ END_TEST
 
 START_TEST(test_new_level_needs_no_rebuild)
 {
-    gpu_level_table *table = NULL;
-    struct gpu_requirement req;
+    cpuid_gpu_level_table *table = NULL;
+    struct cpuid_gpu_requirement req;
 
     /* A level added to the data: usable at once, and ordered by its line. */
     ck_assert_int_eq(parse_levels("graphics low gl=3.0\ngraphics high gl=4.0 # comment\n"
                                   "compute cuda-11.0\n", &table), 0);
-    ck_assert_str_eq(gpu_level_table_names(table), "none, low, high, cuda-11.0");
-    ck_assert_int_eq(gpu_requirement_parse(table, "high,cuda-11.0", &req), 0);
+    ck_assert_str_eq(cpuid_gpu_level_table_names(table), "none, low, high, cuda-11.0");
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(table, "high,cuda-11.0", &req), 0);
     ck_assert_int_eq(req.graphics_level, 1);
-    ck_assert_int_eq(gpu_requirement_parse(table, "d3d11.0-gl4.1", &req), MIG_EINVAL);
-    gpu_level_table_free(table);
+    ck_assert_int_eq(cpuid_gpu_requirement_parse(table, "d3d11.0-gl4.1", &req), MIG_EINVAL);
+    cpuid_gpu_level_table_free(table);
 }
 END_TEST
 
 START_TEST(test_default_table_from_environment)
 {
-    gpu_level_table *table = NULL;
+    cpuid_gpu_level_table *table = NULL;
     char path[4096];
 
     setenv("XENMIG_GPU_LEVELS", test_src_path(path, sizeof(path), "cpuid-policy/data/gpu-levels"), 1);
-    ck_assert_int_eq(gpu_level_table_load(NULL, &table), 0);
-    ck_assert_str_eq(gpu_level_table_origin(table), path);
-    gpu_level_table_free(table);
+    ck_assert_int_eq(cpuid_gpu_level_table_load(NULL, &table), 0);
+    ck_assert_str_eq(cpuid_gpu_level_table_origin(table), path);
+    cpuid_gpu_level_table_free(table);
     setenv("XENMIG_GPU_LEVELS", "/nonexistent/levels", 1);
-    ck_assert_int_eq(gpu_level_table_load(NULL, &table), MIG_EIO);
+    ck_assert_int_eq(cpuid_gpu_level_table_load(NULL, &table), MIG_EIO);
     unsetenv("XENMIG_GPU_LEVELS");
 }
 END_TEST

@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu_level.h"
-#include "gpu_probe.h"
+#include <json-c/json.h>
+
+#include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_gpu_helpers.h"
 
-static gpu_level_table *levels;
-static struct gpu_facts *facts;
+static cpuid_gpu_level_table *levels;
+static struct cpuid_gpu_facts *facts;
 
 static void setup(void)
 {
@@ -27,7 +28,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    gpu_level_table_free(levels);
+    cpuid_gpu_level_table_free(levels);
     free(facts);
 }
 
@@ -52,7 +53,7 @@ static const struct recorded_host {
 START_TEST(test_levels_from_recorded_facts)
 {
     const struct recorded_host *host = &recorded_hosts[_i];
-    struct gpu_capability cap;
+    struct cpuid_gpu_capability cap;
 
     test_recorded_capability(levels, host->file, &cap);
     ck_assert_msg(!strcmp(cap.graphics_name, host->graphics), "%s: graphics %s, expected %s",
@@ -66,35 +67,35 @@ END_TEST
 
 START_TEST(test_mixed_host_names_the_best_device)
 {
-    struct gpu_capability cap;
+    struct cpuid_gpu_capability cap;
 
     test_recorded_facts("nvidia-mixed-a10-h100.json", facts);
-    ck_assert_int_eq(gpu_capability_from_facts(levels, facts, &cap), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_from_facts(levels, facts, &cap), 0);
     ck_assert_str_eq(cap.compute_detail, "NVIDIA H100 PCIe, best of 2 devices");
 }
 END_TEST
 
 START_TEST(test_json_round_trip)
 {
-    struct gpu_facts *again = malloc(sizeof(*again));
-    struct gpu_capability cap;
+    struct cpuid_gpu_facts *again = malloc(sizeof(*again));
+    struct cpuid_gpu_capability cap;
     json_object *json = NULL;
     const char *text;
 
     ck_assert_ptr_nonnull(again);
     test_recorded_facts(recorded_hosts[_i].file, facts);
-    ck_assert_int_eq(gpu_facts_to_json(facts, &json), 0);
+    ck_assert_int_eq(cpuid_gpu_facts_to_json(facts, &json), 0);
     text = json_object_to_json_string(json);
-    ck_assert_int_eq(gpu_facts_from_json_text(text, strlen(text), "round trip", again), 0);
+    ck_assert_int_eq(cpuid_gpu_facts_from_json_text(text, strlen(text), "round trip", again), 0);
     ck_assert_int_eq(memcmp(facts, again, sizeof(*facts)), 0);
     json_object_put(json);
 
     /* the host-dump object reads back through its "facts" member */
-    ck_assert_int_eq(gpu_capability_from_facts(levels, facts, &cap), 0);
-    ck_assert_int_eq(gpu_host_to_json(facts, &cap, &json), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_from_facts(levels, facts, &cap), 0);
+    ck_assert_int_eq(cpuid_gpu_host_to_json(facts, &cap, &json), 0);
     text = json_object_to_json_string(json);
     ck_assert_ptr_nonnull(strstr(text, cap.compute_name));
-    ck_assert_int_eq(gpu_facts_from_json_text(text, strlen(text), "host dump", again), 0);
+    ck_assert_int_eq(cpuid_gpu_facts_from_json_text(text, strlen(text), "host dump", again), 0);
     ck_assert_int_eq(memcmp(facts, again, sizeof(*facts)), 0);
     json_object_put(json);
     free(again);
@@ -132,7 +133,7 @@ START_TEST(test_bad_facts_json)
 {
     const struct bad_json *bad = &bad_jsons[_i];
 
-    ck_assert_int_eq(gpu_facts_from_json_text(bad->text, strlen(bad->text), "bad.json", facts),
+    ck_assert_int_eq(cpuid_gpu_facts_from_json_text(bad->text, strlen(bad->text), "bad.json", facts),
                      MIG_EFORMAT);
     ck_assert_msg(strstr(mig_error_last(), bad->expect) != NULL, "'%s' gave: %s", bad->text,
                   mig_error_last());
@@ -144,18 +145,18 @@ START_TEST(test_overlong_fact_string)
     char text[512];
 
     snprintf(text, sizeof(text), "{\"gl\": {\"status\": \"ok\", \"version\": \"4.6 %0200d\"}}", 0);
-    ck_assert_int_eq(gpu_facts_from_json_text(text, strlen(text), "long.json", facts), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_facts_from_json_text(text, strlen(text), "long.json", facts), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "long.json: gl.version is 204 bytes, more than the 127 allowed"));
 }
 END_TEST
 
 START_TEST(test_unparsable_gl_version_is_reported)
 {
-    struct gpu_capability cap;
+    struct cpuid_gpu_capability cap;
     const char *text = "{\"gl\": {\"status\": \"ok\", \"version\": \"v4\"}}";
 
-    ck_assert_int_eq(gpu_facts_from_json_text(text, strlen(text), "v4.json", facts), 0);
-    ck_assert_int_eq(gpu_capability_from_facts(levels, facts, &cap), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_facts_from_json_text(text, strlen(text), "v4.json", facts), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_from_facts(levels, facts, &cap), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "GL_VERSION 'v4' does not start with MAJOR.MINOR"));
 }
 END_TEST
@@ -181,7 +182,7 @@ static const char *fake_nvml_path(char *buf, size_t size)
 
 static void probe_with_fake(int in_process, const char *devices, const char *fail)
 {
-    struct gpu_probe_options options = GPU_PROBE_OPTIONS_INIT;
+    struct cpuid_gpu_probe_options options = CPUID_GPU_PROBE_OPTIONS_INIT;
     char path[4096];
 
     options.nvml_library = fake_nvml_path(path, sizeof(path));
@@ -194,25 +195,25 @@ static void probe_with_fake(int in_process, const char *devices, const char *fai
         setenv("FAKE_NVML_FAIL", fail, 1);
     else
         unsetenv("FAKE_NVML_FAIL");
-    ck_assert_msg(gpu_probe_collect(&options, facts) == 0, "%s", mig_error_last());
+    ck_assert_msg(cpuid_gpu_probe_collect(&options, facts) == 0, "%s", mig_error_last());
 }
 
 START_TEST(test_probe_reads_nvml)
 {
-    struct gpu_capability cap;
+    struct cpuid_gpu_capability cap;
 
     /* _i == 0: in this process; _i == 1: in the isolating child */
     probe_with_fake(_i == 0, "NVIDIA A10:8.6;NVIDIA H100 80GB HBM3:9.0", NULL);
-    ck_assert_int_eq(facts->nvml_status, GPU_SOURCE_OK);
+    ck_assert_int_eq(facts->nvml_status, CPUID_GPU_SOURCE_OK);
     ck_assert_str_eq(facts->driver_version, "535.129.03");
     ck_assert_uint_eq(facts->device_count, 2);
     ck_assert_uint_eq(facts->devices_recorded, 2);
     ck_assert_str_eq(facts->devices[1].name, "NVIDIA H100 80GB HBM3");
     ck_assert_int_eq(facts->devices[1].compute_major, 9);
     ck_assert_int_eq(facts->devices[1].compute_minor, 0);
-    ck_assert_int_eq(facts->gl_status, GPU_SOURCE_ABSENT);
+    ck_assert_int_eq(facts->gl_status, CPUID_GPU_SOURCE_ABSENT);
     ck_assert_str_eq(facts->gl_reason, "not probed (skipped)");
-    ck_assert_int_eq(gpu_capability_from_facts(levels, facts, &cap), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_from_facts(levels, facts, &cap), 0);
     ck_assert_str_eq(cap.compute_name, "cuda-9.0");
 }
 END_TEST
@@ -220,7 +221,7 @@ END_TEST
 START_TEST(test_probe_nvml_without_devices)
 {
     probe_with_fake(0, "", NULL);
-    ck_assert_int_eq(facts->nvml_status, GPU_SOURCE_ABSENT);
+    ck_assert_int_eq(facts->nvml_status, CPUID_GPU_SOURCE_ABSENT);
     ck_assert_str_eq(facts->nvml_reason, "NVML is loaded but reports no device");
 }
 END_TEST
@@ -228,7 +229,7 @@ END_TEST
 START_TEST(test_probe_nvml_init_failure)
 {
     probe_with_fake(0, "NVIDIA A10:8.6", "init");
-    ck_assert_int_eq(facts->nvml_status, GPU_SOURCE_ERROR);
+    ck_assert_int_eq(facts->nvml_status, CPUID_GPU_SOURCE_ERROR);
     ck_assert_str_eq(facts->nvml_reason, "nvmlInit_v2 failed (9): Driver Not Loaded");
 }
 END_TEST
@@ -236,7 +237,7 @@ END_TEST
 START_TEST(test_probe_survives_a_crashing_driver)
 {
     probe_with_fake(0 /* child */, "NVIDIA A10:8.6", "crash");
-    ck_assert_int_eq(facts->nvml_status, GPU_SOURCE_ERROR);
+    ck_assert_int_eq(facts->nvml_status, CPUID_GPU_SOURCE_ERROR);
     /* killed by SIGSEGV, or (under ASan) exited after its report */
     ck_assert_msg(strstr(facts->nvml_reason, "NVML probe process died of signal 11") ||
                   strstr(facts->nvml_reason, "NVML probe process exited with status"),
@@ -247,24 +248,24 @@ END_TEST
 START_TEST(test_probe_survives_a_hanging_driver)
 {
     probe_with_fake(0 /* child */, "NVIDIA A10:8.6", "hang");
-    ck_assert_int_eq(facts->nvml_status, GPU_SOURCE_ERROR);
+    ck_assert_int_eq(facts->nvml_status, CPUID_GPU_SOURCE_ERROR);
     ck_assert_str_eq(facts->nvml_reason, "NVML probe timed out after 2000 ms (driver hung?)");
 }
 END_TEST
 
 START_TEST(test_probe_missing_library_is_absent)
 {
-    struct gpu_probe_options options = GPU_PROBE_OPTIONS_INIT;
-    struct gpu_capability cap;
+    struct cpuid_gpu_probe_options options = CPUID_GPU_PROBE_OPTIONS_INIT;
+    struct cpuid_gpu_capability cap;
 
     options.nvml_library = "/nonexistent/libnvidia-ml.so.1";
     options.egl_library = "/nonexistent/libEGL.so.1";
-    ck_assert_int_eq(gpu_probe_collect(&options, facts), 0);
-    ck_assert_int_eq(facts->nvml_status, GPU_SOURCE_ABSENT);
+    ck_assert_int_eq(cpuid_gpu_probe_collect(&options, facts), 0);
+    ck_assert_int_eq(facts->nvml_status, CPUID_GPU_SOURCE_ABSENT);
     ck_assert_ptr_nonnull(strstr(facts->nvml_reason, "no NVIDIA driver: /nonexistent/libnvidia-ml.so.1"));
-    ck_assert_int_eq(facts->gl_status, GPU_SOURCE_ABSENT);
+    ck_assert_int_eq(facts->gl_status, CPUID_GPU_SOURCE_ABSENT);
     ck_assert_ptr_nonnull(strstr(facts->gl_reason, "no EGL library: /nonexistent/libEGL.so.1"));
-    ck_assert_int_eq(gpu_capability_from_facts(levels, facts, &cap), 0);
+    ck_assert_int_eq(cpuid_gpu_capability_from_facts(levels, facts, &cap), 0);
     ck_assert_str_eq(cap.graphics_name, "none");
     ck_assert_str_eq(cap.compute_name, "none");
 }
@@ -272,19 +273,19 @@ END_TEST
 
 START_TEST(test_probe_options_version_checked)
 {
-    struct gpu_probe_options options = GPU_PROBE_OPTIONS_INIT;
+    struct cpuid_gpu_probe_options options = CPUID_GPU_PROBE_OPTIONS_INIT;
 
     options.version = 99;
-    ck_assert_int_eq(gpu_probe_collect(&options, facts), MIG_EINVAL);
+    ck_assert_int_eq(cpuid_gpu_probe_collect(&options, facts), MIG_EINVAL);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "version 99"));
 }
 END_TEST
 
 START_TEST(test_host_json_add_then_read_back)
 {
-    struct gpu_probe_options options = GPU_PROBE_OPTIONS_INIT;
+    struct cpuid_gpu_probe_options options = CPUID_GPU_PROBE_OPTIONS_INIT;
     json_object *host = json_object_new_object(), *copy = NULL;
-    struct gpu_capability cap;
+    struct cpuid_gpu_capability cap;
     char path[4096];
     const char *text;
 
@@ -294,13 +295,13 @@ START_TEST(test_host_json_add_then_read_back)
     options.skip_gl = 1;
     setenv("FAKE_NVML_DEVICES", "NVIDIA A100-SXM4-80GB:8.0", 1);
     unsetenv("FAKE_NVML_FAIL");
-    ck_assert_msg(gpu_host_json_add(host, levels, &options) == 0, "%s", mig_error_last());
+    ck_assert_msg(cpuid_gpu_host_json_add(host, levels, &options) == 0, "%s", mig_error_last());
 
     /* as another machine reads it: through text */
     text = json_object_to_json_string(host);
     copy = json_tokener_parse(text);
     ck_assert_ptr_nonnull(copy);
-    ck_assert_msg(gpu_host_json_capability(copy, levels, "node7.json", &cap) == 0, "%s",
+    ck_assert_msg(cpuid_gpu_host_json_capability(copy, levels, "node7.json", &cap) == 0, "%s",
                   mig_error_last());
     ck_assert_str_eq(cap.compute_name, "cuda-8.0");
     ck_assert_str_eq(cap.compute_detail, "NVIDIA A100-SXM4-80GB");
@@ -314,12 +315,12 @@ START_TEST(test_host_json_without_gpu)
 {
     json_object *host = json_tokener_parse("{\"hostname\": \"old\"}");
     json_object *bad = json_tokener_parse("{\"gpu\": {\"levels\": {}}}");
-    struct gpu_capability cap;
+    struct cpuid_gpu_capability cap;
 
-    ck_assert_int_eq(gpu_host_json_capability(host, levels, "old.json", &cap), 0);
+    ck_assert_int_eq(cpuid_gpu_host_json_capability(host, levels, "old.json", &cap), 0);
     ck_assert_str_eq(cap.compute_name, "none");
     ck_assert_ptr_nonnull(strstr(cap.compute_detail, "old.json has no \"gpu\" object"));
-    ck_assert_int_eq(gpu_host_json_capability(bad, levels, "bad.json", &cap), MIG_EFORMAT);
+    ck_assert_int_eq(cpuid_gpu_host_json_capability(bad, levels, "bad.json", &cap), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "bad.json: gpu.facts is missing"));
     json_object_put(host);
     json_object_put(bad);
@@ -329,15 +330,15 @@ END_TEST
 /* The real probe of this host: whatever it finds, the facts must be coherent. */
 START_TEST(test_probe_this_host_is_coherent)
 {
-    struct gpu_capability cap;
+    struct cpuid_gpu_capability cap;
 
-    ck_assert_int_eq(gpu_probe_collect(NULL, facts), 0);
-    ck_assert_msg(facts->nvml_status == GPU_SOURCE_OK || facts->nvml_reason[0],
+    ck_assert_int_eq(cpuid_gpu_probe_collect(NULL, facts), 0);
+    ck_assert_msg(facts->nvml_status == CPUID_GPU_SOURCE_OK || facts->nvml_reason[0],
                   "a missing NVIDIA GPU must come with a reason");
-    ck_assert_msg(facts->gl_status == GPU_SOURCE_OK || facts->gl_reason[0],
+    ck_assert_msg(facts->gl_status == CPUID_GPU_SOURCE_OK || facts->gl_reason[0],
                   "a missing OpenGL must come with a reason");
-    ck_assert_msg(gpu_capability_from_facts(levels, facts, &cap) == 0, "%s", mig_error_last());
-    if (facts->gl_status == GPU_SOURCE_OK)
+    ck_assert_msg(cpuid_gpu_capability_from_facts(levels, facts, &cap) == 0, "%s", mig_error_last());
+    if (facts->gl_status == CPUID_GPU_SOURCE_OK)
         ck_assert_int_ge(cap.gl_major, 1);
 }
 END_TEST
