@@ -1203,63 +1203,44 @@ const struct mig_source_ops mig_xen_source_ops = {
     .release = src_release,
 };
 
-int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
-                        const struct mig_xen_source_options *opts,
-                        struct mig_xen_source **src_out)
+/* Open Xen's interfaces and find the domain: src->domid and its *info. */
+static int find_domain(struct mig_xen_source *src, const char *domain, libxl_dominfo *info)
 {
-    struct mig_xen_source *src = NULL;
+    uint32_t domid;
+
+    src->xch = xc_interface_open(src->log, src->log, 0);
+    if (!src->xch)
+        return mig_error_set_errno(MIG_EUNSUPP, errno, "cannot open Xen's control "
+                                   "interface: is this a Xen dom0, and are you root?");
+    if (libxl_ctx_alloc(&src->ctx, LIBXL_VERSION, 0, src->log))
+        return mig_error_set(MIG_EUNSUPP, "cannot open libxl: is this a Xen dom0?");
+    if (libxl_domain_qualifier_to_domid(src->ctx, domain, &domid))
+        return mig_error_set(MIG_EINVAL, "no domain '%s' here: give a name or id that "
+                             "'xl list' shows", domain);
+    src->domid = domid;
+    if (!domid)
+        return mig_error_set(MIG_EINVAL, "domain 0 cannot be migrated");
+    if (libxl_domain_info(src->ctx, info, domid))
+        return mig_error_set(MIG_EINVAL, "no domain '%s' here: give a name or id that "
+                             "'xl list' shows", domain);
+    return 0;
+}
+
+/*
+ * The domain's type from its libxl configuration (Xen reports PVH as
+ * HVM), and for HVM whether its device model is one the engine drives.
+ */
+static int domain_type(struct mig_xen_source *src, const char *domain,
+                       libxl_domain_type *type_out)
+{
     libxl_domain_config d_config;
     libxl_domain_type type;
-    libxl_dominfo info;
-    xen_pfn_t max_gpfn;
-    uint32_t domid;
-    char *name = NULL;
-    int rc;
 
-    *src_out = NULL;
-    libxl_dominfo_init(&info);
-    if (!opts || opts->version != MIG_XEN_SOURCE_OPTIONS_VERSION)
-        return mig_error_set(MIG_EINVAL, "xen source options version %u is not %u: "
-                             "initialise them with MIG_XEN_SOURCE_OPTIONS_INIT",
-                             opts ? opts->version : 0, MIG_XEN_SOURCE_OPTIONS_VERSION);
-    src = calloc(1, sizeof(*src));
-    if (!src)
-        return mig_error_set(MIG_ENOMEM, "out of memory");
-    src->log = log;
-    src->opts = *opts;
-    src->ranged = -1;
-    src->xch = xc_interface_open(log, log, 0);
-    if (!src->xch) {
-        rc = mig_error_set_errno(MIG_EUNSUPP, errno, "cannot open Xen's control "
-                                 "interface: is this a Xen dom0, and are you root?");
-        goto out;
-    }
-    if (libxl_ctx_alloc(&src->ctx, LIBXL_VERSION, 0, log)) {
-        rc = mig_error_set(MIG_EUNSUPP, "cannot open libxl: is this a Xen dom0?");
-        goto out;
-    }
-    if (libxl_domain_qualifier_to_domid(src->ctx, domain, &domid)) {
-        rc = mig_error_set(MIG_EINVAL, "no domain '%s' here: give a name or id that "
-                           "'xl list' shows", domain);
-        goto out;
-    }
-    src->domid = domid;
-    if (!domid) {
-        rc = mig_error_set(MIG_EINVAL, "domain 0 cannot be migrated");
-        goto out;
-    }
-    if (libxl_domain_info(src->ctx, &info, domid)) {
-        rc = mig_error_set(MIG_EINVAL, "no domain '%s' here: give a name or id that "
-                           "'xl list' shows", domain);
-        goto out;
-    }
-    /* Xen reports PVH as HVM; the configuration says which it is. */
     libxl_domain_config_init(&d_config);
-    if (libxl_retrieve_domain_configuration(src->ctx, domid, &d_config, NULL)) {
+    if (libxl_retrieve_domain_configuration(src->ctx, src->domid, &d_config, NULL)) {
         libxl_domain_config_dispose(&d_config);
-        rc = mig_error_set(MIG_EIO, "libxl has no stored configuration for domain '%s': "
-                           "was it created with xl?", domain);
-        goto out;
+        return mig_error_set(MIG_EIO, "libxl has no stored configuration for domain "
+                             "'%s': was it created with xl?", domain);
     }
     type = d_config.c_info.type;
     if (type == LIBXL_DOMAIN_TYPE_HVM) {
@@ -1275,55 +1256,89 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
     }
     libxl_domain_config_dispose(&d_config);
     if (type != LIBXL_DOMAIN_TYPE_PVH && type != LIBXL_DOMAIN_TYPE_PV &&
-        !src->device_model) {
-        rc = mig_error_set(MIG_EUNSUPP, "domain '%s' is HVM with a device model the "
-                           "xenmig engine does not drive (a stub domain or "
-                           "qemu-traditional; it drives qemu-xen in dom0); use stock "
-                           "'xl migrate' (or xl-ext migrate --engine xl) for it", domain);
+        !src->device_model)
+        return mig_error_set(MIG_EUNSUPP, "domain '%s' is HVM with a device model the "
+                             "xenmig engine does not drive (a stub domain or "
+                             "qemu-traditional; it drives qemu-xen in dom0); use stock "
+                             "'xl migrate' (or xl-ext migrate --engine xl) for it", domain);
+    *type_out = type;
+    return 0;
+}
+
+/* The domain's pfn space, special pages, dirty bitmap and mapping handle. */
+static int open_memory(struct mig_xen_source *src, libxl_domain_type type)
+{
+    xen_pfn_t max_gpfn;
+    int rc;
+
+    if (xc_domain_maximum_gpfn(src->xch, src->domid, &max_gpfn) < 0)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's highest "
+                                   "pfn", src->domid);
+    src->nr_pfns = (uint64_t)max_gpfn + 1;
+    if (type == LIBXL_DOMAIN_TYPE_PV) {
+        /* A PV guest's pfn space is its p2m. */
+        rc = xen_pv_memory_open(src->log, src->xch, src->domid, &src->pv);
+        if (rc)
+            return rc;
+        src->nr_pfns = xen_pv_nr_pfns(src->pv);
+    } else if (xc_hvm_param_get(src->xch, src->domid, HVM_PARAM_STORE_PFN,
+                                &src->store_pfn))
+        src->store_pfn = 0;
+    if (!src->pv && xc_hvm_param_get(src->xch, src->domid, HVM_PARAM_CONSOLE_PFN,
+                                     &src->console_pfn))
+        src->console_pfn = 0;
+    src->bitmap_pages = (size_t)((src->nr_pfns + 8 * XC_PAGE_SIZE - 1) / (8 * XC_PAGE_SIZE));
+    src->bitmap = xc__hypercall_buffer_alloc_pages(src->xch, &src->bitmap_hbuf,
+                                                   (int)src->bitmap_pages);
+    if (!src->bitmap)
+        return mig_error_set(MIG_ENOMEM, "cannot allocate a dirty bitmap of %zu pages",
+                             src->bitmap_pages);
+    src->fmem = xenforeignmemory_open(src->log, 0);
+    if (!src->fmem)
+        return mig_error_set_errno(MIG_EIO, errno, "cannot open foreign memory mapping");
+    return 0;
+}
+
+int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
+                        const struct mig_xen_source_options *opts,
+                        struct mig_xen_source **src_out)
+{
+    struct mig_xen_source *src = NULL;
+    libxl_domain_type type;
+    libxl_dominfo info;
+    char *name = NULL;
+    int rc;
+
+    *src_out = NULL;
+    libxl_dominfo_init(&info);
+    if (!opts || opts->version != MIG_XEN_SOURCE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "xen source options version %u is not %u: "
+                             "initialise them with MIG_XEN_SOURCE_OPTIONS_INIT",
+                             opts ? opts->version : 0, MIG_XEN_SOURCE_OPTIONS_VERSION);
+    src = calloc(1, sizeof(*src));
+    if (!src)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    src->log = log;
+    src->opts = *opts;
+    src->ranged = -1;
+    rc = find_domain(src, domain, &info);
+    if (!rc)
+        rc = domain_type(src, domain, &type);
+    if (rc)
         goto out;
-    }
     if (info.paused || info.shutdown || info.dying) {
         rc = mig_error_set(MIG_EINVAL, "domain '%s' is not running (paused, shut down "
                            "or dying): start or unpause it first", domain);
         goto out;
     }
-    name = libxl_domid_to_name(src->ctx, domid);
+    name = libxl_domid_to_name(src->ctx, src->domid);
     snprintf(src->name, sizeof(src->name), "%s", name ? name : domain);
     snprintf(src->uuid, sizeof(src->uuid), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(info.uuid));
-    if (xc_domain_maximum_gpfn(src->xch, domid, &max_gpfn) < 0) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's highest "
-                                 "pfn", domid);
+    rc = open_memory(src, type);
+    if (rc)
         goto out;
-    }
-    src->nr_pfns = (uint64_t)max_gpfn + 1;
-    if (type == LIBXL_DOMAIN_TYPE_PV) {
-        /* A PV guest's pfn space is its p2m. */
-        rc = xen_pv_memory_open(log, src->xch, domid, &src->pv);
-        if (rc)
-            goto out;
-        src->nr_pfns = xen_pv_nr_pfns(src->pv);
-    } else if (xc_hvm_param_get(src->xch, domid, HVM_PARAM_STORE_PFN, &src->store_pfn))
-        src->store_pfn = 0;
-    if (!src->pv && xc_hvm_param_get(src->xch, domid, HVM_PARAM_CONSOLE_PFN,
-                                     &src->console_pfn))
-        src->console_pfn = 0;
-
-    src->bitmap_pages = (size_t)((src->nr_pfns + 8 * XC_PAGE_SIZE - 1) / (8 * XC_PAGE_SIZE));
-    src->bitmap = xc__hypercall_buffer_alloc_pages(src->xch, &src->bitmap_hbuf,
-                                                   (int)src->bitmap_pages);
-    if (!src->bitmap) {
-        rc = mig_error_set(MIG_ENOMEM, "cannot allocate a dirty bitmap of %zu pages",
-                           src->bitmap_pages);
-        goto out;
-    }
-    src->fmem = xenforeignmemory_open(log, 0);
-    if (!src->fmem) {
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open foreign memory mapping");
-        goto out;
-    }
     *src_out = src;
     src = NULL;
-    rc = 0;
 out:
     free(name);
     libxl_dominfo_dispose(&info);
