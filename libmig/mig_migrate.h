@@ -72,7 +72,8 @@ struct mig_migrate_options {
     unsigned int streams;               /* data connections, 1..64 */
     enum mig_trace_mode tracing;
     struct mig_precopy_options policy;
-    uint64_t max_rate_per_stream;       /* bytes/s, 0 = none (--bandwidth / N) */
+    uint64_t max_rate_per_stream;       /* bytes/s per stream, 0 = none; read only
+                                           when max_rate is 0 (version 1's meaning) */
     int timeout_ms;                     /* control and data stall limit */
     bool verify_memory;                 /* compare full-memory hashes at the end */
     const char *data_host;              /* where the destination listens */
@@ -82,15 +83,20 @@ struct mig_migrate_options {
                                            or MIG_MIGRATE_FAULT_VERSION */
     bool encrypt;                       /* AES-256-GCM data streams (default);
                                            false only when asked for */
+    /* version 2 */
+    uint64_t max_rate;                  /* bytes/s over all streams, 0 = none; the
+                                           engine gives each stream max_rate / streams */
 };
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
-#define MIG_MIGRATE_OPTIONS_VERSION 1
+#define MIG_MIGRATE_OPTIONS_VERSION 2
+/* The oldest version still accepted: version 1 has no max_rate. */
+#define MIG_MIGRATE_OPTIONS_VERSION_MIN 1
 
 /* The control protocol's version, in "hello" (docs/formats.md). */
 #define MIG_MIGRATE_PROTOCOL_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
-      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true }
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0 }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {

@@ -534,10 +534,12 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
     int rc;
 
     memset(result, 0, sizeof(*result));
-    if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
-        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
+    if (!opts || opts->version < MIG_MIGRATE_OPTIONS_VERSION_MIN ||
+        opts->version > MIG_MIGRATE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u to %u: "
                              "initialise them with MIG_MIGRATE_OPTIONS_INIT",
-                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION);
+                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION_MIN,
+                             MIG_MIGRATE_OPTIONS_VERSION);
     rc = control_init(&d.control, control_in, control_out, opts->timeout_ms);
     if (rc)
         return rc;

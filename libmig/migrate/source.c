@@ -223,7 +223,10 @@ static int handshake_finish(struct source *s)
         struct mig_xfer_options xo = MIG_XFER_OPTIONS_INIT;
 
         xo.streams = s->opts->streams;
-        xo.max_rate_per_stream = s->opts->max_rate_per_stream;
+        /* Version 1 callers split the rate themselves. */
+        xo.max_rate_per_stream = s->opts->version >= 2 && s->opts->max_rate ?
+                                 s->opts->max_rate / s->opts->streams :
+                                 s->opts->max_rate_per_stream;
         xo.timeout_ms = s->opts->timeout_ms;
         xo.fault = s->opts->inject_fault < MIG_MIGRATE_FAULT_VERSION ? s->opts->inject_fault : 0;
         xo.fault_stall_ms = (unsigned int)s->opts->timeout_ms + 2000;
@@ -852,10 +855,12 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
 
     memset(result, 0, sizeof(*result));
     s.start = mig_clock_seconds();
-    if (!opts || opts->version != MIG_MIGRATE_OPTIONS_VERSION)
-        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u: "
+    if (!opts || opts->version < MIG_MIGRATE_OPTIONS_VERSION_MIN ||
+        opts->version > MIG_MIGRATE_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u to %u: "
                              "initialise them with MIG_MIGRATE_OPTIONS_INIT",
-                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION);
+                             opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION_MIN,
+                             MIG_MIGRATE_OPTIONS_VERSION);
     result->streams = opts->streams;
     result->encrypted = opts->encrypt;
     result->tracing = opts->tracing;

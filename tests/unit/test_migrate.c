@@ -589,6 +589,32 @@ START_TEST(test_migrate_three_streams)
 }
 END_TEST
 
+/*
+ * Version 1 of the options (no max_rate: the caller split the rate per
+ * stream itself) is still taken on both sides; a newer one is refused.
+ */
+START_TEST(test_options_version_1_kept)
+{
+    struct run r;
+
+    setup(&r, 0);
+    r.opts.version = 1;
+    r.opts.max_rate_per_stream = UINT64_C(1) << 40;
+    r.dst.opts.version = 1;
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
+    teardown(&r);
+
+    setup(&r, 0);
+    r.opts.version = MIG_MIGRATE_OPTIONS_VERSION + 1;
+    ck_assert_int_eq(mig_migrate_send(&mem_source_ops, &r.src, -1, -1, &r.opts, NULL,
+                                      &r.result), MIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "MIG_MIGRATE_OPTIONS_INIT"));
+    teardown(&r);
+}
+END_TEST
+
 START_TEST(test_unchanged_pages_not_resent)
 {
     struct run r;
@@ -1014,6 +1040,7 @@ int main(void)
     tcase_add_test(tc, test_prefetch_announces_what_is_read);
     tcase_add_test(tc, test_migrate_one_stream);
     tcase_add_test(tc, test_migrate_three_streams);
+    tcase_add_test(tc, test_options_version_1_kept);
     tcase_add_test(tc, test_unchanged_pages_not_resent);
     tcase_add_test(tc, test_page_types_arrive);
     tcase_add_test(tc, test_destination_refuses);
