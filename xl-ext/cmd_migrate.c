@@ -154,7 +154,6 @@ int cmd_migrate(int argc, char **argv)
     bool preserve_domid = false, no_monitor = false;
     const char *config_file = NULL, *data_host = NULL;
     unsigned long long n;
-    uint64_t bandwidth = 0;
     double writes_before = 0, t_before = 0, rate_before = 0, rate_during = 0;
     struct stall_watch stall_watch = { 0 };
     pid_t child = -1;
@@ -222,7 +221,7 @@ int cmd_migrate(int argc, char **argv)
                 opts.policy.max_downtime_ms = (unsigned int)n;
                 break;
             case OPT_BANDWIDTH:
-                if (xl_ext_parse_rate("--bandwidth", optarg, &bandwidth))
+                if (xl_ext_parse_rate("--bandwidth", optarg, &opts.max_rate))
                     return XL_EXT_EXIT_USAGE;
                 break;
             case OPT_JSON:
@@ -342,8 +341,6 @@ int cmd_migrate(int argc, char **argv)
             return usage_error("%s", "needs DOMAIN HOST");
         xp.domain = argv[optind];
         xp.host = argv[optind + 1];
-        if (bandwidth)
-            opts.max_rate_per_stream = bandwidth / opts.streams;
         out.tty = !out.json && isatty(fileno(stdout));
         len = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (len <= 0) {
@@ -364,9 +361,6 @@ exec_xl:
     if (argc - optind < 1 || argc - optind > 2)
         return usage_error("%s", "needs HOST (with --sim: [DOMAIN-LABEL] HOST)");
     host = argv[argc - 1];
-    if (bandwidth)
-        opts.max_rate_per_stream = bandwidth / opts.streams;
-    opts.policy.page_size = MIG_SIM_PAGE_SIZE;
     out.tty = !out.json && isatty(fileno(stdout));
 
     len = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -158,7 +158,6 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
     opts.data_host = p->data_host ? p->data_host :
                      migrate_host_is_local(p->host) ||
                      (p->ssh_command && !p->ssh_command[0]) ? "127.0.0.1" : p->host;
-    opts.policy.page_size = 4096;
     if (!p->out->json)
         fprintf(p->out->out, "migrating domain %s (%u) to %s: %u stream(s), %s tracing, "
                 "target downtime %u ms\n", p->domain, mig_xen_source_domid(src), p->host,
