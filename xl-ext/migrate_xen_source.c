@@ -26,6 +26,7 @@
 #include "cpuid_policy.h"
 #include "domain_record.h"
 #include "migrate_common.h"
+#include "migrate_metadata.h"
 #include "migrate_xen_source.h"
 #include "mig_xen.h"
 #include "subcommands.h"
@@ -74,19 +75,7 @@ static int domain_needs_json(const char *domain, char **out)
             cpuid_featureset_clear(&need, i);
     }
     cpuid_featureset_format_hex(&need, hex);
-    /* Baseline names are level or cluster names: [A-Za-z0-9._-], no quoting. */
-    if (asprintf(out, "\"features\":\"%s\"%s%s%s%s%s%s", hex,
-                 baseline ? ",\"cpuid_baseline\":\"" : "", baseline ? baseline : "",
-                 baseline ? "\"" : "", gpu ? ",\"gpu_baseline\":\"" : "", gpu ? gpu : "",
-                 gpu ? "\"" : "") < 0) {
-        *out = NULL;
-        rc = mig_error_set(MIG_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (const char *p = baseline ? baseline : ""; *p; p++)
-        if (*p == '"' || *p == '\\')
-            rc = mig_error_set(MIG_EINVAL, "recorded baseline '%s' is not a name", baseline);
-    rc = 0;
+    rc = migrate_metadata_members(hex, baseline, gpu, out);
 out:
     free(baseline);
     free(gpu);
