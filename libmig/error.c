@@ -87,6 +87,9 @@ const char *mig_error_name(int code)
     case MIG_ECOMPAT:    return "ECOMPAT";
     case MIG_ECORRUPT:   return "ECORRUPT";
     case MIG_EABSENT:    return "EABSENT";
+    case MIG_ESTOCK:     return "ESTOCK";
+    case MIG_EPLATFORM:  return "EPLATFORM";
+    case MIG_EMISSING:   return "EMISSING";
     }
     return "EUNKNOWN";
 }

@@ -24,6 +24,12 @@ enum mig_error_code {
     MIG_ECOMPAT   = -9,  /* incompatible peer, host or baseline */
     MIG_ECORRUPT  = -10, /* hash or integrity check failed */
     MIG_EABSENT   = -11, /* backend: no memory at this pfn (a hole) */
+    MIG_ESTOCK    = -12, /* valid, but the engine does not migrate it: the
+                            platform's stock tool does (Xen: xl migrate) */
+    MIG_EPLATFORM = -13, /* this host lacks what the backend drives (no Xen
+                            here, or no privilege to drive it) */
+    MIG_EMISSING  = -14, /* the input needs something the call was not given
+                            (a host featureset, a cluster) */
 };
 
 /*

@@ -17,6 +17,10 @@ START_TEST(test_set_returns_code_and_formats)
     ck_assert_str_eq(mig_error_last(), "record 3 at offset 64");
     ck_assert_int_eq(mig_error_last_code(), MIG_EFORMAT);
     ck_assert_str_eq(mig_error_name(MIG_EFORMAT), "EFORMAT");
+    ck_assert_str_eq(mig_error_name(MIG_ESTOCK), "ESTOCK");
+    ck_assert_str_eq(mig_error_name(MIG_EPLATFORM), "EPLATFORM");
+    ck_assert_str_eq(mig_error_name(MIG_EMISSING), "EMISSING");
+    ck_assert_str_eq(mig_error_name(-99), "EUNKNOWN");
 }
 END_TEST
 
