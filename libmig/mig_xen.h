@@ -96,10 +96,11 @@ struct mig_xen_source_options {
 #define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, NULL, NULL, false }
 
 /*
- * Open the domain named (or numbered) domain for migration.  Refuses
- * (MIG_EUNSUPP, saying "use stock 'xl migrate'") a domain whose device
- * model is a stub domain or qemu-traditional, and a 32-bit PV domain.  *src_out is owned by the caller
- * (mig_xen_source_close).  MIG_EUNSUPP also when this host has no Xen.
+ * Open the domain named (or numbered) domain for migration.  Refuses with
+ * MIG_ESTOCK a domain that stock `xl migrate` takes but the engine does
+ * not (a device model in a stub domain or qemu-traditional, 32-bit PV),
+ * and with MIG_EPLATFORM when this host has no Xen or the caller may not
+ * drive it.  *src_out is owned by the caller (mig_xen_source_close).
  */
 int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
                         const struct mig_xen_source_options *opts,

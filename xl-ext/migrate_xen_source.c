@@ -31,6 +31,9 @@
 #include "mig_xen.h"
 #include "subcommands.h"
 
+/* After the engine's MIG_ESTOCK refusal: how to get stock xl from here. */
+#define ENGINE_XL_ADVICE " (xl-ext migrate --engine xl)"
+
 /*
  * Metadata members for the destination's pre-flight: the featureset the
  * domain needs (recorded by xl-ext create, else its running policy less
@@ -104,19 +107,19 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
     so.preserve_domid = p->preserve_domid;
     so.metadata_extra = needs;
     rc = mig_xen_source_open((xentoollog_logger *)logger, p->domain, &so, &src);
-    if (rc == MIG_EUNSUPP && !p->new_option && strstr(mig_error_last(), "use stock 'xl migrate'")) {
-        fprintf(stderr, "%s migrate: %s\n%s migrate: handing it to stock 'xl migrate'\n",
-                xl_ext_prog, mig_error_last(), xl_ext_prog);
+    if (rc == MIG_ESTOCK && !p->new_option) {
+        fprintf(stderr, "%s migrate: %s%s\n%s migrate: handing it to stock 'xl migrate'\n",
+                xl_ext_prog, mig_error_last(), ENGINE_XL_ADVICE, xl_ext_prog);
         xtl_logger_destroy((xentoollog_logger *)logger);
         free(needs);
         return -1;                     /* the caller execs xl */
     }
     if (rc) {
-        fprintf(stderr, "%s migrate: %s\n", xl_ext_prog, mig_error_last());
-        exit_code = rc == MIG_EUNSUPP && strstr(mig_error_last(), "dom0") ?
-                    XL_EXT_EXIT_NO_XEN :
-                    rc == MIG_EINVAL || rc == MIG_EUNSUPP ? XL_EXT_EXIT_BAD_INPUT :
-                    XL_EXT_EXIT_FAILURE;
+        fprintf(stderr, "%s migrate: %s%s\n", xl_ext_prog, mig_error_last(),
+                rc == MIG_ESTOCK ? ENGINE_XL_ADVICE : "");
+        exit_code = rc == MIG_EPLATFORM ? XL_EXT_EXIT_NO_XEN :
+                    rc == MIG_EINVAL || rc == MIG_EUNSUPP || rc == MIG_ESTOCK ?
+                    XL_EXT_EXIT_BAD_INPUT : XL_EXT_EXIT_FAILURE;
         goto out;
     }
     if (!needs) {

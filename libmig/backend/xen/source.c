@@ -1210,10 +1210,10 @@ static int find_domain(struct mig_xen_source *src, const char *domain, libxl_dom
 
     src->xch = xc_interface_open(src->log, src->log, 0);
     if (!src->xch)
-        return mig_error_set_errno(MIG_EUNSUPP, errno, "cannot open Xen's control "
+        return mig_error_set_errno(MIG_EPLATFORM, errno, "cannot open Xen's control "
                                    "interface: is this a Xen dom0, and are you root?");
     if (libxl_ctx_alloc(&src->ctx, LIBXL_VERSION, 0, src->log))
-        return mig_error_set(MIG_EUNSUPP, "cannot open libxl: is this a Xen dom0?");
+        return mig_error_set(MIG_EPLATFORM, "cannot open libxl: is this a Xen dom0?");
     if (libxl_domain_qualifier_to_domid(src->ctx, domain, &domid))
         return mig_error_set(MIG_EINVAL, "no domain '%s' here: give a name or id that "
                              "'xl list' shows", domain);
@@ -1257,10 +1257,10 @@ static int domain_type(struct mig_xen_source *src, const char *domain,
     libxl_domain_config_dispose(&d_config);
     if (type != LIBXL_DOMAIN_TYPE_PVH && type != LIBXL_DOMAIN_TYPE_PV &&
         !src->device_model)
-        return mig_error_set(MIG_EUNSUPP, "domain '%s' is HVM with a device model the "
+        return mig_error_set(MIG_ESTOCK, "domain '%s' is HVM with a device model the "
                              "xenmig engine does not drive (a stub domain or "
                              "qemu-traditional; it drives qemu-xen in dom0); use stock "
-                             "'xl migrate' (or xl-ext migrate --engine xl) for it", domain);
+                             "'xl migrate'", domain);
     *type_out = type;
     return 0;
 }

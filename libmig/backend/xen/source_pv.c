@@ -240,9 +240,9 @@ int xen_pv_memory_open(xentoollog_logger *log, xc_interface *xch, uint32_t domid
         goto out;
     }
     if (width != 8) {
-        rc = mig_error_set(MIG_EUNSUPP, "PV domain %u is a %u-bit guest: the xenmig engine "
-                           "migrates 64-bit PV guests; use stock 'xl migrate' (xl-ext "
-                           "migrate --engine xl)", domid, width * 8);
+        rc = mig_error_set(MIG_ESTOCK, "PV domain %u is a %u-bit guest: the xenmig engine "
+                           "migrates 64-bit PV guests; use stock 'xl migrate'",
+                           domid, width * 8);
         goto out;
     }
     pv->width = width;

@@ -178,7 +178,7 @@ struct xen_pv_memory;
 /*
  * Map what migrating a running 64-bit PV domain needs (m2p, shared info,
  * the guest's p2m).  *out is a new handle owned by the caller
- * (xen_pv_memory_close); NULL on failure.  MIG_EUNSUPP for a 32-bit guest,
+ * (xen_pv_memory_close); NULL on failure.  MIG_ESTOCK for a 32-bit guest,
  * MIG_EFORMAT for a guest whose p2m cannot be found or is malformed.
  */
 int xen_pv_memory_open(struct xentoollog_logger *log, xc_interface *xch, uint32_t domid,
