@@ -102,6 +102,8 @@ struct mig_migrate_options {
 struct mig_migrate_result {
     bool succeeded;
     bool forced;                   /* switched over above the downtime target */
+    bool gave_up;                  /* source: the policy gave up (MIG_ECANCELLED,
+                                      MIG_PRECOPY_ABORT); the guest runs there */
     double total_seconds;
     double downtime_seconds;       /* source: pause until destination resumed */
     unsigned int rounds;           /* pre-copy rounds, final one excluded */

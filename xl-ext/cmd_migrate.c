@@ -438,7 +438,7 @@ exec_xl:
     rc = mig_migrate_send(&mig_sim_source_ops, &source, from_child, to_child, &opts,
                           (xentoollog_logger *)logger, &result);
     if (rc)
-        snprintf(error, sizeof(error), "%s", mig_error_last());
+        migrate_error_text(rc, &result, error, sizeof(error));
     exit_code = migrate_exit_code_of(rc);
     rate_during = (guest_writes(guest, sim.nr_vcpus) - writes_before) /
                   (monotonic_seconds() - t_before);

@@ -288,6 +288,13 @@ int migrate_spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *fro
     return 0;
 }
 
+void migrate_error_text(int rc, const struct mig_migrate_result *r, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s", mig_error_last(),
+             rc == MIG_ECANCELLED && r->gave_up ?
+             " (raise --max-downtime or use a faster link)" : "");
+}
+
 int migrate_exit_code_of(int rc)
 {
     switch (rc) {

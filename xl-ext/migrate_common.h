@@ -75,6 +75,12 @@ int migrate_spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *fro
  * its exit status (128 + signal if killed), or -1 when there is no child.
  */
 int migrate_reap_receiver(int to_child, int from_child, pid_t child);
+/*
+ * The error of a failed mig_migrate_send as the user reads it: the
+ * engine's message (mig_error_last()) plus the command-line advice that
+ * rc and *r call for.  Written into buf (size bytes, always terminated).
+ */
+void migrate_error_text(int rc, const struct mig_migrate_result *r, char *buf, size_t size);
 /* The XL_EXT_EXIT_* code of a MIG_E* result. */
 int migrate_exit_code_of(int rc);
 /* localhost, 127.0.0.1 or ::1 */

@@ -164,7 +164,7 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
     rc = mig_migrate_send(&mig_xen_source_ops, src, from_child, to_child, &opts,
                           (xentoollog_logger *)logger, &result);
     if (rc)
-        snprintf(error, sizeof(error), "%s", mig_error_last());
+        migrate_error_text(rc, &result, error, sizeof(error));
     exit_code = migrate_exit_code_of(rc);
     migrate_output_summary(p->out, "migrate", rc, &result, &opts, result.vcpu_stall_seconds,
                            result.vcpu_stall_max_seconds, rc ? error : NULL);

@@ -687,11 +687,12 @@ static int precopy_round(struct source *s, double *last_harvest,
     s->progress.expected_downtime_ms = est.expected_downtime_ms;
     s->progress.decision = est.reason;
     rc = report(s, MIG_PHASE_PRECOPY);
-    if (!rc && *decision == MIG_PRECOPY_GIVE_UP)
+    if (!rc && *decision == MIG_PRECOPY_GIVE_UP) {
+        s->result->gave_up = true;
         rc = mig_error_set(MIG_ECANCELLED, "migration given up after %u rounds: "
-                           "%s; the guest keeps running at the source (raise "
-                           "--max-downtime or use a faster link)",
+                           "%s; the guest keeps running at the source",
                            s->result->rounds, est.reason);
+    }
     if (!rc && *decision == MIG_PRECOPY_STOP_AND_COPY)
         s->result->forced = est.expected_downtime_ms > s->opts->policy.max_downtime_ms;
     return rc;

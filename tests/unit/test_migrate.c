@@ -701,6 +701,7 @@ START_TEST(test_policy_gives_up)
     migrate(&r, 2);
     ck_assert_int_eq(r.rc, MIG_ECANCELLED);
     ck_assert_ptr_nonnull(strstr(r.message, "given up after 2 rounds"));
+    ck_assert(r.result.gave_up);
     ck_assert_int_ne(r.dst.rc, 0);
     assert_running_at_source(&r);
     teardown(&r);
@@ -716,6 +717,7 @@ START_TEST(test_cancel_from_progress)
     migrate(&r, 1);
     ck_assert_int_eq(r.rc, MIG_ECANCELLED);
     ck_assert_ptr_nonnull(strstr(r.message, "cancelled by the caller"));
+    ck_assert(!r.result.gave_up);
     assert_running_at_source(&r);
     teardown(&r);
 }
