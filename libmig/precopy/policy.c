@@ -40,7 +40,7 @@ int mig_precopy_new(const struct mig_precopy_options *opts,
         return mig_error_set(MIG_EINVAL, "unknown precopy policy %d", (int)opts->kind);
     if (!opts->max_downtime_ms)
         return mig_error_set(MIG_EINVAL, "a downtime target of 0 ms cannot be met: "
-                             "give --max-downtime a positive number of milliseconds");
+                             "set max_downtime_ms to a positive number of milliseconds");
     if (!opts->max_rounds || !opts->page_size || !opts->stall_rounds)
         return mig_error_set(MIG_EINVAL, "max_rounds, stall_rounds and page_size "
                              "must be positive");

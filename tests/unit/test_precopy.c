@@ -191,7 +191,7 @@ START_TEST(test_bad_options)
     o.max_downtime_ms = 0;
     ck_assert_int_eq(mig_precopy_new(&o, &p), MIG_EINVAL);
     ck_assert_ptr_null(p);
-    ck_assert_ptr_nonnull(strstr(mig_error_last(), "--max-downtime"));
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "max_downtime_ms"));
     o = (struct mig_precopy_options)MIG_PRECOPY_OPTIONS_INIT;
     o.version = 0;
     ck_assert_int_eq(mig_precopy_new(&o, &p), MIG_EINVAL);
