@@ -141,10 +141,10 @@ int cpuid_featureset_parse_names(const char *text, struct cpuid_featureset *out)
 
 /*
  * Parse libxl's cpuid= string syntax: "host,avx512f=0,sse4_2=1".  The
- * leading "host" starts from *host (required then; without "host" the
- * start is the empty set); NAME=0 clears the feature and its dependents,
- * NAME=1 sets it; libxl's per-bit 'x'/'k'/'s' and raw leaf syntax are
- * refused (MIG_EUNSUPP).  Names as libxl 4.17 reads them: "clfsh" is the
+ * leading "host" starts from *host (required then: MIG_EMISSING when host
+ * is NULL; without "host" the start is the empty set); NAME=0 clears the
+ * feature and its dependents, NAME=1 sets it; libxl's per-bit 'x'/'k'/'s'
+ * and raw leaf syntax are refused (MIG_EUNSUPP).  Names as libxl 4.17 reads them: "clfsh" is the
  * CLFLUSH feature, "clflush" (libxl's line-size field) is refused.  The
  * result is closed.
  */
@@ -422,7 +422,8 @@ int cpuid_domain_config_read(const char *path, char **baseline_out, char **type_
 
 /*
  * Resolve a baseline name to features: a level name, "cluster" (needs
- * cluster), or Xen hex words.  origin names the input in errors.
+ * cluster: MIG_EMISSING when it is NULL), or Xen hex words.  origin names
+ * the input in errors.
  */
 int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *levels,
                            const struct cpuid_cluster *cluster, const char *origin,

@@ -43,8 +43,8 @@ int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *l
     }
     if (!strcmp(baseline, "cluster")) {
         if (!cluster)
-            return mig_error_set(MIG_EINVAL, "%s: cpuid_baseline is \"cluster\": pass the "
-                                 "cluster file with --cluster FILE", origin);
+            return mig_error_set(MIG_EMISSING, "%s: cpuid_baseline is \"cluster\": pass the "
+                                 "cluster file", origin);
         *out = *cpuid_cluster_baseline_features(cluster);
         return 0;
     }

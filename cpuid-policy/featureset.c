@@ -411,8 +411,8 @@ static int libxl_apply_host(bool first, const struct cpuid_featureset *host, con
         return mig_error_set(MIG_EINVAL, "'host' must come first in \"%s\"",
                              quote_input(text, qbuf));
     if (!host)
-        return mig_error_set(MIG_EINVAL, "\"%s\" starts from 'host' but no host featureset "
-                             "was given: pass --host HOST.json", quote_input(text, qbuf));
+        return mig_error_set(MIG_EMISSING, "\"%s\" starts from 'host' but no host "
+                             "featureset was given", quote_input(text, qbuf));
     *fs = *host;
     return 0;
 }

@@ -31,7 +31,8 @@ int cpuid_cli_exit_code(int mig_rc)
     case MIG_EFORMAT:
     case MIG_ETRUNC:
     case MIG_ELIMIT:
-    case MIG_EUNSUPP:    return XL_EXT_EXIT_BAD_INPUT;
+    case MIG_EUNSUPP:
+    case MIG_EMISSING:   return XL_EXT_EXIT_BAD_INPUT;
     case MIG_ECANCELLED: return XL_EXT_EXIT_CANCELLED;
     default:             return XL_EXT_EXIT_FAILURE;
     }
@@ -39,7 +40,13 @@ int cpuid_cli_exit_code(int mig_rc)
 
 int cpuid_cli_fail(const char *sub, int mig_rc)
 {
-    fprintf(stderr, "%s cpuid-policy %s: %s\n", xl_ext_prog, sub, mig_error_last());
+    return cpuid_cli_fail_missing(sub, mig_rc, "");
+}
+
+int cpuid_cli_fail_missing(const char *sub, int mig_rc, const char *missing_advice)
+{
+    fprintf(stderr, "%s cpuid-policy %s: %s%s\n", xl_ext_prog, sub, mig_error_last(),
+            mig_rc == MIG_EMISSING ? missing_advice : "");
     return cpuid_cli_exit_code(mig_rc);
 }
 
@@ -194,7 +201,7 @@ static int cmd_decode(int argc, char **argv)
         rc = cpuid_featureset_parse_libxl(text, host ? cpuid_host_featureset(host,
                                           CPUID_HOST_POLICY_HOST) : NULL, &fs);
     if (rc) {
-        ret = cpuid_cli_fail("decode", rc);
+        ret = cpuid_cli_fail_missing("decode", rc, ": pass --host HOST.json");
         goto out;
     }
     cpuid_featureset_format_hex(&fs, hex);

@@ -22,6 +22,12 @@ int cpuid_cli_exit_code(int mig_rc);
 /* Print "xl-ext cpuid-policy SUB: <last error>" to stderr; returns the exit code. */
 int cpuid_cli_fail(const char *sub, int mig_rc);
 
+/*
+ * As cpuid_cli_fail, with missing_advice (how to give what was missing:
+ * the option) after the message when mig_rc is MIG_EMISSING.
+ */
+int cpuid_cli_fail_missing(const char *sub, int mig_rc, const char *missing_advice);
+
 /* Print a usage error for SUB and return XL_EXT_EXIT_USAGE. */
 int cpuid_cli_usage(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -29,6 +29,8 @@
 #include "subcommands.h"
 
 #define MAX_REPORT_ITEMS 1024
+/* After MIG_EMISSING from a baseline "cluster": where the cluster comes from. */
+#define CLUSTER_ADVICE " with --cluster FILE"
 
 static const char *const policy_names[CPUID_HOST_POLICY_COUNT] = { "host", "pv_max", "hvm_max" };
 
@@ -244,7 +246,7 @@ int cmd_cpuid_policy_check(int argc, char **argv)
     if (!rc && d.gpu_baseline)
         rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
     if (rc) {
-        ret = cpuid_cli_fail("check", rc);
+        ret = cpuid_cli_fail_missing("check", rc, CLUSTER_ADVICE);
         goto out;
     }
     which = cpuid_host_policy_for_type(d.type);
@@ -440,7 +442,7 @@ int cmd_cpuid_policy_report(int argc, char **argv)
                               &domains[nr_domains]);
         if (rc) {
             nr_domains++;
-            ret = cpuid_cli_fail("report", rc);
+            ret = cpuid_cli_fail_missing("report", rc, CLUSTER_ADVICE);
             goto out;
         }
     }

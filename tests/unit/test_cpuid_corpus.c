@@ -439,7 +439,8 @@ START_TEST(test_domain_config_and_resolve)
     free(type);
     ck_assert_int_eq(cpuid_domain_config_read(p3, &baseline, &type), MIG_EFORMAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), ":1: config parsing error"));
-    ck_assert_int_eq(cpuid_baseline_resolve("cluster", levels, NULL, "x.cfg", &fs), MIG_EINVAL);
+    ck_assert_int_eq(cpuid_baseline_resolve("cluster", levels, NULL, "x.cfg", &fs),
+                     MIG_EMISSING);
     ck_assert_int_eq(cpuid_baseline_resolve("intel-pentium", levels, NULL, "x.cfg", &fs),
                      MIG_EINVAL);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "\"intel-pentium\""));

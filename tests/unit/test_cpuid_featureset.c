@@ -178,8 +178,8 @@ START_TEST(test_libxl_strings)
     ck_assert_int_eq(cpuid_featureset_parse_libxl("avx2=1", NULL, &fs), 0);
     ck_assert(cpuid_featureset_is_empty(&fs));
 
-    ck_assert_int_eq(cpuid_featureset_parse_libxl("host,avx=0", NULL, &fs), MIG_EINVAL);
-    ck_assert_ptr_nonnull(strstr(mig_error_last(), "--host"));
+    ck_assert_int_eq(cpuid_featureset_parse_libxl("host,avx=0", NULL, &fs), MIG_EMISSING);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "no host featureset was given"));
     ck_assert_int_eq(cpuid_featureset_parse_libxl("host,avx2=x", &host, &fs), MIG_EUNSUPP);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "'avx2=x'"));
     ck_assert_int_eq(cpuid_featureset_parse_libxl("host,0x00000001:ecx=xxxx", &host, &fs),
