@@ -6,49 +6,23 @@
  * and flushes the file before the source lets the guest go.  If the file
  * cannot be written (a full disk), the guest keeps running.  Without --sim
  * the command is `xl save`, unchanged.
+ *
+ * The options are migrate's (migrate_request_parse), FILE standing where
+ * migrate's HOST does; the run is migrate's (migrate_run).
  */
 #include "config.h"
 
-#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "migrate_common.h"
+#include "migrate_source.h"
 #include "subcommands.h"
-
-/* Quote s for sh inside single quotes (' becomes '\''). */
-static char *shell_quote(const char *s)
-{
-    size_t n = 3;
-    char *q, *p;
-
-    for (const char *c = s; *c; c++)
-        n += *c == '\'' ? 4 : 1;
-    q = p = malloc(n);
-    if (!q)
-        return NULL;
-    *p++ = '\'';
-    for (const char *c = s; *c; c++) {
-        if (*c == '\'') {
-            memcpy(p, "'\\''", 4);
-            p += 4;
-        } else {
-            *p++ = *c;
-        }
-    }
-    *p++ = '\'';
-    *p = '\0';
-    return q;
-}
 
 int cmd_save(int argc, char **argv)
 {
-    char self[4096], **margv = NULL, *rune = NULL, *qself = NULL, *qfile = NULL;
-    const char *file;
-    int sim = 0, margc = 0, rc;
-    ssize_t len;
+    struct migrate_request req;
+    int sim = 0, rc;
 
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--sim"))
@@ -62,36 +36,13 @@ int cmd_save(int argc, char **argv)
                 xl_ext_prog, xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
-    file = argv[argc - 1];
-    len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (len <= 0) {
-        fprintf(stderr, "%s save: cannot find my own binary: %s\n", xl_ext_prog,
-                strerror(errno));
-        return XL_EXT_EXIT_FAILURE;
-    }
-    self[len] = '\0';
-    qself = shell_quote(self);
-    qfile = shell_quote(file);
-    margv = calloc((size_t)argc + 4, sizeof(*margv));
-    if (!qself || !qfile || !margv ||
-        asprintf(&rune, "exec %s migrate-receive --sim --data-listen 127.0.0.1 --save %s",
-                 qself, qfile) < 0) {
-        rune = NULL;
-        rc = XL_EXT_EXIT_FAILURE;
-        goto out;
-    }
-    /* migrate [the user's options] -s "" RUNE */
-    margv[margc++] = "migrate";
-    for (int i = 1; i < argc - 1; i++)
-        margv[margc++] = argv[i];
-    margv[margc++] = "-s";
-    margv[margc++] = "";
-    margv[margc++] = rune;
-    rc = cmd_migrate(margc, margv);
-out:
-    free(margv);
-    free(rune);
-    free(qself);
-    free(qfile);
-    return rc;
+    migrate_request_init(&req);
+    argv[0] = "migrate";                /* migrate's options, and its messages */
+    rc = migrate_request_parse(argc, argv, &req);
+    if (rc != MIGRATE_PARSED)
+        return rc == MIGRATE_STOCK_XL ? XL_EXT_EXIT_USAGE : rc;   /* (--sim: never) */
+    req.save_path = argv[argc - 1];
+    req.host = "localhost";
+    req.ssh_command = NULL;
+    return migrate_run(&req);
 }

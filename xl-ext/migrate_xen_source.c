@@ -1,9 +1,9 @@
 /*
  * migrate_xen_source.c: `xl-ext migrate` of a real domain with the xenmig
- * engine (libmig/backend/xen).  Starts the receiver the way xl does
- * (`ssh HOST xl-ext migrate-receive --xen ...`, `sh -c HOST` with -s ""),
- * sends the domain's CPUID needs and recorded baselines with it (the
- * destination's pre-flight), and prints the engine's summary.
+ * engine (libmig/backend/xen), once migrate_run() has the receiver's
+ * command (`ssh HOST xl-ext migrate-receive --xen ...`, `sh -c HOST` with
+ * -s ""): sends the domain's CPUID needs and recorded baselines with it
+ * (the destination's pre-flight), and prints the engine's summary.
  *
  * A domain the engine does not migrate (HVM with a stub-domain or
  * qemu-traditional device model, 32-bit PV) is
@@ -27,7 +27,7 @@
 #include "domain_record.h"
 #include "migrate_common.h"
 #include "migrate_metadata.h"
-#include "migrate_xen_source.h"
+#include "migrate_source.h"
 #include "mig_xen.h"
 #include "subcommands.h"
 
@@ -87,14 +87,14 @@ out:
     return rc;
 }
 
-int migrate_xen_source_run(const struct migrate_xen_params *p)
+int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
 {
     struct mig_xen_source_options so = MIG_XEN_SOURCE_OPTIONS_INIT;
-    struct mig_migrate_options opts = *p->opts;
+    struct mig_migrate_options opts = p->opts;
     struct mig_migrate_result result;
     struct mig_xen_source *src = NULL;
     xentoollog_logger_stdiostream *logger = NULL;
-    char *rune = NULL, *needs = NULL, error[1024] = "";
+    char *needs = NULL, error[1024] = "";
     pid_t child = -1;
     int to_child = -1, from_child = -1, rc, exit_code;
 
@@ -112,7 +112,7 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
                 xl_ext_prog, mig_error_last(), ENGINE_XL_ADVICE, xl_ext_prog);
         xtl_logger_destroy((xentoollog_logger *)logger);
         free(needs);
-        return -1;                     /* the caller execs xl */
+        return MIGRATE_STOCK_XL;
     }
     if (rc) {
         fprintf(stderr, "%s migrate: %s%s\n", xl_ext_prog, mig_error_last(),
@@ -129,44 +129,23 @@ int migrate_xen_source_run(const struct migrate_xen_params *p)
         goto out;
     }
     error[0] = '\0';
-
-    if (p->ssh_command && !p->ssh_command[0])
-        rc = asprintf(&rune, "%s", p->host);
-    else if (!p->ssh_command && migrate_host_is_local(p->host))
-        rc = asprintf(&rune, "exec '%s' migrate-receive --xen --data-listen 127.0.0.1 "
-                      "--timeout %d%s%s%s", p->self, opts.timeout_ms,
-                      p->pause_after ? " -p" : "", p->debug ? " -d" : "",
-                      p->no_monitor ? " -e" : "");
-    else
-        rc = asprintf(&rune, "exec %s %s xl-ext migrate-receive --xen --data-listen '::' "
-                      "--timeout %d%s%s%s", p->ssh_command ? p->ssh_command : "ssh", p->host,
-                      opts.timeout_ms, p->pause_after ? " -p" : "",
-                      p->debug ? " -d" : "", p->no_monitor ? " -e" : "");
-    if (rc < 0) {
-        rune = NULL;
-        exit_code = XL_EXT_EXIT_FAILURE;
-        goto out;
-    }
-    opts.data_host = p->data_host ? p->data_host :
-                     migrate_host_is_local(p->host) ||
-                     (p->ssh_command && !p->ssh_command[0]) ? "127.0.0.1" : p->host;
-    if (!p->out->json)
-        fprintf(p->out->out, "migrating domain %s (%u) to %s: %u stream(s), %s tracing, "
+    if (!p->out.json)
+        fprintf(p->out.out, "migrating domain %s (%u) to %s: %u stream(s), %s tracing, "
                 "target downtime %u ms\n", p->domain, mig_xen_source_domid(src), p->host,
                 opts.streams, opts.tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
                 opts.policy.max_downtime_ms);
-    if (migrate_spawn_receiver(rune, &child, &to_child, &from_child)) {
+    if (migrate_spawn_receiver(receiver, &child, &to_child, &from_child)) {
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
     opts.progress = migrate_output_progress;
-    opts.progress_payload = p->out;
+    opts.progress_payload = &p->out;
     rc = mig_migrate_send(&mig_xen_source_ops, src, from_child, to_child, &opts,
                           (xentoollog_logger *)logger, &result);
     if (rc)
         migrate_error_text(rc, &result, error, sizeof(error));
     exit_code = migrate_exit_code_of(rc);
-    migrate_output_summary(p->out, "migrate", rc, &result, &opts, result.vcpu_stall_seconds,
+    migrate_output_summary(&p->out, "migrate", rc, &result, &opts, result.vcpu_stall_seconds,
                            result.vcpu_stall_max_seconds, rc ? error : NULL);
     if (rc)
         fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
@@ -175,7 +154,6 @@ out:
     mig_xen_source_close(src);
     if (logger)
         xtl_logger_destroy((xentoollog_logger *)logger);
-    free(rune);
     free(needs);
     return exit_code;
 }
