@@ -3,7 +3,9 @@
  * Started by `xl-ext migrate` (through ssh or sh); stdin/stdout are the
  * control channel, so everything human goes to stderr.  Accepts xl's
  * migrate-receive options.  With --sim it receives a simulated guest into
- * this process; without it the command is handed to xl unchanged.
+ * this process, with --xen a Xen domain into stock `xl migrate-receive`;
+ * without either the command is handed to xl unchanged.  The command line
+ * is parsed into a struct receive_request, then one call receives.
  */
 #include "config.h"
 
@@ -42,14 +44,27 @@ static const struct option long_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* What `xl-ext migrate-receive` is asked to do. */
+struct receive_request {
+    struct mig_migrate_options opts;    /* --data-listen, --timeout */
+    struct migrate_output out;          /* the summary, on stderr */
+    struct mig_xen_dest_options xen;    /* --xen, and xl's -d -p -e, --capture */
+    const char *host_json;              /* --host-json, or NULL */
+    const char *save_path;              /* --save, or NULL */
+    uint64_t max_memory;                /* --sim-max-memory, 0: none */
+    bool use_sim, use_xen;
+};
+
+#define RECEIVE_PARSED (-1)
+
 /*
  * --xen: receive into Xen's stock `xl migrate-receive` ($XENMIG_XL or
  * "xl"), after the pre-flight check of the domain's features.
  */
-static int receive_xen(struct mig_migrate_options *opts, struct migrate_output *out,
-                       struct mig_xen_dest_options *xen_opts, const char *host_json)
+static int receive_xen(struct receive_request *req)
 {
-    struct migrate_xen_preflight preflight = { .host_json = host_json };
+    struct migrate_xen_preflight preflight = { .host_json = req->host_json };
+    struct mig_xen_dest_options *xen_opts = &req->xen;
     struct mig_migrate_result result;
     struct mig_xen_dest *dest = NULL;
     xentoollog_logger_stdiostream *logger;
@@ -64,11 +79,11 @@ static int receive_xen(struct mig_migrate_options *opts, struct migrate_output *
     logger = xtl_createlogger_stdiostream(stderr, xen_opts->debug ? XTL_DEBUG : XTL_ERROR, 0);
     rc = mig_xen_dest_open((xentoollog_logger *)logger, xen_opts, &dest);
     if (!rc)
-        rc = mig_migrate_receive(&mig_xen_dest_ops, dest, 0, 1, opts,
+        rc = mig_migrate_receive(&mig_xen_dest_ops, dest, 0, 1, &req->opts,
                                  (xentoollog_logger *)logger, &result);
     else
         memset(&result, 0, sizeof(result));
-    migrate_output_summary(out, "migrate-receive", rc, &result, opts, 0, 0,
+    migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
                            rc ? mig_error_last() : NULL);
     if (!rc) {
         fprintf(stderr, "%s migrate-receive: xl migrate-receive restored the domain, memory "
@@ -81,91 +96,19 @@ static int receive_xen(struct mig_migrate_options *opts, struct migrate_output *
                                                     : XL_EXT_EXIT_FAILURE;
 }
 
-int cmd_migrate_receive(int argc, char **argv)
+/* --sim: receive a simulated guest into this process (or with --save, into a file). */
+static int receive_sim(struct receive_request *req)
 {
-    struct mig_migrate_options opts = MIG_MIGRATE_OPTIONS_INIT;
+    struct mig_sim_destination dest = { .save_path = req->save_path,
+                                        .max_bytes = req->max_memory };
     struct mig_migrate_result result;
-    struct mig_sim_destination dest = { 0 };
-    struct migrate_output out = { .out = stderr };
-    xentoollog_logger_stdiostream *logger = NULL;
-    struct mig_xen_dest_options xen_opts = MIG_XEN_DEST_OPTIONS_INIT;
-    const char *host_json = NULL;
-    bool use_sim = false, use_xen = false;
-    unsigned long long n;
-    uint64_t max_memory = 0;
-    int opt, rc;
+    xentoollog_logger_stdiostream *logger;
+    int rc;
 
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "Fedrpt:Th", long_options, NULL)) != -1) {
-        switch (opt) {
-        case 'd':
-            xen_opts.debug = true;     /* xl's meaning, passed on with --xen */
-            break;
-        case 'p':
-            xen_opts.pause_after = true;
-            break;
-        case 'e':
-            xen_opts.no_monitor = true;  /* passed on to xl with --xen */
-            break;
-        case 'F': case 'r': case 't': case 'T':
-            break;                     /* xl's meaning */
-        case OPT_XEN:
-            use_xen = true;
-            break;
-        case OPT_CAPTURE:
-            xen_opts.capture_path = optarg;
-            break;
-        case OPT_HOST_JSON:
-            host_json = optarg;
-            break;
-        case OPT_SIM:
-            use_sim = true;
-            break;
-        case OPT_DATA_LISTEN:
-            opts.data_host = optarg;
-            break;
-        case OPT_TIMEOUT:
-            if (xl_ext_parse_uint("--timeout", optarg, 100, 3600000, &n))
-                return XL_EXT_EXIT_USAGE;
-            opts.timeout_ms = (int)n;
-            break;
-        case OPT_SIM_MAX_MEMORY:
-            if (xl_ext_parse_size("--sim-max-memory", optarg, &max_memory))
-                return XL_EXT_EXIT_USAGE;
-            break;
-        case OPT_JSON:
-            out.json = true;
-            break;
-        case OPT_SAVE:
-            dest.save_path = optarg;
-            break;
-        case 'h': case OPT_HELP:
-            xl_ext_print_usage(stderr, "migrate-receive");
-            return XL_EXT_EXIT_OK;
-        default:
-            fprintf(stderr, "%s migrate-receive: bad option (see above); run '%s help "
-                    "migrate-receive'\n", xl_ext_prog, xl_ext_prog);
-            return XL_EXT_EXIT_USAGE;
-        }
-    }
-    if (use_sim && use_xen) {
-        fprintf(stderr, "%s migrate-receive: --sim and --xen exclude each other\n",
-                xl_ext_prog);
-        return XL_EXT_EXIT_USAGE;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (use_xen)
-        return receive_xen(&opts, &out, &xen_opts, host_json);
-    if (!use_sim) {
-        signal(SIGPIPE, SIG_DFL);
-        return xl_ext_exec_xl(argc, argv);
-    }
-
-    dest.max_bytes = max_memory;
     logger = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
-    rc = mig_migrate_receive(&mig_sim_destination_ops, &dest, 0, 1, &opts,
+    rc = mig_migrate_receive(&mig_sim_destination_ops, &dest, 0, 1, &req->opts,
                              (xentoollog_logger *)logger, &result);
-    migrate_output_summary(&out, "migrate-receive", rc, &result, &opts, 0, 0,
+    migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
                            rc ? mig_error_last() : NULL);
     if (!rc && dest.save_path)
         fprintf(stderr, "%s migrate-receive: guest saved to '%s', memory digest "
@@ -176,6 +119,68 @@ int cmd_migrate_receive(int argc, char **argv)
                 "%016llx\n", xl_ext_prog, (unsigned long long)result.memory_hash);
     mig_sim_destination_dispose(&dest);
     xtl_logger_destroy((xentoollog_logger *)logger);
-    return rc ? (rc == MIG_ENOMEM ? XL_EXT_EXIT_FAILURE : XL_EXT_EXIT_FAILURE)
-              : XL_EXT_EXIT_OK;
+    return rc ? XL_EXT_EXIT_FAILURE : XL_EXT_EXIT_OK;
+}
+
+/* RECEIVE_PARSED, or the exit code to end with (0 after -h; 2 after a usage error). */
+static int parse_request(int argc, char **argv, struct receive_request *req)
+{
+    unsigned long long n;
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "Fedrpt:Th", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'd': req->xen.debug = true; break;          /* xl's meaning, passed on */
+        case 'p': req->xen.pause_after = true; break;
+        case 'e': req->xen.no_monitor = true; break;
+        case 'F': case 'r': case 't': case 'T': break;   /* xl's meaning */
+        case OPT_XEN: req->use_xen = true; break;
+        case OPT_CAPTURE: req->xen.capture_path = optarg; break;
+        case OPT_HOST_JSON: req->host_json = optarg; break;
+        case OPT_SIM: req->use_sim = true; break;
+        case OPT_DATA_LISTEN: req->opts.data_host = optarg; break;
+        case OPT_JSON: req->out.json = true; break;
+        case OPT_SAVE: req->save_path = optarg; break;
+        case OPT_TIMEOUT:
+            if (xl_ext_parse_uint("--timeout", optarg, 100, 3600000, &n))
+                return XL_EXT_EXIT_USAGE;
+            req->opts.timeout_ms = (int)n;
+            break;
+        case OPT_SIM_MAX_MEMORY:
+            if (xl_ext_parse_size("--sim-max-memory", optarg, &req->max_memory))
+                return XL_EXT_EXIT_USAGE;
+            break;
+        case 'h': case OPT_HELP:
+            xl_ext_print_usage(stderr, "migrate-receive");
+            return XL_EXT_EXIT_OK;
+        default:
+            fprintf(stderr, "%s migrate-receive: bad option (see above); run '%s help "
+                    "migrate-receive'\n", xl_ext_prog, xl_ext_prog);
+            return XL_EXT_EXIT_USAGE;
+        }
+    }
+    if (req->use_sim && req->use_xen) {
+        fprintf(stderr, "%s migrate-receive: --sim and --xen exclude each other\n",
+                xl_ext_prog);
+        return XL_EXT_EXIT_USAGE;
+    }
+    return RECEIVE_PARSED;
+}
+
+int cmd_migrate_receive(int argc, char **argv)
+{
+    struct receive_request req = {
+        .opts = MIG_MIGRATE_OPTIONS_INIT, .out = { .out = stderr },
+        .xen = MIG_XEN_DEST_OPTIONS_INIT,
+    };
+    int rc = parse_request(argc, argv, &req);
+
+    if (rc != RECEIVE_PARSED)
+        return rc;
+    if (!req.use_sim && !req.use_xen)
+        return xl_ext_exec_xl(argc, argv);
+    /* A source that hung up is an error, not the end of this process. */
+    signal(SIGPIPE, SIG_IGN);
+    return req.use_xen ? receive_xen(&req) : receive_sim(&req);
 }
