@@ -140,12 +140,39 @@ static void count_page_types(struct dump *d, const struct mig_stream_body *body,
     d->totals.data_pages += body->u.page_data.data_pages;
 }
 
+/* Summary of a PAGE_DATA record: its pfn ranges and page types (counted into d). */
+static void summarise_page_data(struct dump *d, const struct mig_stream_body *body,
+                                char *out, size_t size)
+{
+    char ranges[160];
+    struct text_ranges t = { ranges, sizeof(ranges), 0, 0, 0 };
+    uint64_t counts[16];
+    size_t used;
+
+    ranges[0] = '\0';
+    for_each_range(body, text_range, &t);
+    count_page_types(d, body, counts);
+    snprintf(out, size, "%" PRIu32 " pfns %s%s, %" PRIu32 " data pages;",
+             body->u.page_data.count, ranges, t.total > t.shown ? ",..." : "",
+             body->u.page_data.data_pages);
+    used = strlen(out);
+    for (unsigned int type = 0; type < 16; type++)
+        if (counts[type] && used < size) {
+            int n = snprintf(out + used, size - used, " %s %" PRIu64,
+                             mig_stream_page_type_name(type), counts[type]);
+
+            if (n > 0)
+                used += (size_t)n < size - used ? (size_t)n : size - used - 1;
+        }
+    if (t.total > 1 && used < size)
+        snprintf(out + used, size - used, " (%u ranges)", t.total);
+}
+
 /* One-line human summary of an item. */
 static void summarise(struct dump *d, const struct mig_stream_record *rec,
                       const struct mig_stream_body *body, char *out, size_t size)
 {
     const char *name;
-    size_t used;
 
     out[0] = '\0';
     switch (rec->kind) {
@@ -175,30 +202,9 @@ static void summarise(struct dump *d, const struct mig_stream_record *rec,
     name = mig_stream_type_name(rec->layer, rec->type);
     if (rec->layer == MIG_STREAM_LAYER_LIBXC) {
         switch (rec->type) {
-        case MIG_LIBXC_PAGE_DATA: {
-            char ranges[160];
-            struct text_ranges t = { ranges, sizeof(ranges), 0, 0, 0 };
-            uint64_t counts[16];
-
-            ranges[0] = '\0';
-            for_each_range(body, text_range, &t);
-            count_page_types(d, body, counts);
-            snprintf(out, size, "%" PRIu32 " pfns %s%s, %" PRIu32 " data pages;",
-                     body->u.page_data.count, ranges, t.total > t.shown ? ",..." : "",
-                     body->u.page_data.data_pages);
-            used = strlen(out);
-            for (unsigned int type = 0; type < 16; type++)
-                if (counts[type] && used < size) {
-                    int n = snprintf(out + used, size - used, " %s %" PRIu64,
-                                     mig_stream_page_type_name(type), counts[type]);
-
-                    if (n > 0)
-                        used += (size_t)n < size - used ? (size_t)n : size - used - 1;
-                }
-            if (t.total > 1 && used < size)
-                snprintf(out + used, size - used, " (%u ranges)", t.total);
+        case MIG_LIBXC_PAGE_DATA:
+            summarise_page_data(d, body, out, size);
             return;
-        }
         case MIG_LIBXC_X86_PV_INFO:
             snprintf(out, size, "%u-bit guest, %u page-table levels",
                      body->u.x86_pv_info.guest_width * 8, body->u.x86_pv_info.pt_levels);
@@ -392,7 +398,17 @@ static int exit_code_for(int rc)
     return XL_EXT_EXIT_FAILURE;
 }
 
-int cmd_stream_dump(int argc, char **argv)
+/* What `xl-ext stream-dump` is asked to do. */
+struct dump_request {
+    bool json, pages;
+    const char *input;                  /* FILE, or "-": stdin */
+    const char *rewrite;                /* --rewrite OUT, or NULL */
+};
+
+#define DUMP_PARSED (-1)
+
+/* DUMP_PARSED, or the exit code to end with (a usage error, printed). */
+static int parse_request(int argc, char **argv, struct dump_request *req)
 {
     static const struct option long_options[] = {
         { "json", no_argument, NULL, 'j' },
@@ -400,22 +416,14 @@ int cmd_stream_dump(int argc, char **argv)
         { "rewrite", required_argument, NULL, 'w' },
         { NULL, 0, NULL, 0 },
     };
-    struct mig_stream_reader_options options = MIG_STREAM_READER_OPTIONS_INIT;
-    struct mig_stream_reader *reader = NULL;
-    struct mig_stream_writer *writer = NULL;
-    struct mig_stream_record rec;
-    struct mig_stream_body body;
-    struct dump d = { 0 };
-    const char *input, *rewrite = NULL;
-    int opt, fd = -1, out_fd = -1, rc, ret;
-    char summary[512];
+    int opt;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (opt) {
-        case 'j': d.json = true; break;
-        case 'p': d.pages = true; break;
-        case 'w': rewrite = optarg; break;
+        case 'j': req->json = true; break;
+        case 'p': req->pages = true; break;
+        case 'w': req->rewrite = optarg; break;
         default:
             xl_ext_print_usage(stderr, "stream-dump");
             return XL_EXT_EXIT_USAGE;
@@ -427,18 +435,103 @@ int cmd_stream_dump(int argc, char **argv)
         xl_ext_print_usage(stderr, "stream-dump");
         return XL_EXT_EXIT_USAGE;
     }
-    input = argv[optind];
-    fd = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+    req->input = argv[optind];
+    return DUMP_PARSED;
+}
+
+/* Print one item: a JSON object, or a line (and its pages with --pages). */
+static void print_item(struct dump *d, const struct mig_stream_record *rec,
+                       const struct mig_stream_body *body)
+{
+    char summary[512], label[64];
+
+    summarise(d, rec, body, summary, sizeof(summary));
+    if (d->json) {
+        print_json(item_json(d, rec, body, summary));
+        return;
+    }
+    if (rec->kind == MIG_STREAM_ITEM_RECORD)
+        snprintf(label, sizeof(label), "%s %s", layer_name(rec->layer),
+                 mig_stream_type_name(rec->layer, rec->type));
+    else
+        snprintf(label, sizeof(label), "%s", item_name(rec));
+    printf("0x%08" PRIx64 " %5" PRIu64 " %-28s %10" PRIu64 "  %s\n", rec->offset,
+           rec->index, label,
+           rec->kind == MIG_STREAM_ITEM_RECORD ? (uint64_t)rec->length : rec->size, summary);
+    if (d->pages && rec->kind == MIG_STREAM_ITEM_RECORD &&
+        rec->layer == MIG_STREAM_LAYER_LIBXC && rec->type == MIG_LIBXC_PAGE_DATA)
+        print_pages_text(body);
+}
+
+/*
+ * Read, print and (with a writer) write again every item: the reader's
+ * end-of-stream value (> 0), or the MIG_E* code of the first error.
+ */
+static int dump_items(struct dump *d, struct mig_stream_reader *reader,
+                      struct mig_stream_writer *writer)
+{
+    struct mig_stream_record rec;
+    struct mig_stream_body body;
+    int rc;
+
+    while ((rc = mig_stream_read_record(reader, &rec)) == 0) {
+        memset(&body, 0, sizeof(body));
+        if (rec.kind == MIG_STREAM_ITEM_RECORD) {
+            rc = mig_stream_decode_body(&rec, &body);
+            if (rc)
+                break;
+            d->totals.records++;
+        }
+        d->totals.items++;
+        d->totals.bytes += rec.size;
+        print_item(d, &rec, &body);
+        if (writer) {
+            rc = mig_stream_write_item(writer, &rec);
+            if (rc)
+                break;
+        }
+    }
+    return rc;
+}
+
+/* The error after what was decoded: on stderr, and as a JSON object with --json. */
+static void print_error(const struct dump *d, const char *input, int ret)
+{
+    fflush(stdout);
+    if (d->json) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "error", json_object_new_string(mig_error_last()));
+        json_object_object_add(o, "code",
+                               json_object_new_string(mig_error_name(mig_error_last_code())));
+        print_json(o);
+        fflush(stdout);
+    }
+    fprintf(stderr, "%s stream-dump: %s: %s\n", xl_ext_prog, input, mig_error_last());
+    if (ret == XL_EXT_EXIT_BAD_INPUT)
+        fprintf(stderr, "%s stream-dump: '%s' is not a valid Xen save image; the listing "
+                "above shows what was decoded before the error\n", xl_ext_prog, input);
+}
+
+static int dump_run(const struct dump_request *req)
+{
+    struct mig_stream_reader_options options = MIG_STREAM_READER_OPTIONS_INIT;
+    struct mig_stream_reader *reader = NULL;
+    struct mig_stream_writer *writer = NULL;
+    struct dump d = { .json = req->json, .pages = req->pages };
+    int fd, out_fd = -1, rc, ret;
+
+    fd = strcmp(req->input, "-") ? open(req->input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
     if (fd < 0) {
-        fprintf(stderr, "%s stream-dump: cannot open '%s': %s\n", xl_ext_prog, input,
+        fprintf(stderr, "%s stream-dump: cannot open '%s': %s\n", xl_ext_prog, req->input,
                 strerror(errno));
         return XL_EXT_EXIT_FAILURE;
     }
-    if (rewrite) {
-        out_fd = open(rewrite, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (req->rewrite) {
+        out_fd = open(req->rewrite, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (out_fd < 0) {
-            fprintf(stderr, "%s stream-dump: cannot create '%s': %s\n", xl_ext_prog, rewrite,
-                    strerror(errno));
+            fprintf(stderr, "%s stream-dump: cannot create '%s': %s\n", xl_ext_prog,
+                    req->rewrite, strerror(errno));
             ret = XL_EXT_EXIT_FAILURE;
             goto out;
         }
@@ -455,41 +548,7 @@ int cmd_stream_dump(int argc, char **argv)
     }
     if (!d.json)
         printf("%-10s %-5s %-28s %10s  %s\n", "offset", "index", "item", "length", "summary");
-    while ((rc = mig_stream_read_record(reader, &rec)) == 0) {
-        memset(&body, 0, sizeof(body));
-        if (rec.kind == MIG_STREAM_ITEM_RECORD) {
-            rc = mig_stream_decode_body(&rec, &body);
-            if (rc)
-                break;
-            d.totals.records++;
-        }
-        d.totals.items++;
-        d.totals.bytes += rec.size;
-        summarise(&d, &rec, &body, summary, sizeof(summary));
-        if (d.json) {
-            print_json(item_json(&d, &rec, &body, summary));
-        } else {
-            char label[64];
-
-            if (rec.kind == MIG_STREAM_ITEM_RECORD)
-                snprintf(label, sizeof(label), "%s %s", layer_name(rec.layer),
-                         mig_stream_type_name(rec.layer, rec.type));
-            else
-                snprintf(label, sizeof(label), "%s", item_name(&rec));
-            printf("0x%08" PRIx64 " %5" PRIu64 " %-28s %10" PRIu64 "  %s\n", rec.offset,
-                   rec.index, label,
-                   rec.kind == MIG_STREAM_ITEM_RECORD ? (uint64_t)rec.length : rec.size,
-                   summary);
-            if (d.pages && rec.kind == MIG_STREAM_ITEM_RECORD &&
-                rec.layer == MIG_STREAM_LAYER_LIBXC && rec.type == MIG_LIBXC_PAGE_DATA)
-                print_pages_text(&body);
-        }
-        if (writer) {
-            rc = mig_stream_write_item(writer, &rec);
-            if (rc)
-                break;
-        }
-    }
+    rc = dump_items(&d, reader, writer);
     if (rc < 0) {
         ret = exit_code_for(rc);
         goto error;
@@ -499,29 +558,24 @@ int cmd_stream_dump(int argc, char **argv)
     goto out;
 
  error:
-    fflush(stdout);
-    if (d.json) {
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "error", json_object_new_string(mig_error_last()));
-        json_object_object_add(o, "code",
-                               json_object_new_string(mig_error_name(mig_error_last_code())));
-        print_json(o);
-        fflush(stdout);
-    }
-    fprintf(stderr, "%s stream-dump: %s: %s\n", xl_ext_prog, input, mig_error_last());
-    if (ret == XL_EXT_EXIT_BAD_INPUT)
-        fprintf(stderr, "%s stream-dump: '%s' is not a valid Xen save image; the listing "
-                "above shows what was decoded before the error\n", xl_ext_prog, input);
+    print_error(&d, req->input, ret);
  out:
     mig_stream_reader_close(reader);
     mig_stream_writer_close(writer);
     if (out_fd >= 0 && close(out_fd) && ret == XL_EXT_EXIT_OK) {
-        fprintf(stderr, "%s stream-dump: closing '%s': %s\n", xl_ext_prog, rewrite,
+        fprintf(stderr, "%s stream-dump: closing '%s': %s\n", xl_ext_prog, req->rewrite,
                 strerror(errno));
         ret = XL_EXT_EXIT_FAILURE;
     }
     if (fd > STDIN_FILENO)
         close(fd);
     return ret;
+}
+
+int cmd_stream_dump(int argc, char **argv)
+{
+    struct dump_request req = { .json = false };
+    int rc = parse_request(argc, argv, &req);
+
+    return rc == DUMP_PARSED ? dump_run(&req) : rc;
 }
