@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,20 @@ static void print_human(const struct cpuid_gpu_facts *facts, const struct cpuid_
     printf("  baseline  %s\n", baseline);
 }
 
-int cmd_gpu_probe(int argc, char **argv)
+/* What `xl-ext gpu-probe` is asked to do. */
+struct probe_request {
+    struct cpuid_gpu_probe_options probe;     /* --in-process */
+    const char *levels_path;            /* --levels, or NULL: the installed ones */
+    const char *facts_path;             /* --facts, or NULL: probe this host */
+    const char *require;                /* --require BASELINE, or NULL */
+    const char *config_path;            /* --config CFG, or NULL */
+    bool json;                          /* --json */
+};
+
+#define PROBE_PARSED (-1)
+
+/* PROBE_PARSED, or the exit code to end with (a usage error, printed). */
+static int parse_request(int argc, char **argv, struct probe_request *req)
 {
     static const struct option long_options[] = {
         { "json",       no_argument,       NULL, 'j' },
@@ -66,114 +80,152 @@ int cmd_gpu_probe(int argc, char **argv)
         { "in-process", no_argument,       NULL, 'i' },
         { NULL, 0, NULL, 0 },
     };
-    struct cpuid_gpu_probe_options probe_options = CPUID_GPU_PROBE_OPTIONS_INIT;
-    const char *levels_path = NULL, *facts_path = NULL, *require = NULL, *config_path = NULL;
-    struct cpuid_domain_config_keys *keys = NULL;
-    struct cpuid_gpu_requirement requirement;
-    struct cpuid_gpu_capability capability;
-    struct cpuid_gpu_facts *facts = NULL;
-    cpuid_gpu_level_table *table = NULL;
-    json_object *json = NULL;
-    char shortfall[512] = "";
-    int json_output = 0, opt, rc, met = 1;
+    int opt;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (opt) {
-        case 'j': json_output = 1; break;
-        case 'l': levels_path = optarg; break;
-        case 'f': facts_path = optarg; break;
-        case 'r': require = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'i': probe_options.in_process = 1; break;
+        case 'j': req->json = true; break;
+        case 'l': req->levels_path = optarg; break;
+        case 'f': req->facts_path = optarg; break;
+        case 'r': req->require = optarg; break;
+        case 'c': req->config_path = optarg; break;
+        case 'i': req->probe.in_process = 1; break;
         default:
             xl_ext_print_usage(stderr, "gpu-probe");
-            rc = XL_EXT_EXIT_USAGE;
-            goto out;
+            return XL_EXT_EXIT_USAGE;
         }
     }
     if (optind != argc) {
         fprintf(stderr, "%s gpu-probe: unexpected argument '%s'\n", xl_ext_prog, argv[optind]);
         xl_ext_print_usage(stderr, "gpu-probe");
-        rc = XL_EXT_EXIT_USAGE;
-        goto out;
+        return XL_EXT_EXIT_USAGE;
     }
+    return PROBE_PARSED;
+}
 
-    if (cpuid_gpu_level_table_load(levels_path, &table)) {
-        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
-        rc = mig_error_last_code() == MIG_EIO && !levels_path ? XL_EXT_EXIT_FAILURE
-                                                              : XL_EXT_EXIT_BAD_INPUT;
-        goto out;
-    }
-    if (require && config_path) {
+/*
+ * The requirement to check, from --require or --config's gpu_baseline:
+ * *require is its text (NULL: none asked for); *keys (the config read,
+ * caller frees) may hold what it points to.  0, or the exit code.
+ */
+static int read_requirement(const struct probe_request *req, const cpuid_gpu_level_table *table,
+                            struct cpuid_gpu_requirement *requirement, const char **require,
+                            struct cpuid_domain_config_keys **keys)
+{
+    struct cpuid_domain_config_read_options read_options = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
+
+    *require = req->require;
+    if (req->require && req->config_path) {
         fprintf(stderr, "%s gpu-probe: give --require or --config, not both\n", xl_ext_prog);
-        rc = XL_EXT_EXIT_USAGE;
-        goto out;
+        return XL_EXT_EXIT_USAGE;
     }
-    if (require && cpuid_gpu_requirement_parse(table, require, &requirement)) {
+    if (req->require && cpuid_gpu_requirement_parse(table, req->require, requirement)) {
         fprintf(stderr, "%s gpu-probe: --require: %s\n", xl_ext_prog, mig_error_last());
-        rc = XL_EXT_EXIT_BAD_INPUT;
+        return XL_EXT_EXIT_BAD_INPUT;
+    }
+    if (!req->config_path)
+        return 0;
+    read_options.gpu_levels = table;
+    if (cpuid_domain_config_read_file(req->config_path, &read_options, keys)) {
+        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+        return XL_EXT_EXIT_BAD_INPUT;
+    }
+    *requirement = (*keys)->gpu_requirement;
+    *require = (*keys)->gpu_baseline ? (*keys)->gpu_baseline : "none";
+    return 0;
+}
+
+/* The facts (recorded or probed) and the levels they give: 0, or the exit code. */
+static int read_capability(const struct probe_request *req, const cpuid_gpu_level_table *table,
+                           struct cpuid_gpu_facts *facts, struct cpuid_gpu_capability *capability)
+{
+    if (req->facts_path) {
+        if (cpuid_gpu_facts_read_file(req->facts_path, facts)) {
+            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+            return XL_EXT_EXIT_BAD_INPUT;
+        }
+    } else if (cpuid_gpu_probe_collect(&req->probe, facts)) {
+        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+        return XL_EXT_EXIT_FAILURE;
+    }
+    if (cpuid_gpu_capability_from_facts(table, facts, capability)) {
+        fprintf(stderr, "%s gpu-probe: %s%s%s\n", xl_ext_prog,
+                req->facts_path ? req->facts_path : "", req->facts_path ? ": " : "",
+                mig_error_last());
+        return req->facts_path ? XL_EXT_EXIT_BAD_INPUT : XL_EXT_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* --json: the host-dump GPU object, its source and the requirement's check. */
+static int print_json_report(const struct probe_request *req, const struct cpuid_gpu_facts *facts,
+                             const struct cpuid_gpu_capability *capability,
+                             const struct cpuid_gpu_requirement *requirement, const char *require,
+                             bool met, const char *shortfall)
+{
+    json_object *json = NULL;
+
+    if (cpuid_gpu_host_to_json(facts, capability, &json)) {
+        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+        return XL_EXT_EXIT_FAILURE;
+    }
+    json_object_object_add(json, "source", json_object_new_string(req->facts_path ?
+                                                                   req->facts_path : "probe"));
+    if (require) {
+        json_object *check = json_object_new_object();
+        char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
+
+        cpuid_gpu_requirement_format(requirement, baseline, sizeof(baseline));
+        json_object_object_add(check, "baseline", json_object_new_string(baseline));
+        json_object_object_add(check, "met", json_object_new_boolean(met));
+        json_object_object_add(check, "shortfall", json_object_new_string(shortfall));
+        json_object_object_add(json, "requirement", check);
+    }
+    printf("%s\n", json_object_to_json_string_ext(json, JSON_C_TO_STRING_PRETTY |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(json);
+    return 0;
+}
+
+static int probe_run(const struct probe_request *req)
+{
+    struct cpuid_domain_config_keys *keys = NULL;
+    struct cpuid_gpu_requirement requirement;
+    struct cpuid_gpu_capability capability;
+    struct cpuid_gpu_facts *facts = NULL;
+    cpuid_gpu_level_table *table = NULL;
+    const char *require = NULL;
+    char shortfall[512] = "";
+    bool met = true;
+    int rc;
+
+    if (cpuid_gpu_level_table_load(req->levels_path, &table)) {
+        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
+        rc = mig_error_last_code() == MIG_EIO && !req->levels_path ? XL_EXT_EXIT_FAILURE
+                                                                   : XL_EXT_EXIT_BAD_INPUT;
         goto out;
     }
-    if (config_path) {
-        struct cpuid_domain_config_read_options read_options = CPUID_DOMAIN_CONFIG_READ_OPTIONS_INIT;
-
-        read_options.gpu_levels = table;
-        if (cpuid_domain_config_read_file(config_path, &read_options, &keys)) {
-            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
-            rc = XL_EXT_EXIT_BAD_INPUT;
-            goto out;
-        }
-        requirement = keys->gpu_requirement;
-        require = keys->gpu_baseline ? keys->gpu_baseline : "none";
-    }
+    rc = read_requirement(req, table, &requirement, &require, &keys);
+    if (rc)
+        goto out;
     facts = malloc(sizeof(*facts));
     if (!facts) {
         fprintf(stderr, "%s gpu-probe: out of memory\n", xl_ext_prog);
         rc = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    if (facts_path) {
-        if (cpuid_gpu_facts_read_file(facts_path, facts)) {
-            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
-            rc = XL_EXT_EXIT_BAD_INPUT;
-            goto out;
-        }
-    } else if (cpuid_gpu_probe_collect(&probe_options, facts)) {
-        fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
-        rc = XL_EXT_EXIT_FAILURE;
+    rc = read_capability(req, table, facts, &capability);
+    if (rc)
         goto out;
-    }
-    if (cpuid_gpu_capability_from_facts(table, facts, &capability)) {
-        fprintf(stderr, "%s gpu-probe: %s%s%s\n", xl_ext_prog, facts_path ? facts_path : "",
-                facts_path ? ": " : "", mig_error_last());
-        rc = facts_path ? XL_EXT_EXIT_BAD_INPUT : XL_EXT_EXIT_FAILURE;
-        goto out;
-    }
     if (require)
         met = cpuid_gpu_capability_check(&requirement, &capability, shortfall, sizeof(shortfall)) == 0;
-
-    if (json_output) {
-        if (cpuid_gpu_host_to_json(facts, &capability, &json)) {
-            fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
-            rc = XL_EXT_EXIT_FAILURE;
+    if (req->json) {
+        rc = print_json_report(req, facts, &capability, &requirement, require, met, shortfall);
+        if (rc)
             goto out;
-        }
-        json_object_object_add(json, "source", json_object_new_string(facts_path ? facts_path : "probe"));
-        if (require) {
-            json_object *check = json_object_new_object();
-            char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
-
-            cpuid_gpu_requirement_format(&requirement, baseline, sizeof(baseline));
-            json_object_object_add(check, "baseline", json_object_new_string(baseline));
-            json_object_object_add(check, "met", json_object_new_boolean(met));
-            json_object_object_add(check, "shortfall", json_object_new_string(shortfall));
-            json_object_object_add(json, "requirement", check);
-        }
-        printf("%s\n", json_object_to_json_string_ext(json, JSON_C_TO_STRING_PRETTY |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
     } else {
-        print_human(facts, &capability, facts_path ? facts_path : "probe of this host");
+        print_human(facts, &capability, req->facts_path ? req->facts_path : "probe of this host");
         if (require) {
             char baseline[CPUID_GPU_BASELINE_TEXT_MAX];
 
@@ -184,11 +236,17 @@ int cmd_gpu_probe(int argc, char **argv)
     if (!met)
         fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());
     rc = met ? XL_EXT_EXIT_OK : XL_EXT_EXIT_INCOMPATIBLE;
-
 out:
-    json_object_put(json);
     cpuid_domain_config_keys_free(keys);
     free(facts);
     cpuid_gpu_level_table_free(table);
     return rc;
+}
+
+int cmd_gpu_probe(int argc, char **argv)
+{
+    struct probe_request req = { .probe = CPUID_GPU_PROBE_OPTIONS_INIT };
+    int rc = parse_request(argc, argv, &req);
+
+    return rc == PROBE_PARSED ? probe_run(&req) : rc;
 }
