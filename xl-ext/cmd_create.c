@@ -36,10 +36,24 @@
 #define DEFAULT_CLUSTER_FILE "/etc/xenmig/cluster.json"
 #define MAX_XL_ARGS 256
 
+/* What `xl-ext create` is asked to do; the strings are borrowed (argv). */
+struct create_request {
+    const char *xl_args[MAX_XL_ARGS];   /* argv of xl, NULL-terminated: "xl create",
+                                           xl's own options, CFG, KEY=VALUE... */
+    unsigned int nr_xl_args;
+    const char *cfg;                    /* CFG (or -f's) */
+    char **overrides;                   /* the KEY=VALUE lines to append to it */
+    int nr_overrides;
+    const char *host_path;              /* --host (with --dry-run), or NULL: probe */
+    const char *cluster_path;           /* --cluster, or NULL: the default file */
+    bool dry_run;
+};
+
+#define CREATE_PARSED (-1)
+
 /* What one `xl-ext create` run works with; freed by create_state_clear(). */
 struct create_state {
-    const char *xl_args[MAX_XL_ARGS];   /* argv of xl, NULL-terminated */
-    unsigned int nr_xl_args;
+    struct create_request req;          /* its xl_args gain the cpuid= assignment */
     char *cpuid_assignment;             /* cpuid="..." (owned) */
     char *mask;                         /* host,NAME=0,... (owned) */
     struct cpuid_domain_config_keys *keys;
@@ -69,14 +83,14 @@ static int create_fail(int mig_rc)
     return cpuid_cli_exit_code(mig_rc);
 }
 
-static int add_xl_arg(struct create_state *s, const char *arg)
+static int add_xl_arg(struct create_request *req, const char *arg)
 {
-    if (s->nr_xl_args + 1 >= MAX_XL_ARGS) {
+    if (req->nr_xl_args + 1 >= MAX_XL_ARGS) {
         fprintf(stderr, "%s create: more than %d arguments\n", xl_ext_prog, MAX_XL_ARGS - 2);
         return -1;
     }
-    s->xl_args[s->nr_xl_args++] = arg;
-    s->xl_args[s->nr_xl_args] = NULL;
+    req->xl_args[req->nr_xl_args++] = arg;
+    req->xl_args[req->nr_xl_args] = NULL;
     return 0;
 }
 
@@ -302,7 +316,8 @@ static int load_host(struct create_state *s, const char *host_path, bool need_gp
     return rc;
 }
 
-int cmd_create(int argc, char **argv)
+/* CREATE_PARSED, or the exit code to end with (0 after -h; 2 after a usage error). */
+static int parse_request(int argc, char **argv, struct create_request *req)
 {
     static const struct option opts[] = {
         { "dry-run", no_argument, NULL, 'n' },
@@ -320,27 +335,21 @@ int cmd_create(int argc, char **argv)
         ['q'] = "--quiet", ['v'] = "--vncviewer", ['a'] = "--vncviewer-autopass",
         ['i'] = "--ignore-global-affinity-masks",
     };
-    struct create_state s;
-    const char *host_path = NULL, *cluster_path = NULL, *cfg = NULL, *config_file = NULL;
-    struct cpuid_featureset missing = { { 0 } };
-    struct cpuid_gpu_capability gpu;
-    char gpu_shortfall[256] = "";
-    bool dry_run = false;
-    int c, rc, gpu_rc = 0, first_override, status, ret;
+    const char *config_file = NULL;
+    int c, first_override;
 
-    memset(&s, 0, sizeof(s));
-    add_xl_arg(&s, "xl");
-    add_xl_arg(&s, "create");
+    add_xl_arg(req, "xl");
+    add_xl_arg(req, "create");
     optind = 1;
     while ((c = getopt_long(argc, argv, "hpFVced:f:q", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': dry_run = true; break;
-        case 'H': host_path = optarg; break;
-        case 'C': cluster_path = optarg; break;
+        case 'n': req->dry_run = true; break;
+        case 'H': req->host_path = optarg; break;
+        case 'C': req->cluster_path = optarg; break;
         case 'f': config_file = optarg; break;
         case 'p': case 'F': case 'V': case 'c': case 'e':
         case 'q': case 'v': case 'a': case 'i':
-            if (add_xl_arg(&s, passed_flags[c]))
+            if (add_xl_arg(req, passed_flags[c]))
                 return XL_EXT_EXIT_USAGE;
             break;
         case 'd':
@@ -357,16 +366,16 @@ int cmd_create(int argc, char **argv)
     }
     first_override = optind;
     if (config_file) {
-        cfg = config_file;
-        if (add_xl_arg(&s, "-f") || add_xl_arg(&s, config_file))
+        req->cfg = config_file;
+        if (add_xl_arg(req, "-f") || add_xl_arg(req, config_file))
             return XL_EXT_EXIT_USAGE;
     } else if (optind < argc && !strchr(argv[optind], '=')) {
-        cfg = argv[optind];
+        req->cfg = argv[optind];
         first_override = optind + 1;
-        if (add_xl_arg(&s, cfg))
+        if (add_xl_arg(req, req->cfg))
             return XL_EXT_EXIT_USAGE;
     }
-    if (!cfg) {
+    if (!req->cfg) {
         fprintf(stderr, "%s create: give the domain's config file: run '%s help create'\n",
                 xl_ext_prog, xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
@@ -377,130 +386,178 @@ int cmd_create(int argc, char **argv)
                     "'memory=512'): run '%s help create'\n", xl_ext_prog, argv[i], xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
         }
-        if (add_xl_arg(&s, argv[i]))
+        if (add_xl_arg(req, argv[i]))
             return XL_EXT_EXIT_USAGE;
     }
-    if (host_path && !dry_run) {
+    req->overrides = argv + first_override;
+    req->nr_overrides = argc - first_override;
+    if (req->host_path && !req->dry_run) {
         fprintf(stderr, "%s create: --host describes another machine and is for --dry-run "
                 "only; a real create uses this host's own policy\n", xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
+    return CREATE_PARSED;
+}
 
+/*
+ * This host (probed, or --host with --dry-run), its GPU levels (*gpu) and
+ * the domain's cpuid_baseline resolved (s->baseline, s->constrained): 0,
+ * or the exit code with the reason printed.
+ */
+static int prepare_baseline(struct create_state *s, struct cpuid_gpu_capability *gpu)
+{
+    const struct cpuid_domain_config_keys *keys = s->keys;
+    int rc;
+
+    rc = load_host(s, s->req.host_path, keys->gpu_baseline != NULL, gpu);
+    if (!rc && !s->req.dry_run && strcmp(cpuid_host_source(s->host), "xen")) {
+        fprintf(stderr, "%s create: Xen's CPU policies cannot be read here (source '%s'): "
+                "needs a Xen host with libxenguest access (run as root)\n", xl_ext_prog,
+                cpuid_host_source(s->host));
+        return XL_EXT_EXIT_NO_XEN;
+    }
+    if (!rc && keys->cpuid_baseline)
+        rc = cpuid_level_set_load(NULL, &s->levels);
+    if (!rc && keys->cpuid_baseline && !strcmp(keys->cpuid_baseline, "cluster"))
+        rc = cpuid_cluster_read_file(s->req.cluster_path ? s->req.cluster_path :
+                                     DEFAULT_CLUSTER_FILE, &s->cluster);
+    if (!rc && keys->cpuid_baseline)
+        rc = cpuid_baseline_resolve(keys->cpuid_baseline, s->levels, s->cluster, s->req.cfg,
+                                    &s->baseline);
+    if (rc)
+        return create_fail(rc);
+    if (keys->cpuid_baseline) {
+        /* A named level constrains only the ISA bits levels name; other baselines all. */
+        s->constrain_all = !cpuid_level_set_find(s->levels, keys->cpuid_baseline);
+        cpuid_level_set_universe(s->levels, &s->constrained);
+    }
+    return 0;
+}
+
+/*
+ * Can this host run the domain?  Both checks run before any refusal is
+ * printed, so one run lists both shortfalls: 0, or XL_EXT_EXIT_INCOMPATIBLE
+ * with "missing: FEATURE" and "gpu: ..." lines.
+ */
+static int check_host(const struct create_state *s, const struct cpuid_gpu_capability *gpu)
+{
+    const struct cpuid_domain_config_keys *keys = s->keys;
+    struct cpuid_featureset missing = { { 0 } };
+    char gpu_shortfall[256] = "";
+    int rc, gpu_rc = 0;
+
+    if (keys->gpu_baseline)
+        gpu_rc = cpuid_gpu_capability_check(&keys->gpu_requirement, gpu, gpu_shortfall,
+                                      sizeof(gpu_shortfall));
+    rc = keys->cpuid_baseline ?
+         cpuid_policy_check(&s->baseline, cpuid_host_featureset(s->host,
+                            cpuid_host_policy_for_type(keys->type)), &missing) : 0;
+    if (!rc && !gpu_rc)
+        return 0;
+    cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
+    if (gpu_rc)
+        printf("gpu: %s\n", gpu_shortfall);
+    fprintf(stderr, "%s create: host '%s' cannot run domain '%s':%s%s%s%s\n", xl_ext_prog,
+            cpuid_host_hostname(s->host), keys->name,
+            rc ? " it lacks features of cpuid_baseline " : "",
+            rc ? keys->cpuid_baseline : "", gpu_rc ? "; gpu: " : "",
+            gpu_rc ? gpu_shortfall : "");
+    return XL_EXT_EXIT_INCOMPATIBLE;
+}
+
+/* Add cpuid="host,NAME=0,..." (the host's policy masked down to the baseline) to xl's argv. */
+static int add_cpuid_mask(struct create_state *s)
+{
+    const struct cpuid_domain_config_keys *keys = s->keys;
+    struct cpuid_featureset offered = *cpuid_host_featureset(s->host,
+                                          cpuid_host_policy_for_type(keys->type));
+
+    if (strcmp(cpuid_host_source(s->host), "xen"))
+        drop_non_xen_bits(&offered, cpuid_host_hostname(s->host));
+    if (cpuid_libxl_mask_string(&offered, &s->baseline, s->constrain_all ? NULL : &s->constrained,
+                                &s->mask)) {
+        fprintf(stderr, "%s create: %s\n", xl_ext_prog, mig_error_last());
+        return XL_EXT_EXIT_INCOMPATIBLE;
+    }
+    if (asprintf(&s->cpuid_assignment, "cpuid=\"%s\"", s->mask) < 0) {
+        s->cpuid_assignment = NULL;
+        return create_fail(mig_error_set(MIG_ENOMEM, "out of memory"));
+    }
+    return add_xl_arg(&s->req, s->cpuid_assignment) ? XL_EXT_EXIT_USAGE : 0;
+}
+
+/* Print xl's command line (--dry-run) or run it: its exit status, or ours. */
+static int run_xl(struct create_state *s, bool verify)
+{
+    int status;
+
+    if (s->req.dry_run) {
+        print_command(stdout, s->req.xl_args);
+        return XL_EXT_EXIT_OK;
+    }
+    status = run_and_wait(s->req.xl_args);
+    if (!verify)
+        return status < 0 ? XL_EXT_EXIT_FAILURE : status;
+    if (status != 0) {
+        fprintf(stderr, "%s create: xl create failed (exit %d)\n", xl_ext_prog, status);
+        return status < 0 ? XL_EXT_EXIT_FAILURE : status;
+    }
+    return verify_and_record(s);
+}
+
+static int create_run(const struct create_request *req)
+{
+    struct create_state s;
+    struct cpuid_gpu_capability gpu;
+    const char *name;
+    int rc, ret;
+
+    memset(&s, 0, sizeof(s));
+    s.req = *req;
     rc = cpuid_gpu_level_table_load(NULL, &s.gpu_levels);
     if (!rc)
-        rc = read_config(cfg, argv + first_override, argc - first_override, s.gpu_levels,
-                         &s.keys);
+        rc = read_config(req->cfg, req->overrides, req->nr_overrides, s.gpu_levels, &s.keys);
     if (rc) {
         /* An unreadable CFG is bad input too (as for gpu-probe --config). */
         ret = rc == MIG_EIO ? (create_fail(rc), XL_EXT_EXIT_BAD_INPUT) : create_fail(rc);
         goto out;
     }
-
     if (!s.keys->cpuid_baseline && !s.keys->gpu_baseline) {
-        /* Nothing to level: stock xl create, unchanged. */
-        if (dry_run) {
-            print_command(stdout, s.xl_args);
-            ret = XL_EXT_EXIT_OK;
-            goto out;
-        }
-        status = run_and_wait(s.xl_args);
-        ret = status < 0 ? XL_EXT_EXIT_FAILURE : status;
+        ret = run_xl(&s, false);        /* nothing to level: stock xl create, unchanged */
         goto out;
     }
-    if (!dry_run && access("/proc/xen", F_OK) != 0) {
+    name = s.keys->name;
+    if (!req->dry_run && access("/proc/xen", F_OK) != 0) {
         fprintf(stderr, "%s create: domain '%s' has a baseline and enforcing it needs a Xen host "
                 "(no /proc/xen here); --dry-run --host HOST.json shows what would run\n",
-                xl_ext_prog, s.keys->name ? s.keys->name : cfg);
+                xl_ext_prog, name ? name : req->cfg);
         ret = XL_EXT_EXIT_NO_XEN;
         goto out;
     }
-    if (!s.keys->name) {
+    if (!name) {
         fprintf(stderr, "%s create: %s has no name = \"...\": xl needs one, and xl-ext finds the "
-                "new domain by it\n", xl_ext_prog, cfg);
+                "new domain by it\n", xl_ext_prog, req->cfg);
         ret = XL_EXT_EXIT_BAD_INPUT;
         goto out;
     }
-    rc = load_host(&s, host_path, s.keys->gpu_baseline != NULL, &gpu);
-    if (!rc && !dry_run && strcmp(cpuid_host_source(s.host), "xen")) {
-        fprintf(stderr, "%s create: Xen's CPU policies cannot be read here (source '%s'): "
-                "needs a Xen host with libxenguest access (run as root)\n", xl_ext_prog,
-                cpuid_host_source(s.host));
-        ret = XL_EXT_EXIT_NO_XEN;
-        goto out;
-    }
-    if (!rc && s.keys->cpuid_baseline)
-        rc = cpuid_level_set_load(NULL, &s.levels);
-    if (!rc && s.keys->cpuid_baseline && !strcmp(s.keys->cpuid_baseline, "cluster"))
-        rc = cpuid_cluster_read_file(cluster_path ? cluster_path : DEFAULT_CLUSTER_FILE,
-                                     &s.cluster);
-    if (!rc && s.keys->cpuid_baseline)
-        rc = cpuid_baseline_resolve(s.keys->cpuid_baseline, s.levels, s.cluster, cfg,
-                                    &s.baseline);
-    if (rc) {
-        ret = create_fail(rc);
-        goto out;
-    }
-    if (s.keys->cpuid_baseline) {
-        /* A named level constrains only the ISA bits levels name; other baselines all. */
-        s.constrain_all = !cpuid_level_set_find(s.levels, s.keys->cpuid_baseline);
-        cpuid_level_set_universe(s.levels, &s.constrained);
-    }
-
-    /* Both checks before any refusal is printed: one run lists both shortfalls. */
-    if (s.keys->gpu_baseline)
-        gpu_rc = cpuid_gpu_capability_check(&s.keys->gpu_requirement, &gpu, gpu_shortfall,
-                                      sizeof(gpu_shortfall));
-    rc = s.keys->cpuid_baseline ?
-         cpuid_policy_check(&s.baseline, cpuid_host_featureset(s.host,
-                            cpuid_host_policy_for_type(s.keys->type)), &missing) : 0;
-    if (rc || gpu_rc) {
-        cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
-        if (gpu_rc)
-            printf("gpu: %s\n", gpu_shortfall);
-        fprintf(stderr, "%s create: host '%s' cannot run domain '%s':%s%s%s%s\n", xl_ext_prog,
-                cpuid_host_hostname(s.host), s.keys->name,
-                rc ? " it lacks features of cpuid_baseline " : "",
-                rc ? s.keys->cpuid_baseline : "", gpu_rc ? "; gpu: " : "",
-                gpu_rc ? gpu_shortfall : "");
-        ret = XL_EXT_EXIT_INCOMPATIBLE;
-        goto out;
-    }
-    if (s.keys->cpuid_baseline) {
-        struct cpuid_featureset offered = *cpuid_host_featureset(s.host,
-                                              cpuid_host_policy_for_type(s.keys->type));
-
-        if (strcmp(cpuid_host_source(s.host), "xen"))
-            drop_non_xen_bits(&offered, cpuid_host_hostname(s.host));
-        rc = cpuid_libxl_mask_string(&offered, &s.baseline,
-                                     s.constrain_all ? NULL : &s.constrained, &s.mask);
-        if (rc) {
-            fprintf(stderr, "%s create: %s\n", xl_ext_prog, mig_error_last());
-            ret = XL_EXT_EXIT_INCOMPATIBLE;
-            goto out;
-        }
-        if (asprintf(&s.cpuid_assignment, "cpuid=\"%s\"", s.mask) < 0) {
-            s.cpuid_assignment = NULL;
-            ret = create_fail(mig_error_set(MIG_ENOMEM, "out of memory"));
-            goto out;
-        }
-        if (add_xl_arg(&s, s.cpuid_assignment)) {
-            ret = XL_EXT_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (dry_run) {
-        print_command(stdout, s.xl_args);
-        ret = XL_EXT_EXIT_OK;
-        goto out;
-    }
-    status = run_and_wait(s.xl_args);
-    if (status != 0) {
-        fprintf(stderr, "%s create: xl create failed (exit %d)\n", xl_ext_prog, status);
-        ret = status < 0 ? XL_EXT_EXIT_FAILURE : status;
-        goto out;
-    }
-    ret = verify_and_record(&s);
+    ret = prepare_baseline(&s, &gpu);
+    if (!ret)
+        ret = check_host(&s, &gpu);
+    if (!ret && s.keys->cpuid_baseline)
+        ret = add_cpuid_mask(&s);
+    if (!ret)
+        ret = run_xl(&s, true);
  out:
     create_state_clear(&s);
     return ret;
+}
+
+int cmd_create(int argc, char **argv)
+{
+    struct create_request req;
+    int rc;
+
+    memset(&req, 0, sizeof(req));
+    rc = parse_request(argc, argv, &req);
+    return rc == CREATE_PARSED ? create_run(&req) : rc;
 }

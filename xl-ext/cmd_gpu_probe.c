@@ -219,7 +219,8 @@ static int probe_run(const struct probe_request *req)
     if (rc)
         goto out;
     if (require)
-        met = cpuid_gpu_capability_check(&requirement, &capability, shortfall, sizeof(shortfall)) == 0;
+        met = cpuid_gpu_capability_check(&requirement, &capability, shortfall,
+                                         sizeof(shortfall)) == 0;
     if (req->json) {
         rc = print_json_report(req, facts, &capability, &requirement, require, met, shortfall);
         if (rc)
