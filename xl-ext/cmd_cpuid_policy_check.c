@@ -192,7 +192,18 @@ static int domain_need_read_running(const char *name, const char *override,
     return rc;
 }
 
-int cmd_cpuid_policy_check(int argc, char **argv)
+/* What `cpuid-policy check` is asked to do (strings borrowed from argv). */
+struct check_request {
+    const char *target;                 /* DOMAIN (running here) or CFG */
+    const char *host_path;              /* --host HOST.json */
+    const char *cluster_path;           /* --cluster, or NULL */
+    const char *override;               /* --baseline NAME, or NULL */
+};
+
+#define CHECK_PARSED (-1)
+
+/* CHECK_PARSED, or XL_EXT_EXIT_USAGE after a usage error (printed). */
+static int parse_check_request(int argc, char **argv, struct check_request *req)
 {
     static const struct option opts[] = {
         { "host", required_argument, NULL, 'H' },
@@ -200,103 +211,122 @@ int cmd_cpuid_policy_check(int argc, char **argv)
         { "baseline", required_argument, NULL, 'b' },
         { NULL, 0, NULL, 0 },
     };
-    const char *host_path = NULL, *cluster_path = NULL, *override = NULL, *target;
-    struct cpuid_level_set *levels = NULL;
-    struct cpuid_cluster *cluster = NULL;
-    struct cpuid_host *host = NULL;
-    struct domain_need d = { .type = NULL };
-    struct cpuid_featureset missing;
-    enum cpuid_host_policy which;
-    cpuid_gpu_level_table *gpu_levels = NULL;
-    struct cpuid_gpu_capability gpu;
-    char gpu_shortfall[256] = "", gpu_message[512] = "";
-    bool running;
-    int c, rc, gpu_rc = 0, ret;
+    int c;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': host_path = optarg; break;
-        case 'c': cluster_path = optarg; break;
-        case 'b': override = optarg; break;
+        case 'H': req->host_path = optarg; break;
+        case 'c': req->cluster_path = optarg; break;
+        case 'b': req->override = optarg; break;
         default: return cpuid_cli_usage("check", "unknown option");
         }
     }
-    if (argc - optind != 1 || !host_path)
+    if (argc - optind != 1 || !req->host_path)
         return cpuid_cli_usage("check", "give DOMAIN|CFG and --host HOST.json");
-    target = argv[optind];
-    running = access(target, F_OK) != 0;
+    req->target = argv[optind];
+    return CHECK_PARSED;
+}
+
+/*
+ * The verdict on domain d and host (gpu: the host's GPU levels, read when
+ * d has a gpu_baseline).  Both checks run before anything is printed, so
+ * one run lists both shortfalls.  Returns the exit code.
+ */
+static int check_verdict(const struct domain_need *d, const struct cpuid_host *host,
+                         const struct cpuid_gpu_capability *gpu)
+{
+    enum cpuid_host_policy which = cpuid_host_policy_for_type(d->type);
+    struct cpuid_featureset missing;
+    char gpu_shortfall[256] = "", gpu_message[512] = "";
+    int rc, gpu_rc = 0;
+
+    if (d->gpu_baseline) {
+        gpu_rc = cpuid_gpu_capability_check(&d->gpu_required, gpu, gpu_shortfall,
+                                      sizeof(gpu_shortfall));
+        if (gpu_rc == MIG_ECOMPAT)
+            snprintf(gpu_message, sizeof(gpu_message), "%s", mig_error_last());
+    }
+    rc = d->baseline ? cpuid_policy_check(&d->required, cpuid_host_featureset(host, which),
+                                          &missing) : 0;
+    if (rc == MIG_ECOMPAT) {
+        cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
+        fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s' (%s) lacks %u of "
+                "the %u features of domain '%s' baseline '%s'\n", xl_ext_prog,
+                cpuid_host_hostname(host), policy_names[which],
+                cpuid_featureset_count(&missing), cpuid_featureset_count(&d->required),
+                d->name, d->baseline);
+    }
+    if (gpu_rc == MIG_ECOMPAT) {
+        printf("gpu: %s\n", gpu_shortfall);
+        fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s': domain '%s' %s\n",
+                xl_ext_prog, cpuid_host_hostname(host), d->name, gpu_message);
+    }
+    if (rc == MIG_ECOMPAT || gpu_rc == MIG_ECOMPAT)
+        return XL_EXT_EXIT_INCOMPATIBLE;
+    if (d->gpu_baseline)
+        printf("compatible: host '%s' meets domain '%s' gpu_baseline '%s'\n",
+               cpuid_host_hostname(host), d->name, d->gpu_baseline);
+    if (!d->baseline) {
+        printf("compatible: domain '%s' has no cpuid_baseline (it gets host '%s' default "
+               "policy; nothing is levelled)\n", d->name, cpuid_host_hostname(host));
+        return XL_EXT_EXIT_OK;
+    }
+    printf("compatible: host '%s' (%s) has all %u features of domain '%s' baseline '%s'\n",
+           cpuid_host_hostname(host), policy_names[which], cpuid_featureset_count(&d->required),
+           d->name, d->baseline);
+    return XL_EXT_EXIT_OK;
+}
+
+static int check_run(const struct check_request *req)
+{
+    struct cpuid_level_set *levels = NULL;
+    struct cpuid_cluster *cluster = NULL;
+    struct cpuid_host *host = NULL;
+    struct domain_need d = { .type = NULL };
+    cpuid_gpu_level_table *gpu_levels = NULL;
+    struct cpuid_gpu_capability gpu;
+    bool running = access(req->target, F_OK) != 0;
+    int rc, ret;
+
     if (running && access("/proc/xen", F_OK) != 0) {
         fprintf(stderr, "%s cpuid-policy check: '%s' is not a file and this is not a Xen "
                 "host, so no domain of that name: give the domain's xl.cfg\n",
-                xl_ext_prog, target);
+                xl_ext_prog, req->target);
         return XL_EXT_EXIT_NO_XEN;
     }
     rc = cpuid_level_set_load(NULL, &levels);
     if (!rc)
         rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
-    if (!rc && cluster_path)
-        rc = cpuid_cluster_read_file(cluster_path, &cluster);
+    if (!rc && req->cluster_path)
+        rc = cpuid_cluster_read_file(req->cluster_path, &cluster);
     if (!rc)
-        rc = cpuid_host_read_file(host_path, &host);
+        rc = cpuid_host_read_file(req->host_path, &host);
     if (!rc && running)
-        rc = domain_need_read_running(target, override, levels, cluster, gpu_levels, &d);
+        rc = domain_need_read_running(req->target, req->override, levels, cluster, gpu_levels,
+                                      &d);
     else if (!rc)
-        rc = domain_need_read(target, override, levels, cluster, gpu_levels, &d);
+        rc = domain_need_read(req->target, req->override, levels, cluster, gpu_levels, &d);
     if (!rc && d.gpu_baseline)
-        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
-    if (rc) {
+        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, req->host_path, &gpu);
+    if (rc)
         ret = cpuid_cli_fail_missing("check", rc, CLUSTER_ADVICE);
-        goto out;
-    }
-    which = cpuid_host_policy_for_type(d.type);
-
-    /* Both checks run before anything is printed, so one run lists both shortfalls. */
-    if (d.gpu_baseline) {
-        gpu_rc = cpuid_gpu_capability_check(&d.gpu_required, &gpu, gpu_shortfall,
-                                      sizeof(gpu_shortfall));
-        if (gpu_rc == MIG_ECOMPAT)
-            snprintf(gpu_message, sizeof(gpu_message), "%s", mig_error_last());
-    }
-    rc = d.baseline ? cpuid_policy_check(&d.required, cpuid_host_featureset(host, which),
-                                         &missing) : 0;
-    if (rc == MIG_ECOMPAT || gpu_rc == MIG_ECOMPAT) {
-        if (rc == MIG_ECOMPAT) {
-            cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
-            fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s' (%s) lacks %u of "
-                    "the %u features of domain '%s' baseline '%s'\n", xl_ext_prog,
-                    cpuid_host_hostname(host), policy_names[which],
-                    cpuid_featureset_count(&missing), cpuid_featureset_count(&d.required),
-                    d.name, d.baseline);
-        }
-        if (gpu_rc == MIG_ECOMPAT) {
-            printf("gpu: %s\n", gpu_shortfall);
-            fprintf(stderr, "%s cpuid-policy check: incompatible: host '%s': domain '%s' %s\n",
-                    xl_ext_prog, cpuid_host_hostname(host), d.name, gpu_message);
-        }
-        ret = XL_EXT_EXIT_INCOMPATIBLE;
-        goto out;
-    }
-    if (d.gpu_baseline)
-        printf("compatible: host '%s' meets domain '%s' gpu_baseline '%s'\n",
-               cpuid_host_hostname(host), d.name, d.gpu_baseline);
-    if (!d.baseline) {
-        printf("compatible: domain '%s' has no cpuid_baseline (it gets host '%s' default "
-               "policy; nothing is levelled)\n", d.name, cpuid_host_hostname(host));
-        ret = XL_EXT_EXIT_OK;
-        goto out;
-    }
-    printf("compatible: host '%s' (%s) has all %u features of domain '%s' baseline '%s'\n",
-           cpuid_host_hostname(host), policy_names[which], cpuid_featureset_count(&d.required),
-           d.name, d.baseline);
-    ret = XL_EXT_EXIT_OK;
- out:
+    else
+        ret = check_verdict(&d, host, &gpu);
     domain_need_clear(&d);
     cpuid_host_free(host);
     cpuid_cluster_free(cluster);
     cpuid_level_set_free(levels);
     cpuid_gpu_level_table_free(gpu_levels);
     return ret;
+}
+
+int cmd_cpuid_policy_check(int argc, char **argv)
+{
+    struct check_request req = { .target = NULL };
+    int rc = parse_check_request(argc, argv, &req);
+
+    return rc == CHECK_PARSED ? check_run(&req) : rc;
 }
 
 /* A host column of the report: from a host file or a cluster member. */
