@@ -308,7 +308,8 @@ static int check_run(const struct check_request *req)
     else if (!rc)
         rc = domain_need_read(req->target, req->override, levels, cluster, gpu_levels, &d);
     if (!rc && d.gpu_baseline)
-        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, req->host_path, &gpu);
+        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, req->host_path,
+                                            &gpu);
     if (rc)
         ret = cpuid_cli_fail_missing("check", rc, CLUSTER_ADVICE);
     else
@@ -354,7 +355,20 @@ static int report_gpu_meets(const struct domain_need *d, const struct report_hos
     return cpuid_gpu_capability_check(&d->gpu_required, &h->gpu, shortfall, size) ? 0 : 1;
 }
 
-int cmd_cpuid_policy_report(int argc, char **argv)
+/* What `cpuid-policy report` is asked to do (strings borrowed from argv). */
+struct report_request {
+    int format;                         /* 'C' --csv, 'J' --json, 0 text */
+    const char *cluster_path;           /* --cluster, or NULL */
+    const char *host_paths[MAX_REPORT_ITEMS];   /* --host, in order */
+    unsigned int nr_host_paths;
+    char **cfgs;                        /* the domains' CFG files */
+    unsigned int nr_cfgs;
+};
+
+#define REPORT_PARSED (-1)
+
+/* REPORT_PARSED, or XL_EXT_EXIT_USAGE after a usage error (printed). */
+static int parse_report_request(int argc, char **argv, struct report_request *req)
 {
     static const struct option opts[] = {
         { "csv", no_argument, NULL, 'C' },
@@ -363,259 +377,325 @@ int cmd_cpuid_policy_report(int argc, char **argv)
         { "host", required_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
-    struct cpuid_host *host_files[MAX_REPORT_ITEMS] = { NULL };
-    struct report_host *hosts = NULL;
-    struct domain_need *domains = NULL;
-    struct cpuid_level_set *levels = NULL;
-    struct cpuid_cluster *cluster = NULL;
-    const char *cluster_path = NULL;
-    unsigned int nr_files = 0, nr_hosts = 0, nr_domains = 0;
-    json_object *jroot = NULL, *jhosts = NULL, *jdomains = NULL;
-    cpuid_gpu_level_table *gpu_levels = NULL;
-    char cluster_highest[128] = "-";
-    int format = 0, c, rc, ret;
+    int c;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'C': case 'J': format = c; break;
-        case 'c': cluster_path = optarg; break;
+        case 'C': case 'J': req->format = c; break;
+        case 'c': req->cluster_path = optarg; break;
         case 'H':
-            if (nr_files == MAX_REPORT_ITEMS)
+            if (req->nr_host_paths == MAX_REPORT_ITEMS)
                 return cpuid_cli_usage("report", "more than %d hosts", MAX_REPORT_ITEMS);
-            rc = cpuid_host_read_file(optarg, &host_files[nr_files]);
-            if (rc) {
-                ret = cpuid_cli_fail("report", rc);
-                goto out;
-            }
-            nr_files++;
+            req->host_paths[req->nr_host_paths++] = optarg;
             break;
         default:
-            ret = cpuid_cli_usage("report", "unknown option");
-            goto out;
+            return cpuid_cli_usage("report", "unknown option");
         }
     }
-    if (argc - optind > MAX_REPORT_ITEMS) {
-        ret = cpuid_cli_usage("report", "more than %d domains", MAX_REPORT_ITEMS);
-        goto out;
-    }
-    rc = cpuid_level_set_load(NULL, &levels);
-    if (!rc)
-        rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
-    if (!rc && cluster_path)
-        rc = cpuid_cluster_read_file(cluster_path, &cluster);
-    if (rc) {
-        ret = cpuid_cli_fail("report", rc);
-        goto out;
-    }
-    if (!nr_files && !cluster) {
-        ret = cpuid_cli_usage("report", "give --cluster CLUSTER.json and/or --host HOST.json");
-        goto out;
-    }
-    hosts = calloc(MAX_REPORT_ITEMS * 2, sizeof(*hosts));
-    domains = calloc((size_t)(argc - optind) + 1, sizeof(*domains));
-    if (!hosts || !domains) {
-        ret = cpuid_cli_fail("report", mig_error_set(MIG_ENOMEM, "out of memory"));
-        goto out;
-    }
-    for (unsigned int i = 0; i < nr_files; i++, nr_hosts++) {
-        hosts[nr_hosts].name = cpuid_host_hostname(host_files[i]);
-        hosts[nr_hosts].vendor = cpuid_host_vendor(host_files[i]);
-        hosts[nr_hosts].pv = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_PV_MAX);
-        hosts[nr_hosts].hvm = cpuid_host_featureset(host_files[i], CPUID_HOST_POLICY_HVM_MAX);
-        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host_files[i]), gpu_levels,
-                                      hosts[nr_hosts].name, &hosts[nr_hosts].gpu);
-        if (rc) {
-            ret = cpuid_cli_fail("report", rc);
-            goto out;
-        }
-        hosts[nr_hosts].gpu_known = true;
+    if (argc - optind > MAX_REPORT_ITEMS)
+        return cpuid_cli_usage("report", "more than %d domains", MAX_REPORT_ITEMS);
+    req->cfgs = argv + optind;
+    req->nr_cfgs = (unsigned int)(argc - optind);
+    return REPORT_PARSED;
+}
+
+/* What the report shows, read in; freed by report_clear(). */
+struct report {
+    struct cpuid_host *host_files[MAX_REPORT_ITEMS];
+    unsigned int nr_files;
+    struct report_host *hosts;          /* the host files', then the cluster's others */
+    unsigned int nr_hosts;
+    struct domain_need *domains;
+    unsigned int nr_domains;
+    struct cpuid_level_set *levels;
+    struct cpuid_cluster *cluster;
+    cpuid_gpu_level_table *gpu_levels;
+    char cluster_highest[128];
+};
+
+static void report_clear(struct report *r)
+{
+    for (unsigned int i = 0; r->domains && i < r->nr_domains; i++)
+        domain_need_clear(&r->domains[i]);
+    free(r->domains);
+    free(r->hosts);
+    for (unsigned int i = 0; i < r->nr_files; i++)
+        cpuid_host_free(r->host_files[i]);
+    cpuid_cluster_free(r->cluster);
+    cpuid_level_set_free(r->levels);
+    cpuid_gpu_level_table_free(r->gpu_levels);
+}
+
+/* The host columns: the host files, then the cluster's members not among them. */
+static int report_load_hosts(struct report *r)
+{
+    const struct cpuid_cluster *cluster = r->cluster;
+    int rc;
+
+    for (unsigned int i = 0; i < r->nr_files; i++, r->nr_hosts++) {
+        struct report_host *h = &r->hosts[r->nr_hosts];
+
+        h->name = cpuid_host_hostname(r->host_files[i]);
+        h->vendor = cpuid_host_vendor(r->host_files[i]);
+        h->pv = cpuid_host_featureset(r->host_files[i], CPUID_HOST_POLICY_PV_MAX);
+        h->hvm = cpuid_host_featureset(r->host_files[i], CPUID_HOST_POLICY_HVM_MAX);
+        rc = cpuid_gpu_host_json_capability(cpuid_host_json(r->host_files[i]), r->gpu_levels,
+                                      h->name, &h->gpu);
+        if (rc)
+            return cpuid_cli_fail("report", rc);
+        h->gpu_known = true;
     }
     for (unsigned int i = 0; cluster && i < cpuid_cluster_member_count(cluster); i++) {
+        struct report_host *h = &r->hosts[r->nr_hosts];
+        const char *gpu_baseline = cpuid_cluster_member_gpu_baseline(cluster, i);
         bool dup = false;
 
-        for (unsigned int j = 0; j < nr_files; j++)
-            dup |= !strcmp(hosts[j].name, cpuid_cluster_member_name(cluster, i));
+        for (unsigned int j = 0; j < r->nr_files; j++)
+            dup |= !strcmp(r->hosts[j].name, cpuid_cluster_member_name(cluster, i));
         if (dup)
             continue;
-        hosts[nr_hosts].name = cpuid_cluster_member_name(cluster, i);
-        hosts[nr_hosts].vendor = cpuid_cluster_vendor(cluster);
+        h->name = cpuid_cluster_member_name(cluster, i);
+        h->vendor = cpuid_cluster_vendor(cluster);
         /* A cluster file records the HVM max policy only. */
-        hosts[nr_hosts].pv = hosts[nr_hosts].hvm = cpuid_cluster_member_features(cluster, i);
-        if (cpuid_cluster_member_gpu_baseline(cluster, i)) {
-            rc = cpuid_gpu_capability_from_baseline(gpu_levels,
-                                                    cpuid_cluster_member_gpu_baseline(cluster, i),
-                                                    hosts[nr_hosts].name, &hosts[nr_hosts].gpu);
-            if (rc) {
-                ret = cpuid_cli_fail("report", rc);
-                goto out;
-            }
-            hosts[nr_hosts].gpu_known = true;
+        h->pv = h->hvm = cpuid_cluster_member_features(cluster, i);
+        if (gpu_baseline) {
+            rc = cpuid_gpu_capability_from_baseline(r->gpu_levels, gpu_baseline, h->name,
+                                                    &h->gpu);
+            if (rc)
+                return cpuid_cli_fail("report", rc);
+            h->gpu_known = true;
         }
-        nr_hosts++;
+        r->nr_hosts++;
     }
-    for (unsigned int i = 0; i < nr_hosts; i++) {
-        cpuid_cli_highest_levels(levels, hosts[i].vendor, hosts[i].hvm, hosts[i].highest,
-                                 sizeof(hosts[i].highest));
-        if (hosts[i].gpu_known)
-            cpuid_gpu_capability_format_baseline(&hosts[i].gpu, hosts[i].gpu_levels,
-                                           sizeof(hosts[i].gpu_levels));
+    for (unsigned int i = 0; i < r->nr_hosts; i++) {
+        struct report_host *h = &r->hosts[i];
+
+        cpuid_cli_highest_levels(r->levels, h->vendor, h->hvm, h->highest, sizeof(h->highest));
+        if (h->gpu_known)
+            cpuid_gpu_capability_format_baseline(&h->gpu, h->gpu_levels, sizeof(h->gpu_levels));
         else
-            snprintf(hosts[i].gpu_levels, sizeof(hosts[i].gpu_levels), "-");
+            snprintf(h->gpu_levels, sizeof(h->gpu_levels), "-");
     }
-    if (cluster)
-        cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
-                                 cpuid_cluster_baseline_features(cluster), cluster_highest,
-                                 sizeof(cluster_highest));
-    for (int i = optind; i < argc; i++, nr_domains++) {
-        rc = domain_need_read(argv[i], NULL, levels, cluster, gpu_levels,
-                              &domains[nr_domains]);
+    return 0;
+}
+
+/* Read everything the report shows: 0, or the exit code with the reason printed. */
+static int report_load(const struct report_request *req, struct report *r)
+{
+    int rc;
+
+    for (; r->nr_files < req->nr_host_paths; r->nr_files++) {
+        rc = cpuid_host_read_file(req->host_paths[r->nr_files], &r->host_files[r->nr_files]);
+        if (rc)
+            return cpuid_cli_fail("report", rc);
+    }
+    rc = cpuid_level_set_load(NULL, &r->levels);
+    if (!rc)
+        rc = cpuid_gpu_level_table_load(NULL, &r->gpu_levels);
+    if (!rc && req->cluster_path)
+        rc = cpuid_cluster_read_file(req->cluster_path, &r->cluster);
+    if (rc)
+        return cpuid_cli_fail("report", rc);
+    if (!r->nr_files && !r->cluster)
+        return cpuid_cli_usage("report", "give --cluster CLUSTER.json and/or --host HOST.json");
+    r->hosts = calloc(MAX_REPORT_ITEMS * 2, sizeof(*r->hosts));
+    r->domains = calloc((size_t)req->nr_cfgs + 1, sizeof(*r->domains));
+    if (!r->hosts || !r->domains)
+        return cpuid_cli_fail("report", mig_error_set(MIG_ENOMEM, "out of memory"));
+    rc = report_load_hosts(r);
+    if (rc)
+        return rc;
+    snprintf(r->cluster_highest, sizeof(r->cluster_highest), "-");
+    if (r->cluster)
+        cpuid_cli_highest_levels(r->levels, cpuid_cluster_vendor(r->cluster),
+                                 cpuid_cluster_baseline_features(r->cluster),
+                                 r->cluster_highest, sizeof(r->cluster_highest));
+    for (; r->nr_domains < req->nr_cfgs; r->nr_domains++) {
+        rc = domain_need_read(req->cfgs[r->nr_domains], NULL, r->levels, r->cluster,
+                              r->gpu_levels, &r->domains[r->nr_domains]);
         if (rc) {
-            nr_domains++;
-            ret = cpuid_cli_fail_missing("report", rc, CLUSTER_ADVICE);
-            goto out;
+            r->nr_domains++;
+            return cpuid_cli_fail_missing("report", rc, CLUSTER_ADVICE);
         }
     }
+    return 0;
+}
 
-    if (format == 'J') {
-        jroot = json_object_new_object();
-        jhosts = json_object_new_array();
-        jdomains = json_object_new_array();
-        if (cluster) {
-            json_object *jc = json_object_new_object();
-            char hex[CPUID_FEATURESET_HEX_LEN];
+/* --json: the cluster and the hosts into a new root object (the caller's). */
+static json_object *report_json_head(const struct report *r)
+{
+    json_object *jroot = json_object_new_object(), *jhosts = json_object_new_array();
+    const struct cpuid_cluster *cluster = r->cluster;
 
-            cpuid_featureset_format_hex(cpuid_cluster_baseline_features(cluster), hex);
-            json_object_object_add(jc, "name", json_object_new_string(cpuid_cluster_name(cluster)));
-            json_object_object_add(jc, "baseline", json_object_new_string(hex));
-            json_object_object_add(jc, "pinned_level", cpuid_cluster_pinned_level(cluster) ?
-                                   json_object_new_string(cpuid_cluster_pinned_level(cluster)) :
-                                   NULL);
-            json_object_object_add(jc, "highest_levels", json_object_new_string(cluster_highest));
-            json_object_object_add(jc, "gpu_baseline", cpuid_cluster_gpu_baseline(cluster, NULL) ?
-                                   json_object_new_string(cpuid_cluster_gpu_baseline(cluster,
-                                                                                     NULL)) :
-                                   NULL);
-            json_object_object_add(jroot, "cluster", jc);
-        }
-        for (unsigned int h = 0; h < nr_hosts; h++) {
-            json_object *jh = json_object_new_object();
+    if (cluster) {
+        json_object *jc = json_object_new_object();
+        const char *pinned = cpuid_cluster_pinned_level(cluster);
+        const char *gpu = cpuid_cluster_gpu_baseline(cluster, NULL);
+        char hex[CPUID_FEATURESET_HEX_LEN];
 
-            json_object_object_add(jh, "name", json_object_new_string(hosts[h].name));
-            json_object_object_add(jh, "vendor",
-                                   json_object_new_string(cpuid_vendor_name(hosts[h].vendor)));
-            json_object_object_add(jh, "highest_levels", json_object_new_string(hosts[h].highest));
-            json_object_object_add(jh, "gpu_levels", hosts[h].gpu_known ?
-                                   json_object_new_string(hosts[h].gpu_levels) : NULL);
-            json_object_array_add(jhosts, jh);
-        }
-        json_object_object_add(jroot, "hosts", jhosts);
-        json_object_object_add(jroot, "domains", jdomains);
-    } else if (format == 'C') {
+        cpuid_featureset_format_hex(cpuid_cluster_baseline_features(cluster), hex);
+        json_object_object_add(jc, "name", json_object_new_string(cpuid_cluster_name(cluster)));
+        json_object_object_add(jc, "baseline", json_object_new_string(hex));
+        json_object_object_add(jc, "pinned_level", pinned ? json_object_new_string(pinned) : NULL);
+        json_object_object_add(jc, "highest_levels",
+                               json_object_new_string(r->cluster_highest));
+        json_object_object_add(jc, "gpu_baseline", gpu ? json_object_new_string(gpu) : NULL);
+        json_object_object_add(jroot, "cluster", jc);
+    }
+    for (unsigned int h = 0; h < r->nr_hosts; h++) {
+        json_object *jh = json_object_new_object();
+
+        json_object_object_add(jh, "name", json_object_new_string(r->hosts[h].name));
+        json_object_object_add(jh, "vendor",
+                               json_object_new_string(cpuid_vendor_name(r->hosts[h].vendor)));
+        json_object_object_add(jh, "highest_levels",
+                               json_object_new_string(r->hosts[h].highest));
+        json_object_object_add(jh, "gpu_levels", r->hosts[h].gpu_known ?
+                               json_object_new_string(r->hosts[h].gpu_levels) : NULL);
+        json_object_array_add(jhosts, jh);
+    }
+    json_object_object_add(jroot, "hosts", jhosts);
+    return jroot;
+}
+
+/* CSV and text: the cluster and the hosts, and the domains' table head. */
+static void report_print_head(const struct report *r, int format)
+{
+    const struct cpuid_cluster *cluster = r->cluster;
+
+    if (format == 'C') {
         printf("record,name,type,baseline,host,compatible,missing,highest_levels,"
                "gpu_baseline,gpu_compatible,gpu_shortfall\n");
         if (cluster)
             printf("cluster,%s,,%s,,,,\"%s\",\"%s\",,\n", cpuid_cluster_name(cluster),
                    cpuid_cluster_pinned_level(cluster) ? cpuid_cluster_pinned_level(cluster) :
-                   "intersection", cluster_highest, cpuid_cluster_gpu_baseline(cluster, NULL) ?
+                   "intersection", r->cluster_highest, cpuid_cluster_gpu_baseline(cluster, NULL) ?
                    cpuid_cluster_gpu_baseline(cluster, NULL) : "");
-        for (unsigned int h = 0; h < nr_hosts; h++)
-            printf("host,%s,,,,,,\"%s\",\"%s\",,\n", hosts[h].name, hosts[h].highest,
-                   hosts[h].gpu_known ? hosts[h].gpu_levels : "");
-    } else {
-        if (cluster)
-            printf("cluster %s: baseline %s (%u features), highest levels: %s\n\n",
-                   cpuid_cluster_name(cluster), cpuid_cluster_pinned_level(cluster) ?
-                   cpuid_cluster_pinned_level(cluster) : "intersection of members",
-                   cpuid_featureset_count(cpuid_cluster_baseline_features(cluster)),
-                   cluster_highest);
-        printf("%-20s %-7s %-38s %s\n", "HOST", "VENDOR", "HIGHEST LEVELS", "GPU LEVELS");
-        for (unsigned int h = 0; h < nr_hosts; h++)
-            printf("%-20s %-7s %-38s %s\n", hosts[h].name, cpuid_vendor_name(hosts[h].vendor),
-                   hosts[h].highest, hosts[h].gpu_levels);
-        printf("\n%-20s %-4s %-22s %-22s", "DOMAIN", "TYPE", "BASELINE", "GPU BASELINE");
-        for (unsigned int h = 0; h < nr_hosts; h++)
-            printf(" %-12.12s", hosts[h].name);
+        for (unsigned int h = 0; h < r->nr_hosts; h++)
+            printf("host,%s,,,,,,\"%s\",\"%s\",,\n", r->hosts[h].name, r->hosts[h].highest,
+                   r->hosts[h].gpu_known ? r->hosts[h].gpu_levels : "");
+        return;
+    }
+    if (cluster)
+        printf("cluster %s: baseline %s (%u features), highest levels: %s\n\n",
+               cpuid_cluster_name(cluster), cpuid_cluster_pinned_level(cluster) ?
+               cpuid_cluster_pinned_level(cluster) : "intersection of members",
+               cpuid_featureset_count(cpuid_cluster_baseline_features(cluster)),
+               r->cluster_highest);
+    printf("%-20s %-7s %-38s %s\n", "HOST", "VENDOR", "HIGHEST LEVELS", "GPU LEVELS");
+    for (unsigned int h = 0; h < r->nr_hosts; h++)
+        printf("%-20s %-7s %-38s %s\n", r->hosts[h].name, cpuid_vendor_name(r->hosts[h].vendor),
+               r->hosts[h].highest, r->hosts[h].gpu_levels);
+    printf("\n%-20s %-4s %-22s %-22s", "DOMAIN", "TYPE", "BASELINE", "GPU BASELINE");
+    for (unsigned int h = 0; h < r->nr_hosts; h++)
+        printf(" %-12.12s", r->hosts[h].name);
+    printf("\n");
+}
+
+/* One domain on one host: a JSON check (into jchecks), a CSV record or a table cell. */
+static void report_print_cell(const struct domain_need *d, const struct report_host *h,
+                              int format, json_object *jchecks)
+{
+    struct cpuid_featureset missing = { { 0 } };
+    const struct cpuid_featureset *fs = !strcmp(d->type, "pv") ? h->pv : h->hvm;
+    bool cpu_ok = !d->baseline || !cpuid_policy_check(&d->required, fs, &missing);
+    unsigned int n = cpuid_featureset_count(&missing);
+    char shortfall[256], cell[32];
+    int gpu_ok = report_gpu_meets(d, h, shortfall, sizeof(shortfall));
+    bool ok = cpu_ok && gpu_ok == 1;
+
+    if (format == 'J') {
+        json_object *jc = json_object_new_object();
+
+        json_object_object_add(jc, "host", json_object_new_string(h->name));
+        json_object_object_add(jc, "compatible", json_object_new_boolean(ok));
+        json_object_object_add(jc, "missing", cpuid_cli_json_feature_array(&missing));
+        json_object_object_add(jc, "gpu_compatible", gpu_ok < 0 ? NULL :
+                               json_object_new_boolean(gpu_ok));
+        json_object_object_add(jc, "gpu_shortfall", json_object_new_string(shortfall));
+        json_object_array_add(jchecks, jc);
+        return;
+    }
+    if (format == 'C') {
+        printf("check,%s,%s,%s,%s,%s,%u,,\"%s\",%s,\"%s\"\n", d->name, d->type,
+               d->baseline ? d->baseline : "", h->name, ok ? "yes" : "no", n,
+               d->gpu_baseline ? d->gpu_baseline : "",
+               gpu_ok < 0 ? "unknown" : gpu_ok ? "yes" : "no", shortfall);
+        return;
+    }
+    if (ok)
+        snprintf(cell, sizeof(cell), "yes");
+    else if (cpu_ok)
+        snprintf(cell, sizeof(cell), gpu_ok < 0 ? "no (gpu?)" : "no (gpu)");
+    else if (gpu_ok == 1)
+        snprintf(cell, sizeof(cell), "no (%u)", n);
+    else
+        snprintf(cell, sizeof(cell), "no (%u+gpu)", n);
+    printf(" %-12s", cell);
+}
+
+/* One domain: a JSON object (into jdomains), CSV records or a table row. */
+static void report_print_domain(const struct report *r, const struct domain_need *d,
+                                int format, json_object *jdomains)
+{
+    json_object *jd = NULL, *jchecks = NULL;
+
+    if (format == 'J') {
+        jd = json_object_new_object();
+        jchecks = json_object_new_array();
+        json_object_object_add(jd, "name", json_object_new_string(d->name));
+        json_object_object_add(jd, "type", json_object_new_string(d->type));
+        json_object_object_add(jd, "baseline", d->baseline ?
+                               json_object_new_string(d->baseline) : NULL);
+        json_object_object_add(jd, "gpu_baseline", d->gpu_baseline ?
+                               json_object_new_string(d->gpu_baseline) : NULL);
+    } else if (format != 'C') {
+        printf("%-20s %-4s %-22s %-22s", d->name, d->type, d->baseline ? d->baseline : "-",
+               d->gpu_baseline ? d->gpu_baseline : "-");
+    }
+    for (unsigned int h = 0; h < r->nr_hosts; h++)
+        report_print_cell(d, &r->hosts[h], format, jchecks);
+    if (format == 'J') {
+        json_object_object_add(jd, "hosts", jchecks);
+        json_object_array_add(jdomains, jd);
+    } else if (format != 'C') {
         printf("\n");
     }
-    for (unsigned int i = 0; i < nr_domains; i++) {
-        struct domain_need *d = &domains[i];
-        json_object *jd = NULL, *jchecks = NULL;
+}
 
-        if (format == 'J') {
-            jd = json_object_new_object();
-            jchecks = json_object_new_array();
-            json_object_object_add(jd, "name", json_object_new_string(d->name));
-            json_object_object_add(jd, "type", json_object_new_string(d->type));
-            json_object_object_add(jd, "baseline", d->baseline ?
-                                   json_object_new_string(d->baseline) : NULL);
-            json_object_object_add(jd, "gpu_baseline", d->gpu_baseline ?
-                                   json_object_new_string(d->gpu_baseline) : NULL);
-        } else if (format != 'C') {
-            printf("%-20s %-4s %-22s %-22s", d->name, d->type, d->baseline ? d->baseline : "-",
-                   d->gpu_baseline ? d->gpu_baseline : "-");
-        }
-        for (unsigned int h = 0; h < nr_hosts; h++) {
-            struct cpuid_featureset missing = { { 0 } };
-            const struct cpuid_featureset *fs = !strcmp(d->type, "pv") ? hosts[h].pv
-                                                                        : hosts[h].hvm;
-            bool cpu_ok = !d->baseline || !cpuid_policy_check(&d->required, fs, &missing);
-            unsigned int n = cpuid_featureset_count(&missing);
-            char shortfall[256];
-            int gpu_ok = report_gpu_meets(d, &hosts[h], shortfall, sizeof(shortfall));
-            bool ok = cpu_ok && gpu_ok == 1;
+static int report_run(const struct report_request *req)
+{
+    struct report r = { .nr_files = 0 };
+    json_object *jroot = NULL, *jdomains = NULL;
+    int ret;
 
-            if (format == 'J') {
-                json_object *jc = json_object_new_object();
-                json_object *jm = cpuid_cli_json_feature_array(&missing);
-
-                json_object_object_add(jc, "host", json_object_new_string(hosts[h].name));
-                json_object_object_add(jc, "compatible", json_object_new_boolean(ok));
-                json_object_object_add(jc, "missing", jm);
-                json_object_object_add(jc, "gpu_compatible", gpu_ok < 0 ? NULL :
-                                       json_object_new_boolean(gpu_ok));
-                json_object_object_add(jc, "gpu_shortfall", json_object_new_string(shortfall));
-                json_object_array_add(jchecks, jc);
-            } else if (format == 'C') {
-                printf("check,%s,%s,%s,%s,%s,%u,,\"%s\",%s,\"%s\"\n", d->name, d->type,
-                       d->baseline ? d->baseline : "", hosts[h].name, ok ? "yes" : "no", n,
-                       d->gpu_baseline ? d->gpu_baseline : "",
-                       gpu_ok < 0 ? "unknown" : gpu_ok ? "yes" : "no", shortfall);
-            } else {
-                char cell[32];
-
-                if (ok)
-                    snprintf(cell, sizeof(cell), "yes");
-                else if (cpu_ok)
-                    snprintf(cell, sizeof(cell), gpu_ok < 0 ? "no (gpu?)" : "no (gpu)");
-                else if (gpu_ok == 1)
-                    snprintf(cell, sizeof(cell), "no (%u)", n);
-                else
-                    snprintf(cell, sizeof(cell), "no (%u+gpu)", n);
-                printf(" %-12s", cell);
-            }
-        }
-        if (format == 'J') {
-            json_object_object_add(jd, "hosts", jchecks);
-            json_object_array_add(jdomains, jd);
-        } else if (format != 'C') {
-            printf("\n");
-        }
+    ret = report_load(req, &r);
+    if (ret)
+        goto out;
+    if (req->format == 'J') {
+        jroot = report_json_head(&r);
+        jdomains = json_object_new_array();
+        json_object_object_add(jroot, "domains", jdomains);
+    } else {
+        report_print_head(&r, req->format);
     }
-    if (format == 'J')
+    for (unsigned int i = 0; i < r.nr_domains; i++)
+        report_print_domain(&r, &r.domains[i], req->format, jdomains);
+    if (req->format == 'J')
         printf("%s\n", json_object_to_json_string_ext(jroot, JSON_C_TO_STRING_PRETTY |
                                                       JSON_C_TO_STRING_SPACED));
     ret = XL_EXT_EXIT_OK;
  out:
     json_object_put(jroot);
-    for (unsigned int i = 0; domains && i < nr_domains; i++)
-        domain_need_clear(&domains[i]);
-    free(domains);
-    free(hosts);
-    for (unsigned int i = 0; i < nr_files; i++)
-        cpuid_host_free(host_files[i]);
-    cpuid_cluster_free(cluster);
-    cpuid_level_set_free(levels);
-    cpuid_gpu_level_table_free(gpu_levels);
+    report_clear(&r);
     return ret;
+}
+
+int cmd_cpuid_policy_report(int argc, char **argv)
+{
+    struct report_request req = { .format = 0 };
+    int rc = parse_report_request(argc, argv, &req);
+
+    return rc == REPORT_PARSED ? report_run(&req) : rc;
 }
