@@ -74,7 +74,10 @@ static int usage_error(const char *fmt, ...)
 }
 
 
-/* --inject-fault NAME (testing only, README "Fault matrix"): break the data path once. */
+/*
+ * --inject-fault NAME (testing only; docs/architecture.md, "Testing hooks
+ * and the fault matrix"): break the data path once.
+ */
 static int parse_fault(const char *name, unsigned int *fault)
 {
     static const struct { const char *name; unsigned int fault; } faults[] = {
