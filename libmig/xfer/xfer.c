@@ -30,6 +30,7 @@
 
 #include "mig_xfer.h"
 #include "seal.h"
+#include "util/le.h"
 
 #define HELLO_SIZE       48
 #define HELLO_REPLY_SIZE 16
@@ -45,38 +46,6 @@ enum frame_type {
 
 static const char hello_magic[8] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' };
 static const char reply_magic[8] = { 'X', 'M', 'I', 'G', 'A', 'C', 'K', '1' };
-
-/* ---- little-endian helpers ---------------------------------------- */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 /*
  * Chain one PAGES frame into an epoch digest: xxh3-64 of its descriptor
@@ -300,9 +269,9 @@ static int send_frame(struct mig_xfer_sender *s, unsigned int index,
 
     for (int i = 0; i < body_cnt; i++)
         len += body[i].iov_len;
-    put32(hdr, type);
-    put32(hdr + 4, (uint32_t)len);
-    put64(hdr + 8, seq);
+    mig_le32_store(hdr, type);
+    mig_le32_store(hdr + 4, (uint32_t)len);
+    mig_le64_store(hdr + 8, seq);
     iov[0].iov_base = hdr;
     iov[0].iov_len = sizeof(hdr);
     for (int i = 0; i < body_cnt; i++)
@@ -433,11 +402,11 @@ int mig_xfer_sender_connect(const char *host, const char *port,
         if (rc)
             goto out;
         memcpy(hello, hello_magic, 8);
-        put32(hello + 8, MIG_XFER_VERSION);
-        put32(hello + 12, i);
-        put32(hello + 16, s->count);
-        put32(hello + 20, MIG_XFER_PAGE_SIZE);
-        put64(hello + 24, s->seals ? HELLO_FLAG_SEALED : 0);
+        mig_le32_store(hello + 8, MIG_XFER_VERSION);
+        mig_le32_store(hello + 12, i);
+        mig_le32_store(hello + 16, s->count);
+        mig_le32_store(hello + 20, MIG_XFER_PAGE_SIZE);
+        mig_le64_store(hello + 24, s->seals ? HELLO_FLAG_SEALED : 0);
         memcpy(hello + 32, id, 16);
         snprintf(what, sizeof(what), "stream %u handshake", i);
         rc = write_all(s->fds[i], hello, sizeof(hello), what);
@@ -465,11 +434,11 @@ int mig_xfer_sender_connect(const char *host, const char *port,
                                "not speak the xenmig data protocol", what, host, port);
             goto out;
         }
-        status = get32(reply + 8);
+        status = mig_le32_load(reply + 8);
         if (status) {
             rc = mig_error_set(MIG_ECOMPAT, "%s: refused by the receiver (%s, "
                                "its version %u); see the receiver's log", what,
-                               mig_error_name(-(int)status), get32(reply + 12));
+                               mig_error_name(-(int)status), mig_le32_load(reply + 12));
             goto out;
         }
     }
@@ -560,8 +529,8 @@ static int send_stream_epoch(struct send_job *job)
                 job->stats.zero_pages++;
             else
                 n_data++;
-            put64(desc + 8 + (size_t)n * 16, word);
-            put64(desc + 8 + (size_t)n * 16 + 8, hash);
+            mig_le64_store(desc + 8 + (size_t)n * 16, word);
+            mig_le64_store(desc + 8 + (size_t)n * 16 + 8, hash);
             n++;
         }
         if (!n)
@@ -589,8 +558,8 @@ static int send_stream_epoch(struct send_job *job)
                 s->wire_fault = (int)s->opts.fault;
             }
         }
-        put32(desc, job->epoch);
-        put32(desc + 4, n);
+        mig_le32_store(desc, job->epoch);
+        mig_le32_store(desc + 4, n);
         body[0].iov_base = desc;
         body[0].iov_len = 8 + (size_t)n * 16;
         body[1].iov_base = data;
@@ -608,10 +577,10 @@ static int send_stream_epoch(struct send_job *job)
         uint8_t end[24];
         struct iovec body = { .iov_base = end, .iov_len = sizeof(end) };
 
-        put32(end, job->epoch);
-        put32(end + 4, 0);
-        put64(end + 8, sent);
-        put64(end + 16, digest);
+        mig_le32_store(end, job->epoch);
+        mig_le32_store(end + 4, 0);
+        mig_le64_store(end + 8, sent);
+        mig_le64_store(end + 16, digest);
         rc = send_frame(s, job->index, FRAME_EPOCH_END, &body, 1);
         if (rc)
             goto out;
@@ -744,8 +713,8 @@ void mig_xfer_sender_abort(struct mig_xfer_sender *s, int code, const char *mess
 
         if (s->closed[i] || s->fds[i] < 0)
             continue;
-        put32(head, (uint32_t)-code);
-        put32(head + 4, 0);
+        mig_le32_store(head, (uint32_t)-code);
+        mig_le32_store(head + 4, 0);
         body[0].iov_base = head;
         body[0].iov_len = sizeof(head);
         body[1].iov_len = strnlen(message, sizeof(text));
@@ -890,8 +859,8 @@ void mig_xfer_listener_close(struct mig_xfer_listener *l)
 static int check_hello(struct mig_xfer_receiver *r, const uint8_t *hello,
                        unsigned int accepted)
 {
-    uint32_t version = get32(hello + 8), index = get32(hello + 12);
-    uint32_t count = get32(hello + 16), page = get32(hello + 20);
+    uint32_t version = mig_le32_load(hello + 8), index = mig_le32_load(hello + 12);
+    uint32_t count = mig_le32_load(hello + 16), page = mig_le32_load(hello + 20);
 
     if (memcmp(hello, hello_magic, 8))
         return mig_error_set(MIG_EFORMAT, "connection %u: bad magic %.8s: not a "
@@ -900,15 +869,16 @@ static int check_hello(struct mig_xfer_receiver *r, const uint8_t *hello,
         return mig_error_set(MIG_ECOMPAT, "connection %u: data stream version %u, "
                              "this receiver speaks %d: upgrade the older side",
                              accepted, version, MIG_XFER_VERSION);
-    if (page != MIG_XFER_PAGE_SIZE || (get64(hello + 24) & ~(uint64_t)HELLO_FLAG_SEALED))
+    if (page != MIG_XFER_PAGE_SIZE ||
+        (mig_le64_load(hello + 24) & ~(uint64_t)HELLO_FLAG_SEALED))
         return mig_error_set(MIG_ECOMPAT, "connection %u: page size %u / flags "
                              "%#llx not supported", accepted, page,
-                             (unsigned long long)get64(hello + 24));
-    if (r->opts.key && !(get64(hello + 24) & HELLO_FLAG_SEALED))
+                             (unsigned long long)mig_le64_load(hello + 24));
+    if (r->opts.key && !(mig_le64_load(hello + 24) & HELLO_FLAG_SEALED))
         return mig_error_set(MIG_ECOMPAT, "connection %u: a plain (unencrypted) data "
                              "stream, but this receiver requires encryption",
                              accepted);
-    if (!r->opts.key && (get64(hello + 24) & HELLO_FLAG_SEALED))
+    if (!r->opts.key && (mig_le64_load(hello + 24) & HELLO_FLAG_SEALED))
         return mig_error_set(MIG_ECOMPAT, "connection %u: an encrypted data stream, "
                              "but this receiver was given no key", accepted);
     if (count < 1 || count > MIG_XFER_MAX_STREAMS)
@@ -938,10 +908,10 @@ static int prove_key(struct mig_xfer_receiver *r, int fd, const uint8_t *hello)
 {
     struct seal seal = { 0 };
     uint8_t tag[SEAL_TAG_SIZE];
-    uint32_t index = get32(hello + 12);
+    uint32_t index = mig_le32_load(hello + 12);
     int rc;
 
-    if (memcmp(hello, hello_magic, 8) || !(get64(hello + 24) & HELLO_FLAG_SEALED))
+    if (memcmp(hello, hello_magic, 8) || !(mig_le64_load(hello + 24) & HELLO_FLAG_SEALED))
         return mig_error_set(MIG_ECOMPAT, "a plain or foreign connection to a receiver "
                              "that requires encryption");
     rc = read_exact(fd, tag, sizeof(tag), r->opts.timeout_ms, "stream key proof");
@@ -1017,18 +987,18 @@ static int accept_connection(struct mig_xfer_receiver *r, int fd, unsigned int *
         goto fail;
     hello_rc = check_hello(r, hello, *accepted);
     memcpy(reply, reply_magic, 8);
-    put32(reply + 8, (uint32_t)-hello_rc);
-    put32(reply + 12, MIG_XFER_VERSION);
+    mig_le32_store(reply + 8, (uint32_t)-hello_rc);
+    mig_le32_store(reply + 12, MIG_XFER_VERSION);
     rc = write_all(fd, reply, sizeof(reply), "stream handshake reply");
     if (!rc)
         rc = hello_rc;
     if (rc)
         goto fail;
     if (!*accepted) {
-        r->count = get32(hello + 16);
+        r->count = mig_le32_load(hello + 16);
         memcpy(r->id, hello + 32, 16);
     }
-    r->fds[get32(hello + 12)] = fd;
+    r->fds[mig_le32_load(hello + 12)] = fd;
     (*accepted)++;
     return 0;
 fail:
@@ -1185,9 +1155,9 @@ static int receive_stream(struct recv_job *job)
                                    what, (unsigned long long)offset);
             goto out;
         }
-        type = get32(hdr);
-        len = get32(hdr + 4);
-        frame_seq = get64(hdr + 8);
+        type = mig_le32_load(hdr);
+        len = mig_le32_load(hdr + 4);
+        frame_seq = mig_le64_load(hdr + 8);
         if (frame_seq != seq) {
             rc = mig_error_set(MIG_EFORMAT, "%s frame at offset %llu: sequence %llu, "
                                "expected %llu (replayed, reordered or lost frame)",
@@ -1236,8 +1206,8 @@ static int receive_stream(struct recv_job *job)
                                    (unsigned long long)frame_off, len);
                 goto out;
             }
-            e = get32(body);
-            n = get32(body + 4);
+            e = mig_le32_load(body);
+            n = mig_le32_load(body + 4);
             if (n < 1 || n > MIG_XFER_MAX_BATCH) {
                 rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset %llu: "
                                    "count %u out of range 1..%d", what,
@@ -1266,7 +1236,7 @@ static int receive_stream(struct recv_job *job)
             }
             need = 8 + (size_t)n * 16;
             for (uint32_t k = 0; k < n && need <= len; k++)
-                if (!(get64(body + 8 + (size_t)k * 16) & MIG_XFER_FLAG_ZERO))
+                if (!(mig_le64_load(body + 8 + (size_t)k * 16) & MIG_XFER_FLAG_ZERO))
                     need += MIG_XFER_PAGE_SIZE;
             if (need != len) {
                 rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset %llu: "
@@ -1277,8 +1247,8 @@ static int receive_stream(struct recv_job *job)
             }
             data_off = 8 + (size_t)n * 16;
             for (uint32_t k = 0; k < n; k++) {
-                uint64_t word = get64(body + 8 + (size_t)k * 16);
-                uint64_t hash = get64(body + 8 + (size_t)k * 16 + 8);
+                uint64_t word = mig_le64_load(body + 8 + (size_t)k * 16);
+                uint64_t hash = mig_le64_load(body + 8 + (size_t)k * 16 + 8);
                 uint64_t pfn = word & MIG_XFER_PFN_MASK;
                 const uint8_t *data = NULL;
                 uint64_t actual;
@@ -1336,7 +1306,7 @@ static int receive_stream(struct recv_job *job)
                                    (unsigned long long)frame_off, len);
                 goto out;
             }
-            e = get32(body);
+            e = mig_le32_load(body);
             if (epoch < 0) {
                 /* An epoch in which this stream had nothing to send. */
                 epoch = e;
@@ -1351,13 +1321,14 @@ static int receive_stream(struct recv_job *job)
                                    (long long)(last_ended + 1));
                 goto out;
             }
-            if (get64(body + 8) != in_epoch || get64(body + 16) != digest) {
+            if (mig_le64_load(body + 8) != in_epoch ||
+                mig_le64_load(body + 16) != digest) {
                 rc = mig_error_set(MIG_ECORRUPT, "%s epoch %u incomplete: sender sent "
                                    "%llu pages, %llu arrived (digest %016llx vs "
                                    "%016llx): pages were lost or altered", what, e,
-                                   (unsigned long long)get64(body + 8),
+                                   (unsigned long long)mig_le64_load(body + 8),
                                    (unsigned long long)in_epoch,
-                                   (unsigned long long)get64(body + 16),
+                                   (unsigned long long)mig_le64_load(body + 16),
                                    (unsigned long long)digest);
                 goto out;
             }

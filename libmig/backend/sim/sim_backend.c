@@ -24,6 +24,7 @@
 #include "mig_xfer.h"
 #include "mig_sim_backend.h"
 #include "sys/mig_backend.h"
+#include "util/le.h"
 
 /*
  * The digest terms of pfns [first, first + count) of memory, which holds
@@ -253,10 +254,8 @@ static int write_save_file(struct mig_sim_destination *d, const void *state, siz
     uint8_t head[32] = "XENMIG-SIM-SAVE1";
     int fd, rc;
 
-    for (int i = 0; i < 8; i++) {
-        head[16 + i] = (uint8_t)(d->nr_pfns >> (8 * i));
-        head[24 + i] = (uint8_t)((uint64_t)len >> (8 * i));
-    }
+    mig_le64_store(head + 16, d->nr_pfns);
+    mig_le64_store(head + 24, (uint64_t)len);
     fd = open(d->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return mig_error_set_errno(MIG_EIO, errno, "cannot create the save file '%s'",
