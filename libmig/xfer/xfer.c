@@ -30,6 +30,7 @@
 
 #include "mig_xfer.h"
 #include "seal.h"
+#include "util/io.h"
 #include "util/le.h"
 
 #define HELLO_SIZE       48
@@ -150,37 +151,6 @@ static int read_exact(int fd, void *buf, size_t len, int timeout_ms,
     return 0;
 }
 
-/* Write every byte of iov[0..iovcnt-1] (modifies iov). */
-static int write_all_iov(int fd, struct iovec *iov, int iovcnt, const char *what)
-{
-    while (iovcnt > 0) {
-        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mig_error_set_errno(MIG_EIO, errno, "%s: write", what);
-        while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-            n -= (ssize_t)iov->iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + n;
-            iov->iov_len -= (size_t)n;
-        }
-    }
-    return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len, const char *what)
-{
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-
-    return write_all_iov(fd, &iov, 1, what);
-}
-
 static int check_options(const struct mig_xfer_options *opts, bool sender)
 {
     if (!opts || opts->version != MIG_XFER_OPTIONS_VERSION)
@@ -218,9 +188,17 @@ void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *s, mig_xfer_prefetch_f
     s->prefetch = fn;
 }
 
+/* Write len bytes of frame to stream index (the faults below). */
+static int stream_write(struct mig_xfer_sender *s, unsigned int index,
+                        const uint8_t *frame, size_t len)
+{
+    return mig_write_all(s->fds[index], frame, len, MIG_IO_SOCKET, "stream %u: write",
+                         index);
+}
+
 /* Test faults on the wire (mig_xfer_options.fault); never used otherwise. */
 static int send_frame_faulty(struct mig_xfer_sender *s, unsigned int index,
-                             struct iovec *iov, int n, const char *what)
+                             struct iovec *iov, int n)
 {
     int fault = s->wire_fault, rc;
     size_t total = 0, off = 0;
@@ -239,19 +217,19 @@ static int send_frame_faulty(struct mig_xfer_sender *s, unsigned int index,
     switch (fault) {
     case MIG_XFER_FAULT_TAMPER_FRAME:
         frame[total - SEAL_TAG_SIZE - 1] ^= 0x04;
-        rc = write_all(s->fds[index], frame, total, what);
+        rc = stream_write(s, index, frame, total);
         break;
     case MIG_XFER_FAULT_REPLAY_FRAME:
-        rc = write_all(s->fds[index], frame, total, what);
+        rc = stream_write(s, index, frame, total);
         if (!rc)
-            rc = write_all(s->fds[index], frame, total, what);
+            rc = stream_write(s, index, frame, total);
         break;
     case MIG_XFER_FAULT_TRUNCATE:
-        rc = write_all(s->fds[index], frame, total / 2, what);
+        rc = stream_write(s, index, frame, total / 2);
         shutdown(s->fds[index], SHUT_RDWR);
         break;
     default:
-        rc = write_all(s->fds[index], frame, total, what);
+        rc = stream_write(s, index, frame, total);
     }
     free(frame);
     return rc;
@@ -265,7 +243,6 @@ static int send_frame(struct mig_xfer_sender *s, unsigned int index,
     size_t len = s->seals ? SEAL_TAG_SIZE : 0;
     uint64_t seq = s->seq[index]++;
     int n = 1, rc;
-    char what[48];
 
     for (int i = 0; i < body_cnt; i++)
         len += body[i].iov_len;
@@ -285,10 +262,10 @@ static int send_frame(struct mig_xfer_sender *s, unsigned int index,
         iov[n].iov_base = tag;
         iov[n++].iov_len = sizeof(tag);
     }
-    snprintf(what, sizeof(what), "stream %u", index);
     if (s->wire_fault && index == s->count - 1)
-        return send_frame_faulty(s, index, iov, n, what);
-    return write_all_iov(s->fds[index], iov, n, what);
+        return send_frame_faulty(s, index, iov, n);
+    return mig_write_all_iov(s->fds[index], iov, n, MIG_IO_SOCKET, "stream %u: write",
+                             index);
 }
 
 static int connect_one(const char *host, const char *port,
@@ -409,7 +386,8 @@ int mig_xfer_sender_connect(const char *host, const char *port,
         mig_le64_store(hello + 24, s->seals ? HELLO_FLAG_SEALED : 0);
         memcpy(hello + 32, id, 16);
         snprintf(what, sizeof(what), "stream %u handshake", i);
-        rc = write_all(s->fds[i], hello, sizeof(hello), what);
+        rc = mig_write_all(s->fds[i], hello, sizeof(hello), MIG_IO_SOCKET, "%s: write",
+                           what);
         if (!rc && s->seals) {
             /* Proof of key: a tag over the HELLO, before any frame. */
             uint8_t tag[SEAL_TAG_SIZE];
@@ -417,7 +395,8 @@ int mig_xfer_sender_connect(const char *host, const char *port,
             rc = seal_encrypt(&s->seals[i], i, SEAL_HELLO_SEQ, hello, sizeof(hello),
                               NULL, 0, tag);
             if (!rc)
-                rc = write_all(s->fds[i], tag, sizeof(tag), what);
+                rc = mig_write_all(s->fds[i], tag, sizeof(tag), MIG_IO_SOCKET, "%s: write",
+                                   what);
         }
         if (rc)
             goto out;
@@ -989,7 +968,8 @@ static int accept_connection(struct mig_xfer_receiver *r, int fd, unsigned int *
     memcpy(reply, reply_magic, 8);
     mig_le32_store(reply + 8, (uint32_t)-hello_rc);
     mig_le32_store(reply + 12, MIG_XFER_VERSION);
-    rc = write_all(fd, reply, sizeof(reply), "stream handshake reply");
+    rc = mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET,
+                       "stream handshake reply: write");
     if (!rc)
         rc = hello_rc;
     if (rc)
