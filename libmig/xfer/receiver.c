@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,9 +391,36 @@ out:
     return rc;
 }
 
-struct recv_job {
+/*
+ * The receive context of one stream: what receive_stream's frame loop and
+ * the handle_* functions share.  One per stream, owned by mig_xfer_receive;
+ * body and seal are receive_stream's.
+ */
+struct recv_stream {
     struct mig_xfer_receiver *receiver;
     unsigned int index;
+    char what[64];             /* "stream N", for errors */
+    uint8_t *body;             /* the current frame's body, max_len bytes */
+    uint32_t max_len;          /* the longest body accepted, tag included */
+    struct seal seal;          /* sealed streams: opens every frame */
+    uint64_t zero_hash;        /* mig_page_hash of an all-zero page */
+
+    /* the current frame */
+    uint32_t type;
+    uint32_t len;              /* of its body, without the seal's tag */
+    uint64_t frame_seq;
+    uint64_t frame_off;        /* byte offset of its header in the stream */
+
+    /* the stream so far */
+    uint64_t seq;              /* sequence number the next frame must have */
+    uint64_t offset;           /* bytes read */
+    int64_t epoch;             /* epoch in progress, -1 = none */
+    int64_t last_ended;        /* last epoch ended, -1 = none */
+    uint64_t digest;           /* of the epoch in progress */
+    uint64_t in_epoch;         /* descriptors received in it */
+    bool done;                 /* DONE arrived: the stream ended well */
+
+    /* the outcome, read by mig_xfer_receive */
     struct mig_xfer_stats stats;
     int rc;
     char message[512];
@@ -424,271 +452,300 @@ static int epoch_ended(struct mig_xfer_receiver *r, unsigned int index, int64_t 
     return rc;
 }
 
-static int receive_stream(struct recv_job *job)
+/*
+ * An error in the current frame: "stream N KIND frame SEQ at offset OFF:
+ * DETAIL", KIND being "PAGES ", "EPOCH_END " or "".
+ */
+__attribute__((format(printf, 4, 5)))
+static int frame_error(const struct recv_stream *rs, int code, const char *kind,
+                       const char *fmt, ...)
 {
-    struct mig_xfer_receiver *r = job->receiver;
-    unsigned int idx = job->index, count = r->count;
-    uint64_t zero_hash = wire_zero_page_hash();
-    uint64_t seq = 0, offset = 0, digest = 0, in_epoch = 0;
-    int64_t epoch = -1;          /* epoch in progress on this stream */
-    int64_t last_ended = -1;
-    uint8_t *body = NULL;
-    struct seal seal = { 0 };
-    uint32_t max_len = MIG_XFER_MAX_FRAME + (r->opts.key ? SEAL_TAG_SIZE : 0);
-    char what[64];
+    char detail[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    return mig_error_set(code, "%s %sframe %llu at offset %llu: %s", rs->what, kind,
+                         (unsigned long long)rs->frame_seq,
+                         (unsigned long long)rs->frame_off, detail);
+}
+
+/* Open a sealed frame in place (hdr: its header as read); drops the tag. */
+static int open_frame(struct recv_stream *rs, const uint8_t *hdr)
+{
     int rc;
 
-    snprintf(what, sizeof(what), "stream %u", idx);
-    body = malloc(max_len);
-    if (!body) {
-        rc = mig_error_set(MIG_ENOMEM, "%s: out of memory", what);
+    rs->len -= SEAL_TAG_SIZE;
+    rc = wire_frame_open(&rs->seal, rs->index, rs->frame_seq, hdr, rs->body, rs->len,
+                         rs->body + rs->len);
+    if (rc == MIG_ECORRUPT)
+        rc = mig_error_set(MIG_ECORRUPT, "%s frame %llu at offset %llu fails "
+                           "authentication: tampered, replayed from another "
+                           "stream, or sealed with another key", rs->what,
+                           (unsigned long long)rs->frame_seq,
+                           (unsigned long long)rs->frame_off);
+    return rc;
+}
+
+/*
+ * Read the next frame into rs (type, len, body) and, on a sealed stream,
+ * open it: nothing of a frame is looked at before it is proven authentic.
+ */
+static int read_frame(struct recv_stream *rs)
+{
+    struct mig_xfer_receiver *r = rs->receiver;
+    int fd = r->fds[rs->index], rc;
+    uint8_t hdr[WIRE_FRAME_HEADER];
+    struct wire_frame_header header;
+
+    rs->frame_off = rs->offset;
+    rc = wire_read_exact(fd, hdr, sizeof(hdr), r->opts.timeout_ms, rs->what);
+    if (rc == MIG_ETRUNC)
+        return mig_error_set(MIG_ETRUNC, "%s: connection lost at byte %llu before "
+                             "DONE: the sender died or the link was cut", rs->what,
+                             (unsigned long long)rs->offset);
+    if (rc)
+        return rc;
+    wire_frame_header_decode(hdr, &header);
+    rs->type = header.type;
+    rs->len = header.length;
+    rs->frame_seq = header.seq;
+    if (header.seq != rs->seq)
+        return mig_error_set(MIG_EFORMAT, "%s frame at offset %llu: sequence %llu, "
+                             "expected %llu (replayed, reordered or lost frame)",
+                             rs->what, (unsigned long long)rs->frame_off,
+                             (unsigned long long)header.seq, (unsigned long long)rs->seq);
+    if (rs->len > rs->max_len || (r->opts.key && rs->len < SEAL_TAG_SIZE))
+        return frame_error(rs, MIG_ELIMIT, "", "length %u is outside 0..%u", rs->len,
+                           rs->max_len);
+    rc = wire_read_exact(fd, rs->body, rs->len, r->opts.timeout_ms, rs->what);
+    if (rc)
+        return rc;
+    rs->offset += WIRE_FRAME_HEADER + rs->len;
+    rs->seq++;
+    rs->stats.frames++;
+    rs->stats.bytes += WIRE_FRAME_HEADER + rs->len;
+    return r->opts.key ? open_frame(rs, hdr) : 0;
+}
+
+/* Epoch e begins on this stream: its count and digest start afresh. */
+static void begin_epoch(struct recv_stream *rs, uint32_t e)
+{
+    rs->epoch = e;
+    rs->digest = e;
+    rs->in_epoch = 0;
+}
+
+/*
+ * A PAGES frame of epoch e either begins the epoch after the last one
+ * ended or continues the one in progress.
+ */
+static int pages_enter_epoch(struct recv_stream *rs, uint32_t e)
+{
+    if (rs->epoch < 0) {
+        if ((int64_t)e != rs->last_ended + 1)
+            return frame_error(rs, MIG_EFORMAT, "PAGES ", "epoch %u, expected %lld", e,
+                               (long long)(rs->last_ended + 1));
+        begin_epoch(rs, e);
+    } else if ((int64_t)e != rs->epoch) {
+        return frame_error(rs, MIG_EFORMAT, "PAGES ", "epoch %u inside epoch %lld", e,
+                           (long long)rs->epoch);
+    }
+    return 0;
+}
+
+/* The body holds count descriptors and the data of each non-zero page, no more. */
+static int pages_check_length(struct recv_stream *rs, uint32_t count)
+{
+    size_t need = 8 + (size_t)count * 16;
+
+    for (uint32_t k = 0; k < count && need <= rs->len; k++)
+        if (!(mig_le64_load(rs->body + 8 + (size_t)k * 16) & MIG_XFER_FLAG_ZERO))
+            need += MIG_XFER_PAGE_SIZE;
+    if (need != rs->len)
+        return frame_error(rs, MIG_EFORMAT, "PAGES ", "length %u does not match its %u "
+                           "descriptors (%zu bytes)", rs->len, count, need);
+    return 0;
+}
+
+/*
+ * Verify descriptor k of the current PAGES frame and hand its page to
+ * write_page.  *data_off: where the next page's data starts in the body.
+ */
+static int deliver_page(struct recv_stream *rs, uint32_t k, size_t *data_off)
+{
+    struct mig_xfer_receiver *r = rs->receiver;
+    const uint8_t *desc = rs->body + 8 + (size_t)k * 16, *data = NULL;
+    uint64_t word = mig_le64_load(desc), hash = mig_le64_load(desc + 8);
+    uint64_t pfn = word & MIG_XFER_PFN_MASK, actual;
+    int rc;
+
+    if ((word & ~(MIG_XFER_PFN_MASK | MIG_XFER_TYPE_MASK | MIG_XFER_FLAG_ZERO)) ||
+        mig_xfer_stream_of_pfn(pfn, r->count) != rs->index)
+        return frame_error(rs, MIG_EFORMAT, "PAGES ", "descriptor %u (%#llx) names pfn "
+                           "%#llx of another stream or reserved flags", k,
+                           (unsigned long long)word, (unsigned long long)pfn);
+    if (word & MIG_XFER_FLAG_ZERO) {
+        actual = rs->zero_hash;
+        rs->stats.zero_pages++;
+    } else {
+        data = rs->body + *data_off;
+        *data_off += MIG_XFER_PAGE_SIZE;
+        actual = mig_page_hash(data);
+    }
+    if (actual != hash)
+        return frame_error(rs, MIG_ECORRUPT, "PAGES ", "pfn %#llx arrived corrupted (hash "
+                           "%016llx, sender said %016llx)", (unsigned long long)pfn,
+                           (unsigned long long)actual, (unsigned long long)hash);
+    rc = r->write_page(r->arg, rs->index, pfn, data,
+                       (unsigned int)((word & MIG_XFER_TYPE_MASK) >> MIG_XFER_TYPE_SHIFT),
+                       (uint32_t)rs->epoch);
+    if (rc)
+        return rc;
+    rs->in_epoch++;
+    rs->stats.pages++;
+    return 0;
+}
+
+/* PAGES: u32 epoch, u32 count, count descriptors, the non-zero pages' data. */
+static int handle_pages(struct recv_stream *rs)
+{
+    uint32_t epoch, count;
+    size_t data_off;
+    int rc;
+
+    if (rs->len < 8)
+        return frame_error(rs, MIG_EFORMAT, "PAGES ", "%u-byte body is shorter than its "
+                           "8-byte head", rs->len);
+    epoch = mig_le32_load(rs->body);
+    count = mig_le32_load(rs->body + 4);
+    if (count < 1 || count > MIG_XFER_MAX_BATCH)
+        return frame_error(rs, MIG_EFORMAT, "PAGES ", "count %u out of range 1..%d",
+                           count, MIG_XFER_MAX_BATCH);
+    rc = pages_enter_epoch(rs, epoch);
+    if (!rc)
+        rc = pages_check_length(rs, count);
+    data_off = 8 + (size_t)count * 16;
+    for (uint32_t k = 0; !rc && k < count; k++)
+        rc = deliver_page(rs, k, &data_off);
+    if (rc)
+        return rc;
+    rs->digest = wire_digest_add(rs->digest, rs->body + 8, count);
+    return 0;
+}
+
+/* EPOCH_END: u32 epoch, u32 zero, u64 descriptors sent, u64 digest. */
+static int handle_epoch_end(struct recv_stream *rs)
+{
+    uint32_t e;
+    uint64_t sent, digest;
+
+    if (rs->len != 24)
+        return frame_error(rs, MIG_EFORMAT, "EPOCH_END ", "length %u, expected 24",
+                           rs->len);
+    e = mig_le32_load(rs->body);
+    sent = mig_le64_load(rs->body + 8);
+    digest = mig_le64_load(rs->body + 16);
+    if (rs->epoch < 0)
+        begin_epoch(rs, e);    /* an epoch in which this stream had nothing to send */
+    if ((int64_t)e != rs->epoch || (int64_t)e != rs->last_ended + 1)
+        return frame_error(rs, MIG_EFORMAT, "EPOCH_END ", "epoch %u, expected %lld", e,
+                           (long long)(rs->last_ended + 1));
+    if (sent != rs->in_epoch || digest != rs->digest)
+        return mig_error_set(MIG_ECORRUPT, "%s epoch %u incomplete: sender sent %llu "
+                             "pages, %llu arrived (digest %016llx vs %016llx): pages "
+                             "were lost or altered", rs->what, e, (unsigned long long)sent,
+                             (unsigned long long)rs->in_epoch,
+                             (unsigned long long)digest, (unsigned long long)rs->digest);
+    rs->last_ended = e;
+    rs->epoch = -1;
+    return epoch_ended(rs->receiver, rs->index, e);
+}
+
+/* DONE: the stream ends, never inside an epoch. */
+static int handle_done(struct recv_stream *rs)
+{
+    if (rs->epoch >= 0)
+        return mig_error_set(MIG_EFORMAT, "%s DONE at offset %llu inside epoch %lld: "
+                             "the last epoch was not ended", rs->what,
+                             (unsigned long long)rs->frame_off, (long long)rs->epoch);
+    rs->done = true;
+    return 0;
+}
+
+/* ABORT: u32 code, u32 zero, the sender's message; fails the receive with it. */
+static int handle_abort(struct recv_stream *rs)
+{
+    return mig_error_set(MIG_ECANCELLED, "%s: the sender aborted the migration: %.*s",
+                         rs->what, rs->len > 8 ? (int)(rs->len - 8) : 0,
+                         (const char *)rs->body + 8);
+}
+
+/* Hand the current frame to its handler; an unknown type is an error. */
+static int process_frame(struct recv_stream *rs)
+{
+    switch (rs->type) {
+    case WIRE_PAGES:
+        return handle_pages(rs);
+    case WIRE_EPOCH_END:
+        return handle_epoch_end(rs);
+    case WIRE_DONE:
+        return handle_done(rs);
+    case WIRE_ABORT:
+        return handle_abort(rs);
+    default:
+        return frame_error(rs, MIG_EFORMAT, "", "unknown frame type %u", rs->type);
+    }
+}
+
+/* Receive stream rs->index, frame by frame, until DONE or the first error. */
+static int receive_stream(struct recv_stream *rs)
+{
+    struct mig_xfer_receiver *r = rs->receiver;
+    int rc;
+
+    snprintf(rs->what, sizeof(rs->what), "stream %u", rs->index);
+    rs->zero_hash = wire_zero_page_hash();
+    rs->epoch = -1;
+    rs->last_ended = -1;
+    rs->max_len = MIG_XFER_MAX_FRAME + (r->opts.key ? SEAL_TAG_SIZE : 0);
+    rs->body = malloc(rs->max_len);
+    if (!rs->body) {
+        rc = mig_error_set(MIG_ENOMEM, "%s: out of memory", rs->what);
         goto out;
     }
     if (r->opts.key) {
-        rc = seal_init(&seal, r->opts.key);
+        rc = seal_init(&rs->seal, r->opts.key);
         if (rc)
             goto out;
     }
-
-    for (;;) {
-        uint8_t hdr[WIRE_FRAME_HEADER];
-        struct wire_frame_header header;
-        uint32_t type, len;
-        uint64_t frame_seq, frame_off = offset;
-
-        rc = wire_read_exact(r->fds[idx], hdr, sizeof(hdr), r->opts.timeout_ms, what);
-        if (rc) {
-            if (rc == MIG_ETRUNC)
-                rc = mig_error_set(MIG_ETRUNC, "%s: connection lost at byte %llu "
-                                   "before DONE: the sender died or the link was cut",
-                                   what, (unsigned long long)offset);
-            goto out;
-        }
-        wire_frame_header_decode(hdr, &header);
-        type = header.type;
-        len = header.length;
-        frame_seq = header.seq;
-        if (frame_seq != seq) {
-            rc = mig_error_set(MIG_EFORMAT, "%s frame at offset %llu: sequence %llu, "
-                               "expected %llu (replayed, reordered or lost frame)",
-                               what, (unsigned long long)frame_off,
-                               (unsigned long long)frame_seq, (unsigned long long)seq);
-            goto out;
-        }
-        if (len > max_len || (r->opts.key && len < SEAL_TAG_SIZE)) {
-            rc = mig_error_set(MIG_ELIMIT, "%s frame %llu at offset %llu: length %u "
-                               "is outside 0..%u", what,
-                               (unsigned long long)seq, (unsigned long long)frame_off,
-                               len, max_len);
-            goto out;
-        }
-        rc = wire_read_exact(r->fds[idx], body, len, r->opts.timeout_ms, what);
-        if (rc)
-            goto out;
-        offset += WIRE_FRAME_HEADER + len;
-        seq++;
-        job->stats.frames++;
-        job->stats.bytes += WIRE_FRAME_HEADER + len;
-        if (r->opts.key) {
-            /* Nothing of a frame is looked at before it is proven authentic. */
-            len -= SEAL_TAG_SIZE;
-            rc = wire_frame_open(&seal, idx, frame_seq, hdr, body, len, body + len);
-            if (rc == MIG_ECORRUPT)
-                rc = mig_error_set(MIG_ECORRUPT, "%s frame %llu at offset %llu fails "
-                                   "authentication: tampered, replayed from another "
-                                   "stream, or sealed with another key", what,
-                                   (unsigned long long)frame_seq,
-                                   (unsigned long long)frame_off);
-            if (rc)
-                goto out;
-        }
-
-        switch (type) {
-        case WIRE_PAGES: {
-            uint32_t e, n;
-            size_t need, data_off;
-
-            if (len < 8) {
-                rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset %llu: "
-                                   "%u-byte body is shorter than its 8-byte head",
-                                   what, (unsigned long long)(seq - 1),
-                                   (unsigned long long)frame_off, len);
-                goto out;
-            }
-            e = mig_le32_load(body);
-            n = mig_le32_load(body + 4);
-            if (n < 1 || n > MIG_XFER_MAX_BATCH) {
-                rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset %llu: "
-                                   "count %u out of range 1..%d", what,
-                                   (unsigned long long)(seq - 1),
-                                   (unsigned long long)frame_off, n, MIG_XFER_MAX_BATCH);
-                goto out;
-            }
-            if (epoch < 0) {
-                if ((int64_t)e != last_ended + 1) {
-                    rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset "
-                                       "%llu: epoch %u, expected %lld", what,
-                                       (unsigned long long)(seq - 1),
-                                       (unsigned long long)frame_off, e,
-                                       (long long)(last_ended + 1));
-                    goto out;
-                }
-                epoch = e;
-                digest = e;
-                in_epoch = 0;
-            } else if ((int64_t)e != epoch) {
-                rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset %llu: "
-                                   "epoch %u inside epoch %lld", what,
-                                   (unsigned long long)(seq - 1),
-                                   (unsigned long long)frame_off, e, (long long)epoch);
-                goto out;
-            }
-            need = 8 + (size_t)n * 16;
-            for (uint32_t k = 0; k < n && need <= len; k++)
-                if (!(mig_le64_load(body + 8 + (size_t)k * 16) & MIG_XFER_FLAG_ZERO))
-                    need += MIG_XFER_PAGE_SIZE;
-            if (need != len) {
-                rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset %llu: "
-                                   "length %u does not match its %u descriptors "
-                                   "(%zu bytes)", what, (unsigned long long)(seq - 1),
-                                   (unsigned long long)frame_off, len, n, need);
-                goto out;
-            }
-            data_off = 8 + (size_t)n * 16;
-            for (uint32_t k = 0; k < n; k++) {
-                uint64_t word = mig_le64_load(body + 8 + (size_t)k * 16);
-                uint64_t hash = mig_le64_load(body + 8 + (size_t)k * 16 + 8);
-                uint64_t pfn = word & MIG_XFER_PFN_MASK;
-                const uint8_t *data = NULL;
-                uint64_t actual;
-
-                if ((word & ~(MIG_XFER_PFN_MASK | MIG_XFER_TYPE_MASK |
-                              MIG_XFER_FLAG_ZERO)) ||
-                    mig_xfer_stream_of_pfn(pfn, count) != idx) {
-                    rc = mig_error_set(MIG_EFORMAT, "%s PAGES frame %llu at offset "
-                                       "%llu: descriptor %u (%#llx) names pfn %#llx "
-                                       "of another stream or reserved flags", what,
-                                       (unsigned long long)(seq - 1),
-                                       (unsigned long long)frame_off, k,
-                                       (unsigned long long)word,
-                                       (unsigned long long)pfn);
-                    goto out;
-                }
-                if (word & MIG_XFER_FLAG_ZERO) {
-                    actual = zero_hash;
-                    job->stats.zero_pages++;
-                } else {
-                    data = body + data_off;
-                    data_off += MIG_XFER_PAGE_SIZE;
-                    actual = mig_page_hash(data);
-                }
-                if (actual != hash) {
-                    rc = mig_error_set(MIG_ECORRUPT, "%s PAGES frame %llu at offset "
-                                       "%llu: pfn %#llx arrived corrupted (hash "
-                                       "%016llx, sender said %016llx)", what,
-                                       (unsigned long long)(seq - 1),
-                                       (unsigned long long)frame_off,
-                                       (unsigned long long)pfn,
-                                       (unsigned long long)actual,
-                                       (unsigned long long)hash);
-                    goto out;
-                }
-                rc = r->write_page(r->arg, job->index, pfn, data,
-                                   (unsigned int)((word & MIG_XFER_TYPE_MASK) >>
-                                                  MIG_XFER_TYPE_SHIFT),
-                                   (uint32_t)epoch);
-                if (rc)
-                    goto out;
-                in_epoch++;
-                job->stats.pages++;
-            }
-            digest = wire_digest_add(digest, body + 8, n);
-            break;
-        }
-        case WIRE_EPOCH_END: {
-            uint32_t e;
-
-            if (len != 24) {
-                rc = mig_error_set(MIG_EFORMAT, "%s EPOCH_END frame %llu at offset "
-                                   "%llu: length %u, expected 24", what,
-                                   (unsigned long long)(seq - 1),
-                                   (unsigned long long)frame_off, len);
-                goto out;
-            }
-            e = mig_le32_load(body);
-            if (epoch < 0) {
-                /* An epoch in which this stream had nothing to send. */
-                epoch = e;
-                digest = e;
-                in_epoch = 0;
-            }
-            if ((int64_t)e != epoch || (int64_t)e != last_ended + 1) {
-                rc = mig_error_set(MIG_EFORMAT, "%s EPOCH_END frame %llu at offset "
-                                   "%llu: epoch %u, expected %lld", what,
-                                   (unsigned long long)(seq - 1),
-                                   (unsigned long long)frame_off, e,
-                                   (long long)(last_ended + 1));
-                goto out;
-            }
-            if (mig_le64_load(body + 8) != in_epoch ||
-                mig_le64_load(body + 16) != digest) {
-                rc = mig_error_set(MIG_ECORRUPT, "%s epoch %u incomplete: sender sent "
-                                   "%llu pages, %llu arrived (digest %016llx vs "
-                                   "%016llx): pages were lost or altered", what, e,
-                                   (unsigned long long)mig_le64_load(body + 8),
-                                   (unsigned long long)in_epoch,
-                                   (unsigned long long)mig_le64_load(body + 16),
-                                   (unsigned long long)digest);
-                goto out;
-            }
-            last_ended = e;
-            epoch = -1;
-            rc = epoch_ended(r, idx, e);
-            if (rc)
-                goto out;
-            break;
-        }
-        case WIRE_DONE:
-            if (epoch >= 0) {
-                rc = mig_error_set(MIG_EFORMAT, "%s DONE at offset %llu inside epoch "
-                                   "%lld: the last epoch was not ended", what,
-                                   (unsigned long long)frame_off, (long long)epoch);
-                goto out;
-            }
-            rc = 0;
-            goto out;
-        case WIRE_ABORT:
-            rc = mig_error_set(MIG_ECANCELLED, "%s: the sender aborted the migration: "
-                               "%.*s", what, len > 8 ? (int)(len - 8) : 0,
-                               (const char *)body + 8);
-            goto out;
-        default:
-            rc = mig_error_set(MIG_EFORMAT, "%s frame %llu at offset %llu: unknown "
-                               "frame type %u", what, (unsigned long long)(seq - 1),
-                               (unsigned long long)frame_off, type);
-            goto out;
-        }
-    }
+    do {
+        rc = read_frame(rs);
+        if (!rc)
+            rc = process_frame(rs);
+    } while (!rc && !rs->done);
 out:
-    seal_dispose(&seal);
-    free(body);
+    seal_dispose(&rs->seal);
+    free(rs->body);
+    rs->body = NULL;
     return rc;
 }
 
 static void *receive_thread(void *arg)
 {
-    struct recv_job *job = arg;
-    struct mig_xfer_receiver *r = job->receiver;
+    struct recv_stream *rs = arg;
+    struct mig_xfer_receiver *r = rs->receiver;
 
-    job->rc = receive_stream(job);
-    if (job->rc) {
+    rs->rc = receive_stream(rs);
+    if (rs->rc) {
         bool first;
 
-        snprintf(job->message, sizeof(job->message), "%s", mig_error_last());
+        snprintf(rs->message, sizeof(rs->message), "%s", mig_error_last());
         pthread_mutex_lock(&r->lock);
         first = r->first_failed < 0;
         if (first)
-            r->first_failed = (int)job->index;
+            r->first_failed = (int)rs->index;
         pthread_mutex_unlock(&r->lock);
         /* Wake the other streams: the migration has failed. */
         if (first)
@@ -703,16 +760,16 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
                      mig_xfer_epoch_done_fn epoch_done, void *arg,
                      struct mig_xfer_stats *stats, uint8_t id_out[16])
 {
-    struct recv_job *jobs = NULL;
+    struct recv_stream *streams = NULL;
     pthread_t *threads = NULL;
     unsigned int started = 0;
     struct mig_xfer_stats total = { 0 };
     int rc;
 
-    jobs = calloc(r->count, sizeof(*jobs));
+    streams = calloc(r->count, sizeof(*streams));
     threads = calloc(r->count, sizeof(*threads));
     r->last_ended = malloc(r->count * sizeof(*r->last_ended));
-    if (!jobs || !threads || !r->last_ended) {
+    if (!streams || !threads || !r->last_ended) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory for %u streams", r->count);
         goto out;
     }
@@ -727,9 +784,9 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
 
     rc = 0;
     for (unsigned int i = 0; i < r->count; i++) {
-        jobs[i].receiver = r;
-        jobs[i].index = i;
-        if (pthread_create(&threads[i], NULL, receive_thread, &jobs[i])) {
+        streams[i].receiver = r;
+        streams[i].index = i;
+        if (pthread_create(&threads[i], NULL, receive_thread, &streams[i])) {
             rc = mig_error_set(MIG_ENOMEM, "cannot start receiver thread %u", i);
             for (unsigned int k = 0; k < r->count; k++)
                 shutdown(r->fds[k], SHUT_RDWR);
@@ -743,17 +800,17 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
 
     /* Report the stream that failed first, not the ones it woke. */
     if (!rc && r->first_failed >= 0)
-        rc = mig_error_set(jobs[r->first_failed].rc, "%s",
-                           jobs[r->first_failed].message);
+        rc = mig_error_set(streams[r->first_failed].rc, "%s",
+                           streams[r->first_failed].message);
     for (unsigned int i = 0; i < started; i++)
-        wire_stats_add(&total, &jobs[i].stats);
+        wire_stats_add(&total, &streams[i].stats);
     total.epochs = r->all_ended >= 0 ? (uint64_t)r->all_ended + 1 : 0;
     if (stats)
         *stats = total;
     if (id_out)
         memcpy(id_out, r->id, 16);
 out:
-    free(jobs);
+    free(streams);
     free(threads);
     free(r->last_ended);
     r->last_ended = NULL;

@@ -191,21 +191,18 @@ out:
     return rc;
 }
 
-int mig_xfer_sender_connect(const char *host, const char *port,
-                            const struct mig_xfer_options *opts,
-                            const uint8_t id[16],
-                            struct xentoollog_logger *log,
-                            struct mig_xfer_sender **sender_out)
+/*
+ * A sender of opts->streams streams, none connected yet (every fd -1), with
+ * a cipher per stream when opts->key is set.  *out is the caller's
+ * (mig_xfer_sender_close); NULL on failure.
+ */
+static int sender_new(const struct mig_xfer_options *opts, xentoollog_logger *log,
+                      struct mig_xfer_sender **out)
 {
-    struct mig_xfer_sender *s = NULL;
+    struct mig_xfer_sender *s = calloc(1, sizeof(*s));
     int rc;
 
-    *sender_out = NULL;
-    rc = wire_check_options(opts, true);
-    if (rc)
-        return rc;
-
-    s = calloc(1, sizeof(*s));
+    *out = NULL;
     if (!s)
         return mig_error_set(MIG_ENOMEM, "out of memory for the sender");
     s->opts = *opts;
@@ -238,54 +235,7 @@ int mig_xfer_sender_connect(const char *host, const char *port,
                 goto out;
         }
     }
-
-    for (unsigned int i = 0; i < s->count; i++) {
-        uint8_t hello[WIRE_HELLO_SIZE], reply[WIRE_REPLY_SIZE];
-        char what[48];
-        uint32_t status, version;
-
-        rc = connect_one(host, port, opts, &s->fds[i]);
-        if (rc)
-            goto out;
-        wire_hello_encode(hello, i, s->count, s->seals != NULL, id);
-        snprintf(what, sizeof(what), "stream %u handshake", i);
-        rc = mig_write_all(s->fds[i], hello, sizeof(hello), MIG_IO_SOCKET, "%s: write",
-                           what);
-        if (!rc && s->seals) {
-            /* Proof of key: a tag over the HELLO, before any frame. */
-            uint8_t tag[SEAL_TAG_SIZE];
-
-            rc = wire_hello_prove(&s->seals[i], i, hello, tag);
-            if (!rc)
-                rc = mig_write_all(s->fds[i], tag, sizeof(tag), MIG_IO_SOCKET, "%s: write",
-                                   what);
-        }
-        if (rc)
-            goto out;
-        rc = wire_read_exact(s->fds[i], reply, sizeof(reply), opts->timeout_ms, what);
-        if (rc == MIG_ETRUNC)
-            rc = mig_error_set(MIG_ECOMPAT, "%s: the receiver dropped the connection "
-                               "without an answer: it does not accept this migration's "
-                               "key (or %s)", what, s->seals ? "is not a xenmig receiver"
-                               : "requires encryption");
-        if (rc)
-            goto out;
-        if (!wire_reply_decode(reply, &status, &version)) {
-            rc = mig_error_set(MIG_ECOMPAT, "%s: the receiver at %s port %s does "
-                               "not speak the xenmig data protocol", what, host, port);
-            goto out;
-        }
-        if (status) {
-            rc = mig_error_set(MIG_ECOMPAT, "%s: refused by the receiver (%s, "
-                               "its version %u); see the receiver's log", what,
-                               mig_error_name(-(int)status), version);
-            goto out;
-        }
-    }
-    if (log)
-        xtl_log(log, XTL_INFO, -1, "xfer", "connected %u stream(s) to %s port %s",
-                s->count, host, port);
-    *sender_out = s;
+    *out = s;
     s = NULL;
     rc = 0;
 out:
@@ -294,6 +244,77 @@ out:
     return rc;
 }
 
+/* Connect stream i to host:port and handshake it: HELLO, proof of key, reply. */
+static int handshake_stream(struct mig_xfer_sender *s, unsigned int i, const char *host,
+                            const char *port, const uint8_t id[16])
+{
+    uint8_t hello[WIRE_HELLO_SIZE], reply[WIRE_REPLY_SIZE];
+    char what[48];
+    uint32_t status, version;
+    int rc;
+
+    rc = connect_one(host, port, &s->opts, &s->fds[i]);
+    if (rc)
+        return rc;
+    wire_hello_encode(hello, i, s->count, s->seals != NULL, id);
+    snprintf(what, sizeof(what), "stream %u handshake", i);
+    rc = mig_write_all(s->fds[i], hello, sizeof(hello), MIG_IO_SOCKET, "%s: write", what);
+    if (!rc && s->seals) {
+        /* Proof of key: a tag over the HELLO, before any frame. */
+        uint8_t tag[SEAL_TAG_SIZE];
+
+        rc = wire_hello_prove(&s->seals[i], i, hello, tag);
+        if (!rc)
+            rc = mig_write_all(s->fds[i], tag, sizeof(tag), MIG_IO_SOCKET, "%s: write",
+                               what);
+    }
+    if (rc)
+        return rc;
+    rc = wire_read_exact(s->fds[i], reply, sizeof(reply), s->opts.timeout_ms, what);
+    if (rc == MIG_ETRUNC)
+        return mig_error_set(MIG_ECOMPAT, "%s: the receiver dropped the connection "
+                             "without an answer: it does not accept this migration's "
+                             "key (or %s)", what, s->seals ? "is not a xenmig receiver"
+                             : "requires encryption");
+    if (rc)
+        return rc;
+    if (!wire_reply_decode(reply, &status, &version))
+        return mig_error_set(MIG_ECOMPAT, "%s: the receiver at %s port %s does "
+                             "not speak the xenmig data protocol", what, host, port);
+    if (status)
+        return mig_error_set(MIG_ECOMPAT, "%s: refused by the receiver (%s, "
+                             "its version %u); see the receiver's log", what,
+                             mig_error_name(-(int)status), version);
+    return 0;
+}
+
+int mig_xfer_sender_connect(const char *host, const char *port,
+                            const struct mig_xfer_options *opts,
+                            const uint8_t id[16],
+                            struct xentoollog_logger *log,
+                            struct mig_xfer_sender **sender_out)
+{
+    struct mig_xfer_sender *s = NULL;
+    int rc;
+
+    *sender_out = NULL;
+    rc = wire_check_options(opts, true);
+    if (!rc)
+        rc = sender_new(opts, log, &s);
+    for (unsigned int i = 0; !rc && i < s->count; i++)
+        rc = handshake_stream(s, i, host, port, id);
+    if (rc) {
+        mig_xfer_sender_close(s);       /* closes every connection made */
+        return rc;
+    }
+    if (log)
+        xtl_log(log, XTL_INFO, -1, "xfer", "connected %u stream(s) to %s port %s",
+                s->count, host, port);
+    *sender_out = s;
+    return 0;
+}
+
+/* What one stream thread sends in one epoch, and how it went. */
 struct send_job {
     struct mig_xfer_sender *sender;
     unsigned int index;
@@ -303,134 +324,177 @@ struct send_job {
     mig_xfer_read_page_fn read_page;
     void *arg;
     uint64_t *last_hash;
+    uint64_t zero_hash;         /* mig_page_hash of an all-zero page */
     struct mig_xfer_stats stats;
     int rc;
     char message[512];
 };
 
+/* One PAGES frame as a stream thread builds it. */
+struct send_batch {
+    uint8_t *desc;              /* u32 epoch, u32 count, then the descriptors */
+    uint8_t *data;              /* the data of the non-zero pages, in order */
+    unsigned int n;             /* descriptors so far */
+    unsigned int n_data;        /* pages in data */
+};
+
+/*
+ * Read pfn and add it to the batch, unless it is a hole or unchanged
+ * since it was last sent (last_hash).  0 or the error that fails the epoch.
+ */
+static int batch_add_page(struct send_job *job, struct send_batch *b, uint64_t pfn)
+{
+    uint8_t *page = b->data + (size_t)b->n_data * MIG_XFER_PAGE_SIZE;
+    uint64_t hash, word = pfn;
+    unsigned int type = 0;
+    int rc;
+
+    rc = job->read_page(job->arg, job->index, pfn, page, &type);
+    if (rc == MIG_EABSENT)
+        return 0;                   /* a hole: nothing to send */
+    if (rc)
+        return rc;
+    if (type > MIG_XFER_TYPE_MASK >> MIG_XFER_TYPE_SHIFT)
+        return mig_error_set(MIG_EINVAL, "stream %u: the backend gave pfn %#llx "
+                             "type %u, beyond the 4 bits a type has", job->index,
+                             (unsigned long long)pfn, type);
+    word |= (uint64_t)type << MIG_XFER_TYPE_SHIFT;
+    /* One pass: hash, and scan for zeros only on a zero-page hash. */
+    hash = mig_page_hash(page);
+    if (hash == job->zero_hash && page_is_zero(page))
+        word |= MIG_XFER_FLAG_ZERO;
+    if (job->last_hash && job->last_hash[pfn] == mig_page_key(hash, type)) {
+        job->stats.unchanged_pages++;
+        return 0;
+    }
+    if (job->last_hash)
+        job->last_hash[pfn] = mig_page_key(hash, type);
+    if (word & MIG_XFER_FLAG_ZERO)
+        job->stats.zero_pages++;
+    else
+        b->n_data++;
+    mig_le64_store(b->desc + 8 + (size_t)b->n * 16, word);
+    mig_le64_store(b->desc + 8 + (size_t)b->n * 16 + 8, hash);
+    b->n++;
+    return 0;
+}
+
+/*
+ * Test faults (mig_xfer_options.fault), never used otherwise: once the last
+ * stream has sent fault_after_pages pages, break the batch about to go out
+ * or the stream, or arm a wire fault for send_frame.
+ */
+static void batch_inject_fault(struct send_job *job, struct send_batch *b)
+{
+    struct mig_xfer_sender *s = job->sender;
+
+    if (!s->opts.fault || s->fault_done || job->index != s->count - 1 ||
+        (s->fault_pages += b->n) < s->opts.fault_after_pages)
+        return;
+    s->fault_done = true;
+    switch (s->opts.fault) {
+    case MIG_XFER_FAULT_CORRUPT_PAGE:
+        if (b->n_data)
+            b->data[100] ^= 0x01;      /* after hashing: a wire corruption */
+        break;
+    case MIG_XFER_FAULT_CUT_STREAM:
+        shutdown(s->fds[job->index], SHUT_RDWR);
+        break;
+    case MIG_XFER_FAULT_STALL: {
+        struct timespec ts = { s->opts.fault_stall_ms / 1000,
+                               (long)(s->opts.fault_stall_ms % 1000) * 1000000 };
+
+        nanosleep(&ts, NULL);
+        break;
+    }
+    default:
+        s->wire_fault = (int)s->opts.fault;
+    }
+}
+
+/* Send the batch as one PAGES frame. */
+static int send_pages(struct send_job *job, struct send_batch *b)
+{
+    struct iovec body[2];
+    int rc;
+
+    mig_le32_store(b->desc, job->epoch);
+    mig_le32_store(b->desc + 4, b->n);
+    body[0].iov_base = b->desc;
+    body[0].iov_len = 8 + (size_t)b->n * 16;
+    body[1].iov_base = b->data;
+    body[1].iov_len = (size_t)b->n_data * MIG_XFER_PAGE_SIZE;
+    rc = send_frame(job->sender, job->index, WIRE_PAGES, body, b->n_data ? 2 : 1);
+    if (rc)
+        return rc;
+    job->stats.pages += b->n;
+    job->stats.frames++;
+    job->stats.bytes += WIRE_FRAME_HEADER + body[0].iov_len + body[1].iov_len;
+    return 0;
+}
+
+/* End the epoch on this stream: sent descriptors and their digest. */
+static int send_epoch_end(struct send_job *job, uint64_t sent, uint64_t digest)
+{
+    uint8_t end[24];
+    struct iovec body = { .iov_base = end, .iov_len = sizeof(end) };
+    int rc;
+
+    mig_le32_store(end, job->epoch);
+    mig_le32_store(end + 4, 0);
+    mig_le64_store(end + 8, sent);
+    mig_le64_store(end + 16, digest);
+    rc = send_frame(job->sender, job->index, WIRE_EPOCH_END, &body, 1);
+    if (rc)
+        return rc;
+    job->stats.frames++;
+    job->stats.bytes += WIRE_FRAME_HEADER + sizeof(end);
+    return 0;
+}
+
+/* Send this stream's pages of the epoch, batch by batch, then EPOCH_END. */
 static int send_stream_epoch(struct send_job *job)
 {
     struct mig_xfer_sender *s = job->sender;
     unsigned int batch = s->opts.batch_pages;
-    uint64_t zero_hash = wire_zero_page_hash();
-    uint8_t *desc = NULL, *data = NULL;
+    struct send_batch b = { 0 };
     uint64_t digest = job->epoch, sent = 0;
     size_t i = 0;
-    int rc;
+    int rc = 0;
 
-    desc = malloc(8 + (size_t)batch * 16);
-    data = malloc((size_t)batch * MIG_XFER_PAGE_SIZE);
-    if (!desc || !data) {
+    job->zero_hash = wire_zero_page_hash();
+    b.desc = malloc(8 + (size_t)batch * 16);
+    b.data = malloc((size_t)batch * MIG_XFER_PAGE_SIZE);
+    if (!b.desc || !b.data) {
         rc = mig_error_set(MIG_ENOMEM, "stream %u: out of memory for a batch",
                            job->index);
         goto out;
     }
-
     while (i < job->count) {
-        unsigned int n = 0, n_data = 0;
-        struct iovec body[2];
-
         if (s->prefetch) {
             rc = s->prefetch(job->arg, job->index, job->pfns + i,
                              job->count - i < batch ? job->count - i : batch);
             if (rc)
                 goto out;
         }
-
-        while (n < batch && i < job->count) {
-            uint64_t pfn = job->pfns[i++];
-            uint8_t *page = data + (size_t)n_data * MIG_XFER_PAGE_SIZE;
-            uint64_t hash, word = pfn;
-            unsigned int type = 0;
-
-            rc = job->read_page(job->arg, job->index, pfn, page, &type);
-            if (rc == MIG_EABSENT)
-                continue;           /* a hole: nothing to send */
-            if (rc)
-                goto out;
-            if (type > MIG_XFER_TYPE_MASK >> MIG_XFER_TYPE_SHIFT) {
-                rc = mig_error_set(MIG_EINVAL, "stream %u: the backend gave pfn %#llx "
-                                   "type %u, beyond the 4 bits a type has", job->index,
-                                   (unsigned long long)pfn, type);
-                goto out;
-            }
-            word |= (uint64_t)type << MIG_XFER_TYPE_SHIFT;
-            /* One pass: hash, and scan for zeros only on a zero-page hash. */
-            hash = mig_page_hash(page);
-            if (hash == zero_hash && page_is_zero(page))
-                word |= MIG_XFER_FLAG_ZERO;
-            if (job->last_hash && job->last_hash[pfn] == mig_page_key(hash, type)) {
-                job->stats.unchanged_pages++;
-                continue;
-            }
-            if (job->last_hash)
-                job->last_hash[pfn] = mig_page_key(hash, type);
-            if (word & MIG_XFER_FLAG_ZERO)
-                job->stats.zero_pages++;
-            else
-                n_data++;
-            mig_le64_store(desc + 8 + (size_t)n * 16, word);
-            mig_le64_store(desc + 8 + (size_t)n * 16 + 8, hash);
-            n++;
-        }
-        if (!n)
+        b.n = b.n_data = 0;
+        while (!rc && b.n < batch && i < job->count)
+            rc = batch_add_page(job, &b, job->pfns[i++]);
+        if (rc)
+            goto out;
+        if (!b.n)
             continue;
-        digest = wire_digest_add(digest, desc + 8, n);
-        if (s->opts.fault && !s->fault_done && job->index == s->count - 1 &&
-            (s->fault_pages += n) >= s->opts.fault_after_pages) {
-            s->fault_done = true;
-            switch (s->opts.fault) {
-            case MIG_XFER_FAULT_CORRUPT_PAGE:
-                if (n_data)
-                    data[100] ^= 0x01;      /* after hashing: a wire corruption */
-                break;
-            case MIG_XFER_FAULT_CUT_STREAM:
-                shutdown(s->fds[job->index], SHUT_RDWR);
-                break;
-            case MIG_XFER_FAULT_STALL: {
-                struct timespec ts = { s->opts.fault_stall_ms / 1000,
-                                       (long)(s->opts.fault_stall_ms % 1000) * 1000000 };
-
-                nanosleep(&ts, NULL);
-                break;
-            }
-            default:
-                s->wire_fault = (int)s->opts.fault;
-            }
-        }
-        mig_le32_store(desc, job->epoch);
-        mig_le32_store(desc + 4, n);
-        body[0].iov_base = desc;
-        body[0].iov_len = 8 + (size_t)n * 16;
-        body[1].iov_base = data;
-        body[1].iov_len = (size_t)n_data * MIG_XFER_PAGE_SIZE;
-        rc = send_frame(s, job->index, WIRE_PAGES, body, n_data ? 2 : 1);
+        digest = wire_digest_add(digest, b.desc + 8, b.n);
+        batch_inject_fault(job, &b);
+        rc = send_pages(job, &b);
         if (rc)
             goto out;
-        sent += n;
-        job->stats.pages += n;
-        job->stats.frames++;
-        job->stats.bytes += WIRE_FRAME_HEADER + body[0].iov_len + body[1].iov_len;
+        sent += b.n;
     }
-
-    {
-        uint8_t end[24];
-        struct iovec body = { .iov_base = end, .iov_len = sizeof(end) };
-
-        mig_le32_store(end, job->epoch);
-        mig_le32_store(end + 4, 0);
-        mig_le64_store(end + 8, sent);
-        mig_le64_store(end + 16, digest);
-        rc = send_frame(s, job->index, WIRE_EPOCH_END, &body, 1);
-        if (rc)
-            goto out;
-        job->stats.frames++;
-        job->stats.bytes += WIRE_FRAME_HEADER + sizeof(end);
-    }
-    rc = 0;
+    rc = send_epoch_end(job, sent, digest);
 out:
-    free(desc);
-    free(data);
+    free(b.desc);
+    free(b.data);
     return rc;
 }
 
