@@ -41,7 +41,7 @@ static int write_iov(int fd, struct iovec *iov, int iovcnt, unsigned int flags)
             iov++;
             iovcnt--;
         }
-        if (!iovcnt)
+        if (iovcnt <= 0)
             return 0;
         n = write_some(fd, iov, iovcnt, flags);
         if (n < 0 && errno == EINTR)
@@ -60,11 +60,16 @@ static int write_iov(int fd, struct iovec *iov, int iovcnt, unsigned int flags)
     }
 }
 
-__attribute__((format(printf, 2, 0)))
-static int write_failed(int err, const char *what_fmt, va_list ap)
+/* write_iov, and on failure MIG_EIO with the message "WHAT: <system error>". */
+__attribute__((format(printf, 5, 0)))
+static int write_all_v(int fd, struct iovec *iov, int iovcnt, unsigned int flags,
+                       const char *what_fmt, va_list ap)
 {
+    int err = write_iov(fd, iov, iovcnt, flags);
     char what[512];
 
+    if (!err)
+        return 0;
     vsnprintf(what, sizeof(what), what_fmt, ap);
     return mig_error_set_errno(MIG_EIO, err, "%s", what);
 }
@@ -72,28 +77,24 @@ static int write_failed(int err, const char *what_fmt, va_list ap)
 int mig_write_all_iov(int fd, struct iovec *iov, int iovcnt, unsigned int flags,
                       const char *what_fmt, ...)
 {
-    int err = write_iov(fd, iov, iovcnt, flags);
     va_list ap;
+    int rc;
 
-    if (!err)
-        return 0;
     va_start(ap, what_fmt);
-    err = write_failed(err, what_fmt, ap);
+    rc = write_all_v(fd, iov, iovcnt, flags, what_fmt, ap);
     va_end(ap);
-    return err;
+    return rc;
 }
 
 int mig_write_all(int fd, const void *buf, size_t len, unsigned int flags,
                   const char *what_fmt, ...)
 {
     struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-    int err = write_iov(fd, &iov, 1, flags);
     va_list ap;
+    int rc;
 
-    if (!err)
-        return 0;
     va_start(ap, what_fmt);
-    err = write_failed(err, what_fmt, ap);
+    rc = write_all_v(fd, &iov, 1, flags, what_fmt, ap);
     va_end(ap);
-    return err;
+    return rc;
 }
