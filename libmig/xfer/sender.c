@@ -173,7 +173,7 @@ static int connect_one(const char *host, const char *port,
         goto out;
     }
     if (opts->max_rate_per_stream) {
-        /* TCP pacing caps this one connection (see DESIGN.md). */
+        /* TCP pacing caps this one connection (SO_MAX_PACING_RATE). */
         unsigned long rate = (unsigned long)opts->max_rate_per_stream;
 
         if (setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, sizeof(rate))) {

@@ -1,6 +1,6 @@
 /*
  * wire.c: what both ends of a data stream share (see wire.h); the wire
- * format is specified in mig_xfer.h.
+ * format is specified in docs/formats.md ("Data streams").
  *
  * This file encodes, decodes and reads; it must never decide whether a
  * peer is accepted or a frame is valid (receiver.c does), nor keep state.

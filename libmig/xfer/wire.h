@@ -3,8 +3,9 @@
  * the HELLO, its reply and the frame header, encoded and decoded; the
  * epoch digest; the seal glue (which bytes a tag covers, under which
  * nonce); socket reads with a stall limit; option checks and statistics.
- * The format itself is specified in mig_xfer.h.  sender.c and receiver.c
- * use these; nothing outside libmig/xfer may include this header.
+ * The format itself is specified in docs/formats.md ("Data streams").
+ * sender.c and receiver.c use these; nothing outside libmig/xfer may
+ * include this header.
  *
  * This file must never hold the state of a sender or a receiver: each
  * function works on what it is given.
