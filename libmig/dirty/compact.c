@@ -77,13 +77,13 @@
  */
 #include "config.h"
 
-#include <endian.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dirty_private.h"
 #include "mig_error.h"
+#include "util/le.h"
 
 #define COMPACT_MAGIC "XMDS"
 #define REGION_PFNS (UINT64_C(1) << MIG_DIRTY_COMPACT_REGION_SHIFT)
@@ -105,24 +105,6 @@ size_t mig_dirty_compact_bound(uint64_t nr_pfns)
 }
 
 /* ---------------------------------------------------------------- encoder */
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    v = htole16(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    v = htole32(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    v = htole64(v);
-    memcpy(p, &v, sizeof(v));
-}
 
 static size_t varint_size(uint64_t v)
 {
@@ -223,7 +205,7 @@ int mig_dirty_compact_encode(const struct mig_dirty_bitmap *bitmap,
         nr_dirty += region_dirty;
         nr_records++;
         bitmap_bytes = nr_words * sizeof(uint64_t);
-        put_le32(p + 1, (uint32_t)region);
+        mig_le32_store(p + 1, (uint32_t)region);
         nr_runs = count_runs(bitmap->words + first_word, nr_words);
         /* each extent costs at least two bytes */
         body = 2 * nr_runs + 1 < bitmap_bytes
@@ -236,8 +218,8 @@ int mig_dirty_compact_encode(const struct mig_dirty_bitmap *bitmap,
         } else {
             p[0] = RECORD_BITMAP;
             for (i = 0; i < nr_words; i++)
-                put_le64(p + MIG_DIRTY_COMPACT_REGION_HEADER_SIZE + 8 * i,
-                         bitmap->words[first_word + i]);
+                mig_le64_store(p + MIG_DIRTY_COMPACT_REGION_HEADER_SIZE + 8 * i,
+                               bitmap->words[first_word + i]);
             body = bitmap_bytes;
         }
         p += MIG_DIRTY_COMPACT_REGION_HEADER_SIZE + body;
@@ -246,11 +228,11 @@ int mig_dirty_compact_encode(const struct mig_dirty_bitmap *bitmap,
     memcpy(buf, COMPACT_MAGIC, 4);
     buf[4] = MIG_DIRTY_COMPACT_VERSION;
     buf[5] = MIG_DIRTY_COMPACT_REGION_SHIFT;
-    put_le16(buf + 6, 0);
-    put_le64(buf + 8, bitmap->nr_pfns);
-    put_le64(buf + 16, nr_dirty);
-    put_le32(buf + 24, nr_records);
-    put_le32(buf + 28, 0);
+    mig_le16_store(buf + 6, 0);
+    mig_le64_store(buf + 8, bitmap->nr_pfns);
+    mig_le64_store(buf + 16, nr_dirty);
+    mig_le32_store(buf + 24, nr_records);
+    mig_le32_store(buf + 28, 0);
 
     /* Give back the unused tail of the bound-sized buffer. */
     used = (size_t)(p - buf);
@@ -263,30 +245,6 @@ int mig_dirty_compact_encode(const struct mig_dirty_bitmap *bitmap,
 }
 
 /* ---------------------------------------------------------------- decoder */
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    uint16_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return le16toh(v);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return le32toh(v);
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return le64toh(v);
-}
 
 struct compact_header {
     uint64_t nr_pfns;
@@ -315,13 +273,13 @@ static int parse_header(const uint8_t *buf, size_t len,
         return mig_error_set(MIG_EUNSUPP, "compact dirty set: region shift "
                              "%u at offset 5 is not supported (expected %d)",
                              buf[5], MIG_DIRTY_COMPACT_REGION_SHIFT);
-    if (get_le16(buf + 6) != 0 || get_le32(buf + 28) != 0)
+    if (mig_le16_load(buf + 6) != 0 || mig_le32_load(buf + 28) != 0)
         return mig_error_set(MIG_EFORMAT, "compact dirty set: reserved "
                              "header field at offset %d is not zero",
-                             get_le16(buf + 6) != 0 ? 6 : 28);
-    header->nr_pfns = get_le64(buf + 8);
-    header->nr_dirty = get_le64(buf + 16);
-    header->nr_records = get_le32(buf + 24);
+                             mig_le16_load(buf + 6) != 0 ? 6 : 28);
+    header->nr_pfns = mig_le64_load(buf + 8);
+    header->nr_dirty = mig_le64_load(buf + 16);
+    header->nr_records = mig_le32_load(buf + 24);
     if (header->nr_pfns == 0)
         return mig_error_set(MIG_EFORMAT, "compact dirty set: nr_pfns 0 at "
                              "offset 8: a pfn space has at least one pfn");
@@ -451,7 +409,7 @@ static int decode_bitmap_chunk(const uint8_t *buf, size_t len, size_t *offset,
     if (region_pfns % DIRTY_BITS_PER_WORD)
         tail_mask = ~UINT64_C(0) << (region_pfns % DIRTY_BITS_PER_WORD);
     for (i = 0; i < nr_words; i++) {
-        word = get_le64(buf + *offset + 8 * i);
+        word = mig_le64_load(buf + *offset + 8 * i);
         if (i == nr_words - 1 && (word & tail_mask))
             return mig_error_set(MIG_EFORMAT, "compact dirty set: record %"
                                  PRIu32 " (offset %zu): BITMAP has bits set "
@@ -504,7 +462,7 @@ int mig_dirty_compact_decode(const void *input, size_t len,
                                header.nr_records, offset);
             goto out;
         }
-        region = get_le32(buf + offset + 1);
+        region = mig_le32_load(buf + offset + 1);
         if ((int64_t)region <= previous_region) {
             rc = mig_error_set(MIG_EFORMAT, "compact dirty set: record %"
                                PRIu32 " at offset %zu: region %" PRIu64

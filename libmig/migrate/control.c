@@ -16,6 +16,7 @@
 
 #include "control.h"
 #include "mig_error.h"
+#include "util/io.h"
 
 int control_init(struct control *c, int in, int out, int timeout_ms)
 {
@@ -33,23 +34,6 @@ void control_dispose(struct control *c)
 {
     free(c->buf);
     c->buf = NULL;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mig_error_set_errno(MIG_EIO, errno, "control channel: write");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* Read more bytes into c->buf; 0, or an error (EOF = MIG_ETRUNC). */
@@ -86,9 +70,9 @@ int control_send(struct control *c, json_object *msg)
     const char *text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
     int rc;
 
-    rc = write_all(c->out, text, strlen(text));
+    rc = mig_write_all(c->out, text, strlen(text), 0, "control channel: write");
     if (!rc)
-        rc = write_all(c->out, "\n", 1);
+        rc = mig_write_all(c->out, "\n", 1, 0, "control channel: write");
     return rc;
 }
 
@@ -171,7 +155,7 @@ out:
 
 int control_send_block(struct control *c, const void *data, size_t len)
 {
-    return write_all(c->out, data, len);
+    return mig_write_all(c->out, data, len, 0, "control channel: write");
 }
 
 int control_recv_block(struct control *c, void *data, size_t len)

@@ -187,7 +187,7 @@ const char *mig_stream_page_type_name(unsigned int type)
 
 uint64_t mig_stream_u64_at(const void *array, uint32_t i)
 {
-    return le64_load((const uint8_t *)array + (size_t)i * 8);
+    return mig_le64_load((const uint8_t *)array + (size_t)i * 8);
 }
 
 uint64_t mig_stream_page_data_word(const struct mig_stream_body *body, uint32_t i)
@@ -198,7 +198,7 @@ uint64_t mig_stream_page_data_word(const struct mig_stream_body *body, uint32_t 
 struct mig_stream_hvm_param mig_stream_hvm_param_at(const void *entries, uint32_t i)
 {
     const uint8_t *p = (const uint8_t *)entries + (size_t)i * 16;
-    struct mig_stream_hvm_param e = { le64_load(p), le64_load(p + 8) };
+    struct mig_stream_hvm_param e = { mig_le64_load(p), mig_le64_load(p + 8) };
 
     return e;
 }
@@ -207,8 +207,8 @@ struct mig_stream_cpuid_leaf mig_stream_cpuid_leaf_at(const void *leaves, uint32
 {
     const uint8_t *p = (const uint8_t *)leaves + (size_t)i * 24;
     struct mig_stream_cpuid_leaf l = {
-        le32_load(p), le32_load(p + 4), le32_load(p + 8),
-        le32_load(p + 12), le32_load(p + 16), le32_load(p + 20),
+        mig_le32_load(p), mig_le32_load(p + 4), mig_le32_load(p + 8),
+        mig_le32_load(p + 12), mig_le32_load(p + 16), mig_le32_load(p + 20),
     };
 
     return l;
@@ -217,7 +217,8 @@ struct mig_stream_cpuid_leaf mig_stream_cpuid_leaf_at(const void *leaves, uint32
 struct mig_stream_msr_entry mig_stream_msr_entry_at(const void *entries, uint32_t i)
 {
     const uint8_t *p = (const uint8_t *)entries + (size_t)i * 16;
-    struct mig_stream_msr_entry e = { le32_load(p), le32_load(p + 4), le64_load(p + 8) };
+    struct mig_stream_msr_entry e = { mig_le32_load(p), mig_le32_load(p + 4),
+                                      mig_le64_load(p + 8) };
 
     return e;
 }
@@ -236,7 +237,7 @@ static int expect_empty(const struct mig_stream_record *rec)
 /* A 32-bit reserved word of the body (at byte offset at) must be zero. */
 static int expect_reserved_zero(const struct mig_stream_record *rec, uint32_t at)
 {
-    uint32_t value = le32_load(rec->body + at);
+    uint32_t value = mig_le32_load(rec->body + at);
 
     if (value)
         return stream_item_error(MIG_EFORMAT, rec, "reserved word at body offset %" PRIu32
@@ -268,7 +269,7 @@ static int decode_page_data(const struct mig_stream_record *rec, struct mig_stre
         return stream_item_error(MIG_EFORMAT, rec,
                                  "body is %" PRIu32 " bytes, shorter than the 8-byte "
                                  "count/reserved header", rec->length);
-    count = le32_load(b);
+    count = mig_le32_load(b);
     rc = expect_reserved_zero(rec, 4);
     if (rc)
         return rc;
@@ -285,7 +286,7 @@ static int decode_page_data(const struct mig_stream_record *rec, struct mig_stre
                                  "but the body has only %" PRIu32 " bytes",
                                  count, (uint64_t)count * 8, rec->length - 8);
     for (uint32_t i = 0; i < count; i++) {
-        uint64_t word = le64_load(b + 8 + (size_t)i * 8);
+        uint64_t word = mig_le64_load(b + 8 + (size_t)i * 8);
         unsigned int type = mig_stream_word_type(word);
 
         if (word & MIG_STREAM_PFN_RESERVED_MASK)
@@ -351,8 +352,8 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
         rc = expect_array(rec, 8, 8, "frame numbers", &count);
         if (rc)
             return rc;
-        body->u.p2m_frames.start_pfn = le32_load(b);
-        body->u.p2m_frames.end_pfn = le32_load(b + 4);
+        body->u.p2m_frames.start_pfn = mig_le32_load(b);
+        body->u.p2m_frames.end_pfn = mig_le32_load(b + 4);
         if (body->u.p2m_frames.end_pfn < body->u.p2m_frames.start_pfn)
             return stream_item_error(MIG_EFORMAT, rec,
                                      "end pfn 0x%" PRIx32 " is below start pfn 0x%" PRIx32,
@@ -372,7 +373,7 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
         rc = expect_reserved_zero(rec, 4);
         if (rc)
             return rc;
-        body->u.vcpu.vcpu_id = le32_load(b);
+        body->u.vcpu.vcpu_id = mig_le32_load(b);
         body->u.vcpu.context_length = rec->length - 8;
         body->u.vcpu.context = rec->length > 8 ? b + 8 : NULL;
         return 0;
@@ -392,10 +393,10 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
         rc = expect_reserved_zero(rec, 20);
         if (rc)
             return rc;
-        body->u.tsc_info.mode = le32_load(b);
-        body->u.tsc_info.khz = le32_load(b + 4);
-        body->u.tsc_info.nsec = le64_load(b + 8);
-        body->u.tsc_info.incarnation = le32_load(b + 16);
+        body->u.tsc_info.mode = mig_le32_load(b);
+        body->u.tsc_info.khz = mig_le32_load(b + 4);
+        body->u.tsc_info.nsec = mig_le64_load(b + 8);
+        body->u.tsc_info.incarnation = mig_le32_load(b + 16);
         return 0;
 
     case MIG_LIBXC_HVM_CONTEXT:
@@ -411,10 +412,10 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
         rc = expect_array(rec, 8, 16, "index/value entries", &count);
         if (rc)
             return rc;
-        if (le32_load(b) != count)
+        if (mig_le32_load(b) != count)
             return stream_item_error(MIG_EFORMAT, rec,
                                      "count %" PRIu32 " but the body holds %" PRIu32
-                                     " entries", le32_load(b), count);
+                                     " entries", mig_le32_load(b), count);
         rc = expect_reserved_zero(rec, 4);
         if (rc)
             return rc;
@@ -443,12 +444,12 @@ static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_b
         if (rc)
             return rc;
         for (uint32_t i = 0; i < count; i++)
-            if (le32_load(b + (size_t)i * 16 + 4))
+            if (mig_le32_load(b + (size_t)i * 16 + 4))
                 return stream_item_error(MIG_EFORMAT, rec,
                                          "MSR entry %" PRIu32 " (index 0x%08" PRIx32
                                          ") has reserved flags 0x%08" PRIx32, i,
-                                         le32_load(b + (size_t)i * 16),
-                                         le32_load(b + (size_t)i * 16 + 4));
+                                         mig_le32_load(b + (size_t)i * 16),
+                                         mig_le32_load(b + (size_t)i * 16 + 4));
         body->u.msr_policy.count = count;
         body->u.msr_policy.entries = count ? b : NULL;
         return 0;
@@ -480,8 +481,8 @@ static int decode_libxl(const struct mig_stream_record *rec, struct mig_stream_b
         if (rec->length < 8)
             return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32 " bytes, "
                                      "shorter than the 8-byte emulator header", rec->length);
-        body->u.emulator.emulator_id = le32_load(b);
-        body->u.emulator.index = le32_load(b + 4);
+        body->u.emulator.emulator_id = mig_le32_load(b);
+        body->u.emulator.index = mig_le32_load(b + 4);
         if (body->u.emulator.emulator_id > MIG_STREAM_EMULATOR_QEMU_UPSTREAM)
             return stream_item_error(MIG_EFORMAT, rec, "unknown emulator id 0x%" PRIx32
                                      " (0 unknown, 1 qemu-traditional, 2 qemu-upstream)",

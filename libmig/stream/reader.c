@@ -227,15 +227,15 @@ static int read_xl_header(struct mig_stream_reader *r, struct mig_stream_record 
     if (memcmp(r->head, MIG_STREAM_XL_MAGIC, MIG_STREAM_XL_MAGIC_SIZE))
         return stream_item_error(MIG_EFORMAT, rec, "the 32-byte magic is not \"Xen saved "
                                  "domain, xl format\\n \\0 \\r\": not an xl save file");
-    byteorder = le32_load(r->head + 32);
+    byteorder = mig_le32_load(r->head + 32);
     if (byteorder == 0x04030201u)
         return refuse_big_endian(rec);
     if (byteorder != MIG_STREAM_XL_BYTEORDER)
         return stream_item_error(MIG_EFORMAT, rec, "byte-order word is 0x%08" PRIx32
                                  ", expected 0x01020304", byteorder);
-    xl->mandatory_flags = le32_load(r->head + 36);
-    xl->optional_flags = le32_load(r->head + 40);
-    xl->optional_data_length = le32_load(r->head + 44);
+    xl->mandatory_flags = mig_le32_load(r->head + 36);
+    xl->optional_flags = mig_le32_load(r->head + 40);
+    xl->optional_data_length = mig_le32_load(r->head + 44);
     unknown = xl->mandatory_flags & ~MIG_STREAM_XL_MANDATORY_KNOWN;
     if (unknown)
         return stream_item_error(MIG_EUNSUPP, rec, "unknown mandatory flags 0x%08" PRIx32
@@ -255,7 +255,7 @@ static int read_xl_header(struct mig_stream_reader *r, struct mig_stream_record 
                                  xl->optional_data_length, got);
     xl->optional_data = xl->optional_data_length ? data : NULL;
     if (xl->optional_data_length >= 4) {
-        xl->config_length = le32_load(data);
+        xl->config_length = mig_le32_load(data);
         if (xl->config_length > xl->optional_data_length - 4)
             return stream_item_error(MIG_EFORMAT, rec, "config length %" PRIu32
                                      " exceeds the %" PRIu32 " bytes of optional data "
@@ -352,11 +352,11 @@ static int read_domain_header(struct mig_stream_reader *r, struct mig_stream_rec
     rc = fetch_head(r, DOMAIN_HEADER_SIZE, rec);
     if (rc)
         return rc;
-    rec->domain.type = le32_load(r->head);
-    rec->domain.page_shift = le16_load(r->head + 4);
-    reserved = le16_load(r->head + 6);
-    rec->domain.xen_major = le32_load(r->head + 8);
-    rec->domain.xen_minor = le32_load(r->head + 12);
+    rec->domain.type = mig_le32_load(r->head);
+    rec->domain.page_shift = mig_le16_load(r->head + 4);
+    reserved = mig_le16_load(r->head + 6);
+    rec->domain.xen_major = mig_le32_load(r->head + 8);
+    rec->domain.xen_minor = mig_le32_load(r->head + 12);
     if (rec->domain.type != MIG_STREAM_DOMAIN_X86_PV &&
         rec->domain.type != MIG_STREAM_DOMAIN_X86_HVM)
         return stream_item_error(MIG_EUNSUPP, rec, "domain type 0x%" PRIx32 " is not "
@@ -403,8 +403,8 @@ static int read_one_record(struct mig_stream_reader *r, struct mig_stream_record
         if (rc)
             return rc;
     }
-    rec->type = le32_load(r->head);
-    rec->length = le32_load(r->head + 4);
+    rec->type = mig_le32_load(r->head);
+    rec->length = mig_le32_load(r->head + 4);
     r->head_have = 0;
     if (rec->length > MIG_STREAM_RECORD_LENGTH_MAX)
         return stream_item_error(MIG_ELIMIT, rec, "length %" PRIu32 " exceeds the %u-byte "

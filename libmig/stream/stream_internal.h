@@ -10,24 +10,12 @@
 #include <string.h>
 
 #include "mig_stream.h"
+#include "util/le.h"
 
-/* Little-endian loads/stores; safe on unaligned pointers. */
-static inline uint16_t le16_load(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t le32_load(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static inline uint64_t le64_load(const uint8_t *p)
-{
-    return (uint64_t)le32_load(p) | ((uint64_t)le32_load(p + 4) << 32);
-}
-
+/*
+ * Big-endian loads/stores (the libxl and image headers); safe on unaligned
+ * pointers.  The little-endian ones are libmig's util/le.h.
+ */
 static inline uint32_t be32_load(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
@@ -37,24 +25,6 @@ static inline uint32_t be32_load(const uint8_t *p)
 static inline uint64_t be64_load(const uint8_t *p)
 {
     return ((uint64_t)be32_load(p) << 32) | be32_load(p + 4);
-}
-
-static inline void le16_store(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void le32_store(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void le64_store(uint8_t *p, uint64_t v)
-{
-    le32_store(p, (uint32_t)v);
-    le32_store(p + 4, (uint32_t)(v >> 32));
 }
 
 static inline void be32_store(uint8_t *p, uint32_t v)

@@ -186,15 +186,15 @@ int mig_stream_write_xl_header(struct mig_stream_writer *w,
                                      " bytes exceeds the %u-byte limit", optional_length,
                                      MIG_STREAM_XL_OPTIONAL_DATA_MAX));
     memcpy(head, MIG_STREAM_XL_MAGIC, MIG_STREAM_XL_MAGIC_SIZE);
-    le32_store(head + 32, MIG_STREAM_XL_BYTEORDER);
-    le32_store(head + 36, header->mandatory_flags);
-    le32_store(head + 40, header->optional_flags);
-    le32_store(head + 44, optional_length);
+    mig_le32_store(head + 32, MIG_STREAM_XL_BYTEORDER);
+    mig_le32_store(head + 36, header->mandatory_flags);
+    mig_le32_store(head + 40, header->optional_flags);
+    mig_le32_store(head + 44, optional_length);
     if (header->optional_data) {
         iov[count++] = (struct iovec){ head, XL_HEADER_SIZE };
         iov[count++] = (struct iovec){ (void *)header->optional_data, optional_length };
     } else {
-        le32_store(head + XL_HEADER_SIZE, header->config_length);
+        mig_le32_store(head + XL_HEADER_SIZE, header->config_length);
         iov[count++] = (struct iovec){ head, XL_HEADER_SIZE + 4 };
         iov[count++] = (struct iovec){ (void *)header->config, header->config_length };
     }
@@ -230,10 +230,10 @@ int mig_stream_write_domain_header(struct mig_stream_writer *w,
 {
     uint8_t head[DOMAIN_HEADER_SIZE] = { 0 };
 
-    le32_store(head, header->type);
-    le16_store(head + 4, header->page_shift);
-    le32_store(head + 8, header->xen_major);
-    le32_store(head + 12, header->xen_minor);
+    mig_le32_store(head, header->type);
+    mig_le16_store(head + 4, header->page_shift);
+    mig_le32_store(head + 8, header->xen_major);
+    mig_le32_store(head + 12, header->xen_minor);
     return write_bytes(w, head, sizeof(head));
 }
 
@@ -261,8 +261,8 @@ int mig_stream_write_record_iov(struct mig_stream_writer *w,
                                          iov_count + 2));
     }
     padding = padding_for((uint32_t)length);
-    le32_store(head, type);
-    le32_store(head + 4, (uint32_t)length);
+    mig_le32_store(head, type);
+    mig_le32_store(head + 4, (uint32_t)length);
     all[0] = (struct iovec){ head, sizeof(head) };
     if (iov_count)
         memcpy(all + 1, iov, iov_count * sizeof(*iov));
@@ -320,8 +320,8 @@ int mig_stream_write_page_data(struct mig_stream_writer *w,
     if (!iov)
         return fail(w, mig_error_set(MIG_ENOMEM, "out of memory for %u iovecs",
                                      page_count + 2));
-    le32_store(head, count);
-    le32_store(head + 4, 0);
+    mig_le32_store(head, count);
+    mig_le32_store(head + 4, 0);
     iov[0] = (struct iovec){ head, sizeof(head) };
     iov[1] = (struct iovec){ (void *)pfn_words, (size_t)count * 8 };
     if (page_count)
@@ -340,8 +340,8 @@ static int write_pair_and_array(struct mig_stream_writer *w, const struct mig_st
     uint8_t head[8];
     struct iovec iov[2];
 
-    le32_store(head, first);
-    le32_store(head + 4, second);
+    mig_le32_store(head, first);
+    mig_le32_store(head + 4, second);
     iov[0] = (struct iovec){ head, sizeof(head) };
     iov[1] = (struct iovec){ (void *)array, array_bytes };
     return mig_stream_write_record_iov(w, b->layer, b->type, iov, array_bytes ? 2 : 1);
@@ -392,10 +392,10 @@ static int write_libxc_body(struct mig_stream_writer *w, const struct mig_stream
         return write_pair_and_array(w, b, b->u.vcpu.vcpu_id, 0, b->u.vcpu.context,
                                     b->u.vcpu.context_length);
     case MIG_LIBXC_X86_TSC_INFO:
-        le32_store(small, b->u.tsc_info.mode);
-        le32_store(small + 4, b->u.tsc_info.khz);
-        le64_store(small + 8, b->u.tsc_info.nsec);
-        le32_store(small + 16, b->u.tsc_info.incarnation);
+        mig_le32_store(small, b->u.tsc_info.mode);
+        mig_le32_store(small + 4, b->u.tsc_info.khz);
+        mig_le64_store(small + 8, b->u.tsc_info.nsec);
+        mig_le32_store(small + 16, b->u.tsc_info.incarnation);
         return mig_stream_write_record(w, b->layer, b->type, small, 24);
     case MIG_LIBXC_HVM_PARAMS:
         return write_pair_and_array(w, b, b->u.hvm_params.count, 0, b->u.hvm_params.entries,

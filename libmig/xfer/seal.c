@@ -11,13 +11,12 @@
 
 #include "mig_error.h"
 #include "seal.h"
+#include "util/le.h"
 
 static void make_nonce(uint8_t nonce[12], uint32_t stream, uint64_t seq)
 {
-    for (int i = 0; i < 4; i++)
-        nonce[i] = (uint8_t)(stream >> (8 * i));
-    for (int i = 0; i < 8; i++)
-        nonce[4 + i] = (uint8_t)(seq >> (8 * i));
+    mig_le32_store(nonce, stream);
+    mig_le64_store(nonce + 4, seq);
 }
 
 int seal_init(struct seal *seal, const uint8_t key[SEAL_KEY_SIZE])

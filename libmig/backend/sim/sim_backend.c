@@ -24,6 +24,8 @@
 #include "mig_xfer.h"
 #include "mig_sim_backend.h"
 #include "sys/mig_backend.h"
+#include "util/io.h"
+#include "util/le.h"
 
 /*
  * The digest terms of pfns [first, first + count) of memory, which holds
@@ -230,43 +232,23 @@ static int dst_resume(void *b)
  *   16 bytes "XENMIG-SIM-SAVE1", u64 nr_pfns, u64 state length,
  *   the state, then nr_pfns pages of 4096 bytes in pfn order.
  */
-static int write_all_fd(int fd, const void *data, size_t len, const char *path)
-{
-    const uint8_t *p = data;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mig_error_set_errno(MIG_EIO, errno, "cannot write the save file '%s'",
-                                       path);
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int write_save_file(struct mig_sim_destination *d, const void *state, size_t len)
 {
     uint8_t head[32] = "XENMIG-SIM-SAVE1";
+    struct iovec iov[3] = {
+        { .iov_base = head, .iov_len = sizeof(head) },
+        { .iov_base = (void *)state, .iov_len = len },
+        { .iov_base = d->memory, .iov_len = (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE },
+    };
     int fd, rc;
 
-    for (int i = 0; i < 8; i++) {
-        head[16 + i] = (uint8_t)(d->nr_pfns >> (8 * i));
-        head[24 + i] = (uint8_t)((uint64_t)len >> (8 * i));
-    }
+    mig_le64_store(head + 16, d->nr_pfns);
+    mig_le64_store(head + 24, (uint64_t)len);
     fd = open(d->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return mig_error_set_errno(MIG_EIO, errno, "cannot create the save file '%s'",
                                    d->save_path);
-    rc = write_all_fd(fd, head, sizeof(head), d->save_path);
-    if (!rc)
-        rc = write_all_fd(fd, state, len, d->save_path);
-    if (!rc)
-        rc = write_all_fd(fd, d->memory, (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE,
-                          d->save_path);
+    rc = mig_write_all_iov(fd, iov, 3, 0, "cannot write the save file '%s'", d->save_path);
     if (!rc && fsync(fd) && errno != EINVAL && errno != EROFS)
         rc = mig_error_set_errno(MIG_EIO, errno, "cannot flush the save file '%s'",
                                  d->save_path);

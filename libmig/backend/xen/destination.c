@@ -39,6 +39,7 @@
 #include "mig_stream.h"
 #include "mig_xen.h"
 #include "sys/mig_backend.h"
+#include "util/io.h"
 
 extern char **environ;
 
@@ -232,23 +233,6 @@ static void sigpipe_restore(struct sigpipe_guard *g, bool failed)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mig_error_set_errno(MIG_EIO, errno, "write");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Say that the receiver's stream broke; keeps the cause in the message. */
 static int stream_broken(struct mig_xen_dest *d, int rc, const char *what)
 {
@@ -273,12 +257,12 @@ static int send_bytes(struct mig_xen_dest *d, const void *buf, size_t len, bool 
                              "earlier: not writing %s", (long)d->child, what);
     pthread_mutex_lock(&d->write_lock);
     sigpipe_block(&g);
-    rc = write_all(d->to_child, buf, len);
+    rc = mig_write_all(d->to_child, buf, len, 0, "write");
     sigpipe_restore(&g, rc != 0);
     if (rc)
         rc = stream_broken(d, rc, what);
     else if (capture && d->capture_fd >= 0) {
-        rc = write_all(d->capture_fd, buf, len);
+        rc = mig_write_all(d->capture_fd, buf, len, 0, "write");
         if (rc)
             rc = mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
     }

@@ -14,22 +14,9 @@
 #include <string.h>
 
 #include "mig_xen.h"
+#include "util/le.h"
 
 #define PROLOGUE_FIXED 16u     /* magic, J, H */
-
-static void le32_put(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t le32_get(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
 
 int mig_xen_prologue_build(const char *meta_json, const void *head, size_t head_len,
                            void **blob_out, size_t *len_out)
@@ -51,8 +38,8 @@ int mig_xen_prologue_build(const char *meta_json, const void *head, size_t head_
         return mig_error_set(MIG_ENOMEM, "out of memory for a prologue of %zu bytes",
                              PROLOGUE_FIXED + meta_len + head_len);
     memcpy(blob, MIG_XEN_PROLOGUE_MAGIC, 8);
-    le32_put(blob + 8, (uint32_t)meta_len);
-    le32_put(blob + 12, (uint32_t)head_len);
+    mig_le32_store(blob + 8, (uint32_t)meta_len);
+    mig_le32_store(blob + 12, (uint32_t)head_len);
     memcpy(blob + PROLOGUE_FIXED, meta_json, meta_len);
     memcpy(blob + PROLOGUE_FIXED + meta_len, head, head_len);
     *blob_out = blob;
@@ -89,8 +76,8 @@ int mig_xen_prologue_parse(const void *blob, size_t len, char **meta_out,
                              "xenmig version on both hosts", shown,
                              MIG_XEN_PROLOGUE_MAGIC);
     }
-    meta_len = le32_get(p + 8);
-    head_len = le32_get(p + 12);
+    meta_len = mig_le32_load(p + 8);
+    head_len = mig_le32_load(p + 12);
     if (meta_len < 1 || meta_len > MIG_XEN_PROLOGUE_META_MAX)
         return mig_error_set(MIG_ELIMIT, "Xen prologue: metadata length %" PRIu32 " (at "
                              "offset 8) is not 1 to %u", meta_len,

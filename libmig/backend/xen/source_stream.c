@@ -26,6 +26,7 @@
 #include "mig_error.h"
 #include "mig_stream.h"
 #include "xen_private.h"
+#include "util/le.h"
 
 int xen_stream_take_buffer(struct mig_stream_writer *w, void **out, size_t *len_out)
 {
@@ -173,18 +174,6 @@ static const uint32_t saved_params[] = {
     HVM_PARAM_X87_FIP_WIDTH, HVM_PARAM_MCA_CAP,
 };
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Read the saved params' non-zero values into pairs[] (index, value). */
 static int read_hvm_params(xc_interface *xch, uint32_t domid, uint64_t *pairs,
                            uint32_t *count_out)
@@ -213,22 +202,22 @@ int xen_stream_write_hvm_tail(struct mig_stream_writer *w, const struct xen_hvm_
     size_t params_length = 8 + (size_t)tail->nr_params * 16;
     int rc;
 
-    put_u32(tsc, tail->tsc_mode);
-    put_u32(tsc + 4, tail->tsc_khz);
-    put_u64(tsc + 8, tail->tsc_nsec);
-    put_u32(tsc + 16, tail->tsc_incarnation);
-    put_u32(tsc + 20, 0);
+    mig_le32_store(tsc, tail->tsc_mode);
+    mig_le32_store(tsc + 4, tail->tsc_khz);
+    mig_le64_store(tsc + 8, tail->tsc_nsec);
+    mig_le32_store(tsc + 16, tail->tsc_incarnation);
+    mig_le32_store(tsc + 20, 0);
     if (tail->nr_params > 4096)
         return mig_error_set(MIG_ELIMIT, "%u HVM params is more than Xen has",
                              tail->nr_params);
     params = malloc(params_length);
     if (!params)
         return mig_error_set(MIG_ENOMEM, "out of memory for the HVM params record");
-    put_u32(params, tail->nr_params);
-    put_u32(params + 4, 0);
+    mig_le32_store(params, tail->nr_params);
+    mig_le32_store(params + 4, 0);
     for (uint32_t i = 0; i < tail->nr_params; i++) {
-        put_u64(params + 8 + i * 16, tail->params[2 * i]);
-        put_u64(params + 8 + i * 16 + 8, tail->params[2 * i + 1]);
+        mig_le64_store(params + 8 + i * 16, tail->params[2 * i]);
+        mig_le64_store(params + 8 + i * 16 + 8, tail->params[2 * i + 1]);
     }
     rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_X86_TSC_INFO,
                                  tsc, sizeof(tsc));

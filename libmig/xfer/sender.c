@@ -1,0 +1,642 @@
+/*
+ * sender.c: the sending end of the N data streams of one migration
+ * (mig_xfer.h): connect and handshake every stream, send each epoch's
+ * pages from one thread per stream, then DONE or ABORT.  What both ends
+ * share is in wire.c.
+ *
+ * This file sends what it is asked to; it must never decide which pages to
+ * send (that is the pre-copy policy's job) nor read guest memory except
+ * through the read_page callback it is given.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xentoollog.h>
+#include <openssl/crypto.h>
+
+#include "mig_xfer.h"
+#include "seal.h"
+#include "util/io.h"
+#include "util/le.h"
+#include "wire.h"
+
+static bool page_is_zero(const uint8_t *page)
+{
+    const uint64_t *w = (const uint64_t *)page;
+
+    for (size_t i = 0; i < MIG_XFER_PAGE_SIZE / sizeof(*w); i++)
+        if (w[i])
+            return false;
+    return true;
+}
+
+struct mig_xfer_sender {
+    struct mig_xfer_options opts;
+    xentoollog_logger *log;
+    unsigned int count;
+    int *fds;
+    uint64_t *seq;          /* next frame sequence number per stream */
+    bool *closed;           /* DONE or ABORT sent */
+    uint64_t fault_pages;   /* pages the last stream sent (fault injection) */
+    bool fault_done;
+    int wire_fault;         /* a MIG_XFER_FAULT_* to apply to the next frame */
+    struct seal *seals;     /* per stream, NULL when plain */
+    mig_xfer_prefetch_fn prefetch;  /* or NULL */
+};
+
+void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *s, mig_xfer_prefetch_fn fn)
+{
+    s->prefetch = fn;
+}
+
+/* Write len bytes of frame to stream index (the faults below). */
+static int stream_write(struct mig_xfer_sender *s, unsigned int index,
+                        const uint8_t *frame, size_t len)
+{
+    return mig_write_all(s->fds[index], frame, len, MIG_IO_SOCKET, "stream %u: write",
+                         index);
+}
+
+/* Test faults on the wire (mig_xfer_options.fault); never used otherwise. */
+static int send_frame_faulty(struct mig_xfer_sender *s, unsigned int index,
+                             struct iovec *iov, int n)
+{
+    int fault = s->wire_fault, rc;
+    size_t total = 0, off = 0;
+    uint8_t *frame;
+
+    s->wire_fault = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    frame = malloc(total);
+    if (!frame)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        memcpy(frame + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    switch (fault) {
+    case MIG_XFER_FAULT_TAMPER_FRAME:
+        frame[total - SEAL_TAG_SIZE - 1] ^= 0x04;
+        rc = stream_write(s, index, frame, total);
+        break;
+    case MIG_XFER_FAULT_REPLAY_FRAME:
+        rc = stream_write(s, index, frame, total);
+        if (!rc)
+            rc = stream_write(s, index, frame, total);
+        break;
+    case MIG_XFER_FAULT_TRUNCATE:
+        rc = stream_write(s, index, frame, total / 2);
+        shutdown(s->fds[index], SHUT_RDWR);
+        break;
+    default:
+        rc = stream_write(s, index, frame, total);
+    }
+    free(frame);
+    return rc;
+}
+
+static int send_frame(struct mig_xfer_sender *s, unsigned int index,
+                      uint32_t type, struct iovec *body, int body_cnt)
+{
+    uint8_t hdr[WIRE_FRAME_HEADER], tag[SEAL_TAG_SIZE];
+    struct iovec iov[5];
+    size_t len = s->seals ? SEAL_TAG_SIZE : 0;
+    uint64_t seq = s->seq[index]++;
+    int n = 1, rc;
+
+    for (int i = 0; i < body_cnt; i++)
+        len += body[i].iov_len;
+    wire_frame_header_encode(hdr, type, (uint32_t)len, seq);
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = sizeof(hdr);
+    for (int i = 0; i < body_cnt; i++)
+        iov[n++] = body[i];
+    if (s->seals) {
+        /* The body is encrypted in place; the header is authenticated. */
+        rc = wire_frame_seal(&s->seals[index], index, seq, hdr, body, body_cnt, tag);
+        if (rc)
+            return rc;
+        iov[n].iov_base = tag;
+        iov[n++].iov_len = sizeof(tag);
+    }
+    if (s->wire_fault && index == s->count - 1)
+        return send_frame_faulty(s, index, iov, n);
+    return mig_write_all_iov(s->fds[index], iov, n, MIG_IO_SOCKET, "stream %u: write",
+                             index);
+}
+
+static int connect_one(const char *host, const char *port,
+                       const struct mig_xfer_options *opts, int *fd_out)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+    struct addrinfo *res = NULL, *ai;
+    int fd = -1, err = 0, rc;
+
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc) {
+        rc = mig_error_set(MIG_EINVAL, "cannot resolve '%s' port '%s': %s",
+                           host, port, gai_strerror(rc));
+        goto out;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        rc = mig_error_set_errno(MIG_EIO, err, "cannot connect to %s port %s",
+                                 host, port);
+        goto out;
+    }
+    rc = wire_set_read_timeout(fd, opts->timeout_ms);
+    if (rc) {
+        close(fd);
+        goto out;
+    }
+    if (opts->max_rate_per_stream) {
+        /* TCP pacing caps this one connection (SO_MAX_PACING_RATE). */
+        unsigned long rate = (unsigned long)opts->max_rate_per_stream;
+
+        if (setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, sizeof(rate))) {
+            rc = mig_error_set_errno(MIG_EIO, errno,
+                                     "cannot cap stream at %lu bytes/s", rate);
+            close(fd);
+            goto out;
+        }
+    }
+    *fd_out = fd;
+    rc = 0;
+out:
+    if (res)
+        freeaddrinfo(res);
+    return rc;
+}
+
+/*
+ * A sender of opts->streams streams, none connected yet (every fd -1), with
+ * a cipher per stream when opts->key is set.  *out is the caller's
+ * (mig_xfer_sender_close); NULL on failure.
+ */
+static int sender_new(const struct mig_xfer_options *opts, xentoollog_logger *log,
+                      struct mig_xfer_sender **out)
+{
+    struct mig_xfer_sender *s = calloc(1, sizeof(*s));
+    int rc;
+
+    *out = NULL;
+    if (!s)
+        return mig_error_set(MIG_ENOMEM, "out of memory for the sender");
+    s->opts = *opts;
+    s->log = log;
+    s->count = opts->streams;
+    s->fds = malloc(s->count * sizeof(*s->fds));
+    s->seq = calloc(s->count, sizeof(*s->seq));
+    s->closed = calloc(s->count, sizeof(*s->closed));
+    if (!s->fds || !s->seq || !s->closed) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for %u streams", s->count);
+        goto out;
+    }
+    for (unsigned int i = 0; i < s->count; i++)
+        s->fds[i] = -1;
+    if (opts->key) {
+        s->seals = calloc(s->count, sizeof(*s->seals));
+        if (!s->seals) {
+            rc = mig_error_set(MIG_ENOMEM, "out of memory for %u ciphers", s->count);
+            goto out;
+        }
+        for (unsigned int i = 0; i < s->count; i++) {
+            uint8_t key[SEAL_KEY_SIZE];
+
+            memcpy(key, opts->key, sizeof(key));
+            if (opts->fault == MIG_XFER_FAULT_WRONG_KEY)
+                key[0] ^= 0x80;                 /* test fault: not the agreed key */
+            rc = seal_init(&s->seals[i], key);
+            OPENSSL_cleanse(key, sizeof(key));
+            if (rc)
+                goto out;
+        }
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    if (s)
+        mig_xfer_sender_close(s);
+    return rc;
+}
+
+/* Connect stream i to host:port and handshake it: HELLO, proof of key, reply. */
+static int handshake_stream(struct mig_xfer_sender *s, unsigned int i, const char *host,
+                            const char *port, const uint8_t id[16])
+{
+    uint8_t hello[WIRE_HELLO_SIZE], reply[WIRE_REPLY_SIZE];
+    char what[48];
+    uint32_t status, version;
+    int rc;
+
+    rc = connect_one(host, port, &s->opts, &s->fds[i]);
+    if (rc)
+        return rc;
+    wire_hello_encode(hello, i, s->count, s->seals != NULL, id);
+    snprintf(what, sizeof(what), "stream %u handshake", i);
+    rc = mig_write_all(s->fds[i], hello, sizeof(hello), MIG_IO_SOCKET, "%s: write", what);
+    if (!rc && s->seals) {
+        /* Proof of key: a tag over the HELLO, before any frame. */
+        uint8_t tag[SEAL_TAG_SIZE];
+
+        rc = wire_hello_prove(&s->seals[i], i, hello, tag);
+        if (!rc)
+            rc = mig_write_all(s->fds[i], tag, sizeof(tag), MIG_IO_SOCKET, "%s: write",
+                               what);
+    }
+    if (rc)
+        return rc;
+    rc = wire_read_exact(s->fds[i], reply, sizeof(reply), s->opts.timeout_ms, what);
+    if (rc == MIG_ETRUNC)
+        return mig_error_set(MIG_ECOMPAT, "%s: the receiver dropped the connection "
+                             "without an answer: it does not accept this migration's "
+                             "key (or %s)", what, s->seals ? "is not a xenmig receiver"
+                             : "requires encryption");
+    if (rc)
+        return rc;
+    if (!wire_reply_decode(reply, &status, &version))
+        return mig_error_set(MIG_ECOMPAT, "%s: the receiver at %s port %s does "
+                             "not speak the xenmig data protocol", what, host, port);
+    if (status)
+        return mig_error_set(MIG_ECOMPAT, "%s: refused by the receiver (%s, "
+                             "its version %u); see the receiver's log", what,
+                             mig_error_name(-(int)status), version);
+    return 0;
+}
+
+int mig_xfer_sender_connect(const char *host, const char *port,
+                            const struct mig_xfer_options *opts,
+                            const uint8_t id[16],
+                            struct xentoollog_logger *log,
+                            struct mig_xfer_sender **sender_out)
+{
+    struct mig_xfer_sender *s = NULL;
+    int rc;
+
+    *sender_out = NULL;
+    rc = wire_check_options(opts, true);
+    if (!rc)
+        rc = sender_new(opts, log, &s);
+    for (unsigned int i = 0; !rc && i < s->count; i++)
+        rc = handshake_stream(s, i, host, port, id);
+    if (rc) {
+        mig_xfer_sender_close(s);       /* closes every connection made */
+        return rc;
+    }
+    if (log)
+        xtl_log(log, XTL_INFO, -1, "xfer", "connected %u stream(s) to %s port %s",
+                s->count, host, port);
+    *sender_out = s;
+    return 0;
+}
+
+/* What one stream thread sends in one epoch, and how it went. */
+struct send_job {
+    struct mig_xfer_sender *sender;
+    unsigned int index;
+    uint32_t epoch;
+    const uint64_t *pfns;       /* this stream's pfns */
+    size_t count;
+    mig_xfer_read_page_fn read_page;
+    void *arg;
+    uint64_t *last_hash;
+    uint64_t zero_hash;         /* mig_page_hash of an all-zero page */
+    struct mig_xfer_stats stats;
+    int rc;
+    char message[512];
+};
+
+/* One PAGES frame as a stream thread builds it. */
+struct send_batch {
+    uint8_t *desc;              /* u32 epoch, u32 count, then the descriptors */
+    uint8_t *data;              /* the data of the non-zero pages, in order */
+    unsigned int n;             /* descriptors so far */
+    unsigned int n_data;        /* pages in data */
+};
+
+/*
+ * Read pfn and add it to the batch, unless it is a hole or unchanged
+ * since it was last sent (last_hash).  0 or the error that fails the epoch.
+ */
+static int batch_add_page(struct send_job *job, struct send_batch *b, uint64_t pfn)
+{
+    uint8_t *page = b->data + (size_t)b->n_data * MIG_XFER_PAGE_SIZE;
+    uint64_t hash, word = pfn;
+    unsigned int type = 0;
+    int rc;
+
+    rc = job->read_page(job->arg, job->index, pfn, page, &type);
+    if (rc == MIG_EABSENT)
+        return 0;                   /* a hole: nothing to send */
+    if (rc)
+        return rc;
+    if (type > MIG_XFER_TYPE_MASK >> MIG_XFER_TYPE_SHIFT)
+        return mig_error_set(MIG_EINVAL, "stream %u: the backend gave pfn %#llx "
+                             "type %u, beyond the 4 bits a type has", job->index,
+                             (unsigned long long)pfn, type);
+    word |= (uint64_t)type << MIG_XFER_TYPE_SHIFT;
+    /* One pass: hash, and scan for zeros only on a zero-page hash. */
+    hash = mig_page_hash(page);
+    if (hash == job->zero_hash && page_is_zero(page))
+        word |= MIG_XFER_FLAG_ZERO;
+    if (job->last_hash && job->last_hash[pfn] == mig_page_key(hash, type)) {
+        job->stats.unchanged_pages++;
+        return 0;
+    }
+    if (job->last_hash)
+        job->last_hash[pfn] = mig_page_key(hash, type);
+    if (word & MIG_XFER_FLAG_ZERO)
+        job->stats.zero_pages++;
+    else
+        b->n_data++;
+    mig_le64_store(b->desc + 8 + (size_t)b->n * 16, word);
+    mig_le64_store(b->desc + 8 + (size_t)b->n * 16 + 8, hash);
+    b->n++;
+    return 0;
+}
+
+/*
+ * Test faults (mig_xfer_options.fault), never used otherwise: once the last
+ * stream has sent fault_after_pages pages, break the batch about to go out
+ * or the stream, or arm a wire fault for send_frame.
+ */
+static void batch_inject_fault(struct send_job *job, struct send_batch *b)
+{
+    struct mig_xfer_sender *s = job->sender;
+
+    if (!s->opts.fault || s->fault_done || job->index != s->count - 1 ||
+        (s->fault_pages += b->n) < s->opts.fault_after_pages)
+        return;
+    s->fault_done = true;
+    switch (s->opts.fault) {
+    case MIG_XFER_FAULT_CORRUPT_PAGE:
+        if (b->n_data)
+            b->data[100] ^= 0x01;      /* after hashing: a wire corruption */
+        break;
+    case MIG_XFER_FAULT_CUT_STREAM:
+        shutdown(s->fds[job->index], SHUT_RDWR);
+        break;
+    case MIG_XFER_FAULT_STALL: {
+        struct timespec ts = { s->opts.fault_stall_ms / 1000,
+                               (long)(s->opts.fault_stall_ms % 1000) * 1000000 };
+
+        nanosleep(&ts, NULL);
+        break;
+    }
+    default:
+        s->wire_fault = (int)s->opts.fault;
+    }
+}
+
+/* Send the batch as one PAGES frame. */
+static int send_pages(struct send_job *job, struct send_batch *b)
+{
+    struct iovec body[2];
+    int rc;
+
+    mig_le32_store(b->desc, job->epoch);
+    mig_le32_store(b->desc + 4, b->n);
+    body[0].iov_base = b->desc;
+    body[0].iov_len = 8 + (size_t)b->n * 16;
+    body[1].iov_base = b->data;
+    body[1].iov_len = (size_t)b->n_data * MIG_XFER_PAGE_SIZE;
+    rc = send_frame(job->sender, job->index, WIRE_PAGES, body, b->n_data ? 2 : 1);
+    if (rc)
+        return rc;
+    job->stats.pages += b->n;
+    job->stats.frames++;
+    job->stats.bytes += WIRE_FRAME_HEADER + body[0].iov_len + body[1].iov_len;
+    return 0;
+}
+
+/* End the epoch on this stream: sent descriptors and their digest. */
+static int send_epoch_end(struct send_job *job, uint64_t sent, uint64_t digest)
+{
+    uint8_t end[24];
+    struct iovec body = { .iov_base = end, .iov_len = sizeof(end) };
+    int rc;
+
+    mig_le32_store(end, job->epoch);
+    mig_le32_store(end + 4, 0);
+    mig_le64_store(end + 8, sent);
+    mig_le64_store(end + 16, digest);
+    rc = send_frame(job->sender, job->index, WIRE_EPOCH_END, &body, 1);
+    if (rc)
+        return rc;
+    job->stats.frames++;
+    job->stats.bytes += WIRE_FRAME_HEADER + sizeof(end);
+    return 0;
+}
+
+/* Send this stream's pages of the epoch, batch by batch, then EPOCH_END. */
+static int send_stream_epoch(struct send_job *job)
+{
+    struct mig_xfer_sender *s = job->sender;
+    unsigned int batch = s->opts.batch_pages;
+    struct send_batch b = { 0 };
+    uint64_t digest = job->epoch, sent = 0;
+    size_t i = 0;
+    int rc = 0;
+
+    job->zero_hash = wire_zero_page_hash();
+    b.desc = malloc(8 + (size_t)batch * 16);
+    b.data = malloc((size_t)batch * MIG_XFER_PAGE_SIZE);
+    if (!b.desc || !b.data) {
+        rc = mig_error_set(MIG_ENOMEM, "stream %u: out of memory for a batch",
+                           job->index);
+        goto out;
+    }
+    while (i < job->count) {
+        if (s->prefetch) {
+            rc = s->prefetch(job->arg, job->index, job->pfns + i,
+                             job->count - i < batch ? job->count - i : batch);
+            if (rc)
+                goto out;
+        }
+        b.n = b.n_data = 0;
+        while (!rc && b.n < batch && i < job->count)
+            rc = batch_add_page(job, &b, job->pfns[i++]);
+        if (rc)
+            goto out;
+        if (!b.n)
+            continue;
+        digest = wire_digest_add(digest, b.desc + 8, b.n);
+        batch_inject_fault(job, &b);
+        rc = send_pages(job, &b);
+        if (rc)
+            goto out;
+        sent += b.n;
+    }
+    rc = send_epoch_end(job, sent, digest);
+out:
+    free(b.desc);
+    free(b.data);
+    return rc;
+}
+
+static void *send_thread(void *arg)
+{
+    struct send_job *job = arg;
+
+    job->rc = send_stream_epoch(job);
+    if (job->rc)
+        snprintf(job->message, sizeof(job->message), "%s", mig_error_last());
+    return NULL;
+}
+
+int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
+                               const uint64_t *pfns, size_t count,
+                               mig_xfer_read_page_fn read_page, void *arg,
+                               uint64_t *last_hash,
+                               struct mig_xfer_stats *stats)
+{
+    unsigned int n = s->count;
+    struct send_job *jobs = NULL;
+    pthread_t *threads = NULL;
+    uint64_t *bucketed = NULL;
+    size_t *fill = NULL;
+    unsigned int started = 0;
+    int rc;
+
+    jobs = calloc(n, sizeof(*jobs));
+    threads = calloc(n, sizeof(*threads));
+    bucketed = malloc((count ? count : 1) * sizeof(*bucketed));
+    fill = calloc(n + 1, sizeof(*fill));
+    if (!jobs || !threads || !bucketed || !fill) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for an epoch of %zu pages", count);
+        goto out;
+    }
+
+    /* Bucket the pfns by stream, keeping their order within a stream. */
+    for (size_t i = 0; i < count; i++) {
+        if (pfns[i] > MIG_XFER_PFN_MASK) {
+            rc = mig_error_set(MIG_EINVAL, "pfn %#llx is beyond the 52 bits "
+                               "the data stream can carry",
+                               (unsigned long long)pfns[i]);
+            goto out;
+        }
+        fill[mig_xfer_stream_of_pfn(pfns[i], n) + 1]++;
+    }
+    for (unsigned int j = 1; j <= n; j++)
+        fill[j] += fill[j - 1];
+    for (unsigned int j = 0; j < n; j++) {
+        jobs[j].pfns = bucketed + fill[j];
+        jobs[j].count = fill[j + 1] - fill[j];
+    }
+    for (size_t i = 0; i < count; i++)
+        bucketed[fill[mig_xfer_stream_of_pfn(pfns[i], n)]++] = pfns[i];
+
+    for (unsigned int j = 0; j < n; j++) {
+        jobs[j].sender = s;
+        jobs[j].index = j;
+        jobs[j].epoch = epoch;
+        jobs[j].read_page = read_page;
+        jobs[j].arg = arg;
+        jobs[j].last_hash = last_hash;
+        if (pthread_create(&threads[j], NULL, send_thread, &jobs[j])) {
+            rc = mig_error_set(MIG_ENOMEM, "cannot start sender thread %u", j);
+            goto join;
+        }
+        started++;
+    }
+    rc = 0;
+join:
+    for (unsigned int j = 0; j < started; j++)
+        pthread_join(threads[j], NULL);
+    for (unsigned int j = 0; j < started; j++) {
+        if (stats)
+            wire_stats_add(stats, &jobs[j].stats);
+        if (!rc && jobs[j].rc)
+            rc = mig_error_set(jobs[j].rc, "%s", jobs[j].message);
+    }
+    if (!rc && stats)
+        stats->epochs++;
+out:
+    free(jobs);
+    free(threads);
+    free(bucketed);
+    free(fill);
+    return rc;
+}
+
+int mig_xfer_sender_finish(struct mig_xfer_sender *s)
+{
+    int rc;
+
+    for (unsigned int i = 0; i < s->count; i++) {
+        if (s->closed[i])
+            continue;
+        rc = send_frame(s, i, WIRE_DONE, NULL, 0);
+        if (rc)
+            return rc;
+        s->closed[i] = true;
+    }
+    return 0;
+}
+
+void mig_xfer_sender_abort(struct mig_xfer_sender *s, int code, const char *message)
+{
+    for (unsigned int i = 0; i < s->count; i++) {
+        uint8_t head[8];
+        char text[1024];
+        struct iovec body[2];
+
+        if (s->closed[i] || s->fds[i] < 0)
+            continue;
+        mig_le32_store(head, (uint32_t)-code);
+        mig_le32_store(head + 4, 0);
+        body[0].iov_base = head;
+        body[0].iov_len = sizeof(head);
+        body[1].iov_len = strnlen(message, sizeof(text));
+        memcpy(text, message, body[1].iov_len);   /* encrypted in place */
+        body[1].iov_base = text;
+        (void)send_frame(s, i, WIRE_ABORT, body, 2);
+        s->closed[i] = true;
+    }
+}
+
+int mig_xfer_sender_fd(const struct mig_xfer_sender *s, unsigned int index)
+{
+    return index < s->count ? s->fds[index] : -1;
+}
+
+void mig_xfer_sender_close(struct mig_xfer_sender *s)
+{
+    if (!s)
+        return;
+    for (unsigned int i = 0; s->fds && i < s->count; i++)
+        if (s->fds[i] >= 0)
+            close(s->fds[i]);
+    if (s->seals)
+        for (unsigned int i = 0; i < s->count; i++)
+            seal_dispose(&s->seals[i]);
+    free(s->seals);
+    free(s->fds);
+    free(s->seq);
+    free(s->closed);
+    free(s);
+}

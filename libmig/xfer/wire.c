@@ -1,0 +1,198 @@
+/*
+ * wire.c: what both ends of a data stream share (see wire.h); the wire
+ * format is specified in docs/formats.md ("Data streams").
+ *
+ * This file encodes, decodes and reads; it must never decide whether a
+ * peer is accepted or a frame is valid (receiver.c does), nor keep state.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <xxhash.h>
+
+#include "mig_xfer.h"
+#include "seal.h"
+#include "util/le.h"
+#include "wire.h"
+
+static const char hello_magic[8] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' };
+static const char reply_magic[8] = { 'X', 'M', 'I', 'G', 'A', 'C', 'K', '1' };
+
+/* ---- HELLO, HELLO_REPLY, frame header -------------------------------- */
+
+void wire_hello_encode(uint8_t out[WIRE_HELLO_SIZE], unsigned int index,
+                       unsigned int count, bool sealed, const uint8_t id[16])
+{
+    memcpy(out, hello_magic, 8);
+    mig_le32_store(out + 8, MIG_XFER_VERSION);
+    mig_le32_store(out + 12, index);
+    mig_le32_store(out + 16, count);
+    mig_le32_store(out + 20, MIG_XFER_PAGE_SIZE);
+    mig_le64_store(out + 24, sealed ? WIRE_HELLO_SEALED : 0);
+    memcpy(out + 32, id, 16);
+}
+
+void wire_hello_decode(const uint8_t in[WIRE_HELLO_SIZE], struct wire_hello *hello)
+{
+    memcpy(hello->magic, in, 8);
+    hello->version = mig_le32_load(in + 8);
+    hello->index = mig_le32_load(in + 12);
+    hello->count = mig_le32_load(in + 16);
+    hello->page_size = mig_le32_load(in + 20);
+    hello->flags = mig_le64_load(in + 24);
+    memcpy(hello->id, in + 32, 16);
+}
+
+bool wire_hello_magic_ok(const struct wire_hello *hello)
+{
+    return !memcmp(hello->magic, hello_magic, 8);
+}
+
+void wire_reply_encode(uint8_t out[WIRE_REPLY_SIZE], int status)
+{
+    memcpy(out, reply_magic, 8);
+    mig_le32_store(out + 8, (uint32_t)-status);
+    mig_le32_store(out + 12, MIG_XFER_VERSION);
+}
+
+bool wire_reply_decode(const uint8_t in[WIRE_REPLY_SIZE], uint32_t *status,
+                       uint32_t *version)
+{
+    *status = mig_le32_load(in + 8);
+    *version = mig_le32_load(in + 12);
+    return !memcmp(in, reply_magic, 8);
+}
+
+void wire_frame_header_encode(uint8_t out[WIRE_FRAME_HEADER], uint32_t type,
+                              uint32_t length, uint64_t seq)
+{
+    mig_le32_store(out, type);
+    mig_le32_store(out + 4, length);
+    mig_le64_store(out + 8, seq);
+}
+
+void wire_frame_header_decode(const uint8_t in[WIRE_FRAME_HEADER],
+                              struct wire_frame_header *header)
+{
+    header->type = mig_le32_load(in);
+    header->length = mig_le32_load(in + 4);
+    header->seq = mig_le64_load(in + 8);
+}
+
+/* ---- digest ----------------------------------------------------------- */
+
+uint64_t wire_digest_add(uint64_t digest, const uint8_t *descriptors, unsigned int count)
+{
+    return XXH3_64bits_withSeed(descriptors, (size_t)count * 16, digest);
+}
+
+uint64_t wire_zero_page_hash(void)
+{
+    static const uint8_t zero[MIG_XFER_PAGE_SIZE];
+
+    return mig_page_hash(zero);
+}
+
+/* ---- seal glue -------------------------------------------------------- */
+
+int wire_hello_prove(struct seal *seal, unsigned int index,
+                     const uint8_t hello[WIRE_HELLO_SIZE], uint8_t tag[SEAL_TAG_SIZE])
+{
+    return seal_encrypt(seal, index, SEAL_HELLO_SEQ, hello, WIRE_HELLO_SIZE, NULL, 0, tag);
+}
+
+int wire_hello_check_proof(struct seal *seal, unsigned int index,
+                           const uint8_t hello[WIRE_HELLO_SIZE],
+                           const uint8_t tag[SEAL_TAG_SIZE])
+{
+    return seal_decrypt(seal, index, SEAL_HELLO_SEQ, hello, WIRE_HELLO_SIZE, NULL, 0, tag);
+}
+
+int wire_frame_seal(struct seal *seal, unsigned int index, uint64_t seq,
+                    const uint8_t header[WIRE_FRAME_HEADER], struct iovec *body,
+                    int body_cnt, uint8_t tag[SEAL_TAG_SIZE])
+{
+    return seal_encrypt(seal, index, seq, header, WIRE_FRAME_HEADER, body, body_cnt, tag);
+}
+
+int wire_frame_open(struct seal *seal, unsigned int index, uint64_t seq,
+                    const uint8_t header[WIRE_FRAME_HEADER], uint8_t *body,
+                    size_t len, const uint8_t tag[SEAL_TAG_SIZE])
+{
+    return seal_decrypt(seal, index, seq, header, WIRE_FRAME_HEADER, body, len, tag);
+}
+
+/* ---- socket reads ----------------------------------------------------- */
+
+int wire_peer_stalled(const char *what, int timeout_ms)
+{
+    return mig_error_set(MIG_EIO, "%s: no data for %d ms (peer stalled); "
+                         "raise the timeout or check the link", what, timeout_ms);
+}
+
+int wire_set_read_timeout(int fd, int timeout_ms)
+{
+    struct timeval tv = { .tv_sec = timeout_ms / 1000,
+                          .tv_usec = (timeout_ms % 1000) * 1000 };
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot set a read timeout");
+    return 0;
+}
+
+int wire_read_exact(int fd, void *buf, size_t len, int timeout_ms, const char *what)
+{
+    uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = recv(fd, p, len, MSG_WAITALL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return wire_peer_stalled(what, timeout_ms);
+        if (n < 0 && errno == ECONNRESET)
+            return mig_error_set(MIG_ETRUNC, "%s: connection reset by peer with %zu "
+                                 "bytes still expected", what, len);
+        if (n < 0)
+            return mig_error_set_errno(MIG_EIO, errno, "%s: read", what);
+        if (n == 0)
+            return mig_error_set(MIG_ETRUNC, "%s: connection closed by peer "
+                                 "with %zu bytes still expected", what, len);
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- options and statistics ------------------------------------------- */
+
+int wire_check_options(const struct mig_xfer_options *opts, bool sender)
+{
+    if (!opts || opts->version != MIG_XFER_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "xfer options version %u is not %u: "
+                             "initialise them with MIG_XFER_OPTIONS_INIT",
+                             opts ? opts->version : 0, MIG_XFER_OPTIONS_VERSION);
+    if (sender && (opts->streams < 1 || opts->streams > MIG_XFER_MAX_STREAMS))
+        return mig_error_set(MIG_EINVAL, "stream count %u is out of range: "
+                             "use 1 to %d streams", opts->streams,
+                             MIG_XFER_MAX_STREAMS);
+    if (opts->batch_pages < 1 || opts->batch_pages > MIG_XFER_MAX_BATCH)
+        return mig_error_set(MIG_EINVAL, "batch of %u pages is out of range: "
+                             "use 1 to %d", opts->batch_pages, MIG_XFER_MAX_BATCH);
+    return 0;
+}
+
+void wire_stats_add(struct mig_xfer_stats *to, const struct mig_xfer_stats *from)
+{
+    to->pages += from->pages;
+    to->zero_pages += from->zero_pages;
+    to->unchanged_pages += from->unchanged_pages;
+    to->bytes += from->bytes;
+    to->frames += from->frames;
+    to->epochs += from->epochs;
+}
