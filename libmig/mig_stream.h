@@ -36,10 +36,10 @@
 #include <xentoollog.h>
 
 #include "mig_error.h"
+#include "mig_page.h"
 
 /* ---- Format constants (Xen 4.17) ---- */
 
-#define MIG_STREAM_PAGE_SIZE            4096u
 #define MIG_STREAM_PAGE_SHIFT           12u
 #define MIG_STREAM_RECORD_ALIGN         8u
 #define MIG_STREAM_RECORD_LENGTH_MAX    (128u << 20)   /* body bytes, REC_LENGTH_MAX */
@@ -152,7 +152,8 @@ struct mig_stream_xl_header {
     uint32_t optional_flags;
     uint32_t optional_data_length;
     /* optional data: config length (4 bytes) + config + any tail */
-    const uint8_t *optional_data;     /* view, optional_data_length bytes */
+    const uint8_t *optional_data;     /* view, optional_data_length bytes (the
+                                         reader never leaves it NULL) */
     const uint8_t *config;            /* view into optional_data, or NULL */
     uint32_t config_length;
 };

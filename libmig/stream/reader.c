@@ -253,7 +253,9 @@ static int read_xl_header(struct mig_stream_reader *r, struct mig_stream_record 
         return stream_item_error(MIG_ETRUNC, rec, "optional data truncated: the header "
                                  "says %" PRIu32 " bytes, the input has %zu",
                                  xl->optional_data_length, got);
-    xl->optional_data = xl->optional_data_length ? data : NULL;
+    /* Never NULL: the writer writes what was read, also 0 bytes of it
+     * (NULL would make it build a config length that was not there). */
+    xl->optional_data = xl->optional_data_length ? data : (const uint8_t *)"";
     if (xl->optional_data_length >= 4) {
         xl->config_length = mig_le32_load(data);
         if (xl->config_length > xl->optional_data_length - 4)
