@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "mig_error.h"
+#include "mig_page.h"
 
 enum mig_precopy_kind {
     MIG_PRECOPY_DOWNTIME = 0,
@@ -62,7 +63,7 @@ struct mig_precopy_options {
 #define MIG_PRECOPY_OPTIONS_VERSION 1
 #define MIG_PRECOPY_OPTIONS_INIT \
     { MIG_PRECOPY_OPTIONS_VERSION, MIG_PRECOPY_DOWNTIME, 300, 30, 1, \
-      MIG_PRECOPY_FORCE, 4096, 20 }
+      MIG_PRECOPY_FORCE, MIG_PAGE_SIZE, 20 }
 
 /* What one pre-copy round did, reported by the engine. */
 struct mig_precopy_round {

@@ -30,6 +30,7 @@
 #include <xentoollog.h>
 
 #include "mig_dirty.h"
+#include "mig_page.h"
 
 struct mig_sim_guest;
 
@@ -51,7 +52,6 @@ enum mig_sim_harvest_mode {
     MIG_SIM_HARVEST_LOOSE,
 };
 
-#define MIG_SIM_PAGE_SIZE 4096
 #define MIG_SIM_MAX_VCPUS 64
 
 /* Options of mig_sim_guest_create(); start from MIG_SIM_OPTIONS_INIT. */
@@ -188,8 +188,8 @@ int mig_sim_guest_vcpu_stats(const struct mig_sim_guest *guest, unsigned vcpu,
 int mig_sim_guest_hash(const struct mig_sim_guest *guest, uint64_t *hash);
 
 /*
- * The memory of pfn: *data points at its MIG_SIM_PAGE_SIZE bytes, *length
- * is MIG_SIM_PAGE_SIZE.  The memory stays owned by the guest, valid until
+ * The memory of pfn: *data points at its MIG_PAGE_SIZE bytes, *length
+ * is MIG_PAGE_SIZE.  The memory stays owned by the guest, valid until
  * mig_sim_guest_destroy(), read-only for the caller, and changes under the
  * reader while writers run.  MIG_EINVAL for a pfn out of range.
  */

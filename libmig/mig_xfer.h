@@ -37,14 +37,14 @@
 #include <xxhash.h>
 
 #include "mig_error.h"
+#include "mig_page.h"
 
 struct xentoollog_logger;
 
 #define MIG_XFER_VERSION      3
 #define MIG_XFER_MAX_STREAMS  64
 #define MIG_XFER_MAX_BATCH    512          /* pages per PAGES frame */
-#define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (4096 + 16) + 8)
-#define MIG_XFER_PAGE_SIZE    4096
+#define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (MIG_PAGE_SIZE + 16) + 8)
 #define MIG_XFER_PFN_MASK     ((UINT64_C(1) << 52) - 1)
 #define MIG_XFER_FLAG_ZERO    (UINT64_C(1) << 63)
 #define MIG_XFER_TYPE_SHIFT   52
@@ -57,7 +57,7 @@ struct xentoollog_logger;
  */
 static inline uint64_t mig_page_hash(const void *page)
 {
-    return XXH64(page, MIG_XFER_PAGE_SIZE, 0);
+    return XXH64(page, MIG_PAGE_SIZE, 0);
 }
 
 /*

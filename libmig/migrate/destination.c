@@ -60,14 +60,14 @@ struct destination {
 static int stored_key(struct destination *d, unsigned int stream, uint64_t pfn,
                       const void *data, unsigned int type, uint64_t *key_out)
 {
-    uint8_t *stored = d->scratch + (size_t)stream * MIG_XFER_PAGE_SIZE;
+    uint8_t *stored = d->scratch + (size_t)stream * MIG_PAGE_SIZE;
     unsigned int stored_type = 0;
     int rc;
 
     if (!d->ops->read_page) {
         /* Nothing to read back (a stream): the digest is of what arrived. */
         if (!data) {
-            memset(stored, 0, MIG_XFER_PAGE_SIZE);
+            memset(stored, 0, MIG_PAGE_SIZE);
             data = stored;
         }
         *key_out = mig_page_key(mig_page_hash(data), type);
@@ -201,7 +201,7 @@ static int hello_sizes(struct destination *d, json_object *m)
                            "xenmig version on both hosts", v, MIG_MIGRATE_PROTOCOL_VERSION);
     if (!rc)
         rc = control_get_uint(m, "page_size", 1 << 30, &v);
-    if (!rc && v != MIG_XFER_PAGE_SIZE)
+    if (!rc && v != MIG_PAGE_SIZE)
         rc = mig_error_set(MIG_ECOMPAT, "page size %llu is not supported", v);
     if (!rc)
         rc = control_get_uint(m, "nr_pfns", MAX_GUEST_PFNS, &v);
@@ -321,7 +321,7 @@ static int prepare(struct destination *d)
     d->received_epoch = calloc(d->nr_pfns, sizeof(*d->received_epoch));
     d->page_hash = calloc(d->nr_pfns, sizeof(*d->page_hash));
     d->ctx = calloc(d->streams, sizeof(*d->ctx));
-    d->scratch = malloc((size_t)d->streams * MIG_XFER_PAGE_SIZE);
+    d->scratch = malloc((size_t)d->streams * MIG_PAGE_SIZE);
     if (!d->received_epoch || !d->page_hash || !d->ctx || !d->scratch)
         return mig_error_set(MIG_ENOMEM, "destination out of memory for the "
                              "bookkeeping of %" PRIu64 " pages", d->nr_pfns);

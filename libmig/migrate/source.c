@@ -168,7 +168,7 @@ static int handshake_start(struct source *s)
     json_object_object_add(m, "id", json_object_new_string(hex));
     json_object_object_add(m, "nr_pfns", json_object_new_int64((int64_t)s->nr_pfns));
     json_object_object_add(m, "streams", json_object_new_int((int)s->opts->streams));
-    json_object_object_add(m, "page_size", json_object_new_int(MIG_XFER_PAGE_SIZE));
+    json_object_object_add(m, "page_size", json_object_new_int(MIG_PAGE_SIZE));
     json_object_object_add(m, "tracing", json_object_new_string(
         s->opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
     if (s->opts->encrypt) {

@@ -301,7 +301,7 @@ static int decode_page_data(const struct mig_stream_record *rec, struct mig_stre
         if (mig_stream_page_type_has_data(type))
             data_pages++;
     }
-    expected = 8 + (uint64_t)count * 8 + (uint64_t)data_pages * MIG_STREAM_PAGE_SIZE;
+    expected = 8 + (uint64_t)count * 8 + (uint64_t)data_pages * MIG_PAGE_SIZE;
     if (rec->length != expected)
         return stream_item_error(MIG_EFORMAT, rec,
                                  "body is %" PRIu32 " bytes but %" PRIu32 " pfns with %"
@@ -314,152 +314,190 @@ static int decode_page_data(const struct mig_stream_record *rec, struct mig_stre
     return 0;
 }
 
-static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_body *body)
+static int decode_pv_info(const struct mig_stream_record *rec, struct mig_stream_body *body)
+{
+    const uint8_t *b = rec->body;
+
+    if (rec->length != 8)
+        return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32
+                                 " bytes, must be 8", rec->length);
+    if (b[0] != 4 && b[0] != 8)
+        return stream_item_error(MIG_EFORMAT, rec, "guest width %u: must be 4 or 8", b[0]);
+    if (b[1] != 3 && b[1] != 4)
+        return stream_item_error(MIG_EFORMAT, rec, "page-table levels %u: must be 3 or 4",
+                                 b[1]);
+    for (int i = 2; i < 8; i++)
+        if (b[i])
+            return stream_item_error(MIG_EFORMAT, rec,
+                                     "reserved byte %d is 0x%02x, must be zero", i, b[i]);
+    body->u.x86_pv_info.guest_width = b[0];
+    body->u.x86_pv_info.pt_levels = b[1];
+    return 0;
+}
+
+static int decode_p2m_frames(const struct mig_stream_record *rec,
+                             struct mig_stream_body *body)
 {
     const uint8_t *b = rec->body;
     uint32_t count;
+    int rc = expect_array(rec, 8, 8, "frame numbers", &count);
+
+    if (rc)
+        return rc;
+    body->u.p2m_frames.start_pfn = mig_le32_load(b);
+    body->u.p2m_frames.end_pfn = mig_le32_load(b + 4);
+    if (body->u.p2m_frames.end_pfn < body->u.p2m_frames.start_pfn)
+        return stream_item_error(MIG_EFORMAT, rec,
+                                 "end pfn 0x%" PRIx32 " is below start pfn 0x%" PRIx32,
+                                 body->u.p2m_frames.end_pfn, body->u.p2m_frames.start_pfn);
+    body->u.p2m_frames.count = count;
+    body->u.p2m_frames.frames = count ? b + 8 : NULL;
+    return 0;
+}
+
+static int decode_vcpu(const struct mig_stream_record *rec, struct mig_stream_body *body)
+{
     int rc;
 
+    if (rec->length < 8)
+        return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32 " bytes, "
+                                 "shorter than the 8-byte vcpu header", rec->length);
+    rc = expect_reserved_zero(rec, 4);
+    if (rc)
+        return rc;
+    body->u.vcpu.vcpu_id = mig_le32_load(rec->body);
+    body->u.vcpu.context_length = rec->length - 8;
+    body->u.vcpu.context = rec->length > 8 ? rec->body + 8 : NULL;
+    return 0;
+}
+
+static int decode_tsc_info(const struct mig_stream_record *rec, struct mig_stream_body *body)
+{
+    const uint8_t *b = rec->body;
+    int rc;
+
+    if (rec->length != 24)
+        return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32
+                                 " bytes, must be 24", rec->length);
+    rc = expect_reserved_zero(rec, 20);
+    if (rc)
+        return rc;
+    body->u.tsc_info.mode = mig_le32_load(b);
+    body->u.tsc_info.khz = mig_le32_load(b + 4);
+    body->u.tsc_info.nsec = mig_le64_load(b + 8);
+    body->u.tsc_info.incarnation = mig_le32_load(b + 16);
+    return 0;
+}
+
+static int decode_hvm_params(const struct mig_stream_record *rec,
+                             struct mig_stream_body *body)
+{
+    const uint8_t *b = rec->body;
+    uint32_t count;
+    int rc = expect_array(rec, 8, 16, "index/value entries", &count);
+
+    if (rc)
+        return rc;
+    if (mig_le32_load(b) != count)
+        return stream_item_error(MIG_EFORMAT, rec,
+                                 "count %" PRIu32 " but the body holds %" PRIu32
+                                 " entries", mig_le32_load(b), count);
+    rc = expect_reserved_zero(rec, 4);
+    if (rc)
+        return rc;
+    body->u.hvm_params.count = count;
+    body->u.hvm_params.entries = count ? b + 8 : NULL;
+    return 0;
+}
+
+static int decode_msr_policy(const struct mig_stream_record *rec,
+                             struct mig_stream_body *body)
+{
+    const uint8_t *b = rec->body;
+    uint32_t count;
+    int rc = expect_array(rec, 0, 16, "MSR entries", &count);
+
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < count; i++)
+        if (mig_le32_load(b + (size_t)i * 16 + 4))
+            return stream_item_error(MIG_EFORMAT, rec,
+                                     "MSR entry %" PRIu32 " (index 0x%08" PRIx32
+                                     ") has reserved flags 0x%08" PRIx32, i,
+                                     mig_le32_load(b + (size_t)i * 16),
+                                     mig_le32_load(b + (size_t)i * 16 + 4));
+    body->u.msr_policy.count = count;
+    body->u.msr_policy.entries = count ? b : NULL;
+    return 0;
+}
+
+/* A record whose body is an array of size-byte entries, kept as is. */
+static int decode_entries(const struct mig_stream_record *rec, uint32_t size,
+                          const char *what, uint32_t *count_out, const void **entries_out)
+{
+    uint32_t count;
+    int rc = expect_array(rec, 0, size, what, &count);
+
+    if (rc)
+        return rc;
+    *count_out = count;
+    *entries_out = count ? rec->body : NULL;
+    return 0;
+}
+
+/* A record kept as an opaque blob. */
+static int decode_blob(const struct mig_stream_record *rec, struct mig_stream_body *body)
+{
+    body->u.blob.length = rec->length;
+    body->u.blob.data = rec->body;
+    return 0;
+}
+
+static int decode_libxc(const struct mig_stream_record *rec, struct mig_stream_body *body)
+{
     switch (rec->type) {
     case MIG_LIBXC_END:
     case MIG_LIBXC_VERIFY:
     case MIG_LIBXC_CHECKPOINT:
     case MIG_LIBXC_STATIC_DATA_END:
         return expect_empty(rec);
-
     case MIG_LIBXC_PAGE_DATA:
         return decode_page_data(rec, body);
-
     case MIG_LIBXC_X86_PV_INFO:
-        if (rec->length != 8)
-            return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32
-                                     " bytes, must be 8", rec->length);
-        if (b[0] != 4 && b[0] != 8)
-            return stream_item_error(MIG_EFORMAT, rec, "guest width %u: must be 4 or 8",
-                                     b[0]);
-        if (b[1] != 3 && b[1] != 4)
-            return stream_item_error(MIG_EFORMAT, rec,
-                                     "page-table levels %u: must be 3 or 4", b[1]);
-        for (int i = 2; i < 8; i++)
-            if (b[i])
-                return stream_item_error(MIG_EFORMAT, rec,
-                                         "reserved byte %d is 0x%02x, must be zero", i, b[i]);
-        body->u.x86_pv_info.guest_width = b[0];
-        body->u.x86_pv_info.pt_levels = b[1];
-        return 0;
-
+        return decode_pv_info(rec, body);
     case MIG_LIBXC_X86_PV_P2M_FRAMES:
-        rc = expect_array(rec, 8, 8, "frame numbers", &count);
-        if (rc)
-            return rc;
-        body->u.p2m_frames.start_pfn = mig_le32_load(b);
-        body->u.p2m_frames.end_pfn = mig_le32_load(b + 4);
-        if (body->u.p2m_frames.end_pfn < body->u.p2m_frames.start_pfn)
-            return stream_item_error(MIG_EFORMAT, rec,
-                                     "end pfn 0x%" PRIx32 " is below start pfn 0x%" PRIx32,
-                                     body->u.p2m_frames.end_pfn,
-                                     body->u.p2m_frames.start_pfn);
-        body->u.p2m_frames.count = count;
-        body->u.p2m_frames.frames = count ? b + 8 : NULL;
-        return 0;
-
+        return decode_p2m_frames(rec, body);
     case MIG_LIBXC_X86_PV_VCPU_BASIC:
     case MIG_LIBXC_X86_PV_VCPU_EXTENDED:
     case MIG_LIBXC_X86_PV_VCPU_XSAVE:
     case MIG_LIBXC_X86_PV_VCPU_MSRS:
-        if (rec->length < 8)
-            return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32 " bytes, "
-                                     "shorter than the 8-byte vcpu header", rec->length);
-        rc = expect_reserved_zero(rec, 4);
-        if (rc)
-            return rc;
-        body->u.vcpu.vcpu_id = mig_le32_load(b);
-        body->u.vcpu.context_length = rec->length - 8;
-        body->u.vcpu.context = rec->length > 8 ? b + 8 : NULL;
-        return 0;
-
+        return decode_vcpu(rec, body);
     case MIG_LIBXC_SHARED_INFO:
-        if (rec->length != MIG_STREAM_PAGE_SIZE)
+        if (rec->length != MIG_PAGE_SIZE)
             return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32
                                      " bytes, must be one page (4096)", rec->length);
-        body->u.blob.length = rec->length;
-        body->u.blob.data = b;
-        return 0;
-
+        return decode_blob(rec, body);
     case MIG_LIBXC_X86_TSC_INFO:
-        if (rec->length != 24)
-            return stream_item_error(MIG_EFORMAT, rec, "body is %" PRIu32
-                                     " bytes, must be 24", rec->length);
-        rc = expect_reserved_zero(rec, 20);
-        if (rc)
-            return rc;
-        body->u.tsc_info.mode = mig_le32_load(b);
-        body->u.tsc_info.khz = mig_le32_load(b + 4);
-        body->u.tsc_info.nsec = mig_le64_load(b + 8);
-        body->u.tsc_info.incarnation = mig_le32_load(b + 16);
-        return 0;
-
+        return decode_tsc_info(rec, body);
     case MIG_LIBXC_HVM_CONTEXT:
         if (rec->length == 0)
             return stream_item_error(MIG_EFORMAT, rec, "HVM context is empty");
-        /* fall through */
+        return decode_blob(rec, body);
     case MIG_LIBXC_TOOLSTACK:
-        body->u.blob.length = rec->length;
-        body->u.blob.data = b;
-        return 0;
-
+        return decode_blob(rec, body);
     case MIG_LIBXC_HVM_PARAMS:
-        rc = expect_array(rec, 8, 16, "index/value entries", &count);
-        if (rc)
-            return rc;
-        if (mig_le32_load(b) != count)
-            return stream_item_error(MIG_EFORMAT, rec,
-                                     "count %" PRIu32 " but the body holds %" PRIu32
-                                     " entries", mig_le32_load(b), count);
-        rc = expect_reserved_zero(rec, 4);
-        if (rc)
-            return rc;
-        body->u.hvm_params.count = count;
-        body->u.hvm_params.entries = count ? b + 8 : NULL;
-        return 0;
-
+        return decode_hvm_params(rec, body);
     case MIG_LIBXC_CHECKPOINT_DIRTY_PFN_LIST:
-        rc = expect_array(rec, 0, 8, "pfns", &count);
-        if (rc)
-            return rc;
-        body->u.pfn_list.count = count;
-        body->u.pfn_list.pfns = count ? b : NULL;
-        return 0;
-
+        return decode_entries(rec, 8, "pfns", &body->u.pfn_list.count,
+                              &body->u.pfn_list.pfns);
     case MIG_LIBXC_X86_CPUID_POLICY:
-        rc = expect_array(rec, 0, 24, "CPUID leaves", &count);
-        if (rc)
-            return rc;
-        body->u.cpuid_policy.count = count;
-        body->u.cpuid_policy.leaves = count ? b : NULL;
-        return 0;
-
+        return decode_entries(rec, 24, "CPUID leaves", &body->u.cpuid_policy.count,
+                              &body->u.cpuid_policy.leaves);
     case MIG_LIBXC_X86_MSR_POLICY:
-        rc = expect_array(rec, 0, 16, "MSR entries", &count);
-        if (rc)
-            return rc;
-        for (uint32_t i = 0; i < count; i++)
-            if (mig_le32_load(b + (size_t)i * 16 + 4))
-                return stream_item_error(MIG_EFORMAT, rec,
-                                         "MSR entry %" PRIu32 " (index 0x%08" PRIx32
-                                         ") has reserved flags 0x%08" PRIx32, i,
-                                         mig_le32_load(b + (size_t)i * 16),
-                                         mig_le32_load(b + (size_t)i * 16 + 4));
-        body->u.msr_policy.count = count;
-        body->u.msr_policy.entries = count ? b : NULL;
-        return 0;
+        return decode_msr_policy(rec, body);
     }
-
-    if (rec->type & MIG_STREAM_RECORD_TYPE_OPTIONAL) {
-        body->u.blob.length = rec->length;
-        body->u.blob.data = b;
-        return 0;
-    }
+    if (rec->type & MIG_STREAM_RECORD_TYPE_OPTIONAL)
+        return decode_blob(rec, body);
     return stream_item_error(MIG_EUNSUPP, rec,
                              "unknown mandatory libxc record type 0x%08" PRIx32 ": this "
                              "stream needs a newer reader (only types with bit 31 set "

@@ -313,7 +313,7 @@ int mig_stream_write_page_data(struct mig_stream_writer *w,
                                      " data pages, %" PRIu32 " were given", data_pages,
                                      page_count));
     for (uint32_t i = 0; i < page_count; i++)
-        if (pages[i].iov_len != MIG_STREAM_PAGE_SIZE)
+        if (pages[i].iov_len != MIG_PAGE_SIZE)
             return fail(w, mig_error_set(MIG_EINVAL, "PAGE_DATA: page %" PRIu32 " is %zu "
                                          "bytes, must be 4096", i, pages[i].iov_len));
     iov = malloc((page_count + 2) * sizeof(*iov));
@@ -359,7 +359,7 @@ static int write_page_data_body(struct mig_stream_writer *w, const struct mig_st
                                      pages));
     for (uint32_t i = 0; i < pages; i++)
         iov[i] = (struct iovec){ (uint8_t *)b->u.page_data.pages +
-                                 (size_t)i * MIG_STREAM_PAGE_SIZE, MIG_STREAM_PAGE_SIZE };
+                                 (size_t)i * MIG_PAGE_SIZE, MIG_PAGE_SIZE };
     rc = mig_stream_write_page_data(w, b->u.page_data.pfn_words, b->u.page_data.count,
                                     iov, pages);
     free(iov);

@@ -175,7 +175,7 @@ static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hel
         return mig_error_set(MIG_ECOMPAT, "connection %u: data stream version %u, "
                              "this receiver speaks %d: upgrade the older side",
                              accepted, hello->version, MIG_XFER_VERSION);
-    if (hello->page_size != MIG_XFER_PAGE_SIZE ||
+    if (hello->page_size != MIG_PAGE_SIZE ||
         (hello->flags & ~(uint64_t)WIRE_HELLO_SEALED))
         return mig_error_set(MIG_ECOMPAT, "connection %u: page size %u / flags "
                              "%#llx not supported", accepted, hello->page_size,
@@ -562,7 +562,7 @@ static int pages_check_length(struct recv_stream *rs, uint32_t count)
 
     for (uint32_t k = 0; k < count && need <= rs->len; k++)
         if (!(mig_le64_load(rs->body + 8 + (size_t)k * 16) & MIG_XFER_FLAG_ZERO))
-            need += MIG_XFER_PAGE_SIZE;
+            need += MIG_PAGE_SIZE;
     if (need != rs->len)
         return frame_error(rs, MIG_EFORMAT, "PAGES ", "length %u does not match its %u "
                            "descriptors (%zu bytes)", rs->len, count, need);
@@ -591,7 +591,7 @@ static int deliver_page(struct recv_stream *rs, uint32_t k, size_t *data_off)
         rs->stats.zero_pages++;
     } else {
         data = rs->body + *data_off;
-        *data_off += MIG_XFER_PAGE_SIZE;
+        *data_off += MIG_PAGE_SIZE;
         actual = mig_page_hash(data);
     }
     if (actual != hash)

@@ -35,7 +35,7 @@ static bool page_is_zero(const uint8_t *page)
 {
     const uint64_t *w = (const uint64_t *)page;
 
-    for (size_t i = 0; i < MIG_XFER_PAGE_SIZE / sizeof(*w); i++)
+    for (size_t i = 0; i < MIG_PAGE_SIZE / sizeof(*w); i++)
         if (w[i])
             return false;
     return true;
@@ -344,7 +344,7 @@ struct send_batch {
  */
 static int batch_add_page(struct send_job *job, struct send_batch *b, uint64_t pfn)
 {
-    uint8_t *page = b->data + (size_t)b->n_data * MIG_XFER_PAGE_SIZE;
+    uint8_t *page = b->data + (size_t)b->n_data * MIG_PAGE_SIZE;
     uint64_t hash, word = pfn;
     unsigned int type = 0;
     int rc;
@@ -423,7 +423,7 @@ static int send_pages(struct send_job *job, struct send_batch *b)
     body[0].iov_base = b->desc;
     body[0].iov_len = 8 + (size_t)b->n * 16;
     body[1].iov_base = b->data;
-    body[1].iov_len = (size_t)b->n_data * MIG_XFER_PAGE_SIZE;
+    body[1].iov_len = (size_t)b->n_data * MIG_PAGE_SIZE;
     rc = send_frame(job->sender, job->index, WIRE_PAGES, body, b->n_data ? 2 : 1);
     if (rc)
         return rc;
@@ -464,7 +464,7 @@ static int send_stream_epoch(struct send_job *job)
 
     job->zero_hash = wire_zero_page_hash();
     b.desc = malloc(8 + (size_t)batch * 16);
-    b.data = malloc((size_t)batch * MIG_XFER_PAGE_SIZE);
+    b.data = malloc((size_t)batch * MIG_PAGE_SIZE);
     if (!b.desc || !b.data) {
         rc = mig_error_set(MIG_ENOMEM, "stream %u: out of memory for a batch",
                            job->index);

@@ -31,7 +31,7 @@ void wire_hello_encode(uint8_t out[WIRE_HELLO_SIZE], unsigned int index,
     mig_le32_store(out + 8, MIG_XFER_VERSION);
     mig_le32_store(out + 12, index);
     mig_le32_store(out + 16, count);
-    mig_le32_store(out + 20, MIG_XFER_PAGE_SIZE);
+    mig_le32_store(out + 20, MIG_PAGE_SIZE);
     mig_le64_store(out + 24, sealed ? WIRE_HELLO_SEALED : 0);
     memcpy(out + 32, id, 16);
 }
@@ -92,7 +92,7 @@ uint64_t wire_digest_add(uint64_t digest, const uint8_t *descriptors, unsigned i
 
 uint64_t wire_zero_page_hash(void)
 {
-    static const uint8_t zero[MIG_XFER_PAGE_SIZE];
+    static const uint8_t zero[MIG_PAGE_SIZE];
 
     return mig_page_hash(zero);
 }

@@ -34,7 +34,7 @@ static void touch_body(const struct mig_stream_body *body)
         return;
     for (uint32_t i = 0; i < body->u.page_data.count; i++)
         sink += mig_stream_page_data_word(body, i);
-    touch(body->u.page_data.pages, (size_t)body->u.page_data.data_pages * MIG_STREAM_PAGE_SIZE);
+    touch(body->u.page_data.pages, (size_t)body->u.page_data.data_pages * MIG_PAGE_SIZE);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

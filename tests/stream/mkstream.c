@@ -145,7 +145,7 @@ static int write_memory(struct mig_stream_writer *w, const struct options *o, ui
 {
     uint64_t words[MIG_STREAM_PAGE_DATA_MAX_PFNS];
     struct iovec iov[MIG_STREAM_PAGE_DATA_MAX_PFNS];
-    uint8_t *pages = malloc((size_t)MIG_STREAM_PAGE_DATA_MAX_PFNS * MIG_STREAM_PAGE_SIZE);
+    uint8_t *pages = malloc((size_t)MIG_STREAM_PAGE_DATA_MAX_PFNS * MIG_PAGE_SIZE);
     int rc = 0;
 
     if (!pages)
@@ -156,20 +156,20 @@ static int write_memory(struct mig_stream_writer *w, const struct options *o, ui
         for (uint64_t pfn = first; pfn < o->pages && count < MIG_STREAM_PAGE_DATA_MAX_PFNS;
              pfn++) {
             uint64_t type = pfn_type(o, pfn);
-            uint8_t *page = pages + (size_t)data * MIG_STREAM_PAGE_SIZE;
+            uint8_t *page = pages + (size_t)data * MIG_PAGE_SIZE;
 
             words[count++] = pfn | (type << MIG_STREAM_PFN_TYPE_SHIFT);
             if (!mig_stream_page_type_has_data((unsigned int)type))
                 continue;
             if (pfn % 7 == 3)
-                memset(page, 0, MIG_STREAM_PAGE_SIZE);      /* zero pages happen */
+                memset(page, 0, MIG_PAGE_SIZE);      /* zero pages happen */
             else if (o->pattern)
-                for (unsigned int i = 0; i < MIG_STREAM_PAGE_SIZE; i += 8)
+                for (unsigned int i = 0; i < MIG_PAGE_SIZE; i += 8)
                     memcpy(page + i, &pfn, 8);
             else
-                fill(page, MIG_STREAM_PAGE_SIZE, state);
+                fill(page, MIG_PAGE_SIZE, state);
             iov[data].iov_base = page;
-            iov[data].iov_len = MIG_STREAM_PAGE_SIZE;
+            iov[data].iov_len = MIG_PAGE_SIZE;
             data++;
         }
         rc = mig_stream_write_page_data(w, words, count, iov, data);
@@ -231,15 +231,15 @@ static int write_pv_state(struct mig_stream_writer *w, const struct options *o,
                                       MIG_LIBXC_X86_PV_VCPU_XSAVE,
                                       MIG_LIBXC_X86_PV_VCPU_MSRS };
     static const uint32_t sizes[] = { 5168, 128, 832, 32 };
-    uint8_t *buffer = malloc(MIG_STREAM_PAGE_SIZE * 2);
+    uint8_t *buffer = malloc(MIG_PAGE_SIZE * 2);
     struct mig_stream_body b = { .layer = MIG_STREAM_LAYER_LIBXC };
     int rc;
 
     if (!buffer)
         return mig_error_set(MIG_ENOMEM, "out of memory for PV state");
-    fill(buffer, MIG_STREAM_PAGE_SIZE, state);
+    fill(buffer, MIG_PAGE_SIZE, state);
     b.type = MIG_LIBXC_SHARED_INFO;
-    b.u.blob.length = MIG_STREAM_PAGE_SIZE;
+    b.u.blob.length = MIG_PAGE_SIZE;
     b.u.blob.data = buffer;
     rc = mig_stream_write_body(w, &b);
     for (uint32_t vcpu = 0; vcpu < o->vcpus && !rc; vcpu++) {

@@ -71,7 +71,7 @@ static void copy_harvested(struct mig_sim_guest *guest,
     for (pfn = mig_dirty_bitmap_next_set(harvested, 0); pfn < n;
          pfn = mig_dirty_bitmap_next_set(harvested, pfn + 1)) {
         ck_assert_int_eq(mig_sim_guest_page(guest, pfn, &data, &length), MIG_OK);
-        memcpy(shadow + pfn * MIG_SIM_PAGE_SIZE, data, length);
+        memcpy(shadow + pfn * MIG_PAGE_SIZE, data, length);
     }
 }
 
@@ -84,7 +84,7 @@ static uint64_t count_differing_pages(struct mig_sim_guest *guest,
 
     for (pfn = 0; pfn < n; pfn++) {
         mig_sim_guest_page(guest, pfn, &data, &length);
-        if (memcmp(shadow + pfn * MIG_SIM_PAGE_SIZE, data, length))
+        if (memcmp(shadow + pfn * MIG_PAGE_SIZE, data, length))
             differing++;
     }
     return differing;

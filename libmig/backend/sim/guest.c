@@ -104,7 +104,7 @@ static uint64_t vcpu_next_pfn(struct sim_vcpu *vcpu)
 
     switch (options->pattern) {
     case MIG_SIM_PATTERN_HOT_SET:
-        hot_pfns = options->working_set_bytes / MIG_SIM_PAGE_SIZE;
+        hot_pfns = options->working_set_bytes / MIG_PAGE_SIZE;
         if (hot_pfns == 0 || hot_pfns > nr_pfns)
             hot_pfns = nr_pfns;
         return next_random(&vcpu->random_state) % hot_pfns;
@@ -136,8 +136,8 @@ static void *vcpu_main(void *opaque)
         }
         pfn = vcpu_next_pfn(vcpu);
         value = next_random(&vcpu->random_state);
-        offset = (value >> 32) % (MIG_SIM_PAGE_SIZE / sizeof(uint64_t));
-        word = (uint64_t *)(guest->memory + pfn * MIG_SIM_PAGE_SIZE) + offset;
+        offset = (value >> 32) % (MIG_PAGE_SIZE / sizeof(uint64_t));
+        word = (uint64_t *)(guest->memory + pfn * MIG_PAGE_SIZE) + offset;
         seq++;
         before = mig_clock_ns();
         /* vCPU index + sequence: every write changes the page */
@@ -167,11 +167,11 @@ static int check_options(const struct mig_sim_options *options)
                              options ? options->version : 0,
                              MIG_SIM_OPTIONS_VERSION);
     if (options->memory_bytes == 0 ||
-        options->memory_bytes % MIG_SIM_PAGE_SIZE ||
-        options->memory_bytes / MIG_SIM_PAGE_SIZE > MIG_DIRTY_MAX_PFNS)
+        options->memory_bytes % MIG_PAGE_SIZE ||
+        options->memory_bytes / MIG_PAGE_SIZE > MIG_DIRTY_MAX_PFNS)
         return mig_error_set(MIG_EINVAL, "sim guest: memory size %" PRIu64
                              " bytes is not a non-zero multiple of %d",
-                             options->memory_bytes, MIG_SIM_PAGE_SIZE);
+                             options->memory_bytes, MIG_PAGE_SIZE);
     if (options->park_timeout_ms == 0)
         return mig_error_set(MIG_EINVAL, "sim guest: a park timeout of 0 ms: "
                              "give at least 1");
@@ -204,7 +204,7 @@ int mig_sim_guest_create(const struct mig_sim_options *options,
     }
     guest->options = *options;
     guest->memory_bytes = options->memory_bytes;
-    guest->nr_pfns = options->memory_bytes / MIG_SIM_PAGE_SIZE;
+    guest->nr_pfns = options->memory_bytes / MIG_PAGE_SIZE;
     guest->tracker.uffd = -1;
     guest->tracker.pagemap_fd = -1;
     guest->tracker.stop_pipe[0] = guest->tracker.stop_pipe[1] = -1;
@@ -497,7 +497,7 @@ int mig_sim_guest_page(const struct mig_sim_guest *guest, uint64_t pfn,
         return mig_error_set(MIG_EINVAL, "sim guest: pfn %" PRIu64 " is "
                              "outside the guest of %" PRIu64 " pfns", pfn,
                              guest->nr_pfns);
-    *data = guest->memory + pfn * MIG_SIM_PAGE_SIZE;
-    *length = MIG_SIM_PAGE_SIZE;
+    *data = guest->memory + pfn * MIG_PAGE_SIZE;
+    *length = MIG_PAGE_SIZE;
     return MIG_OK;
 }

@@ -45,7 +45,7 @@ static int digest_of_pages(const uint8_t *memory, uint64_t nr_pfns, const char *
         if ((p - first) % 1024 == 0 && cancel && atomic_load(cancel))
             return mig_error_set(MIG_ECANCELLED, "memory hash cancelled at page %" PRIu64,
                                  p);
-        sum += mig_memory_digest_term(p, mig_page_hash(memory + p * MIG_SIM_PAGE_SIZE));
+        sum += mig_memory_digest_term(p, mig_page_hash(memory + p * MIG_PAGE_SIZE));
     }
     *sum_out = sum;
     return 0;
@@ -179,7 +179,7 @@ const struct mig_source_ops mig_sim_source_ops = {
 static int dst_prepare(void *b, uint64_t nr_pfns)
 {
     struct mig_sim_destination *d = b;
-    size_t bytes = (size_t)nr_pfns * MIG_SIM_PAGE_SIZE;
+    size_t bytes = (size_t)nr_pfns * MIG_PAGE_SIZE;
     void *mem;
 
     if (d->memory)
@@ -202,7 +202,7 @@ static int dst_read_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, void 
 {
     struct mig_sim_destination *d = b;
 
-    memcpy(buf, d->memory + pfn * MIG_SIM_PAGE_SIZE, MIG_SIM_PAGE_SIZE);
+    memcpy(buf, d->memory + pfn * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
     return 0;
 }
 
@@ -210,12 +210,12 @@ static int dst_write_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, cons
                           unsigned int type)
 {
     struct mig_sim_destination *d = b;
-    uint8_t *page = d->memory + pfn * MIG_SIM_PAGE_SIZE;
+    uint8_t *page = d->memory + pfn * MIG_PAGE_SIZE;
 
     if (data)
-        memcpy(page, data, MIG_SIM_PAGE_SIZE);
+        memcpy(page, data, MIG_PAGE_SIZE);
     else
-        memset(page, 0, MIG_SIM_PAGE_SIZE);
+        memset(page, 0, MIG_PAGE_SIZE);
     return 0;
 }
 
@@ -238,7 +238,7 @@ static int write_save_file(struct mig_sim_destination *d, const void *state, siz
     struct iovec iov[3] = {
         { .iov_base = head, .iov_len = sizeof(head) },
         { .iov_base = (void *)state, .iov_len = len },
-        { .iov_base = d->memory, .iov_len = (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE },
+        { .iov_base = d->memory, .iov_len = (size_t)d->nr_pfns * MIG_PAGE_SIZE },
     };
     int fd, rc;
 
@@ -284,6 +284,6 @@ const struct mig_destination_ops mig_sim_destination_ops = {
 void mig_sim_destination_dispose(struct mig_sim_destination *d)
 {
     if (d->memory)
-        munmap(d->memory, (size_t)d->nr_pfns * MIG_SIM_PAGE_SIZE);
+        munmap(d->memory, (size_t)d->nr_pfns * MIG_PAGE_SIZE);
     d->memory = NULL;
 }

@@ -172,11 +172,11 @@ static int scan_range(struct mig_sim_guest *guest, uint64_t start_pfn,
 {
     struct page_region *regions = guest->tracker.scan_vector;
     uint64_t base = (uintptr_t)guest->memory;
-    uint64_t end = base + (start_pfn + count) * MIG_SIM_PAGE_SIZE;
+    uint64_t end = base + (start_pfn + count) * MIG_PAGE_SIZE;
     struct pm_scan_arg arg = {
         .size = sizeof(arg),
         .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-        .start = base + start_pfn * MIG_SIM_PAGE_SIZE,
+        .start = base + start_pfn * MIG_PAGE_SIZE,
         .end = end,
         .vec = (uintptr_t)regions,
         .vec_len = SCAN_VECTOR_LENGTH,
@@ -198,9 +198,9 @@ static int scan_range(struct mig_sim_guest *guest, uint64_t start_pfn,
                 return mig_error_set(MIG_EIO, "sim harvest: PAGEMAP_SCAN "
                                      "returned a region outside the scanned "
                                      "range");
-            first = (regions[i].start - base) / MIG_SIM_PAGE_SIZE;
-            last = (regions[i].end - base + MIG_SIM_PAGE_SIZE - 1) /
-                   MIG_SIM_PAGE_SIZE;
+            first = (regions[i].start - base) / MIG_PAGE_SIZE;
+            last = (regions[i].end - base + MIG_PAGE_SIZE - 1) /
+                   MIG_PAGE_SIZE;
             mig_dirty_bitmap_set_range(dst, first, last - first);
             *reported += last - first;
         }
@@ -212,7 +212,7 @@ static int scan_range(struct mig_sim_guest *guest, uint64_t start_pfn,
             return mig_error_set(MIG_EIO, "sim harvest: PAGEMAP_SCAN made no "
                                  "progress at pfn %" PRIu64 " (walk end %#"
                                  PRIx64 "): the tracker is stuck",
-                                 (arg.start - base) / MIG_SIM_PAGE_SIZE,
+                                 (arg.start - base) / MIG_PAGE_SIZE,
                                  (uint64_t)arg.walk_end);
         arg.start = arg.walk_end;
     }
@@ -295,14 +295,14 @@ static void *fault_handler_main(void *opaque)
         if (msg.event != UFFD_EVENT_PAGEFAULT ||
             !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
             continue;
-        address = msg.arg.pagefault.address & ~(uint64_t)(MIG_SIM_PAGE_SIZE - 1);
-        pfn = (address - (uintptr_t)guest->memory) / MIG_SIM_PAGE_SIZE;
+        address = msg.arg.pagefault.address & ~(uint64_t)(MIG_PAGE_SIZE - 1);
+        pfn = (address - (uintptr_t)guest->memory) / MIG_PAGE_SIZE;
         if (pfn >= guest->nr_pfns)
             continue;
         pthread_mutex_lock(&tracker->granule_locks[pfn / GRANULE_PFNS]);
         mig_dirty_bitmap_set_atomic(tracker->written, pfn);
         /* lifting the protection also wakes the faulting thread */
-        if (write_protect(tracker->uffd, address, MIG_SIM_PAGE_SIZE, 0))
+        if (write_protect(tracker->uffd, address, MIG_PAGE_SIZE, 0))
             tracker->handler_error = errno;
         pthread_mutex_unlock(&tracker->granule_locks[pfn / GRANULE_PFNS]);
     }
@@ -367,8 +367,8 @@ static int sync_harvest_range(struct mig_sim_guest *guest, uint64_t start,
          * faults and is recorded after this collection */
         if (write_protect(tracker->uffd,
                           (uintptr_t)guest->memory +
-                          piece_start * MIG_SIM_PAGE_SIZE,
-                          (piece_end - piece_start) * MIG_SIM_PAGE_SIZE, 1))
+                          piece_start * MIG_PAGE_SIZE,
+                          (piece_end - piece_start) * MIG_PAGE_SIZE, 1))
             rc = mig_error_set_errno(MIG_EIO, errno, "sim harvest: "
                                      "re-protecting pfns [%" PRIu64 ", %"
                                      PRIu64 ")", piece_start, piece_end);

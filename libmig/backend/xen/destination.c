@@ -101,7 +101,7 @@ struct mig_xen_dest {
     atomic_uint_fast64_t alloc_only;   /* pages sent as XALLOC */
 };
 
-static const uint8_t zero_page[MIG_STREAM_PAGE_SIZE];
+static const uint8_t zero_page[MIG_PAGE_SIZE];
 
 static void dest_log(struct mig_xen_dest *d, xentoollog_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -328,7 +328,7 @@ static int xd_open_streams(void *backend, struct mig_stream_ctx *streams, unsign
         struct page_batch *b = calloc(1, sizeof(*b));
 
         if (b)
-            b->data = malloc((size_t)BATCH_PAGES * MIG_STREAM_PAGE_SIZE);
+            b->data = malloc((size_t)BATCH_PAGES * MIG_PAGE_SIZE);
         if (!b || !b->data) {
             free(b);
             return mig_error_set(MIG_ENOMEM, "out of memory for batch %u of %u (%u "
@@ -586,7 +586,7 @@ static int xd_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
             return rc;
         batch_seen(b, pfn);
     }
-    uint8_t *page = b->data + (size_t)b->data_count * MIG_STREAM_PAGE_SIZE;
+    uint8_t *page = b->data + (size_t)b->data_count * MIG_PAGE_SIZE;
     bool first = pfn < d->nr_pfns && d->written &&
                  !(atomic_fetch_or(&d->written[pfn / 64], UINT64_C(1) << (pfn % 64)) &
                    (UINT64_C(1) << (pfn % 64)));
@@ -595,10 +595,10 @@ static int xd_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
         type = MIG_STREAM_PAGE_XALLOC;
         atomic_fetch_add(&d->alloc_only, 1);
     } else if (data) {
-        memcpy(page, data, MIG_STREAM_PAGE_SIZE);
-        b->pages[b->data_count++] = (struct iovec){ page, MIG_STREAM_PAGE_SIZE };
+        memcpy(page, data, MIG_PAGE_SIZE);
+        b->pages[b->data_count++] = (struct iovec){ page, MIG_PAGE_SIZE };
     } else
-        b->pages[b->data_count++] = (struct iovec){ (void *)zero_page, MIG_STREAM_PAGE_SIZE };
+        b->pages[b->data_count++] = (struct iovec){ (void *)zero_page, MIG_PAGE_SIZE };
     b->words[b->count] = pfn | (uint64_t)type << MIG_STREAM_PFN_TYPE_SHIFT;
     b->count++;
     return b->count == BATCH_PAGES ? flush_batch(d, b) : 0;

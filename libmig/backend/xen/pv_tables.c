@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "mig_error.h"
+#include "mig_page.h"
 #include "pv_tables.h"
 
 bool pv_mfn_to_pfn(const struct pv_frame_maps *maps, uint64_t mfn, uint64_t *pfn_out)
@@ -140,7 +141,7 @@ int pv_p2m_list_frames(pv_read_table_fn read_table, void *arg, uint64_t root_mfn
                        uint64_t **leaves_out, unsigned int *nr_leaves_out)
 {
     const uint64_t xen_start = 0xffff800000000000ull, xen_end = 0xffff87ffffffffffull;
-    uint64_t frames = *max_pfn / 512 + 1, end = p2m_vaddr + frames * 4096 - 1;
+    uint64_t frames = *max_pfn / 512 + 1, end = p2m_vaddr + frames * MIG_PAGE_SIZE - 1;
     struct cached_table *tables = NULL;
     uint64_t *leaves = NULL, *l1_of_stretch = NULL;
     uint64_t stretches, run_start;
@@ -165,7 +166,7 @@ int pv_p2m_list_frames(pv_read_table_fn read_table, void *arg, uint64_t root_mfn
     for (unsigned int i = 0; i < 4; i++)
         tables[i].mfn = UINT64_MAX;
     for (uint64_t k = 0; k < frames; k++) {
-        uint64_t vaddr = p2m_vaddr + k * 4096, mfn = root_mfn;
+        uint64_t vaddr = p2m_vaddr + k * MIG_PAGE_SIZE, mfn = root_mfn;
 
         for (unsigned int level = 4; level >= 1; level--) {
             rc = walk_entry(read_table, arg, &tables[level - 1], mfn, level, vaddr,
@@ -182,7 +183,7 @@ int pv_p2m_list_frames(pv_read_table_fn read_table, void *arg, uint64_t root_mfn
     while (run_start > 0 && l1_of_stretch[run_start - 1] == l1_of_stretch[stretches - 1])
         run_start--;
     if (run_start < stretches - 1) {
-        uint64_t kept = ((((p2m_vaddr >> 21) + run_start) << 21) - p2m_vaddr) / 4096;
+        uint64_t kept = ((((p2m_vaddr >> 21) + run_start) << 21) - p2m_vaddr) / MIG_PAGE_SIZE;
 
         if (!kept) {
             rc = mig_error_set(MIG_EFORMAT, "the p2m list at %#" PRIx64 " is filler only "

@@ -59,7 +59,6 @@
 #include "ranged.h"
 #include "xen_private.h"
 
-#define PAGE_SIZE_BYTES 4096u
 #define WINDOW_PAGES    64u       /* frames mapped at once while sequential */
 #define PROBE_PAGES     1024u     /* frames probed at once by populated() */
 #define RANGED_CHUNK    (64u * 1024u)  /* pfns per ranged harvest call */
@@ -332,9 +331,9 @@ static int src_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
     slot->last_pfn = pfn;
     if (slot->place[at] < 0)
         return MIG_EABSENT;
-    mapped = slot->window + (size_t)slot->place[at] * PAGE_SIZE_BYTES;
+    mapped = slot->window + (size_t)slot->place[at] * MIG_PAGE_SIZE;
     if (!src->pv) {
-        memcpy(buf, mapped, PAGE_SIZE_BYTES);
+        memcpy(buf, mapped, MIG_PAGE_SIZE);
         return 0;
     }
     *type_out = slot->types[at];
@@ -941,7 +940,7 @@ struct hash_visit {
     struct mig_xen_source *src;
     const atomic_bool *cancel;       /* may be NULL */
     uint64_t sum;                    /* of the digest terms so far */
-    uint8_t page[PAGE_SIZE_BYTES];
+    uint8_t page[MIG_PAGE_SIZE];
 };
 
 static bool hash_cancelled(const atomic_bool *cancel)
@@ -991,7 +990,7 @@ static int hvm_hash(struct mig_xen_source *src, xenforeignmemory_handle *fmem,
         for (unsigned int i = 0; i < k; i++)
             if (!err[i])
                 *sum += mig_memory_digest_term(gfns[i], mig_page_key(
-                    mig_page_hash(map + (size_t)i * PAGE_SIZE_BYTES), 0));
+                    mig_page_hash(map + (size_t)i * MIG_PAGE_SIZE), 0));
         xenforeignmemory_unmap(fmem, map, k);
     }
     return rc;
@@ -1011,7 +1010,7 @@ static int hash_mapped(void *arg, uint64_t base, unsigned int n, const uint8_t *
 
         if (place[i] < 0)
             continue;
-        page = map + (size_t)place[i] * PAGE_SIZE_BYTES;
+        page = map + (size_t)place[i] * MIG_PAGE_SIZE;
         if (v->src->pv) {
             rc = xen_pv_prepare_page(v->src->pv, base + i, types[i], true, page, v->page);
             if (rc == MIG_EABSENT)

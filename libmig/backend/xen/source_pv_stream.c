@@ -54,7 +54,7 @@ int xen_pv_stream_write_tail(struct mig_stream_writer *w, const struct xen_pv_ta
     rc = mig_stream_write_body(w, &tsc);
     if (!rc)
         rc = mig_stream_write_record(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_SHARED_INFO,
-                                     tail->shared_info, 4096);
+                                     tail->shared_info, MIG_PAGE_SIZE);
     for (unsigned int i = 0; !rc && i < tail->nr_vcpus; i++) {
         const struct xen_pv_vcpu_state *v = &tail->vcpus[i];
 
