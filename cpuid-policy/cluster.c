@@ -315,7 +315,7 @@ static int json_string_field(json_object *obj, const char *key, const char *orig
     json_object *v;
 
     if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
-        return mig_error_set(MIG_EFORMAT, "%s: \"%s\" (string) is missing: see README "
+        return mig_error_set(MIG_EFORMAT, "%s: \"%s\" (string) is missing: see docs/formats.md "
                              "\"Cluster file format\"", origin, key);
     *out = json_object_get_string(v);
     return 0;

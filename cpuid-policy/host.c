@@ -68,7 +68,7 @@ static int get_string(json_object *obj, const char *key, const char *origin, boo
             *out = NULL;
             return 0;
         }
-        return mig_error_set(MIG_EFORMAT, "%s: key \"%s\" is missing: see README \"Host "
+        return mig_error_set(MIG_EFORMAT, "%s: key \"%s\" is missing: see docs/formats.md \"Host "
                              "file format\"", origin, key);
     }
     if (!json_object_is_type(v, json_type_string))
@@ -85,7 +85,7 @@ static int get_uint(json_object *obj, const char *key, const char *origin, unsig
     int64_t n;
 
     if (!json_object_object_get_ex(obj, key, &v))
-        return mig_error_set(MIG_EFORMAT, "%s: key \"%s\" is missing: see README \"Host "
+        return mig_error_set(MIG_EFORMAT, "%s: key \"%s\" is missing: see docs/formats.md \"Host "
                              "file format\"", origin, key);
     if (!json_object_is_type(v, json_type_int))
         return mig_error_set(MIG_EFORMAT, "%s: \"%s\" must be an integer, not %s", origin,

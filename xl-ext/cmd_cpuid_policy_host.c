@@ -1,6 +1,6 @@
 /*
  * cmd_cpuid_policy_host.c: `xl-ext cpuid-policy host-dump [-o FILE]`: this
- * host's description as JSON (README "Host file format").
+ * host's description as JSON (docs/formats.md "Host file format").
  *
  * On a Xen host the policies come from libxenguest ("source": "xen");
  * elsewhere from the CPU's own CPUID ("source": "native-cpuid"), and the

@@ -1,8 +1,9 @@
 #!/bin/sh
-# fault-matrix.sh: every fault of the README's fault matrix on the sim
-# backend.  Each case asserts a clear error, the documented exit code, and
-# that the guest runs exactly once afterwards: at the source (its vCPUs
-# still make progress there) and never resumed by the receiver.
+# fault-matrix.sh: every fault of the fault matrix (docs/architecture.md,
+# "Testing hooks and the fault matrix") on the sim backend.  Each case
+# asserts a clear error, the documented exit code, and that the guest runs
+# exactly once afterwards: at the source (its vCPUs still make progress
+# there) and never resumed by the receiver.
 set -u
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
