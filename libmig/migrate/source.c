@@ -35,6 +35,7 @@ struct source {
     const struct mig_source_ops *ops;
     void *be;
     struct mig_stream_ctx *ctx;          /* by stream; priv is the backend's */
+    unsigned int nr_streams;             /* entries of ctx: opts->streams, at least 1 */
     bool ctx_open;
     bool control_up, logging, paused;
     bool cleared;                        /* the destination was told "go" */
@@ -315,7 +316,7 @@ static void verify_wait(struct verify_job *v)
 static int verify_start(struct source *s, struct verify_job *v)
 {
     uint64_t chunks = (s->nr_pfns + VERIFY_ALIGN - 1) / VERIFY_ALIGN;
-    unsigned int n = s->opts->streams ? s->opts->streams : 1;
+    unsigned int n = s->nr_streams;
     uint64_t first = 0;
 
     if (n > VERIFY_THREADS)
@@ -717,6 +718,7 @@ static int source_setup(struct source *s, int control_in, int control_out)
     unsigned int n = s->opts->streams ? s->opts->streams : 1;
     int rc;
 
+    s->nr_streams = n;
     s->nr_pfns = s->ops->nr_pfns(s->be);
     rc = control_init(&s->control, control_in, control_out, s->opts->timeout_ms);
     if (rc)
@@ -890,7 +892,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     result->total_seconds = mig_clock_seconds() - s.start;
     mig_xfer_sender_close(s.sender);
     if (s.ctx_open && ops->close_streams)
-        ops->close_streams(backend, s.ctx, opts->streams ? opts->streams : 1);
+        ops->close_streams(backend, s.ctx, s.nr_streams);
     free(s.ctx);
     mig_precopy_free(s.policy);
     mig_dirty_bitmap_free(s.dirty);
