@@ -109,6 +109,13 @@ struct mig_xfer_options {
      * source gave up).  -1: none.
      */
     int cancel_fd;
+    /*
+     * Receiver (version 2): the 16-byte migration id the source announced
+     * over the control channel, or NULL.  Given, a plain stream whose HELLO
+     * carries another id is a stranger: dropped like a connection that
+     * cannot prove the key, never the stream that sets the id.  Copied.
+     */
+    const uint8_t *expect_id;
 };
 #define MIG_XFER_FAULT_NONE         0
 #define MIG_XFER_FAULT_CORRUPT_PAGE 1
@@ -118,9 +125,9 @@ struct mig_xfer_options {
 #define MIG_XFER_FAULT_TRUNCATE     5
 #define MIG_XFER_FAULT_STALL        6
 #define MIG_XFER_FAULT_WRONG_KEY    7
-#define MIG_XFER_OPTIONS_VERSION 1
+#define MIG_XFER_OPTIONS_VERSION 2
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
-                                MIG_XFER_FAULT_NONE, 0, NULL, 0, -1 }
+                                MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL }
 #define MIG_XFER_KEY_SIZE 32
 
 /* Counters of one end; all are totals over every stream. */
@@ -235,9 +242,16 @@ unsigned int mig_xfer_listener_port(const struct mig_xfer_listener *listener);
 void mig_xfer_listener_close(struct mig_xfer_listener *listener);
 
 /*
- * Accept the N streams of one migration (N is taken from the first HELLO;
- * connections with a bad HELLO are refused and closed).  *receiver_out is
- * owned by the caller (mig_xfer_receiver_close); NULL on failure.
+ * Accept the N streams of one migration (N is taken from the first HELLO
+ * that proves the key or carries opts.expect_id).  Connections are
+ * handshaken concurrently: each has an absolute deadline for its whole
+ * HELLO (a quarter of the stall limit, at most 10 s), at most 16 wait at
+ * once (one more closes the oldest), and strangers are dropped with a
+ * warning in the log.  A stream of this migration with a bad HELLO (version, count,
+ * index) is refused and fails the accept.  Fails with MIG_EIO when no
+ * stream joined for opts.timeout_ms, MIG_ECANCELLED when opts.cancel_fd
+ * became readable.  *receiver_out is owned by the caller
+ * (mig_xfer_receiver_close); NULL on failure.
  */
 int mig_xfer_accept(struct mig_xfer_listener *listener,
                     struct mig_xfer_receiver **receiver_out);

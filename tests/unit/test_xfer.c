@@ -10,11 +10,13 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -720,6 +722,203 @@ START_TEST(test_cross_stream_frame_refused)
 }
 END_TEST
 
+/* ---- strangers on the data port ------------------------------------- */
+
+/* A connection to the receiver on port, or -1 when its backlog is full. */
+static int stranger(unsigned int port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A plain HELLO of stream 0 of count with this id, as a stranger would send. */
+static void stranger_hello(uint8_t *hello, uint32_t count, uint8_t id_byte)
+{
+    memset(hello, 0, 48);
+    memcpy(hello, "XMIGDAT1", 8);
+    le32(hello + 8, MIG_XFER_VERSION);
+    le32(hello + 16, count);
+    le32(hello + 20, 4096);
+    memset(hello + 32, id_byte, 16);
+}
+
+/*
+ * Open a crowd on port: idle connections, half HELLOs, plain HELLOs with
+ * another migration id, garbage.  Their fds go to fds[*n...] (max 128).
+ */
+static void crowd(unsigned int port, unsigned int idle, int *fds, unsigned int *n)
+{
+    uint8_t hello[48];
+
+    for (unsigned int i = 0; i < idle + 9 && *n < 128; i++) {
+        int fd = stranger(port);
+
+        if (fd < 0)
+            continue;
+        fds[(*n)++] = fd;
+        stranger_hello(hello, 1, 0xee);
+        if (i >= idle + 6)
+            memset(hello, 0x5a, sizeof(hello));             /* garbage */
+        if (i >= idle)
+            ck_assert_int_eq(write(fd, hello, i < idle + 3 ? 20 : 48),
+                             i < idle + 3 ? 20 : 48);       /* half or whole */
+    }
+}
+
+/*
+ * Before the real streams connect: more idle connections than the
+ * receiver's slots, half HELLOs, HELLOs of another migration id, garbage;
+ * then more of each between the connect and the pages.  With the id the
+ * control channel announced, the receiver lets in only the source's
+ * streams, and none of the strangers costs it a stall.
+ */
+START_TEST(test_strangers_do_not_disturb)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT, ropts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_sender *s = NULL;
+    struct receiver_side rs;
+    struct memory src;
+    uint8_t id[16] = { 1, 2, 3 };
+    uint64_t pfns[PAGES];
+    int fds[128];
+    unsigned int n = 0;
+    char port[16];
+    pthread_t t;
+
+    fill_memory(&src, 11);
+    ropts.timeout_ms = PATIENCE_MS;
+    ropts.expect_id = id;
+    receiver_listen(&rs, &ropts);
+    crowd(mig_xfer_listener_port(rs.listener), 40, fds, &n);
+    receiver_run(&rs, &t);
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
+    opts.streams = 2;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
+    crowd(mig_xfer_listener_port(rs.listener), 10, fds, &n);
+    for (size_t p = 0; p < PAGES; p++)
+        pfns[p] = p;
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 0, pfns, PAGES, read_page, &src,
+                                                NULL, NULL), 0);
+    ck_assert_int_eq(mig_xfer_sender_finish(s), 0);
+    mig_xfer_sender_close(s);
+    pthread_join(t, NULL);
+    ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
+    ck_assert_uint_eq(rs.stats.pages, PAGES);
+    ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
+    for (unsigned int i = 0; i < n; i++)
+        close(fds[i]);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+    free(src.bytes);
+}
+END_TEST
+
+struct drip {
+    unsigned int port;
+    atomic_uint sent;               /* bytes of its HELLO sent so far */
+    atomic_bool stop;
+};
+
+/* Slowloris: a byte of a HELLO every 200 ms, until told to stop. */
+static void *drip_main(void *arg)
+{
+    struct drip *d = arg;
+    uint8_t hello[48];
+    int fd = stranger(d->port);
+
+    ck_assert_int_ge(fd, 0);
+    stranger_hello(hello, 1, 0);
+    while (!atomic_load(&d->stop) && atomic_load(&d->sent) < sizeof(hello)) {
+        if (send(fd, hello + atomic_load(&d->sent), 1, MSG_NOSIGNAL) != 1)
+            break;
+        atomic_fetch_add(&d->sent, 1);
+        usleep(200 * 1000);     /* the attack's pace, not a wait for an event */
+    }
+    close(fd);
+    return NULL;
+}
+
+/*
+ * A HELLO that arrives a byte at a time has one deadline for the whole of
+ * it (the stall limit here), not one per byte: the receiver gives up on it
+ * and reports that no stream came while the drip is far from done.
+ */
+START_TEST(test_slow_hello_has_one_deadline)
+{
+    struct mig_xfer_options ropts = MIG_XFER_OPTIONS_INIT;
+    struct receiver_side rs;
+    struct drip d = { 0 };
+    unsigned int sent;
+    pthread_t t, dt;
+
+    ropts.timeout_ms = 300;
+    receiver_listen(&rs, &ropts);
+    d.port = mig_xfer_listener_port(rs.listener);
+    ck_assert_int_eq(pthread_create(&dt, NULL, drip_main, &d), 0);
+    receiver_run(&rs, &t);
+    pthread_join(t, NULL);
+    sent = atomic_load(&d.sent);
+    atomic_store(&d.stop, true);
+    pthread_join(dt, NULL);
+    ck_assert_msg(rs.rc == MIG_EIO, "%s: %s", mig_error_name(rs.rc), rs.message);
+    ck_assert_ptr_nonnull(strstr(rs.message, "waiting for data streams: no data for 300 ms"));
+    ck_assert_msg(sent < 48, "the receiver waited for the whole slow HELLO (%u bytes)", sent);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+}
+END_TEST
+
+/*
+ * The source's abort ends the wait at once, strangers pending or not.
+ * First a stranger that never speaks: the receiver must give up on it by
+ * its HELLO deadline (a quarter of the stall limit) and keep waiting, not
+ * fail; then, with more strangers pending, the abort comes.
+ */
+START_TEST(test_cancel_with_strangers_pending)
+{
+    struct mig_xfer_options ropts = MIG_XFER_OPTIONS_INIT;
+    struct timeval patience = { .tv_sec = PATIENCE_MS / 1000 };
+    struct receiver_side rs;
+    uint8_t id[16] = { 4, 5, 6 };
+    int fds[128], cancel[2], mute;
+    unsigned int n = 0;
+    char byte;
+    pthread_t t;
+
+    ck_assert_int_eq(pipe(cancel), 0);
+    ropts.timeout_ms = 8000;
+    ropts.cancel_fd = cancel[0];
+    ropts.expect_id = id;
+    receiver_listen(&rs, &ropts);
+    mute = stranger(mig_xfer_listener_port(rs.listener));
+    ck_assert_int_ge(mute, 0);
+    ck_assert_int_eq(setsockopt(mute, SOL_SOCKET, SO_RCVTIMEO, &patience,
+                                sizeof(patience)), 0);
+    receiver_run(&rs, &t);
+    /* The receiver closes the mute stranger (its HELLO deadline, 2 s). */
+    ck_assert_int_eq(read(mute, &byte, 1), 0);
+    crowd(mig_xfer_listener_port(rs.listener), 5, fds, &n);
+    ck_assert_int_eq(write(cancel[1], "x", 1), 1);
+    pthread_join(t, NULL);
+    ck_assert_msg(rs.rc == MIG_ECANCELLED, "%s: %s", mig_error_name(rs.rc), rs.message);
+    for (unsigned int i = 0; i < n; i++)
+        close(fds[i]);
+    close(mute);
+    close(cancel[0]);
+    close(cancel[1]);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("xfer");
@@ -748,6 +947,9 @@ int main(void)
     tcase_add_test(tc, test_cut_stream_fails_whole_receive);
     tcase_add_test(tc, test_stalled_stream_times_out);
     tcase_add_test(tc, test_sender_sees_refusal);
+    tcase_add_test(tc, test_strangers_do_not_disturb);
+    tcase_add_test(tc, test_slow_hello_has_one_deadline);
+    tcase_add_test(tc, test_cancel_with_strangers_pending);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

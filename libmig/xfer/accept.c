@@ -1,0 +1,563 @@
+/*
+ * accept.c: how the receiving end of a migration's data streams lets them
+ * in (mig_xfer.h): listen on one address, then handshake every connection
+ * that arrives, all at once from one poll loop, until the N streams of this
+ * migration have proven themselves.  receiver.c receives their frames.
+ *
+ * The data port is open to whoever can reach it.  A connection is a
+ * stranger until its HELLO proves the migration key (sealed streams) or
+ * carries the migration id the control channel announced (plain streams);
+ * a stranger gets a slot among MAX_PENDING, an absolute deadline for its
+ * whole HELLO, and when the slots are full the oldest stranger makes room.
+ * So idle, slow and wrong connections cost the migration neither its
+ * streams nor its time.  This file must never block on one connection,
+ * nor let a stranger set what the streams must match.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <xentoollog.h>
+#include <openssl/crypto.h>
+
+#include "mig_clock.h"
+#include "mig_xfer.h"
+#include "receiver.h"
+#include "seal.h"
+#include "util/io.h"
+#include "wire.h"
+
+/* Strangers handshaking at once; one more evicts the oldest. */
+#define MAX_PENDING 16
+/* The longest a connection may take to send its whole HELLO: a quarter of
+ * the stall limit, so that strangers come and go well within it, and at
+ * most this. */
+#define HELLO_DEADLINE_MS 10000
+
+#define CONNECTION_DROPPED 1
+
+struct mig_xfer_listener {
+    struct mig_xfer_options opts;   /* opts.key points at key below, or NULL */
+    xentoollog_logger *log;
+    int fd;
+    unsigned int port;
+    uint8_t key[SEAL_KEY_SIZE];
+    uint8_t expect_id[16];          /* opts.expect_id points here, or NULL */
+};
+
+/* A connection whose HELLO is still arriving. */
+struct pending {
+    int fd;                         /* -1: a free slot */
+    int64_t deadline_ms;            /* mig_clock_ms by which the HELLO is whole */
+    size_t have;                    /* bytes of raw read so far */
+    char peer[64];                  /* "ADDR:PORT", for the log */
+    uint8_t raw[WIRE_HELLO_SIZE + SEAL_TAG_SIZE];
+};
+
+int mig_xfer_listen(const char *host, const char *port,
+                    const struct mig_xfer_options *opts,
+                    struct xentoollog_logger *log,
+                    struct mig_xfer_listener **listener_out)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+    struct addrinfo *res = NULL;
+    struct mig_xfer_listener *l = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int one = 1, rc;
+
+    *listener_out = NULL;
+    rc = wire_check_options(opts, false);
+    if (rc)
+        return rc;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc) {
+        rc = mig_error_set(MIG_EINVAL, "cannot resolve '%s' port '%s' to listen on: %s",
+                           host ? host : "*", port, gai_strerror(rc));
+        res = NULL;
+        goto out;
+    }
+    l = calloc(1, sizeof(*l));
+    if (!l) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory for a listener");
+        goto out;
+    }
+    l->opts = *opts;
+    if (opts->key) {
+        memcpy(l->key, opts->key, SEAL_KEY_SIZE);
+        l->opts.key = l->key;
+    }
+    if (opts->expect_id) {
+        memcpy(l->expect_id, opts->expect_id, sizeof(l->expect_id));
+        l->opts.expect_id = l->expect_id;
+    }
+    l->log = log;
+    l->fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (l->fd < 0) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "socket");
+        goto out;
+    }
+    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(l->fd, res->ai_addr, res->ai_addrlen) || listen(l->fd, 2 * MIG_XFER_MAX_STREAMS)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot listen on %s port %s",
+                                 host ? host : "*", port);
+        goto out;
+    }
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &sl)) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "getsockname");
+        goto out;
+    }
+    l->port = ntohs(ss.ss_family == AF_INET6
+                    ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                    : ((struct sockaddr_in *)&ss)->sin_port);
+    *listener_out = l;
+    l = NULL;
+    rc = 0;
+out:
+    if (l) {
+        if (l->fd >= 0)
+            close(l->fd);
+        free(l);
+    }
+    if (res)
+        freeaddrinfo(res);
+    return rc;
+}
+
+unsigned int mig_xfer_listener_port(const struct mig_xfer_listener *l)
+{
+    return l->port;
+}
+
+void mig_xfer_listener_close(struct mig_xfer_listener *l)
+{
+    if (!l)
+        return;
+    close(l->fd);
+    OPENSSL_cleanse(l->key, sizeof(l->key));
+    free(l);
+}
+
+/* Validate one HELLO against what the receiver has so far. */
+static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hello,
+                       unsigned int accepted)
+{
+    uint32_t index = hello->index, count = hello->count;
+
+    if (!wire_hello_magic_ok(hello))
+        return mig_error_set(MIG_EFORMAT, "connection %u: bad magic %.8s: not a "
+                             "xenmig data stream", accepted, hello->magic);
+    if (hello->version != MIG_XFER_VERSION)
+        return mig_error_set(MIG_ECOMPAT, "connection %u: data stream version %u, "
+                             "this receiver speaks %d: upgrade the older side",
+                             accepted, hello->version, MIG_XFER_VERSION);
+    if (hello->page_size != MIG_PAGE_SIZE ||
+        (hello->flags & ~(uint64_t)WIRE_HELLO_SEALED))
+        return mig_error_set(MIG_ECOMPAT, "connection %u: page size %u / flags "
+                             "%#llx not supported", accepted, hello->page_size,
+                             (unsigned long long)hello->flags);
+    if (r->opts.key && !(hello->flags & WIRE_HELLO_SEALED))
+        return mig_error_set(MIG_ECOMPAT, "connection %u: a plain (unencrypted) data "
+                             "stream, but this receiver requires encryption",
+                             accepted);
+    if (!r->opts.key && (hello->flags & WIRE_HELLO_SEALED))
+        return mig_error_set(MIG_ECOMPAT, "connection %u: an encrypted data stream, "
+                             "but this receiver was given no key", accepted);
+    if (count < 1 || count > MIG_XFER_MAX_STREAMS)
+        return mig_error_set(MIG_EFORMAT, "connection %u: stream count %u out of "
+                             "range 1..%d", accepted, count, MIG_XFER_MAX_STREAMS);
+    if (accepted && count != r->count)
+        return mig_error_set(MIG_EFORMAT, "connection %u: stream count %u differs "
+                             "from the first stream's %u", accepted, count, r->count);
+    if (r->id_known && memcmp(hello->id, r->id, 16))
+        return mig_error_set(MIG_ECOMPAT, "connection %u: belongs to another "
+                             "migration (migration id differs)", accepted);
+    if (index >= count)
+        return mig_error_set(MIG_EFORMAT, "connection %u: stream index %u out of "
+                             "range for %u streams", accepted, index, count);
+    if (accepted && r->fds[index] >= 0)
+        return mig_error_set(MIG_EFORMAT, "connection %u: stream index %u "
+                             "announced twice", accepted, index);
+    return 0;
+}
+
+/*
+ * Is this HELLO from the source of this migration?  Sealed streams: the
+ * 16 bytes after it are a GCM tag over it under the migration key.  Plain
+ * streams with an expected id: it carries that id.  0, or MIG_ECOMPAT with
+ * a message that says why it is a stranger.  Without a key or an expected
+ * id every HELLO passes (the first stream then sets the id).
+ */
+static int authenticate(struct mig_xfer_receiver *r, const uint8_t *raw,
+                        const struct wire_hello *hello)
+{
+    struct seal seal = { 0 };
+    int rc;
+
+    if (!r->opts.key) {
+        if (r->opts.expect_id && (!wire_hello_magic_ok(hello) ||
+                                  memcmp(hello->id, r->id, 16)))
+            return mig_error_set(MIG_ECOMPAT, "not a stream of this migration "
+                                 "(its migration id is not the one announced)");
+        return 0;
+    }
+    if (!wire_hello_magic_ok(hello) || !(hello->flags & WIRE_HELLO_SEALED))
+        return mig_error_set(MIG_ECOMPAT, "a plain or foreign connection to a receiver "
+                             "that requires encryption");
+    rc = seal_init(&seal, r->opts.key);
+    if (!rc)
+        rc = wire_hello_check_proof(&seal, hello->index, raw, raw + WIRE_HELLO_SIZE);
+    seal_dispose(&seal);
+    if (rc == MIG_ECORRUPT)
+        rc = mig_error_set(MIG_ECOMPAT, "stream %u does not prove knowledge of the "
+                           "migration key (wrong key or not the source)", hello->index);
+    return rc;
+}
+
+/* Bytes of a whole HELLO from a connection to r: its proof included. */
+static size_t hello_bytes(const struct mig_xfer_receiver *r)
+{
+    return WIRE_HELLO_SIZE + (r->opts.key ? SEAL_TAG_SIZE : 0);
+}
+
+/* A connection that joins r: blocking again, with the stall limit. */
+static int make_stream(struct mig_xfer_receiver *r, int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK))
+        return mig_error_set_errno(MIG_EIO, errno, "fcntl");
+    return wire_set_read_timeout(fd, r->opts.timeout_ms);
+}
+
+/*
+ * Handshake one connection whose whole HELLO is in raw (fd is consumed in
+ * every case): 0 when it joined r as its stream, CONNECTION_DROPPED when
+ * it is a stranger (logged, closed, as if it never came), or an error of
+ * this migration's own source that fails the whole accept.
+ */
+static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
+                     const char *peer, unsigned int *accepted)
+{
+    uint8_t reply[WIRE_REPLY_SIZE];
+    struct wire_hello hello;
+    int hello_rc, rc;
+
+    wire_hello_decode(raw, &hello);
+    if (authenticate(r, raw, &hello)) {
+        if (r->log)
+            xtl_log(r->log, XTL_WARN, -1, "xfer", "dropped the connection from %s: %s",
+                    peer, mig_error_last());
+        close(fd);
+        return CONNECTION_DROPPED;
+    }
+    hello_rc = check_hello(r, &hello, *accepted);
+    rc = make_stream(r, fd);
+    wire_reply_encode(reply, hello_rc);
+    if (!rc)
+        rc = mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET,
+                           "stream handshake reply: write");
+    if (!rc)
+        rc = hello_rc;
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    if (!*accepted) {
+        r->count = hello.count;
+        memcpy(r->id, hello.id, 16);
+        r->id_known = true;
+    }
+    r->fds[hello.index] = fd;
+    (*accepted)++;
+    return 0;
+}
+
+static int receiver_new(const struct mig_xfer_options *opts, xentoollog_logger *log,
+                        struct mig_xfer_receiver **out)
+{
+    struct mig_xfer_receiver *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
+    r->opts = *opts;
+    if (opts->key) {
+        memcpy(r->key, opts->key, SEAL_KEY_SIZE);
+        r->opts.key = r->key;
+    }
+    if (opts->expect_id) {
+        memcpy(r->id, opts->expect_id, 16);
+        r->id_known = true;
+        r->opts.expect_id = r->id;  /* the caller's copy may go */
+    }
+    r->log = log;
+    r->fds = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->fds));
+    if (!r->fds) {
+        free(r);
+        return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
+    }
+    for (int i = 0; i < MIG_XFER_MAX_STREAMS; i++)
+        r->fds[i] = -1;
+    *out = r;
+    return 0;
+}
+
+/* "ADDR:PORT" of fd's peer, or "an unknown peer". */
+static void peer_name(int fd, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned int port = 0;
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl)) {
+        snprintf(out, size, "an unknown peer");
+        return;
+    }
+    if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    snprintf(out, size, "%s:%u", host, port);
+}
+
+/* The accept loop's state: the receiver being filled and its strangers. */
+struct gate {
+    struct mig_xfer_listener *l;
+    struct mig_xfer_receiver *r;
+    struct pending pending[MAX_PENDING];
+    unsigned int accepted;
+    int64_t stall_deadline_ms;      /* no stream joined by then: stalled */
+    unsigned long long dropped;
+};
+
+static void drop(struct gate *g, struct pending *p, const char *why)
+{
+    if (g->l->log)
+        xtl_log(g->l->log, XTL_WARN, -1, "xfer", "dropped the connection from %s: %s",
+                p->peer, why);
+    close(p->fd);
+    p->fd = -1;
+    g->dropped++;
+}
+
+/* Read what p's peer sent; hand a whole HELLO to handshake. */
+static int pending_read(struct gate *g, struct pending *p)
+{
+    size_t want = hello_bytes(g->r);
+    ssize_t n;
+    int fd, rc;
+
+    do {
+        n = recv(p->fd, p->raw + p->have, want - p->have, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n <= 0) {
+        drop(g, p, n ? "read error before its HELLO" : "closed before its HELLO");
+        return 0;
+    }
+    p->have += (size_t)n;
+    if (p->have < want)
+        return 0;
+    fd = p->fd;
+    p->fd = -1;
+    rc = handshake(g->r, fd, p->raw, p->peer, &g->accepted);
+    if (rc == CONNECTION_DROPPED) {
+        g->dropped++;
+        return 0;
+    }
+    if (!rc)
+        g->stall_deadline_ms = mig_clock_ms() + g->l->opts.timeout_ms;
+    return rc;
+}
+
+/* Take one connection off the listen queue into a slot, evicting the oldest. */
+static int pending_accept(struct gate *g)
+{
+    struct pending *slot = NULL;
+    int fd = accept4(g->l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int timeout = g->l->opts.timeout_ms;
+
+    if (fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+            errno == ECONNABORTED)
+            return 0;
+        return mig_error_set_errno(MIG_EIO, errno, "accept");
+    }
+    for (int i = 0; i < MAX_PENDING; i++) {
+        struct pending *p = &g->pending[i];
+
+        if (p->fd < 0) {
+            slot = p;
+            break;
+        }
+        if (!slot || p->deadline_ms < slot->deadline_ms)
+            slot = p;
+    }
+    if (slot->fd >= 0)
+        drop(g, slot, "too many connections without a HELLO; this was the oldest");
+    slot->fd = fd;
+    slot->have = 0;
+    slot->deadline_ms = mig_clock_ms() +
+        (timeout > 0 && timeout / 4 < HELLO_DEADLINE_MS ? timeout / 4 : HELLO_DEADLINE_MS);
+    peer_name(fd, slot->peer, sizeof(slot->peer));
+    return pending_read(g, slot);       /* its HELLO may be there already */
+}
+
+/* Poll the listener, the cancel fd and the strangers, at most until a deadline. */
+static int gate_poll(struct gate *g, struct pollfd *pfd, int *n_out)
+{
+    int64_t now = mig_clock_ms();
+    int64_t until = g->l->opts.timeout_ms ? g->stall_deadline_ms : INT64_MAX;
+    int n = 2, wait_ms = -1;
+
+    pfd[0] = (struct pollfd){ .fd = g->l->fd, .events = POLLIN };
+    pfd[1] = (struct pollfd){ .fd = g->l->opts.cancel_fd, .events = POLLIN };
+    for (int i = 0; i < MAX_PENDING; i++) {
+        if (g->pending[i].fd < 0)
+            continue;
+        pfd[n++] = (struct pollfd){ .fd = g->pending[i].fd, .events = POLLIN };
+        if (g->pending[i].deadline_ms < until)
+            until = g->pending[i].deadline_ms;
+    }
+    if (until != INT64_MAX)
+        wait_ms = until <= now ? 0 : until - now > INT_MAX ? INT_MAX : (int)(until - now);
+    *n_out = n;
+    if (poll(pfd, (nfds_t)n, wait_ms) < 0 && errno != EINTR)
+        return mig_error_set_errno(MIG_EIO, errno, "waiting for data streams: poll");
+    if (pfd[1].revents)
+        return mig_error_set(MIG_ECANCELLED, "waiting for data streams: the source "
+                             "gave up (control channel)");
+    return 0;
+}
+
+/* Every stream of the migration is in (the count comes with the first). */
+static bool gate_done(const struct gate *g)
+{
+    return g->accepted && g->accepted == g->r->count;
+}
+
+/* One turn of the accept loop: read the strangers, expire them, take one more. */
+static int gate_turn(struct gate *g)
+{
+    struct pollfd pfd[2 + MAX_PENDING];
+    int n, rc;
+
+    rc = gate_poll(g, pfd, &n);
+    for (int i = 2; !rc && !gate_done(g) && i < n; i++) {
+        struct pending *p = NULL;
+
+        for (int j = 0; j < MAX_PENDING && !p; j++)
+            if (g->pending[j].fd == pfd[i].fd)
+                p = &g->pending[j];
+        if (p && pfd[i].revents)
+            rc = pending_read(g, p);
+    }
+    for (int j = 0; !rc && j < MAX_PENDING; j++)
+        if (g->pending[j].fd >= 0 && mig_clock_ms() >= g->pending[j].deadline_ms)
+            drop(g, &g->pending[j], "no whole HELLO in time");
+    if (!rc && !gate_done(g) && (pfd[0].revents & POLLIN))
+        rc = pending_accept(g);
+    if (!rc && !gate_done(g) && g->l->opts.timeout_ms &&
+        mig_clock_ms() >= g->stall_deadline_ms)
+        rc = wire_peer_stalled("waiting for data streams", g->l->opts.timeout_ms);
+    return rc;
+}
+
+int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **receiver_out)
+{
+    struct gate g = { .l = l };
+    int rc;
+
+    *receiver_out = NULL;
+    for (int i = 0; i < MAX_PENDING; i++)
+        g.pending[i].fd = -1;
+    rc = receiver_new(&l->opts, l->log, &g.r);
+    if (rc)
+        return rc;
+    g.stall_deadline_ms = mig_clock_ms() + l->opts.timeout_ms;
+    do {
+        rc = gate_turn(&g);
+    } while (!rc && !gate_done(&g));
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (g.pending[i].fd >= 0)
+            close(g.pending[i].fd);
+    if (rc)
+        goto out;
+    if (l->log)
+        xtl_log(l->log, XTL_INFO, -1, "xfer", "accepted %u stream(s), dropped %llu "
+                "other connection(s)", g.r->count, g.dropped);
+    *receiver_out = g.r;
+    g.r = NULL;
+out:
+    if (g.r)
+        mig_xfer_receiver_close(g.r);
+    return rc;
+}
+
+int mig_xfer_receiver_adopt(const int *fds, unsigned int nr_fds,
+                            const struct mig_xfer_options *opts,
+                            struct xentoollog_logger *log,
+                            struct mig_xfer_receiver **receiver_out)
+{
+    struct mig_xfer_receiver *r = NULL;
+    uint8_t raw[WIRE_HELLO_SIZE + SEAL_TAG_SIZE];
+    unsigned int accepted = 0, i = 0;
+    int rc;
+
+    *receiver_out = NULL;
+    rc = wire_check_options(opts, false);
+    if (!rc)
+        rc = receiver_new(opts, log, &r);
+    if (rc)
+        goto out;
+    for (; i < nr_fds; i++) {
+        int fd = fds[i];
+
+        rc = wire_set_read_timeout(fd, r->opts.timeout_ms);
+        if (!rc)
+            rc = wire_read_exact(fd, raw, hello_bytes(r), r->opts.timeout_ms,
+                                 "stream handshake");
+        if (!rc) {
+            rc = handshake(r, fd, raw, "an adopted connection", &accepted);
+        } else {
+            close(fd);
+            if (r->opts.key)            /* a stranger: as if it never came */
+                rc = CONNECTION_DROPPED;
+        }
+        if (rc < 0) {
+            i++;
+            goto out;
+        }
+    }
+    if (!accepted || accepted != r->count) {
+        rc = mig_error_set(MIG_EFORMAT, "%u of the streams proved themselves, the "
+                           "first announced %u", accepted, r->count);
+        goto out;
+    }
+    *receiver_out = r;
+    r = NULL;
+    rc = 0;
+out:
+    for (; i < nr_fds; i++)
+        close(fds[i]);
+    if (r)
+        mig_xfer_receiver_close(r);
+    return rc;
+}
