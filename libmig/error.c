@@ -14,6 +14,30 @@
 static _Thread_local char last_message[1024];
 static _Thread_local int last_code;
 
+/*
+ * Copy in to out (size bytes, always terminated) with every control
+ * character written as \xNN: a message may quote what a peer or a file
+ * sent, and nothing of that may reach a terminal or a log raw.
+ */
+static void escape_controls(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (; *in && o + 1 < size; in++) {
+        unsigned char c = (unsigned char)*in;
+
+        if (c >= 0x20 && c != 0x7f) {
+            out[o++] = (char)c;
+        } else if (o + 5 < size) {
+            snprintf(out + o, 5, "\\x%02x", c);
+            o += 4;
+        } else {
+            break;
+        }
+    }
+    out[o] = '\0';
+}
+
 __attribute__((format(printf, 3, 0)))
 /*
  * Formatted into a scratch buffer first: a caller may wrap the previous
@@ -31,7 +55,7 @@ static int error_vset(int code, int errnoval, const char *fmt, va_list ap)
 
         snprintf(message + n, sizeof(message) - n, ": %s", s);
     }
-    memcpy(last_message, message, sizeof(last_message));
+    escape_controls(message, last_message, sizeof(last_message));
     last_code = code;
     return code;
 }

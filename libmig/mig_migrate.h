@@ -80,23 +80,29 @@ struct mig_migrate_options {
     mig_progress_fn progress;           /* may be NULL */
     void *progress_payload;
     unsigned int inject_fault;          /* tests: MIG_XFER_FAULT_* on the source,
-                                           or MIG_MIGRATE_FAULT_VERSION */
+                                           or MIG_MIGRATE_FAULT_* */
     bool encrypt;                       /* AES-256-GCM data streams (default);
                                            false only when asked for */
     /* version 2 */
     uint64_t max_rate;                  /* bytes/s over all streams, 0 = none; the
                                            engine gives each stream max_rate / streams */
+    /* version 3 */
+    int cancel_fd;                      /* source: once readable (a signal handler's
+                                           pipe), cancel before "go" within a page
+                                           (MIG_ECANCELLED; the guest resumes at the
+                                           source); ignored after it.  -1: none */
 };
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
-#define MIG_MIGRATE_OPTIONS_VERSION 2
-/* The oldest version still accepted: version 1 has no max_rate. */
+#define MIG_MIGRATE_FAULT_DIGEST  101   /* take the destination's digest as wrong */
+#define MIG_MIGRATE_OPTIONS_VERSION 3
+/* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd. */
 #define MIG_MIGRATE_OPTIONS_VERSION_MIN 1
 
 /* The control protocol's version, in "hello" (docs/formats.md). */
 #define MIG_MIGRATE_PROTOCOL_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
-      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0 }
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1 }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {
@@ -136,6 +142,12 @@ struct mig_migrate_result {
     unsigned int streams;
     bool encrypted;
     enum mig_trace_mode tracing;
+    /*
+     * Source, on failure: the destination was told "go" and did not confirm
+     * (it died or the link broke after the point of no return).  The guest
+     * is left paused here; only the destination can say where it runs.
+     */
+    bool state_unknown;
 };
 
 /*

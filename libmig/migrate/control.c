@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "control.h"
 #include "mig_error.h"
 #include "util/io.h"
@@ -73,7 +75,19 @@ int control_send(struct control *c, json_object *msg)
     rc = mig_write_all(c->out, text, strlen(text), 0, "control channel: write");
     if (!rc)
         rc = mig_write_all(c->out, "\n", 1, 0, "control channel: write");
+    /* The hello's line holds the data key: no copy of a line outlives it. */
+    OPENSSL_cleanse((char *)text, strlen(text));
     return rc;
+}
+
+void control_wipe_string(json_object *msg, const char *name)
+{
+    json_object *v;
+
+    if (msg && json_object_object_get_ex(msg, name, &v) &&
+        json_object_is_type(v, json_type_string))
+        OPENSSL_cleanse((char *)json_object_get_string(v),
+                        (size_t)json_object_get_string_len(v));
 }
 
 int control_send_simple(struct control *c, const char *type, const char *error)
@@ -150,6 +164,7 @@ out:
         json_object_put(m);
     memmove(c->buf, c->buf + line + 1, c->len - line - 1);
     c->len -= line + 1;
+    OPENSSL_cleanse(c->buf + c->len, line + 1);    /* the line may hold a key */
     return rc;
 }
 

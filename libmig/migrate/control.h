@@ -25,8 +25,11 @@ struct control {
 int control_init(struct control *c, int in, int out, int timeout_ms);
 void control_dispose(struct control *c);
 
-/* Send msg (not consumed) as one line. */
+/* Send msg (not consumed) as one line; the serialised line is wiped after. */
 int control_send(struct control *c, json_object *msg);
+
+/* Overwrite msg's string member name with zeros (a key), if it has one. */
+void control_wipe_string(json_object *msg, const char *name);
 
 /* Send {"msg": type} plus, if error is not NULL, "error": error. */
 int control_send_simple(struct control *c, const char *type, const char *error);

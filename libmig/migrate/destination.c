@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <xentoollog.h>
@@ -45,6 +47,7 @@ struct destination {
     uint8_t *scratch;                   /* a page per stream, to read back into */
     bool sealed;                        /* the source sent a data key */
     uint8_t key[MIG_XFER_KEY_SIZE];
+    uint8_t id[16];                     /* the migration's, from the hello */
     struct mig_xfer_listener *listener;
     struct mig_xfer_stats xfer;
     uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
@@ -222,25 +225,51 @@ static int hello_sizes(struct destination *d, json_object *m)
     return 0;
 }
 
-/* The data key, when the source seals its streams. */
-static int hello_key(struct destination *d, json_object *m)
+/*
+ * The hello's string field name as len bytes of hex into out: 0, 1 when
+ * it is absent, or MIG_EFORMAT naming what it should have been.
+ */
+static int hello_hex(json_object *m, const char *name, const char *what,
+                     uint8_t *out, size_t len)
 {
     json_object *k;
-    const char *keyhex;
+    const char *hex;
 
-    if (!json_object_object_get_ex(m, "key", &k))
-        return 0;
-    keyhex = json_object_get_string(k);
-    if (!json_object_is_type(k, json_type_string) || strlen(keyhex) != 2 * MIG_XFER_KEY_SIZE)
-        return mig_error_set(MIG_EFORMAT, "the source's data key is not %d hex digits",
-                             2 * MIG_XFER_KEY_SIZE);
-    for (int i = 0; i < MIG_XFER_KEY_SIZE; i++) {
+    if (!json_object_object_get_ex(m, name, &k))
+        return 1;
+    hex = json_object_get_string(k);
+    if (!json_object_is_type(k, json_type_string) || strlen(hex) != 2 * len)
+        return mig_error_set(MIG_EFORMAT, "the source's %s is not %zu hex digits",
+                             what, 2 * len);
+    for (size_t i = 0; i < len; i++) {
         unsigned int byte;
 
-        if (sscanf(keyhex + 2 * i, "%2x", &byte) != 1)
-            return mig_error_set(MIG_EFORMAT, "the source's data key is not hex");
-        d->key[i] = (uint8_t)byte;
+        if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
+            sscanf(hex + 2 * i, "%2x", &byte) != 1)
+            return mig_error_set(MIG_EFORMAT, "the source's %s is not hex", what);
+        out[i] = (uint8_t)byte;
     }
+    return 0;
+}
+
+/*
+ * The migration id, which every data stream must carry, and the data key
+ * when the source seals its streams.
+ */
+static int hello_key(struct destination *d, json_object *m)
+{
+    int rc = hello_hex(m, "id", "migration id", d->id, sizeof(d->id));
+
+    if (rc == 1)
+        return mig_error_set(MIG_ECOMPAT, "the source's hello has no migration id: "
+                             "it is an older xenmig; upgrade it");
+    if (rc)
+        return rc;
+    rc = hello_hex(m, "key", "data key", d->key, MIG_XFER_KEY_SIZE);
+    if (rc == 1)
+        return 0;
+    if (rc)
+        return rc;
     d->sealed = true;
     d->result->encrypted = true;
     return 0;
@@ -308,6 +337,7 @@ static int receive_hello(struct destination *d)
         rc = hello_peer(d, m);
     if (!rc)
         rc = accept_prologue(d, m);
+    control_wipe_string(m, "key");
     if (m)
         json_object_put(m);
     return rc;
@@ -316,8 +346,18 @@ static int receive_hello(struct destination *d)
 /* Bookkeeping, the backend's room and its stream contexts. */
 static int prepare(struct destination *d)
 {
+    uint64_t need = d->nr_pfns * (sizeof(*d->received_epoch) + sizeof(*d->page_hash));
+    uint64_t have = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
     int rc;
 
+    /* The backend's own limit first, then ours: never ask malloc for the impossible. */
+    rc = d->ops->prepare ? d->ops->prepare(d->be, d->nr_pfns) : 0;
+    if (rc)
+        return rc;
+    if (need > have)
+        return mig_error_set(MIG_ENOMEM, "destination out of memory: the bookkeeping of "
+                             "%" PRIu64 " pages needs %" PRIu64 " MiB, this host has "
+                             "%" PRIu64 " MiB", d->nr_pfns, need >> 20, have >> 20);
     d->received_epoch = calloc(d->nr_pfns, sizeof(*d->received_epoch));
     d->page_hash = calloc(d->nr_pfns, sizeof(*d->page_hash));
     d->ctx = calloc(d->streams, sizeof(*d->ctx));
@@ -325,9 +365,6 @@ static int prepare(struct destination *d)
     if (!d->received_epoch || !d->page_hash || !d->ctx || !d->scratch)
         return mig_error_set(MIG_ENOMEM, "destination out of memory for the "
                              "bookkeeping of %" PRIu64 " pages", d->nr_pfns);
-    rc = d->ops->prepare ? d->ops->prepare(d->be, d->nr_pfns) : 0;
-    if (rc)
-        return rc;
     for (unsigned int i = 0; i < d->streams; i++)
         d->ctx[i].index = i;
     if (d->ops->open_streams) {
@@ -350,6 +387,7 @@ static int receive_pages(struct destination *d, int control_in)
     xo.timeout_ms = d->opts->timeout_ms;
     xo.key = d->sealed ? d->key : NULL;
     xo.cancel_fd = control_in;
+    xo.expect_id = d->id;
     rc = mig_xfer_listen(d->opts->data_host, "0", &xo, d->log, &d->listener);
     OPENSSL_cleanse(d->key, sizeof(d->key));
     if (rc)

@@ -16,10 +16,13 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <xentoollog.h>
@@ -56,6 +59,9 @@ struct source {
     struct mig_progress progress;
     uint8_t id[16];                      /* the migration's, from the handshake */
     uint8_t key[MIG_XFER_KEY_SIZE];      /* its data key until connected, then 0 */
+    _Atomic bool cancel;                 /* opts->cancel_fd became readable */
+    pthread_t watcher;                   /* watches opts->cancel_fd */
+    int stop_watch[2];                   /* ends the watcher; -1 when none */
 };
 
 static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
@@ -63,6 +69,10 @@ static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
 {
     struct source *s = arg;
 
+    /* A cancel ends a round within a page, not at its end. */
+    if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
+        return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller "
+                             "during pre-copy; the guest keeps running at the source");
     return s->ops->read_page(s->be, &s->ctx[stream], pfn, buf, type_out);
 }
 
@@ -73,11 +83,54 @@ static int prefetch(void *arg, unsigned int stream, const uint64_t *pfns, size_t
     return s->ops->prefetch(s->be, &s->ctx[stream], pfns, count);
 }
 
+/* The caller's cancel_fd (options version 3), watched from a thread of its own. */
+static void *watch_cancel(void *arg)
+{
+    struct source *s = arg;
+    struct pollfd p[2] = { { .fd = s->opts->cancel_fd, .events = POLLIN },
+                           { .fd = s->stop_watch[0], .events = POLLIN } };
+    int n;
+
+    do {
+        n = poll(p, 2, -1);     /* bounded: mig_migrate_send always ends it */
+    } while (n < 0 && errno == EINTR);
+    if (n > 0 && p[0].revents && !p[1].revents)
+        atomic_store(&s->cancel, true);
+    return NULL;
+}
+
+static int watch_start(struct source *s)
+{
+    s->stop_watch[0] = s->stop_watch[1] = -1;
+    if (s->opts->version < 3 || s->opts->cancel_fd < 0)
+        return 0;
+    if (pipe2(s->stop_watch, O_CLOEXEC))
+        return mig_error_set_errno(MIG_EIO, errno, "pipe");
+    if (pthread_create(&s->watcher, NULL, watch_cancel, s)) {
+        close(s->stop_watch[0]);
+        close(s->stop_watch[1]);
+        s->stop_watch[0] = s->stop_watch[1] = -1;
+        return mig_error_set(MIG_ENOMEM, "cannot start a thread");
+    }
+    return 0;
+}
+
+static void watch_stop(struct source *s)
+{
+    if (s->stop_watch[1] < 0)
+        return;
+    (void)!write(s->stop_watch[1], "x", 1);
+    pthread_join(s->watcher, NULL);
+    close(s->stop_watch[0]);
+    close(s->stop_watch[1]);
+}
+
 static int report(struct source *s, enum mig_phase phase)
 {
     s->progress.phase = phase;
     s->progress.elapsed = mig_clock_seconds() - s->start;
-    if (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload))
+    if ((atomic_load(&s->cancel) && phase != MIG_PHASE_DONE) ||
+        (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload)))
         return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller "
                              "during %s; the guest keeps running at the source",
                              phase == MIG_PHASE_PRECOPY ? "pre-copy" : "set-up");
@@ -198,6 +251,7 @@ static int handshake_start(struct source *s)
         rc = control_send_block(&s->control, prologue, prologue_len);
 out:
     OPENSSL_cleanse(keyhex, sizeof(keyhex));
+    control_wipe_string(m, "key");
     free(prologue);
     json_object_put(m);
     return rc;
@@ -518,10 +572,13 @@ static int await_received(struct source *s, struct verify_job *verify, double t,
     }
     if (reply)
         json_object_put(reply);
-    if (!rc && *remote_digest != sent_digest) {
+    if (!rc && (*remote_digest != sent_digest ||
+                s->opts->inject_fault == MIG_MIGRATE_FAULT_DIGEST)) {
         rc = mig_error_set(MIG_ECORRUPT, "destination memory differs from what was "
-                           "sent (digest %016llx, sent %016llx): not resuming there",
-                           *remote_digest, (unsigned long long)sent_digest);
+                           "sent (digest %016llx, sent %016llx%s): not resuming there",
+                           *remote_digest, (unsigned long long)sent_digest,
+                           s->opts->inject_fault == MIG_MIGRATE_FAULT_DIGEST ?
+                           "; a mismatch injected for a test" : "");
         (void)control_send_simple(&s->control, "abort", mig_error_last());
     }
     return rc;
@@ -554,6 +611,12 @@ static int clear_destination(struct source *s)
     double t = mig_clock_seconds();
     int rc;
 
+    if (atomic_load(&s->cancel)) {
+        rc = mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller at "
+                           "switchover; the guest keeps running at the source");
+        (void)control_send_simple(&s->control, "abort", mig_error_last());
+        return rc;
+    }
     s->cleared = true;
     rc = control_send_simple(&s->control, "go", NULL);
     if (!rc)
@@ -836,11 +899,13 @@ static void fail(struct source *s, int code)
         snprintf(message + strlen(message), sizeof(message) - strlen(message),
                  "; AND the guest could not be resumed at the source: %s",
                  mig_error_last());
-    else if (s->paused && s->cleared)
+    else if (s->paused && s->cleared) {
+        s->result->state_unknown = true;
         snprintf(message + strlen(message), sizeof(message) - strlen(message),
                  "; the destination was cleared to resume but did not confirm: "
                  "the guest is left paused here; check the destination before "
                  "resuming it");
+    }
     if (s->log)
         xtl_log(s->log, XTL_ERROR, -1, "migrate", "%s", message);
     mig_error_set(code, "%s", message);
@@ -867,6 +932,9 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     result->streams = opts->streams;
     result->encrypted = opts->encrypt;
     result->tracing = opts->tracing;
+    rc = watch_start(&s);
+    if (rc)
+        return rc;
     rc = source_setup(&s, control_in, control_out);
     if (!rc)
         rc = report(&s, MIG_PHASE_CONNECT);
@@ -888,6 +956,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
         rc = pause_and_switch(&s);
     if (rc)
         fail(&s, rc);
+    watch_stop(&s);
     OPENSSL_cleanse(s.key, sizeof(s.key));
     result->total_seconds = mig_clock_seconds() - s.start;
     mig_xfer_sender_close(s.sender);

@@ -50,6 +50,19 @@ static void *other_thread(void *arg)
     return (void *)(strcmp(mig_error_last(), "") == 0 ? (void *)1 : NULL);
 }
 
+/* What a peer sent reaches no terminal raw: control characters are escaped. */
+START_TEST(test_control_characters_escaped)
+{
+    ck_assert_int_eq(mig_error_set(MIG_EIO, "the peer reports '%s'",
+                                   "a\x1b]0;owned\x07\x1b[2Jb\r\nc\x7f"), MIG_EIO);
+    ck_assert_str_eq(mig_error_last(), "the peer reports "
+                     "'a\\x1b]0;owned\\x07\\x1b[2Jb\\x0d\\x0ac\\x7f'");
+    /* Printable text, UTF-8 included, is kept as it is. */
+    mig_error_set(MIG_EIO, "file '%s'", "caf\xc3\xa9 \xe2\x82\xac");
+    ck_assert_str_eq(mig_error_last(), "file 'caf\xc3\xa9 \xe2\x82\xac'");
+}
+END_TEST
+
 START_TEST(test_thread_local)
 {
     pthread_t t;
@@ -74,6 +87,7 @@ int main(void)
     tcase_add_test(tc, test_errno_appended);
     tcase_add_test(tc, test_wraps_previous_message);
     tcase_add_test(tc, test_thread_local);
+    tcase_add_test(tc, test_control_characters_escaped);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
