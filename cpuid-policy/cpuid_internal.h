@@ -39,7 +39,8 @@ int cpuid_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)
  */
 int cpuid_parse_json_object(const char *text, size_t len, const char *origin, void **out);
 
-/* Write text to path through path.tmp and a rename: never a partial file. */
+/* Write text to path whole (libmig/util/file.h: a temporary file beside it,
+ * flushed, renamed over it): never a partial file, never through a symlink. */
 int cpuid_write_text_file(const char *path, const char *text);
 
 /* strdup that records MIG_ENOMEM; NULL on failure. */

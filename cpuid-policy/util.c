@@ -17,6 +17,8 @@
 
 #include "cpuid_internal.h"
 #include "mig_error.h"
+#include "util/file.h"
+#include "util/io.h"
 
 int cpuid_read_text_file(const char *path, const char *what, size_t limit, unsigned int flags,
                          char **text_out, size_t *length_out)
@@ -176,21 +178,16 @@ int cpuid_parse_json_object(const char *text, size_t len, const char *origin, vo
 
 int cpuid_write_text_file(const char *path, const char *text)
 {
-    char tmp[4096];
-    FILE *f;
+    struct mig_whole_file f;
+    int rc;
 
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-        return mig_error_set(MIG_EINVAL, "path '%.100s...' is too long", path);
-    f = fopen(tmp, "w");
-    if (!f)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot create '%s'", tmp);
-    if (fputs(text, f) == EOF) {
-        fclose(f);
-        return mig_error_set_errno(MIG_EIO, errno, "cannot write '%s'", tmp);
+    rc = mig_whole_file_open(&f, path, 0644, "the file");
+    if (rc)
+        return rc;
+    rc = mig_write_all(f.fd, text, strlen(text), 0, "cannot write '%s'", path);
+    if (rc) {
+        mig_whole_file_discard(&f);
+        return rc;
     }
-    if (fclose(f))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot write '%s'", tmp);
-    if (rename(tmp, path))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot rename '%s' to '%s'", tmp, path);
-    return 0;
+    return mig_whole_file_commit(&f, "the file");
 }

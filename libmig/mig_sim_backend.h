@@ -28,13 +28,17 @@ struct mig_sim_source {
 struct mig_sim_destination {
     size_t max_bytes;              /* refuse larger guests; 0 = no limit */
     /*
-     * Save instead of run: write the received guest to this file (format
-     * in sim_backend.c) before the source is asked to let go; the guest
-     * then runs nowhere.  A write error (a full disk) fails the migration
-     * and the guest keeps running at the source.  NULL: run it here.
+     * Save instead of run: write the received guest (format in
+     * sim_backend.c) to a temporary file beside this one before the source
+     * is asked to let go, and rename it over this path only on "go", once
+     * the source verified the memory; the guest then runs nowhere.  A
+     * write error (a full disk) or an aborted migration leaves the old file
+     * untouched and no temporary file behind; the guest keeps running at
+     * the source.  NULL: run it here.
      */
     const char *save_path;
     /* filled by the backend */
+    void *save_file;               /* the file being written; dispose discards it */
     uint8_t *memory;
     uint64_t nr_pfns;
     bool running;

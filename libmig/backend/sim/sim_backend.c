@@ -24,6 +24,7 @@
 #include "mig_xfer.h"
 #include "mig_sim_backend.h"
 #include "sys/mig_backend.h"
+#include "util/file.h"
 #include "util/io.h"
 #include "util/le.h"
 
@@ -219,12 +220,28 @@ static int dst_write_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, cons
     return 0;
 }
 
+/*
+ * "go": run the guest here, or, saving it, put the save file in place: the
+ * source verified its memory against ours, so the file is complete.  A
+ * file that cannot be put in place is MIG_EABSENT: the guest runs nowhere
+ * here, so the source keeps it.
+ */
 static int dst_resume(void *b)
 {
     struct mig_sim_destination *d = b;
+    struct mig_whole_file *f = d->save_file;
+    int rc;
 
-    d->running = !d->save_path;     /* a saved guest runs nowhere */
-    return 0;
+    if (!d->save_path) {
+        d->running = true;
+        return 0;
+    }
+    if (!f)
+        return mig_error_set(MIG_EABSENT, "no save file was written");
+    d->save_file = NULL;
+    rc = mig_whole_file_commit(f, "the save file");
+    free(f);
+    return rc ? MIG_EABSENT : 0;    /* a saved guest runs nowhere */
 }
 
 /*
@@ -240,22 +257,26 @@ static int write_save_file(struct mig_sim_destination *d, const void *state, siz
         { .iov_base = (void *)state, .iov_len = len },
         { .iov_base = d->memory, .iov_len = (size_t)d->nr_pfns * MIG_PAGE_SIZE },
     };
-    int fd, rc;
+    struct mig_whole_file *f = calloc(1, sizeof(*f));
+    int rc;
 
+    if (!f)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
     mig_le64_store(head + 16, d->nr_pfns);
     mig_le64_store(head + 24, (uint64_t)len);
-    fd = open(d->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot create the save file '%s'",
-                                   d->save_path);
-    rc = mig_write_all_iov(fd, iov, 3, 0, "cannot write the save file '%s'", d->save_path);
-    if (!rc && fsync(fd) && errno != EINVAL && errno != EROFS)
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot flush the save file '%s'",
-                                 d->save_path);
-    if (close(fd) && !rc)
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot close the save file '%s'",
-                                 d->save_path);
-    return rc;
+    rc = mig_whole_file_open(f, d->save_path, 0600, "the save file");
+    if (rc) {
+        free(f);
+        return rc;
+    }
+    rc = mig_write_all_iov(f->fd, iov, 3, 0, "cannot write the save file '%s'", d->save_path);
+    if (rc) {
+        mig_whole_file_discard(f);
+        free(f);
+        return rc;
+    }
+    d->save_file = f;           /* put in place on "go" (dst_resume) */
+    return 0;
 }
 
 static int dst_restore_state(void *b, const void *state, size_t len)
@@ -283,6 +304,12 @@ const struct mig_destination_ops mig_sim_destination_ops = {
 
 void mig_sim_destination_dispose(struct mig_sim_destination *d)
 {
+    if (d->save_file) {
+        /* Never put in place: the migration failed or was aborted. */
+        mig_whole_file_discard(d->save_file);
+        free(d->save_file);
+        d->save_file = NULL;
+    }
     if (d->memory)
         munmap(d->memory, (size_t)d->nr_pfns * MIG_PAGE_SIZE);
     d->memory = NULL;

@@ -39,6 +39,7 @@
 #include "mig_stream.h"
 #include "mig_xen.h"
 #include "sys/mig_backend.h"
+#include "util/file.h"
 #include "util/io.h"
 
 extern char **environ;
@@ -82,7 +83,9 @@ struct mig_xen_dest {
     uint64_t nr_pfns;
 
     pid_t child;                     /* xl migrate-receive, -1 when none */
-    int to_child, from_child, capture_fd;
+    int to_child, from_child;
+    struct mig_whole_file capture;  /* --capture: put in place once started */
+    bool started;                   /* xl migrate-receive started the domain */
     struct mig_stream_writer *child_writer, *capture_writer;
     pthread_mutex_t write_lock;      /* one record at a time into the stream */
     atomic_bool broken;              /* a write failed: the stream is dead */
@@ -261,8 +264,8 @@ static int send_bytes(struct mig_xen_dest *d, const void *buf, size_t len, bool 
     sigpipe_restore(&g, rc != 0);
     if (rc)
         rc = stream_broken(d, rc, what);
-    else if (capture && d->capture_fd >= 0) {
-        rc = mig_write_all(d->capture_fd, buf, len, 0, "write");
+    else if (capture && d->capture.fd >= 0) {
+        rc = mig_write_all(d->capture.fd, buf, len, 0, "write");
         if (rc)
             rc = mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
     }
@@ -662,6 +665,7 @@ static int xd_resume(void *backend)
                              code, code);
     }
     dest_log(d, XTL_INFO, "xl migrate-receive started the domain");
+    d->started = true;
     return 0;
 }
 
@@ -694,7 +698,7 @@ int mig_xen_dest_open(struct xentoollog_logger *log,
         return mig_error_set(MIG_ENOMEM, "out of memory for a Xen destination");
     d->log = log;
     d->child = -1;
-    d->to_child = d->from_child = d->capture_fd = -1;
+    d->to_child = d->from_child = d->capture.fd = -1;
     d->pause_after = opts->pause_after;
     d->no_monitor = opts->no_monitor;
     d->debug = opts->debug;
@@ -708,14 +712,12 @@ int mig_xen_dest_open(struct xentoollog_logger *log,
         goto out;
     }
     if (opts->capture_path) {
-        d->capture_fd = open(opts->capture_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                             0644);
-        if (d->capture_fd < 0) {
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot create the stream capture "
-                                     "'%s'", opts->capture_path);
+        /* Guest memory: 0600, and in place only once the domain started. */
+        rc = mig_whole_file_open(&d->capture, opts->capture_path, 0600,
+                                 "the stream capture");
+        if (rc)
             goto out;
-        }
-        rc = mig_stream_writer_open_fd(&d->capture_writer, d->capture_fd, NULL);
+        rc = mig_stream_writer_open_fd(&d->capture_writer, d->capture.fd, NULL);
         if (rc)
             goto out;
     }
@@ -741,8 +743,12 @@ void mig_xen_dest_close(struct mig_xen_dest *d)
         close(d->from_child);
     mig_stream_writer_close(d->child_writer);
     mig_stream_writer_close(d->capture_writer);
-    if (d->capture_fd >= 0)
-        close(d->capture_fd);
+    if (d->capture.fd >= 0 && d->started) {
+        if (mig_whole_file_commit(&d->capture, "the stream capture"))
+            dest_log(d, XTL_ERROR, "%s", mig_error_last());
+    } else {
+        mig_whole_file_discard(&d->capture);
+    }
     while (d->batches) {
         struct page_batch *b = d->batches;
 
