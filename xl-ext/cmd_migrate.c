@@ -89,6 +89,7 @@ static int parse_fault(const char *name, unsigned int *fault)
         { "stall",        MIG_XFER_FAULT_STALL },
         { "wrong-key",    MIG_XFER_FAULT_WRONG_KEY },
         { "version",      MIG_MIGRATE_FAULT_VERSION },
+        { "digest-mismatch", MIG_MIGRATE_FAULT_DIGEST },
     };
 
     for (unsigned int f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
@@ -98,7 +99,8 @@ static int parse_fault(const char *name, unsigned int *fault)
         }
     }
     return usage_error("--inject-fault '%s': use corrupt-page, cut-stream, tamper-frame, "
-                       "replay-frame, truncate, stall, wrong-key or version", name);
+                       "replay-frame, truncate, stall, wrong-key, version or "
+                       "digest-mismatch", name);
 }
 
 /* An option of the engine (struct mig_migrate_options): 0, or the exit code. */

@@ -9,8 +9,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,6 +55,7 @@ struct receive_request {
     const char *save_path;              /* --save, or NULL */
     uint64_t max_memory;                /* --sim-max-memory, 0: none */
     bool use_sim, use_xen;
+    char listen_addr[INET6_ADDRSTRLEN]; /* the default of --data-listen */
 };
 
 #define RECEIVE_PARSED (-1)
@@ -122,6 +125,27 @@ static int receive_sim(struct receive_request *req)
     return rc ? XL_EXT_EXIT_FAILURE : XL_EXT_EXIT_OK;
 }
 
+/*
+ * Where the data streams are accepted without --data-listen: the address
+ * the control connection came in on when ssh started this receiver (the
+ * server address of $SSH_CONNECTION), else loopback.  Never every
+ * interface: the data port is then reachable from where the source is and
+ * no further.  buf holds the address; returns buf.
+ */
+static const char *default_data_listen(char *buf, size_t size)
+{
+    const char *conn = getenv("SSH_CONNECTION");
+    unsigned char addr[sizeof(struct in6_addr)];
+    char field[3][INET6_ADDRSTRLEN];
+
+    snprintf(buf, size, "127.0.0.1");
+    /* "CLIENT_ADDR CLIENT_PORT SERVER_ADDR SERVER_PORT" */
+    if (conn && sscanf(conn, "%45s %45s %45s", field[0], field[1], field[2]) == 3 &&
+        (inet_pton(AF_INET, field[2], addr) == 1 || inet_pton(AF_INET6, field[2], addr) == 1))
+        snprintf(buf, size, "%s", field[2]);
+    return buf;
+}
+
 /* RECEIVE_PARSED, or the exit code to end with (0 after -h; 2 after a usage error). */
 static int parse_request(int argc, char **argv, struct receive_request *req)
 {
@@ -165,6 +189,9 @@ static int parse_request(int argc, char **argv, struct receive_request *req)
                 xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
+    if (!req->opts.data_host)
+        req->opts.data_host = default_data_listen(req->listen_addr,
+                                                  sizeof(req->listen_addr));
     return RECEIVE_PARSED;
 }
 

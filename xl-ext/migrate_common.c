@@ -8,15 +8,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "mig_clock.h"
 #include "migrate_common.h"
 #include "subcommands.h"
+
+/* How long a receiver may take to exit once the migration ended (as xl's
+ * "migration child not exiting, no longer waiting"). */
+#define RECEIVER_EXIT_WAIT_MS 10000
 
 static int parse_scaled(const char *option, const char *text, uint64_t unit,
                         uint64_t *value, const char *what)
@@ -295,8 +305,10 @@ void migrate_error_text(int rc, const struct mig_migrate_result *r, char *buf, s
              " (raise --max-downtime or use a faster link)" : "");
 }
 
-int migrate_exit_code_of(int rc)
+int migrate_exit_code_of(int rc, const struct mig_migrate_result *r)
 {
+    if (rc && r->state_unknown)
+        return XL_EXT_EXIT_UNKNOWN;
     switch (rc) {
     case 0:              return XL_EXT_EXIT_OK;
     case MIG_EINVAL:     return XL_EXT_EXIT_USAGE;
@@ -311,6 +323,43 @@ bool migrate_host_is_local(const char *host)
     return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
 }
 
+/*
+ * Has child exited within ms?  Its status into *status.  Waits on a pidfd
+ * (an event, not a polling loop) where the kernel has them.
+ */
+static bool child_exited_within(pid_t child, int ms, int *status)
+{
+    int64_t deadline = mig_clock_ms() + ms;
+#ifdef SYS_pidfd_open
+    int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+#else
+    int pidfd = -1;
+#endif
+    pid_t got;
+
+    for (;;) {
+        int64_t left = deadline - mig_clock_ms();
+
+        do {
+            got = waitpid(child, status, WNOHANG);
+        } while (got < 0 && errno == EINTR);
+        if (got != 0 || left <= 0)
+            break;
+        if (pidfd >= 0) {
+            struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+            (void)poll(&p, 1, (int)left);
+        } else {
+            struct timespec step = { 0, 20 * 1000 * 1000 };     /* no pidfd: poll */
+
+            nanosleep(&step, NULL);
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    return got == child || (got < 0 && errno == ECHILD);
+}
+
 int migrate_reap_receiver(int to_child, int from_child, pid_t child)
 {
     int status = 0;
@@ -321,7 +370,17 @@ int migrate_reap_receiver(int to_child, int from_child, pid_t child)
         close(from_child);
     if (child <= 0)
         return -1;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
+    if (!child_exited_within(child, RECEIVER_EXIT_WAIT_MS, &status)) {
+        fprintf(stderr, "%s migrate: the receiver (pid %ld) has not exited %d s after "
+                "the migration ended: no longer waiting for it (sent it SIGTERM)\n",
+                xl_ext_prog, (long)child, RECEIVER_EXIT_WAIT_MS / 1000);
+        kill(child, SIGTERM);
+        if (!child_exited_within(child, RECEIVER_EXIT_WAIT_MS, &status)) {
+            kill(child, SIGKILL);
+            if (!child_exited_within(child, RECEIVER_EXIT_WAIT_MS, &status))
+                return -1;
+        }
+        return -1;
+    }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -71,8 +71,10 @@ void migrate_output_guest_rate(struct migrate_output *o, double before, double d
  */
 int migrate_spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *from_child);
 /*
- * Close both pipes to the receiver (either may be -1) and wait for it:
- * its exit status (128 + signal if killed), or -1 when there is no child.
+ * Close both pipes to the receiver (either may be -1) and wait for it, at
+ * most 10 s: its exit status (128 + signal if killed), or -1 when there is
+ * no child or it did not exit in time (then it is told SIGTERM, SIGKILL
+ * 10 s later, and the wait is given up with a message on stderr).
  */
 int migrate_reap_receiver(int to_child, int from_child, pid_t child);
 /*
@@ -81,8 +83,8 @@ int migrate_reap_receiver(int to_child, int from_child, pid_t child);
  * rc and *r call for.  Written into buf (size bytes, always terminated).
  */
 void migrate_error_text(int rc, const struct mig_migrate_result *r, char *buf, size_t size);
-/* The XL_EXT_EXIT_* code of a MIG_E* result. */
-int migrate_exit_code_of(int rc);
+/* The XL_EXT_EXIT_* code of a MIG_E* result (XL_EXT_EXIT_UNKNOWN when result->state_unknown). */
+int migrate_exit_code_of(int rc, const struct mig_migrate_result *result);
 /* localhost, 127.0.0.1 or ::1 */
 bool migrate_host_is_local(const char *host);
 

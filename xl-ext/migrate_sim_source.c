@@ -109,8 +109,12 @@ static double pace_before(struct mig_sim_guest *guest, unsigned int vcpus)
     return (guest_writes(guest, vcpus) - writes) / (monotonic_seconds() - start);
 }
 
-/* After a failure: show that the guest still runs here (its writers make progress). */
-static void show_still_running(struct mig_sim_guest *guest)
+/*
+ * After a failure: show that the guest still runs here (its writers make
+ * progress), or, when the destination was cleared and did not confirm,
+ * that it is left paused (they make none).
+ */
+static void show_still_running(struct mig_sim_guest *guest, bool state_unknown)
 {
     struct mig_sim_vcpu_stats before, after;
     struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -119,8 +123,9 @@ static void show_still_running(struct mig_sim_guest *guest)
         return;
     nanosleep(&ts, NULL);
     mig_sim_guest_vcpu_stats(guest, 0, &after);
-    fprintf(stderr, "%s migrate: the guest keeps running at the source "
-            "(vCPU 0 writes: %llu -> %llu)\n", xl_ext_prog,
+    fprintf(stderr, "%s migrate: %s (vCPU 0 writes: %llu -> %llu)\n", xl_ext_prog,
+            state_unknown ? "the guest is left paused at the source; check the "
+                            "destination" : "the guest keeps running at the source",
             (unsigned long long)before.writes, (unsigned long long)after.writes);
 }
 
@@ -165,7 +170,7 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
                           (xentoollog_logger *)logger, &result);
     if (rc)
         migrate_error_text(rc, &result, error, sizeof(error));
-    exit_code = migrate_exit_code_of(rc);
+    exit_code = migrate_exit_code_of(rc, &result);
     rate_during = (guest_writes(guest, sim.nr_vcpus) - writes_before) /
                   (monotonic_seconds() - t_before);
     /* Pre-copy stall: up to the switchover (its pause is the downtime). */
@@ -176,7 +181,7 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     migrate_output_guest_rate(&req->out, rate_before, rate_during);
     if (rc) {
         fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
-        show_still_running(guest);
+        show_still_running(guest, result.state_unknown);
     }
 out:
     status = migrate_reap_receiver(to_child, from_child, child);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -83,12 +84,14 @@ static char *receiver_command(const struct migrate_request *req, const char *sel
     bool local = !req->ssh_command && migrate_host_is_local(req->host);
     bool xen = !req->use_sim;
     char *quoted_self = NULL, *quoted_save = NULL, *options = NULL, *command = NULL;
+    char *quoted_listen = NULL;
     int rc;
 
     if (req->ssh_command && !req->ssh_command[0])
         return strdup(req->host);
     if ((local && !(quoted_self = shell_quote(self))) ||
-        (req->save_path && !(quoted_save = shell_quote(req->save_path))))
+        (req->save_path && !(quoted_save = shell_quote(req->save_path))) ||
+        !(quoted_listen = shell_quote(req->data_host ? req->data_host : local ? "127.0.0.1" : "")))
         goto out;
     if (req->save_path)
         rc = asprintf(&options, " --save %s", quoted_save);
@@ -100,20 +103,55 @@ static char *receiver_command(const struct migrate_request *req, const char *sel
         options = NULL;
         goto out;
     }
+    /* Remote, the receiver listens where ssh came in unless --data-host says. */
     if (local)
-        rc = asprintf(&command, "exec %s migrate-receive --%s --data-listen 127.0.0.1%s",
-                      quoted_self, xen ? "xen" : "sim", options);
+        rc = asprintf(&command, "exec %s migrate-receive --%s --data-listen %s%s",
+                      quoted_self, xen ? "xen" : "sim", quoted_listen, options);
     else
-        rc = asprintf(&command, "exec %s %s xl-ext migrate-receive --%s --data-listen '::'%s",
+        rc = asprintf(&command, "exec %s %s xl-ext migrate-receive --%s%s%s%s",
                       req->ssh_command ? req->ssh_command : "ssh", req->host,
-                      xen ? "xen" : "sim", options);
+                      xen ? "xen" : "sim", req->data_host ? " --data-listen " : "",
+                      req->data_host ? quoted_listen : "", options);
     if (rc < 0)
         command = NULL;
 out:
     free(quoted_self);
     free(quoted_save);
+    free(quoted_listen);
     free(options);
     return command;
+}
+
+static int signal_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t caught_signal;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+
+    caught_signal = sig;
+    (void)!write(signal_pipe[1], "x", 1);
+    errno = saved;
+}
+
+/*
+ * SIGINT, SIGTERM and SIGHUP cancel the migration instead of killing this
+ * process: before "go" the guest then resumes at the source as after any
+ * failure; after it the engine finishes the hand-over.  Returns the fd the
+ * engine watches (opts.cancel_fd), or -1 (then the signals keep their
+ * default action).
+ */
+static int catch_signals(void)
+{
+    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+    if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK))
+        return -1;
+    sigemptyset(&sa.sa_mask);
+    for (unsigned int i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+        sigaction(signals[i], &sa, NULL);
+    return signal_pipe[0];
 }
 
 int migrate_run(const struct migrate_request *req)
@@ -125,7 +163,7 @@ int migrate_run(const struct migrate_request *req)
     int rc;
 
     run.out.tty = !run.out.json && isatty(fileno(run.out.out));
-    run.opts.data_host = !req->use_sim && req->data_host ? req->data_host :
+    run.opts.data_host = req->data_host ? req->data_host :
                          receiver_local ? "127.0.0.1" : req->host;
     self = self_path();
     if (!self)
@@ -137,8 +175,12 @@ int migrate_run(const struct migrate_request *req)
     }
     /* A receiver that hung up is an error, not the end of this process. */
     signal(SIGPIPE, SIG_IGN);
+    run.opts.cancel_fd = catch_signals();
     rc = req->use_sim ? migrate_sim_source_run(&run, receiver)
                       : migrate_xen_source_run(&run, receiver);
+    if (caught_signal)
+        fprintf(stderr, "%s migrate: %s arrived during the migration (exit %d)\n",
+                xl_ext_prog, strsignal(caught_signal), rc);
 out:
     free(receiver);
     free(self);

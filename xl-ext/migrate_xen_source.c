@@ -144,7 +144,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
                           (xentoollog_logger *)logger, &result);
     if (rc)
         migrate_error_text(rc, &result, error, sizeof(error));
-    exit_code = migrate_exit_code_of(rc);
+    exit_code = migrate_exit_code_of(rc, &result);
     migrate_output_summary(&p->out, "migrate", rc, &result, &opts, result.vcpu_stall_seconds,
                            result.vcpu_stall_max_seconds, rc ? error : NULL);
     if (rc)

@@ -18,6 +18,8 @@ enum xl_ext_exit {
     XL_EXT_EXIT_INCOMPATIBLE = 4, /* host/destination cannot run the domain */
     XL_EXT_EXIT_NO_XEN      = 5, /* needs a Xen host and none is reachable */
     XL_EXT_EXIT_CANCELLED   = 6, /* interrupted or cancelled; nothing was lost */
+    XL_EXT_EXIT_UNKNOWN     = 7, /* told the destination to resume, no answer:
+                                    the domain is left paused at the source */
 };
 
 struct xl_ext_cmd {
