@@ -20,7 +20,7 @@ unit_test_migrate_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_migrate
 
 TESTS += sim/migrate-sim.sh sim/fault-matrix.sh
-EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh
+EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh sim/flood.py
 
 if ENABLE_FUZZING
 # libFuzzer targets of the data-stream receiver and the control channel.

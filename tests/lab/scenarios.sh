@@ -442,7 +442,9 @@ exactly_once() {
 # exactly once.  receiver-killed: kill -9 the receiver mid-transfer;
 # cut-stream: one data connection is shut down mid-transfer; preflight: the
 # destination's host lacks the guest's CPU features (a host description
-# with an empty HVM max policy), so nothing is sent.
+# with an empty HVM max policy), so nothing is sent; sigint: SIGINT to
+# xl-ext migrate mid-transfer cancels it (exit 6), the domain renamed back
+# and resumed here.
 op_xenmig_fault() {
     recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 20000"
     extra=""
@@ -460,7 +462,7 @@ op_xenmig_fault() {
     timeout 600 xl-ext migrate --streams 2 --timeout 20000 $extra -s "" "$guest" \
         "echo \$\$ > $work/receiver.pid; exec $recv" > "$work/command.out" 2>&1 &
     migrator=$!
-    if [ "$1" = receiver-killed ]; then
+    if [ "$1" = receiver-killed ] || [ "$1" = sigint ]; then
         # once pages flow (xl has created the incoming domain), kill ours
         tries=0
         until timeout 10 xl list 2>/dev/null | grep -q -- "^$guest--incoming " || [ $tries -ge 200 ]; do
@@ -468,7 +470,10 @@ op_xenmig_fault() {
             sleep 0.1
         done
         sleep 1
-        if [ -s "$work/receiver.pid" ]; then
+        if [ "$1" = sigint ]; then
+            pkill -INT -P "$migrator" -x xl-ext 2>/dev/null ||
+                echo "no xl-ext migrate to interrupt" >> "$work/command.out"
+        elif [ -s "$work/receiver.pid" ]; then
             kill -9 "$(cat "$work/receiver.pid")" 2>/dev/null
         else
             echo "the receiver never started (no pid file)" >> "$work/command.out"
@@ -480,6 +485,10 @@ op_xenmig_fault() {
     op_extra="fault=$1 migrate_rc=$rc"
     if [ $rc = 0 ]; then
         echo "xl-ext migrate succeeded although the $1 fault should have stopped it" >> "$work/command.out"
+        return 1
+    fi
+    if [ "$1" = sigint ] && [ $rc != 6 ]; then
+        echo "SIGINT: expected exit 6 (cancelled), got rc=$rc" >> "$work/command.out"
         return 1
     fi
     if [ "$1" = preflight ]; then

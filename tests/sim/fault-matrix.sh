@@ -20,7 +20,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle localhost >"$t/o
         exit 77
     fi
 fi
-echo "1..46"
+echo "1..77"
 
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
@@ -126,4 +126,103 @@ await "the receiver's result line" 'grep -q "xl-ext migrate-receive: result=" "$
 check "sender killed: it died by SIGKILL" '[ "$(rc)" = 137 ]'
 check "sender killed: the receiver did not resume it" 'not_resumed'
 check "sender killed: the receiver says why" 'grep -q "migrate-receive: error: .*\(closed\|lost\|reset\)" "$t/err"'
+
+# The destination's digest is taken as wrong at the last check: the source
+# aborts instead of "go".
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault digest-mismatch localhost
+case_ "memory digest mismatch" 1 "destination memory differs from what was sent"
+
+# save: the new file replaces the old one only whole, and only once the
+# memory was verified.  An aborted save leaves the old file as it was and
+# no temporary file beside it.
+mkdir "$t/saves"
+echo "an older save" >"$t/saves/guest.save"
+"$XL_EXT" save --sim --sim-memory 32M --sim-rate 1000 --inject-fault digest-mismatch \
+    "$t/saves/guest.save" >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "save aborted at the last check: exit 1" '[ "$(rc)" = 1 ]'
+check "save aborted: the old file is untouched" \
+    '[ "$(cat "$t/saves/guest.save")" = "an older save" ]'
+check "save aborted: no partial file left" '[ "$(ls -A "$t/saves")" = guest.save ]'
+"$XL_EXT" save --sim --sim-memory 32M --sim-rate 1000 "$t/saves/guest.save" >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "save: exit 0, the file replaced whole" \
+    '[ "$(rc)" = 0 ] && [ "$(head -c 16 "$t/saves/guest.save")" = XENMIG-SIM-SAVE1 ] &&
+     [ "$(ls -A "$t/saves")" = guest.save ]'
+check "save: the file is 0600" '[ "$(stat -c %a "$t/saves/guest.save")" = 600 ]'
+# Through a symlink planted where the save goes: the link is replaced, the
+# file it points at is never written.
+echo "not yours" >"$t/victim"
+rm "$t/saves/guest.save"
+ln -s "$t/victim" "$t/saves/guest.save"
+"$XL_EXT" save --sim --sim-memory 32M --sim-rate 1000 "$t/saves/guest.save" >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "save over a planted symlink: the link's target is untouched" \
+    '[ "$(rc)" = 0 ] && [ "$(cat "$t/victim")" = "not yours" ] && [ ! -L "$t/saves/guest.save" ]'
+
+# A hello that announces 2^36 pages to a receiver that allows 16 MiB: a
+# clear refusal before any allocation, never an allocator's abort.
+printf '%s\n' '{"msg":"hello","version":1,"id":"000102030405060708090a0b0c0d0e0f","nr_pfns":68719476736,"streams":1,"page_size":4096,"tracing":"loose","backend":"sim","acks":true}' |
+    "$XL_EXT" migrate-receive --sim --sim-max-memory 16M >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "a hello of 2^36 pages: refused (exit 1), no abort" \
+    '[ "$(rc)" = 1 ] && grep -q "the guest needs 268435456 MiB, this host allows 16 MiB" "$t/err"'
+# A simulated guest larger than this machine: refused up front.
+migrate --sim-memory 64T localhost
+check "--sim-memory beyond this machine: exit 1, says so" \
+    '[ "$(rc)" = 1 ] && grep -q "MiB of memory asked, this host has" "$t/err"'
+
+# SIGINT and SIGTERM at the source while the pages flow: the migration is
+# cancelled (exit 6), the guest keeps running at the source.
+for sig in INT TERM; do
+    rm -f "$t/receiver.pid"
+    "$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" \
+        "$(receiver_pid_to "$t/receiver.pid")" >"$t/out" 2>"$t/err" &
+    pid=$!
+    await "the receiver's data streams" 'streams_up "$t/receiver.pid"'
+    kill -$sig "$pid"
+    wait "$pid"
+    echo $? >"$t/rc"
+    case_ "SIG$sig during pre-copy" 6 "cancelled by the caller during pre-copy"
+done
+
+# A receiver that fails and then does not exit (its shell keeps running
+# with the pipes open): the source stops waiting for it after 10 s.
+migrate --sim-memory 64M --sim-rate 1000 -s "" \
+    "exec sh -c \"'$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 --sim-max-memory 16M; exec sleep 300\""
+check "a receiver that never exits: exit 4 all the same" '[ "$(rc)" = 4 ]'
+check "a receiver that never exits: the source says it stopped waiting" \
+    'grep -q "has not exited 10 s after the migration ended: no longer waiting" "$t/err"'
+check "a receiver that never exits: guest runs at the source" 'at_source'
+
+# The destination dies right after "go" (tests/sim/flood.py kills it before
+# it reads the line): the source cannot know where the guest runs, says so
+# once, leaves it paused and exits 7.
+migrate --sim-memory 32M --sim-rate 1000 -s "" \
+    "exec python3 '${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/sim/flood.py' --no-flood --kill-at-go -- '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1"
+echo "# destination died after go: exit $(rc): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
+check "destination died after go: exit 7" '[ "$(rc)" = 7 ]'
+check "destination died after go: one consistent message" \
+    'grep -q "did not confirm: the guest is left paused here" "$t/err" &&
+     grep -q "the guest is left paused at the source; check the destination" "$t/err" &&
+     ! grep -q "keeps running at the source" "$t/err"'
+
+# Strangers on the data port (tests/sim/flood.py): before "ready" reaches
+# the source, 40 idle connections (more than the receiver's 16 slots),
+# slowloris HELLOs, plain HELLOs with another migration id and garbage;
+# more of each while the pages flow.  The migration must not notice.
+flood() {
+    printf '%s' "exec python3 '${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/sim/flood.py' \
+--report '$t/flood' -- '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1"
+}
+for mode in plain sealed; do
+    rm -f "$t/flood"
+    plain=""; [ "$mode" = plain ] && plain=--no-encrypt
+    migrate --sim-memory 32M --sim-rate 1000 --streams 2 $plain -s "" "$(flood)"
+    echo "# flood, $mode streams: exit $(rc), $(cat "$t/flood" 2>/dev/null)"
+    check "flood, $mode streams: migrated, verified" \
+        '[ "$(rc)" = 0 ] && grep -q "^xl-ext migrate: result=ok .*verified=yes" "$t/out"'
+    check "flood, $mode streams: strangers before ready" 'grep -q "before=[1-9]" "$t/flood"'
+    check "flood, $mode streams: strangers during the migration" 'grep -q "during=[1-9]" "$t/flood"'
+done
 exit $fail
