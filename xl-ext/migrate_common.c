@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,15 +370,10 @@ int migrate_reap_receiver(int to_child, int from_child, pid_t child)
     if (child <= 0)
         return -1;
     if (!child_exited_within(child, RECEIVER_EXIT_WAIT_MS, &status)) {
+        /* As xl: never kill it (it may still be finishing a success). */
         fprintf(stderr, "%s migrate: the receiver (pid %ld) has not exited %d s after "
-                "the migration ended: no longer waiting for it (sent it SIGTERM)\n",
-                xl_ext_prog, (long)child, RECEIVER_EXIT_WAIT_MS / 1000);
-        kill(child, SIGTERM);
-        if (!child_exited_within(child, RECEIVER_EXIT_WAIT_MS, &status)) {
-            kill(child, SIGKILL);
-            if (!child_exited_within(child, RECEIVER_EXIT_WAIT_MS, &status))
-                return -1;
-        }
+                "the migration ended: no longer waiting for it (its exit status will "
+                "be unreported)\n", xl_ext_prog, (long)child, RECEIVER_EXIT_WAIT_MS / 1000);
         return -1;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -73,8 +73,8 @@ int migrate_spawn_receiver(const char *rune, pid_t *pid, int *to_child, int *fro
 /*
  * Close both pipes to the receiver (either may be -1) and wait for it, at
  * most 10 s: its exit status (128 + signal if killed), or -1 when there is
- * no child or it did not exit in time (then it is told SIGTERM, SIGKILL
- * 10 s later, and the wait is given up with a message on stderr).
+ * no child or it did not exit in time (then the wait is given up with a
+ * message on stderr, as xl's "no longer waiting"; it is never killed).
  */
 int migrate_reap_receiver(int to_child, int from_child, pid_t child);
 /*
