@@ -450,6 +450,8 @@ op_xenmig_fault() {
     extra=""
     case "$1" in
     cut-stream) extra="--inject-fault cut-stream" ;;
+    # capped, so that the pre-copy outlasts the wait for it below
+    sigint) extra="--bandwidth 4M" ;;
     preflight)
         zero=00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000:00000000
         printf '{"schema_version":1,"hostname":"lab-poor-host","source":"xen","vendor":"amd","family":15,"model":6,"stepping":1,"featuresets":{"host":"%s","pv_max":"%s","hvm_max":"%s"}}\n' \
@@ -469,7 +471,7 @@ op_xenmig_fault() {
             tries=$((tries + 1))
             sleep 0.1
         done
-        sleep 1
+        [ "$1" = sigint ] || sleep 1
         if [ "$1" = sigint ]; then
             pkill -INT -P "$migrator" -x xl-ext 2>/dev/null ||
                 echo "no xl-ext migrate to interrupt" >> "$work/command.out"
