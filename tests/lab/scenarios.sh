@@ -473,8 +473,10 @@ op_xenmig_fault() {
         done
         [ "$1" = sigint ] || sleep 1
         if [ "$1" = sigint ]; then
-            pkill -INT -P "$migrator" -x xl-ext 2>/dev/null ||
-                echo "no xl-ext migrate to interrupt" >> "$work/command.out"
+            # busybox's timeout execs the command in its own pid (coreutils'
+            # forwards SIGINT to it): either way $migrator takes the signal
+            kill -INT "$migrator" 2>/dev/null ||
+                echo "no xl-ext migrate to interrupt" >&2
         elif [ -s "$work/receiver.pid" ]; then
             kill -9 "$(cat "$work/receiver.pid")" 2>/dev/null
         else
