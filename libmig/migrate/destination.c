@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <xentoollog.h>
@@ -28,6 +27,7 @@
 #include "mig_migrate.h"
 #include "mig_xfer.h"
 #include "sys/mig_backend.h"
+#include "util/host.h"
 
 /* A guest larger than this (2^36 pages = 256 TiB) is refused. */
 #define MAX_GUEST_PFNS (UINT64_C(1) << 36)
@@ -347,7 +347,7 @@ static int receive_hello(struct destination *d)
 static int prepare(struct destination *d)
 {
     uint64_t need = d->nr_pfns * (sizeof(*d->received_epoch) + sizeof(*d->page_hash));
-    uint64_t have = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t have = mig_host_memory_bytes();
     int rc;
 
     /* The backend's own limit first, then ours: never ask malloc for the impossible. */

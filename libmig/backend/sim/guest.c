@@ -15,12 +15,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include "mig_clock.h"
 #include "mig_error.h"
 #include "sim_private.h"
+#include "util/host.h"
 
 #define MAX_SLEEP_NS 1000000     /* writers sleep in slices of at most 1 ms */
 
@@ -160,12 +160,6 @@ static void *vcpu_main(void *opaque)
     return NULL;
 }
 
-/* The machine's memory in bytes (what a guest here can never exceed). */
-static uint64_t host_memory_bytes(void)
-{
-    return (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 static int check_options(const struct mig_sim_options *options)
 {
     if (!options || options->version != MIG_SIM_OPTIONS_VERSION)
@@ -179,10 +173,10 @@ static int check_options(const struct mig_sim_options *options)
         return mig_error_set(MIG_EINVAL, "sim guest: memory size %" PRIu64
                              " bytes is not a non-zero multiple of %d",
                              options->memory_bytes, MIG_PAGE_SIZE);
-    if (options->memory_bytes > host_memory_bytes())
+    if (options->memory_bytes > mig_host_memory_bytes())
         return mig_error_set(MIG_ENOMEM, "sim guest: %" PRIu64 " MiB of memory asked, "
                              "this host has %" PRIu64 " MiB: give a smaller size",
-                             options->memory_bytes >> 20, host_memory_bytes() >> 20);
+                             options->memory_bytes >> 20, mig_host_memory_bytes() >> 20);
     if (options->park_timeout_ms == 0)
         return mig_error_set(MIG_EINVAL, "sim guest: a park timeout of 0 ms: "
                              "give at least 1");
