@@ -181,7 +181,8 @@ static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hel
     if (accepted && count != r->count)
         return mig_error_set(MIG_EFORMAT, "connection %u: stream count %u differs "
                              "from the first stream's %u", accepted, count, r->count);
-    if (r->id_known && memcmp(hello->id, r->id, 16))
+    /* The id is known once given (opts.expect_id points at r->id) or set by a stream. */
+    if ((r->opts.expect_id || accepted) && memcmp(hello->id, r->id, 16))
         return mig_error_set(MIG_ECOMPAT, "connection %u: belongs to another "
                              "migration (migration id differs)", accepted);
     if (index >= count)
@@ -278,7 +279,6 @@ static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
     if (!*accepted) {
         r->count = hello.count;
         memcpy(r->id, hello.id, 16);
-        r->id_known = true;
     }
     r->fds[hello.index] = fd;
     (*accepted)++;
@@ -299,7 +299,6 @@ static int receiver_new(const struct mig_xfer_options *opts, xentoollog_logger *
     }
     if (opts->expect_id) {
         memcpy(r->id, opts->expect_id, 16);
-        r->id_known = true;
         r->opts.expect_id = r->id;  /* the caller's copy may go */
     }
     r->log = log;

@@ -24,8 +24,7 @@ struct mig_xfer_receiver {
     xentoollog_logger *log;
     unsigned int count;
     int *fds;               /* by stream index */
-    uint8_t id[16];
-    bool id_known;          /* id was given (opts.expect_id) or set by a stream */
+    uint8_t id[16];         /* opts.expect_id points here when one was given */
 
     /* receive state */
     pthread_mutex_t lock;
