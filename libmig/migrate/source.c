@@ -64,6 +64,13 @@ struct source {
     int stop_watch[2];                   /* ends the watcher; -1 when none */
 };
 
+/* MIG_ECANCELLED with the one message of a cancel before "go", when: "during pre-copy". */
+static int cancelled(const char *when)
+{
+    return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller %s; the "
+                         "guest keeps running at the source", when);
+}
+
 static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
                      unsigned int *type_out)
 {
@@ -71,8 +78,7 @@ static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
 
     /* A cancel ends a round within a page, not at its end. */
     if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
-        return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller "
-                             "during pre-copy; the guest keeps running at the source");
+        return cancelled("during pre-copy");
     return s->ops->read_page(s->be, &s->ctx[stream], pfn, buf, type_out);
 }
 
@@ -131,9 +137,7 @@ static int report(struct source *s, enum mig_phase phase)
     s->progress.elapsed = mig_clock_seconds() - s->start;
     if ((atomic_load(&s->cancel) && phase != MIG_PHASE_DONE) ||
         (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload)))
-        return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller "
-                             "during %s; the guest keeps running at the source",
-                             phase == MIG_PHASE_PRECOPY ? "pre-copy" : "set-up");
+        return cancelled(phase == MIG_PHASE_PRECOPY ? "during pre-copy" : "during set-up");
     return 0;
 }
 
@@ -612,8 +616,7 @@ static int clear_destination(struct source *s)
     int rc;
 
     if (atomic_load(&s->cancel)) {
-        rc = mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller at "
-                           "switchover; the guest keeps running at the source");
+        rc = cancelled("at switchover");
         (void)control_send_simple(&s->control, "abort", mig_error_last());
         return rc;
     }
