@@ -11,22 +11,33 @@
  * EPOCH_END frame on every stream that carries the count and a digest of
  * what that stream sent, so the receiver can prove that nothing was lost.
  *
- * Wire format: version MIG_XFER_VERSION (3); the one specification is
+ * Wire format: version MIG_XFER_VERSION (4); the one specification is
  * docs/formats.md, "Data streams" (tests/docs/spec-versions.sh checks that
  * its version numbers are this header's).  In short, all integers
  * little-endian: each connection opens with a 48-byte HELLO (magic
  * "XMIGDAT1", version, stream index and count, page size, flags with bit 0
- * HELLO_FLAG_SEALED, migration id), followed when sealed by a 16-byte proof
- * of key, and is answered by a 16-byte HELLO_REPLY ("XMIGACK1", status,
- * version); a connection that cannot prove the key is dropped without an
- * answer.  Then frames of a 16-byte header (type, body length, sequence
- * number) and a body, AES-256-GCM sealed unless the migration is plain:
+ * HELLO_FLAG_SEALED, bit 1 HELLO_FLAG_RECONNECTS and bits 8..31 the
+ * connection's generation, migration id), followed when sealed by a
+ * 16-byte proof of key, and is answered by a 24-byte HELLO_REPLY
+ * ("XMIGACK1", status, version, the epoch the stream resumes at); a
+ * connection that cannot prove the key is dropped without an answer.
+ * Then frames of a 16-byte header (type, body length, sequence number)
+ * and a body, AES-256-GCM sealed unless the migration is plain:
  * 1 PAGES (epoch, count, descriptors {pfn | type << 52 | ZERO << 63,
  * xxh64 hash}, page data), 2 EPOCH_END (epoch, count, an xxh3-64 chain
  * over the epoch's descriptor arrays), 3 DONE, 4 ABORT (code, message).
- * A wrong type, sequence number, length, pfn of another stream, hash, or
- * EPOCH_END count or digest is an error naming the stream, frame and byte
- * offset.
+ * The receiver answers each EPOCH_END with a 16-byte EPOCH_ACK
+ * ("XMIGEND1", epoch).  A wrong type, sequence number, length, pfn of
+ * another stream, hash, or EPOCH_END count or digest is an error naming
+ * the stream, frame and byte offset.
+ *
+ * A stream whose connection is cut or reset (not one that is stalled,
+ * tampered with or refused) reconnects when the sender allows it
+ * (max_reconnects): a new connection with the next generation, whose
+ * nonces therefore differ from every earlier one, whose HELLO proves the
+ * key again, and whose reply says the first epoch the receiver has not
+ * ended on that stream; the sender resends the whole of that epoch's
+ * pages for the stream (the receiver drops what it counted of it).
  */
 #ifndef XENMIG_MIG_XFER_H
 #define XENMIG_MIG_XFER_H
@@ -41,7 +52,7 @@
 
 struct xentoollog_logger;
 
-#define MIG_XFER_VERSION      3
+#define MIG_XFER_VERSION      4
 #define MIG_XFER_MAX_STREAMS  64
 #define MIG_XFER_MAX_BATCH    512          /* pages per PAGES frame */
 #define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (MIG_PAGE_SIZE + 16) + 8)
@@ -91,7 +102,10 @@ struct mig_xfer_options {
      * frame on the wire, REPLAY_FRAME sends the previous frame again,
      * TRUNCATE sends half a frame and closes, STALL stops sending for
      * fault_stall_ms; WRONG_KEY (at connect time, every stream) proves and
-     * seals with another key than the one the receiver was given.
+     * seals with another key than the one the receiver was given; RESET
+     * resets the connection (a TCP RST) once, RESET_ROUNDS after the first
+     * batch of every epoch, RESET_ALWAYS after the first batch of every
+     * connection: with max_reconnects the stream comes back, or gives up.
      */
     unsigned int fault;
     uint64_t fault_after_pages;
@@ -116,6 +130,23 @@ struct mig_xfer_options {
      * cannot prove the key, never the stream that sets the id.  Copied.
      */
     const uint8_t *expect_id;
+    /*
+     * Sender (version 3): how often a stream whose connection was cut or
+     * reset may try to reconnect since it last ended an epoch (each try
+     * within timeout_ms of the loss, 250 ms apart and doubling up to 2 s);
+     * 0: a lost connection fails the send, as in version 2.  The HELLO
+     * tells the receiver, which then waits up to timeout_ms for a lost
+     * stream to come back.
+     */
+    unsigned int max_reconnects;
+    /*
+     * Sender (version 3): while reconnecting, give up as soon as cancel_fd
+     * becomes readable or hangs up (the operator's cancel) or this fd
+     * hangs up (the control channel: the destination is gone).  -1: none.
+     * Receiver: cancel_fd hanging up while a stream waits to reconnect
+     * ends the wait.
+     */
+    int hangup_fd;
 };
 #define MIG_XFER_FAULT_NONE         0
 #define MIG_XFER_FAULT_CORRUPT_PAGE 1
@@ -125,9 +156,12 @@ struct mig_xfer_options {
 #define MIG_XFER_FAULT_TRUNCATE     5
 #define MIG_XFER_FAULT_STALL        6
 #define MIG_XFER_FAULT_WRONG_KEY    7
-#define MIG_XFER_OPTIONS_VERSION 2
+#define MIG_XFER_FAULT_RESET        8
+#define MIG_XFER_FAULT_RESET_ROUNDS 9
+#define MIG_XFER_FAULT_RESET_ALWAYS 10
+#define MIG_XFER_OPTIONS_VERSION 3
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
-                                MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL }
+                                MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL, 0, -1 }
 #define MIG_XFER_KEY_SIZE 32
 
 /* Counters of one end; all are totals over every stream. */
@@ -138,6 +172,7 @@ struct mig_xfer_stats {
     uint64_t bytes;            /* bytes on the wire, headers included */
     uint64_t frames;
     uint64_t epochs;           /* epochs completed on every stream */
+    uint64_t reconnects;       /* lost connections a stream came back from */
 };
 
 /*
@@ -198,6 +233,9 @@ void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *sender, mig_xfer_prefe
 
 /* Send DONE on every stream (ends the migration's data). */
 int mig_xfer_sender_finish(struct mig_xfer_sender *sender);
+
+/* Lost connections the streams came back from so far (0 for NULL). */
+uint64_t mig_xfer_sender_reconnects(const struct mig_xfer_sender *sender);
 
 /* Send ABORT with a message on every stream still open; best effort. */
 void mig_xfer_sender_abort(struct mig_xfer_sender *sender, int code,

@@ -22,6 +22,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,11 +151,19 @@ void mig_xfer_listener_close(struct mig_xfer_listener *l)
     free(l);
 }
 
-/* Validate one HELLO against what the receiver has so far. */
+#define HELLO_FLAGS (WIRE_HELLO_SEALED | WIRE_HELLO_RECONNECTS | \
+                     (uint64_t)WIRE_HELLO_GEN_MAX << WIRE_HELLO_GEN_SHIFT)
+
+/*
+ * Validate one HELLO against what the receiver has so far; accepted is
+ * the number of streams in, UINT_MAX while the receive runs (only a
+ * reconnection, generation 1 or more, may come then).
+ */
 static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hello,
                        unsigned int accepted)
 {
     uint32_t index = hello->index, count = hello->count;
+    bool rejoin = accepted == UINT_MAX;
 
     if (!wire_hello_magic_ok(hello))
         return mig_error_set(MIG_EFORMAT, "connection %u: bad magic %.8s: not a "
@@ -163,8 +172,7 @@ static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hel
         return mig_error_set(MIG_ECOMPAT, "connection %u: data stream version %u, "
                              "this receiver speaks %d: upgrade the older side",
                              accepted, hello->version, MIG_XFER_VERSION);
-    if (hello->page_size != MIG_PAGE_SIZE ||
-        (hello->flags & ~(uint64_t)WIRE_HELLO_SEALED))
+    if (hello->page_size != MIG_PAGE_SIZE || (hello->flags & ~(uint64_t)HELLO_FLAGS))
         return mig_error_set(MIG_ECOMPAT, "connection %u: page size %u / flags "
                              "%#llx not supported", accepted, hello->page_size,
                              (unsigned long long)hello->flags);
@@ -188,7 +196,13 @@ static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hel
     if (index >= count)
         return mig_error_set(MIG_EFORMAT, "connection %u: stream index %u out of "
                              "range for %u streams", accepted, index, count);
-    if (accepted && r->fds[index] >= 0)
+    if (!rejoin && hello->generation)
+        return mig_error_set(MIG_EFORMAT, "connection %u: a reconnection of stream %u "
+                             "before all streams were in", accepted, index);
+    if (rejoin && !hello->generation)
+        return mig_error_set(MIG_EFORMAT, "stream %u announced again while the "
+                             "migration runs, not as a reconnection", index);
+    if (!rejoin && accepted && r->fds[index] >= 0)
         return mig_error_set(MIG_EFORMAT, "connection %u: stream index %u "
                              "announced twice", accepted, index);
     return 0;
@@ -219,7 +233,8 @@ static int authenticate(struct mig_xfer_receiver *r, const uint8_t *raw,
                              "that requires encryption");
     rc = seal_init(&seal, r->opts.key);
     if (!rc)
-        rc = wire_hello_check_proof(&seal, hello->index, raw, raw + WIRE_HELLO_SIZE);
+        rc = wire_hello_check_proof(&seal, wire_conn_id(hello->index, hello->generation),
+                                    raw, raw + WIRE_HELLO_SIZE);
     seal_dispose(&seal);
     if (rc == MIG_ECORRUPT)
         rc = mig_error_set(MIG_ECOMPAT, "stream %u does not prove knowledge of the "
@@ -240,7 +255,7 @@ static int make_stream(struct mig_xfer_receiver *r, int fd)
 
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK))
         return mig_error_set_errno(MIG_EIO, errno, "fcntl");
-    return wire_set_read_timeout(fd, r->opts.timeout_ms);
+    return wire_set_timeouts(fd, r->opts.timeout_ms);
 }
 
 /*
@@ -266,7 +281,7 @@ static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
     }
     hello_rc = check_hello(r, &hello, *accepted);
     rc = make_stream(r, fd);
-    wire_reply_encode(reply, hello_rc);
+    wire_reply_encode(reply, hello_rc, 0);
     if (!rc)
         rc = mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET,
                            "stream handshake reply: write");
@@ -279,9 +294,65 @@ static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
     if (!*accepted) {
         r->count = hello.count;
         memcpy(r->id, hello.id, 16);
+        r->reconnects = hello.flags & WIRE_HELLO_RECONNECTS;
     }
     r->fds[hello.index] = fd;
     (*accepted)++;
+    return 0;
+}
+
+/*
+ * A reconnection of a stream of r while the receive runs (fd is consumed
+ * in every case): hand it to the stream's thread, which answers it once it
+ * has left the old connection (shut here to wake it).  Strangers and a
+ * generation no newer than the last one (a replay) are dropped; a HELLO of
+ * this migration's own source that breaks a rule, or comes for a stream
+ * that is over or a receive that failed, gets a reply with the error, so
+ * that the source stops trying.  Always 0: the receive goes on.
+ */
+static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
+                         const char *peer)
+{
+    uint8_t reply[WIRE_REPLY_SIZE];
+    struct wire_hello hello;
+    const char *why = NULL;
+    int rc;
+
+    wire_hello_decode(raw, &hello);
+    if (authenticate(r, raw, &hello))
+        why = mig_error_last();
+    else if ((rc = check_hello(r, &hello, UINT_MAX))) {
+        why = mig_error_last();
+        wire_reply_encode(reply, rc, 0);
+        (void)mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET, "reply: write");
+    } else if (make_stream(r, fd))
+        why = mig_error_last();
+    pthread_mutex_lock(&r->lock);
+    if (!why && hello.generation <= r->gen[hello.index])
+        why = "a reconnection not newer than the stream's last (a replay)";
+    else if (!why && (r->ended[hello.index] || r->first_failed >= 0)) {
+        why = "a reconnection of a stream that is over, or of a failed receive";
+        wire_reply_encode(reply, MIG_ECANCELLED, 0);
+        (void)mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET, "reply: write");
+    }
+    if (!why) {
+        if (r->next_fd[hello.index] >= 0)
+            close(r->next_fd[hello.index]);
+        r->next_fd[hello.index] = fd;
+        r->gen[hello.index] = hello.generation;
+        if (r->fds[hello.index] >= 0)
+            shutdown(r->fds[hello.index], SHUT_RDWR);
+        pthread_cond_broadcast(&r->changed);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (why) {
+        if (r->log)
+            xtl_log(r->log, XTL_WARN, -1, "xfer", "dropped the connection from %s: %s",
+                    peer, why);
+        close(fd);
+    } else if (r->log)
+        xtl_log(r->log, XTL_INFO, -1, "xfer", "stream %u came back from %s "
+                "(generation %u)", hello.index, peer, hello.generation);
     return 0;
 }
 
@@ -303,12 +374,19 @@ static int receiver_new(const struct mig_xfer_options *opts, xentoollog_logger *
     }
     r->log = log;
     r->fds = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->fds));
-    if (!r->fds) {
+    r->next_fd = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->next_fd));
+    r->gen = calloc(MIG_XFER_MAX_STREAMS, sizeof(*r->gen));
+    r->ended = calloc(MIG_XFER_MAX_STREAMS, sizeof(*r->ended));
+    if (!r->fds || !r->next_fd || !r->gen || !r->ended) {
+        free(r->fds);
+        free(r->next_fd);
+        free(r->gen);
+        free(r->ended);
         free(r);
         return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
     }
     for (int i = 0; i < MIG_XFER_MAX_STREAMS; i++)
-        r->fds[i] = -1;
+        r->fds[i] = r->next_fd[i] = -1;
     *out = r;
     return 0;
 }
@@ -335,7 +413,11 @@ static void peer_name(int fd, char *out, size_t size)
     snprintf(out, size, "%s:%u", host, port);
 }
 
-/* The accept loop's state: the receiver being filled and its strangers. */
+/*
+ * The accept loop's state: the receiver being filled and its strangers.
+ * The same loop runs again in its own thread while the receive runs
+ * (receiving), to let lost streams come back.
+ */
 struct gate {
     struct mig_xfer_listener *l;
     struct mig_xfer_receiver *r;
@@ -343,6 +425,11 @@ struct gate {
     unsigned int accepted;
     int64_t stall_deadline_ms;      /* no stream joined by then: stalled */
     unsigned long long dropped;
+    bool receiving;                 /* the thread for reconnections */
+    int wake[2];                    /* receiving: a byte in wake[0] stops it */
+    int hangup_fd;                  /* receiving: opts.cancel_fd until it hangs up */
+    bool stop;
+    pthread_t thread;
 };
 
 static void drop(struct gate *g, struct pending *p, const char *why)
@@ -376,6 +463,8 @@ static int pending_read(struct gate *g, struct pending *p)
         return 0;
     fd = p->fd;
     p->fd = -1;
+    if (g->receiving)
+        return rejoin_stream(g->r, fd, p->raw, p->peer);
     rc = handshake(g->r, fd, p->raw, p->peer, &g->accepted);
     if (rc == CONNECTION_DROPPED) {
         g->dropped++;
@@ -419,15 +508,31 @@ static int pending_accept(struct gate *g)
     return pending_read(g, slot);       /* its HELLO may be there already */
 }
 
-/* Poll the listener, the cancel fd and the strangers, at most until a deadline. */
+/* The source hung up its control channel: waiting streams need not wait. */
+static void source_gone(struct gate *g)
+{
+    pthread_mutex_lock(&g->r->lock);
+    g->r->source_gone = true;
+    pthread_cond_broadcast(&g->r->changed);
+    pthread_mutex_unlock(&g->r->lock);
+    g->hangup_fd = -1;
+}
+
+/*
+ * Poll the listener, the cancel fd (receiving: the wake pipe and the
+ * control channel's hang-up) and the strangers, at most until a deadline.
+ */
 static int gate_poll(struct gate *g, struct pollfd *pfd, int *n_out)
 {
     int64_t now = mig_clock_ms();
-    int64_t until = g->l->opts.timeout_ms ? g->stall_deadline_ms : INT64_MAX;
-    int n = 2, wait_ms = -1;
+    int64_t until = g->l->opts.timeout_ms && !g->receiving ? g->stall_deadline_ms
+                                                           : INT64_MAX;
+    int n = 3, wait_ms = -1;
 
     pfd[0] = (struct pollfd){ .fd = g->l->fd, .events = POLLIN };
-    pfd[1] = (struct pollfd){ .fd = g->l->opts.cancel_fd, .events = POLLIN };
+    pfd[1] = (struct pollfd){ .fd = g->receiving ? g->wake[0] : g->l->opts.cancel_fd,
+                              .events = POLLIN };
+    pfd[2] = (struct pollfd){ .fd = g->receiving ? g->hangup_fd : -1, .events = 0 };
     for (int i = 0; i < MAX_PENDING; i++) {
         if (g->pending[i].fd < 0)
             continue;
@@ -440,6 +545,12 @@ static int gate_poll(struct gate *g, struct pollfd *pfd, int *n_out)
     *n_out = n;
     if (poll(pfd, (nfds_t)n, wait_ms) < 0 && errno != EINTR)
         return mig_error_set_errno(MIG_EIO, errno, "waiting for data streams: poll");
+    if (g->receiving) {
+        g->stop = pfd[1].revents != 0;
+        if (pfd[2].revents & (POLLHUP | POLLERR))
+            source_gone(g);
+        return 0;
+    }
     if (pfd[1].revents)
         return mig_error_set(MIG_ECANCELLED, "waiting for data streams: the source "
                              "gave up (control channel)");
@@ -449,17 +560,19 @@ static int gate_poll(struct gate *g, struct pollfd *pfd, int *n_out)
 /* Every stream of the migration is in (the count comes with the first). */
 static bool gate_done(const struct gate *g)
 {
+    if (g->receiving)
+        return g->stop;
     return g->accepted && g->accepted == g->r->count;
 }
 
 /* One turn of the accept loop: read the strangers, expire them, take one more. */
 static int gate_turn(struct gate *g)
 {
-    struct pollfd pfd[2 + MAX_PENDING];
+    struct pollfd pfd[3 + MAX_PENDING];
     int n, rc;
 
     rc = gate_poll(g, pfd, &n);
-    for (int i = 2; !rc && !gate_done(g) && i < n; i++) {
+    for (int i = 3; !rc && !gate_done(g) && i < n; i++) {
         struct pending *p = NULL;
 
         for (int j = 0; j < MAX_PENDING && !p; j++)
@@ -473,7 +586,7 @@ static int gate_turn(struct gate *g)
             drop(g, &g->pending[j], "no whole HELLO in time");
     if (!rc && !gate_done(g) && (pfd[0].revents & POLLIN))
         rc = pending_accept(g);
-    if (!rc && !gate_done(g) && g->l->opts.timeout_ms &&
+    if (!rc && !gate_done(g) && !g->receiving && g->l->opts.timeout_ms &&
         mig_clock_ms() >= g->stall_deadline_ms)
         rc = wire_peer_stalled("waiting for data streams", g->l->opts.timeout_ms);
     return rc;
@@ -502,12 +615,72 @@ int mig_xfer_accept(struct mig_xfer_listener *l, struct mig_xfer_receiver **rece
     if (l->log)
         xtl_log(l->log, XTL_INFO, -1, "xfer", "accepted %u stream(s), dropped %llu "
                 "other connection(s)", g.r->count, g.dropped);
+    g.r->listener = l;
     *receiver_out = g.r;
     g.r = NULL;
 out:
     if (g.r)
         mig_xfer_receiver_close(g.r);
     return rc;
+}
+
+static void *acceptor_main(void *arg)
+{
+    struct gate *g = arg;
+    int rc = 0;
+
+    while (!rc && !g->stop)
+        rc = gate_turn(g);
+    if (rc && g->r->log)
+        xtl_log(g->r->log, XTL_ERROR, -1, "xfer", "no more reconnections: %s",
+                mig_error_last());
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (g->pending[i].fd >= 0)
+            close(g->pending[i].fd);
+    return NULL;
+}
+
+int xfer_acceptor_start(struct mig_xfer_receiver *r)
+{
+    struct gate *g;
+
+    if (!r->listener || !r->reconnects)
+        return 0;
+    g = calloc(1, sizeof(*g));
+    if (!g)
+        return mig_error_set(MIG_ENOMEM, "out of memory for the reconnection thread");
+    g->l = r->listener;
+    g->r = r;
+    g->receiving = true;
+    g->hangup_fd = r->opts.cancel_fd;
+    for (int i = 0; i < MAX_PENDING; i++)
+        g->pending[i].fd = -1;
+    if (pipe2(g->wake, O_CLOEXEC)) {
+        free(g);
+        return mig_error_set_errno(MIG_EIO, errno, "pipe");
+    }
+    if (pthread_create(&g->thread, NULL, acceptor_main, g)) {
+        close(g->wake[0]);
+        close(g->wake[1]);
+        free(g);
+        return mig_error_set(MIG_ENOMEM, "cannot start the reconnection thread");
+    }
+    r->acceptor = g;
+    return 0;
+}
+
+void xfer_acceptor_stop(struct mig_xfer_receiver *r)
+{
+    struct gate *g = r->acceptor;
+
+    if (!g)
+        return;
+    (void)mig_write_all(g->wake[1], "x", 1, 0, "wake: write");
+    pthread_join(g->thread, NULL);
+    close(g->wake[0]);
+    close(g->wake[1]);
+    free(g);
+    r->acceptor = NULL;
 }
 
 int mig_xfer_receiver_adopt(const int *fds, unsigned int nr_fds,

@@ -26,6 +26,7 @@
 #include <xentoollog.h>
 #include <openssl/crypto.h>
 
+#include "mig_clock.h"
 #include "mig_xfer.h"
 #include "receiver.h"
 #include "seal.h"
@@ -46,6 +47,9 @@ struct recv_stream {
     uint32_t max_len;          /* the longest body accepted, tag included */
     struct seal seal;          /* sealed streams: opens every frame */
     uint64_t zero_hash;        /* mig_page_hash of an all-zero page */
+    int fd;                    /* the stream's connection (r->fds[index]) */
+    uint32_t conn;             /* its wire_conn_id: index and generation */
+    bool lost;                 /* the last error was the connection's: cut, reset */
 
     /* the current frame */
     uint32_t type;
@@ -119,7 +123,7 @@ static int open_frame(struct recv_stream *rs, const uint8_t *hdr)
     int rc;
 
     rs->len -= SEAL_TAG_SIZE;
-    rc = wire_frame_open(&rs->seal, rs->index, rs->frame_seq, hdr, rs->body, rs->len,
+    rc = wire_frame_open(&rs->seal, rs->conn, rs->frame_seq, hdr, rs->body, rs->len,
                          rs->body + rs->len);
     if (rc == MIG_ECORRUPT)
         rc = mig_error_set(MIG_ECORRUPT, "%s frame %llu at offset %llu fails "
@@ -137,12 +141,13 @@ static int open_frame(struct recv_stream *rs, const uint8_t *hdr)
 static int read_frame(struct recv_stream *rs)
 {
     struct mig_xfer_receiver *r = rs->receiver;
-    int fd = r->fds[rs->index], rc;
+    int fd = rs->fd, rc;
     uint8_t hdr[WIRE_FRAME_HEADER];
     struct wire_frame_header header;
 
     rs->frame_off = rs->offset;
     rc = wire_read_exact(fd, hdr, sizeof(hdr), r->opts.timeout_ms, rs->what);
+    rs->lost = rc == MIG_ETRUNC;
     if (rc == MIG_ETRUNC)
         return mig_error_set(MIG_ETRUNC, "%s: connection lost at byte %llu before "
                              "DONE: the sender died or the link was cut", rs->what,
@@ -162,6 +167,7 @@ static int read_frame(struct recv_stream *rs)
         return frame_error(rs, MIG_ELIMIT, "", "length %u is outside 0..%u", rs->len,
                            rs->max_len);
     rc = wire_read_exact(fd, rs->body, rs->len, r->opts.timeout_ms, rs->what);
+    rs->lost = rc == MIG_ETRUNC;
     if (rc)
         return rc;
     rs->offset += WIRE_FRAME_HEADER + rs->len;
@@ -282,6 +288,7 @@ static int handle_epoch_end(struct recv_stream *rs)
 {
     uint32_t e;
     uint64_t sent, digest;
+    int rc;
 
     if (rs->len != 24)
         return frame_error(rs, MIG_EFORMAT, "EPOCH_END ", "length %u, expected 24",
@@ -302,17 +309,31 @@ static int handle_epoch_end(struct recv_stream *rs)
                              (unsigned long long)digest, (unsigned long long)rs->digest);
     rs->last_ended = e;
     rs->epoch = -1;
-    return epoch_ended(rs->receiver, rs->index, e);
+    rc = epoch_ended(rs->receiver, rs->index, e);
+    if (!rc) {
+        uint8_t ack[WIRE_ACK_SIZE];
+
+        wire_ack_encode(ack, e);
+        rc = mig_write_all(rs->fd, ack, sizeof(ack), MIG_IO_SOCKET, "%s: EPOCH_ACK: write",
+                           rs->what);
+        rs->lost = rc != 0;
+    }
+    return rc;
 }
 
 /* DONE: the stream ends, never inside an epoch. */
 static int handle_done(struct recv_stream *rs)
 {
+    struct mig_xfer_receiver *r = rs->receiver;
+
     if (rs->epoch >= 0)
         return mig_error_set(MIG_EFORMAT, "%s DONE at offset %llu inside epoch %lld: "
                              "the last epoch was not ended", rs->what,
                              (unsigned long long)rs->frame_off, (long long)rs->epoch);
     rs->done = true;
+    pthread_mutex_lock(&r->lock);
+    r->ended[rs->index] = true;
+    pthread_mutex_unlock(&r->lock);
     return 0;
 }
 
@@ -341,6 +362,52 @@ static int process_frame(struct recv_stream *rs)
     }
 }
 
+/*
+ * Wait, within the stall limit, for the acceptor to hand stream rs->index
+ * a new connection (its old one is closed here); then answer it with the
+ * epoch it resumes at and start the connection afresh: sequence numbers
+ * from 0, nonces of its generation, and the epoch in progress dropped (the
+ * sender sends all of it again).  0, or the loss (its error is set) with
+ * why the stream did not come back.
+ */
+static int await_reconnection(struct recv_stream *rs)
+{
+    struct mig_xfer_receiver *r = rs->receiver;
+    unsigned int i = rs->index;
+    uint8_t reply[WIRE_REPLY_SIZE];
+    struct timespec deadline;
+    char cause[512];
+    int rc = 0;
+
+    snprintf(cause, sizeof(cause), "%s", mig_error_last());
+    mig_clock_deadline(&deadline, r->opts.timeout_ms ? r->opts.timeout_ms : 30000);
+    pthread_mutex_lock(&r->lock);
+    close(r->fds[i]);
+    r->fds[i] = rs->fd = -1;
+    while (r->next_fd[i] < 0 && r->first_failed < 0 && !r->source_gone && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&r->changed, &r->lock, &deadline);
+    rs->fd = r->fds[i] = r->next_fd[i];
+    r->next_fd[i] = -1;
+    rs->conn = wire_conn_id(i, r->gen[i]);
+    pthread_mutex_unlock(&r->lock);
+    rs->lost = false;
+    if (rs->fd < 0)
+        return mig_error_set(MIG_ETRUNC, "%s; it did not come back within %d ms", cause,
+                             r->opts.timeout_ms);
+    rs->seq = 0;
+    rs->offset = 0;
+    rs->epoch = -1;
+    rs->stats.reconnects++;
+    wire_reply_encode(reply, 0, (uint32_t)(rs->last_ended + 1));
+    rc = mig_write_all(rs->fd, reply, sizeof(reply), MIG_IO_SOCKET, "%s: reply: write",
+                       rs->what);
+    rs->lost = rc != 0;
+    if (!rc && r->log)
+        xtl_log(r->log, XTL_WARN, -1, "xfer", "%s came back after: %s; resuming at "
+                "epoch %lld", rs->what, cause, (long long)(rs->last_ended + 1));
+    return rc;
+}
+
 /* Receive stream rs->index, frame by frame, until DONE or the first error. */
 static int receive_stream(struct recv_stream *rs)
 {
@@ -362,10 +429,14 @@ static int receive_stream(struct recv_stream *rs)
         if (rc)
             goto out;
     }
+    rs->fd = r->fds[rs->index];
+    rs->conn = wire_conn_id(rs->index, 0);
     do {
         rc = read_frame(rs);
         if (!rc)
             rc = process_frame(rs);
+        while (rc && rs->lost && r->acceptor)
+            rc = await_reconnection(rs);
     } while (!rc && !rs->done);
 out:
     seal_dispose(&rs->seal);
@@ -381,20 +452,54 @@ static void *receive_thread(void *arg)
 
     rs->rc = receive_stream(rs);
     if (rs->rc) {
-        bool first;
-
         snprintf(rs->message, sizeof(rs->message), "%s", mig_error_last());
         pthread_mutex_lock(&r->lock);
-        first = r->first_failed < 0;
-        if (first)
+        r->ended[rs->index] = true;
+        /* The first to fail wakes the other streams: the migration has failed. */
+        if (r->first_failed < 0) {
             r->first_failed = (int)rs->index;
-        pthread_mutex_unlock(&r->lock);
-        /* Wake the other streams: the migration has failed. */
-        if (first)
             for (unsigned int i = 0; i < r->count; i++)
-                shutdown(r->fds[i], SHUT_RDWR);
+                if (r->fds[i] >= 0)
+                    shutdown(r->fds[i], SHUT_RDWR);
+            pthread_cond_broadcast(&r->changed);
+        }
+        pthread_mutex_unlock(&r->lock);
     }
     return NULL;
+}
+
+/*
+ * One thread per stream, and the acceptor for reconnections while they
+ * run; returns when every stream thread has ended.  0, or why the threads
+ * could not all start (the started ones are woken and joined).
+ */
+static int run_streams(struct mig_xfer_receiver *r, struct recv_stream *streams,
+                       pthread_t *threads)
+{
+    unsigned int started = 0;
+    int rc;
+
+    rc = xfer_acceptor_start(r);
+    for (unsigned int i = 0; !rc && i < r->count; i++) {
+        streams[i].receiver = r;
+        streams[i].index = i;
+        if (pthread_create(&threads[i], NULL, receive_thread, &streams[i])) {
+            rc = mig_error_set(MIG_ENOMEM, "cannot start receiver thread %u", i);
+            pthread_mutex_lock(&r->lock);
+            r->first_failed = (int)r->count;      /* no stream may wait for another */
+            for (unsigned int k = 0; k < r->count; k++)
+                if (r->fds[k] >= 0)
+                    shutdown(r->fds[k], SHUT_RDWR);
+            pthread_cond_broadcast(&r->changed);
+            pthread_mutex_unlock(&r->lock);
+            break;
+        }
+        started++;
+    }
+    for (unsigned int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    xfer_acceptor_stop(r);
+    return rc;
 }
 
 int mig_xfer_receive(struct mig_xfer_receiver *r,
@@ -404,7 +509,6 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
 {
     struct recv_stream *streams = NULL;
     pthread_t *threads = NULL;
-    unsigned int started = 0;
     struct mig_xfer_stats total = { 0 };
     int rc;
 
@@ -423,28 +527,20 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
     r->epoch_done = epoch_done;
     r->arg = arg;
     pthread_mutex_init(&r->lock, NULL);
-
-    rc = 0;
-    for (unsigned int i = 0; i < r->count; i++) {
-        streams[i].receiver = r;
-        streams[i].index = i;
-        if (pthread_create(&threads[i], NULL, receive_thread, &streams[i])) {
-            rc = mig_error_set(MIG_ENOMEM, "cannot start receiver thread %u", i);
-            for (unsigned int k = 0; k < r->count; k++)
-                shutdown(r->fds[k], SHUT_RDWR);
-            break;
-        }
-        started++;
+    if (mig_clock_cond_init(&r->changed)) {
+        pthread_mutex_destroy(&r->lock);
+        rc = mig_error_set(MIG_ENOMEM, "cannot make a condition variable");
+        goto out;
     }
-    for (unsigned int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    rc = run_streams(r, streams, threads);
+    pthread_cond_destroy(&r->changed);
     pthread_mutex_destroy(&r->lock);
 
     /* Report the stream that failed first, not the ones it woke. */
     if (!rc && r->first_failed >= 0)
         rc = mig_error_set(streams[r->first_failed].rc, "%s",
                            streams[r->first_failed].message);
-    for (unsigned int i = 0; i < started; i++)
+    for (unsigned int i = 0; i < r->count; i++)
         wire_stats_add(&total, &streams[i].stats);
     total.epochs = r->all_ended >= 0 ? (uint64_t)r->all_ended + 1 : 0;
     if (stats)
@@ -463,10 +559,16 @@ void mig_xfer_receiver_close(struct mig_xfer_receiver *r)
 {
     if (!r)
         return;
-    for (int i = 0; r->fds && i < MIG_XFER_MAX_STREAMS; i++)
+    for (int i = 0; r->fds && i < MIG_XFER_MAX_STREAMS; i++) {
         if (r->fds[i] >= 0)
             close(r->fds[i]);
+        if (r->next_fd[i] >= 0)
+            close(r->next_fd[i]);
+    }
     free(r->fds);
+    free(r->next_fd);
+    free(r->gen);
+    free(r->ended);
     OPENSSL_cleanse(r->key, sizeof(r->key));
     free(r);
 }

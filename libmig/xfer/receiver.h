@@ -18,6 +18,14 @@
 #include "mig_xfer.h"
 #include "seal.h"
 
+struct gate;
+
+/*
+ * Arrays are by stream index, MIG_XFER_MAX_STREAMS long.  While the
+ * receive runs, fds, next_fd, gen and ended change only under lock: a
+ * stream thread swaps its connection, the acceptor thread hands it a new
+ * one, a failing stream shuts the others.
+ */
 struct mig_xfer_receiver {
     struct mig_xfer_options opts;   /* opts.key points at key below, or NULL */
     uint8_t key[SEAL_KEY_SIZE];
@@ -25,15 +33,32 @@ struct mig_xfer_receiver {
     unsigned int count;
     int *fds;               /* by stream index */
     uint8_t id[16];         /* opts.expect_id points here when one was given */
+    bool reconnects;        /* the streams announced they come back when lost */
+    struct mig_xfer_listener *listener;  /* where they come back; NULL: adopted */
 
     /* receive state */
     pthread_mutex_t lock;
+    pthread_cond_t changed;  /* a connection came back, a stream failed, the source left */
+    int *next_fd;           /* a reconnection waiting for its stream, -1 = none */
+    uint32_t *gen;          /* generation of each stream's newest connection */
+    bool *ended;            /* the stream is over (DONE or failed): no coming back */
+    bool source_gone;       /* opts.cancel_fd hung up */
     int64_t *last_ended;    /* last epoch ended per stream, -1 = none */
     int64_t all_ended;      /* last epoch ended on every stream */
     int first_failed;       /* stream whose error woke the others, -1 = none */
     mig_xfer_write_page_fn write_page;
     mig_xfer_epoch_done_fn epoch_done;
     void *arg;
+    struct gate *acceptor;  /* accept.c's thread for reconnections, or NULL */
 };
+
+/*
+ * accept.c: while the receive runs, let lost streams of r come back on its
+ * listener (a thread polling it; nothing when r has no listener or its
+ * streams do not reconnect).  Start after r->lock and r->changed exist;
+ * stop before they go.  0 or MIG_ENOMEM/MIG_EIO.
+ */
+int xfer_acceptor_start(struct mig_xfer_receiver *r);
+void xfer_acceptor_stop(struct mig_xfer_receiver *r);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <xentoollog.h>
 #include <openssl/crypto.h>
 
+#include "mig_clock.h"
 #include "mig_xfer.h"
 #include "seal.h"
 #include "util/io.h"
@@ -41,13 +43,24 @@ static bool page_is_zero(const uint8_t *page)
     return true;
 }
 
+/*
+ * Per stream (arrays of count): the connection and what a reconnection
+ * needs.  Each is touched only by the thread that drives the stream.
+ */
 struct mig_xfer_sender {
     struct mig_xfer_options opts;
     xentoollog_logger *log;
     unsigned int count;
+    char *host, *port;      /* where the streams (re)connect */
+    uint8_t id[16];
     int *fds;
     uint64_t *seq;          /* next frame sequence number per stream */
+    uint32_t *gen;          /* generation of each stream's connection */
+    unsigned int *tries;    /* reconnect attempts since it last ended an epoch */
+    bool *lost;             /* its last error was its connection's (cut, reset) */
+    uint64_t *reconnected;  /* lost connections it came back from */
     bool *closed;           /* DONE or ABORT sent */
+    uint32_t next_epoch;    /* the epoch after the last one every stream ended */
     uint64_t fault_pages;   /* pages the last stream sent (fault injection) */
     bool fault_done;
     int wire_fault;         /* a MIG_XFER_FAULT_* to apply to the next frame */
@@ -64,8 +77,11 @@ void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *s, mig_xfer_prefetch_f
 static int stream_write(struct mig_xfer_sender *s, unsigned int index,
                         const uint8_t *frame, size_t len)
 {
-    return mig_write_all(s->fds[index], frame, len, MIG_IO_SOCKET, "stream %u: write",
-                         index);
+    int rc = mig_write_all(s->fds[index], frame, len, MIG_IO_SOCKET, "stream %u: write",
+                           index);
+
+    s->lost[index] = rc != 0;
+    return rc;
 }
 
 /* Test faults on the wire (mig_xfer_options.fault); never used otherwise. */
@@ -125,7 +141,8 @@ static int send_frame(struct mig_xfer_sender *s, unsigned int index,
         iov[n++] = body[i];
     if (s->seals) {
         /* The body is encrypted in place; the header is authenticated. */
-        rc = wire_frame_seal(&s->seals[index], index, seq, hdr, body, body_cnt, tag);
+        rc = wire_frame_seal(&s->seals[index], wire_conn_id(index, s->gen[index]), seq,
+                             hdr, body, body_cnt, tag);
         if (rc)
             return rc;
         iov[n].iov_base = tag;
@@ -133,8 +150,10 @@ static int send_frame(struct mig_xfer_sender *s, unsigned int index,
     }
     if (s->wire_fault && index == s->count - 1)
         return send_frame_faulty(s, index, iov, n);
-    return mig_write_all_iov(s->fds[index], iov, n, MIG_IO_SOCKET, "stream %u: write",
-                             index);
+    rc = mig_write_all_iov(s->fds[index], iov, n, MIG_IO_SOCKET, "stream %u: write",
+                           index);
+    s->lost[index] = rc != 0;
+    return rc;
 }
 
 static int connect_one(const char *host, const char *port,
@@ -167,7 +186,7 @@ static int connect_one(const char *host, const char *port,
                                  host, port);
         goto out;
     }
-    rc = wire_set_read_timeout(fd, opts->timeout_ms);
+    rc = wire_set_timeouts(fd, opts->timeout_ms);
     if (rc) {
         close(fd);
         goto out;
@@ -210,8 +229,13 @@ static int sender_new(const struct mig_xfer_options *opts, xentoollog_logger *lo
     s->count = opts->streams;
     s->fds = malloc(s->count * sizeof(*s->fds));
     s->seq = calloc(s->count, sizeof(*s->seq));
+    s->gen = calloc(s->count, sizeof(*s->gen));
+    s->tries = calloc(s->count, sizeof(*s->tries));
+    s->lost = calloc(s->count, sizeof(*s->lost));
+    s->reconnected = calloc(s->count, sizeof(*s->reconnected));
     s->closed = calloc(s->count, sizeof(*s->closed));
-    if (!s->fds || !s->seq || !s->closed) {
+    if (!s->fds || !s->seq || !s->gen || !s->tries || !s->lost || !s->reconnected ||
+        !s->closed) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory for %u streams", s->count);
         goto out;
     }
@@ -244,48 +268,73 @@ out:
     return rc;
 }
 
-/* Connect stream i to host:port and handshake it: HELLO, proof of key, reply. */
-static int handshake_stream(struct mig_xfer_sender *s, unsigned int i, const char *host,
-                            const char *port, const uint8_t id[16])
+/* Read the HELLO_REPLY of stream i: 0 with *resume, or why it was refused. */
+static int read_reply(struct mig_xfer_sender *s, unsigned int i, const char *what,
+                      uint32_t *resume)
 {
-    uint8_t hello[WIRE_HELLO_SIZE], reply[WIRE_REPLY_SIZE];
-    char what[48];
+    uint8_t reply[WIRE_REPLY_SIZE];
     uint32_t status, version;
     int rc;
 
-    rc = connect_one(host, port, &s->opts, &s->fds[i]);
-    if (rc)
-        return rc;
-    wire_hello_encode(hello, i, s->count, s->seals != NULL, id);
-    snprintf(what, sizeof(what), "stream %u handshake", i);
-    rc = mig_write_all(s->fds[i], hello, sizeof(hello), MIG_IO_SOCKET, "%s: write", what);
-    if (!rc && s->seals) {
-        /* Proof of key: a tag over the HELLO, before any frame. */
-        uint8_t tag[SEAL_TAG_SIZE];
-
-        rc = wire_hello_prove(&s->seals[i], i, hello, tag);
-        if (!rc)
-            rc = mig_write_all(s->fds[i], tag, sizeof(tag), MIG_IO_SOCKET, "%s: write",
-                               what);
+    /* A version 3 receiver answers 16 bytes (a refusal of this version). */
+    rc = wire_read_exact(s->fds[i], reply, 16, s->opts.timeout_ms, what);
+    if (!rc) {
+        wire_reply_decode(reply, &status, &version, resume);
+        if (version >= 4)
+            rc = wire_read_exact(s->fds[i], reply + 16, sizeof(reply) - 16,
+                                 s->opts.timeout_ms, what);
     }
-    if (rc)
-        return rc;
-    rc = wire_read_exact(s->fds[i], reply, sizeof(reply), s->opts.timeout_ms, what);
-    if (rc == MIG_ETRUNC)
+    s->lost[i] = rc == MIG_ETRUNC && s->gen[i];
+    if (rc == MIG_ETRUNC && !s->gen[i])
         return mig_error_set(MIG_ECOMPAT, "%s: the receiver dropped the connection "
                              "without an answer: it does not accept this migration's "
                              "key (or %s)", what, s->seals ? "is not a xenmig receiver"
                              : "requires encryption");
     if (rc)
         return rc;
-    if (!wire_reply_decode(reply, &status, &version))
+    if (!wire_reply_decode(reply, &status, &version, resume))
         return mig_error_set(MIG_ECOMPAT, "%s: the receiver at %s port %s does "
-                             "not speak the xenmig data protocol", what, host, port);
+                             "not speak the xenmig data protocol", what, s->host, s->port);
     if (status)
         return mig_error_set(MIG_ECOMPAT, "%s: refused by the receiver (%s, "
                              "its version %u); see the receiver's log", what,
                              mig_error_name(-(int)status), version);
     return 0;
+}
+
+/*
+ * Connect stream i (its connection generation s->gen[i]) and handshake
+ * it: HELLO, proof of key, reply.  0 with *resume, the first epoch the
+ * receiver has not ended on the stream; on a failure s->lost[i] says
+ * whether trying again could help (the connection, not the receiver,
+ * failed).
+ */
+static int handshake_stream(struct mig_xfer_sender *s, unsigned int i, uint32_t *resume)
+{
+    uint8_t hello[WIRE_HELLO_SIZE];
+    char what[48];
+    int rc;
+
+    s->lost[i] = true;
+    rc = connect_one(s->host, s->port, &s->opts, &s->fds[i]);
+    if (rc)
+        return rc;
+    wire_hello_encode(hello, i, s->count, s->seals != NULL, s->opts.max_reconnects > 0,
+                      s->gen[i], s->id);
+    snprintf(what, sizeof(what), "stream %u handshake", i);
+    rc = mig_write_all(s->fds[i], hello, sizeof(hello), MIG_IO_SOCKET, "%s: write", what);
+    if (!rc && s->seals) {
+        /* Proof of key: a tag over the HELLO, before any frame. */
+        uint8_t tag[SEAL_TAG_SIZE];
+
+        rc = wire_hello_prove(&s->seals[i], wire_conn_id(i, s->gen[i]), hello, tag);
+        if (!rc)
+            rc = mig_write_all(s->fds[i], tag, sizeof(tag), MIG_IO_SOCKET, "%s: write",
+                               what);
+    }
+    if (rc)
+        return rc;
+    return read_reply(s, i, what, resume);
 }
 
 int mig_xfer_sender_connect(const char *host, const char *port,
@@ -295,14 +344,22 @@ int mig_xfer_sender_connect(const char *host, const char *port,
                             struct mig_xfer_sender **sender_out)
 {
     struct mig_xfer_sender *s = NULL;
+    uint32_t resume;
     int rc;
 
     *sender_out = NULL;
     rc = wire_check_options(opts, true);
     if (!rc)
         rc = sender_new(opts, log, &s);
+    if (!rc) {
+        memcpy(s->id, id, sizeof(s->id));
+        s->host = strdup(host);
+        s->port = strdup(port);
+        if (!s->host || !s->port)
+            rc = mig_error_set(MIG_ENOMEM, "out of memory");
+    }
     for (unsigned int i = 0; !rc && i < s->count; i++)
-        rc = handshake_stream(s, i, host, port, id);
+        rc = handshake_stream(s, i, &resume);
     if (rc) {
         mig_xfer_sender_close(s);       /* closes every connection made */
         return rc;
@@ -312,6 +369,75 @@ int mig_xfer_sender_connect(const char *host, const char *port,
                 s->count, host, port);
     *sender_out = s;
     return 0;
+}
+
+/*
+ * Wait up to ms for a reason to stop reconnecting: the operator's cancel
+ * (readable or hung up) or the control channel hanging up.  NULL: none
+ * came; else the reason, static text.
+ */
+static const char *reconnect_abandoned(const struct mig_xfer_sender *s, int ms)
+{
+    struct pollfd pfd[2] = {
+        { .fd = s->opts.cancel_fd, .events = POLLIN },
+        { .fd = s->opts.hangup_fd, .events = 0 },
+    };
+
+    if (poll(pfd, 2, ms) <= 0)
+        return NULL;
+    if (pfd[0].revents)
+        return "the migration was cancelled";
+    if (pfd[1].revents & (POLLHUP | POLLERR))
+        return "the control channel hung up: the destination is gone";
+    return NULL;
+}
+
+/*
+ * Stream i lost its connection (error loss, its message set): connect
+ * again with the next generation, up to opts.max_reconnects tries since
+ * the stream last ended an epoch, all within the stall limit of the loss.
+ * 0 with *resume (the epoch the receiver resumes the stream at), or the
+ * loss's code with why it could not be mended.
+ */
+static int stream_reconnect(struct mig_xfer_sender *s, unsigned int i, int loss,
+                            uint32_t *resume)
+{
+    int64_t deadline = mig_clock_ms() + (s->opts.timeout_ms ? s->opts.timeout_ms : 30000);
+    int backoff = 250, rc;
+    const char *why;
+    char cause[512];
+
+    snprintf(cause, sizeof(cause), "%s", mig_error_last());
+    for (;;) {
+        if (s->tries[i] >= s->opts.max_reconnects)
+            return mig_error_set(loss, "%s; gave up after %u reconnect attempt(s)",
+                                 cause, s->tries[i]);
+        if (s->gen[i] >= WIRE_HELLO_GEN_MAX)
+            return mig_error_set(loss, "%s; stream %u reconnected %u times, the "
+                                 "most a migration allows", cause, i, s->gen[i]);
+        s->tries[i]++;
+        if (s->fds[i] >= 0)
+            close(s->fds[i]);
+        s->fds[i] = -1;
+        s->gen[i]++;
+        s->seq[i] = 0;
+        rc = handshake_stream(s, i, resume);
+        if (!rc) {
+            s->reconnected[i]++;
+            if (s->log)
+                xtl_log(s->log, XTL_WARN, -1, "xfer", "stream %u reconnected (try %u) "
+                        "after: %s; resuming at epoch %u", i, s->tries[i], cause, *resume);
+            return 0;
+        }
+        if (!s->lost[i])
+            return mig_error_set(loss, "%s; reconnecting: %s", cause, mig_error_last());
+        if (mig_clock_ms() + backoff >= deadline)
+            return mig_error_set(loss, "%s; no reconnection within %d ms (last try: "
+                                 "%s)", cause, s->opts.timeout_ms, mig_error_last());
+        if ((why = reconnect_abandoned(s, backoff)))
+            return mig_error_set(loss, "%s; stopped reconnecting: %s", cause, why);
+        backoff = backoff < 1000 ? backoff * 2 : 2000;
+    }
 }
 
 /* What one stream thread sends in one epoch, and how it went. */
@@ -325,8 +451,10 @@ struct send_job {
     void *arg;
     uint64_t *last_hash;
     uint64_t zero_hash;         /* mig_page_hash of an all-zero page */
+    bool force;                 /* resending after a reconnection: no page skipped */
     struct mig_xfer_stats stats;
     int rc;
+    uint64_t failed_at;         /* mig_clock_ns when it failed: the first one is told */
     char message[512];
 };
 
@@ -363,7 +491,7 @@ static int batch_add_page(struct send_job *job, struct send_batch *b, uint64_t p
     hash = mig_page_hash(page);
     if (hash == job->zero_hash && page_is_zero(page))
         word |= MIG_XFER_FLAG_ZERO;
-    if (job->last_hash && job->last_hash[pfn] == mig_page_key(hash, type)) {
+    if (job->last_hash && !job->force && job->last_hash[pfn] == mig_page_key(hash, type)) {
         job->stats.unchanged_pages++;
         return 0;
     }
@@ -379,18 +507,31 @@ static int batch_add_page(struct send_job *job, struct send_batch *b, uint64_t p
     return 0;
 }
 
+/* Test fault: reset stream index's connection (a TCP RST), as a flaky link. */
+static int reset_connection(struct mig_xfer_sender *s, unsigned int index)
+{
+    struct linger hard = { .l_onoff = 1, .l_linger = 0 };
+
+    setsockopt(s->fds[index], SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    close(s->fds[index]);
+    s->fds[index] = -1;
+    s->lost[index] = true;
+    return mig_error_set(MIG_EIO, "stream %u: connection reset (injected fault)", index);
+}
+
 /*
  * Test faults (mig_xfer_options.fault), never used otherwise: once the last
  * stream has sent fault_after_pages pages, break the batch about to go out
- * or the stream, or arm a wire fault for send_frame.
+ * or the stream, or arm a wire fault for send_frame.  The RESET faults
+ * return the loss; every other fault lets the batch go.
  */
-static void batch_inject_fault(struct send_job *job, struct send_batch *b)
+static int batch_inject_fault(struct send_job *job, struct send_batch *b)
 {
     struct mig_xfer_sender *s = job->sender;
 
     if (!s->opts.fault || s->fault_done || job->index != s->count - 1 ||
         (s->fault_pages += b->n) < s->opts.fault_after_pages)
-        return;
+        return 0;
     s->fault_done = true;
     switch (s->opts.fault) {
     case MIG_XFER_FAULT_CORRUPT_PAGE:
@@ -407,9 +548,14 @@ static void batch_inject_fault(struct send_job *job, struct send_batch *b)
         nanosleep(&ts, NULL);
         break;
     }
+    case MIG_XFER_FAULT_RESET:
+    case MIG_XFER_FAULT_RESET_ROUNDS:
+    case MIG_XFER_FAULT_RESET_ALWAYS:
+        return reset_connection(s, job->index);
     default:
         s->wire_fault = (int)s->opts.fault;
     }
+    return 0;
 }
 
 /* Send the batch as one PAGES frame. */
@@ -452,8 +598,35 @@ static int send_epoch_end(struct send_job *job, uint64_t sent, uint64_t digest)
     return 0;
 }
 
-/* Send this stream's pages of the epoch, batch by batch, then EPOCH_END. */
-static int send_stream_epoch(struct send_job *job)
+/* The receiver's EPOCH_ACK of this epoch on this stream. */
+static int await_ack(struct send_job *job)
+{
+    struct mig_xfer_sender *s = job->sender;
+    uint8_t ack[WIRE_ACK_SIZE];
+    uint32_t epoch;
+    char what[48];
+    int rc;
+
+    snprintf(what, sizeof(what), "stream %u", job->index);
+    rc = wire_read_exact(s->fds[job->index], ack, sizeof(ack), s->opts.timeout_ms, what);
+    s->lost[job->index] = rc == MIG_ETRUNC;
+    if (rc == MIG_ETRUNC)
+        return mig_error_set(rc, "stream %u: connection lost while waiting for the "
+                             "receiver to acknowledge epoch %u", job->index, job->epoch);
+    if (rc)
+        return rc;
+    if (!wire_ack_decode(ack, &epoch) || epoch != job->epoch)
+        return mig_error_set(MIG_EFORMAT, "stream %u: the receiver acknowledged epoch "
+                             "%u (or sent no EPOCH_ACK) while epoch %u ended", job->index,
+                             epoch, job->epoch);
+    return 0;
+}
+
+/*
+ * Send this stream's pages of the epoch, batch by batch, then EPOCH_END,
+ * and wait for the receiver's EPOCH_ACK.
+ */
+static int send_stream_epoch_once(struct send_job *job)
 {
     struct mig_xfer_sender *s = job->sender;
     unsigned int batch = s->opts.batch_pages;
@@ -485,17 +658,72 @@ static int send_stream_epoch(struct send_job *job)
         if (!b.n)
             continue;
         digest = wire_digest_add(digest, b.desc + 8, b.n);
-        batch_inject_fault(job, &b);
-        rc = send_pages(job, &b);
+        rc = batch_inject_fault(job, &b);
+        if (!rc)
+            rc = send_pages(job, &b);
         if (rc)
             goto out;
         sent += b.n;
     }
     rc = send_epoch_end(job, sent, digest);
+    if (!rc)
+        rc = await_ack(job);
 out:
     free(b.desc);
     free(b.data);
     return rc;
+}
+
+/*
+ * Stream job->index reconnected: does the receiver need this epoch again?
+ * *again: resend it; false when it had ended the epoch (only its ACK was
+ * lost).
+ */
+static int resume_epoch(struct send_job *job, uint32_t resume, bool *again)
+{
+    struct mig_xfer_sender *s = job->sender;
+
+    *again = resume == job->epoch;
+    if (resume != job->epoch && resume != job->epoch + 1)
+        return mig_error_set(MIG_EFORMAT, "stream %u: the receiver resumes it at epoch "
+                             "%u, but epoch %u is being sent", job->index, resume,
+                             job->epoch);
+    if (s->opts.fault == MIG_XFER_FAULT_RESET_ALWAYS)
+        s->fault_done = false;          /* test fault: every connection breaks */
+    return 0;
+}
+
+/*
+ * Send this stream's part of the epoch; when its connection is lost,
+ * reconnect and send the whole part again, until the receiver has it.
+ */
+static int send_stream_epoch(struct send_job *job)
+{
+    struct mig_xfer_sender *s = job->sender;
+    unsigned int i = job->index;
+    uint32_t resume;
+    bool again = true;
+    int rc;
+
+    if (s->opts.fault == MIG_XFER_FAULT_RESET_ROUNDS && i == s->count - 1)
+        s->fault_done = false;          /* test fault: one reset per epoch */
+    for (;;) {
+        rc = send_stream_epoch_once(job);
+        if (!rc) {
+            s->tries[i] = 0;
+            return 0;
+        }
+        if (!s->lost[i] || !s->opts.max_reconnects)
+            return rc;
+        rc = stream_reconnect(s, i, rc, &resume);
+        if (rc)
+            return rc;
+        job->stats.reconnects++;
+        rc = resume_epoch(job, resume, &again);
+        if (rc || !again)
+            return rc;
+        job->force = true;
+    }
 }
 
 static void *send_thread(void *arg)
@@ -503,8 +731,10 @@ static void *send_thread(void *arg)
     struct send_job *job = arg;
 
     job->rc = send_stream_epoch(job);
-    if (job->rc)
+    if (job->rc) {
+        job->failed_at = mig_clock_ns();
         snprintf(job->message, sizeof(job->message), "%s", mig_error_last());
+    }
     return NULL;
 }
 
@@ -515,7 +745,7 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
                                struct mig_xfer_stats *stats)
 {
     unsigned int n = s->count;
-    struct send_job *jobs = NULL;
+    struct send_job *jobs = NULL, *first = NULL;
     pthread_t *threads = NULL;
     uint64_t *bucketed = NULL;
     size_t *fill = NULL;
@@ -567,20 +797,46 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
 join:
     for (unsigned int j = 0; j < started; j++)
         pthread_join(threads[j], NULL);
+    /* The stream that failed first says why: the others may only have
+     * seen the receiver give up after it. */
     for (unsigned int j = 0; j < started; j++) {
         if (stats)
             wire_stats_add(stats, &jobs[j].stats);
-        if (!rc && jobs[j].rc)
-            rc = mig_error_set(jobs[j].rc, "%s", jobs[j].message);
+        if (jobs[j].rc && (!first || jobs[j].failed_at < first->failed_at))
+            first = &jobs[j];
     }
+    if (!rc && first)
+        rc = mig_error_set(first->rc, "%s", first->message);
     if (!rc && stats)
         stats->epochs++;
+    if (!rc)
+        s->next_epoch = epoch + 1;
 out:
     free(jobs);
     free(threads);
     free(bucketed);
     free(fill);
     return rc;
+}
+
+/* DONE on stream i; a lost connection comes back first, when allowed. */
+static int finish_stream(struct mig_xfer_sender *s, unsigned int i)
+{
+    uint32_t resume;
+    int rc;
+
+    for (;;) {
+        rc = send_frame(s, i, WIRE_DONE, NULL, 0);
+        if (!rc || !s->lost[i] || !s->opts.max_reconnects)
+            return rc;
+        rc = stream_reconnect(s, i, rc, &resume);
+        if (!rc && resume != s->next_epoch)
+            rc = mig_error_set(MIG_EFORMAT, "stream %u: the receiver resumes it at "
+                               "epoch %u, but all %u epochs were acknowledged", i,
+                               resume, s->next_epoch);
+        if (rc)
+            return rc;
+    }
 }
 
 int mig_xfer_sender_finish(struct mig_xfer_sender *s)
@@ -590,12 +846,21 @@ int mig_xfer_sender_finish(struct mig_xfer_sender *s)
     for (unsigned int i = 0; i < s->count; i++) {
         if (s->closed[i])
             continue;
-        rc = send_frame(s, i, WIRE_DONE, NULL, 0);
+        rc = finish_stream(s, i);
         if (rc)
             return rc;
         s->closed[i] = true;
     }
     return 0;
+}
+
+uint64_t mig_xfer_sender_reconnects(const struct mig_xfer_sender *s)
+{
+    uint64_t total = 0;
+
+    for (unsigned int i = 0; s && i < s->count; i++)
+        total += s->reconnected[i];
+    return total;
 }
 
 void mig_xfer_sender_abort(struct mig_xfer_sender *s, int code, const char *message)
@@ -637,6 +902,12 @@ void mig_xfer_sender_close(struct mig_xfer_sender *s)
     free(s->seals);
     free(s->fds);
     free(s->seq);
+    free(s->gen);
+    free(s->tries);
+    free(s->lost);
+    free(s->reconnected);
     free(s->closed);
+    free(s->host);
+    free(s->port);
     free(s);
 }

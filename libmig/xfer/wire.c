@@ -21,18 +21,23 @@
 
 static const char hello_magic[8] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' };
 static const char reply_magic[8] = { 'X', 'M', 'I', 'G', 'A', 'C', 'K', '1' };
+static const char ack_magic[8] = { 'X', 'M', 'I', 'G', 'E', 'N', 'D', '1' };
 
 /* ---- HELLO, HELLO_REPLY, frame header -------------------------------- */
 
 void wire_hello_encode(uint8_t out[WIRE_HELLO_SIZE], unsigned int index,
-                       unsigned int count, bool sealed, const uint8_t id[16])
+                       unsigned int count, bool sealed, bool reconnects,
+                       uint32_t generation, const uint8_t id[16])
 {
+    uint64_t flags = (uint64_t)generation << WIRE_HELLO_GEN_SHIFT |
+                     (reconnects ? WIRE_HELLO_RECONNECTS : 0);
+
     memcpy(out, hello_magic, 8);
     mig_le32_store(out + 8, MIG_XFER_VERSION);
     mig_le32_store(out + 12, index);
     mig_le32_store(out + 16, count);
     mig_le32_store(out + 20, MIG_PAGE_SIZE);
-    mig_le64_store(out + 24, sealed ? WIRE_HELLO_SEALED : 0);
+    mig_le64_store(out + 24, flags | (sealed ? WIRE_HELLO_SEALED : 0));
     memcpy(out + 32, id, 16);
 }
 
@@ -44,6 +49,7 @@ void wire_hello_decode(const uint8_t in[WIRE_HELLO_SIZE], struct wire_hello *hel
     hello->count = mig_le32_load(in + 16);
     hello->page_size = mig_le32_load(in + 20);
     hello->flags = mig_le64_load(in + 24);
+    hello->generation = (uint32_t)(hello->flags >> WIRE_HELLO_GEN_SHIFT) & WIRE_HELLO_GEN_MAX;
     memcpy(hello->id, in + 32, 16);
 }
 
@@ -52,19 +58,35 @@ bool wire_hello_magic_ok(const struct wire_hello *hello)
     return !memcmp(hello->magic, hello_magic, 8);
 }
 
-void wire_reply_encode(uint8_t out[WIRE_REPLY_SIZE], int status)
+void wire_reply_encode(uint8_t out[WIRE_REPLY_SIZE], int status, uint32_t resume)
 {
     memcpy(out, reply_magic, 8);
     mig_le32_store(out + 8, (uint32_t)-status);
     mig_le32_store(out + 12, MIG_XFER_VERSION);
+    mig_le32_store(out + 16, resume);
+    mig_le32_store(out + 20, 0);
 }
 
 bool wire_reply_decode(const uint8_t in[WIRE_REPLY_SIZE], uint32_t *status,
-                       uint32_t *version)
+                       uint32_t *version, uint32_t *resume)
 {
     *status = mig_le32_load(in + 8);
     *version = mig_le32_load(in + 12);
+    *resume = mig_le32_load(in + 16);
     return !memcmp(in, reply_magic, 8);
+}
+
+void wire_ack_encode(uint8_t out[WIRE_ACK_SIZE], uint32_t epoch)
+{
+    memcpy(out, ack_magic, 8);
+    mig_le32_store(out + 8, epoch);
+    mig_le32_store(out + 12, 0);
+}
+
+bool wire_ack_decode(const uint8_t in[WIRE_ACK_SIZE], uint32_t *epoch)
+{
+    *epoch = mig_le32_load(in + 8);
+    return !memcmp(in, ack_magic, 8);
 }
 
 void wire_frame_header_encode(uint8_t out[WIRE_FRAME_HEADER], uint32_t type,
@@ -99,31 +121,31 @@ uint64_t wire_zero_page_hash(void)
 
 /* ---- seal glue -------------------------------------------------------- */
 
-int wire_hello_prove(struct seal *seal, unsigned int index,
+int wire_hello_prove(struct seal *seal, uint32_t conn,
                      const uint8_t hello[WIRE_HELLO_SIZE], uint8_t tag[SEAL_TAG_SIZE])
 {
-    return seal_encrypt(seal, index, SEAL_HELLO_SEQ, hello, WIRE_HELLO_SIZE, NULL, 0, tag);
+    return seal_encrypt(seal, conn, SEAL_HELLO_SEQ, hello, WIRE_HELLO_SIZE, NULL, 0, tag);
 }
 
-int wire_hello_check_proof(struct seal *seal, unsigned int index,
+int wire_hello_check_proof(struct seal *seal, uint32_t conn,
                            const uint8_t hello[WIRE_HELLO_SIZE],
                            const uint8_t tag[SEAL_TAG_SIZE])
 {
-    return seal_decrypt(seal, index, SEAL_HELLO_SEQ, hello, WIRE_HELLO_SIZE, NULL, 0, tag);
+    return seal_decrypt(seal, conn, SEAL_HELLO_SEQ, hello, WIRE_HELLO_SIZE, NULL, 0, tag);
 }
 
-int wire_frame_seal(struct seal *seal, unsigned int index, uint64_t seq,
+int wire_frame_seal(struct seal *seal, uint32_t conn, uint64_t seq,
                     const uint8_t header[WIRE_FRAME_HEADER], struct iovec *body,
                     int body_cnt, uint8_t tag[SEAL_TAG_SIZE])
 {
-    return seal_encrypt(seal, index, seq, header, WIRE_FRAME_HEADER, body, body_cnt, tag);
+    return seal_encrypt(seal, conn, seq, header, WIRE_FRAME_HEADER, body, body_cnt, tag);
 }
 
-int wire_frame_open(struct seal *seal, unsigned int index, uint64_t seq,
+int wire_frame_open(struct seal *seal, uint32_t conn, uint64_t seq,
                     const uint8_t header[WIRE_FRAME_HEADER], uint8_t *body,
                     size_t len, const uint8_t tag[SEAL_TAG_SIZE])
 {
-    return seal_decrypt(seal, index, seq, header, WIRE_FRAME_HEADER, body, len, tag);
+    return seal_decrypt(seal, conn, seq, header, WIRE_FRAME_HEADER, body, len, tag);
 }
 
 /* ---- socket reads ----------------------------------------------------- */
@@ -142,6 +164,17 @@ int wire_set_read_timeout(int fd, int timeout_ms)
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
         return mig_error_set_errno(MIG_EIO, errno, "cannot set a read timeout");
     return 0;
+}
+
+int wire_set_timeouts(int fd, int timeout_ms)
+{
+    struct timeval tv = { .tv_sec = timeout_ms / 1000,
+                          .tv_usec = (timeout_ms % 1000) * 1000 };
+    int rc = wire_set_read_timeout(fd, timeout_ms);
+
+    if (!rc && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot set a write timeout");
+    return rc;
 }
 
 int wire_read_exact(int fd, void *buf, size_t len, int timeout_ms, const char *what)
@@ -195,4 +228,5 @@ void wire_stats_add(struct mig_xfer_stats *to, const struct mig_xfer_stats *from
     to->bytes += from->bytes;
     to->frames += from->frames;
     to->epochs += from->epochs;
+    to->reconnects += from->reconnects;
 }

@@ -22,9 +22,15 @@
 #include "seal.h"
 
 #define WIRE_HELLO_SIZE    48
-#define WIRE_REPLY_SIZE    16
+#define WIRE_REPLY_SIZE    24
+#define WIRE_ACK_SIZE      16
 #define WIRE_FRAME_HEADER  16
 #define WIRE_HELLO_SEALED  1       /* HELLO flag: frames are AES-256-GCM sealed */
+#define WIRE_HELLO_RECONNECTS 2    /* HELLO flag: a lost stream comes back */
+/* HELLO flags bits 8..31: the connection's generation, 0 for a stream's
+ * first connection, +1 for each reconnection. */
+#define WIRE_HELLO_GEN_SHIFT 8
+#define WIRE_HELLO_GEN_MAX   0xffffffu
 
 enum wire_frame_type {
     WIRE_PAGES     = 1,
@@ -41,6 +47,7 @@ struct wire_hello {
     uint32_t count;
     uint32_t page_size;
     uint64_t flags;
+    uint32_t generation;           /* flags bits 8..31 */
     uint8_t id[16];
 };
 
@@ -52,26 +59,50 @@ struct wire_frame_header {
 };
 
 /*
- * The HELLO of stream index of count, this build's version and page size,
- * flags WIRE_HELLO_SEALED when sealed, migration id.
+ * The HELLO of connection generation of stream index of count, this
+ * build's version and page size, flags WIRE_HELLO_SEALED when sealed and
+ * WIRE_HELLO_RECONNECTS when the sender reconnects, migration id.
  */
 void wire_hello_encode(uint8_t out[WIRE_HELLO_SIZE], unsigned int index,
-                       unsigned int count, bool sealed, const uint8_t id[16]);
+                       unsigned int count, bool sealed, bool reconnects,
+                       uint32_t generation, const uint8_t id[16]);
 
 void wire_hello_decode(const uint8_t in[WIRE_HELLO_SIZE], struct wire_hello *hello);
 
 /* True when a decoded HELLO's magic is "XMIGDAT1". */
 bool wire_hello_magic_ok(const struct wire_hello *hello);
 
-/* The HELLO_REPLY: status 0 (accepted) or a MIG_E* code, this build's version. */
-void wire_reply_encode(uint8_t out[WIRE_REPLY_SIZE], int status);
+/*
+ * The HELLO_REPLY: status 0 (accepted) or a MIG_E* code, this build's
+ * version, and the first epoch the stream has not ended at the receiver
+ * (where a reconnected stream resumes; 0 on a first connection).
+ */
+void wire_reply_encode(uint8_t out[WIRE_REPLY_SIZE], int status, uint32_t resume);
 
 /*
- * Decode a HELLO_REPLY: *status (0, or a MIG_E* code negated) and the
- * receiver's *version; false when its magic is not "XMIGACK1".
+ * Decode a HELLO_REPLY: *status (0, or a MIG_E* code negated), the
+ * receiver's *version and the *resume epoch; false when its magic is not
+ * "XMIGACK1".  A version 3 receiver's reply is only 16 bytes: status and
+ * version are its first 16.
  */
 bool wire_reply_decode(const uint8_t in[WIRE_REPLY_SIZE], uint32_t *status,
-                       uint32_t *version);
+                       uint32_t *version, uint32_t *resume);
+
+/* The EPOCH_ACK the receiver writes back when a stream ended epoch. */
+void wire_ack_encode(uint8_t out[WIRE_ACK_SIZE], uint32_t epoch);
+
+/* Decode an EPOCH_ACK into *epoch; false when its magic is not "XMIGEND1". */
+bool wire_ack_decode(const uint8_t in[WIRE_ACK_SIZE], uint32_t *epoch);
+
+/*
+ * What a connection's nonces are made of: stream index | generation << 8,
+ * so that a reconnected stream, whose sequence numbers start again at 0,
+ * never repeats a nonce of its earlier connections.
+ */
+static inline uint32_t wire_conn_id(unsigned int index, uint32_t generation)
+{
+    return (uint32_t)index | generation << WIRE_HELLO_GEN_SHIFT;
+}
 
 void wire_frame_header_encode(uint8_t out[WIRE_FRAME_HEADER], uint32_t type,
                               uint32_t length, uint64_t seq);
@@ -89,23 +120,24 @@ uint64_t wire_digest_add(uint64_t digest, const uint8_t *descriptors, unsigned i
 uint64_t wire_zero_page_hash(void);
 
 /*
- * The seal glue.  A sealed HELLO is followed by its proof of key: a tag
- * over the HELLO under nonce (index, SEAL_HELLO_SEQ).  A sealed frame's
- * body is encrypted in place under nonce (index, seq), its header
+ * The seal glue; conn is wire_conn_id() of the connection.  A sealed HELLO
+ * is followed by its proof of key: a tag over the HELLO under nonce (conn,
+ * SEAL_HELLO_SEQ).  A sealed frame's body is encrypted in place under
+ * nonce (conn, seq), its header
  * authenticated, and the tag follows the body.  wire_hello_prove and
  * wire_frame_seal return 0 or MIG_EIO; wire_hello_check_proof and
  * wire_frame_open return 0, MIG_ECORRUPT (not authentic; the caller says
  * which stream and frame) or MIG_EIO.
  */
-int wire_hello_prove(struct seal *seal, unsigned int index,
+int wire_hello_prove(struct seal *seal, uint32_t conn,
                      const uint8_t hello[WIRE_HELLO_SIZE], uint8_t tag[SEAL_TAG_SIZE]);
-int wire_hello_check_proof(struct seal *seal, unsigned int index,
+int wire_hello_check_proof(struct seal *seal, uint32_t conn,
                            const uint8_t hello[WIRE_HELLO_SIZE],
                            const uint8_t tag[SEAL_TAG_SIZE]);
-int wire_frame_seal(struct seal *seal, unsigned int index, uint64_t seq,
+int wire_frame_seal(struct seal *seal, uint32_t conn, uint64_t seq,
                     const uint8_t header[WIRE_FRAME_HEADER], struct iovec *body,
                     int body_cnt, uint8_t tag[SEAL_TAG_SIZE]);
-int wire_frame_open(struct seal *seal, unsigned int index, uint64_t seq,
+int wire_frame_open(struct seal *seal, uint32_t conn, uint64_t seq,
                     const uint8_t header[WIRE_FRAME_HEADER], uint8_t *body,
                     size_t len, const uint8_t tag[SEAL_TAG_SIZE]);
 
@@ -114,6 +146,9 @@ int wire_peer_stalled(const char *what, int timeout_ms);
 
 /* Make blocking reads on fd give up after timeout_ms (0 = never). */
 int wire_set_read_timeout(int fd, int timeout_ms);
+
+/* The same for reads and writes: a peer that takes nothing also stalls. */
+int wire_set_timeouts(int fd, int timeout_ms);
 
 /*
  * Read exactly len bytes; EOF before that is MIG_ETRUNC.  The stall limit

@@ -230,6 +230,124 @@ static void round_trip(unsigned int streams)
     round_trip_key(streams, NULL);
 }
 
+/*
+ * Three epochs over streams, the last stream's connection reset (a TCP
+ * RST) by fault after its first batch of every epoch (RESET_ROUNDS) or of
+ * every connection (RESET_ALWAYS), the sender allowed max_reconnects
+ * tries.  Returns send_epoch's first failure (0: all three went through,
+ * and DONE); *sender_reconnects: what the sender counted.
+ */
+static int reset_round_trip(struct receiver_side *rs, struct memory *src,
+                            unsigned int streams, const uint8_t *key, unsigned int fault,
+                            unsigned int max_reconnects, uint64_t *sender_reconnects)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_sender *s = NULL;
+    uint64_t *pfns = malloc(PAGES * sizeof(*pfns)), *last_hash = calloc(PAGES, 8);
+    uint8_t id[16] = { 4, 5, 6 };
+    size_t n[3] = { 0 };
+    char port[16];
+    int rc = 0;
+
+    ck_assert_ptr_nonnull(pfns);
+    ck_assert_ptr_nonnull(last_hash);
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs->listener));
+    opts.streams = streams;
+    opts.batch_pages = 100;
+    opts.key = key;
+    opts.fault = fault;
+    opts.fault_after_pages = 1;
+    opts.max_reconnects = max_reconnects;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
+    for (uint32_t e = 0; !rc && e < 3; e++) {
+        /* Everything, then every 3rd page changed, then every 50th. */
+        for (size_t p = 0; p < PAGES; p += e == 0 ? 1 : e == 1 ? 3 : 50) {
+            pfns[n[e]++] = p;
+            if (e)
+                src->bytes[p * 4096 + 33] ^= (uint8_t)(0x11 * e);
+        }
+        rc = mig_xfer_sender_send_epoch(s, e, pfns, n[e], read_page, src, last_hash, NULL);
+    }
+    if (!rc)
+        rc = mig_xfer_sender_finish(s);
+    else
+        mig_xfer_sender_abort(s, rc, mig_error_last());
+    *sender_reconnects = mig_xfer_sender_reconnects(s);
+    mig_xfer_sender_close(s);
+    free(pfns);
+    free(last_hash);
+    return rc;
+}
+
+/* A stream reset in every epoch comes back, resends its part, and the
+ * memory arrives whole: plain and sealed, one stream and three. */
+static void reset_every_epoch(unsigned int streams, const uint8_t *key)
+{
+    struct receiver_side rs;
+    struct memory src;
+    uint64_t reconnects = 0;
+    pthread_t t;
+
+    fill_memory(&src, 11 + streams);
+    start_receiver_key(&rs, &t, PATIENCE_MS, key);
+    ck_assert_int_eq(reset_round_trip(&rs, &src, streams, key,
+                                      MIG_XFER_FAULT_RESET_ROUNDS, 3, &reconnects), 0);
+    pthread_join(t, NULL);
+    ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
+    ck_assert_uint_eq(reconnects, 3);
+    ck_assert_uint_eq(rs.stats.reconnects, 3);
+    ck_assert_uint_eq(rs.epochs_seen, 3);
+    ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
+    ck_assert_int_eq(memcmp(src.types, rs.dest.types, PAGES), 0);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+    free(src.bytes);
+}
+
+START_TEST(test_reset_every_epoch_plain)
+{
+    reset_every_epoch(3, NULL);
+}
+END_TEST
+
+START_TEST(test_reset_every_epoch_sealed)
+{
+    reset_every_epoch(3, key_a);
+}
+END_TEST
+
+START_TEST(test_reset_every_epoch_one_stream)
+{
+    reset_every_epoch(1, key_a);
+}
+END_TEST
+
+/* A stream that breaks on every connection: the sender gives up after its
+ * tries, the receiver fails with the sender's abort, nothing hangs. */
+START_TEST(test_reset_always_gives_up)
+{
+    struct receiver_side rs;
+    struct memory src;
+    uint64_t reconnects = 0;
+    pthread_t t;
+    int rc;
+
+    fill_memory(&src, 5);
+    start_receiver_key(&rs, &t, PATIENCE_MS, key_a);
+    rc = reset_round_trip(&rs, &src, 2, key_a, MIG_XFER_FAULT_RESET_ALWAYS, 2, &reconnects);
+    ck_assert_int_eq(rc, MIG_EIO);
+    ck_assert_msg(strstr(mig_error_last(), "gave up after 2 reconnect attempt(s)"),
+                  "%s", mig_error_last());
+    ck_assert_uint_eq(reconnects, 2);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(rs.rc, MIG_ECANCELLED);
+    ck_assert_msg(strstr(rs.message, "gave up after 2"), "%s", rs.message);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+    free(src.bytes);
+}
+END_TEST
+
 START_TEST(test_round_trip_encrypted)
 {
     round_trip_key(3, key_a);
@@ -326,7 +444,8 @@ static void le64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (u
 
 /* Connect as stream 0 of count and send the HELLO (a listening receiver
  * need not run yet: the connection waits in its backlog). */
-static int raw_hello(unsigned int port, uint32_t version, uint32_t count)
+static int raw_hello_flags(unsigned int port, uint32_t version, uint32_t count,
+                           uint64_t flags)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     uint8_t hello[48] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' };
@@ -338,13 +457,19 @@ static int raw_hello(unsigned int port, uint32_t version, uint32_t count)
     le32(hello + 12, 0);
     le32(hello + 16, count);
     le32(hello + 20, 4096);
+    le64(hello + 24, flags);
     ck_assert_int_eq(write(fd, hello, sizeof(hello)), sizeof(hello));
     return fd;
 }
 
+static int raw_hello(unsigned int port, uint32_t version, uint32_t count)
+{
+    return raw_hello_flags(port, version, count, 0);
+}
+
 static void raw_reply(int fd)
 {
-    uint8_t reply[16];
+    uint8_t reply[24];              /* HELLO_REPLY, version 4 */
 
     ck_assert_int_eq(read(fd, reply, sizeof(reply)), sizeof(reply));
 }
@@ -613,6 +738,29 @@ START_TEST(test_stalled_stream_times_out)
 }
 END_TEST
 
+/*
+ * A stream that announced it reconnects (HELLO flag bit 1) is cut and
+ * never comes back: the receiver waits for it no longer than its stall
+ * limit, then fails naming the loss.
+ */
+START_TEST(test_lost_stream_not_back_in_time)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct receiver_side *rs = malloc(sizeof(*rs));
+    pthread_t t;
+    int fd;
+
+    ck_assert_ptr_nonnull(rs);
+    opts.timeout_ms = 300;
+    receiver_listen(rs, &opts);
+    fd = raw_hello_flags(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1, 2);
+    receiver_run(rs, &t);
+    raw_reply(fd);
+    close(fd);
+    expect_failure(rs, t, MIG_ETRUNC, "it did not come back within 300 ms");
+}
+END_TEST
+
 START_TEST(test_sender_sees_refusal)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
@@ -639,7 +787,7 @@ END_TEST
 static int raw_connect_sealed(unsigned int port, struct seal *seal)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    uint8_t hello[48] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' }, reply[16], tag[16];
+    uint8_t hello[48] = { 'X', 'M', 'I', 'G', 'D', 'A', 'T', '1' }, reply[24], tag[16];
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -930,6 +1078,11 @@ int main(void)
     tcase_add_test(tc, test_partition_is_fixed);
     tcase_add_test(tc, test_bad_options_rejected);
     tcase_add_test(tc, test_round_trip_one_stream);
+    tcase_add_test(tc, test_reset_every_epoch_plain);
+    tcase_add_test(tc, test_reset_every_epoch_sealed);
+    tcase_add_test(tc, test_reset_every_epoch_one_stream);
+    tcase_add_test(tc, test_reset_always_gives_up);
+    tcase_add_test(tc, test_lost_stream_not_back_in_time);
     tcase_add_test(tc, test_round_trip_three_streams);
     tcase_add_test(tc, test_round_trip_encrypted);
     tcase_add_test(tc, test_wrong_key_dropped);
