@@ -91,18 +91,25 @@ struct mig_migrate_options {
                                            pipe), cancel before "go" within a page
                                            (MIG_ECANCELLED; the guest resumes at the
                                            source); ignored after it.  -1: none */
+    /* version 4 */
+    unsigned int reconnects;            /* source: tries a data stream whose
+                                           connection was cut or reset has to come
+                                           back, per epoch (mig_xfer.h,
+                                           max_reconnects); 0: a lost stream fails
+                                           the migration */
 };
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
 #define MIG_MIGRATE_FAULT_DIGEST  101   /* take the destination's digest as wrong */
-#define MIG_MIGRATE_OPTIONS_VERSION 3
-/* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd. */
+#define MIG_MIGRATE_OPTIONS_VERSION 4
+/* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd,
+ * 3 no reconnects (a lost stream fails the migration). */
 #define MIG_MIGRATE_OPTIONS_VERSION_MIN 1
 
 /* The control protocol's version, in "hello" (docs/formats.md). */
 #define MIG_MIGRATE_PROTOCOL_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
-      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1 }
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1, 3 }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {
@@ -148,6 +155,9 @@ struct mig_migrate_result {
      * is left paused here; only the destination can say where it runs.
      */
     bool state_unknown;
+    /* Source: lost data connections that came back (mig_xfer_sender_reconnects);
+     * destination: the same, as it saw them. */
+    uint64_t reconnects;
 };
 
 /*

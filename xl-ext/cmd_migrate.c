@@ -31,7 +31,7 @@ enum {
     OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
-    OPT_ENGINE, OPT_DATA_HOST,
+    OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS,
 };
 
 static const struct option long_options[] = {
@@ -57,6 +57,7 @@ static const struct option long_options[] = {
     { "help",              no_argument,       NULL, OPT_HELP },
     { "engine",            required_argument, NULL, OPT_ENGINE },
     { "data-host",         required_argument, NULL, OPT_DATA_HOST },
+    { "reconnects",        required_argument, NULL, OPT_RECONNECTS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -88,6 +89,9 @@ static int parse_fault(const char *name, unsigned int *fault)
         { "truncate",     MIG_XFER_FAULT_TRUNCATE },
         { "stall",        MIG_XFER_FAULT_STALL },
         { "wrong-key",    MIG_XFER_FAULT_WRONG_KEY },
+        { "stream-reset", MIG_XFER_FAULT_RESET },
+        { "stream-reset-rounds", MIG_XFER_FAULT_RESET_ROUNDS },
+        { "stream-reset-always", MIG_XFER_FAULT_RESET_ALWAYS },
         { "version",      MIG_MIGRATE_FAULT_VERSION },
         { "digest-mismatch", MIG_MIGRATE_FAULT_DIGEST },
     };
@@ -99,7 +103,8 @@ static int parse_fault(const char *name, unsigned int *fault)
         }
     }
     return usage_error("--inject-fault '%s': use corrupt-page, cut-stream, tamper-frame, "
-                       "replay-frame, truncate, stall, wrong-key, version or "
+                       "replay-frame, truncate, stall, wrong-key, stream-reset, "
+                       "stream-reset-rounds, stream-reset-always, version or "
                        "digest-mismatch", name);
 }
 
@@ -151,6 +156,11 @@ static int parse_engine_option(struct mig_migrate_options *opts, int opt, const 
         if (xl_ext_parse_uint("--timeout", arg, 100, 3600000, &n))
             return XL_EXT_EXIT_USAGE;
         opts->timeout_ms = (int)n;
+        break;
+    case OPT_RECONNECTS:
+        if (xl_ext_parse_uint("--reconnects", arg, 0, 100, &n))
+            return XL_EXT_EXIT_USAGE;
+        opts->reconnects = (unsigned int)n;
         break;
     case OPT_NO_VERIFY:
         opts->verify_memory = false;

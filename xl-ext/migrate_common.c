@@ -221,6 +221,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
         json_object_object_add(e, "verified_before_go",
                                json_object_new_boolean(r->verified_before_go));
         json_object_object_add(e, "reason", json_object_new_string(r->reason));
+        json_object_object_add(e, "reconnects", json_object_new_int64((int64_t)r->reconnects));
         if (has_parts)
             json_object_object_add(e, "downtime_parts_ms", json_downtime_parts(r));
         if (error)
@@ -231,7 +232,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             "rounds=%u bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64
             " unchanged=%" PRIu64 " harvest_pause=%.1fms stall_total=%.1fms "
             "stall_max=%.1fms streams=%u tracing=%s encrypted=%s memory_hash=%016llx "
-            "verified=%s verified_at=%s%s\n",
+            "verified=%s verified_at=%s reconnects=%" PRIu64 "%s\n",
             side, result, r->total_seconds, r->downtime_seconds * 1e3,
             opts->policy.max_downtime_ms, r->rounds, r->bytes_sent, r->pages_sent,
             r->zero_pages, r->unchanged_pages, r->harvest_pause_seconds * 1e3,
@@ -239,7 +240,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
             r->encrypted ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             !r->memory_verified ? "none" : r->verified_before_go ? "before-go" : "after-resume",
-            r->forced ? " forced=yes" : "");
+            r->reconnects, r->forced ? " forced=yes" : "");
     if (has_parts)
         fprintf(o->out, "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "
                 "send=%.1f state=%.1f destination=%.1f resume=%.1f\n",

@@ -96,8 +96,10 @@ static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *
     if (stream >= d->streams)
         return mig_error_set(MIG_EFORMAT, "a page came on stream %u, the source "
                              "announced %u streams", stream, d->streams);
+    /* Pages, not copies: a stream that came back sends its epoch again. */
+    if (d->received_epoch[pfn] != epoch + 1)
+        atomic_fetch_add_explicit(&d->arrivals, 1, memory_order_relaxed);
     d->received_epoch[pfn] = epoch + 1;
-    atomic_fetch_add_explicit(&d->arrivals, 1, memory_order_relaxed);
     rc = d->ops->write_page(d->be, &d->ctx[stream], pfn, data, type);
     if (!rc)
         rc = stored_key(d, stream, pfn, data, type, &key);
@@ -407,6 +409,7 @@ static int receive_pages(struct destination *d, int control_in)
     d->result->pages_sent = d->xfer.pages;
     d->result->bytes_sent = d->xfer.bytes;
     d->result->zero_pages = d->xfer.zero_pages;
+    d->result->reconnects = d->xfer.reconnects;
     mig_xfer_receiver_close(receiver);
     return rc;
 }

@@ -290,6 +290,9 @@ static int handshake_finish(struct source *s)
         xo.fault = s->opts->inject_fault < MIG_MIGRATE_FAULT_VERSION ? s->opts->inject_fault : 0;
         xo.fault_stall_ms = (unsigned int)s->opts->timeout_ms + 2000;
         xo.key = s->opts->encrypt ? s->key : NULL;
+        xo.max_reconnects = s->opts->version >= 4 ? s->opts->reconnects : 0;
+        xo.cancel_fd = s->opts->version >= 3 ? s->opts->cancel_fd : -1;
+        xo.hangup_fd = s->control.in;
         /* Mid-transfer, also for a guest whose pfn space is mostly holes. */
         xo.fault_after_pages = s->nr_pfns / 4 < 2048 ? s->nr_pfns / 4 : 2048;
         rc = mig_xfer_sender_connect(s->opts->data_host, portstr, &xo, s->id, s->log,
@@ -960,6 +963,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     if (rc)
         fail(&s, rc);
     watch_stop(&s);
+    result->reconnects = mig_xfer_sender_reconnects(s.sender);
     OPENSSL_cleanse(s.key, sizeof(s.key));
     result->total_seconds = mig_clock_seconds() - s.start;
     mig_xfer_sender_close(s.sender);

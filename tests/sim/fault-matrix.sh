@@ -20,7 +20,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle localhost >"$t/o
         exit 77
     fi
 fi
-echo "1..77"
+echo "1..93"
 
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
@@ -74,7 +74,7 @@ check "receiver killed: exit 1" '[ "$(rc)" = 1 ]'
 check "receiver killed: clear error" 'grep -q "migration failed: .*\(closed\|reset\|Broken pipe\|lost\)" "$t/err"'
 check "receiver killed: guest runs at the source" 'at_source'
 
-migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault cut-stream localhost
+migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault cut-stream --reconnects 0 localhost
 case_ "one stream cut" 1 "stream 2"
 
 # The stream stalls for the source's --timeout + 2 s: the receiver's limit
@@ -90,8 +90,31 @@ case_ "frame tampered" 1 "fails authentication"
 migrate --sim-memory 32M --sim-rate 1000 --inject-fault replay-frame localhost
 case_ "frame replayed" 1 "replayed, reordered or lost frame"
 
-migrate --sim-memory 32M --sim-rate 1000 --inject-fault truncate localhost
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault truncate --reconnects 0 localhost
 case_ "stream truncated" 1 "\(connection lost\|closed by peer\|reset by peer\)"
+
+# The same breaks with reconnection allowed (the default): the stream comes
+# back, resends its round, and the migration completes, verified.
+recovered() {   # name, least reconnects
+    least=$2
+    echo "# $1: exit $(rc): $(grep -o 'reconnects=[0-9]*' "$t/out" | head -n 1)"
+    check "$1: migrated, verified" \
+        '[ "$(rc)" = 0 ] && grep -q "^xl-ext migrate: result=ok .*verified=yes" "$t/out"'
+    check "$1: reconnects counted" \
+        '[ "$(sed -n "s/^xl-ext migrate: result=ok .*reconnects=\([0-9]*\).*/\1/p" "$t/out")" -ge "$least" ]'
+}
+migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault cut-stream localhost
+recovered "one stream cut, reconnected" 1
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault truncate localhost
+recovered "stream truncated, reconnected" 1
+migrate --sim-memory 32M --sim-rate 1000 --streams 3 --inject-fault stream-reset-rounds localhost
+recovered "a stream reset (RST) in every round" 2
+migrate --sim-memory 32M --sim-rate 1000 --no-encrypt --inject-fault stream-reset-rounds localhost
+recovered "a plain stream reset in every round" 2
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault stream-reset-always localhost
+case_ "a stream reset on every connection" 1 "connection reset (injected fault); gave up after 3 reconnect attempt"
+migrate --sim-memory 32M --sim-rate 1000 --inject-fault stream-reset-always --reconnects 1 localhost
+case_ "a stream reset on every connection, --reconnects 1" 1 "gave up after 1 reconnect attempt"
 
 migrate --sim-memory 32M --sim-rate 1000 --inject-fault corrupt-page localhost
 case_ "page hash mismatch" 1 "arrived corrupted"

@@ -590,6 +590,41 @@ START_TEST(test_migrate_three_streams)
 END_TEST
 
 /*
+ * The last stream's connection is reset in every epoch, the final one
+ * (inside the downtime) included: it comes back each time, the epochs are
+ * resent, the final dirty set and the memory check still agree, and both
+ * ends count the reconnections.  With no tries allowed, the same fault
+ * fails the migration and the guest resumes at the source.
+ */
+START_TEST(test_migrate_survives_resets)
+{
+    struct run r;
+
+    setup(&r, 600);
+    r.opts.inject_fault = MIG_XFER_FAULT_RESET_ROUNDS;
+    migrate(&r, 3);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
+    ck_assert(r.result.memory_verified);
+    ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
+    ck_assert_uint_ge(r.result.reconnects, 2);      /* round 0 and the final epoch */
+    ck_assert_uint_eq(r.result.reconnects, r.dst.result.reconnects);
+    teardown(&r);
+
+    setup(&r, 600);
+    r.opts.inject_fault = MIG_XFER_FAULT_RESET_ROUNDS;
+    r.opts.reconnects = 0;
+    migrate(&r, 3);
+    ck_assert_int_eq(r.rc, MIG_EIO);
+    ck_assert_ptr_nonnull(strstr(r.message, "connection reset (injected fault)"));
+    ck_assert_uint_eq(r.result.reconnects, 0);
+    ck_assert_uint_eq(r.src.pauses, 0);             /* round 0 broke */
+    assert_running_at_source(&r);
+    teardown(&r);
+}
+END_TEST
+
+/*
  * Version 1 of the options (no max_rate: the caller split the rate per
  * stream itself) is still taken on both sides; a newer one is refused.
  */
@@ -1049,6 +1084,7 @@ int main(void)
     tcase_add_test(tc, test_tracking_fails_after_hello);
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);
+    tcase_add_test(tc, test_migrate_survives_resets);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
     tcase_add_test(tc, test_failed_switchover_cancels_hash);
     tcase_add_test(tc, test_handover_while_destination_restores);
