@@ -585,6 +585,7 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
     if (rc)
         return rc;
     d.control_up = true;
+    mig_host_hide_begin();          /* a key and guest memory come */
     rc = receive_hello(&d);
     if (!rc)
         rc = prepare(&d);
@@ -607,5 +608,6 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
     free(d.page_hash);
     if (d.control_up)
         control_dispose(&d.control);
+    mig_host_hide_end();
     return rc;
 }

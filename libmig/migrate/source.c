@@ -32,6 +32,7 @@
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
+#include "util/host.h"
 #include "sys/mig_backend.h"
 
 struct source {
@@ -941,6 +942,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     rc = watch_start(&s);
     if (rc)
         return rc;
+    mig_host_hide_begin();          /* a key and guest memory come */
     rc = source_setup(&s, control_in, control_out);
     if (!rc)
         rc = report(&s, MIG_PHASE_CONNECT);
@@ -976,5 +978,6 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     free(s.pfns);
     if (s.control_up)
         control_dispose(&s.control);
+    mig_host_hide_end();
     return rc;
 }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +62,7 @@ struct dirtier {
     bool steady;                /* the same number of pages every round */
     bool miss_one;              /* a write dirty tracking does not see */
     bool retype;                /* round 0: pages change type, not content */
+    bool dumpable_seen;         /* a progress report found the process dumpable */
 };
 
 /* The guest's writes during a round (called at each harvest). */
@@ -89,6 +91,10 @@ static void guest_writes(struct mem_backend *m, void *arg)
 static int cancel_hook(const struct mig_progress *p, void *payload)
 {
     struct dirtier *w = payload;
+
+    /* The key and the guest's memory are held: nobody may dump or trace. */
+    if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+        w->dumpable_seen = true;
 
     return p->phase == MIG_PHASE_PRECOPY && (int)p->round == w->cancel_at_round;
 }
@@ -494,9 +500,13 @@ static void assert_resumed_at_source(struct run *r)
 static void successful_migration(unsigned int streams)
 {
     struct run r;
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 
     setup(&r, 600);
     migrate(&r, streams);
+    /* Not dumpable while the migration ran; as before once it ended. */
+    ck_assert(!r.w.dumpable_seen);
+    ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
     ck_assert(r.result.succeeded && r.dst.result.succeeded);
