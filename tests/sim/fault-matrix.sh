@@ -24,19 +24,27 @@ echo "1..93"
 
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
-receiver() { printf '%s' "exec '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 $*"; }
-# A receiver that writes its pid to FILE first (it is the same process).
-receiver_pid_to() { printf '%s' "echo \$\$ > '$1'; $(receiver)"; }
-. "${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/testlib.sh"   # await
-# The established TCP connections of process $1: a receiver's data streams.
+receiver_command() { printf '%s' "'$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1 $*"; }
+receiver() { printf 'exec %s' "$(receiver_command "$@")"; }
+srcdir=${XENMIG_SRCDIR:-$(dirname "$0")/../..}
+. "$srcdir/tests/testlib.sh"   # await
+# tests/sim/flood.py OPTIONS... before a receiver, in the control channel.
+flood_py() { printf '%s' "exec python3 '$srcdir/tests/sim/flood.py' $* -- $(receiver_command)"; }
+# A receiver behind flood.py, which writes "port=P" and "pid=N" (its data
+# port and pid) to FILE as soon as it says "ready".
+receiver_watched() { flood_py --no-flood --report "'$1'"; }
+# The value of KEY in flood.py's report FILE: report FILE KEY.
+report() { sed -n "s/^$2=//p" "$1" 2>/dev/null; }
+# The established TCP connections whose local port is $1 (the receiver's
+# data port): its data streams.  World-readable /proc/net/tcp needs no
+# access to the receiver, which may be non-dumpable.
 tcp_streams() {
-    for inode in $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p'); do
-        awk -v i="$inode" '$10 == i && $4 == "01"' "/proc/$1/net/tcp" "/proc/$1/net/tcp6" 2>/dev/null
-    done | wc -l
+    awk -v p="$(printf '%04X' "$1")" '$4 == "01" && substr($2, length($2) - 3) == p' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l
 }
-# The receiver whose pid is in FILE has both its data streams: pages flow
-# (at 2 MB/s for 64 MiB, for half a minute).
-streams_up() { [ -s "$1" ] && [ "$(tcp_streams "$(cat "$1")")" -ge 2 ]; }
+# The receiver whose flood.py report is FILE has both its data streams:
+# pages flow (at 2 MB/s for 64 MiB, for half a minute).
+streams_up() { port=$(report "$1" port); [ -n "$port" ] && [ "$(tcp_streams "$port")" -ge 2 ]; }
 # The guest still runs at the source: its write counter moved after the failure.
 at_source() {
     sed -n 's/.*the guest keeps running at the source (vCPU 0 writes: \([0-9]*\) -> \([0-9]*\)).*/\1 \2/p' "$t/err" |
@@ -59,11 +67,11 @@ case_() {   # name, expected exit, error pattern
 
 # The receiver is killed once its data streams run (the transfer then has
 # half a minute to go under the 2 MB/s cap).
-"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" "$(receiver_pid_to "$t/receiver.pid")" \
+"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" "$(receiver_watched "$t/receiver")" \
     >"$t/out" 2>"$t/err" &
 pid=$!
-if await "the receiver's data streams" 'streams_up "$t/receiver.pid"'; then
-    kill -KILL "$(cat "$t/receiver.pid")"
+if await "the receiver's data streams" 'streams_up "$t/receiver"'; then
+    kill -KILL "$(report "$t/receiver" pid)"
 else
     kill -KILL "$pid"
 fi
@@ -137,11 +145,11 @@ case_ "destination disk full for save" 1 "cannot write the save file '/dev/full'
 # and never resume the guest (a simulated guest lives in the sender's
 # process and dies with it; a Xen domain would stay paused or running at
 # the source).
-rm -f "$t/receiver.pid"
-"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" "$(receiver_pid_to "$t/receiver.pid")" \
+rm -f "$t/receiver"
+"$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" "$(receiver_watched "$t/receiver")" \
     >"$t/out" 2>"$t/err" &
 pid=$!
-await "the receiver's data streams" 'streams_up "$t/receiver.pid"'
+await "the receiver's data streams" 'streams_up "$t/receiver"'
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 echo $? >"$t/rc"
@@ -198,11 +206,11 @@ check "--sim-memory beyond this machine: exit 1, says so" \
 # SIGINT and SIGTERM at the source while the pages flow: the migration is
 # cancelled (exit 6), the guest keeps running at the source.
 for sig in INT TERM; do
-    rm -f "$t/receiver.pid"
+    rm -f "$t/receiver"
     "$XL_EXT" migrate --sim --sim-memory 64M --bandwidth 2M -s "" \
-        "$(receiver_pid_to "$t/receiver.pid")" >"$t/out" 2>"$t/err" &
+        "$(receiver_watched "$t/receiver")" >"$t/out" 2>"$t/err" &
     pid=$!
-    await "the receiver's data streams" 'streams_up "$t/receiver.pid"'
+    await "the receiver's data streams" 'streams_up "$t/receiver"'
     kill -$sig "$pid"
     wait "$pid"
     echo $? >"$t/rc"
@@ -224,8 +232,7 @@ kill "$(cat "$t/receiver.pid")" 2>/dev/null    # the source never kills it, as x
 # The destination dies right after "go" (tests/sim/flood.py kills it before
 # it reads the line): the source cannot know where the guest runs, says so
 # once, leaves it paused and exits 7.
-migrate --sim-memory 32M --sim-rate 1000 -s "" \
-    "exec python3 '${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/sim/flood.py' --no-flood --kill-at-go -- '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1"
+migrate --sim-memory 32M --sim-rate 1000 -s "" "$(flood_py --no-flood --kill-at-go)"
 echo "# destination died after go: exit $(rc): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
 check "destination died after go: exit 7" '[ "$(rc)" = 7 ]'
 check "destination died after go: one consistent message" \
@@ -237,14 +244,11 @@ check "destination died after go: one consistent message" \
 # the source, 40 idle connections (more than the receiver's 16 slots),
 # slowloris HELLOs, plain HELLOs with another migration id and garbage;
 # more of each while the pages flow.  The migration must not notice.
-flood() {
-    printf '%s' "exec python3 '${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/sim/flood.py' \
---report '$t/flood' -- '$XL_EXT' migrate-receive --sim --data-listen 127.0.0.1"
-}
 for mode in plain sealed; do
     rm -f "$t/flood"
     plain=""; [ "$mode" = plain ] && plain=--no-encrypt
-    migrate --sim-memory 32M --sim-rate 1000 --streams 2 $plain -s "" "$(flood)"
+    migrate --sim-memory 32M --sim-rate 1000 --streams 2 $plain -s "" \
+        "$(flood_py --report "'$t/flood'")"
     echo "# flood, $mode streams: exit $(rc), $(grep before= "$t/flood" 2>/dev/null)"
     check "flood, $mode streams: migrated, verified" \
         '[ "$(rc)" = 0 ] && grep -q "^xl-ext migrate: result=ok .*verified=yes" "$t/out"'
