@@ -20,7 +20,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle localhost >"$t/o
         exit 77
     fi
 fi
-echo "1..93"
+echo "1..107"
 
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
@@ -254,5 +254,38 @@ for mode in plain sealed; do
         '[ "$(rc)" = 0 ] && grep -q "^xl-ext migrate: result=ok .*verified=yes" "$t/out"'
     check "flood, $mode streams: strangers before ready" 'grep -q "before=[1-9]" "$t/flood"'
     check "flood, $mode streams: strangers during the migration" 'grep -q "during=[1-9]" "$t/flood"'
+done
+
+# flood.py --reset-data: a TCP proxy in the data path resets the last
+# stream's connection (a TCP RST to both ends) once per pre-copy round, in
+# its data; the stream reconnects and resends its epoch.  The migration
+# succeeds and counts as many reconnects as the proxy made resets.
+reconnects() { sed -n 's/^xl-ext migrate: result=ok .* reconnects=\([0-9]*\).*/\1/p' "$t/out"; }
+for mode in sealed plain; do
+    rm -f "$t/proxy"
+    plain=""; [ "$mode" = plain ] && plain=--no-encrypt
+    migrate --sim-memory 32M --sim-rate 1000 --streams 2 $plain -s "" \
+        "$(flood_py --reset-data once-per-round --report "'$t/proxy'")"
+    echo "# a stream reset once per round, $mode streams: exit $(rc), resets=$(report "$t/proxy" resets)," \
+        "reconnects=$(reconnects): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
+    check "a stream reset once per round, $mode streams: migrated, verified" \
+        '[ "$(rc)" = 0 ] && grep -q "^xl-ext migrate: result=ok .*verified=yes" "$t/out"'
+    check "a stream reset once per round, $mode streams: at least 2 reconnects" \
+        '[ -n "$(reconnects)" ] && [ "$(reconnects)" -ge 2 ]'
+    check "a stream reset once per round, $mode streams: as many reconnects as resets" \
+        '[ -n "$(reconnects)" ] && [ "$(reconnects)" = "$(report "$t/proxy" resets)" ]'
+done
+
+# The proxy resets the last stream's every new connection, right after its
+# HELLO: the source gives up after its reconnect attempts (3 by default),
+# and the guest keeps running there.
+for limit in 3 1; do
+    rm -f "$t/proxy"
+    option=""; [ "$limit" = 3 ] || option="--reconnects $limit"   # 3: the default
+    migrate --sim-memory 32M --sim-rate 1000 --streams 2 $option -s "" \
+        "$(flood_py --reset-data always --report "'$t/proxy'")"
+    echo "# a stream that keeps failing, ${option:-no --reconnects}: resets=$(report "$t/proxy" resets)"
+    case_ "a stream that keeps failing, ${option:-no --reconnects}" 1 \
+        "gave up after $limit reconnect attempt"
 done
 exit $fail
