@@ -523,15 +523,16 @@ static int reset_connection(struct mig_xfer_sender *s, unsigned int index)
  * Test faults (mig_xfer_options.fault), never used otherwise: once the last
  * stream has sent fault_after_pages pages, break the batch about to go out
  * or the stream, or arm a wire fault for send_frame.  The RESET faults
- * return the loss; every other fault lets the batch go.
+ * set *reset: the batch goes out, then the connection is reset, so pages
+ * counted as sent may never arrive.
  */
-static int batch_inject_fault(struct send_job *job, struct send_batch *b)
+static void batch_inject_fault(struct send_job *job, struct send_batch *b, bool *reset)
 {
     struct mig_xfer_sender *s = job->sender;
 
     if (!s->opts.fault || s->fault_done || job->index != s->count - 1 ||
         (s->fault_pages += b->n) < s->opts.fault_after_pages)
-        return 0;
+        return;
     s->fault_done = true;
     switch (s->opts.fault) {
     case MIG_XFER_FAULT_CORRUPT_PAGE:
@@ -551,11 +552,11 @@ static int batch_inject_fault(struct send_job *job, struct send_batch *b)
     case MIG_XFER_FAULT_RESET:
     case MIG_XFER_FAULT_RESET_ROUNDS:
     case MIG_XFER_FAULT_RESET_ALWAYS:
-        return reset_connection(s, job->index);
+        *reset = true;
+        break;
     default:
         s->wire_fault = (int)s->opts.fault;
     }
-    return 0;
 }
 
 /* Send the batch as one PAGES frame. */
@@ -632,6 +633,7 @@ static int send_stream_epoch_once(struct send_job *job)
     unsigned int batch = s->opts.batch_pages;
     struct send_batch b = { 0 };
     uint64_t digest = job->epoch, sent = 0;
+    bool reset = false;
     size_t i = 0;
     int rc = 0;
 
@@ -658,9 +660,10 @@ static int send_stream_epoch_once(struct send_job *job)
         if (!b.n)
             continue;
         digest = wire_digest_add(digest, b.desc + 8, b.n);
-        rc = batch_inject_fault(job, &b);
-        if (!rc)
-            rc = send_pages(job, &b);
+        batch_inject_fault(job, &b, &reset);
+        rc = send_pages(job, &b);
+        if (!rc && reset)
+            rc = reset_connection(s, job->index);
         if (rc)
             goto out;
         sent += b.n;
@@ -701,6 +704,7 @@ static int send_stream_epoch(struct send_job *job)
 {
     struct mig_xfer_sender *s = job->sender;
     unsigned int i = job->index;
+    struct mig_xfer_stats before;
     uint32_t resume;
     bool again = true;
     int rc;
@@ -708,6 +712,9 @@ static int send_stream_epoch(struct send_job *job)
     if (s->opts.fault == MIG_XFER_FAULT_RESET_ROUNDS && i == s->count - 1)
         s->fault_done = false;          /* test fault: one reset per epoch */
     for (;;) {
+        /* The page counts are those of the attempt that got through (what
+         * the receiver counts); bytes and frames all that went out. */
+        before = job->stats;
         rc = send_stream_epoch_once(job);
         if (!rc) {
             s->tries[i] = 0;
@@ -722,6 +729,9 @@ static int send_stream_epoch(struct send_job *job)
         rc = resume_epoch(job, resume, &again);
         if (rc || !again)
             return rc;
+        job->stats.pages = before.pages;
+        job->stats.zero_pages = before.zero_pages;
+        job->stats.unchanged_pages = before.unchanged_pages;
         job->force = true;
     }
 }

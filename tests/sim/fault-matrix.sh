@@ -272,8 +272,11 @@ for mode in sealed plain; do
         '[ "$(rc)" = 0 ] && grep -q "^xl-ext migrate: result=ok .*verified=yes" "$t/out"'
     check "a stream reset once per round, $mode streams: at least 2 reconnects" \
         '[ -n "$(reconnects)" ] && [ "$(reconnects)" -ge 2 ]'
-    check "a stream reset once per round, $mode streams: as many reconnects as resets" \
-        '[ -n "$(reconnects)" ] && [ "$(reconnects)" = "$(report "$t/proxy" resets)" ]'
+    # The reset armed by the last "applied" may land after the stream's DONE
+    # went through: that one breaks nothing and needs no reconnection.
+    check "a stream reset once per round, $mode streams: a reconnection per reset that broke a round" \
+        '[ -n "$(reconnects)" ] && [ "$(reconnects)" -le "$(report "$t/proxy" resets)" ] &&
+         [ "$(reconnects)" -ge $(($(report "$t/proxy" resets) - 1)) ]'
 done
 
 # The proxy resets the last stream's every new connection, right after its
