@@ -13,10 +13,13 @@
 #               ranged-check   (PVH: the ranged log-dirty op of the lab's
 #                              patched Xen, tests/lab/ranged-check.c)
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
-#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor]
+#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor][-reset]
 #                              xl-ext migrate, N streams (plain:
 #                              --no-encrypt, noverify: --no-verify,
-#                              nomonitor: -e, no xl monitor daemon)
+#                              nomonitor: -e, no xl monitor daemon,
+#                              reset: the last data stream's connection
+#                              is reset once (a TCP RST) and must come
+#                              back: reconnects= at least 1)
 #               xenmig-again-sN-stop|loose   the same, of a guest (the same
 #                              boot) that xenmig already migrated: after
 #                              a retry re-created the guest, it is
@@ -359,6 +362,7 @@ op_xenmig() {
         plain) options="$options --no-encrypt" ;;
         noverify) options="$options --no-verify" ;;
         nomonitor) options="$options -e" recv="$recv -e" ;;
+        reset) options="$options --inject-fault stream-reset" ;;
         capture)
             mkdir -p "$results/streams"
             # .xl-save: the host compresses it and runs verify-stream-v2 on it
@@ -384,7 +388,13 @@ op_xenmig() {
     op_total=$(elapsed "$start" "$(now)")
     summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
     op_extra="streams=$streams tracing=$tracing link_cap=$link_cap encrypted=$(case "$options" in *no-encrypt*) echo no ;; *) echo yes ;; esac) $(echo "$summary" | tr ' ' '\n' |
-        grep -E '^(downtime|bytes|rounds|harvest_pause|stall_total|stall_max|verified|verified_at)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+        grep -E '^(downtime|bytes|rounds|harvest_pause|stall_total|stall_max|verified|verified_at|reconnects)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+    case "$options" in *stream-reset*)
+        if ! echo "$summary" | grep -q ' reconnects=[1-9]'; then
+            echo "the reset data stream did not come back (no reconnects= in: $summary)" >> "$work/command.out"
+            return 1
+        fi ;;
+    esac
     if [ -n "${merged:-}" ]; then
         if ! xl-ext stream-dump "$merged" > "$work/dump.out" 2>&1; then
             echo "the merged stream is not valid: $(tail -n 1 "$work/dump.out")" >> "$work/command.out"
@@ -449,7 +459,8 @@ op_xenmig_fault() {
     recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 20000"
     extra=""
     case "$1" in
-    cut-stream) extra="--inject-fault cut-stream" ;;
+    # a cut stream would come back: this step is about one that may not
+    cut-stream) extra="--inject-fault cut-stream --reconnects 0" ;;
     # capped, so that the pre-copy outlasts the wait for it below
     sigint) extra="--bandwidth 4M" ;;
     preflight)
