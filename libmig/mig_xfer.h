@@ -283,7 +283,8 @@ void mig_xfer_listener_close(struct mig_xfer_listener *listener);
  * Accept the N streams of one migration (N is taken from the first HELLO
  * that proves the key or carries opts.expect_id).  Connections are
  * handshaken concurrently: each has an absolute deadline for its whole
- * HELLO (a quarter of the stall limit, at most 10 s), at most 16 wait at
+ * HELLO (a quarter of the stall limit, at least 1 s or the whole limit
+ * when shorter, at most 10 s), at most 16 wait at
  * once (one more closes the oldest), and strangers are dropped with a
  * warning in the log.  A stream of this migration with a bad HELLO (version, count,
  * index) is refused and fails the accept.  Fails with MIG_EIO when no

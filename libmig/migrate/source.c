@@ -138,7 +138,9 @@ static int report(struct source *s, enum mig_phase phase)
     s->progress.elapsed = mig_clock_seconds() - s->start;
     if ((atomic_load(&s->cancel) && phase != MIG_PHASE_DONE) ||
         (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload)))
-        return cancelled(phase == MIG_PHASE_PRECOPY ? "during pre-copy" : "during set-up");
+        return cancelled(phase == MIG_PHASE_PRECOPY ? "during pre-copy" :
+                         phase == MIG_PHASE_SWITCHOVER ? "at the switchover" :
+                         "during set-up");
     return 0;
 }
 

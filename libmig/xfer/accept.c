@@ -44,8 +44,10 @@
 #define MAX_PENDING 16
 /* The longest a connection may take to send its whole HELLO: a quarter of
  * the stall limit, so that strangers come and go well within it, and at
- * most this. */
+ * most this; at least the stall limit itself up to a second, so that a
+ * short stall limit does not turn a slow but honest handshake away. */
 #define HELLO_DEADLINE_MS 10000
+#define HELLO_DEADLINE_MIN_MS 1000
 
 #define CONNECTION_DROPPED 1
 
@@ -475,6 +477,17 @@ static int pending_read(struct gate *g, struct pending *p)
     return rc;
 }
 
+/* The time a connection has for its whole HELLO, given the stall limit. */
+static int hello_deadline_ms(int timeout)
+{
+    int floor = timeout > 0 && timeout < HELLO_DEADLINE_MIN_MS ? timeout
+                                                                : HELLO_DEADLINE_MIN_MS;
+
+    if (timeout <= 0 || timeout / 4 >= HELLO_DEADLINE_MS)
+        return HELLO_DEADLINE_MS;
+    return timeout / 4 > floor ? timeout / 4 : floor;
+}
+
 /* Take one connection off the listen queue into a slot, evicting the oldest. */
 static int pending_accept(struct gate *g)
 {
@@ -502,8 +515,7 @@ static int pending_accept(struct gate *g)
         drop(g, slot, "too many connections without a HELLO; this was the oldest");
     slot->fd = fd;
     slot->have = 0;
-    slot->deadline_ms = mig_clock_ms() +
-        (timeout > 0 && timeout / 4 < HELLO_DEADLINE_MS ? timeout / 4 : HELLO_DEADLINE_MS);
+    slot->deadline_ms = mig_clock_ms() + hello_deadline_ms(timeout);
     peer_name(fd, slot->peer, sizeof(slot->peer));
     return pending_read(g, slot);       /* its HELLO may be there already */
 }

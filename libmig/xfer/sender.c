@@ -295,6 +295,9 @@ static int read_reply(struct mig_xfer_sender *s, unsigned int i, const char *wha
     if (!wire_reply_decode(reply, &status, &version, resume))
         return mig_error_set(MIG_ECOMPAT, "%s: the receiver at %s port %s does "
                              "not speak the xenmig data protocol", what, s->host, s->port);
+    if (status && -(int)status == MIG_ECANCELLED)
+        return mig_error_set(MIG_ECOMPAT, "%s: the receiver has given up on this "
+                             "migration", what);
     if (status)
         return mig_error_set(MIG_ECOMPAT, "%s: refused by the receiver (%s, "
                              "its version %u); see the receiver's log", what,
