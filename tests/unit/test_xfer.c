@@ -720,19 +720,30 @@ END_TEST
  * HELLO before the receiver runs, so the one wait of the receiver that can
  * run out is the one for the first frame, however late it runs.
  */
-START_TEST(test_stalled_stream_times_out)
+/*
+ * A receiver with a 300 ms stall limit and one stream of one, whose HELLO
+ * (with flags) went out before the receiver ran and was answered: *fd.
+ */
+static struct receiver_side *greeted_receiver(uint64_t flags, pthread_t *t, int *fd)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
     struct receiver_side *rs = malloc(sizeof(*rs));
-    pthread_t t;
-    int fd;
 
     ck_assert_ptr_nonnull(rs);
     opts.timeout_ms = 300;
     receiver_listen(rs, &opts);
-    fd = raw_hello(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1);
-    receiver_run(rs, &t);
-    raw_reply(fd);
+    *fd = raw_hello_flags(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1, flags);
+    receiver_run(rs, t);
+    raw_reply(*fd);
+    return rs;
+}
+
+START_TEST(test_stalled_stream_times_out)
+{
+    pthread_t t;
+    int fd;
+    struct receiver_side *rs = greeted_receiver(0, &t, &fd);
+
     expect_failure(rs, t, MIG_EIO, "no data for 300 ms");
     close(fd);
 }
@@ -745,17 +756,10 @@ END_TEST
  */
 START_TEST(test_lost_stream_not_back_in_time)
 {
-    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
-    struct receiver_side *rs = malloc(sizeof(*rs));
     pthread_t t;
     int fd;
+    struct receiver_side *rs = greeted_receiver(2, &t, &fd);
 
-    ck_assert_ptr_nonnull(rs);
-    opts.timeout_ms = 300;
-    receiver_listen(rs, &opts);
-    fd = raw_hello_flags(mig_xfer_listener_port(rs->listener), MIG_XFER_VERSION, 1, 2);
-    receiver_run(rs, &t);
-    raw_reply(fd);
     close(fd);
     expect_failure(rs, t, MIG_ETRUNC, "it did not come back within 300 ms");
 }
