@@ -139,7 +139,7 @@ static int report(struct source *s, enum mig_phase phase)
     if ((atomic_load(&s->cancel) && phase != MIG_PHASE_DONE) ||
         (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload)))
         return cancelled(phase == MIG_PHASE_PRECOPY ? "during pre-copy" :
-                         phase == MIG_PHASE_SWITCHOVER ? "at the switchover" :
+                         phase == MIG_PHASE_SWITCHOVER ? "at switchover" :
                          "during set-up");
     return 0;
 }

@@ -260,6 +260,16 @@ static int make_stream(struct mig_xfer_receiver *r, int fd)
     return wire_set_timeouts(fd, r->opts.timeout_ms);
 }
 
+/* Answer a HELLO on fd: status 0 or a MIG_E* code, resume epoch 0. */
+static int send_reply(int fd, int status)
+{
+    uint8_t reply[WIRE_REPLY_SIZE];
+
+    wire_reply_encode(reply, status, 0);
+    return mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET,
+                         "stream handshake reply: write");
+}
+
 /*
  * Handshake one connection whose whole HELLO is in raw (fd is consumed in
  * every case): 0 when it joined r as its stream, CONNECTION_DROPPED when
@@ -269,7 +279,6 @@ static int make_stream(struct mig_xfer_receiver *r, int fd)
 static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
                      const char *peer, unsigned int *accepted)
 {
-    uint8_t reply[WIRE_REPLY_SIZE];
     struct wire_hello hello;
     int hello_rc, rc;
 
@@ -283,10 +292,8 @@ static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
     }
     hello_rc = check_hello(r, &hello, *accepted);
     rc = make_stream(r, fd);
-    wire_reply_encode(reply, hello_rc, 0);
     if (!rc)
-        rc = mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET,
-                           "stream handshake reply: write");
+        rc = send_reply(fd, hello_rc);
     if (!rc)
         rc = hello_rc;
     if (rc) {
@@ -315,7 +322,6 @@ static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
 static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
                          const char *peer)
 {
-    uint8_t reply[WIRE_REPLY_SIZE];
     struct wire_hello hello;
     const char *why = NULL;
     int rc;
@@ -325,8 +331,7 @@ static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw
         why = mig_error_last();
     else if ((rc = check_hello(r, &hello, UINT_MAX))) {
         why = mig_error_last();
-        wire_reply_encode(reply, rc, 0);
-        (void)mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET, "reply: write");
+        (void)send_reply(fd, rc);
     } else if (make_stream(r, fd))
         why = mig_error_last();
     pthread_mutex_lock(&r->lock);
@@ -334,8 +339,7 @@ static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw
         why = "a reconnection not newer than the stream's last (a replay)";
     else if (!why && (r->ended[hello.index] || r->first_failed >= 0)) {
         why = "a reconnection of a stream that is over, or of a failed receive";
-        wire_reply_encode(reply, MIG_ECANCELLED, 0);
-        (void)mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET, "reply: write");
+        (void)send_reply(fd, MIG_ECANCELLED);
     }
     if (!why) {
         if (r->next_fd[hello.index] >= 0)

@@ -445,6 +445,24 @@ out:
     return rc;
 }
 
+/*
+ * The migration has failed (on stream failed, or r->count when no stream
+ * did): the first to say so shuts every stream's connection and wakes the
+ * ones waiting to reconnect, so that all of them end.
+ */
+static void stop_streams(struct mig_xfer_receiver *r, int failed)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->first_failed < 0) {
+        r->first_failed = failed;
+        for (unsigned int i = 0; i < r->count; i++)
+            if (r->fds[i] >= 0)
+                shutdown(r->fds[i], SHUT_RDWR);
+        pthread_cond_broadcast(&r->changed);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 static void *receive_thread(void *arg)
 {
     struct recv_stream *rs = arg;
@@ -455,15 +473,8 @@ static void *receive_thread(void *arg)
         snprintf(rs->message, sizeof(rs->message), "%s", mig_error_last());
         pthread_mutex_lock(&r->lock);
         r->ended[rs->index] = true;
-        /* The first to fail wakes the other streams: the migration has failed. */
-        if (r->first_failed < 0) {
-            r->first_failed = (int)rs->index;
-            for (unsigned int i = 0; i < r->count; i++)
-                if (r->fds[i] >= 0)
-                    shutdown(r->fds[i], SHUT_RDWR);
-            pthread_cond_broadcast(&r->changed);
-        }
         pthread_mutex_unlock(&r->lock);
+        stop_streams(r, (int)rs->index);
     }
     return NULL;
 }
@@ -485,13 +496,7 @@ static int run_streams(struct mig_xfer_receiver *r, struct recv_stream *streams,
         streams[i].index = i;
         if (pthread_create(&threads[i], NULL, receive_thread, &streams[i])) {
             rc = mig_error_set(MIG_ENOMEM, "cannot start receiver thread %u", i);
-            pthread_mutex_lock(&r->lock);
-            r->first_failed = (int)r->count;      /* no stream may wait for another */
-            for (unsigned int k = 0; k < r->count; k++)
-                if (r->fds[k] >= 0)
-                    shutdown(r->fds[k], SHUT_RDWR);
-            pthread_cond_broadcast(&r->changed);
-            pthread_mutex_unlock(&r->lock);
+            stop_streams(r, (int)r->count);
             break;
         }
         started++;

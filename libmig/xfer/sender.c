@@ -272,7 +272,7 @@ out:
 static int read_reply(struct mig_xfer_sender *s, unsigned int i, const char *what,
                       uint32_t *resume)
 {
-    uint8_t reply[WIRE_REPLY_SIZE];
+    uint8_t reply[WIRE_REPLY_SIZE] = { 0 };
     uint32_t status, version;
     int rc;
 

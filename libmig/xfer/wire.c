@@ -156,25 +156,27 @@ int wire_peer_stalled(const char *what, int timeout_ms)
                          "raise the timeout or check the link", what, timeout_ms);
 }
 
-int wire_set_read_timeout(int fd, int timeout_ms)
+/* SO_RCVTIMEO or SO_SNDTIMEO (which: "read" or "write") of timeout_ms. */
+static int set_timeout(int fd, int option, int timeout_ms, const char *which)
 {
     struct timeval tv = { .tv_sec = timeout_ms / 1000,
                           .tv_usec = (timeout_ms % 1000) * 1000 };
 
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
-        return mig_error_set_errno(MIG_EIO, errno, "cannot set a read timeout");
+    if (setsockopt(fd, SOL_SOCKET, option, &tv, sizeof(tv)))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot set a %s timeout", which);
     return 0;
+}
+
+int wire_set_read_timeout(int fd, int timeout_ms)
+{
+    return set_timeout(fd, SO_RCVTIMEO, timeout_ms, "read");
 }
 
 int wire_set_timeouts(int fd, int timeout_ms)
 {
-    struct timeval tv = { .tv_sec = timeout_ms / 1000,
-                          .tv_usec = (timeout_ms % 1000) * 1000 };
-    int rc = wire_set_read_timeout(fd, timeout_ms);
+    int rc = set_timeout(fd, SO_RCVTIMEO, timeout_ms, "read");
 
-    if (!rc && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
-        rc = mig_error_set_errno(MIG_EIO, errno, "cannot set a write timeout");
-    return rc;
+    return rc ? rc : set_timeout(fd, SO_SNDTIMEO, timeout_ms, "write");
 }
 
 int wire_read_exact(int fd, void *buf, size_t len, int timeout_ms, const char *what)
