@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ struct mig_xfer_sender {
     uint64_t *reconnected;  /* lost connections it came back from */
     bool *closed;           /* DONE or ABORT sent */
     uint32_t next_epoch;    /* the epoch after the last one every stream ended */
+    atomic_int first_failed; /* in an epoch, the stream that failed first, or -1 */
     uint64_t fault_pages;   /* pages the last stream sent (fault injection) */
     bool fault_done;
     int wire_fault;         /* a MIG_XFER_FAULT_* to apply to the next frame */
@@ -457,7 +459,6 @@ struct send_job {
     bool force;                 /* resending after a reconnection: no page skipped */
     struct mig_xfer_stats stats;
     int rc;
-    uint64_t failed_at;         /* mig_clock_ns when it failed: the first one is told */
     char message[512];
 };
 
@@ -510,11 +511,24 @@ static int batch_add_page(struct send_job *job, struct send_batch *b, uint64_t p
     return 0;
 }
 
+/*
+ * Note that stream index failed, unless another stream failed before it:
+ * the first one is the cause the epoch reports, the others may only have
+ * seen the receiver give up after it.
+ */
+static void claim_failure(struct mig_xfer_sender *s, unsigned int index)
+{
+    int none = -1;
+
+    atomic_compare_exchange_strong(&s->first_failed, &none, (int)index);
+}
+
 /* Test fault: reset stream index's connection (a TCP RST), as a flaky link. */
 static int reset_connection(struct mig_xfer_sender *s, unsigned int index)
 {
     struct linger hard = { .l_onoff = 1, .l_linger = 0 };
 
+    claim_failure(s, index);    /* before the others can see it */
     setsockopt(s->fds[index], SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
     close(s->fds[index]);
     s->fds[index] = -1;
@@ -745,7 +759,7 @@ static void *send_thread(void *arg)
 
     job->rc = send_stream_epoch(job);
     if (job->rc) {
-        job->failed_at = mig_clock_ns();
+        claim_failure(job->sender, job->index);
         snprintf(job->message, sizeof(job->message), "%s", mig_error_last());
     }
     return NULL;
@@ -763,7 +777,7 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
     uint64_t *bucketed = NULL;
     size_t *fill = NULL;
     unsigned int started = 0;
-    int rc;
+    int failed, rc;
 
     jobs = calloc(n, sizeof(*jobs));
     threads = calloc(n, sizeof(*threads));
@@ -793,6 +807,7 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
     for (size_t i = 0; i < count; i++)
         bucketed[fill[mig_xfer_stream_of_pfn(pfns[i], n)]++] = pfns[i];
 
+    atomic_store(&s->first_failed, -1);
     for (unsigned int j = 0; j < n; j++) {
         jobs[j].sender = s;
         jobs[j].index = j;
@@ -810,14 +825,17 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
 join:
     for (unsigned int j = 0; j < started; j++)
         pthread_join(threads[j], NULL);
-    /* The stream that failed first says why: the others may only have
-     * seen the receiver give up after it. */
-    for (unsigned int j = 0; j < started; j++) {
+    for (unsigned int j = 0; j < started; j++)
         if (stats)
             wire_stats_add(stats, &jobs[j].stats);
-        if (jobs[j].rc && (!first || jobs[j].failed_at < first->failed_at))
+    /* The stream that failed first says why (claim_failure), unless it
+     * came back from its reset and another stream failed later. */
+    failed = atomic_load(&s->first_failed);
+    if (failed >= 0 && (unsigned int)failed < started && jobs[failed].rc)
+        first = &jobs[failed];
+    for (unsigned int j = 0; j < started && !first; j++)
+        if (jobs[j].rc)
             first = &jobs[j];
-    }
     if (!rc && first)
         rc = mig_error_set(first->rc, "%s", first->message);
     if (!rc && stats)

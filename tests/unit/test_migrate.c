@@ -626,7 +626,7 @@ START_TEST(test_migrate_survives_resets)
     r.opts.reconnects = 0;
     migrate(&r, 3);
     ck_assert_int_eq(r.rc, MIG_EIO);
-    ck_assert_ptr_nonnull(strstr(r.message, "connection reset (injected fault)"));
+    ck_assert_msg(strstr(r.message, "connection reset (injected fault)") != NULL, "message: %s", r.message);
     ck_assert_uint_eq(r.result.reconnects, 0);
     ck_assert_uint_eq(r.src.pauses, 0);             /* round 0 broke */
     assert_running_at_source(&r);
