@@ -124,6 +124,20 @@ struct mig_source_ops {
     int (*pause)(void *be);
     int (*resume)(void *be);
 
+    /*
+     * Optional (the ladder's throttle rung; without it the rung is not
+     * offered).  Let the running guest's vCPUs have at most percent
+     * (1 .. 99) of the CPU time they had before the first call, or with
+     * 100 put back exactly what the guest had before (its own scheduler
+     * parameters on Xen); 100 when nothing was throttled does nothing.
+     * The engine calls it with 100 as soon as the guest is paused at the
+     * switchover and before every resume() after a failure, so a guest
+     * never runs on throttled, here or at the destination.  MIG_EUNSUPP
+     * when this guest cannot be throttled (a scheduler without caps):
+     * the engine then stops offering the rung.
+     */
+    int (*throttle)(void *be, unsigned int percent);
+
     /* The device and CPU state of the paused guest, as a blob (*state_out
      * malloc'ed, owned by the caller). */
     int (*save_state)(void *be, void **state_out, size_t *len_out);
