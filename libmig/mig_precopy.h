@@ -24,10 +24,30 @@
  * Rates are smoothed over rounds (exponentially weighted, the newest round
  * weighing 0.5), so one noisy round does not decide alone.  This file is
  * pure arithmetic: it must never sleep, do I/O or read a clock.
+ *
+ * The convergence ladder (MIG_PRECOPY_DOWNTIME, options version 2): where
+ * the policy above would force the switchover (or give up) because the
+ * expected downtime is not falling toward the target fast enough, it
+ * first climbs one rung of the ladder per round, among the rungs the
+ * options allow and the engine can apply:
+ *   1. compress  the page data, when the link is the bottleneck (the CPUs
+ *                of both ends have headroom); switched off again as soon
+ *                as the CPU becomes the bottleneck or pages do not shrink;
+ *   2. widen     to one more data stream, up to max_streams, while the
+ *                CPUs have headroom (each connection is the bottleneck);
+ *                stops widening when a stream more bought nothing;
+ *   3. throttle  the guest's vCPUs to 50 %, then 25 %, then 10 % of the
+ *                CPU they had.
+ * Only when every allowed rung is used up does it force the switchover or
+ * give up, and its reason names the rung that ran out.  The decision of a
+ * round says what to change before the next one (estimate->step); the
+ * engine applies it, or reports with mig_precopy_rung_unavailable() that
+ * it cannot.
  */
 #ifndef XENMIG_MIG_PRECOPY_H
 #define XENMIG_MIG_PRECOPY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mig_error.h"
@@ -49,6 +69,23 @@ enum mig_precopy_decision {
     MIG_PRECOPY_GIVE_UP = 2,
 };
 
+/* The rungs of the ladder, as bits of mig_precopy_options.ladder. */
+enum mig_ladder_rung {
+    MIG_LADDER_COMPRESS = 1u << 0,
+    MIG_LADDER_WIDEN    = 1u << 1,
+    MIG_LADDER_THROTTLE = 1u << 2,
+};
+#define MIG_LADDER_ALL (MIG_LADDER_COMPRESS | MIG_LADDER_WIDEN | MIG_LADDER_THROTTLE)
+
+/* What to change before the next round (mig_precopy_estimate.step). */
+enum mig_ladder_step {
+    MIG_LADDER_STEP_NONE = 0,
+    MIG_LADDER_STEP_COMPRESS_ON,
+    MIG_LADDER_STEP_COMPRESS_OFF,
+    MIG_LADDER_STEP_WIDEN,          /* to estimate->streams streams */
+    MIG_LADDER_STEP_THROTTLE,       /* to estimate->throttle_percent */
+};
+
 /* Versioned options: initialise with MIG_PRECOPY_OPTIONS_INIT. */
 struct mig_precopy_options {
     unsigned int version;                 /* MIG_PRECOPY_OPTIONS_VERSION */
@@ -59,11 +96,16 @@ struct mig_precopy_options {
     enum mig_precopy_no_convergence on_no_convergence;
     unsigned int page_size;               /* bytes */
     unsigned int overhead_ms;             /* fixed switchover cost estimate */
+    /* version 2 */
+    unsigned int ladder;                  /* MIG_LADDER_* bits allowed; 0: off */
+    unsigned int max_streams;             /* widen up to this many; 0: no widening */
 };
-#define MIG_PRECOPY_OPTIONS_VERSION 1
+#define MIG_PRECOPY_OPTIONS_VERSION 2
+/* Version 1 has no ladder (as ladder = 0). */
+#define MIG_PRECOPY_OPTIONS_VERSION_MIN 1
 #define MIG_PRECOPY_OPTIONS_INIT \
     { MIG_PRECOPY_OPTIONS_VERSION, MIG_PRECOPY_DOWNTIME, 300, 30, 1, \
-      MIG_PRECOPY_FORCE, MIG_PAGE_SIZE, 20 }
+      MIG_PRECOPY_FORCE, MIG_PAGE_SIZE, 20, MIG_LADDER_ALL, 0 }
 
 /* What one pre-copy round did, reported by the engine. */
 struct mig_precopy_round {
@@ -73,6 +115,11 @@ struct mig_precopy_round {
     double seconds;             /* wall time of the round, > 0 */
     uint64_t dirty_pages;       /* pages dirty now, to send next */
     double dirty_window;        /* seconds over which they were dirtied, > 0 */
+    /* for the ladder; zero when unknown */
+    uint64_t raw_bytes;         /* page bytes before compression (0: = bytes_sent) */
+    double cpu_idle;            /* share of the CPUs idle over the round, the
+                                   busier end's, 0..1; negative: unknown */
+    unsigned int streams;       /* data streams that ran it */
 };
 
 /* The policy's view after a round (for progress lines and reports). */
@@ -81,6 +128,13 @@ struct mig_precopy_estimate {
     double dirty_rate;          /* pages/s, smoothed */
     double expected_downtime_ms;
     const char *reason;         /* static text: why this decision */
+    /* the ladder: what to change before the next round, and why */
+    enum mig_ladder_step step;
+    const char *step_reason;    /* static text, NULL with no step */
+    bool compress;              /* compressing from the next round */
+    unsigned int streams;       /* streams from the next round (0: as now) */
+    unsigned int throttle_percent;  /* 100: not throttled */
+    double cpu_idle;            /* the figure the step decided on (or -1) */
 };
 
 struct mig_precopy;
@@ -100,6 +154,16 @@ int mig_precopy_new(const struct mig_precopy_options *opts,
 enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *policy,
                                              const struct mig_precopy_round *round,
                                              struct mig_precopy_estimate *estimate);
+
+/*
+ * The engine cannot apply rung (MIG_LADDER_*): the backend cannot throttle
+ * this guest, the peer cannot compress...  The policy takes back the step
+ * that asked for it and never offers the rung again.
+ */
+void mig_precopy_rung_unavailable(struct mig_precopy *policy, enum mig_ladder_rung rung);
+
+/* "compress", "widen", "throttle": a rung's name; "" for anything else. */
+const char *mig_ladder_rung_name(enum mig_ladder_rung rung);
 
 void mig_precopy_free(struct mig_precopy *policy);
 

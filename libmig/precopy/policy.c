@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mig_precopy.h"
 
@@ -17,13 +18,34 @@
 #define STALL_GAIN 0.9             /* a round must cut the estimate by 10% */
 #define DRAIN_MARGIN 0.95          /* dirtying >= 95% of the link = no progress */
 
+/* The ladder's thresholds. */
+#define HEADROOM 0.25              /* CPUs >= 25% idle: the CPU is not the bottleneck */
+#define CPU_BOUND 0.10             /* CPUs < 10% idle: compression costs more than it saves */
+#define SHRINK_MIN 1.15            /* compressing must cut the bytes by 13% (1 - 1/1.15) */
+#define WIDEN_GAIN 1.10            /* a stream more must bring 10% more rate */
+static const unsigned int throttle_steps[] = { 50, 25, 10 };
+
+struct ladder {
+    unsigned int allowed;          /* MIG_LADDER_* still on offer */
+    unsigned int last;             /* the rung climbed last (0: none) */
+    bool compress, compress_spent;
+    unsigned int streams;          /* as the last round ran */
+    bool widen_spent;
+    double rate_before_widen;      /* page bytes/s before the last widening; 0: none */
+    unsigned int throttle;         /* percent; 100: not throttled */
+    enum mig_ladder_step pending;  /* the step the engine was last asked for */
+};
+
 struct mig_precopy {
     struct mig_precopy_options opts;
     bool measured;
-    double link_rate;              /* bytes/s */
+    bool fresh;                    /* a step changed the regime: next sample replaces */
+    double link_rate;              /* bytes/s on the wire */
+    double page_rate;              /* page bytes/s (before compression) */
     double dirty_rate;             /* pages/s */
     double best_estimate_ms;
     unsigned int rounds_without_gain;
+    struct ladder ladder;
 };
 
 int mig_precopy_new(const struct mig_precopy_options *opts,
@@ -32,10 +54,15 @@ int mig_precopy_new(const struct mig_precopy_options *opts,
     struct mig_precopy *p;
 
     *policy_out = NULL;
-    if (!opts || opts->version != MIG_PRECOPY_OPTIONS_VERSION)
-        return mig_error_set(MIG_EINVAL, "precopy options version %u is not %u: "
+    if (!opts || opts->version < MIG_PRECOPY_OPTIONS_VERSION_MIN ||
+        opts->version > MIG_PRECOPY_OPTIONS_VERSION)
+        return mig_error_set(MIG_EINVAL, "precopy options version %u is not %u to %u: "
                              "initialise them with MIG_PRECOPY_OPTIONS_INIT",
-                             opts ? opts->version : 0, MIG_PRECOPY_OPTIONS_VERSION);
+                             opts ? opts->version : 0, MIG_PRECOPY_OPTIONS_VERSION_MIN,
+                             MIG_PRECOPY_OPTIONS_VERSION);
+    if (opts->version >= 2 && (opts->ladder & ~(unsigned int)MIG_LADDER_ALL))
+        return mig_error_set(MIG_EINVAL, "ladder rungs %#x: only compress (1), widen (2) "
+                             "and throttle (4) exist", opts->ladder);
     if (opts->kind != MIG_PRECOPY_DOWNTIME && opts->kind != MIG_PRECOPY_XEN_DEFAULT)
         return mig_error_set(MIG_EINVAL, "unknown precopy policy %d", (int)opts->kind);
     if (!opts->max_downtime_ms)
@@ -48,13 +75,65 @@ int mig_precopy_new(const struct mig_precopy_options *opts,
     if (!p)
         return mig_error_set(MIG_ENOMEM, "out of memory for the precopy policy");
     p->opts = *opts;
+    if (opts->version < 2)
+        p->opts.ladder = p->opts.max_streams = 0;
+    if (p->opts.kind != MIG_PRECOPY_DOWNTIME)
+        p->opts.ladder = 0;
+    p->ladder.allowed = p->opts.ladder;
+    p->ladder.throttle = 100;
     *policy_out = p;
     return 0;
+}
+
+const char *mig_ladder_rung_name(enum mig_ladder_rung rung)
+{
+    switch (rung) {
+    case MIG_LADDER_COMPRESS:
+        return "compress";
+    case MIG_LADDER_WIDEN:
+        return "widen";
+    case MIG_LADDER_THROTTLE:
+        return "throttle";
+    }
+    return "";
 }
 
 static void smooth(double *value, double sample, bool first)
 {
     *value = first ? sample : SMOOTHING * sample + (1 - SMOOTHING) * *value;
+}
+
+/* The reasons of a forced switchover or a give-up, by the rung that ran out. */
+static const char *ran_out(const struct mig_precopy *p, bool abort, bool drain)
+{
+    static const char *const forced[2][4] = {
+        { "no progress for several rounds: forcing switchover above target",
+          "no progress with compression on: forcing switchover above target",
+          "no progress with every stream allowed: forcing switchover above target",
+          "no progress with the guest throttled to 10%: forcing switchover above target" },
+        { "guest dirties memory as fast as the link sends it: forcing switchover above target",
+          "guest dirties memory faster than the link sends it even compressed: "
+          "forcing switchover above target",
+          "guest dirties memory faster than every stream allowed sends it: "
+          "forcing switchover above target",
+          "guest dirties memory faster than the link sends it even throttled to 10%: "
+          "forcing switchover above target" },
+    };
+    static const char *const gave_up[2][4] = {
+        { "no progress for several rounds",
+          "no progress with compression on",
+          "no progress with every stream allowed",
+          "no progress with the guest throttled to 10%" },
+        { "guest dirties memory as fast as the link sends it",
+          "guest dirties memory faster than the link sends it even compressed",
+          "guest dirties memory faster than every stream allowed sends it",
+          "guest dirties memory faster than the link sends it even throttled to 10%" },
+    };
+    unsigned int last = p->ladder.last;
+    unsigned int rung = last == MIG_LADDER_COMPRESS ? 1 : last == MIG_LADDER_WIDEN ? 2 :
+                        last == MIG_LADDER_THROTTLE ? 3 : 0;
+
+    return (abort ? gave_up : forced)[drain][rung];
 }
 
 static enum mig_precopy_decision no_convergence(struct mig_precopy *p,
@@ -70,39 +149,158 @@ static enum mig_precopy_decision no_convergence(struct mig_precopy *p,
     return MIG_PRECOPY_STOP_AND_COPY;
 }
 
-enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *p,
-                                             const struct mig_precopy_round *r,
-                                             struct mig_precopy_estimate *estimate)
+/* Take in the round's figures and estimate the downtime of a switchover now. */
+static void measure(struct mig_precopy *p, const struct mig_precopy_round *r,
+                    struct mig_precopy_estimate *est)
 {
-    struct mig_precopy_estimate dummy, *est = estimate ? estimate : &dummy;
-    double drain;
+    uint64_t raw = r->raw_bytes ? r->raw_bytes : r->bytes_sent;
 
     if (r->seconds > 0 && r->dirty_window > 0) {
         bool first = !p->measured;
 
-        smooth(&p->link_rate, (double)r->bytes_sent / r->seconds, first);
-        smooth(&p->dirty_rate, (double)r->dirty_pages / r->dirty_window, first);
+        smooth(&p->link_rate, (double)r->bytes_sent / r->seconds, first || p->fresh);
+        smooth(&p->page_rate, (double)raw / r->seconds, first || p->fresh);
+        smooth(&p->dirty_rate, (double)r->dirty_pages / r->dirty_window, first || p->fresh);
         p->measured = true;
+        p->fresh = false;
     }
+    if (r->streams)
+        p->ladder.streams = r->streams;
+    memset(est, 0, sizeof(*est));
     est->link_rate = p->link_rate;
     est->dirty_rate = p->dirty_rate;
-    est->expected_downtime_ms = p->link_rate > 0
-        ? (double)r->dirty_pages * p->opts.page_size / p->link_rate * 1000.0
+    est->expected_downtime_ms = p->page_rate > 0
+        ? (double)r->dirty_pages * p->opts.page_size / p->page_rate * 1000.0
           + p->opts.overhead_ms
         : -1;
+    est->cpu_idle = r->cpu_idle;
+}
 
-    if (p->opts.kind == MIG_PRECOPY_XEN_DEFAULT) {
-        if (r->dirty_pages < XEN_DEFAULT_DIRTY_THRESHOLD) {
-            est->reason = "xen-default: fewer than 50 dirty pages";
-            return MIG_PRECOPY_STOP_AND_COPY;
-        }
-        if (r->iteration + 1 >= XEN_DEFAULT_MAX_ITERATIONS) {
-            est->reason = "xen-default: 5 rounds done";
-            return MIG_PRECOPY_STOP_AND_COPY;
-        }
-        est->reason = "xen-default: next round";
+static bool has_headroom(const struct mig_precopy_round *r)
+{
+    return r->cpu_idle < 0 || r->cpu_idle >= HEADROOM;
+}
+
+/* Ask for a step; the next round's rates replace the smoothed ones. */
+static bool step(struct mig_precopy *p, struct mig_precopy_estimate *est,
+                 enum mig_ladder_step what, const char *why)
+{
+    est->step = what;
+    est->step_reason = why;
+    p->ladder.pending = what;
+    p->fresh = true;
+    return true;
+}
+
+/*
+ * Before any climbing: take back what stopped paying.  Compression goes
+ * off when the CPU became the bottleneck or pages do not shrink; a
+ * widening that bought no rate stops further widening (the streams stay).
+ */
+static bool adjust(struct mig_precopy *p, const struct mig_precopy_round *r,
+                   struct mig_precopy_estimate *est)
+{
+    struct ladder *l = &p->ladder;
+    uint64_t raw = r->raw_bytes ? r->raw_bytes : r->bytes_sent;
+    enum mig_ladder_step last = l->pending;
+
+    l->pending = MIG_LADDER_STEP_NONE;
+    if (last == MIG_LADDER_STEP_WIDEN && r->seconds > 0 &&
+        (double)raw / r->seconds < WIDEN_GAIN * l->rate_before_widen)
+        l->widen_spent = true;
+    if (!l->compress)
+        return false;
+    if (r->cpu_idle >= 0 && r->cpu_idle < CPU_BOUND) {
+        l->compress = false;
+        l->compress_spent = true;
+        return step(p, est, MIG_LADDER_STEP_COMPRESS_OFF,
+                    "the CPU is the bottleneck: compression off");
+    }
+    if (r->bytes_sent && (double)raw < SHRINK_MIN * (double)r->bytes_sent) {
+        l->compress = false;
+        l->compress_spent = true;
+        return step(p, est, MIG_LADDER_STEP_COMPRESS_OFF,
+                    "pages do not shrink enough: compression off");
+    }
+    return false;
+}
+
+/* Climb one rung, if one is left; false when the ladder is used up. */
+static bool climb(struct mig_precopy *p, const struct mig_precopy_round *r,
+                  struct mig_precopy_estimate *est)
+{
+    struct ladder *l = &p->ladder;
+
+    if ((l->allowed & MIG_LADDER_COMPRESS) && !l->compress && !l->compress_spent &&
+        has_headroom(r)) {
+        l->compress = true;
+        l->last = MIG_LADDER_COMPRESS;
+        return step(p, est, MIG_LADDER_STEP_COMPRESS_ON,
+                    "the link, not the CPU, is the bottleneck: compressing");
+    }
+    if ((l->allowed & MIG_LADDER_WIDEN) && !l->widen_spent && l->streams &&
+        l->streams < p->opts.max_streams && has_headroom(r)) {
+        l->rate_before_widen = p->page_rate;
+        l->streams++;
+        l->last = MIG_LADDER_WIDEN;
+        return step(p, est, MIG_LADDER_STEP_WIDEN,
+                    "each stream is the bottleneck while the CPU idles: one stream more");
+    }
+    if ((l->allowed & MIG_LADDER_THROTTLE) && l->throttle > throttle_steps[2]) {
+        for (unsigned int i = 0; i < 3; i++)
+            if (throttle_steps[i] < l->throttle) {
+                l->throttle = throttle_steps[i];
+                break;
+            }
+        l->last = MIG_LADDER_THROTTLE;
+        return step(p, est, MIG_LADDER_STEP_THROTTLE,
+                    "the guest dirties memory faster than the link drains it: throttling");
+    }
+    return false;
+}
+
+/* The ladder's state into the estimate, whatever was decided. */
+static void ladder_state(const struct mig_precopy *p, struct mig_precopy_estimate *est)
+{
+    est->compress = p->ladder.compress;
+    est->streams = p->ladder.streams;
+    est->throttle_percent = p->ladder.throttle;
+}
+
+static enum mig_precopy_decision xen_default(const struct mig_precopy_round *r,
+                                             struct mig_precopy_estimate *est)
+{
+    if (r->dirty_pages < XEN_DEFAULT_DIRTY_THRESHOLD) {
+        est->reason = "xen-default: fewer than 50 dirty pages";
+        return MIG_PRECOPY_STOP_AND_COPY;
+    }
+    if (r->iteration + 1 >= XEN_DEFAULT_MAX_ITERATIONS) {
+        est->reason = "xen-default: 5 rounds done";
+        return MIG_PRECOPY_STOP_AND_COPY;
+    }
+    est->reason = "xen-default: next round";
+    return MIG_PRECOPY_CONTINUE;
+}
+
+/* Not falling toward the target: climb a rung, or force / give up. */
+static enum mig_precopy_decision not_converging(struct mig_precopy *p,
+                                                const struct mig_precopy_round *r,
+                                                struct mig_precopy_estimate *est, bool drain)
+{
+    if (climb(p, r, est)) {
+        p->rounds_without_gain = 0;
+        p->best_estimate_ms = 0;
+        est->reason = "expected downtime not falling fast enough: ladder";
         return MIG_PRECOPY_CONTINUE;
     }
+    return no_convergence(p, est, ran_out(p, false, drain), ran_out(p, true, drain));
+}
+
+static enum mig_precopy_decision decide(struct mig_precopy *p,
+                                        const struct mig_precopy_round *r,
+                                        struct mig_precopy_estimate *est)
+{
+    double drain = p->page_rate / p->opts.page_size;
 
     if (!r->dirty_pages) {
         est->reason = "nothing left to send";
@@ -117,29 +315,53 @@ enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *p,
         return no_convergence(p, est,
                               "round limit reached: forcing switchover above target",
                               "round limit reached without meeting the downtime target");
-
+    if (adjust(p, r, est)) {
+        est->reason = "expected downtime above target: next round";
+        return MIG_PRECOPY_CONTINUE;
+    }
     /* Is the link draining the dirty set at all? */
-    drain = p->link_rate / p->opts.page_size;
     if (p->measured && r->iteration >= 1 && p->dirty_rate >= DRAIN_MARGIN * drain)
-        return no_convergence(p, est,
-                              "guest dirties memory as fast as the link sends it: "
-                              "forcing switchover above target",
-                              "guest dirties memory as fast as the link sends it");
-
+        return not_converging(p, r, est, true);
     if (est->expected_downtime_ms >= 0) {
         if (!p->best_estimate_ms ||
             est->expected_downtime_ms < STALL_GAIN * p->best_estimate_ms) {
             p->best_estimate_ms = est->expected_downtime_ms;
             p->rounds_without_gain = 0;
         } else if (++p->rounds_without_gain >= p->opts.stall_rounds) {
-            return no_convergence(p, est,
-                                  "no progress for several rounds: forcing switchover "
-                                  "above target",
-                                  "no progress for several rounds");
+            return not_converging(p, r, est, false);
         }
     }
     est->reason = "expected downtime above target: next round";
     return MIG_PRECOPY_CONTINUE;
+}
+
+enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *p,
+                                             const struct mig_precopy_round *r,
+                                             struct mig_precopy_estimate *estimate)
+{
+    struct mig_precopy_estimate dummy, *est = estimate ? estimate : &dummy;
+    enum mig_precopy_decision d;
+
+    measure(p, r, est);
+    d = p->opts.kind == MIG_PRECOPY_XEN_DEFAULT ? xen_default(r, est) : decide(p, r, est);
+    ladder_state(p, est);
+    return d;
+}
+
+void mig_precopy_rung_unavailable(struct mig_precopy *p, enum mig_ladder_rung rung)
+{
+    struct ladder *l = &p->ladder;
+
+    l->allowed &= ~(unsigned int)rung;
+    if (rung == MIG_LADDER_COMPRESS)
+        l->compress = false;
+    if (rung == MIG_LADDER_THROTTLE)
+        l->throttle = 100;
+    if (rung == MIG_LADDER_WIDEN && l->pending == MIG_LADDER_STEP_WIDEN)
+        l->streams--;
+    if (l->last == (unsigned int)rung)
+        l->last = 0;
+    l->pending = MIG_LADDER_STEP_NONE;
 }
 
 void mig_precopy_free(struct mig_precopy *p)

@@ -99,6 +99,7 @@ START_TEST(test_fast_dirtier_forced_or_aborted)
     struct model m = { 100e6, 30000, 1e9 };
     unsigned int rounds;
 
+    o.ladder = 0;                   /* the policy without its ladder */
     ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
     ck_assert_int_eq(run(p, &m, 262144, &rounds, &est), MIG_PRECOPY_STOP_AND_COPY);
     ck_assert_ptr_nonnull(strstr(est.reason, "forcing switchover"));
@@ -123,6 +124,7 @@ START_TEST(test_stalled_progress_forces)
     enum mig_precopy_decision d = MIG_PRECOPY_CONTINUE;
     unsigned int i;
 
+    o.ladder = 0;
     ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
     /* The same 20000 dirty pages every round, dirtied over 10 s. */
     for (i = 0; i < 10 && d == MIG_PRECOPY_CONTINUE; i++) {
@@ -198,6 +200,284 @@ START_TEST(test_bad_options)
 }
 END_TEST
 
+/*
+ * A guest and a link that answer the ladder: per-stream link rate (capped),
+ * compression at a given ratio costing a given share of the CPUs, the
+ * guest's dirty rate scaled by its throttle.
+ */
+struct ladder_model {
+    double stream_rate;   /* bytes/s each stream can move */
+    unsigned int streams;
+    double ratio;         /* page bytes / wire bytes when compressing */
+    double cpu_idle;      /* share idle without compression */
+    double compress_cpu;  /* share compression takes */
+    double dirty_rate;    /* pages/s unthrottled */
+    double working_set;   /* pages */
+    double link_cap;      /* bytes/s all streams share; 0: none */
+    bool compress;
+    unsigned int throttle;
+};
+
+struct ladder_run {
+    enum mig_ladder_step steps[16];
+    unsigned int nr_steps, rounds;
+    enum mig_precopy_decision decision;
+    struct mig_precopy_estimate est;
+};
+
+static void apply(struct ladder_model *m, const struct mig_precopy_estimate *e)
+{
+    if (e->step == MIG_LADDER_STEP_COMPRESS_ON || e->step == MIG_LADDER_STEP_COMPRESS_OFF)
+        m->compress = e->compress;
+    if (e->step == MIG_LADDER_STEP_WIDEN)
+        m->streams = e->streams;
+    if (e->step == MIG_LADDER_STEP_THROTTLE)
+        m->throttle = e->throttle_percent;
+}
+
+static void run_ladder(struct mig_precopy *p, struct ladder_model *m, struct ladder_run *out)
+{
+    double to_send = 262144;
+
+    memset(out, 0, sizeof(*out));
+    m->throttle = 100;
+    for (unsigned int i = 0; i < 40; i++) {
+        struct mig_precopy_round r = { 0 };
+        double wire = m->stream_rate * m->streams;
+        double page_rate = (m->link_cap && wire > m->link_cap ? m->link_cap : wire) *
+                           (m->compress ? m->ratio : 1);
+        double t = to_send * PAGE / page_rate;
+        double dirty = m->dirty_rate * m->throttle / 100 * t;
+
+        if (dirty > m->working_set)
+            dirty = m->working_set;
+        r.iteration = i;
+        r.pages_sent = (uint64_t)to_send;
+        r.raw_bytes = (uint64_t)(to_send * PAGE);
+        r.bytes_sent = (uint64_t)(to_send * PAGE / (m->compress ? m->ratio : 1));
+        r.seconds = t;
+        r.dirty_pages = (uint64_t)dirty;
+        r.dirty_window = t;
+        r.cpu_idle = m->cpu_idle - (m->compress ? m->compress_cpu : 0);
+        r.streams = m->streams;
+        out->decision = mig_precopy_decide(p, &r, &out->est);
+        out->rounds = i + 1;
+        if (out->est.step != MIG_LADDER_STEP_NONE && out->nr_steps < 16)
+            out->steps[out->nr_steps++] = out->est.step;
+        if (out->decision != MIG_PRECOPY_CONTINUE)
+            return;
+        apply(m, &out->est);
+        to_send = dirty;
+    }
+    ck_abort_msg("policy never stopped");
+}
+
+/*
+ * A hot guest (100000 pages/s over 200000 pages) behind two 50 MB/s
+ * streams (24414 pages/s): compression (2x) first, then one stream more
+ * (73242 pages/s), then the throttle, one rung a round, until the
+ * downtime fits.
+ */
+START_TEST(test_ladder_climbs_in_order)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100 };
+    struct ladder_run run;
+
+    o.max_streams = 3;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    run_ladder(p, &m, &run);
+    ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_str_eq(run.est.reason, "expected downtime within target");
+    ck_assert_uint_ge(run.nr_steps, 3);
+    ck_assert_int_eq(run.steps[0], MIG_LADDER_STEP_COMPRESS_ON);
+    ck_assert_int_eq(run.steps[1], MIG_LADDER_STEP_WIDEN);
+    ck_assert_int_eq(run.steps[2], MIG_LADDER_STEP_THROTTLE);
+    ck_assert(m.compress);
+    ck_assert_uint_eq(m.streams, 3);
+    ck_assert_uint_lt(m.throttle, 100);
+    ck_assert_uint_eq(run.est.throttle_percent, m.throttle);
+    mig_precopy_free(p);
+
+    /* The same guest with the ladder off is forced above the target. */
+    o.ladder = 0;
+    m = (struct ladder_model){ 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100 };
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    run_ladder(p, &m, &run);
+    ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_ptr_nonnull(strstr(run.est.reason, "forcing switchover"));
+    ck_assert_uint_eq(run.nr_steps, 0);
+    mig_precopy_free(p);
+}
+END_TEST
+
+/* Busy CPUs: no compression, no widening; the guest is throttled. */
+START_TEST(test_ladder_busy_cpu_throttles)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct ladder_model m = { 50e6, 2, 2.0, 0.05, 0.3, 50000, 100000, 0, false, 100 };
+    struct ladder_run run;
+
+    o.max_streams = 4;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    run_ladder(p, &m, &run);
+    ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_uint_ge(run.nr_steps, 1);
+    for (unsigned int i = 0; i < run.nr_steps; i++)
+        ck_assert_int_eq(run.steps[i], MIG_LADDER_STEP_THROTTLE);
+    ck_assert(!m.compress);
+    ck_assert_uint_eq(m.streams, 2);
+    mig_precopy_free(p);
+}
+END_TEST
+
+/*
+ * Compression that makes the CPU the bottleneck (80% idle, compression
+ * takes 75%) is switched off the round after, and never on again.
+ */
+START_TEST(test_ladder_compression_off_when_cpu_bound)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.75, 50000, 100000, 0, false, 100 };
+    struct ladder_run run;
+    unsigned int on = 0, off = 0;
+
+    o.ladder = MIG_LADDER_COMPRESS | MIG_LADDER_THROTTLE;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    run_ladder(p, &m, &run);
+    for (unsigned int i = 0; i < run.nr_steps; i++) {
+        on += run.steps[i] == MIG_LADDER_STEP_COMPRESS_ON;
+        off += run.steps[i] == MIG_LADDER_STEP_COMPRESS_OFF;
+    }
+    ck_assert_uint_eq(on, 1);
+    ck_assert_uint_eq(off, 1);
+    ck_assert_int_eq(run.steps[1], MIG_LADDER_STEP_COMPRESS_OFF);
+    ck_assert(!m.compress);
+    ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
+    mig_precopy_free(p);
+}
+END_TEST
+
+/*
+ * A guest that outruns the link even at 10%: every throttle step is
+ * taken, then the policy forces (or gives up) naming the rung that ran
+ * out.
+ */
+START_TEST(test_ladder_used_up_names_the_rung)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct ladder_model m = { 50e6, 1, 2.0, 0.8, 0.3, 200000, 1e9, 0, false, 100 };
+    struct ladder_run run;
+
+    o.ladder = MIG_LADDER_THROTTLE;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    run_ladder(p, &m, &run);
+    ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_uint_eq(run.nr_steps, 3);
+    ck_assert_uint_eq(m.throttle, 10);
+    ck_assert_ptr_nonnull(strstr(run.est.reason, "throttled to 10%"));
+    ck_assert_ptr_nonnull(strstr(run.est.reason, "forcing switchover"));
+    mig_precopy_free(p);
+
+    o.on_no_convergence = MIG_PRECOPY_ABORT;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    run_ladder(p, &m, &run);
+    ck_assert_int_eq(run.decision, MIG_PRECOPY_GIVE_UP);
+    ck_assert_ptr_nonnull(strstr(run.est.reason, "throttled to 10%"));
+    mig_precopy_free(p);
+}
+END_TEST
+
+/* A rung the engine cannot apply is taken back and never offered again. */
+START_TEST(test_ladder_rung_unavailable)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct mig_precopy_estimate est;
+    struct mig_precopy_round r = { 0 };
+    enum mig_precopy_decision d = MIG_PRECOPY_CONTINUE;
+    unsigned int i, throttles = 0;
+
+    o.ladder = MIG_LADDER_THROTTLE;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    for (i = 0; i < 10 && d == MIG_PRECOPY_CONTINUE; i++) {
+        r.iteration = i;
+        r.pages_sent = r.dirty_pages = 20000;
+        r.bytes_sent = 20000 * 4096;
+        r.seconds = 1;
+        r.dirty_window = 10;
+        d = mig_precopy_decide(p, &r, &est);
+        if (est.step == MIG_LADDER_STEP_THROTTLE) {
+            throttles++;
+            ck_assert_uint_eq(est.throttle_percent, 50);
+            mig_precopy_rung_unavailable(p, MIG_LADDER_THROTTLE);
+        }
+    }
+    ck_assert_uint_eq(throttles, 1);
+    ck_assert_int_eq(d, MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_uint_eq(est.throttle_percent, 100);
+    ck_assert_str_eq(est.reason, "no progress for several rounds: forcing switchover "
+                     "above target");
+    mig_precopy_free(p);
+}
+END_TEST
+
+/* A stream more that brought no rate stops the widening. */
+START_TEST(test_ladder_widening_that_buys_nothing_stops)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    /* the link, not each stream, is the limit: more streams share 50 MB/s */
+    struct ladder_model m = { 25e6, 2, 1.0, 0.8, 0.3, 50000, 100000, 50e6, false, 100 };
+    struct ladder_run run;
+    unsigned int widen = 0;
+
+    o.ladder = MIG_LADDER_WIDEN | MIG_LADDER_THROTTLE;
+    o.max_streams = 8;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    run_ladder(p, &m, &run);
+    for (unsigned int i = 0; i < run.nr_steps; i++)
+        widen += run.steps[i] == MIG_LADDER_STEP_WIDEN;
+    ck_assert_uint_ge(widen, 1);
+    ck_assert_uint_lt(widen, 6);
+    mig_precopy_free(p);
+}
+END_TEST
+
+START_TEST(test_ladder_options)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct mig_precopy_estimate est;
+    struct mig_precopy_round r = { 0 };
+
+    ck_assert_uint_eq(o.ladder, MIG_LADDER_ALL);
+    o.ladder = 8;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), MIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "0x8"));
+    /* version 1: no ladder, whatever the later fields hold */
+    o.version = 1;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    for (unsigned int i = 0; i < 3; i++) {
+        r.iteration = i;
+        r.pages_sent = r.dirty_pages = 20000;
+        r.bytes_sent = 20000 * 4096;
+        r.seconds = 1;
+        r.dirty_window = 10;
+        mig_precopy_decide(p, &r, &est);
+        ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
+    }
+    mig_precopy_free(p);
+    ck_assert_str_eq(mig_ladder_rung_name(MIG_LADDER_THROTTLE), "throttle");
+    ck_assert_str_eq(mig_ladder_rung_name(MIG_LADDER_COMPRESS), "compress");
+    ck_assert_str_eq(mig_ladder_rung_name(MIG_LADDER_WIDEN), "widen");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("precopy");
@@ -212,6 +492,13 @@ int main(void)
     tcase_add_test(tc, test_round_limit);
     tcase_add_test(tc, test_xen_default_policy);
     tcase_add_test(tc, test_bad_options);
+    tcase_add_test(tc, test_ladder_climbs_in_order);
+    tcase_add_test(tc, test_ladder_busy_cpu_throttles);
+    tcase_add_test(tc, test_ladder_compression_off_when_cpu_bound);
+    tcase_add_test(tc, test_ladder_used_up_names_the_rung);
+    tcase_add_test(tc, test_ladder_rung_unavailable);
+    tcase_add_test(tc, test_ladder_widening_that_buys_nothing_stops);
+    tcase_add_test(tc, test_ladder_options);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
