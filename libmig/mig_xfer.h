@@ -105,7 +105,9 @@ struct mig_xfer_options {
      * seals with another key than the one the receiver was given; RESET
      * resets the connection (a TCP RST) once, RESET_ROUNDS after the first
      * batch of every epoch, RESET_ALWAYS after the first batch of every
-     * connection: with max_reconnects the stream comes back, or gives up.
+     * connection: with max_reconnects the stream comes back, or gives up;
+     * RESET_DONE resets it in place of its first DONE, as if DONE went out
+     * and the reset lost it before the receiver read it.
      */
     unsigned int fault;
     uint64_t fault_after_pages;
@@ -159,6 +161,7 @@ struct mig_xfer_options {
 #define MIG_XFER_FAULT_RESET        8
 #define MIG_XFER_FAULT_RESET_ROUNDS 9
 #define MIG_XFER_FAULT_RESET_ALWAYS 10
+#define MIG_XFER_FAULT_RESET_DONE   11
 #define MIG_XFER_OPTIONS_VERSION 3
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
                                 MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL, 0, -1 }

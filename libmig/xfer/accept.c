@@ -261,13 +261,18 @@ static int make_stream(struct mig_xfer_receiver *r, int fd)
 }
 
 /* Answer a HELLO on fd: status 0 or a MIG_E* code, resume epoch 0. */
-static int send_reply(int fd, int status)
+static int send_reply_resume(int fd, int status, uint32_t resume)
 {
     uint8_t reply[WIRE_REPLY_SIZE];
 
-    wire_reply_encode(reply, status, 0);
+    wire_reply_encode(reply, status, resume);
     return mig_write_all(fd, reply, sizeof(reply), MIG_IO_SOCKET,
                          "stream handshake reply: write");
+}
+
+static int send_reply(int fd, int status)
+{
+    return send_reply_resume(fd, status, 0);
 }
 
 /*
@@ -337,7 +342,11 @@ static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw
     pthread_mutex_lock(&r->lock);
     if (!why && hello.generation <= r->gen[hello.index])
         why = "a reconnection not newer than the stream's last (a replay)";
-    else if (!why && (r->ended[hello.index] || r->first_failed >= 0)) {
+    else if (!why && r->done[hello.index]) {
+        /* DONE arrived but its acknowledgement was lost: say so */
+        why = "a reconnection of a stream that ended well (told so)";
+        (void)send_reply_resume(fd, 0, WIRE_RESUME_DONE);
+    } else if (!why && (r->ended[hello.index] || r->first_failed >= 0)) {
         why = "a reconnection of a stream that is over, or of a failed receive";
         (void)send_reply(fd, MIG_ECANCELLED);
     }
@@ -383,11 +392,13 @@ static int receiver_new(const struct mig_xfer_options *opts, xentoollog_logger *
     r->next_fd = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->next_fd));
     r->gen = calloc(MIG_XFER_MAX_STREAMS, sizeof(*r->gen));
     r->ended = calloc(MIG_XFER_MAX_STREAMS, sizeof(*r->ended));
-    if (!r->fds || !r->next_fd || !r->gen || !r->ended) {
+    r->done = calloc(MIG_XFER_MAX_STREAMS, sizeof(*r->done));
+    if (!r->fds || !r->next_fd || !r->gen || !r->ended || !r->done) {
         free(r->fds);
         free(r->next_fd);
         free(r->gen);
         free(r->ended);
+        free(r->done);
         free(r);
         return mig_error_set(MIG_ENOMEM, "out of memory for a receiver");
     }

@@ -332,8 +332,17 @@ static int handle_done(struct recv_stream *rs)
                              (unsigned long long)rs->frame_off, (long long)rs->epoch);
     rs->done = true;
     pthread_mutex_lock(&r->lock);
-    r->ended[rs->index] = true;
+    r->ended[rs->index] = r->done[rs->index] = true;
     pthread_mutex_unlock(&r->lock);
+    /* A sender that reconnects waits for this; one lost is told at its
+     * reconnection (WIRE_RESUME_DONE). */
+    if (r->reconnects) {
+        uint8_t ack[WIRE_ACK_SIZE];
+
+        wire_ack_encode(ack, WIRE_ACK_DONE);
+        (void)mig_write_all(rs->fd, ack, sizeof(ack), MIG_IO_SOCKET, "%s: DONE ack: write",
+                            rs->what);
+    }
     return 0;
 }
 
@@ -574,6 +583,7 @@ void mig_xfer_receiver_close(struct mig_xfer_receiver *r)
     free(r->next_fd);
     free(r->gen);
     free(r->ended);
+    free(r->done);
     OPENSSL_cleanse(r->key, sizeof(r->key));
     free(r);
 }

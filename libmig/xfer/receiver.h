@@ -42,6 +42,7 @@ struct mig_xfer_receiver {
     int *next_fd;           /* a reconnection waiting for its stream, -1 = none */
     uint32_t *gen;          /* generation of each stream's newest connection */
     bool *ended;            /* the stream is over (DONE or failed): no coming back */
+    bool *done;             /* of those, the ones that ended with DONE */
     bool source_gone;       /* opts.cancel_fd hung up */
     int64_t *last_ended;    /* last epoch ended per stream, -1 = none */
     int64_t all_ended;      /* last epoch ended on every stream */

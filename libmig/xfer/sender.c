@@ -547,7 +547,8 @@ static void batch_inject_fault(struct send_job *job, struct send_batch *b, bool 
 {
     struct mig_xfer_sender *s = job->sender;
 
-    if (!s->opts.fault || s->fault_done || job->index != s->count - 1 ||
+    if (!s->opts.fault || s->opts.fault == MIG_XFER_FAULT_RESET_DONE || s->fault_done ||
+        job->index != s->count - 1 ||
         (s->fault_pages += b->n) < s->opts.fault_after_pages)
         return;
     s->fault_done = true;
@@ -616,28 +617,39 @@ static int send_epoch_end(struct send_job *job, uint64_t sent, uint64_t digest)
     return 0;
 }
 
-/* The receiver's EPOCH_ACK of this epoch on this stream. */
-static int await_ack(struct send_job *job)
+/*
+ * The receiver's EPOCH_ACK of epoch on stream i (WIRE_ACK_DONE: of DONE).
+ * A lost connection sets s->lost[i].
+ */
+static int read_ack(struct mig_xfer_sender *s, unsigned int i, uint32_t epoch)
 {
-    struct mig_xfer_sender *s = job->sender;
     uint8_t ack[WIRE_ACK_SIZE];
-    uint32_t epoch;
-    char what[48];
+    uint32_t acked;
+    char what[48], which[32];
     int rc;
 
-    snprintf(what, sizeof(what), "stream %u", job->index);
-    rc = wire_read_exact(s->fds[job->index], ack, sizeof(ack), s->opts.timeout_ms, what);
-    s->lost[job->index] = rc == MIG_ETRUNC;
+    snprintf(what, sizeof(what), "stream %u", i);
+    if (epoch == WIRE_ACK_DONE)
+        snprintf(which, sizeof(which), "DONE");
+    else
+        snprintf(which, sizeof(which), "epoch %u", epoch);
+    rc = s->fds[i] < 0 ? MIG_ETRUNC        /* already known lost */
+                       : wire_read_exact(s->fds[i], ack, sizeof(ack), s->opts.timeout_ms, what);
+    s->lost[i] = rc == MIG_ETRUNC;
     if (rc == MIG_ETRUNC)
         return mig_error_set(rc, "stream %u: connection lost while waiting for the "
-                             "receiver to acknowledge epoch %u", job->index, job->epoch);
+                             "receiver to acknowledge %s", i, which);
     if (rc)
         return rc;
-    if (!wire_ack_decode(ack, &epoch) || epoch != job->epoch)
+    if (!wire_ack_decode(ack, &acked) || acked != epoch)
         return mig_error_set(MIG_EFORMAT, "stream %u: the receiver acknowledged epoch "
-                             "%u (or sent no EPOCH_ACK) while epoch %u ended", job->index,
-                             epoch, job->epoch);
+                             "%u (or sent no EPOCH_ACK) after %s", i, acked, which);
     return 0;
+}
+
+static int await_ack(struct send_job *job)
+{
+    return read_ack(job->sender, job->index, job->epoch);
 }
 
 /*
@@ -851,33 +863,56 @@ out:
 }
 
 /* DONE on stream i; a lost connection comes back first, when allowed. */
-static int finish_stream(struct mig_xfer_sender *s, unsigned int i)
+/*
+ * Stream i sent DONE (sent: what that send returned): a stream that
+ * reconnects waits for DONE's acknowledgement, as a reset right after DONE
+ * can lose it before the receiver read it, and sends it again on a new
+ * connection until the receiver has it.
+ */
+static int finish_stream(struct mig_xfer_sender *s, unsigned int i, int sent)
 {
     uint32_t resume;
-    int rc;
+    int rc = sent;
 
     for (;;) {
-        rc = send_frame(s, i, WIRE_DONE, NULL, 0);
+        if (!rc && s->opts.max_reconnects)
+            rc = read_ack(s, i, WIRE_ACK_DONE);
         if (!rc || !s->lost[i] || !s->opts.max_reconnects)
             return rc;
         rc = stream_reconnect(s, i, rc, &resume);
+        if (!rc && resume == WIRE_RESUME_DONE)
+            return 0;           /* DONE had arrived; its acknowledgement was lost */
         if (!rc && resume != s->next_epoch)
             rc = mig_error_set(MIG_EFORMAT, "stream %u: the receiver resumes it at "
                                "epoch %u, but all %u epochs were acknowledged", i,
                                resume, s->next_epoch);
         if (rc)
             return rc;
+        rc = send_frame(s, i, WIRE_DONE, NULL, 0);
     }
 }
 
 int mig_xfer_sender_finish(struct mig_xfer_sender *s)
 {
-    int rc;
+    int sent[MIG_XFER_MAX_STREAMS], rc;
 
+    /* every DONE first, then the acknowledgements: one round trip in all */
     for (unsigned int i = 0; i < s->count; i++) {
         if (s->closed[i])
             continue;
-        rc = finish_stream(s, i);
+        if (s->opts.fault == MIG_XFER_FAULT_RESET_DONE && i == s->count - 1 &&
+            !s->fault_done) {
+            s->fault_done = true;
+            (void)reset_connection(s, i);
+            sent[i] = 0;        /* as if DONE went out, then was lost */
+            continue;
+        }
+        sent[i] = send_frame(s, i, WIRE_DONE, NULL, 0);
+    }
+    for (unsigned int i = 0; i < s->count; i++) {
+        if (s->closed[i])
+            continue;
+        rc = finish_stream(s, i, sent[i]);
         if (rc)
             return rc;
         s->closed[i] = true;

@@ -24,6 +24,11 @@
 #define WIRE_HELLO_SIZE    48
 #define WIRE_REPLY_SIZE    24
 #define WIRE_ACK_SIZE      16
+/* The EPOCH_ACK epoch that acknowledges DONE (streams with RECONNECTS). */
+#define WIRE_ACK_DONE      UINT32_MAX
+/* The HELLO_REPLY resume epoch of a reconnection to a stream whose DONE
+ * arrived: nothing to resume, the stream ended well. */
+#define WIRE_RESUME_DONE   UINT32_MAX
 #define WIRE_FRAME_HEADER  16
 #define WIRE_HELLO_SEALED  1       /* HELLO flag: frames are AES-256-GCM sealed */
 #define WIRE_HELLO_RECONNECTS 2    /* HELLO flag: a lost stream comes back */

@@ -322,6 +322,34 @@ START_TEST(test_reset_every_epoch_one_stream)
 }
 END_TEST
 
+/*
+ * The last stream's DONE lost to a reset (the sender wrote it; the receiver
+ * never read it): the sender learns it from the missing acknowledgement,
+ * comes back and sends DONE again.  Before DONE was acknowledged, the
+ * receiver waited for a reconnection nobody made.
+ */
+START_TEST(test_reset_after_done_comes_back)
+{
+    struct receiver_side rs;
+    struct memory src;
+    uint64_t reconnects = 0;
+    pthread_t t;
+
+    fill_memory(&src, 17);
+    start_receiver_key(&rs, &t, PATIENCE_MS, key_a);
+    ck_assert_int_eq(reset_round_trip(&rs, &src, 2, key_a, MIG_XFER_FAULT_RESET_DONE, 3,
+                                      &reconnects), 0);
+    pthread_join(t, NULL);
+    ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
+    ck_assert_uint_eq(reconnects, 1);
+    ck_assert_uint_eq(rs.stats.reconnects, 1);
+    ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+    free(src.bytes);
+}
+END_TEST
+
 /* A stream that breaks on every connection: the sender gives up after its
  * tries, the receiver fails with the sender's abort, nothing hangs. */
 START_TEST(test_reset_always_gives_up)
@@ -1086,6 +1114,7 @@ int main(void)
     tcase_add_test(tc, test_reset_every_epoch_sealed);
     tcase_add_test(tc, test_reset_every_epoch_one_stream);
     tcase_add_test(tc, test_reset_always_gives_up);
+    tcase_add_test(tc, test_reset_after_done_comes_back);
     tcase_add_test(tc, test_lost_stream_not_back_in_time);
     tcase_add_test(tc, test_round_trip_three_streams);
     tcase_add_test(tc, test_round_trip_encrypted);
