@@ -404,6 +404,13 @@ static int receiver_new(const struct mig_xfer_options *opts, xentoollog_logger *
     }
     for (int i = 0; i < MIG_XFER_MAX_STREAMS; i++)
         r->fds[i] = r->next_fd[i] = -1;
+    r->first_failed = -1;
+    pthread_mutex_init(&r->lock, NULL);
+    r->synced = !mig_clock_cond_init(&r->changed);
+    if (!r->synced) {
+        mig_xfer_receiver_close(r);
+        return mig_error_set(MIG_ENOMEM, "cannot make a condition variable");
+    }
     *out = r;
     return 0;
 }

@@ -512,7 +512,8 @@ static int run_streams(struct mig_xfer_receiver *r, struct recv_stream *streams,
     }
     for (unsigned int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    xfer_acceptor_stop(r);
+    /* the acceptor stays until the receiver is closed: a DONE whose
+     * acknowledgement was lost is still answered */
     return rc;
 }
 
@@ -536,19 +537,10 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
     for (unsigned int i = 0; i < r->count; i++)
         r->last_ended[i] = -1;
     r->all_ended = -1;
-    r->first_failed = -1;
     r->write_page = write_page;
     r->epoch_done = epoch_done;
     r->arg = arg;
-    pthread_mutex_init(&r->lock, NULL);
-    if (mig_clock_cond_init(&r->changed)) {
-        pthread_mutex_destroy(&r->lock);
-        rc = mig_error_set(MIG_ENOMEM, "cannot make a condition variable");
-        goto out;
-    }
     rc = run_streams(r, streams, threads);
-    pthread_cond_destroy(&r->changed);
-    pthread_mutex_destroy(&r->lock);
 
     /* Report the stream that failed first, not the ones it woke. */
     if (!rc && r->first_failed >= 0)
@@ -573,6 +565,11 @@ void mig_xfer_receiver_close(struct mig_xfer_receiver *r)
 {
     if (!r)
         return;
+    xfer_acceptor_stop(r);
+    if (r->synced) {
+        pthread_cond_destroy(&r->changed);
+        pthread_mutex_destroy(&r->lock);
+    }
     for (int i = 0; r->fds && i < MIG_XFER_MAX_STREAMS; i++) {
         if (r->fds[i] >= 0)
             close(r->fds[i]);

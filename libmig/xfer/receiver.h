@@ -39,6 +39,7 @@ struct mig_xfer_receiver {
     /* receive state */
     pthread_mutex_t lock;
     pthread_cond_t changed;  /* a connection came back, a stream failed, the source left */
+    bool synced;            /* lock and changed exist (receiver_new to close) */
     int *next_fd;           /* a reconnection waiting for its stream, -1 = none */
     uint32_t *gen;          /* generation of each stream's newest connection */
     bool *ended;            /* the stream is over (DONE or failed): no coming back */
@@ -54,9 +55,11 @@ struct mig_xfer_receiver {
 };
 
 /*
- * accept.c: while the receive runs, let lost streams of r come back on its
- * listener (a thread polling it; nothing when r has no listener or its
- * streams do not reconnect).  Start after r->lock and r->changed exist;
+ * accept.c: from the start of the receive until the receiver is closed,
+ * let lost streams of r come back on its listener (a thread polling it;
+ * nothing when r has no listener or its streams do not reconnect).  After
+ * the receive it still answers a stream that comes back for the
+ * acknowledgement of its DONE.  Start after r->lock and r->changed exist;
  * stop before they go.  0 or MIG_ENOMEM/MIG_EIO.
  */
 int xfer_acceptor_start(struct mig_xfer_receiver *r);
