@@ -57,6 +57,15 @@ struct mig_progress {
     double expected_downtime_ms;
     double elapsed;                 /* seconds since start */
     const char *decision;           /* the policy's reason, static text */
+    /* the convergence ladder (mig_precopy.h), after a pre-copy round */
+    enum mig_ladder_step ladder_step;   /* the step taken for the next round,
+                                           MIG_LADDER_STEP_NONE: none */
+    const char *ladder_reason;      /* why, static text; NULL with no step */
+    bool compress;                  /* the next round is compressed */
+    unsigned int streams;           /* data streams of the next round */
+    unsigned int throttle_percent;  /* the guest's CPU share; 100: not throttled */
+    double cpu_idle;                /* share of the CPUs idle over the round, the
+                                       busier end's; -1: unknown */
 };
 
 /*
@@ -158,6 +167,14 @@ struct mig_migrate_result {
     /* Source: lost data connections that came back (mig_xfer_sender_reconnects);
      * destination: the same, as it saw them. */
     uint64_t reconnects;
+    /* Source: the convergence ladder's rungs climbed (MIG_LADDER_* bits),
+     * the lowest CPU share the guest was throttled to (100: never) and the
+     * most data streams that ran. */
+    struct {
+        unsigned int rungs;
+        unsigned int min_throttle_percent;
+        unsigned int max_streams;
+    } ladder;
 };
 
 /*

@@ -31,7 +31,7 @@ enum {
     OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
-    OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS,
+    OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS, OPT_LADDER, OPT_MAX_STREAMS,
 };
 
 static const struct option long_options[] = {
@@ -58,6 +58,8 @@ static const struct option long_options[] = {
     { "engine",            required_argument, NULL, OPT_ENGINE },
     { "data-host",         required_argument, NULL, OPT_DATA_HOST },
     { "reconnects",        required_argument, NULL, OPT_RECONNECTS },
+    { "ladder",            required_argument, NULL, OPT_LADDER },
+    { "max-streams",       required_argument, NULL, OPT_MAX_STREAMS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -106,6 +108,39 @@ static int parse_fault(const char *name, unsigned int *fault)
                        "replay-frame, truncate, stall, wrong-key, stream-reset, "
                        "stream-reset-rounds, stream-reset-always, version or "
                        "digest-mismatch", name);
+}
+
+/* --ladder off|RUNG[,RUNG...]: the convergence ladder's rungs. */
+static int parse_ladder(const char *arg, unsigned int *ladder)
+{
+    static const unsigned int rungs[] = { MIG_LADDER_COMPRESS, MIG_LADDER_WIDEN,
+                                           MIG_LADDER_THROTTLE };
+    const char *p = arg;
+
+    *ladder = 0;
+    if (!strcmp(arg, "off"))
+        return 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        unsigned int found = 0;
+
+        for (unsigned int r = 0; r < 3; r++) {
+            const char *name = mig_ladder_rung_name(rungs[r]);
+
+            if (len == strlen(name) && !strncmp(p, name, len))
+                found = rungs[r];
+        }
+        if (!found)
+            return usage_error("--ladder '%s': give 'off' or rungs from compress, widen "
+                               "and throttle, separated by commas (e.g. "
+                               "compress,throttle)", arg);
+        *ladder |= found;
+        p += len + (p[len] == ',');
+    }
+    if (!*ladder)
+        return usage_error("--ladder '%s': give 'off' or rungs from compress, widen and "
+                           "throttle, separated by commas", arg);
+    return 0;
 }
 
 /* An option of the engine (struct mig_migrate_options): 0, or the exit code. */
@@ -162,6 +197,13 @@ static int parse_engine_option(struct mig_migrate_options *opts, int opt, const 
             return XL_EXT_EXIT_USAGE;
         opts->reconnects = (unsigned int)n;
         break;
+    case OPT_LADDER:
+        return parse_ladder(arg, &opts->policy.ladder);
+    case OPT_MAX_STREAMS:
+        if (xl_ext_parse_uint("--max-streams", arg, 1, 64, &n))
+            return XL_EXT_EXIT_USAGE;
+        opts->policy.max_streams = (unsigned int)n;
+        break;
     case OPT_NO_VERIFY:
         opts->verify_memory = false;
         break;
@@ -217,6 +259,12 @@ static int parse_sim_option(struct mig_sim_options *sim, int opt, const char *ar
 /* HOST, and DOMAIN (a label with --sim) before it. */
 static int parse_arguments(int argc, char **argv, struct migrate_request *req)
 {
+    if (req->opts.policy.max_streams && req->opts.policy.max_streams < req->opts.streams) {
+        fprintf(stderr, "%s migrate: --max-streams %u is below --streams %u: the ladder "
+                "only adds streams; give at least %u\n", xl_ext_prog,
+                req->opts.policy.max_streams, req->opts.streams, req->opts.streams);
+        return XL_EXT_EXIT_USAGE;
+    }
     if (req->use_sim) {
         if (argc - optind < 1 || argc - optind > 2)
             return usage_error("%s", "needs HOST (with --sim: [DOMAIN-LABEL] HOST)");

@@ -139,10 +139,70 @@ static json_object *json_downtime_parts(const struct mig_migrate_result *r)
     return parts;
 }
 
-int migrate_output_progress(const struct mig_progress *p, void *payload)
+/* What a ladder step did, in words: "throttle to 25%", "compression on". */
+static void ladder_step_text(const struct mig_progress *p, char *buf, size_t size)
 {
-    struct migrate_output *o = payload;
+    switch (p->ladder_step) {
+    case MIG_LADDER_STEP_COMPRESS_ON:
+        snprintf(buf, size, "compression on");
+        break;
+    case MIG_LADDER_STEP_COMPRESS_OFF:
+        snprintf(buf, size, "compression off");
+        break;
+    case MIG_LADDER_STEP_WIDEN:
+        snprintf(buf, size, "widen to %u streams", p->streams);
+        break;
+    case MIG_LADDER_STEP_THROTTLE:
+        snprintf(buf, size, "throttle the guest to %u%%", p->throttle_percent);
+        break;
+    default:
+        snprintf(buf, size, "none");
+    }
+}
 
+static const char *ladder_rung_of(enum mig_ladder_step step)
+{
+    return step == MIG_LADDER_STEP_THROTTLE ? "throttle" :
+           step == MIG_LADDER_STEP_WIDEN ? "widen" : "compress";
+}
+
+/* A step of the convergence ladder: a "ladder" event, or a line. */
+static void output_ladder(struct migrate_output *o, const struct mig_progress *p)
+{
+    char what[64];
+
+    ladder_step_text(p, what, sizeof(what));
+    if (o->json) {
+        json_object *e = json_object_new_object();
+
+        json_object_object_add(e, "event", json_object_new_string("ladder"));
+        json_object_object_add(e, "elapsed_s", json_object_new_double(p->elapsed));
+        json_object_object_add(e, "round", json_object_new_int((int)p->round));
+        json_object_object_add(e, "rung", json_object_new_string(ladder_rung_of(p->ladder_step)));
+        json_object_object_add(e, "step", json_object_new_string(what));
+        json_object_object_add(e, "why", json_object_new_string(p->ladder_reason));
+        json_object_object_add(e, "dirty_pages_per_s", json_object_new_double(p->dirty_rate));
+        json_object_object_add(e, "link_mb_per_s", json_object_new_double(p->link_rate / 1e6));
+        json_object_object_add(e, "cpu_idle", json_object_new_double(p->cpu_idle));
+        json_object_object_add(e, "expected_downtime_ms",
+                               json_object_new_double(p->expected_downtime_ms));
+        json_object_object_add(e, "compress", json_object_new_boolean(p->compress));
+        json_object_object_add(e, "streams", json_object_new_int((int)p->streams));
+        json_object_object_add(e, "throttle_percent",
+                               json_object_new_int((int)p->throttle_percent));
+        emit_json(o->out, e);
+        return;
+    }
+    fprintf(o->out, "%sladder after round %u: %s: %s (dirty %.0f pages/s, link %.1f MB/s, "
+            "CPU %.0f%% idle, expected downtime %.0f ms)\n", o->line_open ? "\n" : "",
+            p->round, what, p->ladder_reason, p->dirty_rate, p->link_rate / 1e6,
+            p->cpu_idle >= 0 ? p->cpu_idle * 100 : -1.0, p->expected_downtime_ms);
+    o->line_open = false;
+}
+
+/* A phase change or a round: an event, or a line. */
+static void output_phase(struct migrate_output *o, const struct mig_progress *p)
+{
     if (o->json) {
         json_object *e = json_object_new_object();
 
@@ -161,13 +221,13 @@ int migrate_output_progress(const struct mig_progress *p, void *payload)
             json_object_object_add(e, "decision", json_object_new_string(p->decision));
         }
         emit_json(o->out, e);
-        return 0;
+        return;
     }
     if (p->phase != MIG_PHASE_PRECOPY) {
         if (o->tty && p->phase == MIG_PHASE_SWITCHOVER)
             fprintf(o->out, "\rswitchover: guest paused, sending the rest%-40s", "");
         fflush(o->out);
-        return 0;
+        return;
     }
     fprintf(o->out, "%sround %u: sent %" PRIu64 " pages (%.1f MB), remaining %" PRIu64
             ", dirty %.0f pages/s, %.1f MB/s, expected downtime %.0f ms%s",
@@ -176,7 +236,40 @@ int migrate_output_progress(const struct mig_progress *p, void *payload)
             p->expected_downtime_ms, o->tty ? "   " : "\n");
     o->line_open = o->tty;
     fflush(o->out);
+}
+
+int migrate_output_progress(const struct mig_progress *p, void *payload)
+{
+    struct migrate_output *o = payload;
+
+    output_phase(o, p);
+    if (p->phase == MIG_PHASE_PRECOPY && p->ladder_step != MIG_LADDER_STEP_NONE &&
+        p->ladder_reason)
+        output_ladder(o, p);
+    fflush(o->out);
     return 0;
+}
+
+/*
+ * The rungs a migration climbed, as the summary's ladder= value: "none",
+ * or e.g. "compress,widen:4,throttle:25" (the most streams, the lowest
+ * CPU share).
+ */
+static void ladder_summary(const struct mig_migrate_result *r, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (r->ladder.rungs & MIG_LADDER_COMPRESS)
+        n += (size_t)snprintf(buf + n, size - n, "compress");
+    if ((r->ladder.rungs & MIG_LADDER_WIDEN) && n < size)
+        n += (size_t)snprintf(buf + n, size - n, "%swiden:%u", n ? "," : "",
+                              r->ladder.max_streams);
+    if ((r->ladder.rungs & MIG_LADDER_THROTTLE) && n < size)
+        n += (size_t)snprintf(buf + n, size - n, "%sthrottle:%u", n ? "," : "",
+                              r->ladder.min_throttle_percent);
+    if (!n)
+        snprintf(buf, size, "none");
 }
 
 void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
@@ -188,6 +281,9 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") : "ok";
     /* the source reached the switchover: it can say where the downtime went */
     bool has_parts = !strcmp(side, "migrate") && r->downtime_seconds > 0;
+    char ladder[64];
+
+    ladder_summary(r, ladder, sizeof(ladder));
 
     if (o->line_open)
         fputc('\n', o->out);
@@ -222,6 +318,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                                json_object_new_boolean(r->verified_before_go));
         json_object_object_add(e, "reason", json_object_new_string(r->reason));
         json_object_object_add(e, "reconnects", json_object_new_int64((int64_t)r->reconnects));
+        json_object_object_add(e, "ladder", json_object_new_string(ladder));
         if (has_parts)
             json_object_object_add(e, "downtime_parts_ms", json_downtime_parts(r));
         if (error)
@@ -232,7 +329,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             "rounds=%u bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64
             " unchanged=%" PRIu64 " harvest_pause=%.1fms stall_total=%.1fms "
             "stall_max=%.1fms streams=%u tracing=%s encrypted=%s memory_hash=%016llx "
-            "verified=%s verified_at=%s reconnects=%" PRIu64 "%s\n",
+            "verified=%s verified_at=%s reconnects=%" PRIu64 " ladder=%s%s\n",
             side, result, r->total_seconds, r->downtime_seconds * 1e3,
             opts->policy.max_downtime_ms, r->rounds, r->bytes_sent, r->pages_sent,
             r->zero_pages, r->unchanged_pages, r->harvest_pause_seconds * 1e3,
@@ -240,7 +337,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
             r->encrypted ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             !r->memory_verified ? "none" : r->verified_before_go ? "before-go" : "after-resume",
-            r->reconnects, r->forced ? " forced=yes" : "");
+            r->reconnects, ladder, r->forced ? " forced=yes" : "");
     if (has_parts)
         fprintf(o->out, "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "
                 "send=%.1f state=%.1f destination=%.1f resume=%.1f\n",

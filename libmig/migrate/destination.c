@@ -49,6 +49,8 @@ struct destination {
     uint8_t key[MIG_XFER_KEY_SIZE];
     uint8_t id[16];                     /* the migration's, from the hello */
     struct mig_xfer_listener *listener;
+    struct mig_xfer_receiver *receiver; /* from the accept until "state" arrives:
+                                           a stream may come back for its DONE */
     struct mig_xfer_stats xfer;
     uint32_t *received_epoch;   /* per pfn: epoch + 1 it last arrived in, 0 = never */
     uint64_t *page_hash;        /* per pfn: mig_page_key of the page as stored here */
@@ -57,6 +59,7 @@ struct destination {
     uint64_t epoch_arrivals;            /* pages of the last epoch completed */
     unsigned long long epochs;          /* the source's count at switchover */
     bool go;                            /* told to resume */
+    struct mig_cpu_sample cpu_at;       /* at the last "applied" (or the start) */
 };
 
 /* The key of a page as stored here: read back if the backend can. */
@@ -117,6 +120,7 @@ static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *
 static int epoch_done(void *arg, uint32_t epoch)
 {
     struct destination *d = arg;
+    struct mig_cpu_sample now;
     json_object *m;
     int rc;
 
@@ -133,6 +137,11 @@ static int epoch_done(void *arg, uint32_t epoch)
         return mig_error_set(MIG_ENOMEM, "out of memory");
     json_object_object_add(m, "msg", json_object_new_string("applied"));
     json_object_object_add(m, "epoch", json_object_new_int64(epoch));
+    /* how idle this end's CPUs were over the epoch, for the ladder */
+    (void)mig_host_cpu_sample(&now);
+    json_object_object_add(m, "cpu_idle",
+                           json_object_new_double(mig_host_cpu_idle(&d->cpu_at, &now)));
+    d->cpu_at = now;
     rc = control_send(&d->control, m);
     json_object_put(m);
     return rc;
@@ -382,7 +391,6 @@ static int prepare(struct destination *d)
 static int receive_pages(struct destination *d, int control_in)
 {
     struct mig_xfer_options xo = MIG_XFER_OPTIONS_INIT;
-    struct mig_xfer_receiver *receiver = NULL;
     json_object *m;
     int rc;
 
@@ -403,14 +411,14 @@ static int receive_pages(struct destination *d, int control_in)
     rc = control_send(&d->control, m);
     json_object_put(m);
     if (!rc)
-        rc = mig_xfer_accept(d->listener, &receiver);
+        rc = mig_xfer_accept(d->listener, &d->receiver);
+    (void)mig_host_cpu_sample(&d->cpu_at);
     if (!rc)
-        rc = mig_xfer_receive(receiver, write_page, epoch_done, d, &d->xfer, NULL);
+        rc = mig_xfer_receive(d->receiver, write_page, epoch_done, d, &d->xfer, NULL);
     d->result->pages_sent = d->xfer.pages;
     d->result->bytes_sent = d->xfer.bytes;
     d->result->zero_pages = d->xfer.zero_pages;
     d->result->reconnects = d->xfer.reconnects;
-    mig_xfer_receiver_close(receiver);
     return rc;
 }
 
@@ -468,6 +476,9 @@ static int restore(struct destination *d)
     control_trace("destination", "streams done");
     rc = receive_state(d, &state, &state_len, &compact, &compact_len, &final_pages,
                        &final_sent);
+    /* the source has finished its streams: none comes back any more */
+    mig_xfer_receiver_close(d->receiver);
+    d->receiver = NULL;
     if (rc)
         goto out;
     control_trace("destination", "state arrived; checking the final set");
@@ -601,6 +612,7 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
     if (d.ctx_open && ops->close_streams)
         ops->close_streams(backend, d.ctx, d.streams);
     OPENSSL_cleanse(d.key, sizeof(d.key));
+    mig_xfer_receiver_close(d.receiver);
     mig_xfer_listener_close(d.listener);
     free(d.ctx);
     free(d.scratch);

@@ -49,6 +49,10 @@ struct source {
     struct control control;
     struct mig_xfer_sender *sender;
     struct mig_precopy *policy;
+    struct mig_precopy_options policy_opts;  /* opts->policy, rungs masked to what
+                                                this source can apply */
+    double dst_cpu_idle;                 /* from the last "applied"; -1 unknown */
+    unsigned int throttle;               /* percent the guest runs at; 100 = free */
     struct mig_dirty_bitmap *dirty;      /* to send next */
     uint64_t *last_hash;                 /* per pfn, mig_page_key last sent */
     uint64_t sent_sum;                   /* digest sum over last_hash */
@@ -177,9 +181,16 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
         json_object *ack = NULL;
         unsigned long long epoch = 0;
 
+        json_object *idle;
+
         rc = control_recv(&s->control, "applied", &ack);
         if (!rc)
             rc = control_get_uint(ack, "epoch", UINT32_MAX, &epoch);
+        s->dst_cpu_idle = -1;
+        if (!rc && json_object_object_get_ex(ack, "cpu_idle", &idle) &&
+            (json_object_is_type(idle, json_type_double) ||
+             json_object_is_type(idle, json_type_int)))
+            s->dst_cpu_idle = json_object_get_double(idle);
         if (!rc && epoch != s->epoch)
             rc = mig_error_set(MIG_EFORMAT, "the destination applied epoch %llu, "
                                "epoch %u was due", epoch, s->epoch);
@@ -718,6 +729,91 @@ out:
     return rc;
 }
 
+/* Let the guest run at percent of its CPU (100: as before the ladder). */
+static int throttle(struct source *s, unsigned int percent)
+{
+    int rc;
+
+    if (percent == s->throttle)
+        return 0;
+    rc = s->ops->throttle(s->be, percent);
+    if (rc)
+        return rc;
+    if (s->log)
+        xtl_log(s->log, XTL_INFO, -1, "migrate", "guest throttled from %u%% to %u%% "
+                "of its CPU", s->throttle, percent);
+    s->throttle = percent;
+    if (percent < s->result->ladder.min_throttle_percent)
+        s->result->ladder.min_throttle_percent = percent;
+    return 0;
+}
+
+/*
+ * Apply the ladder's step before the next round.  A rung this guest or
+ * peer cannot take is handed back to the policy (which never offers it
+ * again) and *applied is false; any other failure fails the migration.
+ */
+static int apply_step(struct source *s, const struct mig_precopy_estimate *est,
+                      bool *applied)
+{
+    enum mig_ladder_rung rung = est->step == MIG_LADDER_STEP_THROTTLE ? MIG_LADDER_THROTTLE :
+                                est->step == MIG_LADDER_STEP_WIDEN ? MIG_LADDER_WIDEN
+                                                                   : MIG_LADDER_COMPRESS;
+    int rc = MIG_EUNSUPP;
+
+    *applied = false;
+    if (est->step == MIG_LADDER_STEP_NONE)
+        return 0;
+    if (est->step == MIG_LADDER_STEP_THROTTLE)
+        rc = throttle(s, est->throttle_percent);
+    if (rc == MIG_EUNSUPP) {
+        if (s->log)
+            xtl_log(s->log, XTL_WARN, -1, "migrate", "ladder: cannot %s: %s; the rung "
+                    "is left out", mig_ladder_rung_name(rung), mig_error_last());
+        mig_precopy_rung_unavailable(s->policy, rung);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    *applied = true;
+    s->result->ladder.rungs |= rung;
+    return 0;
+}
+
+/* The round's figures for the policy, and what the ladder looks at. */
+static void round_figures(struct source *s, struct mig_precopy_round *round,
+                          const struct mig_cpu_sample *cpu_start)
+{
+    struct mig_cpu_sample now;
+    double idle;
+
+    (void)mig_host_cpu_sample(&now);
+    idle = mig_host_cpu_idle(cpu_start, &now);
+    /* the busier end decides */
+    if (s->dst_cpu_idle >= 0 && (idle < 0 || s->dst_cpu_idle < idle))
+        idle = s->dst_cpu_idle;
+    round->cpu_idle = idle;
+    round->streams = s->nr_streams;
+}
+
+/* The policy's view and the ladder's step into the progress report. */
+static void progress_figures(struct source *s, const struct mig_precopy_round *round,
+                             const struct mig_precopy_estimate *est, bool stepped)
+{
+    s->progress.round = round->iteration;
+    s->progress.pages_remaining = round->dirty_pages;
+    s->progress.dirty_rate = est->dirty_rate;
+    s->progress.link_rate = est->link_rate;
+    s->progress.expected_downtime_ms = est->expected_downtime_ms;
+    s->progress.decision = est->reason;
+    s->progress.ladder_step = stepped ? est->step : MIG_LADDER_STEP_NONE;
+    s->progress.ladder_reason = stepped ? est->step_reason : NULL;
+    s->progress.throttle_percent = s->throttle;
+    s->progress.streams = s->nr_streams;
+    s->progress.compress = false;
+    s->progress.cpu_idle = round->cpu_idle;
+}
+
 /* One pre-copy round: send what is dirty, harvest, ask the policy. */
 static int precopy_round(struct source *s, double *last_harvest,
                          enum mig_precopy_decision *decision)
@@ -725,10 +821,13 @@ static int precopy_round(struct source *s, double *last_harvest,
     struct mig_precopy_round round = { 0 };
     struct mig_precopy_estimate est;
     struct mig_harvest_stats h = { 0 };
+    struct mig_cpu_sample cpu_start;
     double round_start = mig_clock_seconds(), sent_at, t;
     uint64_t pages, bytes;
+    bool stepped = false;
     int rc;
 
+    (void)mig_host_cpu_sample(&cpu_start);
     rc = send_dirty(s, &pages, &bytes);
     if (rc)
         return rc;
@@ -750,16 +849,15 @@ static int precopy_round(struct source *s, double *last_harvest,
     round.dirty_pages = mig_dirty_bitmap_count(s->dirty);
     round.dirty_window = t - *last_harvest;
     *last_harvest = t;
+    round_figures(s, &round, &cpu_start);
     *decision = mig_precopy_decide(s->policy, &round, &est);
     s->result->rounds++;
     snprintf(s->result->reason, sizeof(s->result->reason), "%s", est.reason);
-    s->progress.round = round.iteration;
-    s->progress.pages_remaining = round.dirty_pages;
-    s->progress.dirty_rate = est.dirty_rate;
-    s->progress.link_rate = est.link_rate;
-    s->progress.expected_downtime_ms = est.expected_downtime_ms;
-    s->progress.decision = est.reason;
-    rc = report(s, MIG_PHASE_PRECOPY);
+    if (*decision == MIG_PRECOPY_CONTINUE)
+        rc = apply_step(s, &est, &stepped);
+    progress_figures(s, &round, &est, stepped);
+    if (!rc)
+        rc = report(s, MIG_PHASE_PRECOPY);
     if (!rc && *decision == MIG_PRECOPY_GIVE_UP) {
         s->result->gave_up = true;
         rc = mig_error_set(MIG_ECANCELLED, "migration given up after %u rounds: "
@@ -796,7 +894,14 @@ static int source_setup(struct source *s, int control_in, int control_out)
     if (rc)
         return rc;
     s->control_up = true;
-    rc = mig_precopy_new(&s->opts->policy, &s->policy);
+    /* Offer the ladder's rungs this source can apply. */
+    s->policy_opts = s->opts->policy;
+    s->policy_opts.ladder &= s->ops->throttle ? MIG_LADDER_THROTTLE : 0;
+    s->throttle = 100;
+    s->dst_cpu_idle = -1;
+    s->result->ladder.min_throttle_percent = 100;
+    s->result->ladder.max_streams = n;
+    rc = mig_precopy_new(&s->policy_opts, &s->policy);
     if (!rc)
         rc = mig_dirty_bitmap_create(s->nr_pfns, &s->dirty);
     if (rc)
@@ -850,7 +955,10 @@ static int pause_and_switch(struct source *s)
         return rc;
     s->paused = true;
     s->result->downtime_parts.pause = mig_clock_seconds() - s->paused_at;
-    rc = report(s, MIG_PHASE_SWITCHOVER);
+    /* stopped now: the guest runs on nowhere throttled */
+    rc = throttle(s, 100);
+    if (!rc)
+        rc = report(s, MIG_PHASE_SWITCHOVER);
     if (!rc)
         rc = switchover(s);
     if (rc && !(s->cleared && s->result->downtime_seconds > 0))
@@ -904,6 +1012,10 @@ static void fail(struct source *s, int code)
         (void)control_send_simple(&s->control, "abort", message);
     if (s->logging)
         (void)s->ops->log_dirty_disable(s->be);
+    if (!s->cleared && s->throttle < 100 && throttle(s, 100))
+        snprintf(message + strlen(message), sizeof(message) - strlen(message),
+                 "; AND the guest's CPU share could not be restored (it runs at %u%%): %s",
+                 s->throttle, mig_error_last());
     if (s->paused && !s->cleared && s->ops->resume(s->be))
         snprintf(message + strlen(message), sizeof(message) - strlen(message),
                  "; AND the guest could not be resumed at the source: %s",

@@ -5,10 +5,15 @@
  *
  * This file must never change anything of the process but its dumpable
  * flag, and must leave it as it found it once the last migration ends.
+ * It also reads how busy the machine's CPUs are, for the convergence
+ * ladder (read only).
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 #include "util/host.h"
@@ -33,4 +38,37 @@ void mig_host_hide_end(void)
     if (hidden && !--hidden && dumpable_before > 0)
         (void)prctl(PR_SET_DUMPABLE, dumpable_before, 0, 0, 0);
     pthread_mutex_unlock(&hide_lock);
+}
+
+bool mig_host_cpu_sample(struct mig_cpu_sample *sample)
+{
+    uint64_t t[8] = { 0 };
+    char line[256];
+    FILE *f = fopen("/proc/stat", "re");
+    int n = 0;
+
+    memset(sample, 0, sizeof(*sample));
+    if (!f)
+        return false;
+    if (fgets(line, sizeof(line), f) && !strncmp(line, "cpu ", 4))
+        n = sscanf(line + 4, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+                   " %" SCNu64 " %" SCNu64 " %" SCNu64, &t[0], &t[1], &t[2], &t[3],
+                   &t[4], &t[5], &t[6], &t[7]);
+    fclose(f);
+    if (n < 5)
+        return false;
+    /* user nice system idle iowait irq softirq steal */
+    sample->idle = t[3] + t[4];
+    for (int i = 0; i < n; i++)
+        sample->total += t[i];
+    return true;
+}
+
+double mig_host_cpu_idle(const struct mig_cpu_sample *before,
+                         const struct mig_cpu_sample *after)
+{
+    if (!before->total || !after->total || after->total <= before->total ||
+        after->idle < before->idle)
+        return -1;
+    return (double)(after->idle - before->idle) / (double)(after->total - before->total);
 }

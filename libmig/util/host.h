@@ -7,6 +7,7 @@
 #ifndef XENMIG_UTIL_HOST_H
 #define XENMIG_UTIL_HOST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -24,5 +25,21 @@ static inline uint64_t mig_host_memory_bytes(void)
  */
 void mig_host_hide_begin(void);
 void mig_host_hide_end(void);
+
+/* The machine's CPU time so far, from /proc/stat's "cpu" line (ticks). */
+struct mig_cpu_sample {
+    uint64_t idle;              /* idle and iowait */
+    uint64_t total;
+};
+
+/* Sample now into *sample; false (zeroed) when /proc/stat is unreadable. */
+bool mig_host_cpu_sample(struct mig_cpu_sample *sample);
+
+/*
+ * The share of the machine's CPUs idle between two samples, 0..1; -1 when
+ * either is missing or no tick passed between them.
+ */
+double mig_host_cpu_idle(const struct mig_cpu_sample *before,
+                         const struct mig_cpu_sample *after);
 
 #endif

@@ -7,7 +7,7 @@ t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $
       sed 's/^/# /' "$tmp/err"; fi; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 run() { "$XL_EXT" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-echo "1..7"
+echo "1..10"
 run migrate --engine xl --streams=3 dom host
 t "--engine xl with a xenmig option exits 2, naming it" \
   '[ $rc -eq 2 ] && grep -q "'"'"'--streams=3'"'"' is a xenmig option" "$tmp/err"'
@@ -22,8 +22,16 @@ t "save --sim without a file exits 2" '[ $rc -eq 2 ] && grep -q "give the save F
 run save --sim --inject-fault nosuch "$tmp/saved"
 t "save --sim takes migrate's options and their errors" \
   '[ $rc -eq 2 ] && grep -q "inject-fault '"'"'nosuch'"'"'" "$tmp/err" && [ ! -e "$tmp/saved" ]'
+run migrate --sim --ladder compress,stun host
+t "a bad --ladder exits 2, quoting it and naming the rungs" \
+  '[ $rc -eq 2 ] && grep -q "'"'"'compress,stun'"'"'" "$tmp/err" && grep -q "throttle" "$tmp/err"'
+run migrate --sim --ladder , host
+t "a --ladder without a rung exits 2" '[ $rc -eq 2 ] && grep -q "ladder '"'"','"'"'" "$tmp/err"'
+run migrate --sim --streams 4 --max-streams 2 host
+t "--max-streams below --streams exits 2, saying so" \
+  '[ $rc -eq 2 ] && grep -q "max-streams 2 is below --streams 4" "$tmp/err"'
 if [ -e /proc/xen/privcmd ]; then
-    echo "ok 7 # SKIP a Xen host: the engine opens the domain here"
+    echo "ok 10 # SKIP a Xen host: the engine opens the domain here"
 else
     run migrate nosuchdomain localhost
     t "without Xen the engine's refusal exits 5" \
