@@ -108,7 +108,8 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
 extern const struct mig_source_ops mig_xen_source_ops;
 /* The domain id, and whether the domain was released (destroyed) here. */
 uint32_t mig_xen_source_domid(const struct mig_xen_source *src);
-/* Close; never destroys or pauses the domain itself. */
+/* Close; never destroys or pauses the domain itself, and puts back the
+ * scheduler cap it had if the engine left it throttled. */
 void mig_xen_source_close(struct mig_xen_source *src);
 
 /* ---- destination ---- */

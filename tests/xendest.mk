@@ -30,7 +30,8 @@ endif
 EXTRA_DIST += fuzz/fuzz_xen_prologue.c fuzz/corpus/xen_prologue
 
 # The xen source's explanation of a domain that crashed or vanished while
-# being migrated (libmig/backend/xen/source.c); no Xen needed.
+# being migrated (libmig/backend/xen/source.c), and its throttle's cap
+# arithmetic (throttle.c); no Xen needed.
 check_PROGRAMS += unit/test_xen_source
 unit_test_xen_source_SOURCES = unit/test_xen_source.c
 unit_test_xen_source_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libmig/backend/xen \

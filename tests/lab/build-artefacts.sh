@@ -10,10 +10,10 @@
 #                            the HVM device model (qemu-xen) with hvmloader,
 #                            SeaBIOS, linuxboot.bin and a keymap,
 #                            the guest kernel and initramfs, tests/lab/dom0-init
-#                            and scenarios.sh, and this project's files as the
-#                            xenmig package DEB installs them (dpkg-deb -x: xl-ext
-#                            in /usr/bin, its data in /usr/share/xenmig) with the
-#                            libraries they load
+#                            and scenarios.sh (with sched-params.sh), and this
+#                            project's files as the xenmig package DEB installs
+#                            them (dpkg-deb -x: xl-ext in /usr/bin, its data in
+#                            /usr/share/xenmig) with the libraries they load
 # BUILD_DIR is a configured build (its config.h); scripts/build-deb makes DEB.
 # dom0 has no dpkg: the .deb's Depends are checked here instead, against
 # this host's packages, whose libraries dom0 gets (the same Xen 4.17
@@ -247,6 +247,8 @@ echo "root:x:0:" > "$root/etc/group"
 echo lab-dom0 > "$root/etc/hostname"
 install -m 755 "$lab_dir/dom0-init" "$root/init"
 install -m 755 "$lab_dir/scenarios.sh" "$root/lab/scenarios.sh"
+# the scheduler-parameter check of option sched_check (scenarios.sh)
+install -m 755 "$lab_dir/sched-params.sh" "$root/lab/sched-params.sh"
 # xl-ext create's lab scenario; the CPUID/GPU level data it names
 # (/lab/data/...) are the package's own
 install -m 755 "$lab_dir/scenarios/create-baseline.sh" "$root/lab/create-baseline.sh"

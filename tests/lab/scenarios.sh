@@ -13,13 +13,15 @@
 #               ranged-check   (PVH: the ranged log-dirty op of the lab's
 #                              patched Xen, tests/lab/ranged-check.c)
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
-#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor][-reset]
+#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor][-reset][-sched]
 #                              xl-ext migrate, N streams (plain:
 #                              --no-encrypt, noverify: --no-verify,
 #                              nomonitor: -e, no xl monitor daemon,
 #                              reset: the last data stream's connection
 #                              is reset once (a TCP RST) and must come
-#                              back: reconnects= at least 1)
+#                              back: reconnects= at least 1; sched: this
+#                              step checks the scheduler parameters, as
+#                              option sched_check=1 does)
 #               xenmig-again-sN-stop|loose   the same, of a guest (the same
 #                              boot) that xenmig already migrated: after
 #                              a retry re-created the guest, it is
@@ -42,7 +44,17 @@
 #                          locks the image); 0 = none (the default);
 #                          retries=N lets each PVH/HVM step of guests
 #                          from then on be tried N more times after a
-#                          failure (default 1; PV steps get none)
+#                          failure (default 1; PV steps get none);
+#                          sched_check=1 makes every migration step from
+#                          then on (migrate-pipe, migrate-tcp, xenmig-*)
+#                          record the domain's scheduler, weight and cap
+#                          (tests/lab/sched-params.sh) before it at the
+#                          source and after it at the destination (after
+#                          a xenmig-fault-* step: at the source), and fail
+#                          when they differ (the ladder's throttle must
+#                          leave no cap behind); the result carries
+#                          sched_before= and sched_after=; 0 = off (the
+#                          default)
 #   check-xl-ext           run our xl-ext inside dom0 (proves it loads here)
 #   check-create-baseline  xl-ext create with CPUID baselines (met and not met)
 #   net ADDRESS            two-host mode: bring up eth0 (the emulated network
@@ -88,6 +100,7 @@ tcp_port=8002
 link_cap=0
 disk_mib=0
 hvm_retries=1
+sched_check=0
 failures=0
 
 now() { /usr/bin/lab-guest now; }
@@ -555,6 +568,32 @@ op_ranged_check() {
     [ $rc = 0 ] && [ -n "$summary" ]
 }
 
+# sched_record_before: the guest's scheduler:weight:cap at the source,
+# before a step that checks them (sched_check), into sched_before
+sched_record_before() {
+    sched_before=$(sh /lab/sched-params.sh record "$guest" 2> "$work/sched.err") ||
+        sched_before=""
+    sched_words="sched_before=${sched_before:-unreadable}"
+}
+
+# sched_check_after RC: the same after the step (RC: its status so far),
+# where the guest runs now: at the destination after a migration, at the
+# source after a xenmig-fault-* step (its migration failed, as it must);
+# 1 with the difference (or why it could not be read) as the last line of
+# command.out when it is not what it was
+sched_check_after() {
+    case "$1:$op" in
+    0:xenmig-fault-*) where="at the source after $op (its migration failed, as it must)" ;;
+    0:*) where="at the destination after $op" ;;
+    *) where="after $op, which failed" ;;
+    esac
+    cat "$work/sched.err" >> "$work/command.out" 2>/dev/null
+    sched_after=$(sh /lab/sched-params.sh record "$guest" 2>> "$work/command.out") ||
+        sched_after=""
+    sched_words="sched_before=${sched_before:-unreadable} sched_after=${sched_after:-unreadable}"
+    sh /lab/sched-params.sh compare "$where" "$sched_before" "$sched_after" >> "$work/command.out"
+}
+
 # ---------------------------------------------------------------- driver
 
 # run_op OP: one scenario for the current guest, with checks and one retry
@@ -579,6 +618,12 @@ run_op() {
         fi
         tool=xl-ext ;;
     esac
+    # option sched_check=1, or an xl-ext migration's -sched flag
+    sched_step=0
+    case "$op" in
+    migrate-pipe|migrate-tcp|xenmig-*) sched_step=$sched_check ;;
+    esac
+    case "$op-" in xenmig-s[0-9]*-*-sched-*) sched_step=1 ;; esac
     if [ "$guest_alive" != 1 ] && [ "$op" != create ]; then
         result "$name" fail retries=0 tool=$tool type=$type mem=$memory workload=$workload_name \
             reason="not run: the guest of this group is not running (an earlier step failed)"
@@ -589,8 +634,9 @@ run_op() {
     while :; do
         set -- $(heartbeat_newest)
         seq_before=${1:--1} boot_before=${2:-none}
-        op_total="" op_extra="" reason=""
+        op_total="" op_extra="" reason="" sched_words=""
         triple_before=$(last_triple_fault)
+        [ "$sched_step" = 1 ] && sched_record_before
         case "$op" in
         create) op_create ;;
         save-restore) op_save_restore ;;
@@ -639,6 +685,15 @@ run_op() {
             rc=1
             reason="domain $guest is gone after $op"
         fi
+        # sched_check: a failed step says so too, after its own reason
+        if [ "$sched_step" = 1 ] && ! sched_check_after $rc; then
+            if [ $rc = 0 ]; then
+                rc=1
+                reason=$(tail -n 1 "$work/command.out")
+            else
+                reason="$reason [$(tail -n 1 "$work/command.out")]"
+            fi
+        fi
         if [ $rc != 0 ] && [ "$(last_triple_fault)" != "$triple_before" ]; then
             reason="$reason [Xen: '$(last_triple_fault)' during this step: the TCG nested-SVM flake, not the tool]"
         fi
@@ -669,11 +724,11 @@ run_op() {
     if [ $rc = 0 ]; then
         guest_alive=1
         case "$op" in xenmig-s*|xenmig-again-*) xenmig_boot=$boot_after ;; esac
-        result "$name" pass $common total_s=$op_total downtime_ms=$downtime $op_extra reason=
+        result "$name" pass $common total_s=$op_total downtime_ms=$downtime $op_extra $sched_words reason=
     else
         guest_alive=0
         evidence "$name"
-        result "$name" fail $common total_s=${op_total:-none} downtime_ms=none reason="$reason"
+        result "$name" fail $common total_s=${op_total:-none} downtime_ms=none $sched_words reason="$reason"
     fi
 }
 
@@ -975,6 +1030,11 @@ while read -r kind rest <&3; do
             disk_mib=${rest#disk_mib=}
             case "$disk_mib" in
             ''|*[!0-9]*) echo "LAB-WARN option disk_mib='$disk_mib' is not MiB; no disk"; disk_mib=0 ;;
+            esac ;;
+        sched_check=*)
+            case "${rest#sched_check=}" in
+            0|1) sched_check=${rest#sched_check=} ;;
+            *) echo "LAB-WARN option sched_check='${rest#sched_check=}' is not 0 or 1; keeping $sched_check" ;;
             esac ;;
         retries=*)
             case "${rest#retries=}" in

@@ -5,6 +5,7 @@ libmig_a_CPPFLAGS += $(XENCTRL_CFLAGS) $(XENGUEST_CFLAGS) $(XENLIGHT_CFLAGS) \
 libmig_a_SOURCES += mig_xen.h
 # -- xen source room --
 libmig_a_SOURCES += backend/xen/source.c backend/xen/source_stream.c backend/xen/xen_private.h \
+	backend/xen/throttle.c backend/xen/throttle.h \
 	backend/xen/emulator.c
 libmig_a_SOURCES += backend/xen/source_pv.c backend/xen/source_pv_stream.c \
 	backend/xen/pv_tables.c backend/xen/pv_tables.h

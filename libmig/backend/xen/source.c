@@ -19,10 +19,13 @@
  *  - an HVM domain's device model (emulator.c): qemu's log-dirty switched
  *    on and off with Xen's, its state (saved by libxl's suspend) and its
  *    xenstore physmap sent as libxl's EMULATOR records in the tail;
- *  - the stream's head and tail (source_stream.c) for Xen's stock restore.
+ *  - the stream's head and tail (source_stream.c) for Xen's stock restore;
+ *  - the ladder's throttle: the scheduler's cap (throttle.c), put back by
+ *    throttle(100), and on resume, release and close if it was not.
  *
- * Must never destroy the domain except in release(), and never leave it
- * suspended on an error path (the engine calls resume()).
+ * Must never destroy the domain except in release(), never leave it
+ * suspended on an error path (the engine calls resume()), and never leave
+ * it throttled once it gives it up.
  */
 #include "config.h"
 
@@ -57,6 +60,7 @@
 #include "sys/mig_backend.h"
 #include "pv_tables.h"
 #include "ranged.h"
+#include "throttle.h"
 #include "xen_private.h"
 
 #define WINDOW_PAGES    64u       /* frames mapped at once while sequential */
@@ -106,6 +110,7 @@ struct mig_xen_source {
     char dm_qmp[108];          /* its libxl QMP socket, */
     char dm_save[64];          /* and where libxl's suspend has it save its state */
     bool dm_logdirty;          /* qemu's log-dirty is on (we switched it) */
+    struct xen_throttle throttle;  /* the scheduler parameters it had, while throttled */
 };
 
 static void slot_unmap(struct map_slot *slot)
@@ -854,6 +859,9 @@ static int src_resume(void *backend)
     struct mig_xen_source *src = backend;
     int rc;
 
+    /* The engine puts the cap back before it resumes; if it did not, here. */
+    xen_throttle_undo(&src->throttle, src->ctx, src->log, src->domid,
+                      "when it resumes at the source");
     if (src->renamed) {
         char away[sizeof(src->name) + 16];
 
@@ -1060,15 +1068,28 @@ static int src_memory_hash(void *backend, struct mig_stream_ctx *st, uint64_t fi
     return rc;
 }
 
+/* The ladder's throttle rung (throttle.c): 1 .. 99 caps, 100 puts back. */
+static int src_throttle(void *backend, unsigned int percent)
+{
+    struct mig_xen_source *src = backend;
+
+    return xen_throttle_apply(&src->throttle, src->ctx, src->log, src->domid, percent);
+}
+
 static int src_release(void *backend)
 {
     struct mig_xen_source *src = backend;
-    int rc = libxl_domain_destroy(src->ctx, src->domid, NULL);
+    int rc;
 
+    /* Put back first: a domain that outlives a failed destroy runs on unthrottled. */
+    xen_throttle_undo(&src->throttle, src->ctx, src->log, src->domid,
+                      "when it is released");
+    rc = libxl_domain_destroy(src->ctx, src->domid, NULL);
     if (rc)
         return mig_error_set(MIG_EIO, "the guest runs at the destination but domain %u "
                              "could not be destroyed here (libxl error %d): destroy "
                              "it with 'xl destroy %u'", src->domid, rc, src->domid);
+    xen_throttle_forget(&src->throttle);  /* nothing left to put back */
     src->suspended = false;
     return 0;
 }
@@ -1090,10 +1111,49 @@ static int json_escape(char *out, size_t size, const char *in)
     return 0;
 }
 
+/*
+ * The domain's own configuration as libxl JSON, as xl sends it (with its
+ * NUL; *json_out malloc'ed, owned by the caller), carrying the scheduler
+ * cap the domain had before any throttle.
+ */
+static int domain_config_json(struct mig_xen_source *src, char **json_out)
+{
+    libxl_domain_config d_config;
+    int rc;
+
+    *json_out = NULL;
+    libxl_domain_config_init(&d_config);
+    rc = libxl_retrieve_domain_configuration(src->ctx, src->domid, &d_config, NULL);
+    if (rc) {
+        rc = mig_error_set(MIG_EIO, "libxl has no stored configuration for domain "
+                           "%u (error %d): give one with -C", src->domid, rc);
+        goto out;
+    }
+    /* xl migrate -D keeps the domain id; else the destination picks one. */
+    d_config.c_info.domid = src->opts.preserve_domid ? src->domid : 0;
+    /*
+     * Xen 4.17's libxl_retrieve_domain_configuration()
+     * (tools/libs/light/libxl_domain.c, retrieve_domain_configuration_end,
+     * "Scheduler params") replaces b_info.sched_params with what
+     * libxl_domain_sched_params_get() reads from the hypervisor now, and
+     * the restoring libxl applies them (libxl_create.c,
+     * domcreate_stream_done -> libxl__build_post in libxl_dom.c, weight
+     * and cap under whatever scheduler it runs): a throttled cap would
+     * travel.  The config carries the cap the domain had before.
+     */
+    xen_throttle_config(&src->throttle, &d_config.b_info.sched_params);
+    *json_out = libxl_domain_config_to_json(src->ctx, &d_config);
+    if (!*json_out)
+        rc = mig_error_set(MIG_ENOMEM, "cannot turn domain %u's configuration into "
+                           "JSON", src->domid);
+out:
+    libxl_domain_config_dispose(&d_config);
+    return rc;
+}
+
 static int src_prologue(void *backend, void **blob_out, size_t *len_out)
 {
     struct mig_xen_source *src = backend;
-    libxl_domain_config d_config;
     char *config = NULL, *meta = NULL, name[300];
     void *head = NULL;
     size_t head_len = 0, meta_size;
@@ -1108,7 +1168,6 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
     }
     *blob_out = NULL;
     *len_out = 0;
-    libxl_domain_config_init(&d_config);
     if (src->opts.config_file) {
         /* xl migrate -C: the file as it is; the receiving xl parses it. */
         FILE *f = fopen(src->opts.config_file, "r");
@@ -1136,22 +1195,10 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
         rc = xen_stream_head(src->xch, src->domid, config, (uint32_t)size, false, pv,
                              &head, &head_len);
     } else {
-        rc = libxl_retrieve_domain_configuration(src->ctx, src->domid, &d_config, NULL);
-        if (rc) {
-            rc = mig_error_set(MIG_EIO, "libxl has no stored configuration for domain "
-                               "%u (error %d): give one with -C", src->domid, rc);
-            goto out;
-        }
-        /* xl migrate -D keeps the domain id; else the destination picks one. */
-        d_config.c_info.domid = src->opts.preserve_domid ? src->domid : 0;
-        config = libxl_domain_config_to_json(src->ctx, &d_config);
-        if (!config) {
-            rc = mig_error_set(MIG_ENOMEM, "cannot turn domain %u's configuration into "
-                               "JSON", src->domid);
-            goto out;
-        }
-        rc = xen_stream_head(src->xch, src->domid, config, (uint32_t)strlen(config) + 1,
-                             true, pv, &head, &head_len);
+        rc = domain_config_json(src, &config);
+        if (!rc)
+            rc = xen_stream_head(src->xch, src->domid, config,
+                                 (uint32_t)strlen(config) + 1, true, pv, &head, &head_len);
     }
     if (rc)
         goto out;
@@ -1175,7 +1222,6 @@ static int src_prologue(void *backend, void **blob_out, size_t *len_out)
              src->opts.metadata_extra ? src->opts.metadata_extra : "");
     rc = mig_xen_prologue_build(meta, head, head_len, blob_out, len_out);
 out:
-    libxl_domain_config_dispose(&d_config);
     free(config);
     free(meta);
     free(head);
@@ -1196,6 +1242,7 @@ const struct mig_source_ops mig_xen_source_ops = {
     .read_page = src_read_page,
     .pause = src_pause,
     .resume = src_resume,
+    .throttle = src_throttle,
     .save_state = src_save_state,
     .handover = src_handover,
     .memory_hash = src_memory_hash,
@@ -1320,6 +1367,7 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
     src->log = log;
     src->opts = *opts;
     src->ranged = -1;
+    xen_throttle_init(&src->throttle);
     rc = find_domain(src, domain, &info);
     if (!rc)
         rc = domain_type(src, domain, &type);
@@ -1354,6 +1402,10 @@ void mig_xen_source_close(struct mig_xen_source *src)
 {
     if (!src)
         return;
+    if (src->ctx)
+        xen_throttle_undo(&src->throttle, src->ctx, src->log, src->domid,
+                          "when the source closes");
+    xen_throttle_forget(&src->throttle);
     if (src->logdirty)
         (void)src_log_dirty_disable(src);
     xen_pv_memory_close(src->pv);
