@@ -11,7 +11,7 @@
  * EPOCH_END frame on every stream that carries the count and a digest of
  * what that stream sent, so the receiver can prove that nothing was lost.
  *
- * Wire format: version MIG_XFER_VERSION (4); the one specification is
+ * Wire format: version MIG_XFER_VERSION (5); the one specification is
  * docs/formats.md, "Data streams" (tests/docs/spec-versions.sh checks that
  * its version numbers are this header's).  In short, all integers
  * little-endian: each connection opens with a 48-byte HELLO (magic
@@ -23,8 +23,9 @@
  * connection that cannot prove the key is dropped without an answer.
  * Then frames of a 16-byte header (type, body length, sequence number)
  * and a body, AES-256-GCM sealed unless the migration is plain:
- * 1 PAGES (epoch, count, descriptors {pfn | type << 52 | ZERO << 63,
- * xxh64 hash}, page data), 2 EPOCH_END (epoch, count, an xxh3-64 chain
+ * 1 PAGES (epoch, count, descriptors {pfn | type << 52 | COMPRESSED << 62 |
+ * ZERO << 63, xxh64 hash}, a u16 length per COMPRESSED page, page data:
+ * 4096 bytes raw or an LZ4 block each), 2 EPOCH_END (epoch, count, an xxh3-64 chain
  * over the epoch's descriptor arrays), 3 DONE, 4 ABORT (code, message).
  * The receiver answers each EPOCH_END with a 16-byte EPOCH_ACK
  * ("XMIGEND1", epoch).  A wrong type, sequence number, length, pfn of
@@ -38,10 +39,17 @@
  * key again, and whose reply says the first epoch the receiver has not
  * ended on that stream; the sender resends the whole of that epoch's
  * pages for the stream (the receiver drops what it counted of it).
+ *
+ * Compression (off unless asked for: mig_xfer_options.compress, then
+ * mig_xfer_sender_set_compress between epochs) puts each non-zero page
+ * through LZ4 on its own; a page that does not shrink to
+ * MIG_XFER_COMPRESS_MAX bytes goes raw.  The receiver bounds every length
+ * and checks each page's hash after decompressing it.
  */
 #ifndef XENMIG_MIG_XFER_H
 #define XENMIG_MIG_XFER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,12 +60,16 @@
 
 struct xentoollog_logger;
 
-#define MIG_XFER_VERSION      4
+#define MIG_XFER_VERSION      5
 #define MIG_XFER_MAX_STREAMS  64
 #define MIG_XFER_MAX_BATCH    512          /* pages per PAGES frame */
-#define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (MIG_PAGE_SIZE + 16) + 8)
+/* a PAGES body: head, and per page a descriptor, a u16 length, <= 4096 bytes */
+#define MIG_XFER_MAX_FRAME    (MIG_XFER_MAX_BATCH * (MIG_PAGE_SIZE + 16 + 2) + 8)
 #define MIG_XFER_PFN_MASK     ((UINT64_C(1) << 52) - 1)
 #define MIG_XFER_FLAG_ZERO    (UINT64_C(1) << 63)
+#define MIG_XFER_FLAG_COMPRESSED (UINT64_C(1) << 62)   /* data is an LZ4 block */
+/* the longest compressed page the sender sends; a longer one goes raw */
+#define MIG_XFER_COMPRESS_MAX (MIG_PAGE_SIZE - 128)
 #define MIG_XFER_TYPE_SHIFT   52
 #define MIG_XFER_TYPE_MASK    (UINT64_C(0xf) << MIG_XFER_TYPE_SHIFT)
 #define MIG_XFER_CHUNK_SHIFT  9           /* 512 pfns per partition chunk */
@@ -149,6 +161,12 @@ struct mig_xfer_options {
      * ends the wait.
      */
     int hangup_fd;
+    /*
+     * Sender (version 4): compress the pages of the first epoch (LZ4, page
+     * by page); false, the default, sends them raw.
+     * mig_xfer_sender_set_compress changes it for the epochs after.
+     */
+    bool compress;
 };
 #define MIG_XFER_FAULT_NONE         0
 #define MIG_XFER_FAULT_CORRUPT_PAGE 1
@@ -162,12 +180,18 @@ struct mig_xfer_options {
 #define MIG_XFER_FAULT_RESET_ROUNDS 9
 #define MIG_XFER_FAULT_RESET_ALWAYS 10
 #define MIG_XFER_FAULT_RESET_DONE   11
-#define MIG_XFER_OPTIONS_VERSION 3
+#define MIG_XFER_OPTIONS_VERSION 4
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
-                                MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL, 0, -1 }
+                                MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL, 0, -1, \
+                                false }
 #define MIG_XFER_KEY_SIZE 32
 
-/* Counters of one end; all are totals over every stream. */
+/*
+ * Counters of one end; all are totals over every stream.  The compression
+ * counters let a policy tell a link-bound transfer (bytes well below
+ * raw_bytes pays) from a CPU-bound one (compress_ns near the epoch's
+ * time per stream thread).
+ */
 struct mig_xfer_stats {
     uint64_t pages;            /* descriptors sent or received */
     uint64_t zero_pages;       /* of which all-zero (no data on the wire) */
@@ -176,6 +200,13 @@ struct mig_xfer_stats {
     uint64_t frames;
     uint64_t epochs;           /* epochs completed on every stream */
     uint64_t reconnects;       /* lost connections a stream came back from */
+    uint64_t raw_bytes;        /* page data uncompressed: 4096 per non-zero page */
+    uint64_t data_bytes;       /* page data on the wire: raw and compressed pages
+                                  and their lengths (== raw_bytes uncompressed) */
+    uint64_t compressed_pages; /* of the non-zero pages, those sent compressed */
+    uint64_t compress_ns;      /* sender: CPU time its threads spent compressing
+                                  (CLOCK_THREAD_CPUTIME_ID, summed) */
+    uint64_t decompress_ns;    /* receiver: the same for decompressing */
 };
 
 /*
@@ -233,6 +264,15 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *sender, uint32_t epoch,
 typedef int (*mig_xfer_prefetch_fn)(void *arg, unsigned int stream,
                                     const uint64_t *pfns, size_t count);
 void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *sender, mig_xfer_prefetch_fn fn);
+
+/*
+ * Compress the pages of the epochs sent from the next call of
+ * mig_xfer_sender_send_epoch on (on), or send them raw (off); an epoch
+ * in progress, or resent after a reconnection, keeps what it began with.
+ * Safe to call from another thread while an epoch is sent.  0, or
+ * MIG_EINVAL for a NULL sender.
+ */
+int mig_xfer_sender_set_compress(struct mig_xfer_sender *sender, bool on);
 
 /* Send DONE on every stream (ends the migration's data). */
 int mig_xfer_sender_finish(struct mig_xfer_sender *sender);

@@ -4,7 +4,7 @@
 XENDEST_TEST_LIBS = ../cpuid-policy/libcpuidpolicy.a ../libmig/libmig.a $(JSONC_LIBS) \
 	$(XLUTIL_LIBS) $(XENLIGHT_LIBS) $(XENGUEST_LIBS) $(XENCTRL_LIBS) \
 	$(XENFOREIGNMEMORY_LIBS) $(XENSTORE_LIBS) $(XENTOOLLOG_LIBS) $(XXHASH_LIBS) $(CRYPTO_LIBS) \
-	$(CHECK_LIBS) $(PTHREAD_LIBS)
+	$(LZ4_LIBS) 	$(CHECK_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += unit/test_xen_prologue
 unit_test_xen_prologue_SOURCES = unit/test_xen_prologue.c

@@ -9,6 +9,13 @@ noinst_PROGRAMS += bench/xfer-bench
 bench_xfer_bench_SOURCES = bench/xfer-bench.c
 bench_xfer_bench_LDADD = $(LIBMIG_TEST_LIBS)
 
+# Benchmark (not a test): which codec compresses pages (docs/benchmarks.md,
+# "Page compression"); zstd beside LZ4 when configure found libzstd.
+noinst_PROGRAMS += bench/codec-bench
+bench_codec_bench_SOURCES = bench/codec-bench.c
+bench_codec_bench_CPPFLAGS = $(AM_CPPFLAGS) $(ZSTD_CFLAGS)
+bench_codec_bench_LDADD = $(LIBMIG_TEST_LIBS) $(ZSTD_LIBS)
+
 check_PROGRAMS += unit/test_precopy
 unit_test_precopy_SOURCES = unit/test_precopy.c
 unit_test_precopy_LDADD = $(LIBMIG_TEST_LIBS)

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <lz4.h>
 #include <xentoollog.h>
 #include <openssl/crypto.h>
 
@@ -45,6 +46,8 @@ struct recv_stream {
     char what[64];             /* "stream N", for errors */
     uint8_t *body;             /* the current frame's body, max_len bytes */
     uint32_t max_len;          /* the longest body accepted, tag included */
+    uint8_t *pages;            /* its COMPRESSED pages decompressed, in order
+                                  (MIG_XFER_MAX_BATCH pages; from the first) */
     struct seal seal;          /* sealed streams: opens every frame */
     uint64_t zero_hash;        /* mig_page_hash of an all-zero page */
     int fd;                    /* the stream's connection (r->fds[index]) */
@@ -203,33 +206,147 @@ static int pages_enter_epoch(struct recv_stream *rs, uint32_t e)
     return 0;
 }
 
-/* The body holds count descriptors and the data of each non-zero page, no more. */
-static int pages_check_length(struct recv_stream *rs, uint32_t count)
-{
-    size_t need = 8 + (size_t)count * 16;
+/*
+ * Where a PAGES frame's page data is, as its descriptors are walked in
+ * order: the next length in the table, the next page's data in the body,
+ * the next decompressed page.
+ */
+struct pages_cursor {
+    size_t len_off;
+    size_t data_off;
+    uint32_t comp;
+};
 
-    for (uint32_t k = 0; k < count && need <= rs->len; k++)
-        if (!(mig_le64_load(rs->body + 8 + (size_t)k * 16) & MIG_XFER_FLAG_ZERO))
-            need += MIG_PAGE_SIZE;
-    if (need != rs->len)
+/* The cursor at a frame's first page; the table follows the descriptors. */
+static struct pages_cursor pages_start(uint32_t count, uint32_t n_comp)
+{
+    struct pages_cursor c = { 8 + (size_t)count * 16, 0, 0 };
+
+    c.data_off = c.len_off + 2 * (size_t)n_comp;
+    return c;
+}
+
+/*
+ * Step the cursor over the page of descriptor word: its data's place in
+ * the body (*at) and length (*len: 4096 raw, else from the table).
+ */
+static void pages_step(struct recv_stream *rs, struct pages_cursor *c, uint64_t word,
+                       size_t *at, uint32_t *len)
+{
+    *at = c->data_off;
+    *len = MIG_PAGE_SIZE;
+    if (word & MIG_XFER_FLAG_COMPRESSED) {
+        *len = mig_le16_load(rs->body + c->len_off);
+        c->len_off += 2;
+    }
+    c->data_off += *len;
+}
+
+/*
+ * The body holds count descriptors, a length for each COMPRESSED page (1 ..
+ * MIG_PAGE_SIZE) and the data of each non-zero page, no more.  *n_comp:
+ * the COMPRESSED pages.
+ */
+static int pages_check_length(struct recv_stream *rs, uint32_t count, uint32_t *n_comp)
+{
+    struct pages_cursor c;
+    size_t at;
+    uint32_t len;
+
+    *n_comp = 0;
+    if (8 + (size_t)count * 16 > rs->len)
+        return frame_error(rs, MIG_EFORMAT, "PAGES ", "length %u is too short for its "
+                           "%u descriptors", rs->len, count);
+    for (uint32_t k = 0; k < count; k++) {
+        uint64_t word = mig_le64_load(rs->body + 8 + (size_t)k * 16);
+
+        if ((word & MIG_XFER_FLAG_ZERO) && (word & MIG_XFER_FLAG_COMPRESSED))
+            return frame_error(rs, MIG_EFORMAT, "PAGES ", "descriptor %u (%#llx): pfn "
+                               "%#llx is flagged both ZERO and COMPRESSED", k,
+                               (unsigned long long)word,
+                               (unsigned long long)(word & MIG_XFER_PFN_MASK));
+        *n_comp += (word & MIG_XFER_FLAG_COMPRESSED) != 0;
+    }
+    c = pages_start(count, *n_comp);
+    for (uint32_t k = 0; k < count && c.data_off <= rs->len; k++) {
+        uint64_t word = mig_le64_load(rs->body + 8 + (size_t)k * 16);
+
+        if (word & MIG_XFER_FLAG_ZERO)
+            continue;
+        pages_step(rs, &c, word, &at, &len);
+        if (len < 1 || len > MIG_PAGE_SIZE)
+            return frame_error(rs, MIG_EFORMAT, "PAGES ", "pfn %#llx: compressed "
+                               "length %u is outside 1..%d",
+                               (unsigned long long)(word & MIG_XFER_PFN_MASK), len,
+                               MIG_PAGE_SIZE);
+    }
+    if (c.data_off != rs->len)
         return frame_error(rs, MIG_EFORMAT, "PAGES ", "length %u does not match its %u "
-                           "descriptors (%zu bytes)", rs->len, count, need);
+                           "descriptors (%zu bytes)", rs->len, count, c.data_off);
     return 0;
 }
 
 /*
- * Verify descriptor k of the current PAGES frame and hand its page to
- * write_page.  *data_off: where the next page's data starts in the body.
+ * Decompress the frame's n_comp COMPRESSED pages into rs->pages, in order;
+ * each must be an LZ4 block of exactly one page.  Timed in this thread's
+ * CPU time, once for the frame.
  */
-static int deliver_page(struct recv_stream *rs, uint32_t k, size_t *data_off)
+static int decompress_pages(struct recv_stream *rs, uint32_t count, uint32_t n_comp)
+{
+    struct pages_cursor c = pages_start(count, n_comp);
+    uint64_t start;
+    size_t at;
+    uint32_t len;
+    int got, rc = 0;
+
+    if (!rs->pages)
+        rs->pages = malloc((size_t)MIG_XFER_MAX_BATCH * MIG_PAGE_SIZE);
+    if (!rs->pages)
+        return mig_error_set(MIG_ENOMEM, "%s: out of memory for decompressed pages",
+                             rs->what);
+    start = wire_thread_ns();
+    for (uint32_t k = 0; !rc && k < count; k++) {
+        uint64_t word = mig_le64_load(rs->body + 8 + (size_t)k * 16);
+
+        if (word & MIG_XFER_FLAG_ZERO)
+            continue;
+        pages_step(rs, &c, word, &at, &len);
+        if (!(word & MIG_XFER_FLAG_COMPRESSED))
+            continue;
+        got = LZ4_decompress_safe((const char *)rs->body + at,
+                                  (char *)rs->pages + (size_t)c.comp++ * MIG_PAGE_SIZE,
+                                  (int)len, MIG_PAGE_SIZE);
+        if (got < 0)
+            rc = frame_error(rs, MIG_EFORMAT, "PAGES ", "pfn %#llx: its %u compressed "
+                             "bytes (body offset %zu) are not an LZ4 block of at most "
+                             "%d bytes", (unsigned long long)(word & MIG_XFER_PFN_MASK),
+                             len, at, MIG_PAGE_SIZE);
+        else if (got != MIG_PAGE_SIZE)
+            rc = frame_error(rs, MIG_EFORMAT, "PAGES ", "pfn %#llx: its %u compressed "
+                             "bytes (body offset %zu) decompress to %d bytes, not %d",
+                             (unsigned long long)(word & MIG_XFER_PFN_MASK), len, at,
+                             got, MIG_PAGE_SIZE);
+    }
+    rs->stats.decompress_ns += wire_thread_ns() - start;
+    return rc;
+}
+
+/*
+ * Verify descriptor k of the current PAGES frame and hand its page to
+ * write_page.  *c: where the next page's data is (pages_cursor).
+ */
+static int deliver_page(struct recv_stream *rs, uint32_t k, struct pages_cursor *c)
 {
     struct mig_xfer_receiver *r = rs->receiver;
     const uint8_t *desc = rs->body + 8 + (size_t)k * 16, *data = NULL;
     uint64_t word = mig_le64_load(desc), hash = mig_le64_load(desc + 8);
     uint64_t pfn = word & MIG_XFER_PFN_MASK, actual;
+    size_t at;
+    uint32_t len;
     int rc;
 
-    if ((word & ~(MIG_XFER_PFN_MASK | MIG_XFER_TYPE_MASK | MIG_XFER_FLAG_ZERO)) ||
+    if ((word & ~(MIG_XFER_PFN_MASK | MIG_XFER_TYPE_MASK | MIG_XFER_FLAG_ZERO |
+                  MIG_XFER_FLAG_COMPRESSED)) ||
         mig_xfer_stream_of_pfn(pfn, r->count) != rs->index)
         return frame_error(rs, MIG_EFORMAT, "PAGES ", "descriptor %u (%#llx) names pfn "
                            "%#llx of another stream or reserved flags", k,
@@ -238,8 +355,15 @@ static int deliver_page(struct recv_stream *rs, uint32_t k, size_t *data_off)
         actual = rs->zero_hash;
         rs->stats.zero_pages++;
     } else {
-        data = rs->body + *data_off;
-        *data_off += MIG_PAGE_SIZE;
+        pages_step(rs, c, word, &at, &len);
+        data = rs->body + at;
+        rs->stats.raw_bytes += MIG_PAGE_SIZE;
+        rs->stats.data_bytes += len;
+        if (word & MIG_XFER_FLAG_COMPRESSED) {
+            data = rs->pages + (size_t)c->comp++ * MIG_PAGE_SIZE;
+            rs->stats.data_bytes += 2;
+            rs->stats.compressed_pages++;
+        }
         actual = mig_page_hash(data);
     }
     if (actual != hash)
@@ -259,8 +383,8 @@ static int deliver_page(struct recv_stream *rs, uint32_t k, size_t *data_off)
 /* PAGES: u32 epoch, u32 count, count descriptors, the non-zero pages' data. */
 static int handle_pages(struct recv_stream *rs)
 {
-    uint32_t epoch, count;
-    size_t data_off;
+    uint32_t epoch, count, n_comp = 0;
+    struct pages_cursor c;
     int rc;
 
     if (rs->len < 8)
@@ -273,10 +397,12 @@ static int handle_pages(struct recv_stream *rs)
                            count, MIG_XFER_MAX_BATCH);
     rc = pages_enter_epoch(rs, epoch);
     if (!rc)
-        rc = pages_check_length(rs, count);
-    data_off = 8 + (size_t)count * 16;
+        rc = pages_check_length(rs, count, &n_comp);
+    if (!rc && n_comp)
+        rc = decompress_pages(rs, count, n_comp);
+    c = pages_start(count, n_comp);
     for (uint32_t k = 0; !rc && k < count; k++)
-        rc = deliver_page(rs, k, &data_off);
+        rc = deliver_page(rs, k, &c);
     if (rc)
         return rc;
     rs->digest = wire_digest_add(rs->digest, rs->body + 8, count);
@@ -451,6 +577,8 @@ out:
     seal_dispose(&rs->seal);
     free(rs->body);
     rs->body = NULL;
+    free(rs->pages);
+    rs->pages = NULL;
     return rc;
 }
 

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lz4.h>
 #include <xentoollog.h>
 #include <openssl/crypto.h>
 
@@ -68,11 +69,21 @@ struct mig_xfer_sender {
     int wire_fault;         /* a MIG_XFER_FAULT_* to apply to the next frame */
     struct seal *seals;     /* per stream, NULL when plain */
     mig_xfer_prefetch_fn prefetch;  /* or NULL */
+    atomic_bool compress;   /* compress the pages of the next epoch */
 };
 
 void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *s, mig_xfer_prefetch_fn fn)
 {
     s->prefetch = fn;
+}
+
+int mig_xfer_sender_set_compress(struct mig_xfer_sender *s, bool on)
+{
+    if (!s)
+        return mig_error_set(MIG_EINVAL, "cannot switch compression %s: no sender",
+                             on ? "on" : "off");
+    atomic_store(&s->compress, on);
+    return 0;
 }
 
 /* Write len bytes of frame to stream index (the faults below). */
@@ -229,6 +240,7 @@ static int sender_new(const struct mig_xfer_options *opts, xentoollog_logger *lo
     s->opts = *opts;
     s->log = log;
     s->count = opts->streams;
+    atomic_init(&s->compress, opts->compress);
     s->fds = malloc(s->count * sizeof(*s->fds));
     s->seq = calloc(s->count, sizeof(*s->seq));
     s->gen = calloc(s->count, sizeof(*s->gen));
@@ -457,6 +469,7 @@ struct send_job {
     uint64_t *last_hash;
     uint64_t zero_hash;         /* mig_page_hash of an all-zero page */
     bool force;                 /* resending after a reconnection: no page skipped */
+    bool compress;              /* this epoch's pages go through LZ4 */
     struct mig_xfer_stats stats;
     int rc;
     char message[512];
@@ -468,6 +481,11 @@ struct send_batch {
     uint8_t *data;              /* the data of the non-zero pages, in order */
     unsigned int n;             /* descriptors so far */
     unsigned int n_data;        /* pages in data */
+    /* compressing (job->compress) */
+    uint8_t *lens;              /* u16 length of each COMPRESSED page */
+    uint8_t *zdata;             /* what goes out of data: LZ4 blocks or raw pages */
+    size_t zsize;               /* bytes in zdata */
+    unsigned int n_comp;        /* pages compressed, lengths in lens */
 };
 
 /*
@@ -577,24 +595,76 @@ static void batch_inject_fault(struct send_job *job, struct send_batch *b, bool 
     }
 }
 
-/* Send the batch as one PAGES frame. */
+/*
+ * Compress the batch's data pages, each on its own: a page whose LZ4 block
+ * fits in MIG_XFER_COMPRESS_MAX bytes goes into zdata as that block, with
+ * its length in lens and COMPRESSED in its descriptor; any other is copied
+ * there raw.  The batch is timed in this thread's CPU time (two clock
+ * reads a batch: they are system calls).
+ */
+static void compress_batch(struct send_job *job, struct send_batch *b)
+{
+    uint64_t start = wire_thread_ns();
+    unsigned int j = 0;
+
+    b->zsize = 0;
+    b->n_comp = 0;
+    for (unsigned int k = 0; k < b->n; k++) {
+        uint8_t *desc = b->desc + 8 + (size_t)k * 16;
+        uint64_t word = mig_le64_load(desc);
+        const uint8_t *page;
+        int n;
+
+        if (word & MIG_XFER_FLAG_ZERO)
+            continue;
+        page = b->data + (size_t)j++ * MIG_PAGE_SIZE;
+        n = LZ4_compress_default((const char *)page, (char *)b->zdata + b->zsize,
+                                 MIG_PAGE_SIZE, MIG_XFER_COMPRESS_MAX);
+        if (n > 0) {
+            mig_le64_store(desc, word | MIG_XFER_FLAG_COMPRESSED);
+            mig_le16_store(b->lens + 2 * (size_t)b->n_comp++, (uint16_t)n);
+            b->zsize += (size_t)n;
+        } else {
+            memcpy(b->zdata + b->zsize, page, MIG_PAGE_SIZE);
+            b->zsize += MIG_PAGE_SIZE;
+        }
+    }
+    job->stats.compress_ns += wire_thread_ns() - start;
+}
+
+/*
+ * Send the batch as one PAGES frame: head and descriptors, then the pages
+ * as they are, or (compressed) the lengths and zdata.
+ */
 static int send_pages(struct send_job *job, struct send_batch *b)
 {
-    struct iovec body[2];
-    int rc;
+    struct iovec body[3];
+    size_t data_bytes;
+    int n = 1, rc;
 
     mig_le32_store(b->desc, job->epoch);
     mig_le32_store(b->desc + 4, b->n);
     body[0].iov_base = b->desc;
     body[0].iov_len = 8 + (size_t)b->n * 16;
-    body[1].iov_base = b->data;
-    body[1].iov_len = (size_t)b->n_data * MIG_PAGE_SIZE;
-    rc = send_frame(job->sender, job->index, WIRE_PAGES, body, b->n_data ? 2 : 1);
+    if (job->compress) {
+        body[n].iov_base = b->lens;
+        body[n++].iov_len = 2 * (size_t)b->n_comp;
+        body[n].iov_base = b->zdata;
+        body[n++].iov_len = b->zsize;
+    } else {
+        body[n].iov_base = b->data;
+        body[n++].iov_len = (size_t)b->n_data * MIG_PAGE_SIZE;
+    }
+    data_bytes = body[1].iov_len + (n > 2 ? body[2].iov_len : 0);
+    rc = send_frame(job->sender, job->index, WIRE_PAGES, body, data_bytes ? n : 1);
     if (rc)
         return rc;
     job->stats.pages += b->n;
     job->stats.frames++;
-    job->stats.bytes += WIRE_FRAME_HEADER + body[0].iov_len + body[1].iov_len;
+    job->stats.bytes += WIRE_FRAME_HEADER + body[0].iov_len + data_bytes;
+    job->stats.raw_bytes += (uint64_t)b->n_data * MIG_PAGE_SIZE;
+    job->stats.data_bytes += data_bytes;
+    job->stats.compressed_pages += job->compress ? b->n_comp : 0;
     return 0;
 }
 
@@ -669,7 +739,11 @@ static int send_stream_epoch_once(struct send_job *job)
     job->zero_hash = wire_zero_page_hash();
     b.desc = malloc(8 + (size_t)batch * 16);
     b.data = malloc((size_t)batch * MIG_PAGE_SIZE);
-    if (!b.desc || !b.data) {
+    if (job->compress) {
+        b.lens = malloc(2 * (size_t)batch);
+        b.zdata = malloc((size_t)batch * MIG_PAGE_SIZE);
+    }
+    if (!b.desc || !b.data || (job->compress && (!b.lens || !b.zdata))) {
         rc = mig_error_set(MIG_ENOMEM, "stream %u: out of memory for a batch",
                            job->index);
         goto out;
@@ -688,8 +762,10 @@ static int send_stream_epoch_once(struct send_job *job)
             goto out;
         if (!b.n)
             continue;
-        digest = wire_digest_add(digest, b.desc + 8, b.n);
         batch_inject_fault(job, &b, &reset);
+        if (job->compress)
+            compress_batch(job, &b);
+        digest = wire_digest_add(digest, b.desc + 8, b.n);
         rc = send_pages(job, &b);
         if (!rc && reset)
             rc = reset_connection(s, job->index);
@@ -703,6 +779,8 @@ static int send_stream_epoch_once(struct send_job *job)
 out:
     free(b.desc);
     free(b.data);
+    free(b.lens);
+    free(b.zdata);
     return rc;
 }
 
@@ -761,6 +839,7 @@ static int send_stream_epoch(struct send_job *job)
         job->stats.pages = before.pages;
         job->stats.zero_pages = before.zero_pages;
         job->stats.unchanged_pages = before.unchanged_pages;
+        job->stats.compressed_pages = before.compressed_pages;
         job->force = true;
     }
 }
@@ -789,6 +868,7 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
     uint64_t *bucketed = NULL;
     size_t *fill = NULL;
     unsigned int started = 0;
+    bool compress;
     int failed, rc;
 
     jobs = calloc(n, sizeof(*jobs));
@@ -820,7 +900,9 @@ int mig_xfer_sender_send_epoch(struct mig_xfer_sender *s, uint32_t epoch,
         bucketed[fill[mig_xfer_stream_of_pfn(pfns[i], n)]++] = pfns[i];
 
     atomic_store(&s->first_failed, -1);
+    compress = atomic_load(&s->compress);   /* once, before any thread runs */
     for (unsigned int j = 0; j < n; j++) {
+        jobs[j].compress = compress;        /* for the whole epoch */
         jobs[j].sender = s;
         jobs[j].index = j;
         jobs[j].epoch = epoch;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <xxhash.h>
 
@@ -231,4 +232,18 @@ void wire_stats_add(struct mig_xfer_stats *to, const struct mig_xfer_stats *from
     to->frames += from->frames;
     to->epochs += from->epochs;
     to->reconnects += from->reconnects;
+    to->raw_bytes += from->raw_bytes;
+    to->data_bytes += from->data_bytes;
+    to->compressed_pages += from->compressed_pages;
+    to->compress_ns += from->compress_ns;
+    to->decompress_ns += from->decompress_ns;
+}
+
+uint64_t wire_thread_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

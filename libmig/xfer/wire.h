@@ -168,4 +168,11 @@ int wire_check_options(const struct mig_xfer_options *opts, bool sender);
 /* Add the counters of from to to. */
 void wire_stats_add(struct mig_xfer_stats *to, const struct mig_xfer_stats *from);
 
+/*
+ * The calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID; 0 when it
+ * cannot be read).  A system call here, not a vDSO read: time a batch,
+ * never a page.
+ */
+uint64_t wire_thread_ns(void);
+
 #endif /* XENMIG_XFER_WIRE_H */

@@ -3,6 +3,7 @@
  * loopback ceiling, measured side by side in one run.
  *
  *   xfer-bench [--memory MiB] [--max-streams N] [--cap MB/s] [--rounds R]
+ *              [--fill random|half|text] [--compress]
  *
  * For each N in 1, 2, 4, ... up to --max-streams it moves the same guest
  * image (random pages) twice over TCP loopback: once as plain bytes over N
@@ -12,9 +13,12 @@
  * paced to that rate with SO_MAX_PACING_RATE, which emulates a per-stream
  * bottleneck (one NIC queue, one path); without it the machine's CPUs are
  * the limit.  The xfer runs go once plain and once sealed (AES-256-GCM,
- * mig_xfer.h).  Each figure is the best of --rounds runs; the ratios
- * xfer/raw and sealed/plain are printed per N.  This is a benchmark, not a
- * test.
+ * mig_xfer.h).  With --compress a third xfer run compresses its pages
+ * (LZ4, plain streams), and lz4/xfer is printed too.  --fill picks the
+ * guest's pages: random (the default: nothing compresses), half (each
+ * page half random, half text: about half its size compressed) or text.
+ * Each figure is the best of --rounds runs; the ratios xfer/raw and
+ * sealed/plain are printed per N.  This is a benchmark, not a test.
  */
 #include "config.h"
 
@@ -177,7 +181,7 @@ static void *xfer_receiver(void *arg)
 
 static const uint8_t bench_key[MIG_XFER_KEY_SIZE] = { 0x42, 0x17 };
 
-static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed)
+static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed, bool compress)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
     struct mig_xfer_sender *s = NULL;
@@ -190,6 +194,7 @@ static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed)
     opts.streams = n;
     opts.max_rate_per_stream = cap_bytes;
     opts.key = sealed ? bench_key : NULL;
+    opts.compress = compress;
     if (mig_xfer_listen("127.0.0.1", "0", &opts, NULL, &x.listener))
         die("listen");
     snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(x.listener));
@@ -213,9 +218,32 @@ static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed)
     return guest_pages * 4096 / (t1 - t0) / 1e6;
 }
 
+/* The guest's pages: random, half random and half text, or text. */
+static void fill_guest(const char *fill)
+{
+    static const char text[] = "the pages of a guest, on their way to another host. ";
+    size_t random = !strcmp(fill, "half") ? 2048 : !strcmp(fill, "text") ? 0 : 4096;
+    uint64_t x = 0x9e3779b97f4a7c15u;      /* xorshift: random, incompressible */
+
+    for (size_t p = 0; p < guest_pages; p++) {
+        uint8_t *page = guest + p * 4096;
+
+        for (size_t i = 0; i < random; i += sizeof(x)) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            memcpy(page + i, &x, sizeof(x));
+        }
+        for (size_t i = random; i < 4096; i++)
+            page[i] = (uint8_t)(text[i % (sizeof(text) - 1)] + p % 7);
+    }
+}
+
 int main(int argc, char **argv)
 {
     unsigned int memory_mib = 128, max_streams = 4, rounds = 3;
+    const char *fill = "random";
+    bool compress = false;
     uint64_t *pfns;
 
     for (int i = 1; i < argc; i++) {
@@ -227,14 +255,23 @@ int main(int argc, char **argv)
             cap_bytes = (uint64_t)atoll(argv[++i]) * 1000000;
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = (unsigned int)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fill") && i + 1 < argc)
+            fill = argv[++i];
+        else if (!strcmp(argv[i], "--compress"))
+            compress = true;
         else {
             fprintf(stderr, "usage: xfer-bench [--memory MiB] [--max-streams N] "
-                    "[--cap MB/s] [--rounds R]\n(unknown argument '%s')\n", argv[i]);
+                    "[--cap MB/s] [--rounds R] [--fill random|half|text] [--compress]\n"
+                    "(unknown argument '%s')\n", argv[i]);
             return 2;
         }
     }
     if (!memory_mib || !max_streams || max_streams > MIG_XFER_MAX_STREAMS || !rounds) {
         fprintf(stderr, "xfer-bench: --memory, --max-streams (1..64), --rounds must be > 0\n");
+        return 2;
+    }
+    if (strcmp(fill, "random") && strcmp(fill, "half") && strcmp(fill, "text")) {
+        fprintf(stderr, "xfer-bench: --fill '%s': use random, half or text\n", fill);
         return 2;
     }
     guest_pages = (size_t)memory_mib * 256;
@@ -245,38 +282,37 @@ int main(int argc, char **argv)
         fprintf(stderr, "xfer-bench: out of memory for a %u MiB guest\n", memory_mib);
         return 1;
     }
-    {
-        uint64_t x = 0x9e3779b97f4a7c15u;      /* xorshift: random, incompressible */
-
-        for (size_t i = 0; i < guest_pages * 4096 / sizeof(uint64_t); i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((uint64_t *)guest)[i] = x;
-        }
-    }
+    fill_guest(fill);
     for (size_t p = 0; p < guest_pages; p++)
         pfns[p] = p;
 
-    printf("# xfer-bench: %u MiB guest, per-stream cap %s, best of %u, %ld CPUs\n",
-           memory_mib, cap_bytes ? "on" : "off", rounds, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("# xfer-bench: %u MiB guest (%s pages), per-stream cap %s, best of %u, "
+           "%ld CPUs\n", memory_mib, fill, cap_bytes ? "on" : "off", rounds,
+           sysconf(_SC_NPROCESSORS_ONLN));
     if (cap_bytes)
         printf("# cap: %llu MB/s per connection (SO_MAX_PACING_RATE)\n",
                (unsigned long long)(cap_bytes / 1000000));
-    printf("%-8s %10s %10s %12s %9s %13s\n", "streams", "raw MB/s", "xfer MB/s",
+    printf("%-8s %10s %10s %12s %9s %13s", "streams", "raw MB/s", "xfer MB/s",
            "sealed MB/s", "xfer/raw", "sealed/xfer");
+    printf(compress ? " %9s %9s\n" : "\n", "lz4 MB/s", "lz4/xfer");
     for (unsigned int n = 1; n <= max_streams; n *= 2) {
-        double raw = 0, xf = 0, se = 0;
+        double raw = 0, xf = 0, se = 0, lz = 0;
 
         for (unsigned int r = 0; r < rounds; r++) {
-            double a = run_raw(n), b = run_xfer(n, pfns, false), c = run_xfer(n, pfns, true);
+            double a = run_raw(n), b = run_xfer(n, pfns, false, false);
+            double c = run_xfer(n, pfns, true, false);
+            double d = compress ? run_xfer(n, pfns, false, true) : 0;
 
             raw = a > raw ? a : raw;
             xf = b > xf ? b : xf;
             se = c > se ? c : se;
+            lz = d > lz ? d : lz;
         }
-        printf("%-8u %10.1f %10.1f %12.1f %9.2f %13.2f\n", n, raw, xf, se, xf / raw,
+        printf("%-8u %10.1f %10.1f %12.1f %9.2f %13.2f", n, raw, xf, se, xf / raw,
                se / xf);
+        if (compress)
+            printf(" %9.1f %9.2f", lz, lz / xf);
+        printf("\n");
         fflush(stdout);
     }
     free(guest);
