@@ -53,6 +53,8 @@ struct source {
                                                 this source can apply */
     double dst_cpu_idle;                 /* from the last "applied"; -1 unknown */
     unsigned int throttle;               /* percent the guest runs at; 100 = free */
+    bool compressing;                    /* the next epoch is compressed */
+    uint64_t raw_bytes;                  /* the last epoch's bytes, had it not been */
     struct mig_dirty_bitmap *dirty;      /* to send next */
     uint64_t *last_hash;                 /* per pfn, mig_page_key last sent */
     uint64_t sent_sum;                   /* digest sum over last_hash */
@@ -207,6 +209,8 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
     s->result->unchanged_pages += st.unchanged_pages;
     s->progress.pages_sent += st.pages;
     s->progress.bytes_sent += st.bytes;
+    /* what the epoch would have put on the wire uncompressed */
+    s->raw_bytes = st.bytes + (st.raw_bytes - st.data_bytes);
     *sent_pages = st.pages;
     *sent_bytes = st.bytes;
     return 0;
@@ -749,12 +753,14 @@ static int throttle(struct source *s, unsigned int percent)
 }
 
 /*
- * Apply the ladder's step before the next round.  A rung this guest or
- * peer cannot take is handed back to the policy (which never offers it
- * again) and *applied is false; any other failure fails the migration.
+ * Apply the ladder's step before the next round.  A rung that fails here
+ * (this guest or peer cannot take it, or the call failed) is handed back
+ * to the policy, which never offers it again, with a warning; *applied is
+ * false.  The migration goes on without it: a remedy that fails is no
+ * reason to give up.
  */
-static int apply_step(struct source *s, const struct mig_precopy_estimate *est,
-                      bool *applied)
+static void apply_step(struct source *s, const struct mig_precopy_estimate *est,
+                       bool *applied)
 {
     enum mig_ladder_rung rung = est->step == MIG_LADDER_STEP_THROTTLE ? MIG_LADDER_THROTTLE :
                                 est->step == MIG_LADDER_STEP_WIDEN ? MIG_LADDER_WIDEN
@@ -763,21 +769,22 @@ static int apply_step(struct source *s, const struct mig_precopy_estimate *est,
 
     *applied = false;
     if (est->step == MIG_LADDER_STEP_NONE)
-        return 0;
+        return;
     if (est->step == MIG_LADDER_STEP_THROTTLE)
         rc = throttle(s, est->throttle_percent);
-    if (rc == MIG_EUNSUPP) {
+    if (est->step == MIG_LADDER_STEP_COMPRESS_ON || est->step == MIG_LADDER_STEP_COMPRESS_OFF)
+        rc = mig_xfer_sender_set_compress(s->sender, est->compress);
+    if (!rc && rung == MIG_LADDER_COMPRESS)
+        s->compressing = est->compress;
+    if (rc) {
         if (s->log)
             xtl_log(s->log, XTL_WARN, -1, "migrate", "ladder: cannot %s: %s; the rung "
                     "is left out", mig_ladder_rung_name(rung), mig_error_last());
         mig_precopy_rung_unavailable(s->policy, rung);
-        return 0;
+        return;
     }
-    if (rc)
-        return rc;
     *applied = true;
     s->result->ladder.rungs |= rung;
-    return 0;
 }
 
 /* The round's figures for the policy, and what the ladder looks at. */
@@ -794,6 +801,7 @@ static void round_figures(struct source *s, struct mig_precopy_round *round,
         idle = s->dst_cpu_idle;
     round->cpu_idle = idle;
     round->streams = s->nr_streams;
+    round->raw_bytes = s->raw_bytes;
 }
 
 /* The policy's view and the ladder's step into the progress report. */
@@ -810,7 +818,7 @@ static void progress_figures(struct source *s, const struct mig_precopy_round *r
     s->progress.ladder_reason = stepped ? est->step_reason : NULL;
     s->progress.throttle_percent = s->throttle;
     s->progress.streams = s->nr_streams;
-    s->progress.compress = false;
+    s->progress.compress = s->compressing;
     s->progress.cpu_idle = round->cpu_idle;
 }
 
@@ -854,7 +862,7 @@ static int precopy_round(struct source *s, double *last_harvest,
     s->result->rounds++;
     snprintf(s->result->reason, sizeof(s->result->reason), "%s", est.reason);
     if (*decision == MIG_PRECOPY_CONTINUE)
-        rc = apply_step(s, &est, &stepped);
+        apply_step(s, &est, &stepped);
     progress_figures(s, &round, &est, stepped);
     if (!rc)
         rc = report(s, MIG_PHASE_PRECOPY);
@@ -896,9 +904,11 @@ static int source_setup(struct source *s, int control_in, int control_out)
     s->control_up = true;
     /* Offer the ladder's rungs this source can apply. */
     s->policy_opts = s->opts->policy;
-    s->policy_opts.ladder &= s->ops->throttle ? MIG_LADDER_THROTTLE : 0;
-    s->throttle = 100;
-    s->dst_cpu_idle = -1;
+    s->policy_opts.ladder &= MIG_LADDER_COMPRESS |
+                             (s->ops->throttle ? MIG_LADDER_THROTTLE : 0);
+    s->throttle = s->progress.throttle_percent = 100;
+    s->progress.streams = n;
+    s->progress.cpu_idle = s->dst_cpu_idle = -1;
     s->result->ladder.min_throttle_percent = 100;
     s->result->ladder.max_streams = n;
     rc = mig_precopy_new(&s->policy_opts, &s->policy);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -222,10 +223,34 @@ static int mb_pause(void *b)
     return 0;
 }
 
+int mem_backend_throttle(void *b, unsigned int percent)
+{
+    struct mem_backend *m = b;
+
+    if (!percent || percent > 100)
+        return mig_error_set(MIG_EINVAL, "throttle to %u%%", percent);
+    m->throttle_percent = percent;
+    if (percent < m->throttle_min)
+        m->throttle_min = percent;
+    m->throttle_calls++;
+    return 0;
+}
+
+static int mb_epoch_applied(void *b)
+{
+    struct mem_backend *m = b;
+
+    if (atomic_load(&m->fail_next_epoch))
+        return mig_error_set(MIG_EIO, "the destination died (test)");
+    return 0;
+}
+
 static int mb_resume(void *b)
 {
     struct mem_backend *m = b;
 
+    if (m->throttle_percent < 100)
+        m->resumed_throttled = true;
     m->paused = false;
     m->handed_over = false;
     m->resumes++;
@@ -397,6 +422,7 @@ const struct mig_source_ops mem_source_ops = {
 const struct mig_destination_ops mem_destination_ops = {
     .name = "mem-destination",
     .prepare = mb_prepare,
+    .epoch_applied = mb_epoch_applied,
     .open_streams = mb_open_streams,
     .close_streams = mb_close_streams,
     .write_page = mb_write_page,
@@ -408,6 +434,7 @@ const struct mig_destination_ops mem_destination_ops = {
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)
 {
     memset(m, 0, sizeof(*m));
+    m->throttle_percent = m->throttle_min = 100;
     if (!source)
         return;
     m->nr_pfns = nr_pfns;

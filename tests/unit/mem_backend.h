@@ -66,10 +66,23 @@ struct mem_backend {
     int *stream_tags;
     unsigned int streams_open;           /* n of the last open_streams */
     unsigned int streams_opened, streams_closed;   /* calls */
+    /* throttle (source, mem_backend_throttle): the CPU share now, the
+     * lowest one asked, calls, and whether resume found it below 100 */
+    unsigned int throttle_percent, throttle_min, throttle_calls;
+    bool resumed_throttled;
+    /* epoch_applied (destination): once set, the next one fails, as a
+     * destination that dies */
+    _Atomic bool fail_next_epoch;
 };
 
 /* How long one side waits for the other's step before giving up. */
 #define MEM_BACKEND_WAIT_S 30
+
+/*
+ * The source's throttle op (mig_source_ops.throttle), for tests that offer
+ * it: mem_source_ops leaves it out, so the ladder has no throttle rung.
+ */
+int mem_backend_throttle(void *be, unsigned int percent);
 
 /* Its prefetch op only counts what it is told (prefetched, prefetch_disorder). */
 extern const struct mig_source_ops mem_source_ops;

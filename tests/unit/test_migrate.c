@@ -63,14 +63,18 @@ struct dirtier {
     bool miss_one;              /* a write dirty tracking does not see */
     bool retype;                /* round 0: pages change type, not content */
     bool dumpable_seen;         /* a progress report found the process dumpable */
+    bool scale_by_throttle;     /* write fewer pages as the guest is throttled */
+    _Atomic bool *fail_when_throttled;  /* set once a report says throttled */
 };
 
 /* The guest's writes during a round (called at each harvest). */
 static void guest_writes(struct mem_backend *m, void *arg)
 {
     struct dirtier *w = arg;
+    unsigned int pages = w->scale_by_throttle
+                         ? w->pages_per_round * m->throttle_percent / 100 : w->pages_per_round;
 
-    for (unsigned int i = 0; i < w->pages_per_round; i++) {
+    for (unsigned int i = 0; i < pages; i++) {
         uint64_t pfn = (w->rounds_seen * 977 + i * 13) % PFNS;
         uint8_t value = w->rewrite_same ? m->memory[pfn * 4096 + pfn % 4096]
                                         : (uint8_t)(w->rounds_seen + i + 1);
@@ -95,6 +99,8 @@ static int cancel_hook(const struct mig_progress *p, void *payload)
     /* The key and the guest's memory are held: nobody may dump or trace. */
     if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
         w->dumpable_seen = true;
+    if (w->fail_when_throttled && p->throttle_percent < 100)
+        atomic_store(w->fail_when_throttled, true);
 
     return p->phase == MIG_PHASE_PRECOPY && (int)p->round == w->cancel_at_round;
 }
@@ -384,6 +390,7 @@ static void *relay_main(void *arg)
     return NULL;
 }
 struct run {
+    const struct mig_source_ops *ops;
     struct mem_backend src;
     struct dest_side dst;
     struct mig_migrate_options opts;
@@ -419,7 +426,7 @@ static void migrate_through(struct run *r, unsigned int streams, struct relay *r
     r->opts.progress_payload = &r->w;
     r->src.guest_writes = guest_writes;
     r->src.guest_writes_arg = &r->w;
-    r->rc = mig_migrate_send(&mem_source_ops, &r->src, to_src[1], to_dest[0],
+    r->rc = mig_migrate_send(r->ops, &r->src, to_src[1], to_dest[0],
                              &r->opts, NULL, &r->result);
     if (r->rc)
         snprintf(r->message, sizeof(r->message), "%s", mig_error_last());
@@ -452,6 +459,7 @@ static void migrate(struct run *r, unsigned int streams)
 static void setup(struct run *r, unsigned int dirty_pages)
 {
     memset(r, 0, sizeof(*r));
+    r->ops = &mem_source_ops;
     mem_backend_init(&r->src, PFNS, true);
     mem_backend_init(&r->dst.be, 0, false);
     r->opts = (struct mig_migrate_options)MIG_MIGRATE_OPTIONS_INIT;
@@ -748,6 +756,85 @@ START_TEST(test_policy_gives_up)
     ck_assert_ptr_nonnull(strstr(r.message, "given up after 2 rounds"));
     ck_assert(r.result.gave_up);
     ck_assert_int_ne(r.dst.rc, 0);
+    assert_running_at_source(&r);
+    teardown(&r);
+}
+END_TEST
+
+/* The source ops of the test double with the throttle rung offered. */
+static struct mig_source_ops throttled_ops;
+
+/* A steady writer the ladder may throttle, with an unreachable target. */
+static void setup_ladder(struct run *r)
+{
+    setup(r, 3000);
+    throttled_ops = mem_source_ops;
+    throttled_ops.throttle = mem_backend_throttle;
+    r->ops = &throttled_ops;
+    r->w.steady = true;
+    r->w.scale_by_throttle = true;
+    r->opts.policy.ladder = MIG_LADDER_THROTTLE;
+    r->opts.policy.max_downtime_ms = 1;             /* below the overhead */
+}
+
+/*
+ * A guest whose dirty set never shrinks is throttled, a step a round
+ * (down to 10%), before the switchover is forced; it is given back its
+ * whole CPU as soon as it is paused, and the memory arrives whole.
+ */
+START_TEST(test_ladder_throttles_and_gives_back)
+{
+    struct run r;
+
+    setup_ladder(&r);
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert(r.result.memory_verified);
+    ck_assert(r.result.forced);
+    ck_assert_uint_eq(r.result.ladder.rungs, MIG_LADDER_THROTTLE);
+    ck_assert_uint_eq(r.result.ladder.min_throttle_percent, 10);
+    ck_assert_uint_eq(r.src.throttle_min, 10);
+    ck_assert_uint_eq(r.src.throttle_calls, 4);       /* 50, 25, 10, then 100 */
+    ck_assert_uint_eq(r.src.throttle_percent, 100);
+    ck_assert_ptr_nonnull(strstr(r.result.reason, "throttled to 10%"));
+    teardown(&r);
+
+    /* With the ladder off, the same guest is never throttled. */
+    setup_ladder(&r);
+    r.opts.policy.ladder = 0;
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_uint_eq(r.src.throttle_calls, 0);
+    ck_assert_uint_eq(r.result.ladder.rungs, 0);
+    teardown(&r);
+}
+END_TEST
+
+/*
+ * The destination dies while the guest is throttled: the guest resumes at
+ * the source with its whole CPU; a cancel by the caller does the same.
+ */
+START_TEST(test_throttle_never_left_behind)
+{
+    struct run r;
+
+    setup_ladder(&r);
+    r.w.fail_when_throttled = &r.dst.be.fail_next_epoch;
+    migrate(&r, 2);
+    ck_assert_int_ne(r.rc, 0);
+    ck_assert_msg(strstr(r.message, "the destination died (test)"), "%s", r.message);
+    ck_assert_uint_lt(r.src.throttle_min, 100);
+    ck_assert_uint_eq(r.src.throttle_percent, 100);
+    ck_assert(!r.src.resumed_throttled);
+    assert_running_at_source(&r);
+    teardown(&r);
+
+    setup_ladder(&r);
+    r.w.cancel_at_round = 3;
+    migrate(&r, 1);
+    ck_assert_int_eq(r.rc, MIG_ECANCELLED);
+    ck_assert_uint_lt(r.src.throttle_min, 100);
+    ck_assert_uint_eq(r.src.throttle_percent, 100);
     assert_running_at_source(&r);
     teardown(&r);
 }
@@ -1094,6 +1181,8 @@ int main(void)
     tcase_add_test(tc, test_tracking_fails_after_hello);
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);
+    tcase_add_test(tc, test_ladder_throttles_and_gives_back);
+    tcase_add_test(tc, test_throttle_never_left_behind);
     tcase_add_test(tc, test_migrate_survives_resets);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
     tcase_add_test(tc, test_failed_switchover_cancels_hash);
