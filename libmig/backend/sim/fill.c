@@ -203,8 +203,9 @@ static void fill_text(uint8_t *page, uint64_t *state)
 /* ---- binary ---------------------------------------------------------------- */
 
 /* 32-bit small values, most of them zero (flags, counts, enums). */
-static void fill_small_integers(uint32_t *values, uint64_t *state)
+static void fill_small_integers(void *page, uint64_t *state)
 {
+    uint32_t *values = page;
     uint64_t r = sim_random_next(state);
     uint32_t bound = UINT32_C(4) << (r % 4 * 2);       /* 4 .. 256 */
     unsigned i;
@@ -216,8 +217,9 @@ static void fill_small_integers(uint32_t *values, uint64_t *state)
 }
 
 /* Page-table-like entries: frames counting up with flags, some empty. */
-static void fill_page_table(uint64_t *values, uint64_t *state)
+static void fill_page_table(void *page, uint64_t *state)
 {
+    uint64_t *values = page;
     uint64_t r = sim_random_next(state), frame = (r >> 16) % (UINT64_C(1) << 24);
     uint64_t flags = r % 2 ? 0x067 : UINT64_C(0x8000000000000063);
     unsigned i;
@@ -230,8 +232,9 @@ static void fill_page_table(uint64_t *values, uint64_t *state)
 }
 
 /* Mostly zero: a few values here and there (a sparse table, a stack's end). */
-static void fill_sparse(uint64_t *values, uint64_t *state)
+static void fill_sparse(void *page, uint64_t *state)
 {
+    uint64_t *values = page;
     uint64_t r = sim_random_next(state), n;
 
     memset(values, 0, MIG_PAGE_SIZE);
@@ -245,8 +248,9 @@ static void fill_sparse(uint64_t *values, uint64_t *state)
  * 8-byte pointer-like values into one region (kernel direct map or user
  * heap), so they share their high bits; a third NULL.
  */
-static void fill_pointers(uint64_t *values, uint64_t *state)
+static void fill_pointers(void *page, uint64_t *state)
 {
+    uint64_t *values = page;
     uint64_t r = sim_random_next(state), base;
     unsigned i;
 
@@ -262,8 +266,9 @@ static void fill_pointers(uint64_t *values, uint64_t *state)
  * 64-byte records as a slab holds them: list links to neighbouring
  * records, an id counting up, constant flags, a key in some, zero padding.
  */
-static void fill_records(uint64_t *values, uint64_t *state)
+static void fill_records(void *page, uint64_t *state)
 {
+    uint64_t *values = page;
     uint64_t r = sim_random_next(state), base, flags, id = r >> 48;
     unsigned i;
 
@@ -316,8 +321,9 @@ static const struct {
 };
 #define NR_INSNS (sizeof(insns) / sizeof(insns[0]))
 
-static void fill_code(uint8_t *page, uint64_t *state)
+static void fill_code(void *memory, uint64_t *state)
 {
+    uint8_t *page = memory;
     int32_t targets[16];
     size_t at = 0, k;
     uint64_t r;
@@ -348,32 +354,19 @@ static void fill_code(uint8_t *page, uint64_t *state)
  */
 static void fill_binary(uint8_t *page, uint64_t *state)
 {
-    switch (sim_random_next(state) % 8) {
-    case 0:
-        fill_small_integers((uint32_t *)page, state);
-        break;
-    case 1:
-        fill_page_table((uint64_t *)page, state);
-        break;
-    case 2:
-        fill_pointers((uint64_t *)page, state);
-        break;
-    case 3:
-        fill_records((uint64_t *)page, state);
-        break;
-    case 4: case 5:
-        fill_sparse((uint64_t *)page, state);
-        break;
-    default:
-        fill_code(page, state);
-        break;
-    }
+    static void (*const generators[8])(void *, uint64_t *) = {
+        fill_small_integers, fill_page_table, fill_pointers, fill_records,
+        fill_sparse, fill_sparse, fill_code, fill_code,
+    };
+
+    generators[sim_random_next(state) % 8](page, state);
 }
 
 /* ---- pages and threads ------------------------------------------------------ */
 
-static void fill_entropy(uint64_t *values, uint64_t *state)
+static void fill_entropy(void *page, uint64_t *state)
 {
+    uint64_t *values = page;
     unsigned i;
 
     for (i = 0; i < WORDS_PER_PAGE; i++)
@@ -387,7 +380,7 @@ void sim_fill_page(uint8_t *page, enum mig_sim_fill fill, uint64_t seed,
 
     state = sim_random_next(&state);        /* pages' streams apart */
     if (fill == MIG_SIM_FILL_RANDOM) {
-        fill_entropy((uint64_t *)page, &state);
+        fill_entropy(page, &state);
         return;
     }
     kind = sim_random_next(&state) % 1000;
@@ -400,7 +393,7 @@ void sim_fill_page(uint8_t *page, enum mig_sim_fill fill, uint64_t seed,
              MIG_SIM_REALISTIC_BINARY_PERMILLE)
         fill_binary(page, &state);
     else
-        fill_entropy((uint64_t *)page, &state);
+        fill_entropy(page, &state);
 }
 
 struct fill_share {
