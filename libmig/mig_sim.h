@@ -61,10 +61,13 @@ enum mig_sim_harvest_mode {
  *              were chosen to match the compressibility of real memory
  *              (docs/benchmarks.md, "Sim guest memory"):
  *     zero     untouched or freed memory
- *     text     ASCII: log lines, key = value configuration, word runs
- *     binary   structured data: arrays of small integers, pointer-like
- *              8-byte values sharing their high bits, records with
- *              constant fields, x86-instruction-like byte sequences
+ *     text     ASCII: log lines, key = value configuration, word runs (a
+ *              quarter of them end early, in a zero tail)
+ *     binary   structured data, one kind a page: small integers, page-
+ *              table-like entries, pointer-like 8-byte values sharing
+ *              their high bits, slab-like 64-byte records, nearly empty
+ *              pages with a few values, x86-instruction-like bytes (the
+ *              last two twice as often as each of the others)
  *     entropy  compressed or encrypted data: PRNG bytes
  * The content of a pfn depends only on the seed, the fill and the pfn, so
  * a seed gives the same memory whatever the guest's size or the machine.
@@ -119,11 +122,13 @@ struct mig_sim_options {
 /*
  * Create a guest: map and populate its memory, fill it as options->fill
  * says (in parallel, one thread per online CPU up to 8), arm dirty
- * tracking (nothing dirty yet: the fill is not a write of the guest).  The writers do not run until
- * mig_sim_guest_start().  *out is owned by the caller and released with
- * mig_sim_guest_destroy().  Errors: MIG_EINVAL for bad options (quoted),
- * MIG_ENOMEM, MIG_EUNSUPP when no userfaultfd write-protection is usable
- * (the message says which call failed and what to check).
+ * tracking (nothing dirty yet: the fill is not a write of the guest).
+ * The writers do not run until mig_sim_guest_start().  *out is owned by
+ * the caller and released with mig_sim_guest_destroy().  options may be
+ * of version MIG_SIM_OPTIONS_VERSION_MIN or later.  Errors: MIG_EINVAL
+ * for bad options (quoted), MIG_ENOMEM, MIG_EUNSUPP when no userfaultfd
+ * write-protection is usable (the message says which call failed and what
+ * to check).
  */
 int mig_sim_guest_create(const struct mig_sim_options *options,
                          struct mig_sim_guest **out);

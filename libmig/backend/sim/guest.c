@@ -177,15 +177,16 @@ static void *vcpu_main(void *opaque)
 
     paced_from = mig_clock_ns();
     for (;;) {
+        /* no catch-up burst after a throttled sleep or a park */
+        paced_from += vcpu_throttle(vcpu, &period);
         if (__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE))
-            paced_from += vcpu_park(vcpu);   /* no catch-up burst after */
+            paced_from += vcpu_park(vcpu);
         if (__atomic_load_n(&guest->stop_requested, __ATOMIC_ACQUIRE))
             break;
         if (options->pattern == MIG_SIM_PATTERN_IDLE) {
             sleep_ns(MAX_SLEEP_NS);
             continue;
         }
-        paced_from += vcpu_throttle(vcpu, &period);     /* nor after this */
         pfn = vcpu_next_pfn(vcpu);
         value = sim_random_next(&vcpu->random_state);
         offset = (value >> 32) % (MIG_PAGE_SIZE / sizeof(uint64_t));
