@@ -52,6 +52,36 @@ enum mig_sim_harvest_mode {
     MIG_SIM_HARVEST_LOOSE,
 };
 
+/*
+ * What a guest's memory holds when it is created (before any write):
+ *   ZERO       every page zero (flatters compression and zero-page skips)
+ *   RANDOM     every byte from a seeded PRNG: no page compresses
+ *   REALISTIC  a seeded mix of the four kinds of page below, chosen page by
+ *              page, in the proportions MIG_SIM_REALISTIC_*_PERMILLE, which
+ *              were chosen to match the compressibility of real memory
+ *              (docs/benchmarks.md, "Sim guest memory"):
+ *     zero     untouched or freed memory
+ *     text     ASCII: log lines, key = value configuration, word runs (a
+ *              quarter of them end early, in a zero tail)
+ *     binary   structured data, one kind a page: small integers, page-
+ *              table-like entries, pointer-like 8-byte values sharing
+ *              their high bits, slab-like 64-byte records, nearly empty
+ *              pages with a few values, x86-instruction-like bytes (the
+ *              last two twice as often as each of the others)
+ *     entropy  compressed or encrypted data: PRNG bytes
+ * The content of a pfn depends only on the seed, the fill and the pfn, so
+ * a seed gives the same memory whatever the guest's size or the machine.
+ */
+enum mig_sim_fill {
+    MIG_SIM_FILL_ZERO,
+    MIG_SIM_FILL_RANDOM,
+    MIG_SIM_FILL_REALISTIC,
+};
+#define MIG_SIM_REALISTIC_ZERO_PERMILLE     450
+#define MIG_SIM_REALISTIC_TEXT_PERMILLE     150
+#define MIG_SIM_REALISTIC_BINARY_PERMILLE   385
+#define MIG_SIM_REALISTIC_ENTROPY_PERMILLE  15
+
 #define MIG_SIM_MAX_VCPUS 64
 
 /* Options of mig_sim_guest_create(); start from MIG_SIM_OPTIONS_INIT. */
@@ -62,14 +92,18 @@ struct mig_sim_options {
     enum mig_sim_pattern pattern; /* default UNIFORM */
     uint64_t writes_per_second;   /* per vCPU; 0 = as fast as it can */
     uint64_t working_set_bytes;   /* HOT_SET only; default 64 MiB */
-    uint64_t seed;                /* of the writers' pfn choice */
+    uint64_t seed;                /* of the writers' pfn choice and the fill */
     uint64_t slow_write_ns;       /* a write taking longer is a stall; 50 us */
     enum mig_sim_tracker tracker; /* default AUTO */
     xentoollog_logger *logger;    /* NULL: no logging */
     unsigned park_timeout_ms;     /* a pause fails when a vCPU has not
                                      parked by then; default 20000 */
+    /* version 3 */
+    enum mig_sim_fill fill;       /* initial memory; default ZERO */
 };
-#define MIG_SIM_OPTIONS_VERSION 2
+#define MIG_SIM_OPTIONS_VERSION 3
+/* The oldest version still accepted: version 2 has no fill (ZERO). */
+#define MIG_SIM_OPTIONS_VERSION_MIN 2
 #define MIG_SIM_OPTIONS_INIT {                                  \
         .version = MIG_SIM_OPTIONS_VERSION,                     \
         .memory_bytes = UINT64_C(1) << 30,                      \
@@ -82,15 +116,19 @@ struct mig_sim_options {
         .tracker = MIG_SIM_TRACKER_AUTO,                        \
         .logger = NULL,                                         \
         .park_timeout_ms = 20000,                               \
+        .fill = MIG_SIM_FILL_ZERO,                              \
     }
 
 /*
- * Create a guest: map and populate its memory (all zero), arm dirty
- * tracking (nothing dirty yet).  The writers do not run until
- * mig_sim_guest_start().  *out is owned by the caller and released with
- * mig_sim_guest_destroy().  Errors: MIG_EINVAL for bad options (quoted),
- * MIG_ENOMEM, MIG_EUNSUPP when no userfaultfd write-protection is usable
- * (the message says which call failed and what to check).
+ * Create a guest: map and populate its memory, fill it as options->fill
+ * says (in parallel, one thread per online CPU up to 8), arm dirty
+ * tracking (nothing dirty yet: the fill is not a write of the guest).
+ * The writers do not run until mig_sim_guest_start().  *out is owned by
+ * the caller and released with mig_sim_guest_destroy().  options may be
+ * of version MIG_SIM_OPTIONS_VERSION_MIN or later.  Errors: MIG_EINVAL
+ * for bad options (quoted), MIG_ENOMEM, MIG_EUNSUPP when no userfaultfd
+ * write-protection is usable (the message says which call failed and what
+ * to check).
  */
 int mig_sim_guest_create(const struct mig_sim_options *options,
                          struct mig_sim_guest **out);
@@ -123,6 +161,27 @@ int mig_sim_guest_stop(struct mig_sim_guest *guest);
  */
 int mig_sim_guest_pause(struct mig_sim_guest *guest);
 int mig_sim_guest_resume(struct mig_sim_guest *guest);
+
+#define MIG_SIM_THROTTLE_PERIOD_MS 10
+
+/*
+ * Throttle the vCPU writers (the convergence ladder's throttle rung, as a
+ * CPU cap does to a Xen guest): in every period of
+ * MIG_SIM_THROTTLE_PERIOD_MS each vCPU writes for at most percent % of it
+ * and sleeps the rest, in sleeps of at most 1 ms that end at once on a
+ * pause or stop request or when the throttle is lifted.  The time slept
+ * is taken off a paced writer's schedule (writes_per_second) as parked
+ * time is, so no burst catches up afterwards: its rate drops too.
+ * percent 1..100; 100 (the default) is not throttled and puts the writers
+ * back to full speed at their next write.  Set from any thread; takes
+ * effect at each writer's next write; survives stop and start.  The
+ * throttled sleeps are counted in struct mig_sim_vcpu_stats.  MIG_EINVAL
+ * (quoting percent) outside 1..100, the throttle unchanged.
+ */
+int mig_sim_guest_throttle(struct mig_sim_guest *guest, unsigned percent);
+
+/* The percent of the last successful mig_sim_guest_throttle(); 100 if none. */
+unsigned mig_sim_guest_throttle_percent(const struct mig_sim_guest *guest);
 
 /* Options of one harvest; start from MIG_SIM_HARVEST_OPTIONS_INIT. */
 struct mig_sim_harvest_options {
@@ -170,6 +229,8 @@ struct mig_sim_vcpu_stats {
     uint64_t slow_write_max_ns;
     uint64_t stall_total_ns;    /* pause_total_ns + slow_write_total_ns */
     uint64_t stall_max_ns;      /* max of the two maxima */
+    uint64_t throttle_count;    /* sleeps of mig_sim_guest_throttle() */
+    uint64_t throttled_ns;      /* time in them (not a stall: asked for) */
 };
 
 /*

@@ -13,7 +13,11 @@
 #include "mig_backend.h"
 #include "mig_sim.h"
 
-/* Source side: a running sim guest, owned by the caller. */
+/*
+ * Source side: a running sim guest, owned by the caller.  The source ops
+ * include throttle (mig_sim_guest_throttle); the percent in force reads
+ * back with mig_sim_guest_throttle_percent(source.guest).
+ */
 struct mig_sim_source {
     struct mig_sim_guest *guest;   /* not owned */
     unsigned int nr_vcpus;
@@ -22,6 +26,8 @@ struct mig_sim_source {
     bool released;
     unsigned int harvests;
     uint64_t harvest_paused_ns;
+    unsigned int throttle_calls;   /* throttle() calls that succeeded */
+    unsigned int throttle_lowest;  /* lowest percent they set; 0: none */
 };
 
 /* Destination side: memory mapped by prepare(), unmapped by dispose. */

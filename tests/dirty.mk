@@ -38,3 +38,10 @@ bench_sim_trace_bench_LDADD = ../libmig/libmig.a $(XENTOOLLOG_LIBS) $(XXHASH_LIB
 .PHONY: bench-sim-trace
 bench-sim-trace: bench/sim-trace-bench$(EXEEXT)
 	./bench/sim-trace-bench$(EXEEXT)
+
+# How compressible real memory and the sim guest's fills are (LZ4 per page):
+# docs/benchmarks.md, "Sim guest memory".
+noinst_PROGRAMS += bench/page-compress-bench
+bench_page_compress_bench_SOURCES = bench/page-compress-bench.c
+bench_page_compress_bench_CFLAGS = $(AM_CFLAGS) $(LZ4_CFLAGS)
+bench_page_compress_bench_LDADD = $(LIBMIG_TEST_LIBS) $(LZ4_LIBS)

@@ -30,7 +30,7 @@ enum {
     OPT_DEBUG = 0x100, OPT_LIVE, OPT_STREAMS, OPT_TRACING, OPT_MAX_DOWNTIME,
     OPT_BANDWIDTH, OPT_JSON, OPT_POLICY, OPT_ON_NO_CONVERGENCE, OPT_TIMEOUT,
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
-    OPT_SIM_WORKING_SET, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
+    OPT_SIM_WORKING_SET, OPT_SIM_FILL, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
     OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS, OPT_LADDER, OPT_MAX_STREAMS,
 };
 
@@ -51,6 +51,7 @@ static const struct option long_options[] = {
     { "sim-pattern",       required_argument, NULL, OPT_SIM_PATTERN },
     { "sim-rate",          required_argument, NULL, OPT_SIM_RATE },
     { "sim-working-set",   required_argument, NULL, OPT_SIM_WORKING_SET },
+    { "sim-fill",          required_argument, NULL, OPT_SIM_FILL },
     { "no-verify",         no_argument,       NULL, OPT_NO_VERIFY },
     { "inject-fault",      required_argument, NULL, OPT_INJECT_FAULT },
     { "no-encrypt",        no_argument,       NULL, OPT_NO_ENCRYPT },
@@ -77,13 +78,32 @@ static int usage_error(const char *fmt, ...)
 }
 
 
+struct choice {
+    const char *name;
+    unsigned int value;
+};
+
+/* *value of the choice named arg (0), or the usage error quoting arg and hint. */
+static int parse_choice(const char *option, const char *arg, const struct choice *choices,
+                        size_t nr_choices, const char *hint, unsigned int *value)
+{
+    for (size_t c = 0; c < nr_choices; c++) {
+        if (!strcmp(arg, choices[c].name)) {
+            *value = choices[c].value;
+            return 0;
+        }
+    }
+    return usage_error("%s '%s': use %s", option, arg, hint);
+}
+#define CHOICES(array) array, sizeof(array) / sizeof(array[0])
+
 /*
  * --inject-fault NAME (testing only; docs/architecture.md, "Testing hooks
  * and the fault matrix"): break the data path once.
  */
 static int parse_fault(const char *name, unsigned int *fault)
 {
-    static const struct { const char *name; unsigned int fault; } faults[] = {
+    static const struct choice faults[] = {
         { "corrupt-page", MIG_XFER_FAULT_CORRUPT_PAGE },
         { "cut-stream",   MIG_XFER_FAULT_CUT_STREAM },
         { "tamper-frame", MIG_XFER_FAULT_TAMPER_FRAME },
@@ -98,16 +118,10 @@ static int parse_fault(const char *name, unsigned int *fault)
         { "digest-mismatch", MIG_MIGRATE_FAULT_DIGEST },
     };
 
-    for (unsigned int f = 0; f < sizeof(faults) / sizeof(faults[0]); f++) {
-        if (!strcmp(name, faults[f].name)) {
-            *fault = faults[f].fault;
-            return 0;
-        }
-    }
-    return usage_error("--inject-fault '%s': use corrupt-page, cut-stream, tamper-frame, "
-                       "replay-frame, truncate, stall, wrong-key, stream-reset, "
-                       "stream-reset-rounds, stream-reset-always, version or "
-                       "digest-mismatch", name);
+    return parse_choice("--inject-fault", name, CHOICES(faults),
+                        "corrupt-page, cut-stream, tamper-frame, replay-frame, truncate, "
+                        "stall, wrong-key, stream-reset, stream-reset-rounds, "
+                        "stream-reset-always, version or digest-mismatch", fault);
 }
 
 /* --ladder off|RUNG[,RUNG...]: the convergence ladder's rungs. */
@@ -219,7 +233,16 @@ static int parse_engine_option(struct mig_migrate_options *opts, int opt, const 
 /* An option of the simulated guest (struct mig_sim_options): 0, or the exit code. */
 static int parse_sim_option(struct mig_sim_options *sim, int opt, const char *arg)
 {
+    static const struct choice patterns[] = {
+        { "uniform", MIG_SIM_PATTERN_UNIFORM }, { "hot", MIG_SIM_PATTERN_HOT_SET },
+        { "sequential", MIG_SIM_PATTERN_SEQUENTIAL }, { "idle", MIG_SIM_PATTERN_IDLE },
+    };
+    static const struct choice fills[] = {
+        { "zero", MIG_SIM_FILL_ZERO }, { "random", MIG_SIM_FILL_RANDOM },
+        { "realistic", MIG_SIM_FILL_REALISTIC },
+    };
     unsigned long long n;
+    unsigned int value;
 
     switch (opt) {
     case OPT_SIM_MEMORY:
@@ -232,17 +255,10 @@ static int parse_sim_option(struct mig_sim_options *sim, int opt, const char *ar
         sim->nr_vcpus = (unsigned int)n;
         break;
     case OPT_SIM_PATTERN:
-        if (!strcmp(arg, "uniform"))
-            sim->pattern = MIG_SIM_PATTERN_UNIFORM;
-        else if (!strcmp(arg, "hot"))
-            sim->pattern = MIG_SIM_PATTERN_HOT_SET;
-        else if (!strcmp(arg, "sequential"))
-            sim->pattern = MIG_SIM_PATTERN_SEQUENTIAL;
-        else if (!strcmp(arg, "idle"))
-            sim->pattern = MIG_SIM_PATTERN_IDLE;
-        else
-            return usage_error("--sim-pattern '%s': use uniform, hot, sequential or idle",
-                               arg);
+        if (parse_choice("--sim-pattern", arg, CHOICES(patterns),
+                         "uniform, hot, sequential or idle", &value))
+            return XL_EXT_EXIT_USAGE;
+        sim->pattern = (enum mig_sim_pattern)value;
         break;
     case OPT_SIM_RATE:
         if (xl_ext_parse_rate("--sim-rate", arg, &sim->writes_per_second))
@@ -251,6 +267,12 @@ static int parse_sim_option(struct mig_sim_options *sim, int opt, const char *ar
     case OPT_SIM_WORKING_SET:
         if (xl_ext_parse_size("--sim-working-set", arg, &sim->working_set_bytes))
             return XL_EXT_EXIT_USAGE;
+        break;
+    case OPT_SIM_FILL:
+        if (parse_choice("--sim-fill", arg, CHOICES(fills), "zero, random or realistic",
+                         &value))
+            return XL_EXT_EXIT_USAGE;
+        sim->fill = (enum mig_sim_fill)value;
         break;
     }
     return 0;

@@ -124,7 +124,11 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--sim-vcpus N       Its writer threads (default 2).\n"
       "--sim-pattern P     uniform (default), hot, sequential or idle.\n"
       "--sim-rate N        Writes per second per vCPU (default: as fast as it can).\n"
-      "--sim-working-set SIZE  Pages the hot pattern writes (default 64M).\n" },
+      "--sim-working-set SIZE  Pages the hot pattern writes (default 64M).\n"
+      "--sim-fill F        Its memory at the start: zero (default), random\n"
+      "                    (incompressible) or realistic (a seeded mix of zero,\n"
+      "                    text, binary and random pages, compressing like a\n"
+      "                    real guest's).\n" },
     { "migrate-receive", cmd_migrate_receive,
       "Receive a migrating domain (run by migrate through ssh or sh)",
       "[options]",

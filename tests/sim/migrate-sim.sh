@@ -21,7 +21,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify loca
     fi
 fi
 
-echo "1..22"
+echo "1..23"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 src_hash() { sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
@@ -59,6 +59,11 @@ for key, value in words.items():
 
 migrate --sim-memory 32M --sim-pattern idle --policy xen-default localhost
 check "--policy xen-default: converges on an idle guest" '[ "$(rc)" = 0 ] && [ "$(src_hash)" = "$(dst_hash)" ]'
+
+migrate --sim-memory 32M --sim-fill realistic --sim-pattern hot --sim-working-set 4M \
+    --sim-rate 20000 localhost
+check "--sim-fill realistic: the non-zero memory arrives as it was" \
+    '[ "$(rc)" = 0 ] && [ -n "$(src_hash)" ] && [ "$(src_hash)" = "$(dst_hash)" ]'
 
 migrate --sim-memory 32M --tracing bogus localhost
 check "bad --tracing: exit 2 quoting the value" '[ "$(rc)" = 2 ] && grep -q "bogus" "$t/err"'

@@ -23,9 +23,12 @@
 #include <valgrind/valgrind.h>
 #endif
 
+#include "mig_clock.h"
 #include "mig_dirty.h"
 #include "mig_error.h"
 #include "mig_sim.h"
+#include "mig_sim_backend.h"
+#include "sys/mig_backend.h"        /* the ops, to call throttle */
 /* the stuck-vCPU test stops the tracker's fault handler itself */
 #include "../../libmig/backend/sim/sim_private.h"
 
@@ -379,6 +382,339 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* ---- fills ---------------------------------------------------------------- */
+
+static struct mig_sim_guest *new_filled_guest(enum mig_sim_fill fill, uint64_t bytes,
+                                              uint64_t seed)
+{
+    struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
+    struct mig_sim_guest *guest = NULL;
+
+    options.memory_bytes = bytes;
+    options.fill = fill;
+    options.seed = seed;
+    ck_assert_msg(mig_sim_guest_create(&options, &guest) == MIG_OK, "create: %s",
+                  mig_error_last());
+    return guest;
+}
+
+static const uint8_t *page_of(struct mig_sim_guest *guest, uint64_t pfn)
+{
+    const void *data;
+    size_t length;
+
+    ck_assert_int_eq(mig_sim_guest_page(guest, pfn, &data, &length), MIG_OK);
+    return data;
+}
+
+static int is_zero_page(const uint8_t *page)
+{
+    static const uint8_t zero[MIG_PAGE_SIZE];
+
+    return !memcmp(page, zero, MIG_PAGE_SIZE);
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(test_fill_zero_is_the_default)
+{
+    struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
+    struct mig_sim_guest *guest;
+    uint64_t pfn;
+
+    ck_assert_int_eq(options.fill, MIG_SIM_FILL_ZERO);
+    guest = new_filled_guest(options.fill, MEMORY_BYTES, 1);
+    for (pfn = 0; pfn < mig_sim_guest_nr_pfns(guest); pfn++)
+        ck_assert_msg(is_zero_page(page_of(guest, pfn)), "pfn %llu is not zero",
+                      (unsigned long long)pfn);
+    mig_sim_guest_destroy(guest);
+}
+END_TEST
+
+/* No page zero, no two alike, every byte value about as frequent. */
+START_TEST(test_fill_random_is_incompressible)
+{
+    struct mig_sim_guest *guest = new_filled_guest(MIG_SIM_FILL_RANDOM, MEMORY_BYTES, 1);
+    uint64_t n = mig_sim_guest_nr_pfns(guest), pfn, *hashes, histogram[256] = { 0 };
+    uint64_t expected = MEMORY_BYTES / 256;
+    const uint8_t *page;
+    unsigned i;
+
+    hashes = calloc(n, sizeof(*hashes));
+    ck_assert_ptr_nonnull(hashes);
+    for (pfn = 0; pfn < n; pfn++) {
+        page = page_of(guest, pfn);
+        ck_assert(!is_zero_page(page));
+        hashes[pfn] = XXH3_64bits(page, MIG_PAGE_SIZE);
+        for (i = 0; i < MIG_PAGE_SIZE; i++)
+            histogram[page[i]]++;
+    }
+    qsort(hashes, n, sizeof(*hashes), compare_u64);
+    for (pfn = 1; pfn < n; pfn++)
+        ck_assert_msg(hashes[pfn] != hashes[pfn - 1], "two random pages alike");
+    /* 65536 expected per value, standard deviation 256: 5% is 12 of them */
+    for (i = 0; i < 256; i++)
+        ck_assert_msg(histogram[i] > expected * 95 / 100 &&
+                      histogram[i] < expected * 105 / 100,
+                      "byte 0x%02x: %llu times, expected about %llu", i,
+                      (unsigned long long)histogram[i], (unsigned long long)expected);
+    free(hashes);
+    mig_sim_guest_destroy(guest);
+}
+END_TEST
+
+enum page_kind { KIND_ZERO, KIND_TEXT, KIND_BINARY, KIND_ENTROPY };
+
+/*
+ * What a page looks like, from its bytes alone: text is printable ASCII
+ * and newlines up to a zero tail; entropy has no byte value more than 48
+ * times (16 expected, 4 the standard deviation); binary is the rest.
+ */
+static enum page_kind classify(const uint8_t *page)
+{
+    unsigned counts[256] = { 0 }, i, end = MIG_PAGE_SIZE, max = 0;
+
+    if (is_zero_page(page))
+        return KIND_ZERO;
+    while (page[end - 1] == 0)
+        end--;
+    for (i = 0; i < end && (page[i] == '\n' || (page[i] >= 0x20 && page[i] < 0x7f)); i++)
+        ;
+    if (i == end)
+        return KIND_TEXT;
+    for (i = 0; i < MIG_PAGE_SIZE; i++)
+        if (++counts[page[i]] > max)
+            max = counts[page[i]];
+    return max <= 48 ? KIND_ENTROPY : KIND_BINARY;
+}
+
+/* The documented shares within 2.5 points (0.55 is one standard deviation). */
+START_TEST(test_fill_realistic_has_the_documented_shares)
+{
+    static const unsigned permille[] = {
+        MIG_SIM_REALISTIC_ZERO_PERMILLE, MIG_SIM_REALISTIC_TEXT_PERMILLE,
+        MIG_SIM_REALISTIC_BINARY_PERMILLE, MIG_SIM_REALISTIC_ENTROPY_PERMILLE,
+    };
+    static const char *const names[] = { "zero", "text", "binary", "entropy" };
+    struct mig_sim_guest *guest = new_filled_guest(MIG_SIM_FILL_REALISTIC, 2 * MEMORY_BYTES, 1);
+    uint64_t n = mig_sim_guest_nr_pfns(guest), pfn, counts[4] = { 0 };
+    double share;
+    unsigned k;
+
+    ck_assert_uint_eq(permille[0] + permille[1] + permille[2] + permille[3], 1000);
+    for (pfn = 0; pfn < n; pfn++)
+        counts[classify(page_of(guest, pfn))]++;
+    for (k = 0; k < 4; k++) {
+        share = 1000.0 * counts[k] / n;
+        printf("# realistic: %s pages %.1f per mille (documented %u)\n", names[k], share,
+               permille[k]);
+        ck_assert_msg(share > permille[k] - 25.0 && share < permille[k] + 25.0,
+                      "%s pages: %.1f per mille, documented %u", names[k], share,
+                      permille[k]);
+    }
+    mig_sim_guest_destroy(guest);
+}
+END_TEST
+
+/*
+ * A seed gives the same memory every time, whatever the guest's size (a
+ * pfn's content depends on the seed and the pfn only); another seed other
+ * memory.
+ */
+START_TEST(test_fill_realistic_is_deterministic)
+{
+    struct mig_sim_guest *a = new_filled_guest(MIG_SIM_FILL_REALISTIC, MEMORY_BYTES, 7);
+    struct mig_sim_guest *b = new_filled_guest(MIG_SIM_FILL_REALISTIC, MEMORY_BYTES, 7);
+    struct mig_sim_guest *larger = new_filled_guest(MIG_SIM_FILL_REALISTIC,
+                                                    2 * MEMORY_BYTES, 7);
+    struct mig_sim_guest *other = new_filled_guest(MIG_SIM_FILL_REALISTIC, MEMORY_BYTES, 8);
+    uint64_t ha, hb, hother, pfn, same = 0;
+
+    ck_assert_int_eq(mig_sim_guest_hash(a, &ha), MIG_OK);
+    ck_assert_int_eq(mig_sim_guest_hash(b, &hb), MIG_OK);
+    ck_assert_int_eq(mig_sim_guest_hash(other, &hother), MIG_OK);
+    ck_assert_uint_eq(ha, hb);
+    ck_assert_uint_ne(ha, hother);
+    for (pfn = 0; pfn < mig_sim_guest_nr_pfns(a); pfn++) {
+        ck_assert(!memcmp(page_of(a, pfn), page_of(larger, pfn), MIG_PAGE_SIZE));
+        same += !memcmp(page_of(a, pfn), page_of(other, pfn), MIG_PAGE_SIZE);
+    }
+    /* only pages that are zero under both seeds can be alike */
+    ck_assert_uint_lt(same, mig_sim_guest_nr_pfns(a) * 3 / 10);
+    mig_sim_guest_destroy(a);
+    mig_sim_guest_destroy(b);
+    mig_sim_guest_destroy(larger);
+    mig_sim_guest_destroy(other);
+}
+END_TEST
+
+/* Version 2 options have no fill: zero memory, whatever follows them. */
+START_TEST(test_fill_options_versions)
+{
+    struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
+    struct mig_sim_guest *guest = NULL;
+
+    options.memory_bytes = 1 << 20;
+    options.fill = (enum mig_sim_fill)99;
+    ck_assert_int_eq(mig_sim_guest_create(&options, &guest), MIG_EINVAL);
+    ck_assert_msg(strstr(mig_error_last(), "unknown fill 99"), "message: %s",
+                  mig_error_last());
+    ck_assert_ptr_null(guest);
+    options.version = 2;
+    ck_assert_int_eq(mig_sim_guest_create(&options, &guest), MIG_OK);
+    ck_assert(is_zero_page(page_of(guest, 0)));
+    ck_assert(is_zero_page(page_of(guest, mig_sim_guest_nr_pfns(guest) - 1)));
+    mig_sim_guest_destroy(guest);
+    guest = NULL;
+    options.version = 1;
+    ck_assert_int_eq(mig_sim_guest_create(&options, &guest), MIG_EINVAL);
+    ck_assert_msg(strstr(mig_error_last(), "version 1 is not 2 to 3"), "message: %s",
+                  mig_error_last());
+}
+END_TEST
+
+/* ---- throttle ------------------------------------------------------------- */
+
+static void sum_stats(struct mig_sim_guest *guest, struct mig_sim_vcpu_stats *sum)
+{
+    struct mig_sim_vcpu_stats one;
+    unsigned v;
+
+    memset(sum, 0, sizeof(*sum));
+    for (v = 0; v < 2; v++) {
+        ck_assert_int_eq(mig_sim_guest_vcpu_stats(guest, v, &one), MIG_OK);
+        sum->writes += one.writes;
+        sum->throttle_count += one.throttle_count;
+        sum->throttled_ns += one.throttled_ns;
+    }
+}
+
+/* Until every vCPU has counted at least n throttled sleeps (30 s at most). */
+static void await_throttled_sleeps(struct mig_sim_guest *guest, uint64_t n)
+{
+    struct mig_sim_vcpu_stats a, b;
+    unsigned waited;
+
+    for (waited = 0; waited < 30000; waited++) {
+        mig_sim_guest_vcpu_stats(guest, 0, &a);
+        mig_sim_guest_vcpu_stats(guest, 1, &b);
+        if (a.throttle_count >= n && b.throttle_count >= n)
+            return;
+        sleep_briefly();
+    }
+    ck_abort_msg("throttled sleeps: %llu and %llu after 30 s, waited for %llu",
+                 (unsigned long long)a.throttle_count,
+                 (unsigned long long)b.throttle_count, (unsigned long long)n);
+}
+
+/* Until the vCPUs have written n more times than before (30 s at most). */
+static void await_more_writes(struct mig_sim_guest *guest, uint64_t n)
+{
+    struct mig_sim_vcpu_stats before, now;
+    unsigned waited;
+
+    sum_stats(guest, &before);
+    for (waited = 0; waited < 30000; waited++) {
+        sum_stats(guest, &now);
+        if (now.writes >= before.writes + n)
+            return;
+        sleep_briefly();
+    }
+    ck_abort_msg("%llu writes in 30 s, waited for %llu",
+                 (unsigned long long)(now.writes - before.writes), (unsigned long long)n);
+}
+
+START_TEST(test_throttle_arguments)
+{
+    struct mig_sim_guest *guest = new_guest(MIG_SIM_TRACKER_AUTO, MIG_SIM_PATTERN_IDLE, 0);
+
+    ck_assert_uint_eq(mig_sim_guest_throttle_percent(guest), 100);
+    ck_assert_int_eq(mig_sim_guest_throttle(guest, 0), MIG_EINVAL);
+    ck_assert_msg(strstr(mig_error_last(), "throttle to 0%"), "message: %s",
+                  mig_error_last());
+    ck_assert_int_eq(mig_sim_guest_throttle(guest, 101), MIG_EINVAL);
+    ck_assert_msg(strstr(mig_error_last(), "throttle to 101%"), "message: %s",
+                  mig_error_last());
+    ck_assert_uint_eq(mig_sim_guest_throttle_percent(guest), 100);
+    ck_assert_int_eq(mig_sim_guest_throttle(guest, 1), MIG_OK);
+    ck_assert_uint_eq(mig_sim_guest_throttle_percent(guest), 1);
+    ck_assert_int_eq(mig_sim_guest_throttle(guest, 100), MIG_OK);
+    ck_assert_uint_eq(mig_sim_guest_throttle_percent(guest), 100);
+    mig_sim_guest_destroy(guest);
+}
+END_TEST
+
+/*
+ * Decided by counters, not by timing: unthrottled writers never sleep for
+ * the throttle; at 25 % they do, and a paced writer's schedule loses the
+ * time slept (so its writes stay within rate * (elapsed - throttled)); back
+ * at 100 the sleeps stop at once (at most the one under way per vCPU).
+ */
+START_TEST(test_throttle_duty_cycles_the_writers)
+{
+    const uint64_t rate = 20000;            /* per vCPU */
+    struct mig_sim_guest *guest = new_guest(MIG_SIM_TRACKER_AUTO,
+                                            MIG_SIM_PATTERN_UNIFORM, rate);
+    struct mig_sim_vcpu_stats stats;
+    uint64_t started, elapsed, throttled, sleeps;
+
+    started = mig_clock_ns();
+    ck_assert_int_eq(mig_sim_guest_start(guest), MIG_OK);
+    await_more_writes(guest, 2000);
+    sum_stats(guest, &stats);
+    ck_assert_uint_eq(stats.throttle_count, 0);
+    ck_assert_uint_eq(stats.throttled_ns, 0);
+
+    ck_assert_int_eq(mig_sim_guest_throttle(guest, 25), MIG_OK);
+    await_throttled_sleeps(guest, 20);
+    sum_stats(guest, &stats);
+    throttled = stats.throttled_ns;
+    ck_assert_uint_gt(throttled, 0);
+    sum_stats(guest, &stats);               /* writes after the throttled time */
+    elapsed = mig_clock_ns() - started;
+    printf("# throttle 25: %.0f%% of the vCPUs' time slept\n",
+           100.0 * throttled / (2.0 * elapsed));
+    ck_assert_msg(stats.writes <= 2 * (rate * (elapsed - throttled / 2) / 1000000000u + 2),
+                  "%llu writes in %llu ns, %llu of it throttled (two vCPUs)",
+                  (unsigned long long)stats.writes, (unsigned long long)elapsed,
+                  (unsigned long long)throttled);
+
+    ck_assert_int_eq(mig_sim_guest_throttle(guest, 100), MIG_OK);
+    sum_stats(guest, &stats);
+    sleeps = stats.throttle_count;
+    await_more_writes(guest, 2000);
+    sum_stats(guest, &stats);
+    ck_assert_uint_le(stats.throttle_count, sleeps + 2);
+    ck_assert_int_eq(mig_sim_guest_stop(guest), MIG_OK);
+    mig_sim_guest_destroy(guest);
+}
+END_TEST
+
+/* The backend's throttle op (sys/mig_backend.h) is the guest's throttle. */
+START_TEST(test_throttle_through_the_backend)
+{
+    struct mig_sim_source source = { 0 };
+
+    source.guest = new_guest(MIG_SIM_TRACKER_AUTO, MIG_SIM_PATTERN_IDLE, 0);
+    source.nr_vcpus = 2;
+    ck_assert_ptr_nonnull(mig_sim_source_ops.throttle);
+    ck_assert_int_eq(mig_sim_source_ops.throttle(&source, 40), MIG_OK);
+    ck_assert_uint_eq(mig_sim_guest_throttle_percent(source.guest), 40);
+    ck_assert_int_eq(mig_sim_source_ops.throttle(&source, 0), MIG_EINVAL);
+    ck_assert_uint_eq(mig_sim_guest_throttle_percent(source.guest), 40);
+    ck_assert_int_eq(mig_sim_source_ops.throttle(&source, 100), MIG_OK);
+    ck_assert_uint_eq(mig_sim_guest_throttle_percent(source.guest), 100);
+    ck_assert_uint_eq(source.throttle_calls, 2);
+    ck_assert_uint_eq(source.throttle_lowest, 40);
+    mig_sim_guest_destroy(source.guest);
+}
+END_TEST
+
 int main(void)
 {
     struct mig_sim_options options = MIG_SIM_OPTIONS_INIT;
@@ -433,6 +769,20 @@ int main(void)
     }
     tc = tcase_create("arguments");
     tcase_add_test(tc, test_bad_arguments);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fill");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_fill_zero_is_the_default);
+    tcase_add_test(tc, test_fill_random_is_incompressible);
+    tcase_add_test(tc, test_fill_realistic_has_the_documented_shares);
+    tcase_add_test(tc, test_fill_realistic_is_deterministic);
+    tcase_add_test(tc, test_fill_options_versions);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("throttle");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_throttle_arguments);
+    tcase_add_test(tc, test_throttle_duty_cycles_the_writers);
+    tcase_add_test(tc, test_throttle_through_the_backend);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

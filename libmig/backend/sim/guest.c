@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,6 +24,9 @@
 #include "util/host.h"
 
 #define MAX_SLEEP_NS 1000000     /* writers sleep in slices of at most 1 ms */
+#define THROTTLE_PERIOD_NS (MIG_SIM_THROTTLE_PERIOD_MS * UINT64_C(1000000))
+
+static const char *const fill_names[] = { "zero", "random", "realistic" };
 
 static void sleep_ns(uint64_t ns)
 {
@@ -32,15 +36,6 @@ static void sleep_ns(uint64_t ns)
     };
 
     nanosleep(&ts, NULL);
-}
-
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
 }
 
 static void add_stat(uint64_t *count, uint64_t *total, uint64_t *max,
@@ -108,13 +103,68 @@ static uint64_t vcpu_next_pfn(struct sim_vcpu *vcpu)
         hot_pfns = options->working_set_bytes / MIG_PAGE_SIZE;
         if (hot_pfns == 0 || hot_pfns > nr_pfns)
             hot_pfns = nr_pfns;
-        return next_random(&vcpu->random_state) % hot_pfns;
+        return sim_random_next(&vcpu->random_state) % hot_pfns;
     case MIG_SIM_PATTERN_SEQUENTIAL:
         vcpu->cursor = (vcpu->cursor + 1) % nr_pfns;
         return vcpu->cursor;
     default:
-        return next_random(&vcpu->random_state) % nr_pfns;
+        return sim_random_next(&vcpu->random_state) % nr_pfns;
     }
+}
+
+/*
+ * Sleep until deadline in slices of at most MAX_SLEEP_NS; a pause or stop
+ * request, or with while_throttled the throttle being lifted, ends the
+ * sleep early.  Returns the time slept.
+ */
+static uint64_t vcpu_sleep_until(struct mig_sim_guest *guest, uint64_t deadline,
+                                 int while_throttled)
+{
+    uint64_t start = mig_clock_ns(), now = start;
+
+    while (now < deadline &&
+           !__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&guest->stop_requested, __ATOMIC_ACQUIRE) &&
+           !(while_throttled &&
+             __atomic_load_n(&guest->throttle_percent, __ATOMIC_RELAXED) >= 100)) {
+        sleep_ns(deadline - now < MAX_SLEEP_NS ? deadline - now : MAX_SLEEP_NS);
+        now = mig_clock_ns();
+    }
+    return now - start;
+}
+
+/*
+ * The duty cycle of mig_sim_guest_throttle(): a period starts at this
+ * vCPU's first write after the last throttled sleep (*period_start, 0
+ * when none has started); once percent % of THROTTLE_PERIOD_NS has gone
+ * by, the vCPU sleeps out the period.  Returns the time slept.
+ */
+static uint64_t vcpu_throttle(struct sim_vcpu *vcpu, uint64_t *period_start)
+{
+    struct mig_sim_guest *guest = vcpu->guest;
+    unsigned percent = __atomic_load_n(&guest->throttle_percent,
+                                       __ATOMIC_RELAXED);
+    uint64_t now, end, slept;
+
+    if (percent >= 100) {
+        *period_start = 0;
+        return 0;
+    }
+    now = mig_clock_ns();
+    end = *period_start + THROTTLE_PERIOD_NS;
+    if (!*period_start || now >= end) {
+        *period_start = now;                 /* a period begins */
+        return 0;
+    }
+    if (now - *period_start < THROTTLE_PERIOD_NS / 100 * percent)
+        return 0;                            /* within its share */
+    slept = vcpu_sleep_until(guest, end, 1);
+    __atomic_store_n(&vcpu->throttle_count, vcpu->throttle_count + 1,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&vcpu->throttled_ns, vcpu->throttled_ns + slept,
+                     __ATOMIC_RELAXED);
+    *period_start = 0;
+    return slept;
 }
 
 static void *vcpu_main(void *opaque)
@@ -122,13 +172,15 @@ static void *vcpu_main(void *opaque)
     struct sim_vcpu *vcpu = opaque;
     struct mig_sim_guest *guest = vcpu->guest;
     const struct mig_sim_options *options = &guest->options;
-    uint64_t seq = 0, pfn, value, offset, before, took, paced_from, due, now;
+    uint64_t seq = 0, pfn, value, offset, before, took, paced_from, period = 0;
     uint64_t *word;
 
     paced_from = mig_clock_ns();
     for (;;) {
+        /* no catch-up burst after a throttled sleep or a park */
+        paced_from += vcpu_throttle(vcpu, &period);
         if (__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE))
-            paced_from += vcpu_park(vcpu);   /* no catch-up burst after */
+            paced_from += vcpu_park(vcpu);
         if (__atomic_load_n(&guest->stop_requested, __ATOMIC_ACQUIRE))
             break;
         if (options->pattern == MIG_SIM_PATTERN_IDLE) {
@@ -136,7 +188,7 @@ static void *vcpu_main(void *opaque)
             continue;
         }
         pfn = vcpu_next_pfn(vcpu);
-        value = next_random(&vcpu->random_state);
+        value = sim_random_next(&vcpu->random_state);
         offset = (value >> 32) % (MIG_PAGE_SIZE / sizeof(uint64_t));
         word = (uint64_t *)(guest->memory + pfn * MIG_PAGE_SIZE) + offset;
         seq++;
@@ -149,23 +201,22 @@ static void *vcpu_main(void *opaque)
         if (took > options->slow_write_ns)
             add_stat(&vcpu->slow_write_count, &vcpu->slow_write_total_ns,
                      &vcpu->slow_write_max_ns, took);
-        if (options->writes_per_second) {
-            due = paced_from + seq * 1000000000u / options->writes_per_second;
-            while ((now = mig_clock_ns()) < due &&
-                   !__atomic_load_n(&guest->pause_requested, __ATOMIC_ACQUIRE) &&
-                   !__atomic_load_n(&guest->stop_requested, __ATOMIC_ACQUIRE))
-                sleep_ns(due - now < MAX_SLEEP_NS ? due - now : MAX_SLEEP_NS);
-        }
+        if (options->writes_per_second)
+            vcpu_sleep_until(guest, paced_from + seq * 1000000000u /
+                             options->writes_per_second, 0);
     }
     return NULL;
 }
 
 static int check_options(const struct mig_sim_options *options)
 {
-    if (!options || options->version != MIG_SIM_OPTIONS_VERSION)
+    if (!options || options->version < MIG_SIM_OPTIONS_VERSION_MIN ||
+        options->version > MIG_SIM_OPTIONS_VERSION)
         return mig_error_set(MIG_EINVAL, "sim guest: options version %u is "
-                             "not %d: initialise with MIG_SIM_OPTIONS_INIT",
+                             "not %d to %d: initialise with "
+                             "MIG_SIM_OPTIONS_INIT",
                              options ? options->version : 0,
+                             MIG_SIM_OPTIONS_VERSION_MIN,
                              MIG_SIM_OPTIONS_VERSION);
     if (options->memory_bytes == 0 ||
         options->memory_bytes % MIG_PAGE_SIZE ||
@@ -189,7 +240,27 @@ static int check_options(const struct mig_sim_options *options)
     if ((unsigned)options->tracker > MIG_SIM_TRACKER_UFFD_SYNC)
         return mig_error_set(MIG_EINVAL, "sim guest: unknown tracker %d",
                              (int)options->tracker);
+    if (options->version >= 3 &&
+        (unsigned)options->fill > MIG_SIM_FILL_REALISTIC)
+        return mig_error_set(MIG_EINVAL, "sim guest: unknown fill %d: give "
+                             "MIG_SIM_FILL_ZERO, _RANDOM or _REALISTIC",
+                             (int)options->fill);
     return MIG_OK;
+}
+
+/*
+ * The caller's options as this version's struct: an older caller's struct
+ * ends before the fields it does not know, which keep their defaults.
+ */
+static void copy_options(struct mig_sim_options *dst,
+                         const struct mig_sim_options *src)
+{
+    if (src->version >= 3) {
+        *dst = *src;
+        return;
+    }
+    memcpy(dst, src, offsetof(struct mig_sim_options, fill));
+    dst->fill = MIG_SIM_FILL_ZERO;
 }
 
 int mig_sim_guest_create(const struct mig_sim_options *options,
@@ -207,9 +278,10 @@ int mig_sim_guest_create(const struct mig_sim_options *options,
         rc = mig_error_set(MIG_ENOMEM, "sim guest: out of memory");
         goto out;
     }
-    guest->options = *options;
+    copy_options(&guest->options, options);
     guest->memory_bytes = options->memory_bytes;
     guest->nr_pfns = options->memory_bytes / MIG_PAGE_SIZE;
+    guest->throttle_percent = 100;
     guest->tracker.uffd = -1;
     guest->tracker.pagemap_fd = -1;
     guest->tracker.stop_pipe[0] = guest->tracker.stop_pipe[1] = -1;
@@ -241,14 +313,16 @@ int mig_sim_guest_create(const struct mig_sim_options *options,
     madvise(guest->memory, guest->memory_bytes, MADV_NOHUGEPAGE);
     if (madvise(guest->memory, guest->memory_bytes, MADV_POPULATE_WRITE))
         memset(guest->memory, 0, guest->memory_bytes);
+    sim_fill_memory(guest);                  /* before tracking is armed */
 
     rc = sim_tracker_init(guest);
     if (rc)
         goto out;
     if (options->logger)
         xtl_log(options->logger, XTL_INFO, -1, "xenmig-sim",
-                "guest of %" PRIu64 " MiB, %u vCPUs, dirty tracking by %s",
-                guest->memory_bytes >> 20, options->nr_vcpus,
+                "guest of %" PRIu64 " MiB, %u vCPUs, %s memory, dirty "
+                "tracking by %s", guest->memory_bytes >> 20,
+                options->nr_vcpus, fill_names[guest->options.fill],
                 mig_sim_guest_tracker_name(guest));
     *out = guest;
     guest = NULL;
@@ -395,6 +469,24 @@ int mig_sim_guest_resume(struct mig_sim_guest *guest)
     return rc;
 }
 
+int mig_sim_guest_throttle(struct mig_sim_guest *guest, unsigned percent)
+{
+    if (percent < 1 || percent > 100)
+        return mig_error_set(MIG_EINVAL, "sim guest: throttle to %u%%: give "
+                             "1 to 100 (100: not throttled)", percent);
+    __atomic_store_n(&guest->throttle_percent, percent, __ATOMIC_RELAXED);
+    if (guest->options.logger)
+        xtl_log(guest->options.logger, XTL_DEBUG, -1, "xenmig-sim",
+                "vCPUs throttled to %u%% of every %d ms", percent,
+                MIG_SIM_THROTTLE_PERIOD_MS);
+    return MIG_OK;
+}
+
+unsigned mig_sim_guest_throttle_percent(const struct mig_sim_guest *guest)
+{
+    return __atomic_load_n(&guest->throttle_percent, __ATOMIC_RELAXED);
+}
+
 int mig_sim_guest_harvest(struct mig_sim_guest *guest,
                           const struct mig_sim_harvest_options *options,
                           struct mig_dirty_bitmap *dst,
@@ -480,6 +572,9 @@ int mig_sim_guest_vcpu_stats(const struct mig_sim_guest *guest, unsigned vcpu,
                                                  __ATOMIC_RELAXED);
     stats->slow_write_max_ns = __atomic_load_n(&v->slow_write_max_ns,
                                                __ATOMIC_RELAXED);
+    stats->throttle_count = __atomic_load_n(&v->throttle_count,
+                                            __ATOMIC_RELAXED);
+    stats->throttled_ns = __atomic_load_n(&v->throttled_ns, __ATOMIC_RELAXED);
     stats->stall_total_ns = stats->pause_total_ns + stats->slow_write_total_ns;
     stats->stall_max_ns = stats->pause_max_ns > stats->slow_write_max_ns
                           ? stats->pause_max_ns : stats->slow_write_max_ns;

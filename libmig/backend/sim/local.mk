@@ -3,4 +3,5 @@ libmig_a_SOURCES += \
 	mig_sim.h \
 	backend/sim/sim_private.h \
 	backend/sim/guest.c \
+	backend/sim/fill.c \
 	backend/sim/tracker.c

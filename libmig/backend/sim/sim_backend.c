@@ -122,6 +122,20 @@ static int src_resume(void *b)
     return mig_sim_guest_resume(((struct mig_sim_source *)b)->guest);
 }
 
+/* The ladder's throttle rung: duty-cycle the writers (mig_sim_guest_throttle). */
+static int src_throttle(void *b, unsigned int percent)
+{
+    struct mig_sim_source *s = b;
+    int rc = mig_sim_guest_throttle(s->guest, percent);
+
+    if (rc)
+        return rc;
+    s->throttle_calls++;
+    if (!s->throttle_lowest || percent < s->throttle_lowest)
+        s->throttle_lowest = percent;
+    return 0;
+}
+
 /* The "device state" of a sim guest: its size and vCPU count, as text. */
 static int src_save_state(void *b, void **state_out, size_t *len_out)
 {
@@ -170,6 +184,7 @@ const struct mig_source_ops mig_sim_source_ops = {
     .read_page = src_read_page,
     .pause = src_pause,
     .resume = src_resume,
+    .throttle = src_throttle,
     .save_state = src_save_state,
     .memory_hash = src_memory_hash,
     .release = src_release,

@@ -21,6 +21,7 @@ struct sim_vcpu {
     /* written by this vCPU only, with atomic stores; read by anyone */
     uint64_t writes;
     uint64_t slow_write_count, slow_write_total_ns, slow_write_max_ns;
+    uint64_t throttle_count, throttled_ns;
     /* written under guest->lock by the resumer, with atomic stores */
     uint64_t pause_count, pause_total_ns, pause_max_ns;
 };
@@ -53,6 +54,7 @@ struct mig_sim_guest {
     int running;
     int stop_requested;               /* atomic */
     int pause_requested;              /* atomic */
+    unsigned throttle_percent;        /* atomic; 100: not throttled */
     unsigned pause_depth;             /* controlling thread only */
     unsigned nr_parked;               /* under lock; reset by resume */
     uint64_t resume_generation;       /* under lock; +1 per resume */
@@ -61,6 +63,22 @@ struct mig_sim_guest {
     pthread_cond_t resume_cond;       /* pause lifted or stop requested */
 };
 
+/* splitmix64: the writers' and the fill's PRNG; *state advances by one step */
+static inline uint64_t sim_random_next(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* fill.c */
+/* Fill the guest's memory as options.fill says (ZERO: nothing to do). */
+void sim_fill_memory(struct mig_sim_guest *guest);
+/* One page of fill for pfn with seed; its content depends on nothing else. */
+void sim_fill_page(uint8_t *page, enum mig_sim_fill fill, uint64_t seed,
+                   uint64_t pfn);
 
 /* tracker.c */
 int sim_tracker_init(struct mig_sim_guest *guest);
