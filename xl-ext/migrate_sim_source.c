@@ -123,10 +123,12 @@ static void show_still_running(struct mig_sim_guest *guest, bool state_unknown)
         return;
     nanosleep(&ts, NULL);
     mig_sim_guest_vcpu_stats(guest, 0, &after);
-    fprintf(stderr, "%s migrate: %s (vCPU 0 writes: %llu -> %llu)\n", xl_ext_prog,
-            state_unknown ? "the guest is left paused at the source; check the "
-                            "destination" : "the guest keeps running at the source",
-            (unsigned long long)before.writes, (unsigned long long)after.writes);
+    fprintf(stderr, "%s migrate: %s (vCPU 0 writes: %llu -> %llu; CPU share %u%%)\n",
+            xl_ext_prog, state_unknown ? "the guest is left paused at the source; check "
+                                         "the destination"
+                                       : "the guest keeps running at the source",
+            (unsigned long long)before.writes, (unsigned long long)after.writes,
+            mig_sim_guest_throttle_percent(guest));
 }
 
 int migrate_sim_source_run(struct migrate_request *req, const char *receiver)

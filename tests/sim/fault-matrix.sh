@@ -20,7 +20,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle localhost >"$t/o
         exit 77
     fi
 fi
-echo "1..107"
+echo "1..111"
 
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
@@ -47,7 +47,7 @@ tcp_streams() {
 streams_up() { port=$(report "$1" port); [ -n "$port" ] && [ "$(tcp_streams "$port")" -ge 2 ]; }
 # The guest still runs at the source: its write counter moved after the failure.
 at_source() {
-    sed -n 's/.*the guest keeps running at the source (vCPU 0 writes: \([0-9]*\) -> \([0-9]*\)).*/\1 \2/p' "$t/err" |
+    sed -n 's/.*the guest keeps running at the source (vCPU 0 writes: \([0-9]*\) -> \([0-9]*\)[;)].*/\1 \2/p' "$t/err" |
         { read -r a b && [ "$b" -gt "$a" ]; }
 }
 # The receiver failed and never resumed the guest.
@@ -239,6 +239,22 @@ check "destination died after go: one consistent message" \
     'grep -q "did not confirm: the guest is left paused here" "$t/err" &&
      grep -q "the guest is left paused at the source; check the destination" "$t/err" &&
      ! grep -q "keeps running at the source" "$t/err"'
+
+# The destination dies (SIGKILL, tests/sim/flood.py) at its 4th "applied",
+# while the convergence ladder has the guest throttled (a hot guest of
+# incompressible memory behind 20 MB/s: it outruns the link from round 1):
+# the guest runs on at the source with its whole CPU again.
+migrate --sim-memory 64M --sim-fill random --sim-pattern hot --sim-working-set 32M \
+    --sim-rate 20000 --sim-vcpus 1 --bandwidth 20M --ladder throttle -s "" \
+    "$(flood_py --no-flood --kill-after-applied 4)"
+echo "# killed during throttle: exit $(rc): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
+check "killed during throttle: exit 1" '[ "$(rc)" = 1 ]'
+check "killed during throttle: the guest was throttled first" \
+    'grep -q "^ladder after round [0-9]*: throttle the guest to" "$t/out" &&
+     grep -q "result=failed .*ladder=throttle:" "$t/out"'
+check "killed during throttle: guest runs at the source" 'at_source'
+check "killed during throttle: with its whole CPU again" \
+    'grep -q "keeps running at the source (vCPU 0 writes: [0-9]* -> [0-9]*; CPU share 100%)" "$t/err"'
 
 # Strangers on the data port (tests/sim/flood.py): before "ready" reaches
 # the source, 40 idle connections (more than the receiver's 16 slots),

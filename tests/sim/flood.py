@@ -2,6 +2,7 @@
 """flood.py: a hostile neighbour of a migration's data port.
 
     flood.py [--during N] [--report FILE] [--no-flood] [--kill-at-go]
+             [--kill-after-applied N]
              [--reset-data MODE [--flood]] -- RECEIVER COMMAND...
 
 Runs RECEIVER COMMAND (an `xl-ext migrate-receive`) as the control
@@ -26,7 +27,9 @@ beside it, then renamed), so a reader never sees half of it.
 --no-flood passes the channel through without a flood; --kill-at-go kills
 the receiver (SIGKILL) and ends the channel when the source's "go" comes,
 before the receiver sees it: a destination that dies after the point of no
-return.
+return.  --kill-after-applied N kills it (SIGKILL) when its Nth "applied"
+comes, before the source sees it: a destination that dies during pre-copy
+(with the convergence ladder: while the guest may be throttled).
 
 --reset-data MODE stands between the source and the data port as well: a
 TCP proxy on 127.0.0.1 (a free port), whose port replaces the receiver's
@@ -255,14 +258,15 @@ def write_report(path, lines):
 class Session:
     """What happens on the lines from the receiver to the source."""
 
-    def __init__(self, receiver, report, do_flood, during, reset_mode):
+    def __init__(self, receiver, report, do_flood, during, reset_mode, kill_after=0):
         self.receiver, self.report = receiver, report
         self.do_flood, self.during, self.reset_mode = do_flood, during, reset_mode
+        self.kill_after, self.applied = kill_after, 0
         self.flood = self.proxy = self.flooder = None
         self.ready, self.before, self.lines = False, 0, []
 
     def watching(self):
-        return not self.ready or self.proxy is not None
+        return not self.ready or self.proxy is not None or self.kill_after > 0
 
     def line(self, line):
         """LINE (with its newline) as it goes on to the source."""
@@ -274,6 +278,11 @@ class Session:
             return line
         if msg.get("msg") == "applied" and self.proxy:
             self.proxy.arm()
+        if msg.get("msg") == "applied" and self.kill_after:
+            self.applied += 1
+            if self.applied == self.kill_after:
+                self.receiver.send_signal(signal.SIGKILL)
+                return b
         if msg.get("msg") != "ready" or self.ready:
             return line
         self.ready = True
@@ -326,6 +335,7 @@ def to_source(data):
 def main():
     argv = sys.argv[1:]
     during, report, do_flood, kill_at_go, reset_mode = 10, None, None, False, None
+    kill_after = 0
     while argv and argv[0] != "--":
         if argv[0] in ("--no-flood", "--flood"):
             do_flood = argv[0] == "--flood"
@@ -333,6 +343,9 @@ def main():
         elif argv[0] == "--kill-at-go":
             kill_at_go = True
             argv = argv[1:]
+        elif argv[0] == "--kill-after-applied":
+            kill_after = int(argv[1])
+            argv = argv[2:]
         elif argv[0] == "--during":
             during = int(argv[1])
             argv = argv[2:]
@@ -368,7 +381,7 @@ def main():
             pass
 
     threading.Thread(target=pass_stdin, daemon=True).start()
-    session = Session(receiver, report, do_flood, during, reset_mode)
+    session = Session(receiver, report, do_flood, during, reset_mode, kill_after)
     pending = b""
     out = receiver.stdout
     while True:
