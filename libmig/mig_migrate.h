@@ -43,6 +43,9 @@ enum mig_phase {
     MIG_PHASE_PRECOPY = 1,
     MIG_PHASE_SWITCHOVER = 2,
     MIG_PHASE_DONE = 3,
+    MIG_PHASE_LADDER = 4,   /* a step of the convergence ladder (ladder_*), taken
+                               before round 0 or after a round; round is the
+                               round it applies from */
 };
 
 /* Progress of the source, passed to the progress callback. */

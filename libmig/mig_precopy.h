@@ -156,6 +156,17 @@ enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *policy,
                                              struct mig_precopy_estimate *estimate);
 
 /*
+ * Before round 0: whether to compress from the start.  When the operator
+ * capped the link (link_capped) and the CPUs of this end have headroom
+ * (cpu_idle, as in a round; negative: unknown), the link is known to be
+ * the bottleneck before anything is measured: estimate->step is then
+ * MIG_LADDER_STEP_COMPRESS_ON (with step_reason), else NONE.  *estimate
+ * is filled as by mig_precopy_decide, without rates.
+ */
+void mig_precopy_start(struct mig_precopy *policy, double cpu_idle, bool link_capped,
+                       struct mig_precopy_estimate *estimate);
+
+/*
  * The engine cannot apply rung (MIG_LADDER_*): the backend cannot throttle
  * this guest, the peer cannot compress...  The policy takes back the step
  * that asked for it and never offers the rung again.

@@ -107,6 +107,7 @@ static const char *phase_name(enum mig_phase phase)
     case MIG_PHASE_PRECOPY:    return "precopy";
     case MIG_PHASE_SWITCHOVER: return "switchover";
     case MIG_PHASE_DONE:       return "done";
+    case MIG_PHASE_LADDER:     return "ladder";
     }
     return "unknown";
 }
@@ -177,7 +178,7 @@ static void output_ladder(struct migrate_output *o, const struct mig_progress *p
 
         json_object_object_add(e, "event", json_object_new_string("ladder"));
         json_object_object_add(e, "elapsed_s", json_object_new_double(p->elapsed));
-        json_object_object_add(e, "round", json_object_new_int((int)p->round));
+        json_object_object_add(e, "from_round", json_object_new_int((int)p->round));
         json_object_object_add(e, "rung", json_object_new_string(ladder_rung_of(p->ladder_step)));
         json_object_object_add(e, "step", json_object_new_string(what));
         json_object_object_add(e, "why", json_object_new_string(p->ladder_reason));
@@ -193,10 +194,16 @@ static void output_ladder(struct migrate_output *o, const struct mig_progress *p
         emit_json(o->out, e);
         return;
     }
-    fprintf(o->out, "%sladder after round %u: %s: %s (dirty %.0f pages/s, link %.1f MB/s, "
-            "CPU %.0f%% idle, expected downtime %.0f ms)\n", o->line_open ? "\n" : "",
-            p->round, what, p->ladder_reason, p->dirty_rate, p->link_rate / 1e6,
-            p->cpu_idle >= 0 ? p->cpu_idle * 100 : -1.0, p->expected_downtime_ms);
+    if (p->round == 0)
+        fprintf(o->out, "%sladder from round 0: %s: %s (CPU %.0f%% idle)\n",
+                o->line_open ? "\n" : "", what, p->ladder_reason,
+                p->cpu_idle >= 0 ? p->cpu_idle * 100 : -1.0);
+    else
+        fprintf(o->out, "%sladder from round %u: %s: %s (dirty %.0f pages/s, link %.1f "
+                "MB/s, CPU %.0f%% idle, expected downtime %.0f ms)\n",
+                o->line_open ? "\n" : "", p->round, what, p->ladder_reason, p->dirty_rate,
+                p->link_rate / 1e6, p->cpu_idle >= 0 ? p->cpu_idle * 100 : -1.0,
+                p->expected_downtime_ms);
     o->line_open = false;
 }
 
@@ -242,10 +249,10 @@ int migrate_output_progress(const struct mig_progress *p, void *payload)
 {
     struct migrate_output *o = payload;
 
-    output_phase(o, p);
-    if (p->phase == MIG_PHASE_PRECOPY && p->ladder_step != MIG_LADDER_STEP_NONE &&
-        p->ladder_reason)
+    if (p->phase == MIG_PHASE_LADDER)
         output_ladder(o, p);
+    else
+        output_phase(o, p);
     fflush(o->out);
     return 0;
 }

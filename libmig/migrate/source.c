@@ -54,6 +54,7 @@ struct source {
     double dst_cpu_idle;                 /* from the last "applied"; -1 unknown */
     unsigned int throttle;               /* percent the guest runs at; 100 = free */
     bool compressing;                    /* the next epoch is compressed */
+    struct mig_cpu_sample cpu_setup;     /* at set-up: the headroom before round 0 */
     uint64_t raw_bytes;                  /* the last epoch's bytes, had it not been */
     struct mig_dirty_bitmap *dirty;      /* to send next */
     uint64_t *last_hash;                 /* per pfn, mig_page_key last sent */
@@ -144,7 +145,8 @@ static int report(struct source *s, enum mig_phase phase)
     s->progress.elapsed = mig_clock_seconds() - s->start;
     if ((atomic_load(&s->cancel) && phase != MIG_PHASE_DONE) ||
         (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload)))
-        return cancelled(phase == MIG_PHASE_PRECOPY ? "during pre-copy" :
+        return cancelled(phase == MIG_PHASE_PRECOPY || phase == MIG_PHASE_LADDER
+                         ? "during pre-copy" :
                          phase == MIG_PHASE_SWITCHOVER ? "at switchover" :
                          "during set-up");
     return 0;
@@ -804,7 +806,19 @@ static void round_figures(struct source *s, struct mig_precopy_round *round,
     round->raw_bytes = s->raw_bytes;
 }
 
-/* The policy's view and the ladder's step into the progress report. */
+/* The ladder's state, and the step just taken (if stepped), into the progress. */
+static void ladder_figures(struct source *s, const struct mig_precopy_estimate *est,
+                           bool stepped)
+{
+    s->progress.ladder_step = stepped ? est->step : MIG_LADDER_STEP_NONE;
+    s->progress.ladder_reason = stepped ? est->step_reason : NULL;
+    s->progress.throttle_percent = s->throttle;
+    s->progress.streams = s->nr_streams;
+    s->progress.compress = s->compressing;
+    s->progress.cpu_idle = est->cpu_idle;
+}
+
+/* The policy's view after a round into the progress report. */
 static void progress_figures(struct source *s, const struct mig_precopy_round *round,
                              const struct mig_precopy_estimate *est, bool stepped)
 {
@@ -814,12 +828,27 @@ static void progress_figures(struct source *s, const struct mig_precopy_round *r
     s->progress.link_rate = est->link_rate;
     s->progress.expected_downtime_ms = est->expected_downtime_ms;
     s->progress.decision = est->reason;
-    s->progress.ladder_step = stepped ? est->step : MIG_LADDER_STEP_NONE;
-    s->progress.ladder_reason = stepped ? est->step_reason : NULL;
-    s->progress.throttle_percent = s->throttle;
-    s->progress.streams = s->nr_streams;
-    s->progress.compress = s->compressing;
-    s->progress.cpu_idle = round->cpu_idle;
+    ladder_figures(s, est, stepped);
+}
+
+/*
+ * Before round 0: compress from the start when the link is capped and the
+ * CPUs idle (mig_precopy_start); a LADDER report when it does.
+ */
+static int start_ladder(struct source *s)
+{
+    struct mig_precopy_estimate est;
+    struct mig_cpu_sample now;
+    bool capped = s->opts->max_rate || s->opts->max_rate_per_stream, stepped;
+
+    (void)mig_host_cpu_sample(&now);
+    mig_precopy_start(s->policy, mig_host_cpu_idle(&s->cpu_setup, &now), capped, &est);
+    apply_step(s, &est, &stepped);
+    if (!stepped)
+        return 0;
+    ladder_figures(s, &est, true);
+    s->progress.round = 0;
+    return report(s, MIG_PHASE_LADDER);
 }
 
 /* One pre-copy round: send what is dirty, harvest, ask the policy. */
@@ -866,6 +895,10 @@ static int precopy_round(struct source *s, double *last_harvest,
     progress_figures(s, &round, &est, stepped);
     if (!rc)
         rc = report(s, MIG_PHASE_PRECOPY);
+    if (!rc && stepped) {
+        s->progress.round = round.iteration + 1;    /* the round it applies from */
+        rc = report(s, MIG_PHASE_LADDER);
+    }
     if (!rc && *decision == MIG_PRECOPY_GIVE_UP) {
         s->result->gave_up = true;
         rc = mig_error_set(MIG_ECANCELLED, "migration given up after %u rounds: "
@@ -885,6 +918,7 @@ static int precopy(struct source *s)
     int rc = 0;
 
     control_trace("source", "round 0");
+    rc = start_ladder(s);
     while (!rc && decision != MIG_PRECOPY_STOP_AND_COPY)
         rc = precopy_round(s, &last_harvest, &decision);
     return rc;
@@ -906,6 +940,7 @@ static int source_setup(struct source *s, int control_in, int control_out)
     s->policy_opts = s->opts->policy;
     s->policy_opts.ladder &= MIG_LADDER_COMPRESS |
                              (s->ops->throttle ? MIG_LADDER_THROTTLE : 0);
+    (void)mig_host_cpu_sample(&s->cpu_setup);
     s->throttle = s->progress.throttle_percent = 100;
     s->progress.streams = n;
     s->progress.cpu_idle = s->dst_cpu_idle = -1;

@@ -57,8 +57,9 @@ bool mig_host_cpu_sample(struct mig_cpu_sample *sample)
     fclose(f);
     if (n < 5)
         return false;
-    /* user nice system idle iowait irq softirq steal */
-    sample->idle = t[3] + t[4];
+    /* user nice system idle iowait irq softirq steal: niced work (a build in
+     * the background) gives way to us, so it counts as headroom */
+    sample->idle = t[1] + t[3] + t[4];
     for (int i = 0; i < n; i++)
         sample->total += t[i];
     return true;

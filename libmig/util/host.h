@@ -28,7 +28,7 @@ void mig_host_hide_end(void);
 
 /* The machine's CPU time so far, from /proc/stat's "cpu" line (ticks). */
 struct mig_cpu_sample {
-    uint64_t idle;              /* idle and iowait */
+    uint64_t idle;              /* idle, iowait and niced: what we could have */
     uint64_t total;
 };
 

@@ -250,7 +250,7 @@ migrate --sim-memory 64M --sim-fill random --sim-pattern hot --sim-working-set 3
 echo "# killed during throttle: exit $(rc): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
 check "killed during throttle: exit 1" '[ "$(rc)" = 1 ]'
 check "killed during throttle: the guest was throttled first" \
-    'grep -q "^ladder after round [0-9]*: throttle the guest to" "$t/out" &&
+    'grep -q "^ladder from round [0-9]*: throttle the guest to" "$t/out" &&
      grep -q "result=failed .*ladder=throttle:" "$t/out"'
 check "killed during throttle: guest runs at the source" 'at_source'
 check "killed during throttle: with its whole CPU again" \

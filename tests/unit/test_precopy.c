@@ -448,6 +448,47 @@ START_TEST(test_ladder_widening_that_buys_nothing_stops)
 }
 END_TEST
 
+/*
+ * Before round 0: compression from the start only on a capped link with
+ * idle CPUs (or unknown), and only when the ladder may compress; switched
+ * off after round 0 when the CPU turned out to be the bottleneck.
+ */
+START_TEST(test_ladder_start)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct mig_precopy_estimate est;
+    struct mig_precopy_round r = { 0 };
+
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    mig_precopy_start(p, 0.5, false, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
+    mig_precopy_start(p, 0.05, true, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
+    mig_precopy_start(p, 0.5, true, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_ON);
+    ck_assert(est.compress);
+    ck_assert_ptr_nonnull(est.step_reason);
+    /* round 0 ran compressed on busy CPUs: off again, never on */
+    r.pages_sent = r.dirty_pages = 20000;
+    r.bytes_sent = 20000 * 1024;
+    r.raw_bytes = 20000 * 4096;
+    r.seconds = 1;
+    r.dirty_window = 1;
+    r.cpu_idle = 0.02;
+    mig_precopy_decide(p, &r, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_OFF);
+    ck_assert(!est.compress);
+    mig_precopy_free(p);
+
+    o.ladder = MIG_LADDER_THROTTLE;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    mig_precopy_start(p, 0.9, true, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
+    mig_precopy_free(p);
+}
+END_TEST
+
 START_TEST(test_ladder_options)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
@@ -499,6 +540,7 @@ int main(void)
     tcase_add_test(tc, test_ladder_rung_unavailable);
     tcase_add_test(tc, test_ladder_widening_that_buys_nothing_stops);
     tcase_add_test(tc, test_ladder_options);
+    tcase_add_test(tc, test_ladder_start);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
