@@ -13,7 +13,7 @@
 #               ranged-check   (PVH: the ranged log-dirty op of the lab's
 #                              patched Xen, tests/lab/ranged-check.c)
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
-#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor][-reset][-sched]
+#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor][-reset][-ladder][-sched]
 #                              xl-ext migrate, N streams (plain:
 #                              --no-encrypt, noverify: --no-verify,
 #                              nomonitor: -e, no xl monitor daemon,
@@ -376,6 +376,7 @@ op_xenmig() {
         noverify) options="$options --no-verify" ;;
         nomonitor) options="$options -e" recv="$recv -e" ;;
         reset) options="$options --inject-fault stream-reset" ;;
+        ladder) options="$options --ladder compress,throttle" ;;
         capture)
             mkdir -p "$results/streams"
             # .xl-save: the host compresses it and runs verify-stream-v2 on it
@@ -401,7 +402,7 @@ op_xenmig() {
     op_total=$(elapsed "$start" "$(now)")
     summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
     op_extra="streams=$streams tracing=$tracing link_cap=$link_cap encrypted=$(case "$options" in *no-encrypt*) echo no ;; *) echo yes ;; esac) $(echo "$summary" | tr ' ' '\n' |
-        grep -E '^(downtime|bytes|rounds|harvest_pause|stall_total|stall_max|verified|verified_at|reconnects)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+        grep -E '^(downtime|bytes|rounds|harvest_pause|stall_total|stall_max|verified|verified_at|reconnects|ladder|forced)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
     case "$options" in *stream-reset*)
         if ! echo "$summary" | grep -q ' reconnects=[1-9]'; then
             echo "the reset data stream did not come back (no reconnects= in: $summary)" >> "$work/command.out"
