@@ -272,6 +272,17 @@ static void run_ladder(struct mig_precopy *p, struct ladder_model *m, struct lad
     ck_abort_msg("policy never stopped");
 }
 
+/* A policy of options o run on model m into *run, then freed. */
+static void ladder_with(const struct mig_precopy_options *o, struct ladder_model *m,
+                        struct ladder_run *run)
+{
+    struct mig_precopy *p;
+
+    ck_assert_int_eq(mig_precopy_new(o, &p), 0);
+    run_ladder(p, m, run);
+    mig_precopy_free(p);
+}
+
 /*
  * A hot guest (100000 pages/s over 200000 pages) behind two 50 MB/s
  * streams (24414 pages/s): compression (2x) first, then one stream more
@@ -281,13 +292,11 @@ static void run_ladder(struct mig_precopy *p, struct ladder_model *m, struct lad
 START_TEST(test_ladder_climbs_in_order)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct mig_precopy *p;
     struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100 };
     struct ladder_run run;
 
     o.max_streams = 3;
-    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
-    run_ladder(p, &m, &run);
+    ladder_with(&o, &m, &run);
     ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
     ck_assert_str_eq(run.est.reason, "expected downtime within target");
     ck_assert_uint_ge(run.nr_steps, 3);
@@ -298,17 +307,14 @@ START_TEST(test_ladder_climbs_in_order)
     ck_assert_uint_eq(m.streams, 3);
     ck_assert_uint_lt(m.throttle, 100);
     ck_assert_uint_eq(run.est.throttle_percent, m.throttle);
-    mig_precopy_free(p);
 
     /* The same guest with the ladder off is forced above the target. */
     o.ladder = 0;
     m = (struct ladder_model){ 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100 };
-    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
-    run_ladder(p, &m, &run);
+    ladder_with(&o, &m, &run);
     ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
     ck_assert_ptr_nonnull(strstr(run.est.reason, "forcing switchover"));
     ck_assert_uint_eq(run.nr_steps, 0);
-    mig_precopy_free(p);
 }
 END_TEST
 
@@ -316,20 +322,17 @@ END_TEST
 START_TEST(test_ladder_busy_cpu_throttles)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct mig_precopy *p;
     struct ladder_model m = { 50e6, 2, 2.0, 0.05, 0.3, 50000, 100000, 0, false, 100 };
     struct ladder_run run;
 
     o.max_streams = 4;
-    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
-    run_ladder(p, &m, &run);
+    ladder_with(&o, &m, &run);
     ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
     ck_assert_uint_ge(run.nr_steps, 1);
     for (unsigned int i = 0; i < run.nr_steps; i++)
         ck_assert_int_eq(run.steps[i], MIG_LADDER_STEP_THROTTLE);
     ck_assert(!m.compress);
     ck_assert_uint_eq(m.streams, 2);
-    mig_precopy_free(p);
 }
 END_TEST
 
@@ -340,14 +343,12 @@ END_TEST
 START_TEST(test_ladder_compression_off_when_cpu_bound)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct mig_precopy *p;
     struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.75, 50000, 100000, 0, false, 100 };
     struct ladder_run run;
     unsigned int on = 0, off = 0;
 
     o.ladder = MIG_LADDER_COMPRESS | MIG_LADDER_THROTTLE;
-    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
-    run_ladder(p, &m, &run);
+    ladder_with(&o, &m, &run);
     for (unsigned int i = 0; i < run.nr_steps; i++) {
         on += run.steps[i] == MIG_LADDER_STEP_COMPRESS_ON;
         off += run.steps[i] == MIG_LADDER_STEP_COMPRESS_OFF;
@@ -357,7 +358,6 @@ START_TEST(test_ladder_compression_off_when_cpu_bound)
     ck_assert_int_eq(run.steps[1], MIG_LADDER_STEP_COMPRESS_OFF);
     ck_assert(!m.compress);
     ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
-    mig_precopy_free(p);
 }
 END_TEST
 
@@ -369,26 +369,21 @@ END_TEST
 START_TEST(test_ladder_used_up_names_the_rung)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct mig_precopy *p;
     struct ladder_model m = { 50e6, 1, 2.0, 0.8, 0.3, 200000, 1e9, 0, false, 100 };
     struct ladder_run run;
 
     o.ladder = MIG_LADDER_THROTTLE;
-    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
-    run_ladder(p, &m, &run);
+    ladder_with(&o, &m, &run);
     ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
     ck_assert_uint_eq(run.nr_steps, 3);
     ck_assert_uint_eq(m.throttle, 10);
     ck_assert_ptr_nonnull(strstr(run.est.reason, "throttled to 10%"));
     ck_assert_ptr_nonnull(strstr(run.est.reason, "forcing switchover"));
-    mig_precopy_free(p);
 
     o.on_no_convergence = MIG_PRECOPY_ABORT;
-    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
-    run_ladder(p, &m, &run);
+    ladder_with(&o, &m, &run);
     ck_assert_int_eq(run.decision, MIG_PRECOPY_GIVE_UP);
     ck_assert_ptr_nonnull(strstr(run.est.reason, "throttled to 10%"));
-    mig_precopy_free(p);
 }
 END_TEST
 
@@ -430,7 +425,6 @@ END_TEST
 START_TEST(test_ladder_widening_that_buys_nothing_stops)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct mig_precopy *p;
     /* the link, not each stream, is the limit: more streams share 50 MB/s */
     struct ladder_model m = { 25e6, 2, 1.0, 0.8, 0.3, 50000, 100000, 50e6, false, 100 };
     struct ladder_run run;
@@ -438,13 +432,11 @@ START_TEST(test_ladder_widening_that_buys_nothing_stops)
 
     o.ladder = MIG_LADDER_WIDEN | MIG_LADDER_THROTTLE;
     o.max_streams = 8;
-    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
-    run_ladder(p, &m, &run);
+    ladder_with(&o, &m, &run);
     for (unsigned int i = 0; i < run.nr_steps; i++)
         widen += run.steps[i] == MIG_LADDER_STEP_WIDEN;
     ck_assert_uint_ge(widen, 1);
     ck_assert_uint_lt(widen, 6);
-    mig_precopy_free(p);
 }
 END_TEST
 
