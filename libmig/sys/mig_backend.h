@@ -130,9 +130,10 @@ struct mig_source_ops {
      * (1 .. 99) of the CPU time they had before the first call, or with
      * 100 put back exactly what the guest had before (its own scheduler
      * parameters on Xen); 100 when nothing was throttled does nothing.
-     * The engine calls it with 100 as soon as the guest is paused at the
-     * switchover and before every resume() after a failure, so a guest
-     * never runs on throttled, here or at the destination.  MIG_EUNSUPP
+     * The engine calls it with 100 just before it pauses the guest at the
+     * switchover (a throttled guest would suspend slowly) and before every
+     * resume() after a failure, so a guest never runs on throttled, here
+     * or at the destination.  MIG_EUNSUPP
      * when this guest cannot be throttled (a scheduler without caps):
      * the engine then stops offering the rung.
      */
