@@ -478,6 +478,15 @@ static void setup(struct run *r, unsigned int dirty_pages)
     r->w.cancel_at_round = -1;
 }
 
+/* Both ends succeeded, the memory arrived whole and the source verified it. */
+static void assert_arrived_verified(struct run *r)
+{
+    ck_assert_msg(r->rc == 0, "source: %s", r->message);
+    ck_assert_msg(r->dst.rc == 0, "destination: %s", r->dst.message);
+    ck_assert(r->result.memory_verified);
+    ck_assert_int_eq(memcmp(r->src.memory, r->dst.be.memory, (size_t)PFNS * 4096), 0);
+}
+
 static void teardown(struct run *r)
 {
     mem_backend_dispose(&r->src);
@@ -626,10 +635,7 @@ START_TEST(test_migrate_survives_resets)
     setup(&r, 600);
     r.opts.inject_fault = MIG_XFER_FAULT_RESET_ROUNDS;
     migrate(&r, 3);
-    ck_assert_msg(r.rc == 0, "source: %s", r.message);
-    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
-    ck_assert(r.result.memory_verified);
-    ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
+    assert_arrived_verified(&r);
     ck_assert_uint_ge(r.result.reconnects, 2);      /* round 0 and the final epoch */
     ck_assert_uint_eq(r.result.reconnects, r.dst.result.reconnects);
     teardown(&r);
@@ -835,10 +841,7 @@ START_TEST(test_ladder_widens)
     r.opts.max_rate_per_stream = 8u << 20;
     r.opts.inject_fault = MIG_MIGRATE_FAULT_CPU_UNKNOWN;
     migrate(&r, 1);
-    ck_assert_msg(r.rc == 0, "source: %s", r.message);
-    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
-    ck_assert(r.result.memory_verified);
-    ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
+    assert_arrived_verified(&r);
     ck_assert_uint_eq(r.result.ladder.rungs, MIG_LADDER_WIDEN);
     ck_assert_uint_eq(r.result.ladder.max_streams, 3);
     ck_assert_uint_eq(r.result.streams, 3);

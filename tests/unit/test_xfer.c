@@ -1481,6 +1481,67 @@ static size_t join_epoch_pages(struct memory *m, unsigned int e, uint64_t *pfns)
     return n;
 }
 
+static const uint8_t join_id[16] = { 9, 8, 7 };   /* join_start's migration */
+
+/* A sender and a receiver that lets streams join, after epoch 0. */
+struct join_run {
+    struct receiver_side rs;
+    struct mig_xfer_sender *s;
+    struct memory src;
+    uint64_t *pfns, *last_hash;
+    unsigned int port;
+    pthread_t t;
+};
+
+/*
+ * One stream (sealed with key, or plain with an expected id) to a
+ * receiver that lets the streams grow to max_streams; epoch 0 sent.
+ */
+static void join_start(struct join_run *j, const uint8_t *key, unsigned int max_streams)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT, ropts = MIG_XFER_OPTIONS_INIT;
+    char port[16];
+
+    memset(j, 0, sizeof(*j));
+    fill_memory(&j->src, 41);
+    j->pfns = malloc(PAGES * sizeof(*j->pfns));
+    j->last_hash = calloc(PAGES, sizeof(*j->last_hash));
+    ck_assert(j->pfns && j->last_hash);
+    ropts.timeout_ms = PATIENCE_MS;
+    ropts.key = key;
+    ropts.expect_id = key ? NULL : join_id;
+    ropts.max_streams = max_streams;
+    receiver_listen(&j->rs, &ropts);
+    receiver_run(&j->rs, &j->t);
+    j->port = mig_xfer_listener_port(j->rs.listener);
+    snprintf(port, sizeof(port), "%u", j->port);
+    opts.key = key;
+    opts.batch_pages = 64;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, join_id, NULL,
+                                             &j->s), 0);
+    for (size_t p = 0; p < PAGES; p++)
+        j->pfns[p] = p;
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(j->s, 0, j->pfns, PAGES, read_page, &j->src,
+                                                j->last_hash, NULL), 0);
+}
+
+/* Finish: the receive ends well with streams, the memory bit-exact. */
+static void join_finish(struct join_run *j, unsigned int streams)
+{
+    ck_assert_int_eq(mig_xfer_sender_finish(j->s), 0);
+    mig_xfer_sender_close(j->s);
+    pthread_join(j->t, NULL);
+    ck_assert_msg(j->rs.rc == 0, "receiver failed: %s", j->rs.message);
+    ck_assert_uint_eq(j->rs.streams, streams);
+    ck_assert_uint_eq(j->rs.stats.epochs, j->rs.epochs_seen);
+    ck_assert_int_eq(memcmp(j->src.bytes, j->rs.dest.bytes, (size_t)PAGES * 4096), 0);
+    mig_xfer_listener_close(j->rs.listener);
+    free(j->rs.dest.bytes);
+    free(j->src.bytes);
+    free(j->pfns);
+    free(j->last_hash);
+}
+
 /*
  * One stream, then a second and a third join between epochs: each later
  * epoch is partitioned over the streams there are (both ends name the
@@ -1488,61 +1549,29 @@ static size_t join_epoch_pages(struct memory *m, unsigned int e, uint64_t *pfns)
  */
 static void join_round_trip(const uint8_t *key)
 {
-    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT, ropts = MIG_XFER_OPTIONS_INIT;
-    struct receiver_side rs;
-    struct mig_xfer_sender *s = NULL;
-    struct memory src;
-    uint64_t *pfns = malloc(PAGES * sizeof(*pfns)), *last_hash = calloc(PAGES, 8);
-    uint8_t id[16] = { 9, 8, 7 };
-    char port[16];
-    pthread_t t;
+    struct join_run j;
     size_t n;
 
-    fill_memory(&src, 41);
-    ropts.timeout_ms = PATIENCE_MS;
-    ropts.key = key;
-    ropts.expect_id = id;
-    ropts.max_streams = 3;
-    receiver_listen(&rs, &ropts);
-    receiver_run(&rs, &t);
-    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
-    opts.key = key;
-    opts.batch_pages = 64;
-    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
-    for (size_t p = 0; p < PAGES; p++)
-        pfns[p] = p;
-    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 0, pfns, PAGES, read_page, &src,
-                                                last_hash, NULL), 0);
+    join_start(&j, key, 3);
     for (unsigned int e = 1; e <= 2; e++) {
-        ck_assert_msg(mig_xfer_sender_add_stream(s) == 0, "%s", mig_error_last());
-        ck_assert_uint_eq(mig_xfer_sender_streams(s), e + 1);
-        memset(src.stream, 0, sizeof(src.stream));
-        memset(rs.dest.stream, 0, sizeof(rs.dest.stream));
-        n = join_epoch_pages(&src, e, pfns);
-        ck_assert_int_eq(mig_xfer_sender_send_epoch(s, e, pfns, n, read_page, &src,
-                                                    last_hash, NULL), 0);
+        ck_assert_msg(mig_xfer_sender_add_stream(j.s) == 0, "%s", mig_error_last());
+        ck_assert_uint_eq(mig_xfer_sender_streams(j.s), e + 1);
+        memset(j.src.stream, 0, sizeof(j.src.stream));
+        memset(j.rs.dest.stream, 0, sizeof(j.rs.dest.stream));
+        n = join_epoch_pages(&j.src, e, j.pfns);
+        ck_assert_int_eq(mig_xfer_sender_send_epoch(j.s, e, j.pfns, n, read_page, &j.src,
+                                                    j.last_hash, NULL), 0);
         /* Each page of the epoch went on its stream among e + 1: the new
          * one carried its share. */
         for (size_t i = 0; i < n; i++) {
-            ck_assert_uint_eq(src.stream[pfns[i]],
-                              mig_xfer_stream_of_pfn(pfns[i], e + 1) + 1);
-            ck_assert_uint_eq(rs.dest.stream[pfns[i]], src.stream[pfns[i]]);
+            ck_assert_uint_eq(j.src.stream[j.pfns[i]],
+                              mig_xfer_stream_of_pfn(j.pfns[i], e + 1) + 1);
+            ck_assert_uint_eq(j.rs.dest.stream[j.pfns[i]], j.src.stream[j.pfns[i]]);
         }
-        ck_assert_uint_eq(rs.dest.stream[e * 512 + e % 4], e + 1);
+        ck_assert_uint_eq(j.rs.dest.stream[e * 512 + e % 4], e + 1);
     }
-    ck_assert_int_eq(mig_xfer_sender_finish(s), 0);
-    mig_xfer_sender_close(s);
-    pthread_join(t, NULL);
-    ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
-    ck_assert_uint_eq(rs.streams, 3);
-    ck_assert_uint_eq(rs.epochs_seen, 3);
-    ck_assert_uint_eq(rs.stats.epochs, 3);
-    ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
-    mig_xfer_listener_close(rs.listener);
-    free(rs.dest.bytes);
-    free(src.bytes);
-    free(pfns);
-    free(last_hash);
+    join_finish(&j, 3);
+    ck_assert_uint_eq(j.rs.epochs_seen, 3);
 }
 
 START_TEST(test_streams_join_sealed)
@@ -1557,8 +1586,10 @@ START_TEST(test_streams_join_plain)
 }
 END_TEST
 
-/* A plain HELLO of stream index of count (id zero) joins: its reply's MIG_E* code. */
-static int32_t raw_join(unsigned int port, uint32_t index, uint32_t count)
+/* A plain HELLO of stream index of count of migration id joins: its reply's
+ * MIG_E* code. */
+static int32_t raw_join(unsigned int port, uint32_t index, uint32_t count,
+                        const uint8_t *id)
 {
     uint8_t hello[48], reply[24];
     int fd = stranger(port);
@@ -1566,6 +1597,7 @@ static int32_t raw_join(unsigned int port, uint32_t index, uint32_t count)
 
     ck_assert_int_ge(fd, 0);
     stranger_hello(hello, count, 0);
+    memcpy(hello + 32, id, 16);
     le32(hello + 12, index);
     ck_assert_int_eq(write(fd, hello, sizeof(hello)), sizeof(hello));
     ck_assert_int_eq(read(fd, reply, sizeof(reply)), sizeof(reply));
@@ -1582,55 +1614,27 @@ static int32_t raw_join(unsigned int port, uint32_t index, uint32_t count)
  */
 START_TEST(test_bad_joins_refused)
 {
-    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT, ropts = MIG_XFER_OPTIONS_INIT;
-    struct receiver_side rs;
-    struct mig_xfer_sender *s = NULL;
-    struct memory src;
-    uint64_t *pfns = malloc(PAGES * sizeof(*pfns)), *last_hash = calloc(PAGES, 8);
-    uint8_t id[16] = { 0 };
-    unsigned int port;
-    char portstr[16];
-    pthread_t t;
+    struct join_run j;
 
-    fill_memory(&src, 43);
-    ropts.timeout_ms = PATIENCE_MS;
-    ropts.max_streams = 2;
-    receiver_listen(&rs, &ropts);
-    receiver_run(&rs, &t);
-    port = mig_xfer_listener_port(rs.listener);
-    snprintf(portstr, sizeof(portstr), "%u", port);
-    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", portstr, &opts, id, NULL, &s), 0);
-    for (size_t p = 0; p < PAGES; p++)
-        pfns[p] = p;
-    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 0, pfns, PAGES, read_page, &src,
-                                                last_hash, NULL), 0);
-    ck_assert_int_eq(raw_join(port, 0, 2), MIG_EFORMAT);     /* index taken */
-    ck_assert_int_eq(raw_join(port, 2, 3), MIG_EFORMAT);     /* jumps over stream 1 */
-    ck_assert_int_eq(raw_join(port, 1, 3), MIG_EFORMAT);     /* count jumps */
+    join_start(&j, NULL, 2);
+    ck_assert_int_eq(raw_join(j.port, 0, 2, join_id), MIG_EFORMAT);     /* index taken */
+    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_EFORMAT);     /* jumps over stream 1 */
+    ck_assert_int_eq(raw_join(j.port, 1, 3, join_id), MIG_EFORMAT);     /* count jumps */
     /* the stream that joins is paced as the others (its connect would fail) */
     ck_assert_int_eq(mig_xfer_sender_set_rate(NULL, 1), MIG_EINVAL);
-    ck_assert_int_eq(mig_xfer_sender_set_rate(s, UINT64_C(1) << 32), 0);
-    ck_assert_int_eq(mig_xfer_sender_add_stream(s), 0);
-    ck_assert_int_eq(raw_join(port, 2, 3), MIG_ELIMIT);      /* beyond the maximum */
-    ck_assert_int_eq(mig_xfer_sender_add_stream(s), MIG_ECOMPAT);
+    ck_assert_int_eq(mig_xfer_sender_set_rate(j.s, UINT64_C(1) << 32), 0);
+    ck_assert_int_eq(mig_xfer_sender_add_stream(j.s), 0);
+    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_ELIMIT);      /* beyond the maximum */
+    ck_assert_int_eq(mig_xfer_sender_add_stream(j.s), MIG_ECOMPAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "goes on with 2"));
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "refused by the receiver (ELIMIT"));
-    ck_assert_uint_eq(mig_xfer_sender_streams(s), 2);
+    ck_assert_uint_eq(mig_xfer_sender_streams(j.s), 2);
     for (size_t p = 0; p < PAGES; p += 2)
-        src.bytes[p * 4096 + 1] ^= 0x11;
-    ck_assert_int_eq(mig_xfer_sender_send_epoch(s, 1, pfns, PAGES, read_page, &src,
-                                                last_hash, NULL), 0);
-    ck_assert_int_eq(mig_xfer_sender_finish(s), 0);
-    mig_xfer_sender_close(s);
-    pthread_join(t, NULL);
-    ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
-    ck_assert_uint_eq(rs.streams, 2);
-    ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
-    mig_xfer_listener_close(rs.listener);
-    free(rs.dest.bytes);
-    free(src.bytes);
-    free(pfns);
-    free(last_hash);
+        j.src.bytes[p * 4096 + 1] ^= 0x11;
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(j.s, 1, j.pfns, PAGES, read_page, &j.src,
+                                                j.last_hash, NULL), 0);
+    join_finish(&j, 2);
+    ck_assert_uint_eq(j.rs.epochs_seen, 2);
 }
 END_TEST
 
@@ -1662,7 +1666,8 @@ START_TEST(test_join_after_failure_refused)
     ck_assert_int_eq(read(rs.ended[0], &byte, 1), 1);
     ck_assert_msg(rs.rc == MIG_ECANCELLED, "%s", rs.message);
     /* the receive is over, its acceptor still there */
-    ck_assert_int_eq(raw_join(mig_xfer_listener_port(rs.listener), 1, 2), MIG_ECANCELLED);
+    ck_assert_int_eq(raw_join(mig_xfer_listener_port(rs.listener), 1, 2,
+                                      (const uint8_t[16]){ 0 }), MIG_ECANCELLED);
     ck_assert_int_eq(write(rs.release[1], "x", 1), 1);
     pthread_join(t, NULL);
     ck_assert_uint_eq(rs.streams, 1);
