@@ -42,7 +42,7 @@ static const struct option long_options[] = {
     { "tracing",           required_argument, NULL, OPT_TRACING },
     { "max-downtime",      required_argument, NULL, OPT_MAX_DOWNTIME },
     { "bandwidth",         required_argument, NULL, OPT_BANDWIDTH },
-    { "stream-bandwidth",  required_argument, NULL, OPT_STREAM_BANDWIDTH },
+    { "per-stream-bandwidth", required_argument, NULL, OPT_STREAM_BANDWIDTH },
     { "json",              no_argument,       NULL, OPT_JSON },
     { "policy",            required_argument, NULL, OPT_POLICY },
     { "on-no-convergence", required_argument, NULL, OPT_ON_NO_CONVERGENCE },
@@ -175,7 +175,7 @@ static int parse_engine_option(struct mig_migrate_options *opts, int opt, const 
             return XL_EXT_EXIT_USAGE;
         break;
     case OPT_STREAM_BANDWIDTH:
-        if (xl_ext_parse_rate("--stream-bandwidth", arg, &opts->max_rate_per_stream))
+        if (xl_ext_parse_rate("--per-stream-bandwidth", arg, &opts->max_rate_per_stream))
             return XL_EXT_EXIT_USAGE;
         break;
     case OPT_POLICY:
@@ -273,7 +273,7 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
         return XL_EXT_EXIT_USAGE;
     }
     if (req->opts.max_rate && req->opts.max_rate_per_stream)
-        return usage_error("--bandwidth %llu and --stream-bandwidth %llu: give one, "
+        return usage_error("--bandwidth %llu and --per-stream-bandwidth %llu: give one, "
                            "the total or the cap of each stream",
                            (unsigned long long)req->opts.max_rate,
                            (unsigned long long)req->opts.max_rate_per_stream);

@@ -105,7 +105,7 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--bandwidth RATE    Cap the total rate (bytes/s, K/M/G = 1000s), split over\n"
       "                    the streams with TCP pacing (split anew when the ladder\n"
       "                    widens: the total stays).\n"
-      "--stream-bandwidth RATE\n"
+      "--per-stream-bandwidth RATE\n"
       "                    Cap each stream at RATE instead (a stream the ladder\n"
       "                    adds too), as a link whose connections are the limit.\n"
       "--timeout MS        Give up when the peer is silent this long (default 30000).\n"

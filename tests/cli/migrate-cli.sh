@@ -30,9 +30,9 @@ t "a --ladder without a rung exits 2" '[ $rc -eq 2 ] && grep -q "ladder '"'"','"
 run migrate --sim --streams 4 --max-streams 2 host
 t "--max-streams below --streams exits 2, saying so" \
   '[ $rc -eq 2 ] && grep -q "max-streams 2 is below --streams 4" "$tmp/err"'
-run migrate --sim --bandwidth 10M --stream-bandwidth 2M host
-t "--bandwidth with --stream-bandwidth exits 2, quoting both" \
-  '[ $rc -eq 2 ] && grep -q "bandwidth 10000000 and --stream-bandwidth 2000000" "$tmp/err"'
+run migrate --sim --bandwidth 10M --per-stream-bandwidth 2M host
+t "--bandwidth with --per-stream-bandwidth exits 2, quoting both" \
+  '[ $rc -eq 2 ] && grep -q "bandwidth 10000000 and --per-stream-bandwidth 2000000" "$tmp/err"'
 if [ -e /proc/xen/privcmd ]; then
     echo "ok 11 # SKIP a Xen host: the engine opens the domain here"
 else

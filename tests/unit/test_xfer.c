@@ -1617,14 +1617,18 @@ START_TEST(test_bad_joins_refused)
     struct join_run j;
 
     join_start(&j, NULL, 2);
-    ck_assert_int_eq(raw_join(j.port, 0, 2, join_id), MIG_EFORMAT);     /* index taken */
-    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_EFORMAT);     /* jumps over stream 1 */
-    ck_assert_int_eq(raw_join(j.port, 1, 3, join_id), MIG_EFORMAT);     /* count jumps */
+    /* index taken */
+    ck_assert_int_eq(raw_join(j.port, 0, 2, join_id), MIG_EFORMAT);
+    /* jumps over stream 1 */
+    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_EFORMAT);
+    /* count jumps */
+    ck_assert_int_eq(raw_join(j.port, 1, 3, join_id), MIG_EFORMAT);
     /* the stream that joins is paced as the others (its connect would fail) */
     ck_assert_int_eq(mig_xfer_sender_set_rate(NULL, 1), MIG_EINVAL);
     ck_assert_int_eq(mig_xfer_sender_set_rate(j.s, UINT64_C(1) << 32), 0);
     ck_assert_int_eq(mig_xfer_sender_add_stream(j.s), 0);
-    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_ELIMIT);      /* beyond the maximum */
+    /* beyond the maximum */
+    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_ELIMIT);
     ck_assert_int_eq(mig_xfer_sender_add_stream(j.s), MIG_ECOMPAT);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "goes on with 2"));
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "refused by the receiver (ELIMIT"));
