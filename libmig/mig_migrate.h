@@ -112,6 +112,8 @@ struct mig_migrate_options {
 };
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
 #define MIG_MIGRATE_FAULT_DIGEST  101   /* take the destination's digest as wrong */
+#define MIG_MIGRATE_FAULT_CPU_UNKNOWN 102 /* the ladder sees the CPUs' idle share as
+                                           unknown (headroom), whatever the load */
 #define MIG_MIGRATE_OPTIONS_VERSION 4
 /* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd,
  * 3 no reconnects (a lost stream fails the migration). */
@@ -157,7 +159,9 @@ struct mig_migrate_result {
     struct {
         double pause, harvest, send, state, destination, resume;
     } downtime_parts;
-    /* as agreed in the handshake (the destination learns them there) */
+    /* as agreed in the handshake (the destination learns them there);
+     * streams: the data streams at the end, more than agreed when the
+     * ladder widened */
     unsigned int streams;
     bool encrypted;
     enum mig_trace_mode tracing;

@@ -28,7 +28,10 @@
  * 4096 bytes raw or an LZ4 block each), 2 EPOCH_END (epoch, count, an xxh3-64 chain
  * over the epoch's descriptor arrays), 3 DONE, 4 ABORT (code, message).
  * The receiver answers each EPOCH_END with a 16-byte EPOCH_ACK
- * ("XMIGEND1", epoch).  A wrong type, sequence number, length, pfn of
+ * ("XMIGEND1", epoch).  Between epochs a stream may join the running
+ * ones (mig_xfer_sender_add_stream; the receiver allows it up to
+ * opts.max_streams): the pfns of later epochs are partitioned over the
+ * new count.  A wrong type, sequence number, length, pfn of
  * another stream, hash, or EPOCH_END count or digest is an error naming
  * the stream, frame and byte offset.
  *
@@ -167,6 +170,13 @@ struct mig_xfer_options {
      * mig_xfer_sender_set_compress changes it for the epochs after.
      */
     bool compress;
+    /*
+     * Receiver (version 5): while the receive runs, a stream of this
+     * migration may join between epochs as stream N of N + 1
+     * (mig_xfer_sender_add_stream), up to this many streams in all
+     * (at most MIG_XFER_MAX_STREAMS); 0, the default: none may join.
+     */
+    unsigned int max_streams;
 };
 #define MIG_XFER_FAULT_NONE         0
 #define MIG_XFER_FAULT_CORRUPT_PAGE 1
@@ -180,10 +190,10 @@ struct mig_xfer_options {
 #define MIG_XFER_FAULT_RESET_ROUNDS 9
 #define MIG_XFER_FAULT_RESET_ALWAYS 10
 #define MIG_XFER_FAULT_RESET_DONE   11
-#define MIG_XFER_OPTIONS_VERSION 4
+#define MIG_XFER_OPTIONS_VERSION 5
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
                                 MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL, 0, -1, \
-                                false }
+                                false, 0 }
 #define MIG_XFER_KEY_SIZE 32
 
 /*
@@ -274,6 +284,33 @@ void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *sender, mig_xfer_prefe
  */
 int mig_xfer_sender_set_compress(struct mig_xfer_sender *sender, bool on);
 
+/*
+ * Open one more stream: index N of N + 1 where N is the count so far
+ * (connect, HELLO of generation 0, proof of key, reply, as a first
+ * connection).  Between epochs only: never while
+ * mig_xfer_sender_send_epoch or mig_xfer_sender_finish runs, nor after
+ * finish.  The pfns of the epochs sent after it are partitioned over
+ * N + 1 streams (mig_xfer_stream_of_pfn).  The new stream is paced as
+ * the others (max_rate_per_stream, or mig_xfer_sender_set_rate).  On
+ * failure (MIG_EINVAL for a NULL sender, MIG_ELIMIT at
+ * MIG_XFER_MAX_STREAMS, MIG_EIO when it cannot connect, MIG_ECOMPAT when
+ * the receiver refuses it, a stall when it does not answer) the sender
+ * keeps its N streams and stays usable; the message says why.
+ */
+int mig_xfer_sender_add_stream(struct mig_xfer_sender *sender);
+
+/* The streams the sender has now (0 for NULL). */
+unsigned int mig_xfer_sender_streams(const struct mig_xfer_sender *sender);
+
+/*
+ * Pace every stream at bytes_per_second (SO_MAX_PACING_RATE; 0 = no
+ * cap) from now on, reconnections and added streams included.  Between
+ * epochs only, as mig_xfer_sender_add_stream.  0, MIG_EINVAL for a NULL
+ * sender, or MIG_EIO when the kernel refuses the rate (the streams
+ * already paced keep the new rate; the message names the stream).
+ */
+int mig_xfer_sender_set_rate(struct mig_xfer_sender *sender, uint64_t bytes_per_second);
+
 /* Send DONE on every stream (ends the migration's data). */
 int mig_xfer_sender_finish(struct mig_xfer_sender *sender);
 
@@ -361,6 +398,12 @@ int mig_xfer_receive(struct mig_xfer_receiver *receiver,
                      mig_xfer_write_page_fn write_page,
                      mig_xfer_epoch_done_fn epoch_done, void *arg,
                      struct mig_xfer_stats *stats, uint8_t id_out[16]);
+
+/*
+ * The streams the receiver has: those accepted, and once a receive ran,
+ * those that joined it (opts.max_streams).
+ */
+unsigned int mig_xfer_receiver_streams(const struct mig_xfer_receiver *receiver);
 
 void mig_xfer_receiver_close(struct mig_xfer_receiver *receiver);
 

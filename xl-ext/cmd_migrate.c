@@ -32,6 +32,7 @@ enum {
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_SIM_FILL, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
     OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS, OPT_LADDER, OPT_MAX_STREAMS,
+    OPT_STREAM_BANDWIDTH,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +42,7 @@ static const struct option long_options[] = {
     { "tracing",           required_argument, NULL, OPT_TRACING },
     { "max-downtime",      required_argument, NULL, OPT_MAX_DOWNTIME },
     { "bandwidth",         required_argument, NULL, OPT_BANDWIDTH },
+    { "per-stream-bandwidth", required_argument, NULL, OPT_STREAM_BANDWIDTH },
     { "json",              no_argument,       NULL, OPT_JSON },
     { "policy",            required_argument, NULL, OPT_POLICY },
     { "on-no-convergence", required_argument, NULL, OPT_ON_NO_CONVERGENCE },
@@ -116,12 +118,13 @@ static int parse_fault(const char *name, unsigned int *fault)
         { "stream-reset-always", MIG_XFER_FAULT_RESET_ALWAYS },
         { "version",      MIG_MIGRATE_FAULT_VERSION },
         { "digest-mismatch", MIG_MIGRATE_FAULT_DIGEST },
+        { "cpu-unknown",  MIG_MIGRATE_FAULT_CPU_UNKNOWN },
     };
 
     return parse_choice("--inject-fault", name, CHOICES(faults),
                         "corrupt-page, cut-stream, tamper-frame, replay-frame, truncate, "
                         "stall, wrong-key, stream-reset, stream-reset-rounds, "
-                        "stream-reset-always, version or digest-mismatch", fault);
+                        "stream-reset-always, version, digest-mismatch or cpu-unknown", fault);
 }
 
 /* --ladder off|RUNG[,RUNG...]: the convergence ladder's rungs. */
@@ -183,6 +186,10 @@ static int parse_engine_option(struct mig_migrate_options *opts, int opt, const 
         break;
     case OPT_BANDWIDTH:
         if (xl_ext_parse_rate("--bandwidth", arg, &opts->max_rate))
+            return XL_EXT_EXIT_USAGE;
+        break;
+    case OPT_STREAM_BANDWIDTH:
+        if (xl_ext_parse_rate("--per-stream-bandwidth", arg, &opts->max_rate_per_stream))
             return XL_EXT_EXIT_USAGE;
         break;
     case OPT_POLICY:
@@ -287,6 +294,11 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
                 req->opts.policy.max_streams, req->opts.streams, req->opts.streams);
         return XL_EXT_EXIT_USAGE;
     }
+    if (req->opts.max_rate && req->opts.max_rate_per_stream)
+        return usage_error("--bandwidth %llu and --per-stream-bandwidth %llu: give one, "
+                           "the total or the cap of each stream",
+                           (unsigned long long)req->opts.max_rate,
+                           (unsigned long long)req->opts.max_rate_per_stream);
     if (req->use_sim) {
         if (argc - optind < 1 || argc - optind > 2)
             return usage_error("%s", "needs HOST (with --sim: [DOMAIN-LABEL] HOST)");

@@ -42,6 +42,9 @@ struct destination {
     bool control_up;
     uint64_t nr_pfns;
     unsigned int streams;               /* announced in the source's hello */
+    unsigned int max_streams;           /* the most it may widen to (hello's
+                                           max_streams, else streams): entries
+                                           of ctx and scratch */
     struct mig_stream_ctx *ctx;         /* by stream; priv is the backend's */
     bool ctx_open;
     uint8_t *scratch;                   /* a page per stream, to read back into */
@@ -96,9 +99,9 @@ static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *
     if (pfn >= d->nr_pfns)
         return mig_error_set(MIG_EFORMAT, "page for pfn %#" PRIx64 " beyond the "
                              "guest's %" PRIu64 " pfns", pfn, d->nr_pfns);
-    if (stream >= d->streams)
+    if (stream >= d->max_streams)
         return mig_error_set(MIG_EFORMAT, "a page came on stream %u, the source "
-                             "announced %u streams", stream, d->streams);
+                             "announced %u streams at most", stream, d->max_streams);
     /* Pages, not copies: a stream that came back sends its epoch again. */
     if (d->received_epoch[pfn] != epoch + 1)
         atomic_fetch_add_explicit(&d->arrivals, 1, memory_order_relaxed);
@@ -229,8 +232,16 @@ static int hello_sizes(struct destination *d, json_object *m)
         rc = mig_error_set(MIG_EFORMAT, "the source announced 0 data streams");
     if (rc)
         return rc;
-    d->streams = (unsigned int)v;
+    d->streams = d->max_streams = (unsigned int)v;
     d->result->streams = d->streams;
+    /* The most streams the source's ladder may widen to (optional). */
+    if (json_object_object_get_ex(m, "max_streams", &tr)) {
+        rc = control_get_uint(m, "max_streams", MIG_XFER_MAX_STREAMS, &v);
+        if (rc)
+            return rc;
+        if (v > d->streams)
+            d->max_streams = (unsigned int)v;
+    }
     d->result->tracing = json_object_object_get_ex(m, "tracing", &tr) &&
         !strcmp(json_object_get_string(tr), "stop") ? MIG_TRACE_STOP : MIG_TRACE_LOOSE;
     return 0;
@@ -371,15 +382,16 @@ static int prepare(struct destination *d)
                              "%" PRIu64 " MiB", d->nr_pfns, need >> 20, have >> 20);
     d->received_epoch = calloc(d->nr_pfns, sizeof(*d->received_epoch));
     d->page_hash = calloc(d->nr_pfns, sizeof(*d->page_hash));
-    d->ctx = calloc(d->streams, sizeof(*d->ctx));
-    d->scratch = malloc((size_t)d->streams * MIG_PAGE_SIZE);
+    /* A context for every stream the migration may use, opened up front. */
+    d->ctx = calloc(d->max_streams, sizeof(*d->ctx));
+    d->scratch = malloc((size_t)d->max_streams * MIG_PAGE_SIZE);
     if (!d->received_epoch || !d->page_hash || !d->ctx || !d->scratch)
         return mig_error_set(MIG_ENOMEM, "destination out of memory for the "
                              "bookkeeping of %" PRIu64 " pages", d->nr_pfns);
-    for (unsigned int i = 0; i < d->streams; i++)
+    for (unsigned int i = 0; i < d->max_streams; i++)
         d->ctx[i].index = i;
     if (d->ops->open_streams) {
-        rc = d->ops->open_streams(d->be, d->ctx, d->streams);
+        rc = d->ops->open_streams(d->be, d->ctx, d->max_streams);
         if (rc)
             return rc;
     }
@@ -398,6 +410,7 @@ static int receive_pages(struct destination *d, int control_in)
     xo.key = d->sealed ? d->key : NULL;
     xo.cancel_fd = control_in;
     xo.expect_id = d->id;
+    xo.max_streams = d->max_streams > d->streams ? d->max_streams : 0;
     rc = mig_xfer_listen(d->opts->data_host, "0", &xo, d->log, &d->listener);
     OPENSSL_cleanse(d->key, sizeof(d->key));
     if (rc)
@@ -408,6 +421,8 @@ static int receive_pages(struct destination *d, int control_in)
     json_object_object_add(m, "msg", json_object_new_string("ready"));
     json_object_object_add(m, "port", json_object_new_int(
         (int)mig_xfer_listener_port(d->listener)));
+    if (xo.max_streams)         /* streams may join, up to this many */
+        json_object_object_add(m, "max_streams", json_object_new_int((int)xo.max_streams));
     rc = control_send(&d->control, m);
     json_object_put(m);
     if (!rc)
@@ -415,6 +430,8 @@ static int receive_pages(struct destination *d, int control_in)
     (void)mig_host_cpu_sample(&d->cpu_at);
     if (!rc)
         rc = mig_xfer_receive(d->receiver, write_page, epoch_done, d, &d->xfer, NULL);
+    if (d->receiver)            /* with the streams that joined */
+        d->result->streams = mig_xfer_receiver_streams(d->receiver);
     d->result->pages_sent = d->xfer.pages;
     d->result->bytes_sent = d->xfer.bytes;
     d->result->zero_pages = d->xfer.zero_pages;
@@ -610,7 +627,7 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
         report_failure(&d, rc);
     result->total_seconds = mig_clock_seconds() - start;
     if (d.ctx_open && ops->close_streams)
-        ops->close_streams(backend, d.ctx, d.streams);
+        ops->close_streams(backend, d.ctx, d.max_streams);
     OPENSSL_cleanse(d.key, sizeof(d.key));
     mig_xfer_receiver_close(d.receiver);
     mig_xfer_listener_close(d.listener);

@@ -39,7 +39,13 @@ struct source {
     const struct mig_source_ops *ops;
     void *be;
     struct mig_stream_ctx *ctx;          /* by stream; priv is the backend's */
-    unsigned int nr_streams;             /* entries of ctx: opts->streams, at least 1 */
+    unsigned int nr_ctx;                 /* entries of ctx: the most streams the
+                                            migration may use (max_streams) */
+    unsigned int nr_streams;             /* streams running: opts->streams (at
+                                            least 1), more once the ladder widened */
+    unsigned int widen_to;               /* the most streams the ladder may run:
+                                            nr_ctx, or fewer when the destination
+                                            takes fewer ("ready") */
     bool ctx_open;
     bool control_up, logging, paused;
     bool cleared;                        /* the destination was told "go" */
@@ -246,6 +252,8 @@ static int handshake_start(struct source *s)
     json_object_object_add(m, "id", json_object_new_string(hex));
     json_object_object_add(m, "nr_pfns", json_object_new_int64((int64_t)s->nr_pfns));
     json_object_object_add(m, "streams", json_object_new_int((int)s->opts->streams));
+    if (s->nr_ctx > s->nr_streams)
+        json_object_object_add(m, "max_streams", json_object_new_int((int)s->nr_ctx));
     json_object_object_add(m, "page_size", json_object_new_int(MIG_PAGE_SIZE));
     json_object_object_add(m, "tracing", json_object_new_string(
         s->opts->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
@@ -281,6 +289,33 @@ out:
     return rc;
 }
 
+/*
+ * How many streams the destination lets the migration widen to ("ready"'s
+ * max_streams; absent from a destination that does not let streams join):
+ * without room above the streams it starts with, the ladder has no widen
+ * rung.  0, or MIG_EFORMAT for a malformed number.
+ */
+static int ready_max_streams(struct source *s, json_object *reply)
+{
+    unsigned long long max = 0;
+    json_object *v;
+    int rc = 0;
+
+    if (json_object_object_get_ex(reply, "max_streams", &v))
+        rc = control_get_uint(reply, "max_streams", MIG_XFER_MAX_STREAMS, &max);
+    if (rc)
+        return rc;
+    if (max < s->widen_to)
+        s->widen_to = max > s->nr_streams ? (unsigned int)max : s->nr_streams;
+    if (s->widen_to <= s->nr_streams && (s->policy_opts.ladder & MIG_LADDER_WIDEN)) {
+        if (s->log)
+            xtl_log(s->log, XTL_INFO, -1, "migrate", "the destination takes no more "
+                    "than %u data streams: the ladder does not widen", s->nr_streams);
+        mig_precopy_rung_unavailable(s->policy, MIG_LADDER_WIDEN);
+    }
+    return 0;
+}
+
 /* The second half: the destination's "ready" (its pre-flight passed), and
  * the data connections. */
 static int handshake_finish(struct source *s)
@@ -297,14 +332,17 @@ static int handshake_finish(struct source *s)
     rc = control_get_uint(reply, "port", 65535, &port);
     if (rc)
         goto out;
+    rc = ready_max_streams(s, reply);
+    if (rc)
+        goto out;
     snprintf(portstr, sizeof(portstr), "%llu", port);
     {
         struct mig_xfer_options xo = MIG_XFER_OPTIONS_INIT;
 
-        xo.streams = s->opts->streams;
+        xo.streams = s->nr_streams;
         /* Version 1 callers split the rate themselves. */
         xo.max_rate_per_stream = s->opts->version >= 2 && s->opts->max_rate ?
-                                 s->opts->max_rate / s->opts->streams :
+                                 s->opts->max_rate / s->nr_streams :
                                  s->opts->max_rate_per_stream;
         xo.timeout_ms = s->opts->timeout_ms;
         xo.fault = s->opts->inject_fault < MIG_MIGRATE_FAULT_VERSION ? s->opts->inject_fault : 0;
@@ -755,6 +793,37 @@ static int throttle(struct source *s, unsigned int percent)
 }
 
 /*
+ * One data stream more (the ladder's widen, to streams), before the next
+ * round: a stream joins the sender and gets a backend context opened at
+ * the start.  Under a total rate cap (max_rate) the streams are paced
+ * anew, so that the total stays the same; a cap per stream
+ * (max_rate_per_stream) applies to the new stream as to the others.
+ */
+static int widen(struct source *s, unsigned int streams)
+{
+    int rc;
+
+    if (streams != s->nr_streams + 1 || streams > s->widen_to)
+        return mig_error_set(MIG_EINVAL, "widening from %u to %u streams, with room "
+                             "for %u: one at a time, up to what both ends take",
+                             s->nr_streams, streams, s->widen_to);
+    rc = mig_xfer_sender_add_stream(s->sender);
+    if (rc)
+        return rc;
+    s->nr_streams = streams;
+    if (s->opts->version >= 2 && s->opts->max_rate &&
+        mig_xfer_sender_set_rate(s->sender, s->opts->max_rate / streams) && s->log)
+        xtl_log(s->log, XTL_WARN, -1, "migrate", "the %u streams may exceed the total "
+                "rate cap: %s", streams, mig_error_last());
+    if (streams > s->result->ladder.max_streams)
+        s->result->ladder.max_streams = streams;
+    s->result->streams = streams;
+    if (s->log)
+        xtl_log(s->log, XTL_INFO, -1, "migrate", "widened to %u data streams", streams);
+    return 0;
+}
+
+/*
  * Apply the ladder's step before the next round.  A rung that fails here
  * (this guest or peer cannot take it, or the call failed) is handed back
  * to the policy, which never offers it again, with a warning; *applied is
@@ -774,6 +843,8 @@ static void apply_step(struct source *s, const struct mig_precopy_estimate *est,
         return;
     if (est->step == MIG_LADDER_STEP_THROTTLE)
         rc = throttle(s, est->throttle_percent);
+    if (est->step == MIG_LADDER_STEP_WIDEN)
+        rc = widen(s, est->streams);
     if (est->step == MIG_LADDER_STEP_COMPRESS_ON || est->step == MIG_LADDER_STEP_COMPRESS_OFF)
         rc = mig_xfer_sender_set_compress(s->sender, est->compress);
     if (!rc && rung == MIG_LADDER_COMPRESS)
@@ -801,6 +872,8 @@ static void round_figures(struct source *s, struct mig_precopy_round *round,
     /* the busier end decides */
     if (s->dst_cpu_idle >= 0 && (idle < 0 || s->dst_cpu_idle < idle))
         idle = s->dst_cpu_idle;
+    if (s->opts->inject_fault == MIG_MIGRATE_FAULT_CPU_UNKNOWN)
+        idle = -1;                      /* tests: the ladder's headroom as unknown */
     round->cpu_idle = idle;
     round->streams = s->nr_streams;
     round->raw_bytes = s->raw_bytes;
@@ -928,9 +1001,13 @@ static int precopy(struct source *s)
 static int source_setup(struct source *s, int control_in, int control_out)
 {
     unsigned int n = s->opts->streams ? s->opts->streams : 1;
+    unsigned int max = s->opts->policy.version >= 2 ? s->opts->policy.max_streams : 0;
     int rc;
 
     s->nr_streams = n;
+    /* Contexts for the most streams the ladder may widen to, up front. */
+    s->nr_ctx = max > n && max <= MIG_XFER_MAX_STREAMS ? max : n;
+    s->widen_to = s->nr_ctx;
     s->nr_pfns = s->ops->nr_pfns(s->be);
     rc = control_init(&s->control, control_in, control_out, s->opts->timeout_ms);
     if (rc)
@@ -939,6 +1016,7 @@ static int source_setup(struct source *s, int control_in, int control_out)
     /* Offer the ladder's rungs this source can apply. */
     s->policy_opts = s->opts->policy;
     s->policy_opts.ladder &= MIG_LADDER_COMPRESS |
+                             (s->nr_ctx > n ? MIG_LADDER_WIDEN : 0) |
                              (s->ops->throttle ? MIG_LADDER_THROTTLE : 0);
     (void)mig_host_cpu_sample(&s->cpu_setup);
     s->throttle = s->progress.throttle_percent = 100;
@@ -953,13 +1031,13 @@ static int source_setup(struct source *s, int control_in, int control_out)
         return rc;
     s->last_hash = calloc(s->nr_pfns, sizeof(*s->last_hash));
     s->pfns = malloc(s->nr_pfns * sizeof(*s->pfns));
-    s->ctx = calloc(n, sizeof(*s->ctx));
+    s->ctx = calloc(s->nr_ctx, sizeof(*s->ctx));
     if (!s->last_hash || !s->pfns || !s->ctx)
         return mig_error_set(MIG_ENOMEM, "out of memory for %" PRIu64 " pfns", s->nr_pfns);
-    for (unsigned int i = 0; i < n; i++)
+    for (unsigned int i = 0; i < s->nr_ctx; i++)
         s->ctx[i].index = i;
     if (s->ops->open_streams) {
-        rc = s->ops->open_streams(s->be, s->ctx, n);
+        rc = s->ops->open_streams(s->be, s->ctx, s->nr_ctx);
         if (rc)
             return rc;
     }
@@ -1133,7 +1211,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     result->total_seconds = mig_clock_seconds() - s.start;
     mig_xfer_sender_close(s.sender);
     if (s.ctx_open && ops->close_streams)
-        ops->close_streams(backend, s.ctx, s.nr_streams);
+        ops->close_streams(backend, s.ctx, s.nr_ctx);
     free(s.ctx);
     mig_precopy_free(s.policy);
     mig_dirty_bitmap_free(s.dirty);

@@ -70,9 +70,14 @@ struct mig_source_ops {
 
     /*
      * Optional.  Called once before any page is read, with the n contexts
-     * of the migration's streams (index set, priv NULL): set each priv.
+     * of the most streams the migration may use (index set, priv NULL):
+     * set each priv.  n is max(streams, max_streams): the engine opens a
+     * context up front for every stream the convergence ladder may widen
+     * to, so a stream that joins mid-migration finds its context ready
+     * and a backend never sees n change; some may never carry a page.
      * On failure, release what was set (close_streams is not called).
-     * close_streams: after the last page is read and the last hash done.
+     * close_streams: after the last page is read and the last hash done,
+     * with the same n contexts.
      */
     int (*open_streams)(void *be, struct mig_stream_ctx *streams, unsigned int n);
     void (*close_streams)(void *be, struct mig_stream_ctx *streams, unsigned int n);
@@ -190,8 +195,9 @@ struct mig_destination_ops {
      * write_page).  MIG_ENOMEM if it cannot. */
     int (*prepare)(void *be, uint64_t nr_pfns);
 
-    /* Optional.  As the source's: the contexts of the n streams, before
-     * the first write_page; close_streams after the last one. */
+    /* Optional.  As the source's: the contexts of the n streams (the
+     * most the source may widen to, as it announced), before the first
+     * write_page; close_streams after the last one. */
     int (*open_streams)(void *be, struct mig_stream_ctx *streams, unsigned int n);
     void (*close_streams)(void *be, struct mig_stream_ctx *streams, unsigned int n);
 

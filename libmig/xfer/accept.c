@@ -157,9 +157,37 @@ void mig_xfer_listener_close(struct mig_xfer_listener *l)
                      (uint64_t)WIRE_HELLO_GEN_MAX << WIRE_HELLO_GEN_SHIFT)
 
 /*
+ * A HELLO of generation 0 while the receive runs: stream N of N + 1 (N
+ * the streams there are), within opts.max_streams, reconnecting as the
+ * others do.  0 or MIG_EFORMAT / MIG_ELIMIT with the rule it breaks.
+ */
+static int check_join(const struct mig_xfer_receiver *r, const struct wire_hello *hello)
+{
+    bool reconnects = hello->flags & WIRE_HELLO_RECONNECTS;
+
+    if (hello->index < r->count)
+        return mig_error_set(MIG_EFORMAT, "stream %u announced again while the "
+                             "migration runs, not as a reconnection", hello->index);
+    if (hello->index != r->count || hello->count != hello->index + 1)
+        return mig_error_set(MIG_EFORMAT, "stream %u of %u joins %u running stream(s): "
+                             "a stream joins as stream N of N + 1", hello->index,
+                             hello->count, r->count);
+    if (hello->count > r->opts.max_streams)
+        return mig_error_set(MIG_ELIMIT, "stream %u joins, but this receiver lets the "
+                             "streams grow to %u at most", hello->index,
+                             r->opts.max_streams);
+    if (reconnects != r->reconnects)
+        return mig_error_set(MIG_EFORMAT, "stream %u joins %s reconnecting, the "
+                             "others %s", hello->index, reconnects ? "" : "not",
+                             r->reconnects ? "do" : "do not");
+    return 0;
+}
+
+/*
  * Validate one HELLO against what the receiver has so far; accepted is
  * the number of streams in, UINT_MAX while the receive runs (only a
- * reconnection, generation 1 or more, may come then).
+ * reconnection, generation 1 or more, or a stream that joins, generation
+ * 0, may come then).
  */
 static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hello,
                        unsigned int accepted)
@@ -188,22 +216,21 @@ static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hel
     if (count < 1 || count > MIG_XFER_MAX_STREAMS)
         return mig_error_set(MIG_EFORMAT, "connection %u: stream count %u out of "
                              "range 1..%d", accepted, count, MIG_XFER_MAX_STREAMS);
-    if (accepted && count != r->count)
-        return mig_error_set(MIG_EFORMAT, "connection %u: stream count %u differs "
-                             "from the first stream's %u", accepted, count, r->count);
     /* The id is known once given (opts.expect_id points at r->id) or set by a stream. */
     if ((r->opts.expect_id || accepted) && memcmp(hello->id, r->id, 16))
         return mig_error_set(MIG_ECOMPAT, "connection %u: belongs to another "
                              "migration (migration id differs)", accepted);
+    if (rejoin && !hello->generation)
+        return check_join(r, hello);
+    if (accepted && count != r->count)
+        return mig_error_set(MIG_EFORMAT, "connection %u: stream count %u differs "
+                             "from the first stream's %u", accepted, count, r->count);
     if (index >= count)
         return mig_error_set(MIG_EFORMAT, "connection %u: stream index %u out of "
                              "range for %u streams", accepted, index, count);
     if (!rejoin && hello->generation)
         return mig_error_set(MIG_EFORMAT, "connection %u: a reconnection of stream %u "
                              "before all streams were in", accepted, index);
-    if (rejoin && !hello->generation)
-        return mig_error_set(MIG_EFORMAT, "stream %u announced again while the "
-                             "migration runs, not as a reconnection", index);
     if (!rejoin && accepted && r->fds[index] >= 0)
         return mig_error_set(MIG_EFORMAT, "connection %u: stream index %u "
                              "announced twice", accepted, index);
@@ -316,13 +343,83 @@ static int handshake(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
 }
 
 /*
- * A reconnection of a stream of r while the receive runs (fd is consumed
- * in every case): hand it to the stream's thread, which answers it once it
- * has left the old connection (shut here to wake it).  Strangers and a
- * generation no newer than the last one (a replay) are dropped; a HELLO of
- * this migration's own source that breaks a rule, or comes for a stream
- * that is over or a receive that failed, gets a reply with the error, so
- * that the source stops trying.  Always 0: the receive goes on.
+ * Can stream index join r now (with r->lock held)?  0, MIG_ECANCELLED
+ * when the receive is over or failed or its streams end, MIG_EFORMAT
+ * inside an epoch (as far as the receiver can tell: the streams have not
+ * all ended the same one).
+ */
+static int join_allowed(const struct mig_xfer_receiver *r, unsigned int index)
+{
+    if (r->joins_closed || r->first_failed >= 0)
+        return mig_error_set(MIG_ECANCELLED, "stream %u joins a receive that is over "
+                             "or failed", index);
+    for (unsigned int i = 0; i < r->count; i++) {
+        if (r->ended[i])
+            return mig_error_set(MIG_ECANCELLED, "stream %u joins while stream %u "
+                                 "has ended", index, i);
+        if (r->last_ended[i] != r->all_ended)
+            return mig_error_set(MIG_EFORMAT, "stream %u joins inside epoch %lld "
+                                 "(stream %u ended it, others did not): a stream joins "
+                                 "between epochs", index, (long long)r->all_ended + 1, i);
+    }
+    return 0;
+}
+
+/*
+ * A stream joining r while the receive runs (a HELLO of generation 0 that
+ * proved itself; fd is consumed in every case): it becomes stream N of
+ * N + 1, its thread begins after the last epoch every stream ended, and
+ * the reply says that epoch + 1.  Under the lock, so that no stream
+ * begins an epoch with the old count after the reply (the sender sends
+ * the next epoch only once it has it).  A HELLO that breaks a rule, or
+ * comes when the receive is over, failed or inside an epoch, is answered
+ * with the error, so that the source goes on with the streams it has.
+ */
+static void join_stream(struct mig_xfer_receiver *r, int fd, const struct wire_hello *hello,
+                        const char *peer)
+{
+    uint32_t resume = 0;
+    int rc;
+
+    rc = check_hello(r, hello, UINT_MAX);
+    if (!rc)
+        rc = make_stream(r, fd);
+    pthread_mutex_lock(&r->lock);
+    if (!rc)
+        rc = join_allowed(r, hello->index);
+    if (!rc) {
+        r->fds[hello->index] = fd;
+        r->last_ended[hello->index] = r->all_ended;
+        r->count++;
+        rc = xfer_stream_start(r, hello->index);
+        if (rc) {
+            r->count--;
+            r->fds[hello->index] = -1;
+        }
+        resume = (uint32_t)(r->all_ended + 1);
+    }
+    (void)send_reply_resume(fd, rc, rc ? 0 : resume);
+    pthread_mutex_unlock(&r->lock);
+    if (rc) {
+        if (r->log)
+            xtl_log(r->log, XTL_WARN, -1, "xfer", "refused the stream joining from "
+                    "%s: %s", peer, mig_error_last());
+        close(fd);
+    } else if (r->log) {
+        xtl_log(r->log, XTL_INFO, -1, "xfer", "stream %u joined from %s: %u streams "
+                "from epoch %u", hello->index, peer, hello->index + 1, resume);
+    }
+}
+
+/*
+ * A connection to r while the receive runs (fd is consumed in every
+ * case): a stream that joins (generation 0), else a reconnection, handed
+ * to the stream's thread, which answers it once it has left the old
+ * connection (shut here to wake it).  Strangers and a generation no newer
+ * than the last one (a replay) are dropped; a HELLO of this migration's
+ * own source that breaks a rule, or comes for a stream that is over or a
+ * receive that failed, gets a reply with the error, so that the source
+ * stops trying.  Always 0: the receive goes on.
  */
 static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw,
                          const char *peer)
@@ -334,13 +431,19 @@ static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw
     wire_hello_decode(raw, &hello);
     if (authenticate(r, raw, &hello))
         why = mig_error_last();
-    else if ((rc = check_hello(r, &hello, UINT_MAX))) {
+    else if (!hello.generation) {
+        join_stream(r, fd, &hello, peer);
+        return 0;
+    } else if ((rc = check_hello(r, &hello, UINT_MAX))) {
         why = mig_error_last();
         (void)send_reply(fd, rc);
     } else if (make_stream(r, fd))
         why = mig_error_last();
     pthread_mutex_lock(&r->lock);
-    if (!why && hello.generation <= r->gen[hello.index])
+    if (!why && !r->reconnects) {
+        why = "a reconnection of a stream that said it does not reconnect";
+        (void)send_reply(fd, MIG_EFORMAT);
+    } else if (!why && hello.generation <= r->gen[hello.index])
         why = "a reconnection not newer than the stream's last (a replay)";
     else if (!why && r->done[hello.index]) {
         /* DONE arrived but its acknowledgement was lost: say so */
@@ -678,7 +781,7 @@ int xfer_acceptor_start(struct mig_xfer_receiver *r)
 {
     struct gate *g;
 
-    if (!r->listener || !r->reconnects)
+    if (!r->listener || (!r->reconnects && r->opts.max_streams <= r->count))
         return 0;
     g = calloc(1, sizeof(*g));
     if (!g)

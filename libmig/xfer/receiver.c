@@ -64,6 +64,7 @@ struct recv_stream {
     uint64_t seq;              /* sequence number the next frame must have */
     uint64_t offset;           /* bytes read */
     int64_t epoch;             /* epoch in progress, -1 = none */
+    unsigned int count;        /* the streams its pfns are partitioned over */
     int64_t last_ended;        /* last epoch ended, -1 = none */
     uint64_t digest;           /* of the epoch in progress */
     uint64_t in_epoch;         /* descriptors received in it */
@@ -180,9 +181,18 @@ static int read_frame(struct recv_stream *rs)
     return r->opts.key ? open_frame(rs, hdr) : 0;
 }
 
-/* Epoch e begins on this stream: its count and digest start afresh. */
+/*
+ * Epoch e begins on this stream: its count and digest start afresh, and
+ * its pfns are those of this stream among the streams there are now (a
+ * stream joins between epochs, before the sender sends the next one).
+ */
 static void begin_epoch(struct recv_stream *rs, uint32_t e)
 {
+    struct mig_xfer_receiver *r = rs->receiver;
+
+    pthread_mutex_lock(&r->lock);
+    rs->count = r->count;
+    pthread_mutex_unlock(&r->lock);
     rs->epoch = e;
     rs->digest = e;
     rs->in_epoch = 0;
@@ -347,7 +357,7 @@ static int deliver_page(struct recv_stream *rs, uint32_t k, struct pages_cursor 
 
     if ((word & ~(MIG_XFER_PFN_MASK | MIG_XFER_TYPE_MASK | MIG_XFER_FLAG_ZERO |
                   MIG_XFER_FLAG_COMPRESSED)) ||
-        mig_xfer_stream_of_pfn(pfn, r->count) != rs->index)
+        mig_xfer_stream_of_pfn(pfn, rs->count) != rs->index)
         return frame_error(rs, MIG_EFORMAT, "PAGES ", "descriptor %u (%#llx) names pfn "
                            "%#llx of another stream or reserved flags", k,
                            (unsigned long long)word, (unsigned long long)pfn);
@@ -552,7 +562,7 @@ static int receive_stream(struct recv_stream *rs)
     snprintf(rs->what, sizeof(rs->what), "stream %u", rs->index);
     rs->zero_hash = wire_zero_page_hash();
     rs->epoch = -1;
-    rs->last_ended = -1;
+    rs->last_ended = r->last_ended[rs->index];    /* -1, or where it joined */
     rs->max_len = MIG_XFER_MAX_FRAME + (r->opts.key ? SEAL_TAG_SIZE : 0);
     rs->body = malloc(rs->max_len);
     if (!rs->body) {
@@ -570,7 +580,7 @@ static int receive_stream(struct recv_stream *rs)
         rc = read_frame(rs);
         if (!rc)
             rc = process_frame(rs);
-        while (rc && rs->lost && r->acceptor)
+        while (rc && rs->lost && r->reconnects && r->acceptor)
             rc = await_reconnection(rs);
     } while (!rc && !rs->done);
 out:
@@ -616,30 +626,56 @@ static void *receive_thread(void *arg)
     return NULL;
 }
 
-/*
- * One thread per stream, and the acceptor for reconnections while they
- * run; returns when every stream thread has ended.  0, or why the threads
- * could not all start (the started ones are woken and joined).
- */
-static int run_streams(struct mig_xfer_receiver *r, struct recv_stream *streams,
-                       pthread_t *threads)
+int xfer_stream_start(struct mig_xfer_receiver *r, unsigned int index)
 {
-    unsigned int started = 0;
+    struct recv_stream *rs = &r->streams[index];
+
+    memset(rs, 0, sizeof(*rs));
+    rs->receiver = r;
+    rs->index = index;
+    if (pthread_create(&r->threads[index], NULL, receive_thread, rs))
+        return mig_error_set(MIG_ENOMEM, "cannot start receiver thread %u", index);
+    r->started++;
+    return 0;
+}
+
+/*
+ * Join every stream thread, those of streams that joined on the way too;
+ * the last look at r->started closes the receive to joins.
+ */
+static void join_streams(struct mig_xfer_receiver *r)
+{
+    for (unsigned int i = 0;; i++) {
+        bool over;
+
+        pthread_mutex_lock(&r->lock);
+        over = i >= r->started;
+        if (over)
+            r->joins_closed = true;
+        pthread_mutex_unlock(&r->lock);
+        if (over)
+            return;
+        pthread_join(r->threads[i], NULL);
+    }
+}
+
+/*
+ * One thread per stream, and the acceptor for reconnections and joins
+ * while they run; returns when every stream thread has ended.  0, or why
+ * the threads could not all start (the started ones are woken and joined).
+ */
+static int run_streams(struct mig_xfer_receiver *r)
+{
     int rc;
 
     rc = xfer_acceptor_start(r);
-    for (unsigned int i = 0; !rc && i < r->count; i++) {
-        streams[i].receiver = r;
-        streams[i].index = i;
-        if (pthread_create(&threads[i], NULL, receive_thread, &streams[i])) {
-            rc = mig_error_set(MIG_ENOMEM, "cannot start receiver thread %u", i);
-            stop_streams(r, (int)r->count);
-            break;
-        }
-        started++;
-    }
-    for (unsigned int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    pthread_mutex_lock(&r->lock);
+    for (unsigned int i = 0; !rc && i < r->count; i++)
+        rc = xfer_stream_start(r, i);
+    pthread_mutex_unlock(&r->lock);
+    if (rc)
+        stop_streams(r, (int)r->count);
+    join_streams(r);
     /* the acceptor stays until the receiver is closed: a DONE whose
      * acknowledgement was lost is still answered */
     return rc;
@@ -650,43 +686,51 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
                      mig_xfer_epoch_done_fn epoch_done, void *arg,
                      struct mig_xfer_stats *stats, uint8_t id_out[16])
 {
-    struct recv_stream *streams = NULL;
-    pthread_t *threads = NULL;
     struct mig_xfer_stats total = { 0 };
     int rc;
 
-    streams = calloc(r->count, sizeof(*streams));
-    threads = calloc(r->count, sizeof(*threads));
-    r->last_ended = malloc(r->count * sizeof(*r->last_ended));
-    if (!streams || !threads || !r->last_ended) {
+    r->streams = calloc(MIG_XFER_MAX_STREAMS, sizeof(*r->streams));
+    r->threads = calloc(MIG_XFER_MAX_STREAMS, sizeof(*r->threads));
+    r->last_ended = malloc(MIG_XFER_MAX_STREAMS * sizeof(*r->last_ended));
+    if (!r->streams || !r->threads || !r->last_ended) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory for %u streams", r->count);
         goto out;
     }
-    for (unsigned int i = 0; i < r->count; i++)
+    for (unsigned int i = 0; i < MIG_XFER_MAX_STREAMS; i++)
         r->last_ended[i] = -1;
     r->all_ended = -1;
     r->write_page = write_page;
     r->epoch_done = epoch_done;
     r->arg = arg;
-    rc = run_streams(r, streams, threads);
+    rc = run_streams(r);
 
     /* Report the stream that failed first, not the ones it woke. */
     if (!rc && r->first_failed >= 0)
-        rc = mig_error_set(streams[r->first_failed].rc, "%s",
-                           streams[r->first_failed].message);
-    for (unsigned int i = 0; i < r->count; i++)
-        wire_stats_add(&total, &streams[i].stats);
+        rc = mig_error_set(r->streams[r->first_failed].rc, "%s",
+                           r->streams[r->first_failed].message);
+    for (unsigned int i = 0; i < r->started; i++)
+        wire_stats_add(&total, &r->streams[i].stats);
     total.epochs = r->all_ended >= 0 ? (uint64_t)r->all_ended + 1 : 0;
     if (stats)
         *stats = total;
     if (id_out)
         memcpy(id_out, r->id, 16);
 out:
-    free(streams);
-    free(threads);
+    pthread_mutex_lock(&r->lock);
+    r->joins_closed = true;         /* before the arrays go */
+    pthread_mutex_unlock(&r->lock);
+    free(r->streams);
+    free(r->threads);
     free(r->last_ended);
+    r->streams = NULL;
+    r->threads = NULL;
     r->last_ended = NULL;
     return rc;
+}
+
+unsigned int mig_xfer_receiver_streams(const struct mig_xfer_receiver *r)
+{
+    return r ? r->count : 0;
 }
 
 void mig_xfer_receiver_close(struct mig_xfer_receiver *r)

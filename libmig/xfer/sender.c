@@ -46,11 +46,14 @@ static bool page_is_zero(const uint8_t *page)
 }
 
 /*
- * Per stream (arrays of count): the connection and what a reconnection
- * needs.  Each is touched only by the thread that drives the stream.
+ * Per stream (arrays of MIG_XFER_MAX_STREAMS, the first count in use, so
+ * that mig_xfer_sender_add_stream needs no reallocation): the connection
+ * and what a reconnection needs.  Each is touched only by the thread that
+ * drives the stream.
  */
 struct mig_xfer_sender {
-    struct mig_xfer_options opts;
+    struct mig_xfer_options opts;   /* opts.key points at key below, or NULL */
+    uint8_t key[SEAL_KEY_SIZE];     /* for the ciphers of streams added later */
     xentoollog_logger *log;
     unsigned int count;
     char *host, *port;      /* where the streams (re)connect */
@@ -67,7 +70,7 @@ struct mig_xfer_sender {
     uint64_t fault_pages;   /* pages the last stream sent (fault injection) */
     bool fault_done;
     int wire_fault;         /* a MIG_XFER_FAULT_* to apply to the next frame */
-    struct seal *seals;     /* per stream, NULL when plain */
+    struct seal *seals;     /* per stream, NULL when plain; the first count set up */
     mig_xfer_prefetch_fn prefetch;  /* or NULL */
     atomic_bool compress;   /* compress the pages of the next epoch */
 };
@@ -169,6 +172,17 @@ static int send_frame(struct mig_xfer_sender *s, unsigned int index,
     return rc;
 }
 
+/* Cap one connection at rate bytes/s by TCP pacing (0: no cap). */
+static int pace(int fd, uint64_t rate)
+{
+    unsigned long r = rate ? (unsigned long)rate : ~0UL;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &r, sizeof(r)))
+        return mig_error_set_errno(MIG_EIO, errno, "cannot cap stream at %llu bytes/s",
+                                   (unsigned long long)rate);
+    return 0;
+}
+
 static int connect_one(const char *host, const char *port,
                        const struct mig_xfer_options *opts, int *fd_out)
 {
@@ -205,12 +219,8 @@ static int connect_one(const char *host, const char *port,
         goto out;
     }
     if (opts->max_rate_per_stream) {
-        /* TCP pacing caps this one connection (SO_MAX_PACING_RATE). */
-        unsigned long rate = (unsigned long)opts->max_rate_per_stream;
-
-        if (setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate, sizeof(rate))) {
-            rc = mig_error_set_errno(MIG_EIO, errno,
-                                     "cannot cap stream at %lu bytes/s", rate);
+        rc = pace(fd, opts->max_rate_per_stream);
+        if (rc) {
             close(fd);
             goto out;
         }
@@ -220,6 +230,22 @@ static int connect_one(const char *host, const char *port,
 out:
     if (res)
         freeaddrinfo(res);
+    return rc;
+}
+
+#define MAX MIG_XFER_MAX_STREAMS
+
+/* The cipher of stream i (s->seals[i]), under the migration key. */
+static int seal_stream(struct mig_xfer_sender *s, unsigned int i)
+{
+    uint8_t key[SEAL_KEY_SIZE];
+    int rc;
+
+    memcpy(key, s->opts.key, sizeof(key));
+    if (s->opts.fault == MIG_XFER_FAULT_WRONG_KEY)
+        key[0] ^= 0x80;                 /* test fault: not the agreed key */
+    rc = seal_init(&s->seals[i], key);
+    OPENSSL_cleanse(key, sizeof(key));
     return rc;
 }
 
@@ -238,40 +264,32 @@ static int sender_new(const struct mig_xfer_options *opts, xentoollog_logger *lo
     if (!s)
         return mig_error_set(MIG_ENOMEM, "out of memory for the sender");
     s->opts = *opts;
+    if (opts->key) {
+        memcpy(s->key, opts->key, sizeof(s->key));
+        s->opts.key = s->key;
+    }
     s->log = log;
     s->count = opts->streams;
     atomic_init(&s->compress, opts->compress);
-    s->fds = malloc(s->count * sizeof(*s->fds));
-    s->seq = calloc(s->count, sizeof(*s->seq));
-    s->gen = calloc(s->count, sizeof(*s->gen));
-    s->tries = calloc(s->count, sizeof(*s->tries));
-    s->lost = calloc(s->count, sizeof(*s->lost));
-    s->reconnected = calloc(s->count, sizeof(*s->reconnected));
-    s->closed = calloc(s->count, sizeof(*s->closed));
+    s->fds = malloc(MAX * sizeof(*s->fds));
+    s->seq = calloc(MAX, sizeof(*s->seq));
+    s->gen = calloc(MAX, sizeof(*s->gen));
+    s->tries = calloc(MAX, sizeof(*s->tries));
+    s->lost = calloc(MAX, sizeof(*s->lost));
+    s->reconnected = calloc(MAX, sizeof(*s->reconnected));
+    s->closed = calloc(MAX, sizeof(*s->closed));
+    s->seals = opts->key ? calloc(MAX, sizeof(*s->seals)) : NULL;
     if (!s->fds || !s->seq || !s->gen || !s->tries || !s->lost || !s->reconnected ||
-        !s->closed) {
+        !s->closed || (opts->key && !s->seals)) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory for %u streams", s->count);
         goto out;
     }
-    for (unsigned int i = 0; i < s->count; i++)
+    for (unsigned int i = 0; i < MAX; i++)
         s->fds[i] = -1;
-    if (opts->key) {
-        s->seals = calloc(s->count, sizeof(*s->seals));
-        if (!s->seals) {
-            rc = mig_error_set(MIG_ENOMEM, "out of memory for %u ciphers", s->count);
+    for (unsigned int i = 0; s->seals && i < s->count; i++) {
+        rc = seal_stream(s, i);
+        if (rc)
             goto out;
-        }
-        for (unsigned int i = 0; i < s->count; i++) {
-            uint8_t key[SEAL_KEY_SIZE];
-
-            memcpy(key, opts->key, sizeof(key));
-            if (opts->fault == MIG_XFER_FAULT_WRONG_KEY)
-                key[0] ^= 0x80;                 /* test fault: not the agreed key */
-            rc = seal_init(&s->seals[i], key);
-            OPENSSL_cleanse(key, sizeof(key));
-            if (rc)
-                goto out;
-        }
     }
     *out = s;
     s = NULL;
@@ -336,8 +354,9 @@ static int handshake_stream(struct mig_xfer_sender *s, unsigned int i, uint32_t 
     rc = connect_one(s->host, s->port, &s->opts, &s->fds[i]);
     if (rc)
         return rc;
-    wire_hello_encode(hello, i, s->count, s->seals != NULL, s->opts.max_reconnects > 0,
-                      s->gen[i], s->id);
+    /* stream i of the count, or the stream being added (i == count) */
+    wire_hello_encode(hello, i, i < s->count ? s->count : i + 1, s->seals != NULL,
+                      s->opts.max_reconnects > 0, s->gen[i], s->id);
     snprintf(what, sizeof(what), "stream %u handshake", i);
     rc = mig_write_all(s->fds[i], hello, sizeof(hello), MIG_IO_SOCKET, "%s: write", what);
     if (!rc && s->seals) {
@@ -1002,6 +1021,76 @@ int mig_xfer_sender_finish(struct mig_xfer_sender *s)
     return 0;
 }
 
+/* Stream i (being added) is unused again: its connection and cipher gone. */
+static void drop_stream(struct mig_xfer_sender *s, unsigned int i)
+{
+    if (s->fds[i] >= 0)
+        close(s->fds[i]);
+    s->fds[i] = -1;
+    if (s->seals) {
+        seal_dispose(&s->seals[i]);
+        memset(&s->seals[i], 0, sizeof(s->seals[i]));
+    }
+}
+
+int mig_xfer_sender_add_stream(struct mig_xfer_sender *s)
+{
+    unsigned int i;
+    uint32_t resume;
+    int rc;
+
+    if (!s)
+        return mig_error_set(MIG_EINVAL, "cannot add a data stream: no sender");
+    i = s->count;
+    if (i >= MAX)
+        return mig_error_set(MIG_ELIMIT, "cannot add a data stream to %u: %d streams "
+                             "are the most a migration has", i, MAX);
+    if (s->closed[0])
+        return mig_error_set(MIG_EINVAL, "cannot add a data stream: the streams "
+                             "were already finished or aborted");
+    s->seq[i] = s->tries[i] = s->gen[i] = 0;
+    s->lost[i] = s->closed[i] = false;
+    s->reconnected[i] = 0;
+    rc = s->seals ? seal_stream(s, i) : 0;
+    if (!rc)
+        rc = handshake_stream(s, i, &resume);
+    if (!rc && resume != s->next_epoch)
+        rc = mig_error_set(MIG_EFORMAT, "the receiver starts it at epoch %u, the next "
+                           "epoch is %u", resume, s->next_epoch);
+    if (rc) {
+        drop_stream(s, i);
+        return mig_error_set(rc, "adding stream %u to %s port %s (the migration goes "
+                             "on with %u): %s", i, s->host, s->port, i, mig_error_last());
+    }
+    s->count++;
+    if (s->log)
+        xtl_log(s->log, XTL_INFO, -1, "xfer", "stream %u joined: %u stream(s) to %s "
+                "port %s", i, s->count, s->host, s->port);
+    return 0;
+}
+
+unsigned int mig_xfer_sender_streams(const struct mig_xfer_sender *s)
+{
+    return s ? s->count : 0;
+}
+
+int mig_xfer_sender_set_rate(struct mig_xfer_sender *s, uint64_t bytes_per_second)
+{
+    int rc;
+
+    if (!s)
+        return mig_error_set(MIG_EINVAL, "cannot pace the data streams: no sender");
+    s->opts.max_rate_per_stream = bytes_per_second;
+    for (unsigned int i = 0; i < s->count; i++) {
+        if (s->fds[i] < 0)
+            continue;
+        rc = pace(s->fds[i], bytes_per_second);
+        if (rc)
+            return mig_error_set(rc, "stream %u: %s", i, mig_error_last());
+    }
+    return 0;
+}
+
 uint64_t mig_xfer_sender_reconnects(const struct mig_xfer_sender *s)
 {
     uint64_t total = 0;
@@ -1057,5 +1146,6 @@ void mig_xfer_sender_close(struct mig_xfer_sender *s)
     free(s->closed);
     free(s->host);
     free(s->port);
+    OPENSSL_cleanse(s->key, sizeof(s->key));
     free(s);
 }

@@ -217,6 +217,9 @@ int wire_check_options(const struct mig_xfer_options *opts, bool sender)
         return mig_error_set(MIG_EINVAL, "stream count %u is out of range: "
                              "use 1 to %d streams", opts->streams,
                              MIG_XFER_MAX_STREAMS);
+    if (opts->max_streams > MIG_XFER_MAX_STREAMS)
+        return mig_error_set(MIG_EINVAL, "the streams may grow to %u: use at most %d",
+                             opts->max_streams, MIG_XFER_MAX_STREAMS);
     if (opts->batch_pages < 1 || opts->batch_pages > MIG_XFER_MAX_BATCH)
         return mig_error_set(MIG_EINVAL, "batch of %u pages is out of range: "
                              "use 1 to %d", opts->batch_pages, MIG_XFER_MAX_BATCH);

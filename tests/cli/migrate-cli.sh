@@ -7,7 +7,7 @@ t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $
       sed 's/^/# /' "$tmp/err"; fi; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 run() { "$XL_EXT" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-echo "1..11"
+echo "1..12"
 run migrate --engine xl --streams=3 dom host
 t "--engine xl with a xenmig option exits 2, naming it" \
   '[ $rc -eq 2 ] && grep -q "'"'"'--streams=3'"'"' is a xenmig option" "$tmp/err"'
@@ -33,8 +33,11 @@ t "a --ladder without a rung exits 2" '[ $rc -eq 2 ] && grep -q "ladder '"'"','"
 run migrate --sim --streams 4 --max-streams 2 host
 t "--max-streams below --streams exits 2, saying so" \
   '[ $rc -eq 2 ] && grep -q "max-streams 2 is below --streams 4" "$tmp/err"'
+run migrate --sim --bandwidth 10M --per-stream-bandwidth 2M host
+t "--bandwidth with --per-stream-bandwidth exits 2, quoting both" \
+  '[ $rc -eq 2 ] && grep -q "bandwidth 10000000 and --per-stream-bandwidth 2000000" "$tmp/err"'
 if [ -e /proc/xen/privcmd ]; then
-    echo "ok 11 # SKIP a Xen host: the engine opens the domain here"
+    echo "ok 12 # SKIP a Xen host: the engine opens the domain here"
 else
     run migrate nosuchdomain localhost
     t "without Xen the engine's refusal exits 5" \

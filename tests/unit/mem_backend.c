@@ -116,6 +116,13 @@ static int check_stream(struct mem_backend *m, const struct mig_stream_ctx *st)
     return 0;
 }
 
+/* A page read or written on stream st (stream_pages). */
+static void count_page(struct mem_backend *m, const struct mig_stream_ctx *st)
+{
+    if (st->index < MEM_BACKEND_COUNTED_STREAMS)
+        m->stream_pages[st->index]++;
+}
+
 static int mb_open_streams(void *b, struct mig_stream_ctx *streams, unsigned int n)
 {
     struct mem_backend *m = b;
@@ -158,6 +165,7 @@ static int mb_read_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, void *
     memcpy(buf, m->memory + pfn * 4096, 4096);
     *type_out = m->types[pfn];
     m->pages_read++;
+    count_page(m, st);
     return 0;
 }
 
@@ -175,6 +183,7 @@ static int mb_write_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, const
     else
         memset(m->memory + pfn * 4096, 0, 4096);
     m->types[pfn] = (uint8_t)type;
+    count_page(m, st);
     if (m->corrupt_writes && pfn == 7)
         m->memory[pfn * 4096 + 9] ^= 0x40;      /* a faulty store */
     return 0;

@@ -65,6 +65,9 @@ struct mem_backend {
      * call checks that its context is one of them */
     int *stream_tags;
     unsigned int streams_open;           /* n of the last open_streams */
+    /* pages read (source) or written (destination) by stream index, the
+     * first MEM_BACKEND_COUNTED_STREAMS */
+    _Atomic unsigned long stream_pages[8];
     unsigned int streams_opened, streams_closed;   /* calls */
     /* throttle (source, mem_backend_throttle): the CPU share now, the
      * lowest one asked, calls, and whether resume found it below 100 */
@@ -74,6 +77,8 @@ struct mem_backend {
      * destination that dies */
     _Atomic bool fail_next_epoch;
 };
+
+#define MEM_BACKEND_COUNTED_STREAMS 8
 
 /* How long one side waits for the other's step before giving up. */
 #define MEM_BACKEND_WAIT_S 30

@@ -441,13 +441,18 @@ static void migrate_through(struct run *r, unsigned int streams, struct relay *r
         close(relayed[1]);
     }
     /* Every stream context the engine opened it closed again, both ends;
-     * a migration that went through had one per stream. */
+     * a migration that went through had one per stream... */
     ck_assert_uint_eq(r->src.streams_opened, r->src.streams_closed);
     ck_assert_uint_eq(r->dst.be.streams_opened, r->dst.be.streams_closed);
+    /* ... one per stream it may widen to, opened up front */
     if (!r->rc) {
+        unsigned int most = r->opts.policy.max_streams > streams &&
+                            (r->opts.policy.ladder & MIG_LADDER_WIDEN)
+                            ? r->opts.policy.max_streams : streams;
+
         ck_assert_uint_eq(r->src.streams_opened, 1);
-        ck_assert_uint_eq(r->src.streams_open, streams);
-        ck_assert_uint_eq(r->dst.be.streams_open, streams);
+        ck_assert_uint_eq(r->src.streams_open, most);
+        ck_assert_uint_eq(r->dst.be.streams_open, most);
     }
 }
 
@@ -471,6 +476,15 @@ static void setup(struct run *r, unsigned int dirty_pages)
     r->opts.policy.max_downtime_ms = 5000;  /* generous: test machines are slow */
     r->w.pages_per_round = dirty_pages;
     r->w.cancel_at_round = -1;
+}
+
+/* Both ends succeeded, the memory arrived whole and the source verified it. */
+static void assert_arrived_verified(struct run *r)
+{
+    ck_assert_msg(r->rc == 0, "source: %s", r->message);
+    ck_assert_msg(r->dst.rc == 0, "destination: %s", r->dst.message);
+    ck_assert(r->result.memory_verified);
+    ck_assert_int_eq(memcmp(r->src.memory, r->dst.be.memory, (size_t)PFNS * 4096), 0);
 }
 
 static void teardown(struct run *r)
@@ -621,10 +635,7 @@ START_TEST(test_migrate_survives_resets)
     setup(&r, 600);
     r.opts.inject_fault = MIG_XFER_FAULT_RESET_ROUNDS;
     migrate(&r, 3);
-    ck_assert_msg(r.rc == 0, "source: %s", r.message);
-    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
-    ck_assert(r.result.memory_verified);
-    ck_assert_int_eq(memcmp(r.src.memory, r.dst.be.memory, (size_t)PFNS * 4096), 0);
+    assert_arrived_verified(&r);
     ck_assert_uint_ge(r.result.reconnects, 2);      /* round 0 and the final epoch */
     ck_assert_uint_eq(r.result.reconnects, r.dst.result.reconnects);
     teardown(&r);
@@ -806,6 +817,56 @@ START_TEST(test_ladder_throttles_and_gives_back)
     ck_assert_msg(r.rc == 0, "source: %s", r.message);
     ck_assert_uint_eq(r.src.throttle_calls, 0);
     ck_assert_uint_eq(r.result.ladder.rungs, 0);
+    teardown(&r);
+}
+END_TEST
+
+/*
+ * The ladder widens a migration from 1 to 3 streams, one a round.  Each
+ * stream is paced (max_rate_per_stream), so a stream more moves more
+ * and the policy keeps widening; the CPUs' headroom is taken as unknown
+ * (MIG_MIGRATE_FAULT_CPU_UNKNOWN), whatever the machine's load.  The
+ * streams that joined carried pages at both ends, and the memory arrives
+ * whole and verified.
+ */
+START_TEST(test_ladder_widens)
+{
+    struct run r;
+
+    setup(&r, 400);
+    r.w.steady = true;
+    r.opts.policy.ladder = MIG_LADDER_WIDEN;
+    r.opts.policy.max_streams = 3;
+    r.opts.policy.max_downtime_ms = 1;              /* below the overhead */
+    r.opts.max_rate_per_stream = 8u << 20;
+    r.opts.inject_fault = MIG_MIGRATE_FAULT_CPU_UNKNOWN;
+    migrate(&r, 1);
+    assert_arrived_verified(&r);
+    ck_assert_uint_eq(r.result.ladder.rungs, MIG_LADDER_WIDEN);
+    ck_assert_uint_eq(r.result.ladder.max_streams, 3);
+    ck_assert_uint_eq(r.result.streams, 3);
+    ck_assert_uint_eq(r.dst.result.streams, 3);
+    ck_assert_uint_eq(r.src.hash_calls, 3);         /* a hash thread per stream */
+    for (unsigned int i = 1; i < 3; i++) {
+        ck_assert_uint_gt(r.src.stream_pages[i], 0);
+        ck_assert_uint_gt(r.dst.be.stream_pages[i], 0);
+    }
+    ck_assert_ptr_nonnull(strstr(r.result.reason, "every stream allowed"));
+    teardown(&r);
+
+    /* max_streams no higher than the streams: no widen rung, and one
+     * backend context per stream at either end (migrate_through). */
+    setup(&r, 400);
+    r.w.steady = true;
+    r.opts.policy.ladder = MIG_LADDER_WIDEN;
+    r.opts.policy.max_streams = 1;
+    r.opts.policy.max_downtime_ms = 1;
+    r.opts.inject_fault = MIG_MIGRATE_FAULT_CPU_UNKNOWN;
+    migrate(&r, 1);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_uint_eq(r.result.ladder.rungs, 0);
+    ck_assert_uint_eq(r.result.ladder.max_streams, 1);
+    ck_assert_uint_eq(r.dst.result.streams, 1);
     teardown(&r);
 }
 END_TEST
@@ -1182,6 +1243,7 @@ int main(void)
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);
     tcase_add_test(tc, test_ladder_throttles_and_gives_back);
+    tcase_add_test(tc, test_ladder_widens);
     tcase_add_test(tc, test_throttle_never_left_behind);
     tcase_add_test(tc, test_migrate_survives_resets);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);

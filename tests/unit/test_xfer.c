@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -63,6 +64,11 @@ struct receiver_side {
     int rc;
     char message[512];
     struct mig_xfer_stats stats;
+    unsigned int streams;       /* the receiver's, after the receive */
+    /* when hold is set: after the receive, write a byte to ended[1] and
+     * keep the receiver (its acceptor) until a byte comes on release[0] */
+    bool hold;
+    int ended[2], release[2];
 };
 
 static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *data,
@@ -101,6 +107,15 @@ static void *receiver_main(void *arg)
         rs->rc = mig_xfer_receive(r, write_page, epoch_done, rs, &rs->stats, NULL);
     if (rs->rc)
         snprintf(rs->message, sizeof(rs->message), "%s", mig_error_last());
+    rs->streams = mig_xfer_receiver_streams(r);
+    if (rs->hold) {
+        struct pollfd p = { .fd = rs->release[0], .events = POLLIN };
+        char byte;
+
+        ck_assert_int_eq(write(rs->ended[1], "x", 1), 1);
+        ck_assert_int_eq(poll(&p, 1, PATIENCE_MS), 1);
+        ck_assert_int_eq(read(rs->release[0], &byte, 1), 1);
+    }
     mig_xfer_receiver_close(r);
     return NULL;
 }
@@ -1452,6 +1467,224 @@ START_TEST(test_cancel_with_strangers_pending)
 }
 END_TEST
 
+/* ---- streams that join between epochs ------------------------------- */
+
+/* Pages of epoch e: every page whose pfn % 4 == e % 4 is rewritten. */
+static size_t join_epoch_pages(struct memory *m, unsigned int e, uint64_t *pfns)
+{
+    size_t n = 0;
+
+    for (size_t p = e % 4; p < PAGES; p += 4) {
+        m->bytes[p * 4096 + 9] ^= (uint8_t)(e + 1);
+        pfns[n++] = p;
+    }
+    return n;
+}
+
+static const uint8_t join_id[16] = { 9, 8, 7 };   /* join_start's migration */
+
+/* A sender and a receiver that lets streams join, after epoch 0. */
+struct join_run {
+    struct receiver_side rs;
+    struct mig_xfer_sender *s;
+    struct memory src;
+    uint64_t *pfns, *last_hash;
+    unsigned int port;
+    pthread_t t;
+};
+
+/*
+ * One stream (sealed with key, or plain with an expected id) to a
+ * receiver that lets the streams grow to max_streams; epoch 0 sent.
+ */
+static void join_start(struct join_run *j, const uint8_t *key, unsigned int max_streams)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT, ropts = MIG_XFER_OPTIONS_INIT;
+    char port[16];
+
+    memset(j, 0, sizeof(*j));
+    fill_memory(&j->src, 41);
+    j->pfns = malloc(PAGES * sizeof(*j->pfns));
+    j->last_hash = calloc(PAGES, sizeof(*j->last_hash));
+    ck_assert(j->pfns && j->last_hash);
+    ropts.timeout_ms = PATIENCE_MS;
+    ropts.key = key;
+    ropts.expect_id = key ? NULL : join_id;
+    ropts.max_streams = max_streams;
+    receiver_listen(&j->rs, &ropts);
+    receiver_run(&j->rs, &j->t);
+    j->port = mig_xfer_listener_port(j->rs.listener);
+    snprintf(port, sizeof(port), "%u", j->port);
+    opts.key = key;
+    opts.batch_pages = 64;
+    ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, join_id, NULL,
+                                             &j->s), 0);
+    for (size_t p = 0; p < PAGES; p++)
+        j->pfns[p] = p;
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(j->s, 0, j->pfns, PAGES, read_page, &j->src,
+                                                j->last_hash, NULL), 0);
+}
+
+/* Finish: the receive ends well with streams, the memory bit-exact. */
+static void join_finish(struct join_run *j, unsigned int streams)
+{
+    ck_assert_int_eq(mig_xfer_sender_finish(j->s), 0);
+    mig_xfer_sender_close(j->s);
+    pthread_join(j->t, NULL);
+    ck_assert_msg(j->rs.rc == 0, "receiver failed: %s", j->rs.message);
+    ck_assert_uint_eq(j->rs.streams, streams);
+    ck_assert_uint_eq(j->rs.stats.epochs, j->rs.epochs_seen);
+    ck_assert_int_eq(memcmp(j->src.bytes, j->rs.dest.bytes, (size_t)PAGES * 4096), 0);
+    mig_xfer_listener_close(j->rs.listener);
+    free(j->rs.dest.bytes);
+    free(j->src.bytes);
+    free(j->pfns);
+    free(j->last_hash);
+}
+
+/*
+ * One stream, then a second and a third join between epochs: each later
+ * epoch is partitioned over the streams there are (both ends name the
+ * stream that carried a page), and the memory arrives bit-exact.
+ */
+static void join_round_trip(const uint8_t *key)
+{
+    struct join_run j;
+    size_t n;
+
+    join_start(&j, key, 3);
+    for (unsigned int e = 1; e <= 2; e++) {
+        ck_assert_msg(mig_xfer_sender_add_stream(j.s) == 0, "%s", mig_error_last());
+        ck_assert_uint_eq(mig_xfer_sender_streams(j.s), e + 1);
+        memset(j.src.stream, 0, sizeof(j.src.stream));
+        memset(j.rs.dest.stream, 0, sizeof(j.rs.dest.stream));
+        n = join_epoch_pages(&j.src, e, j.pfns);
+        ck_assert_int_eq(mig_xfer_sender_send_epoch(j.s, e, j.pfns, n, read_page, &j.src,
+                                                    j.last_hash, NULL), 0);
+        /* Each page of the epoch went on its stream among e + 1: the new
+         * one carried its share. */
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_eq(j.src.stream[j.pfns[i]],
+                              mig_xfer_stream_of_pfn(j.pfns[i], e + 1) + 1);
+            ck_assert_uint_eq(j.rs.dest.stream[j.pfns[i]], j.src.stream[j.pfns[i]]);
+        }
+        ck_assert_uint_eq(j.rs.dest.stream[e * 512 + e % 4], e + 1);
+    }
+    join_finish(&j, 3);
+    ck_assert_uint_eq(j.rs.epochs_seen, 3);
+}
+
+START_TEST(test_streams_join_sealed)
+{
+    join_round_trip(key_a);
+}
+END_TEST
+
+START_TEST(test_streams_join_plain)
+{
+    join_round_trip(NULL);
+}
+END_TEST
+
+/* A plain HELLO of stream index of count of migration id joins: its reply's
+ * MIG_E* code. */
+static int32_t raw_join(unsigned int port, uint32_t index, uint32_t count,
+                        const uint8_t *id)
+{
+    uint8_t hello[48], reply[24];
+    int fd = stranger(port);
+    int32_t status;
+
+    ck_assert_int_ge(fd, 0);
+    stranger_hello(hello, count, 0);
+    memcpy(hello + 32, id, 16);
+    le32(hello + 12, index);
+    ck_assert_int_eq(write(fd, hello, sizeof(hello)), sizeof(hello));
+    ck_assert_int_eq(read(fd, reply, sizeof(reply)), sizeof(reply));
+    ck_assert_int_eq(memcmp(reply, "XMIGACK1", 8), 0);
+    status = (int32_t)(reply[8] | reply[9] << 8 | reply[10] << 16 | (uint32_t)reply[11] << 24);
+    close(fd);
+    return -status;             /* the MIG_E* code, 0 when accepted */
+}
+
+/*
+ * Joins that break the rules are refused with a reply and the migration
+ * goes on: an index already taken, a count that jumps, one stream beyond
+ * the maximum (the sender keeps its streams and stays usable).
+ */
+START_TEST(test_bad_joins_refused)
+{
+    struct join_run j;
+
+    join_start(&j, NULL, 2);
+    /* index taken */
+    ck_assert_int_eq(raw_join(j.port, 0, 2, join_id), MIG_EFORMAT);
+    /* jumps over stream 1 */
+    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_EFORMAT);
+    /* count jumps */
+    ck_assert_int_eq(raw_join(j.port, 1, 3, join_id), MIG_EFORMAT);
+    /* the stream that joins is paced as the others (its connect would fail) */
+    ck_assert_int_eq(mig_xfer_sender_set_rate(NULL, 1), MIG_EINVAL);
+    ck_assert_int_eq(mig_xfer_sender_set_rate(j.s, UINT64_C(1) << 32), 0);
+    ck_assert_int_eq(mig_xfer_sender_add_stream(j.s), 0);
+    /* beyond the maximum */
+    ck_assert_int_eq(raw_join(j.port, 2, 3, join_id), MIG_ELIMIT);
+    ck_assert_int_eq(mig_xfer_sender_add_stream(j.s), MIG_ECOMPAT);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "goes on with 2"));
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "refused by the receiver (ELIMIT"));
+    ck_assert_uint_eq(mig_xfer_sender_streams(j.s), 2);
+    for (size_t p = 0; p < PAGES; p += 2)
+        j.src.bytes[p * 4096 + 1] ^= 0x11;
+    ck_assert_int_eq(mig_xfer_sender_send_epoch(j.s, 1, j.pfns, PAGES, read_page, &j.src,
+                                                j.last_hash, NULL), 0);
+    join_finish(&j, 2);
+    ck_assert_uint_eq(j.rs.epochs_seen, 2);
+}
+END_TEST
+
+/* A stream that would join a receive that failed is refused. */
+START_TEST(test_join_after_failure_refused)
+{
+    struct mig_xfer_options ropts = MIG_XFER_OPTIONS_INIT;
+    struct receiver_side rs;
+    struct pollfd p;
+    uint8_t abort_body[8 + 4] = { 0 };
+    char byte;
+    pthread_t t;
+    int fd;
+
+    ropts.timeout_ms = PATIENCE_MS;
+    ropts.max_streams = 4;
+    receiver_listen(&rs, &ropts);
+    rs.hold = true;
+    ck_assert_int_eq(pipe(rs.ended), 0);
+    ck_assert_int_eq(pipe(rs.release), 0);
+    fd = raw_hello(mig_xfer_listener_port(rs.listener), MIG_XFER_VERSION, 1);
+    receiver_run(&rs, &t);
+    raw_reply(fd);
+    le32(abort_body, (uint32_t)-MIG_EIO);
+    memcpy(abort_body + 8, "gone", 4);
+    raw_frame(fd, 4, 0, abort_body, sizeof(abort_body));
+    p = (struct pollfd){ .fd = rs.ended[0], .events = POLLIN };
+    ck_assert_int_eq(poll(&p, 1, PATIENCE_MS), 1);
+    ck_assert_int_eq(read(rs.ended[0], &byte, 1), 1);
+    ck_assert_msg(rs.rc == MIG_ECANCELLED, "%s", rs.message);
+    /* the receive is over, its acceptor still there */
+    ck_assert_int_eq(raw_join(mig_xfer_listener_port(rs.listener), 1, 2,
+                                      (const uint8_t[16]){ 0 }), MIG_ECANCELLED);
+    ck_assert_int_eq(write(rs.release[1], "x", 1), 1);
+    pthread_join(t, NULL);
+    ck_assert_uint_eq(rs.streams, 1);
+    close(fd);
+    for (int i = 0; i < 2; i++) {
+        close(rs.ended[i]);
+        close(rs.release[i]);
+    }
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("xfer");
@@ -1496,6 +1729,10 @@ int main(void)
     tcase_add_test(tc, test_strangers_do_not_disturb);
     tcase_add_test(tc, test_slow_hello_has_one_deadline);
     tcase_add_test(tc, test_cancel_with_strangers_pending);
+    tcase_add_test(tc, test_streams_join_sealed);
+    tcase_add_test(tc, test_streams_join_plain);
+    tcase_add_test(tc, test_bad_joins_refused);
+    tcase_add_test(tc, test_join_after_failure_refused);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
