@@ -157,8 +157,8 @@ enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *policy,
 
 /*
  * Before round 0: whether to compress from the start.  When the operator
- * capped the link (link_capped) and the CPUs of this end have headroom
- * (cpu_idle, as in a round; negative: unknown), the link is known to be
+ * capped the link (link_capped) and the CPUs of this end are not saturated
+ * (cpu_idle at least 10%, or negative: unknown), the link is known to be
  * the bottleneck before anything is measured: estimate->step is then
  * MIG_LADDER_STEP_COMPRESS_ON (with step_reason), else NONE.  *estimate
  * is filled as by mig_precopy_decide, without rates.

@@ -351,17 +351,20 @@ enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *p,
 void mig_precopy_start(struct mig_precopy *p, double cpu_idle, bool link_capped,
                        struct mig_precopy_estimate *est)
 {
-    struct mig_precopy_round r = { .cpu_idle = cpu_idle };
-
     memset(est, 0, sizeof(*est));
     est->expected_downtime_ms = -1;
     est->cpu_idle = cpu_idle;
     est->reason = "before round 0";
-    if ((p->ladder.allowed & MIG_LADDER_COMPRESS) && link_capped && has_headroom(&r)) {
+    /* The set-up's CPU figure is of the destination's start, not of a
+     * round: only CPUs known to be saturated keep compression off; a
+     * round 0 that turns out CPU-bound switches it off (adjust). */
+    if ((p->ladder.allowed & MIG_LADDER_COMPRESS) && link_capped &&
+        (cpu_idle < 0 || cpu_idle >= CPU_BOUND)) {
         p->ladder.compress = true;
         p->ladder.last = MIG_LADDER_COMPRESS;
         (void)step(p, est, MIG_LADDER_STEP_COMPRESS_ON,
-                   "the link is capped and the CPUs idle: compressing from the start");
+                   "the link is capped and the CPUs are not saturated: compressing "
+                   "from the start");
     }
     ladder_state(p, est);
 }

@@ -455,7 +455,7 @@ START_TEST(test_ladder_start)
     ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
     mig_precopy_start(p, 0.5, false, &est);
     ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
-    mig_precopy_start(p, 0.05, true, &est);
+    mig_precopy_start(p, 0.05, true, &est);           /* saturated */
     ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
     mig_precopy_start(p, 0.5, true, &est);
     ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_ON);
