@@ -120,6 +120,8 @@ struct mig_precopy_round {
     double cpu_idle;            /* share of the CPUs idle over the round, the
                                    busier end's, 0..1; negative: unknown */
     unsigned int streams;       /* data streams that ran it */
+    uint64_t link_cap;          /* bytes/s the operator allows all streams
+                                   (--bandwidth); 0: none */
 };
 
 /* The policy's view after a round (for progress lines and reports). */

@@ -877,6 +877,8 @@ static void round_figures(struct source *s, struct mig_precopy_round *round,
     round->cpu_idle = idle;
     round->streams = s->nr_streams;
     round->raw_bytes = s->raw_bytes;
+    round->link_cap = s->opts->version >= 2 && s->opts->max_rate
+                      ? s->opts->max_rate : s->opts->max_rate_per_stream * s->nr_streams;
 }
 
 /* The ladder's state, and the step just taken (if stepped), into the progress. */

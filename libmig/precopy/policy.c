@@ -32,6 +32,7 @@ struct ladder {
     unsigned int streams;          /* as the last round ran */
     bool widen_spent;
     double rate_before_widen;      /* page bytes/s before the last widening; 0: none */
+    double plain_rate;             /* best page bytes/s of a round sent uncompressed */
     unsigned int throttle;         /* percent; 100: not throttled */
     enum mig_ladder_step pending;  /* the step the engine was last asked for */
 };
@@ -193,8 +194,22 @@ static bool step(struct mig_precopy *p, struct mig_precopy_estimate *est,
 }
 
 /*
+ * Compressing on CPUs that are saturated still pays when it moves more page
+ * bytes a second than the link did (or would) without it: the best round
+ * sent plain, else the operator's cap.  Unknown: it does not.
+ */
+static bool compression_pays(const struct ladder *l, const struct mig_precopy_round *r,
+                             uint64_t raw)
+{
+    double plain = l->plain_rate ? l->plain_rate : (double)r->link_cap;
+
+    return plain > 0 && r->seconds > 0 && (double)raw / r->seconds > plain;
+}
+
+/*
  * Before any climbing: take back what stopped paying.  Compression goes
- * off when the CPU became the bottleneck or pages do not shrink; a
+ * off when the CPU became the bottleneck (and compressing moves fewer
+ * page bytes than the link would plain) or pages do not shrink; a
  * widening that bought no rate stops further widening (the streams stay).
  */
 static bool adjust(struct mig_precopy *p, const struct mig_precopy_round *r,
@@ -208,9 +223,12 @@ static bool adjust(struct mig_precopy *p, const struct mig_precopy_round *r,
     if (last == MIG_LADDER_STEP_WIDEN && r->seconds > 0 &&
         (double)raw / r->seconds < WIDEN_GAIN * l->rate_before_widen)
         l->widen_spent = true;
-    if (!l->compress)
+    if (!l->compress) {
+        if (r->seconds > 0 && (double)raw / r->seconds > l->plain_rate)
+            l->plain_rate = (double)raw / r->seconds;
         return false;
-    if (r->cpu_idle >= 0 && r->cpu_idle < CPU_BOUND) {
+    }
+    if (r->cpu_idle >= 0 && r->cpu_idle < CPU_BOUND && !compression_pays(l, r, raw)) {
         l->compress = false;
         l->compress_spent = true;
         return step(p, est, MIG_LADDER_STEP_COMPRESS_OFF,

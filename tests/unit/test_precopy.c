@@ -216,6 +216,7 @@ struct ladder_model {
     double link_cap;      /* bytes/s all streams share; 0: none */
     bool compress;
     unsigned int throttle;
+    double compress_limit; /* page bytes/s the CPUs can compress; 0: no limit */
 };
 
 struct ladder_run {
@@ -246,6 +247,9 @@ static void run_ladder(struct mig_precopy *p, struct ladder_model *m, struct lad
         double wire = m->stream_rate * m->streams;
         double page_rate = (m->link_cap && wire > m->link_cap ? m->link_cap : wire) *
                            (m->compress ? m->ratio : 1);
+
+        if (m->compress && m->compress_limit && page_rate > m->compress_limit)
+            page_rate = m->compress_limit;
         double t = to_send * PAGE / page_rate;
         double dirty = m->dirty_rate * m->throttle / 100 * t;
 
@@ -292,7 +296,7 @@ static void ladder_with(const struct mig_precopy_options *o, struct ladder_model
 START_TEST(test_ladder_climbs_in_order)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100 };
+    struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100, 0 };
     struct ladder_run run;
 
     o.max_streams = 3;
@@ -310,7 +314,7 @@ START_TEST(test_ladder_climbs_in_order)
 
     /* The same guest with the ladder off is forced above the target. */
     o.ladder = 0;
-    m = (struct ladder_model){ 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100 };
+    m = (struct ladder_model){ 50e6, 2, 2.0, 0.8, 0.3, 100000, 200000, 0, false, 100, 0 };
     ladder_with(&o, &m, &run);
     ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
     ck_assert_ptr_nonnull(strstr(run.est.reason, "forcing switchover"));
@@ -322,7 +326,7 @@ END_TEST
 START_TEST(test_ladder_busy_cpu_throttles)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct ladder_model m = { 50e6, 2, 2.0, 0.05, 0.3, 50000, 100000, 0, false, 100 };
+    struct ladder_model m = { 50e6, 2, 2.0, 0.05, 0.3, 50000, 100000, 0, false, 100, 0 };
     struct ladder_run run;
 
     o.max_streams = 4;
@@ -338,15 +342,17 @@ END_TEST
 
 /*
  * Compression that makes the CPU the bottleneck (80% idle, compression
- * takes 75%) is switched off the round after, and never on again.
+ * takes 75%) and moves fewer page bytes (60 MB/s) than the link did plain
+ * (100 MB/s) is switched off the round after, and never on again.
  */
 START_TEST(test_ladder_compression_off_when_cpu_bound)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.75, 50000, 100000, 0, false, 100 };
+    struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.75, 50000, 100000, 0, false, 100, 0 };
     struct ladder_run run;
     unsigned int on = 0, off = 0;
 
+    m.compress_limit = 60e6;
     o.ladder = MIG_LADDER_COMPRESS | MIG_LADDER_THROTTLE;
     ladder_with(&o, &m, &run);
     for (unsigned int i = 0; i < run.nr_steps; i++) {
@@ -369,7 +375,7 @@ END_TEST
 START_TEST(test_ladder_used_up_names_the_rung)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
-    struct ladder_model m = { 50e6, 1, 2.0, 0.8, 0.3, 200000, 1e9, 0, false, 100 };
+    struct ladder_model m = { 50e6, 1, 2.0, 0.8, 0.3, 200000, 1e9, 0, false, 100, 0 };
     struct ladder_run run;
 
     o.ladder = MIG_LADDER_THROTTLE;
@@ -426,7 +432,7 @@ START_TEST(test_ladder_widening_that_buys_nothing_stops)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
     /* the link, not each stream, is the limit: more streams share 50 MB/s */
-    struct ladder_model m = { 25e6, 2, 1.0, 0.8, 0.3, 50000, 100000, 50e6, false, 100 };
+    struct ladder_model m = { 25e6, 2, 1.0, 0.8, 0.3, 50000, 100000, 50e6, false, 100, 0 };
     struct ladder_run run;
     unsigned int widen = 0;
 
@@ -461,13 +467,22 @@ START_TEST(test_ladder_start)
     ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_ON);
     ck_assert(est.compress);
     ck_assert_ptr_nonnull(est.step_reason);
-    /* round 0 ran compressed on busy CPUs: off again, never on */
+    /* round 0 ran compressed on busy CPUs, 82 MB/s of pages: more than
+     * a 50 MB/s link would carry plain, so it stays on */
     r.pages_sent = r.dirty_pages = 20000;
     r.bytes_sent = 20000 * 1024;
     r.raw_bytes = 20000 * 4096;
     r.seconds = 1;
     r.dirty_window = 1;
     r.cpu_idle = 0.02;
+    r.link_cap = 50000000;
+    mig_precopy_decide(p, &r, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
+    ck_assert(est.compress);
+    /* on a 100 MB/s link it moves fewer page bytes than plain would: off,
+     * and never on again */
+    r.iteration = 1;
+    r.link_cap = 100000000;
     mig_precopy_decide(p, &r, &est);
     ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_OFF);
     ck_assert(!est.compress);
