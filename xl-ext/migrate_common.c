@@ -170,9 +170,13 @@ static const char *ladder_rung_of(enum mig_ladder_step step)
 /* A step of the convergence ladder: a "ladder" event, or a line. */
 static void output_ladder(struct migrate_output *o, const struct mig_progress *p)
 {
-    char what[64];
+    char what[64], cpu[32];
 
     ladder_step_text(p, what, sizeof(what));
+    if (p->cpu_idle >= 0)
+        snprintf(cpu, sizeof(cpu), "CPU %.0f%% idle", p->cpu_idle * 100);
+    else
+        snprintf(cpu, sizeof(cpu), "CPU idle unknown");
     if (o->json) {
         json_object *e = json_object_new_object();
 
@@ -195,14 +199,12 @@ static void output_ladder(struct migrate_output *o, const struct mig_progress *p
         return;
     }
     if (p->round == 0)
-        fprintf(o->out, "%sladder from round 0: %s: %s (CPU %.0f%% idle)\n",
-                o->line_open ? "\n" : "", what, p->ladder_reason,
-                p->cpu_idle >= 0 ? p->cpu_idle * 100 : -1.0);
+        fprintf(o->out, "%sladder from round 0: %s: %s (%s)\n", o->line_open ? "\n" : "",
+                what, p->ladder_reason, cpu);
     else
         fprintf(o->out, "%sladder from round %u: %s: %s (dirty %.0f pages/s, link %.1f "
-                "MB/s, CPU %.0f%% idle, expected downtime %.0f ms)\n",
-                o->line_open ? "\n" : "", p->round, what, p->ladder_reason, p->dirty_rate,
-                p->link_rate / 1e6, p->cpu_idle >= 0 ? p->cpu_idle * 100 : -1.0,
+                "MB/s, %s, expected downtime %.0f ms)\n", o->line_open ? "\n" : "",
+                p->round, what, p->ladder_reason, p->dirty_rate, p->link_rate / 1e6, cpu,
                 p->expected_downtime_ms);
     o->line_open = false;
 }
