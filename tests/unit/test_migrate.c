@@ -832,6 +832,7 @@ END_TEST
 START_TEST(test_ladder_widens)
 {
     struct run r;
+    unsigned int n;
 
     setup(&r, 400);
     r.w.steady = true;
@@ -843,11 +844,16 @@ START_TEST(test_ladder_widens)
     migrate(&r, 1);
     assert_arrived_verified(&r);
     ck_assert_uint_eq(r.result.ladder.rungs, MIG_LADDER_WIDEN);
-    ck_assert_uint_eq(r.result.ladder.max_streams, 3);
-    ck_assert_uint_eq(r.result.streams, 3);
-    ck_assert_uint_eq(r.dst.result.streams, 3);
-    ck_assert_uint_eq(r.src.hash_calls, 3);         /* a hash thread per stream */
-    for (unsigned int i = 1; i < 3; i++) {
+    /* to 2 streams at least; to 3 unless the second stream bought less
+     * than 10% more rate (a slow machine, valgrind: pacing is then not
+     * what limits a stream) */
+    n = r.result.ladder.max_streams;
+    ck_assert_uint_ge(n, 2);
+    ck_assert_uint_le(n, 3);
+    ck_assert_uint_eq(r.result.streams, n);
+    ck_assert_uint_eq(r.dst.result.streams, n);
+    ck_assert_uint_eq(r.src.hash_calls, n);         /* a hash thread per stream */
+    for (unsigned int i = 1; i < n; i++) {
         ck_assert_uint_gt(r.src.stream_pages[i], 0);
         ck_assert_uint_gt(r.dst.be.stream_pages[i], 0);
     }

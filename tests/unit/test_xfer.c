@@ -848,7 +848,7 @@ END_TEST
  */
 START_TEST(test_hostile_compressed_frames_refused)
 {
-    uint8_t page[8192], z[9000], junk[4097], *buf = malloc(16384);
+    uint8_t page[8192], z[9000] = { 0 }, junk[4097], *buf = calloc(1, 16384);
     int half, twice, whole;
 
     text_page(page);
