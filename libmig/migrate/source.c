@@ -860,6 +860,16 @@ static void apply_step(struct source *s, const struct mig_precopy_estimate *est,
     s->result->ladder.rungs |= rung;
 }
 
+/*
+ * The bytes/s the operator allows all streams now: max_rate (version 2 on),
+ * else max_rate_per_stream over the streams running; 0: no cap.
+ */
+static uint64_t link_cap(const struct source *s)
+{
+    return s->opts->version >= 2 && s->opts->max_rate
+           ? s->opts->max_rate : s->opts->max_rate_per_stream * s->nr_streams;
+}
+
 /* The round's figures for the policy, and what the ladder looks at. */
 static void round_figures(struct source *s, struct mig_precopy_round *round,
                           const struct mig_cpu_sample *cpu_start)
@@ -877,8 +887,7 @@ static void round_figures(struct source *s, struct mig_precopy_round *round,
     round->cpu_idle = idle;
     round->streams = s->nr_streams;
     round->raw_bytes = s->raw_bytes;
-    round->link_cap = s->opts->version >= 2 && s->opts->max_rate
-                      ? s->opts->max_rate : s->opts->max_rate_per_stream * s->nr_streams;
+    round->link_cap = link_cap(s);
 }
 
 /* The ladder's state, and the step just taken (if stepped), into the progress. */
@@ -914,7 +923,7 @@ static int start_ladder(struct source *s)
 {
     struct mig_precopy_estimate est;
     struct mig_cpu_sample now;
-    bool capped = s->opts->max_rate || s->opts->max_rate_per_stream, stepped;
+    bool capped = link_cap(s) != 0, stepped;
 
     (void)mig_host_cpu_sample(&now);
     mig_precopy_start(s->policy, mig_host_cpu_idle(&s->cpu_setup, &now), capped, &est);

@@ -218,6 +218,7 @@ static bool adjust(struct mig_precopy *p, const struct mig_precopy_round *r,
     struct ladder *l = &p->ladder;
     uint64_t raw = r->raw_bytes ? r->raw_bytes : r->bytes_sent;
     enum mig_ladder_step last = l->pending;
+    const char *why = NULL;
 
     l->pending = MIG_LADDER_STEP_NONE;
     if (last == MIG_LADDER_STEP_WIDEN && r->seconds > 0 &&
@@ -228,19 +229,15 @@ static bool adjust(struct mig_precopy *p, const struct mig_precopy_round *r,
             l->plain_rate = (double)raw / r->seconds;
         return false;
     }
-    if (r->cpu_idle >= 0 && r->cpu_idle < CPU_BOUND && !compression_pays(l, r, raw)) {
-        l->compress = false;
-        l->compress_spent = true;
-        return step(p, est, MIG_LADDER_STEP_COMPRESS_OFF,
-                    "the CPU is the bottleneck: compression off");
-    }
-    if (r->bytes_sent && (double)raw < SHRINK_MIN * (double)r->bytes_sent) {
-        l->compress = false;
-        l->compress_spent = true;
-        return step(p, est, MIG_LADDER_STEP_COMPRESS_OFF,
-                    "pages do not shrink enough: compression off");
-    }
-    return false;
+    if (r->cpu_idle >= 0 && r->cpu_idle < CPU_BOUND && !compression_pays(l, r, raw))
+        why = "the CPU is the bottleneck: compression off";
+    else if (r->bytes_sent && (double)raw < SHRINK_MIN * (double)r->bytes_sent)
+        why = "pages do not shrink enough: compression off";
+    if (!why)
+        return false;
+    l->compress = false;
+    l->compress_spent = true;
+    return step(p, est, MIG_LADDER_STEP_COMPRESS_OFF, why);
 }
 
 /* Climb one rung, if one is left; false when the ladder is used up. */

@@ -49,6 +49,16 @@ static enum mig_precopy_decision run(struct mig_precopy *p, const struct model *
     return MIG_PRECOPY_CONTINUE;
 }
 
+/* Round i of a guest whose 20000 dirty pages never shrink (dirtied over 10 s). */
+static void steady_round(struct mig_precopy_round *r, unsigned int i)
+{
+    r->iteration = i;
+    r->pages_sent = r->dirty_pages = 20000;
+    r->bytes_sent = 20000 * 4096;
+    r->seconds = 1;
+    r->dirty_window = 10;
+}
+
 START_TEST(test_converging_guest_meets_target)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
@@ -128,12 +138,7 @@ START_TEST(test_stalled_progress_forces)
     ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
     /* The same 20000 dirty pages every round, dirtied over 10 s. */
     for (i = 0; i < 10 && d == MIG_PRECOPY_CONTINUE; i++) {
-        r.iteration = i;
-        r.pages_sent = 20000;
-        r.bytes_sent = 20000 * 4096;
-        r.seconds = 1;
-        r.dirty_pages = 20000;
-        r.dirty_window = 10;
+        steady_round(&r, i);
         d = mig_precopy_decide(p, &r, &est);
     }
     ck_assert_int_eq(d, MIG_PRECOPY_STOP_AND_COPY);
@@ -406,11 +411,7 @@ START_TEST(test_ladder_rung_unavailable)
     o.ladder = MIG_LADDER_THROTTLE;
     ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
     for (i = 0; i < 10 && d == MIG_PRECOPY_CONTINUE; i++) {
-        r.iteration = i;
-        r.pages_sent = r.dirty_pages = 20000;
-        r.bytes_sent = 20000 * 4096;
-        r.seconds = 1;
-        r.dirty_window = 10;
+        steady_round(&r, i);
         d = mig_precopy_decide(p, &r, &est);
         if (est.step == MIG_LADDER_STEP_THROTTLE) {
             throttles++;
@@ -511,11 +512,7 @@ START_TEST(test_ladder_options)
     o.version = 1;
     ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
     for (unsigned int i = 0; i < 3; i++) {
-        r.iteration = i;
-        r.pages_sent = r.dirty_pages = 20000;
-        r.bytes_sent = 20000 * 4096;
-        r.seconds = 1;
-        r.dirty_window = 10;
+        steady_round(&r, i);
         mig_precopy_decide(p, &r, &est);
         ck_assert_int_eq(est.step, MIG_LADDER_STEP_NONE);
     }
