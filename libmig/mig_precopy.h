@@ -159,11 +159,14 @@ enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *policy,
 
 /*
  * Before round 0: whether to compress from the start.  When the operator
- * capped the link (link_capped) and the CPUs of this end are not saturated
- * (cpu_idle at least 10%, or negative: unknown), the link is known to be
- * the bottleneck before anything is measured: estimate->step is then
- * MIG_LADDER_STEP_COMPRESS_ON (with step_reason), else NONE.  *estimate
- * is filled as by mig_precopy_decide, without rates.
+ * capped the link (link_capped), the link is taken as the bottleneck
+ * before anything is measured: estimate->step is then
+ * MIG_LADDER_STEP_COMPRESS_ON (with step_reason), else NONE.  cpu_idle
+ * (the share idle while the destination started; negative: unknown) is
+ * reported in the estimate but does not decide: round 0's own figures do
+ * (compression goes off after it on saturated CPUs when it moved fewer
+ * page bytes a second than the cap).  *estimate is filled as by
+ * mig_precopy_decide, without rates.
  */
 void mig_precopy_start(struct mig_precopy *policy, double cpu_idle, bool link_capped,
                        struct mig_precopy_estimate *estimate);
