@@ -33,6 +33,8 @@ struct ladder {
     bool widen_spent;
     double rate_before_widen;      /* page bytes/s before the last widening; 0: none */
     double plain_rate;             /* best page bytes/s of a round sent uncompressed */
+    double compressed_rate;        /* page bytes/s of the compressed round that the
+                                      CPU switched off; 0: none (or retried) */
     unsigned int throttle;         /* percent; 100: not throttled */
     enum mig_ladder_step pending;  /* the step the engine was last asked for */
 };
@@ -207,6 +209,30 @@ static bool compression_pays(const struct ladder *l, const struct mig_precopy_ro
 }
 
 /*
+ * Compression went off on saturated CPUs because a compressed round moved
+ * fewer page bytes a second than the operator's cap, before any round had
+ * been sent plain.  The CPUs that could not fill the cap compressed may not
+ * fill it plain either: when the first plain round moved 10% fewer page
+ * bytes a second than the compressed one, compression comes back on, once;
+ * from then on compression_pays() compares with the plain round measured.
+ */
+static bool compress_again(struct mig_precopy *p, struct mig_precopy_estimate *est)
+{
+    struct ladder *l = &p->ladder;
+    bool slower = l->plain_rate > 0 && WIDEN_GAIN * l->plain_rate < l->compressed_rate;
+
+    if (!l->compressed_rate || !(l->allowed & MIG_LADDER_COMPRESS))
+        return false;
+    l->compressed_rate = 0;
+    if (!slower)
+        return false;
+    l->compress = true;
+    return step(p, est, MIG_LADDER_STEP_COMPRESS_ON,
+                "plain rounds move fewer page bytes a second than compressed ones did "
+                "on these CPUs: compression on again");
+}
+
+/*
  * Before any climbing: take back what stopped paying.  Compression goes
  * off when the CPU became the bottleneck (and compressing moves fewer
  * page bytes than the link would plain) or pages do not shrink; a
@@ -227,11 +253,14 @@ static bool adjust(struct mig_precopy *p, const struct mig_precopy_round *r,
     if (!l->compress) {
         if (r->seconds > 0 && (double)raw / r->seconds > l->plain_rate)
             l->plain_rate = (double)raw / r->seconds;
-        return false;
+        return compress_again(p, est);
     }
-    if (r->cpu_idle >= 0 && r->cpu_idle < CPU_BOUND && !compression_pays(l, r, raw))
+    if (r->cpu_idle >= 0 && r->cpu_idle < CPU_BOUND && !compression_pays(l, r, raw)) {
         why = "the CPU is the bottleneck: compression off";
-    else if (r->bytes_sent && (double)raw < SHRINK_MIN * (double)r->bytes_sent)
+        /* judged against the cap: retried once if plain turns out slower */
+        if (!l->plain_rate && r->seconds > 0)
+            l->compressed_rate = (double)raw / r->seconds;
+    } else if (r->bytes_sent && (double)raw < SHRINK_MIN * (double)r->bytes_sent)
         why = "pages do not shrink enough: compression off";
     if (!why)
         return false;

@@ -496,6 +496,64 @@ START_TEST(test_ladder_start)
 }
 END_TEST
 
+/*
+ * On CPUs saturated from the start (Xen under TCG), round 0 compressed
+ * moved fewer page bytes a second than the cap, so compression went off;
+ * the plain round after it moved fewer still: compression comes back on,
+ * once, and then stays on while it beats the plain round measured.
+ */
+START_TEST(test_ladder_compress_again)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct mig_precopy_estimate est;
+    struct mig_precopy_round r = { 0 };
+
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    mig_precopy_start(p, 0.05, true, &est);
+    ck_assert(est.compress);
+    /* 30 MB/s of pages compressed, behind a 32 MB/s cap, 5% idle: off */
+    r.pages_sent = 7324;
+    r.raw_bytes = 7324ull * 4096;          /* 30 MB in 1 s */
+    r.bytes_sent = r.raw_bytes / 20;
+    r.seconds = 1;
+    r.dirty_pages = 8000;
+    r.dirty_window = 1;
+    r.cpu_idle = 0.05;
+    r.link_cap = 32000000;
+    mig_precopy_decide(p, &r, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_OFF);
+    /* the plain round moves 20 MB/s: on again */
+    r.iteration = 1;
+    r.raw_bytes = r.bytes_sent = 4883ull * 4096;
+    mig_precopy_decide(p, &r, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_ON);
+    ck_assert(est.compress);
+    ck_assert_ptr_nonnull(strstr(est.step_reason, "again"));
+    /* compressed again at 30 MB/s, still saturated: it beats plain, stays on */
+    r.iteration = 2;
+    r.raw_bytes = 7324ull * 4096;
+    r.bytes_sent = r.raw_bytes / 20;
+    mig_precopy_decide(p, &r, &est);
+    ck_assert_int_ne(est.step, MIG_LADDER_STEP_COMPRESS_OFF);
+    ck_assert(est.compress);
+    mig_precopy_free(p);
+
+    /* a plain round as fast as the compressed one: compression stays off */
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    mig_precopy_start(p, 0.05, true, &est);
+    r.iteration = 0;
+    mig_precopy_decide(p, &r, &est);
+    ck_assert_int_eq(est.step, MIG_LADDER_STEP_COMPRESS_OFF);
+    r.iteration = 1;
+    r.bytes_sent = r.raw_bytes;
+    mig_precopy_decide(p, &r, &est);
+    ck_assert_int_ne(est.step, MIG_LADDER_STEP_COMPRESS_ON);
+    ck_assert(!est.compress);
+    mig_precopy_free(p);
+}
+END_TEST
+
 START_TEST(test_ladder_options)
 {
     struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
@@ -544,6 +602,7 @@ int main(void)
     tcase_add_test(tc, test_ladder_widening_that_buys_nothing_stops);
     tcase_add_test(tc, test_ladder_options);
     tcase_add_test(tc, test_ladder_start);
+    tcase_add_test(tc, test_ladder_compress_again);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
