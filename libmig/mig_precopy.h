@@ -198,7 +198,9 @@ struct mig_precopy_probe {
                                    (--per-stream-bandwidth): a stream more
                                    adds its share of the rate */
     double cpu_idle;            /* share of the CPUs idle, 0..1; negative: unknown */
-    double dirty_rate;          /* pages/s the guest dirtied while sampled */
+    double dirty_rate;          /* pages/s the guest writes (distinct pages of a
+                                   short window; mig_precopy_dirty_estimate) */
+    uint64_t working_set;       /* pages it writes in; 0: unknown (nr_pages) */
     double dirty_window;        /* seconds it was sampled over */
     double elapsed;             /* seconds spent before round 0 (set-up, the
                                    handshake and the probe): part of the total */
@@ -225,14 +227,29 @@ struct mig_precopy_prediction {
  * rounds until it stops: a round sends its pages at probe->link_rate
  * (zero pages as their descriptor only, the others as 4096 bytes, shrunk
  * by compress_ratio while the policy compresses; a widening adds rate
- * only with per_stream_cap), and the guest dirties dirty_rate pages/s
- * (times its throttle share) meanwhile, at most nr_pages, none of them
- * zero.  Each ladder step the policy asks for is applied to the model.
+ * only with per_stream_cap), and meanwhile the guest writes dirty_rate
+ * pages/s (times its throttle share) at random over its working set W
+ * (working_set, else nr_pages): a round of t seconds leaves
+ * W * (1 - exp(-rate * t / W)) pages dirty, none of them zero.  Each ladder step the policy asks for is applied to the model.
  * Pure arithmetic.  *out (caller-owned) is filled; 0, or MIG_EINVAL
  * naming a bad option or probe figure.
  */
 int mig_precopy_predict(const struct mig_precopy_options *opts,
                         const struct mig_precopy_probe *probe,
                         struct mig_precopy_prediction *out);
+
+/*
+ * The guest's write rate and working set from two dirty samples taken
+ * one after the other: count1 distinct pages over seconds1, then count2
+ * over seconds2, overlap of them in both.  A guest writing at random over
+ * W pages dirties W * (1 - exp(-rate * t / W)) in t seconds, and two
+ * windows share count1 * count2 / W of them: so W = count1 * count2 /
+ * overlap (nr_pages without overlap, and at least the larger count), and
+ * the rate follows from the second window.  *rate_out (pages/s) and
+ * *working_set_out (pages) are filled; pure arithmetic.
+ */
+void mig_precopy_dirty_estimate(uint64_t count1, double seconds1, uint64_t count2,
+                                double seconds2, uint64_t overlap, uint64_t nr_pages,
+                                double *rate_out, uint64_t *working_set_out);
 
 #endif /* XENMIG_MIG_PRECOPY_H */

@@ -1052,9 +1052,11 @@ static void probe_pick(struct source *s, size_t want, size_t *n)
 
 /*
  * The link: the first pages of round 0 as epochs of their own, twice as
- * many each time, until one took PROBE_EPOCH_S or all PROBE_MAX_S; the
- * rate is the last one's.  Those pages leave round 0's set (log-dirty is
- * on: one written again comes back at the next harvest).
+ * many each time, until one took PROBE_EPOCH_S or all PROBE_MAX_S.  The
+ * rate is the best epoch's (usually the largest: an epoch's fixed cost,
+ * its start and acknowledgement, weighs least there; the difference of
+ * the last two was tried and is too noisy on a loaded host).  Those pages leave round 0's set (log-dirty is on: one
+ * written again comes back at the next harvest).
  */
 static int probe_link(struct source *s, struct mig_precopy_probe *pr)
 {
@@ -1076,7 +1078,7 @@ static int probe_link(struct source *s, struct mig_precopy_probe *pr)
         spent += t;
         for (size_t i = 0; i < n; i++)
             mig_dirty_bitmap_clear(s->dirty, s->pfns[i]);
-        if (t > 0 && bytes)
+        if (t > 0 && (double)bytes / t > pr->link_rate)
             pr->link_rate = (double)bytes / t;
         if (t >= PROBE_EPOCH_S || spent >= PROBE_MAX_S || n < want)
             break;
@@ -1089,46 +1091,74 @@ static int probe_link(struct source *s, struct mig_precopy_probe *pr)
     return rc;
 }
 
-/* Wait (a cancel ends it) until log-dirty has been on for DIRTY_SAMPLE_S. */
-static void sample_wait(struct source *s)
+/* Wait (a cancel ends it) until the clock reads until. */
+static void wait_until(struct source *s, double until)
 {
-    double left = s->logging_since + DIRTY_SAMPLE_S - mig_clock_seconds();
+    double left = until - mig_clock_seconds();
     struct pollfd p = { .fd = s->opts->version >= 3 ? s->opts->cancel_fd : -1,
                         .events = POLLIN };
 
     while (left > 0 && !atomic_load(&s->cancel)) {
         if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
             break;
-        left = s->logging_since + DIRTY_SAMPLE_S - mig_clock_seconds();
+        left = until - mig_clock_seconds();
     }
 }
 
+/* The pages written since the last harvest into *set (new), at *at. */
+static int sample_harvest(struct source *s, struct mig_dirty_bitmap **set, double *at)
+{
+    struct mig_harvest_stats h = { 0 };
+    int rc;
+
+    if (atomic_load(&s->cancel))
+        return cancelled("during the probe");
+    rc = mig_dirty_bitmap_create(s->nr_pfns, set);
+    if (!rc)
+        rc = s->ops->harvest(s->be, s->opts->tracing, *set, &h);
+    *at = mig_clock_seconds();
+    account_harvest(s, &h);
+    return rc;
+}
+
 /*
- * The dirty rate: what the guest wrote since log-dirty went on, harvested
- * into a set of its own.  A real migration sends those pages in round 0.
+ * The dirty rate and working set: what the guest wrote since log-dirty
+ * went on, harvested into a set of its own once it has been on for half
+ * of DIRTY_SAMPLE_S, then again half of it later; how far the two
+ * overlap tells a small hot set from writes all over
+ * (mig_precopy_dirty_estimate).  A real migration sends both in round 0.
  */
 static int probe_dirty(struct source *s, struct mig_precopy_probe *pr)
 {
-    struct mig_dirty_bitmap *sample = NULL;
-    struct mig_harvest_stats h = { 0 };
-    double at;
+    struct mig_dirty_bitmap *first = NULL, *second = NULL;
+    uint64_t overlap = 0, c1, c2;
+    double t1, t2;
     int rc;
 
-    sample_wait(s);
-    if (atomic_load(&s->cancel))
-        return cancelled("during the probe");
-    rc = mig_dirty_bitmap_create(s->nr_pfns, &sample);
-    if (!rc)
-        rc = s->ops->harvest(s->be, s->opts->tracing, sample, &h);
+    wait_until(s, s->logging_since + DIRTY_SAMPLE_S / 2);
+    rc = sample_harvest(s, &first, &t1);
     if (rc)
         goto out;
-    at = mig_clock_seconds();
-    account_harvest(s, &h);
-    pr->dirty_window = at - s->logging_since;
-    pr->dirty_rate = (double)mig_dirty_bitmap_count(sample) / pr->dirty_window;
-    rc = mig_dirty_bitmap_merge(s->dirty, sample);
+    wait_until(s, t1 + DIRTY_SAMPLE_S / 2);
+    rc = sample_harvest(s, &second, &t2);
+    if (rc)
+        goto out;
+    c1 = mig_dirty_bitmap_count(first);
+    c2 = mig_dirty_bitmap_count(second);
+    for (uint64_t p = mig_dirty_bitmap_next_set(second, 0); p < s->nr_pfns;
+         p = mig_dirty_bitmap_next_set(second, p + 1))
+        overlap += mig_dirty_bitmap_test(first, p);
+    pr->dirty_window = t2 - s->logging_since;
+    /* the guest's pages: round 0's set and what the link probe took of it */
+    mig_precopy_dirty_estimate(c1, t1 - s->logging_since, c2, t2 - t1, overlap,
+                               mig_dirty_bitmap_count(s->dirty) + s->result->pages_sent,
+                               &pr->dirty_rate, &pr->working_set);
+    rc = mig_dirty_bitmap_merge(s->dirty, first);
+    if (!rc)
+        rc = mig_dirty_bitmap_merge(s->dirty, second);
 out:
-    mig_dirty_bitmap_free(sample);
+    mig_dirty_bitmap_free(first);
+    mig_dirty_bitmap_free(second);
     return rc;
 }
 

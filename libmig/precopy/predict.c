@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -47,15 +48,16 @@ static void model_round(const struct model *m, unsigned int iteration, double pa
                         double zero_share, struct mig_precopy_round *r, double *wire)
 {
     const struct mig_precopy_probe *pr = m->probe;
-    double raw, seconds, dirty;
+    double working_set = (double)(pr->working_set ? pr->working_set : pr->nr_pages);
+    double raw, seconds, dirty = 0;
 
     round_bytes(m, pages, zero_share, wire, &raw);
     seconds = *wire / m->rate;
     if (seconds < SHORTEST_ROUND)
         seconds = SHORTEST_ROUND;
-    dirty = pr->dirty_rate * m->throttle / 100.0 * seconds;
-    if (dirty > (double)pr->nr_pages)
-        dirty = (double)pr->nr_pages;
+    if (working_set > 0)
+        dirty = working_set * -expm1(-pr->dirty_rate * m->throttle / 100.0 * seconds /
+                                 working_set);
     memset(r, 0, sizeof(*r));
     r->iteration = iteration;
     r->pages_sent = whole(pages);
@@ -173,4 +175,32 @@ int mig_precopy_predict(const struct mig_precopy_options *opts,
 out:
     mig_precopy_free(policy);
     return rc;
+}
+
+void mig_precopy_dirty_estimate(uint64_t count1, double seconds1, uint64_t count2,
+                                double seconds2, uint64_t overlap, uint64_t nr_pages,
+                                double *rate_out, uint64_t *working_set_out)
+{
+    double most = (double)(count1 > count2 ? count1 : count2);
+    double w = overlap ? (double)count1 * (double)count2 / (double)overlap
+                       : (double)nr_pages;
+    double share;
+
+    if (w > (double)nr_pages)
+        w = (double)nr_pages;
+    if (w < most)
+        w = most;
+    *working_set_out = whole(w);
+    *rate_out = 0;
+    if (!count2 || !(seconds2 > 0) || !(w > 0)) {
+        /* nothing in the second window: the first one, if anything */
+        if (count1 && seconds1 > 0)
+            *rate_out = (double)count1 / seconds1;
+        return;
+    }
+    /* a window that saturated the set says at least this much */
+    share = (double)count2 / w;
+    if (share > 0.99)
+        share = 0.99;
+    *rate_out = -w * log1p(-share) / seconds2;
 }
