@@ -1208,17 +1208,22 @@ static int probe_pages(struct source *s, struct mig_precopy_probe *pr)
     return rc;
 }
 
-/* The CPUs' idle share since set-up, the busier end's (as round_figures). */
-static double probe_cpu(const struct source *s)
+/*
+ * The CPUs' idle share since set-up: this end's, as start_ladder sees it,
+ * and the busier end's, as round_figures.
+ */
+static void probe_cpu(const struct source *s, struct mig_precopy_probe *pr)
 {
     struct mig_cpu_sample now;
     double idle;
 
     (void)mig_host_cpu_sample(&now);
-    idle = mig_host_cpu_idle(&s->cpu_setup, &now);
+    idle = pr->start_cpu_idle = mig_host_cpu_idle(&s->cpu_setup, &now);
     if (s->dst_cpu_idle >= 0 && (idle < 0 || s->dst_cpu_idle < idle))
         idle = s->dst_cpu_idle;
-    return s->opts->inject_fault == MIG_MIGRATE_FAULT_CPU_UNKNOWN ? -1 : idle;
+    pr->cpu_idle = idle;
+    if (s->opts->inject_fault == MIG_MIGRATE_FAULT_CPU_UNKNOWN)
+        pr->cpu_idle = -1;
 }
 
 /* Probe, predict, and report the prediction (MIG_PHASE_PREDICT). */
@@ -1241,7 +1246,7 @@ static int probe_and_predict(struct source *s)
     pr->link_cap = link_cap(s);
     pr->per_stream_cap = !(s->opts->version >= 2 && s->opts->max_rate) &&
                          s->opts->max_rate_per_stream;
-    pr->cpu_idle = probe_cpu(s);
+    probe_cpu(s, pr);
     pr->elapsed = mig_clock_seconds() - s->start;
     pr->bytes_sent = s->result->bytes_sent;
     /* the streams the destination takes bound the widening */
