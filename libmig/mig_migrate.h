@@ -46,6 +46,9 @@ enum mig_phase {
     MIG_PHASE_LADDER = 4,   /* a step of the convergence ladder (ladder_*), taken
                                before round 0 or after a round; round is the
                                round it applies from */
+    MIG_PHASE_PREDICT = 5,  /* options version 5, dry_run or predict: the probe
+                               ended before round 0; probe and prediction say
+                               what it measured and predicts */
 };
 
 /* Progress of the source, passed to the progress callback. */
@@ -69,6 +72,9 @@ struct mig_progress {
     unsigned int throttle_percent;  /* the guest's CPU share; 100: not throttled */
     double cpu_idle;                /* share of the CPUs idle over the round, the
                                        busier end's; -1: unknown */
+    /* MIG_PHASE_PREDICT only (else NULL): borrowed for the call */
+    const struct mig_precopy_probe *probe;
+    const struct mig_precopy_prediction *prediction;
 };
 
 /*
@@ -109,21 +115,31 @@ struct mig_migrate_options {
                                            back, per epoch (mig_xfer.h,
                                            max_reconnects); 0: a lost stream fails
                                            the migration */
+    /* version 5: the prediction (docs/architecture.md, "Prediction") */
+    bool dry_run;                       /* source: probe and predict after the
+                                           handshake, then end: the guest runs on
+                                           here untouched (log-dirty off, never
+                                           throttled or paused), the destination
+                                           keeps nothing; returns 0 with
+                                           result->dry_run and ->predicted */
+    bool predict;                       /* source: probe and predict before round 0,
+                                           then migrate; the prediction is in the
+                                           result */
 };
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
 #define MIG_MIGRATE_FAULT_DIGEST  101   /* take the destination's digest as wrong */
 #define MIG_MIGRATE_FAULT_CPU_UNKNOWN 102 /* the ladder sees the CPUs' idle share as
                                            unknown (headroom), whatever the load */
-#define MIG_MIGRATE_OPTIONS_VERSION 4
+#define MIG_MIGRATE_OPTIONS_VERSION 5
 /* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd,
- * 3 no reconnects (a lost stream fails the migration). */
+ * 3 no reconnects (a lost stream fails the migration), 4 no dry_run or predict. */
 #define MIG_MIGRATE_OPTIONS_VERSION_MIN 1
 
 /* The control protocol's version, in "hello" (docs/formats.md). */
 #define MIG_MIGRATE_PROTOCOL_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
-      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1, 3 }
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1, 3, false, false }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {
@@ -182,6 +198,15 @@ struct mig_migrate_result {
         unsigned int min_throttle_percent;
         unsigned int max_streams;
     } ladder;
+    /* A dry run (options version 5) that ended as asked: source: nothing was
+     * migrated, the guest runs here; destination: the source's dry run ended
+     * it, nothing was kept (succeeded stays false on both sides). */
+    bool dry_run;
+    /* Source, dry_run or predict: the probe's figures and the prediction
+     * made from them before round 0 (mig_precopy_predict). */
+    bool predicted;
+    struct mig_precopy_probe probe;
+    struct mig_precopy_prediction prediction;
 };
 
 /*

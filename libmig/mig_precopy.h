@@ -183,4 +183,80 @@ const char *mig_ladder_rung_name(enum mig_ladder_rung rung);
 
 void mig_precopy_free(struct mig_precopy *policy);
 
+/*
+ * The prediction (mig_precopy_predict): what a migration is expected to
+ * cost, from a short probe of the link and the guest before round 0.
+ */
+struct mig_precopy_probe {
+    uint64_t nr_pages;          /* pages round 0 sends (populated, less what the
+                                   probe sent) */
+    double zero_share;          /* share of those that are all zero, 0..1 */
+    double compress_ratio;      /* non-zero page bytes raw / compressed (LZ4,
+                                   page by page), >= 1; 1: none */
+    double link_rate;           /* wire bytes/s measured over all streams, > 0 */
+    unsigned int streams;       /* the streams that measured it, > 0 */
+    uint64_t link_cap;          /* bytes/s the operator allows all streams
+                                   now (as mig_precopy_round.link_cap); 0: none */
+    bool per_stream_cap;        /* each stream is paced on its own
+                                   (--per-stream-bandwidth): a stream more
+                                   adds its share of the rate */
+    double cpu_idle;            /* share of the CPUs idle, 0..1, the busier end's
+                                   (as the rounds see it); negative: unknown */
+    double start_cpu_idle;      /* the figure mig_precopy_start gets before round
+                                   0 (this end's since set-up, as the engine's);
+                                   0 with cpu_idle 0: the same as cpu_idle */
+    double dirty_rate;          /* pages/s the guest writes (distinct pages of a
+                                   short window; mig_precopy_dirty_estimate) */
+    uint64_t working_set;       /* pages it writes in; 0: unknown (nr_pages) */
+    double dirty_window;        /* seconds it was sampled over */
+    double elapsed;             /* seconds spent before round 0 (set-up, the
+                                   handshake and the probe): part of the total */
+    uint64_t bytes_sent;        /* wire bytes the probe sent already: part of
+                                   the total */
+};
+
+struct mig_precopy_prediction {
+    double total_seconds;       /* elapsed + the rounds + the downtime */
+    double downtime_ms;         /* the policy's estimate when it stops */
+    uint64_t bytes;             /* on the wire, the probe's included */
+    unsigned int rounds;        /* pre-copy rounds, the final copy excluded */
+    unsigned int rungs;         /* MIG_LADDER_* bits it expects to climb */
+    unsigned int min_throttle_percent;  /* 100: never throttled */
+    unsigned int max_streams;   /* the most streams it expects to run */
+    bool forced;                /* switched over above the target */
+    bool gave_up;               /* the policy would give up (MIG_PRECOPY_ABORT) */
+    const char *reason;         /* static text: the policy's last reason */
+};
+
+/*
+ * Predict a migration under opts from probe: the real policy
+ * (mig_precopy_new/start/decide, on a private instance) is fed modelled
+ * rounds until it stops: a round sends its pages at probe->link_rate
+ * (zero pages as their descriptor only, the others as 4096 bytes, shrunk
+ * by compress_ratio while the policy compresses; a widening adds rate
+ * only with per_stream_cap), and meanwhile the guest writes dirty_rate
+ * pages/s (times its throttle share) at random over its working set W
+ * (working_set, else nr_pages): a round of t seconds leaves
+ * W * (1 - exp(-rate * t / W)) pages dirty, none of them zero.  Each ladder step the policy asks for is applied to the model.
+ * Pure arithmetic.  *out (caller-owned) is filled; 0, or MIG_EINVAL
+ * naming a bad option or probe figure.
+ */
+int mig_precopy_predict(const struct mig_precopy_options *opts,
+                        const struct mig_precopy_probe *probe,
+                        struct mig_precopy_prediction *out);
+
+/*
+ * The guest's write rate and working set from two dirty samples taken
+ * one after the other: count1 distinct pages over seconds1, then count2
+ * over seconds2, overlap of them in both.  A guest writing at random over
+ * W pages dirties W * (1 - exp(-rate * t / W)) in t seconds, and two
+ * windows share count1 * count2 / W of them: so W = count1 * count2 /
+ * overlap (nr_pages without overlap, and at least the larger count), and
+ * the rate follows from the second window.  *rate_out (pages/s) and
+ * *working_set_out (pages) are filled; pure arithmetic.
+ */
+void mig_precopy_dirty_estimate(uint64_t count1, double seconds1, uint64_t count2,
+                                double seconds2, uint64_t overlap, uint64_t nr_pages,
+                                double *rate_out, uint64_t *working_set_out);
+
 #endif /* XENMIG_MIG_PRECOPY_H */

@@ -285,6 +285,14 @@ void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *sender, mig_xfer_prefe
 int mig_xfer_sender_set_compress(struct mig_xfer_sender *sender, bool on);
 
 /*
+ * The page data bytes a non-zero page would take on the wire compressed:
+ * its LZ4 block and the block's u16 length, or MIG_PAGE_SIZE when it does
+ * not shrink to MIG_XFER_COMPRESS_MAX (it then goes raw).  The codec of
+ * mig_xfer_sender_set_compress; for estimates (the prediction's sample).
+ */
+size_t mig_xfer_compressed_size(const void *page);
+
+/*
  * Open one more stream: index N of N + 1 where N is the count so far
  * (connect, HELLO of generation 0, proof of key, reply, as a first
  * connection).  Between epochs only: never while

@@ -26,8 +26,8 @@ unit_test_migrate_SOURCES = unit/test_migrate.c unit/mem_backend.c unit/mem_back
 unit_test_migrate_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_migrate
 
-TESTS += sim/migrate-sim.sh sim/fault-matrix.sh
-EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh sim/flood.py
+TESTS += sim/migrate-sim.sh sim/fault-matrix.sh sim/migrate-predict.sh
+EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh sim/flood.py sim/migrate-predict.sh
 
 if ENABLE_FUZZING
 # libFuzzer targets of the data-stream receiver and the control channel.

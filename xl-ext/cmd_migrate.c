@@ -32,7 +32,7 @@ enum {
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_SIM_FILL, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
     OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS, OPT_LADDER, OPT_MAX_STREAMS,
-    OPT_STREAM_BANDWIDTH,
+    OPT_STREAM_BANDWIDTH, OPT_DRY_RUN, OPT_PREDICT,
 };
 
 static const struct option long_options[] = {
@@ -63,6 +63,8 @@ static const struct option long_options[] = {
     { "reconnects",        required_argument, NULL, OPT_RECONNECTS },
     { "ladder",            required_argument, NULL, OPT_LADDER },
     { "max-streams",       required_argument, NULL, OPT_MAX_STREAMS },
+    { "dry-run",           no_argument,       NULL, OPT_DRY_RUN },
+    { "predict",           no_argument,       NULL, OPT_PREDICT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -230,6 +232,12 @@ static int parse_engine_option(struct mig_migrate_options *opts, int opt, const 
         break;
     case OPT_NO_ENCRYPT:
         opts->encrypt = false;
+        break;
+    case OPT_DRY_RUN:
+        opts->dry_run = true;
+        break;
+    case OPT_PREDICT:
+        opts->predict = true;
         break;
     case OPT_INJECT_FAULT:
         return parse_fault(arg, &opts->inject_fault);

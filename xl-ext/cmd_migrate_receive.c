@@ -88,11 +88,14 @@ static int receive_xen(struct receive_request *req)
         memset(&result, 0, sizeof(result));
     migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
                            rc ? mig_error_last() : NULL);
-    if (!rc) {
+    if (!rc && result.dry_run) {
+        fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
+    } else if (!rc) {
         fprintf(stderr, "%s migrate-receive: xl migrate-receive restored the domain, memory "
                 "digest %016llx\n", xl_ext_prog, (unsigned long long)result.memory_hash);
         migrate_xen_record_baselines(mig_xen_dest_metadata(dest));
     }
+    /* never told to unpause (a failure, a dry run): the incoming copy goes */
     mig_xen_dest_close(dest);
     xtl_logger_destroy((xentoollog_logger *)logger);
     return !rc ? XL_EXT_EXIT_OK : rc == MIG_ECOMPAT ? XL_EXT_EXIT_INCOMPATIBLE
@@ -113,7 +116,9 @@ static int receive_sim(struct receive_request *req)
                              (xentoollog_logger *)logger, &result);
     migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
                            rc ? mig_error_last() : NULL);
-    if (!rc && dest.save_path)
+    if (!rc && result.dry_run)
+        fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
+    else if (!rc && dest.save_path)
         fprintf(stderr, "%s migrate-receive: guest saved to '%s', memory digest "
                 "%016llx\n", xl_ext_prog, dest.save_path,
                 (unsigned long long)result.memory_hash);

@@ -108,6 +108,7 @@ static const char *phase_name(enum mig_phase phase)
     case MIG_PHASE_SWITCHOVER: return "switchover";
     case MIG_PHASE_DONE:       return "done";
     case MIG_PHASE_LADDER:     return "ladder";
+    case MIG_PHASE_PREDICT:    return "prediction";
     }
     return "unknown";
 }
@@ -247,38 +248,159 @@ static void output_phase(struct migrate_output *o, const struct mig_progress *p)
     fflush(o->out);
 }
 
+/*
+ * Rungs (MIG_LADDER_* bits) as the summary's ladder= value: "none", or
+ * e.g. "compress,widen:4,throttle:25" (the most streams, the lowest CPU
+ * share).
+ */
+static void rungs_text(unsigned int rungs, unsigned int max_streams,
+                       unsigned int min_throttle, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (rungs & MIG_LADDER_COMPRESS)
+        n += (size_t)snprintf(buf + n, size - n, "compress");
+    if ((rungs & MIG_LADDER_WIDEN) && n < size)
+        n += (size_t)snprintf(buf + n, size - n, "%swiden:%u", n ? "," : "", max_streams);
+    if ((rungs & MIG_LADDER_THROTTLE) && n < size)
+        n += (size_t)snprintf(buf + n, size - n, "%sthrottle:%u", n ? "," : "",
+                              min_throttle);
+    if (!n)
+        snprintf(buf, size, "none");
+}
+
+/* The rungs a migration climbed (ladder=). */
+static void ladder_summary(const struct mig_migrate_result *r, char *buf, size_t size)
+{
+    rungs_text(r->ladder.rungs, r->ladder.max_streams, r->ladder.min_throttle_percent,
+               buf, size);
+}
+
+/* The rungs a prediction expects, in the same form. */
+static void predicted_ladder(const struct mig_precopy_prediction *pr, char *buf, size_t size)
+{
+    rungs_text(pr->rungs, pr->max_streams, pr->min_throttle_percent, buf, size);
+}
+
+/* "within target", "forced above target" or "gives up". */
+static const char *prediction_verdict(const struct mig_precopy_prediction *pr)
+{
+    return pr->gave_up ? "gives up" : pr->forced ? "forced above target" : "within target";
+}
+
+/* The probe's figures as a new JSON object the caller owns. */
+static json_object *json_probe(const struct mig_precopy_probe *pb)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "link_mb_per_s", json_object_new_double(pb->link_rate / 1e6));
+    json_object_object_add(o, "streams", json_object_new_int((int)pb->streams));
+    json_object_object_add(o, "link_cap_mb_per_s",
+                           json_object_new_double((double)pb->link_cap / 1e6));
+    json_object_object_add(o, "dirty_pages_per_s", json_object_new_double(pb->dirty_rate));
+    json_object_object_add(o, "dirty_window_s", json_object_new_double(pb->dirty_window));
+    json_object_object_add(o, "zero_share", json_object_new_double(pb->zero_share));
+    json_object_object_add(o, "compress_ratio", json_object_new_double(pb->compress_ratio));
+    json_object_object_add(o, "cpu_idle", json_object_new_double(pb->cpu_idle));
+    json_object_object_add(o, "pages", json_object_new_int64((int64_t)pb->nr_pages));
+    json_object_object_add(o, "elapsed_s", json_object_new_double(pb->elapsed));
+    return o;
+}
+
+/* A prediction's figures as a new JSON object the caller owns. */
+static json_object *json_prediction(const struct mig_precopy_prediction *pr)
+{
+    json_object *o = json_object_new_object(), *rungs = json_object_new_array();
+    static const unsigned int bits[] = { MIG_LADDER_COMPRESS, MIG_LADDER_WIDEN,
+                                         MIG_LADDER_THROTTLE };
+    char ladder[64];
+
+    predicted_ladder(pr, ladder, sizeof(ladder));
+    for (unsigned int i = 0; i < 3; i++)
+        if (pr->rungs & bits[i])
+            json_object_array_add(rungs, json_object_new_string(
+                mig_ladder_rung_name((enum mig_ladder_rung)bits[i])));
+    json_object_object_add(o, "total_s", json_object_new_double(pr->total_seconds));
+    json_object_object_add(o, "downtime_ms", json_object_new_double(pr->downtime_ms));
+    json_object_object_add(o, "bytes", json_object_new_int64((int64_t)pr->bytes));
+    json_object_object_add(o, "rounds", json_object_new_int((int)pr->rounds));
+    json_object_object_add(o, "rungs", rungs);
+    json_object_object_add(o, "ladder", json_object_new_string(ladder));
+    json_object_object_add(o, "min_throttle_percent",
+                           json_object_new_int((int)pr->min_throttle_percent));
+    json_object_object_add(o, "max_streams", json_object_new_int((int)pr->max_streams));
+    json_object_object_add(o, "forced", json_object_new_boolean(pr->forced));
+    json_object_object_add(o, "gave_up", json_object_new_boolean(pr->gave_up));
+    json_object_object_add(o, "meets_target",
+                           json_object_new_boolean(!pr->forced && !pr->gave_up));
+    json_object_object_add(o, "reason", json_object_new_string(pr->reason));
+    return o;
+}
+
+/*
+ * The probe and the prediction made from it (MIG_PHASE_PREDICT): a
+ * "prediction" event (the prediction's members, and "probe"), or two lines.
+ */
+static void output_prediction(struct migrate_output *o, const struct mig_progress *p)
+{
+    const struct mig_precopy_prediction *pr = p->prediction;
+    const struct mig_precopy_probe *pb = p->probe;
+    char ladder[64], cpu[32];
+
+    if (o->json) {
+        json_object *e = json_prediction(pr);
+
+        json_object_object_add(e, "event", json_object_new_string("prediction"));
+        json_object_object_add(e, "elapsed_s", json_object_new_double(p->elapsed));
+        json_object_object_add(e, "probe", json_probe(pb));
+        emit_json(o->out, e);
+        return;
+    }
+    predicted_ladder(pr, ladder, sizeof(ladder));
+    if (pb->cpu_idle >= 0)
+        snprintf(cpu, sizeof(cpu), "CPU %.0f%% idle", pb->cpu_idle * 100);
+    else
+        snprintf(cpu, sizeof(cpu), "CPU idle unknown");
+    fprintf(o->out, "probe: link %.1f MB/s over %u stream(s), dirty %.0f pages/s (over "
+            "%.1f s), %.0f%% zero pages, compress ratio %.2f, %s\n",
+            pb->link_rate / 1e6, pb->streams, pb->dirty_rate, pb->dirty_window,
+            pb->zero_share * 100, pb->compress_ratio, cpu);
+    fprintf(o->out, "prediction: total %.1f s, downtime %.0f ms, %.0f MB on the wire, "
+            "%u round(s), rungs: %s: %s (%s)\n", pr->total_seconds, pr->downtime_ms,
+            pr->bytes / 1e6, pr->rounds, ladder, prediction_verdict(pr), pr->reason);
+    fflush(o->out);
+}
+
 int migrate_output_progress(const struct mig_progress *p, void *payload)
 {
     struct migrate_output *o = payload;
 
     if (p->phase == MIG_PHASE_LADDER)
         output_ladder(o, p);
+    else if (p->phase == MIG_PHASE_PREDICT)
+        output_prediction(o, p);
     else
         output_phase(o, p);
     fflush(o->out);
     return 0;
 }
 
-/*
- * The rungs a migration climbed, as the summary's ladder= value: "none",
- * or e.g. "compress,widen:4,throttle:25" (the most streams, the lowest
- * CPU share).
- */
-static void ladder_summary(const struct mig_migrate_result *r, char *buf, size_t size)
+/* What was predicted beside what happened: a line after the summary. */
+static void output_prediction_outcome(struct migrate_output *o,
+                                      const struct mig_migrate_result *r)
 {
-    size_t n = 0;
+    const struct mig_precopy_prediction *pr = &r->prediction;
+    char predicted[64], actual[64];
 
-    buf[0] = '\0';
-    if (r->ladder.rungs & MIG_LADDER_COMPRESS)
-        n += (size_t)snprintf(buf + n, size - n, "compress");
-    if ((r->ladder.rungs & MIG_LADDER_WIDEN) && n < size)
-        n += (size_t)snprintf(buf + n, size - n, "%swiden:%u", n ? "," : "",
-                              r->ladder.max_streams);
-    if ((r->ladder.rungs & MIG_LADDER_THROTTLE) && n < size)
-        n += (size_t)snprintf(buf + n, size - n, "%sthrottle:%u", n ? "," : "",
-                              r->ladder.min_throttle_percent);
-    if (!n)
-        snprintf(buf, size, "none");
+    predicted_ladder(pr, predicted, sizeof(predicted));
+    ladder_summary(r, actual, sizeof(actual));
+    fprintf(o->out, "xl-ext migrate: predicted/actual: total=%.3f/%.3fs "
+            "downtime=%.1f/%.1fms bytes=%" PRIu64 "/%" PRIu64 " rounds=%u/%u "
+            "ladder=%s/%s forced=%s/%s\n", pr->total_seconds, r->total_seconds,
+            pr->downtime_ms, r->downtime_seconds * 1e3, pr->bytes, r->bytes_sent,
+            pr->rounds, r->rounds, predicted, actual, pr->forced ? "yes" : "no",
+            r->forced ? "yes" : "no");
 }
 
 void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
@@ -287,7 +409,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                             double stall_total_s, double stall_max_s,
                             const char *error)
 {
-    const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") : "ok";
+    const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") :
+                         r->dry_run ? "dry-run" : "ok";
     /* the source reached the switchover: it can say where the downtime went */
     bool has_parts = !strcmp(side, "migrate") && r->downtime_seconds > 0;
     char ladder[64];
@@ -330,6 +453,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
         json_object_object_add(e, "ladder", json_object_new_string(ladder));
         if (has_parts)
             json_object_object_add(e, "downtime_parts_ms", json_downtime_parts(r));
+        if (r->predicted)
+            json_object_object_add(e, "prediction", json_prediction(&r->prediction));
         if (error)
             json_object_object_add(e, "error", json_object_new_string(error));
         emit_json(o->out, e);
@@ -353,6 +478,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                 r->downtime_parts.pause * 1e3, r->downtime_parts.harvest * 1e3,
                 r->downtime_parts.send * 1e3, r->downtime_parts.state * 1e3,
                 r->downtime_parts.destination * 1e3, r->downtime_parts.resume * 1e3);
+    if (r->predicted && !r->dry_run)
+        output_prediction_outcome(o, r);
     fflush(o->out);
 }
 
@@ -415,6 +542,8 @@ int migrate_exit_code_of(int rc, const struct mig_migrate_result *r)
 {
     if (rc && r->state_unknown)
         return XL_EXT_EXIT_UNKNOWN;
+    if (!rc && r->dry_run && r->predicted && (r->prediction.forced || r->prediction.gave_up))
+        return XL_EXT_EXIT_PREDICTED_MISS;
     switch (rc) {
     case 0:              return XL_EXT_EXIT_OK;
     case MIG_EINVAL:     return XL_EXT_EXIT_USAGE;

@@ -20,6 +20,9 @@ enum xl_ext_exit {
     XL_EXT_EXIT_CANCELLED   = 6, /* interrupted or cancelled; nothing was lost */
     XL_EXT_EXIT_UNKNOWN     = 7, /* told the destination to resume, no answer:
                                     the domain is left paused at the source */
+    XL_EXT_EXIT_PREDICTED_MISS = 8, /* migrate --dry-run: the migration is predicted
+                                       to miss the downtime target (forced above
+                                       it, or given up); nothing was moved */
 };
 
 struct xl_ext_cmd {

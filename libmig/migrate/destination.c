@@ -62,6 +62,8 @@ struct destination {
     uint64_t epoch_arrivals;            /* pages of the last epoch completed */
     unsigned long long epochs;          /* the source's count at switchover */
     bool go;                            /* told to resume */
+    bool dry_run;                       /* the hello says: a dry run, ended by
+                                           "abort" with dry_run after the probe */
     struct mig_cpu_sample cpu_at;       /* at the last "applied" (or the start) */
 };
 
@@ -244,6 +246,8 @@ static int hello_sizes(struct destination *d, json_object *m)
     }
     d->result->tracing = json_object_object_get_ex(m, "tracing", &tr) &&
         !strcmp(json_object_get_string(tr), "stop") ? MIG_TRACE_STOP : MIG_TRACE_LOOSE;
+    d->dry_run = json_object_object_get_ex(m, "dry_run", &tr) &&
+                 json_object_get_boolean(tr);
     return 0;
 }
 
@@ -481,6 +485,35 @@ static int receive_state(struct destination *d, void **state, unsigned long long
     return rc;
 }
 
+/*
+ * A dry run's end, after its last epoch: the source's "abort" with
+ * dry_run true ends it well (nothing restored, nothing resumed: the
+ * caller discards what arrived); any other message (control_recv names
+ * it), or an "abort" without dry_run (the source failed), is an error.
+ */
+static int end_dry_run(struct destination *d)
+{
+    json_object *m = NULL, *flag;
+    int rc;
+
+    mig_xfer_receiver_close(d->receiver);
+    d->receiver = NULL;
+    rc = control_recv(&d->control, "abort", &m);
+    if (rc == MIG_ECANCELLED && json_object_object_get_ex(m, "dry_run", &flag) &&
+        json_object_get_boolean(flag))
+        rc = 0;
+    if (m)
+        json_object_put(m);
+    if (rc)
+        return rc;
+    d->result->dry_run = true;
+    snprintf(d->result->reason, sizeof(d->result->reason), "dry run: nothing kept");
+    if (d->log)
+        xtl_log(d->log, XTL_INFO, -1, "migrate-receive", "dry run: nothing kept");
+    control_trace("destination", "dry run: nothing kept");
+    return 0;
+}
+
 /* The switchover's check and restore, then "received" with our digest. */
 static int restore(struct destination *d)
 {
@@ -619,10 +652,13 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
         rc = prepare(&d);
     if (!rc)
         rc = receive_pages(&d, control_in);
-    if (!rc)
+    if (!rc && d.dry_run) {
+        rc = end_dry_run(&d);
+    } else if (!rc) {
         rc = restore(&d);
-    if (!rc)
-        rc = resume_on_go(&d);
+        if (!rc)
+            rc = resume_on_go(&d);
+    }
     if (rc && d.control_up)
         report_failure(&d, rc);
     result->total_seconds = mig_clock_seconds() - start;

@@ -69,6 +69,7 @@ struct source {
     uint64_t nr_pfns;
     uint32_t epoch;                      /* next epoch number */
     double start;
+    double logging_since;                /* when log-dirty went on */
     double paused_at;
     struct mig_progress progress;
     uint8_t id[16];                      /* the migration's, from the handshake */
@@ -83,6 +84,17 @@ static int cancelled(const char *when)
 {
     return mig_error_set(MIG_ECANCELLED, "migration cancelled by the caller %s; the "
                          "guest keeps running at the source", when);
+}
+
+/* Options version 5: a dry run; probing: a dry run or a prediction. */
+static bool dry_run(const struct source *s)
+{
+    return s->opts->version >= 5 && s->opts->dry_run;
+}
+
+static bool probing(const struct source *s)
+{
+    return s->opts->version >= 5 && (s->opts->dry_run || s->opts->predict);
 }
 
 static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
@@ -166,16 +178,12 @@ static void account_harvest(struct source *s, const struct mig_harvest_stats *h)
         s->result->vcpu_stall_max_seconds = h->max_stall_seconds;
 }
 
-/* Send the pfns set in s->dirty as one epoch, then clear it. */
-static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_bytes)
+/* Send s->pfns[0..n-1] as one epoch and wait until it is applied. */
+static int send_pfns(struct source *s, size_t n, uint64_t *sent_pages, uint64_t *sent_bytes)
 {
     struct mig_xfer_stats st = { 0 };
-    size_t n = 0;
     int rc;
 
-    for (uint64_t p = mig_dirty_bitmap_next_set(s->dirty, 0); p < s->nr_pfns;
-         p = mig_dirty_bitmap_next_set(s->dirty, p + 1))
-        s->pfns[n++] = p;
     /* Keep the digest of what was sent: only this epoch's pfns can change. */
     for (size_t i = 0; i < n; i++)
         s->sent_sum -= mig_memory_digest_term(s->pfns[i], s->last_hash[s->pfns[i]]);
@@ -210,7 +218,6 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
             return rc;
     }
     s->epoch++;
-    mig_dirty_bitmap_clear_all(s->dirty);
     s->result->pages_sent += st.pages;
     s->result->bytes_sent += st.bytes;
     s->result->zero_pages += st.zero_pages;
@@ -222,6 +229,21 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
     *sent_pages = st.pages;
     *sent_bytes = st.bytes;
     return 0;
+}
+
+/* Send the pfns set in s->dirty as one epoch, then clear it. */
+static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_bytes)
+{
+    size_t n = 0;
+    int rc;
+
+    for (uint64_t p = mig_dirty_bitmap_next_set(s->dirty, 0); p < s->nr_pfns;
+         p = mig_dirty_bitmap_next_set(s->dirty, p + 1))
+        s->pfns[n++] = p;
+    rc = send_pfns(s, n, sent_pages, sent_bytes);
+    if (!rc)
+        mig_dirty_bitmap_clear_all(s->dirty);
+    return rc;
 }
 
 /*
@@ -269,6 +291,8 @@ static int handshake_start(struct source *s)
     }
     /* The backend family: a name up to its first '-' ("sim", "xen"). */
     json_object_object_add(m, "acks", json_object_new_boolean(1));
+    if (dry_run(s))     /* the destination keeps nothing and ends well */
+        json_object_object_add(m, "dry_run", json_object_new_boolean(1));
     json_object_object_add(m, "backend", json_object_new_string_len(
         s->ops->name, (int)strcspn(s->ops->name, "-")));
     if (s->ops->prologue) {
@@ -994,6 +1018,285 @@ static int precopy_round(struct source *s, double *last_harvest,
     return rc;
 }
 
+/*
+ * The probe before round 0 (options version 5, dry_run or predict; see
+ * docs/architecture.md, "Prediction"): the link, over the real data
+ * streams; the guest's dirty rate; a sample of its pages; the CPUs.
+ */
+#define PROBE_FIRST_PAGES 256       /* the first probe epoch; then doubling */
+#define PROBE_EPOCH_S     0.3       /* an epoch this long measures the link */
+#define PROBE_MAX_S       1.5       /* the link probe takes at most about this */
+#define DIRTY_SAMPLE_S    1.0       /* log-dirty on at least this long */
+#define SAMPLE_PAGES      256       /* pages read for the zero share and ratio */
+
+/*
+ * Up to want pfns of round 0's set into s->pfns, as many from each data
+ * stream's share (so that every stream carries the probe): *n of them.
+ */
+static void probe_pick(struct source *s, size_t want, size_t *n)
+{
+    unsigned int streams = s->nr_streams;
+    size_t quota = (want + streams - 1) / streams, taken[MIG_XFER_MAX_STREAMS] = { 0 };
+
+    *n = 0;
+    for (uint64_t p = mig_dirty_bitmap_next_set(s->dirty, 0); p < s->nr_pfns && *n < want;
+         p = mig_dirty_bitmap_next_set(s->dirty, p + 1)) {
+        unsigned int i = mig_xfer_stream_of_pfn(p, streams);
+
+        if (taken[i] < quota) {
+            taken[i]++;
+            s->pfns[(*n)++] = p;
+        }
+    }
+}
+
+/*
+ * The link: the first pages of round 0 as epochs of their own, twice as
+ * many each time, until one took PROBE_EPOCH_S or all PROBE_MAX_S.  The
+ * rate is the best epoch's (usually the largest: an epoch's fixed cost,
+ * its start and acknowledgement, weighs least there; the difference of
+ * the last two was tried and is too noisy on a loaded host).  Those pages leave round 0's set (log-dirty is on: one
+ * written again comes back at the next harvest).
+ */
+static int probe_link(struct source *s, struct mig_precopy_probe *pr)
+{
+    size_t want = PROBE_FIRST_PAGES, n;
+    double spent = 0;
+    int rc = 0;
+
+    for (;;) {
+        uint64_t pages, bytes;
+        double t = mig_clock_seconds();
+
+        probe_pick(s, want, &n);
+        if (!n)
+            break;
+        rc = send_pfns(s, n, &pages, &bytes);
+        if (rc)
+            break;
+        t = mig_clock_seconds() - t;
+        spent += t;
+        for (size_t i = 0; i < n; i++)
+            mig_dirty_bitmap_clear(s->dirty, s->pfns[i]);
+        if (t > 0 && (double)bytes / t > pr->link_rate)
+            pr->link_rate = (double)bytes / t;
+        if (t >= PROBE_EPOCH_S || spent >= PROBE_MAX_S || n < want)
+            break;
+        want *= 2;
+    }
+    if (!rc && !(pr->link_rate > 0))
+        rc = mig_error_set(MIG_EIO, "the link probe measured no rate (%" PRIu64 " bytes "
+                           "in %.3f s): nothing to send, or a clock that did not move",
+                           s->result->bytes_sent, spent);
+    return rc;
+}
+
+/* Wait (a cancel ends it) until the clock reads until. */
+static void wait_until(struct source *s, double until)
+{
+    double left = until - mig_clock_seconds();
+    struct pollfd p = { .fd = s->opts->version >= 3 ? s->opts->cancel_fd : -1,
+                        .events = POLLIN };
+
+    while (left > 0 && !atomic_load(&s->cancel)) {
+        if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
+            break;
+        left = until - mig_clock_seconds();
+    }
+}
+
+/* The pages written since the last harvest into *set (new), at *at. */
+static int sample_harvest(struct source *s, struct mig_dirty_bitmap **set, double *at)
+{
+    struct mig_harvest_stats h = { 0 };
+    int rc;
+
+    if (atomic_load(&s->cancel))
+        return cancelled("during the probe");
+    rc = mig_dirty_bitmap_create(s->nr_pfns, set);
+    if (!rc)
+        rc = s->ops->harvest(s->be, s->opts->tracing, *set, &h);
+    *at = mig_clock_seconds();
+    account_harvest(s, &h);
+    return rc;
+}
+
+/*
+ * The dirty rate and working set: what the guest wrote since log-dirty
+ * went on, harvested into a set of its own once it has been on for half
+ * of DIRTY_SAMPLE_S, then again half of it later; how far the two
+ * overlap tells a small hot set from writes all over
+ * (mig_precopy_dirty_estimate).  A real migration sends both in round 0.
+ */
+static int probe_dirty(struct source *s, struct mig_precopy_probe *pr)
+{
+    struct mig_dirty_bitmap *first = NULL, *second = NULL;
+    uint64_t overlap = 0, c1, c2;
+    double t1, t2;
+    int rc;
+
+    wait_until(s, s->logging_since + DIRTY_SAMPLE_S / 2);
+    rc = sample_harvest(s, &first, &t1);
+    if (rc)
+        goto out;
+    wait_until(s, t1 + DIRTY_SAMPLE_S / 2);
+    rc = sample_harvest(s, &second, &t2);
+    if (rc)
+        goto out;
+    c1 = mig_dirty_bitmap_count(first);
+    c2 = mig_dirty_bitmap_count(second);
+    for (uint64_t p = mig_dirty_bitmap_next_set(second, 0); p < s->nr_pfns;
+         p = mig_dirty_bitmap_next_set(second, p + 1))
+        overlap += mig_dirty_bitmap_test(first, p);
+    pr->dirty_window = t2 - s->logging_since;
+    /* the guest's pages: round 0's set and what the link probe took of it */
+    mig_precopy_dirty_estimate(c1, t1 - s->logging_since, c2, t2 - t1, overlap,
+                               mig_dirty_bitmap_count(s->dirty) + s->result->pages_sent,
+                               &pr->dirty_rate, &pr->working_set);
+    rc = mig_dirty_bitmap_merge(s->dirty, first);
+    if (!rc)
+        rc = mig_dirty_bitmap_merge(s->dirty, second);
+out:
+    mig_dirty_bitmap_free(first);
+    mig_dirty_bitmap_free(second);
+    return rc;
+}
+
+static bool all_zero(const uint8_t *page)
+{
+    for (size_t i = 0; i < MIG_PAGE_SIZE; i++)
+        if (page[i])
+            return false;
+    return true;
+}
+
+/*
+ * The zero share and the compress ratio of SAMPLE_PAGES pages spread over
+ * round 0's set, read as a stream reads them (the codec of the streams).
+ */
+static int probe_pages(struct source *s, struct mig_precopy_probe *pr)
+{
+    uint8_t *page = malloc(MIG_PAGE_SIZE);
+    uint64_t last = UINT64_MAX, zero = 0, read = 0, raw = 0, packed = 0;
+    int rc = 0;
+
+    if (!page)
+        return mig_error_set(MIG_ENOMEM, "out of memory for a sample page");
+    for (unsigned int i = 0; i < SAMPLE_PAGES && !rc; i++) {
+        uint64_t p = mig_dirty_bitmap_next_set(s->dirty, s->nr_pfns * i / SAMPLE_PAGES);
+        unsigned int type = 0;
+
+        if (p >= s->nr_pfns || p == last)
+            continue;
+        last = p;
+        rc = s->ops->read_page(s->be, &s->ctx[0], p, page, &type);
+        if (rc == MIG_EABSENT) {
+            rc = 0;
+            continue;
+        }
+        read++;
+        if (!rc && all_zero(page)) {
+            zero++;
+        } else if (!rc) {
+            raw += MIG_PAGE_SIZE;
+            packed += mig_xfer_compressed_size(page);
+        }
+    }
+    pr->zero_share = read ? (double)zero / read : 0;
+    pr->compress_ratio = packed ? (double)raw / packed : 1;
+    free(page);
+    return rc;
+}
+
+/*
+ * The CPUs' idle share since set-up: this end's, as start_ladder sees it,
+ * and the busier end's, as round_figures.
+ */
+static void probe_cpu(const struct source *s, struct mig_precopy_probe *pr)
+{
+    struct mig_cpu_sample now;
+    double idle;
+
+    (void)mig_host_cpu_sample(&now);
+    idle = pr->start_cpu_idle = mig_host_cpu_idle(&s->cpu_setup, &now);
+    if (s->dst_cpu_idle >= 0 && (idle < 0 || s->dst_cpu_idle < idle))
+        idle = s->dst_cpu_idle;
+    pr->cpu_idle = idle;
+    if (s->opts->inject_fault == MIG_MIGRATE_FAULT_CPU_UNKNOWN)
+        pr->cpu_idle = -1;
+}
+
+/* Probe, predict, and report the prediction (MIG_PHASE_PREDICT). */
+static int probe_and_predict(struct source *s)
+{
+    struct mig_precopy_probe *pr = &s->result->probe;
+    struct mig_precopy_options po = s->policy_opts;
+    int rc;
+
+    control_trace("source", "probing");
+    rc = probe_pages(s, pr);        /* first: round 0's whole set */
+    if (!rc)
+        rc = probe_link(s, pr);
+    if (!rc)
+        rc = probe_dirty(s, pr);
+    if (rc)
+        return rc;
+    pr->nr_pages = mig_dirty_bitmap_count(s->dirty);
+    pr->streams = s->nr_streams;
+    pr->link_cap = link_cap(s);
+    pr->per_stream_cap = !(s->opts->version >= 2 && s->opts->max_rate) &&
+                         s->opts->max_rate_per_stream;
+    probe_cpu(s, pr);
+    pr->elapsed = mig_clock_seconds() - s->start;
+    pr->bytes_sent = s->result->bytes_sent;
+    /* the streams the destination takes bound the widening */
+    po.max_streams = s->widen_to;
+    if (s->widen_to <= s->nr_streams)
+        po.ladder &= ~(unsigned int)MIG_LADDER_WIDEN;
+    rc = mig_precopy_predict(&po, pr, &s->result->prediction);
+    if (rc)
+        return rc;
+    s->result->predicted = true;
+    s->progress.probe = pr;
+    s->progress.prediction = &s->result->prediction;
+    rc = report(s, MIG_PHASE_PREDICT);
+    s->progress.probe = NULL;
+    s->progress.prediction = NULL;
+    return rc;
+}
+
+/*
+ * A dry run ends here: log-dirty off, every stream DONE, and "abort"
+ * with dry_run: the destination keeps nothing and ends well.
+ */
+static int end_dry_run(struct source *s)
+{
+    json_object *m;
+    int rc;
+
+    rc = s->ops->log_dirty_disable(s->be);
+    if (rc)
+        return rc;
+    s->logging = false;
+    rc = mig_xfer_sender_finish(s->sender);
+    if (rc)
+        return rc;
+    m = json_object_new_object();
+    if (!m)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    json_object_object_add(m, "msg", json_object_new_string("abort"));
+    json_object_object_add(m, "error", json_object_new_string("dry run: nothing kept"));
+    json_object_object_add(m, "dry_run", json_object_new_boolean(1));
+    rc = control_send(&s->control, m);
+    json_object_put(m);
+    if (!rc) {
+        s->result->dry_run = true;
+        snprintf(s->result->reason, sizeof(s->result->reason), "dry run: %s",
+                 s->result->prediction.reason);
+    }
+    return rc;
+}
+
 /* Pre-copy rounds until the policy says stop-and-copy (or gives up). */
 static int precopy(struct source *s)
 {
@@ -1070,6 +1373,7 @@ static int start_tracking(struct source *s)
     if (rc)
         return rc;
     s->logging = true;
+    s->logging_since = mig_clock_seconds();
     control_trace("source", "finding the guest's memory");
     if (s->ops->populated)
         return s->ops->populated(s->be, s->dirty);
@@ -1208,12 +1512,16 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
         control_trace("source", "waiting for the destination");
         rc = handshake_finish(&s);
     }
-    if (!rc) {
+    if (!rc && probing(&s))
+        rc = probe_and_predict(&s);
+    if (!rc && dry_run(&s)) {
+        rc = end_dry_run(&s);
+    } else if (!rc) {
         control_trace("source", "destination ready");
         rc = precopy(&s);
+        if (!rc)
+            rc = pause_and_switch(&s);
     }
-    if (!rc)
-        rc = pause_and_switch(&s);
     if (rc)
         fail(&s, rc);
     watch_stop(&s);

@@ -1,2 +1,2 @@
 # libmig/precopy: convergence policies (mig_precopy.h).
-libmig_a_SOURCES += mig_precopy.h precopy/policy.c
+libmig_a_SOURCES += mig_precopy.h precopy/policy.c precopy/predict.c

@@ -614,6 +614,15 @@ static void batch_inject_fault(struct send_job *job, struct send_batch *b, bool 
     }
 }
 
+size_t mig_xfer_compressed_size(const void *page)
+{
+    char block[MIG_XFER_COMPRESS_MAX];
+    int n = LZ4_compress_default((const char *)page, block, MIG_PAGE_SIZE,
+                                 MIG_XFER_COMPRESS_MAX);
+
+    return n > 0 ? (size_t)n + 2 : MIG_PAGE_SIZE;
+}
+
 /*
  * Compress the batch's data pages, each on its own: a page whose LZ4 block
  * fits in MIG_XFER_COMPRESS_MAX bytes goes into zdata as that block, with

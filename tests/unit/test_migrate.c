@@ -65,6 +65,7 @@ struct dirtier {
     bool dumpable_seen;         /* a progress report found the process dumpable */
     bool scale_by_throttle;     /* write fewer pages as the guest is throttled */
     _Atomic bool *fail_when_throttled;  /* set once a report says throttled */
+    unsigned int predictions;   /* MIG_PHASE_PREDICT reports with their figures */
 };
 
 /* The guest's writes during a round (called at each harvest). */
@@ -101,6 +102,8 @@ static int cancel_hook(const struct mig_progress *p, void *payload)
         w->dumpable_seen = true;
     if (w->fail_when_throttled && p->throttle_percent < 100)
         atomic_store(w->fail_when_throttled, true);
+    if (p->phase == MIG_PHASE_PREDICT && p->probe && p->prediction)
+        w->predictions++;
 
     return p->phase == MIG_PHASE_PRECOPY && (int)p->round == w->cancel_at_round;
 }
@@ -1227,6 +1230,93 @@ START_TEST(test_truthful_relay_is_transparent)
 }
 END_TEST
 
+/* The probe's figures and the prediction are there and sane. */
+static void assert_predicted(struct run *r)
+{
+    const struct mig_precopy_probe *pb = &r->result.probe;
+    const struct mig_precopy_prediction *pr = &r->result.prediction;
+
+    ck_assert(r->result.predicted);
+    ck_assert_uint_eq(r->w.predictions, 1);
+    ck_assert(pb->link_rate > 0);
+    ck_assert_uint_eq(pb->streams, 2);
+    /* log-dirty was on for the sample's second at least; the guest wrote */
+    ck_assert(pb->dirty_window >= 1.0);
+    ck_assert(pb->dirty_rate > 0);
+    /* every 5th page of the test double is zero */
+    ck_assert(pb->zero_share > 0.1 && pb->zero_share < 0.3);
+    ck_assert(pb->compress_ratio >= 1);
+    ck_assert(pb->bytes_sent > 0);
+    ck_assert_uint_ge(pr->rounds, 1);
+    ck_assert_uint_ge(pr->bytes, pb->bytes_sent);
+    ck_assert(pr->total_seconds >= pb->elapsed);
+    ck_assert(pr->downtime_ms > 0);
+    ck_assert_ptr_nonnull(pr->reason);
+}
+
+/*
+ * A dry run probes and predicts, then ends: the guest runs on at the
+ * source (never paused or throttled, log-dirty off again), the
+ * destination ends well with nothing restored or resumed.
+ */
+START_TEST(test_dry_run_leaves_guest_alone)
+{
+    struct run r;
+
+    setup_ladder(&r);
+    r.w.steady = true;
+    r.w.pages_per_round = 600;
+    r.opts.policy.max_downtime_ms = 5000;
+    r.opts.dry_run = true;
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
+    ck_assert(r.result.dry_run && r.dst.result.dry_run);
+    ck_assert(!r.result.succeeded && !r.dst.result.succeeded);
+    assert_predicted(&r);
+    assert_running_at_source(&r);
+    ck_assert_uint_eq(r.src.pauses, 0);
+    ck_assert_uint_eq(r.src.log_enables, 1);
+    ck_assert_uint_eq(r.src.throttle_calls, 0);
+    ck_assert_uint_eq(r.src.hash_calls, 0);
+    ck_assert_uint_eq(r.result.rounds, 0);
+    /* the destination kept no state and never ran the guest */
+    ck_assert_str_eq(r.dst.be.state, "");
+    ck_assert_uint_eq(r.dst.be.resumes, 0);
+    ck_assert_uint_eq(r.dst.result.pages_sent, r.result.pages_sent);
+    ck_assert_uint_lt(r.result.pages_sent, PFNS + 600);
+    ck_assert_ptr_nonnull(strstr(r.result.reason, "dry run"));
+    ck_assert_str_eq(r.dst.result.reason, "dry run: nothing kept");
+    teardown(&r);
+}
+END_TEST
+
+/* A migration that predicts first still moves the whole guest, verified. */
+START_TEST(test_predict_then_migrate)
+{
+    struct run r;
+
+    setup(&r, 600);
+    r.opts.predict = true;
+    migrate(&r, 2);
+    assert_arrived_verified(&r);
+    ck_assert(!r.result.dry_run && r.result.succeeded);
+    assert_predicted(&r);
+    ck_assert_str_eq(r.dst.be.state, r.src.state);
+    ck_assert_uint_eq(r.dst.be.resumes, 1);
+    ck_assert_uint_eq(r.result.pages_sent, r.dst.result.pages_sent);
+    teardown(&r);
+
+    /* without it, no probe */
+    setup(&r, 600);
+    migrate(&r, 2);
+    assert_arrived_verified(&r);
+    ck_assert(!r.result.predicted);
+    ck_assert_uint_eq(r.w.predictions, 0);
+    teardown(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("migrate");
@@ -1264,6 +1354,8 @@ int main(void)
     tcase_add_test(tc, test_final_pages_lie_refused);
     tcase_add_test(tc, test_final_set_lie_refused);
     tcase_add_test(tc, test_truthful_relay_is_transparent);
+    tcase_add_test(tc, test_dry_run_leaves_guest_alone);
+    tcase_add_test(tc, test_predict_then_migrate);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -580,6 +580,194 @@ START_TEST(test_ladder_options)
 }
 END_TEST
 
+/*
+ * The prediction.  A probe of a 1 GiB guest (262144 pages, a fifth of them
+ * zero, non-zero pages compressing 2:1) over two streams moving 100 MB/s,
+ * CPUs 80% idle, that dirtied dirty_rate pages/s.
+ */
+static struct mig_precopy_probe probe_of(double dirty_rate)
+{
+    struct mig_precopy_probe p = {
+        .nr_pages = 262144, .zero_share = 0.2, .compress_ratio = 2, .link_rate = 100e6,
+        .streams = 2, .cpu_idle = 0.8, .dirty_rate = dirty_rate, .dirty_window = 1,
+        .elapsed = 1.5, .bytes_sent = 1000000,
+    };
+
+    return p;
+}
+
+/* An idle guest: one round, no rung, the overhead as downtime, and bytes
+ * and time that are exactly what the probe's figures make of them. */
+START_TEST(test_predict_idle_guest)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy_probe pr = probe_of(0);
+    struct mig_precopy_prediction out;
+    double wire = 262144 * (0.8 * 4096 + 16);
+
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), 0);
+    ck_assert_uint_eq(out.rounds, 1);
+    ck_assert_uint_eq(out.rungs, 0);
+    ck_assert_uint_eq(out.min_throttle_percent, 100);
+    ck_assert_uint_eq(out.max_streams, 2);
+    ck_assert(!out.forced && !out.gave_up);
+    ck_assert_double_eq_tol(out.downtime_ms, 20, 1e-6);        /* the overhead */
+    ck_assert_double_eq_tol((double)out.bytes, wire + 1000000, 2);
+    ck_assert_double_eq_tol(out.total_seconds, 1.5 + wire / 100e6 + 0.020, 1e-6);
+    ck_assert_str_eq(out.reason, "nothing left to send");
+}
+END_TEST
+
+/* The figures follow the inputs: twice the pages, twice the bytes; all
+ * zero pages, descriptors only; a slower link, a longer time. */
+START_TEST(test_predict_follows_inputs)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy_probe pr = probe_of(0);
+    struct mig_precopy_prediction a, b;
+
+    pr.bytes_sent = 0;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &a), 0);
+    pr.nr_pages *= 2;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &b), 0);
+    ck_assert_double_eq_tol((double)b.bytes, 2.0 * (double)a.bytes, 2);
+    pr.zero_share = 1;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &b), 0);
+    ck_assert_uint_eq(b.bytes, 2 * 262144 * 16);
+    pr = probe_of(0);
+    pr.link_rate = 50e6;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &b), 0);
+    ck_assert_double_eq_tol(b.total_seconds - 1.5 - 0.020,
+                            2 * (a.total_seconds - 1.5 - 0.020), 1e-6);
+    /* a guest that dirties memory needs more rounds, and more bytes */
+    pr = probe_of(5000);
+    pr.bytes_sent = 0;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &b), 0);
+    ck_assert_uint_gt(b.rounds, 1);
+    ck_assert_uint_gt(b.bytes, a.bytes);
+    ck_assert(!b.forced);
+    ck_assert(b.downtime_ms <= 300);
+}
+END_TEST
+
+/*
+ * A hot guest (100000 pages/s) behind a 100 MB/s cap: compression from
+ * the start (the link is capped, the CPUs idle), then the throttle; the
+ * downtime target is met.  With the ladder off the same guest is forced,
+ * or given up under MIG_PRECOPY_ABORT.
+ */
+START_TEST(test_predict_hot_guest_behind_cap)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy_probe pr = probe_of(100000);
+    struct mig_precopy_prediction out;
+
+    pr.link_cap = 100000000;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), 0);
+    ck_assert_uint_eq(out.rungs, MIG_LADDER_COMPRESS | MIG_LADDER_THROTTLE);
+    ck_assert_uint_lt(out.min_throttle_percent, 100);
+    ck_assert(!out.forced && !out.gave_up);
+    ck_assert(out.downtime_ms <= 300);
+
+    o.ladder = 0;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), 0);
+    ck_assert_uint_eq(out.rungs, 0);
+    ck_assert(out.forced);
+    ck_assert(out.downtime_ms > 300);
+    ck_assert_ptr_nonnull(strstr(out.reason, "forcing switchover"));
+    o.on_no_convergence = MIG_PRECOPY_ABORT;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), 0);
+    ck_assert(out.gave_up && !out.forced);
+}
+END_TEST
+
+/* Streams paced each on its own: widening adds rate, and is predicted. */
+START_TEST(test_predict_widens_paced_streams)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy_probe pr = probe_of(30000);
+    struct mig_precopy_prediction out;
+
+    o.ladder = MIG_LADDER_WIDEN;
+    o.max_streams = 4;
+    pr.link_cap = 100000000;
+    pr.per_stream_cap = true;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), 0);
+    ck_assert_uint_eq(out.rungs, MIG_LADDER_WIDEN);
+    ck_assert_uint_gt(out.max_streams, 2);
+    ck_assert_uint_le(out.max_streams, 4);
+    /* one shared cap: a stream more buys nothing, the widening stops */
+    pr.per_stream_cap = false;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), 0);
+    ck_assert_uint_le(out.max_streams, 3);
+}
+END_TEST
+
+/*
+ * The dirty estimate: a guest writing 5000 pages/s at random over 10000
+ * pages, sampled twice for 0.5 s, dirties 10000 * (1 - exp(-0.25)) = 2212
+ * pages in each, 2212 * 2212 / 10000 = 489 of them in both; the estimate
+ * gives back the working set and the rate.  Without overlap the set is
+ * the guest's; a saturated window still gives a rate.
+ */
+START_TEST(test_dirty_estimate)
+{
+    double rate;
+    uint64_t ws;
+
+    mig_precopy_dirty_estimate(2212, 0.5, 2212, 0.5, 489, 262144, &rate, &ws);
+    ck_assert_uint_ge(ws, 9950);
+    ck_assert_uint_le(ws, 10050);
+    ck_assert_double_eq_tol(rate, 5000, 50);
+    mig_precopy_dirty_estimate(2500, 0.5, 2500, 0.5, 0, 262144, &rate, &ws);
+    ck_assert_uint_eq(ws, 262144);
+    ck_assert_double_eq_tol(rate, 5000, 50);
+    mig_precopy_dirty_estimate(1000, 0.5, 1000, 0.5, 1000, 262144, &rate, &ws);
+    ck_assert_uint_eq(ws, 1000);
+    ck_assert(rate > 4000);             /* the whole set in half a second */
+    mig_precopy_dirty_estimate(0, 0.5, 0, 0.5, 0, 262144, &rate, &ws);
+    ck_assert_double_eq_tol(rate, 0, 1e-9);
+}
+END_TEST
+
+/* A hot set far smaller than the guest: fewer rounds and bytes predicted
+ * than for the same writes over the whole guest. */
+START_TEST(test_predict_small_hot_set)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy_probe pr = probe_of(20000);
+    struct mig_precopy_prediction all, hot;
+
+    o.ladder = 0;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &all), 0);
+    pr.working_set = 2000;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &hot), 0);
+    ck_assert_uint_lt(hot.bytes, all.bytes);
+    ck_assert(hot.downtime_ms < all.downtime_ms);
+    /* at most the hot set (8 MB) is left for the downtime: 82 ms + 20 */
+    ck_assert(hot.downtime_ms <= 2000 * 4096 / 100e6 * 1000 + 20 + 1);
+}
+END_TEST
+
+START_TEST(test_predict_bad_probe)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy_probe pr = probe_of(0);
+    struct mig_precopy_prediction out;
+
+    pr.link_rate = 0;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), MIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "link rate of 0"));
+    pr = probe_of(0);
+    pr.compress_ratio = 0.5;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), MIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "compress ratio 0.5"));
+    pr = probe_of(0);
+    o.max_downtime_ms = 0;
+    ck_assert_int_eq(mig_precopy_predict(&o, &pr, &out), MIG_EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("precopy");
@@ -603,6 +791,13 @@ int main(void)
     tcase_add_test(tc, test_ladder_options);
     tcase_add_test(tc, test_ladder_start);
     tcase_add_test(tc, test_ladder_compress_again);
+    tcase_add_test(tc, test_predict_idle_guest);
+    tcase_add_test(tc, test_predict_follows_inputs);
+    tcase_add_test(tc, test_predict_hot_guest_behind_cap);
+    tcase_add_test(tc, test_predict_widens_paced_streams);
+    tcase_add_test(tc, test_predict_bad_probe);
+    tcase_add_test(tc, test_dirty_estimate);
+    tcase_add_test(tc, test_predict_small_hot_set);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
