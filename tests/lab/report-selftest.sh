@@ -94,5 +94,19 @@ rc=$?
 t "after the second boot every scenario passed" '[ $rc -eq 0 ] && [ "$(grep -c "^ok" "$dir/tap")" -eq 5 ]'
 t "the TAP output names the hang" 'grep -q "^# single: LAB-HANG the console was silent for 180 s" "$dir/tap"'
 t "the later boot's result replaces the earlier one" 'grep -q "^ok 4 - pv-512-idle-create (total 21.00 s, retries 0)$" "$dir/tap"'
+# each xl-ext migration is set against the stock ones of its guest
+cat > "$dir/plan3" <<'PLAN'
+option xenmig_migrate=1
+guest pvh 128 idle create migrate-pipe migrate-tcp xenmig-s2-loose
+PLAN
+cat > "$dir/serial3.log" <<'LOG'
+[   20.00] LAB-RESULT name=pvh-128-idle-create status=pass retries=0 tool=xl total_s=18.5 downtime_ms=none reason=
+[   30.00] LAB-RESULT name=pvh-128-idle-migrate-pipe status=pass retries=0 tool=xl total_s=10.0 downtime_ms=800.0 reason=
+[   40.00] LAB-RESULT name=pvh-128-idle-migrate-tcp status=pass retries=0 tool=xl total_s=20.0 downtime_ms=1000.0 reason=
+[   50.00] LAB-RESULT name=pvh-128-idle-xenmig-s2-loose status=pass retries=0 tool=xl-ext total_s=5.0 downtime_ms=600.0 reason=
+LOG
+python3 "$report" --plan "$dir/plan3" --results "$dir" single="$dir/serial3.log" > "$dir/tap" 2> "$dir/err"
+t "an xl-ext migration's ratios to stock pipe and TCP of the same guest" 'grep -q "^ok 4 - pvh-128-idle-xenmig-s2-loose (total 5.00 s, downtime 600.0 ms, retries 0, x stock pipe: total 0.50, downtime 0.75; x stock tcp: total 0.25, downtime 0.60)$" "$dir/tap"'
+t "a stock migration carries no ratio" 'grep -q "^ok 2 - pvh-128-idle-migrate-pipe (total 10.00 s, downtime 800.0 ms, retries 0)$" "$dir/tap"'
 echo "1..$n"
 exit $fail

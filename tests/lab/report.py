@@ -148,6 +148,26 @@ def timings_entry(record, status, host, reason):
     return entry
 
 
+def stock_ratios(name, record, results):
+    """For an xl-ext migration: its total time and downtime over those of
+    the stock migrations (migrate-pipe, migrate-tcp) of the same guest in
+    the same boot, as text ("x stock pipe: total 0.84, downtime 0.58"), or
+    "" when there is no such pair."""
+    match = re.match(r"^(.*)-xenmig-(again-)?s[0-9]+-", name)
+    if not match or record.downtime_ms is None or record.total_s is None:
+        return ""
+    parts = []
+    for op in ("migrate-pipe", "migrate-tcp"):
+        host, stock = results.get("%s-%s" % (match.group(1), op), (None, None))
+        if (stock is None or stock.status != "pass" or not stock.total_s
+                or not stock.downtime_ms):
+            continue
+        parts.append("x stock %s: total %.2f, downtime %.2f" % (
+            op[len("migrate-"):], record.total_s / stock.total_s,
+            record.downtime_ms / stock.downtime_ms))
+    return "; ".join(parts)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--plan", required=True)
@@ -206,6 +226,9 @@ def main():
             if downtime is not None:
                 detail.append("downtime %.1f ms" % downtime)
             detail.append("retries %s" % record.raw("retries", "0"))
+            ratios = stock_ratios(name, record, results)
+            if ratios:
+                detail.append(ratios)
             tap.append("ok %d - %s (%s)" % (index, name, ", ".join(detail)))
         elif status == "skip":
             skipped += 1

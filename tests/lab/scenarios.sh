@@ -13,9 +13,13 @@
 #               ranged-check   (PVH: the ranged log-dirty op of the lab's
 #                              patched Xen, tests/lab/ranged-check.c)
 #               xenmig-migrate-pipe xenmig-migrate-tcp   (the switched-off hook)
-#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor][-reset][-ladder][-sched]
+#               xenmig-sN-stop|loose[-plain][-capture][-noverify][-nomonitor][-reset][-ladder][-predict][-dryrun][-sched]
 #                              xl-ext migrate, N streams (plain:
 #                              --no-encrypt, noverify: --no-verify,
+#                              predict: --predict, prediction against
+#                              outcome in the summary; dryrun:
+#                              --dry-run, the guest stays, exit 0 or 8
+#                              (a predicted miss) passes,
 #                              nomonitor: -e, no xl monitor daemon,
 #                              reset: the last data stream's connection
 #                              is reset once (a TCP RST) and must come
@@ -368,7 +372,7 @@ op_xenmig() {
     streams=$1 tracing=$2
     shift 2
     recv="xl-ext migrate-receive --xen --data-listen 127.0.0.1 --timeout 60000"
-    options="" merged=""
+    options="" merged="" dry_run=0
     if [ "$link_cap" != 0 ]; then options="--bandwidth $((streams * link_cap))"; fi
     for flag in "$@"; do
         case "$flag" in
@@ -377,6 +381,8 @@ op_xenmig() {
         nomonitor) options="$options -e" recv="$recv -e" ;;
         reset) options="$options --inject-fault stream-reset" ;;
         ladder) options="$options --ladder compress,throttle" ;;
+        predict) options="$options --predict" ;;
+        dryrun) options="$options --dry-run" dry_run=1 ;;
         capture)
             mkdir -p "$results/streams"
             # .xl-save: the host compresses it and runs verify-stream-v2 on it
@@ -390,7 +396,7 @@ op_xenmig() {
     rc=$?
     grep '^xenmig-trace' "$work/command.out" | tail -n 40 |
         sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
-    grep '^xl-ext migrate: downtime parts' "$work/command.out" |
+    grep -E '^xl-ext migrate: (downtime parts|predicted|probe|prediction)' "$work/command.out" |
         sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
     # the engine's rounds and summary, for the record and for bench-lab
     # (xl-ext's --json events: one object a line, each with "event")
@@ -398,7 +404,8 @@ op_xenmig() {
     { grep -v '"event":"summary"' "$work/events.json" | head -n 12
       grep '"event":"summary"' "$work/events.json" | tail -n 1
     } | sed "s/^/LAB-JSON name=$name /"
-    [ $rc = 0 ] || return 1
+    # a dry run that predicts a miss exits 8 (the guest runs on, untouched)
+    [ $rc = 0 ] || { [ "$dry_run" = 1 ] && [ $rc = 8 ]; } || return 1
     op_total=$(elapsed "$start" "$(now)")
     summary=$(grep -m 1 '^xl-ext migrate: result=' "$work/command.out" || true)
     op_extra="streams=$streams tracing=$tracing link_cap=$link_cap encrypted=$(case "$options" in *no-encrypt*) echo no ;; *) echo yes ;; esac) $(echo "$summary" | tr ' ' '\n' |
