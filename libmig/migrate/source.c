@@ -1030,19 +1030,26 @@ static int precopy_round(struct source *s, double *last_harvest,
 #define SAMPLE_PAGES      256       /* pages read for the zero share and ratio */
 
 /*
- * Up to want pfns of round 0's set into s->pfns, as many from each data
- * stream's share (so that every stream carries the probe): *n of them.
+ * Up to want pfns of round 0's set into s->pfns, spread evenly over the
+ * set (its first pages may be all zero, as a PV guest's are: a probe of
+ * those measures no link), as many from each data stream's share (so that
+ * every stream carries the probe): *n of them.
  */
 static void probe_pick(struct source *s, size_t want, size_t *n)
 {
     unsigned int streams = s->nr_streams;
     size_t quota = (want + streams - 1) / streams, taken[MIG_XFER_MAX_STREAMS] = { 0 };
+    uint64_t stride = want ? mig_dirty_bitmap_count(s->dirty) / want : 0, seen = 0;
 
     *n = 0;
+    if (stride < 1)
+        stride = 1;
     for (uint64_t p = mig_dirty_bitmap_next_set(s->dirty, 0); p < s->nr_pfns && *n < want;
          p = mig_dirty_bitmap_next_set(s->dirty, p + 1)) {
         unsigned int i = mig_xfer_stream_of_pfn(p, streams);
 
+        if (seen++ % stride)
+            continue;
         if (taken[i] < quota) {
             taken[i]++;
             s->pfns[(*n)++] = p;
@@ -1051,7 +1058,7 @@ static void probe_pick(struct source *s, size_t want, size_t *n)
 }
 
 /*
- * The link: the first pages of round 0 as epochs of their own, twice as
+ * The link: pages of round 0 (spread over it) as epochs of their own, twice as
  * many each time, until one took PROBE_EPOCH_S or all PROBE_MAX_S.  The
  * rate is the best epoch's (usually the largest: an epoch's fixed cost,
  * its start and acknowledgement, weighs least there; the difference of
@@ -1080,7 +1087,8 @@ static int probe_link(struct source *s, struct mig_precopy_probe *pr)
             mig_dirty_bitmap_clear(s->dirty, s->pfns[i]);
         if (t > 0 && (double)bytes / t > pr->link_rate)
             pr->link_rate = (double)bytes / t;
-        if (t >= PROBE_EPOCH_S || spent >= PROBE_MAX_S || n < want)
+        if (t >= PROBE_EPOCH_S || spent >= PROBE_MAX_S ||
+            mig_dirty_bitmap_count(s->dirty) < want * 2)
             break;
         want *= 2;
     }
