@@ -60,9 +60,10 @@ struct mig_progress {
     uint64_t bytes_sent;
     double dirty_rate;              /* pages/s */
     double link_rate;               /* bytes/s */
-    double expected_downtime_ms;
+    double expected_downtime_ms;    /* the policy's whole estimate: pages and
+                                       the fixed overhead (policy.overhead_ms) */
     double elapsed;                 /* seconds since start */
-    const char *decision;           /* the policy's reason, static text */
+    const char *decision;           /* the policy's reason, valid during the call */
     /* the convergence ladder (mig_precopy.h), after a pre-copy round */
     enum mig_ladder_step ladder_step;   /* the step taken for the next round,
                                            MIG_LADDER_STEP_NONE: none */
@@ -144,7 +145,9 @@ struct mig_migrate_options {
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {
     bool succeeded;
-    bool forced;                   /* switched over above the downtime target */
+    bool forced;                   /* switched over above the downtime aimed at
+                                      (the target, or above it when the fixed
+                                      overhead alone misses it: mig_precopy.h) */
     bool gave_up;                  /* source: the policy gave up (MIG_ECANCELLED,
                                       MIG_PRECOPY_ABORT); the guest runs there */
     double total_seconds;
@@ -165,7 +168,10 @@ struct mig_migrate_result {
     bool verified_before_go;       /* that check ended before the destination
                                       was cleared (a miss resumes the source);
                                       else it ended after its resume */
-    char reason[160];              /* the policy's last reason */
+    char reason[256];              /* the policy's last reason */
+    /* Source: the policy's expected downtime when it decided to switch over
+     * (pages left plus policy.overhead_ms), in ms; -1: it never did. */
+    double predicted_downtime_ms;
     /*
      * Source: where the downtime went, in seconds: stopping the guest
      * (pause), the final harvest, the last epoch, reading the device state,

@@ -10,7 +10,11 @@
  *    that the streams actually moved) and dirty rate (pages/s the guest
  *    dirtied), estimate the downtime of a switchover now: remaining pages
  *    * page size / link rate + a fixed overhead (device state, pause and
- *    resume).  Stop as soon as it is within the target.  If the guest
+ *    resume).  Stop as soon as it is within the target, or, when the
+ *    fixed overhead alone takes the target out of reach, within the aim:
+ *    max(target, overhead + a tenth of it for the pages), since more
+ *    rounds cannot shrink the fixed part (the reason then names the
+ *    overhead, the target and the aim).  If the guest
  *    dirties memory as fast as the link drains it, or the estimate has
  *    not improved by 10% for stall_rounds rounds (default 1: a round that
  *    did not shrink the dirty set means the guest's hot set is as small as
@@ -95,7 +99,10 @@ struct mig_precopy_options {
     unsigned int stall_rounds;            /* rounds without 10% gain = stalled */
     enum mig_precopy_no_convergence on_no_convergence;
     unsigned int page_size;               /* bytes */
-    unsigned int overhead_ms;             /* fixed switchover cost estimate */
+    unsigned int overhead_ms;             /* fixed switchover cost estimate: pause,
+                                             device state, the destination's
+                                             restore and resume (xl-ext learns it
+                                             per host, switchover_costs.h) */
     /* version 2 */
     unsigned int ladder;                  /* MIG_LADDER_* bits allowed; 0: off */
     unsigned int max_streams;             /* widen up to this many; 0: no widening */
@@ -128,8 +135,9 @@ struct mig_precopy_round {
 struct mig_precopy_estimate {
     double link_rate;           /* bytes/s, smoothed */
     double dirty_rate;          /* pages/s, smoothed */
-    double expected_downtime_ms;
-    const char *reason;         /* static text: why this decision */
+    double expected_downtime_ms;    /* the pages' part plus overhead_ms */
+    const char *reason;         /* why this decision: static text, or text the
+                                   policy owns until its next call or free */
     /* the ladder: what to change before the next round, and why */
     enum mig_ladder_step step;
     const char *step_reason;    /* static text, NULL with no step */
@@ -137,6 +145,8 @@ struct mig_precopy_estimate {
     unsigned int streams;       /* streams from the next round (0: as now) */
     unsigned int throttle_percent;  /* 100: not throttled */
     double cpu_idle;            /* the figure the step decided on (or -1) */
+    double target_ms;           /* the downtime aimed at: max_downtime_ms, or
+                                   overhead_ms plus a tenth when that is more */
 };
 
 struct mig_precopy;
@@ -150,7 +160,8 @@ int mig_precopy_new(const struct mig_precopy_options *opts,
 
 /*
  * Decide after a round.  *estimate (may be NULL) is filled; its reason
- * string is static.  A round with seconds <= 0 or dirty_window <= 0 is
+ * string is static or owned by the policy, valid until the policy's next
+ * call or mig_precopy_free (copy it to keep it).  A round with seconds <= 0 or dirty_window <= 0 is
  * treated as unmeasurable: the rates keep their previous values.
  */
 enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *policy,

@@ -6,11 +6,16 @@
 # Every test runs under scripts/bounded: one that is still running after
 # XENMIG_TEST_TIMEOUT seconds (default 600) is stopped, its threads'
 # backtraces go to its log, and a "Bail out!" line names it.
+# XENMIG_STATE_DIR is a fresh directory per test, removed afterwards.
 srcdir=${XENMIG_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 limit=${XENMIG_TEST_TIMEOUT:-600}
 name=$1
-out=$(mktemp) err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+out=$(mktemp) err=$(mktemp) state=$(mktemp -d)
+trap 'rm -rf "$out" "$err" "$state"' EXIT
+# Every test has its own empty state directory: none learns switchover
+# costs from, or teaches them to, this host's /var/lib/xenmig.
+XENMIG_STATE_DIR=$state/state
+export XENMIG_STATE_DIR
 case "$1" in
     *.sh) set -- sh "$@" ;;
 esac

@@ -28,6 +28,9 @@ TESTS += unit/test_migrate
 
 TESTS += sim/migrate-sim.sh sim/fault-matrix.sh sim/migrate-predict.sh
 EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh sim/flood.py sim/migrate-predict.sh
+# the switchover's fixed costs, learned per host and put into the prediction
+TESTS += sim/switchover-costs.sh
+EXTRA_DIST += sim/switchover-costs.sh
 
 if ENABLE_FUZZING
 # libFuzzer targets of the data-stream receiver and the control channel.

@@ -1,6 +1,6 @@
 # xl-ext subcommands of the migration room.
 xl_ext_SOURCES += cmd_migrate.c cmd_migrate_receive.c cmd_save.c migrate_common.c migrate_common.h \
 	migrate_source.c migrate_source.h migrate_sim_source.c migrate_xen_source.c \
-	migrate_metadata.c migrate_metadata.h
+	migrate_metadata.c migrate_metadata.h switchover_costs.c switchover_costs.h
 # -- xen destination room --
 xl_ext_SOURCES += migrate_xen.c migrate_xen.h

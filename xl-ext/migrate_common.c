@@ -141,6 +141,49 @@ static json_object *json_downtime_parts(const struct mig_migrate_result *r)
     return parts;
 }
 
+/* Where the fixed cost of the prediction came from: "learned from 3
+ * migrations", "from a probe", "the default". */
+static void fixed_cost_source(const struct migrate_output *o, char *buf, size_t size)
+{
+    if (o->fixed_cost_learned)
+        snprintf(buf, size, "learned from %u migration%s", o->fixed_cost_learned,
+                 o->fixed_cost_learned == 1 ? "" : "s");
+    else
+        snprintf(buf, size, "%s", o->fixed_cost_seeded ? "from a probe" : "the default");
+}
+
+/*
+ * The policy's prediction against the downtime the guest saw: members of
+ * the summary event e (NULL: none) and, with line, the text line.
+ */
+static void output_downtime_prediction(struct migrate_output *o, json_object *e,
+                              const struct mig_migrate_result *r,
+                              const struct mig_migrate_options *opts, bool line)
+{
+    double predicted = r->predicted_downtime_ms, actual = r->downtime_seconds * 1e3;
+    double fixed = opts->policy.overhead_ms, ratio = predicted > 0 ? actual / predicted : 0;
+    char from[64];
+
+    fixed_cost_source(o, from, sizeof(from));
+    if (e) {
+        json_object *parts = json_object_new_object();
+
+        json_object_object_add(e, "predicted_downtime_ms", json_object_new_double(predicted));
+        json_object_object_add(parts, "pages", json_object_new_double(predicted - fixed));
+        json_object_object_add(parts, "fixed", json_object_new_double(fixed));
+        json_object_object_add(e, "predicted_parts_ms", parts);
+        json_object_object_add(e, "fixed_cost_from", json_object_new_string(
+            o->fixed_cost_learned ? "learned" : o->fixed_cost_seeded ? "probe" : "default"));
+        json_object_object_add(e, "fixed_cost_learned_from",
+                               json_object_new_int((int)o->fixed_cost_learned));
+        json_object_object_add(e, "downtime_ratio", json_object_new_double(ratio));
+    }
+    if (line)
+        fprintf(o->out, "xl-ext migrate: predicted downtime %.0f ms (pages %.0f + fixed %.0f "
+                "ms, %s), actual %.1f ms, actual/predicted %.2f\n", predicted,
+                predicted - fixed, fixed, from, actual, ratio);
+}
+
 /* What a ladder step did, in words: "throttle to 25%", "compression on". */
 static void ladder_step_text(const struct mig_progress *p, char *buf, size_t size)
 {
@@ -413,6 +456,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                          r->dry_run ? "dry-run" : "ok";
     /* the source reached the switchover: it can say where the downtime went */
     bool has_parts = !strcmp(side, "migrate") && r->downtime_seconds > 0;
+    bool predicted = has_parts && r->predicted_downtime_ms >= 0;
     char ladder[64];
 
     ladder_summary(r, ladder, sizeof(ladder));
@@ -455,6 +499,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             json_object_object_add(e, "downtime_parts_ms", json_downtime_parts(r));
         if (r->predicted)
             json_object_object_add(e, "prediction", json_prediction(&r->prediction));
+        if (predicted)
+            output_downtime_prediction(o, e, r, opts, false);
         if (error)
             json_object_object_add(e, "error", json_object_new_string(error));
         emit_json(o->out, e);
@@ -480,6 +526,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                 r->downtime_parts.destination * 1e3, r->downtime_parts.resume * 1e3);
     if (r->predicted && !r->dry_run)
         output_prediction_outcome(o, r);
+    if (predicted)
+        output_downtime_prediction(o, NULL, r, opts, true);
     fflush(o->out);
 }
 

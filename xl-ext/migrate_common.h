@@ -39,6 +39,11 @@ struct migrate_output {
     bool json;          /* one JSON event per line */
     bool tty;           /* redraw one progress line */
     bool line_open;     /* a TTY progress line is on screen */
+    /* where the policy's fixed switchover cost (policy.overhead_ms) came
+     * from, for the summary (switchover_costs_use): learned from this many
+     * migrations; 0 with fixed_cost_seeded: a probe; else the default */
+    unsigned int fixed_cost_learned;
+    bool fixed_cost_seeded;
 };
 
 /* Progress callback for mig_migrate_send (payload: struct migrate_output). */
@@ -49,7 +54,12 @@ int migrate_output_progress(const struct mig_progress *p, void *payload);
  * "xl-ext migrate: result=ok total=... downtime=..." that scripts grep.
  * A source that reached the switchover (side "migrate", downtime > 0) adds
  * where the downtime went: the line "xl-ext migrate: downtime parts (ms):
- * ..." and the summary event's "downtime_parts_ms" object.
+ * ..." and the summary event's "downtime_parts_ms" object; and what the
+ * policy predicted when it switched over against what the guest saw: the
+ * line "xl-ext migrate: predicted downtime N ms (pages M + fixed K ms,
+ * learned from C migrations), actual D ms, actual/predicted R" and the
+ * event's "predicted_downtime_ms", "predicted_parts_ms", "fixed_cost_from",
+ * "fixed_cost_learned_from" and "downtime_ratio".
  */
 void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                             const struct mig_migrate_result *r,

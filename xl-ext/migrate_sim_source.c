@@ -18,6 +18,7 @@
 #include "migrate_source.h"
 #include "mig_sim_backend.h"
 #include "subcommands.h"
+#include "switchover_costs.h"
 
 static double monotonic_seconds(void)
 {
@@ -144,6 +145,8 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     double rate_before, writes_before, t_before, rate_during;
     pid_t child = -1;
     int to_child = -1, from_child = -1, rc, status, exit_code;
+    /* save --sim: the destination writes a file, no switchover to learn */
+    bool learn = !req->save_path;
 
     logger = xtl_createlogger_stdiostream(stderr, req->debug ? XTL_DEBUG : XTL_ERROR, 0);
     sim.logger = (xentoollog_logger *)logger;
@@ -166,6 +169,8 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
+    if (learn)
+        switchover_costs_use("sim", &opts.policy, &req->out);
     opts.progress = watch_progress;
     opts.progress_payload = &watch;
     rc = mig_migrate_send(&mig_sim_source_ops, &source, from_child, to_child, &opts,
@@ -181,6 +186,8 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     migrate_output_summary(&req->out, "migrate", rc, &result, &opts, watch.total, watch.max,
                            rc ? error : NULL);
     migrate_output_guest_rate(&req->out, rate_before, rate_during);
+    if (!rc && learn)
+        (void)switchover_costs_learn("sim", &result);
     if (rc) {
         fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
         show_still_running(guest, result.state_unknown);

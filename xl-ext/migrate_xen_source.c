@@ -30,6 +30,7 @@
 #include "migrate_source.h"
 #include "mig_xen.h"
 #include "subcommands.h"
+#include "switchover_costs.h"
 
 /* After the engine's MIG_ESTOCK refusal: how to get stock xl from here. */
 #define ENGINE_XL_ADVICE " (xl-ext migrate --engine xl)"
@@ -87,6 +88,17 @@ out:
     return rc;
 }
 
+/* The switchover cost store's key of the domain: "xen-pv", "xen-pvh", "xen-hvm". */
+static const char *costs_key(uint32_t domid)
+{
+    struct xs_handle *xs = xs_open(0);
+    const char *type = xs ? domain_record_type(xs, domid) : "hvm";
+
+    if (xs)
+        xs_close(xs);
+    return switchover_costs_key(type);
+}
+
 int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
 {
     struct mig_xen_source_options so = MIG_XEN_SOURCE_OPTIONS_INIT;
@@ -95,6 +107,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     struct mig_xen_source *src = NULL;
     xentoollog_logger_stdiostream *logger = NULL;
     char *needs = NULL, error[1024] = "";
+    const char *key;
     pid_t child = -1;
     int to_child = -1, from_child = -1, rc, exit_code;
 
@@ -138,6 +151,8 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
+    key = costs_key(mig_xen_source_domid(src));
+    switchover_costs_use(key, &opts.policy, &p->out);
     opts.progress = migrate_output_progress;
     opts.progress_payload = &p->out;
     rc = mig_migrate_send(&mig_xen_source_ops, src, from_child, to_child, &opts,
@@ -147,6 +162,8 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     exit_code = migrate_exit_code_of(rc, &result);
     migrate_output_summary(&p->out, "migrate", rc, &result, &opts, result.vcpu_stall_seconds,
                            result.vcpu_stall_max_seconds, rc ? error : NULL);
+    if (!rc)
+        (void)switchover_costs_learn(key, &result);
     if (rc)
         fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
 out:

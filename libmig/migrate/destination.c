@@ -636,6 +636,7 @@ int mig_migrate_receive(const struct mig_destination_ops *ops, void *backend,
     int rc;
 
     memset(result, 0, sizeof(*result));
+    result->predicted_downtime_ms = -1;
     if (!opts || opts->version < MIG_MIGRATE_OPTIONS_VERSION_MIN ||
         opts->version > MIG_MIGRATE_OPTIONS_VERSION)
         return mig_error_set(MIG_EINVAL, "migrate options version %u is not %u to %u: "

@@ -1013,8 +1013,10 @@ static int precopy_round(struct source *s, double *last_harvest,
                            "%s; the guest keeps running at the source",
                            s->result->rounds, est.reason);
     }
-    if (!rc && *decision == MIG_PRECOPY_STOP_AND_COPY)
-        s->result->forced = est.expected_downtime_ms > s->opts->policy.max_downtime_ms;
+    if (!rc && *decision == MIG_PRECOPY_STOP_AND_COPY) {
+        s->result->forced = est.expected_downtime_ms > est.target_ms;
+        s->result->predicted_downtime_ms = est.expected_downtime_ms;
+    }
     return rc;
 }
 
@@ -1493,6 +1495,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     int rc;
 
     memset(result, 0, sizeof(*result));
+    result->predicted_downtime_ms = -1;
     s.start = mig_clock_seconds();
     if (!opts || opts->version < MIG_MIGRATE_OPTIONS_VERSION_MIN ||
         opts->version > MIG_MIGRATE_OPTIONS_VERSION)

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@
 #define SMOOTHING 0.5              /* weight of the newest round */
 #define STALL_GAIN 0.9             /* a round must cut the estimate by 10% */
 #define DRAIN_MARGIN 0.95          /* dirtying >= 95% of the link = no progress */
+/* The pages may add a tenth of the fixed cost: a smaller part would change
+ * the guest's downtime by less than a round must gain (STALL_GAIN). */
+#define PAGES_SHARE 0.1
 
 /* The ladder's thresholds. */
 #define HEADROOM 0.25              /* CPUs >= 25% idle: the CPU is not the bottleneck */
@@ -46,8 +50,10 @@ struct mig_precopy {
     double link_rate;              /* bytes/s on the wire */
     double page_rate;              /* page bytes/s (before compression) */
     double dirty_rate;             /* pages/s */
-    double best_estimate_ms;
+    double best_estimate_ms;       /* of the pages' part (no fixed cost) */
     unsigned int rounds_without_gain;
+    double aim_ms;                 /* the downtime aimed at (mig_precopy.h) */
+    char reason[256];              /* a reason with figures, when aim_ms > target */
     struct ladder ladder;
 };
 
@@ -84,6 +90,10 @@ int mig_precopy_new(const struct mig_precopy_options *opts,
         p->opts.ladder = 0;
     p->ladder.allowed = p->opts.ladder;
     p->ladder.throttle = 100;
+    p->aim_ms = p->opts.max_downtime_ms;
+    if (p->opts.kind == MIG_PRECOPY_DOWNTIME &&
+        p->opts.overhead_ms * (1 + PAGES_SHARE) > p->aim_ms)
+        p->aim_ms = p->opts.overhead_ms * (1 + PAGES_SHARE);
     *policy_out = p;
     return 0;
 }
@@ -176,6 +186,7 @@ static void measure(struct mig_precopy *p, const struct mig_precopy_round *r,
         ? (double)r->dirty_pages * p->opts.page_size / p->page_rate * 1000.0
           + p->opts.overhead_ms
         : -1;
+    est->target_ms = p->aim_ms;
     est->cpu_idle = r->cpu_idle;
 }
 
@@ -350,8 +361,7 @@ static enum mig_precopy_decision decide(struct mig_precopy *p,
         est->reason = "nothing left to send";
         return MIG_PRECOPY_STOP_AND_COPY;
     }
-    if (est->expected_downtime_ms >= 0 &&
-        est->expected_downtime_ms <= p->opts.max_downtime_ms) {
+    if (est->expected_downtime_ms >= 0 && est->expected_downtime_ms <= p->aim_ms) {
         est->reason = "expected downtime within target";
         return MIG_PRECOPY_STOP_AND_COPY;
     }
@@ -366,10 +376,12 @@ static enum mig_precopy_decision decide(struct mig_precopy *p,
     /* Is the link draining the dirty set at all? */
     if (p->measured && r->iteration >= 1 && p->dirty_rate >= DRAIN_MARGIN * drain)
         return not_converging(p, r, est, true);
+    /* Progress is judged on the pages' part: no round shrinks the fixed cost. */
     if (est->expected_downtime_ms >= 0) {
-        if (!p->best_estimate_ms ||
-            est->expected_downtime_ms < STALL_GAIN * p->best_estimate_ms) {
-            p->best_estimate_ms = est->expected_downtime_ms;
+        double pages_ms = est->expected_downtime_ms - p->opts.overhead_ms;
+
+        if (!p->best_estimate_ms || pages_ms < STALL_GAIN * p->best_estimate_ms) {
+            p->best_estimate_ms = pages_ms;
             p->rounds_without_gain = 0;
         } else if (++p->rounds_without_gain >= p->opts.stall_rounds) {
             return not_converging(p, r, est, false);
@@ -377,6 +389,22 @@ static enum mig_precopy_decision decide(struct mig_precopy *p,
     }
     est->reason = "expected downtime above target: next round";
     return MIG_PRECOPY_CONTINUE;
+}
+
+/*
+ * When the fixed cost puts the target out of reach, the reason says what
+ * the policy aims at instead: "... (the switchover's fixed cost is 1400
+ * ms, above the 300 ms target: aiming at 1540 ms)".
+ */
+static void reason_with_aim(struct mig_precopy *p, struct mig_precopy_estimate *est)
+{
+    if (p->aim_ms <= p->opts.max_downtime_ms)
+        return;
+    snprintf(p->reason, sizeof(p->reason), "%s (the switchover's fixed cost is %u ms, "
+             "%s the %u ms target: aiming at %.0f ms)", est->reason, p->opts.overhead_ms,
+             p->opts.overhead_ms >= p->opts.max_downtime_ms ? "above" : "close to",
+             p->opts.max_downtime_ms, p->aim_ms);
+    est->reason = p->reason;
 }
 
 enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *p,
@@ -387,7 +415,12 @@ enum mig_precopy_decision mig_precopy_decide(struct mig_precopy *p,
     enum mig_precopy_decision d;
 
     measure(p, r, est);
-    d = p->opts.kind == MIG_PRECOPY_XEN_DEFAULT ? xen_default(r, est) : decide(p, r, est);
+    if (p->opts.kind == MIG_PRECOPY_XEN_DEFAULT) {
+        d = xen_default(r, est);
+    } else {
+        d = decide(p, r, est);
+        reason_with_aim(p, est);
+    }
     ladder_state(p, est);
     return d;
 }
@@ -397,6 +430,7 @@ void mig_precopy_start(struct mig_precopy *p, double cpu_idle, bool link_capped,
 {
     memset(est, 0, sizeof(*est));
     est->expected_downtime_ms = -1;
+    est->target_ms = p->aim_ms;
     est->cpu_idle = cpu_idle;
     est->reason = "before round 0";
     /* A capped link is the bottleneck until round 0 shows otherwise.  The

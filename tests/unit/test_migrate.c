@@ -551,6 +551,10 @@ static void successful_migration(unsigned int streams)
     ck_assert_uint_ge(r.result.zero_pages, PFNS / 5);
     ck_assert_uint_ge(r.result.pages_sent, PFNS);
     ck_assert_uint_eq(r.result.pages_sent, r.dst.result.pages_sent);
+    /* The estimate the policy switched over on, the fixed 20 ms included;
+     * the destination predicts nothing. */
+    ck_assert(r.result.predicted_downtime_ms >= 20);
+    ck_assert(r.dst.result.predicted_downtime_ms < 0);
     teardown(&r);
 }
 
@@ -762,13 +766,14 @@ START_TEST(test_policy_gives_up)
 
     setup(&r, 4000);
     r.w.steady = true;
-    r.opts.policy.max_downtime_ms = 1;               /* below the overhead */
+    r.opts.policy.max_downtime_ms = 1;               /* unreachable: the aim is 22 ms */
     r.opts.policy.max_rounds = 2;
     r.opts.policy.on_no_convergence = MIG_PRECOPY_ABORT;
     migrate(&r, 2);
     ck_assert_int_eq(r.rc, MIG_ECANCELLED);
     ck_assert_ptr_nonnull(strstr(r.message, "given up after 2 rounds"));
     ck_assert(r.result.gave_up);
+    ck_assert(r.result.predicted_downtime_ms < 0);    /* it never switched over */
     ck_assert_int_ne(r.dst.rc, 0);
     assert_running_at_source(&r);
     teardown(&r);
@@ -788,7 +793,7 @@ static void setup_ladder(struct run *r)
     r->w.steady = true;
     r->w.scale_by_throttle = true;
     r->opts.policy.ladder = MIG_LADDER_THROTTLE;
-    r->opts.policy.max_downtime_ms = 1;             /* below the overhead */
+    r->opts.policy.max_downtime_ms = 1;             /* unreachable: the aim is 22 ms */
 }
 
 /*
@@ -841,7 +846,7 @@ START_TEST(test_ladder_widens)
     r.w.steady = true;
     r.opts.policy.ladder = MIG_LADDER_WIDEN;
     r.opts.policy.max_streams = 3;
-    r.opts.policy.max_downtime_ms = 1;              /* below the overhead */
+    r.opts.policy.max_downtime_ms = 1;              /* unreachable: the aim is 22 ms */
     r.opts.max_rate_per_stream = 8u << 20;
     r.opts.inject_fault = MIG_MIGRATE_FAULT_CPU_UNKNOWN;
     migrate(&r, 1);

@@ -157,7 +157,8 @@ START_TEST(test_round_limit)
     unsigned int rounds;
 
     o.max_rounds = 2;
-    o.max_downtime_ms = 1;          /* unreachable: overhead alone is 20 ms */
+    o.max_downtime_ms = 1;          /* the aim is then 22 ms: the 20 ms overhead
+                                       and a tenth, which 440 pages miss */
     o.on_no_convergence = MIG_PRECOPY_ABORT;
     ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
     ck_assert_int_eq(run(p, &m, 262144, &rounds, &est), MIG_PRECOPY_GIVE_UP);
@@ -497,6 +498,66 @@ START_TEST(test_ladder_start)
 END_TEST
 
 /*
+ * A fixed switchover cost (1400 ms, as learned on a host) above the 300 ms
+ * target: no round can meet the target, so the policy aims at the fixed
+ * cost plus a tenth (1540 ms) and stops as soon as the pages fit in that
+ * tenth, without a ladder step, forcing or giving up; its reason says so.
+ * (Aiming at 300 ms, it would climb every rung and then force, or give up.)
+ */
+START_TEST(test_fixed_cost_above_target_aims_above_it)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    /* 100 MB/s; a hot set of 2000 pages (82 ms) dirtied faster than the
+     * link drains it, so it never shrinks: the ladder's case */
+    struct ladder_model m = { 50e6, 2, 2.0, 0.8, 0.3, 30000, 2000, 0, false, 100, 0 };
+    struct ladder_run run;
+    struct mig_precopy *p;
+
+    o.overhead_ms = 1400;
+    o.max_streams = 4;
+    for (unsigned int abort = 0; abort < 2; abort++) {
+        o.on_no_convergence = abort ? MIG_PRECOPY_ABORT : MIG_PRECOPY_FORCE;
+        m = (struct ladder_model){ 50e6, 2, 2.0, 0.8, 0.3, 30000, 2000, 0, false, 100, 0 };
+        ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+        run_ladder(p, &m, &run);
+        ck_assert_int_eq(run.decision, MIG_PRECOPY_STOP_AND_COPY);
+        ck_assert_uint_eq(run.nr_steps, 0);
+        ck_assert_uint_eq(run.rounds, 1);
+        ck_assert_double_eq_tol(run.est.target_ms, 1540, 1e-6);
+        ck_assert(run.est.expected_downtime_ms > 1400);
+        ck_assert(run.est.expected_downtime_ms <= run.est.target_ms);
+        ck_assert_str_eq(run.est.reason, "expected downtime within target (the "
+                         "switchover's fixed cost is 1400 ms, above the 300 ms target: "
+                         "aiming at 1540 ms)");
+        mig_precopy_free(p);        /* the reason is the policy's until then */
+    }
+}
+END_TEST
+
+/*
+ * The aim only moves when the fixed cost needs it: with the default 20 ms
+ * the target stays the target, and a fixed cost close to the target
+ * (280 ms of 300) still leaves the pages a tenth of it (308 ms).
+ */
+START_TEST(test_fixed_cost_below_target_keeps_it)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct mig_precopy_estimate est;
+
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    mig_precopy_start(p, -1, false, &est);
+    ck_assert_double_eq_tol(est.target_ms, 300, 1e-6);
+    mig_precopy_free(p);
+    o.overhead_ms = 280;
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    mig_precopy_start(p, -1, false, &est);
+    ck_assert_double_eq_tol(est.target_ms, 308, 1e-6);
+    mig_precopy_free(p);
+}
+END_TEST
+
+/*
  * On CPUs saturated from the start (Xen under TCG), round 0 compressed
  * moved fewer page bytes a second than the cap, so compression went off;
  * the plain round after it moved fewer still: compression comes back on,
@@ -798,6 +859,8 @@ int main(void)
     tcase_add_test(tc, test_predict_bad_probe);
     tcase_add_test(tc, test_dirty_estimate);
     tcase_add_test(tc, test_predict_small_hot_set);
+    tcase_add_test(tc, test_fixed_cost_above_target_aims_above_it);
+    tcase_add_test(tc, test_fixed_cost_below_target_keeps_it);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
