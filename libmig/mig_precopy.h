@@ -236,7 +236,8 @@ struct mig_precopy_prediction {
     unsigned int max_streams;   /* the most streams it expects to run */
     bool forced;                /* switched over above the target */
     bool gave_up;               /* the policy would give up (MIG_PRECOPY_ABORT) */
-    const char *reason;         /* static text: the policy's last reason */
+    char reason[256];           /* the policy's last reason (a copy: the policy's
+                                   own text ends with it) */
 };
 
 /*

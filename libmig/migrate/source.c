@@ -1301,7 +1301,7 @@ static int end_dry_run(struct source *s)
     json_object_put(m);
     if (!rc) {
         s->result->dry_run = true;
-        snprintf(s->result->reason, sizeof(s->result->reason), "dry run: %s",
+        snprintf(s->result->reason, sizeof(s->result->reason), "dry run: %.240s",
                  s->result->prediction.reason);
     }
     return rc;

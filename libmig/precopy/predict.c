@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mig_precopy.h"
@@ -152,8 +153,12 @@ static void simulate(struct mig_precopy *policy, const struct mig_precopy_option
     out->bytes = whole(bytes + wire) + pr->bytes_sent;
     out->total_seconds = pr->elapsed + seconds + out->downtime_ms / 1000.0;
     out->gave_up = d == MIG_PRECOPY_GIVE_UP;
-    out->forced = d == MIG_PRECOPY_STOP_AND_COPY && out->downtime_ms > opts->max_downtime_ms;
-    out->reason = est.reason;
+    /* above what the policy aimed at (the target, or above an unreachable
+     * one the switchover's fixed cost), as a migration's result says */
+    out->forced = d == MIG_PRECOPY_STOP_AND_COPY &&
+                  out->downtime_ms > (est.target_ms > 0 ? est.target_ms
+                                                        : opts->max_downtime_ms);
+    snprintf(out->reason, sizeof(out->reason), "%s", est.reason ? est.reason : "");
 }
 
 int mig_precopy_predict(const struct mig_precopy_options *opts,

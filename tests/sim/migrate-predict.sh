@@ -60,8 +60,11 @@ check "--dry-run: the receiver kept nothing and said so" \
 check "--dry-run: the guest kept writing at the source" \
     'grep -q "^xl-ext migrate: guest writes/s before=[1-9][0-9]* during=[1-9]" "$t/out"'
 
+# a hot set written at 20 MB/s behind a 4 MB/s link, no ladder: a miss
+# (the 1 ms target alone is not one: the policy aims above the
+# switchover's fixed cost, 22 ms, which an unlinked guest meets)
 # shellcheck disable=SC2086
-migrate $GUEST --max-downtime 1 --ladder off --dry-run localhost
+migrate $GUEST --max-downtime 1 --bandwidth 4M --ladder off --dry-run localhost
 check "--dry-run predicted to miss the target: exit 8" '[ "$(rc)" = 8 ]'
 check "--dry-run: probe and prediction lines" \
     'grep -q "^probe: link [0-9.]* MB/s over 2 stream(s), dirty [0-9]* pages/s" "$t/out" &&
