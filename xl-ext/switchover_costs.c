@@ -444,6 +444,9 @@ int switchover_costs_learn(const char *key, const struct mig_migrate_result *r)
         r->downtime_parts.destination * 1e3, r->downtime_parts.resume * 1e3,
     };
 
+    /* only a switchover that happened teaches: not a dry run, not a failure */
+    if (!r->succeeded || r->dry_run)
+        return 0;
     return update(key, parts, false);
 }
 

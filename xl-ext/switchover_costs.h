@@ -80,7 +80,7 @@ void switchover_costs_use(const char *key, struct mig_precopy_options *policy,
                           struct migrate_output *out);
 
 /*
- * After a SUCCESSFUL migration of a key guest (the caller checks): add its
+ * After a migration of a key guest: if it succeeded and was no dry run, add its
  * result->downtime_parts to the store and replace the file whole.  A
  * probe's seed is dropped by the first migration learned.  Returns 0, or
  * a MIG_E* code after warning (once per process) on stderr.

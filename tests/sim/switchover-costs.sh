@@ -26,7 +26,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify loca
 fi
 rm -rf "$t/state"
 
-echo "1..13"
+echo "1..14"
 migrate() { "$XL_EXT" migrate --sim --sim-memory 16M "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 # the store's count for sim, or "none"
@@ -70,6 +70,9 @@ cp "$store" "$t/before"
 migrate --sim-rate 1000 --inject-fault corrupt-page localhost
 check "a failed migration: exit 1" '[ "$(rc)" = 1 ]'
 check "a failed migration: the store is as it was" 'cmp -s "$store" "$t/before"'
+migrate --sim-rate 1000 --dry-run localhost
+check "a dry run: exit 0, the store is as it was (it switched nothing over)" \
+    '[ "$(rc)" = 0 ] && cmp -s "$store" "$t/before"'
 check "no temporary file beside the store" '[ "$(ls -A "$t/state")" = switchover-costs.json ]'
 
 # A state directory that cannot be made (under a file): warned, not fatal.
