@@ -100,8 +100,9 @@ struct mig_migrate_options {
     void *progress_payload;
     unsigned int inject_fault;          /* tests: MIG_XFER_FAULT_* on the source,
                                            or MIG_MIGRATE_FAULT_* */
-    bool encrypt;                       /* AES-256-GCM data streams (default);
-                                           false only when asked for */
+    bool encrypt;                       /* sealed data streams (default; the
+                                           cipher: version 6's cipher); false
+                                           only when asked for */
     /* version 2 */
     uint64_t max_rate;                  /* bytes/s over all streams, 0 = none; the
                                            engine gives each stream max_rate / streams */
@@ -126,21 +127,39 @@ struct mig_migrate_options {
     bool predict;                       /* source: probe and predict before round 0,
                                            then migrate; the prediction is in the
                                            result */
+    /* version 6: the data streams' cipher (docs/formats.md, "hello", "ready") */
+    unsigned int cipher;                /* source, with encrypt: MIG_MIGRATE_CIPHER_AUTO
+                                           (the default, and before version 6):
+                                           offer AES-256-GCM first when this
+                                           host has AES-NI, else
+                                           ChaCha20-Poly1305 first; or a
+                                           MIG_XFER_CIPHER_* offered first (with
+                                           AES-256-GCM after it, which an older
+                                           destination runs).  The destination
+                                           chooses; result->cipher says what ran */
 };
+#define MIG_MIGRATE_CIPHER_AUTO 0xffu
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
 #define MIG_MIGRATE_FAULT_DIGEST  101   /* take the destination's digest as wrong */
 #define MIG_MIGRATE_FAULT_CPU_UNKNOWN 102 /* the ladder sees the CPUs' idle share as
                                            unknown (headroom), whatever the load */
-#define MIG_MIGRATE_OPTIONS_VERSION 5
+#define MIG_MIGRATE_FAULT_NO_AES 103   /* either end: act as if this CPU lacked
+                                           AES-NI (the cipher negotiation) */
+#define MIG_MIGRATE_FAULT_OLD_READY 104 /* destination: answer "ready" without
+                                           "cipher" and seal with AES-256-GCM, as a
+                                           destination from before the negotiation */
+#define MIG_MIGRATE_OPTIONS_VERSION 6
 /* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd,
- * 3 no reconnects (a lost stream fails the migration), 4 no dry_run or predict. */
+ * 3 no reconnects (a lost stream fails the migration), 4 no dry_run or predict,
+ * 5 no cipher (the automatic choice). */
 #define MIG_MIGRATE_OPTIONS_VERSION_MIN 1
 
 /* The control protocol's version, in "hello" (docs/formats.md). */
 #define MIG_MIGRATE_PROTOCOL_VERSION 1
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
-      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1, 3, false, false }
+      0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1, 3, false, false, \
+      MIG_MIGRATE_CIPHER_AUTO }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {
@@ -187,6 +206,9 @@ struct mig_migrate_result {
     unsigned int streams;
     bool encrypted;
     enum mig_trace_mode tracing;
+    /* the data streams' cipher as agreed ("aes-256-gcm",
+     * "chacha20-poly1305"; static text), NULL when plain or not agreed yet */
+    const char *cipher;
     /*
      * Source, on failure: the destination was told "go" and did not confirm
      * (it died or the link broke after the point of no return).  The guest

@@ -22,7 +22,8 @@
  * ("XMIGACK1", status, version, the epoch the stream resumes at); a
  * connection that cannot prove the key is dropped without an answer.
  * Then frames of a 16-byte header (type, body length, sequence number)
- * and a body, AES-256-GCM sealed unless the migration is plain:
+ * and a body, sealed unless the migration is plain (AES-256-GCM or
+ * ChaCha20-Poly1305, as the options say: the layout is the same):
  * 1 PAGES (epoch, count, descriptors {pfn | type << 52 | COMPRESSED << 62 |
  * ZERO << 63, xxh64 hash}, a u16 length per COMPRESSED page, page data:
  * 4096 bytes raw or an LZ4 block each), 2 EPOCH_END (epoch, count, an xxh3-64 chain
@@ -127,7 +128,7 @@ struct mig_xfer_options {
     unsigned int fault;
     uint64_t fault_after_pages;
     /*
-     * The 32-byte per-migration key (AES-256-GCM), or NULL for plain
+     * The 32-byte per-migration key (of opts.cipher), or NULL for plain
      * streams, which only an explicit request should give.  Sender: frames
      * are sealed.  Receiver: only sealed streams whose HELLO proves the key
      * are accepted.  The bytes are copied; the caller keeps ownership.
@@ -177,7 +178,16 @@ struct mig_xfer_options {
      * (at most MIG_XFER_MAX_STREAMS); 0, the default: none may join.
      */
     unsigned int max_streams;
+    /*
+     * Both ends (version 6): the cipher that seals the frames when key is
+     * set, MIG_XFER_CIPHER_*; both ends must be given the same one (it is
+     * not on the wire: a stream sealed with another fails its proof of
+     * key).  Before version 6: AES-256-GCM.
+     */
+    unsigned int cipher;
 };
+#define MIG_XFER_CIPHER_AES_256_GCM       0
+#define MIG_XFER_CIPHER_CHACHA20_POLY1305 1
 #define MIG_XFER_FAULT_NONE         0
 #define MIG_XFER_FAULT_CORRUPT_PAGE 1
 #define MIG_XFER_FAULT_CUT_STREAM   2
@@ -190,11 +200,20 @@ struct mig_xfer_options {
 #define MIG_XFER_FAULT_RESET_ROUNDS 9
 #define MIG_XFER_FAULT_RESET_ALWAYS 10
 #define MIG_XFER_FAULT_RESET_DONE   11
-#define MIG_XFER_OPTIONS_VERSION 5
+#define MIG_XFER_OPTIONS_VERSION 6
 #define MIG_XFER_OPTIONS_INIT { MIG_XFER_OPTIONS_VERSION, 1, 0, 256, 30000, \
                                 MIG_XFER_FAULT_NONE, 0, NULL, 0, -1, NULL, 0, -1, \
-                                false, 0 }
+                                false, 0, MIG_XFER_CIPHER_AES_256_GCM }
 #define MIG_XFER_KEY_SIZE 32
+
+/*
+ * The name of a MIG_XFER_CIPHER_* ("aes-256-gcm", "chacha20-poly1305"),
+ * static text; NULL for an unknown one.
+ */
+const char *mig_xfer_cipher_name(unsigned int cipher);
+
+/* *cipher of a name as mig_xfer_cipher_name gives it: 0, or MIG_EINVAL. */
+int mig_xfer_cipher_parse(const char *name, unsigned int *cipher);
 
 /*
  * Counters of one end; all are totals over every stream.  The compression

@@ -4,6 +4,11 @@ unit_test_xfer_SOURCES = unit/test_xfer.c
 unit_test_xfer_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_xfer
 
+check_PROGRAMS += unit/test_seal
+unit_test_seal_SOURCES = unit/test_seal.c
+unit_test_seal_LDADD = $(LIBMIG_TEST_LIBS)
+TESTS += unit/test_seal
+
 # Benchmark (not a test): scripts/bench-streams runs it.
 noinst_PROGRAMS += bench/xfer-bench
 bench_xfer_bench_SOURCES = bench/xfer-bench.c

@@ -32,7 +32,7 @@ enum {
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_SIM_FILL, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
     OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS, OPT_LADDER, OPT_MAX_STREAMS,
-    OPT_STREAM_BANDWIDTH, OPT_DRY_RUN, OPT_PREDICT,
+    OPT_STREAM_BANDWIDTH, OPT_DRY_RUN, OPT_PREDICT, OPT_CIPHER,
 };
 
 static const struct option long_options[] = {
@@ -57,6 +57,7 @@ static const struct option long_options[] = {
     { "no-verify",         no_argument,       NULL, OPT_NO_VERIFY },
     { "inject-fault",      required_argument, NULL, OPT_INJECT_FAULT },
     { "no-encrypt",        no_argument,       NULL, OPT_NO_ENCRYPT },
+    { "cipher",            required_argument, NULL, OPT_CIPHER },
     { "help",              no_argument,       NULL, OPT_HELP },
     { "engine",            required_argument, NULL, OPT_ENGINE },
     { "data-host",         required_argument, NULL, OPT_DATA_HOST },
@@ -165,6 +166,11 @@ static int parse_ladder(const char *arg, unsigned int *ladder)
 /* An option of the engine (struct mig_migrate_options): 0, or the exit code. */
 static int parse_engine_option(struct mig_migrate_options *opts, int opt, const char *arg)
 {
+    static const struct choice ciphers[] = {
+        { "auto", MIG_MIGRATE_CIPHER_AUTO },
+        { "aes-256-gcm", MIG_XFER_CIPHER_AES_256_GCM },
+        { "chacha20-poly1305", MIG_XFER_CIPHER_CHACHA20_POLY1305 },
+    };
     unsigned long long n;
 
     switch (opt) {
@@ -233,6 +239,9 @@ static int parse_engine_option(struct mig_migrate_options *opts, int opt, const 
     case OPT_NO_ENCRYPT:
         opts->encrypt = false;
         break;
+    case OPT_CIPHER:
+        return parse_choice("--cipher", arg, CHOICES(ciphers),
+                            "auto, aes-256-gcm or chacha20-poly1305", &opts->cipher);
     case OPT_DRY_RUN:
         opts->dry_run = true;
         break;
@@ -330,6 +339,7 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
 
 int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
 {
+    const char *cipher = NULL;      /* --cipher's argument, when given */
     int opt, rc;
 
     optind = 1;
@@ -361,6 +371,8 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
                 req->out.json = true;
             else if (opt == OPT_DATA_HOST)
                 req->data_host = optarg;
+            else if (opt == OPT_CIPHER)
+                cipher = optarg;
             rc = parse_engine_option(&req->opts, opt, optarg);
             if (!rc)
                 rc = parse_sim_option(&req->sim, opt, optarg);
@@ -368,6 +380,9 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
                 return rc;
         }
     }
+    if (cipher && !req->opts.encrypt)
+        return usage_error("--cipher %s and --no-encrypt: plain streams have no cipher; "
+                           "give one of them", cipher);
     return parse_arguments(argc, argv, req);
 }
 

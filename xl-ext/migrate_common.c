@@ -489,6 +489,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
         json_object_object_add(e, "forced", json_object_new_boolean(r->forced));
         json_object_object_add(e, "encrypted", json_object_new_boolean(r->encrypted));
+        json_object_object_add(e, "cipher", r->cipher ? json_object_new_string(r->cipher)
+                                                      : NULL);
         json_object_object_add(e, "memory_verified", json_object_new_boolean(r->memory_verified));
         json_object_object_add(e, "verified_before_go",
                                json_object_new_boolean(r->verified_before_go));
@@ -508,14 +510,15 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     fprintf(o->out, "xl-ext %s: result=%s total=%.3fs downtime=%.1fms target=%ums "
             "rounds=%u bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64
             " unchanged=%" PRIu64 " harvest_pause=%.1fms stall_total=%.1fms "
-            "stall_max=%.1fms streams=%u tracing=%s encrypted=%s memory_hash=%016llx "
+            "stall_max=%.1fms streams=%u tracing=%s encrypted=%s cipher=%s memory_hash=%016llx "
             "verified=%s verified_at=%s reconnects=%" PRIu64 " ladder=%s%s\n",
             side, result, r->total_seconds, r->downtime_seconds * 1e3,
             opts->policy.max_downtime_ms, r->rounds, r->bytes_sent, r->pages_sent,
             r->zero_pages, r->unchanged_pages, r->harvest_pause_seconds * 1e3,
             stall_total_s * 1e3, stall_max_s * 1e3, r->streams,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
-            r->encrypted ? "yes" : "no", (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
+            r->encrypted ? "yes" : "no", r->cipher ? r->cipher : "none",
+            (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             !r->memory_verified ? "none" : r->verified_before_go ? "before-go" : "after-resume",
             r->reconnects, ladder, r->forced ? " forced=yes" : "");
     if (has_parts)

@@ -21,6 +21,7 @@
 #include <xentoollog.h>
 #include <xxhash.h>
 
+#include "cipher.h"
 #include "control.h"
 #include "mig_clock.h"
 #include "mig_dirty.h"
@@ -49,6 +50,7 @@ struct destination {
     bool ctx_open;
     uint8_t *scratch;                   /* a page per stream, to read back into */
     bool sealed;                        /* the source sent a data key */
+    unsigned int cipher;                /* and the cipher chosen (MIG_XFER_CIPHER_*) */
     uint8_t key[MIG_XFER_KEY_SIZE];
     uint8_t id[16];                     /* the migration's, from the hello */
     struct mig_xfer_listener *listener;
@@ -279,8 +281,32 @@ static int hello_hex(json_object *m, const char *name, const char *what,
 }
 
 /*
+ * The cipher of sealed streams, from the source's offer (cipher_choose):
+ * ChaCha20-Poly1305 when this host lacks AES instructions and it is
+ * offered, else the source's first; AES-256-GCM for a source that offers
+ * none, and for a test posing as an older destination.
+ */
+static int hello_cipher(struct destination *d, json_object *m)
+{
+    bool has_aes = mig_host_has_aes_instructions() &&
+                   d->opts->inject_fault != MIG_MIGRATE_FAULT_NO_AES;
+    int rc = cipher_choose(m, has_aes, &d->cipher);
+
+    if (rc)
+        return rc;
+    if (d->opts->inject_fault == MIG_MIGRATE_FAULT_OLD_READY)
+        d->cipher = MIG_XFER_CIPHER_AES_256_GCM;
+    d->result->cipher = mig_xfer_cipher_name(d->cipher);
+    if (d->log)
+        xtl_log(d->log, XTL_INFO, -1, "migrate", "this host %s AES instructions: the "
+                "data streams are sealed with %s", has_aes ? "has" : "lacks",
+                d->result->cipher);
+    return 0;
+}
+
+/*
  * The migration id, which every data stream must carry, and the data key
- * when the source seals its streams.
+ * (with its cipher) when the source seals its streams.
  */
 static int hello_key(struct destination *d, json_object *m)
 {
@@ -298,7 +324,7 @@ static int hello_key(struct destination *d, json_object *m)
         return rc;
     d->sealed = true;
     d->result->encrypted = true;
-    return 0;
+    return hello_cipher(d, m);
 }
 
 /* The source's backend family must be ours, and it must wait for "applied". */
@@ -412,6 +438,7 @@ static int receive_pages(struct destination *d, int control_in)
 
     xo.timeout_ms = d->opts->timeout_ms;
     xo.key = d->sealed ? d->key : NULL;
+    xo.cipher = d->cipher;
     xo.cancel_fd = control_in;
     xo.expect_id = d->id;
     xo.max_streams = d->max_streams > d->streams ? d->max_streams : 0;
@@ -427,6 +454,8 @@ static int receive_pages(struct destination *d, int control_in)
         (int)mig_xfer_listener_port(d->listener)));
     if (xo.max_streams)         /* streams may join, up to this many */
         json_object_object_add(m, "max_streams", json_object_new_int((int)xo.max_streams));
+    if (d->sealed && d->opts->inject_fault != MIG_MIGRATE_FAULT_OLD_READY)
+        json_object_object_add(m, "cipher", json_object_new_string(d->result->cipher));
     rc = control_send(&d->control, m);
     json_object_put(m);
     if (!rc)

@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 #include <xentoollog.h>
 
+#include "cipher.h"
 #include "control.h"
 #include "mig_clock.h"
 #include "mig_dirty.h"
@@ -74,6 +75,9 @@ struct source {
     struct mig_progress progress;
     uint8_t id[16];                      /* the migration's, from the handshake */
     uint8_t key[MIG_XFER_KEY_SIZE];      /* its data key until connected, then 0 */
+    unsigned int offer[CIPHER_MAX_OFFER]; /* the ciphers the hello offered, best first */
+    unsigned int nr_offer;
+    unsigned int cipher;                 /* the one "ready" chose (MIG_XFER_CIPHER_*) */
     _Atomic bool cancel;                 /* opts->cancel_fd became readable */
     pthread_t watcher;                   /* watches opts->cancel_fd */
     int stop_watch[2];                   /* ends the watcher; -1 when none */
@@ -247,6 +251,30 @@ static int send_dirty(struct source *s, uint64_t *sent_pages, uint64_t *sent_byt
 }
 
 /*
+ * The ciphers the hello offers (options version 6's cipher; automatic
+ * before it), as its "ciphers" member of m.  0 or MIG_ENOMEM.
+ */
+static int offer_ciphers(struct source *s, json_object *m)
+{
+    unsigned int choice = s->opts->version >= 6 ? s->opts->cipher : MIG_MIGRATE_CIPHER_AUTO;
+    bool has_aes = mig_host_has_aes_instructions() &&
+                   s->opts->inject_fault != MIG_MIGRATE_FAULT_NO_AES;
+    json_object *list;
+
+    cipher_offer(choice, has_aes, s->offer, &s->nr_offer);
+    list = cipher_offer_json(s->offer, s->nr_offer);
+    if (!list)
+        return mig_error_set(MIG_ENOMEM, "out of memory");
+    json_object_object_add(m, "ciphers", list);
+    if (s->log)
+        xtl_log(s->log, XTL_INFO, -1, "migrate", "this host %s AES instructions: "
+                "offering %s%s%s", has_aes ? "has" : "lacks",
+                mig_xfer_cipher_name(s->offer[0]), s->nr_offer > 1 ? ", then " : "",
+                s->nr_offer > 1 ? mig_xfer_cipher_name(s->offer[1]) : "");
+    return 0;
+}
+
+/*
  * The handshake's first half: "hello" with the prologue.  The destination
  * starts its receiver and runs the pre-flight while the source gets ready
  * (handshake_finish waits for its answer).
@@ -288,6 +316,9 @@ static int handshake_start(struct source *s)
         for (size_t i = 0; i < sizeof(s->key); i++)
             snprintf(keyhex + 2 * i, 3, "%02x", key[i]);
         json_object_object_add(m, "key", json_object_new_string(keyhex));
+        rc = offer_ciphers(s, m);
+        if (rc)
+            goto out;
     }
     /* The backend family: a name up to its first '-' ("sim", "xen"). */
     json_object_object_add(m, "acks", json_object_new_boolean(1));
@@ -340,6 +371,24 @@ static int ready_max_streams(struct source *s, json_object *reply)
     return 0;
 }
 
+/*
+ * The cipher the destination chose in "ready" (AES-256-GCM from one that
+ * does not say: an older xenmig).  0, or MIG_EFORMAT for one not offered.
+ */
+static int ready_cipher(struct source *s, json_object *reply)
+{
+    int rc = cipher_from_ready(reply, s->offer, s->nr_offer, &s->cipher);
+
+    if (rc)
+        return rc;
+    s->result->cipher = mig_xfer_cipher_name(s->cipher);
+    if (s->log)
+        xtl_log(s->log, XTL_INFO, -1, "migrate", "data streams sealed with %s%s",
+                s->result->cipher, json_object_object_get_ex(reply, "cipher", NULL) ? "" :
+                " (the destination does not choose ciphers: an older xenmig)");
+    return 0;
+}
+
 /* The second half: the destination's "ready" (its pre-flight passed), and
  * the data connections. */
 static int handshake_finish(struct source *s)
@@ -357,6 +406,8 @@ static int handshake_finish(struct source *s)
     if (rc)
         goto out;
     rc = ready_max_streams(s, reply);
+    if (!rc && s->opts->encrypt)
+        rc = ready_cipher(s, reply);
     if (rc)
         goto out;
     snprintf(portstr, sizeof(portstr), "%llu", port);
@@ -372,6 +423,7 @@ static int handshake_finish(struct source *s)
         xo.fault = s->opts->inject_fault < MIG_MIGRATE_FAULT_VERSION ? s->opts->inject_fault : 0;
         xo.fault_stall_ms = (unsigned int)s->opts->timeout_ms + 2000;
         xo.key = s->opts->encrypt ? s->key : NULL;
+        xo.cipher = s->cipher;
         xo.max_reconnects = s->opts->version >= 4 ? s->opts->reconnects : 0;
         xo.cancel_fd = s->opts->version >= 3 ? s->opts->cancel_fd : -1;
         xo.hangup_fd = s->control.in;
@@ -1503,6 +1555,10 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
                              "initialise them with MIG_MIGRATE_OPTIONS_INIT",
                              opts ? opts->version : 0, MIG_MIGRATE_OPTIONS_VERSION_MIN,
                              MIG_MIGRATE_OPTIONS_VERSION);
+    if (opts->version >= 6 && opts->encrypt && opts->cipher != MIG_MIGRATE_CIPHER_AUTO &&
+        !mig_xfer_cipher_name(opts->cipher))
+        return mig_error_set(MIG_EINVAL, "migrate options: cipher %u is none of "
+                             "MIG_MIGRATE_CIPHER_AUTO and MIG_XFER_CIPHER_*", opts->cipher);
     result->streams = opts->streams;
     result->encrypted = opts->encrypt;
     result->tracing = opts->tracing;

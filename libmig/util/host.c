@@ -6,7 +6,8 @@
  * This file must never change anything of the process but its dumpable
  * flag, and must leave it as it found it once the last migration ends.
  * It also reads how busy the machine's CPUs are, for the convergence
- * ladder (read only).
+ * ladder, and whether they have AES instructions, for the choice of the
+ * data streams' cipher (read only).
  */
 #include "config.h"
 
@@ -16,7 +17,25 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "util/host.h"
+
+bool mig_host_has_aes_instructions(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned int eax, ebx, ecx, edx;
+
+    /* CPUID leaf 1: ecx bit 25 AES-NI, bit 1 PCLMULQDQ (GCM's GHASH). */
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return false;
+    return (ecx & (1u << 25)) && (ecx & (1u << 1));
+#else
+    return false;   /* only x86's instructions are looked for */
+#endif
+}
 
 static pthread_mutex_t hide_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned int hidden;         /* migrations under way in this process */

@@ -42,4 +42,11 @@ bool mig_host_cpu_sample(struct mig_cpu_sample *sample);
 double mig_host_cpu_idle(const struct mig_cpu_sample *before,
                          const struct mig_cpu_sample *after);
 
+/*
+ * Whether this CPU runs AES-GCM in hardware: CPUID leaf 1 says AES-NI (ecx
+ * bit 25) and PCLMULQDQ (ecx bit 1).  False on other architectures.  What
+ * the guest kernel or hypervisor shows dom0, as libcrypto sees it.
+ */
+bool mig_host_has_aes_instructions(void);
+
 #endif

@@ -239,7 +239,7 @@ static int check_hello(struct mig_xfer_receiver *r, const struct wire_hello *hel
 
 /*
  * Is this HELLO from the source of this migration?  Sealed streams: the
- * 16 bytes after it are a GCM tag over it under the migration key.  Plain
+ * 16 bytes after it are a tag over it under the migration key and cipher.  Plain
  * streams with an expected id: it carries that id.  0, or MIG_ECOMPAT with
  * a message that says why it is a stranger.  Without a key or an expected
  * id every HELLO passes (the first stream then sets the id).
@@ -260,7 +260,7 @@ static int authenticate(struct mig_xfer_receiver *r, const uint8_t *raw,
     if (!wire_hello_magic_ok(hello) || !(hello->flags & WIRE_HELLO_SEALED))
         return mig_error_set(MIG_ECOMPAT, "a plain or foreign connection to a receiver "
                              "that requires encryption");
-    rc = seal_init(&seal, r->opts.key);
+    rc = seal_init(&seal, r->opts.cipher, r->opts.key);
     if (!rc)
         rc = wire_hello_check_proof(&seal, wire_conn_id(hello->index, hello->generation),
                                     raw, raw + WIRE_HELLO_SIZE);

@@ -570,7 +570,7 @@ static int receive_stream(struct recv_stream *rs)
         goto out;
     }
     if (r->opts.key) {
-        rc = seal_init(&rs->seal, r->opts.key);
+        rc = seal_init(&rs->seal, r->opts.cipher, r->opts.key);
         if (rc)
             goto out;
     }

@@ -244,7 +244,7 @@ static int seal_stream(struct mig_xfer_sender *s, unsigned int i)
     memcpy(key, s->opts.key, sizeof(key));
     if (s->opts.fault == MIG_XFER_FAULT_WRONG_KEY)
         key[0] ^= 0x80;                 /* test fault: not the agreed key */
-    rc = seal_init(&s->seals[i], key);
+    rc = seal_init(&s->seals[i], s->opts.cipher, key);
     OPENSSL_cleanse(key, sizeof(key));
     return rc;
 }

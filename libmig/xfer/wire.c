@@ -223,6 +223,10 @@ int wire_check_options(const struct mig_xfer_options *opts, bool sender)
     if (opts->batch_pages < 1 || opts->batch_pages > MIG_XFER_MAX_BATCH)
         return mig_error_set(MIG_EINVAL, "batch of %u pages is out of range: "
                              "use 1 to %d", opts->batch_pages, MIG_XFER_MAX_BATCH);
+    if (!mig_xfer_cipher_name(opts->cipher))
+        return mig_error_set(MIG_EINVAL, "data stream cipher %u is none of xenmig's: use "
+                             "MIG_XFER_CIPHER_AES_256_GCM or _CHACHA20_POLY1305",
+                             opts->cipher);
     return 0;
 }
 

@@ -30,7 +30,7 @@
  * arrived: nothing to resume, the stream ended well. */
 #define WIRE_RESUME_DONE   UINT32_MAX
 #define WIRE_FRAME_HEADER  16
-#define WIRE_HELLO_SEALED  1       /* HELLO flag: frames are AES-256-GCM sealed */
+#define WIRE_HELLO_SEALED  1       /* HELLO flag: frames are sealed (opts.cipher) */
 #define WIRE_HELLO_RECONNECTS 2    /* HELLO flag: a lost stream comes back */
 /* HELLO flags bits 8..31: the connection's generation, 0 for a stream's
  * first connection, +1 for each reconnection. */

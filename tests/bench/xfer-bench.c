@@ -4,6 +4,7 @@
  *
  *   xfer-bench [--memory MiB] [--max-streams N] [--cap MB/s] [--rounds R]
  *              [--fill random|half|text] [--compress]
+ *              [--cipher aes-256-gcm|chacha20-poly1305]
  *
  * For each N in 1, 2, 4, ... up to --max-streams it moves the same guest
  * image (random pages) twice over TCP loopback: once as plain bytes over N
@@ -12,8 +13,9 @@
  * into destination memory).  With --cap every connection of both kinds is
  * paced to that rate with SO_MAX_PACING_RATE, which emulates a per-stream
  * bottleneck (one NIC queue, one path); without it the machine's CPUs are
- * the limit.  The xfer runs go once plain and once sealed (AES-256-GCM,
- * mig_xfer.h).  With --compress a third xfer run compresses its pages
+ * the limit.  The xfer runs go once plain and once sealed (--cipher,
+ * AES-256-GCM by default, mig_xfer.h; OPENSSL_ia32cap="~0x200000200000000"
+ * in the environment hides AES-NI and PCLMULQDQ from libcrypto).  With --compress a third xfer run compresses its pages
  * (LZ4, plain streams), and lz4/xfer is printed too.  --fill picks the
  * guest's pages: random (the default: nothing compresses), half (each
  * page half random, half text: about half its size compressed) or text.
@@ -180,6 +182,7 @@ static void *xfer_receiver(void *arg)
 }
 
 static const uint8_t bench_key[MIG_XFER_KEY_SIZE] = { 0x42, 0x17 };
+static unsigned int bench_cipher = MIG_XFER_CIPHER_AES_256_GCM;
 
 static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed, bool compress)
 {
@@ -194,6 +197,7 @@ static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed, bool c
     opts.streams = n;
     opts.max_rate_per_stream = cap_bytes;
     opts.key = sealed ? bench_key : NULL;
+    opts.cipher = bench_cipher;
     opts.compress = compress;
     if (mig_xfer_listen("127.0.0.1", "0", &opts, NULL, &x.listener))
         die("listen");
@@ -259,9 +263,16 @@ int main(int argc, char **argv)
             fill = argv[++i];
         else if (!strcmp(argv[i], "--compress"))
             compress = true;
-        else {
+        else if (!strcmp(argv[i], "--cipher") && i + 1 < argc) {
+            if (mig_xfer_cipher_parse(argv[++i], &bench_cipher)) {
+                fprintf(stderr, "xfer-bench: --cipher '%s': use aes-256-gcm or "
+                        "chacha20-poly1305\n", argv[i]);
+                return 2;
+            }
+        } else {
             fprintf(stderr, "usage: xfer-bench [--memory MiB] [--max-streams N] "
                     "[--cap MB/s] [--rounds R] [--fill random|half|text] [--compress]\n"
+                    "       [--cipher aes-256-gcm|chacha20-poly1305]\n"
                     "(unknown argument '%s')\n", argv[i]);
             return 2;
         }
@@ -287,8 +298,8 @@ int main(int argc, char **argv)
         pfns[p] = p;
 
     printf("# xfer-bench: %u MiB guest (%s pages), per-stream cap %s, best of %u, "
-           "%ld CPUs\n", memory_mib, fill, cap_bytes ? "on" : "off", rounds,
-           sysconf(_SC_NPROCESSORS_ONLN));
+           "%ld CPUs, sealed with %s\n", memory_mib, fill, cap_bytes ? "on" : "off", rounds,
+           sysconf(_SC_NPROCESSORS_ONLN), mig_xfer_cipher_name(bench_cipher));
     if (cap_bytes)
         printf("# cap: %llu MB/s per connection (SO_MAX_PACING_RATE)\n",
                (unsigned long long)(cap_bytes / 1000000));

@@ -72,12 +72,13 @@ expect_has() {
     fi
 }
 
-echo "1..21"
+echo "1..22"
 expect "a prefix of owned commands" "migrate migrate-receive" mig
 expect_has "every owned command and xl's own" \
     "help version stream-dump cpuid-policy create gpu-probe migrate migrate-receive save list destroy" ""
 expect "a long option of migrate" "--streams" migrate --str
 expect "the values of --tracing" "loose stop" migrate --tracing ""
+expect "the values of --cipher" "aes-256-gcm auto chacha20-poly1305" migrate --cipher ""
 expect "the values of --sim-fill" "random realistic" migrate --sim --sim-fill r
 expect "migrate's --policy" "downtime xen-default" migrate --policy ""
 expect "cluster baseline's --policy" "host hvm_max pv_max" cpuid-policy cluster baseline --policy ""

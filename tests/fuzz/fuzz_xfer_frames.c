@@ -1,8 +1,9 @@
 /*
  * fuzz_xfer_frames.c: libFuzzer target for the data-stream receiver: the
  * HELLO handshake and every frame after it (mig_xfer.h), plain and sealed.
- * The first input byte picks plain or sealed; the rest is what one stream
- * connection delivers.  Nothing may crash, hang or leak; any input is
+ * The first input byte picks plain or sealed (bit 0) and the cipher of a
+ * sealed one (bit 1: ChaCha20-Poly1305, else AES-256-GCM); the rest is
+ * what one stream connection delivers.  Nothing may crash, hang or leak; any input is
  * either received or refused with an error.
  *
  * Seeds (tests/fuzz/corpus/xfer_frames, whole plain streams of wire
@@ -49,6 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     opts.timeout_ms = 200;
     opts.key = (data[0] & 1) ? fuzz_key : NULL;
+    opts.cipher = (data[0] & 2) ? MIG_XFER_CIPHER_CHACHA20_POLY1305 :
+                                  MIG_XFER_CIPHER_AES_256_GCM;
     if (write(sv[1], data + 1, size - 1) != (ssize_t)(size - 1)) {
         close(sv[0]);
         close(sv[1]);

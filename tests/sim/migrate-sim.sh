@@ -21,7 +21,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify loca
     fi
 fi
 
-echo "1..25"
+echo "1..31"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 src_hash() { sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
@@ -83,6 +83,28 @@ assert summary[\"ladder\"].startswith(\"throttle:\"), summary[\"ladder\"]
 " "$t/out"'
 check "--ladder throttle: the memory arrives as it was" \
     '[ "$(rc)" = 0 ] && [ -n "$(src_hash)" ] && [ "$(src_hash)" = "$(dst_hash)" ]'
+
+# The data streams' cipher: named, it runs on both ends and the summaries
+# (JSON and text) say which; by default one of the two ran; plain: none.
+migrate --sim-memory 16M --sim-pattern idle --cipher chacha20-poly1305 --json localhost
+check "--cipher chacha20-poly1305: migrated, the memory arrives as it was" \
+    '[ "$(rc)" = 0 ] && [ -n "$(src_hash)" ] && [ "$(src_hash)" = "$(dst_hash)" ]'
+check "--cipher chacha20-poly1305: the JSON summary says it ran, encrypted" 'python3 -c "
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.startswith(\"{\")]
+summary = [e for e in events if e[\"event\"] == \"summary\"][0]
+assert summary[\"cipher\"] == \"chacha20-poly1305\" and summary[\"encrypted\"] is True, summary
+" "$t/out" && grep -q "^xl-ext migrate: result=ok .*encrypted=yes cipher=chacha20-poly1305 " "$t/out"'
+check "--cipher chacha20-poly1305: the destination ran it too" \
+    'grep -q "^xl-ext migrate-receive: result=ok .*cipher=chacha20-poly1305 " "$t/err"'
+migrate --sim-memory 16M --sim-pattern idle --no-encrypt localhost
+check "--no-encrypt: no cipher" '[ "$(rc)" = 0 ] && grep -q "encrypted=no cipher=none " "$t/out"'
+migrate --sim-memory 16M --cipher chacha20-poly1305 --no-encrypt localhost
+check "--cipher with --no-encrypt: exit 2 quoting both" \
+    '[ "$(rc)" = 2 ] && grep -q -- "--cipher chacha20-poly1305 and --no-encrypt" "$t/err"'
+migrate --sim-memory 16M --cipher aes-128-cbc localhost
+check "bad --cipher: exit 2 quoting the value and the choices" \
+    '[ "$(rc)" = 2 ] && grep -q "aes-128-cbc.*auto, aes-256-gcm or chacha20-poly1305" "$t/err"'
 
 migrate --sim-memory 32M --tracing bogus localhost
 check "bad --tracing: exit 2 quoting the value" '[ "$(rc)" = 2 ] && grep -q "bogus" "$t/err"'

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "mem_backend.h"
+#include "migrate/cipher.h"
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
@@ -119,13 +120,16 @@ static int cancel_hook(const struct mig_progress *p, void *payload)
  * compacted final dirty set after it is decoded and encoded again with its
  * lowest pfn moved to the lowest pfn outside it (the same count: a set
  * that leaves out a page that arrived), and the line's dirty_set_length
- * follows the new encoding.  Runs on its own thread
+ * follows the new encoding.  With drop_ciphers, the hello line is encoded
+ * again without its "ciphers" member, as a source from before the cipher
+ * negotiation sends it.  Runs on its own thread
  * until the source closes its end, then closes the destination's.  Never
  * calls Check (not the test's thread): it reports through error.
  */
 struct relay {
     long long final_sent_delta, final_pages_delta;
     bool move_set_bit;
+    bool drop_ciphers;                  /* hello without "ciphers": an older source */
     int from_source, to_destination;    /* not owned */
     /* What went through; read once the thread has been joined. */
     unsigned int state_lines;
@@ -364,7 +368,15 @@ static int relay_forward_message(struct relay *rl, char *line, size_t len)
     rc = 0;
     if (!strcmp(name, "hello") && json_object_object_get_ex(m, "prologue_length", NULL))
         rc = relay_get_count(rl, m, "prologue_length", &block);
-    if (!rc) {
+    if (!rc && !strcmp(name, "hello") && rl->drop_ciphers) {
+        const char *text;
+
+        json_object_object_del(m, "ciphers");
+        text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN);
+        rc = relay_write(rl, text, strlen(text));
+        if (!rc)
+            rc = relay_write(rl, "\n", 1);
+    } else if (!rc) {
         line[len] = '\n';           /* this line goes through as it came */
         rc = relay_write(rl, line, len + 1);
     }
@@ -1322,6 +1334,214 @@ START_TEST(test_predict_then_migrate)
 }
 END_TEST
 
+/* ---- the data streams' cipher (docs/formats.md, "hello" and "ready") ---- */
+
+/*
+ * One migration per case, the ends' CPUs faked with MIG_MIGRATE_FAULT_NO_AES
+ * and an older destination with MIG_MIGRATE_FAULT_OLD_READY; both ends must
+ * report the cipher that ran and the memory must arrive whole under it.
+ */
+static const struct cipher_case {
+    unsigned int choice;            /* the source's opts.cipher */
+    unsigned int source_fault, destination_fault;
+    bool older_source;              /* the relay drops the hello's "ciphers" */
+    const char *expect;
+} cipher_cases[] = {
+    /* neither end has AES-NI: ChaCha20-Poly1305 */
+    { MIG_MIGRATE_CIPHER_AUTO, MIG_MIGRATE_FAULT_NO_AES, MIG_MIGRATE_FAULT_NO_AES, false,
+      "chacha20-poly1305" },
+    /* the destination lacks it: ChaCha20-Poly1305 whatever the source prefers */
+    { MIG_MIGRATE_CIPHER_AUTO, 0, MIG_MIGRATE_FAULT_NO_AES, false, "chacha20-poly1305" },
+    /* asked for by name, taken by a destination with or without AES-NI */
+    { MIG_XFER_CIPHER_CHACHA20_POLY1305, 0, 0, false, "chacha20-poly1305" },
+    { MIG_XFER_CIPHER_AES_256_GCM, 0, 0, false, "aes-256-gcm" },
+    /* AES-256-GCM asked for is offered alone: no AES-NI there changes nothing */
+    { MIG_XFER_CIPHER_AES_256_GCM, 0, MIG_MIGRATE_FAULT_NO_AES, false, "aes-256-gcm" },
+    /* an older destination (no "cipher" in ready): AES-256-GCM */
+    { MIG_MIGRATE_CIPHER_AUTO, MIG_MIGRATE_FAULT_NO_AES, MIG_MIGRATE_FAULT_OLD_READY, false,
+      "aes-256-gcm" },
+    /* an older source (no "ciphers" in hello): AES-256-GCM */
+    { MIG_MIGRATE_CIPHER_AUTO, MIG_MIGRATE_FAULT_NO_AES, MIG_MIGRATE_FAULT_NO_AES, true,
+      "aes-256-gcm" },
+};
+
+START_TEST(test_migrate_cipher)
+{
+    const struct cipher_case *c = &cipher_cases[_i];
+    struct relay relay = { .drop_ciphers = true };
+    struct run r;
+
+    setup(&r, 300);
+    r.opts.cipher = c->choice;
+    r.opts.inject_fault = c->source_fault;
+    r.dst.opts.inject_fault = c->destination_fault;
+    migrate_through(&r, 2, c->older_source ? &relay : NULL);
+    ck_assert_msg(!relay.error[0], "relay: %s", relay.error);
+    assert_arrived_verified(&r);
+    ck_assert(r.result.encrypted && r.dst.result.encrypted);
+    ck_assert_ptr_nonnull(r.result.cipher);
+    ck_assert_ptr_nonnull(r.dst.result.cipher);
+    ck_assert_str_eq(r.result.cipher, c->expect);
+    ck_assert_str_eq(r.dst.result.cipher, c->expect);
+    teardown(&r);
+}
+END_TEST
+
+/* Plain streams name no cipher on either side. */
+START_TEST(test_plain_has_no_cipher)
+{
+    struct run r;
+
+    setup(&r, 0);
+    r.opts.encrypt = false;
+    migrate(&r, 1);
+    assert_arrived_verified(&r);
+    ck_assert(!r.result.encrypted && !r.dst.result.encrypted);
+    ck_assert_ptr_null(r.result.cipher);
+    ck_assert_ptr_null(r.dst.result.cipher);
+    teardown(&r);
+}
+END_TEST
+
+/* A destination that answers "ready" with line, then reads until the source leaves. */
+struct fake_destination {
+    int in, out;
+    const char *line;
+    char hello[4096];               /* the first bytes of what the source sent */
+};
+
+static void *fake_destination_main(void *arg)
+{
+    struct fake_destination *f = arg;
+    char buf[4096];
+    size_t got = 0;
+    ssize_t n;
+
+    if (write(f->out, f->line, strlen(f->line)) < 0)
+        return NULL;
+    while ((n = read(f->in, buf, sizeof(buf))) > 0) {
+        size_t take = got + (size_t)n < sizeof(f->hello) - 1 ? (size_t)n
+                                                              : sizeof(f->hello) - 1 - got;
+
+        memcpy(f->hello + got, buf, take);
+        got += take;
+    }
+    return NULL;
+}
+
+/*
+ * The source offered choice and the destination's ready says line: it
+ * fails with MIG_EFORMAT quoting what the message must hold, before any
+ * page, the guest running here.  *hello_out: the hello it sent.
+ */
+static void ready_refused(unsigned int choice, const char *line, const char *expected,
+                          char *hello_out, size_t hello_size)
+{
+    struct fake_destination f = { .line = line };
+    int to_dest[2], to_src[2];
+    pthread_t t;
+    struct run r;
+
+    setup(&r, 0);
+    r.opts.cipher = choice;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, to_dest), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, to_src), 0);
+    f.in = to_dest[1];
+    f.out = to_src[0];
+    ck_assert_int_eq(pthread_create(&t, NULL, fake_destination_main, &f), 0);
+    r.rc = mig_migrate_send(r.ops, &r.src, to_src[1], to_dest[0], &r.opts, NULL,
+                            &r.result);
+    ck_assert_msg(r.rc == MIG_EFORMAT, "%s: %s", mig_error_name(r.rc), mig_error_last());
+    ck_assert_msg(strstr(mig_error_last(), expected), "message: %s", mig_error_last());
+    close(to_dest[0]);
+    pthread_join(t, NULL);
+    assert_failed_before_any_page(&r);
+    snprintf(hello_out, hello_size, "%s", f.hello);
+    close(to_dest[1]);
+    close(to_src[0]);
+    close(to_src[1]);
+    teardown(&r);
+}
+
+START_TEST(test_ready_with_unknown_cipher_refused)
+{
+    char hello[4096];
+
+    ready_refused(MIG_MIGRATE_CIPHER_AUTO,
+                  "{\"msg\":\"ready\",\"port\":9,\"cipher\":\"rot13\"}\n",
+                  "cipher 'rot13', which this source does not know", hello, sizeof(hello));
+    /* The offer went on the control channel: both ciphers, in some order. */
+    ck_assert_ptr_nonnull(strstr(hello, "\"ciphers\""));
+    ck_assert_ptr_nonnull(strstr(hello, "chacha20-poly1305"));
+    ck_assert_ptr_nonnull(strstr(hello, "aes-256-gcm"));
+}
+END_TEST
+
+START_TEST(test_ready_with_cipher_not_offered_refused)
+{
+    char hello[4096];
+
+    ready_refused(MIG_XFER_CIPHER_AES_256_GCM,
+                  "{\"msg\":\"ready\",\"port\":9,\"cipher\":\"chacha20-poly1305\"}\n",
+                  "'chacha20-poly1305', which this source did not offer (it offered "
+                  "aes-256-gcm)", hello, sizeof(hello));
+    ck_assert_ptr_nonnull(strstr(hello, "\"ciphers\":[\"aes-256-gcm\"]"));
+}
+END_TEST
+
+/* The rule on its own: offers and choices. */
+START_TEST(test_cipher_rule)
+{
+    static const struct {
+        const char *hello;
+        bool has_aes;
+        int rc;
+        unsigned int cipher;
+    } cases[] = {
+        { "{}", false, 0, MIG_XFER_CIPHER_AES_256_GCM },
+        { "{\"ciphers\":[\"aes-256-gcm\",\"chacha20-poly1305\"]}", true, 0,
+          MIG_XFER_CIPHER_AES_256_GCM },
+        { "{\"ciphers\":[\"aes-256-gcm\",\"chacha20-poly1305\"]}", false, 0,
+          MIG_XFER_CIPHER_CHACHA20_POLY1305 },
+        { "{\"ciphers\":[\"chacha20-poly1305\",\"aes-256-gcm\"]}", true, 0,
+          MIG_XFER_CIPHER_CHACHA20_POLY1305 },
+        { "{\"ciphers\":[\"aes-256-gcm\"]}", false, 0, MIG_XFER_CIPHER_AES_256_GCM },
+        { "{\"ciphers\":[\"aegis-256\",\"aes-256-gcm\"]}", true, 0,
+          MIG_XFER_CIPHER_AES_256_GCM },
+        { "{\"ciphers\":[\"aegis-256\"]}", true, MIG_ECOMPAT, 0 },
+        { "{\"ciphers\":[]}", true, MIG_ECOMPAT, 0 },
+        { "{\"ciphers\":\"aes-256-gcm\"}", true, MIG_EFORMAT, 0 },
+        { "{\"ciphers\":[7]}", true, MIG_EFORMAT, 0 },
+    };
+    unsigned int offer[CIPHER_MAX_OFFER], n, cipher;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object *m = json_tokener_parse(cases[i].hello);
+        int rc;
+
+        ck_assert_ptr_nonnull(m);
+        rc = cipher_choose(m, cases[i].has_aes, &cipher);
+        ck_assert_msg(rc == cases[i].rc, "%s: %s", cases[i].hello, mig_error_name(rc));
+        if (!rc)
+            ck_assert_msg(cipher == cases[i].cipher, "%s: cipher %u", cases[i].hello, cipher);
+        json_object_put(m);
+    }
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "'7'"));
+    cipher_offer(MIG_MIGRATE_CIPHER_AUTO, true, offer, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(offer[0], MIG_XFER_CIPHER_AES_256_GCM);
+    cipher_offer(MIG_MIGRATE_CIPHER_AUTO, false, offer, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(offer[0], MIG_XFER_CIPHER_CHACHA20_POLY1305);
+    ck_assert_uint_eq(offer[1], MIG_XFER_CIPHER_AES_256_GCM);
+    cipher_offer(MIG_XFER_CIPHER_AES_256_GCM, false, offer, &n);
+    ck_assert_uint_eq(n, 1);
+    cipher_offer(MIG_XFER_CIPHER_CHACHA20_POLY1305, true, offer, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(offer[0], MIG_XFER_CIPHER_CHACHA20_POLY1305);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("migrate");
@@ -1361,6 +1581,12 @@ int main(void)
     tcase_add_test(tc, test_truthful_relay_is_transparent);
     tcase_add_test(tc, test_dry_run_leaves_guest_alone);
     tcase_add_test(tc, test_predict_then_migrate);
+    tcase_add_loop_test(tc, test_migrate_cipher, 0,
+                        (int)(sizeof(cipher_cases) / sizeof(cipher_cases[0])));
+    tcase_add_test(tc, test_plain_has_no_cipher);
+    tcase_add_test(tc, test_ready_with_unknown_cipher_refused);
+    tcase_add_test(tc, test_ready_with_cipher_not_offered_refused);
+    tcase_add_test(tc, test_cipher_rule);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

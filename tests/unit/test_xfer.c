@@ -135,15 +135,22 @@ static void receiver_run(struct receiver_side *rs, pthread_t *t)
     ck_assert_int_eq(pthread_create(t, NULL, receiver_main, rs), 0);
 }
 
-static void start_receiver_key(struct receiver_side *rs, pthread_t *t, int timeout_ms,
-                               const uint8_t *key)
+static void start_receiver_cipher(struct receiver_side *rs, pthread_t *t, int timeout_ms,
+                                  const uint8_t *key, unsigned int cipher)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
 
     opts.timeout_ms = timeout_ms;
     opts.key = key;
+    opts.cipher = cipher;
     receiver_listen(rs, &opts);
     receiver_run(rs, t);
+}
+
+static void start_receiver_key(struct receiver_side *rs, pthread_t *t, int timeout_ms,
+                               const uint8_t *key)
+{
+    start_receiver_cipher(rs, t, timeout_ms, key, MIG_XFER_CIPHER_AES_256_GCM);
 }
 
 static void start_receiver(struct receiver_side *rs, pthread_t *t, int timeout_ms)
@@ -171,7 +178,7 @@ static void fill_memory(struct memory *m, unsigned int seed)
 static const uint8_t key_a[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 static const uint8_t key_b[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 11 };
 
-static void round_trip_key(unsigned int streams, const uint8_t *key)
+static void round_trip_cipher(unsigned int streams, const uint8_t *key, unsigned int cipher)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
     struct receiver_side rs;
@@ -185,11 +192,12 @@ static void round_trip_key(unsigned int streams, const uint8_t *key)
     size_t zeros = 0, dirty = 0;
 
     fill_memory(&src, streams);
-    start_receiver_key(&rs, &t, PATIENCE_MS, key);
+    start_receiver_cipher(&rs, &t, PATIENCE_MS, key, cipher);
     snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
     opts.streams = streams;
     opts.batch_pages = 100;
     opts.key = key;
+    opts.cipher = cipher;
     ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
 
     pfns = malloc(PAGES * sizeof(*pfns));
@@ -243,6 +251,11 @@ static void round_trip_key(unsigned int streams, const uint8_t *key)
     free(src.bytes);
     free(pfns);
     free(last_hash);
+}
+
+static void round_trip_key(unsigned int streams, const uint8_t *key)
+{
+    round_trip_cipher(streams, key, MIG_XFER_CIPHER_AES_256_GCM);
 }
 
 static void round_trip(unsigned int streams)
@@ -399,6 +412,54 @@ END_TEST
 START_TEST(test_round_trip_encrypted)
 {
     round_trip_key(3, key_a);
+}
+END_TEST
+
+START_TEST(test_round_trip_chacha20_poly1305)
+{
+    round_trip_cipher(3, key_a, MIG_XFER_CIPHER_CHACHA20_POLY1305);
+}
+END_TEST
+
+/*
+ * The right key under the other cipher proves nothing: a ChaCha20-Poly1305
+ * receiver drops an AES-256-GCM sender as a stranger (and the other way
+ * round), and an unknown cipher is refused before anything connects.
+ */
+START_TEST(test_other_cipher_dropped)
+{
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT, ropts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_sender *s = NULL;
+    struct receiver_side rs;
+    uint8_t id[16] = { 6 };
+    char port[16];
+    pthread_t t;
+    int rc, cancel[2];
+
+    ck_assert_int_eq(pipe(cancel), 0);
+    ropts.timeout_ms = PATIENCE_MS;
+    ropts.key = key_a;
+    ropts.cipher = MIG_XFER_CIPHER_CHACHA20_POLY1305;
+    ropts.cancel_fd = cancel[0];
+    receiver_listen(&rs, &ropts);
+    receiver_run(&rs, &t);
+    snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(rs.listener));
+    opts.key = key_a;
+    opts.cipher = MIG_XFER_CIPHER_AES_256_GCM;
+    rc = mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s);
+    ck_assert_msg(rc == MIG_ECOMPAT, "other cipher: %s", mig_error_last());
+    opts.cipher = 7;
+    rc = mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s);
+    ck_assert_msg(rc == MIG_EINVAL, "cipher 7: %s", mig_error_last());
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "cipher 7"));
+    ck_assert_int_eq(write(cancel[1], "x", 1), 1);
+    pthread_join(t, NULL);
+    ck_assert_msg(rs.rc == MIG_ECANCELLED, "%s: %s", mig_error_name(rs.rc), rs.message);
+    ck_assert_uint_eq(rs.stats.pages, 0);
+    mig_xfer_listener_close(rs.listener);
+    free(rs.dest.bytes);
+    close(cancel[0]);
+    close(cancel[1]);
 }
 END_TEST
 
@@ -1197,7 +1258,7 @@ static int raw_connect_sealed(unsigned int port, struct seal *seal)
     le32(hello + 16, 1);
     le32(hello + 20, 4096);
     le64(hello + 24, 1);                       /* sealed */
-    ck_assert_int_eq(seal_init(seal, key_a), 0);
+    ck_assert_int_eq(seal_init(seal, SEAL_AES_256_GCM, key_a), 0);
     ck_assert_int_eq(seal_encrypt(seal, 0, SEAL_HELLO_SEQ, hello, sizeof(hello), NULL, 0,
                                   tag), 0);
     ck_assert_int_eq(write(fd, hello, sizeof(hello)), sizeof(hello));
@@ -1704,6 +1765,8 @@ int main(void)
     tcase_add_test(tc, test_lost_stream_not_back_in_time);
     tcase_add_test(tc, test_round_trip_three_streams);
     tcase_add_test(tc, test_round_trip_encrypted);
+    tcase_add_test(tc, test_round_trip_chacha20_poly1305);
+    tcase_add_test(tc, test_other_cipher_dropped);
     tcase_add_test(tc, test_compress_round_trip_one_stream);
     tcase_add_test(tc, test_compress_round_trip_sealed);
     tcase_add_test(tc, test_set_compress_needs_a_sender);
