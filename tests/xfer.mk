@@ -32,7 +32,7 @@ unit_test_migrate_LDADD = $(LIBMIG_TEST_LIBS)
 TESTS += unit/test_migrate
 
 TESTS += sim/migrate-sim.sh sim/fault-matrix.sh sim/migrate-predict.sh
-EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh sim/flood.py sim/migrate-predict.sh
+EXTRA_DIST += sim/migrate-sim.sh sim/fault-matrix.sh sim/flood.py sim/migrate-predict.sh sim/sim-lib.sh
 # the switchover's fixed costs, learned per host and put into the prediction
 TESTS += sim/switchover-costs.sh
 EXTRA_DIST += sim/switchover-costs.sh

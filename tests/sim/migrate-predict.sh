@@ -5,22 +5,9 @@
 # predicted to miss it), that it leaves the guest running and the receiver
 # keeping nothing; and a real migration with --predict that carries the
 # prediction into its summary, the memory arriving whole.
-set -u
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-n=0 fail=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); echo "not ok $n - $1"; fail=1; sed 's/^/# /' "$t/out" "$t/err" | tail -n 20; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+. "${XENMIG_SRCDIR:-../..}/tests/sim/sim-lib.sh"
 
-# Can this machine run a simulated guest (userfaultfd write-protect)?
-if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify localhost \
-        >"$t/out" 2>"$t/err"; then
-    if grep -q "userfaultfd\|not supported\|EUNSUPP" "$t/err"; then
-        echo "no userfaultfd write-protection here: $(head -n 1 "$t/err")" >&2
-        exit 77
-    fi
-fi
+sim_guest_or_skip
 
 echo "1..10"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }

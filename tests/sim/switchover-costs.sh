@@ -5,13 +5,8 @@
 # the summary line and the JSON summary event say what was predicted, from
 # what, against the downtime the guest saw.  A store that cannot be
 # written is warned about and the migration still succeeds.
-set -u
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-n=0 fail=0
-ok() { n=$((n+1)); echo "ok $n - $1"; }
-not_ok() { n=$((n+1)); echo "not ok $n - $1"; fail=1; sed 's/^/# /' "$t/out" "$t/err" | tail -n 20; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+. "${XENMIG_SRCDIR:-../..}/tests/sim/sim-lib.sh"
+sim_guest_or_skip
 
 XENMIG_STATE_DIR=$t/state
 export XENMIG_STATE_DIR
