@@ -282,7 +282,7 @@ class Session:
             self.applied += 1
             if self.applied == self.kill_after:
                 self.receiver.send_signal(signal.SIGKILL)
-                return b
+                return b""     # the killed receiver's "applied" never arrives
         if msg.get("msg") != "ready" or self.ready:
             return line
         self.ready = True
