@@ -14,8 +14,9 @@
  * with a "msg" member, and byte blocks announced by a line before them.
  * Protocol version MIG_MIGRATE_PROTOCOL_VERSION; the one specification is
  * docs/formats.md, "Control channel".  In short: the source's "hello"
- * (version, id, sizes, streams, tracing, key, acks, backend, prologue),
- * the destination's "ready" with the data port (or "refuse"), the pages on
+ * (version, id, sizes, streams, tracing, key and the ciphers offered,
+ * acks, backend, prologue, dry_run), the destination's "ready" with the
+ * data port and the cipher it chose (or "refuse"), the pages on
  * the data streams (mig_xfer.h) with an "applied" after every epoch,
  * "state" (device state and final dirty set), "switchover", the
  * destination's "received" with its memory digest, "go" (or "abort"), and
