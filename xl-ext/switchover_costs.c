@@ -463,3 +463,8 @@ int switchover_costs_seed(const char *key, const struct switchover_parts *probe)
                                             parts[p], SWITCHOVER_COSTS_MAX_MS));
     return update(key, parts, true);
 }
+
+void switchover_costs_forget_warnings(void)
+{
+    warned_read = warned_write = false;
+}

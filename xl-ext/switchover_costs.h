@@ -95,4 +95,7 @@ int switchover_costs_learn(const char *key, const struct mig_migrate_result *res
  */
 int switchover_costs_seed(const char *key, const struct switchover_parts *probe);
 
+/* Tests: each warning is given once a process; after this, again. */
+void switchover_costs_forget_warnings(void);
+
 #endif /* XENMIG_XL_EXT_SWITCHOVER_COSTS_H */
