@@ -213,9 +213,6 @@ struct mig_precopy_probe {
                                    adds its share of the rate */
     double cpu_idle;            /* share of the CPUs idle, 0..1, the busier end's
                                    (as the rounds see it); negative: unknown */
-    double start_cpu_idle;      /* the figure mig_precopy_start gets before round
-                                   0 (this end's since set-up, as the engine's);
-                                   0 with cpu_idle 0: the same as cpu_idle */
     double dirty_rate;          /* pages/s the guest writes (distinct pages of a
                                    short window; mig_precopy_dirty_estimate) */
     uint64_t working_set;       /* pages it writes in; 0: unknown (nr_pages) */

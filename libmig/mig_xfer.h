@@ -311,6 +311,10 @@ int mig_xfer_sender_set_compress(struct mig_xfer_sender *sender, bool on);
  */
 size_t mig_xfer_compressed_size(const void *page);
 
+/* Whether the 4 KiB page (8-byte aligned) is all zero: sent as a descriptor
+ * alone (MIG_XFER_FLAG_ZERO). */
+bool mig_xfer_page_is_zero(const void *page);
+
 /*
  * Open one more stream: index N of N + 1 where N is the count so far
  * (connect, HELLO of generation 0, proof of key, reply, as a first

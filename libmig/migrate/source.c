@@ -946,6 +946,19 @@ static uint64_t link_cap(const struct source *s)
            ? s->opts->max_rate : s->opts->max_rate_per_stream * s->nr_streams;
 }
 
+/*
+ * The ladder's CPU figure: the busier end's idle share, this end's (idle)
+ * or the destination's from its last "applied"; -1: unknown.
+ */
+static double busier_end(const struct source *s, double idle)
+{
+    if (s->dst_cpu_idle >= 0 && (idle < 0 || s->dst_cpu_idle < idle))
+        idle = s->dst_cpu_idle;
+    if (s->opts->inject_fault == MIG_MIGRATE_FAULT_CPU_UNKNOWN)
+        idle = -1;                      /* tests: the ladder's headroom as unknown */
+    return idle;
+}
+
 /* The round's figures for the policy, and what the ladder looks at. */
 static void round_figures(struct source *s, struct mig_precopy_round *round,
                           const struct mig_cpu_sample *cpu_start)
@@ -955,12 +968,7 @@ static void round_figures(struct source *s, struct mig_precopy_round *round,
 
     (void)mig_host_cpu_sample(&now);
     idle = mig_host_cpu_idle(cpu_start, &now);
-    /* the busier end decides */
-    if (s->dst_cpu_idle >= 0 && (idle < 0 || s->dst_cpu_idle < idle))
-        idle = s->dst_cpu_idle;
-    if (s->opts->inject_fault == MIG_MIGRATE_FAULT_CPU_UNKNOWN)
-        idle = -1;                      /* tests: the ladder's headroom as unknown */
-    round->cpu_idle = idle;
+    round->cpu_idle = busier_end(s, idle);
     round->streams = s->nr_streams;
     round->raw_bytes = s->raw_bytes;
     round->link_cap = link_cap(s);
@@ -1224,14 +1232,6 @@ out:
     return rc;
 }
 
-static bool all_zero(const uint8_t *page)
-{
-    for (size_t i = 0; i < MIG_PAGE_SIZE; i++)
-        if (page[i])
-            return false;
-    return true;
-}
-
 /*
  * The zero share and the compress ratio of SAMPLE_PAGES pages spread over
  * round 0's set, read as a stream reads them (the codec of the streams).
@@ -1257,7 +1257,7 @@ static int probe_pages(struct source *s, struct mig_precopy_probe *pr)
             continue;
         }
         read++;
-        if (!rc && all_zero(page)) {
+        if (!rc && mig_xfer_page_is_zero(page)) {
             zero++;
         } else if (!rc) {
             raw += MIG_PAGE_SIZE;
@@ -1270,22 +1270,13 @@ static int probe_pages(struct source *s, struct mig_precopy_probe *pr)
     return rc;
 }
 
-/*
- * The CPUs' idle share since set-up: this end's, as start_ladder sees it,
- * and the busier end's, as round_figures.
- */
+/* The CPUs' idle share since set-up, the busier end's (as round_figures). */
 static void probe_cpu(const struct source *s, struct mig_precopy_probe *pr)
 {
     struct mig_cpu_sample now;
-    double idle;
 
     (void)mig_host_cpu_sample(&now);
-    idle = pr->start_cpu_idle = mig_host_cpu_idle(&s->cpu_setup, &now);
-    if (s->dst_cpu_idle >= 0 && (idle < 0 || s->dst_cpu_idle < idle))
-        idle = s->dst_cpu_idle;
-    pr->cpu_idle = idle;
-    if (s->opts->inject_fault == MIG_MIGRATE_FAULT_CPU_UNKNOWN)
-        pr->cpu_idle = -1;
+    pr->cpu_idle = busier_end(s, mig_host_cpu_idle(&s->cpu_setup, &now));
 }
 
 /* Probe, predict, and report the prediction (MIG_PHASE_PREDICT). */

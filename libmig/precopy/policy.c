@@ -439,7 +439,6 @@ void mig_precopy_start(struct mig_precopy *p, double cpu_idle, bool link_capped,
      * page bytes than the cap would carry plain switches compression off
      * (adjust), and one that moved more keeps it (Xen under TCG: dom0 is
      * 95% busy and still compresses faster than a 16 MB/s link). */
-    (void)cpu_idle;
     if ((p->ladder.allowed & MIG_LADDER_COMPRESS) && link_capped) {
         p->ladder.compress = true;
         p->ladder.last = MIG_LADDER_COMPRESS;

@@ -129,9 +129,7 @@ static void simulate(struct mig_precopy *policy, const struct mig_precopy_option
     double pages = (double)pr->nr_pages, zero_share = pr->zero_share, wire, raw;
     double seconds = 0, bytes = 0;
 
-    mig_precopy_start(policy, pr->start_cpu_idle || pr->cpu_idle ? pr->start_cpu_idle
-                                                                 : pr->cpu_idle,
-                      pr->link_cap != 0, &est);
+    mig_precopy_start(policy, pr->cpu_idle, pr->link_cap != 0, &est);
     model_step(m, &est, out);
     for (unsigned int i = 0; d == MIG_PRECOPY_CONTINUE && i <= opts->max_rounds; i++) {
         struct mig_precopy_round r;

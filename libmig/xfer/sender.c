@@ -35,9 +35,9 @@
 #include "util/le.h"
 #include "wire.h"
 
-static bool page_is_zero(const uint8_t *page)
+bool mig_xfer_page_is_zero(const void *page)
 {
-    const uint64_t *w = (const uint64_t *)page;
+    const uint64_t *w = page;
 
     for (size_t i = 0; i < MIG_PAGE_SIZE / sizeof(*w); i++)
         if (w[i])
@@ -530,7 +530,7 @@ static int batch_add_page(struct send_job *job, struct send_batch *b, uint64_t p
     word |= (uint64_t)type << MIG_XFER_TYPE_SHIFT;
     /* One pass: hash, and scan for zeros only on a zero-page hash. */
     hash = mig_page_hash(page);
-    if (hash == job->zero_hash && page_is_zero(page))
+    if (hash == job->zero_hash && mig_xfer_page_is_zero(page))
         word |= MIG_XFER_FLAG_ZERO;
     if (job->last_hash && !job->force && job->last_hash[pfn] == mig_page_key(hash, type)) {
         job->stats.unchanged_pages++;
