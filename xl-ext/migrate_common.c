@@ -211,16 +211,22 @@ static const char *ladder_rung_of(enum mig_ladder_step step)
            step == MIG_LADDER_STEP_WIDEN ? "widen" : "compress";
 }
 
+/* "CPU 12% idle", or "CPU idle unknown" for a negative share. */
+static void cpu_idle_text(double idle, char *buf, size_t size)
+{
+    if (idle >= 0)
+        snprintf(buf, size, "CPU %.0f%% idle", idle * 100);
+    else
+        snprintf(buf, size, "CPU idle unknown");
+}
+
 /* A step of the convergence ladder: a "ladder" event, or a line. */
 static void output_ladder(struct migrate_output *o, const struct mig_progress *p)
 {
     char what[64], cpu[32];
 
     ladder_step_text(p, what, sizeof(what));
-    if (p->cpu_idle >= 0)
-        snprintf(cpu, sizeof(cpu), "CPU %.0f%% idle", p->cpu_idle * 100);
-    else
-        snprintf(cpu, sizeof(cpu), "CPU idle unknown");
+    cpu_idle_text(p->cpu_idle, cpu, sizeof(cpu));
     if (o->json) {
         json_object *e = json_object_new_object();
 
@@ -401,10 +407,7 @@ static void output_prediction(struct migrate_output *o, const struct mig_progres
         return;
     }
     predicted_ladder(pr, ladder, sizeof(ladder));
-    if (pb->cpu_idle >= 0)
-        snprintf(cpu, sizeof(cpu), "CPU %.0f%% idle", pb->cpu_idle * 100);
-    else
-        snprintf(cpu, sizeof(cpu), "CPU idle unknown");
+    cpu_idle_text(pb->cpu_idle, cpu, sizeof(cpu));
     fprintf(o->out, "probe: link %.1f MB/s over %u stream(s), dirty %.0f pages/s (over "
             "%.1f s), %.0f%% zero pages, compress ratio %.2f, %s\n",
             pb->link_rate / 1e6, pb->streams, pb->dirty_rate, pb->dirty_window,
