@@ -3,7 +3,8 @@
  *
  * Rooms (docs/architecture.md): stream (Xen stream codecs), dirty (dirty
  * sets), precopy (the convergence policy), xfer (the data streams),
- * migrate (the engine) and the backends (sim, xen).  Each room has its own
+ * migrate (the engine), the backends (sim, xen) and savefile (save files
+ * written and replayed).  Each room has its own
  * header, included from here; backends are written against
  * sys/mig_backend.h.  Logging goes through Xen's xentoollog
  * (xentoollog_logger *), so libmig logs exactly like libxc and libxl.
@@ -20,5 +21,6 @@
 #include "mig_migrate.h"
 #include "mig_sim.h"
 #include "mig_sim_backend.h"
+#include "mig_savefile.h"
 
 #endif /* XENMIG_LIBMIG_H */

@@ -1,5 +1,6 @@
 /*
- * io.c: write every byte, through EINTR and short writes (see io.h).
+ * io.c: write every byte, and read every byte there is, through EINTR
+ * and short transfers (see io.h).
  * Must never retry an error other than EINTR, nor say more about a
  * failure than which write it was and the system's error.
  */
@@ -97,4 +98,49 @@ int mig_write_all(int fd, const void *buf, size_t len, unsigned int flags,
     rc = write_all_v(fd, &iov, 1, flags, what_fmt, ap);
     va_end(ap);
     return rc;
+}
+
+int mig_pwrite_all(int fd, const void *buf, size_t len, off_t offset,
+                   const char *what_fmt, ...)
+{
+    const uint8_t *p = buf;
+    char what[512];
+    va_list ap;
+
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, offset);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : ENOSPC;     /* 0 bytes written: no room */
+
+            va_start(ap, what_fmt);
+            vsnprintf(what, sizeof(what), what_fmt, ap);
+            va_end(ap);
+            return mig_error_set_errno(MIG_EIO, err, "%s", what);
+        }
+        p += n;
+        len -= (size_t)n;
+        offset += n;
+    }
+    return 0;
+}
+
+ssize_t mig_pread_full(int fd, void *buf, size_t len, off_t offset)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, offset + (off_t)got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (!n)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
 }

@@ -1,8 +1,9 @@
 /*
  * io.h: writing every byte of a buffer to a file descriptor, the one copy
  * libmig uses (the control channel, the data streams, the Xen
- * destination's pipe to xl, the sim save file).  Private to libmig: never
- * include it from a public header.
+ * destination's pipe to xl, the sim save file), and writing and reading
+ * at an offset (the mapped save file, whose threads share one file).
+ * Private to libmig: never include it from a public header.
  *
  * These functions must never decide what an error means for the caller:
  * they say which write failed and why, the caller says what it broke.
@@ -11,6 +12,7 @@
 #define XENMIG_UTIL_IO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 /*
@@ -37,5 +39,23 @@ int mig_write_all(int fd, const void *buf, size_t len, unsigned int flags,
 int mig_write_all_iov(int fd, struct iovec *iov, int iovcnt, unsigned int flags,
                       const char *what_fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/*
+ * Write all len bytes of buf to fd at offset (pwrite(2): the file offset
+ * is not used, so threads may write one file at once), retrying short
+ * writes and EINTR.  Returns 0, or MIG_EIO with "WHAT: <the system's
+ * error>", as mig_write_all.
+ */
+int mig_pwrite_all(int fd, const void *buf, size_t len, off_t offset,
+                   const char *what_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/*
+ * Read up to len bytes of fd at offset (pread(2)), retrying short reads
+ * and EINTR until len bytes came or the file ended.  Returns the bytes
+ * read (less than len only at the end of the file), or -1 with errno set.
+ * Sets no message: the caller names the file and what it expected.
+ */
+ssize_t mig_pread_full(int fd, void *buf, size_t len, off_t offset);
 
 #endif /* XENMIG_UTIL_IO_H */
