@@ -239,6 +239,10 @@ struct mig_replay_result {
     double verify_seconds;          /* checking the file */
     double replay_seconds;          /* from accept_prologue to the end of resume */
     unsigned int threads;
+    bool started;                   /* the destination was called: a failure
+                                       before it is the file's or the
+                                       caller's, after it may be the
+                                       destination's */
 };
 
 /*

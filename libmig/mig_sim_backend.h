@@ -53,6 +53,13 @@ struct mig_sim_destination {
 extern const struct mig_source_ops mig_sim_source_ops;
 extern const struct mig_destination_ops mig_sim_destination_ops;
 
+/*
+ * The memory digest (mig_memory_digest, mig_migrate.h) of a prepared
+ * destination's memory, every pfn hashed as it is now: what the source's
+ * digest of the same guest is.  MIG_EINVAL before prepare.
+ */
+int mig_sim_destination_digest(const struct mig_sim_destination *d, uint64_t *digest_out);
+
 /* Unmap a destination's memory (the struct itself is the caller's). */
 void mig_sim_destination_dispose(struct mig_sim_destination *d);
 

@@ -32,7 +32,7 @@ enum {
     OPT_SIM, OPT_SIM_MEMORY, OPT_SIM_VCPUS, OPT_SIM_PATTERN, OPT_SIM_RATE,
     OPT_SIM_WORKING_SET, OPT_SIM_FILL, OPT_NO_VERIFY, OPT_INJECT_FAULT, OPT_NO_ENCRYPT, OPT_HELP,
     OPT_ENGINE, OPT_DATA_HOST, OPT_RECONNECTS, OPT_LADDER, OPT_MAX_STREAMS,
-    OPT_STREAM_BANDWIDTH, OPT_DRY_RUN, OPT_PREDICT, OPT_CIPHER,
+    OPT_STREAM_BANDWIDTH, OPT_DRY_RUN, OPT_PREDICT, OPT_CIPHER, OPT_FORMAT,
 };
 
 static const struct option long_options[] = {
@@ -66,6 +66,7 @@ static const struct option long_options[] = {
     { "max-streams",       required_argument, NULL, OPT_MAX_STREAMS },
     { "dry-run",           no_argument,       NULL, OPT_DRY_RUN },
     { "predict",           no_argument,       NULL, OPT_PREDICT },
+    { "format",            required_argument, NULL, OPT_FORMAT },   /* save's */
     { NULL, 0, NULL, 0 },
 };
 
@@ -367,7 +368,11 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
         default:
             /* xenmig's own options: stock xl does not have them. */
             req->new_option = argv[optind - 1];
-            if (opt == OPT_JSON)
+            if (opt == OPT_STREAMS)
+                req->streams_given = true;
+            if (opt == OPT_FORMAT)
+                req->save_format = optarg;      /* save checks it; migrate refuses it */
+            else if (opt == OPT_JSON)
                 req->out.json = true;
             else if (opt == OPT_DATA_HOST)
                 req->data_host = optarg;
@@ -393,6 +398,9 @@ int cmd_migrate(int argc, char **argv)
 
     migrate_request_init(&req);
     rc = migrate_request_parse(argc, argv, &req);
+    if (rc == MIGRATE_PARSED && req.save_format)
+        return usage_error("--format %s: the format of a save file is an option of "
+                           "'save'; a migration writes no file", req.save_format);
     if (rc == MIGRATE_PARSED)
         rc = migrate_run(&req);
     if (rc == MIGRATE_STOCK_XL) {

@@ -4,8 +4,11 @@
  * control channel, so everything human goes to stderr.  Accepts xl's
  * migrate-receive options.  With --sim it receives a simulated guest into
  * this process, with --xen a Xen domain into stock `xl migrate-receive`;
- * without either the command is handed to xl unchanged.  The command line
- * is parsed into a struct receive_request, then one call receives.
+ * without either the command is handed to xl unchanged.  With --save FILE
+ * the guest is written to a file instead (--save-format mapped: the mapped
+ * save file of libmig/savefile, for either; else, --sim only, the sim's
+ * sequential file).  The command line is parsed into a struct
+ * receive_request, then one call receives.
  */
 #include "config.h"
 
@@ -24,12 +27,13 @@
 
 #include "migrate_common.h"
 #include "migrate_xen.h"
+#include "mig_savefile.h"
 #include "mig_sim_backend.h"
 #include "mig_xen.h"
 #include "subcommands.h"
 
 enum { OPT_SIM = 0x100, OPT_DATA_LISTEN, OPT_TIMEOUT, OPT_SIM_MAX_MEMORY, OPT_JSON,
-       OPT_SAVE, OPT_HELP, OPT_XEN, OPT_CAPTURE, OPT_HOST_JSON };
+       OPT_SAVE, OPT_HELP, OPT_XEN, OPT_CAPTURE, OPT_HOST_JSON, OPT_SAVE_FORMAT };
 
 static const struct option long_options[] = {
     { "sim",            no_argument,       NULL, OPT_SIM },
@@ -38,6 +42,7 @@ static const struct option long_options[] = {
     { "sim-max-memory", required_argument, NULL, OPT_SIM_MAX_MEMORY },
     { "json",           no_argument,       NULL, OPT_JSON },
     { "save",           required_argument, NULL, OPT_SAVE },
+    { "save-format",    required_argument, NULL, OPT_SAVE_FORMAT },
     { "help",           no_argument,       NULL, OPT_HELP },
     { "xen",            no_argument,       NULL, OPT_XEN },
     { "capture",        required_argument, NULL, OPT_CAPTURE },
@@ -53,12 +58,54 @@ struct receive_request {
     struct mig_xen_dest_options xen;    /* --xen, and xl's -d -p -e, --capture */
     const char *host_json;              /* --host-json, or NULL */
     const char *save_path;              /* --save, or NULL */
+    bool save_mapped;                   /* --save-format mapped */
     uint64_t max_memory;                /* --sim-max-memory, 0: none */
     bool use_sim, use_xen;
     char listen_addr[INET6_ADDRSTRLEN]; /* the default of --data-listen */
 };
 
 #define RECEIVE_PARSED (-1)
+
+/*
+ * --save FILE --save-format mapped: receive a guest of family ("sim",
+ * "xen") into a mapped save file (libmig/savefile); a Xen domain's
+ * pre-flight runs on its prologue as for --xen.
+ */
+static int receive_mapped(struct receive_request *req, const char *family,
+                          xentoollog_logger *logger)
+{
+    struct mig_mapped_dest_options mo = MIG_MAPPED_DEST_OPTIONS_INIT;
+    struct migrate_xen_preflight preflight = { .host_json = req->host_json };
+    struct mig_migrate_result result;
+    struct mig_mapped_dest *dest = NULL;
+    int rc;
+
+    if (!preflight.host_json)
+        preflight.host_json = getenv("XENMIG_HOST_JSON");
+    mo.path = req->save_path;
+    mo.family = family;
+    if (!strcmp(family, "xen")) {
+        mo.preflight = migrate_xen_preflight;
+        mo.preflight_arg = &preflight;
+    }
+    rc = mig_mapped_dest_open(&mo, &dest);
+    if (!rc)
+        rc = mig_migrate_receive(mig_mapped_dest_ops(dest), dest, 0, 1, &req->opts, logger,
+                                 &result);
+    else
+        memset(&result, 0, sizeof(result));
+    migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
+                           rc ? mig_error_last() : NULL);
+    if (!rc && result.dry_run)
+        fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
+    else if (!rc)
+        fprintf(stderr, "%s migrate-receive: guest saved to '%s' (mapped), memory digest "
+                "%016llx\n", xl_ext_prog, req->save_path,
+                (unsigned long long)result.memory_hash);
+    mig_mapped_dest_close(dest);       /* not put in place: the file goes */
+    return !rc ? XL_EXT_EXIT_OK : rc == MIG_ECOMPAT ? XL_EXT_EXIT_INCOMPATIBLE
+                                                    : XL_EXT_EXIT_FAILURE;
+}
 
 /*
  * --xen: receive into Xen's stock `xl migrate-receive` ($XENMIG_XL or
@@ -171,6 +218,14 @@ static int parse_request(int argc, char **argv, struct receive_request *req)
         case OPT_DATA_LISTEN: req->opts.data_host = optarg; break;
         case OPT_JSON: req->out.json = true; break;
         case OPT_SAVE: req->save_path = optarg; break;
+        case OPT_SAVE_FORMAT:
+            if (strcmp(optarg, "xl") && strcmp(optarg, "mapped")) {
+                fprintf(stderr, "%s migrate-receive: --save-format '%s': use 'xl' or "
+                        "'mapped'\n", xl_ext_prog, optarg);
+                return XL_EXT_EXIT_USAGE;
+            }
+            req->save_mapped = !strcmp(optarg, "mapped");
+            break;
         case OPT_TIMEOUT:
             if (xl_ext_parse_uint("--timeout", optarg, 100, 3600000, &n))
                 return XL_EXT_EXIT_USAGE;
@@ -194,6 +249,16 @@ static int parse_request(int argc, char **argv, struct receive_request *req)
                 xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
+    if (req->save_mapped && !req->save_path) {
+        fprintf(stderr, "%s migrate-receive: --save-format mapped needs --save FILE\n",
+                xl_ext_prog);
+        return XL_EXT_EXIT_USAGE;
+    }
+    if (req->use_xen && req->save_path && !req->save_mapped) {
+        fprintf(stderr, "%s migrate-receive: --save with --xen writes a mapped file: give "
+                "--save-format mapped\n", xl_ext_prog);
+        return XL_EXT_EXIT_USAGE;
+    }
     if (!req->opts.data_host)
         req->opts.data_host = default_data_listen(req->listen_addr,
                                                   sizeof(req->listen_addr));
@@ -206,13 +271,21 @@ int cmd_migrate_receive(int argc, char **argv)
         .opts = MIG_MIGRATE_OPTIONS_INIT, .out = { .out = stderr },
         .xen = MIG_XEN_DEST_OPTIONS_INIT,
     };
+    xentoollog_logger_stdiostream *logger;
     int rc = parse_request(argc, argv, &req);
 
     if (rc != RECEIVE_PARSED)
         return rc;
     if (!req.use_sim && !req.use_xen)
         return xl_ext_exec_xl(argc, argv);
-    /* A source that hung up is an error, not the end of this process. */
+    /* A source that hung up is an error, not the end of this process;
+     * a file over its size limit (ulimit -f) is an error, not a core dump. */
     signal(SIGPIPE, SIG_IGN);
-    return req.use_xen ? receive_xen(&req) : receive_sim(&req);
+    signal(SIGXFSZ, SIG_IGN);
+    if (!req.save_mapped)
+        return req.use_xen ? receive_xen(&req) : receive_sim(&req);
+    logger = xtl_createlogger_stdiostream(stderr, req.xen.debug ? XTL_DEBUG : XTL_ERROR, 0);
+    rc = receive_mapped(&req, req.use_xen ? "xen" : "sim", (xentoollog_logger *)logger);
+    xtl_logger_destroy((xentoollog_logger *)logger);
+    return rc;
 }

@@ -1,11 +1,18 @@
 /*
- * cmd_save.c: `xl-ext save --sim [sim and migrate options] FILE`: save a
- * simulated guest to FILE through the migration engine, live: the guest
- * keeps running while its memory is copied, is paused for the last pages,
- * and the receiver (a local `xl-ext migrate-receive --save FILE`) writes
- * and flushes the file before the source lets the guest go.  If the file
- * cannot be written (a full disk), the guest keeps running.  Without --sim
- * the command is `xl save`, unchanged.
+ * cmd_save.c: `xl-ext save --sim [sim and migrate options] [--format
+ * xl|mapped] FILE`: save a simulated guest to FILE through the migration
+ * engine, live: the guest keeps running while its memory is copied, is
+ * paused for the last pages, and the receiver (a local `xl-ext
+ * migrate-receive --save FILE`) writes and flushes the file before the
+ * source lets the guest go.  If the file cannot be written (a full disk),
+ * the guest keeps running.  Without --sim the command is `xl save`,
+ * unchanged.
+ *
+ * The formats (docs/formats.md): "mapped", every pfn at a fixed place
+ * written by the streams in parallel (libmig/savefile), the default when
+ * --streams N > 1 is given; "xl", for a simulated guest its sequential
+ * save file (XENMIG-SIM-SAVE1), the default otherwise, so that a save
+ * without options is the one stock tools read.
  *
  * The options are migrate's (migrate_request_parse), FILE standing where
  * migrate's HOST does; the run is migrate's (migrate_run).
@@ -18,6 +25,24 @@
 
 #include "migrate_source.h"
 #include "subcommands.h"
+
+/*
+ * The file format: --format's, else mapped when --streams N > 1 was
+ * given, else xl.  0, or the usage error's exit code (printed).
+ */
+static int resolve_format(struct migrate_request *req)
+{
+    if (!req->save_format) {
+        req->save_format = req->streams_given && req->opts.streams > 1 ? "mapped" : "xl";
+        return 0;
+    }
+    if (!strcmp(req->save_format, "xl") || !strcmp(req->save_format, "mapped"))
+        return 0;
+    fprintf(stderr, "%s save: --format '%s': use 'xl' (a sequential file) or 'mapped' "
+            "(a fixed place per page, written by the streams in parallel)\n",
+            xl_ext_prog, req->save_format);
+    return XL_EXT_EXIT_USAGE;
+}
 
 int cmd_save(int argc, char **argv)
 {
@@ -41,6 +66,9 @@ int cmd_save(int argc, char **argv)
     rc = migrate_request_parse(argc, argv, &req);
     if (rc != MIGRATE_PARSED)
         return rc == MIGRATE_STOCK_XL ? XL_EXT_EXIT_USAGE : rc;   /* (--sim: never) */
+    rc = resolve_format(&req);
+    if (rc)
+        return rc;
     req.save_path = argv[argc - 1];
     req.host = "localhost";
     req.ssh_command = NULL;

@@ -76,7 +76,8 @@ static char *self_path(void)
  * The shell command that starts the receiver: HOST itself with -s "";
  * this binary (self) for a local HOST; else `SSH HOST xl-ext
  * migrate-receive`; with the backend, the address to accept the data
- * streams on and the receiver's options (--save FILE for save --sim).
+ * streams on and the receiver's options (--save FILE [--save-format
+ * mapped] for save --sim).
  * malloc'ed; NULL when out of memory.
  */
 static char *receiver_command(const struct migrate_request *req, const char *self)
@@ -94,7 +95,9 @@ static char *receiver_command(const struct migrate_request *req, const char *sel
         !(quoted_listen = shell_quote(req->data_host ? req->data_host : local ? "127.0.0.1" : "")))
         goto out;
     if (req->save_path)
-        rc = asprintf(&options, " --save %s", quoted_save);
+        rc = asprintf(&options, " --save %s%s", quoted_save,
+                      req->save_format && !strcmp(req->save_format, "mapped")
+                      ? " --save-format mapped" : "");
     else
         rc = asprintf(&options, " --timeout %d%s%s%s", req->opts.timeout_ms,
                       xen && req->pause_after ? " -p" : "", xen && req->debug ? " -d" : "",

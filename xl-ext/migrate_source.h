@@ -31,6 +31,9 @@ struct migrate_request {
     const char *ssh_command;         /* -s, or NULL: ssh */
     const char *save_path;           /* save --sim: the local receiver writes the
                                         guest to this file; NULL: migrate */
+    const char *save_format;         /* save: "xl" or "mapped" (--format; save
+                                        resolves the default); migrate: NULL */
+    bool streams_given;              /* --streams was on the command line */
     const char *config_file;         /* -C, or NULL */
     const char *new_option;          /* the first xenmig-only option given, or NULL */
     const char *data_host;           /* --data-host, or NULL: HOST (127.0.0.1

@@ -160,8 +160,10 @@ static int drive(struct replay *r, uint64_t nr_pfns, uint64_t pages)
     double start = mig_clock_seconds();
     int rc = check_destination(r);
 
-    if (!rc)
+    if (!rc) {
+        r->result->started = true;
         rc = open_destination(r, nr_pfns);
+    }
     if (!rc)
         rc = run_phase(r, MIG_REPLAY_PAGES, pages);
     if (r->ctx && ops->close_streams)

@@ -317,6 +317,19 @@ const struct mig_destination_ops mig_sim_destination_ops = {
     .resume = dst_resume,
 };
 
+int mig_sim_destination_digest(const struct mig_sim_destination *d, uint64_t *digest_out)
+{
+    uint64_t sum;
+    int rc;
+
+    if (!d->memory)
+        return mig_error_set(MIG_EINVAL, "the simulated destination holds no guest yet");
+    rc = digest_of_pages(d->memory, d->nr_pfns, "destination's", 0, d->nr_pfns, NULL, &sum);
+    if (!rc)
+        *digest_out = mig_memory_digest_finish(sum, d->nr_pfns);
+    return rc;
+}
+
 void mig_sim_destination_dispose(struct mig_sim_destination *d)
 {
     if (d->save_file) {
