@@ -79,6 +79,7 @@ static int receive_xen(struct receive_request *req)
         xen_opts->xl = getenv("XENMIG_XL");
     xen_opts->preflight = migrate_xen_preflight;
     xen_opts->preflight_arg = &preflight;
+    xen_opts->save_path = req->save_path;     /* save: the file, no xl */
     logger = xtl_createlogger_stdiostream(stderr, xen_opts->debug ? XTL_DEBUG : XTL_ERROR, 0);
     rc = mig_xen_dest_open((xentoollog_logger *)logger, xen_opts, &dest);
     if (!rc)
@@ -90,6 +91,10 @@ static int receive_xen(struct receive_request *req)
                            rc ? mig_error_last() : NULL);
     if (!rc && result.dry_run) {
         fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
+    } else if (!rc && req->save_path) {
+        fprintf(stderr, "%s migrate-receive: domain saved to '%s' (an xl save file), "
+                "memory digest %016llx\n", xl_ext_prog, req->save_path,
+                (unsigned long long)result.memory_hash);
     } else if (!rc) {
         fprintf(stderr, "%s migrate-receive: xl migrate-receive restored the domain, memory "
                 "digest %016llx\n", xl_ext_prog, (unsigned long long)result.memory_hash);

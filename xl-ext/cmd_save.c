@@ -27,10 +27,8 @@ int cmd_save(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--sim"))
             sim = 1;
-    if (!sim) {
-        argv[0] = "save";
-        return xl_ext_exec_xl(argc, argv);
-    }
+    if (!sim)
+        return save_xen(argc, argv);
     if (argc < 3 || argv[argc - 1][0] == '-') {
         fprintf(stderr, "%s save: give the save FILE last; run '%s help save'\n",
                 xl_ext_prog, xl_ext_prog);

@@ -166,8 +166,17 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--json              JSON summary on stderr.\n" },
     { "save", cmd_save,
       "Save a domain (or with --sim, live, a simulated guest) to a file",
-      "[options] <Domain> <CheckpointFile>   |   --sim [options] <File>",
-      "Without --sim: xl save, unchanged.\n"
+      "[-c|-p] [options] <Domain> <CheckpointFile> [<ConfigFile>]   |   --sim [options] <File>",
+      "Saves a running domain live through the xenmig engine: its memory is\n"
+      "copied in rounds while it runs (migrate's options: --streams,\n"
+      "--tracing, --max-downtime, --ladder ...), it is suspended for the last\n"
+      "pages only, and the file (an xl save file: stock 'xl restore' reads it)\n"
+      "is renamed into place once complete, verified and flushed.  Then, as\n"
+      "xl save, the domain is destroyed; a save that fails leaves it running\n"
+      "and an earlier file untouched.\n"
+      "-c                  Leave the domain running afterwards (a live checkpoint).\n"
+      "-p                  Leave it paused afterwards.\n"
+      "--engine xl         Stock 'xl save' (the domain paused throughout).\n"
       "--sim [migrate's --sim and stream options]\n"
       "                    Save a simulated guest while it runs: its memory is\n"
       "                    copied live, the file is written and flushed before the\n"
