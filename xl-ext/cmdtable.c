@@ -182,6 +182,15 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "                    copied live, the file is written and flushed before the\n"
       "                    guest is let go; if it cannot be written (a full disk)\n"
       "                    the guest keeps running.\n" },
+    { "restore", cmd_restore,
+      "Restore a domain from an xl save file, after a CPUID check of this host",
+      "[-p] [-e] [-d] [-V] [--host-json FILE] [<ConfigFile>] <CheckpointFile>",
+      "Reads the CPU policy the file carries (Xen 4.14 and later) and refuses,\n"
+      "exit 4, naming the features, when this host cannot offer the domain\n"
+      "every feature it runs with; then runs stock 'xl restore' with xl's\n"
+      "options (-p paused, -e no console wait, -d debug, -V vnc viewer).\n"
+      "--host-json FILE    Check against this host description instead of\n"
+      "                    probing ($XENMIG_HOST_JSON).\n" },
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);
