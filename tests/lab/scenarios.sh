@@ -342,6 +342,8 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
             --tracing "$tracing" --timeout 60000 $options "$guest" "$file" \
             > "$work/command.out" 2>&1 || return 1
         grep '^{.*"event":"summary"' "$work/command.out" | tail -n 1 | sed "s/^/LAB-JSON name=$name /"
+        grep -E '^xenmig-trace|^xl-ext (migrate|save): downtime parts' "$work/command.out" | tail -n 40 |
+            sed "s/^/LAB-DETAIL $name: /"
     fi
     op_total=$(elapsed "$start" "$(now)")
     [ -s "$file" ] || { echo "no checkpoint file '$file' after the save" >> "$work/command.out"; return 1; }
