@@ -421,9 +421,10 @@ int cpuid_cluster_set_member_gpu_baseline(struct cpuid_cluster *cluster, const c
 int cpuid_domain_config_read(const char *path, char **baseline_out, char **type_out);
 
 /*
- * Resolve a baseline name to features: a level name, "cluster" (needs
- * cluster: MIG_EMISSING when it is NULL), or Xen hex words.  origin names
- * the input in errors.
+ * Resolve a cpuid_baseline value (cpuid_baseline_parse()) to features: a
+ * level name (MIG_EINVAL if no such level), "cluster" (needs cluster:
+ * MIG_EMISSING when it is NULL), or Xen hex words.  origin names the input
+ * in errors.
  */
 int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *levels,
                            const struct cpuid_cluster *cluster, const char *origin,
@@ -974,7 +975,8 @@ int cpuid_gpu_capability_from_baseline(const cpuid_gpu_level_table *table, const
  *
  *   name            = "web1"                 the domain's name (xl's key)
  *   type            = "hvm"                  pv, pvh or hvm (xl's key; CPUID policy choice)
- *   cpuid_baseline  = "x86-64-v3"            a named CPU level, or "cluster"
+ *   cpuid_baseline  = "x86-64-v3"            a named CPU level, "cluster", or Xen's
+ *                                            19 colon-separated hex words
  *   gpu_baseline    = "d3d11.0-gl4.1,cuda-8.0"  see "GPU levels" above
  *
  * Stock xl ignores the two baseline keys; xl-ext reads them here.  The
@@ -1002,7 +1004,8 @@ struct cpuid_domain_config_keys {
     char *name;                 /* "name" */
     char *type;                 /* never NULL: "pv", "pvh" or "hvm", from `type`, else
                                  * the legacy `builder = "hvm"`, else "pv" (as xl does) */
-    char *cpuid_baseline;       /* checked to be a plausible level name only */
+    char *cpuid_baseline;       /* checked by cpuid_baseline_parse() (a level name's
+                                 * syntax, "cluster" or 19 hex words), not resolved */
     char *gpu_baseline;         /* validated against the GPU level table */
     struct cpuid_gpu_requirement gpu_requirement; /* parsed gpu_baseline; "none" when absent */
 };
@@ -1029,9 +1032,9 @@ struct cpuid_domain_config_read_options {
  *   MIG_EFORMAT  libxlutil cannot parse it: its own report, with file and
  *                line ("web1.cfg:7: config parsing error near `x': ...")
  *   MIG_EINVAL   a key has a bad value: a list where a string belongs, a
- *                type other than pv/pvh/hvm, a cpuid_baseline that is not
- *                a level name, an unknown GPU level (the message quotes it
- *                and lists the valid levels)
+ *                type other than pv/pvh/hvm, a cpuid_baseline that
+ *                cpuid_baseline_parse() refuses, an unknown GPU level (the
+ *                message quotes it and lists the valid levels)
  *   MIG_EUNSUPP  the text is libxl JSON, not xl.cfg (see above)
  */
 int cpuid_domain_config_read_file(const char *path,
@@ -1050,6 +1053,29 @@ int cpuid_domain_config_read_blob(const void *data, size_t length, const char *o
 
 /* Free keys from the readers; NULL is fine. */
 void cpuid_domain_config_keys_free(struct cpuid_domain_config_keys *keys);
+
+/* The three forms of a cpuid_baseline value. */
+enum cpuid_baseline_kind {
+    CPUID_BASELINE_LEVEL,       /* a level name (its syntax: the level may not exist) */
+    CPUID_BASELINE_CLUSTER,     /* "cluster": the baseline of a cluster file */
+    CPUID_BASELINE_HEX,         /* Xen's 19 colon-separated hex words */
+};
+
+/*
+ * The one parser of a cpuid_baseline value, wherever it comes from (an
+ * xl.cfg key, `check --baseline`, a domain record): every reader goes
+ * through it (the config readers above, cpuid_baseline_resolve()).
+ * "cluster" is CPUID_BASELINE_CLUSTER; text with a ':' must be exactly
+ * CPUID_FEATURESET_WORDS hex words (CPUID_BASELINE_HEX; the featureset,
+ * closed under Xen's dependencies, into *hex_out when not NULL); else it
+ * must have a level name's syntax (letters, digits, '.', '-', '_', at most
+ * CPUID_BASELINE_NAME_MAX - 1 characters; CPUID_BASELINE_LEVEL, not looked
+ * up).  *kind_out is the caller's.  Returns 0, or MIG_EINVAL/MIG_ELIMIT
+ * with a message naming `origin` (NULL: "(baseline)") and quoting the
+ * value.
+ */
+int cpuid_baseline_parse(const char *text, const char *origin, enum cpuid_baseline_kind *kind_out,
+                         struct cpuid_featureset *hex_out);
 
 /*
  * Set `key = "value"` in the xl.cfg text of `length` bytes at `text`, for

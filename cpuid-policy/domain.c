@@ -35,30 +35,33 @@ int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *l
                            const struct cpuid_cluster *cluster, const char *origin,
                            struct cpuid_featureset *out)
 {
-    const struct cpuid_level *level = cpuid_level_set_find(levels, baseline);
+    const struct cpuid_level *level;
+    enum cpuid_baseline_kind kind;
+    struct cpuid_featureset hex;
+    int rc = cpuid_baseline_parse(baseline, origin, &kind, &hex);
 
-    if (level) {
-        *out = level->features;
+    if (rc)
+        return rc;
+    switch (kind) {
+    case CPUID_BASELINE_HEX:
+        *out = hex;
         return 0;
-    }
-    if (!strcmp(baseline, "cluster")) {
+    case CPUID_BASELINE_CLUSTER:
         if (!cluster)
             return mig_error_set(MIG_EMISSING, "%s: cpuid_baseline is \"cluster\": pass the "
                                  "cluster file", origin);
         *out = *cpuid_cluster_baseline_features(cluster);
         return 0;
+    case CPUID_BASELINE_LEVEL:
+        break;
     }
-    if (strchr(baseline, ':')) {
-        int rc = cpuid_featureset_parse_hex(baseline, 0, out);
-
-        if (rc)
-            return cpuid_error_prefix("%s: cpuid_baseline", origin);
-        cpuid_featureset_close(out);
-        return 0;
-    }
-    return mig_error_set(MIG_EINVAL, "%s: unknown baseline \"%.64s\": use a level name "
-                         "('xl-ext cpuid-policy levels' lists them), \"cluster\" or Xen hex "
-                         "words", origin, baseline);
+    level = cpuid_level_set_find(levels, baseline);
+    if (!level)
+        return mig_error_set(MIG_EINVAL, "%s: unknown baseline \"%.64s\": use a level name "
+                             "('xl-ext cpuid-policy levels' lists them), \"cluster\" or Xen hex "
+                             "words", origin, baseline);
+    *out = level->features;
+    return 0;
 }
 
 int cpuid_policy_check(const struct cpuid_featureset *required,

@@ -1,7 +1,9 @@
 /*
  * domain_config.c: read cpuid_baseline, gpu_baseline and name from xl.cfg
  * text with libxlutil, and set a string key in config text (see
- * cpuid_policy.h, "Domain config").
+ * cpuid_policy.h, "Domain config").  cpuid_baseline_parse() here is the one
+ * parser of a cpuid_baseline value, wherever it comes from (an xl.cfg,
+ * --baseline, a domain record).
  *
  * libxlutil prints its parse errors to a FILE*: we hand it a memory stream
  * and turn what it wrote into the mig_error message.  This file must never
@@ -175,22 +177,55 @@ out:
     return rc;
 }
 
-static int check_cpuid_baseline(const char *origin, const char *value)
+/* A level name's syntax: letters, digits, '.', '-', '_', 1 to 63 characters. */
+static bool is_level_name(const char *text)
+{
+    size_t length = strnlen(text, CPUID_BASELINE_NAME_MAX);
+
+    if (length == 0 || length >= CPUID_BASELINE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (!isalnum((unsigned char)text[i]) && text[i] != '-' && text[i] != '_' &&
+            text[i] != '.')
+            return false;
+    return true;
+}
+
+int cpuid_baseline_parse(const char *text, const char *origin, enum cpuid_baseline_kind *kind_out,
+                         struct cpuid_featureset *hex_out)
 {
     char quoted[CPUID_BASELINE_NAME_MAX * 4 + 8];
-    size_t length = strnlen(value, CPUID_BASELINE_NAME_MAX);
-    int ok = length > 0 && length < CPUID_BASELINE_NAME_MAX;
+    struct cpuid_featureset hex;
+    size_t length;
 
-    for (size_t i = 0; ok && i < length; i++)
-        ok = isalnum((unsigned char)value[i]) || value[i] == '-' || value[i] == '_' ||
-             value[i] == '.';
-    if (ok)
+    if (!origin)
+        origin = "(baseline)";
+    if (!strcmp(text, "cluster")) {
+        *kind_out = CPUID_BASELINE_CLUSTER;
         return 0;
-    cpuid_text_quote(value, length, quoted, sizeof(quoted));
-    return mig_error_set(MIG_EINVAL, "%s: cpuid_baseline '%s%s' is not a CPU level name: write a "
-                         "name such as \"x86-64-v3\", \"intel-skylake\", \"amd-zen2\" or \"cluster\" "
-                         "(letters, digits, '.', '-', '_'; at most %d characters)", origin, quoted,
-                         length >= CPUID_BASELINE_NAME_MAX ? "..." : "", CPUID_BASELINE_NAME_MAX - 1);
+    }
+    if (strchr(text, ':')) {
+        if (cpuid_featureset_parse_hex(text, 0, &hex))
+            return cpuid_error_prefix("%s: cpuid_baseline", origin);
+        cpuid_featureset_close(&hex);
+        if (hex_out)
+            *hex_out = hex;
+        *kind_out = CPUID_BASELINE_HEX;
+        return 0;
+    }
+    if (is_level_name(text)) {
+        *kind_out = CPUID_BASELINE_LEVEL;
+        return 0;
+    }
+    length = strnlen(text, CPUID_BASELINE_NAME_MAX);
+    cpuid_text_quote(text, length, quoted, sizeof(quoted));
+    return mig_error_set(MIG_EINVAL, "%s: cpuid_baseline '%s%s' is not a CPU level name, "
+                         "\"cluster\" or Xen hex words: write a name such as \"x86-64-v3\", "
+                         "\"intel-skylake\", \"amd-zen2\" (letters, digits, '.', '-', '_'; at "
+                         "most %d characters), \"cluster\", or %d colon-separated hex words as "
+                         "xen-cpuid prints them", origin, quoted,
+                         length >= CPUID_BASELINE_NAME_MAX ? "..." : "",
+                         CPUID_BASELINE_NAME_MAX - 1, CPUID_FEATURESET_WORDS);
 }
 
 int cpuid_domain_config_read_blob(const void *data, size_t length, const char *origin,
@@ -234,7 +269,9 @@ int cpuid_domain_config_read_blob(const void *data, size_t length, const char *o
         (rc = get_string_key(&parsed, origin, "gpu_baseline", &keys->gpu_baseline)))
         goto out;
     if (keys->cpuid_baseline) {
-        rc = check_cpuid_baseline(origin, keys->cpuid_baseline);
+        enum cpuid_baseline_kind kind;
+
+        rc = cpuid_baseline_parse(keys->cpuid_baseline, origin, &kind, NULL);
         if (rc)
             goto out;
     }

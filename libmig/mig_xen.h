@@ -90,10 +90,19 @@ struct mig_xen_source_options {
      */
     const char *metadata_extra;
     bool preserve_domid;           /* xl migrate -D */
+    /*
+     * A live checkpoint (xl save -c, -p): once the destination has the
+     * domain (a save file in place), release() resumes it here instead of
+     * destroying it, and with checkpoint_paused leaves it paused.
+     */
+    bool checkpoint;
+    bool checkpoint_paused;
 };
-/* 2: "streams" went (the engine opens a mapping handle per stream). */
-#define MIG_XEN_SOURCE_OPTIONS_VERSION 2
-#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, NULL, NULL, false }
+/* 2: "streams" went (the engine opens a mapping handle per stream).
+ * 3: checkpoint, checkpoint_paused. */
+#define MIG_XEN_SOURCE_OPTIONS_VERSION 3
+#define MIG_XEN_SOURCE_OPTIONS_INIT { MIG_XEN_SOURCE_OPTIONS_VERSION, NULL, NULL, false, \
+                                      false, false }
 
 /*
  * Open the domain named (or numbered) domain for migration.  Refuses with
@@ -106,7 +115,7 @@ int mig_xen_source_open(struct xentoollog_logger *log, const char *domain,
                         const struct mig_xen_source_options *opts,
                         struct mig_xen_source **src_out);
 extern const struct mig_source_ops mig_xen_source_ops;
-/* The domain id, and whether the domain was released (destroyed) here. */
+/* The domain id. */
 uint32_t mig_xen_source_domid(const struct mig_xen_source *src);
 /* Close; never destroys or pauses the domain itself, and puts back the
  * scheduler cap it had if the engine left it throttled. */
@@ -133,10 +142,19 @@ struct mig_xen_dest_options {
     const char *capture_path;      /* also write the merged stream here, or NULL */
     bool no_monitor;               /* xl migrate -e: xl exits once the domain
                                       runs (no background monitor) */
+    /*
+     * A save, not a migration: no xl runs here; the merged stream (an xl
+     * save file, which stock `xl restore` reads) is written to save_path,
+     * whole: a temporary file, flushed, renamed into place on the go
+     * (resume); a migration that fails leaves whatever was there.  xl,
+     * pause_after, debug, no_monitor and capture_path do not apply.
+     */
+    const char *save_path;
 };
-#define MIG_XEN_DEST_OPTIONS_VERSION 1
+/* 2: save_path. */
+#define MIG_XEN_DEST_OPTIONS_VERSION 2
 #define MIG_XEN_DEST_OPTIONS_INIT { MIG_XEN_DEST_OPTIONS_VERSION, "xl", false, \
-                                    false, NULL, NULL, NULL, false }
+                                    false, NULL, NULL, NULL, false, NULL }
 
 int mig_xen_dest_open(struct xentoollog_logger *log,
                       const struct mig_xen_dest_options *opts,

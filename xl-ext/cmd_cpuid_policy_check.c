@@ -635,11 +635,25 @@ static void report_print_cell(const struct domain_need *d, const struct report_h
     printf(" %-12s", cell);
 }
 
+/* The baseline as the text table shows it: hex words as "hex (N features)". */
+static const char *baseline_label(const struct domain_need *d, char *buf, size_t size)
+{
+    enum cpuid_baseline_kind kind;
+
+    if (!d->baseline)
+        return "-";
+    if (cpuid_baseline_parse(d->baseline, d->name, &kind, NULL) || kind != CPUID_BASELINE_HEX)
+        return d->baseline;
+    snprintf(buf, size, "hex (%u features)", cpuid_featureset_count(&d->required));
+    return buf;
+}
+
 /* One domain: a JSON object (into jdomains), CSV records or a table row. */
 static void report_print_domain(const struct report *r, const struct domain_need *d,
                                 int format, json_object *jdomains)
 {
     json_object *jd = NULL, *jchecks = NULL;
+    char label[32];
 
     if (format == 'J') {
         jd = json_object_new_object();
@@ -651,7 +665,8 @@ static void report_print_domain(const struct report *r, const struct domain_need
         json_object_object_add(jd, "gpu_baseline", d->gpu_baseline ?
                                json_object_new_string(d->gpu_baseline) : NULL);
     } else if (format != 'C') {
-        printf("%-20s %-4s %-22s %-22s", d->name, d->type, d->baseline ? d->baseline : "-",
+        printf("%-20s %-4s %-22s %-22s", d->name, d->type,
+               baseline_label(d, label, sizeof(label)),
                d->gpu_baseline ? d->gpu_baseline : "-");
     }
     for (unsigned int h = 0; h < r->nr_hosts; h++)

@@ -407,6 +407,7 @@ static int parse_request(int argc, char **argv, struct create_request *req)
 static int prepare_baseline(struct create_state *s, struct cpuid_gpu_capability *gpu)
 {
     const struct cpuid_domain_config_keys *keys = s->keys;
+    enum cpuid_baseline_kind kind = CPUID_BASELINE_LEVEL;
     int rc;
 
     rc = load_host(s, s->req.host_path, keys->gpu_baseline != NULL, gpu);
@@ -418,7 +419,9 @@ static int prepare_baseline(struct create_state *s, struct cpuid_gpu_capability 
     }
     if (!rc && keys->cpuid_baseline)
         rc = cpuid_level_set_load(NULL, &s->levels);
-    if (!rc && keys->cpuid_baseline && !strcmp(keys->cpuid_baseline, "cluster"))
+    if (!rc && keys->cpuid_baseline)
+        rc = cpuid_baseline_parse(keys->cpuid_baseline, s->req.cfg, &kind, NULL);
+    if (!rc && keys->cpuid_baseline && kind == CPUID_BASELINE_CLUSTER)
         rc = cpuid_cluster_read_file(s->req.cluster_path ? s->req.cluster_path :
                                      DEFAULT_CLUSTER_FILE, &s->cluster);
     if (!rc && keys->cpuid_baseline)
@@ -428,7 +431,7 @@ static int prepare_baseline(struct create_state *s, struct cpuid_gpu_capability 
         return create_fail(rc);
     if (keys->cpuid_baseline) {
         /* A named level constrains only the ISA bits levels name; other baselines all. */
-        s->constrain_all = !cpuid_level_set_find(s->levels, keys->cpuid_baseline);
+        s->constrain_all = kind != CPUID_BASELINE_LEVEL;
         cpuid_level_set_universe(s->levels, &s->constrained);
     }
     return 0;

@@ -331,6 +331,17 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
         }
         return MIGRATE_STOCK_XL;
     }
+    if (req->save) {
+        /* xl save's: DOMAIN FILE [CONFIG]; the receiver is this host's. */
+        if (argc - optind < 2 || argc - optind > 3)
+            return usage_error("%s", "needs DOMAIN FILE [CONFIG]");
+        req->domain = argv[optind];
+        req->save_path = argv[optind + 1];
+        if (argc - optind == 3)
+            req->config_file = argv[optind + 2];
+        req->host = "localhost";
+        return MIGRATE_PARSED;
+    }
     if (argc - optind != 2)
         return usage_error("%s", "needs DOMAIN HOST");
     req->domain = argv[optind];
@@ -344,10 +355,21 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
     int opt, rc;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "FC:s:epDh", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "FC:s:epDch", long_options, NULL)) != -1) {
         switch (opt) {
         case 'C': req->config_file = optarg; break;
-        case 'p': req->pause_after = true; break;
+        case 'c':
+            if (!req->save)
+                return usage_error("%s", "-c is xl save's option (leave the domain "
+                                   "running), not migrate's");
+            req->checkpoint = true;
+            break;
+        case 'p':
+            if (req->save)     /* xl save -p: a checkpoint, left paused */
+                req->checkpoint = req->checkpoint_paused = true;
+            else
+                req->pause_after = true;
+            break;
         case 'D': req->preserve_domid = true; break;
         case 'e': req->no_monitor = true; break;
         case 's': req->ssh_command = optarg; break;

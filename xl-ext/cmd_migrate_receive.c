@@ -6,8 +6,8 @@
  * this process, with --xen a Xen domain into stock `xl migrate-receive`;
  * without either the command is handed to xl unchanged.  With --save FILE
  * the guest is written to a file instead (--save-format mapped: the mapped
- * save file of libmig/savefile, for either; else, --sim only, the sim's
- * sequential file).  The command line is parsed into a struct
+ * save file of libmig/savefile, for either; else an xl save file with
+ * --xen, the sim's sequential file with --sim).  The command line is parsed into a struct
  * receive_request, then one call receives.
  */
 #include "config.h"
@@ -126,6 +126,7 @@ static int receive_xen(struct receive_request *req)
         xen_opts->xl = getenv("XENMIG_XL");
     xen_opts->preflight = migrate_xen_preflight;
     xen_opts->preflight_arg = &preflight;
+    xen_opts->save_path = req->save_path;     /* save: the file, no xl */
     logger = xtl_createlogger_stdiostream(stderr, xen_opts->debug ? XTL_DEBUG : XTL_ERROR, 0);
     rc = mig_xen_dest_open((xentoollog_logger *)logger, xen_opts, &dest);
     if (!rc)
@@ -137,6 +138,10 @@ static int receive_xen(struct receive_request *req)
                            rc ? mig_error_last() : NULL);
     if (!rc && result.dry_run) {
         fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
+    } else if (!rc && req->save_path) {
+        fprintf(stderr, "%s migrate-receive: domain saved to '%s' (an xl save file), "
+                "memory digest %016llx\n", xl_ext_prog, req->save_path,
+                (unsigned long long)result.memory_hash);
     } else if (!rc) {
         fprintf(stderr, "%s migrate-receive: xl migrate-receive restored the domain, memory "
                 "digest %016llx\n", xl_ext_prog, (unsigned long long)result.memory_hash);
@@ -252,11 +257,6 @@ static int parse_request(int argc, char **argv, struct receive_request *req)
     if (req->save_mapped && !req->save_path) {
         fprintf(stderr, "%s migrate-receive: --save-format mapped needs --save FILE\n",
                 xl_ext_prog);
-        return XL_EXT_EXIT_USAGE;
-    }
-    if (req->use_xen && req->save_path && !req->save_mapped) {
-        fprintf(stderr, "%s migrate-receive: --save with --xen writes a mapped file: give "
-                "--save-format mapped\n", xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
     if (!req->opts.data_host)

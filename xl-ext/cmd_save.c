@@ -26,11 +26,7 @@
 #include "migrate_source.h"
 #include "subcommands.h"
 
-/*
- * The file format: --format's, else mapped when --streams N > 1 was
- * given, else xl.  0, or the usage error's exit code (printed).
- */
-static int resolve_format(struct migrate_request *req)
+int save_resolve_format(struct migrate_request *req)
 {
     if (!req->save_format) {
         req->save_format = req->streams_given && req->opts.streams > 1 ? "mapped" : "xl";
@@ -52,10 +48,8 @@ int cmd_save(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--sim"))
             sim = 1;
-    if (!sim) {
-        argv[0] = "save";
-        return xl_ext_exec_xl(argc, argv);
-    }
+    if (!sim)
+        return save_xen(argc, argv);
     if (argc < 3 || argv[argc - 1][0] == '-') {
         fprintf(stderr, "%s save: give the save FILE last; run '%s help save'\n",
                 xl_ext_prog, xl_ext_prog);
@@ -66,7 +60,7 @@ int cmd_save(int argc, char **argv)
     rc = migrate_request_parse(argc, argv, &req);
     if (rc != MIGRATE_PARSED)
         return rc == MIGRATE_STOCK_XL ? XL_EXT_EXIT_USAGE : rc;   /* (--sim: never) */
-    rc = resolve_format(&req);
+    rc = save_resolve_format(&req);
     if (rc)
         return rc;
     req.save_path = argv[argc - 1];

@@ -166,13 +166,31 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--json              JSON summary on stderr.\n" },
     { "save", cmd_save,
       "Save a domain (or with --sim, live, a simulated guest) to a file",
-      "[options] <Domain> <CheckpointFile>   |   --sim [options] <File>",
-      "Without --sim: xl save, unchanged.\n"
+      "[-c|-p] [options] <Domain> <CheckpointFile> [<ConfigFile>]   |   --sim [options] <File>",
+      "Saves a running domain live through the xenmig engine: its memory is\n"
+      "copied in rounds while it runs (migrate's options: --streams,\n"
+      "--tracing, --max-downtime, --ladder ...), it is suspended for the last\n"
+      "pages only, and the file (an xl save file: stock 'xl restore' reads it)\n"
+      "is renamed into place once complete, verified and flushed.  Then, as\n"
+      "xl save, the domain is destroyed; a save that fails leaves it running\n"
+      "and an earlier file untouched.\n"
+      "-c                  Leave the domain running afterwards (a live checkpoint).\n"
+      "-p                  Leave it paused afterwards.\n"
+      "--engine xl         Stock 'xl save' (the domain paused throughout).\n"
       "--sim [migrate's --sim and stream options]\n"
       "                    Save a simulated guest while it runs: its memory is\n"
       "                    copied live, the file is written and flushed before the\n"
       "                    guest is let go; if it cannot be written (a full disk)\n"
       "                    the guest keeps running.\n" },
+    { "restore", cmd_restore,
+      "Restore a domain from an xl save file, after a CPUID check of this host",
+      "[-p] [-e] [-d] [-V] [--host-json FILE] [<ConfigFile>] <CheckpointFile>",
+      "Reads the CPU policy the file carries (Xen 4.14 and later) and refuses,\n"
+      "exit 4, naming the features, when this host cannot offer the domain\n"
+      "every feature it runs with; then runs stock 'xl restore' with xl's\n"
+      "options (-p paused, -e no console wait, -d debug, -V vnc viewer).\n"
+      "--host-json FILE    Check against this host description instead of\n"
+      "                    probing ($XENMIG_HOST_JSON).\n" },
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);

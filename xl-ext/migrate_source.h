@@ -29,8 +29,12 @@ struct migrate_request {
     const char *host;                /* HOST: where the receiver runs, or with
                                         -s "" the command that starts it */
     const char *ssh_command;         /* -s, or NULL: ssh */
-    const char *save_path;           /* save --sim: the local receiver writes the
+    const char *save_path;           /* save: the local receiver writes the
                                         guest to this file; NULL: migrate */
+    bool save;                       /* parse `save`'s arguments: DOMAIN FILE
+                                        [CONFIG], xl save's -c and -p */
+    bool checkpoint;                 /* save -c or -p: the domain runs on */
+    bool checkpoint_paused;          /* save -p: ... paused */
     const char *save_format;         /* save: "xl" or "mapped" (--format; save
                                         resolves the default); migrate: NULL */
     bool streams_given;              /* --streams was on the command line */
@@ -77,5 +81,18 @@ int migrate_run(const struct migrate_request *req);
  */
 int migrate_sim_source_run(struct migrate_request *req, const char *receiver);
 int migrate_xen_source_run(struct migrate_request *req, const char *receiver);
+
+/*
+ * `xl-ext save` of a real domain (save_xen.c): argv is save's; an
+ * XL_EXT_EXIT_* code (it execs stock `xl save` for --engine xl).
+ */
+int save_xen(int argc, char **argv);
+
+/*
+ * A parsed save's file format (cmd_save.c): req->save_format as --format
+ * gave it, else "mapped" when --streams N > 1 was given, else "xl".  0, or
+ * XL_EXT_EXIT_USAGE for another --format (printed).
+ */
+int save_resolve_format(struct migrate_request *req);
 
 #endif /* XENMIG_XL_EXT_MIGRATE_SOURCE_H */

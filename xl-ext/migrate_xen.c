@@ -142,7 +142,14 @@ void migrate_xen_record_baselines(const char *meta_json)
     }
     for (unsigned int i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *value = member_string(m, keys[i]);
+        enum cpuid_baseline_kind kind;
 
+        /* a level, "cluster" or hex words: what every reader of the key takes */
+        if (value && i == 0 && cpuid_baseline_parse(value, name, &kind, NULL)) {
+            fprintf(stderr, "%s migrate-receive: warning: the source's %s; not recorded\n",
+                    xl_ext_prog, mig_error_last());
+            continue;
+        }
         if (value && domain_record_write(xs, domid, keys[i], value))
             fprintf(stderr, "%s migrate-receive: warning: recording %s of '%s': %s\n",
                     xl_ext_prog, keys[i], name, mig_error_last());

@@ -119,6 +119,8 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     so.config_file = p->config_file;
     so.preserve_domid = p->preserve_domid;
     so.metadata_extra = needs;
+    so.checkpoint = p->checkpoint;
+    so.checkpoint_paused = p->checkpoint_paused;
     rc = mig_xen_source_open((xentoollog_logger *)logger, p->domain, &so, &src);
     if (rc == MIG_ESTOCK && !p->new_option) {
         fprintf(stderr, "%s migrate: %s%s\n%s migrate: handing it to stock 'xl migrate'\n",
@@ -143,16 +145,19 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     }
     error[0] = '\0';
     if (!p->out.json)
-        fprintf(p->out.out, "migrating domain %s (%u) to %s: %u stream(s), %s tracing, "
-                "target downtime %u ms\n", p->domain, mig_xen_source_domid(src), p->host,
+        fprintf(p->out.out, "%s domain %s (%u) to %s: %u stream(s), %s tracing, "
+                "target downtime %u ms\n", p->save_path ? "saving" : "migrating",
+                p->domain, mig_xen_source_domid(src), p->save_path ? p->save_path : p->host,
                 opts.streams, opts.tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
                 opts.policy.max_downtime_ms);
     if (migrate_spawn_receiver(receiver, &child, &to_child, &from_child)) {
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    key = costs_key(mig_xen_source_domid(src));
-    switchover_costs_use(key, &opts.policy, &p->out);
+    /* A save's switchover has no restore at its end: the costs are a migration's. */
+    key = p->save_path ? NULL : costs_key(mig_xen_source_domid(src));
+    if (key)
+        switchover_costs_use(key, &opts.policy, &p->out);
     opts.progress = migrate_output_progress;
     opts.progress_payload = &p->out;
     rc = mig_migrate_send(&mig_xen_source_ops, src, from_child, to_child, &opts,
@@ -160,12 +165,19 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     if (rc)
         migrate_error_text(rc, &result, error, sizeof(error));
     exit_code = migrate_exit_code_of(rc, &result);
-    migrate_output_summary(&p->out, "migrate", rc, &result, &opts, result.vcpu_stall_seconds,
-                           result.vcpu_stall_max_seconds, rc ? error : NULL);
-    if (!rc)
+    migrate_output_summary(&p->out, p->save_path ? "save" : "migrate", rc, &result, &opts,
+                           result.vcpu_stall_seconds, result.vcpu_stall_max_seconds,
+                           rc ? error : NULL);
+    if (!rc && key)
         (void)switchover_costs_learn(key, &result);
     if (rc)
-        fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
+        fprintf(stderr, "%s %s: %s failed: %s\n", xl_ext_prog,
+                p->save_path ? "save" : "migrate", p->save_path ? "the save" : "migration",
+                error);
+    else if (p->save_path && !p->out.json)
+        fprintf(p->out.out, "domain %s saved to '%s'%s\n", p->domain, p->save_path,
+                p->checkpoint_paused ? "; it is left paused here (-p)" :
+                p->checkpoint ? "; it runs on here (-c)" : "; it was destroyed here");
 out:
     (void)migrate_reap_receiver(to_child, from_child, child);
     mig_xen_source_close(src);

@@ -9,7 +9,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 n=0; fail=0
 t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
 run() { "$XL_EXT" cpuid-policy "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?; }
-echo "1..66"
+echo "1..69"
 
 for cpu in "Intel Xeon Gold 6148:skx" "Intel Xeon E5-2630 v3:hsw" \
            "Intel Ice Lake Server:icx" "AMD EPYC 7502 32-Core:rome"; do
@@ -72,6 +72,16 @@ run check "$tmp/db.cfg"
 t "check without --host exits 2" '[ $rc -eq 2 ]'
 run check "$tmp/db.cfg" --host "$tmp/skx.json" --baseline amd-zen2
 t "check --baseline overrides the config" '[ $rc -eq 4 ] && grep -qx "missing: clzero" "$tmp/out"'
+# cpuid_baseline may be Xen's 19 hex words in the xl.cfg too (README: "a
+# level, cluster or hex words"): check and report read them as --baseline does.
+skx_hex=$("$XL_EXT" cpuid-policy cluster baseline "$tmp/skx.json" | sed -n "s/^baseline: //p")
+printf 'name = "hexdb"\ntype = "hvm"\ncpuid_baseline = "%s"\n' "$skx_hex" > "$tmp/hex.cfg"
+run check "$tmp/hex.cfg" --host "$tmp/skx.json"
+t "check: hex words in the xl.cfg, on the host they came from, exit 0" '[ $rc -eq 0 ] && grep -q "^compatible: " "$tmp/out"'
+run check "$tmp/hex.cfg" --host "$tmp/hsw.json"
+t "check: hex words in the xl.cfg on Haswell exit 4 with the AVX-512 lines" '[ $rc -eq 4 ] && grep -qx "missing: avx512f" "$tmp/out"'
+run report --host "$tmp/skx.json" --host "$tmp/hsw.json" "$tmp/hex.cfg"
+t "report reads hex words from the xl.cfg" '[ $rc -eq 0 ] && grep -E "^hexdb +hvm +hex \([0-9]+ features\) +- +yes +no \([0-9]+\)" "$tmp/out" >/dev/null'
 if [ ! -e /proc/xen ]; then
     run check no-such-domain --host "$tmp/hsw.json"
     t "check of a domain name without Xen exits 5" '[ $rc -eq 5 ]'

@@ -13,7 +13,7 @@ n=0; fail=0
 t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1
       sed 's/^/# /' "$tmp/out" "$tmp/err"; fi; }
 run() { "$XL_EXT" create "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?; }
-echo "1..17"
+echo "1..18"
 
 facts="$XENMIG_SRCDIR/tests/gpu/facts"
 "$XL_EXT" cpuid-policy corpus --host-json "Intel Xeon E5-2630 v3" > "$tmp/hsw-plain.json"
@@ -44,6 +44,10 @@ run --dry-run --host "$tmp/hsw.json" "$tmp/ml.cfg" 'cpuid_baseline="x86-64-v3"' 
 t "and with both lowered it would run" '[ $rc -eq 0 ] && grep -q "^xl create .*cpuid=" "$tmp/out"'
 run --dry-run --host "$tmp/hsw.json" "$tmp/ml.cfg" 'gpu_baseline="cuda-9.5"'
 t "an unknown GPU level exits 3 quoting it" '[ $rc -eq 3 ] && grep -q "cuda-9.5" "$tmp/err"'
+hsw_hex=$("$XL_EXT" cpuid-policy cluster baseline "$tmp/hsw.json" | sed -n "s/^baseline: //p")
+printf 'name = "hex"\ntype = "hvm"\ncpuid_baseline = "%s"\n' "$hsw_hex" > "$tmp/hex.cfg"
+run --dry-run --host "$tmp/hsw.json" "$tmp/hex.cfg"
+t "hex words in the xl.cfg: the host they came from runs it" '[ $rc -eq 0 ] && grep -q "^xl create $tmp/hex.cfg '"'"'cpuid=\"host.*\"'"'"'$" "$tmp/out"'
 run --host "$tmp/hsw.json" "$tmp/v2.cfg"
 t "--host without --dry-run is a usage error" '[ $rc -eq 2 ]'
 if [ ! -e /proc/xen ]; then

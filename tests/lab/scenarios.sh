@@ -31,6 +31,15 @@
 #                              a retry re-created the guest, it is
 #                              migrated once more first, so the step is
 #                              always a re-migration
+#               save-c         stock `xl save -c` to a checkpoint file (the
+#                              domain is paused throughout); downtime_ms is
+#                              the pause the guest saw
+#               xenmig-save-sN-stop|loose[-plain]   `xl-ext save -c`, live,
+#                              through the engine, to a checkpoint file
+#               restore-checkpoint   the last checkpoint file of the guest
+#                              (either save step's): the domain destroyed,
+#                              then stock `xl restore` of the file; the
+#                              guest must continue (the same boot)
 #               hold-SECONDS   the guest just runs (it must still run after)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on;
 #                          tsc_mode=MODE sets xl's tsc_mode of PVH/HVM
@@ -313,6 +322,45 @@ op_save_restore() {
     rm -f "$file"
     op_total=$(elapsed "$start" "$end")
     op_extra="save_s=$(elapsed "$start" "$middle") restore_s=$(elapsed "$middle" "$end") save_bytes=$size"
+}
+
+# save-c / xenmig-save-sN-TRACING: a checkpoint of the running guest,
+# kept for restore-checkpoint
+op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
+    file=$work/$guest.ckpt
+    rm -f "$file"
+    start=$(now)
+    if [ "$1" = xl ]; then
+        timeout 300 xl save -c "$guest" "$file" > "$work/command.out" 2>&1 || return 1
+    else
+        streams=$2 tracing=$3 options=""
+        shift 3
+        for flag in "$@"; do
+            case "$flag" in plain) options="$options --no-encrypt" ;; esac
+        done
+        XENMIG_TRACE=1 timeout 600 xl-ext save -c --json --streams "$streams" \
+            --tracing "$tracing" --timeout 60000 $options "$guest" "$file" \
+            > "$work/command.out" 2>&1 || return 1
+        grep '^{.*"event":"summary"' "$work/command.out" | tail -n 1 | sed "s/^/LAB-JSON name=$name /"
+        grep -E '^xenmig-trace|^xl-ext (migrate|save): downtime parts' "$work/command.out" | tail -n 40 |
+            sed "s/^/LAB-DETAIL $name: /"
+    fi
+    op_total=$(elapsed "$start" "$(now)")
+    [ -s "$file" ] || { echo "no checkpoint file '$file' after the save" >> "$work/command.out"; return 1; }
+    summary=$(grep -m 1 '^xl-ext save: result=' "$work/command.out" || true)
+    op_extra="save_bytes=$(wc -c < "$file") $(echo "$summary" | tr ' ' '\n' |
+        grep -E '^(downtime|bytes|rounds|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+}
+
+op_restore_checkpoint() {
+    file=$work/$guest.ckpt
+    [ -s "$file" ] || { echo "no checkpoint file '$file': run a save step first" > "$work/command.out"; return 1; }
+    timeout 60 xl destroy "$guest" > "$work/command.out" 2>&1 || return 1
+    start=$(now)
+    timeout 300 xl restore "$file" >> "$work/command.out" 2>&1 || return 1
+    op_total=$(elapsed "$start" "$(now)")
+    op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file")"
+    rm -f "$file"
 }
 
 op_migrate() {  # TOOL TRANSPORT
@@ -648,6 +696,11 @@ run_op() {
         case "$op" in
         create) op_create ;;
         save-restore) op_save_restore ;;
+        save-c) op_save_checkpoint xl ;;
+        xenmig-save-s*-*)
+            streams=$(echo "$op" | sed 's/^xenmig-save-s\([0-9]*\)-.*/\1/')
+            op_save_checkpoint xl-ext "$streams" $(echo "$op" | cut -d- -f4- | tr '-' ' ') ;;
+        restore-checkpoint) op_restore_checkpoint ;;
         migrate-pipe) op_migrate xl pipe ;;
         migrate-tcp) op_migrate xl tcp ;;
         xenmig-s*-*)

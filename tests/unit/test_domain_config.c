@@ -156,6 +156,31 @@ START_TEST(test_default_levels_and_options_version)
 }
 END_TEST
 
+/* cpuid_baseline takes Xen's 19 hex words as well as a level name or "cluster". */
+START_TEST(test_cpuid_baseline_hex_words)
+{
+    static const char hex[] = "178bfbff:f6f83203:2c100800:00000121:00000000:009c47ab:"
+                              "00000000:00000000:00000000:00000000:00000000:00000000:"
+                              "00000000:00000000:00000000:00000000:00000000:00000000:00000000";
+    struct cpuid_domain_config_keys *keys = NULL;
+    char text[512];
+
+    snprintf(text, sizeof(text), "name = \"hex\"\ncpuid_baseline = \"%s\"\n", hex);
+    ck_assert_msg(cpuid_domain_config_read_blob(text, strlen(text), "hex.cfg", &options, &keys) == 0,
+                  "%s", mig_error_last());
+    ck_assert_str_eq(keys->cpuid_baseline, hex);
+    cpuid_domain_config_keys_free(keys);
+
+    /* eighteen words: refused, quoting the count, naming the config */
+    snprintf(text, sizeof(text), "cpuid_baseline = \"%.*s\"\n", (int)(sizeof(hex) - 10), hex);
+    ck_assert_int_eq(cpuid_domain_config_read_blob(text, strlen(text), "short.cfg", &options, &keys),
+                     MIG_EINVAL);
+    ck_assert_ptr_null(keys);
+    ck_assert_msg(strstr(mig_error_last(), "short.cfg") && strstr(mig_error_last(), "has 18 words"),
+                  "%s", mig_error_last());
+}
+END_TEST
+
 /* Set key in text, and read the result back through the reader. */
 static char *set_and_check(const char *text, const char *key, const char *value)
 {
@@ -269,6 +294,7 @@ int main(void)
     tcase_add_loop_test(tc, test_bad_configs_are_quoted, 0, sizeof(bad_configs) / sizeof(bad_configs[0]));
     tcase_add_test(tc, test_blob_from_a_save_file);
     tcase_add_test(tc, test_default_levels_and_options_version);
+    tcase_add_test(tc, test_cpuid_baseline_hex_words);
     tcase_add_test(tc, test_set_replaces_in_place_keeping_the_rest);
     tcase_add_test(tc, test_set_appends_new_key);
     tcase_add_test(tc, test_set_duplicate_assignments_last_wins);

@@ -14,6 +14,7 @@
 #include "migrate_metadata.h"
 
 #define HEX "178bfbff:f6f83203"
+#define HEX19 "178bfbff:f6f83203:2c100800:00000121:00000000:009c47ab:0:0:0:0:0:0:0:0:0:0:0:0:0"
 
 START_TEST(test_names_written_as_they_are)
 {
@@ -28,6 +29,10 @@ START_TEST(test_names_written_as_they_are)
     free(out);
     ck_assert_int_eq(migrate_metadata_members(HEX, "cluster", NULL, &out), 0);
     ck_assert_str_eq(out, "\"features\":\"" HEX "\",\"cpuid_baseline\":\"cluster\"");
+    free(out);
+    /* a cpuid_baseline of hex words goes through too */
+    ck_assert_int_eq(migrate_metadata_members(HEX, HEX19, NULL, &out), 0);
+    ck_assert_str_eq(out, "\"features\":\"" HEX "\",\"cpuid_baseline\":\"" HEX19 "\"");
     free(out);
 }
 END_TEST

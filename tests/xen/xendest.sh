@@ -35,7 +35,7 @@ run() {
 }
 receiver() { echo "$XL_EXT" migrate-receive --xen --timeout 20000; }
 
-echo "1..25"
+echo "1..40"
 "$DOUBLE" --extract "$LAB" "$tmp/head" "$tmp/tail" >"$tmp/extract.out" 2>&1
 t "the head and tail are cut from the real PVH capture" \
     '[ -s "$tmp/head" ] && [ -s "$tmp/tail" ] || { show "$tmp/extract.out"; false; }'
@@ -111,4 +111,67 @@ t "the error says xl stopped reading" 'grep -q "stopped reading\|closed its outp
 # 6. not xl at all: a wrong banner is quoted
 FAKE_XL_BANNER="hello from sh" run banner -- $(receiver)
 t "a wrong banner is refused, quoting it" 'grep -qF "(it sent \"hello from sh\")" "$tmp/banner.err" || { show "$tmp/banner.err"; false; }'
+
+# 7. a save (xl-ext save of a real domain): no xl, the merged stream to a
+# file that appears only whole
+run save --pfns 4096 --streams 3 --dirty 600 --check "$tmp/save.xl" -- \
+    $(receiver) --save "$tmp/save.xl" --host-json "$CORE2"
+t "a save succeeds and the receiver exits 0" \
+    'grep -q "^source: rc=0 " "$tmp/save.out" && grep -q "^receiver: exit=0$" "$tmp/save.out" || { show "$tmp/save.out" "$tmp/save.err"; false; }'
+t "the save file is head + the source's pages + tail (libmig's reader)" \
+    'grep -q "^check: ok: .* all 4096 pfns equal" "$tmp/save.out" || { show "$tmp/save.out"; false; }'
+t "no xl was started for a save" '[ ! -e "$tmp/save.log" ]'
+t "the receiver names the save file" 'grep -q "domain saved to .*save.xl. (an xl save file)" "$tmp/save.err" || { show "$tmp/save.err"; false; }'
+if [ -x "$VERIFY" ] && PYTHONPATH="$XEN_PYTHONPATH" /usr/bin/python3 -c 'import xen.migration.libxc' 2>/dev/null; then
+    t "Xen's verify-stream-v2 accepts the save file" \
+        'PYTHONPATH="$XEN_PYTHONPATH" "$VERIFY" -q -f xl -i "$tmp/save.xl" 2>"$tmp/verify-save.err" || { show "$tmp/verify-save.err"; false; }'
+else
+    skip "verify-stream-v2 (xen-utils-4.17) not installed"
+fi
+mkdir "$tmp/keep"
+echo "an earlier save" >"$tmp/keep/domain.xl"
+run savecancel --cancel-at-switchover --dirty 50 -- $(receiver) --save "$tmp/keep/domain.xl"
+t "a save that fails at the switchover fails, and the source keeps its guest" \
+    'grep -q "^source: rc=-8 " "$tmp/savecancel.out" && grep -q "^source: released=0 paused=0" "$tmp/savecancel.out" || { show "$tmp/savecancel.out" "$tmp/savecancel.err"; false; }'
+t "the earlier file is as it was and no partial file is left beside it" \
+    '[ "$(cat "$tmp/keep/domain.xl")" = "an earlier save" ] && [ "$(ls -A "$tmp/keep")" = "domain.xl" ] || { ls -la "$tmp/keep"; false; }'
+run savefull -- $(receiver) --save /dev/full
+t "a full disk fails the save, and the source keeps its guest" \
+    '! grep -q "^source: rc=0 " "$tmp/savefull.out" && grep -q "^source: released=0 paused=0" "$tmp/savefull.out" || { show "$tmp/savefull.out" "$tmp/savefull.err"; false; }'
+t "the error names the save file" 'grep -q "the save file" "$tmp/savefull.err" "$tmp/savefull.out" || { show "$tmp/savefull.err"; false; }'
+t "the receiver exits 1" 'grep -q "^receiver: exit=1$" "$tmp/savefull.out"'
+
+# 8. xl-ext restore of that file: the CPU policy it carries against the
+# host, then stock xl restore (a stand-in on PATH that says what it got)
+mkdir "$tmp/bin"
+printf '#!/bin/sh\necho "stock xl: $*"\n' >"$tmp/bin/xl"
+chmod +x "$tmp/bin/xl"
+python3 - "$CORE2" "$tmp" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))
+every = dict(h, hostname="a host with every feature",
+             featuresets={k: ":".join(["ffffffff"] * 19) for k in h["featuresets"]})
+json.dump(every, open(sys.argv[2] + "/every.json", "w"))
+# leaf 1 ecx: sse3 alone (no ssse3, cx16, sse4 ...)
+low = dict(h, hostname="a host without cx16", featuresets={})
+for k, v in h["featuresets"].items():
+    w = v.split(":"); w[1] = "00000001"; low["featuresets"][k] = ":".join(w)
+json.dump(low, open(sys.argv[2] + "/low.json", "w"))
+PY
+PATH="$tmp/bin:$PATH" "$XL_EXT" restore -p --host-json "$tmp/every.json" "$tmp/save.xl" >"$tmp/r1.out" 2>&1
+t "a host that has every feature restores it with stock xl restore and xl's options" \
+    'grep -qx "stock xl: restore -p $tmp/save.xl" "$tmp/r1.out" || { show "$tmp/r1.out"; false; }'
+PATH="$tmp/bin:$PATH" "$XL_EXT" restore --host-json "$tmp/low.json" "$tmp/save.xl" >"$tmp/r2.out" 2>&1
+rc=$?
+t "a host that lacks a feature the domain runs with refuses: exit 4" '[ $rc = 4 ] || { show "$tmp/r2.out"; false; }'
+t "the refusal names the host, the domain and the features, and stock xl never ran" \
+    'grep -q "this host (a host without cx16) cannot run domain lab-pvh-96-idle of .*missing features: .*cx16" "$tmp/r2.out" && ! grep -q "stock xl" "$tmp/r2.out" || { show "$tmp/r2.out"; false; }'
+head -c 3000 "$tmp/save.xl" >"$tmp/cut.xl"
+PATH="$tmp/bin:$PATH" "$XL_EXT" restore --host-json "$tmp/every.json" "$tmp/cut.xl" >"$tmp/r3.out" 2>&1
+rc=$?
+t "a save file cut short is refused (exit 3) with the offset, and nothing started" \
+    '[ $rc = 3 ] && grep -q "cut.xl. cannot be read at offset 3000: .*truncated" "$tmp/r3.out" && ! grep -q "stock xl" "$tmp/r3.out" || { show "$tmp/r3.out"; false; }'
+PATH="$tmp/bin:$PATH" "$XL_EXT" restore one.cfg "$tmp/save.xl" extra-word >"$tmp/r4.out" 2>&1
+rc=$?
+t "more than [CONFIG] FILE is a usage error (exit 2)" '[ $rc = 2 ] || { show "$tmp/r4.out"; false; }'
 exit $fail

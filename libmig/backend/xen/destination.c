@@ -13,6 +13,11 @@
  * before the source said "go"), never leave the receiver behind (close
  * ends it, with a time limit, and reaps it), and never die of SIGPIPE when
  * the receiver dies: a write to a dead receiver is an error saying so.
+ *
+ * Saving (options' save_path), no xl runs: the same merged stream is an xl
+ * save file, written to a temporary file beside the target and renamed
+ * into place on the go, never before; the source keeps its domain until
+ * then.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,8 +89,12 @@ struct mig_xen_dest {
 
     pid_t child;                     /* xl migrate-receive, -1 when none */
     int to_child, from_child;
-    struct mig_whole_file capture;  /* --capture: put in place once started */
-    bool started;                   /* xl migrate-receive started the domain */
+    struct mig_whole_file capture;  /* --capture: put in place once started;
+                                       saving: the save file */
+    const char *sink;               /* what capture is, in errors */
+    bool saving;                    /* no xl: the stream goes to the save file */
+    bool started;                   /* xl migrate-receive started the domain (or
+                                       the save file is in place) */
     struct mig_stream_writer *child_writer, *capture_writer;
     pthread_mutex_t write_lock;      /* one record at a time into the stream */
     atomic_bool broken;              /* a write failed: the stream is dead */
@@ -260,14 +269,14 @@ static int send_bytes(struct mig_xen_dest *d, const void *buf, size_t len, bool 
                              "earlier: not writing %s", (long)d->child, what);
     pthread_mutex_lock(&d->write_lock);
     sigpipe_block(&g);
-    rc = mig_write_all(d->to_child, buf, len, 0, "write");
+    rc = d->saving ? 0 : mig_write_all(d->to_child, buf, len, 0, "write");
     sigpipe_restore(&g, rc != 0);
     if (rc)
         rc = stream_broken(d, rc, what);
     else if (capture && d->capture.fd >= 0) {
         rc = mig_write_all(d->capture.fd, buf, len, 0, "write");
         if (rc)
-            rc = mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
+            rc = mig_error_set(MIG_EIO, "writing %s: %s", d->sink, mig_error_last());
     }
     pthread_mutex_unlock(&d->write_lock);
     return rc;
@@ -286,8 +295,8 @@ static int flush_batch(struct mig_xen_dest *d, struct page_batch *b)
                              "earlier: not writing pages", (long)d->child);
     pthread_mutex_lock(&d->write_lock);
     sigpipe_block(&g);
-    rc = mig_stream_write_page_data(d->child_writer, b->words, b->count, b->pages,
-                                    b->data_count);
+    rc = d->saving ? 0 : mig_stream_write_page_data(d->child_writer, b->words, b->count,
+                                                    b->pages, b->data_count);
     sigpipe_restore(&g, rc != 0);
     if (rc)
         rc = stream_broken(d, rc, "a PAGE_DATA record");
@@ -295,7 +304,7 @@ static int flush_batch(struct mig_xen_dest *d, struct page_batch *b)
         rc = mig_stream_write_page_data(d->capture_writer, b->words, b->count, b->pages,
                                         b->data_count);
         if (rc)
-            rc = mig_error_set(MIG_EIO, "writing the stream capture: %s", mig_error_last());
+            rc = mig_error_set(MIG_EIO, "writing %s: %s", d->sink, mig_error_last());
     }
     pthread_mutex_unlock(&d->write_lock);
     b->count = 0;
@@ -369,7 +378,7 @@ static int xd_epoch_applied(void *backend)
     double deadline = (double)mig_clock_ms() + 600000.0;
     int rc = flush_all_batches(d), queued;
 
-    while (!rc) {
+    while (!rc && !d->saving) {
         if (ioctl(d->to_child, FIONREAD, &queued) < 0)
             break;                  /* no way to tell: the flush has to do */
         if (queued <= 0)
@@ -542,6 +551,8 @@ static int xd_accept_prologue(void *backend, const void *blob, size_t len)
         if (rc)
             return rc;        /* MIG_ECOMPAT and its message pass through */
     }
+    if (d->saving)
+        return send_bytes(d, head, head_len, true, "the stream head");
     rc = start_receiver(d);
     if (!rc)
         rc = expect_message(d, xl_banner, sizeof(xl_banner) - 1, BANNER_TIMEOUT_MS,
@@ -555,7 +566,7 @@ static int xd_prepare(void *backend, uint64_t nr_pfns)
 {
     struct mig_xen_dest *d = backend;
 
-    if (d->child <= 0)
+    if (!d->meta)
         return mig_error_set(MIG_ECOMPAT, "the source sent no Xen prologue: it is not a "
                              "xenmig Xen source (or an older version)");
     if (d->written)
@@ -612,7 +623,7 @@ static int xd_restore_state(void *backend, const void *state, size_t len)
     struct mig_xen_dest *d = backend;
     int rc;
 
-    if (d->child <= 0)
+    if (d->child <= 0 && !d->saving)
         return mig_error_set(MIG_EINVAL, "no xl migrate-receive to restore into");
     if (!len)
         return mig_error_set(MIG_EFORMAT, "the source's stream tail is empty: it must "
@@ -622,10 +633,31 @@ static int xd_restore_state(void *backend, const void *state, size_t len)
              (uint64_t)atomic_load(&d->alloc_only));
     if (!rc)
         rc = send_bytes(d, state, len, true, "the stream tail");
-    if (!rc)
+    if (!rc && d->saving && fdatasync(d->capture.fd))
+        rc = mig_error_set_errno(MIG_EIO, errno, "flushing %s to disk", d->sink);
+    if (!rc && !d->saving)
         rc = expect_message(d, xl_ready, sizeof(xl_ready), READY_TIMEOUT_MS,
                             "\"domain received, ready to unpause\"");
     return rc;
+}
+
+/*
+ * Saving, the go: the file is complete and verified; put it in place.  One
+ * that cannot be is MIG_EABSENT: the domain is nowhere here, so the source
+ * keeps it.
+ */
+static int save_commit(struct mig_xen_dest *d)
+{
+    int rc;
+
+    mig_stream_writer_close(d->capture_writer);
+    d->capture_writer = NULL;
+    rc = mig_whole_file_commit(&d->capture, d->sink);
+    if (rc)
+        return mig_error_set(MIG_EABSENT, "%s", mig_error_last());
+    dest_log(d, XTL_INFO, "%s is in place", d->sink);
+    d->started = true;
+    return 0;
 }
 
 static int xd_resume(void *backend)
@@ -635,6 +667,8 @@ static int xd_resume(void *backend)
     ssize_t got;
     int rc;
 
+    if (d->saving)
+        return save_commit(d);
     if (d->child <= 0)
         return mig_error_set(MIG_EINVAL, "no xl migrate-receive to clear to unpause");
     d->go_sent = true;
@@ -711,10 +745,12 @@ int mig_xen_dest_open(struct xentoollog_logger *log,
         rc = mig_error_set(MIG_ENOMEM, "out of memory for a Xen destination");
         goto out;
     }
-    if (opts->capture_path) {
+    d->saving = opts->save_path != NULL;
+    d->sink = d->saving ? "the save file" : "the stream capture";
+    if (d->saving || opts->capture_path) {
         /* Guest memory: 0600, and in place only once the domain started. */
-        rc = mig_whole_file_open(&d->capture, opts->capture_path, 0600,
-                                 "the stream capture");
+        rc = mig_whole_file_open(&d->capture, d->saving ? opts->save_path :
+                                 opts->capture_path, 0600, d->sink);
         if (rc)
             goto out;
         rc = mig_stream_writer_open_fd(&d->capture_writer, d->capture.fd, NULL);
@@ -744,7 +780,7 @@ void mig_xen_dest_close(struct mig_xen_dest *d)
     mig_stream_writer_close(d->child_writer);
     mig_stream_writer_close(d->capture_writer);
     if (d->capture.fd >= 0 && d->started) {
-        if (mig_whole_file_commit(&d->capture, "the stream capture"))
+        if (mig_whole_file_commit(&d->capture, d->sink))
             dest_log(d, XTL_ERROR, "%s", mig_error_last());
     } else {
         mig_whole_file_discard(&d->capture);

@@ -15,7 +15,8 @@
  *    it does not;
  *  - suspend and resume through libxl (libxl_domain_suspend_only,
  *    libxl_domain_resume with suspend_cancel), destroy only in release()
- *    (after the destination said it runs the guest);
+ *    (after the destination said it runs the guest; a checkpoint's
+ *    release resumes it instead: the save file is in place);
  *  - an HVM domain's device model (emulator.c): qemu's log-dirty switched
  *    on and off with Xen's, its state (saved by libxl's suspend) and its
  *    xenstore physmap sent as libxl's EMULATOR records in the tail;
@@ -1076,11 +1077,30 @@ static int src_throttle(void *backend, unsigned int percent)
     return xen_throttle_apply(&src->throttle, src->ctx, src->log, src->domid, percent);
 }
 
+/* A checkpoint (xl save -c, -p): the file is in place; the domain runs on here. */
+static int checkpoint_resume(struct mig_xen_source *src)
+{
+    int rc = src_resume(src);
+
+    if (rc)
+        return mig_error_set(rc, "the save file is in place but %s", mig_error_last());
+    if (src->opts.checkpoint_paused) {
+        rc = libxl_domain_pause(src->ctx, src->domid, NULL);
+        if (rc)
+            return mig_error_set(MIG_EIO, "the save file is in place and domain %u runs, "
+                                 "but it could not be paused as -p asks (libxl error "
+                                 "%d)", src->domid, rc);
+    }
+    return 0;
+}
+
 static int src_release(void *backend)
 {
     struct mig_xen_source *src = backend;
     int rc;
 
+    if (src->opts.checkpoint)
+        return checkpoint_resume(src);
     /* Put back first: a domain that outlives a failed destroy runs on unthrottled. */
     xen_throttle_undo(&src->throttle, src->ctx, src->log, src->domid,
                       "when it is released");
