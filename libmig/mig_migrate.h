@@ -138,6 +138,14 @@ struct mig_migrate_options {
                                            AES-256-GCM after it, which an older
                                            destination runs).  The destination
                                            chooses; result->cipher says what ran */
+    /* version 7 */
+    bool resumes_here;                  /* source: a live checkpoint (xl-ext save -c):
+                                           after success the backend's release
+                                           resumes the guest here, so the check of
+                                           its paused memory must not hold it
+                                           paused: one not finished by "go" is
+                                           dropped (result->verify_dropped), not
+                                           waited for */
 };
 #define MIG_MIGRATE_CIPHER_AUTO 0xffu
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
@@ -149,10 +157,10 @@ struct mig_migrate_options {
 #define MIG_MIGRATE_FAULT_OLD_READY 104 /* destination: answer "ready" without
                                            "cipher" and seal with AES-256-GCM, as a
                                            destination from before the negotiation */
-#define MIG_MIGRATE_OPTIONS_VERSION 6
+#define MIG_MIGRATE_OPTIONS_VERSION 7
 /* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd,
  * 3 no reconnects (a lost stream fails the migration), 4 no dry_run or predict,
- * 5 no cipher (the automatic choice). */
+ * 5 no cipher (the automatic choice), 6 no resumes_here. */
 #define MIG_MIGRATE_OPTIONS_VERSION_MIN 1
 
 /* The control protocol's version, in "hello" (docs/formats.md). */
@@ -160,7 +168,7 @@ struct mig_migrate_options {
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
       0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1, 3, false, false, \
-      MIG_MIGRATE_CIPHER_AUTO }
+      MIG_MIGRATE_CIPHER_AUTO, false }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {
@@ -188,6 +196,9 @@ struct mig_migrate_result {
     bool verified_before_go;       /* that check ended before the destination
                                       was cleared (a miss resumes the source);
                                       else it ended after its resume */
+    bool verify_dropped;           /* source, resumes_here: that check had not
+                                      ended by "go" and was dropped (the guest
+                                      resumed here at once) */
     char reason[256];              /* the policy's last reason */
     /* Source: the policy's expected downtime when it decided to switch over
      * (pages left plus policy.overhead_ms), in ms; -1: it never did. */

@@ -497,6 +497,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
         json_object_object_add(e, "memory_verified", json_object_new_boolean(r->memory_verified));
         json_object_object_add(e, "verified_before_go",
                                json_object_new_boolean(r->verified_before_go));
+        json_object_object_add(e, "verify_dropped", json_object_new_boolean(r->verify_dropped));
         json_object_object_add(e, "reason", json_object_new_string(r->reason));
         json_object_object_add(e, "reconnects", json_object_new_int64((int64_t)r->reconnects));
         json_object_object_add(e, "ladder", json_object_new_string(ladder));
@@ -522,7 +523,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
             r->encrypted ? "yes" : "no", r->cipher ? r->cipher : "none",
             (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
-            !r->memory_verified ? "none" : r->verified_before_go ? "before-go" : "after-resume",
+            r->verify_dropped ? "dropped" : !r->memory_verified ? "none" :
+            r->verified_before_go ? "before-go" : "after-resume",
             r->reconnects, ladder, r->forced ? " forced=yes" : "");
     if (has_parts)
         fprintf(o->out, "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "

@@ -158,6 +158,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     key = p->save_path ? NULL : costs_key(mig_xen_source_domid(src));
     if (key)
         switchover_costs_use(key, &opts.policy, &p->out);
+    opts.resumes_here = p->checkpoint;    /* save -c, -p */
     opts.progress = migrate_output_progress;
     opts.progress_payload = &p->out;
     rc = mig_migrate_send(&mig_xen_source_ops, src, from_child, to_child, &opts,

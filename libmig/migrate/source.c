@@ -775,12 +775,23 @@ static int clear_destination(struct source *s)
     return 0;
 }
 
-/* The hash not joined before "go": its answer can only be reported now. */
+/*
+ * The hash not joined before "go": its answer can only be reported now.  A
+ * checkpoint's guest resumes here once the destination has it: an
+ * unfinished hash of its paused memory is dropped rather than keep it
+ * paused (the first check, of what the destination stored, did hold).
+ */
 static int verify_after_resume(struct source *s, struct verify_job *verify,
                                unsigned long long remote_digest)
 {
     int rc;
 
+    if (verify->started && s->opts->version >= 7 && s->opts->resumes_here) {
+        verify_abandon(verify);
+        s->result->verify_dropped = true;
+        control_trace("source", "verification dropped: the guest resumes here");
+        return 0;
+    }
     if (verify->started) {
         verify_hurry(verify);
         rc = verify_join(verify);

@@ -93,6 +93,7 @@ struct mig_xen_dest {
                                        saving: the save file */
     const char *sink;               /* what capture is, in errors */
     bool saving;                    /* no xl: the stream goes to the save file */
+    bool head_sent;                 /* the prologue passed and its head is written */
     bool started;                   /* xl migrate-receive started the domain (or
                                        the save file is in place) */
     struct mig_stream_writer *child_writer, *capture_writer;
@@ -551,14 +552,13 @@ static int xd_accept_prologue(void *backend, const void *blob, size_t len)
         if (rc)
             return rc;        /* MIG_ECOMPAT and its message pass through */
     }
-    if (d->saving)
-        return send_bytes(d, head, head_len, true, "the stream head");
-    rc = start_receiver(d);
-    if (!rc)
+    rc = d->saving ? 0 : start_receiver(d);
+    if (!rc && !d->saving)
         rc = expect_message(d, xl_banner, sizeof(xl_banner) - 1, BANNER_TIMEOUT_MS,
                             "banner");
     if (!rc)
         rc = send_bytes(d, head, head_len, true, "the stream head");
+    d->head_sent = !rc;
     return rc;
 }
 
@@ -566,7 +566,7 @@ static int xd_prepare(void *backend, uint64_t nr_pfns)
 {
     struct mig_xen_dest *d = backend;
 
-    if (!d->meta)
+    if (!d->head_sent)
         return mig_error_set(MIG_ECOMPAT, "the source sent no Xen prologue: it is not a "
                              "xenmig Xen source (or an older version)");
     if (d->written)

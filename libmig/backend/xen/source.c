@@ -892,6 +892,8 @@ static int src_handover(void *backend)
     char away[sizeof(src->name) + 16];
     int rc;
 
+    if (src->opts.checkpoint)
+        return 0;           /* a checkpoint stays here under its name */
     snprintf(away, sizeof(away), "%s--migratedaway", src->name);
     rc = libxl_domain_rename(src->ctx, src->domid, src->name, away);
     if (rc)
