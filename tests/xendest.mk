@@ -18,8 +18,8 @@ xen_fake_xl_SOURCES = xen/fake-xl.c
 xen_fake_xl_LDADD = $(XENDEST_TEST_LIBS)
 xen_xen_source_double_SOURCES = xen/xen-source-double.c unit/mem_backend.c unit/mem_backend.h
 xen_xen_source_double_LDADD = $(XENDEST_TEST_LIBS)
-TESTS += xen/xendest.sh
-EXTRA_DIST += xen/xendest.sh
+TESTS += xen/xendest.sh xen/xen-mapped.sh
+EXTRA_DIST += xen/xendest.sh xen/xen-mapped.sh
 
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_xen_prologue

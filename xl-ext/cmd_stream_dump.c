@@ -5,6 +5,8 @@
  * one JSON object per line with --json.  --rewrite writes every item again
  * through libmig's writer, so `cmp FILE OUT` shows the codec round-trips.
  *
+ * A mapped save file (libmig/savefile) is listed by stream_dump_mapped.c.
+ *
  * Malformed input: everything decoded so far is printed, then the error on
  * stderr, exit 3.  This file must never interpret a stream itself: all
  * decoding is libmig's (mig_stream.h).
@@ -23,7 +25,9 @@
 
 #include <json-c/json.h>
 
+#include "mig_savefile.h"
 #include "mig_stream.h"
+#include "stream_dump_mapped.h"
 #include "subcommands.h"
 
 struct dump_totals {
@@ -572,10 +576,29 @@ static int dump_run(const struct dump_request *req)
     return ret;
 }
 
+/* Whether FILE is a mapped save file, which stream_dump_mapped lists. */
+static bool is_mapped(const struct dump_request *req)
+{
+    enum mig_savefile_format format;
+
+    return strcmp(req->input, "-") && !mig_savefile_sniff(req->input, &format) &&
+           format == MIG_SAVEFILE_MAPPED;
+}
+
 int cmd_stream_dump(int argc, char **argv)
 {
     struct dump_request req = { .json = false };
     int rc = parse_request(argc, argv, &req);
 
-    return rc == DUMP_PARSED ? dump_run(&req) : rc;
+    if (rc != DUMP_PARSED)
+        return rc;
+    if (!is_mapped(&req))
+        return dump_run(&req);
+    if (req.rewrite) {
+        fprintf(stderr, "%s stream-dump: --rewrite: '%s' is a mapped save file, not a Xen "
+                "stream; '%s convert --format xl %s OUT' writes it as one\n", xl_ext_prog,
+                req.input, xl_ext_prog, req.input);
+        return XL_EXT_EXIT_USAGE;
+    }
+    return stream_dump_mapped(req.input, req.json, req.pages);
 }

@@ -23,7 +23,9 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "  --json           one JSON object per line (items, then totals)\n"
       "  --pages          also list every pfn and its page type\n"
       "  --rewrite OUT    write every item again through libmig's writer to OUT\n"
-      "                   (cmp FILE OUT shows the codec round-trips the input)\n" },
+      "                   (cmp FILE OUT shows the codec round-trips the input)\n"
+      "  A mapped save file (save --format mapped) is checked whole and its\n"
+      "  superblock, sections and pfn ranges listed (--pages: every pfn).\n" },
 
     /* -- cpuid-policy room commands -- */
     { "cpuid-policy", cmd_cpuid_policy,
@@ -163,6 +165,8 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory).\n"
       "--save FILE         Write the received simulated guest to FILE instead\n"
       "                    of running it (used by save --sim).\n"
+      "--save-format F     --save's format: xl (default) or mapped (used by save\n"
+      "                    --format mapped; with --xen too).\n"
       "--json              JSON summary on stderr.\n" },
     { "save", cmd_save,
       "Save a domain (or with --sim, live, a simulated guest) to a file",
@@ -181,7 +185,12 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "                    Save a simulated guest while it runs: its memory is\n"
       "                    copied live, the file is written and flushed before the\n"
       "                    guest is let go; if it cannot be written (a full disk)\n"
-      "                    the guest keeps running.\n" },
+      "                    the guest keeps running.\n"
+      "--format xl|mapped  xl: the sequential file (for a simulated guest its own\n"
+      "                    format); mapped: every page at a fixed place, written\n"
+      "                    by the streams in parallel and overwritten in place by\n"
+      "                    later rounds (read by xl-ext restore and convert).\n"
+      "                    Default: mapped when --streams N > 1 is given, else xl.\n" },
     { "restore", cmd_restore,
       "Restore a domain from an xl save file, after a CPUID check of this host",
       "[-p] [-e] [-d] [-V] [--host-json FILE] [<ConfigFile>] <CheckpointFile>",
@@ -190,7 +199,23 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "every feature it runs with; then runs stock 'xl restore' with xl's\n"
       "options (-p paused, -e no console wait, -d debug, -V vnc viewer).\n"
       "--host-json FILE    Check against this host description instead of\n"
-      "                    probing ($XENMIG_HOST_JSON).\n" },
+      "                    probing ($XENMIG_HOST_JSON).\n"
+      "A mapped save file (save --format mapped) of a domain is checked whole,\n"
+      "then read by N threads and fed as one stock stream to 'xl migrate-receive'\n"
+      "(-p -e -d as there; CONFIG, -c, -V are refused: convert it first).\n"
+      "--streams N         Threads that read a mapped file, 1-64 (default 2).\n"
+      "--sim               Restore a simulated guest's save file (either format)\n"
+      "                    into this process and print its memory digest.\n"
+      "A file cut short or damaged is refused, exit 3, naming the offset;\n"
+      "nothing is started.\n" },
+    { "convert", cmd_convert,
+      "Turn a mapped save file into a sequential one (an xl save file)",
+      "--format FORMAT [--streams N] <MappedFile> <OutFile>",
+      "--format FORMAT     xl, the one conversion: a domain's mapped file becomes a\n"
+      "                    standard xl save file (stock 'xl restore' reads it), a\n"
+      "                    simulated guest's its sequential save file.\n"
+      "--streams N         Threads that read the mapped file, 1-64 (default 2).\n"
+      "OutFile is written beside itself and renamed into place only whole.\n" },
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);

@@ -18,41 +18,55 @@
 #include "restore_preflight.h"
 #include "subcommands.h"
 
-enum { OPT_HOST_JSON = 0x100, OPT_HELP };
+enum { OPT_HOST_JSON = 0x100, OPT_HELP, OPT_STREAMS };
 
 static const struct option long_options[] = {
     { "host-json", required_argument, NULL, OPT_HOST_JSON },
+    { "streams",   required_argument, NULL, OPT_STREAMS },
     { "help",      no_argument,       NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
 
-/* argv without "--host-json FILE" (given as one or two words): xl's own. */
-static int drop_host_json(int argc, char **argv)
+/*
+ * Exec stock `xl restore` with what getopt found in argv: xl restore's own
+ * options (flags[0..n-1]) and the arguments after them; --host-json and
+ * --streams are ours and stay behind (an xl save file is read by stock xl
+ * restore, in one stream).  Returns only on failure, with the exit code.
+ */
+static int exec_xl_restore(int argc, char **argv, const char *flags, int n)
 {
-    int out = 0;
+    char words[16][3], **xl_argv = calloc((size_t)(2 + n + argc - optind), sizeof(char *));
+    int out = 0, rc;
 
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--host-json") && i + 1 < argc) {
-            i++;
-            continue;
-        }
-        if (!strncmp(argv[i], "--host-json=", 12))
-            continue;
-        argv[out++] = argv[i];
+    if (!xl_argv)
+        return XL_EXT_EXIT_FAILURE;
+    xl_argv[out++] = "restore";
+    for (int i = 0; i < n && i < 16; i++) {
+        snprintf(words[i], sizeof(words[i]), "-%c", flags[i]);
+        xl_argv[out++] = words[i];
     }
-    argv[out] = NULL;
-    return out;
+    for (int i = optind; i < argc; i++)
+        xl_argv[out++] = argv[i];
+    rc = xl_ext_exec_xl(out, xl_argv);
+    free(xl_argv);
+    return rc;
 }
 
 int restore_xen(int argc, char **argv)
 {
     const char *host_json = getenv("XENMIG_HOST_JSON"), *file;
-    int opt, rc;
+    unsigned long long streams;
+    char flags[16];
+    int opt, rc, nr_flags = 0;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "FhpedVA", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "FhpcedVA", long_options, NULL)) != -1) {
         switch (opt) {
         case OPT_HOST_JSON: host_json = optarg; break;
+        case OPT_STREAMS:
+            if (xl_ext_parse_uint("--streams", optarg, 1, 64, &streams))
+                return XL_EXT_EXIT_USAGE;
+            break;
         case 'h': case OPT_HELP:
             xl_ext_print_usage(stdout, "restore");
             return XL_EXT_EXIT_OK;
@@ -60,7 +74,10 @@ int restore_xen(int argc, char **argv)
             fprintf(stderr, "%s restore: unknown option; run '%s help restore'\n",
                     xl_ext_prog, xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
-        default: break;               /* xl restore's own: passed on */
+        default:                      /* xl restore's own: passed on */
+            if (nr_flags < (int)sizeof(flags))
+                flags[nr_flags++] = (char)opt;
+            break;
         }
     }
     if (argc - optind < 1 || argc - optind > 2) {
@@ -77,7 +94,5 @@ int restore_xen(int argc, char **argv)
         return rc == MIG_ECOMPAT ? XL_EXT_EXIT_INCOMPATIBLE :
                rc == MIG_EIO ? XL_EXT_EXIT_FAILURE : XL_EXT_EXIT_BAD_INPUT;
     }
-    argc = drop_host_json(argc, argv);
-    argv[0] = "restore";
-    return xl_ext_exec_xl(argc, argv);
+    return exec_xl_restore(argc, argv, flags, nr_flags);
 }

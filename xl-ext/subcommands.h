@@ -61,5 +61,6 @@ int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif /* XENMIG_XL_EXT_SUBCOMMANDS_H */

@@ -143,7 +143,7 @@ static int md_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
     int rc;
 
     if (!d->pfn_state || pfn >= d->nr_pfns || type > MIG_PAGE_TYPE_MAX)
-        return mig_error_set(MIG_EINVAL, "page of pfn %#" PRIx64 " (type %u) for the "
+        return mig_error_set(MIG_EINVAL, "page of pfn 0x%" PRIx64 " (type %u) for the "
                              "save file '%s' of %" PRIu64 " pfns", pfn, type,
                              d->file.path, d->nr_pfns);
     state = d->pfn_state[pfn];
@@ -158,7 +158,7 @@ static int md_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
     uint64_t offset = d->pages_offset + (slot - 1) * MIG_PAGE_SIZE;
 
     rc = mig_pwrite_all(d->file.fd, data, MIG_PAGE_SIZE, (off_t)offset,
-                        "cannot write the save file '%s' (pfn %#" PRIx64 " at offset %"
+                        "cannot write the save file '%s' (pfn 0x%" PRIx64 " at offset %"
                         PRIu64 ")", d->file.path, pfn, offset);
     if (rc)
         return rc;
@@ -176,7 +176,7 @@ static int md_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, 
     ssize_t got;
 
     if (!(state & PFN_PRESENT))
-        return mig_error_set(MIG_EINVAL, "pfn %#" PRIx64 " was never written to the save "
+        return mig_error_set(MIG_EINVAL, "pfn 0x%" PRIx64 " was never written to the save "
                              "file '%s'", pfn, d->file.path);
     *type_out = (unsigned int)(state >> PFN_TYPE_SHIFT) & 0xf;
     if (state & PFN_ZERO) {
@@ -188,10 +188,10 @@ static int md_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, 
     if (got == MIG_PAGE_SIZE)
         return 0;
     if (got < 0)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot read pfn %#" PRIx64 " back from "
+        return mig_error_set_errno(MIG_EIO, errno, "cannot read pfn 0x%" PRIx64 " back from "
                                    "the save file '%s' at offset %" PRIu64, pfn,
                                    d->file.path, offset);
-    return mig_error_set(MIG_EIO, "reading pfn %#" PRIx64 " back from the save file '%s': "
+    return mig_error_set(MIG_EIO, "reading pfn 0x%" PRIx64 " back from the save file '%s': "
                          "it ends at offset %" PRIu64 ", the page was written at %" PRIu64
                          " (is '%s' a regular file?)", pfn, d->file.path,
                          offset + (uint64_t)got, offset, d->file.path);

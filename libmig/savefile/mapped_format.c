@@ -91,7 +91,7 @@ static int check_fixed(const uint8_t *buf, const char *name, struct mapped_super
                              MAPPED_SUPERBLOCK_SIZE);
     sb->flags = mig_le64_load(buf + 16);
     if (sb->flags)
-        return mig_error_set(MIG_EFORMAT, "save file '%s' at offset 16: flags %#" PRIx64
+        return mig_error_set(MIG_EFORMAT, "save file '%s' at offset 16: flags 0x%" PRIx64
                              ", version 1 defines none", name, sb->flags);
     sb->page_size = mig_le32_load(buf + 32);
     sb->entry_size = mig_le32_load(buf + 36);

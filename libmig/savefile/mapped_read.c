@@ -107,7 +107,7 @@ static int check_layout(struct mig_mapped_file *f)
     if (s[MAPPED_PAGES].length != sb->nr_slots * MIG_PAGE_SIZE || s[MAPPED_PAGES].checksum ||
         s[MAPPED_INDEX].length != sb->nr_entries * MAPPED_ENTRY_SIZE)
         return mig_error_set(MIG_EFORMAT, "save file '%s' at offset 96: pages of %" PRIu64
-                             " bytes (checksum %#" PRIx64 ") and an index of %" PRIu64
+                             " bytes (checksum 0x%" PRIx64 ") and an index of %" PRIu64
                              " bytes do not hold %" PRIu64 " slots and %" PRIu64
                              " entries", f->name, s[MAPPED_PAGES].length,
                              s[MAPPED_PAGES].checksum, s[MAPPED_INDEX].length,
@@ -189,7 +189,7 @@ static int check_entry(struct mig_mapped_file *f, uint64_t i, struct mig_mapped_
         bad = "its slot belongs to another entry";
     if (bad)
         return mig_error_set(MIG_EFORMAT, "save file '%s' at offset %" PRIu64 ": index "
-                             "entry %" PRIu64 " (pfn %#" PRIx64 ", slot %" PRId64 "): %s: "
+                             "entry %" PRIu64 " (pfn 0x%" PRIx64 ", slot %" PRId64 "): %s: "
                              "the file is damaged", f->name, at, i, e->pfn,
                              (int64_t)e->slot, bad);
     if (e->slot != MIG_MAPPED_NO_SLOT)
@@ -448,7 +448,7 @@ int mapped_verify_page(void *arg, unsigned int thread, const struct mig_mapped_e
     if (have == e->hash)
         return 0;
     return mig_error_set(MIG_ECORRUPT, "save file '%s' at offset %" PRIu64 ": the page of "
-                         "pfn %#" PRIx64 " (slot %" PRIu64 ") fails its checksum (xxh64 %016"
+                         "pfn 0x%" PRIx64 " (slot %" PRIu64 ") fails its checksum (xxh64 %016"
                          PRIx64 ", the index records %016" PRIx64 "): the file is damaged",
                          f->name, f->sb.section[MAPPED_PAGES].offset +
                          e->slot * MIG_PAGE_SIZE, e->pfn, e->slot, have, e->hash);

@@ -72,7 +72,7 @@ expect_has() {
     fi
 }
 
-echo "1..22"
+echo "1..26"
 expect "a prefix of owned commands" "migrate migrate-receive" mig
 expect_has "every owned command and xl's own" \
     "help version stream-dump cpuid-policy create gpu-probe migrate migrate-receive save list destroy" ""
@@ -94,6 +94,10 @@ expect "check's options" "--baseline --cluster --host" cpuid-policy check --
 expect_has "levels --show offers the named levels" "x86-64-v1 x86-64-v2 x86-64-v3 x86-64-v4" \
     cpuid-policy levels --show x86-64-v
 expect "stream-dump --rewrite takes a file" "stream.xl" stream-dump --rewrite st
+expect "save's --format values" "mapped xl" save --sim --format ""
+expect "convert's --format is xl" "xl" convert --format ""
+expect "restore takes a file" "stream.xl" restore --streams 2 st
+expect "restore's own options" "--sim --streams" restore --s
 expect "create's config, then its keys" "cpuid_baseline=" create web.cfg cpu
 expect "help offers the owned commands" "gpu-probe" help gpu
 expect "an xl command gets bash's default completion" "" list ""

@@ -20,7 +20,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle localhost >"$t/o
         exit 77
     fi
 fi
-echo "1..111"
+echo "1..122"
 
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
@@ -140,6 +140,26 @@ case_ "destination out of memory" 4 "destination out of memory: the guest needs 
 "$XL_EXT" save --sim --sim-memory 32M --sim-rate 1000 /dev/full >"$t/out" 2>"$t/err"
 echo $? >"$t/rc"
 case_ "destination disk full for save" 1 "cannot write the save file '/dev/full': No space left on device"
+# the same for a mapped save: its first page written fails
+"$XL_EXT" save --sim --sim-memory 32M --sim-rate 1000 --streams 2 /dev/full >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+case_ "destination disk full for a mapped save" 1 \
+    "cannot write the save file '/dev/full' (pfn 0x[0-9a-f]* at offset [0-9]*): No space left on device"
+# The disk fills up in the middle of a mapped save: a file size limit the
+# receiver meets after 8 MiB (dash's ulimit counts 512-byte blocks; 16 MiB
+# in bash's) of a 32 MiB guest of random memory.  The older file stays,
+# no temporary file is left beside it, the guest keeps running.
+mkdir "$t/filling"
+echo "an older save" >"$t/filling/guest.mapped"
+(ulimit -f 16384 && exec "$XL_EXT" save --sim --sim-memory 32M --sim-fill random --sim-rate 1000 \
+    --streams 2 "$t/filling/guest.mapped") >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+case_ "the disk fills up in the middle of a mapped save" 1 \
+    "cannot write the save file '[^']*guest.mapped' (pfn 0x[0-9a-f]* at offset [0-9]*): File too large"
+check "the disk fills up mid-save: it failed after megabytes of pages were written" \
+    '[ "$(sed -n "s/.*guest.mapped. (pfn 0x[0-9a-f]* at offset \([0-9]*\)).*/\1/p" "$t/err" | head -n 1)" -ge 4194304 ]'
+check "the disk fills up mid-save: the older file is untouched, no temporary file left" \
+    '[ "$(cat "$t/filling/guest.mapped")" = "an older save" ] && [ "$(ls -A "$t/filling")" = guest.mapped ]'
 
 # The sender is killed once the data streams run: the receiver must notice
 # and never resume the guest (a simulated guest lives in the sender's
@@ -190,6 +210,15 @@ ln -s "$t/victim" "$t/saves/guest.save"
 echo $? >"$t/rc"
 check "save over a planted symlink: the link's target is untouched" \
     '[ "$(rc)" = 0 ] && [ "$(cat "$t/victim")" = "not yours" ] && [ ! -L "$t/saves/guest.save" ]'
+# A mapped save aborted at the last check: the same, and the file is not
+# in place, whole or in part.
+echo "an older save" >"$t/saves/guest.mapped"
+"$XL_EXT" save --sim --sim-memory 32M --sim-rate 1000 --streams 2 --inject-fault digest-mismatch \
+    "$t/saves/guest.mapped" >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "mapped save aborted at the last check: exit 1, the old file untouched, nothing left" \
+    '[ "$(rc)" = 1 ] && [ "$(cat "$t/saves/guest.mapped")" = "an older save" ] &&
+     [ "$(ls -A "$t/saves" | sort | tr "\n" " ")" = "guest.mapped guest.save " ]'
 
 # A hello that announces 2^36 pages to a receiver that allows 16 MiB: a
 # clear refusal before any allocation, never an allocator's abort.
