@@ -19,7 +19,7 @@ xen_fake_xl_LDADD = $(XENDEST_TEST_LIBS)
 xen_xen_source_double_SOURCES = xen/xen-source-double.c unit/mem_backend.c unit/mem_backend.h
 xen_xen_source_double_LDADD = $(XENDEST_TEST_LIBS)
 TESTS += xen/xendest.sh xen/xen-mapped.sh
-EXTRA_DIST += xen/xendest.sh xen/xen-mapped.sh
+EXTRA_DIST += xen/xendest.sh xen/xen-mapped.sh xen/xen-lib.sh
 
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_xen_prologue

@@ -19,7 +19,7 @@ headers = sorted(glob.glob(os.path.join(src, "libmig", "*.h")) +
 REQUIRED = ["MIG_MIGRATE_PROTOCOL_VERSION", "MIG_XFER_VERSION",
             "MIG_DIRTY_COMPACT_VERSION", "MIG_XEN_PROLOGUE_MAGIC",
             "MIG_STREAM_IHDR_VERSION", "MIG_STREAM_LIBXL_VERSION",
-            "CPUID_HOST_SCHEMA_VERSION"]
+            "CPUID_HOST_SCHEMA_VERSION", "MIG_MAPPED_VERSION", "MIG_MAPPED_MAGIC"]
 
 defines = {}
 for path in headers:

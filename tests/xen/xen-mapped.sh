@@ -12,23 +12,7 @@
 # cut short or damaged is refused (exit 3), and then xl is never started;
 # xl failing to start the domain fails the restore (exit 1), no xl at all
 # is exit 5.  Exit 77 (SKIP) without xz.
-B="$XENMIG_BUILDDIR/tests/xen"
-DOUBLE="$B/xen-source-double"
-LAB="$XENMIG_SRCDIR/tests/data/streams/lab-pvh-96m.xl-save.xz"
-CORE2="$XENMIG_SRCDIR/tests/fuzz/corpus/cpuid_host_json/core2.json"
-VERIFY=${VERIFY_STREAM_V2:-/usr/lib/xen-4.17/bin/verify-stream-v2}
-XEN_PYTHONPATH=${XEN_PYTHONPATH:-/usr/lib/xen-4.17/lib/python}
-if ! command -v xz >/dev/null; then
-    echo "xz not found: install xz-utils" >&2
-    exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0; fail=0
-t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
-skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
-show() { sed 's/^/# /' "$@"; }
-XENMIG_XL="$B/fake-xl"; export XENMIG_XL
+. "$XENMIG_SRCDIR/tests/xen/xen-lib.sh"
 unset XENMIG_HOST_JSON
 # save NAME [double options]: the double saves into $tmp/NAME.mapped, which
 # the receiver then converts to $tmp/NAME.xl; out in $tmp/NAME.{out,err}
@@ -74,7 +58,7 @@ t "converted, it is the head + the source's pages + the tail (the double's check
     'grep -q "^check: ok: .* all 4096 pfns equal" "$tmp/dom.out" || { show "$tmp/dom.out" "$tmp/dom.err"; false; }'
 t "converted, each pfn once: the first copy of a zero page as XALLOC" \
     'grep -q "^check: ok: .* records, 4096 pages ([1-9][0-9]* allocate-only" "$tmp/dom.out"'
-if [ -x "$VERIFY" ] && PYTHONPATH="$XEN_PYTHONPATH" /usr/bin/python3 -c 'import xen.migration.libxc' 2>/dev/null; then
+if have_verify; then
     t "Xen's verify-stream-v2 accepts the converted file" \
         'PYTHONPATH="$XEN_PYTHONPATH" "$VERIFY" -q -f xl -i "$tmp/dom.xl" 2>"$tmp/verify.err" || { show "$tmp/verify.err"; false; }'
 else

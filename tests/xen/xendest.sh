@@ -10,23 +10,7 @@
 # naming the missing features and never starts xl; xl's failures fail the
 # migration with a clear error and never kill the receiver with SIGPIPE.
 # Exit 77 (SKIP) without xz.
-B="$XENMIG_BUILDDIR/tests/xen"
-DOUBLE="$B/xen-source-double"
-LAB="$XENMIG_SRCDIR/tests/data/streams/lab-pvh-96m.xl-save.xz"
-CORE2="$XENMIG_SRCDIR/tests/fuzz/corpus/cpuid_host_json/core2.json"
-VERIFY=${VERIFY_STREAM_V2:-/usr/lib/xen-4.17/bin/verify-stream-v2}
-XEN_PYTHONPATH=${XEN_PYTHONPATH:-/usr/lib/xen-4.17/lib/python}
-if ! command -v xz >/dev/null; then
-    echo "xz not found: install xz-utils" >&2
-    exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0; fail=0
-t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
-skip() { n=$((n+1)); echo "ok $n # SKIP $1"; }
-show() { sed 's/^/# /' "$@"; }
-XENMIG_XL="$B/fake-xl"; export XENMIG_XL
+. "$XENMIG_SRCDIR/tests/xen/xen-lib.sh"
 # run NAME [double options] -- [receiver options]: out in $tmp/NAME.{out,err,log}
 run() {
     name=$1; shift
@@ -56,7 +40,7 @@ t "the first copy of each all-zero page went as XALLOC, without data" \
     'grep -q "^check: ok: .* (\([1-9][0-9]*\) allocate-only; \1 zero at the start)" "$tmp/ok.out" || { show "$tmp/ok.out"; false; }'
 t "xl got -p and saw banner, stream, ready, go, report in order" \
     '[ "$(tr "\n" "|" <"$tmp/ok.log" | sed "s/stream ok: [^|]*/stream ok/")" = "args migrate-receive -p|banner|stream ok|ready|go|reported 0|" ] || { show "$tmp/ok.log"; false; }'
-if [ -x "$VERIFY" ] && PYTHONPATH="$XEN_PYTHONPATH" /usr/bin/python3 -c 'import xen.migration.libxc' 2>/dev/null; then
+if have_verify; then
     t "Xen's verify-stream-v2 accepts the captured stream" \
         'PYTHONPATH="$XEN_PYTHONPATH" "$VERIFY" -q -f xl -i "$tmp/ok.xl" 2>"$tmp/verify.err" || { show "$tmp/verify.err"; false; }'
 else
@@ -122,7 +106,7 @@ t "the save file is head + the source's pages + tail (libmig's reader)" \
     'grep -q "^check: ok: .* all 4096 pfns equal" "$tmp/save.out" || { show "$tmp/save.out"; false; }'
 t "no xl was started for a save" '[ ! -e "$tmp/save.log" ]'
 t "the receiver names the save file" 'grep -q "domain saved to .*save.xl. (an xl save file)" "$tmp/save.err" || { show "$tmp/save.err"; false; }'
-if [ -x "$VERIFY" ] && PYTHONPATH="$XEN_PYTHONPATH" /usr/bin/python3 -c 'import xen.migration.libxc' 2>/dev/null; then
+if have_verify; then
     t "Xen's verify-stream-v2 accepts the save file" \
         'PYTHONPATH="$XEN_PYTHONPATH" "$VERIFY" -q -f xl -i "$tmp/save.xl" 2>"$tmp/verify-save.err" || { show "$tmp/verify-save.err"; false; }'
 else
