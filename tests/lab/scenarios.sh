@@ -652,6 +652,22 @@ sched_check_after() {
 
 # ---------------------------------------------------------------- driver
 
+# recreate_guest: a retry's fresh guest, running its heartbeat; a guest that
+# dies on the way (the TCG flake can strike at boot too) is created again
+# while retries are left, each try counting as one (attempt, retries_allowed)
+recreate_guest() {
+    while :; do
+        if op_create && heartbeat_wait 150 any 60; then
+            return 0
+        fi
+        [ "$attempt" -lt "$retries_allowed" ] || return 1
+        echo "LAB-MARK retry $name: the re-created guest died too; creating it again"
+        attempt=$((attempt + 1))
+        destroy_guest "$guest"
+        rm -f "$console_logs"/*.log
+    done
+}
+
 # run_op OP: one scenario for the current guest, with checks and one retry
 # where the guest type allows it (PVH under TCG triple-faults now and then).
 run_op() {
@@ -766,11 +782,9 @@ run_op() {
         attempt=$((attempt + 1))
         destroy_guest "$guest"
         rm -f "$console_logs"/*.log
-        if [ "$op" != create ]; then
-            if ! op_create || ! heartbeat_wait 150 any 60; then
-                reason="retry impossible: the guest could not be re-created"
-                break
-            fi
+        if [ "$op" != create ] && ! recreate_guest; then
+            reason="retry impossible: the guest could not be re-created"
+            break
         fi
     done
 
