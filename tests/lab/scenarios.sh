@@ -36,6 +36,9 @@
 #                              the pause the guest saw
 #               xenmig-save-sN-stop|loose[-plain]   `xl-ext save -c`, live,
 #                              through the engine, to a checkpoint file
+#               xenmig-save-fault-full   `xl-ext save -c` to /dev/full (a
+#                              full disk): must fail naming the save file,
+#                              and the guest runs on
 #               restore-checkpoint   the last checkpoint file of the guest
 #                              (either save step's): the domain destroyed,
 #                              then stock `xl restore` of the file; the
@@ -350,6 +353,22 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
     summary=$(grep -m 1 '^xl-ext save: result=' "$work/command.out" || true)
     op_extra="save_bytes=$(wc -c < "$file") $(echo "$summary" | tr ' ' '\n' |
         grep -E '^(downtime|bytes|rounds|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+}
+
+# xl-ext save -c to a full disk: the save fails, the domain runs on
+op_save_fault_full() {
+    start=$(now)
+    if timeout 300 xl-ext save -c --streams 2 --timeout 60000 "$guest" /dev/full \
+        > "$work/command.out" 2>&1; then
+        echo "xl-ext save to /dev/full succeeded: it must fail" >> "$work/command.out"
+        return 1
+    fi
+    op_total=$(elapsed "$start" "$(now)")
+    if ! grep -q "the save file" "$work/command.out"; then
+        echo "the error does not name the save file" >> "$work/command.out"
+        return 1
+    fi
+    op_extra=""
 }
 
 op_restore_checkpoint() {
@@ -713,6 +732,7 @@ run_op() {
         create) op_create ;;
         save-restore) op_save_restore ;;
         save-c) op_save_checkpoint xl ;;
+        xenmig-save-fault-full) op_save_fault_full ;;
         xenmig-save-s*-*)
             streams=$(echo "$op" | sed 's/^xenmig-save-s\([0-9]*\)-.*/\1/')
             op_save_checkpoint xl-ext "$streams" $(echo "$op" | cut -d- -f4- | tr '-' ' ') ;;
