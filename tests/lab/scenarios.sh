@@ -352,7 +352,7 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
     [ -s "$file" ] || { echo "no checkpoint file '$file' after the save" >> "$work/command.out"; return 1; }
     summary=$(grep -m 1 '^xl-ext save: result=' "$work/command.out" || true)
     op_extra="save_bytes=$(wc -c < "$file") $(echo "$summary" | tr ' ' '\n' |
-        grep -E '^(downtime|bytes|rounds|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+        grep -E '^(downtime|bytes|rounds|verified|verified_at)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
 }
 
 # xl-ext save -c to a full disk: the save fails, the domain runs on
