@@ -34,15 +34,17 @@
 #               save-c         stock `xl save -c` to a checkpoint file (the
 #                              domain is paused throughout); downtime_ms is
 #                              the pause the guest saw
-#               xenmig-save-sN-stop|loose[-plain]   `xl-ext save -c`, live,
-#                              through the engine, to a checkpoint file
+#               xenmig-save-sN-stop|loose[-plain][-mapped]   `xl-ext save
+#                              -c`, live, through the engine, to a
+#                              checkpoint file (mapped: --format mapped)
 #               xenmig-save-fault-full   `xl-ext save -c` to /dev/full (a
 #                              full disk): must fail naming the save file,
 #                              and the guest runs on
 #               restore-checkpoint   the last checkpoint file of the guest
 #                              (either save step's): the domain destroyed,
-#                              then stock `xl restore` of the file; the
-#                              guest must continue (the same boot)
+#                              then stock `xl restore` of the file (a
+#                              mapped file: `xl-ext restore --streams 2`);
+#                              the guest must continue (the same boot)
 #               hold-SECONDS   the guest just runs (it must still run after)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on;
 #                          tsc_mode=MODE sets xl's tsc_mode of PVH/HVM
@@ -332,6 +334,7 @@ op_save_restore() {
 op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
     file=$work/$guest.ckpt
     rm -f "$file"
+    ckpt_format=xl
     start=$(now)
     if [ "$1" = xl ]; then
         timeout 300 xl save -c "$guest" "$file" > "$work/command.out" 2>&1 || return 1
@@ -339,7 +342,10 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
         streams=$2 tracing=$3 options=""
         shift 3
         for flag in "$@"; do
-            case "$flag" in plain) options="$options --no-encrypt" ;; esac
+            case "$flag" in
+            plain) options="$options --no-encrypt" ;;
+            mapped) options="$options --format mapped" ckpt_format=mapped ;;
+            esac
         done
         XENMIG_TRACE=1 timeout 600 xl-ext save -c --json --streams "$streams" \
             --tracing "$tracing" --timeout 60000 $options "$guest" "$file" \
@@ -376,9 +382,13 @@ op_restore_checkpoint() {
     [ -s "$file" ] || { echo "no checkpoint file '$file': run a save step first" > "$work/command.out"; return 1; }
     timeout 60 xl destroy "$guest" > "$work/command.out" 2>&1 || return 1
     start=$(now)
-    timeout 300 xl restore "$file" >> "$work/command.out" 2>&1 || return 1
+    if [ "${ckpt_format:-xl}" = mapped ]; then
+        timeout 300 xl-ext restore --streams 2 "$file" >> "$work/command.out" 2>&1 || return 1
+    else
+        timeout 300 xl restore "$file" >> "$work/command.out" 2>&1 || return 1
+    fi
     op_total=$(elapsed "$start" "$(now)")
-    op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file")"
+    op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file") format=${ckpt_format:-xl}"
     rm -f "$file"
 }
 
