@@ -34,12 +34,17 @@
 #               save-c         stock `xl save -c` to a checkpoint file (the
 #                              domain is paused throughout); downtime_ms is
 #                              the pause the guest saw
-#               xenmig-save-sN-stop|loose[-plain]   `xl-ext save -c`, live,
-#                              through the engine, to a checkpoint file
+#               xenmig-save-sN-stop|loose[-plain][-mapped]   `xl-ext save
+#                              -c`, live, through the engine, to a
+#                              checkpoint file (mapped: --format mapped)
+#               xenmig-save-fault-full   `xl-ext save -c` to /dev/full (a
+#                              full disk): must fail naming the save file,
+#                              and the guest runs on
 #               restore-checkpoint   the last checkpoint file of the guest
 #                              (either save step's): the domain destroyed,
-#                              then stock `xl restore` of the file; the
-#                              guest must continue (the same boot)
+#                              then stock `xl restore` of the file (a
+#                              mapped file: `xl-ext restore --streams 2`);
+#                              the guest must continue (the same boot)
 #               hold-SECONDS   the guest just runs (it must still run after)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on;
 #                          tsc_mode=MODE sets xl's tsc_mode of PVH/HVM
@@ -329,6 +334,7 @@ op_save_restore() {
 op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
     file=$work/$guest.ckpt
     rm -f "$file"
+    ckpt_format=xl
     start=$(now)
     if [ "$1" = xl ]; then
         timeout 300 xl save -c "$guest" "$file" > "$work/command.out" 2>&1 || return 1
@@ -336,7 +342,10 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
         streams=$2 tracing=$3 options=""
         shift 3
         for flag in "$@"; do
-            case "$flag" in plain) options="$options --no-encrypt" ;; esac
+            case "$flag" in
+            plain) options="$options --no-encrypt" ;;
+            mapped) options="$options --format mapped" ckpt_format=mapped ;;
+            esac
         done
         XENMIG_TRACE=1 timeout 600 xl-ext save -c --json --streams "$streams" \
             --tracing "$tracing" --timeout 60000 $options "$guest" "$file" \
@@ -349,7 +358,23 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
     [ -s "$file" ] || { echo "no checkpoint file '$file' after the save" >> "$work/command.out"; return 1; }
     summary=$(grep -m 1 '^xl-ext save: result=' "$work/command.out" || true)
     op_extra="save_bytes=$(wc -c < "$file") $(echo "$summary" | tr ' ' '\n' |
-        grep -E '^(downtime|bytes|rounds|verified)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+        grep -E '^(downtime|bytes|rounds|verified|verified_at)=' | sed 's/^/xenmig_/' | tr '\n' ' ')"
+}
+
+# xl-ext save -c to a full disk: the save fails, the domain runs on
+op_save_fault_full() {
+    start=$(now)
+    if timeout 300 xl-ext save -c --streams 2 --timeout 60000 "$guest" /dev/full \
+        > "$work/command.out" 2>&1; then
+        echo "xl-ext save to /dev/full succeeded: it must fail" >> "$work/command.out"
+        return 1
+    fi
+    op_total=$(elapsed "$start" "$(now)")
+    if ! grep -q "the save file" "$work/command.out"; then
+        echo "the error does not name the save file" >> "$work/command.out"
+        return 1
+    fi
+    op_extra=""
 }
 
 op_restore_checkpoint() {
@@ -357,9 +382,13 @@ op_restore_checkpoint() {
     [ -s "$file" ] || { echo "no checkpoint file '$file': run a save step first" > "$work/command.out"; return 1; }
     timeout 60 xl destroy "$guest" > "$work/command.out" 2>&1 || return 1
     start=$(now)
-    timeout 300 xl restore "$file" >> "$work/command.out" 2>&1 || return 1
+    if [ "${ckpt_format:-xl}" = mapped ]; then
+        timeout 300 xl-ext restore --streams 2 "$file" >> "$work/command.out" 2>&1 || return 1
+    else
+        timeout 300 xl restore "$file" >> "$work/command.out" 2>&1 || return 1
+    fi
     op_total=$(elapsed "$start" "$(now)")
-    op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file")"
+    op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file") format=${ckpt_format:-xl}"
     rm -f "$file"
 }
 
@@ -652,6 +681,22 @@ sched_check_after() {
 
 # ---------------------------------------------------------------- driver
 
+# recreate_guest: a retry's fresh guest, running its heartbeat; a guest that
+# dies on the way (the TCG flake can strike at boot too) is created again
+# while retries are left, each try counting as one (attempt, retries_allowed)
+recreate_guest() {
+    while :; do
+        if op_create && heartbeat_wait 150 any 60; then
+            return 0
+        fi
+        [ "$attempt" -lt "$retries_allowed" ] || return 1
+        echo "LAB-MARK retry $name: the re-created guest died too; creating it again"
+        attempt=$((attempt + 1))
+        destroy_guest "$guest"
+        rm -f "$console_logs"/*.log
+    done
+}
+
 # run_op OP: one scenario for the current guest, with checks and one retry
 # where the guest type allows it (PVH under TCG triple-faults now and then).
 run_op() {
@@ -697,6 +742,7 @@ run_op() {
         create) op_create ;;
         save-restore) op_save_restore ;;
         save-c) op_save_checkpoint xl ;;
+        xenmig-save-fault-full) op_save_fault_full ;;
         xenmig-save-s*-*)
             streams=$(echo "$op" | sed 's/^xenmig-save-s\([0-9]*\)-.*/\1/')
             op_save_checkpoint xl-ext "$streams" $(echo "$op" | cut -d- -f4- | tr '-' ' ') ;;
@@ -766,11 +812,9 @@ run_op() {
         attempt=$((attempt + 1))
         destroy_guest "$guest"
         rm -f "$console_logs"/*.log
-        if [ "$op" != create ]; then
-            if ! op_create || ! heartbeat_wait 150 any 60; then
-                reason="retry impossible: the guest could not be re-created"
-                break
-            fi
+        if [ "$op" != create ] && ! recreate_guest; then
+            reason="retry impossible: the guest could not be re-created"
+            break
         fi
     done
 

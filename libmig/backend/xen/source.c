@@ -839,7 +839,9 @@ static int src_pause(void *backend)
                              "%d): is it running with PV suspend support?",
                              src->domid, rc);
     src->suspended = true;
-    if (src->device_model) {
+    /* A checkpoint's domain stays here: its qemu keeps its images, and the
+     * state libxl's suspend had it save is the one the file needs. */
+    if (src->device_model && !src->opts.checkpoint) {
         char message[1024];
 
         /* libxl's suspend saved qemu's state with live=false: save it again
