@@ -25,11 +25,13 @@ unit_test_cpuid_libvirt_LDADD = $(CPUID_TEST_LIBS)
 TESTS += unit/test_cpuid_libvirt
 
 TESTS += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh
-# libvirt's CPU models: the mapping table, the models against their XML
-# (SKIP without the installed map)
-TESTS += cpuid/libvirt-features.sh cpuid/libvirt-models.sh
+# libvirt's CPU models: the mapping table, the models against their XML,
+# libvirt's cpu-baseline as the oracle of cluster baselines (SKIP without
+# the installed map or virsh)
+TESTS += cpuid/libvirt-features.sh cpuid/libvirt-models.sh cpuid/libvirt-oracle.sh
 EXTRA_DIST += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh \
 	cpuid/libvirt_xml.py cpuid/libvirt-features.sh cpuid/libvirt-models.sh \
+	cpuid/libvirt-oracle.sh \
 	cpuid/data/lab-run5-xen-cpuid-p.txt \
 	fuzz/corpus/cpuid_names fuzz/corpus/cpuid_hex fuzz/corpus/cpuid_libxl \
 	fuzz/corpus/cpuid_host_json
