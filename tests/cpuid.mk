@@ -30,7 +30,7 @@ TESTS += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-ta
 # the installed map or virsh)
 TESTS += cpuid/libvirt-features.sh cpuid/libvirt-models.sh cpuid/libvirt-oracle.sh
 EXTRA_DIST += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh \
-	cpuid/libvirt_xml.py cpuid/libvirt-features.sh cpuid/libvirt-models.sh \
+	cpuid/libvirt_xml.py cpuid/libvirt-env.sh cpuid/libvirt-features.sh cpuid/libvirt-models.sh \
 	cpuid/libvirt-oracle.sh \
 	cpuid/data/lab-run5-xen-cpuid-p.txt \
 	fuzz/corpus/cpuid_names fuzz/corpus/cpuid_hex fuzz/corpus/cpuid_libxl \

@@ -15,14 +15,9 @@ if [ ! -f "$map/index.xml" ] || ! command -v python3 >/dev/null; then
     echo "1..0 # SKIP no libvirt CPU map at $map (Debian package libvirt0) or no python3"
     exit 0
 fi
-export XENMIG_CPUID_LEVELS_DIR="$XENMIG_SRCDIR/cpuid-policy/data/levels"
-export XENMIG_CPUID_CORPUS="$XENMIG_SRCDIR/cpuid-policy/data/cpus/corpus.txt"
-export XENMIG_LIBVIRT_DATA_DIR="$XENMIG_SRCDIR/cpuid-policy/data/libvirt"
-export XENMIG_LIBVIRT_CPU_MAP="$map"
-export PYTHONPATH="$XENMIG_SRCDIR/tests/cpuid${PYTHONPATH:+:$PYTHONPATH}"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+. "$XENMIG_SRCDIR/tests/cpuid/libvirt-env.sh"
 export TMPDIR="$tmp"
-exec python3 - "$map" "$XL_EXT" "$XENMIG_LIBVIRT_DATA_DIR" <<'EOF'
+python3 - "$map" "$XL_EXT" "$XENMIG_LIBVIRT_DATA_DIR" <<'EOF'
 import os, re, shutil, subprocess, sys
 import libvirt_xml as lx
 
@@ -177,21 +172,7 @@ t("XENMIG_LIBVIRT_CPU_MAP=none leaves the installed map out",
 # model in libvirt's order of its vendor (or none) whose Xen features,
 # closed under Xen's dependencies, it has; a model that only renames an
 # earlier one is left out.
-deps = []
-for line in open(os.path.join(os.environ["XENMIG_SRCDIR"], "cpuid-policy/data/feature-deps.txt")):
-    if line.strip() and not line.startswith("#"):
-        pre, _, dependents = line.partition(":")
-        deps += [(pre.strip(), d) for d in dependents.split()]
-word_of = {name: w for (w, b), (name, _) in names.bits.items()}
-
-def closed(feats):
-    feats = set(feats)
-    while True:
-        gone = {f for p, d in deps for f in feats if p not in feats and
-                (f == d or (d.startswith("word:") and word_of.get(f) == int(d[5:])))}
-        if not gone:
-            return feats
-        feats -= gone
+closed = lx.XenDependencies(os.environ["XENMIG_SRCDIR"], names).closed
 
 merged = list(order)
 for i, (m, _, _) in enumerate(installed):

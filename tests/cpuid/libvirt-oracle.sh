@@ -21,14 +21,9 @@ if ! command -v virsh >/dev/null || [ ! -f "$map/x86_features.xml" ] ||
     echo "1..0 # SKIP needs virsh (Debian package libvirt-clients), libvirt's CPU map at $map (libvirt0) and python3"
     exit 0
 fi
-export XENMIG_CPUID_LEVELS_DIR="$XENMIG_SRCDIR/cpuid-policy/data/levels"
-export XENMIG_CPUID_CORPUS="$XENMIG_SRCDIR/cpuid-policy/data/cpus/corpus.txt"
-export XENMIG_LIBVIRT_DATA_DIR="$XENMIG_SRCDIR/cpuid-policy/data/libvirt"
-export XENMIG_LIBVIRT_CPU_MAP="$map"
-export PYTHONPATH="$XENMIG_SRCDIR/tests/cpuid${PYTHONPATH:+:$PYTHONPATH}"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+. "$XENMIG_SRCDIR/tests/cpuid/libvirt-env.sh"
 cd "$tmp" || exit 1
-exec python3 - "$map" "$XL_EXT" "$XENMIG_SRCDIR" <<'EOF'
+python3 - "$map" "$XL_EXT" "$XENMIG_SRCDIR" <<'EOF'
 import json, os, re, subprocess, sys
 import libvirt_xml as lx
 
@@ -73,22 +68,7 @@ ALLOWED = {
 names = lx.XenNames(map_dir, xl_ext)
 defs = {n: d for n, _, d in lx.installed_models(map_dir)}
 both = {names.xen(f) for f in names.positions if names.xen(f)} - OS_STATE
-deps = []
-for line in open(os.path.join(srcdir, "cpuid-policy/data/feature-deps.txt")):
-    if line.strip() and not line.startswith("#"):
-        pre, _, dependents = line.partition(":")
-        deps += [(pre.strip(), d) for d in dependents.split()]
-word_of = {n: w for (w, b), (n, _) in names.bits.items()}
-
-def closed(feats):
-    """feats less what Xen's dependency rules clear."""
-    feats = set(feats)
-    while True:
-        gone = {f for p, d in deps for f in feats if p not in feats and
-                (f == d or (d.startswith("word:") and word_of.get(f) == int(d[5:])))}
-        if not gone:
-            return feats
-        feats -= gone
+closed = lx.XenDependencies(srcdir, names).closed
 
 def corpus():
     cpus, cur = {}, None

@@ -64,6 +64,28 @@ class XenNames:
         return bool(re.search(r"[AaSsHh!]", attrs))
 
 
+class XenDependencies:
+    """Xen 4.17's dependency rules (cpuid-policy/data/feature-deps.txt)."""
+
+    def __init__(self, srcdir, names):
+        self.deps = []
+        for line in open(os.path.join(srcdir, "cpuid-policy/data/feature-deps.txt")):
+            if line.strip() and not line.startswith("#"):
+                pre, _, dependents = line.partition(":")
+                self.deps += [(pre.strip(), d) for d in dependents.split()]
+        self.word_of = {n: w for (w, b), (n, _) in names.bits.items()}
+
+    def closed(self, feats):
+        """feats less what the rules clear (a feature whose prerequisite is absent)."""
+        feats = set(feats)
+        while True:
+            gone = {f for p, d in self.deps for f in feats if p not in feats and
+                    (f == d or (d.startswith("word:") and self.word_of.get(f) == int(d[5:])))}
+            if not gone:
+                return feats
+            feats -= gone
+
+
 def installed_models(map_dir):
     """[(name, file, {'ancestor', 'vendor', 'features', 'removed'})] in index order."""
     arch = [a for a in ET.parse(os.path.join(map_dir, "index.xml")).getroot()

@@ -277,19 +277,27 @@ END_TEST
 
 START_TEST(test_bad_shipped_data_is_refused)
 {
-    write_file(data_dir, "x86-models.txt", "order: A\nmodel: A\nvendor: Intel\nfeatures: fpu\n");
-    load_fails(MIG_EFORMAT, "x86-models.txt: model 'A' has no 'file:' line", NULL);
-    write_file(data_dir, "x86-models.txt", "order: A\nmodel: A\nfile: x 1\nflavour: mint\n");
-    load_fails(MIG_EFORMAT, "x86-models.txt:4: unknown key \"flavour\"", NULL);
-    write_file(data_dir, "x86-models.txt", "order: A\nmodel: Q\nfile: x 1\n");
-    load_fails(MIG_EFORMAT, "model 'Q' is not in the 'order:' lines", NULL);
-    write_file(data_dir, "x86-models.txt", shipped_models);
-    write_file(data_dir, "x86-features.map", "fpu 0x00000001 edx 0 fpu\nsse 1 edx 25 sse4-7\n");
-    load_fails(MIG_EFORMAT, "x86-features.map:2: 'sse4-7' is not a Xen 4.17 feature name", NULL);
-    write_file(data_dir, "x86-features.map", "fpu 0x00000001 edx fpu\n");
-    load_fails(MIG_EFORMAT, "x86-features.map:1: \"fpu 0x00000001 edx fpu\" is not", NULL);
-    write_file(data_dir, "x86-features.map", "fpu 1 edx 0 fpu\nfpu 1 edx 0 fpu\n");
-    load_fails(MIG_EFORMAT, "feature 'fpu' listed twice", NULL);
+    static const struct { const char *file, *text, *error; } cases[] = {
+        { "x86-models.txt", "order: A\nmodel: A\nvendor: Intel\nfeatures: fpu\n",
+          "x86-models.txt: model 'A' has no 'file:' line" },
+        { "x86-models.txt", "order: A\nmodel: A\nfile: x 1\nflavour: mint\n",
+          "x86-models.txt:4: unknown key \"flavour\"" },
+        { "x86-models.txt", "order: A\nmodel: Q\nfile: x 1\n",
+          "model 'Q' is not in the 'order:' lines" },
+        { "x86-features.map", "fpu 0x00000001 edx 0 fpu\nsse 1 edx 25 sse4-7\n",
+          "x86-features.map:2: 'sse4-7' is not a Xen 4.17 feature name" },
+        { "x86-features.map", "fpu 0x00000001 edx fpu\n",
+          "x86-features.map:1: \"fpu 0x00000001 edx fpu\" is not" },
+        { "x86-features.map", "fpu 1 edx 0 fpu\nfpu 1 edx 0 fpu\n",
+          "feature 'fpu' listed twice" },
+    };
+
+    for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_file(data_dir, "x86-models.txt", shipped_models);
+        write_file(data_dir, "x86-features.map", features_map);
+        write_file(data_dir, cases[i].file, cases[i].text);
+        load_fails(MIG_EFORMAT, cases[i].error, NULL);
+    }
 }
 END_TEST
 
