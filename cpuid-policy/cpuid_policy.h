@@ -1111,12 +1111,12 @@ enum cpuid_baseline_kind {
  * The one parser of a cpuid_baseline value, wherever it comes from (an
  * xl.cfg key, `check --baseline`, a domain record): every reader goes
  * through it (the config readers above, cpuid_baseline_resolve()).
- * "cluster" is CPUID_BASELINE_CLUSTER; text with a ':' must be exactly
- * CPUID_FEATURESET_WORDS hex words (CPUID_BASELINE_HEX; the featureset,
- * closed under Xen's dependencies, into *hex_out when not NULL); else it
- * must have a level name's syntax (letters, digits, '.', '-', '_', at most
- * CPUID_BASELINE_NAME_MAX - 1 characters; CPUID_BASELINE_LEVEL, not looked
- * up).  *kind_out is the caller's.  Returns 0, or MIG_EINVAL/MIG_ELIMIT
+ * "cluster" is CPUID_BASELINE_CLUSTER; a level name's syntax (letters,
+ * digits, '.', '-', '_', after "libvirt:" for libvirt's models, at most
+ * CPUID_BASELINE_NAME_MAX - 1 characters) is CPUID_BASELINE_LEVEL, not
+ * looked up; other text with a ':' must be exactly CPUID_FEATURESET_WORDS
+ * hex words (CPUID_BASELINE_HEX; the featureset, closed under Xen's
+ * dependencies, into *hex_out when not NULL).  *kind_out is the caller's.  Returns 0, or MIG_EINVAL/MIG_ELIMIT
  * with a message naming `origin` (NULL: "(baseline)") and quoting the
  * value.
  */

@@ -168,6 +168,22 @@ t("XENMIG_LIBVIRT_CPU_MAP=none leaves the installed map out",
   r.returncode == 0 and "libvirt:Haswell-noTSX " not in r.stdout and
   "libvirt:SapphireRapids " in r.stdout, r.stderr)
 
+# A libvirt model is a baseline like any level: in an xl.cfg and for --baseline.
+tmpd = os.environ["TMPDIR"]
+for cpu, name in (("Intel Xeon E5-2630 v3", "hsw"), ("Intel Core i7-2600", "snb")):
+    open(os.path.join(tmpd, name + ".json"), "w").write(run("corpus", "--host-json", cpu).stdout)
+cfg = os.path.join(tmpd, "web.cfg")
+open(cfg, "w").write('name = "web"\ntype = "hvm"\ncpuid_baseline = "libvirt:Haswell-noTSX"\n')
+ok = run("check", cfg, "--host", os.path.join(tmpd, "hsw.json"))
+short = run("check", cfg, "--host", os.path.join(tmpd, "snb.json"))
+t("cpuid_baseline = \"libvirt:Haswell-noTSX\": a Haswell host runs it, a Sandy Bridge lacks avx2",
+  ok.returncode == 0 and short.returncode == 4 and "missing: avx2\n" in short.stdout,
+  "%d %d %s %s" % (ok.returncode, short.returncode, ok.stderr, short.stderr))
+r = run("check", cfg, "--baseline", "libvirt:SandyBridge", "--host",
+        os.path.join(tmpd, "snb.json"))
+t("check --baseline libvirt:SandyBridge on that Sandy Bridge", r.returncode == 0,
+  r.stdout + r.stderr)
+
 # The highest model a featureset fully contains, computed here: the last
 # model in libvirt's order of its vendor (or none) whose Xen features,
 # closed under Xen's dependencies, it has; a model that only renames an
