@@ -211,16 +211,53 @@ void cpuid_signature_decode(uint32_t eax, unsigned int *family, unsigned int *mo
 /* ------------------------------------------------------------------ */
 
 struct cpuid_level {
-    const char *name;       /* "x86-64-v3", "intel-skylake", "amd-zen2" */
-    const char *family;     /* ordering family: "x86-64", "intel" or "amd" */
+    const char *name;       /* "x86-64-v3", "intel-skylake", "libvirt:Haswell-noTSX" */
+    const char *family;     /* ordering family: "x86-64", "intel", "amd" or "libvirt" */
     unsigned int rank;      /* order inside the family, higher = newer */
     enum cpuid_vendor vendor; /* CPUID_VENDOR_UNKNOWN for vendor-neutral levels */
     const char *source;     /* where the facts come from */
     struct cpuid_featureset features; /* closed; a level constrains only these */
+    /*
+     * libvirt models only (NULL for the others): word lists " A B" of the
+     * model's libvirt features that Xen 4.17 has no equivalent for, whose
+     * Xen bit Xen 4.17 offers no HVM guest, that the mapping table does not
+     * list (a newer installed map), and of the Xen features left out by
+     * Xen's dependency rules, as "FEATURE:NEEDED".  None of them is in
+     * `features`.
+     */
+    const char *no_xen_features, *no_guest_features, *unmapped_features, *dropped_features;
+    /*
+     * libvirt models that only rename an earlier model (libvirt's
+     * "Haswell-v4" is "Haswell-noTSX-IBRS"): that model's level name;
+     * NULL otherwise.  cpuid_level_set_highest() names the earlier model.
+     */
+    const char *alias_of;
 };
 
 /* Opaque set of loaded levels. */
 struct cpuid_level_set;
+
+/*
+ * libvirt's x86 CPU models are levels too, "libvirt:NAME" in family
+ * "libvirt" (libvirt_models.c; docs/formats.md "libvirt CPU models"): the
+ * models of the installed libvirt CPU map plus the newer ones xenmig ships
+ * as data (a model the installed map defines is taken from it), ranked in
+ * libvirt's own order of generations, vendor-neutral when libvirt gives no
+ * vendor.  Their features are libvirt's mapped to Xen's by bit position
+ * (data/libvirt/x86-features.map).  They never widen
+ * cpuid_level_set_universe(): as baselines they constrain the same bits.
+ *
+ * The installed map: $XENMIG_LIBVIRT_CPU_MAP if set ("none": none; a
+ * directory named there must hold index.xml), else /usr/share/libvirt/
+ * cpu_map when present.  Static string or NULL.
+ */
+const char *cpuid_libvirt_cpu_map_dir(void);
+/*
+ * The shipped libvirt data (x86-features.map, x86-models.txt):
+ * $XENMIG_LIBVIRT_DATA_DIR if set ("none": no libvirt models at all), else
+ * pkgdatadir/libvirt if present, else the source tree's.  Static or NULL.
+ */
+const char *cpuid_libvirt_data_dir(void);
 
 /*
  * The directory named levels are read from: $XENMIG_CPUID_LEVELS_DIR if
@@ -230,9 +267,11 @@ struct cpuid_level_set;
 const char *cpuid_levels_default_dir(void);
 
 /*
- * Load every *.level file of dir (NULL: the default dir) into *out, which
- * the caller frees with cpuid_level_set_free().  A malformed file fails the
- * whole load with the file, line and token quoted.
+ * Load every *.level file of dir (NULL: the default dir), then libvirt's
+ * models (above), into *out, which the caller frees with
+ * cpuid_level_set_free().  A malformed file fails the whole load with the
+ * file, line and token quoted (for the installed libvirt map, with how to
+ * leave it out).
  */
 int cpuid_level_set_load(const char *dir, struct cpuid_level_set **out);
 void cpuid_level_set_free(struct cpuid_level_set *set);
@@ -246,12 +285,19 @@ const struct cpuid_level *cpuid_level_set_get(const struct cpuid_level_set *set,
  * "Named levels").
  */
 void cpuid_level_set_universe(const struct cpuid_level_set *set, struct cpuid_featureset *out);
+/*
+ * libvirt models found but no level ("libvirt:NAME: REASON": a vendor
+ * xenmig does not level, an ancestor defined nowhere).  Owned by the set.
+ */
+unsigned int cpuid_level_set_skipped_count(const struct cpuid_level_set *set);
+const char *cpuid_level_set_skipped(const struct cpuid_level_set *set, unsigned int index);
 /* By name (case-insensitive); NULL if unknown.  Owned by the set. */
 const struct cpuid_level *cpuid_level_set_find(const struct cpuid_level_set *set,
                                                const char *name);
 /*
  * The highest-ranked level of `family` whose features are all in fs and
- * whose vendor (if any) is `vendor`; NULL if none.  Owned by the set.
+ * whose vendor (if any) is `vendor`, aliases (alias_of) left out; NULL if
+ * none.  Owned by the set.
  */
 const struct cpuid_level *cpuid_level_set_highest(const struct cpuid_level_set *set,
                                                   const char *family,
@@ -1065,12 +1111,12 @@ enum cpuid_baseline_kind {
  * The one parser of a cpuid_baseline value, wherever it comes from (an
  * xl.cfg key, `check --baseline`, a domain record): every reader goes
  * through it (the config readers above, cpuid_baseline_resolve()).
- * "cluster" is CPUID_BASELINE_CLUSTER; text with a ':' must be exactly
- * CPUID_FEATURESET_WORDS hex words (CPUID_BASELINE_HEX; the featureset,
- * closed under Xen's dependencies, into *hex_out when not NULL); else it
- * must have a level name's syntax (letters, digits, '.', '-', '_', at most
- * CPUID_BASELINE_NAME_MAX - 1 characters; CPUID_BASELINE_LEVEL, not looked
- * up).  *kind_out is the caller's.  Returns 0, or MIG_EINVAL/MIG_ELIMIT
+ * "cluster" is CPUID_BASELINE_CLUSTER; a level name's syntax (letters,
+ * digits, '.', '-', '_', after "libvirt:" for libvirt's models, at most
+ * CPUID_BASELINE_NAME_MAX - 1 characters) is CPUID_BASELINE_LEVEL, not
+ * looked up; other text with a ':' must be exactly CPUID_FEATURESET_WORDS
+ * hex words (CPUID_BASELINE_HEX; the featureset, closed under Xen's
+ * dependencies, into *hex_out when not NULL).  *kind_out is the caller's.  Returns 0, or MIG_EINVAL/MIG_ELIMIT
  * with a message naming `origin` (NULL: "(baseline)") and quoting the
  * value.
  */

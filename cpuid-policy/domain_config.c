@@ -177,14 +177,18 @@ out:
     return rc;
 }
 
-/* A level name's syntax: letters, digits, '.', '-', '_', 1 to 63 characters. */
+/*
+ * A level name's syntax: letters, digits, '.', '-', '_', 1 to 63 characters;
+ * libvirt's models are such a name after "libvirt:" ("libvirt:Haswell-noTSX").
+ */
 static bool is_level_name(const char *text)
 {
     size_t length = strnlen(text, CPUID_BASELINE_NAME_MAX);
+    size_t start = strncmp(text, "libvirt:", 8) ? 0 : 8;
 
-    if (length == 0 || length >= CPUID_BASELINE_NAME_MAX)
+    if (length <= start || length >= CPUID_BASELINE_NAME_MAX)
         return false;
-    for (size_t i = 0; i < length; i++)
+    for (size_t i = start; i < length; i++)
         if (!isalnum((unsigned char)text[i]) && text[i] != '-' && text[i] != '_' &&
             text[i] != '.')
             return false;
@@ -204,7 +208,7 @@ int cpuid_baseline_parse(const char *text, const char *origin, enum cpuid_baseli
         *kind_out = CPUID_BASELINE_CLUSTER;
         return 0;
     }
-    if (strchr(text, ':')) {
+    if (strchr(text, ':') && !is_level_name(text)) {
         if (cpuid_featureset_parse_hex(text, 0, &hex))
             return cpuid_error_prefix("%s: cpuid_baseline", origin);
         cpuid_featureset_close(&hex);

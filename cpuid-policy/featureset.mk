@@ -1,7 +1,8 @@
 # CPU featureset room sources.
 libcpuidpolicy_a_SOURCES += cpuid_internal.h util.c feature_table.c featureset.c \
-	levels.c corpus.c host.c cluster.c domain.c cluster_gpu.c libxl_mask.c
-libcpuidpolicy_a_CPPFLAGS += $(XENCTRL_CFLAGS) $(XENGUEST_CFLAGS)
+	levels.c corpus.c host.c cluster.c domain.c cluster_gpu.c libxl_mask.c \
+	libvirt_data.c libvirt_map.c libvirt_models.c
+libcpuidpolicy_a_CPPFLAGS += $(XENCTRL_CFLAGS) $(XENGUEST_CFLAGS) $(LIBXML_CFLAGS)
 
 # Named levels and the corpus of real CPUs: data, installed, read at run time.
 levelsdir = $(pkgdatadir)/levels
@@ -33,6 +34,11 @@ dist_levels_DATA = \
 	data/levels/x86-64-v2.level \
 	data/levels/x86-64-v3.level \
 	data/levels/x86-64-v4.level
+# libvirt's CPU models: the feature mapping table and the models newer than
+# Debian 12's libvirt (the installed map is read where libvirt0 put it).
+libvirtdir = $(pkgdatadir)/libvirt
+dist_libvirt_DATA = data/libvirt/x86-features.map data/libvirt/x86-models.txt
 cpusdir = $(pkgdatadir)/cpus
 dist_cpus_DATA = data/cpus/corpus.txt
-EXTRA_DIST += gen-feature-table.py data/gen-levels.py data/feature-deps.txt
+EXTRA_DIST += gen-feature-table.py data/gen-levels.py data/feature-deps.txt \
+	data/gen-libvirt-features.py

@@ -1,7 +1,8 @@
 /*
  * levels.c: named CPU levels, read at run time from data files
  * (cpuid-policy/data/levels/NAME.level, installed to pkgdatadir/levels), so
- * adding a level needs no rebuild.
+ * adding a level needs no rebuild; libvirt's CPU models join them as
+ * "libvirt:NAME" (libvirt_models.c makes them).
  *
  * File format (one "key: value" per line, '#' starts a comment):
  *   name: x86-64-v3          must match the file name
@@ -28,17 +29,22 @@
 #include "cpuid_policy.h"
 #include "mig_error.h"
 
-#define MAX_LEVELS 256
+#define MAX_LEVELS 512
+#define LIBVIRT_FAMILY "libvirt"
 #define MAX_FEATURE_TEXT 8192
 
 struct level_entry {
     struct cpuid_level level;
     char *name, *family, *source;
+    char *no_xen, *no_guest, *unmapped, *dropped;  /* libvirt models: word lists */
+    char *alias_of;                     /* libvirt models: "libvirt:NAME" or NULL */
 };
 
 struct cpuid_level_set {
     struct level_entry *entries;
     unsigned int count;
+    char **skipped;                     /* "libvirt:NAME: REASON" */
+    unsigned int skipped_count;
 };
 
 const char *cpuid_levels_default_dir(void)
@@ -57,6 +63,11 @@ static void entry_clear(struct level_entry *e)
     free(e->name);
     free(e->family);
     free(e->source);
+    free(e->no_xen);
+    free(e->no_guest);
+    free(e->unmapped);
+    free(e->dropped);
+    free(e->alias_of);
     memset(e, 0, sizeof(*e));
 }
 
@@ -216,6 +227,76 @@ static int parse_level(const char *path, const char *text, size_t text_len,
     return rc;
 }
 
+/* Move model m's strings into entry e, a level of family "libvirt". */
+static int libvirt_entry(struct cpuid_libvirt_model *m, struct level_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    if (asprintf(&e->name, "libvirt:%s", m->name) < 0) {
+        e->name = NULL;
+        return mig_error_set(MIG_ENOMEM, "out of memory loading levels");
+    }
+    e->family = cpuid_strdup(LIBVIRT_FAMILY);
+    if (!e->family)
+        return MIG_ENOMEM;
+    e->source = m->source;
+    e->no_xen = m->no_xen ? m->no_xen : cpuid_strdup("");
+    e->no_guest = m->no_guest ? m->no_guest : cpuid_strdup("");
+    e->unmapped = m->unmapped ? m->unmapped : cpuid_strdup("");
+    e->dropped = m->dropped ? m->dropped : cpuid_strdup("");
+    m->source = m->no_xen = m->no_guest = m->unmapped = m->dropped = NULL;
+    if (!e->no_xen || !e->no_guest || !e->unmapped || !e->dropped)
+        return MIG_ENOMEM;
+    if (m->alias_of && asprintf(&e->alias_of, "libvirt:%s", m->alias_of) < 0) {
+        e->alias_of = NULL;
+        return mig_error_set(MIG_ENOMEM, "out of memory loading levels");
+    }
+    e->level = (struct cpuid_level){ .name = e->name, .family = e->family, .rank = m->order,
+                                     .vendor = m->vendor, .source = e->source,
+                                     .features = m->features, .no_xen_features = e->no_xen,
+                                     .no_guest_features = e->no_guest,
+                                     .unmapped_features = e->unmapped,
+                                     .dropped_features = e->dropped,
+                                     .alias_of = e->alias_of };
+    return 0;
+}
+
+/* Note a libvirt model that is no level. */
+static int add_skipped(struct cpuid_level_set *set, const struct cpuid_libvirt_model *m)
+{
+    char **grown = realloc(set->skipped, (set->skipped_count + 1) * sizeof(*grown));
+
+    if (!grown)
+        return mig_error_set(MIG_ENOMEM, "out of memory loading levels");
+    set->skipped = grown;
+    if (asprintf(&set->skipped[set->skipped_count], "libvirt:%s: %s", m->name,
+                 m->skipped) < 0)
+        return mig_error_set(MIG_ENOMEM, "out of memory loading levels");
+    set->skipped_count++;
+    return 0;
+}
+
+/* libvirt's models as levels after the data files' ones. */
+static int add_libvirt_levels(struct cpuid_level_set *set)
+{
+    struct cpuid_libvirt_model *models = NULL;
+    unsigned int count = 0;
+    int rc = cpuid_libvirt_models_load(&models, &count);
+
+    for (unsigned int i = 0; !rc && i < count; i++) {
+        if (models[i].skipped) {
+            rc = add_skipped(set, &models[i]);
+        } else if (set->count == MAX_LEVELS) {
+            rc = mig_error_set(MIG_ELIMIT, "more than %u levels with libvirt's models",
+                               MAX_LEVELS);
+        } else {
+            rc = libvirt_entry(&models[i], &set->entries[set->count]);
+            set->count++;
+        }
+    }
+    cpuid_libvirt_models_free(models, count);
+    return rc;
+}
+
 static int compare_entries(const void *a, const void *b)
 {
     const struct level_entry *x = a, *y = b;
@@ -278,6 +359,9 @@ int cpuid_level_set_load(const char *dir, struct cpuid_level_set **out)
         rc = mig_error_set(MIG_EFORMAT, "no *.level file in '%s'", dir);
         goto out;
     }
+    rc = add_libvirt_levels(set);
+    if (rc)
+        goto out;
     qsort(set->entries, set->count, sizeof(*set->entries), compare_entries);
     *out = set;
     set = NULL;
@@ -296,6 +380,9 @@ void cpuid_level_set_free(struct cpuid_level_set *set)
         return;
     for (unsigned int i = 0; set->entries && i < set->count; i++)
         entry_clear(&set->entries[i]);
+    for (unsigned int i = 0; i < set->skipped_count; i++)
+        free(set->skipped[i]);
+    free(set->skipped);
     free(set->entries);
     free(set);
 }
@@ -309,6 +396,16 @@ const struct cpuid_level *cpuid_level_set_get(const struct cpuid_level_set *set,
                                               unsigned int index)
 {
     return set && index < set->count ? &set->entries[index].level : NULL;
+}
+
+unsigned int cpuid_level_set_skipped_count(const struct cpuid_level_set *set)
+{
+    return set ? set->skipped_count : 0;
+}
+
+const char *cpuid_level_set_skipped(const struct cpuid_level_set *set, unsigned int index)
+{
+    return set && index < set->skipped_count ? set->skipped[index] : NULL;
 }
 
 const struct cpuid_level *cpuid_level_set_find(const struct cpuid_level_set *set,
@@ -330,7 +427,7 @@ const struct cpuid_level *cpuid_level_set_highest(const struct cpuid_level_set *
     for (unsigned int i = 0; set && i < set->count; i++) {
         const struct cpuid_level *l = &set->entries[i].level;
 
-        if (strcmp(l->family, family))
+        if (strcmp(l->family, family) || l->alias_of)
             continue;
         if (l->vendor != CPUID_VENDOR_UNKNOWN && l->vendor != vendor)
             continue;
@@ -346,8 +443,14 @@ void cpuid_level_set_universe(const struct cpuid_level_set *set, struct cpuid_fe
 {
     struct cpuid_featureset all = { { 0 } };
 
-    for (unsigned int i = 0; i < cpuid_level_set_count(set); i++)
+    for (unsigned int i = 0; i < cpuid_level_set_count(set); i++) {
+        const struct cpuid_level *l = cpuid_level_set_get(set, i);
+
+        /* libvirt models constrain the bits the other levels name, no more. */
+        if (!strcmp(l->family, LIBVIRT_FAMILY))
+            continue;
         for (unsigned int w = 0; w < CPUID_FEATURESET_WORDS; w++)
-            all.words[w] |= cpuid_level_set_get(set, i)->features.words[w];
+            all.words[w] |= l->features.words[w];
+    }
     *out = all;
 }

@@ -101,12 +101,30 @@ void cpuid_cli_highest_levels(const struct cpuid_level_set *levels, enum cpuid_v
 {
     const struct cpuid_level *psabi = cpuid_level_set_highest(levels, "x86-64", vendor, fs);
     const struct cpuid_level *gen = NULL;
+    const struct cpuid_level *model = cpuid_level_set_highest(levels, "libvirt", vendor, fs);
 
     if (vendor == CPUID_VENDOR_INTEL)
         gen = cpuid_level_set_highest(levels, "intel", vendor, fs);
     else if (vendor == CPUID_VENDOR_AMD)
         gen = cpuid_level_set_highest(levels, "amd", vendor, fs);
-    snprintf(buf, size, "%s, %s", psabi ? psabi->name : "-", gen ? gen->name : "-");
+    snprintf(buf, size, "%s, %s, %s", psabi ? psabi->name : "-", gen ? gen->name : "-",
+             model ? model->name : "-");
+}
+
+void cpuid_cli_print_host_highest(FILE *f, const struct cpuid_host *host)
+{
+    struct cpuid_level_set *levels = NULL;
+    char highest[160];
+
+    if (cpuid_level_set_load(NULL, &levels)) {
+        fprintf(f, "highest-levels: unknown (%s)\n", mig_error_last());
+        return;
+    }
+    cpuid_cli_highest_levels(levels, cpuid_host_vendor(host),
+                             cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX), highest,
+                             sizeof(highest));
+    fprintf(f, "highest-levels: %s\n", highest);
+    cpuid_level_set_free(levels);
 }
 
 /* features [--word N]: the names Xen uses, per word. */
@@ -237,12 +255,74 @@ static int cmd_decode(int argc, char **argv)
     return ret;
 }
 
+/* Print each word of a level's word list as "KEY: WORD" ("dropped": "F (Xen 4.17 needs P)"). */
+static void print_word_lines(const char *key, const char *list)
+{
+    for (const char *w = list ? list + strspn(list, " ") : NULL; w && *w; ) {
+        size_t n = strcspn(w, " "), colon = strcspn(w, ": ");
+
+        if (colon < n)
+            printf("%s: %.*s (Xen 4.17 needs %.*s for it)\n", key, (int)colon, w,
+                   (int)(n - colon - 1), w + colon + 1);
+        else
+            printf("%s: %.*s\n", key, (int)n, w);
+        w += n + strspn(w + n, " ");
+    }
+}
+
+/* levels --show NAME: one level, its features, and for libvirt models what Xen lacks. */
+static int show_level(const struct cpuid_level_set *levels, const char *name)
+{
+    const struct cpuid_level *l = cpuid_level_set_find(levels, name);
+
+    if (!l) {
+        fprintf(stderr, "%s cpuid-policy levels: unknown level '%s': run '%s cpuid-policy "
+                "levels' for the list\n", xl_ext_prog, name, xl_ext_prog);
+        return XL_EXT_EXIT_BAD_INPUT;
+    }
+    printf("name: %s\nfamily: %s\nrank: %u\nvendor: %s\nsource: %s\n", l->name, l->family,
+           l->rank, l->vendor ? cpuid_vendor_name(l->vendor) : "any", l->source);
+    if (l->alias_of)
+        printf("alias-of: %s\n", l->alias_of);
+    cpuid_cli_print_feature_lines(stdout, &l->features, "feature: ");
+    print_word_lines("no-xen-equivalent", l->no_xen_features);
+    print_word_lines("xen-offers-no-guest", l->no_guest_features);
+    print_word_lines("not-in-mapping-table", l->unmapped_features);
+    print_word_lines("dropped", l->dropped_features);
+    return XL_EXT_EXIT_OK;
+}
+
+/* levels: the table, then the libvirt models that are no level and where it all comes from. */
+static void list_levels(const struct cpuid_level_set *levels)
+{
+    unsigned int installed = 0, shipped = 0;
+    const char *map = cpuid_libvirt_cpu_map_dir(), *data = cpuid_libvirt_data_dir();
+
+    printf("%-34s %-7s %4s %-6s %8s  %s\n", "LEVEL", "FAMILY", "RANK", "VENDOR", "FEATURES",
+           "SOURCE");
+    for (unsigned int i = 0; i < cpuid_level_set_count(levels); i++) {
+        const struct cpuid_level *l = cpuid_level_set_get(levels, i);
+
+        installed += !strncmp(l->source, "installed:", 10);
+        shipped += !strncmp(l->source, "shipped:", 8);
+        printf("%-34s %-7s %4u %-6s %8u  %s\n", l->name, l->family, l->rank,
+               l->vendor ? cpuid_vendor_name(l->vendor) : "any",
+               cpuid_featureset_count(&l->features), l->source);
+    }
+    for (unsigned int i = 0; i < cpuid_level_set_skipped_count(levels); i++)
+        printf("# not a level: %s\n", cpuid_level_set_skipped(levels, i));
+    printf("# libvirt models: %u from the installed map (%s), %u shipped (%s), %u not "
+           "levels\n", installed, map ? map : "none", shipped, data ? data : "none",
+           cpuid_level_set_skipped_count(levels));
+    printf("# from %s\n", cpuid_levels_default_dir());
+}
+
 /* levels [--show NAME]: the named levels and where their facts come from. */
 static int cmd_levels(int argc, char **argv)
 {
     struct cpuid_level_set *levels = NULL;
     const char *show = NULL;
-    int rc, ret;
+    int rc, ret = XL_EXT_EXIT_OK;
 
     if (argc == 3 && !strcmp(argv[1], "--show"))
         show = argv[2];
@@ -251,31 +331,10 @@ static int cmd_levels(int argc, char **argv)
     rc = cpuid_level_set_load(NULL, &levels);
     if (rc)
         return cpuid_cli_fail("levels", rc);
-    if (show) {
-        const struct cpuid_level *l = cpuid_level_set_find(levels, show);
-
-        if (!l) {
-            fprintf(stderr, "%s cpuid-policy levels: unknown level '%s': run '%s cpuid-policy "
-                    "levels' for the list\n", xl_ext_prog, show, xl_ext_prog);
-            ret = XL_EXT_EXIT_BAD_INPUT;
-            goto out;
-        }
-        printf("name: %s\nfamily: %s\nrank: %u\nvendor: %s\nsource: %s\n", l->name, l->family,
-               l->rank, l->vendor ? cpuid_vendor_name(l->vendor) : "any", l->source);
-        cpuid_cli_print_feature_lines(stdout, &l->features, "feature: ");
-    } else {
-        printf("%-24s %-7s %4s %-6s %8s\n", "LEVEL", "FAMILY", "RANK", "VENDOR", "FEATURES");
-        for (unsigned int i = 0; i < cpuid_level_set_count(levels); i++) {
-            const struct cpuid_level *l = cpuid_level_set_get(levels, i);
-
-            printf("%-24s %-7s %4u %-6s %8u\n", l->name, l->family, l->rank,
-                   l->vendor ? cpuid_vendor_name(l->vendor) : "any",
-                   cpuid_featureset_count(&l->features));
-        }
-        printf("# from %s\n", cpuid_levels_default_dir());
-    }
-    ret = XL_EXT_EXIT_OK;
- out:
+    if (show)
+        ret = show_level(levels, show);
+    else
+        list_levels(levels);
     cpuid_level_set_free(levels);
     return ret;
 }

@@ -39,11 +39,18 @@ void cpuid_cli_print_feature_lines(FILE *f, const struct cpuid_featureset *fs,
 void *cpuid_cli_json_feature_array(const struct cpuid_featureset *fs);
 
 /*
- * The highest named level in the x86-64 family and in the vendor's
- * generation family, as "x86-64-v3, intel-skylake" (or "-" parts);
- * writes into buf.
+ * The highest named level in the x86-64 family, in the vendor's generation
+ * family and among libvirt's models (libvirt's order of generations), as
+ * "x86-64-v3, intel-skylake, libvirt:Skylake-Client-noTSX-IBRS" ("-" for
+ * none); writes into buf.
  */
 void cpuid_cli_highest_levels(const struct cpuid_level_set *levels, enum cpuid_vendor vendor,
                               const struct cpuid_featureset *fs, char *buf, size_t size);
+
+/*
+ * Print "highest-levels: ..." (cpuid_cli_highest_levels() of the host's HVM
+ * max policy) to f; a level set that does not load is said on that line.
+ */
+void cpuid_cli_print_host_highest(FILE *f, const struct cpuid_host *host);
 
 #endif /* XENMIG_CMD_CPUID_POLICY_H */

@@ -67,6 +67,7 @@ int cmd_cpuid_policy_host_dump(int argc, char **argv)
     }
     if (!output)
         fputs(json, stdout);
+    cpuid_cli_print_host_highest(stderr, host);  /* stdout may be the JSON */
     ret = XL_EXT_EXIT_OK;
  out:
     free(json);

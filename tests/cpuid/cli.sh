@@ -19,11 +19,11 @@ t "corpus writes host files" '[ -s "$tmp/skx.json" ] && grep -q "\"vendor\": \"a
 
 run cluster baseline "$tmp/skx.json" "$tmp/hsw.json" "$tmp/icx.json"
 t "cluster baseline exits 0" '[ $rc -eq 0 ]'
-t "Skylake-SP + Haswell + Ice Lake level to Haswell" 'grep -qx "highest-levels: x86-64-v3, intel-haswell" "$tmp/out"'
+t "Skylake-SP + Haswell + Ice Lake level to Haswell" 'grep -q "^highest-levels: x86-64-v3, intel-haswell, " "$tmp/out"'
 t "the baseline keeps avx2" 'grep -qx "feature: avx2" "$tmp/out"'
 t "the baseline drops avx512f" '! grep -qx "feature: avx512f" "$tmp/out"'
 run cluster baseline --json "$tmp/skx.json" "$tmp/icx.json"
-t "cluster baseline --json" '[ $rc -eq 0 ] && grep -q "\"highest_levels\": \"x86-64-v4, intel-skylake-server\"" "$tmp/out"'
+t "cluster baseline --json" '[ $rc -eq 0 ] && grep -q "\"highest_levels\": \"x86-64-v4, intel-skylake-server, " "$tmp/out"'
 
 run cluster baseline "$tmp/skx.json" "$tmp/rome.json"
 t "a vendor mix exits 4" '[ $rc -eq 4 ]'
@@ -179,7 +179,7 @@ run cluster show "$tmp/old.json"
 t "a cluster file from before GPU levels records none" '[ $rc -eq 0 ] && grep -qx "gpu-baseline: - (not recorded)" "$tmp/out"'
 
 run report --cluster "$tmp/g.json" --host "$tmp/hsw-a10.json" "$tmp/ml.cfg" "$tmp/cad.cfg"
-t "report: each host's GPU levels" '[ $rc -eq 0 ] && grep -E "^hsw-a10 +intel +x86-64-v3, intel-haswell +d3d12-gl4.6,cuda-8.6" "$tmp/out" >/dev/null'
+t "report: each host's GPU levels" '[ $rc -eq 0 ] && grep -E "^hsw-a10 +intel +x86-64-v3, intel-haswell, [^ ]+ +d3d12-gl4.6,cuda-8.6" "$tmp/out" >/dev/null'
 t "report: ml needs cuda-9.0: only icx-h100 meets it" 'grep -E "^ml +hvm +x86-64-v4 +cuda-9.0 +no \(5\+gpu\) +yes +no \(gpu\)" "$tmp/out" >/dev/null'
 run report --csv --host "$tmp/icx-a10.json" "$tmp/ml.cfg"
 t "report --csv: gpu columns" '[ $rc -eq 0 ] && grep -q "^check,ml,hvm,x86-64-v4,icx-a10,no,0,,\"cuda-9.0\",no,\"needs cuda-9.0, host has cuda-8.6 (NVIDIA A10)\"" "$tmp/out"'

@@ -8,15 +8,21 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpuid_policy.h"
 
-/* Use the source tree's levels, CPU corpus and GPU levels ($XENMIG_SRCDIR). */
+/*
+ * Use the source tree's levels, libvirt data, CPU corpus and GPU levels
+ * ($XENMIG_SRCDIR); the installed libvirt CPU map is read as usual.
+ */
 static inline void cpuid_test_use_source_data(void)
 {
     static const char *const vars[][2] = {
         { "XENMIG_CPUID_LEVELS_DIR", "cpuid-policy/data/levels" },
+        { "XENMIG_LIBVIRT_DATA_DIR", "cpuid-policy/data/libvirt" },
         { "XENMIG_CPUID_CORPUS", "cpuid-policy/data/cpus/corpus.txt" },
         { "XENMIG_GPU_LEVELS", "cpuid-policy/data/gpu-levels" },
     };
@@ -27,6 +33,12 @@ static inline void cpuid_test_use_source_data(void)
         snprintf(path, sizeof(path), "%s/%s", src, vars[i][1]);
         setenv(vars[i][0], path, 1);
     }
+}
+
+/* Whether l is one of libvirt's models (family "libvirt"), not a data file's level. */
+static inline bool cpuid_test_is_libvirt(const struct cpuid_level *l)
+{
+    return !strcmp(l->family, "libvirt");
 }
 
 /*

@@ -91,7 +91,10 @@ START_TEST(test_mask_levels_every_corpus_cpu)
             char *mask = NULL;
             unsigned int n;
 
-            if (!cpuid_featureset_is_subset(&level->features, &host))
+            /* libvirt's models list bits no data level names (apic, pcid...): a
+             * mask keeps the host's value there, so they cannot read back whole. */
+            if (cpuid_test_is_libvirt(level) ||
+                !cpuid_featureset_is_subset(&level->features, &host))
                 continue;
             ck_assert_msg(cpuid_libxl_mask_string(&host, &level->features, &universe,
                                                   &mask) == 0, "%s on %s: %s", level->name,
