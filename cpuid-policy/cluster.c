@@ -5,7 +5,8 @@
  * Rules (XAPI-style levelling, docs/architecture.md "Vendor rules"): the
  * baseline is the intersection of the members' HVM max featuresets, or a
  * pinned named level; all members share one vendor; a host lacking any
- * baseline feature is refused with the list of what it lacks.  This file
+ * baseline feature is refused with the list of what it lacks.  The bits of
+ * OS state (cpuid_policy.h) are dropped from every featureset that enters.  This file
  * must never lower a baseline silently when a host is added, and never
  * print.
  */
@@ -65,6 +66,7 @@ int cpuid_cluster_baseline(struct cpuid_host *const *hosts, unsigned int n,
                                  cpuid_vendor_name(cpuid_host_vendor(hosts[i])));
         cpuid_featureset_intersect(&baseline, &baseline, cpuid_host_featureset(hosts[i], which));
     }
+    cpuid_featureset_drop_os_state(&baseline);
     cpuid_featureset_close(&baseline);
     *baseline_out = baseline;
     *vendor_out = vendor;
@@ -109,17 +111,19 @@ void cpuid_cluster_free(struct cpuid_cluster *c)
 int cpuid_cluster_pin_level(struct cpuid_cluster *c, const struct cpuid_level *level,
                             struct cpuid_featureset *missing)
 {
+    struct cpuid_featureset features = level->features;
     char *name;
 
+    cpuid_featureset_drop_os_state(&features);
     if (level->vendor != CPUID_VENDOR_UNKNOWN && c->count && level->vendor != c->vendor)
         return mig_error_set(MIG_ECOMPAT, "level '%s' is for %s hosts but cluster '%s' is %s",
                              level->name, cpuid_vendor_name(level->vendor), c->name,
                              cpuid_vendor_name(c->vendor));
     for (unsigned int i = 0; i < c->count; i++)
-        if (!cpuid_featureset_is_subset(&level->features, &c->members[i].features)) {
+        if (!cpuid_featureset_is_subset(&features, &c->members[i].features)) {
             struct cpuid_featureset lack;
 
-            cpuid_featureset_subtract(&lack, &level->features, &c->members[i].features);
+            cpuid_featureset_subtract(&lack, &features, &c->members[i].features);
             if (missing)
                 *missing = lack;
             return mig_error_set(MIG_ECOMPAT, "member '%s' lacks %u feature(s) of level '%s': "
@@ -132,7 +136,7 @@ int cpuid_cluster_pin_level(struct cpuid_cluster *c, const struct cpuid_level *l
         return MIG_ENOMEM;
     free(c->pinned_level);
     c->pinned_level = name;
-    c->baseline = level->features;
+    c->baseline = features;
     if (!c->count && level->vendor != CPUID_VENDOR_UNKNOWN)
         c->vendor = level->vendor;
     return 0;
@@ -141,11 +145,13 @@ int cpuid_cluster_pin_level(struct cpuid_cluster *c, const struct cpuid_level *l
 int cpuid_cluster_add(struct cpuid_cluster *c, const struct cpuid_host *host,
                       struct cpuid_featureset *missing)
 {
-    const struct cpuid_featureset *fs = cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX);
+    struct cpuid_featureset member = *cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX);
+    const struct cpuid_featureset *fs = &member;
     const char *hostname = cpuid_host_hostname(host);
     struct cluster_member *slot = NULL;
     char *copy;
 
+    cpuid_featureset_drop_os_state(&member);
     if (c->count || c->pinned_level) {
         if (c->vendor != CPUID_VENDOR_UNKNOWN && cpuid_host_vendor(host) != c->vendor)
             return mig_error_set(MIG_ECOMPAT, "host '%s' is %s but cluster '%s' is %s: a "
@@ -386,6 +392,7 @@ static int cluster_parse_member(json_object *m, size_t i, const char *origin,
     rc = cpuid_featureset_parse_hex(features, 0, &c->members[i].features);
     if (rc)
         return cpuid_error_prefix("%s: member '%.64s'", origin, hostname);
+    cpuid_featureset_drop_os_state(&c->members[i].features);
     return 0;
 }
 
@@ -447,6 +454,7 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
         rc = cpuid_error_prefix("%s: \"baseline\"", origin);
         goto out;
     }
+    cpuid_featureset_drop_os_state(&c->baseline);   /* a file written before the rule */
     rc = cluster_parse_pins(root, origin, c);
     if (rc)
         goto out;

@@ -120,6 +120,27 @@ unsigned int cpuid_featureset_close(struct cpuid_featureset *fs);
 /* Clear feature `index` and everything that depends on it. */
 void cpuid_featureset_disable(struct cpuid_featureset *fs, unsigned int index);
 
+/*
+ * OS state.  A few bits describe the running OS or the machine under it,
+ * not the CPU: `osxsave` and `ospke` (CR4.OSXSAVE and CR4.PKE as the OS set
+ * them: a host whose OS did not enable PKE lacks `ospke` though its CPU has
+ * `pku`) and `hypervisor` (the dump was made inside a VM).  Xen decides
+ * them in every guest.  They never take part in a baseline, a level or a
+ * check: every computation of this library drops them from the featuresets
+ * it is given (cluster baselines and members, levels, resolved baselines,
+ * the pre-flight check, the libxl mask and excess) and a native-cpuid host
+ * description loses them when it is read or probed.  The list is data, by
+ * Xen feature name, here only:
+ */
+extern const char *const cpuid_os_state_feature_names[];
+extern const unsigned int cpuid_os_state_feature_count;
+/* The OS-state bits as a featureset (caller's storage). */
+void cpuid_featureset_os_state(struct cpuid_featureset *out);
+/* Whether bit `index` is one of them. */
+bool cpuid_feature_is_os_state(unsigned int index);
+/* Clear them from fs; returns how many were set. */
+unsigned int cpuid_featureset_drop_os_state(struct cpuid_featureset *fs);
+
 /* Flags of the parsers. */
 #define CPUID_PARSE_ALLOW_SHORT 0x1u  /* hex: fewer than 19 words, the rest zero */
 

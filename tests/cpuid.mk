@@ -10,6 +10,13 @@ unit_test_cpuid_corpus_SOURCES = unit/test_cpuid_corpus.c unit/test_cpuid_helper
 unit_test_cpuid_corpus_LDADD = $(CPUID_TEST_LIBS)
 TESTS += unit/test_cpuid_featureset unit/test_cpuid_corpus
 
+# Clusters that change: OS-state bits, create/remove/relevel, the file's
+# version, hash and compare-and-swap.
+check_PROGRAMS += unit/test_cpuid_cluster
+unit_test_cpuid_cluster_SOURCES = unit/test_cpuid_cluster.c unit/test_cpuid_helpers.h
+unit_test_cpuid_cluster_LDADD = $(CPUID_TEST_LIBS)
+TESTS += unit/test_cpuid_cluster
+
 # The cpuid= mask of xl-ext create, checked with libxenlight's own parser;
 # the GPU level of clusters.
 check_PROGRAMS += unit/test_cpuid_libxl_mask
