@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "cpuid_internal.h"
 #include "cpuid_policy.h"
@@ -33,6 +34,9 @@ struct cluster_member {
 };
 
 struct cpuid_cluster {
+    unsigned long long version; /* the file's version: writes so far, 0 for a new cluster */
+    char read_hash[CPUID_CLUSTER_HASH_TEXT];    /* content hash as read, "" if not read */
+    char *stated_hash;          /* the file's own "content_hash", NULL if none */
     char *name;
     enum cpuid_vendor vendor;
     struct cpuid_featureset baseline;
@@ -102,6 +106,7 @@ void cpuid_cluster_free(struct cpuid_cluster *c)
         free(c->members[i].gpu_baseline);
     }
     free(c->members);
+    free(c->stated_hash);
     free(c->name);
     free(c->pinned_level);
     free(c->gpu_baseline);
@@ -193,6 +198,22 @@ int cpuid_cluster_add(struct cpuid_cluster *c, const struct cpuid_host *host,
 }
 
 const char *cpuid_cluster_name(const struct cpuid_cluster *c) { return c->name; }
+unsigned long long cpuid_cluster_version(const struct cpuid_cluster *c) { return c->version; }
+void cpuid_cluster_set_version(struct cpuid_cluster *c, unsigned long long v) { c->version = v; }
+
+int cpuid_cluster_note_written(struct cpuid_cluster *c, const char *hash)
+{
+    char *copy = cpuid_strdup(hash);
+
+    if (!copy)
+        return MIG_ENOMEM;
+    snprintf(c->read_hash, sizeof(c->read_hash), "%s", hash);
+    free(c->stated_hash);
+    c->stated_hash = copy;
+    return 0;
+}
+const char *cpuid_cluster_read_hash(const struct cpuid_cluster *c) { return c->read_hash; }
+const char *cpuid_cluster_stated_hash(const struct cpuid_cluster *c) { return c->stated_hash; }
 enum cpuid_vendor cpuid_cluster_vendor(const struct cpuid_cluster *c) { return c->vendor; }
 const char *cpuid_cluster_pinned_level(const struct cpuid_cluster *c) { return c->pinned_level; }
 unsigned int cpuid_cluster_member_count(const struct cpuid_cluster *c) { return c->count; }
@@ -258,18 +279,19 @@ int cpuid_cluster_set_member_gpu_baseline(struct cpuid_cluster *c, const char *h
     return mig_error_set(MIG_EINVAL, "cluster '%s' has no member '%.64s'", c->name, hostname);
 }
 
-int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
+/* The cluster as a new JSON object, everything but "content_hash"; NULL when out of memory. */
+static json_object *cluster_json_object(const struct cpuid_cluster *c)
 {
     json_object *root = json_object_new_object(), *members = json_object_new_array();
     char hex[CPUID_FEATURESET_HEX_LEN];
-    int rc;
 
     if (!root || !members) {
+        json_object_put(root);
         json_object_put(members);
-        rc = mig_error_set(MIG_ENOMEM, "out of memory");
-        goto out;
+        return NULL;
     }
     json_object_object_add(root, "schema_version", json_object_new_int(1));
+    json_object_object_add(root, "version", json_object_new_int64((int64_t)c->version));
     json_object_object_add(root, "name", json_object_new_string(c->name));
     json_object_object_add(root, "vendor", json_object_new_string(cpuid_vendor_name(c->vendor)));
     cpuid_featureset_format_hex(&c->baseline, hex);
@@ -292,26 +314,61 @@ int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
         json_object_array_add(members, m);
     }
     json_object_object_add(root, "members", members);
-    if (asprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                             JSON_C_TO_STRING_SPACED)) < 0) {
+    return root;
+}
+
+static const char *pretty(json_object *root)
+{
+    return json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+}
+
+/* "sha256:" and the SHA-256 of text in hex, into out. */
+static int sha256_text(const char *text, char out[CPUID_CLUSTER_HASH_TEXT])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+
+    if (!EVP_Digest(text, strlen(text), digest, &length, EVP_sha256(), NULL) || length != 32)
+        return mig_error_set(MIG_ENOMEM, "cannot compute a SHA-256 (libcrypto)");
+    memcpy(out, "sha256:", 7);
+    for (unsigned int i = 0; i < length; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+int cpuid_cluster_content_hash(const struct cpuid_cluster *c, char out[CPUID_CLUSTER_HASH_TEXT])
+{
+    json_object *root = cluster_json_object(c);
+    const char *text = root ? pretty(root) : NULL;
+    int rc = text ? sha256_text(text, out) : mig_error_set(MIG_ENOMEM, "out of memory");
+
+    json_object_put(root);
+    return rc;
+}
+
+int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
+{
+    json_object *root = cluster_json_object(c);
+    char hash[CPUID_CLUSTER_HASH_TEXT];
+    const char *text = root ? pretty(root) : NULL;
+    int rc;
+
+    if (!text) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = sha256_text(text, hash);
+    if (rc)
+        goto out;
+    json_object_object_add(root, "content_hash", json_object_new_string(hash));
+    text = pretty(root);
+    if (!text || asprintf(out, "%s\n", text) < 0) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory");
         goto out;
     }
     rc = 0;
  out:
     json_object_put(root);
-    return rc;
-}
-
-int cpuid_cluster_write_file(const struct cpuid_cluster *c, const char *path)
-{
-    char *text = NULL;
-    int rc = cpuid_cluster_to_json(c, &text);
-
-    if (rc)
-        return rc;
-    rc = cpuid_write_text_file(path, text);
-    free(text);
     return rc;
 }
 
@@ -422,6 +479,32 @@ static int cluster_parse_members(json_object *root, const char *origin, const ch
     return 0;
 }
 
+/*
+ * The optional "version" and "content_hash" (a file written before them has
+ * neither: version 0), and the hash of the content as read.
+ */
+static int cluster_parse_revision(json_object *root, const char *origin, struct cpuid_cluster *c)
+{
+    json_object *v;
+
+    if (json_object_object_get_ex(root, "version", &v) && v) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+            return mig_error_set(MIG_EFORMAT, "%s: \"version\" must be a whole number (the "
+                                 "times xl-ext wrote the file)", origin);
+        c->version = (unsigned long long)json_object_get_int64(v);
+    }
+    if (json_object_object_get_ex(root, "content_hash", &v) && v) {
+        if (!json_object_is_type(v, json_type_string) ||
+            json_object_get_string_len(v) >= CPUID_CLUSTER_HASH_TEXT)
+            return mig_error_set(MIG_EFORMAT, "%s: \"content_hash\" must be \"sha256:\" and "
+                                 "64 hex digits", origin);
+        c->stated_hash = cpuid_strdup(json_object_get_string(v));
+        if (!c->stated_hash)
+            return MIG_ENOMEM;
+    }
+    return cpuid_cluster_content_hash(c, c->read_hash);
+}
+
 int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
                         struct cpuid_cluster **out)
 {
@@ -459,6 +542,8 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
     if (rc)
         goto out;
     rc = cluster_parse_members(root, origin, vendor, c);
+    if (!rc)
+        rc = cluster_parse_revision(root, origin, c);
     if (rc)
         goto out;
     *out = c;
@@ -466,19 +551,5 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
  out:
     json_object_put(root);
     cpuid_cluster_free(c);
-    return rc;
-}
-
-int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out)
-{
-    char *text;
-    size_t len;
-    int rc = cpuid_read_text_file(path, "cluster file", CPUID_MAX_FILE_SIZE,
-                                  CPUID_READ_REFUSE_NUL, &text, &len);
-
-    if (rc)
-        return rc;
-    rc = cpuid_cluster_parse(text, len, path, out);
-    free(text);
     return rc;
 }

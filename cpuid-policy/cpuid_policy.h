@@ -363,20 +363,69 @@ int cpuid_cluster_baseline(struct cpuid_host *const *hosts, unsigned int n,
 /* Opaque cluster file (members, baseline, optional pinned level). */
 struct cpuid_cluster;
 
+/* "sha256:" + 64 hex digits + NUL: a cluster's content hash. */
+#define CPUID_CLUSTER_HASH_TEXT 72
+/* How long cpuid_cluster_write_file() waits for another writer's lock. */
+#define CPUID_CLUSTER_LOCK_WAIT_MS 10000
+
 /* A new empty cluster named `name`; freed with cpuid_cluster_free(). */
 int cpuid_cluster_new(const char *name, struct cpuid_cluster **out);
 /*
- * Read a cluster file (JSON, docs/formats.md "Cluster file format"), or
- * parse `len` bytes of its text (`origin` names it in errors).  *out is
- * freed with cpuid_cluster_free().
+ * Cluster files (cluster_file.c; docs/formats.md "Cluster file format").
+ * A file carries its "version" (how many times xl-ext wrote it; a file
+ * written before versions reads as 0) and its "content_hash" (SHA-256 of
+ * its JSON without that member).  Two commands changing one file at the
+ * same time cannot lose each other's change: each reads the file (noting
+ * the content hash of what it read), changes the cluster in memory, and
+ * writes with cpuid_cluster_write_file(), which holds an exclusive flock
+ * on PATH.lock while it re-reads PATH and compares, and refuses when the
+ * file changed since it was read.  Files without version or hash read as
+ * before.
+ */
+
+/*
+ * Read a cluster file, or parse `len` bytes of its text (`origin` names it
+ * in errors).  *out is freed with cpuid_cluster_free(); it remembers the
+ * content hash of what was read (cpuid_cluster_read_hash()).
  */
 int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out);
 int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
                         struct cpuid_cluster **out);
-/* Write the cluster to path (through path.tmp and a rename). */
-int cpuid_cluster_write_file(const struct cpuid_cluster *cluster, const char *path);
-/* Serialise (pretty JSON, newline-terminated).  *out is malloc'ed, caller frees. */
+/*
+ * Write the cluster to path, compare-and-swap: with PATH.lock held
+ * (exclusive flock, waited for at most CPUID_CLUSTER_LOCK_WAIT_MS, or
+ * `lock_wait_ms` for the _within variant), PATH is read again; unless its
+ * content hash is the one the cluster was read with (or, for a cluster not
+ * read from a file, PATH is absent) the write is refused with MIG_ECORRUPT:
+ * "PATH changed underneath (hash X, expected Y); run the command again".
+ * Else the version goes up by one and the file is replaced whole (temporary
+ * file, fsync, rename, directory fsync); the cluster then counts as read
+ * from what was written, so it can be written again.  Other errors:
+ * MIG_EIO (the lock is held longer than the wait, or I/O, naming the file),
+ * errors of reading PATH back (it no longer parses), MIG_ENOMEM.  Nothing
+ * is written on any error.
+ */
+int cpuid_cluster_write_file(struct cpuid_cluster *cluster, const char *path);
+int cpuid_cluster_write_file_within(struct cpuid_cluster *cluster, const char *path,
+                                    unsigned int lock_wait_ms);
+/*
+ * Serialise (pretty JSON, newline-terminated, with the version and the
+ * content hash).  *out is malloc'ed, caller frees.
+ */
 int cpuid_cluster_to_json(const struct cpuid_cluster *cluster, char **out);
+/* The content hash of the cluster as it is now, into the caller's out. */
+int cpuid_cluster_content_hash(const struct cpuid_cluster *cluster,
+                               char out[CPUID_CLUSTER_HASH_TEXT]);
+/* The file's version as read (0: new, or a file from before versions). */
+unsigned long long cpuid_cluster_version(const struct cpuid_cluster *cluster);
+/* The content hash of what was read ("" for a cluster not read); owned by the cluster. */
+const char *cpuid_cluster_read_hash(const struct cpuid_cluster *cluster);
+/*
+ * The "content_hash" the file itself states, NULL if none; differing from
+ * cpuid_cluster_read_hash() means the file was changed by something other
+ * than xl-ext (an editor).  Owned by the cluster.
+ */
+const char *cpuid_cluster_stated_hash(const struct cpuid_cluster *cluster);
 /* Free a cluster; NULL is fine. */
 void cpuid_cluster_free(struct cpuid_cluster *cluster);
 

@@ -288,6 +288,18 @@ static int cluster_pin(int argc, char **argv)
     return ret;
 }
 
+/* "version: N" and "content-hash: H", noting a file changed by hand since xl-ext wrote it. */
+static void print_revision(const struct cpuid_cluster *cluster)
+{
+    const char *stated = cpuid_cluster_stated_hash(cluster);
+    const char *read = cpuid_cluster_read_hash(cluster);
+
+    printf("version: %llu\ncontent-hash: %s", cpuid_cluster_version(cluster), read);
+    if (stated && strcmp(stated, read))
+        printf(" (the file states %s: changed by hand since xl-ext wrote it)", stated);
+    printf("\n");
+}
+
 static int cluster_show(int argc, char **argv)
 {
     struct cpuid_cluster *cluster = NULL;
@@ -318,6 +330,7 @@ static int cluster_show(int argc, char **argv)
            gpu_level ? gpu_level : "- (not recorded)",
            gpu_level ? (gpu_pinned ? " (pinned)" : " (minimum of members)") : "",
            cpuid_cluster_member_count(cluster));
+    print_revision(cluster);
     for (unsigned int i = 0; i < cpuid_cluster_member_count(cluster); i++) {
         cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
                                  cpuid_cluster_member_features(cluster, i), highest,

@@ -1,14 +1,18 @@
 /*
  * test_cpuid_cluster.c: clusters that change, on real CPUs of the corpus:
  * bits that describe the running OS (osxsave, ospke) or the machine it
- * runs on (hypervisor) never take part in a baseline, a level or a check.
+ * runs on (hypervisor) never take part in a baseline, a level or a check;
+ * the cluster file's version, content hash and compare-and-swap write.
  */
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "cpuid_policy.h"
 #include "mig_error.h"
@@ -16,16 +20,26 @@
 
 static struct cpuid_corpus *corpus;
 static struct cpuid_level_set *levels;
+static char dir[64], path[128];         /* a scratch directory, and cluster.json in it */
 
 static void setup(void)
 {
     cpuid_test_use_source_data();
     ck_assert_int_eq(cpuid_corpus_load(cpuid_corpus_default_path(), &corpus), 0);
     ck_assert_int_eq(cpuid_level_set_load(NULL, &levels), 0);
+    snprintf(dir, sizeof(dir), "/tmp/xenmig-cluster-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/cluster.json", dir);
 }
 
 static void teardown(void)
 {
+    char lock[160];
+
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    unlink(path);
+    unlink(lock);
+    rmdir(dir);
     cpuid_corpus_free(corpus);
     cpuid_level_set_free(levels);
 }
@@ -166,6 +180,196 @@ START_TEST(test_libxl_mask_leaves_os_state_alone)
 }
 END_TEST
 
+/* The whole file at path (the caller frees). */
+static char *slurp(const char *file)
+{
+    char *text = NULL;
+    size_t length = 0;
+
+    ck_assert_msg(cpuid_read_text_file(file, "test file", 1 << 20, 0, &text, &length) == 0, "%s",
+                  mig_error_last());
+    return text;
+}
+
+/* A cluster file at path with corpus CPU `cpu` as its one member. */
+static void write_cluster_of(const char *cpu, const char *hostname)
+{
+    struct cpuid_host *h = host_with(cpu, hostname, NULL, NULL);
+    struct cpuid_cluster *c;
+
+    ck_assert_int_eq(cpuid_cluster_new("lab", &c), 0);
+    ck_assert_int_eq(cpuid_cluster_add(c, h, NULL), 0);
+    ck_assert_msg(cpuid_cluster_write_file(c, path) == 0, "%s", mig_error_last());
+    cpuid_cluster_free(c);
+    cpuid_host_free(h);
+}
+
+/* Add host `hostname` (corpus CPU `cpu`) to c. */
+static void add(struct cpuid_cluster *c, const char *cpu, const char *hostname)
+{
+    struct cpuid_host *h = host_with(cpu, hostname, NULL, NULL);
+
+    ck_assert_msg(cpuid_cluster_add(c, h, NULL) == 0, "%s", mig_error_last());
+    cpuid_host_free(h);
+}
+
+START_TEST(test_file_carries_version_and_content_hash)
+{
+    struct cpuid_cluster *c;
+    char hash[CPUID_CLUSTER_HASH_TEXT], *text;
+
+    write_cluster_of("Intel Xeon Gold 6148", "skx1");
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &c), 0);
+    ck_assert_uint_eq(cpuid_cluster_version(c), 1);
+    ck_assert_int_eq(cpuid_cluster_content_hash(c, hash), 0);
+    ck_assert_str_eq(cpuid_cluster_read_hash(c), hash);
+    ck_assert_str_eq(cpuid_cluster_stated_hash(c), hash);
+    ck_assert_int_eq((int)strlen(hash), 7 + 64);
+    text = slurp(path);
+    ck_assert_ptr_nonnull(strstr(text, "\"version\": 1,"));
+    ck_assert_ptr_nonnull(strstr(text, hash));
+    free(text);
+
+    /* a write makes the next version; the cluster can be written again */
+    add(c, "Intel Xeon Gold 6148", "skx2");
+    ck_assert_int_eq(cpuid_cluster_write_file(c, path), 0);
+    add(c, "Intel Xeon Gold 6148", "skx3");
+    ck_assert_msg(cpuid_cluster_write_file(c, path) == 0, "%s", mig_error_last());
+    cpuid_cluster_free(c);
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &c), 0);
+    ck_assert_uint_eq(cpuid_cluster_version(c), 3);
+    ck_assert_uint_eq(cpuid_cluster_member_count(c), 3);
+    cpuid_cluster_free(c);
+}
+END_TEST
+
+/* Two admins read the same file, each adds a host: the second write is refused. */
+START_TEST(test_concurrent_changes_are_not_lost)
+{
+    struct cpuid_cluster *a, *b;
+    char before[CPUID_CLUSTER_HASH_TEXT], after[CPUID_CLUSTER_HASH_TEXT], expect[512];
+
+    write_cluster_of("Intel Xeon Gold 6148", "skx1");
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &a), 0);
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &b), 0);
+    snprintf(before, sizeof(before), "%s", cpuid_cluster_read_hash(a));
+    add(a, "Intel Xeon Gold 6148", "by-a");
+    add(b, "Intel Xeon Gold 6148", "by-b");
+    ck_assert_int_eq(cpuid_cluster_write_file(a, path), 0);
+    ck_assert_int_eq(cpuid_cluster_content_hash(a, after), 0);
+    ck_assert_int_eq(cpuid_cluster_write_file(b, path), MIG_ECORRUPT);
+    snprintf(expect, sizeof(expect), "%s changed underneath (hash %s, expected %s); run the "
+             "command again", path, after, before);
+    ck_assert_str_eq(mig_error_last(), expect);
+    cpuid_cluster_free(b);
+
+    /* run again: b's change lands beside a's */
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &b), 0);
+    add(b, "Intel Xeon Gold 6148", "by-b");
+    ck_assert_int_eq(cpuid_cluster_write_file(b, path), 0);
+    cpuid_cluster_free(b);
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &b), 0);
+    ck_assert_uint_eq(cpuid_cluster_member_count(b), 3);
+    ck_assert_str_eq(cpuid_cluster_member_name(b, 1), "by-a");
+    ck_assert_str_eq(cpuid_cluster_member_name(b, 2), "by-b");
+    cpuid_cluster_free(a);
+    cpuid_cluster_free(b);
+}
+END_TEST
+
+/* A new cluster is written only where no file is; a removed file is a change too. */
+START_TEST(test_new_cluster_and_removed_file)
+{
+    struct cpuid_cluster *fresh, *read;
+
+    ck_assert_int_eq(cpuid_cluster_new("lab", &fresh), 0);
+    write_cluster_of("Intel Xeon Gold 6148", "skx1");
+    ck_assert_int_eq(cpuid_cluster_write_file(fresh, path), MIG_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "expected none: it did not exist"));
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &read), 0);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(cpuid_cluster_write_file(read, path), MIG_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "(hash none: it was removed, expected sha256:"));
+    ck_assert_int_eq(access(path, F_OK), -1);
+    cpuid_cluster_free(fresh);
+    cpuid_cluster_free(read);
+}
+END_TEST
+
+/* A writer waits for PATH.lock: while another holds it, nothing is written. */
+START_TEST(test_writer_honours_the_lock)
+{
+    struct cpuid_cluster *c;
+    char lock[160], *before, *after;
+    int fd;
+
+    write_cluster_of("Intel Xeon Gold 6148", "skx1");
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    fd = open(lock, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &c), 0);
+    add(c, "Intel Xeon Gold 6148", "skx2");
+    before = slurp(path);
+    ck_assert_int_eq(cpuid_cluster_write_file_within(c, path, 50), MIG_EIO);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "has been held by another writer for 50 ms"));
+    after = slurp(path);
+    ck_assert_str_eq(before, after);
+    close(fd);
+    ck_assert_msg(cpuid_cluster_write_file_within(c, path, 50) == 0, "%s", mig_error_last());
+    free(before);
+    free(after);
+    cpuid_cluster_free(c);
+}
+END_TEST
+
+/* A file from before versions reads (version 0, no stated hash) and is written as version 1. */
+START_TEST(test_old_file_without_version_or_hash)
+{
+    static const char old[] =
+        "{ \"schema_version\": 1, \"name\": \"old\", \"vendor\": \"intel\", \"baseline\": "
+        "\"1:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0\", \"pinned_level\": null, \"members\": [] }\n";
+    struct cpuid_cluster *c;
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(old, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &c), 0);
+    ck_assert_uint_eq(cpuid_cluster_version(c), 0);
+    ck_assert_ptr_null(cpuid_cluster_stated_hash(c));
+    ck_assert_int_eq(cpuid_cluster_write_file(c, path), 0);
+    cpuid_cluster_free(c);
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &c), 0);
+    ck_assert_uint_eq(cpuid_cluster_version(c), 1);
+    ck_assert_str_eq(cpuid_cluster_stated_hash(c), cpuid_cluster_read_hash(c));
+    cpuid_cluster_free(c);
+}
+END_TEST
+
+/* An edit by hand shows as a stated hash that is not the content's. */
+START_TEST(test_hand_edit_shows_in_the_hash)
+{
+    struct cpuid_cluster *c;
+    char *text, *at;
+    FILE *f;
+
+    write_cluster_of("Intel Xeon Gold 6148", "skx1");
+    text = slurp(path);
+    at = strstr(text, "\"skx1\"");
+    ck_assert_ptr_nonnull(at);
+    at[4] = '9';                                /* skx1 -> skx9 */
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(cpuid_cluster_read_file(path, &c), 0);
+    ck_assert_str_ne(cpuid_cluster_stated_hash(c), cpuid_cluster_read_hash(c));
+    free(text);
+    cpuid_cluster_free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cpuid-cluster");
@@ -178,6 +382,12 @@ int main(void)
     tcase_add_test(tc, test_os_state_never_missing_in_a_check);
     tcase_add_test(tc, test_hypervisor_bit_of_a_native_dump_is_not_required);
     tcase_add_test(tc, test_libxl_mask_leaves_os_state_alone);
+    tcase_add_test(tc, test_file_carries_version_and_content_hash);
+    tcase_add_test(tc, test_concurrent_changes_are_not_lost);
+    tcase_add_test(tc, test_new_cluster_and_removed_file);
+    tcase_add_test(tc, test_writer_honours_the_lock);
+    tcase_add_test(tc, test_old_file_without_version_or_hash);
+    tcase_add_test(tc, test_hand_edit_shows_in_the_hash);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
