@@ -1,14 +1,17 @@
 /*
- * cluster.c: cluster baselines and the cluster file (members, baseline,
- * optional pinned level).
+ * cluster.c: cluster baselines and the cluster's JSON (members, baseline,
+ * optional pinned level, version, content hash; the file on disk is
+ * cluster_file.c).
  *
  * Rules (XAPI-style levelling, docs/architecture.md "Vendor rules"): the
  * baseline is the intersection of the members' HVM max featuresets, or a
  * pinned named level; all members share one vendor; a host lacking any
  * baseline feature is refused with the list of what it lacks.  The bits of
- * OS state (cpuid_policy.h) are dropped from every featureset that enters.  This file
- * must never lower a baseline silently when a host is added, and never
- * print.
+ * OS state (cpuid_policy.h) are dropped from every featureset that enters.
+ * This file must never lower a baseline silently when a host is added, and
+ * never print: only cpuid_cluster_join() (cluster create) and
+ * cpuid_cluster_relevel_auto() (cluster relevel, asked for by name) lower
+ * one.
  */
 #include "config.h"
 
@@ -194,6 +197,75 @@ int cpuid_cluster_add(struct cpuid_cluster *c, const struct cpuid_host *host,
     }
     if (c->vendor == CPUID_VENDOR_UNKNOWN)
         c->vendor = cpuid_host_vendor(host);
+    return 0;
+}
+
+int cpuid_cluster_join(struct cpuid_cluster *c, const struct cpuid_host *host)
+{
+    struct cpuid_featureset member = *cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX);
+    struct cpuid_featureset before = c->baseline;
+    char *pinned = c->pinned_level;
+    int rc;
+
+    cpuid_featureset_drop_os_state(&member);
+    if (c->count || c->pinned_level) {
+        cpuid_featureset_intersect(&c->baseline, &c->baseline, &member);
+        cpuid_featureset_close(&c->baseline);
+    }
+    if (memcmp(&c->baseline, &before, sizeof(before)))
+        c->pinned_level = NULL;             /* below its level now */
+    rc = cpuid_cluster_add(c, host, NULL);
+    if (rc) {
+        c->baseline = before;
+        c->pinned_level = pinned;
+    } else if (pinned && !c->pinned_level) {
+        free(pinned);
+    }
+    return rc;
+}
+
+int cpuid_cluster_remove(struct cpuid_cluster *c, const char *hostname)
+{
+    for (unsigned int i = 0; i < c->count; i++) {
+        if (strcmp(c->members[i].hostname, hostname))
+            continue;
+        free(c->members[i].hostname);
+        free(c->members[i].gpu_baseline);
+        memmove(&c->members[i], &c->members[i + 1], (c->count - i - 1) * sizeof(c->members[0]));
+        c->count--;
+        memset(&c->members[c->count], 0, sizeof(c->members[0]));
+        return 0;
+    }
+    return mig_error_set(MIG_EINVAL, "cluster '%s' has no member '%.64s': 'cluster show' lists "
+                         "them", c->name, hostname);
+}
+
+int cpuid_cluster_members_share(const struct cpuid_cluster *c, struct cpuid_featureset *out)
+{
+    struct cpuid_featureset shared;
+
+    if (!c->count)
+        return mig_error_set(MIG_EINVAL, "cluster '%s' has no members: they share nothing to "
+                             "level to", c->name);
+    shared = c->members[0].features;
+    for (unsigned int i = 1; i < c->count; i++)
+        cpuid_featureset_intersect(&shared, &shared, &c->members[i].features);
+    cpuid_featureset_drop_os_state(&shared);
+    cpuid_featureset_close(&shared);
+    *out = shared;
+    return 0;
+}
+
+int cpuid_cluster_relevel_auto(struct cpuid_cluster *c)
+{
+    struct cpuid_featureset shared;
+    int rc = cpuid_cluster_members_share(c, &shared);
+
+    if (rc)
+        return rc;
+    free(c->pinned_level);
+    c->pinned_level = NULL;
+    c->baseline = shared;
     return 0;
 }
 

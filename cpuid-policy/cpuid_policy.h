@@ -327,6 +327,12 @@ void cpuid_host_free(struct cpuid_host *host);
 
 /* Accessors; strings are owned by the host. */
 const char *cpuid_host_hostname(const struct cpuid_host *host);
+/*
+ * Name the host `hostname` (copied; 1 to 255 characters, else MIG_EINVAL):
+ * how a cluster calls its member, where the machine's own name will not do
+ * (two machines of one name).
+ */
+int cpuid_host_set_hostname(struct cpuid_host *host, const char *hostname);
 const char *cpuid_host_source(const struct cpuid_host *host);
 enum cpuid_vendor cpuid_host_vendor(const struct cpuid_host *host);
 void cpuid_host_signature(const struct cpuid_host *host, unsigned int *family,
@@ -447,6 +453,40 @@ int cpuid_cluster_pin_level(struct cpuid_cluster *cluster, const struct cpuid_le
 int cpuid_cluster_add(struct cpuid_cluster *cluster, const struct cpuid_host *host,
                       struct cpuid_featureset *missing);
 
+/*
+ * Clusters that change (`cluster create`, `remove`, `relevel`).  Only
+ * these lower a baseline, and only when asked to.
+ *
+ * cpuid_cluster_join(): what `cluster create` does for each of its hosts
+ * (and `cluster add --relevel`): add the host and lower the baseline to
+ * what it shares with it (the host's own featureset for the first one); a
+ * pinned cluster whose level the host lacks in part is unpinned.  The
+ * vendor rule of cpuid_cluster_add() holds (MIG_ECOMPAT); a host of a
+ * member's hostname replaces that member (a host dumped again).  Nothing
+ * changes on an error.
+ */
+int cpuid_cluster_join(struct cpuid_cluster *cluster, const struct cpuid_host *host);
+/*
+ * Remove member `hostname` (MIG_EINVAL naming it if there is none).  The
+ * baseline stays as it is: cpuid_cluster_relevel_auto() raises it to what
+ * the remaining members share.
+ */
+int cpuid_cluster_remove(struct cpuid_cluster *cluster, const char *hostname);
+/*
+ * What the members share: the intersection of their featuresets, less OS
+ * state, closed, into the caller's *out.  MIG_EINVAL without members.
+ */
+int cpuid_cluster_members_share(const struct cpuid_cluster *cluster,
+                                struct cpuid_featureset *out);
+/*
+ * Relevel to what the members share (cpuid_cluster_members_share()),
+ * unpinning the cluster: the baseline may go down (a weaker member) or up
+ * (a member removed).  Relevelling to a named level is
+ * cpuid_cluster_pin_level().  Which recorded domains a lower baseline
+ * leaves behind is cpuid_baseline_leaves_behind()'s to say, before.
+ */
+int cpuid_cluster_relevel_auto(struct cpuid_cluster *cluster);
+
 const char *cpuid_cluster_name(const struct cpuid_cluster *cluster);
 enum cpuid_vendor cpuid_cluster_vendor(const struct cpuid_cluster *cluster);
 const struct cpuid_featureset *cpuid_cluster_baseline_features(const struct cpuid_cluster *cluster);
@@ -508,6 +548,18 @@ int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *l
 int cpuid_policy_check(const struct cpuid_featureset *required,
                        const struct cpuid_featureset *host,
                        struct cpuid_featureset *missing);
+
+/*
+ * Would a cluster's baseline going from `before` to `after` leave behind a
+ * domain that needs `needs` (its recorded featureset, or its resolved
+ * cpuid_baseline): one that `before` covers (has every feature it needs)
+ * and `after` does not?  *lost (caller's, may be NULL) = the features of
+ * `needs` that `after` lacks.  Bits of OS state never count.
+ */
+bool cpuid_baseline_leaves_behind(const struct cpuid_featureset *needs,
+                                  const struct cpuid_featureset *before,
+                                  const struct cpuid_featureset *after,
+                                  struct cpuid_featureset *lost);
 
 /* Policy of a host that a domain of `type` ("pv", "pvh", "hvm") gets. */
 enum cpuid_host_policy cpuid_host_policy_for_type(const char *type);

@@ -83,6 +83,20 @@ int cpuid_policy_check(const struct cpuid_featureset *required,
                          "needs", cpuid_featureset_count(&lack));
 }
 
+bool cpuid_baseline_leaves_behind(const struct cpuid_featureset *needs,
+                                  const struct cpuid_featureset *before,
+                                  const struct cpuid_featureset *after,
+                                  struct cpuid_featureset *lost)
+{
+    struct cpuid_featureset need = *needs, gone;
+
+    cpuid_featureset_drop_os_state(&need);
+    cpuid_featureset_subtract(&gone, &need, after);
+    if (lost)
+        *lost = gone;
+    return cpuid_featureset_is_subset(&need, before) && !cpuid_featureset_is_empty(&gone);
+}
+
 enum cpuid_host_policy cpuid_host_policy_for_type(const char *type)
 {
     return type && !strcmp(type, "pv") ? CPUID_HOST_POLICY_PV_MAX : CPUID_HOST_POLICY_HVM_MAX;

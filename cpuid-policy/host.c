@@ -253,6 +253,21 @@ int cpuid_host_new(const char *hostname, const char *source, enum cpuid_vendor v
 }
 
 const char *cpuid_host_hostname(const struct cpuid_host *host) { return host->hostname; }
+
+int cpuid_host_set_hostname(struct cpuid_host *host, const char *hostname)
+{
+    char *copy;
+
+    if (!*hostname || strlen(hostname) > MAX_HOSTNAME)
+        return mig_error_set(MIG_EINVAL, "host name '%.64s%s' must have 1 to %d characters",
+                             hostname, strlen(hostname) > 64 ? "..." : "", MAX_HOSTNAME);
+    copy = cpuid_strdup(hostname);
+    if (!copy)
+        return MIG_ENOMEM;
+    free(host->hostname);
+    host->hostname = copy;
+    return 0;
+}
 const char *cpuid_host_source(const struct cpuid_host *host) { return host->source; }
 enum cpuid_vendor cpuid_host_vendor(const struct cpuid_host *host) { return host->vendor; }
 void *cpuid_host_json(struct cpuid_host *host) { return host->root; }

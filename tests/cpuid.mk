@@ -25,8 +25,10 @@ unit_test_cpuid_libxl_mask_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(XENLIGHT_
 unit_test_cpuid_libxl_mask_LDADD = $(CPUID_TEST_LIBS)
 TESTS += unit/test_cpuid_libxl_mask
 
-TESTS += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh
+TESTS += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh \
+	cpuid/cluster.sh
 EXTRA_DIST += cpuid/cli.sh cpuid/create.sh cpuid/xen-cpuid-oracle.sh cpuid/feature-table.sh \
+	cpuid/cluster.sh \
 	cpuid/data/lab-run5-xen-cpuid-p.txt \
 	fuzz/corpus/cpuid_names fuzz/corpus/cpuid_hex fuzz/corpus/cpuid_libxl \
 	fuzz/corpus/cpuid_host_json

@@ -213,6 +213,116 @@ static void add(struct cpuid_cluster *c, const char *cpu, const char *hostname)
     cpuid_host_free(h);
 }
 
+static const char *highest(const char *family, const struct cpuid_featureset *fs)
+{
+    const struct cpuid_level *l = cpuid_level_set_highest(levels, family, CPUID_VENDOR_INTEL, fs);
+
+    return l ? l->name : "-";
+}
+
+/* Skylake-SP, Haswell and Ice Lake joined one by one: the intersection, as cluster baseline. */
+START_TEST(test_join_makes_the_intersection)
+{
+    struct cpuid_host *h[3] = {
+        host_with("Intel Xeon Gold 6148", "skx", NULL, NULL),
+        host_with("Intel Xeon E5-2630 v3", "hsw", NULL, NULL),
+        host_with("Intel Ice Lake Server", "icx", NULL, NULL),
+    };
+    struct cpuid_host *amd = host_with("AMD EPYC 7502 32-Core", "rome", NULL, NULL);
+    struct cpuid_featureset expected, before;
+    enum cpuid_vendor vendor;
+    struct cpuid_cluster *c;
+
+    ck_assert_int_eq(cpuid_cluster_baseline(h, 3, CPUID_HOST_POLICY_HVM_MAX, &expected, &vendor),
+                     0);
+    ck_assert_int_eq(cpuid_cluster_new("lab", &c), 0);
+    for (unsigned int i = 0; i < 3; i++)
+        ck_assert_msg(cpuid_cluster_join(c, h[i]) == 0, "%s", mig_error_last());
+    ck_assert_mem_eq(cpuid_cluster_baseline_features(c), &expected, sizeof(expected));
+    ck_assert_str_eq(highest("intel", cpuid_cluster_baseline_features(c)), "intel-haswell");
+    ck_assert_uint_eq(cpuid_cluster_member_count(c), 3);
+
+    /* another vendor: refused, nothing changed */
+    before = *cpuid_cluster_baseline_features(c);
+    ck_assert_int_eq(cpuid_cluster_join(c, amd), MIG_ECOMPAT);
+    ck_assert_mem_eq(cpuid_cluster_baseline_features(c), &before, sizeof(before));
+    ck_assert_uint_eq(cpuid_cluster_member_count(c), 3);
+    cpuid_cluster_free(c);
+    for (unsigned int i = 0; i < 3; i++)
+        cpuid_host_free(h[i]);
+    cpuid_host_free(amd);
+}
+END_TEST
+
+/* Removing the weakest member keeps the baseline; relevel --auto raises it. */
+START_TEST(test_remove_then_relevel_raises)
+{
+    struct cpuid_cluster *c;
+    struct cpuid_featureset shared;
+
+    ck_assert_int_eq(cpuid_cluster_new("lab", &c), 0);
+    add(c, "Intel Xeon E5-2630 v3", "hsw");
+    add(c, "Intel Xeon Gold 6148", "skx");
+    add(c, "Intel Ice Lake Server", "icx");
+    ck_assert_int_eq(cpuid_cluster_remove(c, "hsw"), 0);
+    ck_assert_uint_eq(cpuid_cluster_member_count(c), 2);
+    ck_assert_str_eq(cpuid_cluster_member_name(c, 0), "skx");
+    ck_assert_str_eq(highest("intel", cpuid_cluster_baseline_features(c)), "intel-haswell");
+    ck_assert_int_eq(cpuid_cluster_remove(c, "hsw"), MIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "no member 'hsw'"));
+    ck_assert_int_eq(cpuid_cluster_members_share(c, &shared), 0);
+    ck_assert_int_eq(cpuid_cluster_relevel_auto(c), 0);
+    ck_assert_mem_eq(cpuid_cluster_baseline_features(c), &shared, sizeof(shared));
+    ck_assert_str_eq(highest("intel", cpuid_cluster_baseline_features(c)), "intel-skylake-server");
+    ck_assert_str_eq(highest("x86-64", cpuid_cluster_baseline_features(c)), "x86-64-v4");
+    ck_assert_int_eq(cpuid_cluster_remove(c, "skx"), 0);
+    ck_assert_int_eq(cpuid_cluster_remove(c, "icx"), 0);
+    ck_assert_int_eq(cpuid_cluster_relevel_auto(c), MIG_EINVAL);
+    cpuid_cluster_free(c);
+}
+END_TEST
+
+/*
+ * A Skylake-SP host dumped again after a microcode update took TSX away:
+ * joining it replaces the member and lowers the baseline; a domain levelled
+ * to the old cluster baseline is left behind (it needs rtm), one
+ * levelled to x86-64-v3 is not, nor one the old baseline never covered.
+ */
+START_TEST(test_lowering_leaves_domains_behind)
+{
+    struct cpuid_host *notsx = host_with("Intel Xeon Gold 6148", "skx2", NULL, "rtm");
+    struct cpuid_featureset before, after, lost, v3, zen2;
+    struct cpuid_cluster *c;
+    char *names;
+
+    ck_assert_int_eq(cpuid_cluster_new("lab", &c), 0);
+    add(c, "Intel Xeon Gold 6148", "skx1");
+    add(c, "Intel Xeon Gold 6148", "skx2");
+    ck_assert_int_eq(cpuid_cluster_pin_level(c, cpuid_level_set_find(levels, "x86-64-v2"), NULL),
+                     0);
+    ck_assert_int_eq(cpuid_cluster_relevel_auto(c), 0);
+    ck_assert_ptr_null(cpuid_cluster_pinned_level(c));
+    before = *cpuid_cluster_baseline_features(c);
+    ck_assert(cpuid_featureset_test(&before, index_of("rtm")));
+    ck_assert_int_eq(cpuid_cluster_join(c, notsx), 0);
+    ck_assert_uint_eq(cpuid_cluster_member_count(c), 2);
+    after = *cpuid_cluster_baseline_features(c);
+    ck_assert(!cpuid_featureset_test(&after, index_of("rtm")));
+    ck_assert(cpuid_featureset_test(&after, index_of("avx512f")));
+
+    ck_assert(cpuid_baseline_leaves_behind(&before, &before, &after, &lost));
+    ck_assert_int_eq(cpuid_featureset_format_names(&lost, CPUID_NAMES_XEN, " ", &names), 0);
+    ck_assert_str_eq(names, "rtm");
+    free(names);
+    ck_assert_int_eq(cpuid_baseline_resolve("x86-64-v3", levels, NULL, "v3", &v3), 0);
+    ck_assert(!cpuid_baseline_leaves_behind(&v3, &before, &after, NULL));
+    ck_assert_int_eq(cpuid_baseline_resolve("amd-zen2", levels, NULL, "zen2", &zen2), 0);
+    ck_assert(!cpuid_baseline_leaves_behind(&zen2, &before, &after, &lost));
+    cpuid_cluster_free(c);
+    cpuid_host_free(notsx);
+}
+END_TEST
+
 START_TEST(test_file_carries_version_and_content_hash)
 {
     struct cpuid_cluster *c;
@@ -382,6 +492,9 @@ int main(void)
     tcase_add_test(tc, test_os_state_never_missing_in_a_check);
     tcase_add_test(tc, test_hypervisor_bit_of_a_native_dump_is_not_required);
     tcase_add_test(tc, test_libxl_mask_leaves_os_state_alone);
+    tcase_add_test(tc, test_join_makes_the_intersection);
+    tcase_add_test(tc, test_remove_then_relevel_raises);
+    tcase_add_test(tc, test_lowering_leaves_domains_behind);
     tcase_add_test(tc, test_file_carries_version_and_content_hash);
     tcase_add_test(tc, test_concurrent_changes_are_not_lost);
     tcase_add_test(tc, test_new_cluster_and_removed_file);
