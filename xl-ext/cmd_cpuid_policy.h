@@ -23,19 +23,26 @@ int cpuid_cluster_remove_cmd(int argc, char **argv);
 int cpuid_cluster_relevel_cmd(int argc, char **argv);
 
 /*
- * `cluster add --relevel` and `cluster relevel` before they write: list
- * the recorded domains (domains_dir, NULL: the state dir; and the running
- * ones on Xen) that the cluster's baseline going from `before` to `after`
- * leaves behind, one "uncovered: NAME baseline=B missing=F,G" line each on
- * stdout (a record that cannot be read: "uncovered: NAME unreadable:
- * REASON"), with a summary on stderr for `sub`.  Returns 0 (none, or
- * force), XL_EXT_EXIT_INCOMPATIBLE (some, without force), or another exit
- * code after an error, printed.
+ * How `cluster add` and `cluster relevel` write: when the cluster's
+ * baseline went down from `before` (what was read), first list the
+ * recorded domains (domains_dir, NULL: the state dir; and the running ones
+ * on Xen) that it leaves behind, one "uncovered: NAME baseline=B
+ * missing=F,G" line each on stdout (a record that cannot be read:
+ * "uncovered: NAME unreadable: REASON"), with a summary on stderr for
+ * `sub`, and refuse unless force.  Then cpuid_cli_write_cluster().
+ * Returns 0, XL_EXT_EXIT_INCOMPATIBLE (domains left behind, nothing
+ * written), or another exit code after an error, printed.
  */
-int cpuid_cli_check_left_behind(const char *sub, const char *domains_dir, bool force,
-                                const struct cpuid_level_set *levels,
-                                const struct cpuid_featureset *before,
-                                const struct cpuid_featureset *after);
+int cpuid_cli_write_relevelled(struct cpuid_cluster *cluster, const char *path, const char *sub,
+                               const struct cpuid_featureset *before, const char *domains_dir,
+                               bool force, const struct cpuid_level_set *levels);
+
+/*
+ * Write cluster to path (compare-and-swap: cpuid_cluster_write_file): 0,
+ * or the exit code with the reason printed for `sub` (1 when the file
+ * changed underneath).
+ */
+int cpuid_cli_write_cluster(struct cpuid_cluster *cluster, const char *path, const char *sub);
 
 /* The cluster name a file gives: its name without directory and extension, into buf. */
 void cpuid_cli_cluster_name_of(const char *path, char *buf, size_t size);

@@ -282,16 +282,11 @@ static int cluster_add(int argc, char **argv)
 
         ret = ret ? ret : one;          /* every host is checked: one run lists every refusal */
     }
-    if (!ret && req.relevel && cpuid_cluster_member_count(cluster) > hosts.count)
-        ret = cpuid_cli_check_left_behind("cluster add", req.domains_dir, req.force, levels,
-                                          &before, cpuid_cluster_baseline_features(cluster));
+    if (!ret)
+        ret = cpuid_cli_write_relevelled(cluster, req.path, "cluster add", &before,
+                                         req.domains_dir, req.force, levels);
     if (ret)
         goto out;
-    rc = cpuid_cluster_write_file(cluster, req.path);
-    if (rc) {
-        ret = cpuid_cli_fail("cluster add", rc);
-        goto out;
-    }
     for (unsigned int i = 0; i < hosts.count; i++)
         printf("added '%s' to cluster '%s' (%u member(s))\n", cpuid_host_hostname(hosts.hosts[i]),
                cpuid_cluster_name(cluster), cpuid_cluster_member_count(cluster));
@@ -441,24 +436,25 @@ static int cluster_show(int argc, char **argv)
 
 int cmd_cpuid_policy_cluster(int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } subs[] = {
+        { "baseline", cluster_baseline },
+        { "create", cpuid_cluster_create_cmd },
+        { "add", cluster_add },
+        { "remove", cpuid_cluster_remove_cmd },
+        { "relevel", cpuid_cluster_relevel_cmd },
+        { "pin", cluster_pin },
+        { "pin-gpu", cluster_pin_gpu },
+        { "show", cluster_show },
+    };
+
     if (argc < 2)
         return cpuid_cli_usage("cluster", "give baseline, create, add, remove, relevel, pin, "
                                "pin-gpu or show");
-    if (!strcmp(argv[1], "create"))
-        return cpuid_cluster_create_cmd(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "remove"))
-        return cpuid_cluster_remove_cmd(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "relevel"))
-        return cpuid_cluster_relevel_cmd(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "baseline"))
-        return cluster_baseline(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "add"))
-        return cluster_add(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "pin"))
-        return cluster_pin(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "show"))
-        return cluster_show(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "pin-gpu"))
-        return cluster_pin_gpu(argc - 1, argv + 1);
+    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+        if (!strcmp(argv[1], subs[i].name))
+            return subs[i].run(argc - 1, argv + 1);
     return cpuid_cli_usage("cluster", "unknown cluster subcommand '%s'", argv[1]);
 }

@@ -126,6 +126,13 @@ static int domains_left_behind(const char *domains_dir, const struct cpuid_level
     return left;
 }
 
+int cpuid_cli_write_cluster(struct cpuid_cluster *cluster, const char *path, const char *sub)
+{
+    int rc = cpuid_cluster_write_file(cluster, path);
+
+    return rc ? cpuid_cli_fail(sub, rc) : XL_EXT_EXIT_OK;
+}
+
 void cpuid_cli_cluster_name_of(const char *path, char *buf, size_t size)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -222,13 +229,10 @@ int cpuid_cluster_create_cmd(int argc, char **argv)
         goto out;
     }
     ret = join_hosts(cluster, &hosts, gpu_levels);
+    if (!ret)
+        ret = cpuid_cli_write_cluster(cluster, path, "cluster create");
     if (ret)
         goto out;
-    rc = cpuid_cluster_write_file(cluster, path);
-    if (rc) {
-        ret = cpuid_cli_fail("cluster create", rc);
-        goto out;
-    }
     cpuid_cli_print_cluster_baseline("created", cluster, levels, 0);
     ret = cpuid_cli_hosts_exit_code(&hosts);
  out:
@@ -306,25 +310,25 @@ static int parse_relevel(int argc, char **argv, struct relevel_request *req)
     return RELEVEL_PARSED;
 }
 
-int cpuid_cli_check_left_behind(const char *sub, const char *domains_dir, bool force,
-                                const struct cpuid_level_set *levels,
-                                const struct cpuid_featureset *before,
-                                const struct cpuid_featureset *after)
+int cpuid_cli_write_relevelled(struct cpuid_cluster *cluster, const char *path, const char *sub,
+                               const struct cpuid_featureset *before, const char *domains_dir,
+                               bool force, const struct cpuid_level_set *levels)
 {
-    int left;
+    const struct cpuid_featureset *after = cpuid_cluster_baseline_features(cluster);
+    int left = 0;
 
-    if (cpuid_featureset_is_subset(before, after))
-        return 0;                       /* not lowered: nothing can be left behind */
-    left = domains_left_behind(domains_dir, levels, before, after);
+    if (!cpuid_featureset_is_subset(before, after))  /* lowered: who is left behind? */
+        left = domains_left_behind(domains_dir, levels, before, after);
     if (left < 0)
         return cpuid_cli_fail(sub, left);
-    if (!left)
-        return 0;
-    fprintf(stderr, "%s cpuid-policy %s: the new baseline leaves %d recorded domain(s) behind "
-            "(the 'uncovered:' lines): they could not move to every member%s\n", xl_ext_prog,
-            sub, left, force ? "; written anyway (--force)" : "; nothing written: give --force "
-            "to lower it even so");
-    return force ? 0 : XL_EXT_EXIT_INCOMPATIBLE;
+    if (left)
+        fprintf(stderr, "%s cpuid-policy %s: the new baseline leaves %d recorded domain(s) "
+                "behind (the 'uncovered:' lines): they could not move to every member%s\n",
+                xl_ext_prog, sub, left, force ? "; written anyway (--force)" : "; nothing "
+                "written: give --force to lower it even so");
+    if (left && !force)
+        return XL_EXT_EXIT_INCOMPATIBLE;
+    return cpuid_cli_write_cluster(cluster, path, sub);
 }
 
 /* Relevel cluster as req says: 0, or the exit code, printed. */
@@ -370,15 +374,10 @@ int cpuid_cluster_relevel_cmd(int argc, char **argv)
     before = *cpuid_cluster_baseline_features(cluster);
     ret = relevel(cluster, &req, levels);
     if (!ret)
-        ret = cpuid_cli_check_left_behind("cluster relevel", req.domains_dir, req.force, levels,
-                                          &before, cpuid_cluster_baseline_features(cluster));
+        ret = cpuid_cli_write_relevelled(cluster, req.path, "cluster relevel", &before,
+                                         req.domains_dir, req.force, levels);
     if (ret)
         goto out;
-    rc = cpuid_cluster_write_file(cluster, req.path);
-    if (rc) {
-        ret = cpuid_cli_fail("cluster relevel", rc);
-        goto out;
-    }
     cpuid_cli_print_cluster_baseline("relevelled", cluster, levels, cpuid_featureset_count(&before));
     ret = XL_EXT_EXIT_OK;
  out:
