@@ -1,13 +1,17 @@
 /*
- * cluster.c: cluster baselines and the cluster file (members, baseline,
- * optional pinned level).
+ * cluster.c: cluster baselines and the cluster's JSON (members, baseline,
+ * optional pinned level, version, content hash; the file on disk is
+ * cluster_file.c).
  *
  * Rules (XAPI-style levelling, docs/architecture.md "Vendor rules"): the
  * baseline is the intersection of the members' HVM max featuresets, or a
  * pinned named level; all members share one vendor; a host lacking any
- * baseline feature is refused with the list of what it lacks.  This file
- * must never lower a baseline silently when a host is added, and never
- * print.
+ * baseline feature is refused with the list of what it lacks.  The bits of
+ * OS state (cpuid_policy.h) are dropped from every featureset that enters.
+ * This file must never lower a baseline silently when a host is added, and
+ * never print: only cpuid_cluster_join() (cluster create) and
+ * cpuid_cluster_relevel_auto() (cluster relevel, asked for by name) lower
+ * one.
  */
 #include "config.h"
 
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "cpuid_internal.h"
 #include "cpuid_policy.h"
@@ -32,6 +37,9 @@ struct cluster_member {
 };
 
 struct cpuid_cluster {
+    unsigned long long version; /* the file's version: writes so far, 0 for a new cluster */
+    char read_hash[CPUID_CLUSTER_HASH_TEXT];    /* content hash as read, "" if not read */
+    char *stated_hash;          /* the file's own "content_hash", NULL if none */
     char *name;
     enum cpuid_vendor vendor;
     struct cpuid_featureset baseline;
@@ -65,6 +73,7 @@ int cpuid_cluster_baseline(struct cpuid_host *const *hosts, unsigned int n,
                                  cpuid_vendor_name(cpuid_host_vendor(hosts[i])));
         cpuid_featureset_intersect(&baseline, &baseline, cpuid_host_featureset(hosts[i], which));
     }
+    cpuid_featureset_drop_os_state(&baseline);
     cpuid_featureset_close(&baseline);
     *baseline_out = baseline;
     *vendor_out = vendor;
@@ -100,6 +109,7 @@ void cpuid_cluster_free(struct cpuid_cluster *c)
         free(c->members[i].gpu_baseline);
     }
     free(c->members);
+    free(c->stated_hash);
     free(c->name);
     free(c->pinned_level);
     free(c->gpu_baseline);
@@ -109,17 +119,19 @@ void cpuid_cluster_free(struct cpuid_cluster *c)
 int cpuid_cluster_pin_level(struct cpuid_cluster *c, const struct cpuid_level *level,
                             struct cpuid_featureset *missing)
 {
+    struct cpuid_featureset features = level->features;
     char *name;
 
+    cpuid_featureset_drop_os_state(&features);
     if (level->vendor != CPUID_VENDOR_UNKNOWN && c->count && level->vendor != c->vendor)
         return mig_error_set(MIG_ECOMPAT, "level '%s' is for %s hosts but cluster '%s' is %s",
                              level->name, cpuid_vendor_name(level->vendor), c->name,
                              cpuid_vendor_name(c->vendor));
     for (unsigned int i = 0; i < c->count; i++)
-        if (!cpuid_featureset_is_subset(&level->features, &c->members[i].features)) {
+        if (!cpuid_featureset_is_subset(&features, &c->members[i].features)) {
             struct cpuid_featureset lack;
 
-            cpuid_featureset_subtract(&lack, &level->features, &c->members[i].features);
+            cpuid_featureset_subtract(&lack, &features, &c->members[i].features);
             if (missing)
                 *missing = lack;
             return mig_error_set(MIG_ECOMPAT, "member '%s' lacks %u feature(s) of level '%s': "
@@ -132,7 +144,7 @@ int cpuid_cluster_pin_level(struct cpuid_cluster *c, const struct cpuid_level *l
         return MIG_ENOMEM;
     free(c->pinned_level);
     c->pinned_level = name;
-    c->baseline = level->features;
+    c->baseline = features;
     if (!c->count && level->vendor != CPUID_VENDOR_UNKNOWN)
         c->vendor = level->vendor;
     return 0;
@@ -141,11 +153,13 @@ int cpuid_cluster_pin_level(struct cpuid_cluster *c, const struct cpuid_level *l
 int cpuid_cluster_add(struct cpuid_cluster *c, const struct cpuid_host *host,
                       struct cpuid_featureset *missing)
 {
-    const struct cpuid_featureset *fs = cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX);
+    struct cpuid_featureset member = *cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX);
+    const struct cpuid_featureset *fs = &member;
     const char *hostname = cpuid_host_hostname(host);
     struct cluster_member *slot = NULL;
     char *copy;
 
+    cpuid_featureset_drop_os_state(&member);
     if (c->count || c->pinned_level) {
         if (c->vendor != CPUID_VENDOR_UNKNOWN && cpuid_host_vendor(host) != c->vendor)
             return mig_error_set(MIG_ECOMPAT, "host '%s' is %s but cluster '%s' is %s: a "
@@ -186,7 +200,92 @@ int cpuid_cluster_add(struct cpuid_cluster *c, const struct cpuid_host *host,
     return 0;
 }
 
+int cpuid_cluster_join(struct cpuid_cluster *c, const struct cpuid_host *host)
+{
+    struct cpuid_featureset member = *cpuid_host_featureset(host, CPUID_HOST_POLICY_HVM_MAX);
+    struct cpuid_featureset before = c->baseline;
+    char *pinned = c->pinned_level;
+    int rc;
+
+    cpuid_featureset_drop_os_state(&member);
+    if (c->count || c->pinned_level) {
+        cpuid_featureset_intersect(&c->baseline, &c->baseline, &member);
+        cpuid_featureset_close(&c->baseline);
+    }
+    if (memcmp(&c->baseline, &before, sizeof(before)))
+        c->pinned_level = NULL;             /* below its level now */
+    rc = cpuid_cluster_add(c, host, NULL);
+    if (rc) {
+        c->baseline = before;
+        c->pinned_level = pinned;
+    } else if (pinned && !c->pinned_level) {
+        free(pinned);
+    }
+    return rc;
+}
+
+int cpuid_cluster_remove(struct cpuid_cluster *c, const char *hostname)
+{
+    for (unsigned int i = 0; i < c->count; i++) {
+        if (strcmp(c->members[i].hostname, hostname))
+            continue;
+        free(c->members[i].hostname);
+        free(c->members[i].gpu_baseline);
+        memmove(&c->members[i], &c->members[i + 1], (c->count - i - 1) * sizeof(c->members[0]));
+        c->count--;
+        memset(&c->members[c->count], 0, sizeof(c->members[0]));
+        return 0;
+    }
+    return mig_error_set(MIG_EINVAL, "cluster '%s' has no member '%.64s': 'cluster show' lists "
+                         "them", c->name, hostname);
+}
+
+int cpuid_cluster_members_share(const struct cpuid_cluster *c, struct cpuid_featureset *out)
+{
+    struct cpuid_featureset shared;
+
+    if (!c->count)
+        return mig_error_set(MIG_EINVAL, "cluster '%s' has no members: they share nothing to "
+                             "level to", c->name);
+    shared = c->members[0].features;
+    for (unsigned int i = 1; i < c->count; i++)
+        cpuid_featureset_intersect(&shared, &shared, &c->members[i].features);
+    cpuid_featureset_drop_os_state(&shared);
+    cpuid_featureset_close(&shared);
+    *out = shared;
+    return 0;
+}
+
+int cpuid_cluster_relevel_auto(struct cpuid_cluster *c)
+{
+    struct cpuid_featureset shared;
+    int rc = cpuid_cluster_members_share(c, &shared);
+
+    if (rc)
+        return rc;
+    free(c->pinned_level);
+    c->pinned_level = NULL;
+    c->baseline = shared;
+    return 0;
+}
+
 const char *cpuid_cluster_name(const struct cpuid_cluster *c) { return c->name; }
+unsigned long long cpuid_cluster_version(const struct cpuid_cluster *c) { return c->version; }
+void cpuid_cluster_set_version(struct cpuid_cluster *c, unsigned long long v) { c->version = v; }
+
+int cpuid_cluster_note_written(struct cpuid_cluster *c, const char *hash)
+{
+    char *copy = cpuid_strdup(hash);
+
+    if (!copy)
+        return MIG_ENOMEM;
+    snprintf(c->read_hash, sizeof(c->read_hash), "%s", hash);
+    free(c->stated_hash);
+    c->stated_hash = copy;
+    return 0;
+}
+const char *cpuid_cluster_read_hash(const struct cpuid_cluster *c) { return c->read_hash; }
+const char *cpuid_cluster_stated_hash(const struct cpuid_cluster *c) { return c->stated_hash; }
 enum cpuid_vendor cpuid_cluster_vendor(const struct cpuid_cluster *c) { return c->vendor; }
 const char *cpuid_cluster_pinned_level(const struct cpuid_cluster *c) { return c->pinned_level; }
 unsigned int cpuid_cluster_member_count(const struct cpuid_cluster *c) { return c->count; }
@@ -252,18 +351,19 @@ int cpuid_cluster_set_member_gpu_baseline(struct cpuid_cluster *c, const char *h
     return mig_error_set(MIG_EINVAL, "cluster '%s' has no member '%.64s'", c->name, hostname);
 }
 
-int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
+/* The cluster as a new JSON object, everything but "content_hash"; NULL when out of memory. */
+static json_object *cluster_json_object(const struct cpuid_cluster *c)
 {
     json_object *root = json_object_new_object(), *members = json_object_new_array();
     char hex[CPUID_FEATURESET_HEX_LEN];
-    int rc;
 
     if (!root || !members) {
+        json_object_put(root);
         json_object_put(members);
-        rc = mig_error_set(MIG_ENOMEM, "out of memory");
-        goto out;
+        return NULL;
     }
     json_object_object_add(root, "schema_version", json_object_new_int(1));
+    json_object_object_add(root, "version", json_object_new_int64((int64_t)c->version));
     json_object_object_add(root, "name", json_object_new_string(c->name));
     json_object_object_add(root, "vendor", json_object_new_string(cpuid_vendor_name(c->vendor)));
     cpuid_featureset_format_hex(&c->baseline, hex);
@@ -286,26 +386,61 @@ int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
         json_object_array_add(members, m);
     }
     json_object_object_add(root, "members", members);
-    if (asprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                             JSON_C_TO_STRING_SPACED)) < 0) {
+    return root;
+}
+
+static const char *pretty(json_object *root)
+{
+    return json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+}
+
+/* "sha256:" and the SHA-256 of text in hex, into out. */
+static int sha256_text(const char *text, char out[CPUID_CLUSTER_HASH_TEXT])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+
+    if (!EVP_Digest(text, strlen(text), digest, &length, EVP_sha256(), NULL) || length != 32)
+        return mig_error_set(MIG_ENOMEM, "cannot compute a SHA-256 (libcrypto)");
+    memcpy(out, "sha256:", 7);
+    for (unsigned int i = 0; i < length; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+int cpuid_cluster_content_hash(const struct cpuid_cluster *c, char out[CPUID_CLUSTER_HASH_TEXT])
+{
+    json_object *root = cluster_json_object(c);
+    const char *text = root ? pretty(root) : NULL;
+    int rc = text ? sha256_text(text, out) : mig_error_set(MIG_ENOMEM, "out of memory");
+
+    json_object_put(root);
+    return rc;
+}
+
+int cpuid_cluster_to_json(const struct cpuid_cluster *c, char **out)
+{
+    json_object *root = cluster_json_object(c);
+    char hash[CPUID_CLUSTER_HASH_TEXT];
+    const char *text = root ? pretty(root) : NULL;
+    int rc;
+
+    if (!text) {
+        rc = mig_error_set(MIG_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = sha256_text(text, hash);
+    if (rc)
+        goto out;
+    json_object_object_add(root, "content_hash", json_object_new_string(hash));
+    text = pretty(root);
+    if (!text || asprintf(out, "%s\n", text) < 0) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory");
         goto out;
     }
     rc = 0;
  out:
     json_object_put(root);
-    return rc;
-}
-
-int cpuid_cluster_write_file(const struct cpuid_cluster *c, const char *path)
-{
-    char *text = NULL;
-    int rc = cpuid_cluster_to_json(c, &text);
-
-    if (rc)
-        return rc;
-    rc = cpuid_write_text_file(path, text);
-    free(text);
     return rc;
 }
 
@@ -386,6 +521,7 @@ static int cluster_parse_member(json_object *m, size_t i, const char *origin,
     rc = cpuid_featureset_parse_hex(features, 0, &c->members[i].features);
     if (rc)
         return cpuid_error_prefix("%s: member '%.64s'", origin, hostname);
+    cpuid_featureset_drop_os_state(&c->members[i].features);
     return 0;
 }
 
@@ -413,6 +549,32 @@ static int cluster_parse_members(json_object *root, const char *origin, const ch
             return rc;
     }
     return 0;
+}
+
+/*
+ * The optional "version" and "content_hash" (a file written before them has
+ * neither: version 0), and the hash of the content as read.
+ */
+static int cluster_parse_revision(json_object *root, const char *origin, struct cpuid_cluster *c)
+{
+    json_object *v;
+
+    if (json_object_object_get_ex(root, "version", &v) && v) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+            return mig_error_set(MIG_EFORMAT, "%s: \"version\" must be a whole number (the "
+                                 "times xl-ext wrote the file)", origin);
+        c->version = (unsigned long long)json_object_get_int64(v);
+    }
+    if (json_object_object_get_ex(root, "content_hash", &v) && v) {
+        if (!json_object_is_type(v, json_type_string) ||
+            json_object_get_string_len(v) >= CPUID_CLUSTER_HASH_TEXT)
+            return mig_error_set(MIG_EFORMAT, "%s: \"content_hash\" must be \"sha256:\" and "
+                                 "64 hex digits", origin);
+        c->stated_hash = cpuid_strdup(json_object_get_string(v));
+        if (!c->stated_hash)
+            return MIG_ENOMEM;
+    }
+    return cpuid_cluster_content_hash(c, c->read_hash);
 }
 
 int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
@@ -447,10 +609,13 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
         rc = cpuid_error_prefix("%s: \"baseline\"", origin);
         goto out;
     }
+    cpuid_featureset_drop_os_state(&c->baseline);   /* a file written before the rule */
     rc = cluster_parse_pins(root, origin, c);
     if (rc)
         goto out;
     rc = cluster_parse_members(root, origin, vendor, c);
+    if (!rc)
+        rc = cluster_parse_revision(root, origin, c);
     if (rc)
         goto out;
     *out = c;
@@ -458,19 +623,5 @@ int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
  out:
     json_object_put(root);
     cpuid_cluster_free(c);
-    return rc;
-}
-
-int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out)
-{
-    char *text;
-    size_t len;
-    int rc = cpuid_read_text_file(path, "cluster file", CPUID_MAX_FILE_SIZE,
-                                  CPUID_READ_REFUSE_NUL, &text, &len);
-
-    if (rc)
-        return rc;
-    rc = cpuid_cluster_parse(text, len, path, out);
-    free(text);
     return rc;
 }

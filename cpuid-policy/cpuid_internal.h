@@ -147,6 +147,18 @@ struct cpuid_libvirt_model {
 int cpuid_libvirt_models_load(struct cpuid_libvirt_model **out, unsigned int *count);
 void cpuid_libvirt_models_free(struct cpuid_libvirt_model *models, unsigned int count);
 
+/* ---------------------------------------------------- cluster.c */
+
+/* For cluster_file.c: set the cluster's version (before a write, or back after a failed one). */
+void cpuid_cluster_set_version(struct cpuid_cluster *c, unsigned long long version);
+
+/*
+ * For cluster_file.c, after a write whose content hash is `hash`: the
+ * content read is now what was written (read hash and stated hash).
+ * Returns 0 or MIG_ENOMEM.
+ */
+int cpuid_cluster_note_written(struct cpuid_cluster *c, const char *hash);
+
 /* ---------------------------------------------------- gpu_facts.c */
 
 /* Highest device_count the facts hold (NVML's count is capped to it). */

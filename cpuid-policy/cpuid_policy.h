@@ -120,6 +120,27 @@ unsigned int cpuid_featureset_close(struct cpuid_featureset *fs);
 /* Clear feature `index` and everything that depends on it. */
 void cpuid_featureset_disable(struct cpuid_featureset *fs, unsigned int index);
 
+/*
+ * OS state.  A few bits describe the running OS or the machine under it,
+ * not the CPU: `osxsave` and `ospke` (CR4.OSXSAVE and CR4.PKE as the OS set
+ * them: a host whose OS did not enable PKE lacks `ospke` though its CPU has
+ * `pku`) and `hypervisor` (the dump was made inside a VM).  Xen decides
+ * them in every guest.  They never take part in a baseline, a level or a
+ * check: every computation of this library drops them from the featuresets
+ * it is given (cluster baselines and members, levels, resolved baselines,
+ * the pre-flight check, the libxl mask and excess) and a native-cpuid host
+ * description loses them when it is read or probed.  The list is data, by
+ * Xen feature name, here only:
+ */
+extern const char *const cpuid_os_state_feature_names[];
+extern const unsigned int cpuid_os_state_feature_count;
+/* The OS-state bits as a featureset (caller's storage). */
+void cpuid_featureset_os_state(struct cpuid_featureset *out);
+/* Whether bit `index` is one of them. */
+bool cpuid_feature_is_os_state(unsigned int index);
+/* Clear them from fs; returns how many were set. */
+unsigned int cpuid_featureset_drop_os_state(struct cpuid_featureset *fs);
+
 /* Flags of the parsers. */
 #define CPUID_PARSE_ALLOW_SHORT 0x1u  /* hex: fewer than 19 words, the rest zero */
 
@@ -352,6 +373,12 @@ void cpuid_host_free(struct cpuid_host *host);
 
 /* Accessors; strings are owned by the host. */
 const char *cpuid_host_hostname(const struct cpuid_host *host);
+/*
+ * Name the host `hostname` (copied; 1 to 255 characters, else MIG_EINVAL):
+ * how a cluster calls its member, where the machine's own name will not do
+ * (two machines of one name).
+ */
+int cpuid_host_set_hostname(struct cpuid_host *host, const char *hostname);
 const char *cpuid_host_source(const struct cpuid_host *host);
 enum cpuid_vendor cpuid_host_vendor(const struct cpuid_host *host);
 void cpuid_host_signature(const struct cpuid_host *host, unsigned int *family,
@@ -388,20 +415,69 @@ int cpuid_cluster_baseline(struct cpuid_host *const *hosts, unsigned int n,
 /* Opaque cluster file (members, baseline, optional pinned level). */
 struct cpuid_cluster;
 
+/* "sha256:" + 64 hex digits + NUL: a cluster's content hash. */
+#define CPUID_CLUSTER_HASH_TEXT 72
+/* How long cpuid_cluster_write_file() waits for another writer's lock. */
+#define CPUID_CLUSTER_LOCK_WAIT_MS 10000
+
 /* A new empty cluster named `name`; freed with cpuid_cluster_free(). */
 int cpuid_cluster_new(const char *name, struct cpuid_cluster **out);
 /*
- * Read a cluster file (JSON, docs/formats.md "Cluster file format"), or
- * parse `len` bytes of its text (`origin` names it in errors).  *out is
- * freed with cpuid_cluster_free().
+ * Cluster files (cluster_file.c; docs/formats.md "Cluster file format").
+ * A file carries its "version" (how many times xl-ext wrote it; a file
+ * written before versions reads as 0) and its "content_hash" (SHA-256 of
+ * its JSON without that member).  Two commands changing one file at the
+ * same time cannot lose each other's change: each reads the file (noting
+ * the content hash of what it read), changes the cluster in memory, and
+ * writes with cpuid_cluster_write_file(), which holds an exclusive flock
+ * on PATH.lock while it re-reads PATH and compares, and refuses when the
+ * file changed since it was read.  Files without version or hash read as
+ * before.
+ */
+
+/*
+ * Read a cluster file, or parse `len` bytes of its text (`origin` names it
+ * in errors).  *out is freed with cpuid_cluster_free(); it remembers the
+ * content hash of what was read (cpuid_cluster_read_hash()).
  */
 int cpuid_cluster_read_file(const char *path, struct cpuid_cluster **out);
 int cpuid_cluster_parse(const char *text, size_t len, const char *origin,
                         struct cpuid_cluster **out);
-/* Write the cluster to path (through path.tmp and a rename). */
-int cpuid_cluster_write_file(const struct cpuid_cluster *cluster, const char *path);
-/* Serialise (pretty JSON, newline-terminated).  *out is malloc'ed, caller frees. */
+/*
+ * Write the cluster to path, compare-and-swap: with PATH.lock held
+ * (exclusive flock, waited for at most CPUID_CLUSTER_LOCK_WAIT_MS, or
+ * `lock_wait_ms` for the _within variant), PATH is read again; unless its
+ * content hash is the one the cluster was read with (or, for a cluster not
+ * read from a file, PATH is absent) the write is refused with MIG_ECORRUPT:
+ * "PATH changed underneath (hash X, expected Y); run the command again".
+ * Else the version goes up by one and the file is replaced whole (temporary
+ * file, fsync, rename, directory fsync); the cluster then counts as read
+ * from what was written, so it can be written again.  Other errors:
+ * MIG_EIO (the lock is held longer than the wait, or I/O, naming the file),
+ * errors of reading PATH back (it no longer parses), MIG_ENOMEM.  Nothing
+ * is written on any error.
+ */
+int cpuid_cluster_write_file(struct cpuid_cluster *cluster, const char *path);
+int cpuid_cluster_write_file_within(struct cpuid_cluster *cluster, const char *path,
+                                    unsigned int lock_wait_ms);
+/*
+ * Serialise (pretty JSON, newline-terminated, with the version and the
+ * content hash).  *out is malloc'ed, caller frees.
+ */
 int cpuid_cluster_to_json(const struct cpuid_cluster *cluster, char **out);
+/* The content hash of the cluster as it is now, into the caller's out. */
+int cpuid_cluster_content_hash(const struct cpuid_cluster *cluster,
+                               char out[CPUID_CLUSTER_HASH_TEXT]);
+/* The file's version as read (0: new, or a file from before versions). */
+unsigned long long cpuid_cluster_version(const struct cpuid_cluster *cluster);
+/* The content hash of what was read ("" for a cluster not read); owned by the cluster. */
+const char *cpuid_cluster_read_hash(const struct cpuid_cluster *cluster);
+/*
+ * The "content_hash" the file itself states, NULL if none; differing from
+ * cpuid_cluster_read_hash() means the file was changed by something other
+ * than xl-ext (an editor).  Owned by the cluster.
+ */
+const char *cpuid_cluster_stated_hash(const struct cpuid_cluster *cluster);
 /* Free a cluster; NULL is fine. */
 void cpuid_cluster_free(struct cpuid_cluster *cluster);
 
@@ -422,6 +498,40 @@ int cpuid_cluster_pin_level(struct cpuid_cluster *cluster, const struct cpuid_le
  */
 int cpuid_cluster_add(struct cpuid_cluster *cluster, const struct cpuid_host *host,
                       struct cpuid_featureset *missing);
+
+/*
+ * Clusters that change (`cluster create`, `remove`, `relevel`).  Only
+ * these lower a baseline, and only when asked to.
+ *
+ * cpuid_cluster_join(): what `cluster create` does for each of its hosts
+ * (and `cluster add --relevel`): add the host and lower the baseline to
+ * what it shares with it (the host's own featureset for the first one); a
+ * pinned cluster whose level the host lacks in part is unpinned.  The
+ * vendor rule of cpuid_cluster_add() holds (MIG_ECOMPAT); a host of a
+ * member's hostname replaces that member (a host dumped again).  Nothing
+ * changes on an error.
+ */
+int cpuid_cluster_join(struct cpuid_cluster *cluster, const struct cpuid_host *host);
+/*
+ * Remove member `hostname` (MIG_EINVAL naming it if there is none).  The
+ * baseline stays as it is: cpuid_cluster_relevel_auto() raises it to what
+ * the remaining members share.
+ */
+int cpuid_cluster_remove(struct cpuid_cluster *cluster, const char *hostname);
+/*
+ * What the members share: the intersection of their featuresets, less OS
+ * state, closed, into the caller's *out.  MIG_EINVAL without members.
+ */
+int cpuid_cluster_members_share(const struct cpuid_cluster *cluster,
+                                struct cpuid_featureset *out);
+/*
+ * Relevel to what the members share (cpuid_cluster_members_share()),
+ * unpinning the cluster: the baseline may go down (a weaker member) or up
+ * (a member removed).  Relevelling to a named level is
+ * cpuid_cluster_pin_level().  Which recorded domains a lower baseline
+ * leaves behind is cpuid_baseline_leaves_behind()'s to say, before.
+ */
+int cpuid_cluster_relevel_auto(struct cpuid_cluster *cluster);
 
 const char *cpuid_cluster_name(const struct cpuid_cluster *cluster);
 enum cpuid_vendor cpuid_cluster_vendor(const struct cpuid_cluster *cluster);
@@ -484,6 +594,18 @@ int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *l
 int cpuid_policy_check(const struct cpuid_featureset *required,
                        const struct cpuid_featureset *host,
                        struct cpuid_featureset *missing);
+
+/*
+ * Would a cluster's baseline going from `before` to `after` leave behind a
+ * domain that needs `needs` (its recorded featureset, or its resolved
+ * cpuid_baseline): one that `before` covers (has every feature it needs)
+ * and `after` does not?  *lost (caller's, may be NULL) = the features of
+ * `needs` that `after` lacks.  Bits of OS state never count.
+ */
+bool cpuid_baseline_leaves_behind(const struct cpuid_featureset *needs,
+                                  const struct cpuid_featureset *before,
+                                  const struct cpuid_featureset *after,
+                                  struct cpuid_featureset *lost);
 
 /* Policy of a host that a domain of `type` ("pv", "pvh", "hvm") gets. */
 enum cpuid_host_policy cpuid_host_policy_for_type(const char *type);

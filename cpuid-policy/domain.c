@@ -1,6 +1,6 @@
 /*
  * domain.c: what a domain needs and whether a host has it (the migration
- * pre-flight).
+ * pre-flight).  The bits of OS state never count (cpuid_policy.h).
  *
  * cpuid_domain_config_read() is a thin wrapper over the libxlutil-based
  * reader of domain_config.c (the parser stock xl uses), kept for its small
@@ -44,6 +44,7 @@ int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *l
         return rc;
     switch (kind) {
     case CPUID_BASELINE_HEX:
+        cpuid_featureset_drop_os_state(&hex);
         *out = hex;
         return 0;
     case CPUID_BASELINE_CLUSTER:
@@ -51,6 +52,7 @@ int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *l
             return mig_error_set(MIG_EMISSING, "%s: cpuid_baseline is \"cluster\": pass the "
                                  "cluster file", origin);
         *out = *cpuid_cluster_baseline_features(cluster);
+        cpuid_featureset_drop_os_state(out);
         return 0;
     case CPUID_BASELINE_LEVEL:
         break;
@@ -61,6 +63,7 @@ int cpuid_baseline_resolve(const char *baseline, const struct cpuid_level_set *l
                              "('xl-ext cpuid-policy levels' lists them), \"cluster\" or Xen hex "
                              "words", origin, baseline);
     *out = level->features;
+    cpuid_featureset_drop_os_state(out);
     return 0;
 }
 
@@ -71,12 +74,27 @@ int cpuid_policy_check(const struct cpuid_featureset *required,
     struct cpuid_featureset lack;
 
     cpuid_featureset_subtract(&lack, required, host);
+    cpuid_featureset_drop_os_state(&lack);
     if (missing)
         *missing = lack;
     if (cpuid_featureset_is_empty(&lack))
         return 0;
     return mig_error_set(MIG_ECOMPAT, "the host lacks %u feature(s) the domain's baseline "
                          "needs", cpuid_featureset_count(&lack));
+}
+
+bool cpuid_baseline_leaves_behind(const struct cpuid_featureset *needs,
+                                  const struct cpuid_featureset *before,
+                                  const struct cpuid_featureset *after,
+                                  struct cpuid_featureset *lost)
+{
+    struct cpuid_featureset need = *needs, gone;
+
+    cpuid_featureset_drop_os_state(&need);
+    cpuid_featureset_subtract(&gone, &need, after);
+    if (lost)
+        *lost = gone;
+    return cpuid_featureset_is_subset(&need, before) && !cpuid_featureset_is_empty(&gone);
 }
 
 enum cpuid_host_policy cpuid_host_policy_for_type(const char *type)

@@ -1,7 +1,7 @@
 /*
  * featureset.c: Xen 4.17 featuresets: names, set operations, closure under
- * Xen's dependencies, the three text syntaxes (names, hex words, libxl's
- * cpuid= string) and the mapping from raw CPUID leaves.
+ * Xen's dependencies, the bits of OS state, the three text syntaxes (names,
+ * hex words, libxl's cpuid= string) and the mapping from raw CPUID leaves.
  *
  * Facts come from the generated feature_table.c only.  This file must never
  * trust a length or a count from its input, and never print: errors go to
@@ -196,6 +196,45 @@ void cpuid_featureset_disable(struct cpuid_featureset *fs, unsigned int index)
 {
     cpuid_featureset_clear(fs, index);
     cpuid_featureset_close(fs);
+}
+
+/*
+ * The bits that describe the running OS or the machine under it, not the
+ * CPU (cpuid_policy.h): CR4.OSXSAVE and CR4.PKE as the OS set them, and
+ * "running under a hypervisor".  Xen decides all three in a guest.
+ */
+const char *const cpuid_os_state_feature_names[] = { "osxsave", "ospke", "hypervisor" };
+const unsigned int cpuid_os_state_feature_count =
+    sizeof(cpuid_os_state_feature_names) / sizeof(cpuid_os_state_feature_names[0]);
+
+void cpuid_featureset_os_state(struct cpuid_featureset *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned int i = 0; i < cpuid_os_state_feature_count; i++) {
+        const char *name = cpuid_os_state_feature_names[i];
+        const struct cpuid_feature_info *f = cpuid_feature_lookup(name, strlen(name), NULL);
+
+        if (f)
+            cpuid_featureset_set(out, f->word * 32 + f->bit);
+    }
+}
+
+bool cpuid_feature_is_os_state(unsigned int index)
+{
+    struct cpuid_featureset os;
+
+    cpuid_featureset_os_state(&os);
+    return cpuid_featureset_test(&os, index);
+}
+
+unsigned int cpuid_featureset_drop_os_state(struct cpuid_featureset *fs)
+{
+    struct cpuid_featureset os, had;
+
+    cpuid_featureset_os_state(&os);
+    cpuid_featureset_intersect(&had, fs, &os);
+    cpuid_featureset_subtract(fs, fs, &os);
+    return cpuid_featureset_count(&had);
 }
 
 int cpuid_featureset_parse_hex(const char *text, unsigned int flags,

@@ -3,6 +3,9 @@ libcpuidpolicy_a_SOURCES += cpuid_internal.h util.c feature_table.c featureset.c
 	levels.c corpus.c host.c cluster.c domain.c cluster_gpu.c libxl_mask.c \
 	libvirt_data.c libvirt_map.c libvirt_models.c
 libcpuidpolicy_a_CPPFLAGS += $(XENCTRL_CFLAGS) $(XENGUEST_CFLAGS) $(LIBXML_CFLAGS)
+# Cluster files on disk (lock, compare-and-swap); content hashes (libcrypto).
+libcpuidpolicy_a_SOURCES += cluster_file.c
+libcpuidpolicy_a_CPPFLAGS += $(CRYPTO_CFLAGS)
 
 # Named levels and the corpus of real CPUs: data, installed, read at run time.
 levelsdir = $(pkgdatadir)/levels

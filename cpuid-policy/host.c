@@ -5,7 +5,8 @@
  * identity; the whole JSON object is kept so that keys owned by others (the
  * vGPU room's "gpu" object) and unknown keys survive a read/write cycle.
  * Probing uses libxenguest on a Xen host and the cpuid instruction
- * elsewhere, labelled "native-cpuid".  This file must never trust a length,
+ * elsewhere, labelled "native-cpuid", less the bits of OS state (osxsave,
+ * ospke, hypervisor: cpuid_policy.h).  This file must never trust a length,
  * a type or a number in a host file, and never print.
  */
 #include "config.h"
@@ -178,6 +179,9 @@ int cpuid_host_parse(const char *text, size_t len, const char *origin,
             goto out;
         }
     }
+    /* A CPU's own CPUID carries the OS's state (cpuid_policy.h, "OS state"). */
+    for (unsigned int i = 0; !strcmp(source, "native-cpuid") && i < CPUID_HOST_POLICY_COUNT; i++)
+        cpuid_featureset_drop_os_state(&host->policies[i]);
     host->hostname = cpuid_strdup(hostname);
     host->source = cpuid_strdup(source);
     if (!host->hostname || !host->source) {
@@ -249,6 +253,21 @@ int cpuid_host_new(const char *hostname, const char *source, enum cpuid_vendor v
 }
 
 const char *cpuid_host_hostname(const struct cpuid_host *host) { return host->hostname; }
+
+int cpuid_host_set_hostname(struct cpuid_host *host, const char *hostname)
+{
+    char *copy;
+
+    if (!*hostname || strlen(hostname) > MAX_HOSTNAME)
+        return mig_error_set(MIG_EINVAL, "host name '%.64s%s' must have 1 to %d characters",
+                             hostname, strlen(hostname) > 64 ? "..." : "", MAX_HOSTNAME);
+    copy = cpuid_strdup(hostname);
+    if (!copy)
+        return MIG_ENOMEM;
+    free(host->hostname);
+    host->hostname = copy;
+    return 0;
+}
 const char *cpuid_host_source(const struct cpuid_host *host) { return host->source; }
 enum cpuid_vendor cpuid_host_vendor(const struct cpuid_host *host) { return host->vendor; }
 void *cpuid_host_json(struct cpuid_host *host) { return host->root; }
@@ -436,6 +455,7 @@ int cpuid_host_probe(struct xentoollog_logger *logger, struct cpuid_host **out)
     } else {
         read_native_leaves(leaves, &count);
         cpuid_featureset_from_leaves(leaves, count, 0, &policies[0]);
+        cpuid_featureset_drop_os_state(&policies[0]);
         policies[1] = policies[2] = policies[0];
         source = "native-cpuid";
     }

@@ -184,6 +184,7 @@ static int finish_level(const char *path, const char *expected_name,
     rc = cpuid_featureset_parse_names(d->features, &e->level.features);
     if (rc)
         return cpuid_error_prefix("%s:%u", path, d->features_line);
+    cpuid_featureset_drop_os_state(&e->level.features);     /* cpuid_policy.h "OS state" */
     e->level.name = e->name;
     e->level.family = e->family;
     e->level.source = e->source;

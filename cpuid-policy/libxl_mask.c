@@ -57,6 +57,7 @@ int cpuid_libxl_mask_string(const struct cpuid_featureset *host,
     int rc;
 
     cpuid_featureset_subtract(&extra, host, baseline);
+    cpuid_featureset_drop_os_state(&extra);     /* Xen decides them in a guest */
     if (constrained)
         cpuid_featureset_intersect(&extra, &extra, constrained);
     f = open_memstream(&text, &size);

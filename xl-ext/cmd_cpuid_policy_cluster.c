@@ -1,10 +1,11 @@
 /*
  * cmd_cpuid_policy_cluster.c: `xl-ext cpuid-policy cluster ...`:
  *   cluster baseline [--policy P] [--json] HOST.json...
- *   cluster add CLUSTER.json HOST.json [--name NAME]
+ *   cluster add CLUSTER.json [HOST.json...] [--ssh HOST]... [--name NAME] [--relevel]
  *   cluster pin CLUSTER.json LEVEL
  *   cluster pin-gpu CLUSTER.json GPU-BASELINE
  *   cluster show CLUSTER.json
+ * (cluster create, remove and relevel: cmd_cpuid_policy_relevel.c)
  * The rules (one vendor; a host must have the whole baseline and meet the
  * cluster's GPU level) live in libcpuidpolicy (cpuid_policy.h, also for the GPU); this file only reads files, prints and picks exit codes.
  * It must never rewrite a cluster file after a refusal.
@@ -121,71 +122,117 @@ static int cluster_baseline(int argc, char **argv)
     return ret;
 }
 
+#define ADD_HELP \
+    "usage: xl-ext cpuid-policy cluster add CLUSTER.json [HOST.json...] [--ssh [USER@]HOST]...\n" \
+    "           [-s SSHCOMMAND] [--timeout S] [--name NAME] [--relevel [--force]\n" \
+    "           [--domains DIR]]\n" \
+    "Add hosts to a cluster file (made when absent, named NAME, default the file's name).\n" \
+    "A host of another vendor, or lacking a feature of the baseline or the cluster's GPU\n" \
+    "level, is refused: one 'missing: FEATURE' line each and a 'gpu:' line, exit 4, and\n" \
+    "nothing is written.  A host of a member's name replaces it.\n" \
+    "  --ssh [USER@]HOST  a host's dump through 'ssh HOST xl-ext cpuid-policy host-dump'\n" \
+    "                     (repeatable: several hosts at once)\n" \
+    "  -s SSHCOMMAND      use SSHCOMMAND instead of ssh, passed to sh; if empty, run HOST\n" \
+    "                     itself, as 'xl migrate -s'\n" \
+    "  --timeout S        each --ssh host's time limit in seconds (default 60)\n" \
+    "  --relevel          take a host that lacks baseline features, lowering the baseline to\n" \
+    "                     what it shares; recorded domains a lower baseline leaves behind\n" \
+    "                     are listed ('uncovered:' lines, as 'cluster relevel') and refused\n" \
+    "                     (exit 4) unless --force; --domains DIR as for 'cluster relevel'\n" \
+    "Exit status: 0; 3 bad input; 4 refused; 9 some --ssh hosts could not be reached (each\n" \
+    "named on stderr): the others were added; 1 none could.\n"
+
 /* Open CLUSTER.json, or a new cluster named `name` when the file is absent. */
 static int open_cluster(const char *path, const char *name, bool create,
                         struct cpuid_cluster **out)
 {
     char stem[256];
-    const char *base, *dot;
 
     if (access(path, F_OK) == 0 || !create)
         return cpuid_cluster_read_file(path, out);
     if (!name) {
-        base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        dot = strrchr(base, '.');
-        snprintf(stem, sizeof(stem), "%.*s", (int)(dot && dot != base ? dot - base :
-                 (long)strlen(base)), base);
+        cpuid_cli_cluster_name_of(path, stem, sizeof(stem));
         name = stem;
     }
     return cpuid_cluster_new(name, out);
 }
 
-static int cluster_add(int argc, char **argv)
+/* What `cluster add` is asked to do (strings borrowed from argv). */
+struct add_request {
+    const char *path;                   /* CLUSTER.json */
+    const char *name;                   /* --name, or NULL */
+    const char *domains_dir;            /* --domains, or NULL */
+    char **files;                       /* the HOST.json files */
+    unsigned int nr_files;
+    struct cpuid_cli_remote remote;
+    bool relevel, force;
+};
+
+#define ADD_PARSED (-1)
+
+static int parse_add(int argc, char **argv, struct add_request *req)
 {
     static const struct option opts[] = {
         { "name", required_argument, NULL, 'n' },
+        { "relevel", no_argument, NULL, 'r' },
+        { "force", no_argument, NULL, 'f' },
+        { "domains", required_argument, NULL, 'd' },
+        CPUID_CLI_REMOTE_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
-    struct cpuid_cluster *cluster = NULL;
-    struct cpuid_host *host = NULL;
-    cpuid_gpu_level_table *gpu_levels = NULL;
-    struct cpuid_gpu_capability gpu;
-    struct cpuid_featureset missing = { { 0 } };
-    const char *name = NULL, *host_path;
-    char gpu_shortfall[256] = "", gpu_message[512] = "";
-    int c, rc, gpu_rc, ret;
+    int c, rc;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'n')
-            return cpuid_cli_usage("cluster add", "unknown option");
-        name = optarg;
+    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+        rc = cpuid_cli_remote_option(&req->remote, c, "cluster add");
+        if (rc != 1) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        switch (c) {
+        case 'n': req->name = optarg; break;
+        case 'r': req->relevel = true; break;
+        case 'f': req->force = true; break;
+        case 'd': req->domains_dir = optarg; break;
+        default: return cpuid_cli_usage("cluster add", "unknown option");
+        }
     }
-    if (argc - optind != 2)
-        return cpuid_cli_usage("cluster add", "give CLUSTER.json HOST.json");
-    host_path = argv[optind + 1];
-    rc = open_cluster(argv[optind], name, true, &cluster);
-    if (!rc)
-        rc = cpuid_host_read_file(host_path, &host);
-    if (!rc)
-        rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
-    if (!rc)
-        rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, host_path, &gpu);
-    if (rc) {
-        ret = cpuid_cli_fail("cluster add", rc);
-        goto out;
-    }
-    /* Both sides are checked before either refusal is printed: one run lists both. */
+    if (optind == argc || (optind + 1 == argc && !req->remote.count))
+        return cpuid_cli_usage("cluster add", "give CLUSTER.json HOST.json (or --ssh HOST)");
+    if ((req->force || req->domains_dir) && !req->relevel)
+        return cpuid_cli_usage("cluster add", "--force and --domains go with --relevel");
+    req->path = argv[optind];
+    req->files = argv + optind + 1;
+    req->nr_files = (unsigned int)(argc - optind - 1);
+    return ADD_PARSED;
+}
+
+/*
+ * One host into the cluster: added, or with relevel joined (lowering the
+ * baseline); its GPU levels checked and recorded.  Both sides are checked
+ * before either refusal is printed: one run lists both.  Returns 0,
+ * XL_EXT_EXIT_INCOMPATIBLE (printed) or another exit code (printed).
+ */
+static int add_one(struct cpuid_cluster *cluster, struct cpuid_host *host, const char *origin,
+                   const cpuid_gpu_level_table *gpu_levels, bool relevel)
+{
+    struct cpuid_gpu_capability gpu;
+    struct cpuid_featureset missing = { { 0 } };
+    char gpu_shortfall[256] = "", gpu_message[512] = "";
+    int rc, gpu_rc;
+
+    rc = cpuid_gpu_host_json_capability(cpuid_host_json(host), gpu_levels, origin, &gpu);
+    if (rc)
+        return cpuid_cli_fail("cluster add", rc);
     gpu_rc = cpuid_cluster_gpu_check(cluster, gpu_levels, cpuid_host_hostname(host), &gpu,
                                      gpu_shortfall, sizeof(gpu_shortfall));
     if (gpu_rc) {
         snprintf(gpu_message, sizeof(gpu_message), "%s", mig_error_last());
-        if (gpu_rc != MIG_ECOMPAT) {
-            ret = cpuid_cli_fail("cluster add", gpu_rc);
-            goto out;
-        }
+        if (gpu_rc != MIG_ECOMPAT)
+            return cpuid_cli_fail("cluster add", gpu_rc);
     }
-    rc = cpuid_cluster_add(cluster, host, &missing);
+    rc = relevel ? cpuid_cluster_join(cluster, host) : cpuid_cluster_add(cluster, host, &missing);
     if (rc == MIG_ECOMPAT || gpu_rc) {
         cpuid_cli_print_feature_lines(stdout, &missing, "missing: ");
         if (gpu_rc)
@@ -194,23 +241,64 @@ static int cluster_add(int argc, char **argv)
             fprintf(stderr, "%s cpuid-policy cluster add: %s\n", xl_ext_prog, mig_error_last());
         if (gpu_rc)
             fprintf(stderr, "%s cpuid-policy cluster add: %s\n", xl_ext_prog, gpu_message);
-        ret = rc && rc != MIG_ECOMPAT ? cpuid_cli_exit_code(rc) : XL_EXT_EXIT_INCOMPATIBLE;
-        goto out;
+        return rc && rc != MIG_ECOMPAT ? cpuid_cli_exit_code(rc) : XL_EXT_EXIT_INCOMPATIBLE;
     }
     if (!rc)
         rc = cpuid_cluster_gpu_record(cluster, gpu_levels, cpuid_host_hostname(host), &gpu);
+    return rc ? cpuid_cli_fail("cluster add", rc) : 0;
+}
+
+static int cluster_add(int argc, char **argv)
+{
+    struct add_request req;
+    struct cpuid_cluster *cluster = NULL;
+    struct cpuid_cli_hosts hosts = { .count = 0 };
+    struct cpuid_level_set *levels = NULL;
+    cpuid_gpu_level_table *gpu_levels = NULL;
+    struct cpuid_featureset before;
+    int rc, ret;
+
+    if (cpuid_cli_wants_help(argc, argv, ADD_HELP))
+        return XL_EXT_EXIT_OK;
+    memset(&req, 0, sizeof(req));
+    ret = parse_add(argc, argv, &req);
+    if (ret != ADD_PARSED)
+        return ret;
+    rc = open_cluster(req.path, req.name, true, &cluster);
     if (!rc)
-        rc = cpuid_cluster_write_file(cluster, argv[optind]);
+        rc = cpuid_gpu_level_table_load(NULL, &gpu_levels);
+    if (!rc)
+        rc = cpuid_level_set_load(NULL, &levels);
     if (rc) {
         ret = cpuid_cli_fail("cluster add", rc);
         goto out;
     }
-    printf("added '%s' to cluster '%s' (%u member(s))\n", cpuid_host_hostname(host),
-           cpuid_cluster_name(cluster), cpuid_cluster_member_count(cluster));
-    ret = XL_EXT_EXIT_OK;
+    ret = cpuid_cli_hosts_load(req.files, req.nr_files, &req.remote, "cluster add", &hosts);
+    if (ret)
+        goto out;
+    before = *cpuid_cluster_baseline_features(cluster);
+    for (unsigned int i = 0; i < hosts.count; i++) {
+        int one = add_one(cluster, hosts.hosts[i], hosts.origins[i], gpu_levels, req.relevel);
+
+        ret = ret ? ret : one;          /* every host is checked: one run lists every refusal */
+    }
+    if (!ret)
+        ret = cpuid_cli_write_relevelled(cluster, req.path, "cluster add", &before,
+                                         req.domains_dir, req.force, levels);
+    if (ret)
+        goto out;
+    for (unsigned int i = 0; i < hosts.count; i++)
+        printf("added '%s' to cluster '%s' (%u member(s))\n", cpuid_host_hostname(hosts.hosts[i]),
+               cpuid_cluster_name(cluster), cpuid_cluster_member_count(cluster));
+    if (memcmp(&before, cpuid_cluster_baseline_features(cluster), sizeof(before)) &&
+        cpuid_cluster_member_count(cluster) > hosts.count)
+        cpuid_cli_print_cluster_baseline("relevelled", cluster, levels,
+                                         cpuid_featureset_count(&before));
+    ret = cpuid_cli_hosts_exit_code(&hosts);
  out:
+    cpuid_cli_hosts_free(&hosts);
+    cpuid_level_set_free(levels);
     cpuid_gpu_level_table_free(gpu_levels);
-    cpuid_host_free(host);
     cpuid_cluster_free(cluster);
     return ret;
 }
@@ -288,6 +376,18 @@ static int cluster_pin(int argc, char **argv)
     return ret;
 }
 
+/* "version: N" and "content-hash: H", noting a file changed by hand since xl-ext wrote it. */
+static void print_revision(const struct cpuid_cluster *cluster)
+{
+    const char *stated = cpuid_cluster_stated_hash(cluster);
+    const char *read = cpuid_cluster_read_hash(cluster);
+
+    printf("version: %llu\ncontent-hash: %s", cpuid_cluster_version(cluster), read);
+    if (stated && strcmp(stated, read))
+        printf(" (the file states %s: changed by hand since xl-ext wrote it)", stated);
+    printf("\n");
+}
+
 static int cluster_show(int argc, char **argv)
 {
     struct cpuid_cluster *cluster = NULL;
@@ -318,6 +418,7 @@ static int cluster_show(int argc, char **argv)
            gpu_level ? gpu_level : "- (not recorded)",
            gpu_level ? (gpu_pinned ? " (pinned)" : " (minimum of members)") : "",
            cpuid_cluster_member_count(cluster));
+    print_revision(cluster);
     for (unsigned int i = 0; i < cpuid_cluster_member_count(cluster); i++) {
         cpuid_cli_highest_levels(levels, cpuid_cluster_vendor(cluster),
                                  cpuid_cluster_member_features(cluster, i), highest,
@@ -335,17 +436,25 @@ static int cluster_show(int argc, char **argv)
 
 int cmd_cpuid_policy_cluster(int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } subs[] = {
+        { "baseline", cluster_baseline },
+        { "create", cpuid_cluster_create_cmd },
+        { "add", cluster_add },
+        { "remove", cpuid_cluster_remove_cmd },
+        { "relevel", cpuid_cluster_relevel_cmd },
+        { "pin", cluster_pin },
+        { "pin-gpu", cluster_pin_gpu },
+        { "show", cluster_show },
+    };
+
     if (argc < 2)
-        return cpuid_cli_usage("cluster", "give baseline, add, pin, pin-gpu or show");
-    if (!strcmp(argv[1], "baseline"))
-        return cluster_baseline(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "add"))
-        return cluster_add(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "pin"))
-        return cluster_pin(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "show"))
-        return cluster_show(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "pin-gpu"))
-        return cluster_pin_gpu(argc - 1, argv + 1);
+        return cpuid_cli_usage("cluster", "give baseline, create, add, remove, relevel, pin, "
+                               "pin-gpu or show");
+    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+        if (!strcmp(argv[1], subs[i].name))
+            return subs[i].run(argc - 1, argv + 1);
     return cpuid_cli_usage("cluster", "unknown cluster subcommand '%s'", argv[1]);
 }

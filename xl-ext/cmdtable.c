@@ -50,7 +50,19 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "                                      domains x hosts table, highest levels\n"
       "  cluster pin-gpu CLUSTER.json GPU-BASELINE\n"
       "                                      pin the cluster's GPU level\n"
-      "  (host-dump, check, cluster and report include the GPU levels)\n" },
+      "  (host-dump, check, cluster and report include the GPU levels)\n"
+      "  host-dump --ssh [USER@]HOST... [-s SSHCOMMAND] [--timeout S] [--hostname NAME]\n"
+      "            [-o FILE|DIR]             other hosts' dumps, through ssh, several at once\n"
+      "  cluster create CLUSTER.json [--name NAME] [HOST.json...] [--ssh [USER@]HOST]...\n"
+      "                                      a new cluster: the baseline what the hosts share\n"
+      "  cluster add CLUSTER.json [HOST.json...] [--ssh [USER@]HOST]... [--relevel [--force]\n"
+      "            [--domains DIR]]          several hosts; --relevel lowers the baseline\n"
+      "  cluster remove CLUSTER.json NAME... remove members (the baseline stays)\n"
+      "  cluster relevel CLUSTER.json [--auto | --to LEVEL] [--domains DIR] [--force]\n"
+      "                                      the baseline to what the members share, or a\n"
+      "                                      level; exit 4 when recorded domains are left behind\n"
+      "  (--ssh runs 'xl-ext cpuid-policy host-dump' there, -s as for migrate; exit 9: some\n"
+      "   hosts could not be reached.  create, add, remove, relevel, host-dump take --help)\n" },
     { "create", cmd_create,
       "Create a domain as xl create, levelled to its cpuid_baseline / gpu_baseline",
       "[xl create options] [--dry-run] [--host HOST.json] [--cluster FILE] CFG [KEY=VALUE...]",

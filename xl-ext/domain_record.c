@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -85,12 +86,17 @@ static bool domain_uuid(struct xs_handle *xs, long domid, char uuid[37])
     return ok;
 }
 
-/* STATE_DIR/domain-UUID/KEY, the record that outlives the domid. */
-static void record_file(char *buf, size_t size, const char *uuid, const char *key)
+const char *domain_record_state_dir(void)
 {
     const char *dir = getenv("XENMIG_STATE_DIR");
 
-    snprintf(buf, size, "%s/domain-%s/%s", dir && *dir ? dir : XENMIG_STATE_DIR, uuid, key);
+    return dir && *dir ? dir : XENMIG_STATE_DIR;
+}
+
+/* STATE_DIR/domain-UUID/KEY, the record that outlives the domid. */
+static void record_file(char *buf, size_t size, const char *uuid, const char *key)
+{
+    snprintf(buf, size, "%s/domain-%s/%s", domain_record_state_dir(), uuid, key);
 }
 
 int domain_record_write(struct xs_handle *xs, long domid, const char *key, const char *value)
@@ -159,4 +165,139 @@ const char *domain_record_type(struct xs_handle *xs, long domid)
             type = types[i];
     free(value);
     return type;
+}
+
+void domain_record_entries_free(struct domain_record_entry *entries, unsigned int count)
+{
+    for (unsigned int i = 0; entries && i < count; i++) {
+        free(entries[i].cpuid_baseline);
+        free(entries[i].cpuid_featureset);
+    }
+    free(entries);
+}
+
+/* A growing array of entries. */
+struct entry_list {
+    struct domain_record_entry *entries;
+    unsigned int count, size;
+};
+
+/* Append e (its strings move into the list); an entry with neither key is dropped. */
+static int append_entry(struct entry_list *list, struct domain_record_entry *e)
+{
+    if (!e->cpuid_baseline && !e->cpuid_featureset)
+        return 0;
+    if (list->count == list->size) {
+        unsigned int size = list->size ? list->size * 2 : 16;
+        struct domain_record_entry *grown = realloc(list->entries, size * sizeof(*grown));
+
+        if (!grown) {
+            free(e->cpuid_baseline);
+            free(e->cpuid_featureset);
+            return mig_error_set(MIG_ENOMEM, "out of memory listing domain records");
+        }
+        list->entries = grown;
+        list->size = size;
+    }
+    list->entries[list->count++] = *e;
+    return 0;
+}
+
+/* The running domains of xenstore with a record. */
+static int list_running(struct xs_handle *xs, struct entry_list *list)
+{
+    unsigned int count = 0;
+    char **ids = xs_directory(xs, XBT_NULL, "/local/domain", &count);
+    int rc = 0;
+
+    for (unsigned int i = 0; ids && i < count && !rc; i++) {
+        struct domain_record_entry e = { .uuid = "" };
+        char path[64], *name, *end;
+        unsigned int length;
+        long domid = strtol(ids[i], &end, 10);
+
+        if (*end || domid < 0)
+            continue;
+        snprintf(path, sizeof(path), "/local/domain/%ld/name", domid);
+        name = xs_read(xs, XBT_NULL, path, &length);
+        snprintf(e.name, sizeof(e.name), "%s", name ? name : ids[i]);
+        free(name);
+        if (!domain_uuid(xs, domid, e.uuid))
+            e.uuid[0] = '\0';
+        e.cpuid_baseline = domain_record_read(xs, domid, "cpuid_baseline");
+        e.cpuid_featureset = domain_record_read(xs, domid, "cpuid_featureset");
+        rc = append_entry(list, &e);
+    }
+    free(ids);
+    return rc;
+}
+
+/* Whether a running domain of the list has this UUID. */
+static bool uuid_listed(const struct entry_list *list, const char *uuid)
+{
+    for (unsigned int i = 0; i < list->count; i++)
+        if (!strcmp(list->entries[i].uuid, uuid))
+            return true;
+    return false;
+}
+
+/* DIR/domain-UUID/KEY, NULL when absent or unreadable (as domain_record_read). */
+static char *read_record_file(const char *dir, const char *uuid, const char *key)
+{
+    char file[4096], *value = NULL;
+    size_t length;
+
+    snprintf(file, sizeof(file), "%s/domain-%s/%s", dir, uuid, key);
+    if (cpuid_read_text_file(file, "domain record", MAX_RECORD, CPUID_READ_REFUSE_NUL, &value,
+                             &length))
+        return NULL;
+    while (length && (value[length - 1] == '\n' || value[length - 1] == ' '))
+        value[--length] = '\0';            /* a record written by hand */
+    return value;
+}
+
+/* The file records of dir whose UUID is not running. */
+static int list_files(const char *dir, bool given, struct entry_list *list)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int rc = 0;
+
+    if (!d)
+        return given || errno != ENOENT ?
+               mig_error_set_errno(MIG_EIO, errno, "cannot read the domain records in '%s'", dir)
+               : 0;
+    while (!rc && (de = readdir(d))) {
+        const char *uuid = de->d_name + 7;
+        struct domain_record_entry e;
+
+        if (strncmp(de->d_name, "domain-", 7) || strlen(uuid) != 36 ||
+            strspn(uuid, "0123456789abcdefABCDEF-") != 36 || uuid_listed(list, uuid))
+            continue;
+        memset(&e, 0, sizeof(e));
+        snprintf(e.name, sizeof(e.name), "domain-%s", uuid);
+        memcpy(e.uuid, uuid, 37);
+        e.cpuid_baseline = read_record_file(dir, uuid, "cpuid_baseline");
+        e.cpuid_featureset = read_record_file(dir, uuid, "cpuid_featureset");
+        rc = append_entry(list, &e);
+    }
+    closedir(d);
+    return rc;
+}
+
+int domain_record_list(struct xs_handle *xs, const char *dir,
+                       struct domain_record_entry **entries_out, unsigned int *count_out)
+{
+    struct entry_list list = { NULL, 0, 0 };
+    int rc = xs ? list_running(xs, &list) : 0;
+
+    if (!rc)
+        rc = list_files(dir ? dir : domain_record_state_dir(), dir != NULL, &list);
+    if (rc) {
+        domain_record_entries_free(list.entries, list.count);
+        return rc;
+    }
+    *entries_out = list.entries;
+    *count_out = list.count;
+    return 0;
 }

@@ -614,6 +614,17 @@ bool migrate_host_is_local(const char *host)
     return !strcmp(host, "localhost") || !strcmp(host, "127.0.0.1") || !strcmp(host, "::1");
 }
 
+char *migrate_peer_command(const char *ssh_command, const char *host, const char *remote)
+{
+    char *command;
+
+    if (ssh_command && !ssh_command[0])
+        return strdup(host);
+    if (asprintf(&command, "exec %s %s %s", ssh_command ? ssh_command : "ssh", host, remote) < 0)
+        return NULL;
+    return command;
+}
+
 /*
  * Has child exited within ms?  Its status into *status.  Waits on a pidfd
  * (an event, not a polling loop) where the kernel has them.

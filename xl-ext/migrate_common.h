@@ -97,5 +97,14 @@ void migrate_error_text(int rc, const struct mig_migrate_result *r, char *buf, s
 int migrate_exit_code_of(int rc, const struct mig_migrate_result *result);
 /* localhost, 127.0.0.1 or ::1 */
 bool migrate_host_is_local(const char *host);
+/*
+ * The shell command that runs `remote` (a command line) on HOST as `xl
+ * migrate` reaches its peer, for -s SSHCOMMAND: "exec SSH HOST REMOTE", SSH
+ * being ssh_command (NULL: "ssh"); with -s "" (an empty ssh_command) HOST
+ * itself, the whole command (e.g. "socat - TCP:peer:8002").  HOST is
+ * handed to sh as it is, as xl does.  Used by migrate and by cpuid-policy's
+ * --ssh.  malloc'ed (the caller frees); NULL when out of memory.
+ */
+char *migrate_peer_command(const char *ssh_command, const char *host, const char *remote);
 
 #endif /* XENMIG_XL_EXT_MIGRATE_COMMON_H */

@@ -85,11 +85,9 @@ static char *receiver_command(const struct migrate_request *req, const char *sel
     bool local = !req->ssh_command && migrate_host_is_local(req->host);
     bool xen = !req->use_sim;
     char *quoted_self = NULL, *quoted_save = NULL, *options = NULL, *command = NULL;
-    char *quoted_listen = NULL;
+    char *quoted_listen = NULL, *remote = NULL;
     int rc;
 
-    if (req->ssh_command && !req->ssh_command[0])
-        return strdup(req->host);
     if ((local && !(quoted_self = shell_quote(self))) ||
         (req->save_path && !(quoted_save = shell_quote(req->save_path))) ||
         !(quoted_listen = shell_quote(req->data_host ? req->data_host : local ? "127.0.0.1" : "")))
@@ -111,13 +109,17 @@ static char *receiver_command(const struct migrate_request *req, const char *sel
         rc = asprintf(&command, "exec %s migrate-receive --%s --data-listen %s%s",
                       quoted_self, xen ? "xen" : "sim", quoted_listen, options);
     else
-        rc = asprintf(&command, "exec %s %s xl-ext migrate-receive --%s%s%s%s",
-                      req->ssh_command ? req->ssh_command : "ssh", req->host,
-                      xen ? "xen" : "sim", req->data_host ? " --data-listen " : "",
+        rc = asprintf(&remote, "xl-ext migrate-receive --%s%s%s%s", xen ? "xen" : "sim",
+                      req->data_host ? " --data-listen " : "",
                       req->data_host ? quoted_listen : "", options);
-    if (rc < 0)
-        command = NULL;
+    if (rc < 0) {
+        command = remote = NULL;
+        goto out;
+    }
+    if (!local)
+        command = migrate_peer_command(req->ssh_command, req->host, remote);
 out:
+    free(remote);
     free(quoted_self);
     free(quoted_save);
     free(quoted_listen);

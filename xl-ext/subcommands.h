@@ -23,6 +23,8 @@ enum xl_ext_exit {
     XL_EXT_EXIT_PREDICTED_MISS = 8, /* migrate --dry-run: the migration is predicted
                                        to miss the downtime target (forced above
                                        it, or given up); nothing was moved */
+    XL_EXT_EXIT_PARTIAL     = 9, /* cpuid-policy --ssh: some hosts could not be
+                                    reached (named on stderr); the others counted */
 };
 
 struct xl_ext_cmd {

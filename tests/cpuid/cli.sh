@@ -9,7 +9,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 n=0; fail=0
 t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
 run() { "$XL_EXT" cpuid-policy "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?; }
-echo "1..69"
+echo "1..71"
 
 for cpu in "Intel Xeon Gold 6148:skx" "Intel Xeon E5-2630 v3:hsw" \
            "Intel Ice Lake Server:icx" "AMD EPYC 7502 32-Core:rome"; do
@@ -45,6 +45,10 @@ run cluster add "$tmp/c.json" "$tmp/hsw.json"
 t "now the Haswell host fits" '[ $rc -eq 0 ]'
 run cluster show "$tmp/c.json"
 t "cluster show" '[ $rc -eq 0 ] && grep -qx "members: 2" "$tmp/out" && grep -qx "pinned-level: x86-64-v3" "$tmp/out"'
+t "cluster show: the file's version and content hash" 'grep -qx "version: 3" "$tmp/out" && grep -qE "^content-hash: sha256:[0-9a-f]{64}$" "$tmp/out"'
+sed 's/"Intel Xeon E5-2630 v3"/"hsw by hand"/' "$tmp/c.json" > "$tmp/hand.json"
+run cluster show "$tmp/hand.json"
+t "cluster show: a file edited by hand says so" '[ $rc -eq 0 ] && grep -q "^content-hash: sha256:.* (the file states sha256:.*: changed by hand since xl-ext wrote it)" "$tmp/out"'
 run cluster pin "$tmp/c.json" x86-64-v4
 t "pinning above a member exits 4" '[ $rc -eq 4 ] && grep -qx "missing: avx512f" "$tmp/out"'
 run cluster pin "$tmp/c.json" x86-64-v9

@@ -953,7 +953,36 @@ run_peer() {
     esac
 }
 
+# peer_cluster: the cluster of both hosts, each host's dump collected
+# through xl-ext's remote path with the transport `xl migrate -s ""` is
+# given here (HOST the whole command): the peer's through socat to its
+# port 8003 (peer_receive serves host-dump there), this host's through its
+# own command.  Sets cluster_members and cluster_problem ("" when the
+# cluster has both hosts and levels to host a, which lacks sse4-2).
+peer_cluster() {
+    rm -f "$work/two-host-cluster.json"
+    timeout 180 xl-ext cpuid-policy cluster create "$work/two-host-cluster.json" -s "" \
+        --ssh "socat - TCP:$peer:8003" \
+        --ssh "xl-ext cpuid-policy host-dump --hostname $net_address" > "$work/cluster.out" 2>&1
+    cluster_rc=$?
+    sed 's/^/LAB-MARK cluster: /' "$work/cluster.out"
+    cluster_members=$(xl-ext cpuid-policy cluster show "$work/two-host-cluster.json" 2>/dev/null |
+        sed -n 's/^members: //p')
+    cluster_names=$(xl-ext cpuid-policy decode --hex "$(xl-ext cpuid-policy cluster show \
+        "$work/two-host-cluster.json" 2>/dev/null | sed -n 's/^baseline: //p')" 2>/dev/null |
+        sed -n 's/^names: //p')
+    cluster_problem=""
+    if [ $cluster_rc != 0 ]; then
+        cluster_problem="cluster create of both hosts through the remote path failed (rc=$cluster_rc): $(tail -n 1 "$work/cluster.out")"
+    elif [ "$cluster_members" != 2 ]; then
+        cluster_problem="the cluster of both hosts has ${cluster_members:-no} members, not 2"
+    elif echo ",$cluster_names," | grep -q ',sse4-2,'; then
+        cluster_problem="the cluster baseline has sse4-2, which host a lacks: a's dump did not count"
+    fi
+}
+
 peer_send() {
+    cluster_members=none cluster_problem=""
     if [ -z "$problem" ]; then
         write_config "$guest" "$type" "$memory" ""
         peer_create || problem="xl create failed or the guest sent no heartbeat (retries=$peer_retries): $(tail -n 1 "$work/command.out")"
@@ -972,6 +1001,7 @@ peer_send() {
         destroy_guest "$guest"
         return 0
     fi
+    [ "$expect" = refused ] && peer_cluster
     set -- $(heartbeat_newest)
     seq_before=${1:--1} boot_before=${2:-none}
     start=$(now)
@@ -1017,7 +1047,8 @@ peer_send() {
         fi
         set -- $(heartbeat_newest)
         boot_after=${2:-none}
-        extra="$extra missing=${missing:-none} downtime_ms=$(heartbeat_gap_ms "$seq_before" "${1:--1}" "$boot_before")"
+        extra="$extra missing=${missing:-none} downtime_ms=$(heartbeat_gap_ms "$seq_before" "${1:--1}" "$boot_before") xenmig_cluster_members=$cluster_members"
+        [ -z "$reason" ] && reason=$cluster_problem
     fi
     if [ -z "$reason" ]; then
         result "$name-send" pass retries=$peer_retries $common boot_before=$boot_before boot_after=$boot_after total_s=$total $extra reason=
@@ -1035,8 +1066,13 @@ peer_receive() {
     timeout 900 socat "TCP-LISTEN:8002,bind=$net_address,reuseaddr" EXEC:"sh $work/receive.sh" \
         > "$work/command.out" 2>&1 &
     listener=$!
+    # this host's dump for the peer's cluster (peer_cluster), on port 8003
+    socat "TCP-LISTEN:8003,bind=$net_address,fork,reuseaddr" \
+        SYSTEM:"xl-ext cpuid-policy host-dump --hostname $net_address 2>/dev/null" > /dev/null 2>&1 &
+    dumps=$!
     tries=0
-    until grep -q ":1F42 00000000:0000 0A" /proc/net/tcp 2>/dev/null; do  # 8002 listens
+    until grep -q ":1F42 00000000:0000 0A" /proc/net/tcp 2>/dev/null &&   # 8002 and
+          grep -q ":1F43 00000000:0000 0A" /proc/net/tcp 2>/dev/null; do  # 8003 listen
         tries=$((tries + 1))
         [ $tries -gt 100 ] && break
         sleep 0.1
@@ -1045,8 +1081,8 @@ peer_receive() {
     ready=$!
     wait "$listener"
     socat_rc=$?
-    kill "$ready" 2>/dev/null
-    wait "$ready" 2>/dev/null
+    kill "$ready" "$dumps" 2>/dev/null
+    wait "$ready" "$dumps" 2>/dev/null
     rc=$(cat "$work/receive.rc" 2>/dev/null || echo "none(socat-rc=$socat_rc)")
     tail -n 20 "$work/command.out" | sed 's/^/LAB-MARK receiver: /'
     reason="" boot_after=none downtime=none

@@ -9,6 +9,13 @@
 # hosts run their plans side by side, in step (scenarios.sh run_peer):
 #   two-host-pv-128-idle-migrate        stock xl migrate of a PV guest a -> b
 #   two-host-pvh-128-idle-xenmig-preflight-refused
+#                                       first b builds the cluster of both
+#                                       hosts through xl-ext's remote path
+#                                       (cluster create -s "" --ssh, the
+#                                       transport xl migrate -s "" is given
+#                                       below: a's dump through socat to a's
+#                                       port 8003), which must level to a
+#                                       (xenmig_cluster_members=2); then
 #                                       xl-ext migrate of a PVH guest created
 #                                       on b (so it uses b's extra features)
 #                                       to a: a's CPUID pre-flight refuses it
