@@ -339,14 +339,16 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
     if [ "$1" = xl ]; then
         timeout 300 xl save -c "$guest" "$file" > "$work/command.out" 2>&1 || return 1
     else
-        streams=$2 tracing=$3 options=""
+        # --format xl unless -mapped: with --streams given, mapped is save's default
+        streams=$2 tracing=$3 options="" format=xl
         shift 3
         for flag in "$@"; do
             case "$flag" in
             plain) options="$options --no-encrypt" ;;
-            mapped) options="$options --format mapped" ckpt_format=mapped ;;
+            mapped) format=mapped ckpt_format=mapped ;;
             esac
         done
+        options="$options --format $format"
         XENMIG_TRACE=1 timeout 600 xl-ext save -c --json --streams "$streams" \
             --tracing "$tracing" --timeout 60000 $options "$guest" "$file" \
             > "$work/command.out" 2>&1 || return 1
