@@ -105,6 +105,16 @@ out:
     return rc;
 }
 
+void migrate_xen_named_features_only(struct cpuid_featureset *fs)
+{
+    for (unsigned int i = 0; i < CPUID_FEATURESET_BITS; i++) {
+        const struct cpuid_feature_info *f = cpuid_feature_by_index(i);
+
+        if (!f || !f->xen_defined)
+            cpuid_featureset_clear(fs, i);
+    }
+}
+
 void migrate_xen_record_baselines(const char *meta_json)
 {
     static const char *const keys[] = { "cpuid_baseline", "gpu_baseline",

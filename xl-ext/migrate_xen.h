@@ -36,4 +36,14 @@ int migrate_xen_preflight(void *arg, const char *meta_json);
  */
 void migrate_xen_record_baselines(const char *meta_json);
 
+struct cpuid_featureset;
+
+/*
+ * Keep only the features Xen names, in place: unnamed bits are mirrors
+ * (AMD's copy of leaf 1 in 0x80000001.edx) that a host's max policy leaves
+ * out.  What a domain needs, as the migration's source sends it and as
+ * restore's pre-flight checks a save file's policy.
+ */
+void migrate_xen_named_features_only(struct cpuid_featureset *fs);
+
 #endif /* XENMIG_XL_EXT_MIGRATE_XEN_H */

@@ -28,6 +28,7 @@
 #include "migrate_common.h"
 #include "migrate_metadata.h"
 #include "migrate_source.h"
+#include "migrate_xen.h"
 #include "mig_xen.h"
 #include "subcommands.h"
 #include "switchover_costs.h"
@@ -68,16 +69,7 @@ static int domain_needs_json(const char *domain, char **out)
     }
     if (rc)
         goto out;
-    /*
-     * Only Xen's named features: unnamed bits are mirrors (AMD's copy of
-     * leaf 1 in 0x80000001.edx) that the host's max policy leaves out.
-     */
-    for (unsigned int i = 0; i < CPUID_FEATURESET_BITS; i++) {
-        const struct cpuid_feature_info *f = cpuid_feature_by_index(i);
-
-        if (!f || !f->xen_defined)
-            cpuid_featureset_clear(&need, i);
-    }
+    migrate_xen_named_features_only(&need);
     cpuid_featureset_format_hex(&need, hex);
     rc = migrate_metadata_members(hex, baseline, gpu, out);
 out:

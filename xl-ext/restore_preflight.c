@@ -21,6 +21,7 @@
 #include "cpuid_policy.h"
 #include "mig_error.h"
 #include "mig_stream.h"
+#include "migrate_xen.h"
 #include "restore_preflight.h"
 #include "subcommands.h"
 
@@ -130,12 +131,7 @@ static void needed_features(const struct file_policy *fp, struct cpuid_featurese
 {
     cpuid_featureset_from_leaves(fp->leaves, fp->nr_leaves, fp->arch_caps, need);
     cpuid_domain_policy_excess(need, &(struct cpuid_featureset){ { 0 } }, NULL, need, NULL);
-    for (unsigned int i = 0; i < CPUID_FEATURESET_BITS; i++) {
-        const struct cpuid_feature_info *f = cpuid_feature_by_index(i);
-
-        if (!f || !f->xen_defined)
-            cpuid_featureset_clear(need, i);
-    }
+    migrate_xen_named_features_only(need);
 }
 
 int restore_preflight_xl_file(const char *path, const char *host_json)
