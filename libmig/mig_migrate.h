@@ -62,7 +62,8 @@ struct mig_progress {
     double dirty_rate;              /* pages/s */
     double link_rate;               /* bytes/s */
     double expected_downtime_ms;    /* the policy's whole estimate: pages and
-                                       the fixed overhead (policy.overhead_ms) */
+                                       the fixed overhead (policy.overhead_ms);
+                                       -1: unknown, no link sample used yet */
     double elapsed;                 /* seconds since start */
     const char *decision;           /* the policy's reason, valid during the call */
     /* the convergence ladder (mig_precopy.h), after a pre-copy round */

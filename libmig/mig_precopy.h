@@ -26,7 +26,13 @@
  *    stop when fewer than 50 pages are dirty or after 5 rounds.
  *
  * Rates are smoothed over rounds (exponentially weighted, the newest round
- * weighing 0.5), so one noisy round does not decide alone.  This file is
+ * weighing 0.5), so one noisy round does not decide alone.  A round's
+ * link sample is sound when the round ran at least 20 ms and at least
+ * half its pages went on the wire; an unsound one never replaces a sound
+ * one, and the first round's is not used at all (round 0 of a mostly zero
+ * guest measures reading pages, not the link): until a sample is used the
+ * expected downtime is unknown (-1) and the policy sends another round.
+ * With nothing left to send it is overhead_ms, whatever the link.  This file is
  * pure arithmetic: it must never sleep, do I/O or read a clock.
  *
  * The convergence ladder (MIG_PRECOPY_DOWNTIME, options version 2): where
@@ -135,7 +141,8 @@ struct mig_precopy_round {
 struct mig_precopy_estimate {
     double link_rate;           /* bytes/s, smoothed */
     double dirty_rate;          /* pages/s, smoothed */
-    double expected_downtime_ms;    /* the pages' part plus overhead_ms */
+    double expected_downtime_ms;    /* the pages' part plus overhead_ms; -1:
+                                       unknown (no link sample used yet) */
     const char *reason;         /* why this decision: static text, or text the
                                    policy owns until its next call or free */
     /* the ladder: what to change before the next round, and why */

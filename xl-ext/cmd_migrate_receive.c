@@ -94,8 +94,7 @@ static int receive_mapped(struct receive_request *req, const char *family,
                                  &result);
     else
         memset(&result, 0, sizeof(result));
-    migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
-                           rc ? mig_error_last() : NULL);
+    migrate_output_received(&req->out, rc, &result, rc ? mig_error_last() : NULL);
     if (!rc && result.dry_run)
         fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
     else if (!rc)
@@ -134,8 +133,7 @@ static int receive_xen(struct receive_request *req)
                                  (xentoollog_logger *)logger, &result);
     else
         memset(&result, 0, sizeof(result));
-    migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
-                           rc ? mig_error_last() : NULL);
+    migrate_output_received(&req->out, rc, &result, rc ? mig_error_last() : NULL);
     if (!rc && result.dry_run) {
         fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
     } else if (!rc && req->save_path) {
@@ -166,8 +164,7 @@ static int receive_sim(struct receive_request *req)
     logger = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
     rc = mig_migrate_receive(&mig_sim_destination_ops, &dest, 0, 1, &req->opts,
                              (xentoollog_logger *)logger, &result);
-    migrate_output_summary(&req->out, "migrate-receive", rc, &result, &req->opts, 0, 0,
-                           rc ? mig_error_last() : NULL);
+    migrate_output_received(&req->out, rc, &result, rc ? mig_error_last() : NULL);
     if (!rc && result.dry_run)
         fprintf(stderr, "%s migrate-receive: dry run: nothing kept\n", xl_ext_prog);
     else if (!rc && dest.save_path)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -113,6 +114,66 @@ static const char *phase_name(enum mig_phase phase)
     return "unknown";
 }
 
+/*
+ * Numbers of the JSON events, rounded as docs/formats.md ("JSON events")
+ * and docs/events.schema.json say: v with at most `decimals` decimals
+ * (trailing zeros dropped); null when v is not finite.
+ */
+static json_object *json_fixed(double v, int decimals)
+{
+    char text[64];
+    size_t n;
+
+    if (!isfinite(v))
+        return NULL;
+    snprintf(text, sizeof(text), "%.*f", decimals, v);
+    if (strchr(text, '.')) {
+        n = strlen(text);
+        while (text[n - 1] == '0')
+            text[--n] = '\0';
+        if (text[n - 1] == '.')
+            text[--n] = '\0';
+    }
+    if (!strcmp(text, "-0"))
+        snprintf(text, sizeof(text), "0");
+    return json_object_new_double_s(strtod(text, NULL), text);
+}
+
+/* A time in seconds, to the microsecond. */
+static json_object *json_s(double seconds) { return json_fixed(seconds, 6); }
+/* A time in milliseconds, to the microsecond. */
+static json_object *json_ms(double ms) { return json_fixed(ms, 3); }
+/* A share or a ratio: 3 decimals. */
+static json_object *json_ratio(double r) { return json_fixed(r, 3); }
+/* A count per second (pages/s, writes/s): a whole number. */
+static json_object *json_per_s(double rate) { return json_fixed(rate, 0); }
+
+/* A rate in MB/s: 3 significant digits (whole above 100). */
+static json_object *json_rate3(double v)
+{
+    int digits = v != 0 && isfinite(v) ? 2 - (int)floor(log10(fabs(v))) : 0;
+
+    return json_fixed(v, digits < 0 ? 0 : digits > 6 ? 6 : digits);
+}
+
+/* A link rate of bytes/s in MB/s; null while unknown (0). */
+static json_object *json_link(double bytes_per_s)
+{
+    return bytes_per_s > 0 ? json_rate3(bytes_per_s / 1e6) : NULL;
+}
+
+/* An expected downtime in ms; null while unknown (negative). */
+static json_object *json_expected(double ms)
+{
+    return ms >= 0 ? json_ms(ms) : NULL;
+}
+
+/* Where the text lines go: o->out, or stderr when stdout carries JSON events. */
+static FILE *text_out(const struct migrate_output *o)
+{
+    return o->json ? stderr : o->out;
+}
+
 static void emit_json(FILE *f, json_object *o)
 {
     fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -129,15 +190,15 @@ static json_object *json_downtime_parts(const struct mig_migrate_result *r)
 {
     json_object *parts = json_object_new_object();
 
-    json_object_object_add(parts, "pause", json_object_new_double(r->downtime_parts.pause * 1e3));
+    json_object_object_add(parts, "pause", json_ms(r->downtime_parts.pause * 1e3));
     json_object_object_add(parts, "harvest",
-                           json_object_new_double(r->downtime_parts.harvest * 1e3));
-    json_object_object_add(parts, "send", json_object_new_double(r->downtime_parts.send * 1e3));
-    json_object_object_add(parts, "state", json_object_new_double(r->downtime_parts.state * 1e3));
+                           json_ms(r->downtime_parts.harvest * 1e3));
+    json_object_object_add(parts, "send", json_ms(r->downtime_parts.send * 1e3));
+    json_object_object_add(parts, "state", json_ms(r->downtime_parts.state * 1e3));
     json_object_object_add(parts, "destination",
-                           json_object_new_double(r->downtime_parts.destination * 1e3));
+                           json_ms(r->downtime_parts.destination * 1e3));
     json_object_object_add(parts, "resume",
-                           json_object_new_double(r->downtime_parts.resume * 1e3));
+                           json_ms(r->downtime_parts.resume * 1e3));
     return parts;
 }
 
@@ -168,18 +229,18 @@ static void output_downtime_prediction(struct migrate_output *o, json_object *e,
     if (e) {
         json_object *parts = json_object_new_object();
 
-        json_object_object_add(e, "predicted_downtime_ms", json_object_new_double(predicted));
-        json_object_object_add(parts, "pages", json_object_new_double(predicted - fixed));
-        json_object_object_add(parts, "fixed", json_object_new_double(fixed));
+        json_object_object_add(e, "predicted_downtime_ms", json_ms(predicted));
+        json_object_object_add(parts, "pages", json_ms(predicted - fixed));
+        json_object_object_add(parts, "fixed", json_ms(fixed));
         json_object_object_add(e, "predicted_parts_ms", parts);
         json_object_object_add(e, "fixed_cost_from", json_object_new_string(
             o->fixed_cost_learned ? "learned" : o->fixed_cost_seeded ? "probe" : "default"));
         json_object_object_add(e, "fixed_cost_learned_from",
                                json_object_new_int((int)o->fixed_cost_learned));
-        json_object_object_add(e, "downtime_ratio", json_object_new_double(ratio));
+        json_object_object_add(e, "downtime_ratio", json_ratio(ratio));
     }
     if (line)
-        fprintf(o->out, "xl-ext migrate: predicted downtime %.0f ms (pages %.0f + fixed %.0f "
+        fprintf(text_out(o), "xl-ext migrate: predicted downtime %.0f ms (pages %.0f + fixed %.0f "
                 "ms, %s), actual %.1f ms, actual/predicted %.2f\n", predicted,
                 predicted - fixed, fixed, from, actual, ratio);
 }
@@ -231,16 +292,16 @@ static void output_ladder(struct migrate_output *o, const struct mig_progress *p
         json_object *e = json_object_new_object();
 
         json_object_object_add(e, "event", json_object_new_string("ladder"));
-        json_object_object_add(e, "elapsed_s", json_object_new_double(p->elapsed));
+        json_object_object_add(e, "elapsed_s", json_s(p->elapsed));
         json_object_object_add(e, "from_round", json_object_new_int((int)p->round));
         json_object_object_add(e, "rung", json_object_new_string(ladder_rung_of(p->ladder_step)));
         json_object_object_add(e, "step", json_object_new_string(what));
         json_object_object_add(e, "why", json_object_new_string(p->ladder_reason));
-        json_object_object_add(e, "dirty_pages_per_s", json_object_new_double(p->dirty_rate));
-        json_object_object_add(e, "link_mb_per_s", json_object_new_double(p->link_rate / 1e6));
-        json_object_object_add(e, "cpu_idle", json_object_new_double(p->cpu_idle));
+        json_object_object_add(e, "dirty_pages_per_s", json_per_s(p->dirty_rate));
+        json_object_object_add(e, "link_mb_per_s", json_link(p->link_rate));
+        json_object_object_add(e, "cpu_idle", json_ratio(p->cpu_idle));
         json_object_object_add(e, "expected_downtime_ms",
-                               json_object_new_double(p->expected_downtime_ms));
+                               json_expected(p->expected_downtime_ms));
         json_object_object_add(e, "compress", json_object_new_boolean(p->compress));
         json_object_object_add(e, "streams", json_object_new_int((int)p->streams));
         json_object_object_add(e, "throttle_percent",
@@ -262,21 +323,34 @@ static void output_ladder(struct migrate_output *o, const struct mig_progress *p
 /* A phase change or a round: an event, or a line. */
 static void output_phase(struct migrate_output *o, const struct mig_progress *p)
 {
+    /* this round's own, beside the engine's counts of all rounds so far */
+    uint64_t round_pages = p->pages_sent - o->pages_before;
+    uint64_t round_bytes = p->bytes_sent - o->bytes_before;
+    char expected[80];
+
+    if (p->phase == MIG_PHASE_PRECOPY) {
+        o->pages_before = p->pages_sent;
+        o->bytes_before = p->bytes_sent;
+    }
     if (o->json) {
         json_object *e = json_object_new_object();
 
         json_object_object_add(e, "event", json_object_new_string(phase_name(p->phase)));
-        json_object_object_add(e, "elapsed_s", json_object_new_double(p->elapsed));
+        json_object_object_add(e, "elapsed_s", json_s(p->elapsed));
         if (p->phase == MIG_PHASE_PRECOPY) {
             json_object_object_add(e, "round", json_object_new_int((int)p->round));
+            json_object_object_add(e, "round_pages_sent",
+                                   json_object_new_int64((int64_t)round_pages));
+            json_object_object_add(e, "round_bytes_sent",
+                                   json_object_new_int64((int64_t)round_bytes));
             json_object_object_add(e, "pages_sent", json_object_new_int64((int64_t)p->pages_sent));
             json_object_object_add(e, "pages_remaining",
                                    json_object_new_int64((int64_t)p->pages_remaining));
             json_object_object_add(e, "bytes_sent", json_object_new_int64((int64_t)p->bytes_sent));
-            json_object_object_add(e, "dirty_pages_per_s", json_object_new_double(p->dirty_rate));
-            json_object_object_add(e, "link_mb_per_s", json_object_new_double(p->link_rate / 1e6));
+            json_object_object_add(e, "dirty_pages_per_s", json_per_s(p->dirty_rate));
+            json_object_object_add(e, "link_mb_per_s", json_link(p->link_rate));
             json_object_object_add(e, "expected_downtime_ms",
-                                   json_object_new_double(p->expected_downtime_ms));
+                                   json_expected(p->expected_downtime_ms));
             json_object_object_add(e, "decision", json_object_new_string(p->decision));
         }
         emit_json(o->out, e);
@@ -288,11 +362,16 @@ static void output_phase(struct migrate_output *o, const struct mig_progress *p)
         fflush(o->out);
         return;
     }
-    fprintf(o->out, "%sround %u: sent %" PRIu64 " pages (%.1f MB), remaining %" PRIu64
-            ", dirty %.0f pages/s, %.1f MB/s, expected downtime %.0f ms%s",
-            o->tty ? "\r" : "", p->round, p->pages_sent, p->bytes_sent / 1e6,
-            p->pages_remaining, p->dirty_rate, p->link_rate / 1e6,
-            p->expected_downtime_ms, o->tty ? "   " : "\n");
+    if (p->expected_downtime_ms >= 0)
+        snprintf(expected, sizeof(expected), "%.1f MB/s, expected downtime %.0f ms",
+                 p->link_rate / 1e6, p->expected_downtime_ms);
+    else
+        snprintf(expected, sizeof(expected), "link not measured yet, expected downtime n/a");
+    fprintf(o->out, "%sround %u: sent %" PRIu64 " pages (%.1f MB) this round, %" PRIu64
+            " (%.1f MB) in all; remaining %" PRIu64 ", dirty %.0f pages/s, %s%s",
+            o->tty ? "\r" : "", p->round, round_pages, round_bytes / 1e6, p->pages_sent,
+            p->bytes_sent / 1e6, p->pages_remaining, p->dirty_rate, expected,
+            o->tty ? "   " : "\n");
     o->line_open = o->tty;
     fflush(o->out);
 }
@@ -343,17 +422,17 @@ static json_object *json_probe(const struct mig_precopy_probe *pb)
 {
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "link_mb_per_s", json_object_new_double(pb->link_rate / 1e6));
+    json_object_object_add(o, "link_mb_per_s", json_rate3(pb->link_rate / 1e6));
     json_object_object_add(o, "streams", json_object_new_int((int)pb->streams));
     json_object_object_add(o, "link_cap_mb_per_s",
-                           json_object_new_double((double)pb->link_cap / 1e6));
-    json_object_object_add(o, "dirty_pages_per_s", json_object_new_double(pb->dirty_rate));
-    json_object_object_add(o, "dirty_window_s", json_object_new_double(pb->dirty_window));
-    json_object_object_add(o, "zero_share", json_object_new_double(pb->zero_share));
-    json_object_object_add(o, "compress_ratio", json_object_new_double(pb->compress_ratio));
-    json_object_object_add(o, "cpu_idle", json_object_new_double(pb->cpu_idle));
+                           json_rate3((double)pb->link_cap / 1e6));
+    json_object_object_add(o, "dirty_pages_per_s", json_per_s(pb->dirty_rate));
+    json_object_object_add(o, "dirty_window_s", json_s(pb->dirty_window));
+    json_object_object_add(o, "zero_share", json_ratio(pb->zero_share));
+    json_object_object_add(o, "compress_ratio", json_ratio(pb->compress_ratio));
+    json_object_object_add(o, "cpu_idle", json_ratio(pb->cpu_idle));
     json_object_object_add(o, "pages", json_object_new_int64((int64_t)pb->nr_pages));
-    json_object_object_add(o, "elapsed_s", json_object_new_double(pb->elapsed));
+    json_object_object_add(o, "elapsed_s", json_s(pb->elapsed));
     return o;
 }
 
@@ -370,8 +449,8 @@ static json_object *json_prediction(const struct mig_precopy_prediction *pr)
         if (pr->rungs & bits[i])
             json_object_array_add(rungs, json_object_new_string(
                 mig_ladder_rung_name((enum mig_ladder_rung)bits[i])));
-    json_object_object_add(o, "total_s", json_object_new_double(pr->total_seconds));
-    json_object_object_add(o, "downtime_ms", json_object_new_double(pr->downtime_ms));
+    json_object_object_add(o, "total_s", json_s(pr->total_seconds));
+    json_object_object_add(o, "downtime_ms", json_ms(pr->downtime_ms));
     json_object_object_add(o, "bytes", json_object_new_int64((int64_t)pr->bytes));
     json_object_object_add(o, "rounds", json_object_new_int((int)pr->rounds));
     json_object_object_add(o, "rungs", rungs);
@@ -401,7 +480,7 @@ static void output_prediction(struct migrate_output *o, const struct mig_progres
         json_object *e = json_prediction(pr);
 
         json_object_object_add(e, "event", json_object_new_string("prediction"));
-        json_object_object_add(e, "elapsed_s", json_object_new_double(p->elapsed));
+        json_object_object_add(e, "elapsed_s", json_s(p->elapsed));
         json_object_object_add(e, "probe", json_probe(pb));
         emit_json(o->out, e);
         return;
@@ -441,12 +520,74 @@ static void output_prediction_outcome(struct migrate_output *o,
 
     predicted_ladder(pr, predicted, sizeof(predicted));
     ladder_summary(r, actual, sizeof(actual));
-    fprintf(o->out, "xl-ext migrate: predicted/actual: total=%.3f/%.3fs "
+    fprintf(text_out(o), "xl-ext migrate: predicted/actual: total=%.3f/%.3fs "
             "downtime=%.1f/%.1fms bytes=%" PRIu64 "/%" PRIu64 " rounds=%u/%u "
             "ladder=%s/%s forced=%s/%s\n", pr->total_seconds, r->total_seconds,
             pr->downtime_ms, r->downtime_seconds * 1e3, pr->bytes, r->bytes_sent,
             pr->rounds, r->rounds, predicted, actual, pr->forced ? "yes" : "no",
             r->forced ? "yes" : "no");
+}
+
+/* verified_at= of the summary: "before-go", "after-resume", "dropped" or "none". */
+static const char *verified_at_of(const struct mig_migrate_result *r)
+{
+    return r->verify_dropped ? "dropped" : !r->memory_verified ? "none" :
+           r->verified_before_go ? "before-go" : "after-resume";
+}
+
+/* The summary event of the source (side "migrate" or "save"); emitted. */
+static void summary_event(struct migrate_output *o, const char *side, const char *result,
+                          const struct mig_migrate_result *r,
+                          const struct mig_migrate_options *opts,
+                          double stall_total_s, double stall_max_s, const char *error)
+{
+    /* the source reached the switchover: it can say where the downtime went */
+    bool has_parts = !strcmp(side, "migrate") && r->downtime_seconds > 0;
+    json_object *e = json_object_new_object();
+    char ladder[64], hash[17];
+
+    ladder_summary(r, ladder, sizeof(ladder));
+    snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)r->memory_hash);
+    json_object_object_add(e, "event", json_object_new_string("summary"));
+    json_object_object_add(e, "side", json_object_new_string(side));
+    json_object_object_add(e, "result", json_object_new_string(result));
+    json_object_object_add(e, "total_s", json_s(r->total_seconds));
+    json_object_object_add(e, "downtime_ms", json_ms(r->downtime_seconds * 1e3));
+    json_object_object_add(e, "target_downtime_ms",
+                           json_object_new_int((int)opts->policy.max_downtime_ms));
+    json_object_object_add(e, "rounds", json_object_new_int((int)r->rounds));
+    json_object_object_add(e, "bytes_sent", json_object_new_int64((int64_t)r->bytes_sent));
+    json_object_object_add(e, "pages_sent", json_object_new_int64((int64_t)r->pages_sent));
+    json_object_object_add(e, "zero_pages", json_object_new_int64((int64_t)r->zero_pages));
+    json_object_object_add(e, "unchanged_pages",
+                           json_object_new_int64((int64_t)r->unchanged_pages));
+    json_object_object_add(e, "harvest_pause_ms", json_ms(r->harvest_pause_seconds * 1e3));
+    json_object_object_add(e, "vcpu_stall_total_ms", json_ms(stall_total_s * 1e3));
+    json_object_object_add(e, "vcpu_stall_max_ms", json_ms(stall_max_s * 1e3));
+    json_object_object_add(e, "streams", json_object_new_int((int)r->streams));
+    json_object_object_add(e, "tracing", json_object_new_string(
+        r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
+    json_object_object_add(e, "forced", json_object_new_boolean(r->forced));
+    json_object_object_add(e, "encrypted", json_object_new_boolean(r->encrypted));
+    json_object_object_add(e, "cipher", r->cipher ? json_object_new_string(r->cipher) : NULL);
+    json_object_object_add(e, "memory_hash", json_object_new_string(hash));
+    json_object_object_add(e, "memory_verified", json_object_new_boolean(r->memory_verified));
+    json_object_object_add(e, "verified_at", json_object_new_string(verified_at_of(r)));
+    json_object_object_add(e, "verified_before_go",
+                           json_object_new_boolean(r->verified_before_go));
+    json_object_object_add(e, "verify_dropped", json_object_new_boolean(r->verify_dropped));
+    json_object_object_add(e, "reason", json_object_new_string(r->reason));
+    json_object_object_add(e, "reconnects", json_object_new_int64((int64_t)r->reconnects));
+    json_object_object_add(e, "ladder", json_object_new_string(ladder));
+    if (has_parts)
+        json_object_object_add(e, "downtime_parts_ms", json_downtime_parts(r));
+    if (r->predicted)
+        json_object_object_add(e, "prediction", json_prediction(&r->prediction));
+    if (has_parts && r->predicted_downtime_ms >= 0)
+        output_downtime_prediction(o, e, r, opts, false);
+    if (error)
+        json_object_object_add(e, "error", json_object_new_string(error));
+    emit_json(o->out, e);
 }
 
 void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
@@ -463,55 +604,12 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     char ladder[64];
 
     ladder_summary(r, ladder, sizeof(ladder));
-
     if (o->line_open)
         fputc('\n', o->out);
     o->line_open = false;
-    if (o->json) {
-        json_object *e = json_object_new_object();
-
-        json_object_object_add(e, "event", json_object_new_string("summary"));
-        json_object_object_add(e, "side", json_object_new_string(side));
-        json_object_object_add(e, "result", json_object_new_string(result));
-        json_object_object_add(e, "total_s", json_object_new_double(r->total_seconds));
-        json_object_object_add(e, "downtime_ms", json_object_new_double(r->downtime_seconds * 1e3));
-        json_object_object_add(e, "target_downtime_ms",
-                               json_object_new_int((int)opts->policy.max_downtime_ms));
-        json_object_object_add(e, "rounds", json_object_new_int((int)r->rounds));
-        json_object_object_add(e, "bytes_sent", json_object_new_int64((int64_t)r->bytes_sent));
-        json_object_object_add(e, "pages_sent", json_object_new_int64((int64_t)r->pages_sent));
-        json_object_object_add(e, "zero_pages", json_object_new_int64((int64_t)r->zero_pages));
-        json_object_object_add(e, "unchanged_pages",
-                               json_object_new_int64((int64_t)r->unchanged_pages));
-        json_object_object_add(e, "harvest_pause_ms",
-                               json_object_new_double(r->harvest_pause_seconds * 1e3));
-        json_object_object_add(e, "vcpu_stall_total_ms", json_object_new_double(stall_total_s * 1e3));
-        json_object_object_add(e, "vcpu_stall_max_ms", json_object_new_double(stall_max_s * 1e3));
-        json_object_object_add(e, "streams", json_object_new_int((int)r->streams));
-        json_object_object_add(e, "tracing", json_object_new_string(
-            r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
-        json_object_object_add(e, "forced", json_object_new_boolean(r->forced));
-        json_object_object_add(e, "encrypted", json_object_new_boolean(r->encrypted));
-        json_object_object_add(e, "cipher", r->cipher ? json_object_new_string(r->cipher)
-                                                      : NULL);
-        json_object_object_add(e, "memory_verified", json_object_new_boolean(r->memory_verified));
-        json_object_object_add(e, "verified_before_go",
-                               json_object_new_boolean(r->verified_before_go));
-        json_object_object_add(e, "verify_dropped", json_object_new_boolean(r->verify_dropped));
-        json_object_object_add(e, "reason", json_object_new_string(r->reason));
-        json_object_object_add(e, "reconnects", json_object_new_int64((int64_t)r->reconnects));
-        json_object_object_add(e, "ladder", json_object_new_string(ladder));
-        if (has_parts)
-            json_object_object_add(e, "downtime_parts_ms", json_downtime_parts(r));
-        if (r->predicted)
-            json_object_object_add(e, "prediction", json_prediction(&r->prediction));
-        if (predicted)
-            output_downtime_prediction(o, e, r, opts, false);
-        if (error)
-            json_object_object_add(e, "error", json_object_new_string(error));
-        emit_json(o->out, e);
-    }
-    fprintf(o->out, "xl-ext %s: result=%s total=%.3fs downtime=%.1fms target=%ums "
+    if (o->json)
+        summary_event(o, side, result, r, opts, stall_total_s, stall_max_s, error);
+    fprintf(text_out(o), "xl-ext %s: result=%s total=%.3fs downtime=%.1fms target=%ums "
             "rounds=%u bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64
             " unchanged=%" PRIu64 " harvest_pause=%.1fms stall_total=%.1fms "
             "stall_max=%.1fms streams=%u tracing=%s encrypted=%s cipher=%s memory_hash=%016llx "
@@ -523,11 +621,9 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
             r->encrypted ? "yes" : "no", r->cipher ? r->cipher : "none",
             (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
-            r->verify_dropped ? "dropped" : !r->memory_verified ? "none" :
-            r->verified_before_go ? "before-go" : "after-resume",
-            r->reconnects, ladder, r->forced ? " forced=yes" : "");
+            verified_at_of(r), r->reconnects, ladder, r->forced ? " forced=yes" : "");
     if (has_parts)
-        fprintf(o->out, "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "
+        fprintf(text_out(o), "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "
                 "send=%.1f state=%.1f destination=%.1f resume=%.1f\n",
                 r->downtime_parts.pause * 1e3, r->downtime_parts.harvest * 1e3,
                 r->downtime_parts.send * 1e3, r->downtime_parts.state * 1e3,
@@ -539,6 +635,52 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     fflush(o->out);
 }
 
+void migrate_output_received(struct migrate_output *o, int rc,
+                             const struct mig_migrate_result *r, const char *error)
+{
+    const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") :
+                         r->dry_run ? "dry-run" : "ok";
+    /* "go" came: the source found the digest equal to what it sent */
+    bool matched = !rc && r->succeeded;
+    char hash[17];
+
+    snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)r->memory_hash);
+    if (o->json) {
+        json_object *e = json_object_new_object();
+
+        json_object_object_add(e, "event", json_object_new_string("summary"));
+        json_object_object_add(e, "side", json_object_new_string("migrate-receive"));
+        json_object_object_add(e, "result", json_object_new_string(result));
+        json_object_object_add(e, "total_s", json_s(r->total_seconds));
+        json_object_object_add(e, "rounds", json_object_new_int((int)r->rounds));
+        json_object_object_add(e, "bytes_received",
+                               json_object_new_int64((int64_t)r->bytes_sent));
+        json_object_object_add(e, "pages_received",
+                               json_object_new_int64((int64_t)r->pages_sent));
+        json_object_object_add(e, "zero_pages", json_object_new_int64((int64_t)r->zero_pages));
+        json_object_object_add(e, "streams", json_object_new_int((int)r->streams));
+        json_object_object_add(e, "tracing", json_object_new_string(
+            r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop"));
+        json_object_object_add(e, "encrypted", json_object_new_boolean(r->encrypted));
+        json_object_object_add(e, "cipher", r->cipher ? json_object_new_string(r->cipher)
+                                                      : NULL);
+        json_object_object_add(e, "memory_hash", json_object_new_string(hash));
+        json_object_object_add(e, "digest_matched", json_object_new_boolean(matched));
+        json_object_object_add(e, "reconnects", json_object_new_int64((int64_t)r->reconnects));
+        if (error)
+            json_object_object_add(e, "error", json_object_new_string(error));
+        emit_json(o->out, e);
+    }
+    fprintf(text_out(o), "xl-ext migrate-receive: result=%s total=%.3fs rounds=%u "
+            "bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64 " streams=%u tracing=%s "
+            "encrypted=%s cipher=%s memory_hash=%s digest=%s reconnects=%" PRIu64 "\n",
+            result, r->total_seconds, r->rounds, r->bytes_sent, r->pages_sent,
+            r->zero_pages, r->streams, r->tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
+            r->encrypted ? "yes" : "no", r->cipher ? r->cipher : "none", hash,
+            matched ? "matched" : "unchecked", r->reconnects);
+    fflush(o->out);
+}
+
 void migrate_output_guest_rate(struct migrate_output *o, double before, double during)
 {
     double ratio = before > 0 ? during / before : 0;
@@ -547,12 +689,12 @@ void migrate_output_guest_rate(struct migrate_output *o, double before, double d
         json_object *e = json_object_new_object();
 
         json_object_object_add(e, "event", json_object_new_string("guest"));
-        json_object_object_add(e, "writes_per_s_before", json_object_new_double(before));
-        json_object_object_add(e, "writes_per_s_during", json_object_new_double(during));
-        json_object_object_add(e, "ratio", json_object_new_double(ratio));
+        json_object_object_add(e, "writes_per_s_before", json_per_s(before));
+        json_object_object_add(e, "writes_per_s_during", json_per_s(during));
+        json_object_object_add(e, "ratio", json_ratio(ratio));
         emit_json(o->out, e);
     }
-    fprintf(o->out, "xl-ext migrate: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
+    fprintf(text_out(o), "xl-ext migrate: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
             before, during, ratio);
     fflush(o->out);
 }

@@ -39,6 +39,9 @@ struct migrate_output {
     bool json;          /* one JSON event per line */
     bool tty;           /* redraw one progress line */
     bool line_open;     /* a TTY progress line is on screen */
+    /* pages and bytes sent before the last round (the engine's counts are
+     * of all rounds so far; a round's own are the difference) */
+    uint64_t pages_before, bytes_before;
     /* where the policy's fixed switchover cost (policy.overhead_ms) came
      * from, for the summary (switchover_costs_use): learned from this many
      * migrations; 0 with fixed_cost_seeded: a probe; else the default */
@@ -50,8 +53,10 @@ struct migrate_output {
 int migrate_output_progress(const struct mig_progress *p, void *payload);
 
 /*
- * The final summary: one JSON event with --json, and always one line
- * "xl-ext migrate: result=ok total=... downtime=..." that scripts grep.
+ * The source's final summary (side "migrate" or "save"): one JSON event
+ * with --json, and always one line "xl-ext migrate: result=ok total=...
+ * downtime=..." that scripts grep (on stderr with --json: stdout then
+ * carries JSON events only, as every text line of this file).
  * A source that reached the switchover (side "migrate", downtime > 0) adds
  * where the downtime went: the line "xl-ext migrate: downtime parts (ms):
  * ..." and the summary event's "downtime_parts_ms" object; and what the
@@ -66,6 +71,17 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                             const struct mig_migrate_options *opts,
                             double stall_total_s, double stall_max_s,
                             const char *error);
+
+/*
+ * The destination's summary: what it received and whether the source
+ * found its memory digest equal to what it sent (the "go" it waits for):
+ * a "summary" event of side "migrate-receive" with --json, and the line
+ * "xl-ext migrate-receive: result=ok total=... pages=... memory_hash=...
+ * digest=matched|unchecked ...".  None of the source's own figures
+ * (downtime, stalls, its second hash): the source's summary has them.
+ */
+void migrate_output_received(struct migrate_output *o, int rc,
+                             const struct mig_migrate_result *r, const char *error);
 
 /*
  * The guest's write rate before and during the migration (writes/s), so

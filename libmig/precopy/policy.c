@@ -22,6 +22,18 @@
  * the guest's downtime by less than a round must gain (STALL_GAIN). */
 #define PAGES_SHARE 0.1
 
+/*
+ * A round's bytes over its time measure the link only when the round ran
+ * long enough and most of its pages went on the wire: round 0 of a guest
+ * whose memory is mostly zero spends its time reading pages that never
+ * leave (1 GiB with 45 MB on the wire in 1.8 s is "25 MB/s" of a link
+ * that moves 400), and a round of a few milliseconds is mostly the
+ * epoch's round trip.  Such a sample does not replace a sound one, nor
+ * is the first round's used: its expected downtime is unknown (-1).
+ */
+#define MIN_SAMPLE_S 0.02          /* a sound sample ran at least 20 ms */
+#define MIN_DATA_SHARE 0.5         /* and put at least half its pages on the wire */
+
 /* The ladder's thresholds. */
 #define HEADROOM 0.25              /* CPUs >= 25% idle: the CPU is not the bottleneck */
 #define CPU_BOUND 0.10             /* CPUs < 10% idle: compression costs more than it saves */
@@ -45,7 +57,9 @@ struct ladder {
 
 struct mig_precopy {
     struct mig_precopy_options opts;
-    bool measured;
+    bool measured;                 /* link_rate and page_rate are known */
+    bool sound;                    /* ... from a sound sample (MIN_SAMPLE_S) */
+    bool dirty_measured;           /* dirty_rate is known */
     bool fresh;                    /* a step changed the regime: next sample replaces */
     double link_rate;              /* bytes/s on the wire */
     double page_rate;              /* page bytes/s (before compression) */
@@ -162,6 +176,32 @@ static enum mig_precopy_decision no_convergence(struct mig_precopy *p,
     return MIG_PRECOPY_STOP_AND_COPY;
 }
 
+/* Whether the round's bytes over its time measure the link (MIN_SAMPLE_S). */
+static bool sample_is_sound(const struct mig_precopy *p, const struct mig_precopy_round *r,
+                            uint64_t raw)
+{
+    return r->seconds >= MIN_SAMPLE_S &&
+           (double)raw >= MIN_DATA_SHARE * (double)r->pages_sent * p->opts.page_size;
+}
+
+/* Take in the round's link sample: a sound one, else one that is better than none. */
+static void measure_link(struct mig_precopy *p, const struct mig_precopy_round *r,
+                         uint64_t raw)
+{
+    bool sound = sample_is_sound(p, r, raw);
+    bool first = !p->measured || (sound && !p->sound);
+
+    if (!(r->seconds > 0 && r->dirty_window > 0))
+        return;
+    if (!sound && (p->sound || r->iteration == 0))
+        return;
+    smooth(&p->link_rate, (double)r->bytes_sent / r->seconds, first || p->fresh);
+    smooth(&p->page_rate, (double)raw / r->seconds, first || p->fresh);
+    p->measured = true;
+    p->sound = p->sound || sound;
+    p->fresh = false;
+}
+
 /* Take in the round's figures and estimate the downtime of a switchover now. */
 static void measure(struct mig_precopy *p, const struct mig_precopy_round *r,
                     struct mig_precopy_estimate *est)
@@ -169,23 +209,22 @@ static void measure(struct mig_precopy *p, const struct mig_precopy_round *r,
     uint64_t raw = r->raw_bytes ? r->raw_bytes : r->bytes_sent;
 
     if (r->seconds > 0 && r->dirty_window > 0) {
-        bool first = !p->measured;
-
-        smooth(&p->link_rate, (double)r->bytes_sent / r->seconds, first || p->fresh);
-        smooth(&p->page_rate, (double)raw / r->seconds, first || p->fresh);
-        smooth(&p->dirty_rate, (double)r->dirty_pages / r->dirty_window, first || p->fresh);
-        p->measured = true;
-        p->fresh = false;
+        smooth(&p->dirty_rate, (double)r->dirty_pages / r->dirty_window,
+               !p->dirty_measured || p->fresh);
+        p->dirty_measured = true;
     }
+    measure_link(p, r, raw);
     if (r->streams)
         p->ladder.streams = r->streams;
     memset(est, 0, sizeof(*est));
     est->link_rate = p->link_rate;
     est->dirty_rate = p->dirty_rate;
-    est->expected_downtime_ms = p->page_rate > 0
-        ? (double)r->dirty_pages * p->opts.page_size / p->page_rate * 1000.0
-          + p->opts.overhead_ms
-        : -1;
+    /* nothing left: the fixed part alone, whatever the link */
+    est->expected_downtime_ms = !r->dirty_pages ? p->opts.overhead_ms :
+        p->measured && p->page_rate > 0
+            ? (double)r->dirty_pages * p->opts.page_size / p->page_rate * 1000.0
+              + p->opts.overhead_ms
+                    : -1;
     est->target_ms = p->aim_ms;
     est->cpu_idle = r->cpu_idle;
 }
@@ -387,7 +426,9 @@ static enum mig_precopy_decision decide(struct mig_precopy *p,
             return not_converging(p, r, est, false);
         }
     }
-    est->reason = "expected downtime above target: next round";
+    est->reason = est->expected_downtime_ms >= 0 ? "expected downtime above target: next round"
+                  : "link rate not measured yet (the round was short or mostly zero pages): "
+                    "next round";
     return MIG_PRECOPY_CONTINUE;
 }
 

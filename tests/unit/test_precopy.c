@@ -829,6 +829,103 @@ START_TEST(test_predict_bad_probe)
 }
 END_TEST
 
+/*
+ * The link sample of a round: the round's time is the test's clock.  A
+ * first round of 2 ms (a few epochs' round trips) is not a link rate: the
+ * expected downtime is unknown and the policy sends another round; a
+ * later round of 100 ms measures the link and the estimate follows it.
+ */
+START_TEST(test_short_first_sample_not_used)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct mig_precopy_estimate est;
+    struct mig_precopy_round r = { 0 };
+
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    /* 256 pages in 2 ms: "524 MB/s", or 50 MB/s on a slow clock; neither is used */
+    r.iteration = 0;
+    r.pages_sent = 256;
+    r.bytes_sent = 256 * 4096;
+    r.seconds = 0.002;
+    r.dirty_pages = 10000;
+    r.dirty_window = 0.002;
+    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_CONTINUE);
+    ck_assert(est.expected_downtime_ms < 0);
+    ck_assert_double_eq(est.link_rate, 0);
+    ck_assert_ptr_nonnull(strstr(est.reason, "link rate not measured yet"));
+    /* 100 MB/s over 100 ms: 10000 pages (41 MB) are 410 ms + the 20 ms fixed part */
+    r.iteration = 1;
+    r.pages_sent = 2441;
+    r.bytes_sent = 10000000;
+    r.seconds = 0.1;
+    r.dirty_window = 0.1;
+    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_CONTINUE);
+    ck_assert_double_eq_tol(est.link_rate, 100e6, 1);
+    ck_assert_double_eq_tol(est.expected_downtime_ms, 10000 * 4096 / 100e6 * 1e3 + 20, 0.01);
+    /* a later 2 ms round at "1 GB/s" does not replace the sound sample */
+    r.iteration = 2;
+    r.pages_sent = 488;
+    r.bytes_sent = 2000000;
+    r.seconds = 0.002;
+    r.dirty_pages = 100;
+    r.dirty_window = 0.002;
+    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_double_eq_tol(est.link_rate, 100e6, 1);
+    ck_assert_double_eq_tol(est.expected_downtime_ms, 100 * 4096 / 100e6 * 1e3 + 20, 0.01);
+    mig_precopy_free(p);
+}
+END_TEST
+
+/*
+ * Round 0 of a guest whose memory is mostly zero: 1 GiB read in 1.8 s
+ * with 45 MB on the wire is no link rate (the demo's "expected downtime
+ * 5726 ms" for a 35 ms switchover); nothing left after it costs the fixed
+ * part alone; a round 1 shorter than 20 ms is used when nothing better is
+ * known.
+ */
+START_TEST(test_zero_page_round_not_used)
+{
+    struct mig_precopy_options o = MIG_PRECOPY_OPTIONS_INIT;
+    struct mig_precopy *p;
+    struct mig_precopy_estimate est;
+    struct mig_precopy_round r = { 0 };
+
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    r.iteration = 0;
+    r.pages_sent = 262144;
+    r.bytes_sent = 45000000;
+    r.seconds = 1.8;
+    r.dirty_pages = 16384;
+    r.dirty_window = 1.8;
+    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_CONTINUE);
+    ck_assert(est.expected_downtime_ms < 0);
+    /* a round 1 of 10 ms at 400 MB/s: better than nothing */
+    r.iteration = 1;
+    r.pages_sent = 977;
+    r.bytes_sent = 4000000;
+    r.seconds = 0.01;
+    r.dirty_pages = 500;
+    r.dirty_window = 0.01;
+    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_double_eq_tol(est.link_rate, 400e6, 1);
+    ck_assert_double_eq_tol(est.expected_downtime_ms, 500 * 4096 / 400e6 * 1e3 + 20, 0.01);
+    mig_precopy_free(p);
+
+    /* the same round 0 with nothing dirty after it: the fixed part */
+    ck_assert_int_eq(mig_precopy_new(&o, &p), 0);
+    r.iteration = 0;
+    r.pages_sent = 262144;
+    r.bytes_sent = 45000000;
+    r.seconds = 1.8;
+    r.dirty_pages = 0;
+    r.dirty_window = 1.8;
+    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_STOP_AND_COPY);
+    ck_assert_double_eq(est.expected_downtime_ms, 20);
+    mig_precopy_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("precopy");
@@ -861,6 +958,8 @@ int main(void)
     tcase_add_test(tc, test_predict_small_hot_set);
     tcase_add_test(tc, test_fixed_cost_above_target_aims_above_it);
     tcase_add_test(tc, test_fixed_cost_below_target_keeps_it);
+    tcase_add_test(tc, test_short_first_sample_not_used);
+    tcase_add_test(tc, test_zero_page_round_not_used);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
