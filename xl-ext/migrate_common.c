@@ -652,7 +652,7 @@ void migrate_output_received(struct migrate_output *o, int rc,
         json_object_object_add(e, "side", json_object_new_string("migrate-receive"));
         json_object_object_add(e, "result", json_object_new_string(result));
         json_object_object_add(e, "total_s", json_s(r->total_seconds));
-        json_object_object_add(e, "rounds", json_object_new_int((int)r->rounds));
+        json_object_object_add(e, "epochs", json_object_new_int((int)r->rounds));
         json_object_object_add(e, "bytes_received",
                                json_object_new_int64((int64_t)r->bytes_sent));
         json_object_object_add(e, "pages_received",
@@ -671,7 +671,7 @@ void migrate_output_received(struct migrate_output *o, int rc,
             json_object_object_add(e, "error", json_object_new_string(error));
         emit_json(o->out, e);
     }
-    fprintf(text_out(o), "xl-ext migrate-receive: result=%s total=%.3fs rounds=%u "
+    fprintf(text_out(o), "xl-ext migrate-receive: result=%s total=%.3fs epochs=%u "
             "bytes=%" PRIu64 " pages=%" PRIu64 " zero=%" PRIu64 " streams=%u tracing=%s "
             "encrypted=%s cipher=%s memory_hash=%s digest=%s reconnects=%" PRIu64 "\n",
             result, r->total_seconds, r->rounds, r->bytes_sent, r->pages_sent,

@@ -76,7 +76,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
  * The destination's summary: what it received and whether the source
  * found its memory digest equal to what it sent (the "go" it waits for):
  * a "summary" event of side "migrate-receive" with --json, and the line
- * "xl-ext migrate-receive: result=ok total=... pages=... memory_hash=...
+ * "xl-ext migrate-receive: result=ok total=... epochs=... pages=... memory_hash=...
  * digest=matched|unchecked ...".  None of the source's own figures
  * (downtime, stalls, its second hash): the source's summary has them.
  */

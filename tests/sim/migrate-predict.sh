@@ -12,7 +12,8 @@ sim_guest_or_skip
 echo "1..10"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
-src_hash() { sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
+# (with --json the summary line is on stderr: stdout has JSON events only)
+src_hash() { cat "$t/out" "$t/err" | sed -n 's/^xl-ext migrate: .*memory_hash=\([0-9a-f]*\).*/\1/p'; }
 dst_hash() { sed -n 's/.*memory digest \([0-9a-f]*\)$/\1/p' "$t/err"; }
 GUEST="--sim-memory 32M --sim-fill realistic --sim-pattern hot --sim-working-set 4M --sim-rate 5000 --sim-vcpus 1"
 
@@ -45,7 +46,7 @@ assert s[\"prediction\"][\"total_s\"] == p[\"total_s\"], s
 check "--dry-run: the receiver kept nothing and said so" \
     'grep -q "migrate-receive: dry run: nothing kept" "$t/err" && ! grep -q "guest resumed here" "$t/err"'
 check "--dry-run: the guest kept writing at the source" \
-    'grep -q "^xl-ext migrate: guest writes/s before=[1-9][0-9]* during=[1-9]" "$t/out"'
+    'grep -q "^xl-ext migrate: guest writes/s before=[1-9][0-9]* during=[1-9]" "$t/err"'
 
 # a hot set written at 20 MB/s behind a 4 MB/s link, no ladder: a miss
 # (the 1 ms target alone is not one: the policy aims above the

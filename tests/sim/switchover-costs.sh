@@ -42,7 +42,7 @@ check "first migration: the store has count 1" '[ "$(count)" = 1 ]'
 migrate --sim-pattern idle --json localhost
 check "second migration: exit 0" '[ "$(rc)" = 0 ]'
 check "second migration: learned from 1 migration" \
-    'grep -q "^xl-ext migrate: predicted downtime .*, learned from 1 migration), actual" "$t/out"'
+    'grep -q "^xl-ext migrate: predicted downtime .*, learned from 1 migration), actual" "$t/err"'
 check "second migration: the store has count 2" '[ "$(count)" = 2 ]'
 check "second migration: the JSON summary has the prediction, its parts and the ratio" 'python3 -c "
 import json, sys
@@ -51,7 +51,8 @@ s = [e for e in events if e[\"event\"] == \"summary\"][0]
 assert s[\"fixed_cost_from\"] == \"learned\" and s[\"fixed_cost_learned_from\"] == 1, s
 p = s[\"predicted_parts_ms\"]
 assert abs(p[\"pages\"] + p[\"fixed\"] - s[\"predicted_downtime_ms\"]) < 1e-6, s
-assert abs(s[\"downtime_ratio\"] - s[\"downtime_ms\"] / s[\"predicted_downtime_ms\"]) < 1e-6, s
+# the ratio to 3 decimals, of figures to the microsecond
+assert abs(s[\"downtime_ratio\"] - s[\"downtime_ms\"] / s[\"predicted_downtime_ms\"]) < 1.5e-3, s
 " "$t/out"'
 check "second migration: each round event's expected downtime holds the fixed part" 'python3 -c "
 import json, sys
