@@ -20,7 +20,7 @@ sim_guest_or_skip
 XENMIG_STATE_DIR=$t/state
 export XENMIG_STATE_DIR
 
-echo "1..19"
+echo "1..20"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 
@@ -254,4 +254,20 @@ migrate --sim-memory 16M --sim-pattern hot --sim-working-set 4M --sim-rate 5000 
 check "migrate --dry-run --json: stdout JSON events valid against the schema" \
     '[ "$(rc)" = 0 ] && validate "$t/out" && python3 "$t/rounded.py" "$t/out" &&
      grep -q "\"event\":\"prediction\"" "$t/out" && grep -q "^xl-ext migrate: result=dry-run " "$t/err"'
+# The other --json commands print one JSON document on stdout, their
+# text on stderr: cpuid-policy cluster baseline and report, gpu-probe.
+export XENMIG_CPUID_LEVELS_DIR="$SRC/cpuid-policy/data/levels"
+export XENMIG_CPUID_CORPUS="$SRC/cpuid-policy/data/cpus/corpus.txt"
+"$XL_EXT" cpuid-policy corpus --host-json "Intel Xeon Gold 6148" >"$t/skx.json"
+"$XL_EXT" cpuid-policy corpus --host-json "Intel Ice Lake Server" >"$t/icx.json"
+"$XL_EXT" cpuid-policy cluster create "$t/c.json" "$t/skx.json" "$t/icx.json" >/dev/null 2>&1
+printf 'name="db"\ntype="hvm"\ncpuid_baseline="x86-64-v4"\n' >"$t/db.cfg"
+one_document() { "$XL_EXT" "$@" >"$t/out" 2>"$t/err" && python3 -c "
+import json, sys
+json.load(open(sys.argv[1]))
+" "$t/out"; }
+check "cpuid-policy cluster baseline --json, report --json, gpu-probe --json: one JSON document" \
+    'one_document cpuid-policy cluster baseline --json "$t/skx.json" "$t/icx.json" &&
+     one_document cpuid-policy report --json --cluster "$t/c.json" "$t/db.cfg" &&
+     one_document gpu-probe --json --facts "$SRC/tests/gpu/facts/nvidia-a100.json"'
 exit $fail
