@@ -231,3 +231,31 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);
+
+/*
+ * The commands of Xen 4.17's xl (its cmd_table, read from the xl binary of
+ * Debian's xen-utils-4.17 4.17.7), in its order: xl-ext hands a command it
+ * does not own to xl only when it is one of these, and only on a Xen host.
+ * Five of them (create, save, migrate, restore, migrate-receive) are
+ * xl-ext's own above; xl's `help` is xl-ext's own too.
+ */
+const char *const xl_ext_xl_cmds[] = {
+    "create", "config-update", "list", "destroy", "shutdown", "reboot", "pci-attach",
+    "pci-detach", "pci-list", "pci-assignable-add", "pci-assignable-remove",
+    "pci-assignable-list", "pause", "unpause", "console", "vncviewer", "save", "migrate",
+    "restore", "migrate-receive", "dump-core", "cd-insert", "cd-eject", "mem-max", "mem-set",
+    "button-press", "vcpu-list", "vcpu-pin", "vcpu-set", "vm-list", "info", "sharing",
+    "sched-credit", "sched-credit2", "sched-rtds", "domid", "domname", "rename", "trigger",
+    "sysrq", "debug-keys", "set-parameters", "dmesg", "top", "network-attach", "network-list",
+    "network-detach", "channel-list", "block-attach", "block-list", "block-detach",
+    "vtpm-attach", "vtpm-list", "vtpm-detach", "vkb-attach", "vkb-list", "vkb-detach",
+    "vdispl-attach", "vdispl-list", "vdispl-detach", "vsnd-attach", "vsnd-list",
+    "vsnd-detach", "uptime", "claims", "cpupool-create", "cpupool-list", "cpupool-destroy",
+    "cpupool-rename", "cpupool-cpu-add", "cpupool-cpu-remove", "cpupool-migrate",
+    "cpupool-numa-split", "getenforce", "setenforce", "loadpolicy", "remus", "devd",
+    "psr-hwinfo", "psr-cmt-attach", "psr-cmt-detach", "psr-cmt-show", "psr-cat-set",
+    "psr-cat-show", "psr-mba-set", "psr-mba-show", "usbctrl-attach", "usbctrl-detach",
+    "usbdev-attach", "usbdev-detach", "usb-list", "qemu-monitor-command",
+};
+
+const unsigned int xl_ext_xl_cmds_count = sizeof(xl_ext_xl_cmds) / sizeof(xl_ext_xl_cmds[0]);

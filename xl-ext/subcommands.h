@@ -38,6 +38,10 @@ struct xl_ext_cmd {
 extern const struct xl_ext_cmd xl_ext_cmds[];
 extern const unsigned int xl_ext_cmds_count;
 
+/* The commands of Xen 4.17's xl (cmdtable.c): the only ones handed to xl. */
+extern const char *const xl_ext_xl_cmds[];
+extern const unsigned int xl_ext_xl_cmds_count;
+
 /* Program name for error messages ("xl-ext"). */
 extern const char *xl_ext_prog;
 
