@@ -67,8 +67,11 @@ static int parse_request(int argc, char **argv, struct convert_request *req)
         case 'h': case OPT_HELP:
             xl_ext_print_usage(stdout, "convert");
             return XL_EXT_EXIT_OK;
-        default:
-            return usage_error("bad option (see above)");
+        default: {
+            char what[160];
+
+            return usage_error(xl_ext_option_error(argv, "h", what, sizeof(what)));
+        }
         }
     }
     if (!format || strcmp(format, "xl")) {

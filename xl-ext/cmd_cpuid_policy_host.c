@@ -64,7 +64,7 @@ int cpuid_cli_remote_option(struct cpuid_cli_remote *r, int c, const char *sub)
         seconds = strtoul(optarg, &end, 10);
         if (errno || *end || !optarg[0] || optarg[0] == '-' || seconds < 1 ||
             seconds > CPUID_REMOTE_TIMEOUT_MAX_S)
-            return cpuid_cli_usage(sub, "--timeout '%s' is not 1..%d seconds", optarg,
+            return cpuid_cli_usage(sub, "--timeout '%s': give whole seconds from 1 to %d", optarg,
                                    CPUID_REMOTE_TIMEOUT_MAX_S);
         r->timeout_s = (unsigned int)seconds;
         return 0;
@@ -211,7 +211,7 @@ static int parse_host_dump(int argc, char **argv, struct host_dump_request *req)
         else if (c == 'n')
             req->hostname = optarg;
         else
-            return cpuid_cli_usage("host-dump", "unknown option");
+            return cpuid_cli_bad_option("host-dump", argv, "o:s:");
     }
     if (optind != argc)
         return cpuid_cli_usage("host-dump", "unexpected argument '%s'", argv[optind]);

@@ -48,6 +48,14 @@ extern const char *xl_ext_prog;
 /* Print "Usage: xl-ext NAME USAGE" and the options of NAME to f. */
 void xl_ext_print_usage(FILE *f, const char *name);
 
+/*
+ * After getopt_long() returned '?' (opterr is 0: getopt prints nothing):
+ * what was wrong, quoting the option ("unknown option '--frob'", "option
+ * '--streams' needs a value"), written into buf (size bytes) and returned.
+ * shortopts is the string given to getopt_long.
+ */
+const char *xl_ext_option_error(char **argv, const char *shortopts, char *buf, size_t size);
+
 /* Subcommands (one file each). */
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);

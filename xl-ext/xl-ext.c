@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,21 @@ static int run_xl(char **argv)
     return errno == ENOENT ? XL_EXT_EXIT_NO_XEN : XL_EXT_EXIT_FAILURE;
 }
 
+const char *xl_ext_option_error(char **argv, const char *shortopts, char *buf, size_t size)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+    if (!optopt)
+        snprintf(buf, size, "unknown option '%s'", arg);
+    else if (!strncmp(arg, "--", 2))
+        snprintf(buf, size, "option '%.*s' needs a value", (int)strcspn(arg, "="), arg);
+    else if (optopt != ':' && strchr(shortopts, optopt))
+        snprintf(buf, size, "option '-%c' needs a value", optopt);
+    else
+        snprintf(buf, size, "unknown option '-%c'", optopt);
+    return buf;
+}
+
 int cmd_version(int argc, char **argv)
 {
     printf("xl-ext (xenmig) %s\n", PACKAGE_VERSION);
@@ -181,6 +197,7 @@ int main(int argc, char **argv)
 {
     const struct xl_ext_cmd *cmd;
 
+    opterr = 0;                 /* each command says what is wrong, in one line */
     if (argc < 2) {             /* a usage error, as xl's */
         print_help(stderr);
         return XL_EXT_EXIT_USAGE;
