@@ -44,6 +44,8 @@ extern const unsigned int xl_ext_xl_cmds_count;
 
 /* Program name for error messages ("xl-ext"). */
 extern const char *xl_ext_prog;
+/* The command being run ("migrate", "save", "cpuid-policy"), for messages. */
+extern const char *xl_ext_command;
 
 /* Print "Usage: xl-ext NAME USAGE" and the options of NAME to f. */
 void xl_ext_print_usage(FILE *f, const char *name);

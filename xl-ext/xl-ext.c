@@ -21,6 +21,7 @@
 #include "subcommands.h"
 
 const char *xl_ext_prog = "xl-ext";
+const char *xl_ext_command = "";
 
 static const struct xl_ext_cmd *find_cmd(const char *name)
 {
@@ -213,6 +214,7 @@ int main(int argc, char **argv)
             xl_ext_print_usage(stdout, cmd->name);
             return XL_EXT_EXIT_OK;
         }
+        xl_ext_command = cmd->name;
         return cmd->run(argc - 1, argv + 1);
     }
     if (is_xl_cmd(argv[1]))
