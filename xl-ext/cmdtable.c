@@ -88,8 +88,10 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
     /* -- migration room commands -- */
     { "migrate", cmd_migrate,
       "Migrate a domain (or with --sim a simulated guest) to another host",
-      "[options] <Domain> <host>   |   --sim [options] <host>",
-      "-h                  Print this help.\n"
+      "[options] <Domain> <host>   |   --sim [options] [<DOMAIN-LABEL>] <host>",
+      "Sizes (SIZE) are binary: K, M, G, T = KiB, MiB, GiB, TiB; rates (RATE) are\n"
+      "decimal, per second: K, M, G = thousands, millions, billions (100M = 100 MB/s).\n"
+      "-h, --help          Print this help.\n"
       "-C <config>         Send <config> instead of config file from creation.\n"
       "-s <sshcommand>     Use <sshcommand> instead of ssh.  String will be passed\n"
       "                    to sh. If empty, run <host> instead of ssh <host> xl-ext\n"
@@ -99,6 +101,7 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--debug             Print huge (!) amount of debug during the migration process.\n"
       "-p                  Do not unpause domain after migrating it.\n"
       "-D                  Preserve the domain id\n"
+      "-F, --live          Accepted as xl's (a migration is always live).\n"
       "--streams N         Parallel data streams, 1-64 (default 2).\n"
       "--tracing MODE      Dirty tracing: loose (default, no global pause per\n"
       "                    harvest) or stop (pause all vCPUs per harvest, as Xen).\n"
@@ -116,7 +119,7 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "                    at switchover and on failure.  Each step is a line\n"
       "                    (--json: a \"ladder\" event); the summary says ladder=.\n"
       "--max-streams N     Streams the ladder may widen to (default --streams).\n"
-      "--bandwidth RATE    Cap the total rate (bytes/s, K/M/G = 1000s), split over\n"
+      "--bandwidth RATE    Cap the total rate in bytes/s (e.g. 100M), split over\n"
       "                    the streams with TCP pacing (split anew when the ladder\n"
       "                    widens: the total stays).\n"
       "--per-stream-bandwidth RATE\n"
@@ -160,7 +163,15 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--sim-fill F        Its memory at the start: zero (default), random\n"
       "                    (incompressible) or realistic (a seeded mix of zero,\n"
       "                    text, binary and random pages, compressing like a\n"
-      "                    real guest's).\n" },
+      "                    real guest's).\n"
+      "<DOMAIN-LABEL>      With --sim, an optional name for the simulated guest\n"
+      "                    before <host> (not used otherwise).\n"
+      "--inject-fault FAULT  For xenmig's own tests: break the data path once.\n"
+      "                    corrupt-page, cut-stream, tamper-frame, replay-frame,\n"
+      "                    truncate, stall, wrong-key, stream-reset,\n"
+      "                    stream-reset-rounds, stream-reset-always, version,\n"
+      "                    digest-mismatch or cpu-unknown (docs/architecture.md,\n"
+      "                    \"Testing hooks and the fault matrix\").\n" },
     { "migrate-receive", cmd_migrate_receive,
       "Receive a migrating domain (run by migrate through ssh or sh)",
       "[options]",
@@ -174,7 +185,8 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--data-listen ADDR  Address to accept the data streams on (default: where\n"
       "                    ssh came in, from $SSH_CONNECTION, else 127.0.0.1).\n"
       "--timeout MS        Give up when the source is silent this long.\n"
-      "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory).\n"
+      "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory; K, M,\n"
+      "                    G, T = KiB, MiB, GiB, TiB).\n"
       "--save FILE         Write the received simulated guest to FILE instead\n"
       "                    of running it (used by save --sim).\n"
       "--save-format F     --save's format: xl (default) or mapped (used by save\n"

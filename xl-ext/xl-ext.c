@@ -132,8 +132,24 @@ static void print_help(FILE *f)
 
 int cmd_help(int argc, char **argv)
 {
+    const struct xl_ext_cmd *cmd = argc > 1 ? find_cmd(argv[1]) : NULL;
+
+    if (cmd && argc > 2) {
+        /* help COMMAND SUBCOMMAND...: the subcommand's own --help */
+        char **sub = calloc((size_t)argc, sizeof(*sub));
+        int rc;
+
+        if (!sub)
+            return XL_EXT_EXIT_FAILURE;
+        memcpy(sub, argv + 1, (size_t)(argc - 1) * sizeof(*sub));
+        sub[argc - 1] = "--help";
+        xl_ext_command = cmd->name;
+        rc = cmd->run(argc, sub);
+        free(sub);
+        return rc;
+    }
     if (argc > 1) {
-        if (find_cmd(argv[1])) {
+        if (cmd) {
             xl_ext_print_usage(stdout, argv[1]);
             return XL_EXT_EXIT_OK;
         }
