@@ -75,10 +75,10 @@ static int parse_request(int argc, char **argv, struct convert_request *req)
         }
     }
     if (!format || strcmp(format, "xl")) {
-        fprintf(stderr, "%s convert: --format %s: give --format xl, the one conversion: "
+        fprintf(stderr, "%s convert: %s%s%s: give --format xl, the one conversion: "
                 "a mapped file to a sequential one (a mapped file is written by '%s "
-                "save --format mapped')\n", xl_ext_prog, format ? format : "(none)",
-                xl_ext_prog);
+                "save --format mapped')\n", xl_ext_prog, format ? "--format '" :
+                "no --format given", format ? format : "", format ? "'" : "", xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
     if (argc - optind != 2)
