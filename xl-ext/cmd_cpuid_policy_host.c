@@ -33,7 +33,8 @@
     "                                     [--timeout S] -o DIR\n" \
     "This host's CPU policies and GPU levels as JSON, or other hosts', collected by running\n" \
     "'xl-ext cpuid-policy host-dump' there as 'xl migrate' reaches its peer.\n" \
-    "  -o FILE|DIR        write FILE (several --ssh: DIR/HOSTNAME.json) instead of stdout\n" \
+    "  -o, --output FILE|DIR  write FILE (several --ssh: DIR/HOSTNAME.json) instead of\n" \
+    "                     stdout\n" \
     "  --hostname NAME    record NAME as the host's name (default: its own)\n" \
     "  --ssh [USER@]HOST  the dump of HOST, through 'ssh HOST xl-ext cpuid-policy host-dump'\n" \
     "                     (repeatable: several hosts at once)\n" \

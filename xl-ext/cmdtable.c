@@ -9,12 +9,13 @@
 const struct xl_ext_cmd xl_ext_cmds[] = {
     { "help", cmd_help,
       "Print this help, or the usage of one command",
-      "[COMMAND]",
-      "" },
+      "[COMMAND [SUBCOMMAND...]]",
+      "  xl-ext --help, xl-ext -h     the same as xl-ext help\n"
+      "  xl-ext COMMAND --help        the same as xl-ext help COMMAND\n" },
     { "version", cmd_version,
       "Print the xenmig version",
       "",
-      "" },
+      "  xl-ext --version   the same\n" },
 
     /* -- stream room commands -- */
     { "stream-dump", cmd_stream_dump,
@@ -66,7 +67,9 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
     { "create", cmd_create,
       "Create a domain as xl create, levelled to its cpuid_baseline / gpu_baseline",
       "[xl create options] [--dry-run] [--host HOST.json] [--cluster FILE] CFG [KEY=VALUE...]",
-      "  -p -F -V -c -e -q -f FILE   as xl create (passed on)\n"
+      "  -p -F -V -c -e -q -f FILE   as xl create (passed on; so are --quiet,\n"
+      "                     --vncviewer, --vncviewer-autopass and\n"
+      "                     --ignore-global-affinity-masks; -d is refused)\n"
       "  --dry-run          check and print the xl command instead of running it\n"
       "  --host HOST.json   with --dry-run: the host description to check against\n"
       "                     (default: probe this host)\n"
