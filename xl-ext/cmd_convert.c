@@ -70,7 +70,8 @@ static int parse_request(int argc, char **argv, struct convert_request *req)
         default: {
             char what[160];
 
-            return usage_error(xl_ext_option_error(argv, "h", what, sizeof(what)));
+            return usage_error(xl_ext_option_error(argv, "h", long_options, what,
+                                                sizeof(what)));
         }
         }
     }

@@ -62,11 +62,12 @@ int cpuid_cli_usage(const char *sub, const char *fmt, ...)
     return XL_EXT_EXIT_USAGE;
 }
 
-int cpuid_cli_bad_option(const char *sub, char **argv, const char *shortopts)
+int cpuid_cli_bad_option(const char *sub, char **argv, const char *shortopts,
+                         const struct option *longopts)
 {
     char what[160];
 
-    return cpuid_cli_usage(sub, "%s", xl_ext_option_error(argv, shortopts, what,
+    return cpuid_cli_usage(sub, "%s", xl_ext_option_error(argv, shortopts, longopts, what,
                                                           sizeof(what)));
 }
 
@@ -150,7 +151,7 @@ static int cmd_features(int argc, char **argv)
         char *end;
 
         if (c != 'w')
-            return cpuid_cli_bad_option("features", argv, "w:");
+            return cpuid_cli_bad_option("features", argv, "w:", opts);
         only = strtol(optarg, &end, 10);
         if (*end || only < 0 || only >= CPUID_FEATURESET_WORDS)
             return cpuid_cli_usage("features", "--word '%s': give a word number from 0 to %d", optarg,
@@ -197,7 +198,7 @@ static int cmd_decode(int argc, char **argv)
         case 'x': case 'n': case 'l': syntax = c; break;
         case 'H': host_path = optarg; break;
         case 'w': words = true; break;
-        default: return cpuid_cli_bad_option("decode", argv, "");
+        default: return cpuid_cli_bad_option("decode", argv, "", opts);
         }
     }
     if (optind + 1 != argc)
@@ -374,7 +375,7 @@ static int cmd_corpus(int argc, char **argv)
         else if (c == 'j')
             want = optarg;
         else
-            return cpuid_cli_bad_option("corpus", argv, "");
+            return cpuid_cli_bad_option("corpus", argv, "", opts);
     }
     if (optind != argc)
         return cpuid_cli_usage("corpus", "unexpected argument '%s'", argv[optind]);

@@ -69,7 +69,7 @@ static int cluster_baseline(int argc, char **argv)
             return cpuid_cli_usage("cluster baseline", "--policy '%s': give host, pv_max or "
                                    "hvm_max", optarg);
         else
-            return cpuid_cli_bad_option("cluster baseline", argv, "");
+            return cpuid_cli_bad_option("cluster baseline", argv, "", opts);
     }
     if (optind == argc)
         return cpuid_cli_usage("cluster baseline", "give at least one HOST.json");
@@ -197,7 +197,7 @@ static int parse_add(int argc, char **argv, struct add_request *req)
         case 'r': req->relevel = true; break;
         case 'f': req->force = true; break;
         case 'd': req->domains_dir = optarg; break;
-        default: return cpuid_cli_bad_option("cluster add", argv, "s:");
+        default: return cpuid_cli_bad_option("cluster add", argv, "s:", opts);
         }
     }
     if (optind == argc || (optind + 1 == argc && !req->remote.count))

@@ -212,7 +212,7 @@ static int parse_host_dump(int argc, char **argv, struct host_dump_request *req)
         else if (c == 'n')
             req->hostname = optarg;
         else
-            return cpuid_cli_bad_option("host-dump", argv, "o:s:");
+            return cpuid_cli_bad_option("host-dump", argv, "o:s:", opts);
     }
     if (optind != argc)
         return cpuid_cli_usage("host-dump", "unexpected argument '%s'", argv[optind]);

@@ -363,7 +363,8 @@ static int parse_request(int argc, char **argv, struct create_request *req)
             char what[160];
 
             fprintf(stderr, "%s create: %s; run '%s help create' for the options\n",
-                    xl_ext_prog, xl_ext_option_error(argv, "hpFVced:f:q", what, sizeof(what)),
+                    xl_ext_prog, xl_ext_option_error(argv, "hpFVced:f:q", opts, what,
+                                                sizeof(what)),
                     xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
         }

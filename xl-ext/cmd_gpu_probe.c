@@ -95,7 +95,8 @@ static int parse_request(int argc, char **argv, struct probe_request *req)
             char what[160];
 
             fprintf(stderr, "%s gpu-probe: %s; run '%s help gpu-probe' for the options\n",
-                    xl_ext_prog, xl_ext_option_error(argv, "", what, sizeof(what)),
+                    xl_ext_prog, xl_ext_option_error(argv, "", long_options, what,
+                                                sizeof(what)),
                     xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
         }

@@ -363,8 +363,8 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
                            (unsigned long long)req->opts.max_rate_per_stream);
     if (req->use_sim) {
         if (argc - optind < 1 || argc - optind > 2)
-            return usage_error("%d arguments given: give [DOMAIN-LABEL] HOST with --sim",
-                               argc - optind);
+            return usage_error("%d argument%s given: give [DOMAIN-LABEL] HOST with --sim",
+                               argc - optind, argc - optind == 1 ? "" : "s");
         req->host = argv[argc - 1];
         return MIGRATE_PARSED;
     }
@@ -378,8 +378,8 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
     if (req->save) {
         /* xl save's: DOMAIN FILE [CONFIG]; the receiver is this host's. */
         if (argc - optind < 2 || argc - optind > 3)
-            return usage_error("%d arguments given: give DOMAIN FILE [CONFIG] (or --sim "
-                               "... FILE)", argc - optind);
+            return usage_error("%d argument%s given: give DOMAIN FILE [CONFIG] (or --sim "
+                               "... FILE)", argc - optind, argc - optind == 1 ? "" : "s");
         req->domain = argv[optind];
         req->save_path = argv[optind + 1];
         if (argc - optind == 3)
@@ -388,8 +388,8 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
         return MIGRATE_PARSED;
     }
     if (argc - optind != 2)
-        return usage_error("%d arguments given: give DOMAIN HOST (or --sim [DOMAIN-LABEL] "
-                           "HOST)", argc - optind);
+        return usage_error("%d argument%s given: give DOMAIN HOST (or --sim [DOMAIN-LABEL] "
+                           "HOST)", argc - optind, argc - optind == 1 ? "" : "s");
     req->domain = argv[optind];
     req->host = argv[optind + 1];
     return MIGRATE_PARSED;
@@ -437,7 +437,8 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
             char what[160];
 
             return usage_error("%s; run '%s help %s' for the options",
-                               xl_ext_option_error(argv, "FC:s:epDch", what, sizeof(what)),
+                               xl_ext_option_error(argv, "FC:s:epDch", long_options, what,
+                                                sizeof(what)),
                                xl_ext_prog, command_name);
         }
         default:

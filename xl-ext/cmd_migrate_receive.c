@@ -248,7 +248,8 @@ static int parse_request(int argc, char **argv, struct receive_request *req)
 
             fprintf(stderr, "%s migrate-receive: %s; run '%s help migrate-receive' for the "
                     "options\n", xl_ext_prog,
-                    xl_ext_option_error(argv, "Fedrpt:Th", what, sizeof(what)), xl_ext_prog);
+                    xl_ext_option_error(argv, "Fedrpt:Th", long_options, what,
+                                                sizeof(what)), xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
         }
         }

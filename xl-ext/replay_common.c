@@ -45,7 +45,8 @@ static int parse_xl_option(struct restore_request *req, int opt, char **argv)
         break;
     default:
         fprintf(stderr, "%s restore: %s; run '%s help restore' for the options\n",
-                xl_ext_prog, xl_ext_option_error(argv, "FcpdeVAh", what, sizeof(what)),
+                xl_ext_prog, xl_ext_option_error(argv, "FcpdeVAh", long_options, what,
+                                                sizeof(what)),
                 xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }

@@ -74,7 +74,8 @@ int restore_xen(int argc, char **argv)
             char what[160];
 
             fprintf(stderr, "%s restore: %s; run '%s help restore' for the options\n",
-                    xl_ext_prog, xl_ext_option_error(argv, "FhpcedVA", what, sizeof(what)),
+                    xl_ext_prog, xl_ext_option_error(argv, "FhpcedVA", long_options, what,
+                                                sizeof(what)),
                     xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
         }

@@ -53,10 +53,13 @@ void xl_ext_print_usage(FILE *f, const char *name);
 /*
  * After getopt_long() returned '?' (opterr is 0: getopt prints nothing):
  * what was wrong, quoting the option ("unknown option '--frob'", "option
- * '--streams' needs a value"), written into buf (size bytes) and returned.
- * shortopts is the string given to getopt_long.
+ * '--streams' needs a value", "option '--json' takes no value"), written
+ * into buf (size bytes) and returned.  shortopts and longopts are those
+ * given to getopt_long.
  */
-const char *xl_ext_option_error(char **argv, const char *shortopts, char *buf, size_t size);
+struct option;
+const char *xl_ext_option_error(char **argv, const char *shortopts,
+                                const struct option *longopts, char *buf, size_t size);
 
 /* Subcommands (one file each). */
 int cmd_help(int argc, char **argv);

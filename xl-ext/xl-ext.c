@@ -124,8 +124,8 @@ static void print_help(FILE *f)
     fprintf(f, "\nThe other commands of Xen 4.17's xl are passed to xl unchanged on a Xen\n"
             "host (xl-ext list = xl list).  'xl-ext help COMMAND' or 'xl-ext COMMAND\n"
             "--help' shows a command's options.\n"
-            "Sizes are binary (K, M, G, T = KiB, MiB, GiB, TiB); rates are decimal\n"
-            "bytes per second (K, M, G = kB/s, MB/s, GB/s).\n"
+            "Sizes are binary (K, M, G, T = KiB, MiB, GiB, TiB); rates are decimal,\n"
+            "per second (K, M, G = thousands, millions, billions: 100M = 100 MB/s).\n"
             "Exit codes: 0 ok, 1 failure, 2 usage, 3 bad input, 4 incompatible,\n"
             "5 no Xen host (also: an xl command off a Xen host), 6 cancelled.\n");
 }
@@ -136,7 +136,7 @@ int cmd_help(int argc, char **argv)
 
     if (cmd && argc > 2) {
         /* help COMMAND SUBCOMMAND...: the subcommand's own --help */
-        char **sub = calloc((size_t)argc, sizeof(*sub));
+        char **sub = calloc((size_t)argc + 1, sizeof(*sub));   /* NULL-terminated */
         int rc;
 
         if (!sub)
@@ -187,14 +187,30 @@ static int run_xl(char **argv)
     return errno == ENOENT ? XL_EXT_EXIT_NO_XEN : XL_EXT_EXIT_FAILURE;
 }
 
-const char *xl_ext_option_error(char **argv, const char *shortopts, char *buf, size_t size)
+/* The long option arg ("--name" or "--name=value") names, when its value is val. */
+static const struct option *long_option_of(const char *arg, const struct option *longopts,
+                                           int val)
+{
+    size_t len = strcspn(arg + 2, "=");
+
+    for (const struct option *o = longopts; o && o->name; o++)
+        if (o->val == val && !strncmp(o->name, arg + 2, len))
+            return o;
+    return NULL;
+}
+
+const char *xl_ext_option_error(char **argv, const char *shortopts,
+                                const struct option *longopts, char *buf, size_t size)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
+    bool is_long = !strncmp(arg, "--", 2) && long_option_of(arg, longopts, optopt);
 
     if (!optopt)
         snprintf(buf, size, "unknown option '%s'", arg);
-    else if (!strncmp(arg, "--", 2))
-        snprintf(buf, size, "option '%.*s' needs a value", (int)strcspn(arg, "="), arg);
+    else if (is_long && strchr(arg, '='))
+        snprintf(buf, size, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+    else if (is_long)
+        snprintf(buf, size, "option '%s' needs a value", arg);
     else if (optopt != ':' && strchr(shortopts, optopt))
         snprintf(buf, size, "option '-%c' needs a value", optopt);
     else
