@@ -30,7 +30,9 @@ int xl_ext_parse_rate(const char *option, const char *text, uint64_t *bytes_per_
 
 /*
  * Run `xl ARGV...` in place of this process (argv[0] is xl's subcommand);
- * returns only if xl cannot be run, with XL_EXT_EXIT_NO_XEN and a message.
+ * returns only if xl cannot be run, with XL_EXT_EXIT_NO_XEN and a message:
+ * also, without running anything, on a host without Xen (no /proc/xen)
+ * unless $XENMIG_XL names an xl.
  */
 int xl_ext_exec_xl(int argc, char **argv);
 

@@ -193,6 +193,11 @@ int migrate_preflight(const struct migrate_request *req)
     bool local = !command_host && (req->save_path || migrate_host_is_local(req->host));
     int rc = 0;
 
+    if (!req->use_sim && access("/proc/xen", F_OK)) {
+        fprintf(stderr, "%s %s: no Xen here (no /proc/xen): is this a Xen dom0? %s a domain "
+                "in a Xen dom0, or a simulated guest with --sim\n", xl_ext_prog, cmd, cmd);
+        return XL_EXT_EXIT_NO_XEN;
+    }
     if (req->save_path)
         rc = check_save_path(cmd, req->save_path);
     if (!rc && !local && !command_host && runs_ssh(req->ssh_command))

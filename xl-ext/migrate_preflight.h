@@ -15,6 +15,7 @@
  * the reason printed ("xl-ext migrate: cannot reach the destination
  * 'HOST' (ADDR port 22): Connection refused; ...").
  *
+ * * a domain (not --sim) needs a Xen host (/proc/xen): else exit 5;
  * * save (req->save_path): FILE's directory exists and this process may
  *   create files in it (a device or an existing writable file is written
  *   in place and passes);

@@ -115,6 +115,14 @@ else
     (unset XENMIG_XL; "$XL_EXT" list </dev/null >"$tmp/out" 2>"$tmp/err"); rc=$?
     t "off Xen an xl command exits 5 saying xl needs a Xen host" \
       '[ $rc -eq 5 ] && [ "$(lines "$tmp/err")" -eq 1 ] && grep -q "xl, which needs a Xen host" "$tmp/err"'
+    # what would run stock xl, or open Xen, says so in one line too
+    for args in "migrate-receive" "migrate --engine xl dom host" "save --engine xl dom f" \
+                "migrate dom localhost" "save dom $tmp/f"; do
+        # shellcheck disable=SC2086
+        (unset XENMIG_XL; "$XL_EXT" $args </dev/null >"$tmp/out" 2>"$tmp/err"); rc=$?
+        t "off Xen '$args' exits 5 in one line saying it needs a Xen host" \
+          '[ $rc -eq 5 ] && [ "$(lines "$tmp/err")" -eq 1 ] && grep -q "Xen host\|Xen dom0" "$tmp/err"'
+    done
 fi
 echo "1..$n"
 exit $fail
