@@ -76,10 +76,13 @@ static bool runs_ssh(const char *command)
 /*
  * The name and port ssh connects to for host (`SSH -G HOST`: ssh's
  * config applied, nothing connected); else host without USER@, port 22.
+ * Returns false when ssh goes through a proxy (ProxyJump, ProxyCommand):
+ * then this machine may not reach the host directly, and only ssh can tell.
  */
-static void ssh_target(const char *ssh, const char *host, char *name, size_t name_size,
+static bool ssh_target(const char *ssh, const char *host, char *name, size_t name_size,
                        char *port, size_t port_size)
 {
+    bool direct = true;
     const char *at = strrchr(host, '@');
     char *command = NULL, line[256];
     FILE *p;
@@ -87,7 +90,7 @@ static void ssh_target(const char *ssh, const char *host, char *name, size_t nam
     snprintf(name, name_size, "%s", at ? at + 1 : host);
     snprintf(port, port_size, "22");
     if (asprintf(&command, "exec %s -G %s 2>/dev/null </dev/null", ssh ? ssh : "ssh", host) < 0)
-        return;
+        return true;
     p = popen(command, "r");
     while (p && fgets(line, sizeof(line), p)) {
         line[strcspn(line, "\n")] = '\0';
@@ -95,10 +98,14 @@ static void ssh_target(const char *ssh, const char *host, char *name, size_t nam
             snprintf(name, name_size, "%s", line + 9);
         else if (!strncmp(line, "port ", 5))
             snprintf(port, port_size, "%lu", strtoul(line + 5, NULL, 10) & 0xffff);
+        else if ((!strncmp(line, "proxyjump ", 10) || !strncmp(line, "proxycommand ", 13)) &&
+                 strcmp(strchr(line, ' ') + 1, "none"))
+            direct = false;
     }
     if (p)
         pclose(p);
     free(command);
+    return direct;
 }
 
 /* A TCP connection to ai opens within timeout_ms: 0, or errno. */
@@ -134,7 +141,8 @@ static int check_reach(const char *cmd, const struct migrate_request *req)
                      ? req->opts.timeout_ms : REACH_TIMEOUT_MAX_MS;
     int rc, err = ENOENT;
 
-    ssh_target(req->ssh_command, req->host, name, sizeof(name), port, sizeof(port));
+    if (!ssh_target(req->ssh_command, req->host, name, sizeof(name), port, sizeof(port)))
+        return 0;       /* through a proxy: ssh itself will tell */
     rc = getaddrinfo(name, port, &hints, &list);
     if (rc) {
         fprintf(stderr, "%s %s: cannot resolve the destination '%s': %s; check the host "

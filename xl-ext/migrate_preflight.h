@@ -22,7 +22,8 @@
  * * a remote HOST reached through ssh (no -s, or -s naming ssh): the
  *   name and port ssh would use (`ssh -G HOST`) resolve, and a TCP
  *   connection to them opens within min(--timeout, 10 s).  With -s ""
- *   HOST is a command and is not checked;
+ *   HOST is a command and is not checked, nor when ssh's config reaches
+ *   it through a proxy (ProxyJump, ProxyCommand);
  * * --data-host: resolves; when the receiver runs on this machine (a
  *   local HOST, save) it must be an address of this machine.
  */
