@@ -67,15 +67,19 @@ static int parse_request(int argc, char **argv, struct convert_request *req)
         case 'h': case OPT_HELP:
             xl_ext_print_usage(stdout, "convert");
             return XL_EXT_EXIT_OK;
-        default:
-            return usage_error("bad option (see above)");
+        default: {
+            char what[160];
+
+            return usage_error(xl_ext_option_error(argv, "h", long_options, what,
+                                                sizeof(what)));
+        }
         }
     }
     if (!format || strcmp(format, "xl")) {
-        fprintf(stderr, "%s convert: --format %s: give --format xl, the one conversion: "
+        fprintf(stderr, "%s convert: %s%s%s: give --format xl, the one conversion: "
                 "a mapped file to a sequential one (a mapped file is written by '%s "
-                "save --format mapped')\n", xl_ext_prog, format ? format : "(none)",
-                xl_ext_prog);
+                "save --format mapped')\n", xl_ext_prog, format ? "--format '" :
+                "no --format given", format ? format : "", format ? "'" : "", xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
     if (argc - optind != 2)

@@ -58,8 +58,17 @@ int cpuid_cli_usage(const char *sub, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": run '%s help cpuid-policy'\n", xl_ext_prog);
+    fprintf(stderr, "; see '%s cpuid-policy %s --help'\n", xl_ext_prog, sub);
     return XL_EXT_EXIT_USAGE;
+}
+
+int cpuid_cli_bad_option(const char *sub, char **argv, const char *shortopts,
+                         const struct option *longopts)
+{
+    char what[160];
+
+    return cpuid_cli_usage(sub, "%s", xl_ext_option_error(argv, shortopts, longopts, what,
+                                                          sizeof(what)));
 }
 
 void cpuid_cli_print_feature_lines(FILE *f, const struct cpuid_featureset *fs,
@@ -142,10 +151,10 @@ static int cmd_features(int argc, char **argv)
         char *end;
 
         if (c != 'w')
-            return cpuid_cli_usage("features", "unknown option");
+            return cpuid_cli_bad_option("features", argv, "w:", opts);
         only = strtol(optarg, &end, 10);
         if (*end || only < 0 || only >= CPUID_FEATURESET_WORDS)
-            return cpuid_cli_usage("features", "--word '%s' is not 0..%d", optarg,
+            return cpuid_cli_usage("features", "--word '%s': give a word number from 0 to %d", optarg,
                                    CPUID_FEATURESET_WORDS - 1);
     }
     printf("# word bit  name                     xen-cpuid name           attributes\n");
@@ -189,7 +198,7 @@ static int cmd_decode(int argc, char **argv)
         case 'x': case 'n': case 'l': syntax = c; break;
         case 'H': host_path = optarg; break;
         case 'w': words = true; break;
-        default: return cpuid_cli_usage("decode", "unknown option");
+        default: return cpuid_cli_bad_option("decode", argv, "", opts);
         }
     }
     if (optind + 1 != argc)
@@ -327,7 +336,8 @@ static int cmd_levels(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "--show"))
         show = argv[2];
     else if (argc != 1)
-        return cpuid_cli_usage("levels", "takes no argument but --show NAME");
+        return cpuid_cli_usage("levels", "unexpected argument '%s'; give nothing or --show NAME",
+                               argv[argc > 1 && !strcmp(argv[1], "--show") ? argc - 1 : 1]);
     rc = cpuid_level_set_load(NULL, &levels);
     if (rc)
         return cpuid_cli_fail("levels", rc);
@@ -365,7 +375,7 @@ static int cmd_corpus(int argc, char **argv)
         else if (c == 'j')
             want = optarg;
         else
-            return cpuid_cli_usage("corpus", "unknown option");
+            return cpuid_cli_bad_option("corpus", argv, "", opts);
     }
     if (optind != argc)
         return cpuid_cli_usage("corpus", "unexpected argument '%s'", argv[optind]);
@@ -420,30 +430,78 @@ static int cmd_corpus(int argc, char **argv)
     return ret;
 }
 
+/* --help of the sub-subcommands that have no help of their own. */
+#define FEATURES_HELP \
+    "usage: xl-ext cpuid-policy features [--word N]\n" \
+    "Xen 4.17's feature names per featureset word (--word: word N only, 0-" \
+    "based).\n"
+#define DECODE_HELP \
+    "usage: xl-ext cpuid-policy decode [--hex|--names|--libxl] [--host HOST.json] [--words]\n" \
+    "           FEATURESET\n" \
+    "The hex words, names and count of a featureset (given as hex words, names or a\n" \
+    "level name).\n" \
+    "  --hex | --names | --libxl  print only that form (libxl: an xl.cfg cpuid= string)\n" \
+    "  --host HOST.json   the host the libxl form masks against\n" \
+    "  --words            one line per word\n"
+#define LEVELS_HELP \
+    "usage: xl-ext cpuid-policy levels [--show NAME]\n" \
+    "The named levels (data files) and where their facts come from; --show NAME: the\n" \
+    "features of one.\n"
+#define CORPUS_HELP \
+    "usage: xl-ext cpuid-policy corpus [--file FILE] [--host-json NAME]\n" \
+    "The real CPUs of the corpus and their highest levels.\n" \
+    "  --file FILE        another corpus file\n" \
+    "  --host-json NAME   print the CPU NAME as a host file (HOST.json) instead\n"
+#define CHECK_HELP \
+    "usage: xl-ext cpuid-policy check DOMAIN|CFG --host HOST.json [--cluster CLUSTER.json]\n" \
+    "           [--baseline NAME]\n" \
+    "Can HOST run the domain (a running DOMAIN, or the xl.cfg CFG)?  Exit 0 compatible,\n" \
+    "4 missing features (a 'missing: FEATURE' line each, and 'gpu:' lines).\n" \
+    "  --host HOST.json       the host to check against\n" \
+    "  --cluster CLUSTER.json the cluster file for cpuid_baseline = \"cluster\"\n" \
+    "  --baseline NAME        check this baseline instead of the domain's\n"
+#define REPORT_HELP \
+    "usage: xl-ext cpuid-policy report [--csv|--json] [--cluster CLUSTER.json]\n" \
+    "           [--host HOST.json]... CFG...\n" \
+    "A table of domains (xl.cfg files) by hosts, with each domain's highest levels.\n" \
+    "  --csv | --json         print CSV or JSON instead of the table\n" \
+    "  --cluster CLUSTER.json its members are the hosts (and its baseline \"cluster\")\n" \
+    "  --host HOST.json       a host (repeatable)\n"
+
 int cmd_cpuid_policy(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*run)(int, char **);
+        const char *help;       /* NULL: the command prints its own --help */
     } subs[] = {
-        { "features", cmd_features },
-        { "decode", cmd_decode },
-        { "levels", cmd_levels },
-        { "corpus", cmd_corpus },
-        { "host-dump", cmd_cpuid_policy_host_dump },
-        { "cluster", cmd_cpuid_policy_cluster },
-        { "check", cmd_cpuid_policy_check },
-        { "report", cmd_cpuid_policy_report },
+        { "features", cmd_features, FEATURES_HELP },
+        { "decode", cmd_decode, DECODE_HELP },
+        { "levels", cmd_levels, LEVELS_HELP },
+        { "corpus", cmd_corpus, CORPUS_HELP },
+        { "host-dump", cmd_cpuid_policy_host_dump, NULL },
+        { "cluster", cmd_cpuid_policy_cluster, NULL },
+        { "check", cmd_cpuid_policy_check, CHECK_HELP },
+        { "report", cmd_cpuid_policy_report, REPORT_HELP },
     };
 
     if (argc < 2) {
         xl_ext_print_usage(stderr, "cpuid-policy");
         return XL_EXT_EXIT_USAGE;
     }
-    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-        if (!strcmp(argv[1], subs[i].name))
-            return subs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "%s cpuid-policy: unknown subcommand '%s': run '%s help cpuid-policy'\n",
+    if (!strcmp(argv[1], "help")) {
+        xl_ext_print_usage(stdout, "cpuid-policy");
+        return XL_EXT_EXIT_OK;
+    }
+    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (strcmp(argv[1], subs[i].name))
+            continue;
+        if (subs[i].help && cpuid_cli_wants_help(argc - 1, argv + 1, subs[i].help))
+            return XL_EXT_EXIT_OK;
+        return subs[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "%s cpuid-policy: unknown subcommand '%s'; give features, decode, "
+            "levels, corpus, host-dump, cluster, check or report ('%s help cpuid-policy')\n",
             xl_ext_prog, argv[1], xl_ext_prog);
     return XL_EXT_EXIT_USAGE;
 }

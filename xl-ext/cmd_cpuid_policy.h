@@ -123,6 +123,10 @@ int cpuid_cli_fail_missing(const char *sub, int mig_rc, const char *missing_advi
 
 /* Print a usage error for SUB and return XL_EXT_EXIT_USAGE. */
 int cpuid_cli_usage(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After getopt_long's '?': the usage error quoting the bad option (exit 2). */
+struct option;
+int cpuid_cli_bad_option(const char *sub, char **argv, const char *shortopts,
+                         const struct option *longopts);
 
 /* Print each feature of fs as "PREFIX NAME\n" (Xen names). */
 void cpuid_cli_print_feature_lines(FILE *f, const struct cpuid_featureset *fs,

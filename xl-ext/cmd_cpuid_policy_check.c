@@ -219,7 +219,7 @@ static int parse_check_request(int argc, char **argv, struct check_request *req)
         case 'H': req->host_path = optarg; break;
         case 'c': req->cluster_path = optarg; break;
         case 'b': req->override = optarg; break;
-        default: return cpuid_cli_usage("check", "unknown option");
+        default: return cpuid_cli_bad_option("check", argv, "", opts);
         }
     }
     if (argc - optind != 1 || !req->host_path)
@@ -390,7 +390,7 @@ static int parse_report_request(int argc, char **argv, struct report_request *re
             req->host_paths[req->nr_host_paths++] = optarg;
             break;
         default:
-            return cpuid_cli_usage("report", "unknown option");
+            return cpuid_cli_bad_option("report", argv, "", opts);
         }
     }
     if (argc - optind > MAX_REPORT_ITEMS)

@@ -65,9 +65,11 @@ static int cluster_baseline(int argc, char **argv)
             json = true;
         else if (c == 'p' && !parse_policy(optarg, &which))
             continue;
+        else if (c == 'p')
+            return cpuid_cli_usage("cluster baseline", "--policy '%s': give host, pv_max or "
+                                   "hvm_max", optarg);
         else
-            return cpuid_cli_usage("cluster baseline", c == 'p' ? "--policy must be host, "
-                                   "pv_max or hvm_max" : "unknown option");
+            return cpuid_cli_bad_option("cluster baseline", argv, "", opts);
     }
     if (optind == argc)
         return cpuid_cli_usage("cluster baseline", "give at least one HOST.json");
@@ -195,7 +197,7 @@ static int parse_add(int argc, char **argv, struct add_request *req)
         case 'r': req->relevel = true; break;
         case 'f': req->force = true; break;
         case 'd': req->domains_dir = optarg; break;
-        default: return cpuid_cli_usage("cluster add", "unknown option");
+        default: return cpuid_cli_bad_option("cluster add", argv, "s:", opts);
         }
     }
     if (optind == argc || (optind + 1 == argc && !req->remote.count))
@@ -434,27 +436,71 @@ static int cluster_show(int argc, char **argv)
     return ret;
 }
 
+#define CLUSTER_HELP \
+    "usage: xl-ext cpuid-policy cluster SUBCOMMAND [ARGS...]\n" \
+    "  baseline [--policy host|pv_max|hvm_max] [--json] HOST.json...\n" \
+    "                       the intersection and highest level of the hosts\n" \
+    "  create CLUSTER.json [--name NAME] [HOST.json...] [--ssh [USER@]HOST]...\n" \
+    "                       a new cluster: the baseline what the hosts share\n" \
+    "  add CLUSTER.json [HOST.json...] [--ssh [USER@]HOST]... [--relevel [--force]]\n" \
+    "                       add hosts; refused if one lacks the baseline\n" \
+    "  remove CLUSTER.json NAME...   remove members (the baseline stays)\n" \
+    "  relevel CLUSTER.json [--auto | --to LEVEL] [--domains DIR] [--force]\n" \
+    "                       the baseline to what the members share, or a level\n" \
+    "  pin CLUSTER.json LEVEL        pin the baseline to a named level\n" \
+    "  pin-gpu CLUSTER.json GPU-BASELINE  pin the cluster's GPU level\n" \
+    "  show CLUSTER.json             members, baseline, levels\n" \
+    "'xl-ext cpuid-policy cluster SUBCOMMAND --help' shows one.\n"
+#define BASELINE_HELP \
+    "usage: xl-ext cpuid-policy cluster baseline [--policy host|pv_max|hvm_max] [--json]\n" \
+    "           HOST.json...\n" \
+    "The features every host has (of the policy --policy names, default hvm_max) and\n" \
+    "the highest levels within them.\n" \
+    "  --json             print the result as JSON\n"
+#define PIN_HELP \
+    "usage: xl-ext cpuid-policy cluster pin CLUSTER.json LEVEL\n" \
+    "Pin the cluster's baseline to the named LEVEL ('xl-ext cpuid-policy levels');\n" \
+    "refused, exit 4, when a member lacks a feature of it.\n"
+#define PIN_GPU_HELP \
+    "usage: xl-ext cpuid-policy cluster pin-gpu CLUSTER.json GPU-BASELINE\n" \
+    "Pin the cluster's GPU level (e.g. \"d3d11.0-gl4.1,cuda-8.0\"); refused, exit 4,\n" \
+    "when a member does not meet it.\n"
+#define SHOW_HELP \
+    "usage: xl-ext cpuid-policy cluster show CLUSTER.json\n" \
+    "The cluster's members, baseline and highest levels.\n"
+
 int cmd_cpuid_policy_cluster(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*run)(int, char **);
+        const char *help;       /* NULL: the command prints its own --help */
     } subs[] = {
-        { "baseline", cluster_baseline },
-        { "create", cpuid_cluster_create_cmd },
-        { "add", cluster_add },
-        { "remove", cpuid_cluster_remove_cmd },
-        { "relevel", cpuid_cluster_relevel_cmd },
-        { "pin", cluster_pin },
-        { "pin-gpu", cluster_pin_gpu },
-        { "show", cluster_show },
+        { "baseline", cluster_baseline, BASELINE_HELP },
+        { "create", cpuid_cluster_create_cmd, NULL },
+        { "add", cluster_add, NULL },
+        { "remove", cpuid_cluster_remove_cmd, NULL },
+        { "relevel", cpuid_cluster_relevel_cmd, NULL },
+        { "pin", cluster_pin, PIN_HELP },
+        { "pin-gpu", cluster_pin_gpu, PIN_GPU_HELP },
+        { "show", cluster_show, SHOW_HELP },
     };
 
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+                      !strcmp(argv[1], "help"))) {
+        fputs(CLUSTER_HELP, stdout);
+        return XL_EXT_EXIT_OK;
+    }
     if (argc < 2)
-        return cpuid_cli_usage("cluster", "give baseline, create, add, remove, relevel, pin, "
-                               "pin-gpu or show");
-    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-        if (!strcmp(argv[1], subs[i].name))
-            return subs[i].run(argc - 1, argv + 1);
-    return cpuid_cli_usage("cluster", "unknown cluster subcommand '%s'", argv[1]);
+        return cpuid_cli_usage("cluster", "no subcommand given; give baseline, create, add, "
+                               "remove, relevel, pin, pin-gpu or show");
+    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (strcmp(argv[1], subs[i].name))
+            continue;
+        if (subs[i].help && cpuid_cli_wants_help(argc - 1, argv + 1, subs[i].help))
+            return XL_EXT_EXIT_OK;
+        return subs[i].run(argc - 1, argv + 1);
+    }
+    return cpuid_cli_usage("cluster", "unknown cluster subcommand '%s'; give baseline, "
+                           "create, add, remove, relevel, pin, pin-gpu or show", argv[1]);
 }

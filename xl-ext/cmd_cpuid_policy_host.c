@@ -33,7 +33,8 @@
     "                                     [--timeout S] -o DIR\n" \
     "This host's CPU policies and GPU levels as JSON, or other hosts', collected by running\n" \
     "'xl-ext cpuid-policy host-dump' there as 'xl migrate' reaches its peer.\n" \
-    "  -o FILE|DIR        write FILE (several --ssh: DIR/HOSTNAME.json) instead of stdout\n" \
+    "  -o, --output FILE|DIR  write FILE (several --ssh: DIR/HOSTNAME.json) instead of\n" \
+    "                     stdout\n" \
     "  --hostname NAME    record NAME as the host's name (default: its own)\n" \
     "  --ssh [USER@]HOST  the dump of HOST, through 'ssh HOST xl-ext cpuid-policy host-dump'\n" \
     "                     (repeatable: several hosts at once)\n" \
@@ -64,7 +65,7 @@ int cpuid_cli_remote_option(struct cpuid_cli_remote *r, int c, const char *sub)
         seconds = strtoul(optarg, &end, 10);
         if (errno || *end || !optarg[0] || optarg[0] == '-' || seconds < 1 ||
             seconds > CPUID_REMOTE_TIMEOUT_MAX_S)
-            return cpuid_cli_usage(sub, "--timeout '%s' is not 1..%d seconds", optarg,
+            return cpuid_cli_usage(sub, "--timeout '%s': give whole seconds from 1 to %d", optarg,
                                    CPUID_REMOTE_TIMEOUT_MAX_S);
         r->timeout_s = (unsigned int)seconds;
         return 0;
@@ -211,7 +212,7 @@ static int parse_host_dump(int argc, char **argv, struct host_dump_request *req)
         else if (c == 'n')
             req->hostname = optarg;
         else
-            return cpuid_cli_usage("host-dump", "unknown option");
+            return cpuid_cli_bad_option("host-dump", argv, "o:s:", opts);
     }
     if (optind != argc)
         return cpuid_cli_usage("host-dump", "unexpected argument '%s'", argv[optind]);

@@ -201,7 +201,7 @@ int cpuid_cluster_create_cmd(int argc, char **argv)
         if (rc == 1 && c == 'n')
             name = optarg;
         else if (rc == 1)
-            return cpuid_cli_usage("cluster create", "unknown option");
+            return cpuid_cli_bad_option("cluster create", argv, "s:", opts);
         else if (rc)
             return rc;
     }
@@ -299,7 +299,7 @@ static int parse_relevel(int argc, char **argv, struct relevel_request *req)
         case 't': req->level = optarg; break;
         case 'd': req->domains_dir = optarg; break;
         case 'f': req->force = true; break;
-        default: return cpuid_cli_usage("cluster relevel", "unknown option");
+        default: return cpuid_cli_bad_option("cluster relevel", argv, "", opts);
         }
     }
     if (automatic && req->level)

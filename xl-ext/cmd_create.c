@@ -359,9 +359,15 @@ static int parse_request(int argc, char **argv, struct create_request *req)
         case 'h':
             xl_ext_print_usage(stdout, "create");
             return XL_EXT_EXIT_OK;
-        default:
-            xl_ext_print_usage(stderr, "create");
+        default: {
+            char what[160];
+
+            fprintf(stderr, "%s create: %s; run '%s help create' for the options\n",
+                    xl_ext_prog, xl_ext_option_error(argv, "hpFVced:f:q", opts, what,
+                                                sizeof(what)),
+                    xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
+        }
         }
     }
     first_override = optind;

@@ -91,14 +91,20 @@ static int parse_request(int argc, char **argv, struct probe_request *req)
         case 'r': req->require = optarg; break;
         case 'c': req->config_path = optarg; break;
         case 'i': req->probe.in_process = 1; break;
-        default:
-            xl_ext_print_usage(stderr, "gpu-probe");
+        default: {
+            char what[160];
+
+            fprintf(stderr, "%s gpu-probe: %s; run '%s help gpu-probe' for the options\n",
+                    xl_ext_prog, xl_ext_option_error(argv, "", long_options, what,
+                                                sizeof(what)),
+                    xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
+        }
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "%s gpu-probe: unexpected argument '%s'\n", xl_ext_prog, argv[optind]);
-        xl_ext_print_usage(stderr, "gpu-probe");
+        fprintf(stderr, "%s gpu-probe: unexpected argument '%s'; gpu-probe takes options "
+                "only ('%s help gpu-probe')\n", xl_ext_prog, argv[optind], xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
     return PROBE_PARSED;

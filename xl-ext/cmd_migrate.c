@@ -70,16 +70,27 @@ static const struct option long_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* The option getopt_long just returned, as typed ("--streams", "--streams=3"). */
+static const char *typed_option(char **argv)
+{
+    return optarg && optind >= 2 && argv[optind - 1] == optarg ? argv[optind - 2]
+                                                               : argv[optind - 1];
+}
+
+/* "migrate" or "save": the command whose options are parsed, for messages. */
+static const char *command_name = "migrate";
+
+/* One line: "xl-ext migrate: WHAT". */
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s migrate: ", xl_ext_prog);
+    fprintf(stderr, "%s %s: ", xl_ext_prog, command_name);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nRun '%s help migrate' for the options.\n", xl_ext_prog);
+    fputc('\n', stderr);
     return XL_EXT_EXIT_USAGE;
 }
 
@@ -303,14 +314,47 @@ static int parse_sim_option(struct mig_sim_options *sim, int opt, const char *ar
     return 0;
 }
 
+/* What the command line said of the simulated guest, to check it whole. */
+struct sim_given {
+    const char *option;             /* the first --sim-* option, or NULL */
+    const char *memory;             /* --sim-memory's text, or NULL */
+    const char *working_set;        /* --sim-working-set's text, or NULL */
+};
+
+/* Options that contradict each other or the guest: 0, or the usage error. */
+static int check_contradictions(const struct migrate_request *req, const struct sim_given *g)
+{
+    const struct mig_sim_options *sim = &req->sim;
+
+    if (req->engine_xl && req->use_sim)
+        return usage_error("--engine xl and --sim: stock xl moves Xen domains only; give "
+                           "one of them");
+    if (g->option && !req->use_sim)
+        return usage_error("'%s' is an option of a simulated guest; add --sim, or leave it "
+                           "out for a domain", g->option);
+    if (req->opts.dry_run && req->opts.predict)
+        return usage_error("--dry-run and --predict: --dry-run predicts and stops, "
+                           "--predict predicts and migrates; give one of them");
+    if (g->memory && (sim->memory_bytes < MIG_PAGE_SIZE || sim->memory_bytes % MIG_PAGE_SIZE))
+        return usage_error("--sim-memory '%s': give a whole number of 4 KiB pages, at least "
+                           "one (e.g. 64M, 1G)", g->memory);
+    if (g->working_set && sim->working_set_bytes > sim->memory_bytes)
+        return usage_error("--sim-working-set '%s' is larger than the guest's memory (%llu "
+                           "MiB): give at most --sim-memory", g->working_set,
+                           (unsigned long long)(sim->memory_bytes >> 20));
+    if (g->working_set && sim->working_set_bytes < MIG_PAGE_SIZE)
+        return usage_error("--sim-working-set '%s': give at least one 4 KiB page (e.g. "
+                           "64M)", g->working_set);
+    return 0;
+}
+
 /* HOST, and DOMAIN (a label with --sim) before it. */
 static int parse_arguments(int argc, char **argv, struct migrate_request *req)
 {
     if (req->opts.policy.max_streams && req->opts.policy.max_streams < req->opts.streams) {
-        fprintf(stderr, "%s migrate: --max-streams %u is below --streams %u: the ladder "
-                "only adds streams; give at least %u\n", xl_ext_prog,
-                req->opts.policy.max_streams, req->opts.streams, req->opts.streams);
-        return XL_EXT_EXIT_USAGE;
+        return usage_error("--max-streams %u is below --streams %u: the ladder only adds "
+                           "streams; give at least %u", req->opts.policy.max_streams,
+                           req->opts.streams, req->opts.streams);
     }
     if (req->opts.max_rate && req->opts.max_rate_per_stream)
         return usage_error("--bandwidth %llu and --per-stream-bandwidth %llu: give one, "
@@ -319,22 +363,23 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
                            (unsigned long long)req->opts.max_rate_per_stream);
     if (req->use_sim) {
         if (argc - optind < 1 || argc - optind > 2)
-            return usage_error("%s", "needs HOST (with --sim: [DOMAIN-LABEL] HOST)");
+            return usage_error("%d argument%s given: give [DOMAIN-LABEL] HOST with --sim",
+                               argc - optind, argc - optind == 1 ? "" : "s");
         req->host = argv[argc - 1];
         return MIGRATE_PARSED;
     }
     if (req->engine_xl) {
-        if (req->new_option) {
-            fprintf(stderr, "%s migrate: '%s' is a xenmig option; --engine xl runs stock "
-                    "'xl migrate', which does not have it\n", xl_ext_prog, req->new_option);
-            return XL_EXT_EXIT_USAGE;
-        }
+        if (req->new_option)
+            return usage_error("'%s' is a xenmig option and --engine xl runs stock 'xl %s', "
+                               "which does not have it; give one of them", req->new_option,
+                               command_name);
         return MIGRATE_STOCK_XL;
     }
     if (req->save) {
         /* xl save's: DOMAIN FILE [CONFIG]; the receiver is this host's. */
         if (argc - optind < 2 || argc - optind > 3)
-            return usage_error("%s", "needs DOMAIN FILE [CONFIG]");
+            return usage_error("%d argument%s given: give DOMAIN FILE [CONFIG] (or --sim "
+                               "... FILE)", argc - optind, argc - optind == 1 ? "" : "s");
         req->domain = argv[optind];
         req->save_path = argv[optind + 1];
         if (argc - optind == 3)
@@ -343,7 +388,8 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
         return MIGRATE_PARSED;
     }
     if (argc - optind != 2)
-        return usage_error("%s", "needs DOMAIN HOST");
+        return usage_error("%d argument%s given: give DOMAIN HOST (or --sim [DOMAIN-LABEL] "
+                           "HOST)", argc - optind, argc - optind == 1 ? "" : "s");
     req->domain = argv[optind];
     req->host = argv[optind + 1];
     return MIGRATE_PARSED;
@@ -352,8 +398,10 @@ static int parse_arguments(int argc, char **argv, struct migrate_request *req)
 int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
 {
     const char *cipher = NULL;      /* --cipher's argument, when given */
+    struct sim_given given = { 0 };
     int opt, rc;
 
+    command_name = req->save ? "save" : !strcmp(argv[0], "save") ? "save" : "migrate";
     optind = 1;
     while ((opt = getopt_long(argc, argv, "FC:s:epDch", long_options, NULL)) != -1) {
         switch (opt) {
@@ -383,13 +431,19 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
                 return usage_error("--engine '%s': use 'xenmig' or 'xl'", optarg);
             break;
         case 'h': case OPT_HELP:
-            xl_ext_print_usage(stdout, "migrate");
+            xl_ext_print_usage(stdout, command_name);
             return XL_EXT_EXIT_OK;
-        case '?':
-            return usage_error("%s", "bad option (see above)");
+        case '?': {
+            char what[160];
+
+            return usage_error("%s; run '%s help %s' for the options",
+                               xl_ext_option_error(argv, "FC:s:epDch", long_options, what,
+                                                sizeof(what)),
+                               xl_ext_prog, command_name);
+        }
         default:
             /* xenmig's own options: stock xl does not have them. */
-            req->new_option = argv[optind - 1];
+            req->new_option = typed_option(argv);
             if (opt == OPT_STREAMS)
                 req->streams_given = true;
             if (opt == OPT_FORMAT)
@@ -400,6 +454,12 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
                 req->data_host = optarg;
             else if (opt == OPT_CIPHER)
                 cipher = optarg;
+            if (opt >= OPT_SIM_MEMORY && opt <= OPT_SIM_FILL && !given.option)
+                given.option = typed_option(argv);
+            if (opt == OPT_SIM_MEMORY)
+                given.memory = optarg;
+            else if (opt == OPT_SIM_WORKING_SET)
+                given.working_set = optarg;
             rc = parse_engine_option(&req->opts, opt, optarg);
             if (!rc)
                 rc = parse_sim_option(&req->sim, opt, optarg);
@@ -410,6 +470,9 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
     if (cipher && !req->opts.encrypt)
         return usage_error("--cipher %s and --no-encrypt: plain streams have no cipher; "
                            "give one of them", cipher);
+    rc = check_contradictions(req, &given);
+    if (rc)
+        return rc;
     return parse_arguments(argc, argv, req);
 }
 

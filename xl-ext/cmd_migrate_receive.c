@@ -238,16 +238,21 @@ static int parse_request(int argc, char **argv, struct receive_request *req)
                 return XL_EXT_EXIT_USAGE;
             break;
         case 'h': case OPT_HELP:
-            xl_ext_print_usage(stderr, "migrate-receive");
+            xl_ext_print_usage(stdout, "migrate-receive");
             return XL_EXT_EXIT_OK;
-        default:
-            fprintf(stderr, "%s migrate-receive: bad option (see above); run '%s help "
-                    "migrate-receive'\n", xl_ext_prog, xl_ext_prog);
+        default: {
+            char what[160];
+
+            fprintf(stderr, "%s migrate-receive: %s; run '%s help migrate-receive' for the "
+                    "options\n", xl_ext_prog,
+                    xl_ext_option_error(argv, "Fedrpt:Th", long_options, what,
+                                                sizeof(what)), xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
+        }
         }
     }
     if (req->use_sim && req->use_xen) {
-        fprintf(stderr, "%s migrate-receive: --sim and --xen exclude each other\n",
+        fprintf(stderr, "%s migrate-receive: --sim and --xen exclude each other: give one\n",
                 xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }

@@ -45,9 +45,14 @@ int cmd_save(int argc, char **argv)
     struct migrate_request req;
     int sim = 0, rc;
 
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--sim"))
             sim = 1;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            xl_ext_print_usage(stdout, "save");
+            return XL_EXT_EXIT_OK;
+        }
+    }
     if (!sim)
         return save_xen(argc, argv);
     if (argc < 3 || argv[argc - 1][0] == '-') {
@@ -56,8 +61,7 @@ int cmd_save(int argc, char **argv)
         return XL_EXT_EXIT_USAGE;
     }
     migrate_request_init(&req);
-    argv[0] = "migrate";                /* migrate's options, and its messages */
-    rc = migrate_request_parse(argc, argv, &req);
+    rc = migrate_request_parse(argc, argv, &req);   /* migrate's options */
     if (rc != MIGRATE_PARSED)
         return rc == MIGRATE_STOCK_XL ? XL_EXT_EXIT_USAGE : rc;   /* (--sim: never) */
     rc = save_resolve_format(&req);

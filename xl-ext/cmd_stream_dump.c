@@ -428,15 +428,20 @@ static int parse_request(int argc, char **argv, struct dump_request *req)
         case 'j': req->json = true; break;
         case 'p': req->pages = true; break;
         case 'w': req->rewrite = optarg; break;
-        default:
-            xl_ext_print_usage(stderr, "stream-dump");
+        default: {
+            char what[160];
+
+            fprintf(stderr, "%s stream-dump: %s; run '%s help stream-dump' for the options\n",
+                    xl_ext_prog, xl_ext_option_error(argv, "", long_options, what,
+                                                sizeof(what)),
+                    xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
+        }
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "%s stream-dump: expected one FILE (or - for stdin), got %d "
-                "arguments\n", xl_ext_prog, argc - optind);
-        xl_ext_print_usage(stderr, "stream-dump");
+        fprintf(stderr, "%s stream-dump: %d argument%s given: give one FILE (or - for "
+                "stdin)\n", xl_ext_prog, argc - optind, argc - optind == 1 ? "" : "s");
         return XL_EXT_EXIT_USAGE;
     }
     req->input = argv[optind];

@@ -9,12 +9,13 @@
 const struct xl_ext_cmd xl_ext_cmds[] = {
     { "help", cmd_help,
       "Print this help, or the usage of one command",
-      "[COMMAND]",
-      "" },
+      "[COMMAND [SUBCOMMAND...]]",
+      "  xl-ext --help, xl-ext -h     the same as xl-ext help\n"
+      "  xl-ext COMMAND --help        the same as xl-ext help COMMAND\n" },
     { "version", cmd_version,
       "Print the xenmig version",
       "",
-      "" },
+      "  xl-ext --version   the same\n" },
 
     /* -- stream room commands -- */
     { "stream-dump", cmd_stream_dump,
@@ -66,7 +67,9 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
     { "create", cmd_create,
       "Create a domain as xl create, levelled to its cpuid_baseline / gpu_baseline",
       "[xl create options] [--dry-run] [--host HOST.json] [--cluster FILE] CFG [KEY=VALUE...]",
-      "  -p -F -V -c -e -q -f FILE   as xl create (passed on)\n"
+      "  -p -F -V -c -e -q -f FILE   as xl create (passed on; so are --quiet,\n"
+      "                     --vncviewer, --vncviewer-autopass and\n"
+      "                     --ignore-global-affinity-masks; -d is refused)\n"
       "  --dry-run          check and print the xl command instead of running it\n"
       "  --host HOST.json   with --dry-run: the host description to check against\n"
       "                     (default: probe this host)\n"
@@ -88,8 +91,10 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
     /* -- migration room commands -- */
     { "migrate", cmd_migrate,
       "Migrate a domain (or with --sim a simulated guest) to another host",
-      "[options] <Domain> <host>   |   --sim [options] <host>",
-      "-h                  Print this help.\n"
+      "[options] <Domain> <host>   |   --sim [options] [<DOMAIN-LABEL>] <host>",
+      "Sizes (SIZE) are binary: K, M, G, T = KiB, MiB, GiB, TiB; rates (RATE) are\n"
+      "decimal, per second: K, M, G = thousands, millions, billions (100M = 100 MB/s).\n"
+      "-h, --help          Print this help.\n"
       "-C <config>         Send <config> instead of config file from creation.\n"
       "-s <sshcommand>     Use <sshcommand> instead of ssh.  String will be passed\n"
       "                    to sh. If empty, run <host> instead of ssh <host> xl-ext\n"
@@ -99,6 +104,7 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--debug             Print huge (!) amount of debug during the migration process.\n"
       "-p                  Do not unpause domain after migrating it.\n"
       "-D                  Preserve the domain id\n"
+      "-F, --live          Accepted as xl's (a migration is always live).\n"
       "--streams N         Parallel data streams, 1-64 (default 2).\n"
       "--tracing MODE      Dirty tracing: loose (default, no global pause per\n"
       "                    harvest) or stop (pause all vCPUs per harvest, as Xen).\n"
@@ -116,7 +122,7 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "                    at switchover and on failure.  Each step is a line\n"
       "                    (--json: a \"ladder\" event); the summary says ladder=.\n"
       "--max-streams N     Streams the ladder may widen to (default --streams).\n"
-      "--bandwidth RATE    Cap the total rate (bytes/s, K/M/G = 1000s), split over\n"
+      "--bandwidth RATE    Cap the total rate in bytes/s (e.g. 100M), split over\n"
       "                    the streams with TCP pacing (split anew when the ladder\n"
       "                    widens: the total stays).\n"
       "--per-stream-bandwidth RATE\n"
@@ -160,7 +166,15 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--sim-fill F        Its memory at the start: zero (default), random\n"
       "                    (incompressible) or realistic (a seeded mix of zero,\n"
       "                    text, binary and random pages, compressing like a\n"
-      "                    real guest's).\n" },
+      "                    real guest's).\n"
+      "<DOMAIN-LABEL>      With --sim, an optional name for the simulated guest\n"
+      "                    before <host> (not used otherwise).\n"
+      "--inject-fault FAULT  For xenmig's own tests: break the data path once.\n"
+      "                    corrupt-page, cut-stream, tamper-frame, replay-frame,\n"
+      "                    truncate, stall, wrong-key, stream-reset,\n"
+      "                    stream-reset-rounds, stream-reset-always, version,\n"
+      "                    digest-mismatch or cpu-unknown (docs/architecture.md,\n"
+      "                    \"Testing hooks and the fault matrix\").\n" },
     { "migrate-receive", cmd_migrate_receive,
       "Receive a migrating domain (run by migrate through ssh or sh)",
       "[options]",
@@ -174,7 +188,8 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "--data-listen ADDR  Address to accept the data streams on (default: where\n"
       "                    ssh came in, from $SSH_CONNECTION, else 127.0.0.1).\n"
       "--timeout MS        Give up when the source is silent this long.\n"
-      "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory).\n"
+      "--sim-max-memory SIZE  Refuse guests larger than SIZE (out of memory; K, M,\n"
+      "                    G, T = KiB, MiB, GiB, TiB).\n"
       "--save FILE         Write the received simulated guest to FILE instead\n"
       "                    of running it (used by save --sim).\n"
       "--save-format F     --save's format: xl (default) or mapped (used by save\n"
@@ -231,3 +246,31 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
 };
 
 const unsigned int xl_ext_cmds_count = sizeof(xl_ext_cmds) / sizeof(xl_ext_cmds[0]);
+
+/*
+ * The commands of Xen 4.17's xl (its cmd_table, read from the xl binary of
+ * Debian's xen-utils-4.17 4.17.7), in its order: xl-ext hands a command it
+ * does not own to xl only when it is one of these, and only on a Xen host.
+ * Five of them (create, save, migrate, restore, migrate-receive) are
+ * xl-ext's own above; xl's `help` is xl-ext's own too.
+ */
+const char *const xl_ext_xl_cmds[] = {
+    "create", "config-update", "list", "destroy", "shutdown", "reboot", "pci-attach",
+    "pci-detach", "pci-list", "pci-assignable-add", "pci-assignable-remove",
+    "pci-assignable-list", "pause", "unpause", "console", "vncviewer", "save", "migrate",
+    "restore", "migrate-receive", "dump-core", "cd-insert", "cd-eject", "mem-max", "mem-set",
+    "button-press", "vcpu-list", "vcpu-pin", "vcpu-set", "vm-list", "info", "sharing",
+    "sched-credit", "sched-credit2", "sched-rtds", "domid", "domname", "rename", "trigger",
+    "sysrq", "debug-keys", "set-parameters", "dmesg", "top", "network-attach", "network-list",
+    "network-detach", "channel-list", "block-attach", "block-list", "block-detach",
+    "vtpm-attach", "vtpm-list", "vtpm-detach", "vkb-attach", "vkb-list", "vkb-detach",
+    "vdispl-attach", "vdispl-list", "vdispl-detach", "vsnd-attach", "vsnd-list",
+    "vsnd-detach", "uptime", "claims", "cpupool-create", "cpupool-list", "cpupool-destroy",
+    "cpupool-rename", "cpupool-cpu-add", "cpupool-cpu-remove", "cpupool-migrate",
+    "cpupool-numa-split", "getenforce", "setenforce", "loadpolicy", "remus", "devd",
+    "psr-hwinfo", "psr-cmt-attach", "psr-cmt-detach", "psr-cmt-show", "psr-cat-set",
+    "psr-cat-show", "psr-mba-set", "psr-mba-show", "usbctrl-attach", "usbctrl-detach",
+    "usbdev-attach", "usbdev-detach", "usb-list", "qemu-monitor-command",
+};
+
+const unsigned int xl_ext_xl_cmds_count = sizeof(xl_ext_xl_cmds) / sizeof(xl_ext_xl_cmds[0]);

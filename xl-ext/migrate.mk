@@ -4,3 +4,4 @@ xl_ext_SOURCES += cmd_migrate.c cmd_migrate_receive.c cmd_save.c save_xen.c rest
 	migrate_metadata.c migrate_metadata.h switchover_costs.c switchover_costs.h
 # -- xen destination room --
 xl_ext_SOURCES += migrate_xen.c migrate_xen.h
+xl_ext_SOURCES += migrate_preflight.c migrate_preflight.h

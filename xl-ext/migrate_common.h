@@ -15,8 +15,9 @@
 #include "mig_migrate.h"
 
 /*
- * Parse a size such as "512M", "1G", "4096" (bytes) into *bytes.  Returns
- * 0, or prints "xl-ext OPTION: ..." quoting text and returns -1.
+ * Parse a size such as "512M", "1G", "4096" (bytes; K M G T are binary:
+ * KiB MiB GiB TiB) into *bytes.  Returns 0, or prints "xl-ext COMMAND:
+ * OPTION 'TEXT': give ..." and returns -1.
  */
 int xl_ext_parse_size(const char *option, const char *text, uint64_t *bytes);
 
@@ -24,12 +25,14 @@ int xl_ext_parse_size(const char *option, const char *text, uint64_t *bytes);
 int xl_ext_parse_uint(const char *option, const char *text, unsigned long long min,
                       unsigned long long max, unsigned long long *value);
 
-/* Parse a rate such as "100M" (bytes/s, suffixes K M G as powers of 1000). */
+/* Parse a rate such as "100M" (per second; K M G are decimal: powers of 1000). */
 int xl_ext_parse_rate(const char *option, const char *text, uint64_t *bytes_per_s);
 
 /*
  * Run `xl ARGV...` in place of this process (argv[0] is xl's subcommand);
- * returns only if xl cannot be run, with XL_EXT_EXIT_NO_XEN and a message.
+ * returns only if xl cannot be run, with XL_EXT_EXIT_NO_XEN and a message:
+ * also, without running anything, on a host without Xen (no /proc/xen)
+ * unless $XENMIG_XL names an xl.
  */
 int xl_ext_exec_xl(int argc, char **argv);
 

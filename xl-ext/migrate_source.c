@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "migrate_preflight.h"
 #include "migrate_source.h"
 #include "subcommands.h"
 
@@ -167,6 +168,9 @@ int migrate_run(const struct migrate_request *req)
     char *self, *receiver = NULL;
     int rc;
 
+    rc = migrate_preflight(req);     /* before a guest is built or a domain touched */
+    if (rc)
+        return rc;
     run.out.tty = !run.out.json && isatty(fileno(run.out.out));
     run.opts.data_host = req->data_host ? req->data_host :
                          receiver_local ? "127.0.0.1" : req->host;

@@ -39,7 +39,8 @@ struct migrate_request {
                                         resolves the default); migrate: NULL */
     bool streams_given;              /* --streams was on the command line */
     const char *config_file;         /* -C, or NULL */
-    const char *new_option;          /* the first xenmig-only option given, or NULL */
+    const char *new_option;          /* the first xenmig-only option given, as
+                                        typed ("--streams=3"), or NULL */
     const char *data_host;           /* --data-host, or NULL: HOST (127.0.0.1
                                         for a local HOST and with -s ""); the
                                         simulated guest always uses the latter */

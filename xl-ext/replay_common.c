@@ -30,8 +30,10 @@ static const struct option long_options[] = {
 };
 
 /* An option of xl restore's: 0, or the exit code. */
-static int parse_xl_option(struct restore_request *req, int opt)
+static int parse_xl_option(struct restore_request *req, int opt, char **argv)
 {
+    char what[160];
+
     switch (opt) {
     case 'p': req->pause_after = true; break;
     case 'd': req->debug = true; break;
@@ -42,8 +44,10 @@ static int parse_xl_option(struct restore_request *req, int opt)
             req->console_or_vnc = (char)opt;
         break;
     default:
-        fprintf(stderr, "%s restore: bad option (see above); run '%s help restore'\n",
-                xl_ext_prog, xl_ext_prog);
+        fprintf(stderr, "%s restore: %s; run '%s help restore' for the options\n",
+                xl_ext_prog, xl_ext_option_error(argv, "FcpdeVAh", long_options, what,
+                                                sizeof(what)),
+                xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
     return 0;
@@ -71,7 +75,7 @@ int restore_request_parse(int argc, char **argv, struct restore_request *req)
             xl_ext_print_usage(stdout, "restore");
             return XL_EXT_EXIT_OK;
         default:
-            rc = parse_xl_option(req, opt);
+            rc = parse_xl_option(req, opt, argv);
             if (rc)
                 return rc;
         }

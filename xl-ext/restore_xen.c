@@ -70,10 +70,15 @@ int restore_xen(int argc, char **argv)
         case 'h': case OPT_HELP:
             xl_ext_print_usage(stdout, "restore");
             return XL_EXT_EXIT_OK;
-        case '?':
-            fprintf(stderr, "%s restore: unknown option; run '%s help restore'\n",
-                    xl_ext_prog, xl_ext_prog);
+        case '?': {
+            char what[160];
+
+            fprintf(stderr, "%s restore: %s; run '%s help restore' for the options\n",
+                    xl_ext_prog, xl_ext_option_error(argv, "FhpcedVA", long_options, what,
+                                                sizeof(what)),
+                    xl_ext_prog);
             return XL_EXT_EXIT_USAGE;
+        }
         default:                      /* xl restore's own: passed on */
             if (nr_flags < (int)sizeof(flags))
                 flags[nr_flags++] = (char)opt;

@@ -38,11 +38,28 @@ struct xl_ext_cmd {
 extern const struct xl_ext_cmd xl_ext_cmds[];
 extern const unsigned int xl_ext_cmds_count;
 
+/* The commands of Xen 4.17's xl (cmdtable.c): the only ones handed to xl. */
+extern const char *const xl_ext_xl_cmds[];
+extern const unsigned int xl_ext_xl_cmds_count;
+
 /* Program name for error messages ("xl-ext"). */
 extern const char *xl_ext_prog;
+/* The command being run ("migrate", "save", "cpuid-policy"), for messages. */
+extern const char *xl_ext_command;
 
 /* Print "Usage: xl-ext NAME USAGE" and the options of NAME to f. */
 void xl_ext_print_usage(FILE *f, const char *name);
+
+/*
+ * After getopt_long() returned '?' (opterr is 0: getopt prints nothing):
+ * what was wrong, quoting the option ("unknown option '--frob'", "option
+ * '--streams' needs a value", "option '--json' takes no value"), written
+ * into buf (size bytes) and returned.  shortopts and longopts are those
+ * given to getopt_long.
+ */
+struct option;
+const char *xl_ext_option_error(char **argv, const char *shortopts,
+                                const struct option *longopts, char *buf, size_t size);
 
 /* Subcommands (one file each). */
 int cmd_help(int argc, char **argv);

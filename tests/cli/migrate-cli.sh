@@ -12,9 +12,10 @@ run migrate --engine xl --streams=3 dom host
 t "--engine xl with a xenmig option exits 2, naming it" \
   '[ $rc -eq 2 ] && grep -q "'"'"'--streams=3'"'"' is a xenmig option" "$tmp/err"'
 run migrate dom
-t "a domain without a host exits 2" '[ $rc -eq 2 ] && grep -q "needs DOMAIN HOST" "$tmp/err"'
+t "a domain without a host exits 2" '[ $rc -eq 2 ] && grep -q "1 argument given: give DOMAIN HOST" "$tmp/err"'
 run migrate --sim label host extra
-t "--sim with three arguments exits 2" '[ $rc -eq 2 ] && grep -q "needs HOST" "$tmp/err"'
+t "--sim with three arguments exits 2" \
+  '[ $rc -eq 2 ] && grep -q "3 arguments given: give \[DOMAIN-LABEL\] HOST with --sim" "$tmp/err"'
 run migrate --sim --tracing sideways host
 t "a bad --tracing exits 2, quoting it" '[ $rc -eq 2 ] && grep -q "'"'"'sideways'"'"'" "$tmp/err"'
 run migrate --sim --sim-fill lifelike host

@@ -35,7 +35,7 @@ check "no GPU is level none, exit 0" 0 "baseline  none" -- --facts "$facts/no-gp
 check "llvmpipe GL 4.5" 0 "graphics  d3d11.0-gl4.5" -- --facts "$facts/mesa-llvmpipe-gl4.5.json"
 check "unknown level is bad input" 3 "unknown GPU level 'cuda-9.5'" -- --require cuda-9.5
 check "missing facts file is bad input" 3 "cannot open GPU facts file" -- --facts /nonexistent/facts.json
-check "unknown option is usage" 2 "Usage: xl-ext gpu-probe" -- --frobnicate
+check "unknown option is usage" 2 "xl-ext gpu-probe: unknown option '--frobnicate'" -- --frobnicate
 configs="$XENMIG_SRCDIR/tests/gpu/configs"
 check "domain config met (HVM, d3d11.0-gl4.1,cuda-8.0 on H100)" 0 "Requirement d3d11.0-gl4.1,cuda-8.0: met" -- \
     --facts "$facts/nvidia-h100.json" --config "$configs/hvm.cfg"

@@ -222,8 +222,9 @@ static int check_options(const struct mig_sim_options *options)
         options->memory_bytes % MIG_PAGE_SIZE ||
         options->memory_bytes / MIG_PAGE_SIZE > MIG_DIRTY_MAX_PFNS)
         return mig_error_set(MIG_EINVAL, "sim guest: memory size %" PRIu64
-                             " bytes is not a non-zero multiple of %d",
-                             options->memory_bytes, MIG_PAGE_SIZE);
+                             " bytes: give a whole number of %d-byte pages, from 1 "
+                             "to %llu", options->memory_bytes, MIG_PAGE_SIZE,
+                             (unsigned long long)MIG_DIRTY_MAX_PFNS);
     if (options->memory_bytes > mig_host_memory_bytes())
         return mig_error_set(MIG_ENOMEM, "sim guest: %" PRIu64 " MiB of memory asked, "
                              "this host has %" PRIu64 " MiB: give a smaller size",
