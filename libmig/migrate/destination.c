@@ -72,28 +72,34 @@ struct destination {
 /*
  * The key of a page as stored here, data (NULL: all zero) being what was
  * written and hash its mig_page_hash, which the receiver checked: read
- * back if the backend can.  A page read back equal to what was written,
- * with its type, has that hash (one hash a page, not two); one that
- * differs is hashed as it is.
+ * back (or looked at in place: stored_page) if the backend can.  A page
+ * read back equal to what was written, with its type, has that hash (one
+ * hash a page, not two); one that differs is hashed as it is.
  */
 static int stored_key(struct destination *d, unsigned int stream, uint64_t pfn,
                       const void *data, unsigned int type, uint64_t hash,
                       uint64_t *key_out)
 {
-    uint8_t *stored = d->scratch + (size_t)stream * MIG_PAGE_SIZE;
+    uint8_t *scratch = d->scratch + (size_t)stream * MIG_PAGE_SIZE;
+    const uint8_t *stored = scratch;
     unsigned int stored_type = 0;
     bool same;
     int rc;
 
-    if (!d->ops->read_page) {
+    if (!d->ops->read_page && !d->ops->stored_page) {
         /* Nothing to read back (a stream): the digest is of what arrived. */
         *key_out = mig_page_key(hash, type);
         return 0;
     }
-    /* Read the page back: the digest is of what is stored, not of what came. */
-    rc = d->ops->read_page(d->be, &d->ctx[stream], pfn, stored, &stored_type);
-    if (rc)
-        return rc;
+    /* Read the page back: the digest is of what is stored, not of what
+     * came; in place where the backend can say where it is. */
+    if (d->ops->stored_page) {
+        stored = d->ops->stored_page(d->be, &d->ctx[stream], pfn, &stored_type);
+    } else {
+        rc = d->ops->read_page(d->be, &d->ctx[stream], pfn, scratch, &stored_type);
+        if (rc)
+            return rc;
+    }
     same = stored_type == type && (data ? !memcmp(stored, data, MIG_PAGE_SIZE)
                                         : mig_xfer_page_is_zero(stored));
     *key_out = mig_page_key(same ? hash : mig_page_hash(stored), stored_type);
