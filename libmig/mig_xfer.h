@@ -431,6 +431,20 @@ int mig_xfer_receive(struct mig_xfer_receiver *receiver,
                      struct mig_xfer_stats *stats, uint8_t id_out[16]);
 
 /*
+ * As mig_xfer_receive, with a write_page that is also given the page's
+ * hash: mig_page_hash of data (of an all-zero page when data is NULL),
+ * which the receiver has just checked against the sender's, so that the
+ * callee need not hash the page again.
+ */
+typedef int (*mig_xfer_write_hashed_fn)(void *arg, unsigned int stream, uint64_t pfn,
+                                        const void *data, unsigned int type,
+                                        uint32_t epoch, uint64_t hash);
+int mig_xfer_receive_hashed(struct mig_xfer_receiver *receiver,
+                            mig_xfer_write_hashed_fn write_page,
+                            mig_xfer_epoch_done_fn epoch_done, void *arg,
+                            struct mig_xfer_stats *stats, uint8_t id_out[16]);
+
+/*
  * The streams the receiver has: those accepted, and once a receive ran,
  * those that joined it (opts.max_streams).
  */

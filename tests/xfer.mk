@@ -14,6 +14,12 @@ noinst_PROGRAMS += bench/xfer-bench
 bench_xfer_bench_SOURCES = bench/xfer-bench.c
 bench_xfer_bench_LDADD = $(LIBMIG_TEST_LIBS)
 
+# Benchmark helper (not a test): scripts/bench-peer writes the sim guest's
+# memory to a file with it, for QEMU and the raw sender.
+noinst_PROGRAMS += bench/sim-image
+bench_sim_image_SOURCES = bench/sim-image.c
+bench_sim_image_LDADD = $(LIBMIG_TEST_LIBS)
+
 # Benchmark (not a test): which codec compresses pages (docs/benchmarks.md,
 # "Page compression"); zstd beside LZ4 when configure found libzstd.
 noinst_PROGRAMS += bench/codec-bench

@@ -69,32 +69,45 @@ struct destination {
     struct mig_cpu_sample cpu_at;       /* at the last "applied" (or the start) */
 };
 
-/* The key of a page as stored here: read back if the backend can. */
+/*
+ * The key of a page as stored here, data (NULL: all zero) being what was
+ * written and hash its mig_page_hash, which the receiver checked: read
+ * back (or looked at in place: stored_page) if the backend can.  A page
+ * read back equal to what was written, with its type, has that hash (one
+ * hash a page, not two); one that differs is hashed as it is.
+ */
 static int stored_key(struct destination *d, unsigned int stream, uint64_t pfn,
-                      const void *data, unsigned int type, uint64_t *key_out)
+                      const void *data, unsigned int type, uint64_t hash,
+                      uint64_t *key_out)
 {
-    uint8_t *stored = d->scratch + (size_t)stream * MIG_PAGE_SIZE;
+    uint8_t *scratch = d->scratch + (size_t)stream * MIG_PAGE_SIZE;
+    const uint8_t *stored = scratch;
     unsigned int stored_type = 0;
+    bool same;
     int rc;
 
-    if (!d->ops->read_page) {
+    if (!d->ops->read_page && !d->ops->stored_page) {
         /* Nothing to read back (a stream): the digest is of what arrived. */
-        if (!data) {
-            memset(stored, 0, MIG_PAGE_SIZE);
-            data = stored;
-        }
-        *key_out = mig_page_key(mig_page_hash(data), type);
+        *key_out = mig_page_key(hash, type);
         return 0;
     }
-    /* Read the page back: the digest is of what is stored, not of what came. */
-    rc = d->ops->read_page(d->be, &d->ctx[stream], pfn, stored, &stored_type);
-    if (!rc)
-        *key_out = mig_page_key(mig_page_hash(stored), stored_type);
-    return rc;
+    /* Read the page back: the digest is of what is stored, not of what
+     * came; in place where the backend can say where it is. */
+    if (d->ops->stored_page) {
+        stored = d->ops->stored_page(d->be, &d->ctx[stream], pfn, &stored_type);
+    } else {
+        rc = d->ops->read_page(d->be, &d->ctx[stream], pfn, scratch, &stored_type);
+        if (rc)
+            return rc;
+    }
+    same = stored_type == type && (data ? !memcmp(stored, data, MIG_PAGE_SIZE)
+                                        : mig_xfer_page_is_zero(stored));
+    *key_out = mig_page_key(same ? hash : mig_page_hash(stored), stored_type);
+    return 0;
 }
 
 static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *data,
-                      unsigned int type, uint32_t epoch)
+                      unsigned int type, uint32_t epoch, uint64_t hash)
 {
     struct destination *d = arg;
     uint64_t key;
@@ -112,7 +125,7 @@ static int write_page(void *arg, unsigned int stream, uint64_t pfn, const void *
     d->received_epoch[pfn] = epoch + 1;
     rc = d->ops->write_page(d->be, &d->ctx[stream], pfn, data, type);
     if (!rc)
-        rc = stored_key(d, stream, pfn, data, type, &key);
+        rc = stored_key(d, stream, pfn, data, type, hash, &key);
     if (rc)
         return rc;
     /* No other thread writes this pfn now; the sum is shared. */
@@ -462,7 +475,8 @@ static int receive_pages(struct destination *d, int control_in)
         rc = mig_xfer_accept(d->listener, &d->receiver);
     (void)mig_host_cpu_sample(&d->cpu_at);
     if (!rc)
-        rc = mig_xfer_receive(d->receiver, write_page, epoch_done, d, &d->xfer, NULL);
+        rc = mig_xfer_receive_hashed(d->receiver, write_page, epoch_done, d, &d->xfer,
+                                     NULL);
     if (d->receiver)            /* with the streams that joined */
         d->result->streams = mig_xfer_receiver_streams(d->receiver);
     d->result->pages_sent = d->xfer.pages;

@@ -230,6 +230,17 @@ struct mig_destination_ops {
     /* Start the guest.  MIG_EABSENT means it failed AND the copy here is
      * gone (destroyed), so the source may safely resume its own. */
     int (*resume)(void *be);
+
+    /*
+     * Optional, used in place of read_page where a backend keeps its pages
+     * in its own memory: where pfn's stored page is (page size bytes,
+     * readable until the next write_page of pfn) and its type, so that the
+     * digest is of what is stored without copying it out.  Called as
+     * read_page is; cannot fail (a backend that may not find a stored
+     * page offers read_page only).
+     */
+    const void *(*stored_page)(void *be, struct mig_stream_ctx *st, uint64_t pfn,
+                               unsigned int *type_out);
 };
 
 #endif /* XENMIG_SYS_MIG_BACKEND_H */

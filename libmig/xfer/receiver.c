@@ -351,6 +351,7 @@ static int deliver_page(struct recv_stream *rs, uint32_t k, struct pages_cursor 
     const uint8_t *desc = rs->body + 8 + (size_t)k * 16, *data = NULL;
     uint64_t word = mig_le64_load(desc), hash = mig_le64_load(desc + 8);
     uint64_t pfn = word & MIG_XFER_PFN_MASK, actual;
+    unsigned int type;
     size_t at;
     uint32_t len;
     int rc;
@@ -380,9 +381,11 @@ static int deliver_page(struct recv_stream *rs, uint32_t k, struct pages_cursor 
         return frame_error(rs, MIG_ECORRUPT, "PAGES ", "pfn %#llx arrived corrupted (hash "
                            "%016llx, sender said %016llx)", (unsigned long long)pfn,
                            (unsigned long long)actual, (unsigned long long)hash);
-    rc = r->write_page(r->arg, rs->index, pfn, data,
-                       (unsigned int)((word & MIG_XFER_TYPE_MASK) >> MIG_XFER_TYPE_SHIFT),
-                       (uint32_t)rs->epoch);
+    type = (unsigned int)((word & MIG_XFER_TYPE_MASK) >> MIG_XFER_TYPE_SHIFT);
+    rc = r->write_hashed ? r->write_hashed(r->arg, rs->index, pfn, data, type,
+                                           (uint32_t)rs->epoch, actual)
+                         : r->write_page(r->arg, rs->index, pfn, data, type,
+                                         (uint32_t)rs->epoch);
     if (rc)
         return rc;
     rs->in_epoch++;
@@ -681,10 +684,9 @@ static int run_streams(struct mig_xfer_receiver *r)
     return rc;
 }
 
-int mig_xfer_receive(struct mig_xfer_receiver *r,
-                     mig_xfer_write_page_fn write_page,
-                     mig_xfer_epoch_done_fn epoch_done, void *arg,
-                     struct mig_xfer_stats *stats, uint8_t id_out[16])
+/* mig_xfer_receive with r->write_page or r->write_hashed set. */
+static int receive(struct mig_xfer_receiver *r, mig_xfer_epoch_done_fn epoch_done,
+                   void *arg, struct mig_xfer_stats *stats, uint8_t id_out[16])
 {
     struct mig_xfer_stats total = { 0 };
     int rc;
@@ -699,7 +701,6 @@ int mig_xfer_receive(struct mig_xfer_receiver *r,
     for (unsigned int i = 0; i < MIG_XFER_MAX_STREAMS; i++)
         r->last_ended[i] = -1;
     r->all_ended = -1;
-    r->write_page = write_page;
     r->epoch_done = epoch_done;
     r->arg = arg;
     rc = run_streams(r);
@@ -726,6 +727,26 @@ out:
     r->threads = NULL;
     r->last_ended = NULL;
     return rc;
+}
+
+int mig_xfer_receive(struct mig_xfer_receiver *r,
+                     mig_xfer_write_page_fn write_page,
+                     mig_xfer_epoch_done_fn epoch_done, void *arg,
+                     struct mig_xfer_stats *stats, uint8_t id_out[16])
+{
+    r->write_page = write_page;
+    r->write_hashed = NULL;
+    return receive(r, epoch_done, arg, stats, id_out);
+}
+
+int mig_xfer_receive_hashed(struct mig_xfer_receiver *r,
+                            mig_xfer_write_hashed_fn write_page,
+                            mig_xfer_epoch_done_fn epoch_done, void *arg,
+                            struct mig_xfer_stats *stats, uint8_t id_out[16])
+{
+    r->write_page = NULL;
+    r->write_hashed = write_page;
+    return receive(r, epoch_done, arg, stats, id_out);
 }
 
 unsigned int mig_xfer_receiver_streams(const struct mig_xfer_receiver *r)

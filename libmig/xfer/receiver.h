@@ -56,6 +56,7 @@ struct mig_xfer_receiver {
     int64_t all_ended;      /* last epoch ended on every stream */
     int first_failed;       /* stream whose error woke the others, -1 = none */
     mig_xfer_write_page_fn write_page;
+    mig_xfer_write_hashed_fn write_hashed;   /* or this, with the hash */
     mig_xfer_epoch_done_fn epoch_done;
     void *arg;
     struct gate *acceptor;  /* accept.c's thread for reconnections, or NULL */

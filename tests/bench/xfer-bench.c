@@ -4,7 +4,7 @@
  *
  *   xfer-bench [--memory MiB] [--max-streams N] [--cap MB/s] [--rounds R]
  *              [--fill random|half|text] [--compress]
- *              [--cipher aes-256-gcm|chacha20-poly1305]
+ *              [--cipher aes-256-gcm|chacha20-poly1305] [--batch-alt PAGES]
  *
  * For each N in 1, 2, 4, ... up to --max-streams it moves the same guest
  * image (random pages) twice over TCP loopback: once as plain bytes over N
@@ -19,6 +19,11 @@
  * (LZ4, plain streams), and lz4/xfer is printed too.  --fill picks the
  * guest's pages: random (the default: nothing compresses), half (each
  * page half random, half text: about half its size compressed) or text.
+ * With --batch-alt the plain and sealed xfer runs go a second time with
+ * PAGES pages per frame (the default is MIG_XFER_OPTIONS_INIT's), their
+ * rounds interleaved with the others, and alt/default is printed.  The
+ * destination's memory is written once before the first run, so that no
+ * row pays for its first touch.
  * Each figure is the best of --rounds runs; the ratios xfer/raw and
  * sealed/plain are printed per N.  This is a benchmark, not a test.
  */
@@ -184,7 +189,8 @@ static void *xfer_receiver(void *arg)
 static const uint8_t bench_key[MIG_XFER_KEY_SIZE] = { 0x42, 0x17 };
 static unsigned int bench_cipher = MIG_XFER_CIPHER_AES_256_GCM;
 
-static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed, bool compress)
+static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed, bool compress,
+                       unsigned int batch)
 {
     struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
     struct mig_xfer_sender *s = NULL;
@@ -199,6 +205,8 @@ static double run_xfer(unsigned int n, const uint64_t *pfns, bool sealed, bool c
     opts.key = sealed ? bench_key : NULL;
     opts.cipher = bench_cipher;
     opts.compress = compress;
+    if (batch)
+        opts.batch_pages = batch;
     if (mig_xfer_listen("127.0.0.1", "0", &opts, NULL, &x.listener))
         die("listen");
     snprintf(port, sizeof(port), "%u", mig_xfer_listener_port(x.listener));
@@ -248,6 +256,7 @@ int main(int argc, char **argv)
     unsigned int memory_mib = 128, max_streams = 4, rounds = 3;
     const char *fill = "random";
     bool compress = false;
+    unsigned int batch_alt = 0;
     uint64_t *pfns;
 
     for (int i = 1; i < argc; i++) {
@@ -261,6 +270,8 @@ int main(int argc, char **argv)
             rounds = (unsigned int)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--fill") && i + 1 < argc)
             fill = argv[++i];
+        else if (!strcmp(argv[i], "--batch-alt") && i + 1 < argc)
+            batch_alt = (unsigned int)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--compress"))
             compress = true;
         else if (!strcmp(argv[i], "--cipher") && i + 1 < argc) {
@@ -272,13 +283,15 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: xfer-bench [--memory MiB] [--max-streams N] "
                     "[--cap MB/s] [--rounds R] [--fill random|half|text] [--compress]\n"
-                    "       [--cipher aes-256-gcm|chacha20-poly1305]\n"
+                    "       [--cipher aes-256-gcm|chacha20-poly1305] [--batch-alt PAGES]\n"
                     "(unknown argument '%s')\n", argv[i]);
             return 2;
         }
     }
-    if (!memory_mib || !max_streams || max_streams > MIG_XFER_MAX_STREAMS || !rounds) {
-        fprintf(stderr, "xfer-bench: --memory, --max-streams (1..64), --rounds must be > 0\n");
+    if (!memory_mib || !max_streams || max_streams > MIG_XFER_MAX_STREAMS || !rounds ||
+        batch_alt > MIG_XFER_MAX_BATCH) {
+        fprintf(stderr, "xfer-bench: --memory, --max-streams (1..64), --rounds must be > 0, "
+                "--batch-alt at most %d\n", MIG_XFER_MAX_BATCH);
         return 2;
     }
     if (strcmp(fill, "random") && strcmp(fill, "half") && strcmp(fill, "text")) {
@@ -294,6 +307,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fill_guest(fill);
+    memset(dest, 0xa5, guest_pages * 4096);     /* no first touch in a row */
     for (size_t p = 0; p < guest_pages; p++)
         pfns[p] = p;
 
@@ -305,24 +319,34 @@ int main(int argc, char **argv)
                (unsigned long long)(cap_bytes / 1000000));
     printf("%-8s %10s %10s %12s %9s %13s", "streams", "raw MB/s", "xfer MB/s",
            "sealed MB/s", "xfer/raw", "sealed/xfer");
-    printf(compress ? " %9s %9s\n" : "\n", "lz4 MB/s", "lz4/xfer");
+    if (compress)
+        printf(" %9s %9s", "lz4 MB/s", "lz4/xfer");
+    if (batch_alt)
+        printf(" %10s %10s %9s %9s", "xfer@alt", "sealed@alt", "x alt/def", "s alt/def");
+    printf("\n");
     for (unsigned int n = 1; n <= max_streams; n *= 2) {
-        double raw = 0, xf = 0, se = 0, lz = 0;
+        double raw = 0, xf = 0, se = 0, lz = 0, xa = 0, sa = 0;
 
         for (unsigned int r = 0; r < rounds; r++) {
-            double a = run_raw(n), b = run_xfer(n, pfns, false, false);
-            double c = run_xfer(n, pfns, true, false);
-            double d = compress ? run_xfer(n, pfns, false, true) : 0;
+            double a = run_raw(n), b = run_xfer(n, pfns, false, false, 0);
+            double c = run_xfer(n, pfns, true, false, 0);
+            double d = compress ? run_xfer(n, pfns, false, true, 0) : 0;
+            double e = batch_alt ? run_xfer(n, pfns, false, false, batch_alt) : 0;
+            double f = batch_alt ? run_xfer(n, pfns, true, false, batch_alt) : 0;
 
             raw = a > raw ? a : raw;
             xf = b > xf ? b : xf;
             se = c > se ? c : se;
             lz = d > lz ? d : lz;
+            xa = e > xa ? e : xa;
+            sa = f > sa ? f : sa;
         }
         printf("%-8u %10.1f %10.1f %12.1f %9.2f %13.2f", n, raw, xf, se, xf / raw,
                se / xf);
         if (compress)
             printf(" %9.1f %9.2f", lz, lz / xf);
+        if (batch_alt)
+            printf(" %10.1f %10.1f %9.2f %9.2f", xa, sa, xa / xf, sa / se);
         printf("\n");
         fflush(stdout);
     }

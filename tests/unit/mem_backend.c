@@ -428,6 +428,17 @@ const struct mig_source_ops mem_source_ops = {
     .release = mb_release,
 };
 
+/* The stored page in place (mig_destination_ops.stored_page). */
+static const void *mb_stored_page(void *b, struct mig_stream_ctx *st, uint64_t pfn,
+                                  unsigned int *type_out)
+{
+    struct mem_backend *m = b;
+
+    *type_out = m->types[pfn];
+    m->pages_in_place++;
+    return m->memory + pfn * 4096;
+}
+
 const struct mig_destination_ops mem_destination_ops = {
     .name = "mem-destination",
     .prepare = mb_prepare,
@@ -438,6 +449,19 @@ const struct mig_destination_ops mem_destination_ops = {
     .read_page = mb_read_page,
     .restore_state = mb_restore_state,
     .resume = mb_resume,
+};
+
+const struct mig_destination_ops mem_destination_in_place_ops = {
+    .name = "mem-destination",
+    .prepare = mb_prepare,
+    .epoch_applied = mb_epoch_applied,
+    .open_streams = mb_open_streams,
+    .close_streams = mb_close_streams,
+    .write_page = mb_write_page,
+    .read_page = mb_read_page,
+    .restore_state = mb_restore_state,
+    .resume = mb_resume,
+    .stored_page = mb_stored_page,
 };
 
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source)

@@ -23,6 +23,7 @@ struct mem_backend {
     bool logging, paused, released, resumed_after_pause;
     unsigned int pauses, resumes, harvests, log_enables;
     _Atomic unsigned long pages_read;    /* source: read_page calls */
+    _Atomic unsigned long pages_in_place; /* destination: stored_page calls */
     int fail_prepare;            /* destination: prepare returns this */
     int fail_log_dirty;          /* source: log_dirty_enable returns this */
     bool corrupt_writes;         /* destination: store pfn 7 wrongly */
@@ -92,6 +93,8 @@ int mem_backend_throttle(void *be, unsigned int percent);
 /* Its prefetch op only counts what it is told (prefetched, prefetch_disorder). */
 extern const struct mig_source_ops mem_source_ops;
 extern const struct mig_destination_ops mem_destination_ops;
+/* The same with stored_page: the digest looks at the stored pages in place. */
+extern const struct mig_destination_ops mem_destination_in_place_ops;
 
 /* A source with nr_pfns pages of patterned content, or an empty destination. */
 void mem_backend_init(struct mem_backend *m, uint64_t nr_pfns, bool source);

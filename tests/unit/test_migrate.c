@@ -37,6 +37,7 @@
 
 struct dest_side {
     struct mem_backend be;
+    const struct mig_destination_ops *ops;  /* NULL: mem_destination_ops */
     struct mig_migrate_options opts;
     struct mig_migrate_result result;
     int in, out, rc;
@@ -47,8 +48,8 @@ static void *dest_main(void *arg)
 {
     struct dest_side *d = arg;
 
-    d->rc = mig_migrate_receive(&mem_destination_ops, &d->be, d->in, d->out, &d->opts,
-                                NULL, &d->result);
+    d->rc = mig_migrate_receive(d->ops ? d->ops : &mem_destination_ops, &d->be, d->in,
+                                d->out, &d->opts, NULL, &d->result);
     if (d->rc)
         snprintf(d->message, sizeof(d->message), "%s", mig_error_last());
     close(d->out);
@@ -961,6 +962,35 @@ START_TEST(test_memory_mismatch_not_resumed)
 END_TEST
 
 /*
+ * The destination's digest looks at its stored pages in place (stored_page)
+ * and compares them with what arrived: equal, the migration verifies (and
+ * no page is hashed twice); a store that went wrong is still caught.
+ */
+START_TEST(test_memory_digest_in_place)
+{
+    struct run r;
+
+    setup(&r, 100);
+    r.dst.ops = &mem_destination_in_place_ops;
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(r.dst.rc == 0, "destination: %s", r.dst.message);
+    ck_assert(r.result.memory_verified);
+    ck_assert_uint_ge(r.dst.be.pages_in_place, PFNS);
+    teardown(&r);
+
+    setup(&r, 100);
+    r.dst.ops = &mem_destination_in_place_ops;
+    r.dst.be.corrupt_writes = true;         /* the destination's copy differs */
+    migrate(&r, 2);
+    ck_assert_int_eq(r.rc, MIG_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(r.message, "destination memory differs"));
+    assert_resumed_at_source(&r);
+    teardown(&r);
+}
+END_TEST
+
+/*
  * The source hands over (xl's rename) while the destination restores, not
  * after: here the destination's restore waits for the handover, and would
  * wait in vain (MEM_BACKEND_WAIT_S) if it came only after "received".
@@ -1609,6 +1639,7 @@ int main(void)
     tcase_add_test(tc, test_throttle_never_left_behind);
     tcase_add_test(tc, test_migrate_survives_resets);
     tcase_add_test(tc, test_memory_mismatch_not_resumed);
+    tcase_add_test(tc, test_memory_digest_in_place);
     tcase_add_test(tc, test_failed_switchover_cancels_hash);
     tcase_add_test(tc, test_handover_while_destination_restores);
     tcase_add_test(tc, test_handover_fails);

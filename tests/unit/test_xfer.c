@@ -1011,6 +1011,63 @@ START_TEST(test_fuzz_seeds_received)
 }
 END_TEST
 
+/* mig_xfer_receive_hashed's write_page: each hash is its page's. */
+struct hashed_side {
+    unsigned int calls, zero, wrong;
+};
+
+static int write_hashed(void *arg, unsigned int stream, uint64_t pfn, const void *data,
+                        unsigned int type, uint32_t epoch, uint64_t hash)
+{
+    static const uint8_t zero_page[4096];
+    struct hashed_side *h = arg;
+
+    (void)stream, (void)pfn, (void)type, (void)epoch;
+    h->calls++;
+    h->zero += !data;
+    h->wrong += hash != mig_page_hash(data ? data : zero_page);
+    return 0;
+}
+
+/*
+ * mig_xfer_receive_hashed hands write_page the hash the receiver checked:
+ * that of the page as it is handed over (a compressed one decompressed),
+ * and an all-zero page's for a zero page (the plain-compressed seed: a
+ * compressed, a raw and a zero page).
+ */
+START_TEST(test_receive_hashed_gives_page_hash)
+{
+    const char *srcdir = getenv("XENMIG_SRCDIR") ? getenv("XENMIG_SRCDIR") : "..";
+    struct mig_xfer_options opts = MIG_XFER_OPTIONS_INIT;
+    struct mig_xfer_receiver *r = NULL;
+    struct hashed_side h = { 0 };
+    static uint8_t seed[65536];
+    char path[4096];
+    size_t size;
+    FILE *f;
+    int sv[2], rc;
+
+    snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/xfer_frames/plain-compressed",
+             srcdir);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size = fread(seed, 1, sizeof(seed), f);
+    fclose(f);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(write(sv[1], seed + 1, size - 1), (ssize_t)(size - 1));
+    shutdown(sv[1], SHUT_WR);
+    opts.timeout_ms = PATIENCE_MS;
+    ck_assert_int_eq(mig_xfer_receiver_adopt(&sv[0], 1, &opts, NULL, &r), 0);
+    rc = mig_xfer_receive_hashed(r, write_hashed, NULL, &h, NULL, NULL);
+    ck_assert_msg(rc == 0, "%s", mig_error_last());
+    ck_assert_uint_eq(h.calls, 3);
+    ck_assert_uint_eq(h.zero, 1);
+    ck_assert_uint_eq(h.wrong, 0);
+    mig_xfer_receiver_close(r);
+    close(sv[1]);
+}
+END_TEST
+
 /* A backend type beyond 4 bits fails the epoch at the sender. */
 START_TEST(test_type_beyond_four_bits_refused)
 {
@@ -1780,6 +1837,7 @@ int main(void)
     tcase_add_test(tc, test_compressed_frame_accepted);
     tcase_add_test(tc, test_hostile_compressed_frames_refused);
     tcase_add_test(tc, test_fuzz_seeds_received);
+    tcase_add_test(tc, test_receive_hashed_gives_page_hash);
     tcase_add_test(tc, test_type_beyond_four_bits_refused);
     tcase_add_test(tc, test_epoch_count_mismatch_refused);
     tcase_add_test(tc, test_oversized_frame_refused);

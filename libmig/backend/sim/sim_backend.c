@@ -222,6 +222,12 @@ static int dst_read_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, void 
     return 0;
 }
 
+static const void *dst_stored_page(void *b, struct mig_stream_ctx *st, uint64_t pfn,
+                                   unsigned int *type_out)
+{
+    return ((struct mig_sim_destination *)b)->memory + pfn * MIG_PAGE_SIZE;
+}
+
 static int dst_write_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, const void *data,
                           unsigned int type)
 {
@@ -313,6 +319,7 @@ const struct mig_destination_ops mig_sim_destination_ops = {
     .prepare = dst_prepare,
     .write_page = dst_write_page,
     .read_page = dst_read_page,
+    .stored_page = dst_stored_page,
     .restore_state = dst_restore_state,
     .resume = dst_resume,
 };
