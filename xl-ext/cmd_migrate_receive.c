@@ -161,7 +161,7 @@ static int receive_sim(struct receive_request *req)
     xentoollog_logger_stdiostream *logger;
     int rc;
 
-    logger = xtl_createlogger_stdiostream(stderr, XTL_ERROR, 0);
+    logger = xtl_createlogger_stdiostream(stderr, req->xen.debug ? XTL_DEBUG : XTL_ERROR, 0);
     rc = mig_migrate_receive(&mig_sim_destination_ops, &dest, 0, 1, &req->opts,
                              (xentoollog_logger *)logger, &result);
     migrate_output_received(&req->out, rc, &result, rc ? mig_error_last() : NULL);

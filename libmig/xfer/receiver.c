@@ -464,6 +464,7 @@ static int handle_epoch_end(struct recv_stream *rs)
 static int handle_done(struct recv_stream *rs)
 {
     struct mig_xfer_receiver *r = rs->receiver;
+    int parked;
 
     if (rs->epoch >= 0)
         return mig_error_set(MIG_EFORMAT, "%s DONE at offset %llu inside epoch %lld: "
@@ -472,6 +473,11 @@ static int handle_done(struct recv_stream *rs)
     rs->done = true;
     pthread_mutex_lock(&r->lock);
     r->ended[rs->index] = r->done[rs->index] = true;
+    /* A reconnection the acceptor parked while DONE still sat unread on the
+     * old connection: nobody else answers it now (a later one is answered
+     * by the acceptor, which sees done). */
+    parked = r->next_fd[rs->index];
+    r->next_fd[rs->index] = -1;
     pthread_mutex_unlock(&r->lock);
     /* A sender that reconnects waits for this; one lost is told at its
      * reconnection (WIRE_RESUME_DONE). */
@@ -481,6 +487,17 @@ static int handle_done(struct recv_stream *rs)
         wire_ack_encode(ack, WIRE_ACK_DONE);
         (void)mig_write_all(rs->fd, ack, sizeof(ack), MIG_IO_SOCKET, "%s: DONE ack: write",
                             rs->what);
+    }
+    if (parked >= 0) {
+        uint8_t reply[WIRE_REPLY_SIZE];
+
+        wire_reply_encode(reply, 0, WIRE_RESUME_DONE);
+        (void)mig_write_all(parked, reply, sizeof(reply), MIG_IO_SOCKET,
+                            "%s: reply: write", rs->what);
+        close(parked);
+        if (r->log)
+            xtl_log(r->log, XTL_WARN, -1, "xfer", "%s came back with its DONE already "
+                    "sent: told it the stream ended well", rs->what);
     }
     return 0;
 }
