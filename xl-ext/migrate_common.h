@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "mig_migrate.h"
+#include "progress_line.h"
 
 /*
  * Parse a size such as "512M", "1G", "4096" (bytes) into *bytes.  Returns
@@ -39,6 +40,8 @@ struct migrate_output {
     bool json;          /* one JSON event per line */
     bool tty;           /* redraw one progress line */
     bool line_open;     /* a TTY progress line is on screen */
+    struct progress_line live;  /* within rounds, on stderr when it is a
+                                   terminal (progress_line.h); off zeroed */
     /* where the policy's fixed switchover cost (policy.overhead_ms) came
      * from, for the summary (switchover_costs_use): learned from this many
      * migrations; 0 with fixed_cost_seeded: a probe; else the default */

@@ -81,6 +81,12 @@ struct source {
     _Atomic bool cancel;                 /* opts->cancel_fd became readable */
     pthread_t watcher;                   /* watches opts->cancel_fd */
     int stop_watch[2];                   /* ends the watcher; -1 when none */
+    /* options version 8: reports from within a pre-copy round (live_report) */
+    uint64_t live_total;                 /* the round's pages; 0: no report now */
+    _Atomic uint64_t live_done;          /* pages read in the round so far */
+    double live_started;                 /* when the round began sending */
+    double live_due;                     /* no report before; under live_busy */
+    _Atomic bool live_busy;              /* a stream thread is reporting */
 };
 
 /* MIG_ECANCELLED with the one message of a cancel before "go", when: "during pre-copy". */
@@ -101,6 +107,60 @@ static bool probing(const struct source *s)
     return s->opts->version >= 5 && (s->opts->dry_run || s->opts->predict);
 }
 
+/* Options version 8: progress_interval_ms with a progress callback. */
+static bool live_reports(const struct source *s)
+{
+    return s->opts->version >= 8 && s->opts->progress_interval_ms && s->opts->progress;
+}
+
+/* Before a pre-copy round sends its n pages: its reports from within may start. */
+static void live_begin(struct source *s, uint64_t n)
+{
+    double now = mig_clock_seconds();
+
+    atomic_store(&s->live_done, 0);
+    s->live_started = now;
+    s->live_due = now + s->opts->progress_interval_ms / 1e3;
+    s->live_total = live_reports(s) ? n : 0;
+}
+
+/*
+ * A report from within the round (on a stream thread, the engine's waits
+ * in mig_xfer_sender_send_epoch): one stream thread at a time, at most
+ * every progress_interval_ms; a stream that finds another reporting goes
+ * on.  A non-zero return cancels as cancel_fd does, at the next page.
+ */
+static void live_report(struct source *s)
+{
+    struct mig_progress p;
+    uint64_t done;
+    double now;
+
+    if (atomic_exchange_explicit(&s->live_busy, true, memory_order_acquire))
+        return;
+    now = mig_clock_seconds();
+    if (now >= s->live_due) {
+        s->live_due = now + s->opts->progress_interval_ms / 1e3;
+        done = atomic_load_explicit(&s->live_done, memory_order_relaxed);
+        p = s->progress;
+        p.phase = MIG_PHASE_PRECOPY;
+        p.in_round = true;
+        p.round = s->result->rounds;
+        p.round_pages = s->live_total;
+        p.round_done = done < s->live_total ? done : s->live_total;
+        p.round_elapsed = now - s->live_started;
+        p.elapsed = now - s->start;
+        p.decision = "round under way";     /* the last round's is gone */
+        p.ladder_step = MIG_LADDER_STEP_NONE;
+        p.ladder_reason = NULL;
+        p.probe = NULL;
+        p.prediction = NULL;
+        if (s->opts->progress(&p, s->opts->progress_payload))
+            atomic_store(&s->cancel, true);
+    }
+    atomic_store_explicit(&s->live_busy, false, memory_order_release);
+}
+
 static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
                      unsigned int *type_out)
 {
@@ -109,6 +169,10 @@ static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
     /* A cancel ends a round within a page, not at its end. */
     if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
         return cancelled("during pre-copy");
+    /* the clock is read every 64 pages only */
+    if (s->live_total &&
+        (atomic_fetch_add_explicit(&s->live_done, 1, memory_order_relaxed) & 63) == 63)
+        live_report(s);
     return s->ops->read_page(s->be, &s->ctx[stream], pfn, buf, type_out);
 }
 
@@ -165,6 +229,10 @@ static int report(struct source *s, enum mig_phase phase)
 {
     s->progress.phase = phase;
     s->progress.elapsed = mig_clock_seconds() - s->start;
+    if (phase != MIG_PHASE_PRECOPY) {       /* a round's figures in its report only */
+        s->progress.round_pages = s->progress.round_done = 0;
+        s->progress.round_elapsed = 0;
+    }
     if ((atomic_load(&s->cancel) && phase != MIG_PHASE_DONE) ||
         (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload)))
         return cancelled(phase == MIG_PHASE_PRECOPY || phase == MIG_PHASE_LADDER
@@ -1039,15 +1107,22 @@ static int precopy_round(struct source *s, double *last_harvest,
     struct mig_harvest_stats h = { 0 };
     struct mig_cpu_sample cpu_start;
     double round_start = mig_clock_seconds(), sent_at, t;
-    uint64_t pages, bytes;
+    uint64_t pages, bytes, round_pages;
     bool stepped = false;
     int rc;
 
     (void)mig_host_cpu_sample(&cpu_start);
+    round_pages = mig_dirty_bitmap_count(s->dirty);
+    live_begin(s, round_pages);
     rc = send_dirty(s, &pages, &bytes);
+    s->live_total = 0;
     if (rc)
         return rc;
     sent_at = mig_clock_seconds();
+    if (s->opts->version >= 8) {
+        s->progress.round_pages = s->progress.round_done = round_pages;
+        s->progress.round_elapsed = sent_at - round_start;
+    }
     rc = s->ops->harvest(s->be, s->opts->tracing, s->dirty, &h);
     if (rc)
         return rc;
