@@ -1,0 +1,5 @@
+# the first run of a new user (issue 26, "First run"): the live progress
+# line on a terminal and not off it, scripts/test's count line,
+# scripts/demo's quiet set-up
+TESTS += cli/progress-line.sh
+EXTRA_DIST += cli/progress-line.sh
