@@ -3,3 +3,5 @@
 # scripts/demo's quiet set-up
 TESTS += cli/progress-line.sh
 EXTRA_DIST += cli/progress-line.sh
+TESTS += cli/test-count.sh
+EXTRA_DIST += cli/test-count.sh
