@@ -5,3 +5,5 @@ TESTS += cli/progress-line.sh
 EXTRA_DIST += cli/progress-line.sh
 TESTS += cli/test-count.sh
 EXTRA_DIST += cli/test-count.sh
+TESTS += cli/demo-quiet.sh
+EXTRA_DIST += cli/demo-quiet.sh
