@@ -86,6 +86,9 @@ struct mig_progress {
                                        the last round's */
     uint64_t round_pages;           /* pages the round sends (dirty at its start) */
     uint64_t round_done;            /* of those, read so far (all at its end) */
+    bool round_sent;                /* in_round: all of them were read; the round
+                                       waits for the data streams and the
+                                       destination to apply them ("applied") */
     double round_elapsed;           /* seconds since the round began sending (at
                                        its end: how long sending took) */
 };
@@ -93,13 +96,11 @@ struct mig_progress {
 /*
  * Called after each round and at each phase change, on the engine's
  * thread.  With options version 8 and progress_interval_ms > 0, also
- * within each pre-copy round (in_round), at most every progress_interval_ms
- * ms: those calls come from one of the data stream threads while the
- * engine's thread waits for the round, never two at once nor at the same
- * time as another call; keep them cheap (every stream waits for none, but
- * the caller's stream sends no page meanwhile).  Return 0 to go on;
- * non-zero cancels the migration (MIG_ECANCELLED; the guest resumes at the
- * source; within a round, at the next page read).
+ * every progress_interval_ms ms within each pre-copy round (in_round),
+ * from a thread of the engine's own while the engine's thread waits for
+ * the round: never two calls at once.  Return 0 to go on; non-zero
+ * cancels the migration (MIG_ECANCELLED; the guest resumes at the source;
+ * within a round, at the next page read, and no more in-round calls).
  */
 typedef int (*mig_progress_fn)(const struct mig_progress *progress, void *payload);
 
@@ -165,9 +166,10 @@ struct mig_migrate_options {
                                            waited for */
     /* version 8 */
     unsigned int progress_interval_ms;  /* source: also call progress within each
-                                           pre-copy round (in_round), at most
-                                           this often; 0 (the default, and before
-                                           version 8): after each round only */
+                                           pre-copy round (in_round), this often,
+                                           from a thread of the engine's; 0 (the
+                                           default, and before version 8): after
+                                           each round only */
 };
 #define MIG_MIGRATE_CIPHER_AUTO 0xffu
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */

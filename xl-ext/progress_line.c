@@ -1,7 +1,7 @@
 /*
  * progress_line.c: the live progress line on a terminal (progress_line.h).
- * Called from the engine's data stream threads within a round, one call at
- * a time: it formats one short line and writes it with one fputs.
+ * Called from the engine's reporting thread within a round, one call at a
+ * time: it formats one short line and writes it.
  */
 #include "config.h"
 
@@ -12,12 +12,16 @@
 #include "progress_line.h"
 
 #define MIB (1024.0 * 1024.0)
+/* no page read for this long: the line says what the round waits for */
+#define PROGRESS_LINE_STALL_S 1.0
 
 void progress_line_init(struct progress_line *l, FILE *term)
 {
     l->term = term;
     l->open = false;
     l->round = 0;
+    l->last_done = 0;
+    l->last_move = 0;
 }
 
 /* "ETA 0.8 s", "ETA 12 s", "ETA 2 min 05 s", or "ETA --" with no rate yet. */
@@ -41,11 +45,20 @@ static void draw(struct progress_line *l, const struct mig_progress *p)
     double rate = p->round_elapsed > 0 ? done / p->round_elapsed : 0;   /* pages/s */
     char eta[32];
 
+    if (!l->open || l->round != p->round || p->round_done != l->last_done) {
+        l->last_done = p->round_done;
+        l->last_move = p->round_elapsed;
+    }
     eta_text(rate > 0 ? (total - done) / rate : -1, eta, sizeof(eta));
     /* \r, the line, and clear what a longer line left (ESC [ K) */
-    fprintf(l->term, "\rround %u: %3.0f%% of %.0f MiB, %.1f MB/s, %s\033[K", p->round,
-            total > 0 ? 100 * done / total : 0, total * MIG_PAGE_SIZE / MIB,
-            rate * MIG_PAGE_SIZE / 1e6, eta);
+    if (p->round_sent || p->round_elapsed - l->last_move >= PROGRESS_LINE_STALL_S)
+        fprintf(l->term, "\rround %u: %3.0f%% of %.0f MiB queued, waiting %.1f s for the "
+                "link and the destination\033[K", p->round, total > 0 ? 100 * done / total : 0,
+                total * MIG_PAGE_SIZE / MIB, p->round_elapsed - l->last_move);
+    else
+        fprintf(l->term, "\rround %u: %3.0f%% of %.0f MiB, %.1f MB/s, %s\033[K", p->round,
+                total > 0 ? 100 * done / total : 0, total * MIG_PAGE_SIZE / MIB,
+                rate * MIG_PAGE_SIZE / 1e6, eta);
     fflush(l->term);
     l->open = true;
     l->round = p->round;

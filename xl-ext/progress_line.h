@@ -5,10 +5,15 @@
  *
  *   round 0: 43% of 1024 MiB, 182.4 MB/s, ETA 3 s
  *
- * finished with a newline when the round ends ("round 0: 100% of 1024 MiB
- * in 5.8 s, 185.1 MB/s").  Sizes are binary (MiB), rates decimal (MB/s)
- * as in the round lines; the rate is of guest memory read and sent (zero
- * and unchanged pages included), so the ETA follows from it.  Drawn on
+ * (percent of the round's pages read and queued on the data streams, at
+ * the rate they were, zero and unchanged pages included, so the ETA
+ * follows), then, once every page was, or none was for a second (the
+ * streams are full: the link or the destination is the bottleneck),
+ * "round 0: 99% of 1024 MiB queued, waiting 1.8 s for the link and the
+ * destination";
+ * finished with a newline when the round ends: "round 0: 100% of 1024 MiB
+ * in 3.0 s, 355.4 MB/s".  Sizes are binary (MiB), rates decimal (MB/s),
+ * as in the round lines.  Drawn on
  * stderr only when stderr is a terminal and not with --json (migrate_run
  * decides); the engine's in-round reports (mig_migrate.h, options version
  * 8, progress_interval_ms) drive it.
@@ -28,6 +33,8 @@ struct progress_line {
     FILE *term;             /* the terminal drawn on; NULL: no line (zeroed) */
     bool open;              /* drawn, not yet finished with a newline */
     unsigned int round;     /* the round drawn */
+    unsigned long long last_done;   /* its round_done when it last moved */
+    double last_move;       /* its round_elapsed then */
 };
 
 /* On (term: the terminal, stderr) or off (NULL). */
