@@ -78,12 +78,30 @@ struct mig_progress {
     /* MIG_PHASE_PREDICT only (else NULL): borrowed for the call */
     const struct mig_precopy_probe *probe;
     const struct mig_precopy_prediction *prediction;
+    /* options version 8, progress_interval_ms: how far the pre-copy round
+     * under way (in_round) or just finished (MIG_PHASE_PRECOPY) got.  0 in
+     * every other report, and in all of them before version 8. */
+    bool in_round;                  /* a report from within a round: round is
+                                       the round under way, the policy's figures
+                                       (rates, remaining, decision) are still
+                                       the last round's */
+    uint64_t round_pages;           /* pages the round sends (dirty at its start) */
+    uint64_t round_done;            /* of those, read so far (all at its end) */
+    bool round_sent;                /* in_round: all of them were read; the round
+                                       waits for the data streams and the
+                                       destination to apply them ("applied") */
+    double round_elapsed;           /* seconds since the round began sending (at
+                                       its end: how long sending took) */
 };
 
 /*
- * Called after each round and at each phase change.  Return 0 to go on;
- * non-zero cancels the migration (MIG_ECANCELLED; the guest resumes at the
- * source).  Called on the engine's thread.
+ * Called after each round and at each phase change, on the engine's
+ * thread.  With options version 8 and progress_interval_ms > 0, also
+ * every progress_interval_ms ms within each pre-copy round (in_round),
+ * from a thread of the engine's own while the engine's thread waits for
+ * the round: never two calls at once.  Return 0 to go on; non-zero
+ * cancels the migration (MIG_ECANCELLED; the guest resumes at the source;
+ * within a round, at the next page read, and no more in-round calls).
  */
 typedef int (*mig_progress_fn)(const struct mig_progress *progress, void *payload);
 
@@ -147,6 +165,12 @@ struct mig_migrate_options {
                                            paused: one not finished by "go" is
                                            dropped (result->verify_dropped), not
                                            waited for */
+    /* version 8 */
+    unsigned int progress_interval_ms;  /* source: also call progress within each
+                                           pre-copy round (in_round), this often,
+                                           from a thread of the engine's; 0 (the
+                                           default, and before version 8): after
+                                           each round only */
 };
 #define MIG_MIGRATE_CIPHER_AUTO 0xffu
 #define MIG_MIGRATE_FAULT_VERSION 100   /* announce protocol version 99 */
@@ -158,10 +182,11 @@ struct mig_migrate_options {
 #define MIG_MIGRATE_FAULT_OLD_READY 104 /* destination: answer "ready" without
                                            "cipher" and seal with AES-256-GCM, as a
                                            destination from before the negotiation */
-#define MIG_MIGRATE_OPTIONS_VERSION 7
+#define MIG_MIGRATE_OPTIONS_VERSION 8
 /* The oldest version still accepted: version 1 has no max_rate, 2 no cancel_fd,
  * 3 no reconnects (a lost stream fails the migration), 4 no dry_run or predict,
- * 5 no cipher (the automatic choice), 6 no resumes_here. */
+ * 5 no cipher (the automatic choice), 6 no resumes_here, 7 no
+ * progress_interval_ms (progress after each round only). */
 #define MIG_MIGRATE_OPTIONS_VERSION_MIN 1
 
 /* The control protocol's version, in "hello" (docs/formats.md). */
@@ -169,7 +194,7 @@ struct mig_migrate_options {
 #define MIG_MIGRATE_OPTIONS_INIT \
     { MIG_MIGRATE_OPTIONS_VERSION, 2, MIG_TRACE_LOOSE, MIG_PRECOPY_OPTIONS_INIT, \
       0, 30000, true, "127.0.0.1", NULL, NULL, 0, true, 0, -1, 3, false, false, \
-      MIG_MIGRATE_CIPHER_AUTO, false }
+      MIG_MIGRATE_CIPHER_AUTO, false, 0 }
 
 /* Outcome of one migration (either side fills what it knows). */
 struct mig_migrate_result {

@@ -513,6 +513,17 @@ int migrate_output_progress(const struct mig_progress *p, void *payload)
 {
     struct migrate_output *o = payload;
 
+    if (p->in_round) {
+        /* the live line (on only off --json); a round line left open goes first */
+        if (o->live.term && o->line_open) {
+            fputc('\n', o->out);
+            fflush(o->out);
+            o->line_open = false;
+        }
+        progress_line_report(&o->live, p);
+        return 0;
+    }
+    progress_line_report(&o->live, p);     /* a round's end finishes its line */
     if (p->phase == MIG_PHASE_LADDER)
         output_ladder(o, p);
     else if (p->phase == MIG_PHASE_PREDICT)
@@ -616,6 +627,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     char ladder[64];
 
     ladder_summary(r, ladder, sizeof(ladder));
+
+    progress_line_close(&o->live);
     if (o->line_open)
         fputc('\n', o->out);
     o->line_open = false;

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "mig_migrate.h"
+#include "progress_line.h"
 
 /*
  * Parse a size such as "512M", "1G", "4096" (bytes; K M G T are binary:
@@ -45,6 +46,8 @@ struct migrate_output {
     /* pages and bytes sent before the last round (the engine's counts are
      * of all rounds so far; a round's own are the difference) */
     uint64_t pages_before, bytes_before;
+    struct progress_line live;  /* within rounds, on stderr when it is a
+                                   terminal (progress_line.h); off zeroed */
     /* where the policy's fixed switchover cost (policy.overhead_ms) came
      * from, for the summary (switchover_costs_use): learned from this many
      * migrations; 0 with fixed_cost_seeded: a probe; else the default */

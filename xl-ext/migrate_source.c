@@ -172,6 +172,11 @@ int migrate_run(const struct migrate_request *req)
     if (rc)
         return rc;
     run.out.tty = !run.out.json && isatty(fileno(run.out.out));
+    /* the live line within rounds: on a terminal, as pv; never with --json */
+    if (!run.out.json && isatty(STDERR_FILENO)) {
+        progress_line_init(&run.out.live, stderr);
+        run.opts.progress_interval_ms = PROGRESS_LINE_INTERVAL_MS;
+    }
     run.opts.data_host = req->data_host ? req->data_host :
                          receiver_local ? "127.0.0.1" : req->host;
     self = self_path();

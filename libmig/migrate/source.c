@@ -81,6 +81,17 @@ struct source {
     _Atomic bool cancel;                 /* opts->cancel_fd became readable */
     pthread_t watcher;                   /* watches opts->cancel_fd */
     int stop_watch[2];                   /* ends the watcher; -1 when none */
+    /* options version 8: reports from within a pre-copy round, by a thread
+     * of their own (live_ticker) while the engine's waits for the round */
+    uint64_t live_total;                 /* the round's pages */
+    _Atomic uint64_t live_done;          /* pages read in the round so far */
+    double live_started;                 /* when the round began sending */
+    struct mig_progress live_base;       /* the report before the round */
+    bool live_running;                   /* live_thread runs */
+    bool live_stop;                      /* under live_lock: it is to end */
+    pthread_t live_thread;
+    pthread_mutex_t live_lock;
+    pthread_cond_t live_cond;            /* on CLOCK_MONOTONIC */
 };
 
 /* MIG_ECANCELLED with the one message of a cancel before "go", when: "during pre-copy". */
@@ -101,6 +112,116 @@ static bool probing(const struct source *s)
     return s->opts->version >= 5 && (s->opts->dry_run || s->opts->predict);
 }
 
+/* Options version 8: progress_interval_ms with a progress callback. */
+static bool live_reports(const struct source *s)
+{
+    return s->opts->version >= 8 && s->opts->progress_interval_ms && s->opts->progress;
+}
+
+/*
+ * A report from within the round (on live_thread): how many of its pages
+ * were read, and whether all were (the round then waits for the streams
+ * and the destination's "applied").  Returns the callback's answer.
+ */
+static int live_report(struct source *s)
+{
+    struct mig_progress p = s->live_base;
+    uint64_t done = atomic_load_explicit(&s->live_done, memory_order_relaxed);
+    double now = mig_clock_seconds();
+
+    p.phase = MIG_PHASE_PRECOPY;
+    p.in_round = true;
+    p.round_pages = s->live_total;
+    p.round_done = done < s->live_total ? done : s->live_total;
+    p.round_sent = p.round_done == p.round_pages;
+    p.round_elapsed = now - s->live_started;
+    p.elapsed = now - s->start;
+    return s->opts->progress(&p, s->opts->progress_payload);
+}
+
+/* Every progress_interval_ms until live_end, or a cancel (as cancel_fd's). */
+static void *live_ticker(void *arg)
+{
+    struct source *s = arg;
+    unsigned int ms = s->opts->progress_interval_ms;
+    struct timespec due;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &due);
+    pthread_mutex_lock(&s->live_lock);
+    while (!s->live_stop) {
+        due.tv_sec += ms / 1000;
+        due.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (due.tv_nsec >= 1000000000L) {
+            due.tv_sec++;
+            due.tv_nsec -= 1000000000L;
+        }
+        rc = 0;
+        while (!s->live_stop && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&s->live_cond, &s->live_lock, &due);
+        if (s->live_stop)
+            break;
+        pthread_mutex_unlock(&s->live_lock);
+        rc = live_report(s);
+        pthread_mutex_lock(&s->live_lock);
+        if (rc) {
+            atomic_store(&s->cancel, true);     /* read_page ends the round */
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->live_lock);
+    return NULL;
+}
+
+/*
+ * Before a pre-copy round sends its n pages: its reports from within
+ * start (when asked for; a thread that cannot start only leaves them out).
+ */
+static void live_begin(struct source *s, uint64_t n)
+{
+    pthread_condattr_t attr;
+
+    atomic_store(&s->live_done, 0);
+    s->live_total = n;
+    s->live_started = mig_clock_seconds();
+    s->live_running = s->live_stop = false;
+    if (!live_reports(s))
+        return;
+    /* what the round's reports carry besides its own figures */
+    s->live_base = s->progress;
+    s->live_base.round = s->result->rounds;
+    s->live_base.decision = "round under way";     /* the last round's is gone */
+    s->live_base.ladder_step = MIG_LADDER_STEP_NONE;
+    s->live_base.ladder_reason = NULL;
+    s->live_base.probe = NULL;
+    s->live_base.prediction = NULL;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->live_lock, NULL);
+    pthread_cond_init(&s->live_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    s->live_running = pthread_create(&s->live_thread, NULL, live_ticker, s) == 0;
+    if (!s->live_running) {
+        pthread_cond_destroy(&s->live_cond);
+        pthread_mutex_destroy(&s->live_lock);
+    }
+}
+
+/* The round sent (or failed): its reports end before the engine's go on. */
+static void live_end(struct source *s)
+{
+    if (!s->live_running)
+        return;
+    pthread_mutex_lock(&s->live_lock);
+    s->live_stop = true;
+    pthread_cond_signal(&s->live_cond);
+    pthread_mutex_unlock(&s->live_lock);
+    pthread_join(s->live_thread, NULL);
+    pthread_cond_destroy(&s->live_cond);
+    pthread_mutex_destroy(&s->live_lock);
+    s->live_running = false;
+}
+
 static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
                      unsigned int *type_out)
 {
@@ -109,6 +230,7 @@ static int read_page(void *arg, unsigned int stream, uint64_t pfn, void *buf,
     /* A cancel ends a round within a page, not at its end. */
     if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
         return cancelled("during pre-copy");
+    atomic_fetch_add_explicit(&s->live_done, 1, memory_order_relaxed);
     return s->ops->read_page(s->be, &s->ctx[stream], pfn, buf, type_out);
 }
 
@@ -165,6 +287,10 @@ static int report(struct source *s, enum mig_phase phase)
 {
     s->progress.phase = phase;
     s->progress.elapsed = mig_clock_seconds() - s->start;
+    if (phase != MIG_PHASE_PRECOPY) {       /* a round's figures in its report only */
+        s->progress.round_pages = s->progress.round_done = 0;
+        s->progress.round_elapsed = 0;
+    }
     if ((atomic_load(&s->cancel) && phase != MIG_PHASE_DONE) ||
         (s->opts->progress && s->opts->progress(&s->progress, s->opts->progress_payload)))
         return cancelled(phase == MIG_PHASE_PRECOPY || phase == MIG_PHASE_LADDER
@@ -1039,15 +1165,22 @@ static int precopy_round(struct source *s, double *last_harvest,
     struct mig_harvest_stats h = { 0 };
     struct mig_cpu_sample cpu_start;
     double round_start = mig_clock_seconds(), sent_at, t;
-    uint64_t pages, bytes;
+    uint64_t pages, bytes, round_pages;
     bool stepped = false;
     int rc;
 
     (void)mig_host_cpu_sample(&cpu_start);
+    round_pages = mig_dirty_bitmap_count(s->dirty);
+    live_begin(s, round_pages);
     rc = send_dirty(s, &pages, &bytes);
+    live_end(s);
     if (rc)
         return rc;
     sent_at = mig_clock_seconds();
+    if (s->opts->version >= 8) {
+        s->progress.round_pages = s->progress.round_done = round_pages;
+        s->progress.round_elapsed = sent_at - round_start;
+    }
     rc = s->ops->harvest(s->be, s->opts->tracing, s->dirty, &h);
     if (rc)
         return rc;

@@ -37,6 +37,8 @@ t "the failure quotes its reason" 'grep -q "^not ok 4 - pv-128-idle-migrate-tcp:
 t "the failure carries its evidence and the console tail" 'grep -q "^# --- guest console marker-line-from-evidence" "$dir/tap" && grep -q "^# .*last-console-line-before-the-crash" "$dir/tap"'
 t "the hook is a skip, not a pass" 'grep -q "^ok 5 - pv-128-idle-xenmig-migrate-pipe # SKIP hook off" "$dir/tap"'
 t "a planned scenario without a result fails" 'grep -q "^not ok 6 - pv-512-dirty16-create: no result" "$dir/tap"'
+t "the count line scripts/test adds up: 6 scenarios, 3 passed, 2 failed, 1 skipped" \
+  'tail -n 1 "$dir/tap" | grep -qx "# lab: 6 scenarios: 3 passed, 2 failed, 1 skipped"'
 t "JUnit: 6 tests, 2 failures, 1 skipped" 'python3 -c "
 import sys, xml.etree.ElementTree as E
 s = E.parse(sys.argv[1]).getroot()

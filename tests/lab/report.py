@@ -249,6 +249,9 @@ def main():
     suite.set("errors", "0")
 
     print("\n".join(tap))
+    # the count scripts/test's last line adds up (scripts/count-tests)
+    print("# lab: %d scenarios: %d passed, %d failed, %d skipped"
+          % (len(ordered), len(ordered) - failures - skipped, failures, skipped))
     ElementTree.ElementTree(suite).write(arguments.results + "/junit.xml",
                                          encoding="utf-8", xml_declaration=True)
     timings = {"boots": boots, "scenarios": scenarios_json}

@@ -68,6 +68,12 @@ struct dirtier {
     bool scale_by_throttle;     /* write fewer pages as the guest is throttled */
     _Atomic bool *fail_when_throttled;  /* set once a report says throttled */
     unsigned int predictions;   /* MIG_PHASE_PREDICT reports with their figures */
+    /* reports within a round (options version 8, progress_interval_ms) */
+    unsigned int in_round_reports;
+    unsigned int round_ends;    /* MIG_PHASE_PRECOPY reports */
+    uint64_t round_done_seen;   /* the last in-round round_done, 0 at a round's end */
+    bool live_wrong;            /* a report whose round figures do not add up */
+    bool cancel_in_round;       /* cancel at the first report within a round */
 };
 
 /* The guest's writes during a round (called at each harvest). */
@@ -106,6 +112,24 @@ static int cancel_hook(const struct mig_progress *p, void *payload)
         atomic_store(w->fail_when_throttled, true);
     if (p->phase == MIG_PHASE_PREDICT && p->probe && p->prediction)
         w->predictions++;
+    if (p->in_round) {          /* on a stream thread, never two at once */
+        w->in_round_reports++;
+        if (p->phase != MIG_PHASE_PRECOPY || !p->round_pages ||
+            p->round_done > p->round_pages || p->round_done < w->round_done_seen ||
+            p->round_elapsed <= 0 || (int)p->round != (int)w->round_ends ||
+            p->round_sent != (p->round_done == p->round_pages))
+            w->live_wrong = true;
+        w->round_done_seen = p->round_done;
+        return w->cancel_in_round;
+    }
+    if (p->phase == MIG_PHASE_PRECOPY) {
+        if (p->round_done != p->round_pages || p->round_elapsed < 0)
+            w->live_wrong = true;
+        w->round_ends++;
+        w->round_done_seen = 0;
+    } else if (p->round_pages || p->round_done) {
+        w->live_wrong = true;   /* a round's figures in its own report only */
+    }
 
     return p->phase == MIG_PHASE_PRECOPY && (int)p->round == w->cancel_at_round;
 }
@@ -943,6 +967,67 @@ START_TEST(test_cancel_from_progress)
 }
 END_TEST
 
+/* Round 0 of 16 MiB at 20 MB/s, raw (no ladder: no compression): 0.8 s. */
+static void setup_slow_round(struct run *r, unsigned int interval_ms)
+{
+    setup(r, 100);
+    r->opts.policy.ladder = 0;
+    r->opts.max_rate = 20 * 1000 * 1000;
+    r->opts.progress_interval_ms = interval_ms;
+}
+
+START_TEST(test_progress_within_rounds)
+{
+    struct run r;
+
+    setup_slow_round(&r, 20);
+    migrate(&r, 1);
+    assert_arrived_verified(&r);
+    /* about 40; at least 3 on a slow machine */
+    ck_assert_uint_ge(r.w.in_round_reports, 3);
+    ck_assert_msg(!r.w.live_wrong, "a report's round figures do not add up");
+    ck_assert_uint_ge(r.w.round_ends, 1);
+    teardown(&r);
+}
+END_TEST
+
+/* Not before version 8, nor with no interval: after each round only. */
+START_TEST(test_progress_within_rounds_asked_for)
+{
+    struct run r;
+
+    setup_slow_round(&r, 20);
+    r.opts.version = 7;
+    migrate(&r, 1);
+    assert_arrived_verified(&r);
+    ck_assert_uint_eq(r.w.in_round_reports, 0);
+    teardown(&r);
+
+    setup_slow_round(&r, 0);
+    migrate(&r, 1);
+    assert_arrived_verified(&r);
+    ck_assert_uint_eq(r.w.in_round_reports, 0);
+    ck_assert_msg(!r.w.live_wrong, "a report's round figures do not add up");
+    teardown(&r);
+}
+END_TEST
+
+START_TEST(test_cancel_within_round)
+{
+    struct run r;
+
+    setup_slow_round(&r, 20);
+    r.w.cancel_in_round = true;
+    migrate(&r, 1);
+    ck_assert_int_eq(r.rc, MIG_ECANCELLED);
+    ck_assert_ptr_nonnull(strstr(r.message, "cancelled by the caller during pre-copy"));
+    ck_assert_uint_eq(r.w.in_round_reports, 1);    /* none after the cancel */
+    ck_assert_uint_eq(r.result.rounds, 0);     /* within round 0, not after it */
+    assert_running_at_source(&r);
+    teardown(&r);
+}
+END_TEST
+
 START_TEST(test_memory_mismatch_not_resumed)
 {
     struct run r;
@@ -1634,6 +1719,9 @@ int main(void)
     tcase_add_test(tc, test_tracking_fails_after_hello);
     tcase_add_test(tc, test_policy_gives_up);
     tcase_add_test(tc, test_cancel_from_progress);
+    tcase_add_test(tc, test_progress_within_rounds);
+    tcase_add_test(tc, test_progress_within_rounds_asked_for);
+    tcase_add_test(tc, test_cancel_within_round);
     tcase_add_test(tc, test_ladder_throttles_and_gives_back);
     tcase_add_test(tc, test_ladder_widens);
     tcase_add_test(tc, test_throttle_never_left_behind);
