@@ -370,7 +370,7 @@ static void output_phase(struct migrate_output *o, const struct mig_progress *p)
     }
     if (p->phase != MIG_PHASE_PRECOPY) {
         if (o->tty && p->phase == MIG_PHASE_SWITCHOVER)
-            fprintf(o->out, "\rswitchover: guest paused, sending the rest%-40s", "");
+            fprintf(o->out, "switchover: guest paused, sending the rest\n");
         fflush(o->out);
         return;
     }
@@ -379,12 +379,13 @@ static void output_phase(struct migrate_output *o, const struct mig_progress *p)
                  p->link_rate / 1e6, p->expected_downtime_ms);
     else
         snprintf(expected, sizeof(expected), "link not measured yet, expected downtime n/a");
-    fprintf(o->out, "%sround %u: sent %" PRIu64 " pages (%.1f MB) this round, %" PRIu64
-            " (%.1f MB) in all; remaining %" PRIu64 ", dirty %.0f pages/s, %s%s",
-            o->tty ? "\r" : "", p->round, round_pages, round_bytes / 1e6, p->pages_sent,
-            p->bytes_sent / 1e6, p->pages_remaining, p->dirty_rate, expected,
-            o->tty ? "   " : "\n");
-    o->line_open = o->tty;
+    /* a whole line even on a terminal: it is longer than one there, and
+     * the live line (progress_line.c) is what is redrawn in place */
+    fprintf(o->out, "round %u: sent %" PRIu64 " pages (%.1f MB) this round, %" PRIu64
+            " (%.1f MB) in all; remaining %" PRIu64 ", dirty %.0f pages/s, %s\n",
+            p->round, round_pages, round_bytes / 1e6, p->pages_sent,
+            p->bytes_sent / 1e6, p->pages_remaining, p->dirty_rate, expected);
+    o->line_open = false;
     fflush(o->out);
 }
 

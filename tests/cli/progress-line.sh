@@ -12,9 +12,9 @@ n=0; fail=0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1
       sed 's/^/# /' "$tmp/out" | cat -A | head -n 40; fi; }
-echo "1..7"
+echo "1..8"
 if ! command -v script >/dev/null; then
-    for i in 1 2 3 4 5 6 7; do
+    for i in 1 2 3 4 5 6 7 8; do
         echo "ok $i # SKIP script(1) is missing (Debian package bsdutils)"
     done
     exit 0
@@ -34,6 +34,12 @@ t "on a terminal round 0 is drawn again and again in place (CR, ESC [ K)" \
    grep -q "ETA [0-9.-]*[^$esc]*${esc}\[K" "$tmp/out"'
 t "on a terminal the round ends with its totals and a newline" \
   'grep -q "${cr}round 0: 100% of 32 MiB in [0-9.]* s, [0-9.]* MB/s${esc}\[K${cr}\$" "$tmp/out"'
+
+# The rounds' summaries are whole lines that stay (they are longer than a
+# terminal's line: redrawn in place they would wrap over each other).
+t "on a terminal each round's summary is a line of its own, never redrawn" \
+  'grep -q "^round 0: sent [0-9]* pages .* this round, .*${cr}\$" "$tmp/out" &&
+   ! grep -q "${cr}round [0-9]*: sent" "$tmp/out"'
 
 on_tty "\"$XL_EXT\" migrate --sim --sim-memory 4M --sim-fill random --sim-pattern idle --streams 1 --bandwidth 1M localhost"
 t "on a terminal a round whose streams are full says what it waits for, how long" \
