@@ -15,7 +15,7 @@ TESTS += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selftest.s
 EXTRA_DIST += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selftest.sh \
 	lab/labresult-selftest.sh lab/bench-table-selftest.sh lab/data/bench-lab \
 	lab/build-artefacts.sh \
-	lab/build-xen-shadow.sh lab/dom0-init lab/domU-init lab/scenarios.sh \
+	lab/build-xen-shadow.sh lab/build-xen-upstream.sh lab/dom0-init lab/domU-init lab/scenarios.sh \
 	lab/serial-watch.py lab/report.py lab/labresult.py lab/bench-table.py lab/two-host.sh
 # the scheduler-parameter check of option sched_check (sched-params.sh,
 # which dom0 runs) against a fake xl
