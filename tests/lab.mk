@@ -21,6 +21,10 @@ EXTRA_DIST += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selft
 # which dom0 runs) against a fake xl
 TESTS += lab/sched-params-selftest.sh
 EXTRA_DIST += lab/sched-params-selftest.sh lab/sched-params.sh
+# the build of an upstream Xen for scripts/lab --xen 4.20|4.22, on a fake
+# release tarball (caching, patches, the shadow-paging config, refusals)
+TESTS += lab/build-xen-upstream-selftest.sh
+EXTRA_DIST += lab/build-xen-upstream-selftest.sh
 # the two-host lab's result combiner on recorded consoles (two-host room)
 TESTS += lab/two-host-selftest.sh
 EXTRA_DIST += lab/two-host-selftest.sh lab/two-host-combine.py
