@@ -3,7 +3,8 @@
 # release tarball whose configure and Makefiles only make the files a real
 # build leaves (xen/xen, xen/.config, DESTDIR/usr/sbin/xl), in seconds: the
 # result is built once and then taken from the cache, only its path goes to
-# stdout, a changed patch set builds anew (and a patch that does not apply
+# stdout (without waiting for the lock another build holds), a changed
+# patch set builds anew (and a patch that does not apply
 # fails naming it), CONFIG_SHADOW_PAGING=y reaches the hypervisor's config,
 # and a bad version or a missing tarball is refused with a message.
 script=${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/lab/build-xen-upstream.sh
@@ -66,6 +67,14 @@ t "progress went to stderr" 'grep -q "build-xen-upstream: built $dir" "$tmp/err"
 build 4.99 "$tmp/cache" "$tmp/work"; rc=$?
 t "a second run takes the cache: same path, nothing built" \
     '[ $rc = 0 ] && [ "$(cat "$tmp/out")" = "$dir" ] && [ "$(builds)" = 1 ] && grep -q "using cached" "$tmp/err"'
+
+# another build holds the cache's lock (this subshell, for as long as the
+# run lasts): a cached result is still taken at once (bounded by timeout)
+( flock 9 && XENMIG_XEN_TARBALLS=$tmp/tarballs timeout 20 \
+    sh "$tmp/tree/tests/lab/build-xen-upstream.sh" 4.99 "$tmp/cache" "$tmp/work" > "$tmp/out" 2> "$tmp/err" ) \
+    9> "$tmp/cache/.lock"; rc=$?
+t "a cached result does not wait for the lock another build holds" \
+    '[ $rc = 0 ] && [ "$(cat "$tmp/out")" = "$dir" ]'
 
 mkdir -p "$tmp/tree/tests/lab/patches/xen-4.99"
 cat > "$tmp/tree/tests/lab/patches/xen-4.99/0001-note.patch" <<'EOF'

@@ -78,20 +78,23 @@ config_key=$( { echo $configure_args; printf '%s %s' "$config_change" "$vendor_v
     [ -z "$patches" ] || cat $patches; } | sha256sum | cut -c1-8)
 
 mkdir -p "$cache_dir" "$work_dir"
+source_sum=$(sha256sum "$tarball" | cut -c1-12)
+cached="$cache_dir/xen-$full_version-$source_sum-$config_key"
+use_cached() {  # a result is published whole (mv of its .tmp directory)
+    [ -s "$cached/xen" ] && [ -x "$cached/dist/usr/sbin/xl" ] || return 1
+    log "using cached $cached"
+    echo "$cached"
+    exit 0
+}
+# before the lock too: a cached result never waits for another's build
+use_cached || true
 # One builder at a time per cache (CI and a developer may share a machine).
 exec 9>"$cache_dir/.lock"
 if ! flock -w 3600 9; then
     log "another build holds $cache_dir/.lock for more than an hour; remove it if no build is running"
     exit 1
 fi
-
-source_sum=$(sha256sum "$tarball" | cut -c1-12)
-cached="$cache_dir/xen-$full_version-$source_sum-$config_key"
-if [ -s "$cached/xen" ] && [ -x "$cached/dist/usr/sbin/xl" ]; then
-    log "using cached $cached"
-    echo "$cached"
-    exit 0
-fi
+use_cached || true
 
 started=$(date +%s)
 src_dir="$work_dir/xen-$full_version"
