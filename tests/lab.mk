@@ -15,12 +15,16 @@ TESTS += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selftest.s
 EXTRA_DIST += lab/heartbeat-gap.sh lab/report-selftest.sh lab/serial-watch-selftest.sh \
 	lab/labresult-selftest.sh lab/bench-table-selftest.sh lab/data/bench-lab \
 	lab/build-artefacts.sh \
-	lab/build-xen-shadow.sh lab/dom0-init lab/domU-init lab/scenarios.sh \
+	lab/build-xen-shadow.sh lab/build-xen-upstream.sh lab/dom0-init lab/domU-init lab/scenarios.sh \
 	lab/serial-watch.py lab/report.py lab/labresult.py lab/bench-table.py lab/two-host.sh
 # the scheduler-parameter check of option sched_check (sched-params.sh,
 # which dom0 runs) against a fake xl
 TESTS += lab/sched-params-selftest.sh
 EXTRA_DIST += lab/sched-params-selftest.sh lab/sched-params.sh
+# the build of an upstream Xen for scripts/lab --xen 4.20|4.22, on a fake
+# release tarball (caching, patches, the shadow-paging config, refusals)
+TESTS += lab/build-xen-upstream-selftest.sh
+EXTRA_DIST += lab/build-xen-upstream-selftest.sh
 # the two-host lab's result combiner on recorded consoles (two-host room)
 TESTS += lab/two-host-selftest.sh
 EXTRA_DIST += lab/two-host-selftest.sh lab/two-host-combine.py

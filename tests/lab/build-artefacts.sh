@@ -1,6 +1,6 @@
 #!/bin/bash
-# build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR DEB: build what the lab
-# boots, into OUT_DIR (large files; never inside the repository):
+# build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR DEB [XEN_DIR]: build what
+# the lab boots, into OUT_DIR (large files; never inside the repository):
 #   OUT_DIR/vmlinuz          Debian kernel, used for dom0 and for the domU
 #   OUT_DIR/lab-guest        tests/lab/lab-guest.c, static (runs in domU and dom0)
 #   OUT_DIR/ranged-check     tests/lab/ranged-check.c (dom0, /usr/bin)
@@ -20,17 +20,28 @@
 # libraries as its xl), and the lab fails if they do not meet them.
 # scripts/lab appends a small cpio with the run's plan to dom0-base.cpio.gz
 # (the kernel unpacks concatenated archives).
+# With XEN_DIR (tests/lab/build-xen-upstream.sh's result, scripts/lab --xen
+# 4.20|4.22), dom0 gets that Xen's tools and libraries (XEN_DIR/dist, prefix
+# /usr: xl in /usr/sbin, the libraries in /usr/lib, libxl's helpers and
+# hvmloader in /usr/lib/xen) instead of Debian's Xen 4.17, and DEB is a
+# directory: xenmig installed with make install DESTDIR=DEB from BUILD_DIR,
+# configured --with-xen=XEN_DIR/dist/usr (there is no package to check).
+# A host library whose soname that Xen also has (libxenstore.so.4, ...) is
+# left out of dom0, so Debian's qemu-xen loads the new Xen's stable
+# libraries; only libxenctrl.so.4.17, which it also needs, comes from Debian.
 # Must never write outside OUT_DIR; must fail loudly (naming the missing
 # file and the package that provides it) rather than build a partial image.
 set -eu
 
-usage="usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR DEB"
+usage="usage: build-artefacts.sh SOURCE_DIR BUILD_DIR OUT_DIR DEB [XEN_DIR]"
 source_dir=${1:?$usage}
 build_dir=${2:?$usage}
 out_dir=${3:?$usage}
 deb=${4:?$usage}
+xen_dir=${5:-}
 lab_dir=$source_dir/tests/lab
 xen_bin=/usr/lib/xen-4.17/bin
+xen_dist=""
 
 fail() { echo "build-artefacts: $*" >&2; exit 1; }
 need() {  # FILE PACKAGE
@@ -43,7 +54,14 @@ kernel_version=$(ls /lib/modules 2>/dev/null | sort -V | tail -n 1)
 [ -n "$kernel_version" ] || fail "no kernel modules under /lib/modules: install linux-image-amd64"
 need "/boot/vmlinuz-$kernel_version" linux-image-amd64
 need /bin/busybox busybox-static
-need "$xen_bin/xl" xen-utils-4.17
+if [ -n "$xen_dir" ]; then
+    xen_dist=$(cd "$xen_dir" && pwd)/dist
+    need "$xen_dist/usr/sbin/xl" "(none: tests/lab/build-xen-upstream.sh builds it)"
+    # ldd resolves the Xen libraries to that Xen's, as dom0's loader will
+    export LD_LIBRARY_PATH=$xen_dist/usr/lib
+else
+    need "$xen_bin/xl" xen-utils-4.17
+fi
 need /usr/bin/socat socat
 need "$build_dir/config.h" "(none: configure the project first, scripts/build)"
 need "$deb" "(none: scripts/build-deb makes it)"
@@ -63,7 +81,10 @@ cc -std=c11 -O2 -static -Wall -Wextra -Werror -I"$build_dir" \
     -o "$out_dir/lab-guest" "$lab_dir/lab-guest.c" \
     || fail "could not build $lab_dir/lab-guest.c statically (needs libc6-dev)"
 # dom0's proof of the ranged log-dirty op, with the project's own ranged.c
-cc -std=c11 -O2 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Werror \
+xen_flags=""
+[ -z "$xen_dist" ] || xen_flags="-I$xen_dist/usr/include -L$xen_dist/usr/lib"
+# shellcheck disable=SC2086
+cc -std=c11 -O2 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Werror $xen_flags \
     -I"$build_dir" -I"$source_dir/libmig" -I"$source_dir/libmig/backend/xen" \
     -o "$out_dir/ranged-check" "$lab_dir/ranged-check.c" \
     "$source_dir/libmig/backend/xen/ranged.c" "$source_dir/libmig/error.c" \
@@ -90,6 +111,8 @@ copy_libraries() {  # FILE: copy every library ldd lists for FILE (a program of 
     { ldd "$1" 2>/dev/null || true; } | awk '/=>/ { print $3 } /^\t\// { print $1 }' |
     while read -r library; do
         [ -n "$library" ] && [ -e "$library" ] || continue
+        # XEN_DIR's libraries are in dom0's /usr/lib already (copy_xen_dist)
+        [ -n "$xen_dist" ] && [ "${library#"$xen_dist"/}" != "$library" ] && continue
         mkdir -p "$root$(dirname "$library")"
         [ -e "$root$library" ] || cp -L "$library" "$root$library"
     done
@@ -178,15 +201,35 @@ install_package() {
         "packages, $checked direct library needs checked and copied with their own" >&2
 }
 
-copy_with_libraries "$xen_bin"/{xl,xenstored,xenconsoled,libxl-save-helper,xen-init-dom0,xen-cpuid} \
-    /usr/bin/xenstore /usr/bin/socat \
-    /lib/x86_64-linux-gnu/libgcc_s.so.1   # glibc dlopens it for pthread_cancel; ldd does not list it
-for command in read write ls list rm exists; do
-    ln -sf xenstore "$root/usr/bin/xenstore-$command"
-done
-for command in xl xenstored xenconsoled xen-init-dom0 xen-cpuid; do
-    ln -sf "$xen_bin/$command" "$root/usr/sbin/$command"
-done
+# copy_xen_dist: XEN_DIR's tools as make install-tools put them (prefix
+# /usr), without what only a build needs, with the host libraries they load
+copy_xen_dist() {
+    local file
+    tar -C "$xen_dist" --exclude=./usr/include --exclude=./usr/share --exclude='*.a' \
+        --exclude=./usr/lib/pkgconfig --exclude='./usr/lib/python3*' --exclude=./usr/lib/debug --exclude='./usr/local' \
+        --exclude=./var -cf - . | tar -C "$root" -xf - \
+        || fail "could not copy $xen_dist into dom0"
+    while IFS= read -r file; do
+        [ "$(head -c 4 "$file" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+        copy_libraries "$file"
+    done < <(find "$xen_dist/usr/sbin" "$xen_dist/usr/bin" "$xen_dist/usr/lib/xen/bin" -type f)
+}
+
+if [ -n "$xen_dist" ]; then
+    copy_xen_dist
+    copy_with_libraries /usr/bin/socat \
+        /lib/x86_64-linux-gnu/libgcc_s.so.1   # glibc dlopens it for pthread_cancel; ldd does not list it
+else
+    copy_with_libraries "$xen_bin"/{xl,xenstored,xenconsoled,libxl-save-helper,xen-init-dom0,xen-cpuid} \
+        /usr/bin/xenstore /usr/bin/socat \
+        /lib/x86_64-linux-gnu/libgcc_s.so.1   # glibc dlopens it for pthread_cancel; ldd does not list it
+    for command in read write ls list rm exists; do
+        ln -sf xenstore "$root/usr/bin/xenstore-$command"
+    done
+    for command in xl xenstored xenconsoled xen-init-dom0 xen-cpuid; do
+        ln -sf "$xen_bin/$command" "$root/usr/sbin/$command"
+    done
+fi
 
 # HVM guests: Debian's qemu-xen device model (libxl runs exactly this path
 # for device_model_version="qemu-xen"), hvmloader, the SeaBIOS image libxl
@@ -198,18 +241,40 @@ done
 # without one)
 need /usr/libexec/xen-qemu-system-i386 qemu-system-xen
 need /usr/share/seabios/bios-256k.bin seabios
-need /usr/lib/xen-4.17/boot/hvmloader xen-utils-4.17
 copy_with_libraries /usr/libexec/xen-qemu-system-i386
-mkdir -p "$root/usr/lib/xen-4.17/boot" "$root/usr/share/seabios" "$root/usr/share/qemu/keymaps"
-cp /usr/lib/xen-4.17/boot/hvmloader "$root/usr/lib/xen-4.17/boot/hvmloader"
+mkdir -p "$root/usr/share/seabios" "$root/usr/share/qemu/keymaps"
+if [ -z "$xen_dist" ]; then   # else copy_xen_dist brought XEN_DIR's hvmloader
+    need /usr/lib/xen-4.17/boot/hvmloader xen-utils-4.17
+    mkdir -p "$root/usr/lib/xen-4.17/boot"
+    cp /usr/lib/xen-4.17/boot/hvmloader "$root/usr/lib/xen-4.17/boot/hvmloader"
+fi
 cp /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/bios-256k.bin"
 for data in linuxboot.bin keymaps/en-us; do
     need "/usr/share/qemu/$data" qemu-system-data
     cp -L "/usr/share/qemu/$data" "$root/usr/share/qemu/$data"
 done
 
+# install_tree DIR: xenmig as make install DESTDIR=DIR put it, built
+# against XEN_DIR's Xen (no package, so no Depends to check), with the host
+# libraries its programs load; XEN_DIR's own are in dom0's /usr/lib
+install_tree() {
+    local tree=$1 file
+    [ -x "$tree/usr/bin/xl-ext" ] || fail "$tree/usr/bin/xl-ext is missing: make install DESTDIR=$tree in the build --with-xen"
+    while IFS= read -r file; do
+        [ "$(head -c 4 "$file" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+        copy_libraries "$file"
+    done < <(find "$tree" -type f)
+    cp -a "$tree/." "$root/"
+    echo "build-artefacts: xenmig from $tree (built against $xen_dist) copied into dom0" >&2
+}
+
 # this project's files: the package, unpacked where dpkg would install it
-install_package "$deb"
+# (with XEN_DIR: the tree installed from the build against that Xen)
+if [ -n "$xen_dist" ]; then
+    install_tree "$deb"
+else
+    install_package "$deb"
+fi
 cp "$out_dir/lab-guest" "$root/usr/bin/lab-guest"
 copy_with_libraries "$out_dir/ranged-check"
 rm -rf "$root${out_dir:?}"

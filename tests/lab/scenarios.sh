@@ -101,7 +101,9 @@
 #
 # Must never report a scenario as passed that did not run, and must never
 # wait without a bound (every xl call runs under timeout).
-export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Debian's Xen 4.17 keeps its tools in /usr/lib/xen-4.17/bin, an upstream
+# build (scripts/lab --xen 4.20|4.22) libxl's helpers in /usr/lib/xen/bin
+export PATH=/usr/lib/xen-4.17/bin:/usr/lib/xen/bin:/usr/sbin:/usr/bin:/sbin:/bin
 plan=${1:?usage: scenarios.sh PLAN RESULTS_DIR}
 results=${2:?usage: scenarios.sh PLAN RESULTS_DIR}
 console_logs=/var/log/xen/console

@@ -222,7 +222,7 @@ int xen_pv_memory_open(xentoollog_logger *log, xc_interface *xch, uint32_t domid
                        struct xen_pv_memory **out)
 {
     struct xen_pv_memory *pv = calloc(1, sizeof(*pv));
-    xc_dominfo_t info;
+    xc_domaininfo_t info; /* xc_domain_getinfo() is gone since Xen 4.18 */
     unsigned long max_mfn, mfn0;
     unsigned int width;
     xen_pfn_t shinfo_mfn;
@@ -246,7 +246,7 @@ int xen_pv_memory_open(xentoollog_logger *log, xc_interface *xch, uint32_t domid
         goto out;
     }
     pv->width = width;
-    if (xc_domain_getinfo(xch, domid, 1, &info) != 1 || info.domid != domid) {
+    if (xc_domain_getinfolist(xch, domid, 1, &info) != 1 || info.domain != domid) {
         rc = mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's info", domid);
         goto out;
     }

@@ -250,7 +250,7 @@ int xen_pv_stream_tail(xc_interface *xch, uint32_t domid, struct xen_pv_memory *
     struct xen_pv_tail tail = { .shared_info = xen_pv_shared_info(pv) };
     struct vcpu_gathered *gathered = NULL;
     struct xen_pv_vcpu_state *vcpus = NULL;
-    xc_dominfo_t info;
+    xc_domaininfo_t info; /* xc_domain_getinfo() is gone since Xen 4.18 */
     unsigned int nr = 0;
     int rc;
 
@@ -263,7 +263,7 @@ int xen_pv_stream_tail(xc_interface *xch, uint32_t domid, struct xen_pv_memory *
                                &tail.tsc_incarnation))
         return mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's TSC info",
                                    domid);
-    if (xc_domain_getinfo(xch, domid, 1, &info) != 1 || info.domid != domid)
+    if (xc_domain_getinfolist(xch, domid, 1, &info) != 1 || info.domain != domid)
         return mig_error_set_errno(MIG_EIO, errno, "cannot read domain %u's info", domid);
     gathered = calloc(info.max_vcpu_id + 1, sizeof(*gathered));
     vcpus = calloc(info.max_vcpu_id + 1, sizeof(*vcpus));
