@@ -278,7 +278,7 @@ static int parse_sim_option(struct mig_sim_options *sim, int opt, const char *ar
         { "realistic", MIG_SIM_FILL_REALISTIC },
     };
     unsigned long long n;
-    unsigned int value;
+    unsigned int value = 0;     /* set by parse_choice on success; gcc -O2 cannot tell */
 
     switch (opt) {
     case OPT_SIM_MEMORY:
