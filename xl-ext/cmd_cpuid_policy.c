@@ -468,13 +468,22 @@ static int cmd_corpus(int argc, char **argv)
     "  --cluster CLUSTER.json its members are the hosts (and its baseline \"cluster\")\n" \
     "  --host HOST.json       a host (repeatable)\n"
 
+int cpuid_cli_dispatch(const struct cpuid_subcommand *subs, size_t n, int argc,
+                       char **argv)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[1], subs[i].name))
+            continue;
+        if (subs[i].help && cpuid_cli_wants_help(argc - 1, argv + 1, subs[i].help))
+            return XL_EXT_EXIT_OK;
+        return subs[i].run(argc - 1, argv + 1);
+    }
+    return -1;
+}
+
 int cmd_cpuid_policy(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(int, char **);
-        const char *help;       /* NULL: the command prints its own --help */
-    } subs[] = {
+    static const struct cpuid_subcommand subs[] = {
         { "features", cmd_features, FEATURES_HELP },
         { "decode", cmd_decode, DECODE_HELP },
         { "levels", cmd_levels, LEVELS_HELP },
@@ -484,6 +493,7 @@ int cmd_cpuid_policy(int argc, char **argv)
         { "check", cmd_cpuid_policy_check, CHECK_HELP },
         { "report", cmd_cpuid_policy_report, REPORT_HELP },
     };
+    int rc;
 
     if (argc < 2) {
         xl_ext_print_usage(stderr, "cpuid-policy");
@@ -493,13 +503,9 @@ int cmd_cpuid_policy(int argc, char **argv)
         xl_ext_print_usage(stdout, "cpuid-policy");
         return XL_EXT_EXIT_OK;
     }
-    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-        if (strcmp(argv[1], subs[i].name))
-            continue;
-        if (subs[i].help && cpuid_cli_wants_help(argc - 1, argv + 1, subs[i].help))
-            return XL_EXT_EXIT_OK;
-        return subs[i].run(argc - 1, argv + 1);
-    }
+    rc = cpuid_cli_dispatch(subs, sizeof(subs) / sizeof(subs[0]), argc, argv);
+    if (rc >= 0)
+        return rc;
     fprintf(stderr, "%s cpuid-policy: unknown subcommand '%s'; give features, decode, "
             "levels, corpus, host-dump, cluster, check or report ('%s help cpuid-policy')\n",
             xl_ext_prog, argv[1], xl_ext_prog);

@@ -109,6 +109,19 @@ int cpuid_cli_hosts_exit_code(const struct cpuid_cli_hosts *hosts);
  */
 bool cpuid_cli_wants_help(int argc, char **argv, const char *text);
 
+/* A subcommand of cpuid-policy or of its cluster command. */
+struct cpuid_subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;       /* NULL: the subcommand prints its own --help */
+};
+/*
+ * Run the subcommand argv[1] names (argv[1..] passed on), or print its
+ * help: its exit code; -1 when no subcommand of subs has that name.
+ */
+int cpuid_cli_dispatch(const struct cpuid_subcommand *subs, size_t n, int argc,
+                       char **argv);
+
 /* The xl-ext exit code of a MIG_E* code (ECOMPAT -> 4, input errors -> 3...). */
 int cpuid_cli_exit_code(int mig_rc);
 

@@ -471,11 +471,7 @@ static int cluster_show(int argc, char **argv)
 
 int cmd_cpuid_policy_cluster(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(int, char **);
-        const char *help;       /* NULL: the command prints its own --help */
-    } subs[] = {
+    static const struct cpuid_subcommand subs[] = {
         { "baseline", cluster_baseline, BASELINE_HELP },
         { "create", cpuid_cluster_create_cmd, NULL },
         { "add", cluster_add, NULL },
@@ -485,6 +481,7 @@ int cmd_cpuid_policy_cluster(int argc, char **argv)
         { "pin-gpu", cluster_pin_gpu, PIN_GPU_HELP },
         { "show", cluster_show, SHOW_HELP },
     };
+    int rc;
 
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                       !strcmp(argv[1], "help"))) {
@@ -494,13 +491,9 @@ int cmd_cpuid_policy_cluster(int argc, char **argv)
     if (argc < 2)
         return cpuid_cli_usage("cluster", "no subcommand given; give baseline, create, add, "
                                "remove, relevel, pin, pin-gpu or show");
-    for (unsigned int i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-        if (strcmp(argv[1], subs[i].name))
-            continue;
-        if (subs[i].help && cpuid_cli_wants_help(argc - 1, argv + 1, subs[i].help))
-            return XL_EXT_EXIT_OK;
-        return subs[i].run(argc - 1, argv + 1);
-    }
+    rc = cpuid_cli_dispatch(subs, sizeof(subs) / sizeof(subs[0]), argc, argv);
+    if (rc >= 0)
+        return rc;
     return cpuid_cli_usage("cluster", "unknown cluster subcommand '%s'; give baseline, "
                            "create, add, remove, relevel, pin, pin-gpu or show", argv[1]);
 }
