@@ -230,7 +230,7 @@ total = 0
 rounds = [l for l in open(sys.argv[1]) if l.startswith(\"round \")]
 assert len(rounds) >= 2, rounds
 for l in rounds:
-    m = re.match(r\"round \d+: sent (\d+) pages \([0-9.]+ MB\) this round, (\d+) \([0-9.]+ MB\) in all; remaining \d+\", l)
+    m = re.match(r\"round \d+: sent (\d+) pages \([0-9.]+ MiB\) this round, (\d+) \([0-9.]+ MiB\) in all; remaining \d+\", l)
     assert m, l
     total += int(m.group(1))
     assert int(m.group(2)) == total, (l, total)
