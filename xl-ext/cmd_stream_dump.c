@@ -516,10 +516,16 @@ static void print_error(const struct dump *d, const char *input, int ret)
         print_json(o);
         fflush(stdout);
     }
-    fprintf(stderr, "%s stream-dump: %s: %s\n", xl_ext_prog, input, mig_error_last());
+    const char *after = "";
+
+    /* one line, as every error: what is wrong, the input, what to make of it */
     if (ret == XL_EXT_EXIT_BAD_INPUT)
-        fprintf(stderr, "%s stream-dump: '%s' is not a valid Xen save image; the listing "
-                "above shows what was decoded before the error\n", xl_ext_prog, input);
+        after = d->totals.items ? "; it is not a valid Xen save image: the listing above "
+                                  "shows what was decoded before the error"
+                                : "; give an xl save file, a libxl/libxc migration stream "
+                                  "or a mapped save file";
+    fprintf(stderr, "%s stream-dump: '%s': %s%s\n", xl_ext_prog, input, mig_error_last(),
+            after);
 }
 
 static int dump_run(const struct dump_request *req)

@@ -109,6 +109,21 @@ XENMIG_XL=$tmp/xl run list -l
 t "an xl command goes to \$XENMIG_XL with its arguments and exit status" \
   '[ $rc -eq 42 ] && [ "$(cat "$tmp/xl-ran")" = "list -l" ]'
 rm -f "$tmp/xl-ran"
+# a file that is not what the command reads: exit 3, one line quoting it
+# and saying what to give (no second line "see above")
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/notsave"
+run stream-dump "$tmp/notsave"
+t "stream-dump of a file that is no stream: exit 3, one error line saying what to give" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext stream-dump: .$tmp/notsave.: .*; give an xl save file" "$tmp/err"'
+run stream-dump --json "$tmp/notsave"
+t "stream-dump --json of it: the error a JSON line on stdout, one line on stderr" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] && grep -q "^{\"error\":" "$tmp/out"'
+run convert --format xl "$tmp/notsave" "$tmp/converted"
+t "convert of a file that is no mapped save file: exit 3, one line, nothing written" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext convert: cannot convert .$tmp/notsave.: .*; nothing was started" "$tmp/err" &&
+   [ ! -e "$tmp/converted" ]'
 if [ -e /proc/xen ]; then
     n=$((n+1)); echo "ok $n # SKIP a Xen host: xl's commands run here"
 else
