@@ -37,8 +37,8 @@ void xl_ext_print_usage(FILE *f, const char *name)
 
     if (!cmd)
         return;
-    fprintf(f, "Usage: %s %s %s\n\n%s.\n", xl_ext_prog, cmd->name,
-            cmd->usage, cmd->summary);
+    fprintf(f, "Usage: %s %s%s%s\n\n%s.\n", xl_ext_prog, cmd->name,
+            cmd->usage[0] ? " " : "", cmd->usage, cmd->summary);
     if (cmd->options && cmd->options[0])
         fprintf(f, "\nOptions:\n%s", cmd->options);
 }

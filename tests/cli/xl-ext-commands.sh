@@ -31,6 +31,9 @@ for c in $commands; do
       '[ $rc -eq 0 ] && [ -s "$tmp/out" ] && [ ! -s "$tmp/err" ]'
     run help "$c"
     t "help $c exits 0, usage on stdout" '[ $rc -eq 0 ] && [ -s "$tmp/out" ]'
+    t "help $c: no line ends in a space, prose is not the first entry under Options:" \
+      '! grep -q " \$" "$tmp/out" &&
+       ! sed -n "/^Options:\$/{n;p;}" "$tmp/out" | grep -q "^Sizes\|^Units"'
 done
 for s in $subs; do
     run cpuid-policy "$s" --help
