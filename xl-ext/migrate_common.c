@@ -708,7 +708,8 @@ void migrate_output_received(struct migrate_output *o, int rc,
     fflush(o->out);
 }
 
-void migrate_output_guest_rate(struct migrate_output *o, double before, double during)
+void migrate_output_guest_rate(struct migrate_output *o, const char *cmd, double before,
+                               double during)
 {
     double ratio = before > 0 ? during / before : 0;
 
@@ -721,8 +722,8 @@ void migrate_output_guest_rate(struct migrate_output *o, double before, double d
         json_object_object_add(e, "ratio", json_ratio(ratio));
         emit_json(o->out, e);
     }
-    fprintf(text_out(o), "xl-ext migrate: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
-            before, during, ratio);
+    fprintf(text_out(o), "xl-ext %s: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
+            cmd, before, during, ratio);
     fflush(o->out);
 }
 
