@@ -11,8 +11,9 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 run() { "$XL_EXT" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?; }
 echo "1..5"
 
-# a "receiver" that answers with a line that is no control message
-run migrate --sim --sim-memory 16M --sim-rate 1000 -s "" "echo hi"
+# a "receiver" that answers with a line that is no control message (and
+# reads on, so that the source's first write never meets a closed pipe)
+run migrate --sim --sim-memory 16M --sim-rate 1000 -s "" "echo hi; exec cat >/dev/null"
 t "a failed migration: exit 1, its error in one line of xl-ext migrate" \
   '[ $rc -eq 1 ] && [ "$(grep -c "not a control message: .hi." "$tmp/err")" -eq 1 ] &&
    grep -q "^xl-ext migrate: migration failed: control channel: not a control message: .hi.$" "$tmp/err"'
