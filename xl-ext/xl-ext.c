@@ -220,6 +220,11 @@ const char *xl_ext_option_error(char **argv, const char *shortopts,
 
 int cmd_version(int argc, char **argv)
 {
+    if (argc > 1) {
+        fprintf(stderr, "%s version: unexpected argument '%s'; version takes none ('%s help "
+                "version')\n", xl_ext_prog, argv[1], xl_ext_prog);
+        return XL_EXT_EXIT_USAGE;
+    }
     printf("xl-ext (xenmig) %s\n", PACKAGE_VERSION);
     /* Scripts (the lab's xenmig-migrate hook) read which backends exist. */
     printf("migration backends: sim xen\n");

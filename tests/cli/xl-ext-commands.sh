@@ -112,6 +112,13 @@ XENMIG_XL=$tmp/xl run list -l
 t "an xl command goes to \$XENMIG_XL with its arguments and exit status" \
   '[ $rc -eq 42 ] && [ "$(cat "$tmp/xl-ran")" = "list -l" ]'
 rm -f "$tmp/xl-ran"
+run version extra
+t "version with an argument is a usage error in one line, quoting it" \
+  '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext version: unexpected argument .extra.; " "$tmp/err"'
+run --version
+t "--version still prints the version" '[ $rc -eq 0 ] && grep -q "^xl-ext (xenmig) " "$tmp/out"'
+
 # a file that is not what the command reads: exit 3, one line quoting it
 # and saying what to give (no second line "see above")
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/notsave"
