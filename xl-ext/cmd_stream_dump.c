@@ -587,23 +587,33 @@ static int dump_run(const struct dump_request *req)
     return ret;
 }
 
-/* Whether FILE is a mapped save file, which stream_dump_mapped lists. */
-static bool is_mapped(const struct dump_request *req)
+/* FILE's save file format, or MIG_SAVEFILE_XL (a Xen stream, or stdin, or unknown). */
+static enum mig_savefile_format sniff(const struct dump_request *req)
 {
     enum mig_savefile_format format;
 
-    return strcmp(req->input, "-") && !mig_savefile_sniff(req->input, &format) &&
-           format == MIG_SAVEFILE_MAPPED;
+    if (!strcmp(req->input, "-") || mig_savefile_sniff(req->input, &format))
+        return MIG_SAVEFILE_XL;
+    return format;
 }
 
 int cmd_stream_dump(int argc, char **argv)
 {
     struct dump_request req = { .json = false };
+    enum mig_savefile_format format;
     int rc = parse_request(argc, argv, &req);
 
     if (rc != DUMP_PARSED)
         return rc;
-    if (!is_mapped(&req))
+    format = sniff(&req);
+    if (format == MIG_SAVEFILE_SIM) {
+        /* no Xen stream: say what it is rather than quote its first bytes */
+        fprintf(stderr, "%s stream-dump: '%s' is a simulated guest's sequential save file "
+                "(xl-ext save --sim), which has no records to list; '%s restore --sim %s' "
+                "reads it\n", xl_ext_prog, req.input, xl_ext_prog, req.input);
+        return XL_EXT_EXIT_BAD_INPUT;
+    }
+    if (format != MIG_SAVEFILE_MAPPED)
         return dump_run(&req);
     if (req.rewrite) {
         fprintf(stderr, "%s stream-dump: --rewrite: '%s' is a mapped save file, not a Xen "

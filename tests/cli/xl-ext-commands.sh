@@ -129,6 +129,11 @@ t "stream-dump of a file that is no stream: exit 3, one error line saying what t
 run stream-dump --json "$tmp/notsave"
 t "stream-dump --json of it: the error a JSON line on stdout, one line on stderr" \
   '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] && grep -q "^{\"error\":" "$tmp/out"'
+{ printf 'XENMIG-SIM-SAVE1'; head -c 64 /dev/zero; } >"$tmp/sim.save"
+run stream-dump "$tmp/sim.save"
+t "stream-dump of a simulated guest's save file: exit 3, one line saying what it is and what reads it" \
+  '[ $rc -eq 3 ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext stream-dump: .$tmp/sim.save. is a simulated guest.s sequential save file .*restore --sim" "$tmp/err"'
 run convert --format xl "$tmp/notsave" "$tmp/converted"
 t "convert of a file that is no mapped save file: exit 3, one line, nothing written" \
   '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
