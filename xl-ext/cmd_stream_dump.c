@@ -608,6 +608,15 @@ int cmd_stream_dump(int argc, char **argv)
     format = sniff(&req);
     if (format == MIG_SAVEFILE_SIM) {
         /* no Xen stream: say what it is rather than quote its first bytes */
+        if (req.json) {         /* as any bad input with --json: an error object */
+            json_object *o = json_object_new_object();
+
+            json_object_object_add(o, "error", json_object_new_string(
+                "a simulated guest's sequential save file, no Xen stream"));
+            json_object_object_add(o, "code", json_object_new_string("EFORMAT"));
+            print_json(o);
+            fflush(stdout);
+        }
         fprintf(stderr, "%s stream-dump: '%s' is a simulated guest's sequential save file "
                 "(xl-ext save --sim), which has no records to list; '%s restore --sim %s' "
                 "reads it\n", xl_ext_prog, req.input, xl_ext_prog, req.input);

@@ -134,6 +134,9 @@ run stream-dump "$tmp/sim.save"
 t "stream-dump of a simulated guest's save file: exit 3, one line saying what it is and what reads it" \
   '[ $rc -eq 3 ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
    grep -q "^xl-ext stream-dump: .$tmp/sim.save. is a simulated guest.s sequential save file .*restore --sim" "$tmp/err"'
+run stream-dump --json "$tmp/sim.save"
+t "stream-dump --json of it: an error object on stdout, as any bad input" \
+  '[ $rc -eq 3 ] && grep -q "^{\"error\":.*\"code\":\"EFORMAT\"}$" "$tmp/out" && [ "$(lines "$tmp/err")" -eq 1 ]'
 run convert --format xl "$tmp/notsave" "$tmp/converted"
 t "convert of a file that is no mapped save file: exit 3, one line, nothing written" \
   '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
