@@ -137,6 +137,10 @@ t "stream-dump of a simulated guest's save file: exit 3, one line saying what it
 run stream-dump --json "$tmp/sim.save"
 t "stream-dump --json of it: an error object on stdout, as any bad input" \
   '[ $rc -eq 3 ] && grep -q "^{\"error\":.*\"code\":\"EFORMAT\"}$" "$tmp/out" && [ "$(lines "$tmp/err")" -eq 1 ]'
+run restore "$tmp/sim.save"
+t "restore without --sim of a simulated guest's save file: exit 3, one line saying to add --sim" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext restore: .$tmp/sim.save. is a simulated guest.s save file .*restore --sim" "$tmp/err"'
 run convert --format xl "$tmp/notsave" "$tmp/converted"
 t "convert of a file that is no mapped save file: exit 3, one line, nothing written" \
   '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
