@@ -438,8 +438,8 @@ static int cmd_corpus(int argc, char **argv)
 #define DECODE_HELP \
     "usage: xl-ext cpuid-policy decode [--hex|--names|--libxl] [--host HOST.json] [--words]\n" \
     "           FEATURESET\n" \
-    "The hex words, names and count of a featureset (given as hex words, names or a\n" \
-    "level name).\n" \
+    "The hex words, names and count of a featureset, given as hex words, a list of\n" \
+    "feature names or an xl.cfg cpuid= string (a named level: 'levels --show NAME').\n" \
     "  --hex | --names | --libxl  print only that form (libxl: an xl.cfg cpuid= string)\n" \
     "  --host HOST.json   the host the libxl form masks against\n" \
     "  --words            one line per word\n"

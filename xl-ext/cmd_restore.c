@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mig_savefile.h"
@@ -33,8 +34,16 @@ int cmd_restore(int argc, char **argv)
     if (sim)
         return restore_sim(argc, argv);
     /* A file that cannot be read is restore_xen's to report. */
-    if (file && file[0] != '-' && !mig_savefile_sniff(file, &format) &&
-        format == MIG_SAVEFILE_MAPPED)
+    if (file && file[0] != '-' && mig_savefile_sniff(file, &format))
+        format = MIG_SAVEFILE_UNKNOWN;
+    if (format == MIG_SAVEFILE_SIM) {
+        /* not a domain's: say so, rather than quote its first bytes */
+        fprintf(stderr, "%s restore: '%s' is a simulated guest's save file (xl-ext save "
+                "--sim), not a domain's; '%s restore --sim %s' restores it\n", xl_ext_prog,
+                file, xl_ext_prog, file);
+        return XL_EXT_EXIT_BAD_INPUT;
+    }
+    if (format == MIG_SAVEFILE_MAPPED)
         return restore_mapped(argc, argv);
     return restore_xen(argc, argv);
 }

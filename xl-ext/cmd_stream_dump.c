@@ -516,10 +516,16 @@ static void print_error(const struct dump *d, const char *input, int ret)
         print_json(o);
         fflush(stdout);
     }
-    fprintf(stderr, "%s stream-dump: %s: %s\n", xl_ext_prog, input, mig_error_last());
+    const char *after = "";
+
+    /* one line, as every error: what is wrong, the input, what to make of it */
     if (ret == XL_EXT_EXIT_BAD_INPUT)
-        fprintf(stderr, "%s stream-dump: '%s' is not a valid Xen save image; the listing "
-                "above shows what was decoded before the error\n", xl_ext_prog, input);
+        after = d->totals.items ? "; it is not a valid Xen save image: the listing above "
+                                  "shows what was decoded before the error"
+                                : "; give an xl save file, a libxl/libxc migration stream "
+                                  "or a mapped save file";
+    fprintf(stderr, "%s stream-dump: '%s': %s%s\n", xl_ext_prog, input, mig_error_last(),
+            after);
 }
 
 static int dump_run(const struct dump_request *req)
@@ -581,23 +587,42 @@ static int dump_run(const struct dump_request *req)
     return ret;
 }
 
-/* Whether FILE is a mapped save file, which stream_dump_mapped lists. */
-static bool is_mapped(const struct dump_request *req)
+/* FILE's save file format, or MIG_SAVEFILE_XL (a Xen stream, or stdin, or unknown). */
+static enum mig_savefile_format sniff(const struct dump_request *req)
 {
     enum mig_savefile_format format;
 
-    return strcmp(req->input, "-") && !mig_savefile_sniff(req->input, &format) &&
-           format == MIG_SAVEFILE_MAPPED;
+    if (!strcmp(req->input, "-") || mig_savefile_sniff(req->input, &format))
+        return MIG_SAVEFILE_XL;
+    return format;
 }
 
 int cmd_stream_dump(int argc, char **argv)
 {
     struct dump_request req = { .json = false };
+    enum mig_savefile_format format;
     int rc = parse_request(argc, argv, &req);
 
     if (rc != DUMP_PARSED)
         return rc;
-    if (!is_mapped(&req))
+    format = sniff(&req);
+    if (format == MIG_SAVEFILE_SIM) {
+        /* no Xen stream: say what it is rather than quote its first bytes */
+        if (req.json) {         /* as any bad input with --json: an error object */
+            json_object *o = json_object_new_object();
+
+            json_object_object_add(o, "error", json_object_new_string(
+                "a simulated guest's sequential save file, no Xen stream"));
+            json_object_object_add(o, "code", json_object_new_string("EFORMAT"));
+            print_json(o);
+            fflush(stdout);
+        }
+        fprintf(stderr, "%s stream-dump: '%s' is a simulated guest's sequential save file "
+                "(xl-ext save --sim), which has no records to list; '%s restore --sim %s' "
+                "reads it\n", xl_ext_prog, req.input, xl_ext_prog, req.input);
+        return XL_EXT_EXIT_BAD_INPUT;
+    }
+    if (format != MIG_SAVEFILE_MAPPED)
         return dump_run(&req);
     if (req.rewrite) {
         fprintf(stderr, "%s stream-dump: --rewrite: '%s' is a mapped save file, not a Xen "

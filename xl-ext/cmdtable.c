@@ -92,8 +92,6 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
     { "migrate", cmd_migrate,
       "Migrate a domain (or with --sim a simulated guest) to another host",
       "[options] <Domain> <host>   |   --sim [options] [<DOMAIN-LABEL>] <host>",
-      "Sizes (SIZE) are binary: K, M, G, T = KiB, MiB, GiB, TiB; rates (RATE) are\n"
-      "decimal, per second: K, M, G = thousands, millions, billions (100M = 100 MB/s).\n"
       "-h, --help          Print this help.\n"
       "-C <config>         Send <config> instead of config file from creation.\n"
       "-s <sshcommand>     Use <sshcommand> instead of ssh.  String will be passed\n"
@@ -174,7 +172,11 @@ const struct xl_ext_cmd xl_ext_cmds[] = {
       "                    truncate, stall, wrong-key, stream-reset,\n"
       "                    stream-reset-rounds, stream-reset-always, version,\n"
       "                    digest-mismatch or cpu-unknown (docs/architecture.md,\n"
-      "                    \"Testing hooks and the fault matrix\").\n" },
+      "                    \"Testing hooks and the fault matrix\").\n"
+      "\n"
+      "Units: sizes (SIZE) are binary: K, M, G, T = KiB, MiB, GiB, TiB; rates (RATE) are\n"
+      "decimal, per second: K, M, G = thousands, millions, billions (100M = 100 MB/s).\n"
+    },
     { "migrate-receive", cmd_migrate_receive,
       "Receive a migrating domain (run by migrate through ssh or sh)",
       "[options]",

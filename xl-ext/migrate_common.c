@@ -381,10 +381,11 @@ static void output_phase(struct migrate_output *o, const struct mig_progress *p)
         snprintf(expected, sizeof(expected), "link not measured yet, expected downtime n/a");
     /* a whole line even on a terminal: it is longer than one there, and
      * the live line (progress_line.c) is what is redrawn in place */
-    fprintf(o->out, "round %u: sent %" PRIu64 " pages (%.1f MB) this round, %" PRIu64
-            " (%.1f MB) in all; remaining %" PRIu64 ", dirty %.0f pages/s, %s\n",
-            p->round, round_pages, round_bytes / 1e6, p->pages_sent,
-            p->bytes_sent / 1e6, p->pages_remaining, p->dirty_rate, expected);
+    /* sizes binary (MiB), rates decimal (MB/s), as the help and man page say */
+    fprintf(o->out, "round %u: sent %" PRIu64 " pages (%.1f MiB) this round, %" PRIu64
+            " (%.1f MiB) in all; remaining %" PRIu64 ", dirty %.0f pages/s, %s\n",
+            p->round, round_pages, round_bytes / 1048576.0, p->pages_sent,
+            p->bytes_sent / 1048576.0, p->pages_remaining, p->dirty_rate, expected);
     o->line_open = false;
     fflush(o->out);
 }
@@ -504,9 +505,9 @@ static void output_prediction(struct migrate_output *o, const struct mig_progres
             "%.1f s), %.0f%% zero pages, compress ratio %.2f, %s\n",
             pb->link_rate / 1e6, pb->streams, pb->dirty_rate, pb->dirty_window,
             pb->zero_share * 100, pb->compress_ratio, cpu);
-    fprintf(o->out, "prediction: total %.1f s, downtime %.0f ms, %.0f MB on the wire, "
+    fprintf(o->out, "prediction: total %.1f s, downtime %.0f ms, %.0f MiB on the wire, "
             "%u round(s), rungs: %s: %s (%s)\n", pr->total_seconds, pr->downtime_ms,
-            pr->bytes / 1e6, pr->rounds, ladder, prediction_verdict(pr), pr->reason);
+            pr->bytes / 1048576.0, pr->rounds, ladder, prediction_verdict(pr), pr->reason);
     fflush(o->out);
 }
 
@@ -707,7 +708,8 @@ void migrate_output_received(struct migrate_output *o, int rc,
     fflush(o->out);
 }
 
-void migrate_output_guest_rate(struct migrate_output *o, double before, double during)
+void migrate_output_guest_rate(struct migrate_output *o, const char *cmd, double before,
+                               double during)
 {
     double ratio = before > 0 ? during / before : 0;
 
@@ -720,8 +722,8 @@ void migrate_output_guest_rate(struct migrate_output *o, double before, double d
         json_object_object_add(e, "ratio", json_ratio(ratio));
         emit_json(o->out, e);
     }
-    fprintf(text_out(o), "xl-ext migrate: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
-            before, during, ratio);
+    fprintf(text_out(o), "xl-ext %s: guest writes/s before=%.0f during=%.0f ratio=%.2f\n",
+            cmd, before, during, ratio);
     fflush(o->out);
 }
 

@@ -91,10 +91,11 @@ void migrate_output_received(struct migrate_output *o, int rc,
 
 /*
  * The guest's write rate before and during the migration (writes/s), so
- * the cost of dirty tracking is visible: "xl-ext migrate: guest writes
- * before=... during=... ratio=..." and a JSON "guest" event.
+ * the cost of dirty tracking is visible: "xl-ext CMD: guest writes
+ * before=... during=... ratio=..." (CMD: migrate or save) and a JSON "guest" event.
  */
-void migrate_output_guest_rate(struct migrate_output *o, double before, double during);
+void migrate_output_guest_rate(struct migrate_output *o, const char *cmd, double before,
+                               double during);
 
 /*
  * Start `sh -c rune` with pipes on its stdin and stdout, as xl does: *pid

@@ -3,7 +3,10 @@
  * migrate_run() before the source builds a guest or touches a domain, so
  * that a typo in a host name or a save path costs a second, not a 1 GiB
  * guest built and a round of memory copied.  Must never change anything
- * on either host: it only resolves, connects and closes, and asks access().
+ * on either host: it only resolves, connects and closes, asks access(),
+ * and creates and removes at once an empty file of its own beside a save
+ * FILE (the one way to know a directory takes files: root passes access()
+ * on /proc or a read-only bind mount).
  */
 #include "config.h"
 
@@ -24,6 +27,24 @@
 #include "subcommands.h"
 
 #define REACH_TIMEOUT_MAX_MS 10000
+
+/* Can a file be created in dir?  0, or -1 with errno set. */
+static int try_create_in(const char *dir)
+{
+    char probe[4096];
+    int fd, n = snprintf(probe, sizeof(probe), "%s/.xl-ext-save-probe-XXXXXX", dir);
+
+    if (n < 0 || (size_t)n >= sizeof(probe)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkostemp(probe, O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    unlink(probe);
+    return 0;
+}
 
 /* FILE's directory exists and takes new files (or FILE is written in place). */
 static int check_save_path(const char *cmd, const char *path)
@@ -47,7 +68,8 @@ static int check_save_path(const char *cmd, const char *path)
         }
     } else {
         dir = dirname(copy);
-        if (stat(dir, &st) || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK)) {
+        errno = 0;
+        if (stat(dir, &st) || !S_ISDIR(st.st_mode) || try_create_in(dir)) {
             fprintf(stderr, "%s %s: cannot create the save file '%s' in '%s': %s; give a "
                     "FILE in a directory you can write\n", xl_ext_prog, cmd, path, dir,
                     errno ? strerror(errno) : "not a directory");

@@ -115,7 +115,8 @@ static double pace_before(struct mig_sim_guest *guest, unsigned int vcpus)
  * progress), or, when the destination was cleared and did not confirm,
  * that it is left paused (they make none).
  */
-static void show_still_running(struct mig_sim_guest *guest, bool state_unknown)
+static void show_still_running(const char *cmd, struct mig_sim_guest *guest,
+                               bool state_unknown)
 {
     struct mig_sim_vcpu_stats before, after;
     struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -124,8 +125,8 @@ static void show_still_running(struct mig_sim_guest *guest, bool state_unknown)
         return;
     nanosleep(&ts, NULL);
     mig_sim_guest_vcpu_stats(guest, 0, &after);
-    fprintf(stderr, "%s migrate: %s (vCPU 0 writes: %llu -> %llu; CPU share %u%%)\n",
-            xl_ext_prog, state_unknown ? "the guest is left paused at the source; check "
+    fprintf(stderr, "%s %s: %s (vCPU 0 writes: %llu -> %llu; CPU share %u%%)\n",
+            xl_ext_prog, cmd, state_unknown ? "the guest is left paused at the source; check "
                                          "the destination"
                                        : "the guest keeps running at the source",
             (unsigned long long)before.writes, (unsigned long long)after.writes,
@@ -147,8 +148,12 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     int to_child = -1, from_child = -1, rc, status, exit_code;
     /* save --sim: the destination writes a file, no switchover to learn */
     bool learn = !req->save_path;
+    /* the command the user typed: it names every line of its own */
+    const char *cmd = req->save_path ? "save" : "migrate";
 
-    logger = xtl_createlogger_stdiostream(stderr, req->debug ? XTL_DEBUG : XTL_ERROR, 0);
+    /* the engine's error is this command's one line ("... failed: ERROR"
+     * below); logged as well it would come twice, in another format */
+    logger = xtl_createlogger_stdiostream(stderr, req->debug ? XTL_DEBUG : XTL_CRITICAL, 0);
     sim.logger = (xentoollog_logger *)logger;
     exit_code = start_guest(&sim, &guest);
     if (exit_code)
@@ -156,10 +161,12 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     source.guest = watch.guest = guest;
     source.nr_vcpus = watch.vcpus = sim.nr_vcpus;
     if (!req->out.json)
-        fprintf(req->out.out, "migrating simulated guest (%llu MiB, %u vCPUs, tracker %s) "
-                "to %s: %u stream(s), %s tracing, target downtime %u ms\n",
+        fprintf(req->out.out, "%s simulated guest (%llu MiB, %u vCPUs, tracker %s) "
+                "to %s%s%s: %u stream(s), %s tracing, target downtime %u ms\n",
+                req->save_path ? "saving" : "migrating",
                 (unsigned long long)(sim.memory_bytes >> 20), sim.nr_vcpus,
-                mig_sim_guest_tracker_name(guest), req->save_path ? receiver : req->host,
+                mig_sim_guest_tracker_name(guest), req->save_path ? "'" : "",
+                req->save_path ? req->save_path : req->host, req->save_path ? "'" : "",
                 opts.streams, opts.tracing == MIG_TRACE_LOOSE ? "loose" : "stop",
                 opts.policy.max_downtime_ms);
     rate_before = pace_before(guest, sim.nr_vcpus);
@@ -183,20 +190,21 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     /* Pre-copy stall: up to the switchover (its pause is the downtime). */
     if (!watch.taken)
         vcpu_stall(guest, sim.nr_vcpus, &watch.total, &watch.max);
-    migrate_output_summary(&req->out, "migrate", rc, &result, &opts, watch.total, watch.max,
+    migrate_output_summary(&req->out, cmd, rc, &result, &opts, watch.total, watch.max,
                            rc ? error : NULL);
-    migrate_output_guest_rate(&req->out, rate_before, rate_during);
+    migrate_output_guest_rate(&req->out, cmd, rate_before, rate_during);
     if (!rc && learn)
         (void)switchover_costs_learn("sim", &result);
     if (rc) {
-        fprintf(stderr, "%s migrate: migration failed: %s\n", xl_ext_prog, error);
-        show_still_running(guest, result.state_unknown);
+        fprintf(stderr, "%s %s: %s failed: %s\n", xl_ext_prog, cmd,
+                req->save_path ? "the save" : "migration", error);
+        show_still_running(cmd, guest, result.state_unknown);
     }
 out:
     status = migrate_reap_receiver(to_child, from_child, child);
     if (status > 0 && exit_code == XL_EXT_EXIT_OK)
-        fprintf(stderr, "%s migrate: the receiver exited with status %d after a successful "
-                "migration\n", xl_ext_prog, status);
+        fprintf(stderr, "%s %s: the receiver exited with status %d after a successful "
+                "%s\n", xl_ext_prog, cmd, status, req->save_path ? "save" : "migration");
     mig_sim_guest_destroy(guest);
     if (logger)
         xtl_logger_destroy((xentoollog_logger *)logger);

@@ -140,10 +140,11 @@ int replay_exit_code(int rc, const struct mig_replay_result *result)
 void replay_print_failure(const char *cmd, const char *file, const struct mig_replay_result *r,
                           const char *undone)
 {
-    fprintf(stderr, "%s %s: cannot %s '%s': %s\n", xl_ext_prog, cmd, cmd, file,
-            mig_error_last());
-    fprintf(stderr, "%s %s: %s\n", xl_ext_prog, cmd, r->started ? undone
-                                                                 : "nothing was started");
+    const char *after = r->started ? undone : "nothing was started";
+
+    /* one line, as every error (what happened to the domain at its end) */
+    fprintf(stderr, "%s %s: cannot %s '%s': %s%s%s\n", xl_ext_prog, cmd, cmd, file,
+            mig_error_last(), *after ? "; " : "", after);
 }
 
 void replay_print_summary(const char *cmd, const char *file, const char *format,

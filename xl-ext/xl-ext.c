@@ -37,8 +37,8 @@ void xl_ext_print_usage(FILE *f, const char *name)
 
     if (!cmd)
         return;
-    fprintf(f, "Usage: %s %s %s\n\n%s.\n", xl_ext_prog, cmd->name,
-            cmd->usage, cmd->summary);
+    fprintf(f, "Usage: %s %s%s%s\n\n%s.\n", xl_ext_prog, cmd->name,
+            cmd->usage[0] ? " " : "", cmd->usage, cmd->summary);
     if (cmd->options && cmd->options[0])
         fprintf(f, "\nOptions:\n%s", cmd->options);
 }
@@ -220,6 +220,11 @@ const char *xl_ext_option_error(char **argv, const char *shortopts,
 
 int cmd_version(int argc, char **argv)
 {
+    if (argc > 1) {
+        fprintf(stderr, "%s version: unexpected argument '%s'; version takes none ('%s help "
+                "version')\n", xl_ext_prog, argv[1], xl_ext_prog);
+        return XL_EXT_EXIT_USAGE;
+    }
     printf("xl-ext (xenmig) %s\n", PACKAGE_VERSION);
     /* Scripts (the lab's xenmig-migrate hook) read which backends exist. */
     printf("migration backends: sim xen\n");

@@ -20,7 +20,7 @@ chmod +x "$tmp/xl-ext"
 export XENMIG_DEMO_LOG="$tmp/demo.log" XENMIG_DEMO_XL_EXT="$tmp/xl-ext"
 install_noise='echo "Setting up xen-utils-4.17"; echo "ERROR:  Can'"'"'t find hypervisor information in sysfs!"'
 demo() { sh "$src/scripts/demo" </dev/null >"$tmp/out" 2>&1; rc=$?; }
-echo "1..10"
+echo "1..11"
 
 XENMIG_DEMO_INSTALL=$install_noise XENMIG_DEMO_BUILD='echo "compiling libmig"' demo
 t "a demo that went through exits 0" '[ $rc -eq 0 ]'
@@ -37,6 +37,10 @@ t "the migration ran with the demo's options" \
 t "it ends with the result and what to try next" \
   'grep -q "^demo: result: the guest moved in 1.005s with 68.5ms of downtime (target 300ms), 2 pre-copy round(s); memory verified=yes$" "$tmp/out" &&
    grep -q "^demo: try next:$" "$tmp/out" && tail -n 1 "$tmp/out" | grep -q "scripts/test"'
+t "what to try next: each command's description in one column" \
+  '[ "$(sed -n "/^demo: try next:$/,\$p" "$tmp/out" | tail -n +2 | wc -l)" -ge 3 ] &&
+   [ "$(sed -n "/^demo: try next:$/,\$p" "$tmp/out" | tail -n +2 |
+        awk "{ match(substr(\$0, 3), /  +/); print RSTART + RLENGTH }" | sort -u | wc -l)" -eq 1 ]'
 
 rm -f "$tmp/ran"
 XENMIG_DEMO_INSTALL='echo "apt: fine"' XENMIG_DEMO_BUILD='echo "cc: compiling"; echo "cc: error: boom" >&2; exit 3' demo

@@ -230,7 +230,7 @@ total = 0
 rounds = [l for l in open(sys.argv[1]) if l.startswith(\"round \")]
 assert len(rounds) >= 2, rounds
 for l in rounds:
-    m = re.match(r\"round \d+: sent (\d+) pages \([0-9.]+ MB\) this round, (\d+) \([0-9.]+ MB\) in all; remaining \d+\", l)
+    m = re.match(r\"round \d+: sent (\d+) pages \([0-9.]+ MiB\) this round, (\d+) \([0-9.]+ MiB\) in all; remaining \d+\", l)
     assert m, l
     total += int(m.group(1))
     assert int(m.group(2)) == total, (l, total)
@@ -245,8 +245,9 @@ check "round 0 of a mostly zero guest: expected downtime n/a, not a figure" \
     --json "$t/guest.save" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"
 check "save --sim --json: exit 0, stdout JSON events valid against the schema" \
     '[ "$(rc)" = 0 ] && validate "$t/out" && python3 "$t/rounded.py" "$t/out"'
-check "save --sim --json: its summary line is on stderr" \
-    'grep -q "^xl-ext migrate: result=ok " "$t/err" && ! grep -q "^xl-ext" "$t/out"'
+check "save --sim --json: its summary line is on stderr, named save" \
+    'grep -q "^xl-ext save: result=ok " "$t/err" && ! grep -q "^xl-ext" "$t/out" &&
+     grep -q "\"event\":\"summary\",\"side\":\"save\"" "$t/out"'
 
 # --dry-run --json: the prediction and the summary, nothing else on stdout.
 migrate --sim-memory 16M --sim-pattern hot --sim-working-set 4M --sim-rate 5000 --dry-run \

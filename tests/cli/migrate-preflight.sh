@@ -51,6 +51,10 @@ t "save into a missing directory fails before the guest is built" \
 run save --sim --sim-memory 1G "$tmp"
 t "save to a directory is a usage error before the guest is built" \
   '[ $rc -eq 2 ] && not_built && one_line && grep -q "is a directory" "$tmp/err"'
+# /proc takes no new file, though root passes access(W_OK) on it
+run save --sim --sim-memory 1G /proc/guest.save
+t "save into a directory that takes no file (/proc, even as root) fails before the guest is built" \
+  '[ $rc -eq 1 ] && not_built && one_line && grep -q "cannot create the save file ./proc/guest.save." "$tmp/err"'
 mkdir "$tmp/ro" && chmod 0555 "$tmp/ro"
 if [ -w "$tmp/ro" ]; then
     n=$((n+1)); echo "ok $n # SKIP running as root: every directory is writable"

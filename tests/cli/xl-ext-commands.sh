@@ -31,6 +31,9 @@ for c in $commands; do
       '[ $rc -eq 0 ] && [ -s "$tmp/out" ] && [ ! -s "$tmp/err" ]'
     run help "$c"
     t "help $c exits 0, usage on stdout" '[ $rc -eq 0 ] && [ -s "$tmp/out" ]'
+    t "help $c: no line ends in a space, prose is not the first entry under Options:" \
+      '! grep -q " \$" "$tmp/out" &&
+       ! sed -n "/^Options:\$/{n;p;}" "$tmp/out" | grep -q "^Sizes\|^Units"'
 done
 for s in $subs; do
     run cpuid-policy "$s" --help
@@ -109,6 +112,40 @@ XENMIG_XL=$tmp/xl run list -l
 t "an xl command goes to \$XENMIG_XL with its arguments and exit status" \
   '[ $rc -eq 42 ] && [ "$(cat "$tmp/xl-ran")" = "list -l" ]'
 rm -f "$tmp/xl-ran"
+run version extra
+t "version with an argument is a usage error in one line, quoting it" \
+  '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext version: unexpected argument .extra.; " "$tmp/err"'
+run --version
+t "--version still prints the version" '[ $rc -eq 0 ] && grep -q "^xl-ext (xenmig) " "$tmp/out"'
+
+# a file that is not what the command reads: exit 3, one line quoting it
+# and saying what to give (no second line "see above")
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/notsave"
+run stream-dump "$tmp/notsave"
+t "stream-dump of a file that is no stream: exit 3, one error line saying what to give" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext stream-dump: .$tmp/notsave.: .*; give an xl save file" "$tmp/err"'
+run stream-dump --json "$tmp/notsave"
+t "stream-dump --json of it: the error a JSON line on stdout, one line on stderr" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] && grep -q "^{\"error\":" "$tmp/out"'
+{ printf 'XENMIG-SIM-SAVE1'; head -c 64 /dev/zero; } >"$tmp/sim.save"
+run stream-dump "$tmp/sim.save"
+t "stream-dump of a simulated guest's save file: exit 3, one line saying what it is and what reads it" \
+  '[ $rc -eq 3 ] && [ ! -s "$tmp/out" ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext stream-dump: .$tmp/sim.save. is a simulated guest.s sequential save file .*restore --sim" "$tmp/err"'
+run stream-dump --json "$tmp/sim.save"
+t "stream-dump --json of it: an error object on stdout, as any bad input" \
+  '[ $rc -eq 3 ] && grep -q "^{\"error\":.*\"code\":\"EFORMAT\"}$" "$tmp/out" && [ "$(lines "$tmp/err")" -eq 1 ]'
+run restore "$tmp/sim.save"
+t "restore without --sim of a simulated guest's save file: exit 3, one line saying to add --sim" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext restore: .$tmp/sim.save. is a simulated guest.s save file .*restore --sim" "$tmp/err"'
+run convert --format xl "$tmp/notsave" "$tmp/converted"
+t "convert of a file that is no mapped save file: exit 3, one line, nothing written" \
+  '[ $rc -eq 3 ] && [ "$(lines "$tmp/err")" -eq 1 ] &&
+   grep -q "^xl-ext convert: cannot convert .$tmp/notsave.: .*; nothing was started" "$tmp/err" &&
+   [ ! -e "$tmp/converted" ]'
 if [ -e /proc/xen ]; then
     n=$((n+1)); echo "ok $n # SKIP a Xen host: xl's commands run here"
 else

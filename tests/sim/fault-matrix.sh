@@ -58,9 +58,9 @@ not_resumed() {
 }
 case_() {   # name, expected exit, error pattern
     expect=$2 pattern=$3
-    echo "# $1: exit $(rc): $(sed -n 's/^xl-ext migrate: migration failed: //p' "$t/err" | head -n 1)"
+    echo "# $1: exit $(rc): $(sed -n 's/^xl-ext \(migrate: migration\|save: the save\) failed: //p' "$t/err" | head -n 1)"
     check "$1: exit $2" '[ "$(rc)" = "$expect" ]'
-    check "$1: clear error" 'grep -q "migration failed: .*$pattern" "$t/err"'
+    check "$1: clear error" 'grep -q "\(migration\|the save\) failed: .*$pattern" "$t/err"'
     check "$1: guest runs at the source" 'at_source'
     check "$1: the receiver did not resume it" 'not_resumed'
 }

@@ -56,7 +56,7 @@ migrate $GUEST --max-downtime 1 --bandwidth 4M --ladder off --dry-run localhost
 check "--dry-run predicted to miss the target: exit 8" '[ "$(rc)" = 8 ]'
 check "--dry-run: probe and prediction lines" \
     'grep -q "^probe: link [0-9.]* MB/s over 2 stream(s), dirty [0-9]* pages/s" "$t/out" &&
-     grep -q "^prediction: total [0-9.]* s, downtime [0-9]* ms, [0-9]* MB on the wire, [0-9]* round(s), rungs: none: forced above target" "$t/out" &&
+     grep -q "^prediction: total [0-9.]* s, downtime [0-9]* ms, [0-9]* MiB on the wire, [0-9]* round(s), rungs: none: forced above target" "$t/out" &&
      grep -q "^xl-ext migrate: result=dry-run " "$t/out"'
 
 # shellcheck disable=SC2086

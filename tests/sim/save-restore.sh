@@ -16,7 +16,7 @@ echo "1..36"
 save() { "$XL_EXT" save --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 restore() { "$XL_EXT" restore "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
-saved_hash() { sed -n 's/^xl-ext migrate: result=ok .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
+saved_hash() { sed -n 's/^xl-ext save: result=ok .*memory_hash=\([0-9a-f]*\).*/\1/p' "$t/out"; }
 restored_hash() { sed -n 's/^xl-ext restore: result=ok .*memory_digest=\([0-9a-f]*\).*/\1/p' "$t/out"; }
 magic() { head -c "$2" "$1"; }
 # a hot guest: several rounds, each page of the working set written again
@@ -66,8 +66,8 @@ check "a mapped save of one stream restores to its source's digest" \
 # with the rounds (every page is data here: random memory)
 save --sim-memory 32M --sim-fill random --sim-pattern hot --sim-working-set 8M \
     --sim-rate 20000 --max-downtime 2000 --policy xen-default --streams 2 "$t/hot.mapped"
-rounds=$(sed -n 's/^xl-ext migrate: result=ok .*rounds=\([0-9]*\).*/\1/p' "$t/out")
-pages=$(sed -n 's/^xl-ext migrate: result=ok .*pages=\([0-9]*\).*/\1/p' "$t/out")
+rounds=$(sed -n 's/^xl-ext save: result=ok .*rounds=\([0-9]*\).*/\1/p' "$t/out")
+pages=$(sed -n 's/^xl-ext save: result=ok .*pages=\([0-9]*\).*/\1/p' "$t/out")
 size=$(stat -c %s "$t/hot.mapped")
 echo "# hot save: $rounds rounds, $pages pages sent, file $size bytes for a 33554432-byte guest"
 check "the dirtying save ran several rounds and sent pages again" \
