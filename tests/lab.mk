@@ -28,6 +28,9 @@ EXTRA_DIST += lab/build-xen-upstream-selftest.sh
 # the two-host lab's result combiner on recorded consoles (two-host room)
 TESTS += lab/two-host-selftest.sh
 EXTRA_DIST += lab/two-host-selftest.sh lab/two-host-combine.py
+# scripts/lab's refusals of bad --xen, --peer-xen, --xen-image values
+TESTS += lab/lab-options-selftest.sh
+EXTRA_DIST += lab/lab-options-selftest.sh
 
 # make check-lab: boot Xen 4.17 under QEMU and run the lab's scenarios
 # (installs the lab's Debian packages as root). dom0 gets this project's

@@ -110,5 +110,14 @@ LOG
 python3 "$report" --plan "$dir/plan3" --results "$dir" single="$dir/serial3.log" > "$dir/tap" 2> "$dir/err"
 t "an xl-ext migration's ratios to stock pipe and TCP of the same guest" 'grep -q "^ok 4 - pvh-128-idle-xenmig-s2-loose (total 5.00 s, downtime 600.0 ms, retries 0, x stock pipe: total 0.50, downtime 0.75; x stock tcp: total 0.25, downtime 0.60)$" "$dir/tap"'
 t "a stock migration carries no ratio" 'grep -q "^ok 2 - pvh-128-idle-migrate-pipe (total 10.00 s, downtime 800.0 ms, retries 0)$" "$dir/tap"'
+
+# Xen's own test (plan line xen-test NAME): one scenario, xen-test-NAME
+printf 'xen-test ranged-logdirty\nxen-test resource\n' > "$dir/plan4"
+cat > "$dir/serial4.log" <<'LOG'
+[   20.00] LAB-RESULT name=xen-test-ranged-logdirty status=pass retries=0 tool=xen-test total_s=0.5 reason=
+LOG
+python3 "$report" --plan "$dir/plan4" --results "$dir" single="$dir/serial4.log" > "$dir/tap" 2> "$dir/err"
+t "xen-test lines: one scenario each, the one that never reported fails" \
+    'grep -q "^ok 1 - xen-test-ranged-logdirty" "$dir/tap" && grep -q "^not ok 2 - xen-test-resource" "$dir/tap"'
 echo "1..$n"
 exit $fail

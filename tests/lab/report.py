@@ -43,6 +43,8 @@ def line_scenarios(words):
         return ["dom0-xl-ext-runs"]
     if words[0] == "check-create-baseline":
         return ["xl-ext-create-baseline"]
+    if words[0] == "xen-test" and len(words) >= 2:
+        return ["xen-test-" + words[1]]
     if words[0] == "guest" and len(words) >= 5:
         guest_type, memory, workload = words[1], words[2], words[3]
         if workload.startswith("dirty:"):

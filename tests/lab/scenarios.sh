@@ -1145,6 +1145,32 @@ check_create_baseline() {
     destroy_guest "$guest"
 }
 
+# check_xen_test NAME: Xen's own test tools/tests/NAME, as that Xen's
+# make install-tools put it in dom0 (/usr/lib/xen/tests/test-NAME; a test a
+# patch of tests/lab/patches/xen-VERSION adds, e.g. ranged-logdirty):
+# pass on exit 0, skip when it skipped or is not there, else fail with its
+# first "Fail" line
+check_xen_test() {
+    name=xen-test-$1 test=/usr/lib/xen/tests/test-$1
+    if [ ! -x "$test" ]; then
+        result "$name" skip retries=0 tool=xen-test reason="$test is not in dom0 (this Xen was built without tools/tests/$1)"
+        return 0
+    fi
+    start=$(now)
+    timeout 300 "$test" > "$work/command.out" 2>&1
+    rc=$?
+    total=$(elapsed "$start" "$(now)")
+    sed 's/^/LAB-MARK xen-test: /' "$work/command.out"
+    if [ $rc = 0 ] && grep -q '^ *Skip:' "$work/command.out"; then
+        result "$name" skip retries=0 tool=xen-test total_s=$total reason="$(grep -m 1 '^ *Skip:' "$work/command.out")"
+    elif [ $rc = 0 ]; then
+        result "$name" pass retries=0 tool=xen-test total_s=$total reason=
+    else
+        result "$name" fail retries=0 tool=xen-test total_s=$total \
+            reason="$test exited $rc: $(grep -m 1 'Fail' "$work/command.out" || tail -n 1 "$work/command.out")"
+    fi
+}
+
 check_xl_ext() {
     if timeout 60 xl-ext help > "$work/command.out" 2>&1 && grep -q version "$work/command.out"; then
         result dom0-xl-ext-runs pass retries=0 tool=xl-ext reason=
@@ -1190,6 +1216,7 @@ while read -r kind rest <&3; do
         esac ;;
     check-xl-ext) check_xl_ext ;;
     check-create-baseline) check_create_baseline ;;
+    xen-test) check_xen_test $rest ;;
     net) setup_net $rest ;;
     peer) run_peer $rest ;;
     guest) run_guest $rest ;;

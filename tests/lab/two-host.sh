@@ -1,5 +1,6 @@
 # two-host.sh: sourced by scripts/lab for --two-host (bash; uses its
-# boot_host, collect_disk, log, $work, $plan, $hosts, $results_dir).
+# boot_host, collect_disk, log, $work, $plan, $hosts, $results_dir, and
+# $peer_image, $peer_artefacts, $peer_xen, $xen_version).
 #
 # Boots two emulated Xen hosts with different QEMU CPU models (so their
 # CPUID differs: b has ssse3, sse4.1, sse4.2 and popcnt, a has not), joined
@@ -24,8 +25,14 @@
 #                                       running on b, no copy anywhere
 #   two-host-pvh-128-idle-xenmig-s2     xl-ext migrate --streams 2 of a PVH
 #                                       guest a -> b: b runs it, same boot id
+#   two-host-pvh-128-idle-migrate       (only when b boots another Xen than
+#                                       a) stock xl migrate of a PVH guest
+#                                       a -> b, for comparison
 # Each combined result also requires that the two hosts' CPUID featuresets
 # differ (so the refusal is the pre-flight's doing, not a broken network).
+# Host a boots --xen; host b boots --peer-xen (default the same), so with
+# --xen 4.17 --peer-xen 4.20 the a -> b migrations go from 4.17 to 4.20
+# and the refused one from 4.20 to 4.17.
 #
 # Must never bind anything but 127.0.0.1 on this machine, and must leave no
 # QEMU behind (scripts/lab's cleanup kills every pid file it registered).
@@ -36,6 +43,12 @@ two_host_cpu_b=qemu64,+npt,+ssse3,+sse4.1,+sse4.2,+popcnt
 two_host_scenarios="two-host-pv-128-idle-migrate a pv 128 xl moves
 two-host-pvh-128-idle-xenmig-preflight-refused b pvh 128 xenmig-s2 refused
 two-host-pvh-128-idle-xenmig-s2 a pvh 128 xenmig-s2 moves"
+# between two Xen versions, stock xl moves the same PVH guest too: what
+# xl-ext's result is compared with
+if [ "$peer_xen" != "$xen_version" ]; then
+    two_host_scenarios="$two_host_scenarios
+two-host-pvh-128-idle-migrate a pvh 128 xl moves"
+fi
 
 two_host_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "net 192.0.2.1" > "$work/plan-a"
@@ -65,11 +78,12 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 if [ $listening = 1 ]; then
-    boot_host b "$two_host_cpu_b" "$work/plan-b" \
+    host_image=$peer_image host_artefacts=$peer_artefacts \
+        boot_host b "$two_host_cpu_b" "$work/plan-b" \
         -netdev "socket,id=lab,connect=127.0.0.1:$two_host_port" \
         -device virtio-net-pci,netdev=lab,mac=52:54:00:0a:00:02
     two_host_pid_b=$boot_pid
-    log "two-host mode: hosts a ($two_host_cpu_a) and b ($two_host_cpu_b) joined on 127.0.0.1:$two_host_port"
+    log "two-host mode: hosts a ($two_host_cpu_a, Xen $xen_version) and b ($two_host_cpu_b, Xen $peer_xen) joined on 127.0.0.1:$two_host_port"
     wait "$two_host_pid_b" || true
 else
     log "two-host mode: QEMU a never listened on 127.0.0.1:$two_host_port"
