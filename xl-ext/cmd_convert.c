@@ -86,6 +86,8 @@ static int parse_request(int argc, char **argv, struct convert_request *req)
         return usage_error("give the MAPPED file and the OUT file");
     req->in = argv[optind];
     req->out = argv[optind + 1];
+    if (xl_ext_input_readable("convert", "save file", req->in))
+        return XL_EXT_EXIT_BAD_INPUT;
     return CONVERT_PARSED;
 }
 

@@ -223,7 +223,9 @@ static int parse_check_request(int argc, char **argv, struct check_request *req)
         }
     }
     if (argc - optind != 1 || !req->host_path)
-        return cpuid_cli_usage("check", "give DOMAIN|CFG and --host HOST.json");
+        return cpuid_cli_usage("check", "%s; give DOMAIN|CFG and --host HOST.json",
+                               !req->host_path ? "no --host given" : argc - optind < 1 ?
+                               "no domain or config given" : "too many arguments");
     req->target = argv[optind];
     return CHECK_PARSED;
 }

@@ -401,6 +401,8 @@ static int cluster_show(int argc, char **argv)
 
     if (argc != 2)
         return cpuid_cli_usage("cluster show", "give CLUSTER.json");
+    if (xl_ext_input_readable("cpuid-policy cluster show", "cluster file", argv[1]))
+        return XL_EXT_EXIT_BAD_INPUT;
     rc = cpuid_cluster_read_file(argv[1], &cluster);
     if (!rc)
         rc = cpuid_level_set_load(NULL, &levels);

@@ -382,10 +382,12 @@ static int parse_request(int argc, char **argv, struct create_request *req)
             return XL_EXT_EXIT_USAGE;
     }
     if (!req->cfg) {
-        fprintf(stderr, "%s create: give the domain's config file: run '%s help create'\n",
-                xl_ext_prog, xl_ext_prog);
+        fprintf(stderr, "%s create: no config file given; give the domain's config file: "
+                "run '%s help create'\n", xl_ext_prog, xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
+    if (xl_ext_input_readable("create", "domain config", req->cfg))
+        return XL_EXT_EXIT_BAD_INPUT;
     for (int i = first_override; i < argc; i++) {
         if (!strchr(argv[i], '=')) {
             fprintf(stderr, "%s create: '%s' is not KEY=VALUE (xl.cfg syntax, e.g. "

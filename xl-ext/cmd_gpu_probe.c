@@ -132,6 +132,8 @@ static int read_requirement(const struct probe_request *req, const cpuid_gpu_lev
     }
     if (!req->config_path)
         return 0;
+    if (xl_ext_input_readable("gpu-probe", "domain config", req->config_path))
+        return XL_EXT_EXIT_BAD_INPUT;
     read_options.gpu_levels = table;
     if (cpuid_domain_config_read_file(req->config_path, &read_options, keys)) {
         fprintf(stderr, "%s gpu-probe: %s\n", xl_ext_prog, mig_error_last());

@@ -538,9 +538,10 @@ static int dump_run(const struct dump_request *req)
 
     fd = strcmp(req->input, "-") ? open(req->input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
     if (fd < 0) {
-        fprintf(stderr, "%s stream-dump: cannot open '%s': %s\n", xl_ext_prog, req->input,
-                strerror(errno));
-        return XL_EXT_EXIT_FAILURE;
+        fprintf(stderr, "%s stream-dump: cannot read stream '%s': %s; give the path of an "
+                "existing, readable stream or save file (- for standard input)\n",
+                xl_ext_prog, req->input, strerror(errno));
+        return XL_EXT_EXIT_BAD_INPUT;
     }
     if (req->rewrite) {
         out_fd = open(req->rewrite, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -81,13 +81,16 @@ int restore_request_parse(int argc, char **argv, struct restore_request *req)
         }
     }
     if (argc - optind < 1 || argc - optind > 2) {
-        fprintf(stderr, "%s restore: give [CONFIG] FILE, as xl restore takes them; run "
-                "'%s help restore'\n", xl_ext_prog, xl_ext_prog);
+        fprintf(stderr, "%s restore: %s; give [CONFIG] FILE, as xl restore takes them; "
+                "run '%s help restore'\n", xl_ext_prog, argc - optind < 1 ?
+                "no save file given" : "too many arguments", xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
     if (req->host_json && !*req->host_json)
         req->host_json = NULL;
     req->file = argv[argc - 1];
+    if (xl_ext_input_readable("restore", "save file", req->file))
+        return XL_EXT_EXIT_BAD_INPUT;
     req->config = argc - optind == 2 ? argv[optind] : NULL;
     return RESTORE_PARSED;
 }

@@ -86,11 +86,14 @@ int restore_xen(int argc, char **argv)
         }
     }
     if (argc - optind < 1 || argc - optind > 2) {
-        fprintf(stderr, "%s restore: give [CONFIG] FILE, as xl restore takes them; run "
-                "'%s help restore'\n", xl_ext_prog, xl_ext_prog);
+        fprintf(stderr, "%s restore: %s; give [CONFIG] FILE, as xl restore takes them; "
+                "run '%s help restore'\n", xl_ext_prog, argc - optind < 1 ?
+                "no save file given" : "too many arguments", xl_ext_prog);
         return XL_EXT_EXIT_USAGE;
     }
     file = argv[argc - 1];
+    if ((rc = xl_ext_input_readable("restore", "save file", file)))
+        return rc;
     rc = restore_preflight_xl_file(file, host_json && *host_json ? host_json : NULL);
     if (rc) {
         fprintf(stderr, "%s restore: %s%s\n", xl_ext_prog, mig_error_last(),

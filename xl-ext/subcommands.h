@@ -61,6 +61,16 @@ struct option;
 const char *xl_ext_option_error(char **argv, const char *shortopts,
                                 const struct option *longopts, char *buf, size_t size);
 
+/*
+ * Check, before any work, that the input file path (what: "save file",
+ * "domain config") can be opened for reading.  0, or prints "xl-ext CMD:
+ * cannot read WHAT 'PATH': REASON; give the path of an existing, readable
+ * WHAT" (cmd: "restore", "cpuid-policy cluster show") and returns
+ * XL_EXT_EXIT_BAD_INPUT (3), as every command does for an input it cannot
+ * read.
+ */
+int xl_ext_input_readable(const char *cmd, const char *what, const char *path);
+
 /* Subcommands (one file each). */
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -216,6 +217,19 @@ const char *xl_ext_option_error(char **argv, const char *shortopts,
     else
         snprintf(buf, size, "unknown option '-%c'", optopt);
     return buf;
+}
+
+int xl_ext_input_readable(const char *cmd, const char *what, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    fprintf(stderr, "%s %s: cannot read %s '%s': %s; give the path of an existing, "
+            "readable %s\n", xl_ext_prog, cmd, what, path, strerror(errno), what);
+    return XL_EXT_EXIT_BAD_INPUT;
 }
 
 int cmd_version(int argc, char **argv)
