@@ -69,7 +69,7 @@ t "garbage exits 3 and quotes the first bytes" '[ $rc -eq 3 ] && grep -q "47 49 
 "$XL_EXT" stream-dump "$tmp/empty" >/dev/null 2>"$tmp/err"; rc=$?
 t "empty file exits 3" '[ $rc -eq 3 ] && grep -q "too short" "$tmp/err"'
 "$XL_EXT" stream-dump "$tmp/no-such-file" >/dev/null 2>"$tmp/err"; rc=$?
-t "missing file exits 1 and quotes the name" '[ $rc -eq 1 ] && grep -q "no-such-file" "$tmp/err"'
+t "missing file exits 3 (bad input) and quotes the name" '[ $rc -eq 3 ] && grep -q "cannot read stream .*no-such-file" "$tmp/err"'
 "$XL_EXT" stream-dump >/dev/null 2>&1; rc=$?
 t "no FILE is a usage error (2)" '[ $rc -eq 2 ]'
 "$XL_EXT" stream-dump --bogus "$tmp/hvm.xl" >/dev/null 2>&1; rc=$?
