@@ -22,6 +22,7 @@
 
 #include "mig_clock.h"
 #include "migrate_common.h"
+#include "switchover_costs.h"
 #include "subcommands.h"
 
 /* How long a receiver may take to exit once the migration ended (as xl's
@@ -215,10 +216,14 @@ static json_object *json_downtime_parts(const struct mig_migrate_result *r)
 }
 
 /* Where the fixed cost of the prediction came from: "learned from 3
- * migrations", "from a probe", "the default". */
+ * migrations", "learned from the last 8 of 42 migrations" (the store keeps
+ * SWITCHOVER_COSTS_SAMPLES), "from a probe", "the default". */
 static void fixed_cost_source(const struct migrate_output *o, char *buf, size_t size)
 {
-    if (o->fixed_cost_learned)
+    if (o->fixed_cost_learned > SWITCHOVER_COSTS_SAMPLES)
+        snprintf(buf, size, "learned from the last %u of %u migrations",
+                 SWITCHOVER_COSTS_SAMPLES, o->fixed_cost_learned);
+    else if (o->fixed_cost_learned)
         snprintf(buf, size, "learned from %u migration%s", o->fixed_cost_learned,
                  o->fixed_cost_learned == 1 ? "" : "s");
     else
