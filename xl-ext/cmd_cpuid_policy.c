@@ -432,11 +432,11 @@ static int cmd_corpus(int argc, char **argv)
 
 /* --help of the sub-subcommands that have no help of their own. */
 #define FEATURES_HELP \
-    "usage: xl-ext cpuid-policy features [--word N]\n" \
+    "Usage: xl-ext cpuid-policy features [--word N]\n" \
     "Xen 4.17's feature names per featureset word (--word: word N only, 0-" \
     "based).\n"
 #define DECODE_HELP \
-    "usage: xl-ext cpuid-policy decode [--hex|--names|--libxl] [--host HOST.json] [--words]\n" \
+    "Usage: xl-ext cpuid-policy decode [--hex|--names|--libxl] [--host HOST.json] [--words]\n" \
     "           FEATURESET\n" \
     "The hex words, names and count of a featureset, given as hex words, a list of\n" \
     "feature names or an xl.cfg cpuid= string (a named level: 'levels --show NAME').\n" \
@@ -444,16 +444,16 @@ static int cmd_corpus(int argc, char **argv)
     "  --host HOST.json   the host the libxl form masks against\n" \
     "  --words            one line per word\n"
 #define LEVELS_HELP \
-    "usage: xl-ext cpuid-policy levels [--show NAME]\n" \
+    "Usage: xl-ext cpuid-policy levels [--show NAME]\n" \
     "The named levels (data files) and where their facts come from; --show NAME: the\n" \
     "features of one.\n"
 #define CORPUS_HELP \
-    "usage: xl-ext cpuid-policy corpus [--file FILE] [--host-json NAME]\n" \
+    "Usage: xl-ext cpuid-policy corpus [--file FILE] [--host-json NAME]\n" \
     "The real CPUs of the corpus and their highest levels.\n" \
     "  --file FILE        another corpus file\n" \
     "  --host-json NAME   print the CPU NAME as a host file (HOST.json) instead\n"
 #define CHECK_HELP \
-    "usage: xl-ext cpuid-policy check DOMAIN|CFG --host HOST.json [--cluster CLUSTER.json]\n" \
+    "Usage: xl-ext cpuid-policy check DOMAIN|CFG --host HOST.json [--cluster CLUSTER.json]\n" \
     "           [--baseline NAME]\n" \
     "Can HOST run the domain (a running DOMAIN, or the xl.cfg CFG)?  Exit 0 compatible,\n" \
     "4 missing features (a 'missing: FEATURE' line each, and 'gpu:' lines).\n" \
@@ -461,7 +461,7 @@ static int cmd_corpus(int argc, char **argv)
     "  --cluster CLUSTER.json the cluster file for cpuid_baseline = \"cluster\"\n" \
     "  --baseline NAME        check this baseline instead of the domain's\n"
 #define REPORT_HELP \
-    "usage: xl-ext cpuid-policy report [--csv|--json] [--cluster CLUSTER.json]\n" \
+    "Usage: xl-ext cpuid-policy report [--csv|--json] [--cluster CLUSTER.json]\n" \
     "           [--host HOST.json]... CFG...\n" \
     "A table of domains (xl.cfg files) by hosts, with each domain's highest levels.\n" \
     "  --csv | --json         print CSV or JSON instead of the table\n" \

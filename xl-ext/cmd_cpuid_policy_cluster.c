@@ -125,7 +125,7 @@ static int cluster_baseline(int argc, char **argv)
 }
 
 #define ADD_HELP \
-    "usage: xl-ext cpuid-policy cluster add CLUSTER.json [HOST.json...] [--ssh [USER@]HOST]...\n" \
+    "Usage: xl-ext cpuid-policy cluster add CLUSTER.json [HOST.json...] [--ssh [USER@]HOST]...\n" \
     "           [-s SSHCOMMAND] [--timeout S] [--name NAME] [--relevel [--force]\n" \
     "           [--domains DIR]]\n" \
     "Add hosts to a cluster file (made when absent, named NAME, default the file's name).\n" \
@@ -439,7 +439,7 @@ static int cluster_show(int argc, char **argv)
 }
 
 #define CLUSTER_HELP \
-    "usage: xl-ext cpuid-policy cluster SUBCOMMAND [ARGS...]\n" \
+    "Usage: xl-ext cpuid-policy cluster SUBCOMMAND [ARGS...]\n" \
     "  baseline [--policy host|pv_max|hvm_max] [--json] HOST.json...\n" \
     "                       the intersection and highest level of the hosts\n" \
     "  create CLUSTER.json [--name NAME] [HOST.json...] [--ssh [USER@]HOST]...\n" \
@@ -454,21 +454,21 @@ static int cluster_show(int argc, char **argv)
     "  show CLUSTER.json             members, baseline, levels\n" \
     "'xl-ext cpuid-policy cluster SUBCOMMAND --help' shows one.\n"
 #define BASELINE_HELP \
-    "usage: xl-ext cpuid-policy cluster baseline [--policy host|pv_max|hvm_max] [--json]\n" \
+    "Usage: xl-ext cpuid-policy cluster baseline [--policy host|pv_max|hvm_max] [--json]\n" \
     "           HOST.json...\n" \
     "The features every host has (of the policy --policy names, default hvm_max) and\n" \
     "the highest levels within them.\n" \
     "  --json             print the result as JSON\n"
 #define PIN_HELP \
-    "usage: xl-ext cpuid-policy cluster pin CLUSTER.json LEVEL\n" \
+    "Usage: xl-ext cpuid-policy cluster pin CLUSTER.json LEVEL\n" \
     "Pin the cluster's baseline to the named LEVEL ('xl-ext cpuid-policy levels');\n" \
     "refused, exit 4, when a member lacks a feature of it.\n"
 #define PIN_GPU_HELP \
-    "usage: xl-ext cpuid-policy cluster pin-gpu CLUSTER.json GPU-BASELINE\n" \
+    "Usage: xl-ext cpuid-policy cluster pin-gpu CLUSTER.json GPU-BASELINE\n" \
     "Pin the cluster's GPU level (e.g. \"d3d11.0-gl4.1,cuda-8.0\"); refused, exit 4,\n" \
     "when a member does not meet it.\n"
 #define SHOW_HELP \
-    "usage: xl-ext cpuid-policy cluster show CLUSTER.json\n" \
+    "Usage: xl-ext cpuid-policy cluster show CLUSTER.json\n" \
     "The cluster's members, baseline and highest levels.\n"
 
 int cmd_cpuid_policy_cluster(int argc, char **argv)

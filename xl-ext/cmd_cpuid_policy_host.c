@@ -26,7 +26,7 @@
 #include "subcommands.h"
 
 #define HOST_DUMP_HELP \
-    "usage: xl-ext cpuid-policy host-dump [-o FILE] [--hostname NAME]\n" \
+    "Usage: xl-ext cpuid-policy host-dump [-o FILE] [--hostname NAME]\n" \
     "       xl-ext cpuid-policy host-dump --ssh [USER@]HOST [-s SSHCOMMAND] [--timeout S]\n" \
     "                                     [--hostname NAME] [-o FILE]\n" \
     "       xl-ext cpuid-policy host-dump --ssh HOST --ssh HOST... [-s SSHCOMMAND]\n" \

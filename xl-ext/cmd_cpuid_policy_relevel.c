@@ -28,7 +28,7 @@
 #include "subcommands.h"
 
 #define CREATE_HELP \
-    "usage: xl-ext cpuid-policy cluster create CLUSTER.json [--name NAME] [HOST.json...]\n" \
+    "Usage: xl-ext cpuid-policy cluster create CLUSTER.json [--name NAME] [HOST.json...]\n" \
     "           [--ssh [USER@]HOST]... [-s SSHCOMMAND] [--timeout S]\n" \
     "A new cluster file of the hosts: one vendor, the baseline what they all share (the\n" \
     "intersection of their HVM max featuresets), the GPU level the lowest of theirs.\n" \
@@ -43,12 +43,12 @@
     "(each named on stderr): the cluster is made of the others.\n"
 
 #define REMOVE_HELP \
-    "usage: xl-ext cpuid-policy cluster remove CLUSTER.json NAME...\n" \
+    "Usage: xl-ext cpuid-policy cluster remove CLUSTER.json NAME...\n" \
     "Remove members.  The baseline stays as it is: 'cluster relevel' raises it to what the\n" \
     "members left share.  Exit status: 0; 3 no such member (nothing is written).\n"
 
 #define RELEVEL_HELP \
-    "usage: xl-ext cpuid-policy cluster relevel CLUSTER.json [--auto | --to LEVEL]\n" \
+    "Usage: xl-ext cpuid-policy cluster relevel CLUSTER.json [--auto | --to LEVEL]\n" \
     "           [--domains DIR] [--force]\n" \
     "Set the cluster's baseline to what its members share (--auto, the default), or to a\n" \
     "named level every member has (--to).  Before a baseline is lowered, every recorded\n" \

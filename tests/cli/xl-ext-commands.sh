@@ -27,8 +27,8 @@ for s in $cluster_subs; do grep -q "$s" "$tmp/err" || { echo "Bail out! cluster 
 
 for c in $commands; do
     run "$c" --help
-    t "$c --help exits 0, usage on stdout, nothing on stderr" \
-      '[ $rc -eq 0 ] && [ -s "$tmp/out" ] && [ ! -s "$tmp/err" ]'
+    t "$c --help exits 0, usage on stdout (first line 'Usage: xl-ext $c'), nothing on stderr" \
+      '[ $rc -eq 0 ] && head -n 1 "$tmp/out" | grep -q "^Usage: xl-ext $c" && [ ! -s "$tmp/err" ]'
     run help "$c"
     t "help $c exits 0, usage on stdout" '[ $rc -eq 0 ] && [ -s "$tmp/out" ]'
     t "help $c: no line ends in a space, prose is not the first entry under Options:" \
@@ -38,7 +38,7 @@ done
 for s in $subs; do
     run cpuid-policy "$s" --help
     t "cpuid-policy $s --help exits 0, usage on stdout" \
-      '[ $rc -eq 0 ] && grep -q "cpuid-policy $s" "$tmp/out" && [ ! -s "$tmp/err" ]'
+      '[ $rc -eq 0 ] && head -n 1 "$tmp/out" | grep -q "^Usage: xl-ext cpuid-policy $s" && [ ! -s "$tmp/err" ]'
 done
 run cpuid-policy cluster --help
 t "cpuid-policy cluster --help lists every cluster subcommand" \
@@ -46,7 +46,7 @@ t "cpuid-policy cluster --help lists every cluster subcommand" \
 for s in $cluster_subs; do
     run cpuid-policy cluster "$s" --help
     t "cpuid-policy cluster $s --help exits 0, usage on stdout" \
-      '[ $rc -eq 0 ] && grep -q "cluster $s" "$tmp/out" && [ ! -s "$tmp/err" ]'
+      '[ $rc -eq 0 ] && head -n 1 "$tmp/out" | grep -q "^Usage: xl-ext cpuid-policy cluster $s" && [ ! -s "$tmp/err" ]'
     run help cpuid-policy cluster "$s"
     t "help cpuid-policy cluster $s is the same" '[ $rc -eq 0 ] && grep -q "cluster $s" "$tmp/out"'
 done

@@ -63,7 +63,7 @@ t "create: two hosts of one name exit 3 naming both" '[ $rc -eq 3 ] && grep -q "
 run cluster create "$tmp/none.json"
 t "create: no host is a usage error" '[ $rc -eq 2 ]'
 run cluster create --help
-t "create --help" '[ $rc -eq 0 ] && grep -q "^usage: xl-ext cpuid-policy cluster create" "$tmp/out"'
+t "create --help" '[ $rc -eq 0 ] && grep -q "^Usage: xl-ext cpuid-policy cluster create" "$tmp/out"'
 
 # ---- the remote path: --ssh with -s ----
 run cluster create "$tmp/r.json" $ssh --ssh skx --ssh root@hsw --ssh icx
@@ -118,7 +118,7 @@ cp "$tmp/c.json" "$tmp/c.before"
 run cluster remove "$tmp/c.json" nosuch
 t "remove: an unknown member exits 3, nothing written" '[ $rc -eq 3 ] && grep -q "no member .nosuch." "$tmp/err" && cmp -s "$tmp/c.json" "$tmp/c.before"'
 run cluster remove --help
-t "remove --help" '[ $rc -eq 0 ] && grep -q "^usage: xl-ext cpuid-policy cluster remove" "$tmp/out"'
+t "remove --help" '[ $rc -eq 0 ] && grep -q "^Usage: xl-ext cpuid-policy cluster remove" "$tmp/out"'
 
 # ---- relevel, with the recorded domains it would leave behind ----
 # records as xl-ext create leaves them (XENMIG_STATE_DIR/domain-UUID/KEY)
