@@ -99,5 +99,9 @@ build 4.98 "$tmp/cache" "$tmp/work"; rc=$?
 t "a version without a tarball is refused, naming where it looked" \
     '[ $rc = 1 ] && grep -q "no xen-4.98.\*.tar.xz in $tmp/tarballs" "$tmp/err"'
 
+XENMIG_XEN_TARBALLS= XENMIG_LAB_NICE=0 \
+    sh "$tmp/tree/tests/lab/build-xen-upstream.sh" 4.99 "$tmp/cache" "$tmp/work" > "$tmp/out" 2> "$tmp/err"; rc=$?
+t "without XENMIG_XEN_TARBALLS: refused, saying what to set (no default outside the tree)" \
+    '[ $rc = 1 ] && [ ! -s "$tmp/out" ] && grep -q "XENMIG_XEN_TARBALLS is not set" "$tmp/err"'
 echo "1..$n"
 exit $fail

@@ -19,8 +19,10 @@
 # must boot those too (issue 27). Debian's qemu-system-xen, seabios and
 # ovmf stand in for the submodules the tarballs lack (--with-system-*).
 #
-# The tarball: XENMIG_XEN_TARBALLS (default: ../shared/xen beside the
-# checkout, or two levels up from a worktree), the newest xen-VERSION.*.tar.xz there. It applies every
+# The tarball: the newest xen-VERSION.*.tar.xz in the directory
+# XENMIG_XEN_TARBALLS names (there is no default: the tarballs are not part
+# of this repository; tests/lab/README.md, "Other Xen versions", says how
+# to make them from the public xen-project repository). It applies every
 # tests/lab/patches/xen-VERSION/*.patch (patch -p1, in name order); a patch
 # that does not apply fails the build loudly.
 #
@@ -38,13 +40,7 @@ version=${1:?$usage}
 cache_dir=${2:?$usage}
 work_dir=${3:?$usage}
 script_dir=$(cd "$(dirname "$0")" && pwd)
-# shared/ sits beside the checkout (a git worktree of it is one level deeper)
 tarballs=${XENMIG_XEN_TARBALLS:-}
-if [ -z "$tarballs" ]; then
-    for tarballs in "$script_dir/../../../shared/xen" "$script_dir/../../../../shared/xen"; do
-        [ -d "$tarballs" ] && break
-    done
-fi
 nice_level=${XENMIG_LAB_NICE:-10}
 
 log() { echo "build-xen-upstream: $*" >&2; }
@@ -53,6 +49,11 @@ case "$version" in
 4.[0-9]*) ;;
 *) log "version '$version': expected a Xen release line such as 4.20 or 4.22"; exit 2 ;;
 esac
+if [ -z "$tarballs" ]; then
+    log "XENMIG_XEN_TARBALLS is not set: name the directory holding xen-$version.*.tar.xz" \
+        "(tests/lab/README.md, \"Other Xen versions\", says how to make it)"
+    exit 1
+fi
 tarball=$(ls "$tarballs"/xen-"$version".*.tar.xz 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$tarball" ]; then
     log "no xen-$version.*.tar.xz in $tarballs: put the release tarball there or set XENMIG_XEN_TARBALLS"
