@@ -91,7 +91,7 @@ struct source {
     bool live_stop;                      /* under live_lock: it is to end */
     pthread_t live_thread;
     pthread_mutex_t live_lock;
-    pthread_cond_t live_cond;            /* on CLOCK_MONOTONIC */
+    pthread_cond_t live_cond;            /* mig_clock_cond_init: CLOCK_MONOTONIC */
 };
 
 /* MIG_ECANCELLED with the one message of a cancel before "go", when: "during pre-copy". */
@@ -143,19 +143,12 @@ static int live_report(struct source *s)
 static void *live_ticker(void *arg)
 {
     struct source *s = arg;
-    unsigned int ms = s->opts->progress_interval_ms;
     struct timespec due;
     int rc = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &due);
     pthread_mutex_lock(&s->live_lock);
     while (!s->live_stop) {
-        due.tv_sec += ms / 1000;
-        due.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (due.tv_nsec >= 1000000000L) {
-            due.tv_sec++;
-            due.tv_nsec -= 1000000000L;
-        }
+        mig_clock_deadline(&due, (long)s->opts->progress_interval_ms);
         rc = 0;
         while (!s->live_stop && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&s->live_cond, &s->live_lock, &due);
@@ -179,8 +172,6 @@ static void *live_ticker(void *arg)
  */
 static void live_begin(struct source *s, uint64_t n)
 {
-    pthread_condattr_t attr;
-
     atomic_store(&s->live_done, 0);
     s->live_total = n;
     s->live_started = mig_clock_seconds();
@@ -195,11 +186,9 @@ static void live_begin(struct source *s, uint64_t n)
     s->live_base.ladder_reason = NULL;
     s->live_base.probe = NULL;
     s->live_base.prediction = NULL;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (mig_clock_cond_init(&s->live_cond))
+        return;
     pthread_mutex_init(&s->live_lock, NULL);
-    pthread_cond_init(&s->live_cond, &attr);
-    pthread_condattr_destroy(&attr);
     s->live_running = pthread_create(&s->live_thread, NULL, live_ticker, s) == 0;
     if (!s->live_running) {
         pthread_cond_destroy(&s->live_cond);
