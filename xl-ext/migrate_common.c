@@ -327,14 +327,11 @@ static void output_ladder(struct migrate_output *o, const struct mig_progress *p
         return;
     }
     if (p->round == 0)
-        fprintf(o->out, "%sladder from round 0: %s: %s (%s)\n", o->line_open ? "\n" : "",
-                what, p->ladder_reason, cpu);
+        fprintf(o->out, "ladder from round 0: %s: %s (%s)\n", what, p->ladder_reason, cpu);
     else
-        fprintf(o->out, "%sladder from round %u: %s: %s (dirty %.0f pages/s, link %.1f "
-                "MB/s, %s, expected downtime %.0f ms)\n", o->line_open ? "\n" : "",
-                p->round, what, p->ladder_reason, p->dirty_rate, p->link_rate / 1e6, cpu,
-                p->expected_downtime_ms);
-    o->line_open = false;
+        fprintf(o->out, "ladder from round %u: %s: %s (dirty %.0f pages/s, link %.1f "
+                "MB/s, %s, expected downtime %.0f ms)\n", p->round, what, p->ladder_reason,
+                p->dirty_rate, p->link_rate / 1e6, cpu, p->expected_downtime_ms);
 }
 
 /* A phase change or a round: an event, or a line. */
@@ -391,7 +388,6 @@ static void output_phase(struct migrate_output *o, const struct mig_progress *p)
             " (%.1f MiB) in all; remaining %" PRIu64 ", dirty %.0f pages/s, %s\n",
             p->round, round_pages, round_bytes / 1048576.0, p->pages_sent,
             p->bytes_sent / 1048576.0, p->pages_remaining, p->dirty_rate, expected);
-    o->line_open = false;
     fflush(o->out);
 }
 
@@ -521,12 +517,7 @@ int migrate_output_progress(const struct mig_progress *p, void *payload)
     struct migrate_output *o = payload;
 
     if (p->in_round) {
-        /* the live line (on only off --json); a round line left open goes first */
-        if (o->live.term && o->line_open) {
-            fputc('\n', o->out);
-            fflush(o->out);
-            o->line_open = false;
-        }
+        /* the live line (on only off --json) */
         progress_line_report(&o->live, p);
         return 0;
     }
@@ -636,9 +627,6 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     ladder_summary(r, ladder, sizeof(ladder));
 
     progress_line_close(&o->live);
-    if (o->line_open)
-        fputc('\n', o->out);
-    o->line_open = false;
     if (o->json)
         summary_event(o, side, result, r, opts, stall_total_s, stall_max_s, error);
     fprintf(text_out(o), "xl-ext %s: result=%s total=%.3fs downtime=%.1fms target=%ums "

@@ -41,8 +41,7 @@ int xl_ext_exec_xl(int argc, char **argv);
 struct migrate_output {
     FILE *out;          /* progress and summary */
     bool json;          /* one JSON event per line */
-    bool tty;           /* redraw one progress line */
-    bool line_open;     /* a TTY progress line is on screen */
+    bool tty;           /* out is a terminal: the switchover's line */
     /* pages and bytes sent before the last round (the engine's counts are
      * of all rounds so far; a round's own are the difference) */
     uint64_t pages_before, bytes_before;
