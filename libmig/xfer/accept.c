@@ -287,8 +287,8 @@ static int make_stream(struct mig_xfer_receiver *r, int fd)
     return wire_set_timeouts(fd, r->opts.timeout_ms);
 }
 
-/* Answer a HELLO on fd: status 0 or a MIG_E* code, resume epoch 0. */
-static int send_reply_resume(int fd, int status, uint32_t resume)
+/* receiver.h; the reconnecting stream's DONE answer (receiver.c) uses it too. */
+int xfer_send_reply(int fd, int status, uint32_t resume)
 {
     uint8_t reply[WIRE_REPLY_SIZE];
 
@@ -297,9 +297,10 @@ static int send_reply_resume(int fd, int status, uint32_t resume)
                          "stream handshake reply: write");
 }
 
+/* Answer a HELLO on fd: status 0 or a MIG_E* code, resume epoch 0. */
 static int send_reply(int fd, int status)
 {
-    return send_reply_resume(fd, status, 0);
+    return xfer_send_reply(fd, status, 0);
 }
 
 /*
@@ -398,7 +399,7 @@ static void join_stream(struct mig_xfer_receiver *r, int fd, const struct wire_h
         }
         resume = (uint32_t)(r->all_ended + 1);
     }
-    (void)send_reply_resume(fd, rc, rc ? 0 : resume);
+    (void)xfer_send_reply(fd, rc, rc ? 0 : resume);
     pthread_mutex_unlock(&r->lock);
     if (rc) {
         if (r->log)
@@ -448,7 +449,7 @@ static int rejoin_stream(struct mig_xfer_receiver *r, int fd, const uint8_t *raw
     else if (!why && r->done[hello.index]) {
         /* DONE arrived but its acknowledgement was lost: say so */
         why = "a reconnection of a stream that ended well (told so)";
-        (void)send_reply_resume(fd, 0, WIRE_RESUME_DONE);
+        (void)xfer_send_reply(fd, 0, WIRE_RESUME_DONE);
     } else if (!why && (r->ended[hello.index] || r->first_failed >= 0)) {
         why = "a reconnection of a stream that is over, or of a failed receive";
         (void)send_reply(fd, MIG_ECANCELLED);

@@ -489,11 +489,7 @@ static int handle_done(struct recv_stream *rs)
                             rs->what);
     }
     if (parked >= 0) {
-        uint8_t reply[WIRE_REPLY_SIZE];
-
-        wire_reply_encode(reply, 0, WIRE_RESUME_DONE);
-        (void)mig_write_all(parked, reply, sizeof(reply), MIG_IO_SOCKET,
-                            "%s: reply: write", rs->what);
+        (void)xfer_send_reply(parked, 0, WIRE_RESUME_DONE);
         close(parked);
         if (r->log)
             xtl_log(r->log, XTL_WARN, -1, "xfer", "%s came back with its DONE already "

@@ -81,5 +81,10 @@ int xfer_acceptor_start(struct mig_xfer_receiver *r);
  */
 int xfer_stream_start(struct mig_xfer_receiver *r, unsigned int index);
 void xfer_acceptor_stop(struct mig_xfer_receiver *r);
+/*
+ * Answer a stream's HELLO on fd: status (0 or a MIG_E* code) and the epoch
+ * it resumes at (WIRE_RESUME_DONE: it ended well).  0 or the write's error.
+ */
+int xfer_send_reply(int fd, int status, uint32_t resume);
 
 #endif
