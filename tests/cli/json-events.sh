@@ -12,10 +12,17 @@
 
 SRC=${XENMIG_SRCDIR:-../..}
 SCHEMA=$SRC/docs/events.schema.json
-if ! python3 -c "import jsonschema" 2>/dev/null; then
+# The python3 that has jsonschema: the first on PATH may be another
+# (pyenv's) than Debian's /usr/bin/python3, where python3-jsonschema is.
+for py in python3 /usr/bin/python3; do
+    "$py" -c "import jsonschema" 2>/dev/null && break
+    py=""
+done
+if [ -z "$py" ]; then
     echo "python3-jsonschema is not installed (scripts/install-deps installs it)" >&2
     exit 77
 fi
+mkdir -p "$t/bin" && ln -sf "$(command -v "$py")" "$t/bin/python3" && PATH=$t/bin:$PATH
 sim_guest_or_skip
 XENMIG_STATE_DIR=$t/state
 export XENMIG_STATE_DIR
