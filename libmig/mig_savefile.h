@@ -238,6 +238,11 @@ struct mig_replay_result {
     uint64_t memory_digest;         /* mapped: what the file records; sim: 0 */
     double verify_seconds;          /* checking the file */
     double replay_seconds;          /* from accept_prologue to the end of resume */
+    double open_seconds;            /* of it: accept_prologue, prepare, open_streams */
+    double pages_seconds;           /*        the pages written */
+    double state_seconds;           /*        restore_state (the tail, and the
+                                               destination's restore of it) */
+    double resume_seconds;          /*        resume */
     unsigned int threads;
     bool started;                   /* the destination was called: a failure
                                        before it is the file's or the

@@ -155,9 +155,11 @@ void replay_print_summary(const char *cmd, const char *file, const char *format,
                           uint64_t digest, const char *extra)
 {
     printf("%s %s: result=ok file=%s format=%s family=%s pages=%llu zero=%llu threads=%u "
-           "verify=%.3fs replay=%.3fs memory_digest=%016llx%s%s\n", xl_ext_prog, cmd, file,
-           format, family, (unsigned long long)r->pages, (unsigned long long)r->zero_pages,
-           r->threads, r->verify_seconds, r->replay_seconds, (unsigned long long)digest,
+           "verify=%.3fs replay=%.3fs replay_parts=%.3f/%.3f/%.3f/%.3f "
+           "memory_digest=%016llx%s%s\n", xl_ext_prog, cmd, file, format, family,
+           (unsigned long long)r->pages, (unsigned long long)r->zero_pages, r->threads,
+           r->verify_seconds, r->replay_seconds, r->open_seconds, r->pages_seconds,
+           r->state_seconds, r->resume_seconds, (unsigned long long)digest,
            extra ? " " : "", extra ? extra : "");
 }
 

@@ -61,8 +61,9 @@ void replay_print_failure(const char *cmd, const char *file, const struct mig_re
 /*
  * The summary on stdout, one line for scripts: "xl-ext CMD: result=ok
  * file=FILE format=F family=F pages=N zero=N threads=N verify=S replay=S
- * memory_digest=HEX" (digest: the file's or the memory's; extra, when not
- * NULL, appended after a space).
+ * replay_parts=OPEN/PAGES/STATE/RESUME memory_digest=HEX" (seconds; the
+ * parts of replay are mig_replay_result's; digest: the file's or the
+ * memory's; extra, when not NULL, appended after a space).
  */
 void replay_print_summary(const char *cmd, const char *file, const char *format,
                           const char *family, const struct mig_replay_result *r,

@@ -150,6 +150,15 @@ static int open_destination(struct replay *r, uint64_t nr_pfns)
     return rc;
 }
 
+/* Seconds since *mark, which moves to now. */
+static double lap(double *mark)
+{
+    double now = mig_clock_seconds(), since = now - *mark;
+
+    *mark = now;
+    return since;
+}
+
 /*
  * Everything after the file was checked: the destination's calls in the
  * engine's order; the pages from r->pages.  Nothing is resumed on failure.
@@ -157,24 +166,31 @@ static int open_destination(struct replay *r, uint64_t nr_pfns)
 static int drive(struct replay *r, uint64_t nr_pfns, uint64_t pages)
 {
     const struct mig_destination_ops *ops = r->ops;
-    double start = mig_clock_seconds();
+    struct mig_replay_result *res = r->result;
+    double start = mig_clock_seconds(), mark = start;
     int rc = check_destination(r);
 
     if (!rc) {
-        r->result->started = true;
+        res->started = true;
         rc = open_destination(r, nr_pfns);
+        res->open_seconds = lap(&mark);
     }
     if (!rc)
         rc = run_phase(r, MIG_REPLAY_PAGES, pages);
     if (r->ctx && ops->close_streams)
-        ops->close_streams(r->be, r->ctx, r->result->threads);
+        ops->close_streams(r->be, r->ctx, res->threads);
     free(r->ctx);
     r->ctx = NULL;
-    if (!rc)
+    res->pages_seconds = lap(&mark);
+    if (!rc) {
         rc = ops->restore_state(r->be, r->tail, r->tail_len);
-    if (!rc)
+        res->state_seconds = lap(&mark);
+    }
+    if (!rc) {
         rc = ops->resume(r->be);
-    r->result->replay_seconds = mig_clock_seconds() - start;
+        res->resume_seconds = lap(&mark);
+    }
+    res->replay_seconds = mig_clock_seconds() - start;
     return rc;
 }
 

@@ -393,6 +393,10 @@ op_restore_checkpoint() {
     fi
     op_total=$(elapsed "$start" "$(now)")
     op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file") format=${ckpt_format:-xl}"
+    # xl-ext restore's own split: checking the file, then feeding xl
+    split=$(grep -m 1 '^xl-ext restore: result=ok' "$work/command.out" |
+        sed -n 's/.* \(verify=[0-9.]*s replay=[0-9.]*s replay_parts=[0-9./]*\).*/\1/p')
+    [ -z "$split" ] || op_extra="$op_extra $split"
     rm -f "$file"
 }
 
