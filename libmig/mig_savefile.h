@@ -244,6 +244,9 @@ struct mig_replay_result {
                                                destination's restore of it) */
     double resume_seconds;          /*        resume */
     unsigned int threads;
+    bool warm_up_called;            /* warm_up was (it creates nothing: a failure
+                                       in it is the destination's, not the
+                                       file's) */
     bool started;                   /* the destination was called: a failure
                                        before it is the file's or the
                                        caller's, after it may be the
@@ -251,11 +254,12 @@ struct mig_replay_result {
 };
 
 /*
- * Replay the mapped file at path into the destination (ops, be): validate
- * the whole file first (mig_mapped_file_open and its pages), so that a
- * file cut short or corrupted is refused before any destination call; then
- * check the family (the file's against ops->name, as the engine's hello
- * does: MIG_ECOMPAT), and call accept_prologue (when the file has a
+ * Replay the mapped file at path into the destination (ops, be): check the
+ * file's layout (mig_mapped_file_open) and the family (the file's against
+ * ops->name, as the engine's hello does: MIG_ECOMPAT); call warm_up with
+ * the prologue (when both exist: it creates nothing), then check every
+ * page, so that a file cut short or corrupted is refused before any other
+ * destination call; then call accept_prologue (when the file has a
  * prologue; a destination without it refuses one: MIG_ECOMPAT), prepare,
  * open_streams with threads contexts, write_page from threads threads
  * (1 .. 64), each a contiguous range of slots read with pread (the zero
@@ -267,6 +271,16 @@ struct mig_replay_result {
 int mig_mapped_replay(const char *path, const struct mig_destination_ops *ops, void *be,
                       unsigned int threads, const struct mig_replay_options *opts,
                       struct mig_replay_result *result);
+
+/*
+ * The same for a file the caller opened with mig_mapped_file_open (its
+ * layout checked; borrowed, the caller closes it), so that a caller that
+ * looked into the file first does not read and check its index twice.
+ */
+int mig_mapped_replay_file(struct mig_mapped_file *file, const struct mig_destination_ops *ops,
+                           void *be, unsigned int threads,
+                           const struct mig_replay_options *opts,
+                           struct mig_replay_result *result);
 
 /*
  * The same for the sim's sequential save file (MIG_SIM_SAVE_MAGIC): its

@@ -133,8 +133,9 @@ int replay_exit_code(int rc, const struct mig_replay_result *result)
         return XL_EXT_EXIT_INCOMPATIBLE;
     case MIG_EFORMAT: case MIG_ETRUNC: case MIG_ECORRUPT: case MIG_ELIMIT:
         return result->started ? XL_EXT_EXIT_FAILURE : XL_EXT_EXIT_BAD_INPUT;
-    case MIG_EUNSUPP:           /* a later format version, or (started) no xl here */
-        return result->started ? XL_EXT_EXIT_NO_XEN : XL_EXT_EXIT_BAD_INPUT;
+    case MIG_EUNSUPP:           /* a later format version, or (warming, started) no xl */
+        return result->started || result->warm_up_called ? XL_EXT_EXIT_NO_XEN
+                                                         : XL_EXT_EXIT_BAD_INPUT;
     default:
         return XL_EXT_EXIT_FAILURE;
     }
@@ -163,17 +164,25 @@ void replay_print_summary(const char *cmd, const char *file, const char *format,
            extra ? " " : "", extra ? extra : "");
 }
 
-int replay_mapped_info(const char *cmd, const char *path, struct mig_mapped_info *info)
+int replay_mapped_open(const char *cmd, const char *path, struct mig_mapped_file **file_out,
+                       struct mig_mapped_info *info)
 {
     struct mig_replay_result none = { .started = false };
-    struct mig_mapped_file *f;
-    int rc = mig_mapped_file_open(path, &f);
+    int rc = mig_mapped_file_open(path, file_out);
 
     if (rc) {
         replay_print_failure(cmd, path, &none, "");
         return replay_exit_code(rc, &none);
     }
-    mig_mapped_file_info(f, info);
-    mig_mapped_file_close(f);
+    mig_mapped_file_info(*file_out, info);
     return 0;
+}
+
+int replay_mapped_info(const char *cmd, const char *path, struct mig_mapped_info *info)
+{
+    struct mig_mapped_file *f = NULL;
+    int rc = replay_mapped_open(cmd, path, &f, info);
+
+    mig_mapped_file_close(f);
+    return rc;
 }

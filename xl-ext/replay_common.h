@@ -77,6 +77,13 @@ void replay_print_summary(const char *cmd, const char *file, const char *format,
 int replay_mapped_info(const char *cmd, const char *path, struct mig_mapped_info *info);
 
 /*
+ * The same, keeping the file open: on success *file_out is the caller's
+ * (mig_mapped_file_close), on failure NULL.
+ */
+int replay_mapped_open(const char *cmd, const char *path, struct mig_mapped_file **file_out,
+                       struct mig_mapped_info *info);
+
+/*
  * `xl-ext restore` of xenmig's own save files (restore_savefile.c), argv
  * being restore's: with --sim a simulated guest's file (mapped or
  * sequential); without it a mapped file of a Xen domain.  An XL_EXT_EXIT_*

@@ -123,8 +123,8 @@ static int refuse_xl_only(const struct restore_request *req)
 }
 
 /* Feed the file to Xen's restore: the Xen destination, xl run as $XENMIG_XL. */
-static int replay_xen(const struct restore_request *req, struct mig_xen_dest **dest,
-                      struct mig_replay_result *result)
+static int replay_xen(const struct restore_request *req, struct mig_mapped_file *file,
+                      struct mig_xen_dest **dest, struct mig_replay_result *result)
 {
     struct migrate_xen_preflight preflight;
     struct mig_xen_dest_options xo = MIG_XEN_DEST_OPTIONS_INIT;
@@ -144,8 +144,8 @@ static int replay_xen(const struct restore_request *req, struct mig_xen_dest **d
     replay_options_init(&ro);
     rc = mig_xen_dest_open((xentoollog_logger *)logger, &xo, dest);
     if (!rc)
-        rc = mig_mapped_replay(req->file, &mig_xen_dest_ops, *dest, req->threads, &ro,
-                               result);
+        rc = mig_mapped_replay_file(file, &mig_xen_dest_ops, *dest, req->threads, &ro,
+                                    result);
     if (!rc)
         migrate_xen_record_baselines(mig_xen_dest_metadata(*dest));
     /* never cleared to unpause (a failure): the incoming copy goes */
@@ -161,13 +161,14 @@ int restore_mapped(int argc, char **argv)
     struct restore_request req;
     struct mig_mapped_info info;
     struct mig_xen_dest *dest = NULL;
+    struct mig_mapped_file *file = NULL;
     int rc = restore_request_parse(argc, argv, &req);
 
     if (rc != RESTORE_PARSED)
         return rc;
     rc = refuse_xl_only(&req);
     if (!rc)
-        rc = replay_mapped_info("restore", req.file, &info);
+        rc = replay_mapped_open("restore", req.file, &file, &info);
     if (rc)
         return rc;
     if (strcmp(info.family, "xen")) {
@@ -175,14 +176,19 @@ int restore_mapped(int argc, char **argv)
                 "nothing was started\n", xl_ext_prog, req.file, info.family,
                 strcmp(info.family, "sim") ? "no xl-ext restores it"
                                            : "restore it with --sim");
-        return XL_EXT_EXIT_BAD_INPUT;
+        rc = XL_EXT_EXIT_BAD_INPUT;
+        goto out;
     }
-    rc = replay_xen(&req, &dest, &result);
+    rc = replay_xen(&req, file, &dest, &result);
     if (rc) {
         replay_print_failure("restore", req.file, &result, NOT_RESUMED);
-        return replay_exit_code(rc, &result);
+        rc = replay_exit_code(rc, &result);
+        goto out;
     }
     replay_print_summary("restore", req.file, "mapped", "xen", &result,
                          result.memory_digest, NULL);
-    return XL_EXT_EXIT_OK;
+    rc = XL_EXT_EXIT_OK;
+out:
+    mig_mapped_file_close(file);
+    return rc;
 }

@@ -6,8 +6,9 @@
  * data streams.  And what a file is, by its first bytes.
  *
  * It must never call the destination before the whole file was checked
- * (a file cut short or damaged starts nothing), and never resume the
- * destination after a failure.
+ * (a file cut short or damaged starts nothing), but for warm_up (which
+ * creates nothing, and only after the file's layout was checked), and
+ * never resume the destination after a failure.
  */
 #include "config.h"
 
@@ -168,13 +169,11 @@ static int drive(struct replay *r, uint64_t nr_pfns, uint64_t pages)
     const struct mig_destination_ops *ops = r->ops;
     struct mig_replay_result *res = r->result;
     double start = mig_clock_seconds(), mark = start;
-    int rc = check_destination(r);
+    int rc;
 
-    if (!rc) {
-        res->started = true;
-        rc = open_destination(r, nr_pfns);
-        res->open_seconds = lap(&mark);
-    }
+    res->started = true;
+    rc = open_destination(r, nr_pfns);
+    res->open_seconds = lap(&mark);
     if (!rc)
         rc = run_phase(r, MIG_REPLAY_PAGES, pages);
     if (r->ctx && ops->close_streams)
@@ -242,16 +241,29 @@ int mig_mapped_replay(const char *path, const struct mig_destination_ops *ops, v
                       unsigned int threads, const struct mig_replay_options *opts,
                       struct mig_replay_result *result)
 {
-    struct replay r = { .path = path, .ops = ops, .be = be, .opts = opts,
-                        .result = result, .pages = mapped_pages };
     struct mig_mapped_file *f = NULL;
+    int rc;
+
+    memset(result, 0, sizeof(*result));
+    rc = mig_mapped_file_open(path, &f);
+    if (!rc)
+        rc = mig_mapped_replay_file(f, ops, be, threads, opts, result);
+    mig_mapped_file_close(f);
+    return rc;
+}
+
+int mig_mapped_replay_file(struct mig_mapped_file *f, const struct mig_destination_ops *ops,
+                           void *be, unsigned int threads,
+                           const struct mig_replay_options *opts,
+                           struct mig_replay_result *result)
+{
+    struct replay r = { .path = f->name, .ops = ops, .be = be, .opts = opts,
+                        .result = result, .pages = mapped_pages };
     struct mig_mapped_info info;
     int rc = begin(&r, threads);
 
-    if (!rc)
-        rc = mig_mapped_file_open(path, &f);
     if (rc)
-        goto out;
+        return rc;
     mig_mapped_file_info(f, &info);
     r.source = f;
     r.family = info.family;
@@ -260,12 +272,17 @@ int mig_mapped_replay(const char *path, const struct mig_destination_ops *ops, v
     result->nr_pfns = info.nr_pfns;
     result->zero_pages = info.nr_zero;
     result->memory_digest = info.memory_digest;
-    rc = run_phase(&r, MIG_REPLAY_VERIFY, info.nr_entries - info.nr_zero);
+    rc = check_destination(&r);
+    /* what is slow to start starts while the pages are checked */
+    if (!rc && r.prologue_len && ops->warm_up) {
+        result->warm_up_called = true;
+        rc = ops->warm_up(be, r.prologue, r.prologue_len);
+    }
+    if (!rc)
+        rc = run_phase(&r, MIG_REPLAY_VERIFY, info.nr_entries - info.nr_zero);
     result->verify_seconds = mig_clock_seconds() - r.start;
     if (!rc)
         rc = drive(&r, info.nr_pfns, info.nr_entries);
-out:
-    mig_mapped_file_close(f);
     return rc;
 }
 
@@ -399,6 +416,8 @@ int mig_sim_save_replay(const char *path, const struct mig_destination_ops *ops,
     r.source = &s;
     r.tail = s.state;
     r.tail_len = s.state_len;
+    if (!rc)
+        rc = check_destination(&r);
     if (!rc)
         rc = drive(&r, s.nr_pfns, s.nr_pfns);
     free(s.state);

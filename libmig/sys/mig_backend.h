@@ -191,6 +191,17 @@ struct mig_destination_ops {
      */
     int (*accept_prologue)(void *be, const void *blob, size_t len);
 
+    /*
+     * Optional.  Called by a save file's replay before the file's pages are
+     * checked, with the prologue accept_prologue will get: check it as
+     * accept_prologue does and start what is slow to start, creating
+     * nothing that a failure would leave behind (the xen destination: its
+     * pre-flight, then xl migrate-receive, which waits for the stream
+     * head).  accept_prologue follows, or the destination's close undoes
+     * it.  Errors as accept_prologue's.
+     */
+    int (*warm_up)(void *be, const void *blob, size_t len);
+
     /* Optional.  Make room for a guest of nr_pfns pages (once, before any
      * write_page).  MIG_ENOMEM if it cannot. */
     int (*prepare)(void *be, uint64_t nr_pfns);

@@ -587,6 +587,78 @@ static int refuse_avx2(void *arg, const char *meta)
     return strstr(meta, "avx2") ? mig_error_set(MIG_ECOMPAT, "missing features: avx2") : 0;
 }
 
+/* ---- warm_up: before the pages are checked, never followed on a bad page ---- */
+
+struct warm_recorder {
+    char order[16];                 /* 'w' warm_up, 'a' accept_prologue, 'p' a page */
+    unsigned int n;
+    size_t warm_len, accept_len;
+};
+
+static void warm_note(struct warm_recorder *w, char what)
+{
+    if (w->n + 1 < sizeof(w->order))
+        w->order[w->n++] = what;
+}
+
+static int warm_rec_warm_up(void *b, const void *blob, size_t len)
+{
+    ((struct warm_recorder *)b)->warm_len = len;
+    warm_note(b, 'w');
+    return 0;
+}
+
+static int warm_rec_accept(void *b, const void *blob, size_t len)
+{
+    ((struct warm_recorder *)b)->accept_len = len;
+    warm_note(b, 'a');
+    return 0;
+}
+
+static int warm_rec_write(void *b, struct mig_stream_ctx *st, uint64_t pfn, const void *data,
+                          unsigned int type)
+{
+    warm_note(b, 'p');
+    return 0;
+}
+
+static int warm_rec_nothing(void *b, const void *state, size_t len)
+{
+    return 0;
+}
+
+static int warm_rec_resume(void *b)
+{
+    return 0;
+}
+
+/*
+ * path: a xen family file with a prologue and one page with data at
+ * pages_offset: warm_up first with the prologue accept_prologue gets, then
+ * the pages; with the page damaged, warm_up alone (nothing started).
+ */
+static void warm_up_then_prologue(const char *path, off_t pages_offset)
+{
+    static const struct mig_destination_ops ops = {
+        .name = "xen-destination", .warm_up = warm_rec_warm_up,
+        .accept_prologue = warm_rec_accept, .write_page = warm_rec_write,
+        .restore_state = warm_rec_nothing, .resume = warm_rec_resume,
+    };
+    struct warm_recorder w = { .n = 0 };
+    struct mig_replay_result rr;
+
+    ck_assert_int_eq(mig_mapped_replay(path, &ops, &w, 1, NULL, &rr), 0);
+    ck_assert_str_eq(w.order, "wap");
+    ck_assert_uint_gt(w.warm_len, 0);
+    ck_assert_uint_eq(w.warm_len, w.accept_len);
+    ck_assert(rr.warm_up_called && rr.started);
+    flip(path, pages_offset + 100);
+    memset(&w, 0, sizeof(w));
+    ck_assert_int_eq(mig_mapped_replay(path, &ops, &w, 1, NULL, &rr), MIG_ECORRUPT);
+    ck_assert_str_eq(w.order, "w");
+    ck_assert(rr.warm_up_called && !rr.started);
+}
+
 START_TEST(test_xen_prologue)
 {
     static const uint8_t head[] = "an xl stream head";
@@ -631,6 +703,7 @@ START_TEST(test_xen_prologue)
     /* the pages start on the page boundary after the prologue */
     ck_assert_uint_eq(file_size(o.path), 8192 + 4096 + 8 + 24);
     free(blob);
+    warm_up_then_prologue(o.path, 8192);
     /* a sim source's prologue-less family takes no prologue */
     d = open_dest(path_in_dir("sim.mapped"), "sim");
     ck_assert_int_eq(mig_mapped_dest_ops(d)->accept_prologue(d, "x", 1), MIG_ECOMPAT);

@@ -63,6 +63,7 @@ static const char xl_report[] = "my copy unpause results are as follows";  /* + 
 #define TERM_WAIT_MS        5000      /* after SIGTERM, before SIGKILL */
 
 #define BATCH_PAGES   MIG_STREAM_PAGE_DATA_MAX_PFNS
+#define TO_CHILD_PIPE_BYTES (1 << 20)   /* the default pipe-max-size */
 #define SEEN_SLOTS    (2 * BATCH_PAGES)      /* open addressing, power of two */
 #define SEEN_EMPTY    UINT64_MAX
 
@@ -94,6 +95,7 @@ struct mig_xen_dest {
     const char *sink;               /* what capture is, in errors */
     bool saving;                    /* no xl: the stream goes to the save file */
     bool head_sent;                 /* the prologue passed and its head is written */
+    bool warmed;                    /* warm_up checked the prologue and started xl */
     bool started;                   /* xl migrate-receive started the domain (or
                                        the save file is in place) */
     struct mig_stream_writer *child_writer, *capture_writer;
@@ -471,6 +473,9 @@ static int start_receiver(struct mig_xen_dest *d)
         goto out;
     }
     d->child = pid;
+    /* A larger pipe: xl wakes once a few records, not every 64 KiB. */
+    if (fcntl(in_pipe[1], F_SETPIPE_SZ, TO_CHILD_PIPE_BYTES) < 0)
+        dest_log(d, XTL_DEBUG, "the pipe to xl keeps its size: %s", strerror(errno));
     d->to_child = in_pipe[1];
     d->from_child = out_pipe[0];
     in_pipe[1] = out_pipe[0] = -1;
@@ -510,6 +515,11 @@ static void end_receiver(struct mig_xen_dest *d)
 {
     int status = 0;
 
+    /* Started by warm_up and never given a stream: it holds nothing, and
+     * killed before it reads EOF it says nothing either. */
+    if (d->child > 0 && d->warmed && !d->head_sent)
+        kill(d->child, SIGKILL);
+
     if (d->to_child >= 0) {
         close(d->to_child);    /* before go: xl sees EOF and destroys its copy */
         d->to_child = -1;
@@ -535,6 +545,54 @@ static void end_receiver(struct mig_xen_dest *d)
 
 /* ---- backend operations ---- */
 
+/* Split the prologue into d->meta and the head; the pre-flight on meta. */
+static int check_prologue(struct mig_xen_dest *d, const void *blob, size_t len,
+                          const void **head, size_t *head_len)
+{
+    int rc;
+
+    if (d->meta || d->child > 0)
+        return mig_error_set(MIG_EINVAL, "a second prologue for one Xen destination");
+    rc = mig_xen_prologue_parse(blob, len, &d->meta, head, head_len);
+    if (!rc && d->preflight)
+        rc = d->preflight(d->preflight_arg, d->meta);  /* MIG_ECOMPAT passes through */
+    return rc;
+}
+
+/* The head of the prologue warm_up checked (the same blob again). */
+static int warmed_head(struct mig_xen_dest *d, const void *blob, size_t len,
+                       const void **head, size_t *head_len)
+{
+    char *meta = NULL;
+    int rc;
+
+    if (d->head_sent)
+        return mig_error_set(MIG_EINVAL, "a second prologue for one Xen destination");
+    rc = mig_xen_prologue_parse(blob, len, &meta, head, head_len);
+    if (!rc && strcmp(meta, d->meta))
+        rc = mig_error_set(MIG_EINVAL, "the prologue differs from the one warm_up checked");
+    free(meta);
+    return rc;
+}
+
+/*
+ * Before a save file's pages are checked: the pre-flight, and xl
+ * migrate-receive started, to be ready when they are; it gets nothing
+ * before accept_prologue (end_receiver kills it silently otherwise).
+ */
+static int xd_warm_up(void *backend, const void *blob, size_t len)
+{
+    struct mig_xen_dest *d = backend;
+    const void *head;
+    size_t head_len;
+    int rc = check_prologue(d, blob, len, &head, &head_len);
+
+    if (!rc && !d->saving)
+        rc = start_receiver(d);
+    d->warmed = !rc;
+    return rc;
+}
+
 static int xd_accept_prologue(void *backend, const void *blob, size_t len)
 {
     struct mig_xen_dest *d = backend;
@@ -542,17 +600,13 @@ static int xd_accept_prologue(void *backend, const void *blob, size_t len)
     size_t head_len;
     int rc;
 
-    if (d->meta || d->child > 0)
-        return mig_error_set(MIG_EINVAL, "a second prologue for one Xen destination");
-    rc = mig_xen_prologue_parse(blob, len, &d->meta, &head, &head_len);
-    if (rc)
-        return rc;
-    if (d->preflight) {
-        rc = d->preflight(d->preflight_arg, d->meta);
-        if (rc)
-            return rc;        /* MIG_ECOMPAT and its message pass through */
+    if (d->warmed)
+        rc = warmed_head(d, blob, len, &head, &head_len);
+    else {
+        rc = check_prologue(d, blob, len, &head, &head_len);
+        if (!rc && !d->saving)
+            rc = start_receiver(d);
     }
-    rc = d->saving ? 0 : start_receiver(d);
     if (!rc && !d->saving)
         rc = expect_message(d, xl_banner, sizeof(xl_banner) - 1, BANNER_TIMEOUT_MS,
                             "banner");
@@ -706,6 +760,7 @@ static int xd_resume(void *backend)
 const struct mig_destination_ops mig_xen_dest_ops = {
     .name = "xen-destination",
     .accept_prologue = xd_accept_prologue,
+    .warm_up = xd_warm_up,
     .prepare = xd_prepare,
     .open_streams = xd_open_streams,
     .write_page = xd_write_page,
