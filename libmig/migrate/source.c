@@ -50,6 +50,9 @@ struct source {
     bool ctx_open;
     bool control_up, logging, paused;
     bool cleared;                        /* the destination was told "go" */
+    bool resumed_early;                  /* a checkpoint's guest runs here again
+                                            (resume_early) before "received" */
+    bool resumed_there;                  /* the destination answered "resumed" */
     const struct mig_migrate_options *opts;
     xentoollog_logger *log;
     struct mig_migrate_result *result;
@@ -800,19 +803,54 @@ out:
  * backend hands over; then the destination's "received", whose digest
  * must be that of what was sent (a mismatch aborts the destination).
  */
+/*
+ * A live checkpoint's guest runs on here as soon as everything is sent
+ * (when the backend offers it): the file being written and flushed at the
+ * other end is no longer in its downtime.  Its paused memory cannot be
+ * hashed then: that check is dropped, as it is when it ends after "go".
+ */
+static int resume_checkpoint_early(struct source *s)
+{
+    double t = mig_clock_seconds();
+    int rc;
+
+    if (s->opts->version < 7 || !s->opts->resumes_here || !s->ops->resume_early)
+        return 0;
+    (void)s->ops->log_dirty_disable(s->be);
+    s->logging = false;
+    rc = s->ops->resume_early(s->be);
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        (void)control_send_simple(&s->control, "abort", mig_error_last());
+        return rc;
+    }
+    s->paused = false;
+    s->resumed_early = true;
+    s->result->verify_dropped = s->opts->verify_memory;
+    s->result->downtime_seconds = mig_clock_seconds() - s->paused_at;
+    s->result->downtime_parts.resume = mig_clock_seconds() - t;
+    control_trace("source", "resumed here (a checkpoint): the destination finishes the "
+                  "file meanwhile");
+    return 0;
+}
+
 static int await_received(struct source *s, struct verify_job *verify, double t,
                           uint64_t sent_digest, unsigned long long *remote_digest)
 {
     json_object *reply = NULL;
     int rc;
 
-    if (s->opts->verify_memory) {
+    rc = resume_checkpoint_early(s);
+    if (rc)
+        return rc;
+    if (s->opts->verify_memory && !s->resumed_early) {
         rc = verify_start(s, verify);
         if (rc)
             return rc;
     }
     /* While the destination restores, not after it: off the downtime. */
-    if (s->ops->handover) {
+    if (s->ops->handover && !s->resumed_early) {
         rc = s->ops->handover(s->be);
         if (rc) {
             (void)control_send_simple(&s->control, "abort", mig_error_last());
@@ -822,7 +860,8 @@ static int await_received(struct source *s, struct verify_job *verify, double t,
     }
     rc = control_recv(&s->control, "received", &reply);
     if (!rc) {
-        s->result->downtime_parts.destination = mig_clock_seconds() - t;
+        if (!s->resumed_early)      /* else no part of the downtime */
+            s->result->downtime_parts.destination = mig_clock_seconds() - t;
         control_trace("source", "received");
         rc = control_get_hex64(reply, "memory_hash", remote_digest);
     }
@@ -884,8 +923,11 @@ static int clear_destination(struct source *s)
         json_object_put(reply);
     if (rc)
         return rc;
-    s->result->downtime_seconds = mig_clock_seconds() - s->paused_at;
-    s->result->downtime_parts.resume = mig_clock_seconds() - t;
+    s->resumed_there = true;
+    if (!s->resumed_early) {
+        s->result->downtime_seconds = mig_clock_seconds() - s->paused_at;
+        s->result->downtime_parts.resume = mig_clock_seconds() - t;
+    }
     control_trace("source", "resumed there");
     return 0;
 }
@@ -901,6 +943,8 @@ static int verify_after_resume(struct source *s, struct verify_job *verify,
 {
     int rc;
 
+    if (s->resumed_early)
+        return 0;           /* no hash was started: verify_dropped says so */
     if (verify->started && s->opts->version >= 7 && s->opts->resumes_here) {
         verify_abandon(verify);
         s->result->verify_dropped = true;
@@ -1589,11 +1633,12 @@ static int pause_and_switch(struct source *s)
     rc = report(s, MIG_PHASE_SWITCHOVER);
     if (!rc)
         rc = switchover(s);
-    if (rc && !(s->cleared && s->result->downtime_seconds > 0))
+    if (rc && !(s->cleared && s->resumed_there))
         return rc;
     /* Resumed there (also when only the late verification failed): release
      * here. */
-    (void)s->ops->log_dirty_disable(s->be);
+    if (s->logging)
+        (void)s->ops->log_dirty_disable(s->be);
     s->logging = false;
     s->paused = false;
     if (rc) {

@@ -177,6 +177,19 @@ struct mig_source_ops {
     /* After a successful switchover the guest runs at the destination:
      * release it here (never called on failure). */
     int (*release)(void *be);
+
+    /*
+     * Optional, for a live checkpoint (options' resumes_here).  Guest
+     * paused, every page and its state sent (the destination may still be
+     * writing them): let the guest run on here now, as release would after
+     * the destination's "resumed", since where it runs no longer depends
+     * on the outcome.  0: it runs (release then does nothing more, and a
+     * later failure leaves it running); 1: declined (release resumes it as
+     * before, e.g. a checkpoint left paused, which a failure must resume);
+     * a MIG_E* code: it could not (the guest is still paused; the failure
+     * path resumes it).
+     */
+    int (*resume_early)(void *be);
 };
 
 struct mig_destination_ops {

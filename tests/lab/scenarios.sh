@@ -395,7 +395,7 @@ op_restore_checkpoint() {
     op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file") format=${ckpt_format:-xl}"
     # xl-ext restore's own split: checking the file, then feeding xl
     split=$(grep -m 1 '^xl-ext restore: result=ok' "$work/command.out" |
-        sed -n 's/.* \(verify=[0-9.]*s replay=[0-9.]*s replay_parts=[0-9./]*\).*/\1/p')
+        sed -n 's/.* \(verify=[0-9.]*s replay=[0-9.]*s replay_parts=[0-9./]*\) memory_digest=[0-9a-f]* *\(.*\)/\1 \2/p')
     [ -z "$split" ] || op_extra="$op_extra $split"
     rm -f "$file"
 }

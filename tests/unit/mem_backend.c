@@ -385,6 +385,16 @@ static int mb_handover(void *b)
     return 0;
 }
 
+int mem_backend_resume_early(void *b)
+{
+    struct mem_backend *m = b;
+
+    m->paused = false;
+    m->early_resumes++;
+    signal_other_side(m->early_flag);
+    return 0;
+}
+
 static int mb_release(void *b)
 {
     ((struct mem_backend *)b)->released = true;

@@ -43,6 +43,10 @@ struct mem_backend {
      * threads that end, as the engine's do.  resume sets *resumed_flag.
      */
     _Atomic bool *wait_for, *hashed_flag, *resumed_flag;
+    /* mem_backend_resume_early (source): calls that let the guest run,
+     * and the flag each sets for the other side */
+    unsigned int early_resumes;
+    _Atomic bool *early_flag;
     /* memory_hash or restore_state: the wait for *wait_for ran out (the
      * other side's step never came while this side waited) */
     _Atomic bool waited_in_vain;
@@ -92,6 +96,9 @@ int mem_backend_throttle(void *be, unsigned int percent);
 
 /* Its prefetch op only counts what it is told (prefetched, prefetch_disorder). */
 extern const struct mig_source_ops mem_source_ops;
+/* A checkpoint's early resume (mig_source_ops.resume_early), not in
+ * mem_source_ops: a test puts it into a copy of the table. */
+int mem_backend_resume_early(void *backend);
 extern const struct mig_destination_ops mem_destination_ops;
 /* The same with stored_page: the digest looks at the stored pages in place. */
 extern const struct mig_destination_ops mem_destination_in_place_ops;

@@ -1269,6 +1269,68 @@ START_TEST(test_checkpoint_drops_unfinished_check)
 }
 END_TEST
 
+/*
+ * A live checkpoint whose source resumes early: the guest runs on here
+ * once everything is sent, before the destination has restored (its
+ * restore waits for that resume), so the destination's work is no part
+ * of the downtime; no hash of the paused memory is started (dropped).
+ */
+static void setup_checkpoint_early(struct run *r, _Atomic bool *resumed)
+{
+    static struct mig_source_ops early_ops;
+
+    setup(r, 100);
+    early_ops = mem_source_ops;
+    early_ops.resume_early = mem_backend_resume_early;
+    r->ops = &early_ops;
+    r->opts.resumes_here = true;
+    r->src.early_flag = resumed;
+    r->dst.be.wait_for = resumed;
+}
+
+START_TEST(test_checkpoint_resumes_early)
+{
+    struct run r;
+    _Atomic bool resumed = false;
+
+    setup_checkpoint_early(&r, &resumed);
+    migrate(&r, 2);
+    ck_assert_msg(r.rc == 0, "source: %s", r.message);
+    ck_assert_msg(!r.dst.be.waited_in_vain, "the destination's restore waited %d s in "
+                  "vain for the source's early resume", MEM_BACKEND_WAIT_S);
+    ck_assert_uint_eq(r.src.early_resumes, 1);
+    ck_assert_uint_eq(r.src.resumes, 0);        /* resumed once, early */
+    ck_assert_uint_eq(r.src.hash_calls, 0);     /* its paused memory: not hashed */
+    ck_assert(r.result.succeeded);
+    ck_assert(r.result.verify_dropped);
+    ck_assert(!r.result.memory_verified);
+    ck_assert(r.result.downtime_parts.destination == 0);
+    ck_assert(r.result.downtime_seconds > 0);
+    ck_assert(r.src.released);
+    ck_assert_uint_eq(r.dst.be.resumes, 1);
+    teardown(&r);
+}
+END_TEST
+
+/* ... and a failure after it leaves the guest running, resumed once. */
+START_TEST(test_checkpoint_early_then_failed)
+{
+    struct run r;
+    _Atomic bool resumed = false;
+
+    setup_checkpoint_early(&r, &resumed);
+    r.dst.be.corrupt_writes = true;
+    migrate(&r, 2);
+    ck_assert_int_eq(r.rc, MIG_ECORRUPT);
+    ck_assert(!r.result.succeeded);
+    ck_assert_uint_eq(r.src.early_resumes, 1);
+    ck_assert_uint_eq(r.src.resumes, 0);        /* not resumed a second time */
+    ck_assert(!r.src.paused);
+    ck_assert(!r.src.released);
+    teardown(&r);
+}
+END_TEST
+
 /* A checkpoint whose hash ended before "go" is still stopped by a miss. */
 START_TEST(test_checkpoint_keeps_finished_check)
 {
@@ -1737,6 +1799,8 @@ int main(void)
     tcase_add_test(tc, test_verified_after_resume);
     tcase_add_test(tc, test_checkpoint_drops_unfinished_check);
     tcase_add_test(tc, test_checkpoint_keeps_finished_check);
+    tcase_add_test(tc, test_checkpoint_resumes_early);
+    tcase_add_test(tc, test_checkpoint_early_then_failed);
     tcase_add_test(tc, test_final_sent_lie_refused);
     tcase_add_test(tc, test_final_pages_lie_refused);
     tcase_add_test(tc, test_final_set_lie_refused);

@@ -101,6 +101,7 @@ struct mig_xen_source {
     size_t bitmap_pages;
     bool logdirty;
     bool suspended;
+    bool resumed_early;              /* a checkpoint runs on here (src_resume_early) */
     int ranged;                /* -1 unknown, 0 absent, 1 present */
     bool renamed;              /* NAME--migratedaway (handover) */
     struct mig_dirty_bitmap *memory;  /* held memory at round 0 (PVH/HVM: or was sent since) */
@@ -1081,10 +1082,34 @@ static int src_throttle(void *backend, unsigned int percent)
     return xen_throttle_apply(&src->throttle, src->ctx, src->log, src->domid, percent);
 }
 
+/*
+ * A live checkpoint (xl save -c): everything is sent, so the domain runs on
+ * here now, while the destination finishes and flushes the file.  -p
+ * declines: its domain is left paused after a save, but must run after a
+ * failed one, which only the end can tell.
+ */
+static int src_resume_early(void *backend)
+{
+    struct mig_xen_source *src = backend;
+    int rc;
+
+    if (!src->opts.checkpoint || src->opts.checkpoint_paused)
+        return 1;
+    rc = src_resume(src);
+    if (rc)
+        return rc;
+    src->resumed_early = true;
+    return 0;
+}
+
 /* A checkpoint (xl save -c, -p): the file is in place; the domain runs on here. */
 static int checkpoint_resume(struct mig_xen_source *src)
 {
-    int rc = src_resume(src);
+    int rc;
+
+    if (src->resumed_early)
+        return 0;
+    rc = src_resume(src);
 
     if (rc)
         return mig_error_set(rc, "the save file is in place but %s", mig_error_last());
@@ -1271,6 +1296,7 @@ const struct mig_source_ops mig_xen_source_ops = {
     .handover = src_handover,
     .memory_hash = src_memory_hash,
     .release = src_release,
+    .resume_early = src_resume_early,
 };
 
 /* Open Xen's interfaces and find the domain: src->domid and its *info. */
