@@ -37,6 +37,8 @@ int xl_ext_parse_rate(const char *option, const char *text, uint64_t *bytes_per_
  */
 int xl_ext_exec_xl(int argc, char **argv);
 
+struct switchover_probe;
+
 /* How progress is shown. */
 struct migrate_output {
     FILE *out;          /* progress and summary */
@@ -52,6 +54,9 @@ struct migrate_output {
      * migrations; 0 with fixed_cost_seeded: a probe; else the default */
     unsigned int fixed_cost_learned;
     bool fixed_cost_seeded;
+    /* the switchover probe this command ran for that fixed cost
+     * (switchover_probe_use), borrowed; NULL when it ran none */
+    const struct switchover_probe *probe;
 };
 
 /* Progress callback for mig_migrate_send (payload: struct migrate_output). */
