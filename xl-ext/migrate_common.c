@@ -23,6 +23,7 @@
 #include "mig_clock.h"
 #include "migrate_common.h"
 #include "switchover_costs.h"
+#include "switchover_probe.h"
 #include "subcommands.h"
 
 /* How long a receiver may take to exit once the migration ended (as xl's
@@ -228,6 +229,38 @@ static void fixed_cost_source(const struct migrate_output *o, char *buf, size_t 
                  o->fixed_cost_learned == 1 ? "" : "s");
     else
         snprintf(buf, size, "%s", o->fixed_cost_seeded ? "from a probe" : "the default");
+}
+
+/* The switchover probe's figures (summary event's "switchover_probe"). */
+static json_object *json_switchover_probe(const struct switchover_probe *p)
+{
+    json_object *e = json_object_new_object(), *parts = json_object_new_object();
+
+    json_object_object_add(e, "probe_us", json_object_new_int64(llround(p->probe_us)));
+    json_object_object_add(e, "runs", json_object_new_int((int)p->runs));
+    json_object_object_add(e, "reference_us", json_object_new_int64(llround(p->reference_us)));
+    json_object_object_add(e, "scale", json_ratio(p->scale));
+    json_object_object_add(e, "clamped", json_object_new_boolean(p->clamped));
+    json_object_object_add(parts, "pause", json_ms(p->parts.pause_ms));
+    json_object_object_add(parts, "state", json_ms(p->parts.state_ms));
+    json_object_object_add(parts, "destination", json_ms(p->parts.destination_ms));
+    json_object_object_add(parts, "resume", json_ms(p->parts.resume_ms));
+    json_object_object_add(e, "parts_ms", parts);
+    json_object_object_add(e, "fixed_ms", json_ms(p->fixed_ms));
+    return e;
+}
+
+/* The switchover probe's line of the summary. */
+static void output_switchover_probe(const struct migrate_output *o)
+{
+    const struct switchover_probe *p = o->probe;
+
+    fprintf(text_out(o), "xl-ext migrate: switchover probe: median %.0f us of %u runs, "
+            "reference %.0f us, scale %.3f%s: fixed %.1f ms (pause %.1f, state %.1f, "
+            "destination %.1f, resume %.1f)\n", p->probe_us, p->runs,
+            p->reference_us, p->scale, p->clamped ? " (clamped)" : "", p->fixed_ms,
+            p->parts.pause_ms, p->parts.state_ms, p->parts.destination_ms,
+            p->parts.resume_ms);
 }
 
 /*
@@ -606,6 +639,8 @@ static void summary_event(struct migrate_output *o, const char *side, const char
         json_object_object_add(e, "prediction", json_prediction(&r->prediction));
     if (has_parts && r->predicted_downtime_ms >= 0)
         output_downtime_prediction(o, e, r, opts, false);
+    if (o->probe)
+        json_object_object_add(e, "switchover_probe", json_switchover_probe(o->probe));
     if (error)
         json_object_object_add(e, "error", json_object_new_string(error));
     emit_json(o->out, e);
@@ -652,6 +687,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
         output_prediction_outcome(o, r);
     if (predicted)
         output_downtime_prediction(o, NULL, r, opts, true);
+    if (o->probe)
+        output_switchover_probe(o);
     fflush(o->out);
 }
 

@@ -37,6 +37,8 @@ int xl_ext_parse_rate(const char *option, const char *text, uint64_t *bytes_per_
  */
 int xl_ext_exec_xl(int argc, char **argv);
 
+struct switchover_probe;
+
 /* How progress is shown. */
 struct migrate_output {
     FILE *out;          /* progress and summary */
@@ -52,6 +54,9 @@ struct migrate_output {
      * migrations; 0 with fixed_cost_seeded: a probe; else the default */
     unsigned int fixed_cost_learned;
     bool fixed_cost_seeded;
+    /* the switchover probe this command ran for that fixed cost
+     * (switchover_probe_use), borrowed; NULL when it ran none */
+    const struct switchover_probe *probe;
 };
 
 /* Progress callback for mig_migrate_send (payload: struct migrate_output). */
@@ -69,7 +74,11 @@ int migrate_output_progress(const struct mig_progress *p, void *payload);
  * line "xl-ext migrate: predicted downtime N ms (pages M + fixed K ms,
  * learned from C migrations), actual D ms, actual/predicted R" and the
  * event's "predicted_downtime_ms", "predicted_parts_ms", "fixed_cost_from",
- * "fixed_cost_learned_from" and "downtime_ratio".
+ * "fixed_cost_learned_from" and "downtime_ratio".  When this command ran
+ * the switchover probe (o->probe), also on a dry run or a failure: the
+ * line "xl-ext migrate: switchover probe: median U us of N runs, reference
+ * R us, scale S: fixed F ms (pause ... resume ...)" and the event's
+ * "switchover_probe" object.
  */
 void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                             const struct mig_migrate_result *r,

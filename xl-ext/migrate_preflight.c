@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "migrate_preflight.h"
+#include "switchover_probe.h"
 #include "subcommands.h"
 
 #define REACH_TIMEOUT_MAX_MS 10000
@@ -223,6 +224,13 @@ int migrate_preflight(const struct migrate_request *req)
     bool local = !command_host && (req->save_path || migrate_host_is_local(req->host));
     int rc = 0;
 
+    double reference_us;
+
+    /* the probe's calibration, read before anything runs (switchover_probe.h) */
+    if (!req->save_path && switchover_probe_reference_us("xen-pv", &reference_us)) {
+        fprintf(stderr, "%s %s: %s\n", xl_ext_prog, cmd, mig_error_last());
+        return XL_EXT_EXIT_USAGE;
+    }
     if (!req->use_sim && access("/proc/xen", F_OK)) {
         fprintf(stderr, "%s %s: no Xen here (no /proc/xen): is this a Xen dom0? %s a domain "
                 "in a Xen dom0, or a simulated guest with --sim\n", xl_ext_prog, cmd, cmd);

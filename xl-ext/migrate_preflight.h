@@ -15,6 +15,8 @@
  * the reason printed ("xl-ext migrate: cannot reach the destination
  * 'HOST' (ADDR port 22): Connection refused; ...").
  *
+ * * migrate (not save): $XENMIG_PROBE_REFERENCE_US, when set, is a
+ *   positive number of µs (switchover_probe.h): else exit 2;
  * * a domain (not --sim) needs a Xen host (/proc/xen): else exit 5;
  * * save (req->save_path): FILE's directory exists and this process may
  *   create files in it (a device or an existing writable file is written

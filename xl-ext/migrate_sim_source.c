@@ -18,7 +18,7 @@
 #include "migrate_source.h"
 #include "mig_sim_backend.h"
 #include "subcommands.h"
-#include "switchover_costs.h"
+#include "switchover_probe.h"
 
 static double monotonic_seconds(void)
 {
@@ -141,6 +141,7 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     struct mig_sim_guest *guest = NULL;
     struct mig_sim_source source = { 0 };
     struct stall_watch watch = { .out = &req->out };
+    struct switchover_probe probe;
     xentoollog_logger_stdiostream *logger;
     char error[1024] = "";
     double rate_before, writes_before, t_before, rate_during;
@@ -177,7 +178,7 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
         goto out;
     }
     if (learn)
-        switchover_costs_use("sim", &opts.policy, &req->out);
+        switchover_probe_use(cmd, "sim", &probe, &opts.policy, &req->out);
     opts.progress = watch_progress;
     opts.progress_payload = &watch;
     rc = mig_migrate_send(&mig_sim_source_ops, &source, from_child, to_child, &opts,
@@ -194,13 +195,14 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
                            rc ? error : NULL);
     migrate_output_guest_rate(&req->out, cmd, rate_before, rate_during);
     if (!rc && learn)
-        (void)switchover_costs_learn("sim", &result);
+        switchover_probe_keep("sim", &result, &req->out);
     if (rc) {
         fprintf(stderr, "%s %s: %s failed: %s\n", xl_ext_prog, cmd,
                 req->save_path ? "the save" : "migration", error);
         show_still_running(cmd, guest, result.state_unknown);
     }
 out:
+    req->out.probe = NULL;          /* it pointed to this function's probe */
     status = migrate_reap_receiver(to_child, from_child, child);
     if (status > 0 && exit_code == XL_EXT_EXIT_OK)
         fprintf(stderr, "%s %s: the receiver exited with status %d after a successful "

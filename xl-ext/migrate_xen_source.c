@@ -31,7 +31,7 @@
 #include "migrate_xen.h"
 #include "mig_xen.h"
 #include "subcommands.h"
-#include "switchover_costs.h"
+#include "switchover_probe.h"
 
 /* After the engine's MIG_ESTOCK refusal: how to get stock xl from here. */
 #define ENGINE_XL_ADVICE " (xl-ext migrate --engine xl)"
@@ -97,6 +97,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     struct mig_migrate_options opts = p->opts;
     struct mig_migrate_result result;
     struct mig_xen_source *src = NULL;
+    struct switchover_probe probe;
     xentoollog_logger_stdiostream *logger = NULL;
     char *needs = NULL, error[1024] = "";
     const char *key;
@@ -149,7 +150,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     /* A save's switchover has no restore at its end: the costs are a migration's. */
     key = p->save_path ? NULL : costs_key(mig_xen_source_domid(src));
     if (key)
-        switchover_costs_use(key, &opts.policy, &p->out);
+        switchover_probe_use("migrate", key, &probe, &opts.policy, &p->out);
     opts.resumes_here = p->checkpoint;    /* save -c, -p */
     opts.progress = migrate_output_progress;
     opts.progress_payload = &p->out;
@@ -162,7 +163,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
                            result.vcpu_stall_seconds, result.vcpu_stall_max_seconds,
                            rc ? error : NULL);
     if (!rc && key)
-        (void)switchover_costs_learn(key, &result);
+        switchover_probe_keep(key, &result, &p->out);
     if (rc)
         fprintf(stderr, "%s %s: %s failed: %s\n", xl_ext_prog,
                 p->save_path ? "save" : "migrate", p->save_path ? "the save" : "migration",
@@ -172,6 +173,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
                 p->checkpoint_paused ? "; it is left paused here (-p)" :
                 p->checkpoint ? "; it runs on here (-c)" : "; it was destroyed here");
 out:
+    p->out.probe = NULL;            /* it pointed to this function's probe */
     (void)migrate_reap_receiver(to_child, from_child, child);
     mig_xen_source_close(src);
     if (logger)

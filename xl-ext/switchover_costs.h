@@ -19,7 +19,8 @@
  *
  * The store never fails a migration: a file that cannot be read or written
  * is warned about once on stderr (its path and the system's error) and
- * the migration goes on with the default overhead.  A file that is not
+ * the migration goes on without the store's figures (a probe's then,
+ * switchover_probe.h, else the default overhead).  A file that is not
  * exactly the format (wrong types, negative, huge or non-finite numbers,
  * unknown keys, more samples than kept) is warned about, naming the path
  * and what is wrong, and ignored whole: none of it is trusted.  The file

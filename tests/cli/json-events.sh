@@ -64,7 +64,7 @@ class Num(float):
     pass
 def num(text):
     n = Num(text); n.text = text; return n
-RATIOS = {"ratio", "downtime_ratio", "cpu_idle", "zero_share", "compress_ratio"}
+RATIOS = {"ratio", "downtime_ratio", "cpu_idle", "zero_share", "compress_ratio", "scale"}
 def decimals(text):
     return len(text.split(".")[1]) if "." in text else 0
 def check(key, parent, v, where):
