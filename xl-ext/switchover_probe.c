@@ -258,7 +258,7 @@ int switchover_probe_measure(const char *const argv[], unsigned int runs,
                              "'%s' (an absolute path)", runs, MAX_RUNS, budget_ms,
                              argv[0] ? argv[0] : "");
     for (; n < runs; n++) {
-        double us;
+        double us = 0;
         unsigned int j = n;
         int rc = run_once(argv, deadline, &us);
 
