@@ -40,10 +40,11 @@
 #               xenmig-save-fault-full   `xl-ext save -c` to /dev/full (a
 #                              full disk): must fail naming the save file,
 #                              and the guest runs on
-#               restore-checkpoint   the last checkpoint file of the guest
-#                              (either save step's): the domain destroyed,
-#                              then stock `xl restore` of the file (a
-#                              mapped file: `xl-ext restore --streams 2`);
+#               restore-checkpoint[-sN]   the last checkpoint file of the
+#                              guest (either save step's): the domain
+#                              destroyed, then stock `xl restore` of the
+#                              file (a mapped file: `xl-ext restore
+#                              --streams N`, default 2);
 #                              the guest must continue (the same boot)
 #               hold-SECONDS   the guest just runs (it must still run after)
 #   option NAME=VALUE      xenmig_migrate=1 switches the hook on;
@@ -381,18 +382,19 @@ op_save_fault_full() {
     op_extra=""
 }
 
-op_restore_checkpoint() {
+op_restore_checkpoint() {  # THREADS (a mapped file's xl-ext restore --streams)
     file=$work/$guest.ckpt
     [ -s "$file" ] || { echo "no checkpoint file '$file': run a save step first" > "$work/command.out"; return 1; }
     timeout 60 xl destroy "$guest" > "$work/command.out" 2>&1 || return 1
     start=$(now)
     if [ "${ckpt_format:-xl}" = mapped ]; then
-        timeout 300 xl-ext restore --streams 2 "$file" >> "$work/command.out" 2>&1 || return 1
+        timeout 300 xl-ext restore --streams "$1" "$file" >> "$work/command.out" 2>&1 || return 1
     else
         timeout 300 xl restore "$file" >> "$work/command.out" 2>&1 || return 1
     fi
     op_total=$(elapsed "$start" "$(now)")
     op_extra="restore_s=$op_total save_bytes=$(wc -c < "$file") format=${ckpt_format:-xl}"
+    [ "${ckpt_format:-xl}" != mapped ] || op_extra="$op_extra threads=$1"
     # xl-ext restore's own split: checking the file, then feeding xl
     split=$(grep -m 1 '^xl-ext restore: result=ok' "$work/command.out" |
         sed -n 's/.* \(verify=[0-9.]*s replay=[0-9.]*s replay_parts=[0-9./]*\) memory_digest=[0-9a-f]* *\(.*\)/\1 \2/p')
@@ -754,7 +756,8 @@ run_op() {
         xenmig-save-s*-*)
             streams=$(echo "$op" | sed 's/^xenmig-save-s\([0-9]*\)-.*/\1/')
             op_save_checkpoint xl-ext "$streams" $(echo "$op" | cut -d- -f4- | tr '-' ' ') ;;
-        restore-checkpoint) op_restore_checkpoint ;;
+        restore-checkpoint) op_restore_checkpoint 2 ;;
+        restore-checkpoint-s[0-9]*) op_restore_checkpoint "${op#restore-checkpoint-s}" ;;
         migrate-pipe) op_migrate xl pipe ;;
         migrate-tcp) op_migrate xl tcp ;;
         xenmig-s*-*)
