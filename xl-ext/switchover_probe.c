@@ -44,12 +44,12 @@ static const char *const probe_argv[] = { "/bin/sh", "-c", ":", NULL };
  * (Xen under QEMU TCG, docs/benchmarks.md "Downtime the policy cannot
  * see"): PV about 420 ms, PVH about 500, HVM about 2100, split as the
  * issue's table of parts (PV 122/25/~200/~60, HVM 744/48/~1100/255; PVH
- * as PV) and scaled to those totals.  CALIBRATION, PROVISIONAL: the lab
- * dom0's probe median is not measured yet; LAB_REFERENCE_US is the build
- * machine's median (SIM_REFERENCE_US) times 20, TCG's rough slowdown.
- * The lead replaces it from a lab boot (the summary's "switchover probe"
- * line and event show the median); until then $XENMIG_PROBE_REFERENCE_US
- * overrides it.
+ * as PV) and scaled to those totals.  LAB_REFERENCE_US is the lab dom0's
+ * probe median on an idle host: `scripts/bench-lab --sizes 128 --workloads
+ * idle --types pv,pvh,hvm --encrypt` (release build of 95a773b,
+ * 2026-12-06), whose first migration of each type probed: 24020, 25127
+ * and 25188 µs (the summary events' switchover_probe.probe_us).
+ * $XENMIG_PROBE_REFERENCE_US overrides it on a host calibrated apart.
  *
  * Sim row: 19 runs of `xl-ext migrate --sim --sim-memory 16M --sim-pattern
  * idle --json localhost`, each with an empty store so that each probed,
@@ -58,7 +58,7 @@ static const char *const probe_argv[] = { "/bin/sh", "-c", ":", NULL };
  * and of the probe (9242 µs; 3424-14825 over the runs).
  */
 #define SIM_REFERENCE_US 9240.0
-#define LAB_REFERENCE_US (SIM_REFERENCE_US * 20)     /* PROVISIONAL */
+#define LAB_REFERENCE_US 25100.0      /* the lab's dom0, idle (above) */
 
 static const struct prior {
     const char *key;
