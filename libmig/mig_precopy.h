@@ -27,11 +27,12 @@
  *
  * Rates are smoothed over rounds (exponentially weighted, the newest round
  * weighing 0.5), so one noisy round does not decide alone.  A round's
- * link sample is sound when the round ran at least 20 ms and at least a
- * quarter of its pages, and 1 MiB, went on the wire; an unsound one never
- * replaces a sound one, and an unsound first round's is not used at all
- * (round 0 of a mostly zero guest measures reading pages, not the link;
- * a round of a few pages, the epoch's round trip): until a sample is used the
+ * link sample is sound when the round ran at least 20 ms and at least
+ * half its pages, and 1 MiB, went on the wire; an unsound one never
+ * replaces a sound one, an unsound first round's is not used for its own
+ * estimate (round 0 of a mostly zero guest measures reading pages, not the
+ * link), and a round of less than 1 MiB (the epoch's round trip) never,
+ * round 0's rate standing in for it until a sample is used: until then the
  * expected downtime is unknown (-1) and the policy sends another round.
  * With nothing left to send it is overhead_ms, whatever the link.  This file is
  * pure arithmetic: it must never sleep, do I/O or read a clock.

@@ -31,9 +31,11 @@
  * is mostly the epoch's round trip (the lab: 50 pages in 47 ms after a
  * round 0 of 28 MB/s).  Such a sample does not replace a sound one, nor
  * is an unsound first round's used: its expected downtime is unknown (-1).
+ * A round of less than MIN_SAMPLE_BYTES is never used: until something
+ * else was, round 0's unsound rate stands in (better than a round trip).
  */
 #define MIN_SAMPLE_S 0.02          /* a sound sample ran at least 20 ms */
-#define MIN_DATA_SHARE 0.25        /* put at least a quarter of its pages on the wire */
+#define MIN_DATA_SHARE 0.5         /* put at least half its pages on the wire */
 #define MIN_SAMPLE_BYTES (1u << 20) /* and at least 1 MiB of them */
 
 /* The ladder's thresholds. */
@@ -65,6 +67,7 @@ struct mig_precopy {
     bool fresh;                    /* a step changed the regime: next sample replaces */
     double link_rate;              /* bytes/s on the wire */
     double page_rate;              /* page bytes/s (before compression) */
+    double first_link, first_page; /* round 0's unsound rates (0: none) */
     double dirty_rate;             /* pages/s */
     double best_estimate_ms;       /* of the pages' part (no fixed cost) */
     unsigned int rounds_without_gain;
@@ -195,7 +198,17 @@ static void measure_link(struct mig_precopy *p, const struct mig_precopy_round *
 
     if (!(r->seconds > 0 && r->dirty_window > 0))
         return;
-    if (!sound && (p->sound || r->iteration == 0))
+    if (!sound && r->iteration == 0 && raw >= MIN_SAMPLE_BYTES) {
+        p->first_link = (double)r->bytes_sent / r->seconds;
+        p->first_page = (double)raw / r->seconds;
+    }
+    if (!sound && raw < MIN_SAMPLE_BYTES && !p->measured && p->first_link > 0) {
+        p->link_rate = p->first_link;       /* a round trip: round 0 stands in */
+        p->page_rate = p->first_page;
+        p->measured = true;
+        return;
+    }
+    if (!sound && (p->sound || r->iteration == 0 || raw < MIN_SAMPLE_BYTES))
         return;
     smooth(&p->link_rate, (double)r->bytes_sent / r->seconds, first || p->fresh);
     smooth(&p->page_rate, (double)raw / r->seconds, first || p->fresh);

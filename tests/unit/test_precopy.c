@@ -886,11 +886,11 @@ END_TEST
  */
 /*
  * The lab's idle PV guest (2026-12-06): round 0 put 64.7 MB of its 32766
- * pages on the wire in 2.3 s (the others all-zero): a sound 28 MB/s.
- * Round 1 sent the 50 pages dirtied meanwhile, 205 KB in 47 ms: mostly
- * the epoch's round trip ("4.4 MB/s"), which must not replace it; taken,
- * it put the pages' part above the aim and the ladder throttled an idle
- * guest.  With the sound rate the switchover comes at once.
+ * pages on the wire in 2.3 s (48%: unsound, "28 MB/s").  Round 1 sent
+ * the 50 pages dirtied meanwhile, 205 KB in 47 ms: the epoch's round trip
+ * ("4.4 MB/s"); taken, it put the pages' part above the aim and the
+ * ladder throttled an idle guest.  Round 0's rate stands in for it, and
+ * the switchover comes at once.
  */
 START_TEST(test_round_trip_round_not_used)
 {
@@ -907,8 +907,8 @@ START_TEST(test_round_trip_round_not_used)
     r.seconds = 2.3;
     r.dirty_pages = 80;
     r.dirty_window = 2.3;
-    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_STOP_AND_COPY);
-    ck_assert_double_eq_tol(est.link_rate, 64764936 / 2.3, 1);
+    ck_assert_int_eq(mig_precopy_decide(p, &r, &est), MIG_PRECOPY_CONTINUE);
+    ck_assert(est.expected_downtime_ms < 0);        /* 48% on the wire: unsound */
     r.iteration = 1;
     r.pages_sent = 50;
     r.bytes_sent = 205664;
