@@ -222,9 +222,8 @@ int migrate_preflight(const struct migrate_request *req)
     const char *cmd = req->save_path ? "save" : "migrate";
     bool command_host = req->ssh_command && !req->ssh_command[0];
     bool local = !command_host && (req->save_path || migrate_host_is_local(req->host));
-    int rc = 0;
-
     double reference_us;
+    int rc = 0;
 
     /* the probe's calibration, read before anything runs (switchover_probe.h) */
     if (!req->save_path && switchover_probe_reference_us("xen-pv", &reference_us)) {

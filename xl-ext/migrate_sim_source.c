@@ -15,18 +15,11 @@
 
 #include <xentoollog.h>
 
+#include "mig_clock.h"
 #include "migrate_source.h"
 #include "mig_sim_backend.h"
 #include "subcommands.h"
 #include "switchover_probe.h"
-
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Writes done so far by every vCPU of the simulated guest. */
 static double guest_writes(struct mig_sim_guest *guest, unsigned int vcpus)
@@ -103,11 +96,11 @@ static int start_guest(struct mig_sim_options *sim, struct mig_sim_guest **guest
 /* The guest's own pace before migrating (writes/s over 250 ms): the reference for the dip. */
 static double pace_before(struct mig_sim_guest *guest, unsigned int vcpus)
 {
-    double writes = guest_writes(guest, vcpus), start = monotonic_seconds();
+    double writes = guest_writes(guest, vcpus), start = mig_clock_seconds();
     struct timespec ts = { 0, 250 * 1000 * 1000 };
 
     nanosleep(&ts, NULL);
-    return (guest_writes(guest, vcpus) - writes) / (monotonic_seconds() - start);
+    return (guest_writes(guest, vcpus) - writes) / (mig_clock_seconds() - start);
 }
 
 /*
@@ -172,7 +165,7 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
                 opts.policy.max_downtime_ms);
     rate_before = pace_before(guest, sim.nr_vcpus);
     writes_before = guest_writes(guest, sim.nr_vcpus);
-    t_before = monotonic_seconds();
+    t_before = mig_clock_seconds();
     if (migrate_spawn_receiver(receiver, &child, &to_child, &from_child)) {
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
@@ -187,7 +180,7 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
         migrate_error_text(rc, &result, error, sizeof(error));
     exit_code = migrate_exit_code_of(rc, &result);
     rate_during = (guest_writes(guest, sim.nr_vcpus) - writes_before) /
-                  (monotonic_seconds() - t_before);
+                  (mig_clock_seconds() - t_before);
     /* Pre-copy stall: up to the switchover (its pause is the downtime). */
     if (!watch.taken)
         vcpu_stall(guest, sim.nr_vcpus, &watch.total, &watch.max);

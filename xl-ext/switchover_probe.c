@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mig_clock.h"
 #include "mig_error.h"
 #include "subcommands.h"
 #include "switchover_probe.h"
@@ -138,10 +139,7 @@ int switchover_probe_figures(const char *key, double probe_us, double reference_
 
 static double now_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+    return (double)mig_clock_ns() / 1e3;
 }
 
 /*

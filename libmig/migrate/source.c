@@ -799,11 +799,6 @@ out:
 }
 
 /*
- * While the destination restores: the verification hash starts and the
- * backend hands over; then the destination's "received", whose digest
- * must be that of what was sent (a mismatch aborts the destination).
- */
-/*
  * A live checkpoint's guest runs on here as soon as everything is sent
  * (when the backend offers it): the file being written and flushed at the
  * other end is no longer in its downtime.  Its paused memory cannot be
@@ -835,6 +830,12 @@ static int resume_checkpoint_early(struct source *s)
     return 0;
 }
 
+/*
+ * While the destination restores: a checkpoint's guest may resume early;
+ * else the verification hash starts and the backend hands over; then the
+ * destination's "received", whose digest must be that of what was sent (a
+ * mismatch aborts the destination).
+ */
 static int await_received(struct source *s, struct verify_job *verify, double t,
                           uint64_t sent_digest, unsigned long long *remote_digest)
 {

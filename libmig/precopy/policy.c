@@ -198,17 +198,19 @@ static void measure_link(struct mig_precopy *p, const struct mig_precopy_round *
 
     if (!(r->seconds > 0 && r->dirty_window > 0))
         return;
-    if (!sound && r->iteration == 0 && raw >= MIN_SAMPLE_BYTES) {
+    if (raw < MIN_SAMPLE_BYTES) {           /* a round trip (never sound) */
+        if (!p->measured && p->first_link > 0) {
+            p->link_rate = p->first_link;   /* round 0 stands in */
+            p->page_rate = p->first_page;
+            p->measured = true;
+        }
+        return;
+    }
+    if (!sound && r->iteration == 0) {
         p->first_link = (double)r->bytes_sent / r->seconds;
         p->first_page = (double)raw / r->seconds;
     }
-    if (!sound && raw < MIN_SAMPLE_BYTES && !p->measured && p->first_link > 0) {
-        p->link_rate = p->first_link;       /* a round trip: round 0 stands in */
-        p->page_rate = p->first_page;
-        p->measured = true;
-        return;
-    }
-    if (!sound && (p->sound || r->iteration == 0 || raw < MIN_SAMPLE_BYTES))
+    if (!sound && (p->sound || r->iteration == 0))
         return;
     smooth(&p->link_rate, (double)r->bytes_sent / r->seconds, first || p->fresh);
     smooth(&p->page_rate, (double)raw / r->seconds, first || p->fresh);
