@@ -38,8 +38,11 @@ enum fake_mode {
     FAKE_MUTE,          /* never greets */
     FAKE_SILENT,        /* greets, then never answers */
     FAKE_NOT_QMP,       /* greets with something else */
-    FAKE_SAVE,          /* add-fd, xen-save-devices-state (writes the fd), remove-fd */
+    FAKE_SAVE,          /* a disk: queries, add-fd, xen-save-devices-state
+                           (writes the fd), remove-fd */
     FAKE_SAVE_REFUSE,   /* the same, refusing xen-save-devices-state */
+    FAKE_SAVE_NO_IMAGES,  /* no block device, no node: only the queries */
+    FAKE_SAVE_NODE_ONLY,  /* a cdrom without media, but a block node */
 };
 
 #define FAKE_STATE "qemu device state\n"
@@ -113,9 +116,33 @@ static int take_line(struct fake *f, int fd)
     }
 }
 
+/* FAKE_SAVE*: the answers to query-block and query-named-block-nodes. */
+static void fake_queries(struct fake *f, int fd)
+{
+    if (!take_line(f, fd))                       /* query-block */
+        return;
+    if (f->mode == FAKE_SAVE || f->mode == FAKE_SAVE_REFUSE)
+        put(fd, "{\"return\": [{\"device\": \"ide0-hd0\", \"locked\": false, "
+                "\"inserted\": {\"file\": \"/srv/guest.disk\", \"ro\": false}}]}\r\n");
+    else if (f->mode == FAKE_SAVE_NODE_ONLY)
+        put(fd, "{\"return\": [{\"device\": \"ide1-cd0\", \"locked\": false, "
+                "\"removable\": true}]}\r\n");
+    else
+        put(fd, "{\"return\": []}\r\n");
+    if (!take_line(f, fd))                       /* query-named-block-nodes */
+        return;
+    if (f->mode == FAKE_SAVE_NO_IMAGES)
+        put(fd, "{\"return\": []}\r\n");
+    else
+        put(fd, "{\"return\": [{\"node-name\": \"#block123\", \"ro\": false}]}\r\n");
+}
+
 /* FAKE_SAVE*: after qmp_capabilities, what qemu does for a live save. */
 static void fake_save(struct fake *f, int fd)
 {
+    fake_queries(f, fd);
+    if (f->mode == FAKE_SAVE_NO_IMAGES)
+        return;
     if (!take_line(f, fd))                       /* add-fd, with the fd */
         return;
     put(fd, "{\"return\": {\"fdset-id\": 3, \"fd\": 9}}\r\n");
@@ -156,7 +183,7 @@ static void *fake_serve(void *arg)
     if (f->mode == FAKE_SILENT)
         goto drain;
     put(fd, "{\"return\": {}}\r\n");
-    if (f->mode == FAKE_SAVE || f->mode == FAKE_SAVE_REFUSE) {
+    if (f->mode >= FAKE_SAVE) {
         fake_save(f, fd);
         goto drain;
     }
@@ -317,7 +344,7 @@ END_TEST
 
 /* The live save: the file goes as an fd, qemu writes it, the fdset goes. */
 static void live_save(enum fake_mode mode, char *received, size_t size, int *rc_out,
-                      char *content, size_t content_size)
+                      bool *saved, char *content, size_t content_size)
 {
     struct fake f;
     char path[] = "/tmp/xenmig-qemu-save-XXXXXX";
@@ -328,7 +355,7 @@ static void live_save(enum fake_mode mode, char *received, size_t size, int *rc_
     ck_assert_int_eq(write(fd, "stale", 5), 5);       /* libxl's first save */
     close(fd);
     fake_start(&f, mode);
-    *rc_out = xen_emulator_save_live(f.path, path, PATIENCE_MS);
+    *rc_out = xen_emulator_save_live(f.path, path, PATIENCE_MS, saved);
     fake_stop(&f);
     snprintf(received, size, "%s", f.received);
     fd = open(path, O_RDONLY);
@@ -343,18 +370,55 @@ static void live_save(enum fake_mode mode, char *received, size_t size, int *rc_
 START_TEST(live_save_passes_the_file_and_lets_go_of_the_disks)
 {
     char received[4096], content[64];
-    const char *add, *save, *remove;
+    const char *query, *add, *save, *remove;
+    bool saved = false;
     int rc;
 
-    live_save(FAKE_SAVE, received, sizeof(received), &rc, content, sizeof(content));
+    live_save(FAKE_SAVE, received, sizeof(received), &rc, &saved, content,
+              sizeof(content));
     ck_assert_msg(rc == 0, "%s", mig_error_last());
+    ck_assert(saved);
+    query = strstr(received, "\"execute\":\"query-block\"");
     add = strstr(received, "\"execute\":\"add-fd\"");
     save = strstr(received, "\"execute\":\"xen-save-devices-state\",\"arguments\":"
                             "{\"filename\":\"/dev/fdset/3\",\"live\":true}");
     remove = strstr(received, "\"execute\":\"remove-fd\",\"arguments\":{\"fdset-id\":3}");
-    ck_assert_msg(add && save && remove && add < save && save < remove,
-                  "the client sent: %s", received);
+    ck_assert_msg(query && add && save && remove && query < add && add < save &&
+                  save < remove, "the client sent: %s", received);
     /* qemu wrote through the fd it was given; libxl's first save is gone */
+    ck_assert_str_eq(content, FAKE_STATE);
+}
+END_TEST
+
+/* No image to let go of: qemu is not asked to save; libxl's file stays. */
+START_TEST(live_save_skipped_without_images)
+{
+    char received[4096], content[64];
+    bool saved = true;
+    int rc;
+
+    live_save(FAKE_SAVE_NO_IMAGES, received, sizeof(received), &rc, &saved, content,
+              sizeof(content));
+    ck_assert_msg(rc == 0, "%s", mig_error_last());
+    ck_assert(!saved);
+    ck_assert_msg(strstr(received, "\"execute\":\"query-named-block-nodes\"") &&
+                  !strstr(received, "add-fd") && !strstr(received, "xen-save-devices-state"),
+                  "the client sent: %s", received);
+    ck_assert_str_eq(content, "stale");
+}
+END_TEST
+
+/* A device without media but a block node: saved, as with a disk. */
+START_TEST(live_save_kept_for_a_block_node)
+{
+    char received[4096], content[64];
+    bool saved = false;
+    int rc;
+
+    live_save(FAKE_SAVE_NODE_ONLY, received, sizeof(received), &rc, &saved, content,
+              sizeof(content));
+    ck_assert_msg(rc == 0, "%s", mig_error_last());
+    ck_assert(saved);
     ck_assert_str_eq(content, FAKE_STATE);
 }
 END_TEST
@@ -362,11 +426,13 @@ END_TEST
 START_TEST(live_save_refused_is_quoted_and_cleaned_up)
 {
     char received[4096], content[64];
+    bool saved = true;
     int rc;
 
-    live_save(FAKE_SAVE_REFUSE, received, sizeof(received), &rc, content,
+    live_save(FAKE_SAVE_REFUSE, received, sizeof(received), &rc, &saved, content,
               sizeof(content));
     ck_assert_int_eq(rc, MIG_EIO);
+    ck_assert(!saved);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "xen-save-devices-state"));
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "An IO error has occurred"));
     ck_assert_msg(strstr(received, "\"execute\":\"remove-fd\""),
@@ -376,10 +442,16 @@ END_TEST
 
 START_TEST(live_save_names_a_file_it_cannot_open)
 {
-    int rc = xen_emulator_save_live("/nonexistent/qmp-libxl-9",
-                                    "/nonexistent/dir/qemu-save.9", 1000);
+    struct fake f;
+    bool saved = true;
+    int rc;
 
+    fake_start(&f, FAKE_SAVE);
+    rc = xen_emulator_save_live(f.path, "/nonexistent/dir/qemu-save.9", PATIENCE_MS,
+                                &saved);
+    fake_stop(&f);
     ck_assert_int_eq(rc, MIG_EIO);
+    ck_assert(!saved);
     ck_assert_ptr_nonnull(strstr(mig_error_last(), "/nonexistent/dir/qemu-save.9"));
 }
 END_TEST
@@ -590,6 +662,8 @@ int main(void)
     tcase_add_test(tc, qmp_refuses_a_peer_that_is_not_qmp);
     tcase_add_test(tc, qmp_names_a_missing_socket);
     tcase_add_test(tc, live_save_passes_the_file_and_lets_go_of_the_disks);
+    tcase_add_test(tc, live_save_skipped_without_images);
+    tcase_add_test(tc, live_save_kept_for_a_block_node);
     tcase_add_test(tc, live_save_refused_is_quoted_and_cleaned_up);
     tcase_add_test(tc, live_save_names_a_file_it_cannot_open);
     tcase_add_test(tc, libxl_paths);

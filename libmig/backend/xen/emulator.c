@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,30 +281,51 @@ int xen_qmp_execute(const char *path, const char *command, const char *arguments
     return rc;
 }
 
-/*
- * Have the stopped device model save its state once more, with live=true:
- * QEMU then also gives up its disk images (their locks), so that the
- * destination's qemu can take them (shared storage), as libxl's own
- * migration does.  libxl_domain_suspend_only saved it with live=false.
- * The file is handed over as an fd (add-fd), as libxl does, so a qemu
- * without the right to open it still writes it.
- */
-int xen_emulator_save_live(const char *qmp_path, const char *save_path, int timeout_ms)
+/* A reply of query-block whose devices all lack media, or an empty list. */
+static bool no_media(json_object *devices)
 {
-    struct qmp *q = NULL;
+    size_t n;
+
+    if (!json_object_is_type(devices, json_type_array))
+        return false;
+    n = json_object_array_length(devices);
+    for (size_t i = 0; i < n; i++)
+        if (json_object_object_get_ex(json_object_array_get_idx(devices, i),
+                                      "inserted", NULL))
+            return false;
+    return true;
+}
+
+/*
+ * Does the device model hold any disk image?  Not when no block device
+ * has media (query-block) and no block node exists at all
+ * (query-named-block-nodes: every node QEMU opened has a name, its own
+ * or a generated one), which is everything bdrv_inactivate_all, the part
+ * of a live save that lets go of images, would touch.
+ */
+static int holds_images(struct qmp *q, bool *holds)
+{
+    json_object *devices = NULL, *nodes = NULL;
+    int rc = qmp_command(q, "query-block", NULL, -1, &devices);
+
+    if (!rc)
+        rc = qmp_command(q, "query-named-block-nodes", NULL, -1, &nodes);
+    if (!rc)
+        *holds = !no_media(devices) || !json_object_is_type(nodes, json_type_array) ||
+                 json_object_array_length(nodes) > 0;
+    json_object_put(devices);
+    json_object_put(nodes);
+    return rc;
+}
+
+/* The live save itself, the file passed as fd (add-fd, then remove-fd). */
+static int save_through_fd(struct qmp *q, const char *qmp_path, int fd)
+{
     json_object *added = NULL, *id;
     char args[128];
     long long fdset = -1;
-    int fd, rc;
+    int rc = qmp_command(q, "add-fd", NULL, fd, &added);
 
-    fd = open(save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return mig_error_set_errno(MIG_EIO, errno, "cannot open %s for the device "
-                                   "model's state", save_path);
-    rc = qmp_open(qmp_path, timeout_ms, &q);
-    if (rc)
-        goto out;
-    rc = qmp_command(q, "add-fd", NULL, fd, &added);
     if (rc)
         goto out;
     if (!json_object_object_get_ex(added, "fdset-id", &id) ||
@@ -327,8 +349,45 @@ out:
             rc = rc2;
     }
     json_object_put(added);
+    return rc;
+}
+
+/*
+ * Have the stopped device model save its state once more, with live=true:
+ * QEMU then also gives up its disk images (their locks), so that the
+ * destination's qemu can take them (shared storage), as libxl's own
+ * migration does.  libxl_domain_suspend_only saved it with live=false.
+ * The file is handed over as an fd (add-fd), as libxl does, so a qemu
+ * without the right to open it still writes it.  A device model that
+ * holds no image has nothing to let go of, and the state libxl's suspend
+ * had it save is the same (live changes only the images): it is not
+ * asked again, and the file is left as it is.
+ */
+int xen_emulator_save_live(const char *qmp_path, const char *save_path, int timeout_ms,
+                           bool *saved)
+{
+    struct qmp *q = NULL;
+    bool holds = true;
+    int fd = -1, rc;
+
+    *saved = false;
+    rc = qmp_open(qmp_path, timeout_ms, &q);
+    if (!rc)
+        rc = holds_images(q, &holds);
+    if (rc || !holds)
+        goto out;
+    fd = open(save_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot open %s for the device "
+                                 "model's state", save_path);
+        goto out;
+    }
+    rc = save_through_fd(q, qmp_path, fd);
+    *saved = !rc;
+out:
     qmp_close(q);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 

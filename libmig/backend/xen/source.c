@@ -844,10 +844,16 @@ static int src_pause(void *backend)
      * state libxl's suspend had it save is the one the file needs. */
     if (src->device_model && !src->opts.checkpoint) {
         char message[1024];
+        bool saved;
 
         /* libxl's suspend saved qemu's state with live=false: save it again
-         * live, so qemu lets go of its disk images for the destination. */
-        rc = xen_emulator_save_live(src->dm_qmp, src->dm_save, QMP_TIMEOUT_MS);
+         * live, so qemu lets go of its disk images for the destination
+         * (a qemu without images is not asked). */
+        rc = xen_emulator_save_live(src->dm_qmp, src->dm_save, QMP_TIMEOUT_MS, &saved);
+        if (!rc && !saved && src->log)
+            xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: its device model holds "
+                    "no disk image; the state libxl's suspend had it save is sent",
+                    src->domid);
         if (rc) {
             snprintf(message, sizeof(message), "%s", mig_error_last());
             (void)src_resume(src);     /* not paused, as far as the engine knows */

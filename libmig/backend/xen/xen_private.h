@@ -139,10 +139,14 @@ int xen_qmp_execute(const char *path, const char *command, const char *arguments
  * live=false): have qemu save its state to save_path again with live=true,
  * passing the file as an fd (add-fd, then remove-fd), so it also gives up
  * its disk images' locks for the destination (libxl's resume, "cont",
- * takes them back).  Errors as xen_qmp_execute; MIG_EIO naming save_path
- * when it cannot be opened.
+ * takes them back).  First asks qemu whether it holds any image
+ * (query-block, query-named-block-nodes); when it holds none, saves
+ * nothing and leaves save_path as libxl's suspend wrote it.  *saved
+ * (written always) says whether qemu saved again.  Errors as
+ * xen_qmp_execute; MIG_EIO naming save_path when it cannot be opened.
  */
-int xen_emulator_save_live(const char *qmp_path, const char *save_path, int timeout_ms);
+int xen_emulator_save_live(const char *qmp_path, const char *save_path, int timeout_ms,
+                           bool *saved);
 
 /* libxl's paths (Xen 4.17) for domid's device model: QMP socket, saved state. */
 void xen_emulator_qmp_path(uint32_t domid, char *buf, size_t size);
