@@ -38,6 +38,7 @@ struct migrate_request {
     const char *save_format;         /* save: "xl" or "mapped" (--format; save
                                         resolves the default); migrate: NULL */
     bool streams_given;              /* --streams was on the command line */
+    bool cipher_given;               /* --cipher was on the command line */
     const char *config_file;         /* -C, or NULL */
     const char *new_option;          /* the first xenmig-only option given, as
                                         typed ("--streams=3"), or NULL */
@@ -90,10 +91,13 @@ int migrate_xen_source_run(struct migrate_request *req, const char *receiver);
 int save_xen(int argc, char **argv);
 
 /*
- * A parsed save's file format (cmd_save.c): req->save_format as --format
- * gave it, else "mapped" when --streams N > 1 was given, else "xl".  0, or
+ * A parsed save's defaults (cmd_save.c).  The file format: req->save_format
+ * as --format gave it, else "mapped" when --streams N > 1 was given, else
+ * "xl".  The streams: plain unless --cipher was given, since a save's
+ * receiver is a child on this host listening on 127.0.0.1 (its streams
+ * still prove the migration id the control pipe announced).  0, or
  * XL_EXT_EXIT_USAGE for another --format (printed).
  */
-int save_resolve_format(struct migrate_request *req);
+int save_resolve_defaults(struct migrate_request *req);
 
 #endif /* XENMIG_XL_EXT_MIGRATE_SOURCE_H */

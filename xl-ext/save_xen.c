@@ -29,7 +29,7 @@ int save_xen(int argc, char **argv)
     argv[0] = "save";
     rc = migrate_request_parse(argc, argv, &req);
     if (rc == MIGRATE_PARSED) {
-        rc = save_resolve_format(&req);
+        rc = save_resolve_defaults(&req);
         if (!rc)
             rc = migrate_run(&req);
     }

@@ -34,9 +34,11 @@
 #               save-c         stock `xl save -c` to a checkpoint file (the
 #                              domain is paused throughout); downtime_ms is
 #                              the pause the guest saw
-#               xenmig-save-sN-stop|loose[-plain][-mapped]   `xl-ext save
+#               xenmig-save-sN-stop|loose[-sealed][-mapped]   `xl-ext save
 #                              -c`, live, through the engine, to a
-#                              checkpoint file (mapped: --format mapped)
+#                              checkpoint file (mapped: --format mapped;
+#                              sealed: --cipher chacha20-poly1305, the
+#                              streams of a save being plain by default)
 #               xenmig-save-fault-full   `xl-ext save -c` to /dev/full (a
 #                              full disk): must fail naming the save file,
 #                              and the guest runs on
@@ -348,6 +350,7 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
         for flag in "$@"; do
             case "$flag" in
             plain) options="$options --no-encrypt" ;;
+            sealed) options="$options --cipher chacha20-poly1305" ;;
             mapped) format=mapped ckpt_format=mapped ;;
             esac
         done

@@ -12,7 +12,7 @@
 
 sim_guest_or_skip
 
-echo "1..36"
+echo "1..38"
 save() { "$XL_EXT" save --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 restore() { "$XL_EXT" restore "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
@@ -43,6 +43,14 @@ check "--format zip: a usage error (exit 2), no file" \
     '[ "$(rc)" = 2 ] && grep -q "format .zip.: use .xl." "$t/err" && [ ! -e "$t/zip" ]'
 "$XL_EXT" migrate --sim --format mapped localhost >"$t/out" 2>"$t/err"; echo $? >"$t/rc"
 check "migrate --format: a usage error (exit 2)" '[ "$(rc)" = 2 ] && grep -q "option of .save." "$t/err"'
+
+# the streams to the local receiver: plain unless --cipher asks
+save $GUEST "$t/plain.save"
+check "a save's streams are plain by default (they never leave the host)" \
+    '[ "$(rc)" = 0 ] && grep -q "^xl-ext save: result=ok .* encrypted=no cipher=none" "$t/out"'
+save $GUEST --cipher chacha20-poly1305 "$t/sealed.save"
+check "save --cipher seals them" \
+    '[ "$(rc)" = 0 ] && grep -q "^xl-ext save: result=ok .* encrypted=yes cipher=chacha20-poly1305" "$t/out"'
 
 # 2. save -> restore -> the same memory, every format, one and three threads
 for format in xl mapped; do
