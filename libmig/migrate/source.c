@@ -811,8 +811,6 @@ static int resume_checkpoint_early(struct source *s)
 
     if (s->opts->version < 7 || !s->opts->resumes_here || !s->ops->resume_early)
         return 0;
-    (void)s->ops->log_dirty_disable(s->be);
-    s->logging = false;
     rc = s->ops->resume_early(s->be);
     if (rc == 1)
         return 0;
@@ -827,6 +825,11 @@ static int resume_checkpoint_early(struct source *s)
     s->result->downtime_parts.resume = mig_clock_seconds() - t;
     control_trace("source", "resumed here (a checkpoint): the destination finishes the "
                   "file meanwhile");
+    /* Nothing is harvested any more: tracing ends, the guest running (an
+     * HVM domain's is a QMP exchange with its qemu, not paused time). */
+    (void)s->ops->log_dirty_disable(s->be);
+    s->logging = false;
+    control_trace("source", "log-dirty off");
     return 0;
 }
 

@@ -390,6 +390,7 @@ int mem_backend_resume_early(void *b)
     struct mem_backend *m = b;
 
     m->paused = false;
+    m->logging_at_early_resume = m->logging;
     m->early_resumes++;
     signal_other_side(m->early_flag);
     return 0;

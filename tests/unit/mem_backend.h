@@ -47,6 +47,7 @@ struct mem_backend {
      * and the flag each sets for the other side */
     unsigned int early_resumes;
     _Atomic bool *early_flag;
+    bool logging_at_early_resume;        /* log-dirty was still on then */
     /* memory_hash or restore_state: the wait for *wait_for ran out (the
      * other side's step never came while this side waited) */
     _Atomic bool waited_in_vain;

@@ -1300,6 +1300,9 @@ START_TEST(test_checkpoint_resumes_early)
                   "vain for the source's early resume", MEM_BACKEND_WAIT_S);
     ck_assert_uint_eq(r.src.early_resumes, 1);
     ck_assert_uint_eq(r.src.resumes, 0);        /* resumed once, early */
+    /* tracing ends after the resume, the guest running */
+    ck_assert(r.src.logging_at_early_resume);
+    ck_assert(!r.src.logging);
     ck_assert_uint_eq(r.src.hash_calls, 0);     /* its paused memory: not hashed */
     ck_assert(r.result.succeeded);
     ck_assert(r.result.verify_dropped);
