@@ -19,6 +19,7 @@
 #include "control.h"
 #include "mig_error.h"
 #include "util/io.h"
+#include "util/trace.h"
 
 int control_init(struct control *c, int in, int out, int timeout_ms)
 {
@@ -238,14 +239,5 @@ int control_get_uint(json_object *msg, const char *key, unsigned long long max,
 
 void control_trace(const char *side, const char *what)
 {
-    static int enabled = -1;
-    struct timespec ts;
-
-    if (enabled < 0)
-        enabled = getenv("XENMIG_TRACE") != NULL;
-    if (!enabled)
-        return;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    fprintf(stderr, "xenmig-trace %s %lld.%03ld %s\n", side,
-            (long long)ts.tv_sec % 100000, ts.tv_nsec / 1000000, what);
+    mig_trace(side, "%s", what);
 }

@@ -33,6 +33,7 @@
 #include "seal.h"
 #include "util/io.h"
 #include "util/le.h"
+#include "util/trace.h"
 #include "wire.h"
 
 /*
@@ -196,6 +197,7 @@ static void begin_epoch(struct recv_stream *rs, uint32_t e)
     rs->epoch = e;
     rs->digest = e;
     rs->in_epoch = 0;
+    mig_trace("destination", "stream %u: epoch %u: first frame", rs->index, e);
 }
 
 /*
@@ -448,6 +450,8 @@ static int handle_epoch_end(struct recv_stream *rs)
                              (unsigned long long)digest, (unsigned long long)rs->digest);
     rs->last_ended = e;
     rs->epoch = -1;
+    mig_trace("destination", "stream %u: epoch %u: ended (%llu pages)", rs->index, e,
+              (unsigned long long)sent);
     rc = epoch_ended(rs->receiver, rs->index, e);
     if (!rc) {
         uint8_t ack[WIRE_ACK_SIZE];

@@ -33,6 +33,7 @@
 #include "seal.h"
 #include "util/io.h"
 #include "util/le.h"
+#include "util/trace.h"
 #include "wire.h"
 
 bool mig_xfer_page_is_zero(const void *page)
@@ -764,6 +765,8 @@ static int send_stream_epoch_once(struct send_job *job)
     size_t i = 0;
     int rc = 0;
 
+    mig_trace("source", "stream %u: epoch %u: %zu pages", job->index, job->epoch,
+              job->count);
     job->zero_hash = wire_zero_page_hash();
     b.desc = malloc(8 + (size_t)batch * 16);
     b.data = malloc((size_t)batch * MIG_PAGE_SIZE);
@@ -801,9 +804,11 @@ static int send_stream_epoch_once(struct send_job *job)
             goto out;
         sent += b.n;
     }
+    mig_trace("source", "stream %u: epoch %u: pages sent", job->index, job->epoch);
     rc = send_epoch_end(job, sent, digest);
     if (!rc)
         rc = await_ack(job);
+    mig_trace("source", "stream %u: epoch %u: acknowledged", job->index, job->epoch);
 out:
     free(b.desc);
     free(b.data);

@@ -359,7 +359,7 @@ op_save_checkpoint() {  # TOOL [STREAMS TRACING [FLAGS...]]
             --tracing "$tracing" --timeout 60000 $options "$guest" "$file" \
             > "$work/command.out" 2>&1 || return 1
         grep '^{.*"event":"summary"' "$work/command.out" | tail -n 1 | sed "s/^/LAB-JSON name=$name /"
-        grep -E '^xenmig-trace|^xl-ext (migrate|save): downtime parts' "$work/command.out" | tail -n 40 |
+        grep -E '^xenmig-trace|^xl-ext (migrate|save): downtime parts' "$work/command.out" | tail -n 120 |
             sed "s/^/LAB-DETAIL $name: /"
     fi
     op_total=$(elapsed "$start" "$(now)")
@@ -484,7 +484,7 @@ op_xenmig() {
     XENMIG_TRACE=1 timeout 600 xl-ext migrate --json --streams "$streams" --tracing "$tracing" \
         --timeout 60000 $options -s "" "$guest" "$recv" > "$work/command.out" 2>&1
     rc=$?
-    grep '^xenmig-trace' "$work/command.out" | tail -n 40 |
+    grep '^xenmig-trace' "$work/command.out" | tail -n 120 |
         sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"
     grep -E '^xl-ext migrate: (downtime parts|predicted|probe|prediction)' "$work/command.out" |
         sed "s/^/LAB-DETAIL $type-$memory-$workload_name-xenmig-s$streams-$tracing: /"

@@ -8,7 +8,7 @@
 
 sim_guest_or_skip
 
-echo "1..31"
+echo "1..33"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 # (with --json the summary line is on stderr: stdout has JSON events only)
@@ -94,6 +94,17 @@ check "--cipher with --no-encrypt: exit 2 quoting both" \
 migrate --sim-memory 16M --cipher aes-128-cbc localhost
 check "bad --cipher: exit 2 quoting the value and the choices" \
     '[ "$(rc)" = 2 ] && grep -q "aes-128-cbc.*auto, aes-256-gcm or chacha20-poly1305" "$t/err"'
+
+# XENMIG_TRACE: both ends say where the time goes, per stream too; else silence
+XENMIG_TRACE=1 "$XL_EXT" migrate --sim --sim-memory 16M --streams 2 localhost >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "XENMIG_TRACE=1: each stream's epochs traced at both ends" \
+    '[ "$(rc)" = 0 ] && grep -q "^xenmig-trace source [0-9.]* stream 1: epoch 0: [0-9]* pages$" "$t/err" &&
+     grep -q "^xenmig-trace destination [0-9.]* stream 0: epoch 0: ended ([0-9]* pages)$" "$t/err" &&
+     grep -q "^xenmig-trace source [0-9.]* final epoch$" "$t/err"'
+env -u XENMIG_TRACE "$XL_EXT" migrate --sim --sim-memory 16M --streams 2 localhost >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "without XENMIG_TRACE: no trace line" '[ "$(rc)" = 0 ] && ! grep -q "xenmig-trace" "$t/err"'
 
 migrate --sim-memory 32M --tracing bogus localhost
 check "bad --tracing: exit 2 quoting the value" '[ "$(rc)" = 2 ] && grep -q "bogus" "$t/err"'
