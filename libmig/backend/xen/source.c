@@ -63,6 +63,7 @@
 #include "ranged.h"
 #include "throttle.h"
 #include "xen_private.h"
+#include "util/trace.h"
 
 #define WINDOW_PAGES    64u       /* frames mapped at once while sequential */
 #define PROBE_PAGES     1024u     /* frames probed at once by populated() */
@@ -849,7 +850,11 @@ static int src_pause(void *backend)
         /* libxl's suspend saved qemu's state with live=false: save it again
          * live, so qemu lets go of its disk images for the destination
          * (a qemu without images is not asked). */
+        mig_trace("source", "suspended; asking the device model for its images");
         rc = xen_emulator_save_live(src->dm_qmp, src->dm_save, QMP_TIMEOUT_MS, &saved);
+        if (!rc)
+            mig_trace("source", saved ? "device model saved again (live): it let go of "
+                      "its images" : "device model holds no image: not saved again");
         if (!rc && !saved && src->log)
             xtl_log(src->log, XTL_DETAIL, -1, "xen", "domain %u: its device model holds "
                     "no disk image; the state libxl's suspend had it save is sent",
