@@ -454,7 +454,6 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
                 req->data_host = optarg;
             else if (opt == OPT_CIPHER)
                 cipher = optarg;
-            req->cipher_given = req->cipher_given || opt == OPT_CIPHER;
             if (opt >= OPT_SIM_MEMORY && opt <= OPT_SIM_FILL && !given.option)
                 given.option = typed_option(argv);
             if (opt == OPT_SIM_MEMORY)
@@ -468,6 +467,7 @@ int migrate_request_parse(int argc, char **argv, struct migrate_request *req)
                 return rc;
         }
     }
+    req->cipher_given = cipher != NULL;
     if (cipher && !req->opts.encrypt)
         return usage_error("--cipher %s and --no-encrypt: plain streams have no cipher; "
                            "give one of them", cipher);

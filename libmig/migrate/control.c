@@ -19,7 +19,6 @@
 #include "control.h"
 #include "mig_error.h"
 #include "util/io.h"
-#include "util/trace.h"
 
 int control_init(struct control *c, int in, int out, int timeout_ms)
 {
@@ -235,9 +234,4 @@ int control_get_uint(json_object *msg, const char *key, unsigned long long max,
                              " is out of range 0..%llu", key, i, max);
     *value = (unsigned long long)i;
     return 0;
-}
-
-void control_trace(const char *side, const char *what)
-{
-    mig_trace(side, "%s", what);
 }

@@ -54,11 +54,4 @@ int control_get_hex64(json_object *msg, const char *key, unsigned long long *val
 int control_get_uint(json_object *msg, const char *key, unsigned long long max,
                      unsigned long long *value);
 
-/*
- * With XENMIG_TRACE set in the environment, print "xenmig-trace SIDE +MS
- * WHAT" to stderr (CLOCK_REALTIME milliseconds, so both sides of a local
- * migration line up): where the time of a switchover goes.  Else nothing.
- */
-void control_trace(const char *side, const char *what);
-
 #endif /* XENMIG_MIGRATE_CONTROL_H */

@@ -29,6 +29,7 @@
 #include "mig_xfer.h"
 #include "sys/mig_backend.h"
 #include "util/host.h"
+#include "util/trace.h"
 
 /* A guest larger than this (2^36 pages = 256 TiB) is refused. */
 #define MAX_GUEST_PFNS (UINT64_C(1) << 36)
@@ -146,7 +147,7 @@ static int epoch_done(void *arg, uint32_t epoch)
 
     /* The source sends no page of the next epoch before "applied". */
     d->epoch_arrivals = atomic_exchange(&d->arrivals, 0);
-    control_trace("destination", "epoch arrived; applying");
+    mig_trace("destination", "epoch arrived; applying");
     if (d->ops->epoch_applied) {
         rc = d->ops->epoch_applied(d->be);
         if (rc)
@@ -553,7 +554,7 @@ static int end_dry_run(struct destination *d)
     snprintf(d->result->reason, sizeof(d->result->reason), "dry run: nothing kept");
     if (d->log)
         xtl_log(d->log, XTL_INFO, -1, "migrate-receive", "dry run: nothing kept");
-    control_trace("destination", "dry run: nothing kept");
+    mig_trace("destination", "dry run: nothing kept");
     return 0;
 }
 
@@ -566,7 +567,7 @@ static int restore(struct destination *d)
     char hex[17];
     int rc;
 
-    control_trace("destination", "streams done");
+    mig_trace("destination", "streams done");
     rc = receive_state(d, &state, &state_len, &compact, &compact_len, &final_pages,
                        &final_sent);
     /* the source has finished its streams: none comes back any more */
@@ -574,16 +575,16 @@ static int restore(struct destination *d)
     d->receiver = NULL;
     if (rc)
         goto out;
-    control_trace("destination", "state arrived; checking the final set");
+    mig_trace("destination", "state arrived; checking the final set");
     rc = check_final_set(d, compact, compact_len, (uint32_t)(d->epochs - 1),
                          final_pages, final_sent);
     if (rc)
         goto out;
-    control_trace("destination", "restoring state");
+    mig_trace("destination", "restoring state");
     rc = d->ops->restore_state(d->be, state, state_len);
     if (rc)
         goto out;
-    control_trace("destination", "state restored");
+    mig_trace("destination", "state restored");
     m = json_object_new_object();
     if (!m) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory");
@@ -639,7 +640,7 @@ static int resume_on_go(struct destination *d)
         return rc;
     d->go = true;
     go_at = mig_clock_seconds();
-    control_trace("destination", "go; resuming");
+    mig_trace("destination", "go; resuming");
     rc = d->ops->resume(d->be);
     if (rc == MIG_EABSENT)
         return resume_failed_absent(d);

@@ -34,6 +34,7 @@
 #include "mig_migrate.h"
 #include "mig_xfer.h"
 #include "util/host.h"
+#include "util/trace.h"
 #include "sys/mig_backend.h"
 
 struct source {
@@ -315,7 +316,7 @@ static int send_pfns(struct source *s, size_t n, uint64_t *sent_pages, uint64_t 
         s->sent_sum += mig_memory_digest_term(s->pfns[i], s->last_hash[s->pfns[i]]);
     if (rc)
         return rc;
-    control_trace("source", "epoch sent; waiting for applied");
+    mig_trace("source", "epoch sent; waiting for applied");
     /* The destination applied it: nothing of it is queued there any more. */
     {
         json_object *ack = NULL;
@@ -731,7 +732,7 @@ static int final_epoch(struct source *s, void **compact, size_t *compact_len,
 
     /* The guest is paused already: this harvest's cost is downtime, not
      * a pre-copy harvest pause, so it is not added to those counters. */
-    control_trace("source", "paused; final harvest");
+    mig_trace("source", "paused; final harvest");
     rc = s->ops->harvest(s->be, MIG_TRACE_STOP, s->dirty, &h);
     if (rc)
         return rc;
@@ -741,9 +742,9 @@ static int final_epoch(struct source *s, void **compact, size_t *compact_len,
     rc = mig_dirty_compact_encode(s->dirty, compact, compact_len);
     if (rc)
         return rc;
-    control_trace("source", "final epoch");
+    mig_trace("source", "final epoch");
     rc = send_dirty(s, final_sent, &bytes);
-    control_trace("source", "final epoch applied");
+    mig_trace("source", "final epoch applied");
     if (!rc)
         rc = mig_xfer_sender_finish(s->sender);
     s->result->downtime_parts.send = mig_clock_seconds() - t;
@@ -760,11 +761,11 @@ static int send_state(struct source *s, const void *compact, size_t compact_len,
     double t = mig_clock_seconds();
     int rc;
 
-    control_trace("source", "digest done; reading state");
+    mig_trace("source", "digest done; reading state");
     rc = s->ops->save_state(s->be, &state, &state_len);
     if (rc)
         goto out;
-    control_trace("source", "state read; sending it");
+    mig_trace("source", "state read; sending it");
     s->result->downtime_parts.state = mig_clock_seconds() - t;
     *read_at = mig_clock_seconds();
     m = json_object_new_object();
@@ -823,13 +824,13 @@ static int resume_checkpoint_early(struct source *s)
     s->result->verify_dropped = s->opts->verify_memory;
     s->result->downtime_seconds = mig_clock_seconds() - s->paused_at;
     s->result->downtime_parts.resume = mig_clock_seconds() - t;
-    control_trace("source", "resumed here (a checkpoint): the destination finishes the "
-                  "file meanwhile");
+    mig_trace("source", "resumed here (a checkpoint): the destination finishes the "
+              "file meanwhile");
     /* Nothing is harvested any more: tracing ends, the guest running (an
      * HVM domain's is a QMP exchange with its qemu, not paused time). */
     (void)s->ops->log_dirty_disable(s->be);
     s->logging = false;
-    control_trace("source", "log-dirty off");
+    mig_trace("source", "log-dirty off");
     return 0;
 }
 
@@ -860,13 +861,13 @@ static int await_received(struct source *s, struct verify_job *verify, double t,
             (void)control_send_simple(&s->control, "abort", mig_error_last());
             return rc;
         }
-        control_trace("source", "handed over");
+        mig_trace("source", "handed over");
     }
     rc = control_recv(&s->control, "received", &reply);
     if (!rc) {
         if (!s->resumed_early)      /* else no part of the downtime */
             s->result->downtime_parts.destination = mig_clock_seconds() - t;
-        control_trace("source", "received");
+        mig_trace("source", "received");
         rc = control_get_hex64(reply, "memory_hash", remote_digest);
     }
     if (reply)
@@ -899,7 +900,7 @@ static int verify_before_go(struct source *s, struct verify_job *verify,
         return rc;
     }
     s->result->verified_before_go = true;
-    control_trace("source", "verified before go");
+    mig_trace("source", "verified before go");
     return 0;
 }
 
@@ -932,7 +933,7 @@ static int clear_destination(struct source *s)
         s->result->downtime_seconds = mig_clock_seconds() - s->paused_at;
         s->result->downtime_parts.resume = mig_clock_seconds() - t;
     }
-    control_trace("source", "resumed there");
+    mig_trace("source", "resumed there");
     return 0;
 }
 
@@ -952,7 +953,7 @@ static int verify_after_resume(struct source *s, struct verify_job *verify,
     if (verify->started && s->opts->version >= 7 && s->opts->resumes_here) {
         verify_abandon(verify);
         s->result->verify_dropped = true;
-        control_trace("source", "verification dropped: the guest resumes here");
+        mig_trace("source", "verification dropped: the guest resumes here");
         return 0;
     }
     if (verify->started) {
@@ -962,7 +963,7 @@ static int verify_after_resume(struct source *s, struct verify_job *verify,
             return rc;
         if (memory_digest_mismatch(s, verify->digest, remote_digest, true))
             return MIG_ECORRUPT;
-        control_trace("source", "verified after resume");
+        mig_trace("source", "verified after resume");
     }
     if (s->opts->verify_memory) {
         s->result->memory_hash = verify->digest;
@@ -1467,7 +1468,7 @@ static int probe_and_predict(struct source *s)
     struct mig_precopy_options po = s->policy_opts;
     int rc;
 
-    control_trace("source", "probing");
+    mig_trace("source", "probing");
     rc = probe_pages(s, pr);        /* first: round 0's whole set */
     if (!rc)
         rc = probe_link(s, pr);
@@ -1538,7 +1539,7 @@ static int precopy(struct source *s)
     double last_harvest = mig_clock_seconds();
     int rc = 0;
 
-    control_trace("source", "round 0");
+    mig_trace("source", "round 0");
     rc = start_ladder(s);
     while (!rc && decision != MIG_PRECOPY_STOP_AND_COPY)
         rc = precopy_round(s, &last_harvest, &decision);
@@ -1602,13 +1603,13 @@ static int start_tracking(struct source *s)
 {
     int rc;
 
-    control_trace("source", "enabling log-dirty");
+    mig_trace("source", "enabling log-dirty");
     rc = s->ops->log_dirty_enable(s->be);
     if (rc)
         return rc;
     s->logging = true;
     s->logging_since = mig_clock_seconds();
-    control_trace("source", "finding the guest's memory");
+    mig_trace("source", "finding the guest's memory");
     if (s->ops->populated)
         return s->ops->populated(s->be, s->dirty);
     mig_dirty_bitmap_set_range(s->dirty, 0, s->nr_pfns);
@@ -1628,7 +1629,7 @@ static int pause_and_switch(struct source *s)
     if (rc)
         return rc;
     s->paused_at = mig_clock_seconds();
-    control_trace("source", "pausing");
+    mig_trace("source", "pausing");
     rc = s->ops->pause(s->be);
     if (rc)
         return rc;
@@ -1743,13 +1744,13 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     if (!rc)
         rc = report(&s, MIG_PHASE_CONNECT);
     if (!rc) {
-        control_trace("source", "connecting");
+        mig_trace("source", "connecting");
         rc = handshake_start(&s);
     }
     if (!rc)
         rc = start_tracking(&s);
     if (!rc) {
-        control_trace("source", "waiting for the destination");
+        mig_trace("source", "waiting for the destination");
         rc = handshake_finish(&s);
     }
     if (!rc && probing(&s))
@@ -1757,7 +1758,7 @@ int mig_migrate_send(const struct mig_source_ops *ops, void *backend,
     if (!rc && dry_run(&s)) {
         rc = end_dry_run(&s);
     } else if (!rc) {
-        control_trace("source", "destination ready");
+        mig_trace("source", "destination ready");
         rc = precopy(&s);
         if (!rc)
             rc = pause_and_switch(&s);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,8 @@
 
 #include "trace.h"
 
-bool mig_trace_enabled(void)
+/* Whether XENMIG_TRACE was set (read once). */
+static bool trace_enabled(void)
 {
     static atomic_int enabled = -1;
     int on = atomic_load(&enabled);
@@ -27,7 +29,7 @@ void mig_trace(const char *side, const char *fmt, ...)
     char what[256];
     va_list ap;
 
-    if (!mig_trace_enabled())
+    if (!trace_enabled())
         return;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);

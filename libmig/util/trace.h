@@ -8,11 +8,6 @@
 #ifndef XENMIG_UTIL_TRACE_H
 #define XENMIG_UTIL_TRACE_H
 
-#include <stdbool.h>
-
-/* Whether XENMIG_TRACE was set (read once). */
-bool mig_trace_enabled(void);
-
 /* One line, WHAT formatted as printf does. */
 void mig_trace(const char *side, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

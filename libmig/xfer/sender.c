@@ -808,7 +808,8 @@ static int send_stream_epoch_once(struct send_job *job)
     rc = send_epoch_end(job, sent, digest);
     if (!rc)
         rc = await_ack(job);
-    mig_trace("source", "stream %u: epoch %u: acknowledged", job->index, job->epoch);
+    if (!rc)
+        mig_trace("source", "stream %u: epoch %u: acknowledged", job->index, job->epoch);
 out:
     free(b.desc);
     free(b.data);

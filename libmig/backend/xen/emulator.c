@@ -319,7 +319,7 @@ static int holds_images(struct qmp *q, bool *holds)
 }
 
 /* The live save itself, the file passed as fd (add-fd, then remove-fd). */
-static int save_through_fd(struct qmp *q, const char *qmp_path, int fd)
+static int save_through_fd(struct qmp *q, int fd)
 {
     json_object *added = NULL, *id;
     char args[128];
@@ -331,7 +331,7 @@ static int save_through_fd(struct qmp *q, const char *qmp_path, int fd)
     if (!json_object_object_get_ex(added, "fdset-id", &id) ||
         !json_object_is_type(id, json_type_int)) {
         rc = mig_error_set(MIG_EFORMAT, "the device model answered add-fd on %s "
-                           "without an fdset-id: %s", qmp_path,
+                           "without an fdset-id: %s", q->path,
                            json_object_to_json_string(added));
         goto out;
     }
@@ -382,7 +382,7 @@ int xen_emulator_save_live(const char *qmp_path, const char *save_path, int time
                                  "model's state", save_path);
         goto out;
     }
-    rc = save_through_fd(q, qmp_path, fd);
+    rc = save_through_fd(q, fd);
     *saved = !rc;
 out:
     qmp_close(q);
