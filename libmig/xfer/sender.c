@@ -74,6 +74,20 @@ struct mig_xfer_sender {
     struct seal *seals;     /* per stream, NULL when plain; the first count set up */
     mig_xfer_prefetch_fn prefetch;  /* or NULL */
     atomic_bool compress;   /* compress the pages of the next epoch */
+    struct batch_buffers *buffers;  /* per stream, kept from epoch to epoch */
+};
+
+/*
+ * A stream's batch buffers, allocated by its first epoch and kept until
+ * the sender closes: an epoch then starts on memory that earlier epochs
+ * already touched, where fresh buffers would take a page fault per page
+ * of the first batch (in a PV dom0 each costs hypercalls), most of all in
+ * the final epoch, while the guest is paused.  During an epoch only the
+ * stream's own thread touches its entry.
+ */
+struct batch_buffers {
+    uint8_t *desc, *data;       /* descriptors; the data of non-zero pages */
+    uint8_t *lens, *zdata;      /* compressing: lengths, what goes out */
 };
 
 void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *s, mig_xfer_prefetch_fn fn)
@@ -280,8 +294,9 @@ static int sender_new(const struct mig_xfer_options *opts, xentoollog_logger *lo
     s->reconnected = calloc(MAX, sizeof(*s->reconnected));
     s->closed = calloc(MAX, sizeof(*s->closed));
     s->seals = opts->key ? calloc(MAX, sizeof(*s->seals)) : NULL;
+    s->buffers = calloc(MAX, sizeof(*s->buffers));
     if (!s->fds || !s->seq || !s->gen || !s->tries || !s->lost || !s->reconnected ||
-        !s->closed || (opts->key && !s->seals)) {
+        !s->closed || (opts->key && !s->seals) || !s->buffers) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory for %u streams", s->count);
         goto out;
     }
@@ -755,6 +770,31 @@ static int await_ack(struct send_job *job)
  * Send this stream's pages of the epoch, batch by batch, then EPOCH_END,
  * and wait for the receiver's EPOCH_ACK.
  */
+/* Stream index's batch buffers into b (the sender's: not freed here). */
+static int batch_buffers(struct mig_xfer_sender *s, unsigned int index, bool compress,
+                         struct send_batch *b)
+{
+    struct batch_buffers *k = &s->buffers[index];
+    size_t batch = s->opts.batch_pages;
+
+    if (!k->desc)
+        k->desc = malloc(8 + batch * 16);
+    if (!k->data)
+        k->data = malloc(batch * MIG_PAGE_SIZE);
+    if (compress && !k->lens)
+        k->lens = malloc(2 * batch);
+    if (compress && !k->zdata)
+        k->zdata = malloc(batch * MIG_PAGE_SIZE);
+    if (!k->desc || !k->data || (compress && (!k->lens || !k->zdata)))
+        return mig_error_set(MIG_ENOMEM, "stream %u: out of memory for a batch of %zu "
+                             "pages", index, batch);
+    b->desc = k->desc;
+    b->data = k->data;
+    b->lens = k->lens;
+    b->zdata = k->zdata;
+    return 0;
+}
+
 static int send_stream_epoch_once(struct send_job *job)
 {
     struct mig_xfer_sender *s = job->sender;
@@ -768,17 +808,9 @@ static int send_stream_epoch_once(struct send_job *job)
     mig_trace("source", "stream %u: epoch %u: %zu pages", job->index, job->epoch,
               job->count);
     job->zero_hash = wire_zero_page_hash();
-    b.desc = malloc(8 + (size_t)batch * 16);
-    b.data = malloc((size_t)batch * MIG_PAGE_SIZE);
-    if (job->compress) {
-        b.lens = malloc(2 * (size_t)batch);
-        b.zdata = malloc((size_t)batch * MIG_PAGE_SIZE);
-    }
-    if (!b.desc || !b.data || (job->compress && (!b.lens || !b.zdata))) {
-        rc = mig_error_set(MIG_ENOMEM, "stream %u: out of memory for a batch",
-                           job->index);
+    rc = batch_buffers(s, job->index, job->compress, &b);
+    if (rc)
         goto out;
-    }
     while (i < job->count) {
         if (s->prefetch) {
             rc = s->prefetch(job->arg, job->index, job->pfns + i,
@@ -811,10 +843,6 @@ static int send_stream_epoch_once(struct send_job *job)
     if (!rc)
         mig_trace("source", "stream %u: epoch %u: acknowledged", job->index, job->epoch);
 out:
-    free(b.desc);
-    free(b.data);
-    free(b.lens);
-    free(b.zdata);
     return rc;
 }
 
@@ -1151,6 +1179,13 @@ void mig_xfer_sender_close(struct mig_xfer_sender *s)
     if (s->seals)
         for (unsigned int i = 0; i < s->count; i++)
             seal_dispose(&s->seals[i]);
+    for (unsigned int i = 0; s->buffers && i < MAX; i++) {
+        free(s->buffers[i].desc);
+        free(s->buffers[i].data);
+        free(s->buffers[i].lens);
+        free(s->buffers[i].zdata);
+    }
+    free(s->buffers);
     free(s->seals);
     free(s->fds);
     free(s->seq);
