@@ -450,6 +450,9 @@ int mig_xfer_receive_hashed(struct mig_xfer_receiver *receiver,
  */
 unsigned int mig_xfer_receiver_streams(const struct mig_xfer_receiver *receiver);
 
+/* Test hook: stream index's socket (-1 when it has none), as the sender's. */
+int mig_xfer_receiver_fd(const struct mig_xfer_receiver *receiver, unsigned int index);
+
 void mig_xfer_receiver_close(struct mig_xfer_receiver *receiver);
 
 #endif /* XENMIG_MIG_XFER_H */

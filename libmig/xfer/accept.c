@@ -284,7 +284,7 @@ static int make_stream(struct mig_xfer_receiver *r, int fd)
 
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK))
         return mig_error_set_errno(MIG_EIO, errno, "fcntl");
-    return wire_set_timeouts(fd, r->opts.timeout_ms);
+    return wire_set_stream_socket(fd, r->opts.timeout_ms);
 }
 
 /* receiver.h; the reconnecting stream's DONE answer (receiver.c) uses it too. */

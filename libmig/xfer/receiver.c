@@ -771,6 +771,11 @@ unsigned int mig_xfer_receiver_streams(const struct mig_xfer_receiver *r)
     return r ? r->count : 0;
 }
 
+int mig_xfer_receiver_fd(const struct mig_xfer_receiver *r, unsigned int index)
+{
+    return r && index < r->count ? r->fds[index] : -1;
+}
+
 void mig_xfer_receiver_close(struct mig_xfer_receiver *r)
 {
     if (!r)

@@ -228,7 +228,7 @@ static int connect_one(const char *host, const char *port,
                                  host, port);
         goto out;
     }
-    rc = wire_set_timeouts(fd, opts->timeout_ms);
+    rc = wire_set_stream_socket(fd, opts->timeout_ms);
     if (rc) {
         close(fd);
         goto out;

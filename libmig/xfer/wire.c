@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -178,6 +180,18 @@ int wire_set_timeouts(int fd, int timeout_ms)
     int rc = set_timeout(fd, SO_RCVTIMEO, timeout_ms, "read");
 
     return rc ? rc : set_timeout(fd, SO_SNDTIMEO, timeout_ms, "write");
+}
+
+int wire_set_stream_socket(int fd, int timeout_ms)
+{
+    int one = 1, rc = wire_set_timeouts(fd, timeout_ms);
+
+    if (rc || !setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+        return rc;
+    if (errno == EOPNOTSUPP || errno == ENOPROTOOPT)
+        return 0;           /* not TCP (a socketpair handed over): no Nagle there */
+    return mig_error_set_errno(MIG_EIO, errno, "cannot set TCP_NODELAY on a data "
+                               "stream's socket");
 }
 
 int wire_read_exact(int fd, void *buf, size_t len, int timeout_ms, const char *what)

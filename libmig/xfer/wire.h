@@ -156,6 +156,18 @@ int wire_set_read_timeout(int fd, int timeout_ms);
 int wire_set_timeouts(int fd, int timeout_ms);
 
 /*
+ * A data stream's TCP socket, at either end: wire_set_timeouts, and
+ * TCP_NODELAY.  Every frame goes out in one writev, so Nagle's algorithm
+ * has nothing to coalesce; it only held a frame's short last segment (and
+ * the small EPOCH_END after it) until the peer acknowledged what was in
+ * flight, which a delayed acknowledgement postpones by up to 40 ms: at
+ * the end of every epoch, the final one (the guest paused) included.
+ * A socket that is not TCP (a socketpair adopted) has no Nagle: left as
+ * it is.
+ */
+int wire_set_stream_socket(int fd, int timeout_ms);
+
+/*
  * Read exactly len bytes; EOF before that is MIG_ETRUNC.  The stall limit
  * is the socket's SO_RCVTIMEO (wire_set_read_timeout), so a read costs one
  * system call, not a poll and a read.  what names the stream in errors.

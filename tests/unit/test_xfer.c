@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,6 +66,7 @@ struct receiver_side {
     char message[512];
     struct mig_xfer_stats stats;
     unsigned int streams;       /* the receiver's, after the receive */
+    unsigned int nodelay_streams;  /* accepted with TCP_NODELAY on */
     /* when hold is set: after the receive, write a byte to ended[1] and
      * keep the receiver (its acceptor) until a byte comes on release[0] */
     bool hold;
@@ -97,12 +99,23 @@ static int epoch_done(void *arg, uint32_t epoch)
     return 0;
 }
 
+/* Whether fd's TCP_NODELAY is on (every data stream's socket, both ends). */
+static bool nodelay(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof(on);
+
+    return fd >= 0 && !getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) && on;
+}
+
 static void *receiver_main(void *arg)
 {
     struct receiver_side *rs = arg;
     struct mig_xfer_receiver *r = NULL;
 
     rs->rc = mig_xfer_accept(rs->listener, &r);
+    for (unsigned int i = 0; !rs->rc && i < mig_xfer_receiver_streams(r); i++)
+        rs->nodelay_streams += nodelay(mig_xfer_receiver_fd(r, i));
     if (!rs->rc)
         rs->rc = mig_xfer_receive(r, write_page, epoch_done, rs, &rs->stats, NULL);
     if (rs->rc)
@@ -199,6 +212,8 @@ static void round_trip_cipher(unsigned int streams, const uint8_t *key, unsigned
     opts.key = key;
     opts.cipher = cipher;
     ck_assert_int_eq(mig_xfer_sender_connect("127.0.0.1", port, &opts, id, NULL, &s), 0);
+    for (unsigned int i = 0; i < streams; i++)
+        ck_assert_msg(nodelay(mig_xfer_sender_fd(s, i)), "stream %u: Nagle is on", i);
 
     pfns = malloc(PAGES * sizeof(*pfns));
     last_hash = calloc(PAGES, sizeof(*last_hash));
@@ -237,6 +252,7 @@ static void round_trip_cipher(unsigned int streams, const uint8_t *key, unsigned
     pthread_join(t, NULL);
     ck_assert_msg(rs.rc == 0, "receiver failed: %s", rs.message);
     ck_assert_uint_eq(rs.epochs_seen, 2);
+    ck_assert_uint_eq(rs.nodelay_streams, streams);     /* the receiver's end too */
     ck_assert_uint_eq(rs.stats.epochs, 2);
     ck_assert_uint_eq(rs.stats.pages, PAGES + (PAGES + 5) / 6 + 2);
     ck_assert_int_eq(memcmp(src.bytes, rs.dest.bytes, (size_t)PAGES * 4096), 0);
