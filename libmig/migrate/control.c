@@ -67,17 +67,30 @@ static int fill(struct control *c, size_t want)
     return 0;
 }
 
-int control_send(struct control *c, json_object *msg)
+int control_send_blocks(struct control *c, json_object *msg, const struct iovec *blocks,
+                        int n)
 {
     const char *text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
-    int rc;
+    struct iovec iov[2 + CONTROL_MAX_BLOCKS];
+    int count = 2, rc;
 
-    rc = mig_write_all(c->out, text, strlen(text), 0, "control channel: write");
-    if (!rc)
-        rc = mig_write_all(c->out, "\n", 1, 0, "control channel: write");
+    if (n < 0 || n > CONTROL_MAX_BLOCKS)
+        return mig_error_set(MIG_EINVAL, "%d blocks after a control message; at most %d",
+                             n, CONTROL_MAX_BLOCKS);
+    iov[0] = (struct iovec){ (void *)text, strlen(text) };
+    iov[1] = (struct iovec){ (void *)"\n", 1 };
+    for (int i = 0; i < n; i++)
+        if (blocks[i].iov_len)
+            iov[count++] = blocks[i];
+    rc = mig_write_all_iov(c->out, iov, count, 0, "control channel: write");
     /* The hello's line holds the data key: no copy of a line outlives it. */
     OPENSSL_cleanse((char *)text, strlen(text));
     return rc;
+}
+
+int control_send(struct control *c, json_object *msg)
+{
+    return control_send_blocks(c, msg, NULL, 0);
 }
 
 void control_wipe_string(json_object *msg, const char *name)
@@ -166,11 +179,6 @@ out:
     c->len -= line + 1;
     OPENSSL_cleanse(c->buf + c->len, line + 1);    /* the line may hold a key */
     return rc;
-}
-
-int control_send_block(struct control *c, const void *data, size_t len)
-{
-    return mig_write_all(c->out, data, len, 0, "control channel: write");
 }
 
 int control_recv_block(struct control *c, void *data, size_t len)

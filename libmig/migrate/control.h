@@ -8,6 +8,7 @@
 #define XENMIG_MIGRATE_CONTROL_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 #include <json-c/json.h>
 
@@ -28,6 +29,17 @@ void control_dispose(struct control *c);
 /* Send msg (not consumed) as one line; the serialised line is wiped after. */
 int control_send(struct control *c, json_object *msg);
 
+/*
+ * The same line followed by the n raw blocks (n <= CONTROL_MAX_BLOCKS, an
+ * empty one skipped; not consumed), in one writev: a message and what goes
+ * with it leave together, one system call instead of one per piece, and
+ * never a lone newline after its line.  MIG_EINVAL (nothing written) for
+ * more blocks.
+ */
+#define CONTROL_MAX_BLOCKS 4
+int control_send_blocks(struct control *c, json_object *msg, const struct iovec *blocks,
+                        int n);
+
 /* Overwrite msg's string member name with zeros (a key), if it has one. */
 void control_wipe_string(json_object *msg, const char *name);
 
@@ -45,7 +57,6 @@ int control_send_simple(struct control *c, const char *type, const char *error);
  */
 int control_recv(struct control *c, const char *expect, json_object **msg_out);
 
-int control_send_block(struct control *c, const void *data, size_t len);
 int control_recv_block(struct control *c, void *data, size_t len);
 
 /* 64-bit values travel as 16 hex digits (JSON numbers are doubles). */

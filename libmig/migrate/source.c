@@ -452,9 +452,8 @@ static int handshake_start(struct source *s)
         json_object_object_add(m, "prologue_length",
                                json_object_new_int64((int64_t)prologue_len));
     }
-    rc = control_send(&s->control, m);
-    if (!rc && prologue)
-        rc = control_send_block(&s->control, prologue, prologue_len);
+    rc = control_send_blocks(&s->control, m,
+                             &(struct iovec){ prologue, prologue ? prologue_len : 0 }, 1);
 out:
     OPENSSL_cleanse(keyhex, sizeof(keyhex));
     control_wipe_string(m, "key");
@@ -757,7 +756,8 @@ static int send_state(struct source *s, const void *compact, size_t compact_len,
 {
     void *state = NULL;
     size_t state_len = 0;
-    json_object *m = NULL;
+    json_object *m = json_object_new_object(), *sw = json_object_new_object();
+    const char *swtext;
     double t = mig_clock_seconds();
     int rc;
 
@@ -768,8 +768,7 @@ static int send_state(struct source *s, const void *compact, size_t compact_len,
     mig_trace("source", "state read; sending it");
     s->result->downtime_parts.state = mig_clock_seconds() - t;
     *read_at = mig_clock_seconds();
-    m = json_object_new_object();
-    if (!m) {
+    if (!m || !sw) {
         rc = mig_error_set(MIG_ENOMEM, "out of memory");
         goto out;
     }
@@ -778,23 +777,16 @@ static int send_state(struct source *s, const void *compact, size_t compact_len,
     json_object_object_add(m, "dirty_set_length", json_object_new_int64((int64_t)compact_len));
     json_object_object_add(m, "final_pages", json_object_new_int64((int64_t)final_count));
     json_object_object_add(m, "final_sent", json_object_new_int64((int64_t)final_sent));
-    rc = control_send(&s->control, m);
-    if (!rc)
-        rc = control_send_block(&s->control, state, state_len);
-    if (!rc)
-        rc = control_send_block(&s->control, compact, compact_len);
-    json_object_put(m);
-    m = json_object_new_object();
-    if (!rc && !m)
-        rc = mig_error_set(MIG_ENOMEM, "out of memory");
-    if (!rc) {
-        json_object_object_add(m, "msg", json_object_new_string("switchover"));
-        json_object_object_add(m, "epochs", json_object_new_int((int)s->epoch));
-        rc = control_send(&s->control, m);
-    }
+    json_object_object_add(sw, "msg", json_object_new_string("switchover"));
+    json_object_object_add(sw, "epochs", json_object_new_int((int)s->epoch));
+    swtext = json_object_to_json_string_ext(sw, JSON_C_TO_STRING_PLAIN);
+    /* the state, the final set and the switchover message: one write */
+    rc = control_send_blocks(&s->control, m, (struct iovec[]){ { state, state_len },
+                             { (void *)compact, compact_len },
+                             { (void *)swtext, strlen(swtext) }, { (void *)"\n", 1 } }, 4);
 out:
-    if (m)
-        json_object_put(m);
+    json_object_put(m);
+    json_object_put(sw);
     free(state);
     return rc;
 }

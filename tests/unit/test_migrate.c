@@ -29,6 +29,7 @@
 
 #include "mem_backend.h"
 #include "migrate/cipher.h"
+#include "migrate/control.h"
 #include "mig_dirty.h"
 #include "mig_migrate.h"
 #include "mig_xfer.h"
@@ -650,6 +651,38 @@ START_TEST(test_memory_digest_kept_up_to_date)
     }
     ck_assert_uint_eq(mig_memory_digest_finish(sum, 300), mig_memory_digest(keys, 300));
     ck_assert_uint_eq(mig_memory_digest_term(5, 0), 0);
+}
+END_TEST
+
+/*
+ * A control message and the blocks that go with it leave in one write: on
+ * a SOCK_SEQPACKET pair, where every write is one record, the first read
+ * gets the line and both blocks whole.
+ */
+START_TEST(test_control_message_and_blocks_leave_together)
+{
+    struct control c;
+    json_object *m = json_object_new_object();
+    char got[256];
+    int sv[2];
+    ssize_t n;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(control_init(&c, -1, sv[0], 1000), 0);
+    json_object_object_add(m, "msg", json_object_new_string("state"));
+    ck_assert_int_eq(control_send_blocks(&c, m, (struct iovec[]){ { "ABC", 3 },
+                     { NULL, 0 }, { "de", 2 } }, 3), 0);
+    n = recv(sv[1], got, sizeof(got) - 1, MSG_DONTWAIT);
+    ck_assert_int_gt(n, 0);
+    got[n] = '\0';
+    ck_assert_str_eq(got, "{\"msg\":\"state\"}\nABCde");
+    /* more blocks than a message takes: refused, nothing written */
+    ck_assert_int_eq(control_send_blocks(&c, m, (struct iovec[5]){ { 0 } }, 5), MIG_EINVAL);
+    ck_assert_int_lt(recv(sv[1], got, sizeof(got), MSG_DONTWAIT), 0);
+    json_object_put(m);
+    control_dispose(&c);
+    close(sv[0]);
+    close(sv[1]);
 }
 END_TEST
 
@@ -1775,6 +1808,7 @@ int main(void)
     tcase_add_test(tc, test_memory_digest_sees_moves_and_changes);
     tcase_add_test(tc, test_memory_digest_kept_up_to_date);
     tcase_add_test(tc, test_prefetch_announces_what_is_read);
+    tcase_add_test(tc, test_control_message_and_blocks_leave_together);
     tcase_add_test(tc, test_migrate_one_stream);
     tcase_add_test(tc, test_migrate_three_streams);
     tcase_add_test(tc, test_options_version_1_kept);
