@@ -766,10 +766,6 @@ static int await_ack(struct send_job *job)
     return read_ack(job->sender, job->index, job->epoch);
 }
 
-/*
- * Send this stream's pages of the epoch, batch by batch, then EPOCH_END,
- * and wait for the receiver's EPOCH_ACK.
- */
 /* Stream index's batch buffers into b (the sender's: not freed here). */
 static int batch_buffers(struct mig_xfer_sender *s, unsigned int index, bool compress,
                          struct send_batch *b)
@@ -795,6 +791,10 @@ static int batch_buffers(struct mig_xfer_sender *s, unsigned int index, bool com
     return 0;
 }
 
+/*
+ * Send this stream's pages of the epoch, batch by batch, then EPOCH_END,
+ * and wait for the receiver's EPOCH_ACK.
+ */
 static int send_stream_epoch_once(struct send_job *job)
 {
     struct mig_xfer_sender *s = job->sender;
@@ -810,19 +810,19 @@ static int send_stream_epoch_once(struct send_job *job)
     job->zero_hash = wire_zero_page_hash();
     rc = batch_buffers(s, job->index, job->compress, &b);
     if (rc)
-        goto out;
+        return rc;
     while (i < job->count) {
         if (s->prefetch) {
             rc = s->prefetch(job->arg, job->index, job->pfns + i,
                              job->count - i < batch ? job->count - i : batch);
             if (rc)
-                goto out;
+                return rc;
         }
         b.n = b.n_data = 0;
         while (!rc && b.n < batch && i < job->count)
             rc = batch_add_page(job, &b, job->pfns[i++]);
         if (rc)
-            goto out;
+            return rc;
         if (!b.n)
             continue;
         batch_inject_fault(job, &b, &reset);
@@ -833,7 +833,7 @@ static int send_stream_epoch_once(struct send_job *job)
         if (!rc && reset)
             rc = reset_connection(s, job->index);
         if (rc)
-            goto out;
+            return rc;
         sent += b.n;
     }
     mig_trace("source", "stream %u: epoch %u: pages sent", job->index, job->epoch);
@@ -842,7 +842,6 @@ static int send_stream_epoch_once(struct send_job *job)
         rc = await_ack(job);
     if (!rc)
         mig_trace("source", "stream %u: epoch %u: acknowledged", job->index, job->epoch);
-out:
     return rc;
 }
 

@@ -175,7 +175,8 @@ int wire_set_read_timeout(int fd, int timeout_ms)
     return set_timeout(fd, SO_RCVTIMEO, timeout_ms, "read");
 }
 
-int wire_set_timeouts(int fd, int timeout_ms)
+/* The stall limit both ways: a peer that takes nothing also stalls. */
+static int set_timeouts(int fd, int timeout_ms)
 {
     int rc = set_timeout(fd, SO_RCVTIMEO, timeout_ms, "read");
 
@@ -184,7 +185,7 @@ int wire_set_timeouts(int fd, int timeout_ms)
 
 int wire_set_stream_socket(int fd, int timeout_ms)
 {
-    int one = 1, rc = wire_set_timeouts(fd, timeout_ms);
+    int one = 1, rc = set_timeouts(fd, timeout_ms);
 
     if (rc || !setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
         return rc;
