@@ -450,6 +450,21 @@ int mig_stream_write_page_data(struct mig_stream_writer *writer,
                                const void *pfn_words, uint32_t count,
                                const struct iovec *pages, uint32_t page_count);
 
+/*
+ * PAGE_DATA of count pfn+type words (1..1024, every type one that carries
+ * data), whose pages are the count * 4096 bytes of data_fd from
+ * data_offset, one after another in word order.  On an fd writer whose fd
+ * is a pipe the pages are moved with splice(): the kernel hands the file's
+ * cached pages to the pipe, never through this process's memory; else
+ * (another descriptor, a memory writer, a file system splice cannot read)
+ * they are read with pread() and written.  data_fd is not closed or moved
+ * (its offset is not used); a file too short to hold the pages is
+ * MIG_EIO, as is a failed write, after which the stream is broken.
+ */
+int mig_stream_write_page_data_from_fd(struct mig_stream_writer *writer,
+                                       const void *pfn_words, uint32_t count,
+                                       int data_fd, uint64_t data_offset);
+
 /* Encode a typed body (see struct mig_stream_body) and write it. */
 int mig_stream_write_body(struct mig_stream_writer *writer,
                           const struct mig_stream_body *body);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -282,15 +283,12 @@ int mig_stream_write_record(struct mig_stream_writer *w,
     return mig_stream_write_record_iov(w, layer, type, &iov, length ? 1 : 0);
 }
 
-int mig_stream_write_page_data(struct mig_stream_writer *w,
-                               const void *pfn_words, uint32_t count,
-                               const struct iovec *pages, uint32_t page_count)
+/* The pfn words of a PAGE_DATA record: 1..1024, each valid; *data_pages
+ * counts those whose type carries data. */
+static int check_page_words(struct mig_stream_writer *w, const void *pfn_words,
+                            uint32_t count, uint32_t *data_pages)
 {
-    struct iovec *iov;
-    uint8_t head[8];
-    uint32_t data_pages = 0;
-    int rc;
-
+    *data_pages = 0;
     if (count == 0 || count > MIG_STREAM_PAGE_DATA_MAX_PFNS)
         return fail(w, mig_error_set(count ? MIG_ELIMIT : MIG_EINVAL,
                                      "PAGE_DATA with %" PRIu32 " pfns: a record carries 1 to "
@@ -306,8 +304,22 @@ int mig_stream_write_page_data(struct mig_stream_writer *w,
             return fail(w, mig_error_set(MIG_EINVAL, "PAGE_DATA pfn word %" PRIu32 " is 0x%016"
                                          PRIx64 ": invalid page type 0x%x", i, word, type));
         if (mig_stream_page_type_has_data(type))
-            data_pages++;
+            (*data_pages)++;
     }
+    return 0;
+}
+
+int mig_stream_write_page_data(struct mig_stream_writer *w,
+                               const void *pfn_words, uint32_t count,
+                               const struct iovec *pages, uint32_t page_count)
+{
+    struct iovec *iov;
+    uint8_t head[8];
+    uint32_t data_pages;
+    int rc = check_page_words(w, pfn_words, count, &data_pages);
+
+    if (rc)
+        return rc;
     if (data_pages != page_count)
         return fail(w, mig_error_set(MIG_EINVAL, "PAGE_DATA: the pfn types need %" PRIu32
                                      " data pages, %" PRIu32 " were given", data_pages,
@@ -329,6 +341,101 @@ int mig_stream_write_page_data(struct mig_stream_writer *w,
     rc = mig_stream_write_record_iov(w, MIG_STREAM_LAYER_LIBXC, MIG_LIBXC_PAGE_DATA,
                                      iov, page_count + 2);
     free(iov);
+    return rc;
+}
+
+/*
+ * Up to len bytes of fd from *offset into the pipe w->fd, moved by the
+ * kernel; *moved, *offset and the stream's offset advance.  Stops with 0
+ * and *moved short where splice() does not apply to this pair (EINVAL,
+ * ENOSYS before the first byte: a file system or descriptor it cannot take).
+ */
+static int splice_bytes(struct mig_stream_writer *w, int fd, uint64_t *offset, size_t len,
+                        size_t *moved)
+{
+    *moved = 0;
+    while (*moved < len) {
+        loff_t at = (loff_t)*offset;
+        ssize_t n = splice(fd, &at, w->fd, NULL, len - *moved, SPLICE_F_MOVE);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EINVAL || errno == ENOSYS) && !*moved)
+            return 0;
+        if (n < 0)
+            return fail(w, mig_error_set_errno(MIG_EIO, errno, "writing the stream at "
+                                               "offset 0x%" PRIx64, w->offset));
+        if (n == 0)
+            return fail(w, mig_error_set(MIG_EIO, "the pages to write end at offset %"
+                                         PRIu64 " of their file, %zu bytes short", *offset,
+                                         len - *moved));
+        *moved += (size_t)n;
+        *offset += (uint64_t)n;
+        w->offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* len bytes of fd from offset, read and written (where splice cannot). */
+static int copy_bytes(struct mig_stream_writer *w, int fd, uint64_t offset, size_t len)
+{
+    size_t chunk = len < (size_t)64 * MIG_PAGE_SIZE ? len : (size_t)64 * MIG_PAGE_SIZE;
+    uint8_t *buf = malloc(chunk ? chunk : 1);
+    int rc = 0;
+
+    if (!buf)
+        return fail(w, mig_error_set(MIG_ENOMEM, "out of memory for %zu bytes", chunk));
+    while (len && !rc) {
+        size_t n = len < chunk ? len : chunk;
+        ssize_t got = pread(fd, buf, n, (off_t)offset);
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            rc = fail(w, got < 0 ? mig_error_set_errno(MIG_EIO, errno, "cannot read the "
+                                                       "pages to write at offset %" PRIu64
+                                                       " of their file", offset)
+                                 : mig_error_set(MIG_EIO, "the pages to write end at offset "
+                                                 "%" PRIu64 " of their file, %zu bytes "
+                                                 "short", offset, len));
+        else
+            rc = write_bytes(w, buf, (size_t)got);
+        if (got > 0) {
+            offset += (uint64_t)got;
+            len -= (size_t)got;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int mig_stream_write_page_data_from_fd(struct mig_stream_writer *w, const void *pfn_words,
+                                       uint32_t count, int data_fd, uint64_t data_offset)
+{
+    uint8_t head[RECORD_HEADER_SIZE + 8];
+    struct iovec iov[2];
+    uint32_t data_pages;
+    size_t len, moved = 0;
+    int rc = check_page_words(w, pfn_words, count, &data_pages);
+
+    if (rc)
+        return rc;
+    if (data_pages != count)
+        return fail(w, mig_error_set(MIG_EINVAL, "PAGE_DATA from a file: %" PRIu32 " of its "
+                                     "%" PRIu32 " pfn types carry no data", count - data_pages,
+                                     count));
+    len = (size_t)count * MIG_PAGE_SIZE;
+    mig_le32_store(head, MIG_LIBXC_PAGE_DATA);
+    mig_le32_store(head + 4, (uint32_t)(8 + (size_t)count * 8 + len));   /* 8-aligned */
+    mig_le32_store(head + 8, count);
+    mig_le32_store(head + 12, 0);
+    iov[0] = (struct iovec){ head, sizeof(head) };
+    iov[1] = (struct iovec){ (void *)pfn_words, (size_t)count * 8 };
+    rc = write_vectors(w, iov, 2);
+    if (!rc && w->fd >= 0)
+        rc = splice_bytes(w, data_fd, &data_offset, len, &moved);
+    if (!rc && moved < len)
+        rc = copy_bytes(w, data_fd, data_offset, len - moved);
     return rc;
 }
 

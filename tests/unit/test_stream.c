@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -888,6 +889,128 @@ START_TEST(test_writer_refuses_bad_page_data)
 }
 END_TEST
 
+/* A file of a junk page, then three pages (bytes 1, 2, 3); its fd. */
+static int pages_file(uint8_t pages[3][4096])
+{
+    char path[] = "/tmp/test_stream_pages.XXXXXX";
+    int fd = mkstemp(path);
+    static const uint8_t junk[4096] = { 0xee };
+
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    for (int i = 0; i < 3; i++)
+        memset(pages[i], i + 1, 4096);
+    ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), 0), 4096);
+    ck_assert_int_eq(pwrite(fd, pages, 3 * 4096, 4096), 3 * 4096);
+    return fd;
+}
+
+/* What mig_stream_write_page_data writes for the same words and pages. */
+static void expected_page_data(const uint64_t *words, uint8_t pages[3][4096], uint8_t **data,
+                               size_t *size)
+{
+    struct iovec iov[3] = { { pages[0], 4096 }, { pages[1], 4096 }, { pages[2], 4096 } };
+    struct mig_stream_writer *w;
+    const uint8_t *bytes;
+
+    ck_assert_int_eq(mig_stream_writer_open_buffer(&w, NULL), 0);
+    ck_assert_int_eq(mig_stream_write_page_data(w, words, 3, iov, 3), 0);
+    ck_assert_int_eq(mig_stream_writer_buffer(w, &bytes, size), 0);
+    *data = malloc(*size);
+    memcpy(*data, bytes, *size);
+    mig_stream_writer_close(w);
+}
+
+/* Everything readable from fd (at most size bytes + 1), compared with data. */
+static void assert_reads(int fd, const uint8_t *data, size_t size)
+{
+    uint8_t *got = malloc(size + 1);
+    size_t have = 0;
+    ssize_t n;
+
+    while (have <= size && (n = read(fd, got + have, size + 1 - have)) > 0) {
+        have += (size_t)n;
+        if (have == size)
+            break;          /* a pipe's writer is still open: no EOF to wait for */
+    }
+    ck_assert_uint_eq(have, size);
+    ck_assert_int_eq(memcmp(got, data, size), 0);
+    free(got);
+}
+
+/* From a pipe (spliced), a memory writer, a file writer (read and written):
+ * the same bytes as from pages in memory. */
+START_TEST(test_page_data_from_fd_is_page_data)
+{
+    static uint8_t pages[3][4096];
+    uint64_t words[3] = { 0x100, 0x7 | (uint64_t)MIG_STREAM_PAGE_L1TAB << 60, 0x101 };
+    int fd = pages_file(pages), p[2];
+    char path[] = "/tmp/test_stream_out.XXXXXX";
+    int out = mkstemp(path);
+    struct mig_stream_writer *w;
+    const uint8_t *bytes;
+    uint8_t *want;
+    size_t size, got_size;
+
+    expected_page_data(words, pages, &want, &size);
+    ck_assert_uint_eq(size, 8 + 8 + 3 * 8 + 3 * 4096);
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(mig_stream_writer_open_fd(&w, p[1], NULL), 0);
+    ck_assert_int_eq(mig_stream_write_page_data_from_fd(w, words, 3, fd, 4096), 0);
+    ck_assert_uint_eq(mig_stream_writer_offset(w), size);
+    mig_stream_writer_close(w);
+    assert_reads(p[0], want, size);
+
+    ck_assert_int_eq(mig_stream_writer_open_buffer(&w, NULL), 0);
+    ck_assert_int_eq(mig_stream_write_page_data_from_fd(w, words, 3, fd, 4096), 0);
+    ck_assert_int_eq(mig_stream_writer_buffer(w, &bytes, &got_size), 0);
+    ck_assert_uint_eq(got_size, size);
+    ck_assert_int_eq(memcmp(bytes, want, size), 0);
+    mig_stream_writer_close(w);
+
+    ck_assert_int_ge(out, 0);
+    unlink(path);
+    ck_assert_int_eq(mig_stream_writer_open_fd(&w, out, NULL), 0);
+    ck_assert_int_eq(mig_stream_write_page_data_from_fd(w, words, 3, fd, 4096), 0);
+    mig_stream_writer_close(w);
+    ck_assert_int_eq(lseek(out, 0, SEEK_SET), 0);
+    assert_reads(out, want, size);
+    free(want);
+    close(out);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_page_data_from_fd_refusals)
+{
+    static uint8_t pages[3][4096];
+    uint64_t words[3] = { 0x100, 0x101, 0x102 };
+    int fd = pages_file(pages), p[2];
+    struct mig_stream_writer *w;
+
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(mig_stream_writer_open_fd(&w, p[1], NULL), 0);
+    /* the file holds two of the three pages from offset 8192 */
+    assert_error(mig_stream_write_page_data_from_fd(w, words, 3, fd, 8192), MIG_EIO,
+                 "the pages to write end at offset 16384 of their file, 4096 bytes short");
+    mig_stream_writer_close(w);
+    ck_assert_int_eq(mig_stream_writer_open_buffer(&w, NULL), 0);
+    assert_error(mig_stream_write_page_data_from_fd(w, words, 3, fd, 8192), MIG_EIO,
+                 "the pages to write end at offset 16384 of their file, 4096 bytes short");
+    words[1] |= (uint64_t)MIG_STREAM_PAGE_XALLOC << 60;
+    assert_error(mig_stream_write_page_data_from_fd(w, words, 3, fd, 4096), MIG_EINVAL,
+                 "1 of its 3 pfn types carry no data");
+    assert_error(mig_stream_write_page_data_from_fd(w, words, 0, fd, 4096), MIG_EINVAL,
+                 "PAGE_DATA with 0 pfns");
+    mig_stream_writer_close(w);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stream");
@@ -911,6 +1034,7 @@ int main(void)
     tcase_add_loop_test(roundtrips, test_roundtrip_libxl_simple, 0, 3);
     tcase_add_test(roundtrips, test_roundtrip_xl_file_items);
     tcase_add_test(roundtrips, test_fd_reader_matches_memory_reader);
+    tcase_add_test(roundtrips, test_page_data_from_fd_is_page_data);
     suite_add_tcase(s, roundtrips);
 
     tcase_add_test(malformed, test_bad_truncated_header);
@@ -931,6 +1055,7 @@ int main(void)
     tcase_add_test(malformed, test_bad_libxl_record);
     tcase_add_test(malformed, test_bad_xl_header);
     tcase_add_test(malformed, test_writer_refuses_bad_page_data);
+    tcase_add_test(malformed, test_page_data_from_fd_refusals);
     suite_add_tcase(s, malformed);
 
     sr = srunner_create(s);
