@@ -392,19 +392,50 @@ static void slot_owner(const struct mig_mapped_file *f, uint64_t slot,
     (void)mapped_entry_decode(f->index + f->slot_entry[slot] * MAPPED_ENTRY_SIZE, e);
 }
 
-/* Thread t's share of the slots, a chunk per pread; then of the zero entries. */
-static int mapped_work(struct walk *w, unsigned int t)
+/* Slots [first, end) as runs of those with data, to mw->run unread. */
+static int mapped_runs(struct walk *w, struct mapped_walk *mw, unsigned int t, uint64_t first,
+                       uint64_t end)
 {
-    struct mapped_walk *mw = w->arg;
     struct mig_mapped_file *f = mw->file;
-    uint64_t first, end, pages = f->sb.section[MAPPED_PAGES].offset;
+    uint64_t pages = f->sb.section[MAPPED_PAGES].offset, start = first;
+    uint64_t *pfns = malloc(MAPPED_RUN_MAX * sizeof(*pfns));
+    unsigned int *types = malloc(MAPPED_RUN_MAX * sizeof(*types)), n = 0;
+    struct mig_mapped_entry e;
+    int rc = pfns && types ? 0 : mig_error_set(MIG_ENOMEM, "out of memory to read save "
+                                               "file '%s'", f->name);
+
+    for (uint64_t s = first; s < end && !rc; s++) {
+        if ((s - first) % MAPPED_RUN_MAX == 0 && atomic_load(&w->stop))
+            break;
+        slot_owner(f, s, &e);
+        if (!e.zero) {          /* a zero one was left behind by a later zero page */
+            start = n ? start : s;
+            pfns[n] = e.pfn;
+            types[n++] = e.type;
+        }
+        if (n && (e.zero || n == MAPPED_RUN_MAX || s + 1 == end)) {
+            rc = mw->run(mw->arg, t, f->fd, pages + start * MIG_PAGE_SIZE, pfns, types, n);
+            atomic_fetch_add(&w->done, n);
+            n = 0;
+        }
+    }
+    free(pfns);
+    free(types);
+    return rc;
+}
+
+/* Slots [first, end), a chunk per pread, each page with data to mw->page. */
+static int mapped_chunks(struct walk *w, struct mapped_walk *mw, unsigned int t,
+                         uint64_t first, uint64_t end)
+{
+    struct mig_mapped_file *f = mw->file;
+    uint64_t pages = f->sb.section[MAPPED_PAGES].offset;
     uint8_t *buf = malloc((size_t)WALK_CHUNK_PAGES * MIG_PAGE_SIZE);
     struct mig_mapped_entry e;
     int rc = 0;
 
     if (!buf)
         return mig_error_set(MIG_ENOMEM, "out of memory to read save file '%s'", f->name);
-    walk_share(f->sb.nr_slots, t, w->threads, &first, &end);
     for (uint64_t s = first; s < end && !rc && !atomic_load(&w->stop); ) {
         uint64_t n = end - s < WALK_CHUNK_PAGES ? end - s : WALK_CHUNK_PAGES, done = 0;
 
@@ -420,6 +451,21 @@ static int mapped_work(struct walk *w, unsigned int t)
         atomic_fetch_add(&w->done, done);
         s += n;
     }
+    free(buf);
+    return rc;
+}
+
+/* Thread t's share of the slots, then of the zero entries. */
+static int mapped_work(struct walk *w, unsigned int t)
+{
+    struct mapped_walk *mw = w->arg;
+    struct mig_mapped_file *f = mw->file;
+    struct mig_mapped_entry e;
+    uint64_t first, end;
+    int rc;
+
+    walk_share(f->sb.nr_slots, t, w->threads, &first, &end);
+    rc = mw->run ? mapped_runs(w, mw, t, first, end) : mapped_chunks(w, mw, t, first, end);
     walk_share(mw->zero_too ? f->nr_zero : 0, t, w->threads, &first, &end);
     for (uint64_t z = first; z < end && !rc; z++) {
         if ((z - first) % 1024 == 0 && atomic_load(&w->stop))
@@ -428,7 +474,6 @@ static int mapped_work(struct walk *w, unsigned int t)
         rc = mw->page(mw->arg, t, &e, NULL);
         atomic_fetch_add(&w->done, 1);
     }
-    free(buf);
     return rc;
 }
 

@@ -222,12 +222,22 @@ static int write_mapped_page(void *arg, unsigned int thread, const struct mig_ma
     return r->ops->write_page(r->be, &r->ctx[thread], e->pfn, data, e->type);
 }
 
+/* Pages with data, unread, to a destination that takes them from the file. */
+static int write_mapped_run(void *arg, unsigned int thread, int fd, uint64_t offset,
+                            const uint64_t *pfns, const unsigned int *types, unsigned int n)
+{
+    struct replay *r = arg;
+
+    return r->ops->write_file_pages(r->be, &r->ctx[thread], fd, offset, pfns, types, n);
+}
+
 static int mapped_pages(struct replay *r, struct walk *w)
 {
     bool writing = r->phase == MIG_REPLAY_PAGES;
     struct mapped_walk mw = {
         .file = r->source, .zero_too = writing,
         .page = writing ? write_mapped_page : mapped_verify_page,
+        .run = writing && r->ops->write_file_pages ? write_mapped_run : NULL,
         .arg = writing ? (void *)r : r->source,
     };
     int rc = mapped_walk_run(w, &mw);

@@ -72,6 +72,7 @@ struct mig_mapped_file {
 /*
  * Walk a mapped file's pages with w->threads threads: each reads its
  * share of the slots in chunks and calls page(arg, thread, entry, data)
+ * (or hands them to run unread)
  * for every slot whose entry has data (a slot a later zero page left
  * behind is skipped), then, when zero_too, for its share of the zero
  * entries with data NULL.  w's work, arg and done are set here; threads,
@@ -82,8 +83,17 @@ struct mapped_walk {
     bool zero_too;
     int (*page)(void *arg, unsigned int thread, const struct mig_mapped_entry *e,
                 const uint8_t *data);
+    /*
+     * Optional, in page's place for the slots with data: runs of 1 to
+     * MAPPED_RUN_MAX pages whose slots follow one another (the file's fd
+     * and the first one's offset, each page's pfn and type), the file not
+     * read here.  page still takes the zero entries.
+     */
+    int (*run)(void *arg, unsigned int thread, int fd, uint64_t offset, const uint64_t *pfns,
+               const unsigned int *types, unsigned int n);
     void *arg;
 };
+#define MAPPED_RUN_MAX 1024u
 int mapped_walk_run(struct walk *w, struct mapped_walk *mw);
 
 /* A mapped_walk page callback: the page (arg: the file) against its hash

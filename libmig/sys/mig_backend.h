@@ -231,6 +231,18 @@ struct mig_destination_ops {
                       const void *data, unsigned int type);
 
     /*
+     * Optional.  n pages (1 .. 1024), each with data, whose bytes lie one
+     * after another in fd from offset, stored as n calls of
+     * write_page(st, pfns[i], that page, types[i]) would store them.  A
+     * save file's replay calls it where present instead of write_page,
+     * with pages it has checked (fd stays open, the file read-only), so a
+     * destination that passes pages on (the xen destination, into xl's
+     * pipe) moves them without copying them through this process.
+     */
+    int (*write_file_pages)(void *be, struct mig_stream_ctx *st, int fd, uint64_t offset,
+                            const uint64_t *pfns, const unsigned int *types, unsigned int n);
+
+    /*
      * Optional.  Read a stored page back (from stream st's thread, after
      * its write_page), so the digest is of what is stored; without it, of
      * what arrived.

@@ -419,6 +419,55 @@ START_TEST(test_replay_small)
 }
 END_TEST
 
+/* write_file_pages: each run read back from the file and stored page by page. */
+static unsigned int file_runs, longest_run;
+
+static int rec_write_file(void *b, struct mig_stream_ctx *st, int fd, uint64_t offset,
+                          const uint64_t *pfns, const unsigned int *types, unsigned int n)
+{
+    uint8_t page[4096];
+
+    __atomic_fetch_add(&file_runs, 1, __ATOMIC_RELAXED);
+    if (n > longest_run)
+        longest_run = n;
+    for (unsigned int i = 0; i < n; i++) {
+        ck_assert_int_eq(pread(fd, page, sizeof(page), (off_t)(offset + i * 4096ull)), 4096);
+        rec_write(b, st, pfns[i], page, types[i]);
+    }
+    return 0;
+}
+
+/* A destination that takes pages from the file gets the runs of slots
+ * with data unread (a slot left behind by a zero page ends a run) and the
+ * zero pages by write_page: the same memory. */
+START_TEST(test_replay_file_runs)
+{
+    static struct recorder r;
+    struct mig_destination_ops ops = recorder_sim_ops;
+    struct mig_replay_result rr;
+    const char *path;
+
+    ops.write_file_pages = rec_write_file;
+    make_dir();
+    path = save_small("small.mapped", SIM_STATE);
+    memset(&r, 0x77, sizeof(r));
+    r.calls = r.resumes = 0;
+    file_runs = longest_run = 0;
+    ck_assert_int_eq(mig_mapped_replay(path, &ops, &r, 1, NULL, &rr), 0);
+    /* slots: pfn 1, pfn 3 (left behind), pfn 4, pfn 5: runs [1] and [4, 5] */
+    ck_assert_uint_eq(file_runs, 2);
+    ck_assert_uint_eq(longest_run, 2);
+    ck_assert_uint_eq(r.calls, 1 + 5 + 1 + 1);
+    ck_assert_int_eq(memcmp(r.memory + 1 * 4096, page_b, 4096), 0);
+    ck_assert(!r.memory[2 * 4096] && !r.memory[3 * 4096 + 4095]);
+    ck_assert_int_eq(memcmp(r.memory + 4 * 4096, page_a, 4096), 0);
+    ck_assert_uint_eq(r.types[5], 3);
+    ck_assert_uint_eq(r.memory[9 * 4096], 0x77);
+    ck_assert_uint_eq(rr.pages, 5);
+    remove_dir();
+}
+END_TEST
+
 /* ---- damaged files ---- */
 
 static void copy_file(const char *from, const char *to, off_t truncate_at)
@@ -774,6 +823,7 @@ int main(void)
     tcase_add_test(tc, test_pages_overwrite_in_place);
     tcase_add_test(tc, test_close_without_resume_keeps_the_old_file);
     tcase_add_test(tc, test_replay_small);
+    tcase_add_test(tc, test_replay_file_runs);
     tcase_add_test(tc, test_cut_short_refused);
     tcase_add_test(tc, test_damage_refused);
     tcase_add_test(tc, test_cancel);

@@ -13,6 +13,9 @@
  *                         destroyed its copy
  *   FAKE_XL_BANNER=TEXT   send TEXT instead of the banner
  *   FAKE_XL_EXIT_AFTER=N  exit (status 1) after reading N stream items
+ * and FAKE_XL_PFNS=N: note the memory digest (mig_memory_digest over N
+ * pfns) of the pages the stream gave, the last copy of each pfn, an
+ * XALLOC one all zero: what Xen's restore would hold.
  * It must never pass a stream its reader refuses.
  */
 #include "config.h"
@@ -24,7 +27,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mig_migrate.h"
+#include "mig_page.h"
 #include "mig_stream.h"
+#include "mig_xfer.h"
 
 static const char banner[] = "xl migration receiver ready, send binary domain data.\n";
 static const char ready[] = "domain received, ready to unpause";
@@ -80,10 +86,66 @@ static size_t read_up_to(void *buf, size_t len)
     return got;
 }
 
+/* Each pfn's page key, as the stream's PAGE_DATA records leave it. */
+struct memory {
+    uint64_t *keys;
+    uint64_t size;
+};
+
+static void le_words(const uint8_t *p, uint64_t *word)
+{
+    *word = 0;
+    for (int b = 7; b >= 0; b--)
+        *word = *word << 8 | p[b];
+}
+
+static void remember_pages(struct memory *m, const struct mig_stream_record *rec)
+{
+    static const uint8_t zero[MIG_PAGE_SIZE];
+    uint32_t count = rec->body[0] | rec->body[1] << 8 | (uint32_t)rec->body[2] << 16 |
+                     (uint32_t)rec->body[3] << 24;
+    const uint8_t *data = rec->body + 8 + (size_t)count * 8;
+
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t word, pfn;
+        unsigned int type;
+
+        le_words(rec->body + 8 + (size_t)i * 8, &word);
+        pfn = word & MIG_STREAM_PFN_MASK;
+        type = mig_stream_word_type(word);
+        if (pfn >= m->size) {
+            uint64_t size = (pfn + 1) * 2;
+            uint64_t *keys = realloc(m->keys, size * sizeof(*keys));
+
+            if (!keys)
+                abort();
+            memset(keys + m->size, 0, (size - m->size) * sizeof(*keys));
+            m->keys = keys;
+            m->size = size;
+        }
+        if (type == MIG_STREAM_PAGE_XALLOC)
+            m->keys[pfn] = mig_page_key(mig_page_hash(zero), 0);
+        else if (mig_stream_page_type_has_data(type)) {
+            m->keys[pfn] = mig_page_key(mig_page_hash(data), type);
+            data += MIG_PAGE_SIZE;
+        }
+    }
+}
+
+static void note_digest(const struct memory *m)
+{
+    uint64_t nr_pfns = strtoull(getenv("FAKE_XL_PFNS"), NULL, 10), sum = 0;
+
+    for (uint64_t pfn = 0; pfn < m->size && pfn < nr_pfns; pfn++)
+        sum += mig_memory_digest_term(pfn, m->keys[pfn]);
+    note("memory digest %016llx", (unsigned long long)mig_memory_digest_finish(sum, nr_pfns));
+}
+
 int main(int argc, char **argv)
 {
     struct mig_stream_reader *reader = NULL;
     struct mig_stream_record rec;
+    struct memory memory = { NULL, 0 };
     unsigned long long items = 0, pages = 0, exit_after = 0;
     char args[256] = "", message[sizeof(go) + 8];
     unsigned char code;
@@ -117,10 +179,13 @@ int main(int argc, char **argv)
             break;
         items++;
         if (rec.kind == MIG_STREAM_ITEM_RECORD && rec.layer == MIG_STREAM_LAYER_LIBXC &&
-            rec.type == MIG_LIBXC_PAGE_DATA)
+            rec.type == MIG_LIBXC_PAGE_DATA) {
             pages += rec.length >= 8 ? (rec.body[0] | rec.body[1] << 8 |
                                          (unsigned)rec.body[2] << 16 |
                                          (unsigned)rec.body[3] << 24) : 0;
+            if (getenv("FAKE_XL_PFNS"))
+                remember_pages(&memory, &rec);     /* the reader checked its length */
+        }
         if (exit_after && items == exit_after) {
             note("exiting after %llu items", items);
             fprintf(stderr, "fake-xl: exiting in the middle of the stream (test)\n");
@@ -135,6 +200,9 @@ int main(int argc, char **argv)
         return 1;
     }
     note("stream ok: %llu items, %llu pages", items, pages);
+    if (getenv("FAKE_XL_PFNS"))
+        note_digest(&memory);
+    free(memory.keys);
     if (write_all(ready, sizeof(ready)))
         return 1;
     note("ready");

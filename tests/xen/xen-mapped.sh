@@ -8,7 +8,7 @@
 # the merged xl stream, whose head, pages and tail the double checks
 # against its own (and Xen's verify-stream-v2 when installed); `restore`
 # feeds it to tests/xen/fake-xl, a stand-in for stock `xl migrate-receive`,
-# with xl's options; a host that lacks a feature refuses (exit 4), a file
+# with xl's options, a stream whose pages digest to the memory saved; a host that lacks a feature refuses (exit 4), a file
 # cut short is refused (exit 3), and then xl is never started; a damaged
 # page is refused (exit 3), xl, started while the pages were checked,
 # given no byte of the stream;
@@ -34,7 +34,7 @@ restore() {
 }
 rc() { cat "$tmp/$1.rc"; }
 
-echo "1..25"
+echo "1..26"
 "$DOUBLE" --extract "$LAB" "$tmp/head" "$tmp/tail" >"$tmp/extract.out" 2>&1
 python3 - "$CORE2" "$tmp/every.json" <<'PY'
 import json, sys
@@ -86,6 +86,9 @@ t "xl got -p -e, the banner, the whole stream, ready, go, report, in order" \
 digest=$(sed -n "s/.*guest saved to .* memory digest \([0-9a-f]*\)$/\1/p" "$tmp/dom.err")
 t "restore reports the digest the save verified" \
     '[ -n "$digest" ] && grep -q "^xl-ext restore: result=ok .*memory_digest=$digest" "$tmp/ok.out"'
+FAKE_XL_PFNS=4096 restore whole --streams 2 --host-json "$tmp/every.json" "$tmp/dom.mapped"
+t "what xl was given is that memory: the digest of the stream's pages" \
+    '[ "$(rc whole)" = 0 ] && grep -qx "memory digest $digest" "$tmp/whole.log" || { show "$tmp/whole.log" "$tmp/whole.err"; false; }'
 
 # 4. refusals before xl is started
 restore refuse --host-json "$CORE2" "$tmp/dom.mapped"

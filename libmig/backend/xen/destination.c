@@ -7,7 +7,8 @@
  * stock `xl migrate-receive` (the first copy of an all-zero page as an
  * allocate-only XALLOC entry: see written), whose migration handshake is
  * spoken here (banner, "ready to unpause", the go message, the report
- * byte).
+ * byte).  A save file's pages (write_file_pages) go from the file's cache
+ * into xl's pipe by splice(), not through this process.
  *
  * It must never tell xl to unpause before the engine's resume (that is,
  * before the source said "go"), never leave the receiver behind (close
@@ -633,13 +634,9 @@ static int xd_prepare(void *backend, uint64_t nr_pfns)
     return 0;
 }
 
-static int xd_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
-                         const void *data, unsigned int type)
+/* A pfn and type that Xen's stream can carry with data. */
+static int check_page(uint64_t pfn, unsigned int type)
 {
-    struct mig_xen_dest *d = backend;
-    struct page_batch *b = st->priv;
-    int rc;
-
     if (pfn > MIG_STREAM_PFN_MASK)
         return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " is beyond the stream's 52 "
                              "bits", pfn);
@@ -647,6 +644,18 @@ static int xd_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
         return mig_error_set(MIG_EFORMAT, "pfn %#" PRIx64 " came with page type %#x, a "
                              "type that carries no data in Xen's stream: the source "
                              "must not send such a page", pfn, type);
+    return 0;
+}
+
+static int xd_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
+                         const void *data, unsigned int type)
+{
+    struct mig_xen_dest *d = backend;
+    struct page_batch *b = st->priv;
+    int rc = check_page(pfn, type);
+
+    if (rc)
+        return rc;
     if (batch_seen(b, pfn)) {
         /* An older copy of this pfn is in the batch: it goes out first. */
         rc = flush_batch(d, b);
@@ -670,6 +679,69 @@ static int xd_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
     b->words[b->count] = pfn | (uint64_t)type << MIG_STREAM_PFN_TYPE_SHIFT;
     b->count++;
     return b->count == BATCH_PAGES ? flush_batch(d, b) : 0;
+}
+
+/* write_file_pages where the stream also goes to a file: each page read
+ * and batched as write_page does. */
+static int read_file_pages(struct mig_xen_dest *d, struct mig_stream_ctx *st, int fd,
+                           uint64_t offset, const uint64_t *pfns, const unsigned int *types,
+                           unsigned int n)
+{
+    uint8_t page[MIG_PAGE_SIZE];
+    int rc = 0;
+
+    for (unsigned int i = 0; i < n && !rc; i++) {
+        uint64_t at = offset + (uint64_t)i * MIG_PAGE_SIZE;
+        ssize_t got = mig_pread_full(fd, page, sizeof(page), (off_t)at);
+
+        if (got != (ssize_t)sizeof(page))
+            rc = mig_error_set_errno(MIG_EIO, got < 0 ? errno : EIO, "cannot read the page "
+                                     "of pfn %#" PRIx64 " at offset %" PRIu64, pfns[i], at);
+        else
+            rc = xd_write_page(d, st, pfns[i], page, types[i]);
+    }
+    return rc;
+}
+
+/*
+ * Pages that lie in a file (a save file's replay): one PAGE_DATA record
+ * whose pages the kernel splices from the file into xl's pipe, after what
+ * this stream had batched.  Saving or capturing, they are read and
+ * batched instead.
+ */
+static int xd_write_file_pages(void *backend, struct mig_stream_ctx *st, int fd,
+                               uint64_t offset, const uint64_t *pfns,
+                               const unsigned int *types, unsigned int n)
+{
+    struct mig_xen_dest *d = backend;
+    struct page_batch *b = st->priv;
+    struct sigpipe_guard g;
+    int rc = n && n <= BATCH_PAGES ? 0 : mig_error_set(MIG_EINVAL, "%u pages at once: "
+                                                       "give 1 to %u", n, BATCH_PAGES);
+
+    for (unsigned int i = 0; i < n && !rc; i++)
+        rc = check_page(pfns[i], types[i]);
+    if (rc || d->saving || d->capture_writer)
+        return rc ? rc : read_file_pages(d, st, fd, offset, pfns, types, n);
+    rc = flush_batch(d, b);
+    if (rc)
+        return rc;
+    for (unsigned int i = 0; i < n; i++) {
+        b->words[i] = pfns[i] | (uint64_t)types[i] << MIG_STREAM_PFN_TYPE_SHIFT;
+        if (pfns[i] < d->nr_pfns && d->written)
+            atomic_fetch_or(&d->written[pfns[i] / 64], UINT64_C(1) << (pfns[i] % 64));
+    }
+    pthread_mutex_lock(&d->write_lock);
+    sigpipe_block(&g);
+    rc = atomic_load(&d->broken)
+         ? mig_error_set(MIG_EIO, "the stream to xl migrate-receive (pid %ld) broke "
+                         "earlier: not writing pages", (long)d->child)
+         : mig_stream_write_page_data_from_fd(d->child_writer, b->words, n, fd, offset);
+    sigpipe_restore(&g, rc != 0);
+    if (rc && !atomic_load(&d->broken))
+        rc = stream_broken(d, rc, "a PAGE_DATA record");
+    pthread_mutex_unlock(&d->write_lock);
+    return rc;
 }
 
 static int xd_restore_state(void *backend, const void *state, size_t len)
@@ -764,6 +836,7 @@ const struct mig_destination_ops mig_xen_dest_ops = {
     .prepare = xd_prepare,
     .open_streams = xd_open_streams,
     .write_page = xd_write_page,
+    .write_file_pages = xd_write_file_pages,
     .read_page = NULL,             /* the engine digests what arrived */
     .epoch_applied = xd_epoch_applied,
     .restore_state = xd_restore_state,
