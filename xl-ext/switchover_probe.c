@@ -120,7 +120,7 @@ int switchover_probe_figures(const char *key, double probe_us, double reference_
         !(reference_us > 0))
         return mig_error_set(MIG_EINVAL, "a probe of %g µs against a reference of %g µs: "
                              "both must be positive", probe_us, reference_us);
-    q = probe_us / reference_us;
+    q = pow(probe_us / reference_us, SWITCHOVER_PROBE_EXPONENT);
     s = q < SWITCHOVER_PROBE_SCALE_MIN ? SWITCHOVER_PROBE_SCALE_MIN :
         q > SWITCHOVER_PROBE_SCALE_MAX ? SWITCHOVER_PROBE_SCALE_MAX : q;
     p->probe_us = probe_us;

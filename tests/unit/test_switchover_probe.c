@@ -58,25 +58,30 @@ static double table_reference(const char *key)
 
 #define ck_assert_near(a, b) ck_assert_double_eq_tol((a), (b), 1e-9 * (1 + fabs(b)))
 
-/* Twice the reference: each part twice its prior, the fixed cost their sum. */
+/* Twice the reference: each part 2^0.6 (1.52) times its prior, the fixed
+ * cost their sum; 6.5 times (the lab's PV probe under load): 3.07 times. */
 START_TEST(test_prior_times_scale)
 {
-    struct switchover_probe one, two;
-    double ref = table_reference("xen-pv");
+    struct switchover_probe one, two, loaded;
+    double ref = table_reference("xen-pv"), k = pow(2.0, 0.6);
 
+    ck_assert_near(SWITCHOVER_PROBE_EXPONENT, 0.6);
     ck_assert_int_eq(switchover_probe_figures("xen-pv", ref, ref, &one), 0);
     ck_assert_near(one.scale, 1.0);
     ck_assert(!one.clamped);
     ck_assert(one.fixed_ms > 0);
     ck_assert_int_eq(switchover_probe_figures("xen-pv", 2 * ref, ref, &two), 0);
-    ck_assert_near(two.scale, 2.0);
+    ck_assert_near(two.scale, k);
     ck_assert(!two.clamped);
     ck_assert_near(two.probe_us, 2 * ref);
     ck_assert_near(two.reference_us, ref);
-    ck_assert_near(two.parts.pause_ms, 2 * one.parts.pause_ms);
-    ck_assert_near(two.parts.state_ms, 2 * one.parts.state_ms);
-    ck_assert_near(two.parts.destination_ms, 2 * one.parts.destination_ms);
-    ck_assert_near(two.parts.resume_ms, 2 * one.parts.resume_ms);
+    ck_assert_near(two.parts.pause_ms, k * one.parts.pause_ms);
+    ck_assert_near(two.parts.state_ms, k * one.parts.state_ms);
+    ck_assert_near(two.parts.destination_ms, k * one.parts.destination_ms);
+    ck_assert_near(two.parts.resume_ms, k * one.parts.resume_ms);
+    ck_assert_int_eq(switchover_probe_figures("xen-pv", 162630, 25100, &loaded), 0);
+    ck_assert_double_eq_tol(loaded.scale, 3.07, 0.005);
+    ck_assert_double_eq_tol(loaded.fixed_ms, 1290, 2);
     ck_assert_near(two.fixed_ms, two.parts.pause_ms + two.parts.state_ms +
                                  two.parts.destination_ms + two.parts.resume_ms);
 }
@@ -108,21 +113,27 @@ END_TEST
 START_TEST(test_clamped)
 {
     struct switchover_probe p, one;
+    double high = 100 * pow(SWITCHOVER_PROBE_SCALE_MAX, 1 / SWITCHOVER_PROBE_EXPONENT);
+    double low = 100 * pow(SWITCHOVER_PROBE_SCALE_MIN, 1 / SWITCHOVER_PROBE_EXPONENT);
 
     ck_assert_int_eq(switchover_probe_figures("xen-hvm", 100, 100, &one), 0);
     ck_assert_int_eq(switchover_probe_figures("xen-hvm", 100000, 100, &p), 0);
     ck_assert_near(p.scale, SWITCHOVER_PROBE_SCALE_MAX);
     ck_assert(p.clamped);
     ck_assert_near(p.fixed_ms, one.fixed_ms * SWITCHOVER_PROBE_SCALE_MAX);
-    ck_assert_int_eq(switchover_probe_figures("xen-hvm", 1, 100, &p), 0);
+    ck_assert_int_eq(switchover_probe_figures("xen-hvm", 0.1, 100, &p), 0);
     ck_assert_near(p.scale, SWITCHOVER_PROBE_SCALE_MIN);
     ck_assert(p.clamped);
     ck_assert_near(p.parts.resume_ms, one.parts.resume_ms * SWITCHOVER_PROBE_SCALE_MIN);
-    /* the bounds themselves are not clamped */
-    ck_assert_int_eq(switchover_probe_figures("xen-hvm", 2000, 100, &p), 0);
+    /* just inside the bounds nothing is clamped, just outside it is */
+    ck_assert_int_eq(switchover_probe_figures("xen-hvm", high * 0.999, 100, &p), 0);
     ck_assert(!p.clamped);
-    ck_assert_int_eq(switchover_probe_figures("xen-hvm", 5, 100, &p), 0);
+    ck_assert_int_eq(switchover_probe_figures("xen-hvm", high * 1.001, 100, &p), 0);
+    ck_assert(p.clamped);
+    ck_assert_int_eq(switchover_probe_figures("xen-hvm", low * 1.001, 100, &p), 0);
     ck_assert(!p.clamped);
+    ck_assert_int_eq(switchover_probe_figures("xen-hvm", low * 0.999, 100, &p), 0);
+    ck_assert(p.clamped);
 }
 END_TEST
 
