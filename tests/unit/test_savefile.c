@@ -9,7 +9,9 @@
  * or damaged (superblock, prologue, pages, tail, index, marker, version,
  * trailing bytes) is refused with the offset before the destination is
  * called once; a progress callback cancels in either phase; a file of
- * another family is refused.  The sim's sequential file replays too.
+ * another family is refused; a destination that takes pages from the file
+ * (write_file_pages) gets runs of consecutive slots, unread.  The sim's
+ * sequential file replays too.
  */
 #include "config.h"
 
