@@ -72,10 +72,10 @@ struct mig_mapped_file {
 /*
  * Walk a mapped file's pages with w->threads threads: each reads its
  * share of the slots in chunks and calls page(arg, thread, entry, data)
- * (or hands them to run unread)
  * for every slot whose entry has data (a slot a later zero page left
- * behind is skipped), then, when zero_too, for its share of the zero
- * entries with data NULL.  w's work, arg and done are set here; threads,
+ * behind is skipped), or with run set hands those slots to run unread,
+ * then, when zero_too, calls page for its share of the zero entries with
+ * data NULL.  w's work, arg and done are set here; threads,
  * tick and what tick uses are the caller's.
  */
 struct mapped_walk {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "mig_stream.h"
+#include "util/io.h"
 #include "stream_internal.h"
 
 #ifndef IOV_MAX
@@ -387,23 +388,20 @@ static int copy_bytes(struct mig_stream_writer *w, int fd, uint64_t offset, size
         return fail(w, mig_error_set(MIG_ENOMEM, "out of memory for %zu bytes", chunk));
     while (len && !rc) {
         size_t n = len < chunk ? len : chunk;
-        ssize_t got = pread(fd, buf, n, (off_t)offset);
+        ssize_t got = mig_pread_full(fd, buf, n, (off_t)offset);
 
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            rc = fail(w, got < 0 ? mig_error_set_errno(MIG_EIO, errno, "cannot read the "
-                                                       "pages to write at offset %" PRIu64
-                                                       " of their file", offset)
-                                 : mig_error_set(MIG_EIO, "the pages to write end at offset "
-                                                 "%" PRIu64 " of their file, %zu bytes "
-                                                 "short", offset, len));
-        else
-            rc = write_bytes(w, buf, (size_t)got);
-        if (got > 0) {
-            offset += (uint64_t)got;
-            len -= (size_t)got;
+        if (got < 0) {
+            rc = fail(w, mig_error_set_errno(MIG_EIO, errno, "cannot read the pages to "
+                                             "write at offset %" PRIu64 " of their file",
+                                             offset));
+            break;
         }
+        rc = write_bytes(w, buf, (size_t)got);
+        offset += (uint64_t)got;
+        len -= (size_t)got;
+        if (!rc && (size_t)got < n)
+            rc = fail(w, mig_error_set(MIG_EIO, "the pages to write end at offset %" PRIu64
+                                       " of their file, %zu bytes short", offset, len));
     }
     free(buf);
     return rc;

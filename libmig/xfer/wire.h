@@ -154,8 +154,9 @@ int wire_set_read_timeout(int fd, int timeout_ms);
 
 /*
  * A data stream's TCP socket, at either end: the same timeout for reads
- * and writes (a peer that takes nothing also stalls), and TCP_NODELAY.  Every frame goes out in one writev, so Nagle's algorithm
- * has nothing to coalesce; it only held a frame's short last segment (and
+ * and writes (a peer that takes nothing also stalls), and TCP_NODELAY.
+ * Every frame goes out in one writev, so Nagle's algorithm has nothing to
+ * coalesce; it only held a frame's short last segment (and
  * the small EPOCH_END after it) until the peer acknowledged what was in
  * flight, which a delayed acknowledgement postpones by up to 40 ms: at
  * the end of every epoch, the final one (the guest paused) included.

@@ -92,13 +92,6 @@ struct memory {
     uint64_t size;
 };
 
-static void le_words(const uint8_t *p, uint64_t *word)
-{
-    *word = 0;
-    for (int b = 7; b >= 0; b--)
-        *word = *word << 8 | p[b];
-}
-
 static void remember_pages(struct memory *m, const struct mig_stream_record *rec)
 {
     static const uint8_t zero[MIG_PAGE_SIZE];
@@ -107,12 +100,9 @@ static void remember_pages(struct memory *m, const struct mig_stream_record *rec
     const uint8_t *data = rec->body + 8 + (size_t)count * 8;
 
     for (uint32_t i = 0; i < count; i++) {
-        uint64_t word, pfn;
-        unsigned int type;
+        uint64_t word = mig_stream_u64_at(rec->body + 8, i), pfn = word & MIG_STREAM_PFN_MASK;
+        unsigned int type = mig_stream_word_type(word);
 
-        le_words(rec->body + 8 + (size_t)i * 8, &word);
-        pfn = word & MIG_STREAM_PFN_MASK;
-        type = mig_stream_word_type(word);
         if (pfn >= m->size) {
             uint64_t size = (pfn + 1) * 2;
             uint64_t *keys = realloc(m->keys, size * sizeof(*keys));

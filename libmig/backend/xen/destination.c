@@ -721,8 +721,10 @@ static int xd_write_file_pages(void *backend, struct mig_stream_ctx *st, int fd,
 
     for (unsigned int i = 0; i < n && !rc; i++)
         rc = check_page(pfns[i], types[i]);
-    if (rc || d->saving || d->capture_writer)
-        return rc ? rc : read_file_pages(d, st, fd, offset, pfns, types, n);
+    if (rc)
+        return rc;
+    if (d->saving || d->capture_writer)
+        return read_file_pages(d, st, fd, offset, pfns, types, n);
     rc = flush_batch(d, b);
     if (rc)
         return rc;
