@@ -95,8 +95,13 @@ void cpuid_libvirt_defs_clear(struct cpuid_libvirt_defs *defs);
  * directory (index.xml and the x86_*.xml files it includes, <group>s
  * flattened) into defs, in index order.  Errors quote the file, its line
  * and libxml2's reason, and say how to ignore the installed map.
+ * libxml2 (libxml2.so.2) is loaded here, with dlopen, not at the start of
+ * every command: MIG_EPLATFORM when it does not load.
  */
 int cpuid_libvirt_map_read(const char *dir, struct cpuid_libvirt_defs *defs);
+/* The same with libxml2 loaded from `library` (tests name one that is missing). */
+int cpuid_libvirt_map_read_with(const char *library, const char *dir,
+                                struct cpuid_libvirt_defs *defs);
 
 /* libvirt_data.c: the mapping table data/libvirt/x86-features.map. */
 struct cpuid_libvirt_feature {

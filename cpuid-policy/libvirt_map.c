@@ -10,9 +10,16 @@
  * Signatures, <decode> and anything unknown are skipped, so a newer map
  * still reads.  Inheritance is resolved by libvirt_models.c.
  * This file must never read a file outside the map directory.
+ *
+ * libxml2 is loaded with dlopen when a map is read, not linked: it brings
+ * ICU and libstdc++ along, and loading them cost every xl-ext command
+ * (a restore, a migration's receiver) about 40% of its start while only
+ * the libvirt levels read a map.  The library stays loaded once opened
+ * (RTLD_NODELETE: libxml2 keeps thread-local state).
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +34,61 @@
 #define MAP_ADVICE "fix the map, or set XENMIG_LIBVIRT_CPU_MAP=none to leave it out"
 /* Largest map file read (upstream's biggest, x86_features.xml, is 41 KB). */
 #define MAP_FILE_MAX (1u << 20)
+/* libxml2's soname since 2000 (Debian's libxml2 package). */
+#define LIBXML2_LIBRARY "libxml2.so.2"
 
-/* The attribute `name` of node as a new string (xmlFree), NULL if absent. */
-static xmlChar *attribute(xmlNode *node, const char *name)
+/* The libxml2 calls this file makes, looked up in the loaded library. */
+struct xml_api {
+    void (*init_parser)(void);
+    xmlDoc *(*read_memory)(const char *, int, const char *, const char *, int);
+    const xmlError *(*last_error)(void);
+    xmlChar *(*get_prop)(const xmlNode *, const xmlChar *);
+    long (*line_no)(const xmlNode *);
+    xmlNode *(*root_element)(const xmlDoc *);
+    void (*free_doc)(xmlDoc *);
+    xmlFreeFunc free;   /* the value of libxml2's variable xmlFree */
+};
+
+/* Open `library` into *handle (dlclose) and look its entry points up into *x. */
+static int xml_load(const char *library, void **handle, struct xml_api *x)
 {
-    return xmlGetProp(node, (const xmlChar *)name);
+    xmlFreeFunc *free_var;
+
+    *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!*handle)
+        return mig_error_set(MIG_EPLATFORM, "reading libvirt's CPU map needs libxml2, which "
+                             "did not load (%.200s): install Debian's libxml2, or set "
+                             "XENMIG_LIBVIRT_CPU_MAP=none to leave the map out", dlerror());
+    x->init_parser = (void (*)(void))dlsym(*handle, "xmlInitParser");
+    x->read_memory = (xmlDoc *(*)(const char *, int, const char *, const char *, int))
+        dlsym(*handle, "xmlReadMemory");
+    x->last_error = (const xmlError *(*)(void))dlsym(*handle, "xmlGetLastError");
+    x->get_prop = (xmlChar *(*)(const xmlNode *, const xmlChar *))dlsym(*handle, "xmlGetProp");
+    x->line_no = (long (*)(const xmlNode *))dlsym(*handle, "xmlGetLineNo");
+    x->root_element = (xmlNode *(*)(const xmlDoc *))dlsym(*handle, "xmlDocGetRootElement");
+    x->free_doc = (void (*)(xmlDoc *))dlsym(*handle, "xmlFreeDoc");
+    free_var = (xmlFreeFunc *)dlsym(*handle, "xmlFree");
+    x->free = free_var ? *free_var : NULL;
+    if (!x->init_parser || !x->read_memory || !x->last_error || !x->get_prop ||
+        !x->line_no || !x->root_element || !x->free_doc || !x->free)
+        return mig_error_set(MIG_EPLATFORM, "%s lacks a libxml2 entry point (xmlReadMemory, "
+                             "xmlGetProp, ...): install Debian's libxml2, or set "
+                             "XENMIG_LIBVIRT_CPU_MAP=none to leave the map out", library);
+    x->init_parser();
+    return 0;
+}
+
+/* The attribute `name` of node as a new string (x->free), NULL if absent. */
+static xmlChar *attribute(const struct xml_api *x, xmlNode *node, const char *name)
+{
+    return x->get_prop(node, (const xmlChar *)name);
+}
+
+/* Free what attribute() returned; NULL is fine. */
+static void attribute_free(const struct xml_api *x, xmlChar *value)
+{
+    if (value)
+        x->free(value);
 }
 
 static bool is_element(const xmlNode *node, const char *name)
@@ -39,8 +96,8 @@ static bool is_element(const xmlNode *node, const char *name)
     return node->type == XML_ELEMENT_NODE && !strcmp((const char *)node->name, name);
 }
 
-/* Parse the file at path into *doc (xmlFreeDoc); errors quote libxml2's reason and line. */
-static int parse_file(const char *path, xmlDoc **doc)
+/* Parse the file at path into *doc (x->free_doc); errors quote libxml2's reason and line. */
+static int parse_file(const struct xml_api *x, const char *path, xmlDoc **doc)
 {
     char *text = NULL;
     size_t length;
@@ -49,11 +106,11 @@ static int parse_file(const char *path, xmlDoc **doc)
 
     if (rc)
         return cpuid_error_prefix("%s", MAP_ADVICE);
-    *doc = xmlReadMemory(text, (int)length, path, NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    *doc = x->read_memory(text, (int)length, path, NULL,
+                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     free(text);
     if (!*doc) {
-        const xmlError *e = xmlGetLastError();
+        const xmlError *e = x->last_error();
         const char *why = e && e->message ? e->message : "?";
         size_t why_len = strcspn(why, "\n");   /* libxml2's message ends in a newline */
 
@@ -65,73 +122,76 @@ static int parse_file(const char *path, xmlDoc **doc)
 }
 
 /* Add one <feature> child of a model to def's lists. */
-static int add_feature(xmlNode *node, const char *path, struct cpuid_libvirt_def *def)
+static int add_feature(const struct xml_api *x, xmlNode *node, const char *path,
+                       struct cpuid_libvirt_def *def)
 {
-    xmlChar *name = attribute(node, "name"), *removed = attribute(node, "removed");
+    xmlChar *name = attribute(x, node, "name"), *removed = attribute(x, node, "removed");
     int rc;
 
     if (!name || !*name)
         rc = mig_error_set(MIG_EFORMAT, "%s:%ld: a <feature> of model '%s' has no name: %s",
-                           path, xmlGetLineNo(node), def->name, MAP_ADVICE);
+                           path, x->line_no(node), def->name, MAP_ADVICE);
     else if (removed && !strcmp((const char *)removed, "yes"))
         rc = cpuid_word_list_add(&def->removed, (const char *)name, strlen((char *)name));
     else
         rc = cpuid_word_list_add(&def->features, (const char *)name, strlen((char *)name));
-    xmlFree(name);
-    xmlFree(removed);
+    attribute_free(x, name);
+    attribute_free(x, removed);
     return rc;
 }
 
 /* Copy the name attribute of node into *field (a model's ancestor or vendor). */
-static int copy_name(xmlNode *node, const char *path, const char *model, char **field)
+static int copy_name(const struct xml_api *x, xmlNode *node, const char *path,
+                     const char *model, char **field)
 {
-    xmlChar *name = attribute(node, "name");
+    xmlChar *name = attribute(x, node, "name");
 
     if (!name || !*name || *field) {
-        xmlFree(name);
+        attribute_free(x, name);
         return mig_error_set(MIG_EFORMAT, "%s:%ld: model '%s': <%s> %s: %s", path,
-                             xmlGetLineNo(node), model, (const char *)node->name,
+                             x->line_no(node), model, (const char *)node->name,
                              *field ? "given twice" : "without a name", MAP_ADVICE);
     }
     *field = cpuid_strdup((const char *)name);
-    xmlFree(name);
+    attribute_free(x, name);
     return *field ? 0 : MIG_ENOMEM;
 }
 
 /* One <model> element of a map file. */
-static int read_model(xmlNode *node, const char *path, struct cpuid_libvirt_defs *defs)
+static int read_model(const struct xml_api *x, xmlNode *node, const char *path,
+                      struct cpuid_libvirt_defs *defs)
 {
-    xmlChar *name = attribute(node, "name");
+    xmlChar *name = attribute(x, node, "name");
     struct cpuid_libvirt_def *def;
     char *source;
     int rc = 0;
 
     if (!name || !*name) {
-        xmlFree(name);
+        attribute_free(x, name);
         return mig_error_set(MIG_EFORMAT, "%s:%ld: a <model> without a name: %s", path,
-                             xmlGetLineNo(node), MAP_ADVICE);
+                             x->line_no(node), MAP_ADVICE);
     }
     if (asprintf(&source, "installed: %s", path) < 0)
         source = NULL;
     def = source ? cpuid_libvirt_def_add(defs, (const char *)name, source) : NULL;
     free(source);
-    xmlFree(name);
+    attribute_free(x, name);
     if (!def)
         return mig_error_set(MIG_ENOMEM, "out of memory reading '%s'", path);
     for (xmlNode *c = node->children; c && !rc; c = c->next) {
         if (is_element(c, "feature"))
-            rc = add_feature(c, path, def);
+            rc = add_feature(x, c, path, def);
         else if (is_element(c, "model"))
-            rc = copy_name(c, path, def->name, &def->ancestor);
+            rc = copy_name(x, c, path, def->name, &def->ancestor);
         else if (is_element(c, "vendor"))
-            rc = copy_name(c, path, def->name, &def->vendor);
+            rc = copy_name(x, c, path, def->name, &def->vendor);
     }
     return rc;
 }
 
 /* The models of one included file, in file order. */
-static int read_models_file(const char *dir, const char *file, long line,
-                            struct cpuid_libvirt_defs *defs)
+static int read_models_file(const struct xml_api *x, const char *dir, const char *file,
+                            long line, struct cpuid_libvirt_defs *defs)
 {
     char path[4096];
     xmlDoc *doc = NULL;
@@ -142,74 +202,86 @@ static int read_models_file(const char *dir, const char *file, long line,
         (size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
         return mig_error_set(MIG_EFORMAT, "%s/index.xml:%ld: include '%.80s' is not a file "
                              "name in the map directory: %s", dir, line, file, MAP_ADVICE);
-    rc = parse_file(path, &doc);
+    rc = parse_file(x, path, &doc);
     if (rc)
         return rc;
-    root = xmlDocGetRootElement(doc);
+    root = x->root_element(doc);
     for (xmlNode *n = root ? root->children : NULL; n && !rc; n = n->next)
         if (is_element(n, "model"))
-            rc = read_model(n, path, defs);
-    xmlFreeDoc(doc);
+            rc = read_model(x, n, path, defs);
+    x->free_doc(doc);
     return rc;
 }
 
 /* The <include>s of an <arch> or <group>, groups flattened, in order. */
-static int read_includes(const char *dir, xmlNode *parent, unsigned int depth,
-                         struct cpuid_libvirt_defs *defs)
+static int read_includes(const struct xml_api *x, const char *dir, xmlNode *parent,
+                         unsigned int depth, struct cpuid_libvirt_defs *defs)
 {
     int rc = 0;
 
     if (depth > 8)
         return mig_error_set(MIG_EFORMAT, "%s/index.xml:%ld: <group>s nested more than 8 "
-                             "deep: %s", dir, xmlGetLineNo(parent), MAP_ADVICE);
+                             "deep: %s", dir, x->line_no(parent), MAP_ADVICE);
     for (xmlNode *n = parent->children; n && !rc; n = n->next) {
         if (is_element(n, "group")) {
-            rc = read_includes(dir, n, depth + 1, defs);
+            rc = read_includes(x, dir, n, depth + 1, defs);
         } else if (is_element(n, "include")) {
-            xmlChar *file = attribute(n, "filename");
+            xmlChar *file = attribute(x, n, "filename");
 
-            rc = read_models_file(dir, file ? (const char *)file : "", xmlGetLineNo(n), defs);
-            xmlFree(file);
+            rc = read_models_file(x, dir, file ? (const char *)file : "", x->line_no(n), defs);
+            attribute_free(x, file);
         }
     }
     return rc;
 }
 
 /* The <arch name='x86'> element of index.xml, NULL if none. */
-static xmlNode *x86_arch(xmlDoc *doc)
+static xmlNode *x86_arch(const struct xml_api *x, xmlDoc *doc)
 {
-    xmlNode *root = xmlDocGetRootElement(doc);
+    xmlNode *root = x->root_element(doc);
 
     for (xmlNode *n = root ? root->children : NULL; n; n = n->next) {
-        xmlChar *name = is_element(n, "arch") ? attribute(n, "name") : NULL;
+        xmlChar *name = is_element(n, "arch") ? attribute(x, n, "name") : NULL;
         bool x86 = name && !strcmp((const char *)name, "x86");
 
-        xmlFree(name);
+        attribute_free(x, name);
         if (x86)
             return n;
     }
     return NULL;
 }
 
-int cpuid_libvirt_map_read(const char *dir, struct cpuid_libvirt_defs *defs)
+int cpuid_libvirt_map_read_with(const char *library, const char *dir,
+                                struct cpuid_libvirt_defs *defs)
 {
     char path[4096];
+    struct xml_api x;
+    void *handle = NULL;
     xmlDoc *doc = NULL;
     xmlNode *arch;
     int rc;
 
-    xmlInitParser();
     if ((size_t)snprintf(path, sizeof(path), "%s/index.xml", dir) >= sizeof(path))
         return mig_error_set(MIG_ELIMIT, "libvirt CPU map directory name too long: '%.80s...'",
                              dir);
-    rc = parse_file(path, &doc);
+    rc = xml_load(library, &handle, &x);
+    if (!rc)
+        rc = parse_file(&x, path, &doc);
     if (rc)
-        return rc;
-    arch = x86_arch(doc);
+        goto out;
+    arch = x86_arch(&x, doc);
     if (!arch)
         rc = mig_error_set(MIG_EFORMAT, "%s: no <arch name='x86'>: %s", path, MAP_ADVICE);
     else
-        rc = read_includes(dir, arch, 0, defs);
-    xmlFreeDoc(doc);
+        rc = read_includes(&x, dir, arch, 0, defs);
+    x.free_doc(doc);
+out:
+    if (handle)
+        dlclose(handle);
     return rc;
+}
+
+int cpuid_libvirt_map_read(const char *dir, struct cpuid_libvirt_defs *defs)
+{
+    return cpuid_libvirt_map_read_with(LIBXML2_LIBRARY, dir, defs);
 }

@@ -1,6 +1,6 @@
 # tests of the cpuid room.
 CPUID_TEST_LIBS = ../cpuid-policy/libcpuidpolicy.a ../libmig/libmig.a $(JSONC_LIBS) \
-	$(LIBXML_LIBS) $(XLUTIL_LIBS) $(XENLIGHT_LIBS) $(CRYPTO_LIBS) \
+	$(XLUTIL_LIBS) $(XENLIGHT_LIBS) $(CRYPTO_LIBS) \
 	$(XENGUEST_LIBS) $(XENCTRL_LIBS) $(XENTOOLLOG_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += unit/test_cpuid_featureset unit/test_cpuid_corpus
@@ -48,7 +48,7 @@ if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_cpuid_names fuzz/fuzz_cpuid_hex fuzz/fuzz_cpuid_libxl \
 	fuzz/fuzz_cpuid_host_json
 CPUID_FUZZ_LIBS = ../cpuid-policy/libcpuidpolicy.a ../libmig/libmig.a $(JSONC_LIBS) \
-	$(LIBXML_LIBS) $(XLUTIL_LIBS) $(XENLIGHT_LIBS) $(CRYPTO_LIBS) \
+	$(XLUTIL_LIBS) $(XENLIGHT_LIBS) $(CRYPTO_LIBS) \
 	$(XENGUEST_LIBS) $(XENCTRL_LIBS) $(XENTOOLLOG_LIBS)
 fuzz_fuzz_cpuid_names_SOURCES = fuzz/fuzz_cpuid_names.c
 fuzz_fuzz_cpuid_names_LDADD = $(CPUID_FUZZ_LIBS)

@@ -2,14 +2,15 @@
 # cli.sh: `xl-ext cpuid-policy` end to end on host files made from real
 # CPUs of the corpus: cluster baseline, vendor mix, cluster add refusing a
 # weaker host, pin, check (0/4/3/2/5), report in three formats, host-dump,
-# and bad input quoted with exit 3.
+# and bad input quoted with exit 3; libxml2 loaded only when a libvirt CPU
+# map is read (glibc's LD_DEBUG=libs lists what the loader initialises).
 export XENMIG_CPUID_LEVELS_DIR="$XENMIG_SRCDIR/cpuid-policy/data/levels"
 export XENMIG_CPUID_CORPUS="$XENMIG_SRCDIR/cpuid-policy/data/cpus/corpus.txt"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 n=0; fail=0
 t() { n=$((n+1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fail=1; fi; }
 run() { "$XL_EXT" cpuid-policy "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?; }
-echo "1..71"
+echo "1..73"
 
 for cpu in "Intel Xeon Gold 6148:skx" "Intel Xeon E5-2630 v3:hsw" \
            "Intel Ice Lake Server:icx" "AMD EPYC 7502 32-Core:rome"; do
@@ -193,4 +194,16 @@ if command -v python3 >/dev/null; then
 else
     t "report --json gpu (skipped: no python3) # SKIP" 'true'
 fi
+
+mkdir -p "$tmp/map"
+printf "<cpus><arch name='x86'><include filename='x86_T.xml'/></arch></cpus>\n" > "$tmp/map/index.xml"
+printf "<cpus><model name='Tiny'><vendor name='Intel'/><feature name='fpu'/></model></cpus>\n" \
+    > "$tmp/map/x86_T.xml"
+LD_DEBUG=libs "$XL_EXT" --version > "$tmp/out" 2> "$tmp/err"; rc=$?
+t "xl-ext starts without libxml2" \
+  '[ $rc -eq 0 ] && grep -q "calling init: .*libc.so" "$tmp/err" && ! grep -q libxml2 "$tmp/err"'
+XENMIG_LIBVIRT_DATA_DIR="$XENMIG_SRCDIR/cpuid-policy/data/libvirt" XENMIG_LIBVIRT_CPU_MAP="$tmp/map" \
+    LD_DEBUG=libs "$XL_EXT" cpuid-policy levels > "$tmp/out" 2> "$tmp/err"; rc=$?
+t "reading a libvirt map loads libxml2 and lists its model" \
+  '[ $rc -eq 0 ] && grep -q "calling init: .*libxml2.so" "$tmp/err" && grep -q "^libvirt:Tiny .*installed: $tmp/map/x86_T.xml" "$tmp/out"'
 exit $fail

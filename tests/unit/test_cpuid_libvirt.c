@@ -5,8 +5,9 @@
  * an installed model the shipped order lacks, an alias, a vendor xenmig
  * does not level, an ancestor defined nowhere, a feature without a Xen
  * equivalent, one Xen offers no guest, one the table lacks and one Xen's
- * dependencies drop; then the errors, each quoting its file; and the
- * shipped data of the source tree.
+ * dependencies drop; then the errors, each quoting its file; libxml2
+ * loaded only when a map is read, a library that does not load refused;
+ * and the shipped data of the source tree.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpuid_internal.h"
 #include "cpuid_policy.h"
 #include "mig_error.h"
 #include "test_cpuid_helpers.h"
@@ -275,6 +277,30 @@ START_TEST(test_broken_installed_map_is_quoted)
 }
 END_TEST
 
+/* libxml2 is opened when a map is read: one that does not load, or lacks its calls, is refused. */
+START_TEST(test_map_needs_libxml2_when_read)
+{
+    struct cpuid_libvirt_defs defs = { 0 };
+
+    ck_assert_int_eq(cpuid_libvirt_map_read_with("libxenmig-absent.so.0", map_dir, &defs),
+                     MIG_EPLATFORM);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "reading libvirt's CPU map needs libxml2, "
+                                 "which did not load (libxenmig-absent.so.0: "));
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "set XENMIG_LIBVIRT_CPU_MAP=none"));
+    ck_assert_uint_eq(defs.count, 0);
+    ck_assert_int_eq(cpuid_libvirt_map_read_with("libm.so.6", map_dir, &defs), MIG_EPLATFORM);
+    ck_assert_ptr_nonnull(strstr(mig_error_last(), "libm.so.6 lacks a libxml2 entry point"));
+    ck_assert_uint_eq(defs.count, 0);
+    ck_assert_int_eq(cpuid_libvirt_map_read(map_dir, &defs), 0);
+    ck_assert_uint_eq(defs.count, 3);
+    ck_assert_str_eq(defs.defs[0].name, "A");
+    ck_assert_str_eq(defs.defs[1].name, "Local");
+    ck_assert_str_eq(defs.defs[1].ancestor, "A");
+    ck_assert_str_eq(defs.defs[2].name, "B");
+    cpuid_libvirt_defs_clear(&defs);
+}
+END_TEST
+
 START_TEST(test_bad_shipped_data_is_refused)
 {
     static const struct { const char *file, *text, *error; } cases[] = {
@@ -343,6 +369,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_aliases_and_skipped_models);
     tcase_add_test(tc, test_models_never_widen_the_universe);
     tcase_add_test(tc, test_broken_installed_map_is_quoted);
+    tcase_add_test(tc, test_map_needs_libxml2_when_read);
     tcase_add_test(tc, test_bad_shipped_data_is_refused);
     tcase_add_test(tc, test_shipped_data_of_the_tree);
     suite_add_tcase(s, tc);
