@@ -13,8 +13,8 @@
  *
  * libxml2 is loaded with dlopen when a map is read, not linked: it brings
  * ICU and libstdc++ along, and loading them cost every xl-ext command
- * (a restore, a migration's receiver) about 40% of its start while only
- * the libvirt levels read a map.  The library stays loaded once opened
+ * (a restore, a migration's receiver) a fifth to a third of its CPU time
+ * at start while only the libvirt levels read a map.  The library stays loaded once opened
  * (RTLD_NODELETE: libxml2 keeps thread-local state).
  */
 #include "config.h"
