@@ -268,7 +268,7 @@ static void output_switchover_probe(const struct migrate_output *o)
  * the summary event e (NULL: none) and, with line, the text line.
  */
 static void output_downtime_prediction(struct migrate_output *o, json_object *e,
-                              const struct mig_migrate_result *r,
+                              const char *side, const struct mig_migrate_result *r,
                               const struct mig_migrate_options *opts, bool line)
 {
     double predicted = r->predicted_downtime_ms, actual = r->downtime_seconds * 1e3;
@@ -290,8 +290,8 @@ static void output_downtime_prediction(struct migrate_output *o, json_object *e,
         json_object_object_add(e, "downtime_ratio", json_ratio(ratio));
     }
     if (line)
-        fprintf(text_out(o), "xl-ext migrate: predicted downtime %.0f ms (pages %.0f + fixed %.0f "
-                "ms, %s), actual %.1f ms, actual/predicted %.2f\n", predicted,
+        fprintf(text_out(o), "xl-ext %s: predicted downtime %.0f ms (pages %.0f + fixed %.0f "
+                "ms, %s), actual %.1f ms, actual/predicted %.2f\n", side, predicted,
                 predicted - fixed, fixed, from, actual, ratio);
 }
 
@@ -595,8 +595,9 @@ static void summary_event(struct migrate_output *o, const char *side, const char
                           const struct mig_migrate_options *opts,
                           double stall_total_s, double stall_max_s, const char *error)
 {
-    /* the source reached the switchover: it can say where the downtime went */
-    bool has_parts = !strcmp(side, "migrate") && r->downtime_seconds > 0;
+    /* the source (a migration's or a save's) reached the switchover: it can
+     * say where the downtime went */
+    bool has_parts = r->downtime_seconds > 0;
     json_object *e = json_object_new_object();
     char ladder[64], hash[17];
 
@@ -638,7 +639,7 @@ static void summary_event(struct migrate_output *o, const char *side, const char
     if (r->predicted)
         json_object_object_add(e, "prediction", json_prediction(&r->prediction));
     if (has_parts && r->predicted_downtime_ms >= 0)
-        output_downtime_prediction(o, e, r, opts, false);
+        output_downtime_prediction(o, e, side, r, opts, false);
     if (o->probe)
         json_object_object_add(e, "switchover_probe", json_switchover_probe(o->probe));
     if (error)
@@ -654,8 +655,8 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
 {
     const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") :
                          r->dry_run ? "dry-run" : "ok";
-    /* the source reached the switchover: it can say where the downtime went */
-    bool has_parts = !strcmp(side, "migrate") && r->downtime_seconds > 0;
+    /* the source (a migration's or a save's) reached the switchover */
+    bool has_parts = r->downtime_seconds > 0;
     bool predicted = has_parts && r->predicted_downtime_ms >= 0;
     char ladder[64];
 
@@ -678,15 +679,15 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
             (unsigned long long)r->memory_hash, r->memory_verified ? "yes" : "no",
             verified_at_of(r), r->reconnects, ladder, r->forced ? " forced=yes" : "");
     if (has_parts)
-        fprintf(text_out(o), "xl-ext migrate: downtime parts (ms): pause=%.1f harvest=%.1f "
-                "send=%.1f state=%.1f destination=%.1f resume=%.1f\n",
+        fprintf(text_out(o), "xl-ext %s: downtime parts (ms): pause=%.1f harvest=%.1f "
+                "send=%.1f state=%.1f destination=%.1f resume=%.1f\n", side,
                 r->downtime_parts.pause * 1e3, r->downtime_parts.harvest * 1e3,
                 r->downtime_parts.send * 1e3, r->downtime_parts.state * 1e3,
                 r->downtime_parts.destination * 1e3, r->downtime_parts.resume * 1e3);
     if (r->predicted && !r->dry_run)
         output_prediction_outcome(o, r);
     if (predicted)
-        output_downtime_prediction(o, NULL, r, opts, true);
+        output_downtime_prediction(o, NULL, side, r, opts, true);
     if (o->probe)
         output_switchover_probe(o);
     fflush(o->out);

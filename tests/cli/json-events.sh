@@ -5,7 +5,8 @@
 # (and a mutated event is not, so the schema can fail), numbers rounded as
 # docs/formats.md "JSON events" says; the event names the code emits are
 # the ones documented (formats.md, the schema, the man page), both ways;
-# the rounds say which counts are theirs and which all rounds'; the
+# the rounds say which counts are theirs and which all rounds'; a save's
+# summary says where its pause went, as a migration's does; the
 # receiver's summary says only what it knows.  Needs python3-jsonschema
 # (scripts/install-deps); skipped without it or without userfaultfd.
 . "${XENMIG_SRCDIR:-../..}/tests/sim/sim-lib.sh"
@@ -27,7 +28,7 @@ sim_guest_or_skip
 XENMIG_STATE_DIR=$t/state
 export XENMIG_STATE_DIR
 
-echo "1..20"
+echo "1..21"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 
@@ -255,6 +256,19 @@ check "save --sim --json: exit 0, stdout JSON events valid against the schema" \
 check "save --sim --json: its summary line is on stderr, named save" \
     'grep -q "^xl-ext save: result=ok " "$t/err" && ! grep -q "^xl-ext" "$t/out" &&
      grep -q "\"event\":\"summary\",\"side\":\"save\"" "$t/out"'
+check "save --sim --json: its summary has the downtime's six parts, within the downtime, as its text line says" \
+    'python3 -c "
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1])]
+s = [e for e in s if e[\"event\"] == \"summary\"][0]
+parts = s[\"downtime_parts_ms\"]
+assert sorted(parts) == [\"destination\", \"harvest\", \"pause\", \"resume\", \"send\", \"state\"], parts
+assert all(v >= 0 for v in parts.values()) and sum(parts.values()) <= s[\"downtime_ms\"] + 0.01, s
+assert s[\"predicted_downtime_ms\"] >= s[\"predicted_parts_ms\"][\"fixed\"], s
+text = [l for l in open(sys.argv[2]) if l.startswith(\"xl-ext save: downtime parts (ms): \")]
+words = dict(w.split(\"=\") for w in text[0].split(\"(ms): \")[1].split())
+assert all(abs(parts[k] - float(v)) <= 0.05 + 1e-9 for k, v in words.items()), (parts, words)
+" "$t/out" "$t/err" && grep -q "^xl-ext save: predicted downtime [0-9]* ms (pages " "$t/err"'
 
 # --dry-run --json: the prediction and the summary, nothing else on stdout.
 migrate --sim-memory 16M --sim-pattern hot --sim-working-set 4M --sim-rate 5000 --dry-run \
