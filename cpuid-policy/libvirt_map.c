@@ -32,6 +32,8 @@
 #include "mig_error.h"
 
 #define MAP_ADVICE "fix the map, or set XENMIG_LIBVIRT_CPU_MAP=none to leave it out"
+#define LIBXML_ADVICE "install Debian's libxml2, or set XENMIG_LIBVIRT_CPU_MAP=none to " \
+                      "leave the map out"
 /* Largest map file read (upstream's biggest, x86_features.xml, is 41 KB). */
 #define MAP_FILE_MAX (1u << 20)
 /* libxml2's soname since 2000 (Debian's libxml2 package). */
@@ -57,8 +59,7 @@ static int xml_load(const char *library, void **handle, struct xml_api *x)
     *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!*handle)
         return mig_error_set(MIG_EPLATFORM, "reading libvirt's CPU map needs libxml2, which "
-                             "did not load (%.200s): install Debian's libxml2, or set "
-                             "XENMIG_LIBVIRT_CPU_MAP=none to leave the map out", dlerror());
+                             "did not load (%.200s): %s", dlerror(), LIBXML_ADVICE);
     x->init_parser = (void (*)(void))dlsym(*handle, "xmlInitParser");
     x->read_memory = (xmlDoc *(*)(const char *, int, const char *, const char *, int))
         dlsym(*handle, "xmlReadMemory");
@@ -72,8 +73,7 @@ static int xml_load(const char *library, void **handle, struct xml_api *x)
     if (!x->init_parser || !x->read_memory || !x->last_error || !x->get_prop ||
         !x->line_no || !x->root_element || !x->free_doc || !x->free)
         return mig_error_set(MIG_EPLATFORM, "%s lacks a libxml2 entry point (xmlReadMemory, "
-                             "xmlGetProp, ...): install Debian's libxml2, or set "
-                             "XENMIG_LIBVIRT_CPU_MAP=none to leave the map out", library);
+                             "xmlGetProp, ...): %s", library, LIBXML_ADVICE);
     x->init_parser();
     return 0;
 }
