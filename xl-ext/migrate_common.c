@@ -566,7 +566,7 @@ int migrate_output_progress(const struct mig_progress *p, void *payload)
 }
 
 /* What was predicted beside what happened: a line after the summary. */
-static void output_prediction_outcome(struct migrate_output *o,
+static void output_prediction_outcome(struct migrate_output *o, const char *side,
                                       const struct mig_migrate_result *r)
 {
     const struct mig_precopy_prediction *pr = &r->prediction;
@@ -574,12 +574,19 @@ static void output_prediction_outcome(struct migrate_output *o,
 
     predicted_ladder(pr, predicted, sizeof(predicted));
     ladder_summary(r, actual, sizeof(actual));
-    fprintf(text_out(o), "xl-ext migrate: predicted/actual: total=%.3f/%.3fs "
+    fprintf(text_out(o), "xl-ext %s: predicted/actual: total=%.3f/%.3fs "
             "downtime=%.1f/%.1fms bytes=%" PRIu64 "/%" PRIu64 " rounds=%u/%u "
-            "ladder=%s/%s forced=%s/%s\n", pr->total_seconds, r->total_seconds,
+            "ladder=%s/%s forced=%s/%s\n", side, pr->total_seconds, r->total_seconds,
             pr->downtime_ms, r->downtime_seconds * 1e3, pr->bytes, r->bytes_sent,
             pr->rounds, r->rounds, predicted, actual, pr->forced ? "yes" : "no",
             r->forced ? "yes" : "no");
+}
+
+/* Whether the source (a migration's or a save's) reached the switchover,
+ * so that it can say where the downtime went. */
+static bool reached_switchover(const struct mig_migrate_result *r)
+{
+    return r->downtime_seconds > 0;
 }
 
 /* verified_at= of the summary: "before-go", "after-resume", "dropped" or "none". */
@@ -595,9 +602,7 @@ static void summary_event(struct migrate_output *o, const char *side, const char
                           const struct mig_migrate_options *opts,
                           double stall_total_s, double stall_max_s, const char *error)
 {
-    /* the source (a migration's or a save's) reached the switchover: it can
-     * say where the downtime went */
-    bool has_parts = r->downtime_seconds > 0;
+    bool has_parts = reached_switchover(r);
     json_object *e = json_object_new_object();
     char ladder[64], hash[17];
 
@@ -655,8 +660,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
 {
     const char *result = rc ? (rc == MIG_ECANCELLED ? "cancelled" : "failed") :
                          r->dry_run ? "dry-run" : "ok";
-    /* the source (a migration's or a save's) reached the switchover */
-    bool has_parts = r->downtime_seconds > 0;
+    bool has_parts = reached_switchover(r);
     bool predicted = has_parts && r->predicted_downtime_ms >= 0;
     char ladder[64];
 
@@ -685,7 +689,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
                 r->downtime_parts.send * 1e3, r->downtime_parts.state * 1e3,
                 r->downtime_parts.destination * 1e3, r->downtime_parts.resume * 1e3);
     if (r->predicted && !r->dry_run)
-        output_prediction_outcome(o, r);
+        output_prediction_outcome(o, side, r);
     if (predicted)
         output_downtime_prediction(o, NULL, side, r, opts, true);
     if (o->probe)

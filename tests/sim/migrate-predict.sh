@@ -4,12 +4,13 @@
 # "prediction" event and lines, its exit codes (0 within the target, 8
 # predicted to miss it), that it leaves the guest running and the receiver
 # keeping nothing; and a real migration with --predict that carries the
-# prediction into its summary, the memory arriving whole.
+# prediction into its summary, the memory arriving whole; a save with
+# --predict names its predicted/actual line save.
 . "${XENMIG_SRCDIR:-../..}/tests/sim/sim-lib.sh"
 
 sim_guest_or_skip
 
-echo "1..10"
+echo "1..11"
 migrate() { "$XL_EXT" migrate --sim "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 # (with --json the summary line is on stderr: stdout has JSON events only)
@@ -81,6 +82,13 @@ assert pr[\"bytes\"] > 0 and pr[\"rounds\"] >= 1, pr
 migrate $GUEST --max-downtime 2000 --predict localhost
 check "--predict: a predicted/actual line after the summary" \
     'grep -q "^xl-ext migrate: predicted/actual: total=[0-9.]*/[0-9.]*s downtime=[0-9.]*/[0-9.]*ms bytes=[0-9]*/[0-9]* rounds=[0-9]*/[0-9]* ladder=[a-z:,0-9]*/[a-z:,0-9]* forced=[a-z]*/[a-z]*$" "$t/out"'
+
+# shellcheck disable=SC2086
+"$XL_EXT" save --sim $GUEST --max-downtime 2000 --predict "$t/guest.save" >"$t/out" 2>"$t/err"
+echo $? >"$t/rc"
+check "save --predict: exit 0, its predicted/actual line named save" \
+    '[ "$(rc)" = 0 ] && grep -q "^xl-ext save: predicted/actual: total=[0-9.]*/[0-9.]*s downtime=" "$t/out" &&
+     ! grep -q "^xl-ext migrate:" "$t/out" "$t/err"'
 
 "$XL_EXT" migrate --dry-run --engine xl dom1 localhost >"$t/out" 2>"$t/err"; echo $? >"$t/rc"
 check "--dry-run is xenmig's: refused with --engine xl, naming it" \
