@@ -1,12 +1,18 @@
 /*
  * mapped_dest.c: the mapped save file as a destination of the engine
  * (mig_savefile.h, sys/mig_backend.h).  The stream threads write the pages
- * straight into the file with pwrite, each pfn's page into its slot (given
- * on its first page with data from an atomic counter), so a page sent
+ * into the file with pwrite, each pfn's page into its slot, so a page sent
  * again overwrites in place; an all-zero page takes no slot of its own.
- * The prologue is written at accept_prologue, the tail, index and
- * superblock at restore_state, the complete marker at resume, just before
- * the file is put in place.
+ * Each stream takes its slots from the shared counter in blocks of
+ * SLOT_BLOCK, so the pfns it carries one after another get slots one
+ * after another, and gathers the pages of consecutive slots in a run that
+ * goes out in one pwrite (a page, not a syscall and a read back each).
+ * Runs go out when the next page does not follow, at every epoch's end,
+ * when the streams close and before the state; restore_state then moves
+ * the pages of the last slots into the blocks' unused ends, so the slots
+ * are dense as the format wants.  The prologue is written at
+ * accept_prologue, the tail, index and superblock at restore_state, the
+ * complete marker at resume, just before the file is put in place.
  *
  * It must never put an unfinished file under the target's name (the file
  * is a temporary one until resume), never leave the temporary file behind
@@ -48,6 +54,23 @@
 #define PFN_TYPE_SHIFT  48
 #define PFN_SLOT_MASK   ((UINT64_C(1) << 48) - 1)
 
+/* Slots a stream takes at a time, and the most pages one pwrite carries. */
+#define SLOT_BLOCK      64u
+#define RUN_PAGES       SLOT_BLOCK
+
+/*
+ * A stream's own slots and its run: slots [next, end) of its block are
+ * not given yet; the run's len pages are for slots first, first + 1, ...
+ * and not yet written.  Used by the stream's thread, and by the engine's
+ * between epochs and after the streams (sys/mig_backend.h).
+ */
+struct md_stream {
+    uint64_t next, end;
+    uint64_t first, first_pfn;
+    unsigned int len;
+    uint8_t *run;               /* RUN_PAGES pages; NULL once closed */
+};
+
 struct mig_mapped_dest {
     struct mig_destination_ops ops;         /* mapped_ops, named for the family */
     char family[MAPPED_FAMILY_SIZE + 1];
@@ -62,6 +85,10 @@ struct mig_mapped_dest {
     uint64_t *pfn_state;            /* nr_pfns entries, as above */
     uint64_t *pfn_hash;             /* nr_pfns: mig_page_hash of the latest page */
     _Atomic uint64_t next_slot;
+    struct md_stream *streams;      /* open_streams' n, kept until close */
+    unsigned int nr_streams;
+    int run_rc;                     /* a run that close_streams could not write */
+    char run_error[512];            /* and why */
     struct mapped_superblock sb;    /* as written by restore_state */
 };
 
@@ -135,6 +162,90 @@ static int md_prepare(void *backend, uint64_t nr_pfns)
     return 0;
 }
 
+/* The stream's run into the file in one pwrite; empty afterwards either way. */
+static int flush_run(struct mig_mapped_dest *d, struct md_stream *s)
+{
+    uint64_t offset = d->pages_offset + s->first * MIG_PAGE_SIZE;
+    unsigned int len = s->len;
+
+    if (!len)
+        return 0;
+    s->len = 0;
+    if (len == 1)
+        return mig_pwrite_all(d->file.fd, s->run, MIG_PAGE_SIZE, (off_t)offset,
+                              "cannot write the save file '%s' (pfn 0x%" PRIx64 " at "
+                              "offset %" PRIu64 ")", d->file.path, s->first_pfn, offset);
+    return mig_pwrite_all(d->file.fd, s->run, (size_t)len * MIG_PAGE_SIZE, (off_t)offset,
+                          "cannot write the save file '%s' (pfn 0x%" PRIx64 " at offset %"
+                          PRIu64 ", and the %u pages after it)", d->file.path,
+                          s->first_pfn, offset, len - 1);
+}
+
+/* Every open stream's run; the first error, after trying them all. */
+static int flush_runs(struct mig_mapped_dest *d)
+{
+    int rc = 0;
+
+    for (unsigned int i = 0; i < d->nr_streams; i++) {
+        int r = d->streams[i].run ? flush_run(d, &d->streams[i]) : 0;
+
+        if (r && !rc)
+            rc = r;
+    }
+    return rc;
+}
+
+/* A new slot for a pfn's first page with data: the stream's next (s NULL:
+ * a caller without open_streams, one slot from the counter). */
+static uint64_t take_slot(struct mig_mapped_dest *d, struct md_stream *s)
+{
+    if (!s)
+        return atomic_fetch_add_explicit(&d->next_slot, 1, memory_order_relaxed);
+    if (s->next == s->end) {
+        s->next = atomic_fetch_add_explicit(&d->next_slot, SLOT_BLOCK,
+                                            memory_order_relaxed);
+        s->end = s->next + SLOT_BLOCK;
+    }
+    return s->next++;
+}
+
+/* A page into slot: into the stream's run (written when it stops growing),
+ * or straight into the file when there is no run. */
+static int put_page(struct mig_mapped_dest *d, struct md_stream *s, uint64_t slot,
+                    uint64_t pfn, const void *data)
+{
+    uint64_t offset = d->pages_offset + slot * MIG_PAGE_SIZE;
+    int rc;
+
+    if (!s)
+        return mig_pwrite_all(d->file.fd, data, MIG_PAGE_SIZE, (off_t)offset,
+                              "cannot write the save file '%s' (pfn 0x%" PRIx64 " at "
+                              "offset %" PRIu64 ")", d->file.path, pfn, offset);
+    if (s->len && slot >= s->first && slot < s->first + s->len) {
+        /* sent again before its run went out (a stream that came back) */
+        memcpy(s->run + (slot - s->first) * MIG_PAGE_SIZE, data, MIG_PAGE_SIZE);
+        return 0;
+    }
+    if (s->len && (slot != s->first + s->len || s->len == RUN_PAGES)) {
+        rc = flush_run(d, s);
+        if (rc)
+            return rc;
+    }
+    if (!s->len) {
+        s->first = slot;
+        s->first_pfn = pfn;
+    }
+    memcpy(s->run + (size_t)s->len++ * MIG_PAGE_SIZE, data, MIG_PAGE_SIZE);
+    return 0;
+}
+
+static struct md_stream *stream_of(struct mig_stream_ctx *st)
+{
+    struct md_stream *s = st ? st->priv : NULL;
+
+    return s && s->run ? s : NULL;
+}
+
 static int md_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
                          const void *data, unsigned int type)
 {
@@ -154,12 +265,8 @@ static int md_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
         return 0;
     }
     if (!slot)
-        slot = atomic_fetch_add_explicit(&d->next_slot, 1, memory_order_relaxed) + 1;
-    uint64_t offset = d->pages_offset + (slot - 1) * MIG_PAGE_SIZE;
-
-    rc = mig_pwrite_all(d->file.fd, data, MIG_PAGE_SIZE, (off_t)offset,
-                        "cannot write the save file '%s' (pfn 0x%" PRIx64 " at offset %"
-                        PRIu64 ")", d->file.path, pfn, offset);
+        slot = take_slot(d, stream_of(st)) + 1;
+    rc = put_page(d, stream_of(st), slot - 1, pfn, data);
     if (rc)
         return rc;
     d->pfn_state[pfn] = PFN_PRESENT | (uint64_t)type << PFN_TYPE_SHIFT | slot;
@@ -167,12 +274,15 @@ static int md_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
     return 0;
 }
 
+/* The stored page of pfn: from the stream's run while it waits there (the
+ * stream that wrote it asks, sys/mig_backend.h), else from the file. */
 static int md_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, void *buf,
                         unsigned int *type_out)
 {
     struct mig_mapped_dest *d = of(backend);
+    struct md_stream *s = stream_of(st);
     uint64_t state = d->pfn_state && pfn < d->nr_pfns ? d->pfn_state[pfn] : 0;
-    uint64_t offset;
+    uint64_t slot = (state & PFN_SLOT_MASK) - 1, offset;
     ssize_t got;
 
     if (!(state & PFN_PRESENT))
@@ -183,7 +293,11 @@ static int md_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, 
         memset(buf, 0, MIG_PAGE_SIZE);
         return 0;
     }
-    offset = d->pages_offset + ((state & PFN_SLOT_MASK) - 1) * MIG_PAGE_SIZE;
+    if (s && s->len && slot >= s->first && slot < s->first + s->len) {
+        memcpy(buf, s->run + (slot - s->first) * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
+        return 0;
+    }
+    offset = d->pages_offset + slot * MIG_PAGE_SIZE;
     got = mig_pread_full(d->file.fd, buf, MIG_PAGE_SIZE, (off_t)offset);
     if (got == MIG_PAGE_SIZE)
         return 0;
@@ -197,12 +311,113 @@ static int md_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, 
                          offset + (uint64_t)got, offset, d->file.path);
 }
 
-/* Between epochs: start writing back what the epoch wrote, so that the
- * flush at the switchover has less to do (never waits, never fails). */
+/* A stream's state and run for each context (n of them, once). */
+static int md_open_streams(void *backend, struct mig_stream_ctx *streams, unsigned int n)
+{
+    struct mig_mapped_dest *d = of(backend);
+
+    if (d->streams)
+        return mig_error_set(MIG_EINVAL, "the save file '%s': its streams opened twice",
+                             d->file.path);
+    d->streams = calloc(n, sizeof(*d->streams));
+    if (!d->streams)
+        return mig_error_set(MIG_ENOMEM, "out of memory for %u streams", n);
+    d->nr_streams = n;
+    for (unsigned int i = 0; i < n; i++) {
+        d->streams[i].run = malloc((size_t)RUN_PAGES * MIG_PAGE_SIZE);
+        if (!d->streams[i].run) {
+            for (unsigned int j = 0; j < i; j++)
+                free(d->streams[j].run);
+            free(d->streams);
+            d->streams = NULL;
+            d->nr_streams = 0;
+            return mig_error_set(MIG_ENOMEM, "out of memory for the runs of %u streams", n);
+        }
+        streams[i].priv = &d->streams[i];
+    }
+    return 0;
+}
+
+/* The runs go out (a failure is restore_state's to report); the blocks'
+ * unused slots stay known until then. */
+static void md_close_streams(void *backend, struct mig_stream_ctx *streams, unsigned int n)
+{
+    struct mig_mapped_dest *d = of(backend);
+    int rc = flush_runs(d);
+
+    if (rc && !d->run_rc) {
+        d->run_rc = rc;
+        snprintf(d->run_error, sizeof(d->run_error), "%s", mig_error_last());
+    }
+    for (unsigned int i = 0; i < d->nr_streams; i++) {
+        free(d->streams[i].run);
+        d->streams[i].run = NULL;
+    }
+    for (unsigned int i = 0; i < n; i++)
+        streams[i].priv = NULL;
+}
+
+/* Between epochs: the runs go out, then start writing back what the epoch
+ * wrote, so that the flush at the switchover has less to do. */
 static int md_epoch_applied(void *backend)
 {
-    (void)sync_file_range(of(backend)->file.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    return 0;
+    struct mig_mapped_dest *d = of(backend);
+    int rc = flush_runs(d);
+
+    if (!rc)
+        (void)sync_file_range(d->file.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    return rc;
+}
+
+/*
+ * The slots the streams took but did not use (their blocks' ends) get the
+ * pages of the last slots, so slots [0, used) are all used: the count of
+ * slots after it.  The runs are written; no stream thread runs.
+ */
+static int compact_slots(struct mig_mapped_dest *d, uint64_t *slots_out)
+{
+    uint64_t taken = atomic_load(&d->next_slot), unused = 0, used, *holes = NULL;
+    uint64_t nr_holes = 0, moved = 0;
+    uint8_t page[MIG_PAGE_SIZE];
+    int rc = 0;
+
+    for (unsigned int i = 0; i < d->nr_streams; i++)
+        unused += d->streams[i].end - d->streams[i].next;
+    used = taken - unused;
+    *slots_out = used;
+    if (!unused)
+        return 0;
+    holes = malloc(unused * sizeof(*holes));
+    if (!holes)
+        return mig_error_set(MIG_ENOMEM, "out of memory to compact the save file");
+    for (unsigned int i = 0; i < d->nr_streams; i++)
+        for (uint64_t h = d->streams[i].next; h < d->streams[i].end; h++)
+            if (h < used)
+                holes[nr_holes++] = h;
+    for (uint64_t pfn = 0; pfn < d->nr_pfns && !rc; pfn++) {
+        uint64_t state = d->pfn_state[pfn], slot = (state & PFN_SLOT_MASK) - 1;
+        uint64_t from, to;
+
+        if (!(state & PFN_SLOT_MASK) || slot < used)
+            continue;
+        if (moved == nr_holes) {
+            rc = mig_error_set(MIG_EINVAL, "the save file '%s': more slots past %" PRIu64
+                               " than unused ones before it", d->file.path, used);
+            break;
+        }
+        from = d->pages_offset + slot * MIG_PAGE_SIZE;
+        to = d->pages_offset + holes[moved] * MIG_PAGE_SIZE;
+        if (mig_pread_full(d->file.fd, page, sizeof(page), (off_t)from) != MIG_PAGE_SIZE)
+            rc = mig_error_set_errno(MIG_EIO, errno, "cannot read pfn 0x%" PRIx64 " back "
+                                     "from the save file '%s' at offset %" PRIu64, pfn,
+                                     d->file.path, from);
+        else
+            rc = mig_pwrite_all(d->file.fd, page, sizeof(page), (off_t)to, WRITE_ERROR,
+                                d->file.path, "a page moved", to);
+        d->pfn_state[pfn] = (state & ~PFN_SLOT_MASK) | (holes[moved++] + 1);
+    }
+    free(holes);
+    return rc;
 }
 
 /* The entries buffered in an index chunk go out at *written past offset. */
@@ -277,8 +492,7 @@ out:
 static int md_restore_state(void *backend, const void *state, size_t len)
 {
     struct mig_mapped_dest *d = of(backend);
-    uint64_t slots = atomic_load(&d->next_slot);
-    uint64_t tail_offset = d->pages_offset + slots * MIG_PAGE_SIZE;
+    uint64_t slots, tail_offset, end;
     uint8_t sb_buf[MAPPED_SUPERBLOCK_SIZE];
     int rc;
 
@@ -288,10 +502,23 @@ static int md_restore_state(void *backend, const void *state, size_t len)
     if (len > MAPPED_MAX_BLOB)
         return mig_error_set(MIG_ELIMIT, "a device state of %zu bytes: a save file holds "
                              "at most %" PRIu64, len, MAPPED_MAX_BLOB);
+    if (d->run_rc)
+        return mig_error_set(d->run_rc, "%s", d->run_error);
+    rc = flush_runs(d);
+    if (!rc)
+        rc = compact_slots(d, &slots);
+    if (rc)
+        return rc;
+    tail_offset = d->pages_offset + slots * MIG_PAGE_SIZE;
     rc = mig_pwrite_all(d->file.fd, state, len, (off_t)tail_offset, WRITE_ERROR,
                         d->file.path, "the tail", tail_offset);
     if (!rc)
         rc = write_index(d, mapped_index_offset(tail_offset + len));
+    /* the moved pages' old places lay past the index: cut them off */
+    end = d->sb.section[MAPPED_INDEX].offset + d->sb.section[MAPPED_INDEX].length;
+    if (!rc && ftruncate(d->file.fd, (off_t)end) && errno != EINVAL)
+        rc = mig_error_set_errno(MIG_EIO, errno, "cannot cut the save file '%s' at offset "
+                                 "%" PRIu64, d->file.path, end);
     if (rc)
         return rc;
     snprintf(d->sb.family, sizeof(d->sb.family), "%s", d->family);
@@ -341,6 +568,8 @@ static int md_resume(void *backend)
 static const struct mig_destination_ops mapped_ops = {
     .accept_prologue = md_accept_prologue,
     .prepare = md_prepare,
+    .open_streams = md_open_streams,
+    .close_streams = md_close_streams,
     .write_page = md_write_page,
     .read_page = md_read_page,
     .epoch_applied = md_epoch_applied,
@@ -415,6 +644,9 @@ void mig_mapped_dest_close(struct mig_mapped_dest *d)
     if (!d)
         return;
     mig_whole_file_discard(&d->file);     /* a no-op once put in place */
+    for (unsigned int i = 0; i < d->nr_streams; i++)
+        free(d->streams[i].run);
+    free(d->streams);
     free(d->pfn_state);
     free(d->pfn_hash);
     free(d->meta);

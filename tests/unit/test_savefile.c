@@ -309,6 +309,92 @@ START_TEST(test_pages_overwrite_in_place)
 }
 END_TEST
 
+/* A page that says which pfn and which round it is. */
+static void fill_page(uint8_t *page, uint64_t pfn, unsigned int round)
+{
+    for (size_t i = 0; i < 4096; i += 8) {
+        uint64_t v = pfn * 1000 + round + i;
+
+        memcpy(page + i, &v, sizeof(v));
+    }
+}
+
+/*
+ * Two streams with their own contexts, writing alternately as the engine's
+ * threads would: stream 0 pfns 0..99 (every tenth all zero), stream 1
+ * pfns 128..199, then a second epoch rewrites pfns 10..29 and 150..159.
+ * Each stream's pfns get slots one after another (so its pages go out in
+ * runs), a page read back while its run waits is the latest, and the file
+ * has no unused slot: the blocks' unused ends were filled by the last
+ * slots' pages, which still hash right.
+ */
+START_TEST(test_streams_write_runs)
+{
+    struct mig_stream_ctx ctx[2] = { { 0, NULL }, { 1, NULL } };
+    struct mig_mapped_dest *d;
+    const struct mig_destination_ops *ops;
+    struct mig_mapped_file *f;
+    struct mig_mapped_info info;
+    struct mig_mapped_entry e, prev = { 0 };
+    uint8_t page[4096], back[4096];
+    unsigned int type, data_pages = 0;
+    const char *path;
+
+    make_dir();
+    path = path_in_dir("runs.mapped");
+    d = open_dest(path, "sim");
+    ops = mig_mapped_dest_ops(d);
+    ck_assert_int_eq(ops->prepare(d, 256), 0);
+    ck_assert_int_eq(ops->open_streams(d, ctx, 2), 0);
+    for (uint64_t i = 0; i < 100; i++) {
+        fill_page(page, i, 0);
+        ck_assert_int_eq(ops->write_page(d, &ctx[0], i, i % 10 == 9 ? NULL : page, 0), 0);
+        data_pages += i % 10 != 9;
+        if (i < 72) {
+            fill_page(page, 128 + i, 0);
+            ck_assert_int_eq(ops->write_page(d, &ctx[1], 128 + i, page, 0), 0);
+            data_pages++;
+        }
+    }
+    ck_assert_int_eq(ops->epoch_applied(d), 0);
+    for (uint64_t i = 0; i < 20; i++) {
+        fill_page(page, 10 + i, 1);
+        ck_assert_int_eq(ops->write_page(d, &ctx[0], 10 + i, page, 0), 0);
+        ck_assert_int_eq(ops->read_page(d, &ctx[0], 10 + i, back, &type), 0);
+        ck_assert_int_eq(memcmp(back, page, 4096), 0);
+        if (i < 10) {
+            fill_page(page, 150 + i, 1);
+            ck_assert_int_eq(ops->write_page(d, &ctx[1], 150 + i, page, 0), 0);
+        }
+    }
+    data_pages += 2;        /* pfns 19 and 29: zero, then data: a slot now */
+    ops->close_streams(d, ctx, 2);
+    ck_assert_ptr_null(ctx[0].priv);
+    ck_assert_int_eq(ops->restore_state(d, SIM_STATE, strlen(SIM_STATE)), 0);
+    ck_assert_int_eq(ops->resume(d), 0);
+    mig_mapped_dest_close(d);
+
+    ck_assert_msg(mig_mapped_file_open(path, &f) == 0, "%s", mig_error_last());
+    mig_mapped_file_info(f, &info);
+    ck_assert_uint_eq(info.nr_slots, data_pages);           /* dense: no unused slot */
+    for (uint64_t i = 0; i < info.nr_entries; i++) {
+        ck_assert_int_eq(mig_mapped_file_entry(f, i, &e), 0);
+        fill_page(page, e.pfn, (e.pfn >= 10 && e.pfn < 30) || (e.pfn >= 150 && e.pfn < 160));
+        ck_assert_uint_eq(e.hash, e.zero ? mig_page_hash(memset(back, 0, 4096))
+                                         : mig_page_hash(page));
+        /* in the streams' first blocks (slots 0..127), a stream's next
+         * page with data took the next slot */
+        if (i && !e.zero && !prev.zero && e.pfn == prev.pfn + 1 &&
+            e.slot < 128 && prev.slot < 128)
+            ck_assert_uint_eq(e.slot, prev.slot + 1);
+        prev = e;
+    }
+    ck_assert_int_eq(mig_mapped_file_verify_pages(f, 2, NULL), 0);
+    mig_mapped_file_close(f);
+    remove_dir();
+}
+END_TEST
+
 START_TEST(test_close_without_resume_keeps_the_old_file)
 {
     const char *path;
@@ -823,6 +909,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_live_save_replays_whole);
     tcase_add_test(tc, test_pages_overwrite_in_place);
+    tcase_add_test(tc, test_streams_write_runs);
     tcase_add_test(tc, test_close_without_resume_keeps_the_old_file);
     tcase_add_test(tc, test_replay_small);
     tcase_add_test(tc, test_replay_file_runs);
