@@ -217,15 +217,19 @@ static json_object *json_downtime_parts(const struct mig_migrate_result *r)
 }
 
 /* Where the fixed cost of the prediction came from: "learned from 3
- * migrations", "learned from the last 8 of 42 migrations" (the store keeps
- * SWITCHOVER_COSTS_SAMPLES), "from a probe", "the default". */
-static void fixed_cost_source(const struct migrate_output *o, char *buf, size_t size)
+ * migrations" (of a save: "saves"), "learned from the last 8 of 42
+ * migrations" (the store keeps SWITCHOVER_COSTS_SAMPLES), "from a probe",
+ * "the default". */
+static void fixed_cost_source(const struct migrate_output *o, const char *side, char *buf,
+                              size_t size)
 {
+    const char *what = strcmp(side, "save") ? "migration" : "save";
+
     if (o->fixed_cost_learned > SWITCHOVER_COSTS_SAMPLES)
-        snprintf(buf, size, "learned from the last %u of %u migrations",
-                 SWITCHOVER_COSTS_SAMPLES, o->fixed_cost_learned);
+        snprintf(buf, size, "learned from the last %u of %u %ss",
+                 SWITCHOVER_COSTS_SAMPLES, o->fixed_cost_learned, what);
     else if (o->fixed_cost_learned)
-        snprintf(buf, size, "learned from %u migration%s", o->fixed_cost_learned,
+        snprintf(buf, size, "learned from %u %s%s", o->fixed_cost_learned, what,
                  o->fixed_cost_learned == 1 ? "" : "s");
     else
         snprintf(buf, size, "%s", o->fixed_cost_seeded ? "from a probe" : "the default");
@@ -251,13 +255,13 @@ static json_object *json_switchover_probe(const struct switchover_probe *p)
 }
 
 /* The switchover probe's line of the summary. */
-static void output_switchover_probe(const struct migrate_output *o)
+static void output_switchover_probe(const struct migrate_output *o, const char *side)
 {
     const struct switchover_probe *p = o->probe;
 
-    fprintf(text_out(o), "xl-ext migrate: switchover probe: median %.0f us of %u runs, "
+    fprintf(text_out(o), "xl-ext %s: switchover probe: median %.0f us of %u runs, "
             "reference %.0f us, scale %.3f%s: fixed %.1f ms (pause %.1f, state %.1f, "
-            "destination %.1f, resume %.1f)\n", p->probe_us, p->runs,
+            "destination %.1f, resume %.1f)\n", side, p->probe_us, p->runs,
             p->reference_us, p->scale, p->clamped ? " (clamped)" : "", p->fixed_ms,
             p->parts.pause_ms, p->parts.state_ms, p->parts.destination_ms,
             p->parts.resume_ms);
@@ -275,7 +279,7 @@ static void output_downtime_prediction(struct migrate_output *o, json_object *e,
     double fixed = opts->policy.overhead_ms, ratio = predicted > 0 ? actual / predicted : 0;
     char from[64];
 
-    fixed_cost_source(o, from, sizeof(from));
+    fixed_cost_source(o, side, from, sizeof(from));
     if (e) {
         json_object *parts = json_object_new_object();
 
@@ -693,7 +697,7 @@ void migrate_output_summary(struct migrate_output *o, const char *side, int rc,
     if (predicted)
         output_downtime_prediction(o, NULL, side, r, opts, true);
     if (o->probe)
-        output_switchover_probe(o);
+        output_switchover_probe(o, side);
     fflush(o->out);
 }
 

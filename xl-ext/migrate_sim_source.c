@@ -140,8 +140,8 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     double rate_before, writes_before, t_before, rate_during;
     pid_t child = -1;
     int to_child = -1, from_child = -1, rc, status, exit_code;
-    /* save --sim: the destination writes a file, no switchover to learn */
-    bool learn = !req->save_path;
+    /* save --sim: the destination writes a file, a switchover of its own */
+    const char *key = switchover_costs_key("sim", req->save_path != NULL);
     /* the command the user typed: it names every line of its own */
     const char *cmd = req->save_path ? "save" : "migrate";
 
@@ -170,8 +170,7 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    if (learn)
-        switchover_probe_use(cmd, "sim", &probe, &opts.policy, &req->out);
+    switchover_probe_use(cmd, key, &probe, &opts.policy, &req->out);
     opts.progress = watch_progress;
     opts.progress_payload = &watch;
     rc = mig_migrate_send(&mig_sim_source_ops, &source, from_child, to_child, &opts,
@@ -187,8 +186,8 @@ int migrate_sim_source_run(struct migrate_request *req, const char *receiver)
     migrate_output_summary(&req->out, cmd, rc, &result, &opts, watch.total, watch.max,
                            rc ? error : NULL);
     migrate_output_guest_rate(&req->out, cmd, rate_before, rate_during);
-    if (!rc && learn)
-        switchover_probe_keep("sim", &result, &req->out);
+    if (!rc)
+        switchover_probe_keep(key, &result, &req->out);
     if (rc) {
         fprintf(stderr, "%s %s: %s failed: %s\n", xl_ext_prog, cmd,
                 req->save_path ? "the save" : "migration", error);

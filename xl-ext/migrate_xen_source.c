@@ -80,15 +80,16 @@ out:
     return rc;
 }
 
-/* The switchover cost store's key of the domain: "xen-pv", "xen-pvh", "xen-hvm". */
-static const char *costs_key(uint32_t domid)
+/* The switchover cost store's key of the domain: "xen-pv", "xen-pvh",
+ * "xen-hvm", or for a save the same with "-save". */
+static const char *costs_key(uint32_t domid, bool save)
 {
     struct xs_handle *xs = xs_open(0);
     const char *type = xs ? domain_record_type(xs, domid) : "hvm";
 
     if (xs)
         xs_close(xs);
-    return switchover_costs_key(type);
+    return switchover_costs_key(type, save);
 }
 
 int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
@@ -147,10 +148,10 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
         exit_code = XL_EXT_EXIT_FAILURE;
         goto out;
     }
-    /* A save's switchover has no restore at its end: the costs are a migration's. */
-    key = p->save_path ? NULL : costs_key(mig_xen_source_domid(src));
-    if (key)
-        switchover_probe_use("migrate", key, &probe, &opts.policy, &p->out);
+    /* A save's switchover has no restore at its end: its costs are its own. */
+    key = costs_key(mig_xen_source_domid(src), p->save_path != NULL);
+    switchover_probe_use(p->save_path ? "save" : "migrate", key, &probe, &opts.policy,
+                         &p->out);
     opts.resumes_here = p->checkpoint;    /* save -c, -p */
     opts.progress = migrate_output_progress;
     opts.progress_payload = &p->out;
@@ -162,7 +163,7 @@ int migrate_xen_source_run(struct migrate_request *p, const char *receiver)
     migrate_output_summary(&p->out, p->save_path ? "save" : "migrate", rc, &result, &opts,
                            result.vcpu_stall_seconds, result.vcpu_stall_max_seconds,
                            rc ? error : NULL);
-    if (!rc && key)
+    if (!rc)
         switchover_probe_keep(key, &result, &p->out);
     if (rc)
         fprintf(stderr, "%s %s: %s failed: %s\n", xl_ext_prog,

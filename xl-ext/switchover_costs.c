@@ -25,7 +25,7 @@
 #include "util/file.h"
 #include "util/io.h"
 
-#define NR_KEYS 4
+#define NR_KEYS 8
 #define NR_PARTS 4
 #define MAX_FILE (64 * 1024)            /* a full store is about 3 KiB */
 #define MAX_COUNT 1000000000LL
@@ -33,7 +33,10 @@
                                            refuses at its depth limit itself */
 #define WHAT "the switchover cost store"
 
-static const char *const key_names[NR_KEYS] = { "sim", "xen-pv", "xen-pvh", "xen-hvm" };
+static const char *const key_names[NR_KEYS] = {
+    "sim", "xen-pv", "xen-pvh", "xen-hvm",
+    "sim-save", "xen-pv-save", "xen-pvh-save", "xen-hvm-save",
+};
 static const char *const part_names[NR_PARTS] = {
     "pause_ms", "state_ms", "destination_ms", "resume_ms"
 };
@@ -58,10 +61,11 @@ void switchover_costs_path(char *buf, size_t size)
     snprintf(buf, size, "%s/%s", dir && *dir ? dir : XENMIG_STATE_DIR, SWITCHOVER_COSTS_FILE);
 }
 
-const char *switchover_costs_key(const char *type)
+const char *switchover_costs_key(const char *type, bool save)
 {
-    return !strcmp(type, "sim") ? "sim" : !strcmp(type, "pv") ? "xen-pv" :
-           !strcmp(type, "pvh") ? "xen-pvh" : "xen-hvm";
+    int i = !strcmp(type, "sim") ? 0 : !strcmp(type, "pv") ? 1 : !strcmp(type, "pvh") ? 2 : 3;
+
+    return key_names[save ? i + 4 : i];
 }
 
 static int key_index(const char *key)
@@ -166,7 +170,7 @@ static int parse_members(json_object *doc, struct store *s)
 
         if (i < 0)
             return mig_error_set(MIG_EFORMAT, "unknown key \"%.40s\" (the keys are sim, "
-                                 "xen-pv, xen-pvh, xen-hvm)", key);
+                                 "xen-pv, xen-pvh, xen-hvm, and each with -save)", key);
         rc = parse_entry(value, key, &s->e[i]);
         if (rc)
             return rc;

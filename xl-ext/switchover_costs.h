@@ -57,9 +57,11 @@ struct switchover_costs {
 /*
  * The store's key of a guest type: "sim" for "sim", "xen-pv", "xen-pvh"
  * or "xen-hvm" for libxl's "pv", "pvh", "hvm" (domain_record_type);
- * "xen-hvm" for anything else, as domain_record_type takes it.  Static.
+ * "xen-hvm" for anything else, as domain_record_type takes it.  A save's
+ * (save true) is the same with "-save" after it: its switchover ends in a
+ * file, not in a restore elsewhere, so it has figures of its own.  Static.
  */
-const char *switchover_costs_key(const char *type);
+const char *switchover_costs_key(const char *type, bool save);
 
 /* The store's path into buf (size bytes, always terminated). */
 void switchover_costs_path(char *buf, size_t size);

@@ -57,6 +57,14 @@ static const char *const probe_argv[] = { "/bin/sh", "-c", ":", NULL };
  * on the build machine (2 cores, sanitizer build, while the lead's QEMU
  * lab ran: load average 2.9-3.6), 2026-12-06: the medians of the parts
  * and of the probe (9242 µs; 3424-14825 over the runs).
+ *
+ * Save rows (a switchover that ends in a file: no destination's restore):
+ * Xen, the medians of the `xl-ext save` parts lines of the lab's save
+ * boots of 4b1f7db and f5e6808 (2026-12-07; each type idle and dirtying,
+ * mapped and xl format: 8 saves a type; docs/benchmarks.md); sim, 9 runs
+ * of `xl-ext save --sim --sim-memory 16M --sim-pattern idle --json FILE`
+ * on the build machine (sanitizer build, idle, 2026-12-07), each on an
+ * empty store.
  */
 #define SIM_REFERENCE_US 9240.0
 #define LAB_REFERENCE_US 25100.0      /* the lab's dom0, idle (above) */
@@ -71,6 +79,10 @@ static const struct prior {
     { "xen-pv",  { 126.0, 26.0, 206.0, 62.0 },   LAB_REFERENCE_US, true },
     { "xen-pvh", { 150.0, 31.0, 245.0, 74.0 },   LAB_REFERENCE_US, true },
     { "xen-hvm", { 728.0, 47.0, 1076.0, 249.0 }, LAB_REFERENCE_US, true },
+    { "sim-save",     { 0.67, 0.11, 56.3, 15.5 }, SIM_REFERENCE_US, false },
+    { "xen-pv-save",  { 77.2, 4.9, 0.0, 16.8 },   LAB_REFERENCE_US, true },
+    { "xen-pvh-save", { 115.7, 16.1, 0.0, 15.6 }, LAB_REFERENCE_US, true },
+    { "xen-hvm-save", { 337.5, 20.5, 0.0, 53.7 }, LAB_REFERENCE_US, true },
 };
 
 static const struct prior *prior_of(const char *key)
@@ -79,7 +91,7 @@ static const struct prior *prior_of(const char *key)
         if (!strcmp(key, priors[i].key))
             return &priors[i];
     mig_error_set(MIG_EINVAL, "no switchover probe calibration for '%s' (only sim, xen-pv, "
-                  "xen-pvh, xen-hvm)", key);
+                  "xen-pvh, xen-hvm, and each with -save)", key);
     return NULL;
 }
 

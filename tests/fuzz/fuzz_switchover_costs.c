@@ -18,7 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 const char *xl_ext_prog = "xl-ext";     /* xl-ext.c's, for the warnings */
 
-static const char *const keys[] = { "sim", "xen-pv", "xen-pvh", "xen-hvm" };
+static const char *const keys[] = {
+    "sim", "xen-pv", "xen-pvh", "xen-hvm",
+    "sim-save", "xen-pv-save", "xen-pvh-save", "xen-hvm-save",
+};
 
 static int in_bounds(double ms)
 {

@@ -26,7 +26,7 @@ if ! "$XL_EXT" migrate --sim --sim-memory 4M --sim-pattern idle --no-verify loca
 fi
 rm -rf "$t/state"
 
-echo "1..27"
+echo "1..31"
 migrate() { "$XL_EXT" migrate --sim --sim-memory 16M "$@" >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
 rc() { cat "$t/rc"; }
 # the store's count for sim, or "none"
@@ -38,15 +38,15 @@ except (OSError, KeyError):
     print('none')
 " "$store"; }
 
-# the store's sim entry as "COUNT SAMPLES", or "none"
+# the store's sim entry (or KEY's) as "COUNT SAMPLES", or "none"
 entry() { python3 -c "
 import json, sys
 try:
-    sim = json.load(open(sys.argv[1]))['costs']['sim']
+    sim = json.load(open(sys.argv[1]))['costs'][sys.argv[2]]
     print(sim['count'], len(sim['pause_ms']))
 except (OSError, KeyError):
     print('none')
-" "${1:-$store}"; }
+" "${1:-$store}" "${2:-sim}"; }
 
 migrate --sim-pattern idle localhost
 check "first migration: exit 0" '[ "$(rc)" = 0 ]'
@@ -90,6 +90,23 @@ migrate --sim-rate 1000 --dry-run localhost
 check "a dry run: exit 0, the store is as it was (it switched nothing over)" \
     '[ "$(rc)" = 0 ] && cmp -s "$store" "$t/before"'
 check "no temporary file beside the store" '[ "$(ls -A "$t/state")" = switchover-costs.json ]'
+
+# A save learns under a key of its own, sim-save (its switchover ends in a
+# file, not in a restore elsewhere): the first probes, the second uses what
+# the first measured; the migrations' figures stay as they were.
+save() { "$XL_EXT" save --sim --sim-memory 16M --sim-pattern idle "$@" "$t/guest.save" \
+             >"$t/out" 2>"$t/err"; echo $? >"$t/rc"; }
+sim_before=$(entry)
+save
+check "first save: exit 0, predicted from a probe of its own" \
+    '[ "$(rc)" = 0 ] && grep -q "^xl-ext save: predicted downtime [0-9]* ms (pages [0-9-]* + fixed [0-9]* ms, from a probe), actual" "$t/out" && grep -q "^xl-ext save: switchover probe: median" "$t/out"'
+check "first save: the store has sim-save count 1, sim as it was" \
+    '[ "$(entry "$store" sim-save)" = "1 1" ] && [ "$(entry)" = "$sim_before" ]'
+save
+check "second save: learned from 1 save, no probe" \
+    '[ "$(rc)" = 0 ] && grep -q "^xl-ext save: predicted downtime .*, learned from 1 save), actual" "$t/out" && ! grep -q "switchover probe" "$t/out"'
+check "second save: sim-save count 2, sim as it was" \
+    '[ "$(entry "$store" sim-save)" = "2 2" ] && [ "$(entry)" = "$sim_before" ]'
 
 # The probe against an empty store: --dry-run seeds it, the next real
 # migration takes the seed (no probe) and replaces it with what it measured.

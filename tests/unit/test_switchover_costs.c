@@ -192,10 +192,19 @@ START_TEST(test_seed)
     ck_assert_double_eq_tol(c.fixed_ms, 120, 1e-3);     /* and stays gone */
     ck_assert_int_eq(switchover_costs_seed("xen-hvm", &nan), MIG_EINVAL);
     ck_assert_int_eq(switchover_costs_seed("xen-arm", &probe), MIG_EINVAL);
-    ck_assert_str_eq(switchover_costs_key("sim"), "sim");
-    ck_assert_str_eq(switchover_costs_key("pv"), "xen-pv");
-    ck_assert_str_eq(switchover_costs_key("pvh"), "xen-pvh");
-    ck_assert_str_eq(switchover_costs_key("hvm"), "xen-hvm");
+    ck_assert_str_eq(switchover_costs_key("sim", false), "sim");
+    ck_assert_str_eq(switchover_costs_key("pv", false), "xen-pv");
+    ck_assert_str_eq(switchover_costs_key("pvh", false), "xen-pvh");
+    ck_assert_str_eq(switchover_costs_key("hvm", false), "xen-hvm");
+    ck_assert_str_eq(switchover_costs_key("sim", true), "sim-save");
+    ck_assert_str_eq(switchover_costs_key("pv", true), "xen-pv-save");
+    ck_assert_str_eq(switchover_costs_key("pvh", true), "xen-pvh-save");
+    ck_assert_str_eq(switchover_costs_key("hvm", true), "xen-hvm-save");
+    ck_assert_str_eq(switchover_costs_key("x86", true), "xen-hvm-save");
+    /* a save's figures are its own: learning one leaves the migration's key */
+    ck_assert_int_eq(switchover_costs_learn("xen-pv-save", &r), 0);
+    ck_assert(switchover_costs_lookup("xen-pv-save", &c));
+    ck_assert(!switchover_costs_lookup("xen-pv", &c));
     remove_all();
 }
 END_TEST

@@ -109,6 +109,32 @@ START_TEST(test_priors)
 }
 END_TEST
 
+/* A save's priors: about 100, 150 and 410 ms, no destination's restore in
+ * them, each under its migration's (docs/architecture.md). */
+START_TEST(test_save_priors)
+{
+    static const struct { const char *key, *migration; double fixed_ms; } want[] = {
+        { "xen-pv-save", "xen-pv", 98.9 }, { "xen-pvh-save", "xen-pvh", 147.4 },
+        { "xen-hvm-save", "xen-hvm", 411.7 },
+    };
+    struct switchover_probe p, m;
+
+    for (unsigned int i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        double ref = table_reference(want[i].key);
+
+        ck_assert_double_eq(ref, table_reference(want[i].migration));
+        ck_assert_int_eq(switchover_probe_figures(want[i].key, ref, ref, &p), 0);
+        ck_assert_int_eq(switchover_probe_figures(want[i].migration, ref, ref, &m), 0);
+        ck_assert_double_eq_tol(p.fixed_ms, want[i].fixed_ms, 0.5);
+        ck_assert_double_eq(p.parts.destination_ms, 0);
+        ck_assert(p.fixed_ms < m.fixed_ms);
+    }
+    ck_assert_int_eq(switchover_probe_figures("sim-save", table_reference("sim-save"),
+                                              table_reference("sim-save"), &p), 0);
+    ck_assert(p.fixed_ms > 0 && p.fixed_ms < 200);
+}
+END_TEST
+
 /* The scale is clamped to 0.05..20, and says so. */
 START_TEST(test_clamped)
 {
@@ -411,6 +437,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_prior_times_scale);
     tcase_add_test(tc, test_priors);
+    tcase_add_test(tc, test_save_priors);
     tcase_add_test(tc, test_clamped);
     tcase_add_test(tc, test_figures_refused);
     tcase_add_test(tc, test_reference_override);
