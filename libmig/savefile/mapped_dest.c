@@ -162,23 +162,36 @@ static int md_prepare(void *backend, uint64_t nr_pfns)
     return 0;
 }
 
+/* n pages into slots slot, slot + 1, ... in one pwrite; pfn is the first's. */
+static int write_slots(struct mig_mapped_dest *d, const void *pages, unsigned int n,
+                       uint64_t slot, uint64_t pfn)
+{
+    uint64_t offset = d->pages_offset + slot * MIG_PAGE_SIZE;
+
+    if (n == 1)
+        return mig_pwrite_all(d->file.fd, pages, MIG_PAGE_SIZE, (off_t)offset,
+                              "cannot write the save file '%s' (pfn 0x%" PRIx64 " at "
+                              "offset %" PRIu64 ")", d->file.path, pfn, offset);
+    return mig_pwrite_all(d->file.fd, pages, (size_t)n * MIG_PAGE_SIZE, (off_t)offset,
+                          "cannot write the save file '%s' (pfn 0x%" PRIx64 " at offset %"
+                          PRIu64 ", and the %u pages after it)", d->file.path, pfn,
+                          offset, n - 1);
+}
+
 /* The stream's run into the file in one pwrite; empty afterwards either way. */
 static int flush_run(struct mig_mapped_dest *d, struct md_stream *s)
 {
-    uint64_t offset = d->pages_offset + s->first * MIG_PAGE_SIZE;
     unsigned int len = s->len;
 
-    if (!len)
-        return 0;
     s->len = 0;
-    if (len == 1)
-        return mig_pwrite_all(d->file.fd, s->run, MIG_PAGE_SIZE, (off_t)offset,
-                              "cannot write the save file '%s' (pfn 0x%" PRIx64 " at "
-                              "offset %" PRIu64 ")", d->file.path, s->first_pfn, offset);
-    return mig_pwrite_all(d->file.fd, s->run, (size_t)len * MIG_PAGE_SIZE, (off_t)offset,
-                          "cannot write the save file '%s' (pfn 0x%" PRIx64 " at offset %"
-                          PRIu64 ", and the %u pages after it)", d->file.path,
-                          s->first_pfn, offset, len - 1);
+    return len ? write_slots(d, s->run, len, s->first, s->first_pfn) : 0;
+}
+
+/* Where slot's page waits in the stream's run, or NULL (s NULL: no run). */
+static uint8_t *in_run(const struct md_stream *s, uint64_t slot)
+{
+    return s && s->len && slot >= s->first && slot < s->first + s->len
+           ? s->run + (slot - s->first) * MIG_PAGE_SIZE : NULL;
 }
 
 /* Every open stream's run; the first error, after trying them all. */
@@ -214,16 +227,14 @@ static uint64_t take_slot(struct mig_mapped_dest *d, struct md_stream *s)
 static int put_page(struct mig_mapped_dest *d, struct md_stream *s, uint64_t slot,
                     uint64_t pfn, const void *data)
 {
-    uint64_t offset = d->pages_offset + slot * MIG_PAGE_SIZE;
+    uint8_t *waiting = in_run(s, slot);
     int rc;
 
     if (!s)
-        return mig_pwrite_all(d->file.fd, data, MIG_PAGE_SIZE, (off_t)offset,
-                              "cannot write the save file '%s' (pfn 0x%" PRIx64 " at "
-                              "offset %" PRIu64 ")", d->file.path, pfn, offset);
-    if (s->len && slot >= s->first && slot < s->first + s->len) {
+        return write_slots(d, data, 1, slot, pfn);
+    if (waiting) {
         /* sent again before its run went out (a stream that came back) */
-        memcpy(s->run + (slot - s->first) * MIG_PAGE_SIZE, data, MIG_PAGE_SIZE);
+        memcpy(waiting, data, MIG_PAGE_SIZE);
         return 0;
     }
     if (s->len && (slot != s->first + s->len || s->len == RUN_PAGES)) {
@@ -250,6 +261,7 @@ static int md_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
                          const void *data, unsigned int type)
 {
     struct mig_mapped_dest *d = of(backend);
+    struct md_stream *s = stream_of(st);
     uint64_t state, slot;
     int rc;
 
@@ -265,8 +277,8 @@ static int md_write_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn,
         return 0;
     }
     if (!slot)
-        slot = take_slot(d, stream_of(st)) + 1;
-    rc = put_page(d, stream_of(st), slot - 1, pfn, data);
+        slot = take_slot(d, s) + 1;
+    rc = put_page(d, s, slot - 1, pfn, data);
     if (rc)
         return rc;
     d->pfn_state[pfn] = PFN_PRESENT | (uint64_t)type << PFN_TYPE_SHIFT | slot;
@@ -280,9 +292,9 @@ static int md_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, 
                         unsigned int *type_out)
 {
     struct mig_mapped_dest *d = of(backend);
-    struct md_stream *s = stream_of(st);
     uint64_t state = d->pfn_state && pfn < d->nr_pfns ? d->pfn_state[pfn] : 0;
     uint64_t slot = (state & PFN_SLOT_MASK) - 1, offset;
+    const uint8_t *waiting = in_run(stream_of(st), slot);
     ssize_t got;
 
     if (!(state & PFN_PRESENT))
@@ -293,8 +305,8 @@ static int md_read_page(void *backend, struct mig_stream_ctx *st, uint64_t pfn, 
         memset(buf, 0, MIG_PAGE_SIZE);
         return 0;
     }
-    if (s && s->len && slot >= s->first && slot < s->first + s->len) {
-        memcpy(buf, s->run + (slot - s->first) * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
+    if (waiting) {
+        memcpy(buf, waiting, MIG_PAGE_SIZE);
         return 0;
     }
     offset = d->pages_offset + slot * MIG_PAGE_SIZE;
@@ -379,6 +391,7 @@ static int compact_slots(struct mig_mapped_dest *d, uint64_t *slots_out)
     uint64_t taken = atomic_load(&d->next_slot), unused = 0, used, *holes = NULL;
     uint64_t nr_holes = 0, moved = 0;
     uint8_t page[MIG_PAGE_SIZE];
+    unsigned int type;
     int rc = 0;
 
     for (unsigned int i = 0; i < d->nr_streams; i++)
@@ -396,7 +409,6 @@ static int compact_slots(struct mig_mapped_dest *d, uint64_t *slots_out)
                 holes[nr_holes++] = h;
     for (uint64_t pfn = 0; pfn < d->nr_pfns && !rc; pfn++) {
         uint64_t state = d->pfn_state[pfn], slot = (state & PFN_SLOT_MASK) - 1;
-        uint64_t from, to;
 
         if (!(state & PFN_SLOT_MASK) || slot < used)
             continue;
@@ -405,15 +417,11 @@ static int compact_slots(struct mig_mapped_dest *d, uint64_t *slots_out)
                                " than unused ones before it", d->file.path, used);
             break;
         }
-        from = d->pages_offset + slot * MIG_PAGE_SIZE;
-        to = d->pages_offset + holes[moved] * MIG_PAGE_SIZE;
-        if (mig_pread_full(d->file.fd, page, sizeof(page), (off_t)from) != MIG_PAGE_SIZE)
-            rc = mig_error_set_errno(MIG_EIO, errno, "cannot read pfn 0x%" PRIx64 " back "
-                                     "from the save file '%s' at offset %" PRIu64, pfn,
-                                     d->file.path, from);
-        else
-            rc = mig_pwrite_all(d->file.fd, page, sizeof(page), (off_t)to, WRITE_ERROR,
-                                d->file.path, "a page moved", to);
+        /* the runs are written: the page is read from the file (zeros for
+         * a pfn whose page turned zero: its slot's bytes are not read) */
+        rc = md_read_page(d, NULL, pfn, page, &type);
+        if (!rc)
+            rc = write_slots(d, page, 1, holes[moved], pfn);
         d->pfn_state[pfn] = (state & ~PFN_SLOT_MASK) | (holes[moved++] + 1);
     }
     free(holes);
