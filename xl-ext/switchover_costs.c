@@ -33,6 +33,7 @@
                                            refuses at its depth limit itself */
 #define WHAT "the switchover cost store"
 
+/* A save's key is its migration's, NR_KEYS / 2 places on (switchover_costs_key). */
 static const char *const key_names[NR_KEYS] = {
     "sim", "xen-pv", "xen-pvh", "xen-hvm",
     "sim-save", "xen-pv-save", "xen-pvh-save", "xen-hvm-save",
@@ -65,7 +66,7 @@ const char *switchover_costs_key(const char *type, bool save)
 {
     int i = !strcmp(type, "sim") ? 0 : !strcmp(type, "pv") ? 1 : !strcmp(type, "pvh") ? 2 : 3;
 
-    return key_names[save ? i + 4 : i];
+    return key_names[save ? i + NR_KEYS / 2 : i];
 }
 
 static int key_index(const char *key)
