@@ -47,6 +47,7 @@ struct mig_sim_destination {
     void *save_file;               /* the file being written; dispose discards it */
     uint8_t *memory;
     uint64_t nr_pfns;
+    void *populated;               /* a flag per 2 MiB chunk given memory */
     bool running;
 };
 

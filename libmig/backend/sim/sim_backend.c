@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -27,6 +28,9 @@
 #include "util/file.h"
 #include "util/io.h"
 #include "util/le.h"
+
+/* The destination populates its memory by chunks of 2 MiB (populate_chunk). */
+#define CHUNK_PAGES 512
 
 /*
  * The digest terms of pfns [first, first + count) of memory, which holds
@@ -208,6 +212,13 @@ static int dst_prepare(void *b, uint64_t nr_pfns)
     if (mem == MAP_FAILED)
         return mig_error_set_errno(MIG_ENOMEM, errno, "destination out of memory: "
                                    "cannot map %zu MiB for the guest", bytes >> 20);
+    /* Huge pages where the kernel has them (populate_chunk). */
+    (void)madvise(mem, bytes, MADV_HUGEPAGE);
+    d->populated = calloc((nr_pfns + CHUNK_PAGES - 1) / CHUNK_PAGES, sizeof(atomic_uchar));
+    if (!d->populated) {
+        munmap(mem, bytes);
+        return mig_error_set(MIG_ENOMEM, "destination out of memory");
+    }
     d->memory = mem;
     d->nr_pfns = nr_pfns;
     return 0;
@@ -228,11 +239,37 @@ static const void *dst_stored_page(void *b, struct mig_stream_ctx *st, uint64_t 
     return ((struct mig_sim_destination *)b)->memory + pfn * MIG_PAGE_SIZE;
 }
 
+/*
+ * Give the guest the memory of pfn's chunk before its first page is
+ * written there, in one call, as Xen populates a domain's memory in
+ * batches before the restore writes into it: a page fault for every 4 KiB
+ * page would be the simulator's cost, not a destination's (here 2.7-3.0
+ * s/GiB of faults against 1.5 populated by the megabyte, 0.08 in huge
+ * pages).  Two streams may populate a chunk at once: it is harmless.
+ * Refused advice (no MADV_POPULATE_WRITE before Linux 5.14) leaves the
+ * pages to come at their first write.  Nothing tracks writes here: the
+ * source's memory keeps its 4 KiB pages for that.
+ */
+static void populate_chunk(struct mig_sim_destination *d, uint64_t pfn)
+{
+    atomic_uchar *done = (atomic_uchar *)d->populated + pfn / CHUNK_PAGES;
+    uint64_t first = pfn / CHUNK_PAGES * CHUNK_PAGES;
+    uint64_t count = d->nr_pfns - first < CHUNK_PAGES ? d->nr_pfns - first : CHUNK_PAGES;
+
+    if (atomic_load_explicit(done, memory_order_relaxed))
+        return;
+    (void)madvise(d->memory + first * MIG_PAGE_SIZE, count * MIG_PAGE_SIZE,
+                  MADV_POPULATE_WRITE);
+    atomic_store_explicit(done, 1, memory_order_relaxed);
+}
+
 static int dst_write_page(void *b, struct mig_stream_ctx *st, uint64_t pfn, const void *data,
                           unsigned int type)
 {
     struct mig_sim_destination *d = b;
     uint8_t *page = d->memory + pfn * MIG_PAGE_SIZE;
+
+    populate_chunk(d, pfn);
 
     if (data)
         memcpy(page, data, MIG_PAGE_SIZE);
@@ -348,4 +385,6 @@ void mig_sim_destination_dispose(struct mig_sim_destination *d)
     if (d->memory)
         munmap(d->memory, (size_t)d->nr_pfns * MIG_PAGE_SIZE);
     d->memory = NULL;
+    free(d->populated);
+    d->populated = NULL;
 }
