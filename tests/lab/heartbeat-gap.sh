@@ -24,7 +24,7 @@ hb_fields() {
 }
 . "${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/testlib.sh"   # await
 stopped() { [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1)" = T ]; }
-echo "1..14"
+echo "1..16"
 
 # A pause of the running heartbeat: stopped once it has reported 3 times,
 # kept stopped for at least 600 ms from the moment it is seen stopped (that
@@ -95,4 +95,23 @@ t "count writes the number of bytes (got $(cat "$count"))" '[ "$(cat "$count")" 
 rc=$?
 t "count without FILE exits 2" '[ $rc -eq 2 ]'
 rm -f "$count"
+
+# The lab's listing of a step's long gaps (scenarios.sh's heartbeat_gaps_over,
+# taken from that file as it is): the reports of one boot and seq range
+# whose gap is at least the minimum, in seq order, with the guest's time.
+logs=$(mktemp -d)
+eval "$(sed -n '/^heartbeat_gaps_over() {/,/^}/p' "${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/lab/scenarios.sh")"
+cat > "$logs/a.log" <<'HB'
+HB boot=0000aaaa seq=98 gap_max_us=500000 t_ms=900 dirtied_mib=0 dropped=0
+HB boot=0000aaaa seq=100 gap_max_us=2100 t_ms=1000 dirtied_mib=0 dropped=0
+HB boot=0000aaaa seq=1000 gap_max_us=1196000 t_ms=3000 dirtied_mib=0 dropped=0
+HB boot=0000aaaa seq=150 gap_max_us=250000 t_ms=1100 dirtied_mib=0 dropped=0
+HB boot=0000bbbb seq=120 gap_max_us=900000 t_ms=1100 dirtied_mib=0 dropped=0
+HB
+gaps=$(console_logs=$logs heartbeat_gaps_over 99 1000 0000aaaa 100)
+t "a step's gaps of 100 ms or more, in seq order, of its boot and seqs only (got '$gaps')" \
+    '[ "$gaps" = "250.0 ms at t=1.100 s, 1196.0 ms at t=3.000 s" ]'
+gaps=$(console_logs=$logs heartbeat_gaps_over 99 140 0000aaaa 100)
+t "none when no report of the step reaches the minimum (got '$gaps')" '[ "$gaps" = none ]'
+rm -rf "$logs"
 exit $fail

@@ -185,6 +185,37 @@ heartbeat_gap_ms() {
         END { if (best >= 0) printf "%.1f", best / 1000; else print "none" }'
 }
 
+# BOOT's heartbeat reports with FROM_SEQ < seq <= TO_SEQ whose largest gap
+# is MIN_MS or more, as "GAP ms at t=T s" (T: the guest's CLOCK_BOOTTIME when
+# it reported), in order: a step with more than one tells a stall during its
+# rounds (a throttle, a harvest) from the switchover's pause
+heartbeat_gaps_over() {
+    cat "$console_logs"/*.log 2>/dev/null | awk -v from="$1" -v to="$2" -v want="$3" -v min="$4" '
+        $1 == "HB" {
+            boot = ""; seq = -1; gap = -1; t = -1
+            for (i = 2; i <= NF; i++) {
+                split($i, kv, "=")
+                if (kv[1] == "boot") boot = kv[2]
+                if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
+                if (kv[1] == "gap_max_us" && kv[2] ~ /^[0-9]+$/) gap = kv[2] + 0
+                if (kv[1] == "t_ms" && kv[2] ~ /^[0-9]+$/) t = kv[2] + 0
+            }
+            if (boot == want && seq > from && seq <= to && gap >= min * 1000)
+                line[seq] = sprintf("%.1f ms at t=%.3f s", gap / 1000, t / 1000)
+        }
+        END {
+            n = 0
+            for (s in line) keys[++n] = s + 0
+            for (i = 2; i <= n; i++)        # a few lines: insertion sort by seq
+                for (j = i; j > 1 && keys[j - 1] > keys[j]; j--) {
+                    k = keys[j]; keys[j] = keys[j - 1]; keys[j - 1] = k
+                }
+            for (i = 1; i <= n; i++)
+                printf "%s%s", (i > 1 ? ", " : ""), line[keys[i]]
+            if (n == 0) printf "none"
+        }'
+}
+
 # per console log: its name, then per boot id the HB lines, lowest and
 # highest seq and how many carry no numeric gap_max_us (for a LAB-WARN when
 # a step's downtime could not be measured)
@@ -849,6 +880,8 @@ run_op() {
         downtime=$(heartbeat_gap_ms "$seq_before" "$seq_end" "$boot_before")
         if [ "$downtime" = none ]; then
             echo "LAB-WARN $name: no heartbeat of boot $boot_before with $seq_before < seq <= $seq_end, so no downtime; console logs: $(heartbeat_census)"
+        else
+            echo "LAB-DETAIL $name: heartbeat gaps of 100 ms or more: $(heartbeat_gaps_over "$seq_before" "$seq_end" "$boot_before" 100)"
         fi
     fi
     common="retries=$attempt tool=$tool type=$type mem=$memory workload=$workload_name boot_before=$boot_before boot_after=$boot_after"
