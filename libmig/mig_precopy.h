@@ -14,7 +14,12 @@
  *    fixed overhead alone takes the target out of reach, within the aim:
  *    max(target, overhead + a tenth of it for the pages), since more
  *    rounds cannot shrink the fixed part (the reason then names the
- *    overhead, the target and the aim).  If the guest
+ *    overhead, the target and the aim).  The target is the longest
+ *    pause accepted, not the one aimed at: within it, a round more is
+ *    still sent (at most two such rounds, never the round limit's last)
+ *    when it pays, i.e. the link drains the dirty set at least four times
+ *    as fast as the guest dirties it and the round would take at least
+ *    20 ms and a tenth off the expected downtime.  If the guest
  *    dirties memory as fast as the link drains it, or the estimate has
  *    not improved by 10% for stall_rounds rounds (default 1: a round that
  *    did not shrink the dirty set means the guest's hot set is as small as
