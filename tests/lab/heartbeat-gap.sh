@@ -96,11 +96,13 @@ rc=$?
 t "count without FILE exits 2" '[ $rc -eq 2 ]'
 rm -f "$count"
 
-# The lab's listing of a step's long gaps (scenarios.sh's heartbeat_gaps_over,
-# taken from that file as it is): the reports of one boot and seq range
-# whose gap is at least the minimum, in seq order, with the guest's time.
+# The lab's listing of a step's long gaps (scenarios.sh's heartbeat_gaps_over
+# and the hb_awk it reads lines with, taken from that file as they are): the
+# reports of one boot and seq range whose gap is at least the minimum, in seq
+# order, with the guest's time.
 logs=$(mktemp -d)
-eval "$(sed -n '/^heartbeat_gaps_over() {/,/^}/p' "${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/lab/scenarios.sh")"
+scenarios=${XENMIG_SRCDIR:-$(dirname "$0")/../..}/tests/lab/scenarios.sh
+eval "$(sed -n "/^hb_awk='/,/^'\$/p; /^heartbeat_gaps_over() {/,/^}/p" "$scenarios")"
 cat > "$logs/a.log" <<'HB'
 HB boot=0000aaaa seq=98 gap_max_us=500000 t_ms=900 dirtied_mib=0 dropped=0
 HB boot=0000aaaa seq=100 gap_max_us=2100 t_ms=1000 dirtied_mib=0 dropped=0

@@ -133,17 +133,28 @@ failures=0
 now() { /usr/bin/lab-guest now; }
 elapsed() { echo "$1 $2" | awk '{ printf "%.3f", $2 - $1 }'; }
 
+# awk: hb() reads the HB line in $0 (tests/lab/lab-guest.c) into boot ("" when
+# missing), seq, gap (gap_max_us) and t (t_ms), each -1 when missing or not a
+# whole number; every reader of the heartbeats below starts from it
+hb_awk='
+    function hb(   i, kv) {
+        boot = ""; seq = -1; gap = -1; t = -1
+        for (i = 2; i <= NF; i++) {
+            split($i, kv, "=")
+            if (kv[1] == "boot") boot = kv[2]
+            if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
+            if (kv[1] == "gap_max_us" && kv[2] ~ /^[0-9]+$/) gap = kv[2] + 0
+            if (kv[1] == "t_ms" && kv[2] ~ /^[0-9]+$/) t = kv[2] + 0
+        }
+    }
+'
+
 # newest heartbeat of the guest as "SEQ BOOT", from every console log (the
 # log file name changes across a migration: NAME--incoming)
 heartbeat_newest() {
-    cat "$console_logs"/*.log 2>/dev/null | awk '
+    cat "$console_logs"/*.log 2>/dev/null | awk "$hb_awk"'
         $1 == "HB" {
-            boot = ""; seq = -1
-            for (i = 2; i <= NF; i++) {
-                split($i, kv, "=")
-                if (kv[1] == "boot") boot = kv[2]
-                if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
-            }
+            hb()
             if (boot != "" && seq > best) { best = seq; best_boot = boot }
         }
         BEGIN { best = -1 }
@@ -170,15 +181,9 @@ heartbeat_wait() {
 
 # largest gap_max_us of BOOT's heartbeats with FROM_SEQ < seq <= TO_SEQ, in ms
 heartbeat_gap_ms() {
-    cat "$console_logs"/*.log 2>/dev/null | awk -v from="$1" -v to="$2" -v want="$3" '
+    cat "$console_logs"/*.log 2>/dev/null | awk -v from="$1" -v to="$2" -v want="$3" "$hb_awk"'
         $1 == "HB" {
-            boot = ""; seq = -1; gap = -1
-            for (i = 2; i <= NF; i++) {
-                split($i, kv, "=")
-                if (kv[1] == "boot") boot = kv[2]
-                if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
-                if (kv[1] == "gap_max_us" && kv[2] ~ /^[0-9]+$/) gap = kv[2] + 0
-            }
+            hb()
             if (boot == want && seq > from && seq <= to && gap > best) best = gap
         }
         BEGIN { best = -1 }
@@ -190,16 +195,9 @@ heartbeat_gap_ms() {
 # it reported), in order: a step with more than one tells a stall during its
 # rounds (a throttle, a harvest) from the switchover's pause
 heartbeat_gaps_over() {
-    cat "$console_logs"/*.log 2>/dev/null | awk -v from="$1" -v to="$2" -v want="$3" -v min="$4" '
+    cat "$console_logs"/*.log 2>/dev/null | awk -v from="$1" -v to="$2" -v want="$3" -v min="$4" "$hb_awk"'
         $1 == "HB" {
-            boot = ""; seq = -1; gap = -1; t = -1
-            for (i = 2; i <= NF; i++) {
-                split($i, kv, "=")
-                if (kv[1] == "boot") boot = kv[2]
-                if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
-                if (kv[1] == "gap_max_us" && kv[2] ~ /^[0-9]+$/) gap = kv[2] + 0
-                if (kv[1] == "t_ms" && kv[2] ~ /^[0-9]+$/) t = kv[2] + 0
-            }
+            hb()
             if (boot == want && seq > from && seq <= to && gap >= min * 1000)
                 line[seq] = sprintf("%.1f ms at t=%.3f s", gap / 1000, t / 1000)
         }
@@ -222,19 +220,14 @@ heartbeat_gaps_over() {
 heartbeat_census() {
     for log in "$console_logs"/*.log; do
         [ -f "$log" ] || continue
-        awk -v file="${log##*/}" '
+        awk -v file="${log##*/}" "$hb_awk"'
             $1 == "HB" {
-                boot = "?"; seq = -1; gap = 0
-                for (i = 2; i <= NF; i++) {
-                    split($i, kv, "=")
-                    if (kv[1] == "boot") boot = kv[2]
-                    if (kv[1] == "seq" && kv[2] ~ /^[0-9]+$/) seq = kv[2] + 0
-                    if (kv[1] == "gap_max_us" && kv[2] ~ /^[0-9]+$/) gap = 1
-                }
+                hb()
+                if (boot == "") boot = "?"
                 n[boot]++
                 if (!(boot in lo) || seq < lo[boot]) lo[boot] = seq
                 if (!(boot in hi) || seq > hi[boot]) hi[boot] = seq
-                if (!gap) nogap[boot]++
+                if (gap < 0) nogap[boot]++
             }
             END {
                 printf "%s:", file
