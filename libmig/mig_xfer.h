@@ -236,6 +236,9 @@ struct mig_xfer_stats {
     uint64_t compress_ns;      /* sender: CPU time its threads spent compressing
                                   (CLOCK_THREAD_CPUTIME_ID, summed) */
     uint64_t decompress_ns;    /* receiver: the same for decompressing */
+    uint64_t compress_skipped_pages; /* sender, compressing: non-zero pages sent
+                                  raw without a try, their stream's last tried
+                                  batch having shrunk by less than an eighth */
 };
 
 /*

@@ -88,7 +88,20 @@ struct mig_xfer_sender {
 struct batch_buffers {
     uint8_t *desc, *data;       /* descriptors; the data of non-zero pages */
     uint8_t *lens, *zdata;      /* compressing: lengths, what goes out */
+    unsigned int skip;          /* compressing: batches to send without a try */
+    unsigned int backoff;       /* the last skip: 0, or 1 .. COMPRESS_SKIP_MAX */
 };
+
+/*
+ * Compressing, a batch whose pages shrink by less than an eighth in all
+ * paid no more than it cost: the stream's next batch goes out plain
+ * without a try, after another such batch the next 2, then 4, up to
+ * COMPRESS_SKIP_MAX; a batch that pays again ends the skipping.  So
+ * incompressible memory (encrypted, compressed, random) costs one LZ4 try
+ * in COMPRESS_SKIP_MAX + 1 batches, and memory that compresses again is
+ * found within that many.
+ */
+#define COMPRESS_SKIP_MAX 16
 
 void mig_xfer_sender_set_prefetch(struct mig_xfer_sender *s, mig_xfer_prefetch_fn fn)
 {
@@ -521,6 +534,8 @@ struct send_batch {
     uint8_t *zdata;             /* what goes out of data: LZ4 blocks or raw pages */
     size_t zsize;               /* bytes in zdata */
     unsigned int n_comp;        /* pages compressed, lengths in lens */
+    bool compressed;            /* tried: lens and zdata go out, not data */
+    struct batch_buffers *keep; /* the stream's, with its skip count */
 };
 
 /*
@@ -648,11 +663,19 @@ size_t mig_xfer_compressed_size(const void *page)
  */
 static void compress_batch(struct send_job *job, struct send_batch *b)
 {
-    uint64_t start = wire_thread_ns();
+    struct batch_buffers *keep = b->keep;
+    uint64_t start, raw = (uint64_t)b->n_data * MIG_PAGE_SIZE;
     unsigned int j = 0;
 
     b->zsize = 0;
     b->n_comp = 0;
+    b->compressed = !keep->skip;
+    if (keep->skip) {
+        keep->skip--;
+        job->stats.compress_skipped_pages += b->n_data;
+        return;
+    }
+    start = wire_thread_ns();
     for (unsigned int k = 0; k < b->n; k++) {
         uint8_t *desc = b->desc + 8 + (size_t)k * 16;
         uint64_t word = mig_le64_load(desc);
@@ -674,11 +697,21 @@ static void compress_batch(struct send_job *job, struct send_batch *b)
         }
     }
     job->stats.compress_ns += wire_thread_ns() - start;
+    if (raw && b->zsize + 2 * b->n_comp > raw - raw / 8) {
+        keep->backoff = keep->backoff ? keep->backoff * 2 : 1;
+        if (keep->backoff > COMPRESS_SKIP_MAX)
+            keep->backoff = COMPRESS_SKIP_MAX;
+        keep->skip = keep->backoff;
+    } else if (raw) {
+        keep->backoff = 0;
+    }
 }
 
 /*
  * Send the batch as one PAGES frame: head and descriptors, then the pages
- * as they are, or (compressed) the lengths and zdata.
+ * as they are, or (compressed) the lengths and zdata.  A batch sent as it
+ * is in a compressing epoch is the frame of one whose every page failed
+ * to compress: no lengths, the pages raw.
  */
 static int send_pages(struct send_job *job, struct send_batch *b)
 {
@@ -690,7 +723,7 @@ static int send_pages(struct send_job *job, struct send_batch *b)
     mig_le32_store(b->desc + 4, b->n);
     body[0].iov_base = b->desc;
     body[0].iov_len = 8 + (size_t)b->n * 16;
-    if (job->compress) {
+    if (b->compressed) {
         body[n].iov_base = b->lens;
         body[n++].iov_len = 2 * (size_t)b->n_comp;
         body[n].iov_base = b->zdata;
@@ -708,7 +741,7 @@ static int send_pages(struct send_job *job, struct send_batch *b)
     job->stats.bytes += WIRE_FRAME_HEADER + body[0].iov_len + data_bytes;
     job->stats.raw_bytes += (uint64_t)b->n_data * MIG_PAGE_SIZE;
     job->stats.data_bytes += data_bytes;
-    job->stats.compressed_pages += job->compress ? b->n_comp : 0;
+    job->stats.compressed_pages += b->compressed ? b->n_comp : 0;
     return 0;
 }
 
@@ -788,6 +821,7 @@ static int batch_buffers(struct mig_xfer_sender *s, unsigned int index, bool com
     b->data = k->data;
     b->lens = k->lens;
     b->zdata = k->zdata;
+    b->keep = k;
     return 0;
 }
 

@@ -259,6 +259,7 @@ void wire_stats_add(struct mig_xfer_stats *to, const struct mig_xfer_stats *from
     to->compressed_pages += from->compressed_pages;
     to->compress_ns += from->compress_ns;
     to->decompress_ns += from->decompress_ns;
+    to->compress_skipped_pages += from->compress_skipped_pages;
 }
 
 uint64_t wire_thread_ns(void)
