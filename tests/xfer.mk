@@ -20,6 +20,11 @@ noinst_PROGRAMS += bench/sim-image
 bench_sim_image_SOURCES = bench/sim-image.c
 bench_sim_image_LDADD = $(LIBMIG_TEST_LIBS)
 
+# Benchmark helper (not a test): scripts/bench-peer starts xenmig's receiver
+# under it, for the receiver's CPU and the source's when it started.
+noinst_PROGRAMS += bench/cpu-wrap
+bench_cpu_wrap_SOURCES = bench/cpu-wrap.c
+
 # Benchmark (not a test): which codec compresses pages (docs/benchmarks.md,
 # "Page compression"); zstd beside LZ4 when configure found libzstd.
 noinst_PROGRAMS += bench/codec-bench
