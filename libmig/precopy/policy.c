@@ -418,23 +418,29 @@ static enum mig_precopy_decision not_converging(struct mig_precopy *p,
     return no_convergence(p, est, ran_out(p, false, drain), ran_out(p, true, drain));
 }
 
+/* r is the round limit's last: after it the policy must switch over. */
+static bool last_round(const struct mig_precopy *p, const struct mig_precopy_round *r)
+{
+    return r->iteration + 1 >= p->opts.max_rounds;
+}
+
 /*
  * A target is the longest pause the user accepts, not the pause to aim at:
  * where the link is much faster than the guest dirties memory, a round
  * more costs about the pages' part of the pause in time and cuts that part
  * to a fraction (a guest dirtying 4096 pages/s saved through a link that
  * drains 40000: a 194 ms part becomes about 20).  Only on sound rates,
- * never on the round limit's last round.
+ * never on the round limit's last round.  drain: the link's pages a
+ * second, as decide has it.
  */
 static bool round_pays(const struct mig_precopy *p, const struct mig_precopy_round *r,
-                       const struct mig_precopy_estimate *est)
+                       const struct mig_precopy_estimate *est, double drain)
 {
-    double drain = p->page_rate / p->opts.page_size;
     double pages_ms = est->expected_downtime_ms - p->opts.overhead_ms;
     double saved;
 
     if (!p->sound || !p->dirty_measured || drain <= 0 || p->bonus_rounds >= BONUS_ROUNDS ||
-        r->iteration + 1 >= p->opts.max_rounds || p->dirty_rate > BONUS_SHRINK * drain)
+        last_round(p, r) || p->dirty_rate > BONUS_SHRINK * drain)
         return false;
     saved = pages_ms * (1 - p->dirty_rate / drain);
     return saved >= BONUS_MIN_MS && saved >= BONUS_SHARE * est->expected_downtime_ms;
@@ -451,7 +457,7 @@ static enum mig_precopy_decision decide(struct mig_precopy *p,
         return MIG_PRECOPY_STOP_AND_COPY;
     }
     if (est->expected_downtime_ms >= 0 && est->expected_downtime_ms <= p->aim_ms) {
-        if (round_pays(p, r, est)) {
+        if (round_pays(p, r, est, drain)) {
             p->bonus_rounds++;
             est->reason = "expected downtime within target, and a round more cuts it: "
                           "next round";
@@ -460,7 +466,7 @@ static enum mig_precopy_decision decide(struct mig_precopy *p,
         est->reason = "expected downtime within target";
         return MIG_PRECOPY_STOP_AND_COPY;
     }
-    if (r->iteration + 1 >= p->opts.max_rounds)
+    if (last_round(p, r))
         return no_convergence(p, est,
                               "round limit reached: forcing switchover above target",
                               "round limit reached without meeting the downtime target");
